@@ -1,0 +1,18 @@
+"""pyvr_jupyter: differentiable volume rendering in pure PyTorch, with a live Jupyter view.
+
+Example:
+    >>> from pyvr_jupyter import VolumeRenderer, Camera, create_test_volume
+    >>> volume = create_test_volume((64, 64, 64), "torus")
+    >>> image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=128)
+"""
+
+from .datasets import VOLUME_TYPES, create_test_volume
+from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+                             OpacityTransferFunction, VolumeRenderer)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
+    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "__version__",
+]

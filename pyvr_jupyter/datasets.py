@@ -1,0 +1,178 @@
+"""Test volumes, generated (nothing is downloaded).
+
+Every volume is (D, H, W), indexed ``[z, y, x]``, with values in [0, 1] and deterministic.
+Coordinates run over [−1, 1] along each axis, so shapes need not be cubic.
+
+Example:
+    >>> from pyvr_jupyter.datasets import create_test_volume
+    >>> volume = create_test_volume((128, 128, 128), "torus")     # float32 torch tensor
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = ["create_test_volume", "VOLUME_TYPES"]
+
+_MAX_VOXELS = 1024 ** 3
+
+
+def _grid(shape):
+    d, h, w = shape
+    z = np.linspace(-1.0, 1.0, d)[:, None, None]
+    y = np.linspace(-1.0, 1.0, h)[None, :, None]
+    x = np.linspace(-1.0, 1.0, w)[None, None, :]
+    return x, y, z
+
+
+def _falloff(distance, radius):
+    """1 on the centre line, falling linearly to 0 at ``radius``."""
+    return np.clip(1.0 - distance / radius, 0.0, 1.0)
+
+
+def _sphere(x, y, z):
+    return _falloff(np.sqrt(x * x + y * y + z * z), 0.8)
+
+
+def _torus(x, y, z, major=0.55, minor=0.25):
+    ring = np.sqrt(x * x + z * z) - major
+    return _falloff(np.sqrt(ring * ring + y * y), minor)
+
+
+def _helix(x, y, z, radius=0.5, turns=1.5, tube=0.15):
+    angle = y * (turns * math.pi / 0.8)
+    d = np.sqrt((x - radius * np.cos(angle)) ** 2 + (z - radius * np.sin(angle)) ** 2)
+    return _falloff(d, tube) * (np.abs(y) <= 0.85)
+
+
+def _turbulence(x, y, z, octaves=5):
+    rng = np.random.default_rng(1234)
+    total = 0.0
+    for octave in range(octaves):
+        frequency = 2.0 ** octave * 1.5
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        phase = rng.uniform(0, 2 * math.pi, size=3)
+        total = total + (np.sin(frequency * math.pi * x + phase[0]) * np.sin(frequency * math.pi * y + phase[1])
+                         * np.sin(frequency * math.pi * (z + direction[2] * x) + phase[2])) / 2.0 ** octave
+    total = total - total.min()
+    return total / total.max()
+
+
+def _complex(x, y, z):
+    shell = _falloff(np.abs(np.sqrt(x * x + y * y + z * z) - 0.75), 0.06) * 0.5
+    core = _torus(x, y, z, major=0.4, minor=0.15)
+    blobs = sum(_falloff(np.sqrt((x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2), 0.18) * level
+                for cx, cy, cz, level in ((0.0, 0.0, 0.0, 0.8), (0.0, 0.45, 0.2, 0.6), (-0.3, -0.4, -0.3, 0.4)))
+    return np.clip(np.maximum(np.maximum(shell, core), blobs), 0.0, 1.0)
+
+
+def _ellipsoid(x, y, z, centre, radii, softness=0.03):
+    r = np.sqrt(((x - centre[0]) / radii[0]) ** 2 + ((y - centre[1]) / radii[1]) ** 2
+                + ((z - centre[2]) / radii[2]) ** 2)
+    return np.clip((1.0 - r) / softness + 0.5, 0.0, 1.0)
+
+
+def _medical_phantom(x, y, z):
+    body = _ellipsoid(x, y, z, (0, 0, 0), (0.85, 0.65, 0.95))
+    lungs = _ellipsoid(x, y, z, (-0.35, 0.1, 0.1), (0.25, 0.3, 0.55)) + _ellipsoid(x, y, z, (0.35, 0.1, 0.1),
+                                                                                  (0.25, 0.3, 0.55))
+    heart = _ellipsoid(x, y, z, (0.05, 0.05, 0.25), (0.2, 0.2, 0.22))
+    spine = _ellipsoid(x, y, z, (0.0, -0.45, 0.0), (0.1, 0.1, 0.9))
+    ribs = _falloff(np.abs(np.sqrt((x / 0.75) ** 2 + (y / 0.55) ** 2) - 1.0), 0.05) * (np.cos(z * 9 * math.pi) > 0.3)
+    value = 0.3 * body
+    value = np.where(lungs > 0, value * (1 - np.clip(lungs, 0, 1)) + 0.05 * np.clip(lungs, 0, 1), value)
+    value = np.maximum(value, 0.6 * heart)
+    value = np.maximum(value, 1.0 * spine)
+    value = np.maximum(value, 0.85 * ribs * body)
+    return np.clip(value, 0.0, 1.0)
+
+
+def _marschner_lobb(x, y, z, f_m=6.0, alpha=0.25):
+    """Marschner & Lobb (1994): ρ = (1 − sin(πz/2) + α(1 + cos(2π f_M cos(πr/2)))) / (2(1 + α))."""
+    r = np.sqrt(x * x + y * y)
+    rho_r = np.cos(2 * math.pi * f_m * np.cos(math.pi * r / 2))
+    return (1.0 - np.sin(math.pi * z / 2) + alpha * (1.0 + rho_r)) / (2.0 * (1.0 + alpha))
+
+
+# Modified 3-D Shepp–Logan phantom (Toft 1996 / Schabel): A, a, b, c, x0, y0, z0, phi, theta, psi.
+_SHEPP_LOGAN = (
+    (1.0, 0.6900, 0.920, 0.810, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    (-0.8, 0.6624, 0.874, 0.780, 0.0, -0.0184, 0.0, 0.0, 0.0, 0.0),
+    (-0.2, 0.1100, 0.310, 0.220, 0.22, 0.0, 0.0, -18.0, 0.0, 10.0),
+    (-0.2, 0.1600, 0.410, 0.280, -0.22, 0.0, 0.0, 18.0, 0.0, 10.0),
+    (0.1, 0.2100, 0.250, 0.410, 0.0, 0.35, -0.15, 0.0, 0.0, 0.0),
+    (0.1, 0.0460, 0.046, 0.050, 0.0, 0.1, 0.25, 0.0, 0.0, 0.0),
+    (0.1, 0.0460, 0.046, 0.050, 0.0, -0.1, 0.25, 0.0, 0.0, 0.0),
+    (0.1, 0.0460, 0.023, 0.050, -0.08, -0.605, 0.0, 0.0, 0.0, 0.0),
+    (0.1, 0.0230, 0.023, 0.020, 0.0, -0.606, 0.0, 0.0, 0.0, 0.0),
+    (0.1, 0.0230, 0.046, 0.020, 0.06, -0.605, 0.0, 0.0, 0.0, 0.0),
+)
+
+
+def _shepp_logan(x, y, z):
+    value = np.zeros(np.broadcast_shapes(x.shape, y.shape, z.shape))
+    for amplitude, a, b, c, x0, y0, z0, phi, theta, psi in _SHEPP_LOGAN:
+        phi, theta, psi = (math.radians(v) for v in (phi, theta, psi))
+        cf, sf, ct, st, cp, sp = math.cos(phi), math.sin(phi), math.cos(theta), math.sin(theta), math.cos(psi), math.sin(psi)
+        rotation = np.array([[cp * cf - ct * sf * sp, cp * sf + ct * cf * sp, sp * st],
+                             [-sp * cf - ct * sf * cp, -sp * sf + ct * cf * cp, cp * st],
+                             [st * sf, -st * cf, ct]])
+        px, py, pz = x - x0, y - y0, z - z0
+        u = rotation[0, 0] * px + rotation[0, 1] * py + rotation[0, 2] * pz
+        v = rotation[1, 0] * px + rotation[1, 1] * py + rotation[1, 2] * pz
+        w = rotation[2, 0] * px + rotation[2, 1] * py + rotation[2, 2] * pz
+        value = value + amplitude * ((u / a) ** 2 + (v / b) ** 2 + (w / c) ** 2 <= 1.0)
+    return np.clip(value, 0.0, 1.0)
+
+
+_GENERATORS = {
+    "sphere": _sphere,
+    "torus": _torus,
+    "helix": _helix,
+    "turbulence": _turbulence,
+    "complex": _complex,
+    "medical_phantom": _medical_phantom,
+    "marschner_lobb": _marschner_lobb,
+    "shepp_logan": _shepp_logan,
+}
+VOLUME_TYPES = tuple(_GENERATORS)
+
+
+def create_test_volume(shape=(64, 64, 64), volume_type: str = "sphere", backend: str = "torch",
+                       device="cpu"):
+    """Make a (D, H, W) test volume with values in [0, 1].
+
+    Args:
+        shape: (D, H, W), each at least 2 (or one int for a cube).
+        volume_type: one of ``VOLUME_TYPES``: 'sphere', 'torus', 'helix', 'turbulence',
+            'complex', 'medical_phantom', 'marschner_lobb' (f_M = 6, α = 0.25 on [−1, 1]³),
+            'shepp_logan' (modified 3-D Shepp–Logan).
+        backend: 'torch' (float32 tensor on ``device``) or 'numpy' (float32 array).
+
+    Example:
+        >>> create_test_volume((64, 96, 128), "shepp_logan", backend="numpy").shape
+        (64, 96, 128)
+    """
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (int(shape),) * 3
+    if (not isinstance(shape, (tuple, list, torch.Size)) or len(shape) != 3
+            or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)):
+        raise TypeError(f"shape must be (D, H, W) integers, got {shape!r}")
+    shape = tuple(int(s) for s in shape)
+    if min(shape) < 2:
+        raise ValueError(f"shape needs at least 2 voxels per axis, got {shape}")
+    if math.prod(shape) > _MAX_VOXELS:
+        raise ValueError(f"shape {shape} has more than {_MAX_VOXELS} voxels")
+    if volume_type not in _GENERATORS:
+        raise ValueError(f"unknown volume_type {volume_type!r}; expected one of {', '.join(VOLUME_TYPES)}")
+    if backend not in ("torch", "numpy"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'torch' or 'numpy'")
+    values = np.broadcast_to(_GENERATORS[volume_type](*_grid(shape)), shape).astype(np.float32)
+    values = np.clip(values, 0.0, 1.0)
+    if backend == "numpy":
+        return values
+    return torch.from_numpy(values).to(device)

@@ -1,0 +1,272 @@
+"""Stage 1 of the pipeline: a look-at pinhole camera and its rays.
+
+Right-handed world; ``fov`` is the vertical field of view in degrees; one ray through each
+pixel centre; image row 0 is the top. A camera looking down -z with up +y sees world +x to the
+right and +y up.
+
+Example:
+    >>> cam = Camera(position=(200, 100, 200), target=(64, 64, 64), fov=45)
+    >>> origins, directions = cam.generate_rays((256, 256))   # each (256, 256, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+
+from ._checks import check_finite_number, check_image_size, check_vector3
+
+__all__ = ["Camera", "Rays"]
+
+_MAX_ELEVATION_DEG = 89.0
+
+
+class Rays(NamedTuple):
+    """Ray bundle; both tensors have shape (..., 3) and ``directions`` are unit vectors."""
+
+    origins: torch.Tensor
+    directions: torch.Tensor
+
+
+def _check_fov(fov) -> float | torch.Tensor:
+    if isinstance(fov, torch.Tensor) and fov.requires_grad:
+        value = fov.detach().item()
+        out = fov
+    else:
+        value = check_finite_number("fov", fov)
+        out = value
+    if not 0.0 < value < 180.0:
+        raise ValueError(f"fov must be in (0, 180) degrees, got {value}")
+    return out
+
+
+class Camera:
+    """Look-at perspective camera.
+
+    ``position`` and ``target`` may be tensors with ``requires_grad=True``: rays (and so the
+    rendering) are differentiable with respect to them and to a tensor ``fov``.
+
+    Example:
+        >>> cam = Camera.for_volume((128, 128, 128), azimuth=30, elevation=20)
+        >>> cam.orbit(10, 0).zoom(1.2)
+    """
+
+    def __init__(self, position=(0.0, 0.0, 1.0), target=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0),
+                 fov: float = 45.0, device="cpu"):
+        self.device = torch.device(device)
+        self.position = check_vector3("position", position, device=self.device)
+        self.target = check_vector3("target", target, device=self.device)
+        self.up = check_vector3("up", up, device=self.device)
+        self.fov = _check_fov(fov)
+        self._check_frame()
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def for_volume(cls, shape: Sequence[int], spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
+                   azimuth: float = 45.0, elevation: float = 30.0, distance: float | None = None,
+                   fov: float = 45.0, device="cpu") -> "Camera":
+        """A camera looking at the centre of a (D, H, W) volume's box.
+
+        ``azimuth`` turns around +y starting from +z, ``elevation`` lifts towards +y (degrees).
+        ``distance`` defaults to one that fits the box's bounding sphere in the view.
+
+        Example:
+            >>> Camera.for_volume(volume.shape, spacing=(2, 2, 2.2), azimuth=90)
+        """
+        if len(shape) != 3:
+            raise ValueError(f"shape must be (D, H, W), got {tuple(shape)}")
+        spacing_t = check_vector3("spacing", spacing, dtype=torch.float64)
+        origin_t = check_vector3("origin", origin, dtype=torch.float64)
+        extent = torch.tensor([shape[2] - 1, shape[1] - 1, shape[0] - 1], dtype=torch.float64) * spacing_t
+        centre = origin_t + extent / 2
+        fov = float(_check_fov(fov))
+        if distance is None:
+            radius = float(extent.norm()) / 2
+            distance = 1.1 * radius / math.sin(math.radians(fov) / 2)
+        distance = check_finite_number("distance", distance, positive=True)
+        az = math.radians(check_finite_number("azimuth", azimuth))
+        el = math.radians(check_finite_number("elevation", elevation,
+                                              minimum=-_MAX_ELEVATION_DEG, maximum=_MAX_ELEVATION_DEG))
+        offset = torch.tensor([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
+                              dtype=torch.float64)
+        return cls(position=(centre + distance * offset).tolist(), target=centre.tolist(),
+                   up=(0.0, 1.0, 0.0), fov=fov, device=device)
+
+    def clone(self) -> "Camera":
+        """An independent copy (detached tensors)."""
+        fov = self.fov.detach().clone() if isinstance(self.fov, torch.Tensor) else self.fov
+        return Camera(self.position.detach().clone(), self.target.detach().clone(),
+                      self.up.detach().clone(), fov, self.device)
+
+    def to_dict(self) -> dict:
+        """JSON-safe description: position, target, up, fov."""
+        return {"position": self.position.detach().cpu().tolist(),
+                "target": self.target.detach().cpu().tolist(),
+                "up": self.up.detach().cpu().tolist(),
+                "fov": float(self.fov)}
+
+    @classmethod
+    def from_dict(cls, data: dict, device="cpu") -> "Camera":
+        return cls(data["position"], data["target"], data.get("up", (0, 1, 0)), data.get("fov", 45.0),
+                   device=device)
+
+    # ---- the camera frame ---------------------------------------------------------------
+    def _check_frame(self) -> None:
+        offset = (self.target - self.position).detach()
+        if float(offset.norm()) <= 1e-9 * max(1.0, float(self.position.detach().norm())):
+            raise ValueError(f"position and target coincide: {self.position.tolist()}")
+        if float(self.up.detach().norm()) == 0:
+            raise ValueError("up must be a non-zero vector")
+        forward = offset / offset.norm()
+        up = self.up.detach().to(forward.dtype)
+        if float(torch.linalg.cross(forward, up / up.norm()).norm()) < 1e-6:
+            raise ValueError(f"up {self.up.tolist()} is parallel to the view direction {forward.tolist()}")
+
+    def basis(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Unit vectors ``(right, true_up, forward)`` of the camera, each (3,)."""
+        forward = self.target - self.position
+        forward = forward / forward.norm()
+        right = torch.linalg.cross(forward, self.up.to(forward.dtype))
+        right = right / right.norm()
+        true_up = torch.linalg.cross(right, forward)
+        return right, true_up, forward
+
+    @property
+    def distance(self) -> float:
+        return float((self.target - self.position).detach().norm())
+
+    # ---- rays ---------------------------------------------------------------------------
+    def generate_rays(self, image_size, pixel_indices: torch.Tensor | None = None) -> Rays:
+        """Rays through the pixel centres of an ``(H, W)`` image.
+
+        Args:
+            image_size: ``(H, W)`` or one int for a square image.
+            pixel_indices: optional (n,) flat indices ``row * W + col`` to make rays for only
+                those pixels (the renderer works chunk by chunk this way).
+
+        Returns:
+            ``Rays(origins, directions)``, each (H, W, 3), or (n, 3) with ``pixel_indices``;
+            directions are unit length.
+        """
+        height, width = check_image_size(image_size)
+        right, true_up, forward = self.basis()
+        dtype, device = forward.dtype, forward.device
+        fov = self.fov if isinstance(self.fov, torch.Tensor) else torch.tensor(self.fov, dtype=dtype)
+        tan_half = torch.tan(torch.deg2rad(fov.to(dtype=dtype, device=device)) / 2)
+        if pixel_indices is None:
+            rows = torch.arange(height, dtype=dtype, device=device)[:, None].expand(height, width)
+            cols = torch.arange(width, dtype=dtype, device=device)[None, :].expand(height, width)
+        else:
+            pixel_indices = pixel_indices.to(device)
+            rows = torch.div(pixel_indices, width, rounding_mode="floor").to(dtype)
+            cols = (pixel_indices % width).to(dtype)
+        # Pixel centres in normalised device coordinates: x in (-aspect, aspect), y from +1 (top) to -1.
+        xs = ((cols + 0.5) * (2.0 / width) - 1.0) * (tan_half * width / height)
+        ys = (1.0 - (rows + 0.5) * (2.0 / height)) * tan_half
+        directions = forward + xs[..., None] * right + ys[..., None] * true_up  # (..., 3)
+        directions = directions / directions.norm(dim=-1, keepdim=True)
+        origins = self.position.to(dtype).expand(directions.shape)
+        return Rays(origins, directions)
+
+    # ---- matrices -----------------------------------------------------------------------
+    def get_view_matrix(self) -> torch.Tensor:
+        """4×4 world → camera matrix (OpenGL convention: the camera looks down its −z)."""
+        right, true_up, forward = self.basis()
+        view = torch.eye(4, dtype=forward.dtype, device=forward.device)
+        rotation = torch.stack([right, true_up, -forward])
+        view = torch.cat([torch.cat([rotation, (-rotation @ self.position.to(forward.dtype))[:, None]], 1),
+                          view[3:]], 0)
+        return view
+
+    def get_projection_matrix(self, aspect: float = 1.0, near: float = 0.1, far: float = 1000.0) -> torch.Tensor:
+        """4×4 OpenGL perspective projection for this camera's vertical ``fov``."""
+        aspect = check_finite_number("aspect", aspect, positive=True)
+        near = check_finite_number("near", near, positive=True)
+        far = check_finite_number("far", far, positive=True)
+        if far <= near:
+            raise ValueError(f"far must be > near, got near={near}, far={far}")
+        f = 1.0 / math.tan(math.radians(float(self.fov)) / 2)
+        proj = torch.zeros(4, 4, dtype=self.position.dtype, device=self.device)
+        proj[0, 0] = f / aspect
+        proj[1, 1] = f
+        proj[2, 2] = (far + near) / (near - far)
+        proj[2, 3] = 2 * far * near / (near - far)
+        proj[3, 2] = -1.0
+        return proj
+
+    # ---- edits (each returns self) ------------------------------------------------------
+    def look_at(self, position=None, target=None, up=None) -> "Camera":
+        """Set any of position, target and up at once."""
+        new_position = self.position if position is None else check_vector3("position", position, device=self.device)
+        new_target = self.target if target is None else check_vector3("target", target, device=self.device)
+        new_up = self.up if up is None else check_vector3("up", up, device=self.device)
+        old = (self.position, self.target, self.up)
+        self.position, self.target, self.up = new_position, new_target, new_up
+        try:
+            self._check_frame()
+        except ValueError:
+            self.position, self.target, self.up = old
+            raise
+        return self
+
+    def update_position(self, position) -> "Camera":
+        return self.look_at(position=position)
+
+    def update_target(self, target) -> "Camera":
+        return self.look_at(target=target)
+
+    def update_fov(self, fov) -> "Camera":
+        self.fov = _check_fov(fov)
+        return self
+
+    def orbit(self, d_azimuth: float, d_elevation: float) -> "Camera":
+        """Turn the position around the target (degrees): azimuth about ``up``, elevation
+        towards it. Elevation stops 1° short of the poles so ``up`` never aligns with the view."""
+        d_az = math.radians(check_finite_number("d_azimuth", d_azimuth))
+        d_el = check_finite_number("d_elevation", d_elevation)
+        with torch.no_grad():
+            up = self.up.to(torch.float64) / self.up.to(torch.float64).norm()
+            offset = (self.position - self.target).detach().to(torch.float64)
+            radius = offset.norm()
+            # Elevation measured from the plane orthogonal to up.
+            elevation = math.degrees(math.asin(max(-1.0, min(1.0, float(offset @ up / radius)))))
+            new_elevation = max(-_MAX_ELEVATION_DEG, min(_MAX_ELEVATION_DEG, elevation + d_el))
+            horizontal = offset - (offset @ up) * up
+            if float(horizontal.norm()) < 1e-12 * float(radius):
+                horizontal = torch.linalg.cross(up, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
+            horizontal = horizontal / horizontal.norm()
+            side = torch.linalg.cross(up, horizontal)
+            horizontal = math.cos(d_az) * horizontal + math.sin(d_az) * side
+            el = math.radians(new_elevation)
+            offset = radius * (math.cos(el) * horizontal + math.sin(el) * up)
+            self.position = (self.target.detach().to(torch.float64) + offset).to(self.position.dtype)
+        return self
+
+    def zoom(self, factor: float) -> "Camera":
+        """Move towards the target: ``factor`` 2 halves the distance, 0.5 doubles it."""
+        factor = check_finite_number("factor", factor, positive=True)
+        with torch.no_grad():
+            offset = self.position - self.target
+            new_offset = offset / factor
+            if float(new_offset.norm()) < 1e-6:
+                raise ValueError(f"zoom factor {factor} would put the camera on its target")
+            self.position = (self.target + new_offset).detach()
+        return self
+
+    def pan(self, dx: float, dy: float) -> "Camera":
+        """Shift position and target together by ``dx`` along right and ``dy`` along up (world units)."""
+        dx = check_finite_number("dx", dx)
+        dy = check_finite_number("dy", dy)
+        with torch.no_grad():
+            right, true_up, _ = self.basis()
+            shift = dx * right + dy * true_up
+            self.position = (self.position + shift).detach()
+            self.target = (self.target + shift).detach()
+        return self
+
+    def __repr__(self) -> str:
+        return (f"Camera(position={self.position.detach().cpu().tolist()}, "
+                f"target={self.target.detach().cpu().tolist()}, up={self.up.detach().cpu().tolist()}, "
+                f"fov={float(self.fov):g})")

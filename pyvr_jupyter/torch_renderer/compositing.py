@@ -1,0 +1,170 @@
+"""Stage 6 of the pipeline: compositing samples along rays, front to back.
+
+Emission–absorption with non-premultiplied sample colours. A sample of opacity ``a`` per unit
+distance over a step of length ``Δs`` has optical depth ``τ = −(Δs / unit)·log(1 − a)`` and
+``α = 1 − exp(−τ) = 1 − (1 − a)^(Δs / unit)``. Transmittance before sample ``i`` is
+``T_i = exp(−Σ_{j<i} τ_j)`` (an exclusive cumulative sum: exact, with no ``+ eps`` inside the
+log). ``a`` is clamped to ``1 − 1e-6`` only because ``log(0)`` is needed for τ.
+
+The sequential loop is the readable reference; the vectorized form and the block-wise
+early-termination march must agree with it.
+
+Example:
+    >>> tau = optical_depth(opacity, deltas, unit_distance=1.0)     # (n_samples,)
+    >>> out = composite_vectorized(rgb, tau, ray_ids, n_rays)         # Composite
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import torch
+
+__all__ = [
+    "Composite", "optical_depth", "composite_vectorized", "composite_sequential", "pad_samples",
+    "march_early_termination", "composite_extremum", "composite_average", "EARLY_TERMINATION_THRESHOLD",
+]
+
+OPACITY_CLAMP = 1e-6
+#: Rays whose transmittance falls below this leave the active set: what they would still
+#: gather is at most this much of the pixel's value.
+EARLY_TERMINATION_THRESHOLD = 1e-4
+
+
+class Composite(NamedTuple):
+    """Per-ray compositing result."""
+
+    rgb: torch.Tensor  # (n_rays, 3), premultiplied by opacity
+    opacity: torch.Tensor  # (n_rays,), accumulated
+
+
+def optical_depth(opacity: torch.Tensor, deltas: torch.Tensor, unit_distance: float = 1.0) -> torch.Tensor:
+    """τ = −(Δs / unit)·log(1 − a) for opacity ``a`` per ``unit_distance``.
+
+    Args:
+        opacity: (...) opacity per unit distance, in [0, 1].
+        deltas: (...) step lengths (0 for padding samples).
+    Returns:
+        (...) optical depth, >= 0.
+    """
+    return -(deltas / unit_distance) * torch.log1p(-opacity.clamp(0.0, 1.0 - OPACITY_CLAMP))
+
+
+def composite_vectorized(rgb: torch.Tensor, tau: torch.Tensor, ray_ids: torch.Tensor, n_rays: int) -> Composite:
+    """All packed samples at once.
+
+    Args:
+        rgb: (n_samples, 3) sample colours (not premultiplied).
+        tau: (n_samples,) optical depths.
+        ray_ids: (n_samples,) non-decreasing ray index of each sample (front to back within a ray).
+        n_rays: number of rays.
+    Returns:
+        ``Composite`` with (n_rays, 3) premultiplied colour and (n_rays,) opacity.
+    """
+    # One running sum over all rays, restarted per ray by subtracting the sum before each
+    # ray's first sample; float64 keeps that subtraction exact to float32 precision.
+    running = torch.cumsum(tau.to(torch.float64), dim=0)  # (n_samples,)
+    exclusive = running - tau
+    ray_depth = torch.zeros(n_rays, dtype=torch.float64, device=tau.device).index_add_(0, ray_ids, tau.to(torch.float64))
+    before_ray = torch.cumsum(ray_depth, 0) - ray_depth  # (n_rays,)
+    depth_before = (exclusive - before_ray[ray_ids]).clamp_min(0.0).to(tau.dtype)
+    weights = torch.exp(-depth_before) * -torch.expm1(-tau)  # T_i · α_i, (n_samples,)
+    colour = rgb.new_zeros(n_rays, 3).index_add(0, ray_ids, weights[:, None] * rgb)
+    depth = tau.new_zeros(n_rays).index_add(0, ray_ids, tau)
+    return Composite(colour, -torch.expm1(-depth))
+
+
+def composite_sequential(rgb: torch.Tensor, tau: torch.Tensor) -> Composite:
+    """The reference: one sample at a time, ``C += T·α·c; T *= 1 − α``.
+
+    Args:
+        rgb: (n_rays, n_samples, 3) sample colours, padded (padding has ``tau = 0``).
+        tau: (n_rays, n_samples) optical depths.
+    Returns:
+        ``Composite`` with (n_rays, 3) premultiplied colour and (n_rays,) opacity.
+    """
+    colour = rgb.new_zeros(rgb.shape[0], 3)
+    transmittance = tau.new_ones(tau.shape[0])
+    for i in range(tau.shape[1]):
+        alpha = 1.0 - torch.exp(-tau[:, i])
+        colour = colour + (transmittance * alpha)[:, None] * rgb[:, i]
+        transmittance = transmittance * (1.0 - alpha)
+    return Composite(colour, 1.0 - transmittance)
+
+
+def pad_samples(packed: torch.Tensor, ray_ids: torch.Tensor, n_rays: int) -> torch.Tensor:
+    """Scatter packed per-sample values (n_samples, ...) into a zero-padded (n_rays, longest, ...)."""
+    counts = torch.bincount(ray_ids, minlength=n_rays)
+    longest = int(counts.max()) if counts.numel() else 0
+    starts = torch.cumsum(counts, 0) - counts
+    index = torch.arange(ray_ids.shape[0], device=ray_ids.device) - starts[ray_ids]
+    padded = packed.new_zeros(n_rays, longest, *packed.shape[1:])
+    return padded.index_put((ray_ids, index), packed)
+
+
+SampleBlock = Callable[[torch.Tensor, int, int], "tuple[torch.Tensor, torch.Tensor, torch.Tensor]"]
+
+
+def march_early_termination(sample_block: SampleBlock, n_steps: torch.Tensor, block_size: int,
+                            threshold: float = EARLY_TERMINATION_THRESHOLD) -> Composite:
+    """March blocks of samples front to back, compacting the set of active rays.
+
+    Args:
+        sample_block: ``(ray_ids (n_active,), first, n) -> (rgb (m, 3), tau (m,), local_ids (m,))``,
+            the packed colours and optical depths of samples ``first .. first + n`` of those rays,
+            ``local_ids`` indexing into ``ray_ids``.
+        n_steps: (n_rays,) number of samples each ray has inside the box.
+        block_size: samples per ray per block.
+        threshold: rays whose transmittance drops below it stop; the error this leaves in a
+            pixel is at most ``threshold`` times the brightest sample colour.
+    Returns:
+        ``Composite`` for all n_rays rays.
+    """
+    n_rays = n_steps.shape[0]
+    colour = transmittance = None
+    active = torch.nonzero(n_steps > 0).squeeze(1)
+    first = 0
+    while active.numel() > 0:
+        rgb, tau, local_ids = sample_block(active, first, block_size)
+        block = composite_vectorized(rgb, tau, local_ids, active.shape[0])
+        if colour is None:
+            colour, transmittance = rgb.new_zeros(n_rays, 3), tau.new_ones(n_rays)
+        incoming = transmittance[active]
+        colour = colour.index_add(0, active, incoming[:, None] * block.rgb)
+        transmittance = transmittance.index_copy(0, active, incoming * (1.0 - block.opacity))
+        first += block_size
+        keep = (transmittance[active].detach() > threshold) & (n_steps[active] > first)
+        active = active[keep]
+    if colour is None:
+        zeros = torch.zeros(n_rays, 4, device=n_steps.device)
+        return Composite(zeros[:, :3], zeros[:, 3])
+    return Composite(colour, 1.0 - transmittance)
+
+
+def composite_extremum(values: torch.Tensor, ray_ids: torch.Tensor, n_rays: int,
+                       largest: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum (MIP) or minimum (MinIP) of packed ``values`` (n_samples,) along each ray.
+
+    Returns:
+        ``(extremum, hit)``, each (n_rays,); ``extremum`` is 0 and ``hit`` False for rays with no sample.
+
+    Warning:
+        Gradients are sub-gradients: they flow only to the selected sample (shared on ties).
+    """
+    reduce = "amax" if largest else "amin"
+    extremum = values.new_zeros(n_rays).scatter_reduce(0, ray_ids, values, reduce, include_self=False)
+    hit = torch.bincount(ray_ids, minlength=n_rays) > 0
+    return extremum, hit
+
+
+def composite_average(values: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Tensor,
+                      n_rays: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Path-length-weighted mean of packed ``values`` along each ray.
+
+    Returns:
+        ``(mean, hit)``, each (n_rays,).
+    """
+    total = values.new_zeros(n_rays).index_add(0, ray_ids, values * deltas)
+    length = deltas.new_zeros(n_rays).index_add(0, ray_ids, deltas)
+    hit = length > 0
+    return total / torch.where(hit, length, torch.ones_like(length)), hit

@@ -1,0 +1,108 @@
+"""Stages 2–3 of the pipeline: clip rays to the volume's box, then place samples along them.
+
+World coordinates follow DESIGN.md: voxel ``[k, j, i]`` sits at ``origin + (i·sx, j·sy, k·sz)``,
+so the box of a (D, H, W) volume spans ``origin`` to ``origin + spacing·(W−1, H−1, D−1)``.
+
+Samples sit at the midpoints of equal steps of length ``step`` from where the ray enters the
+box; the last step of each ray is shortened to end exactly where the ray leaves it, so the
+steps add up to the true path length and a constant medium composites to its analytic value.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "count_samples", "sample_along_rays"]
+
+
+class VolumeBox(NamedTuple):
+    """Axis-aligned box of a volume's voxel centres, in world units (x, y, z order)."""
+
+    minimum: torch.Tensor  # (3,)
+    maximum: torch.Tensor  # (3,)
+
+    @classmethod
+    def from_volume(cls, shape, spacing: torch.Tensor, origin: torch.Tensor) -> "VolumeBox":
+        """``shape`` is (D, H, W); ``spacing`` and ``origin`` are (3,) in x, y, z order."""
+        counts = torch.tensor([shape[2] - 1, shape[1] - 1, shape[0] - 1], dtype=spacing.dtype,
+                              device=spacing.device)
+        return cls(origin, origin + spacing * counts)
+
+    @property
+    def diagonal(self) -> torch.Tensor:
+        return (self.maximum - self.minimum).norm()
+
+
+class RaySegments(NamedTuple):
+    """Where each ray is inside the box: ``t_near``/``t_far`` (n_rays,), zero-length if missed."""
+
+    t_near: torch.Tensor
+    t_far: torch.Tensor
+
+
+def intersect_box(origins: torch.Tensor, directions: torch.Tensor, box: VolumeBox) -> RaySegments:
+    """Slab-method ray–box clipping.
+
+    Args:
+        origins: (n_rays, 3) ray origins.
+        directions: (n_rays, 3) ray directions (need not be unit length; t is in their units).
+        box: the volume's box.
+
+    Returns:
+        ``RaySegments`` with (n_rays,) tensors; ``t_near >= 0`` (a camera inside the box starts
+        at its position) and ``t_far == t_near`` for rays that miss.
+    """
+    # A zero component would give 0 * inf = NaN on a slab face; a tiny same-signed value
+    # gives the right (infinite-like) slab distances instead.
+    tiny = torch.finfo(directions.dtype).tiny ** 0.5
+    safe = torch.where(directions.abs() < tiny, torch.full_like(directions, tiny).copysign(directions), directions)
+    inverse = 1.0 / safe
+    t0 = (box.minimum - origins) * inverse  # (n_rays, 3)
+    t1 = (box.maximum - origins) * inverse
+    t_near = torch.minimum(t0, t1).amax(dim=-1).clamp_min(0.0)
+    t_far = torch.maximum(t0, t1).amin(dim=-1)
+    t_far = torch.maximum(t_far, t_near)
+    return RaySegments(t_near, t_far)
+
+
+def count_samples(segments: RaySegments, step: float) -> torch.Tensor:
+    """Number of samples each ray takes inside the box, (n_rays,) int64."""
+    length = (segments.t_far - segments.t_near).detach()
+    return torch.ceil(length / step - 1e-6).clamp_min_(0).long()
+
+
+class PackedSamples(NamedTuple):
+    """Samples of many rays in one flat list, ray by ray, front to back within each ray
+    (no padding: rays contribute only the samples they have)."""
+
+    ray_ids: torch.Tensor  # (n_samples,) int64, which ray each sample belongs to (non-decreasing)
+    t_mid: torch.Tensor  # (n_samples,) distance along the ray of the sample (midpoint of its step)
+    deltas: torch.Tensor  # (n_samples,) length of the sample's step
+
+
+def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor, first: int = 0,
+                      block_size: int | None = None) -> PackedSamples:
+    """Packed samples ``first .. first + block_size`` (or to the end) of each ray.
+
+    Args:
+        segments: (n_rays,) entry and exit distances.
+        step: step length in world units.
+        n_steps: (n_rays,) samples each ray has (``count_samples``).
+        first: index of the first sample to take (blocks march front to back).
+        block_size: at most this many samples per ray; None for all the rest.
+
+    Returns:
+        ``PackedSamples``; sample ``k`` of a ray covers ``[t_near + k·step, min(t_near + (k+1)·step, t_far)]``.
+    """
+    counts = (n_steps - first).clamp_min(0)
+    if block_size is not None:
+        counts = counts.clamp_max(block_size)
+    ray_ids = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
+    starts = torch.cumsum(counts, 0) - counts  # (n_rays,) where each ray's samples begin
+    index = torch.arange(ray_ids.shape[0], device=counts.device) - starts[ray_ids] + first
+    t_near, t_far = segments.t_near[ray_ids], segments.t_far[ray_ids]
+    t_start = t_near + index.to(t_near.dtype) * step
+    deltas = (torch.minimum(t_start + step, t_far) - t_start).clamp_min(0.0)
+    return PackedSamples(ray_ids, t_start + 0.5 * deltas, deltas)

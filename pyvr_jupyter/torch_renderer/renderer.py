@@ -1,0 +1,404 @@
+"""The renderer: ties the pipeline's stages together and holds state (TFs, lighting, caches).
+
+camera → rays → ray–box clipping → samples → classification → shading → compositing,
+chunk by chunk over the image's rays so that memory stays within ``max_memory_bytes``.
+
+Example:
+    >>> renderer = VolumeRenderer(volume_shape=volume.shape)
+    >>> renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.1))
+    >>> image = renderer.render(volume, Camera.for_volume(volume.shape), image_size=(256, 256))  # (256, 256, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.utils.checkpoint import checkpoint
+
+from . import compositing as comp
+from ._checks import (as_volume_tensor, check_choice, check_finite_number, check_image_size,
+                      check_value_range, check_vector3)
+from .camera import Camera
+from .raysampling import PackedSamples, RaySegments, VolumeBox, count_samples, intersect_box, sample_along_rays
+from .shading import Lighting, shade
+from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
+from .volume_sampling import pack_grid, sample_grid
+
+__all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES"]
+
+COMPOSITING_STRATEGIES = ("vectorized", "early_termination", "sequential", "mip", "minip", "average")
+_EMISSION_ABSORPTION = ("vectorized", "early_termination", "sequential")
+MAX_SAMPLES_PER_RAY = 100_000
+# Bytes of working memory one sample costs in a chunk (positions, lookups, colours, shading
+# and compositing temporaries, as float32), with margin; measured, see benchmarks/.
+_BYTES_PER_SAMPLE = 4 * 48
+_BLOCK_SIZE = 64  # samples per block for early termination
+
+
+@dataclass
+class _VolumeState:
+    """What is computed once per volume and reused until the volume changes."""
+
+    key: tuple
+    volume: torch.Tensor  # (D, H, W) on the renderer's device
+    value_range: tuple[float, float]
+    grids: dict  # with_gradient (bool) -> (C, D, H, W) grid
+
+
+def _volume_key(volume: Any, device: torch.device) -> tuple:
+    if isinstance(volume, torch.Tensor):
+        return ("torch", volume.data_ptr(), tuple(volume.shape), tuple(volume.stride()), volume.dtype,
+                str(volume.device), volume._version, str(device))
+    # numpy arrays carry no version counter; a content fingerprint catches in-place edits.
+    flat = volume.reshape(-1)
+    fingerprint = (float(np.add.reduce(flat, dtype=np.float64)),
+                   float(np.add.reduce(flat[:: max(1, flat.size // 4096 + 1)] ** 2, dtype=np.float64)))
+    return ("numpy", volume.__array_interface__["data"][0], volume.shape, volume.strides, str(volume.dtype),
+            fingerprint, str(device))
+
+
+class VolumeRenderer:
+    """Differentiable emission–absorption volume ray caster in pure PyTorch.
+
+    Args:
+        volume_shape: (D, H, W) of the volumes to render (informative: each render uses the
+            shape of the volume it is given).
+        device: where rendering runs ('cpu', 'cuda', ...).
+        spacing: voxel size (sx, sy, sz) in world units.
+        origin: world position of voxel [0, 0, 0].
+        opacity_unit_distance: the path length over which the opacity TF's value accumulates.
+        max_memory_bytes: working-memory budget for one chunk of rays.
+
+    Example:
+        >>> renderer = VolumeRenderer(volume.shape, spacing=(2, 2, 2.2))
+        >>> rgba = renderer.render_rgba(volume, camera, image_size=(128, 128))   # (128, 128, 4)
+    """
+
+    def __init__(self, volume_shape=None, device="cpu", spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
+                 opacity_unit_distance: float = 1.0, max_memory_bytes: int = 1 << 30):
+        self.device = torch.device(device)
+        self.volume_shape = None if volume_shape is None else tuple(int(s) for s in volume_shape)
+        self.spacing = spacing
+        self.origin = origin
+        self.opacity_unit_distance = check_finite_number("opacity_unit_distance", opacity_unit_distance,
+                                                         positive=True)
+        self.max_memory_bytes = int(check_finite_number("max_memory_bytes", max_memory_bytes, minimum=1 << 20))
+        self.opacity_tf = OpacityTransferFunction.linear(0.0, 0.1, device=self.device)
+        self.color_tf = ColorTransferFunction("viridis", device=self.device)
+        self.lighting = Lighting()
+        self.volume = None
+        self._state: _VolumeState | None = None
+
+    # ---- state --------------------------------------------------------------------------
+    @property
+    def spacing(self) -> torch.Tensor:
+        return self._spacing
+
+    @spacing.setter
+    def spacing(self, value) -> None:
+        spacing = check_vector3("spacing", value, dtype=torch.float64)
+        if bool((spacing <= 0).any()):
+            raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
+        self._spacing = spacing
+
+    @property
+    def origin(self) -> torch.Tensor:
+        return self._origin
+
+    @origin.setter
+    def origin(self, value) -> None:
+        self._origin = check_vector3("origin", value, dtype=torch.float64)
+
+    def set_volume(self, volume) -> "VolumeRenderer":
+        """Keep ``volume`` as the default for ``render`` calls without one. Returns self."""
+        as_volume_tensor(volume)  # validate now, not at the first render
+        self.volume = volume
+        self.volume_shape = tuple(volume.shape)
+        return self
+
+    def set_opacity_transfer_function(self, opacity_tf: OpacityTransferFunction) -> "VolumeRenderer":
+        if not isinstance(opacity_tf, OpacityTransferFunction):
+            raise TypeError(f"opacity_tf must be an OpacityTransferFunction, got {type(opacity_tf).__name__}")
+        self.opacity_tf = opacity_tf
+        return self
+
+    def set_color_transfer_function(self, color_tf: ColorTransferFunction) -> "VolumeRenderer":
+        if not isinstance(color_tf, ColorTransferFunction):
+            raise TypeError(f"color_tf must be a ColorTransferFunction, got {type(color_tf).__name__}")
+        self.color_tf = color_tf
+        return self
+
+    def set_lighting(self, light_direction=None, ambient=None, diffuse=None, specular=None, shininess=None,
+                     headlight=None) -> "VolumeRenderer":
+        """Change any of the light parameters (see ``Lighting``). Returns self."""
+        current = self.lighting
+        self.lighting = Lighting(
+            ambient=current.ambient if ambient is None else ambient,
+            diffuse=current.diffuse if diffuse is None else diffuse,
+            specular=current.specular if specular is None else specular,
+            shininess=current.shininess if shininess is None else shininess,
+            light_direction=current.light_direction if light_direction is None else light_direction,
+            headlight=(current.headlight if light_direction is None else False) if headlight is None else headlight,
+        )
+        return self
+
+    def invalidate_cache(self) -> None:
+        """Forget per-volume precomputation (needed only after editing a volume's memory
+        behind torch's back, e.g. a numpy view of a tensor)."""
+        self._state = None
+
+    def box(self, volume_shape=None) -> VolumeBox:
+        """The world-space box of a (D, H, W) volume under this renderer's spacing and origin."""
+        shape = volume_shape if volume_shape is not None else self.volume_shape
+        if shape is None:
+            raise ValueError("volume_shape is unknown: pass a volume first")
+        return VolumeBox.from_volume(shape, self._spacing.to(self.device), self._origin.to(self.device))
+
+    def _volume_state(self, volume) -> _VolumeState:
+        # A volume being optimised changes every step: nothing about it is cached.
+        learnable = isinstance(volume, torch.Tensor) and volume.requires_grad
+        key = _volume_key(volume, self.device) if isinstance(volume, (np.ndarray, torch.Tensor)) and not learnable \
+            else None
+        if key is not None and self._state is not None and self._state.key == key:
+            state = self._state
+        else:
+            tensor = as_volume_tensor(volume, self.device)
+            detached = tensor.detach()
+            vmin, vmax = (float(v) for v in torch.aminmax(detached))
+            if vmax <= vmin:  # a constant volume: any range maps it to 0
+                vmax = vmin + 1.0
+            state = _VolumeState(key or ("grad", id(volume)), tensor, (vmin, vmax), {})
+            if key is not None:
+                self._state = state
+        self.volume_shape = tuple(state.volume.shape)
+        return state
+
+    # ---- rendering ----------------------------------------------------------------------
+    def render(self, volume=None, camera: Camera | None = None, image_size=(512, 512), n_samples=None,
+               step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
+               use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+        """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
+
+        Args:
+            volume: (D, H, W) numpy array or tensor; defaults to the one given to ``set_volume``.
+            camera: the view; defaults to ``Camera.for_volume`` of the volume.
+            image_size: (H, W) or one int.
+            n_samples: samples along the box's diagonal (step = diagonal / n_samples).
+            step_size: step in world units (overrides ``n_samples``); default 0.5 voxel.
+            value_range: (vmin, vmax) mapped to the TF domain [0, 1]; default the volume's
+                min and max, computed once per volume.
+            use_opacity: False uses the normalised scalar itself as opacity per unit distance.
+            use_color: False gives every sample white emission (the image shows opacity).
+            use_lighting: False skips shading (and the gradient volume) entirely.
+            compositing: one of ``COMPOSITING_STRATEGIES``. 'mip', 'minip' and 'average' show
+                the TFs applied to the ray's maximum, minimum or mean scalar, with the opacity TF's
+                value as the pixel's opacity (1 with ``use_opacity=False``); they ignore lighting.
+            background: RGB in [0, 1].
+
+        Returns:
+            (H, W, 3) tensor on the renderer's device.
+        """
+        bg = check_vector3("background", background, device=self.device)
+        if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
+            raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
+        rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
+                                use_color, use_lighting, compositing)
+        rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
+        return rgb.clamp(0.0, 1.0)
+
+    def render_rgba(self, volume=None, camera: Camera | None = None, image_size=(512, 512), n_samples=None,
+                    step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
+                    use_lighting: bool = True, compositing: str = "vectorized") -> torch.Tensor:
+        """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
+
+        Arguments as ``render``. Differentiable with respect to the volume, the transfer
+        functions' parameters, a camera built from tensors, and the lighting; backward
+        recomputes each chunk (checkpointing), so memory does not grow with the sample count.
+        """
+        # 1. Validate everything before allocating anything large.
+        height, width = check_image_size(image_size)
+        compositing = check_choice("compositing", compositing, COMPOSITING_STRATEGIES)
+        for name, flag in (("use_opacity", use_opacity), ("use_color", use_color), ("use_lighting", use_lighting)):
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        if volume is None:
+            volume = self.volume
+            if volume is None:
+                raise ValueError("volume is required (pass one, or call set_volume first)")
+        if camera is not None and not isinstance(camera, Camera):
+            raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
+        state = self._volume_state(volume)
+        vmin, vmax = check_value_range(value_range) if value_range is not None else state.value_range
+        box = self.box(state.volume.shape)
+        step = self._step_length(box, n_samples, step_size)
+        if camera is None:
+            camera = Camera.for_volume(state.volume.shape, spacing=self._spacing.tolist(),
+                                       origin=self._origin.tolist(), device=self.device)
+        shaded = use_lighting and compositing in _EMISSION_ABSORPTION
+        grid = state.grids.get(shaded)
+        if grid is None:
+            grid = pack_grid(state.volume, self._spacing, with_gradient=shaded)
+            if not grid.requires_grad:
+                state.grids[shaded] = grid
+        dtype = state.volume.dtype
+        box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
+
+        # 2. Per-render settings shared by every chunk.
+        context = _RenderContext(
+            camera=camera, image_size=(height, width), box=box, grid=grid, step=step,
+            vmin=vmin, vmax=vmax, opacity_tf=self.opacity_tf if use_opacity else None,
+            color_tf=self.color_tf if use_color else None, lighting=self.lighting if shaded else None,
+            unit_distance=self.opacity_unit_distance, compositing=compositing)
+
+        # 3. Chunks of rays holding at most a budget's worth of samples; each returns (n, 4).
+        bytes_per_sample = _BYTES_PER_SAMPLE * (2 if dtype == torch.float64 else 1)
+        samples_per_chunk = max(1, self.max_memory_bytes // bytes_per_sample)
+        if compositing == "early_termination":
+            samples_per_chunk = max(1, samples_per_chunk // _BLOCK_SIZE)
+        needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
+        pieces = []
+        for pixels in context.chunks(samples_per_chunk):
+            if needs_graph:
+                pieces.append(checkpoint(context.render_pixels, pixels, use_reentrant=False))
+            else:
+                pieces.append(context.render_pixels(pixels))
+        return torch.cat(pieces).reshape(height, width, 4)
+
+    def _step_length(self, box: VolumeBox, n_samples, step_size) -> float:
+        diagonal = float(box.diagonal)
+        if step_size is not None:
+            step = check_finite_number("step_size", step_size, positive=True)
+        elif n_samples is not None:
+            if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+                raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
+            if n_samples <= 0:
+                raise ValueError(f"n_samples must be > 0, got {n_samples}")
+            step = diagonal / int(n_samples)
+        else:
+            step = 0.5 * float(self._spacing.min())
+        if diagonal / step > MAX_SAMPLES_PER_RAY:
+            raise ValueError(f"step_size {step:g} would take {diagonal / step:.0f} samples along the diagonal "
+                             f"(more than {MAX_SAMPLES_PER_RAY}); choose a larger step or fewer n_samples")
+        return step
+
+    def __repr__(self) -> str:
+        return (f"VolumeRenderer(volume_shape={self.volume_shape}, device='{self.device}', "
+                f"spacing={self._spacing.tolist()}, opacity={self.opacity_tf!r}, color={self.color_tf!r})")
+
+
+@dataclass
+class _RenderContext:
+    """Everything one render needs, so a chunk can be rendered (and recomputed in backward)
+    from its pixel indices alone."""
+
+    camera: Camera
+    image_size: tuple[int, int]
+    box: VolumeBox
+    grid: torch.Tensor  # (C, D, H, W)
+    step: float
+    vmin: float
+    vmax: float
+    opacity_tf: OpacityTransferFunction | None
+    color_tf: ColorTransferFunction | None
+    lighting: Lighting | None
+    unit_distance: float
+    compositing: str
+
+    def has_learnable_inputs(self) -> bool:
+        tensors = [self.grid, self.camera.position, self.camera.target, self.camera.up]
+        if isinstance(self.camera.fov, torch.Tensor):
+            tensors.append(self.camera.fov)
+        for tf in (self.opacity_tf, self.color_tf):
+            if tf is not None:
+                tensors.append(tf.values)
+        if self.lighting is not None:
+            tensors += [v for v in (self.lighting.ambient, self.lighting.diffuse, self.lighting.specular,
+                                    self.lighting.shininess, self.lighting.light_direction)
+                        if isinstance(v, torch.Tensor)]
+        return any(t.requires_grad for t in tensors)
+
+    def rays(self, pixels: torch.Tensor):
+        """Rays of the pixels with flat indices ``pixels`` (n,), clipped to the box, and the
+        number of samples each takes."""
+        origins, directions = self.camera.generate_rays(self.image_size, pixels)  # (n, 3) each
+        origins, directions = origins.to(self.grid.dtype), directions.to(self.grid.dtype)
+        segments = intersect_box(origins, directions, self.box)
+        return origins, directions, segments, count_samples(segments, self.step)
+
+    def chunks(self, samples_per_chunk: int):
+        """Yield (n,) pixel-index tensors whose rays hold about ``samples_per_chunk`` samples
+        each (at least one ray). Ray counts come from geometry only, in bounded pixel blocks."""
+        n_pixels = self.image_size[0] * self.image_size[1]
+        device = self.grid.device
+        pixel_block = 1 << 20  # bounds the memory of this bookkeeping on huge images
+        for start in range(0, n_pixels, pixel_block):
+            pixels = torch.arange(start, min(start + pixel_block, n_pixels), device=device)
+            with torch.no_grad():
+                n_steps = self.rays(pixels)[3]
+            # Cut where the running sample count crosses multiples of the budget.
+            running = torch.cumsum(n_steps, 0)
+            total = int(running[-1])
+            cuts = []
+            if total > samples_per_chunk:
+                marks = torch.arange(samples_per_chunk, total, samples_per_chunk, device=device)
+                cuts = torch.searchsorted(running, marks, right=True).tolist()
+            bounds = sorted(set([0] + [c for c in cuts if 0 < c < pixels.shape[0]] + [pixels.shape[0]]))
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                yield pixels[a:b]
+
+    def render_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Render the pixels with flat indices ``pixels`` (n,); returns (n, 4) premultiplied RGBA."""
+        origins, directions, segments, n_steps = self.rays(pixels)
+        n_rays = pixels.shape[0]
+
+        if self.compositing == "early_termination":
+            def sample_block(ray_ids: torch.Tensor, first: int, n: int):
+                sub = RaySegments(segments.t_near[ray_ids], segments.t_far[ray_ids])
+                samples = sample_along_rays(sub, self.step, n_steps[ray_ids], first, n)
+                rgb, tau = self._classify(origins[ray_ids], directions[ray_ids], samples)
+                return rgb, tau, samples.ray_ids
+            result = comp.march_early_termination(sample_block, n_steps, _BLOCK_SIZE)
+        else:
+            samples = sample_along_rays(segments, self.step, n_steps)
+            if self.compositing == "vectorized":
+                result = comp.composite_vectorized(*self._classify(origins, directions, samples),
+                                                   samples.ray_ids, n_rays)
+            elif self.compositing == "sequential":
+                rgb, tau = self._classify(origins, directions, samples)
+                result = comp.composite_sequential(comp.pad_samples(rgb, samples.ray_ids, n_rays),
+                                                   comp.pad_samples(tau, samples.ray_ids, n_rays))
+            else:
+                return self._project(origins, directions, samples, n_rays)
+        return torch.cat([result.rgb, result.opacity[:, None]], dim=-1).to(self.grid.dtype)
+
+    def _scalars(self, origins, directions, samples: PackedSamples):
+        """Normalised scalars (m,) and, when shading, gradients (m, 3) at the packed samples."""
+        points = origins[samples.ray_ids] + samples.t_mid[:, None] * directions[samples.ray_ids]  # (m, 3)
+        sampled = sample_grid(self.grid, points, self.box)  # (m, C)
+        values = (sampled[:, 0] - self.vmin) / (self.vmax - self.vmin)
+        gradients = sampled[:, 1:4] if sampled.shape[-1] == 4 else None
+        return values, gradients
+
+    def _classify(self, origins, directions, samples: PackedSamples):
+        """Colours (m, 3) and optical depths (m,) of the packed samples."""
+        values, gradients = self._scalars(origins, directions, samples)
+        opacity = self.opacity_tf(values) if self.opacity_tf is not None else values.clamp(0.0, 1.0)
+        rgb = self.color_tf(values) if self.color_tf is not None else torch.ones_like(values)[:, None].expand(-1, 3)
+        if self.lighting is not None:
+            rgb = shade(rgb, gradients, directions[samples.ray_ids], self.lighting)
+        return rgb, comp.optical_depth(opacity, samples.deltas, self.unit_distance)
+
+    def _project(self, origins, directions, samples: PackedSamples, n_rays: int) -> torch.Tensor:
+        """MIP, MinIP and average: the TFs applied to one scalar per ray; returns (n_rays, 4)."""
+        values, _ = self._scalars(origins, directions, samples)
+        if self.compositing == "average":
+            scalar, hit = comp.composite_average(values, samples.deltas, samples.ray_ids, n_rays)
+        else:
+            scalar, hit = comp.composite_extremum(values, samples.ray_ids, n_rays, largest=self.compositing == "mip")
+        alpha = self.opacity_tf(scalar) if self.opacity_tf is not None else torch.ones_like(scalar)
+        alpha = alpha * hit.to(alpha.dtype)
+        rgb = self.color_tf(scalar) if self.color_tf is not None else torch.ones_like(scalar)[:, None].expand(-1, 3)
+        return torch.cat([rgb * alpha[:, None], alpha[:, None]], dim=-1)

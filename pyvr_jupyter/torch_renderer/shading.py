@@ -1,0 +1,87 @@
+"""Stage 5 of the pipeline: two-sided Blinn–Phong shading with normals from the volume's gradient.
+
+Example:
+    >>> lighting = Lighting(ambient=0.3, diffuse=0.7, specular=0.2, shininess=20, headlight=True)
+    >>> shaded = shade(rgb, gradients, view_dirs, lighting)   # (n_samples, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ._checks import check_finite_number, check_vector3
+
+__all__ = ["Lighting", "shade"]
+
+
+@dataclass
+class Lighting:
+    """Light model parameters.
+
+    ``light_direction`` points from the scene towards the light (world units, any length); it is
+    ignored when ``headlight`` is on, where the light sits at the camera. Coefficients and the
+    direction may be tensors with ``requires_grad=True``.
+    """
+
+    ambient: float | torch.Tensor = 0.3
+    diffuse: float | torch.Tensor = 0.7
+    specular: float | torch.Tensor = 0.2
+    shininess: float | torch.Tensor = 20.0
+    light_direction: torch.Tensor = field(default_factory=lambda: torch.tensor([1.0, 1.0, 1.0]))
+    headlight: bool = True
+
+    def __post_init__(self):
+        for name in ("ambient", "diffuse", "specular"):
+            value = getattr(self, name)
+            if not (isinstance(value, torch.Tensor) and value.requires_grad):
+                check_finite_number(name, value, minimum=0.0)
+        if not (isinstance(self.shininess, torch.Tensor) and self.shininess.requires_grad):
+            check_finite_number("shininess", self.shininess, positive=True)
+        self.light_direction = check_vector3("light_direction", self.light_direction)
+        if float(self.light_direction.detach().norm()) == 0:
+            raise ValueError("light_direction must be a non-zero vector")
+        if not isinstance(self.headlight, bool):
+            raise TypeError(f"headlight must be True or False, got {self.headlight!r}")
+
+    def to_dict(self) -> dict:
+        return {"ambient": float(self.ambient), "diffuse": float(self.diffuse), "specular": float(self.specular),
+                "shininess": float(self.shininess),
+                "light_direction": self.light_direction.detach().cpu().tolist(), "headlight": self.headlight}
+
+
+def shade(rgb: torch.Tensor, gradients: torch.Tensor, view_dirs: torch.Tensor, lighting: Lighting) -> torch.Tensor:
+    """Apply ambient + diffuse + Blinn–Phong specular (white) light to sample colours.
+
+    Args:
+        rgb: (..., 3) sample colours, e.g. (n_samples, 3).
+        gradients: (..., 3) volume gradients (any scale; only the direction is used).
+        view_dirs: (..., 3) unit ray directions (camera → scene) at each sample.
+        lighting: coefficients and light direction.
+
+    Returns:
+        (..., 3) shaded colours, ``rgb·(ambient + diffuse·max(n·l, 0)) + specular·max(n·h, 0)^shininess``.
+        Normals are flipped to face the viewer (two-sided), so surfaces seen from inside are lit too.
+        Where the gradient vanishes (flat regions) the sample keeps ``rgb·(ambient + diffuse)``.
+    """
+    dtype = rgb.dtype
+    to_eye = -view_dirs.to(dtype)  # (..., 3)
+    if lighting.headlight:
+        to_light = to_eye
+        half = to_eye
+    else:
+        to_light = lighting.light_direction.to(device=rgb.device, dtype=dtype)
+        to_light = to_light / to_light.norm()
+        half = to_light + to_eye
+        half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    magnitude_sq = (gradients * gradients).sum(-1, keepdim=True)  # (..., 1)
+    flat = magnitude_sq <= 1e-20
+    normals = gradients * torch.rsqrt(torch.where(flat, torch.ones_like(magnitude_sq), magnitude_sq))
+    facing = (normals * to_eye).sum(-1, keepdim=True)
+    normals = torch.where(facing < 0, -normals, normals)  # two-sided
+    n_dot_l = (normals * to_light).sum(-1, keepdim=True).clamp_min(0.0)
+    n_dot_h = (normals * half).sum(-1, keepdim=True).clamp_min(0.0)
+    n_dot_l = torch.where(flat, torch.ones_like(n_dot_l), n_dot_l)
+    specular = torch.where(flat, torch.zeros_like(n_dot_h), n_dot_h.clamp_min(1e-12) ** lighting.shininess)
+    return rgb * (lighting.ambient + lighting.diffuse * n_dot_l) + lighting.specular * specular

@@ -1,0 +1,429 @@
+"""Stage 4 of the pipeline: classification, mapping scalars in [0, 1] to opacity and colour.
+
+Both transfer functions are piecewise linear through control points ``(s, value)``, with ``s``
+in [0, 1] of the transfer-function domain (``value_range`` maps the volume onto it). Lookups
+interpolate linearly between knots, so they are differentiable with respect to the scalar and
+to the control values. Opacity is the opacity accumulated over one unit distance
+(``opacity_unit_distance``, see DESIGN.md).
+
+Learning: ``tf.parameters()`` (or ``tf.requires_grad_()``) switches the function to an
+unconstrained parameterisation, ``value = sigmoid(logit)``, so any optimiser step keeps values in
+(0, 1). Knot positions stay fixed.
+
+Example:
+    >>> otf = OpacityTransferFunction.linear(0.0, 0.1)
+    >>> ctf = ColorTransferFunction("hot")
+    >>> opacity, rgb = otf(torch.rand(10)), ctf(torch.rand(10))   # (10,), (10, 3)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ._checks import _short, check_finite_number
+
+__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear"]
+
+_LOGIT_EPS = 1e-6
+
+
+def interpolate_piecewise_linear(x: torch.Tensor, positions: torch.Tensor, values: torch.Tensor,
+                                 uniform: bool = False) -> torch.Tensor:
+    """Evaluate the piecewise-linear function through ``(positions, values)`` at ``x``.
+
+    Args:
+        x: scalars, any shape ``(...)``; clamped to [positions[0], positions[-1]] (the end
+            values extend outside).
+        positions: (K,) strictly increasing knots, K >= 2.
+        values: (K, C) values at the knots.
+        uniform: knots are ``linspace(0, 1, K)``; lets the lookup skip the search.
+
+    Returns:
+        (..., C). Differentiable with respect to ``x`` (except exactly on knots) and ``values``.
+    """
+    n_knots = positions.shape[0]
+    x = x.to(values.dtype)
+    if uniform:
+        u = x.clamp(0.0, 1.0) * (n_knots - 1)
+        left = u.detach().floor().clamp_(0, n_knots - 2).long()
+        weight = (u - left.to(u.dtype)).unsqueeze(-1)
+    else:
+        x = x.clamp(positions[0], positions[-1])
+        right = torch.searchsorted(positions, x.detach().contiguous(), right=True).clamp_(1, n_knots - 1)
+        left = right - 1
+        p0, p1 = positions[left], positions[right]
+        weight = ((x - p0) / (p1 - p0)).clamp(0.0, 1.0).unsqueeze(-1)
+    v0, v1 = values[left], values[left + 1]  # (..., C)
+    return v0 + weight * (v1 - v0)
+
+
+class _PiecewiseLinear:
+    """Control points ``(s, value)`` with values of ``n_channels`` channels in [0, 1]."""
+
+    n_channels = 1
+    _kind = ""
+
+    def __init__(self, positions, values, device="cpu", uniform: bool = False):
+        self.device = torch.device(device)
+        self._logits: torch.Tensor | None = None
+        self._set(positions, values, uniform)
+
+    # ---- state --------------------------------------------------------------------------
+    def _set(self, positions, values, uniform: bool = False) -> None:
+        positions, values = self._check_points(positions, values)
+        self.positions = positions
+        self._values = values
+        self.uniform = uniform or bool(
+            positions.shape[0] > 1 and torch.allclose(
+                positions, torch.linspace(0, 1, positions.shape[0], dtype=positions.dtype, device=positions.device),
+                atol=1e-7))
+        self._logits = None
+
+    def _check_points(self, positions, values) -> tuple[torch.Tensor, torch.Tensor]:
+        name = f"{self._kind} control points"
+        if isinstance(values, torch.Tensor) and values.requires_grad:
+            values_t = values.to(self.device)
+        else:
+            values_t = torch.as_tensor(np.asarray(_detach(values), dtype=np.float64), device=self.device)
+            values_t = values_t.to(torch.float32)
+        positions_t = torch.as_tensor(np.asarray(_detach(positions), dtype=np.float64), device=self.device)
+        positions_t = positions_t.to(values_t.dtype if values_t.is_floating_point() else torch.float32)
+        if values_t.ndim == 1 and self.n_channels == 1:
+            values_t = values_t[:, None]
+        if positions_t.ndim != 1 or positions_t.shape[0] < 2:
+            raise ValueError(f"{name} need at least two points, got {positions_t.shape[0] if positions_t.ndim else 0}")
+        if values_t.shape != (positions_t.shape[0], self.n_channels):
+            raise ValueError(f"{name} values must have shape ({positions_t.shape[0]}, {self.n_channels}), "
+                             f"got {tuple(values_t.shape)}")
+        for label, t in (("positions", positions_t), ("values", values_t)):
+            t = t.detach()
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"{name}: {label} must be finite")
+            if bool((t < 0).any()) or bool((t > 1).any()):
+                raise ValueError(f"{name}: {label} must lie in [0, 1], got {_short(t.cpu().tolist())}")
+        if bool((positions_t[1:] <= positions_t[:-1]).any()):
+            raise ValueError(f"{name}: positions must be strictly increasing, got {_short(positions_t.cpu().tolist())}")
+        return positions_t, values_t
+
+    @property
+    def values(self) -> torch.Tensor:
+        """(K, C) values at the knots (through the sigmoid while learnable)."""
+        return torch.sigmoid(self._logits) if self._logits is not None else self._values
+
+    def requires_grad_(self, requires_grad: bool = True):
+        """Make the values learnable (``value = sigmoid(logit)``) or freeze them. Returns self."""
+        if requires_grad:
+            if self._logits is None:
+                clamped = self._values.detach().clamp(_LOGIT_EPS, 1 - _LOGIT_EPS)
+                self._logits = torch.logit(clamped).requires_grad_(True)
+        elif self._logits is not None:
+            self._values = torch.sigmoid(self._logits).detach()
+            self._logits = None
+        return self
+
+    def parameters(self) -> list[torch.Tensor]:
+        """The learnable tensors, for ``torch.optim.Adam(tf.parameters())``."""
+        self.requires_grad_(True)
+        return [self._logits]
+
+    def to(self, device) -> "_PiecewiseLinear":
+        self.device = torch.device(device)
+        self.positions = self.positions.to(self.device)
+        self._values = self._values.to(self.device)
+        if self._logits is not None:
+            self._logits = self._logits.detach().to(self.device).requires_grad_(True)
+        return self
+
+    def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _lookup(self, scalars: torch.Tensor) -> torch.Tensor:
+        positions, values = self.positions, self.values
+        if positions.device != scalars.device:
+            positions, values = positions.to(scalars.device), values.to(scalars.device)
+        if scalars.dtype == torch.float64 and values.dtype != torch.float64:
+            positions, values = positions.double(), values.double()
+        return interpolate_piecewise_linear(scalars, positions, values, self.uniform)
+
+    def __eq__(self, other) -> bool:
+        return (type(self) is type(other) and self.positions.shape == other.positions.shape
+                and bool(torch.equal(self.positions.cpu(), other.positions.cpu()))
+                and bool(torch.equal(self.values.detach().cpu(), other.values.detach().cpu())))
+
+    __hash__ = None
+
+
+def _detach(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return value
+
+
+def _split_points(points: Any, name: str, n_channels: int) -> tuple[list, list]:
+    if isinstance(points, (torch.Tensor, np.ndarray)):
+        points = _detach(points).tolist()
+    if not isinstance(points, (list, tuple)):
+        raise TypeError(f"{name} must be a list of (s, value) pairs, got {_short(points)}")
+    positions, values = [], []
+    for point in points:
+        if not isinstance(point, (list, tuple, np.ndarray)) or len(point) != 2:
+            raise ValueError(f"{name} must be (s, value) pairs, got {_short(point)}")
+        s, v = point
+        positions.append(check_finite_number(f"{name} position", s))
+        if n_channels == 1:
+            values.append(check_finite_number(f"{name} value", v))
+        else:
+            if not isinstance(v, (list, tuple, np.ndarray)) or len(v) != n_channels:
+                raise ValueError(f"{name} colours must be (r, g, b), got {_short(v)}")
+            values.append([check_finite_number(f"{name} colour", c) for c in v])
+    order = np.argsort(positions, kind="stable")
+    return [positions[i] for i in order], [values[i] for i in order]
+
+
+class OpacityTransferFunction(_PiecewiseLinear):
+    """Scalar (in [0, 1]) → opacity per unit distance, piecewise linear.
+
+    Example:
+        >>> otf = OpacityTransferFunction([(0.0, 0.0), (0.3, 0.0), (1.0, 0.8)])
+        >>> otf.add_control_point(0.6, 0.2)
+    """
+
+    _kind = "opacity"
+
+    def __init__(self, control_points: Sequence[tuple[float, float]] = ((0.0, 0.0), (1.0, 1.0)), device="cpu"):
+        positions, values = _split_points(control_points, "control_points", 1)
+        super().__init__(positions, values, device)
+
+    def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
+        """Opacity per unit distance for ``scalars`` of any shape ``(...)``; returns ``(...)``."""
+        return self._lookup(scalars)[..., 0]
+
+    # ---- presets ------------------------------------------------------------------------
+    @classmethod
+    def linear(cls, min_opacity: float = 0.0, max_opacity: float = 1.0, device="cpu"):
+        """Opacity rising linearly from ``min_opacity`` at s=0 to ``max_opacity`` at s=1."""
+        return cls([(0.0, min_opacity), (1.0, max_opacity)], device=device)
+
+    @classmethod
+    def ramp(cls, start: float = 0.2, end: float = 0.8, max_opacity: float = 1.0, min_opacity: float = 0.0,
+             device="cpu"):
+        """``min_opacity`` up to ``start``, rising linearly to ``max_opacity`` at ``end``, flat after."""
+        start = check_finite_number("start", start, minimum=0.0, maximum=1.0)
+        end = check_finite_number("end", end, minimum=0.0, maximum=1.0)
+        if not start < end:
+            raise ValueError(f"ramp needs start < end, got start={start}, end={end}")
+        points = [(start, min_opacity), (end, max_opacity)]
+        if start > 0:
+            points.insert(0, (0.0, min_opacity))
+        if end < 1:
+            points.append((1.0, max_opacity))
+        return cls(points, device=device)
+
+    @classmethod
+    def step(cls, threshold: float = 0.5, low: float = 0.0, high: float = 1.0, width: float = 1e-3,
+             device="cpu"):
+        """``low`` below ``threshold``, ``high`` above, joined by a linear edge ``width`` wide
+        (a true jump would have no gradient with respect to the scalar)."""
+        threshold = check_finite_number("threshold", threshold, minimum=0.0, maximum=1.0)
+        width = check_finite_number("width", width, positive=True)
+        a, b = max(0.0, threshold - width / 2), min(1.0, threshold + width / 2)
+        points = [(a, low), (b, high)]
+        if a > 0:
+            points.insert(0, (0.0, low))
+        if b < 1:
+            points.append((1.0, high))
+        return cls(points, device=device)
+
+    @classmethod
+    def exponential(cls, min_opacity: float = 0.0, max_opacity: float = 1.0, steepness: float = 4.0,
+                    n_points: int = 33, device="cpu"):
+        """``min + (max − min)·(e^{k s} − 1)/(e^k − 1)`` with k = ``steepness``, on ``n_points`` knots."""
+        k = check_finite_number("steepness", steepness, positive=True)
+        s = np.linspace(0.0, 1.0, _check_n_points(n_points))
+        a = min_opacity + (max_opacity - min_opacity) * np.expm1(k * s) / math.expm1(k)
+        return cls(list(zip(s, a)), device=device)
+
+    @classmethod
+    def bell_curve(cls, center: float = 0.5, width: float = 0.15, max_opacity: float = 1.0,
+                   n_points: int = 33, device="cpu"):
+        """A Gaussian bump ``max·exp(−(s − center)²/(2·width²))`` on ``n_points`` knots."""
+        center = check_finite_number("center", center, minimum=0.0, maximum=1.0)
+        width = check_finite_number("width", width, positive=True)
+        s = np.linspace(0.0, 1.0, _check_n_points(n_points))
+        a = max_opacity * np.exp(-((s - center) ** 2) / (2 * width ** 2))
+        return cls(list(zip(s, a)), device=device)
+
+    @classmethod
+    def from_lut(cls, values, device="cpu"):
+        """A dense table of opacities on evenly spaced knots over [0, 1] (K,), K >= 2.
+        A tensor with ``requires_grad`` keeps its graph (values are then used as given)."""
+        otf = cls.__new__(cls)
+        n = len(values)
+        positions = np.linspace(0.0, 1.0, n) if n >= 2 else np.zeros(n)
+        _PiecewiseLinear.__init__(otf, positions, values, device, uniform=True)
+        return otf
+
+    # ---- editing ------------------------------------------------------------------------
+    def get_control_points(self) -> list[tuple[float, float]]:
+        return [(float(s), float(a)) for s, a in zip(self.positions.cpu(), self.values.detach()[:, 0].cpu())]
+
+    def set_control_points(self, control_points) -> "OpacityTransferFunction":
+        positions, values = _split_points(control_points, "control_points", 1)
+        self._set(positions, values)
+        return self
+
+    def add_control_point(self, s: float, opacity: float) -> "OpacityTransferFunction":
+        """Insert (or replace, at an existing ``s``) one control point."""
+        s = check_finite_number("s", s)
+        points = [p for p in self.get_control_points() if p[0] != s] + [(s, opacity)]
+        return self.set_control_points(points)
+
+    def remove_control_point(self, index: int) -> "OpacityTransferFunction":
+        points = self.get_control_points()
+        if not isinstance(index, (int, np.integer)) or not -len(points) <= index < len(points):
+            raise IndexError(f"index {index!r} out of range for {len(points)} control points")
+        if len(points) <= 2:
+            raise ValueError("an opacity transfer function needs at least two control points")
+        del points[index]
+        return self.set_control_points(points)
+
+    # ---- (de)serialisation and display --------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"type": "opacity", "control_points": [list(p) for p in self.get_control_points()]}
+
+    @classmethod
+    def from_dict(cls, data: dict, device="cpu") -> "OpacityTransferFunction":
+        if not isinstance(data, dict) or data.get("type", "opacity") != "opacity" or "control_points" not in data:
+            raise ValueError(f"not an opacity transfer function description: {_short(data)}")
+        return cls(data["control_points"], device=device)
+
+    def plot(self, ax=None, color_tf: "ColorTransferFunction | None" = None, **kwargs):
+        """Draw the opacity curve (filled with the colour map when ``color_tf`` is given)."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 2.5))
+        s = torch.linspace(0, 1, 256, device=self.device)
+        a = self(s).detach().cpu().numpy()
+        ax.plot(s.cpu().numpy(), a, color="k", **kwargs)
+        points = np.array(self.get_control_points())
+        ax.plot(points[:, 0], points[:, 1], "o", color="k", ms=4)
+        if color_tf is not None:
+            rgb = color_tf(s).detach().cpu().numpy()
+            for i in range(255):
+                ax.fill_between(s[i:i + 2].cpu().numpy(), 0, a[i:i + 2], color=rgb[i], lw=0)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, max(1e-3, float(a.max())) * 1.05)
+        ax.set_xlabel("scalar (transfer-function domain)")
+        ax.set_ylabel("opacity per unit distance")
+        return ax
+
+    def __repr__(self) -> str:
+        return f"OpacityTransferFunction({self.get_control_points()})"
+
+
+def _check_n_points(n_points) -> int:
+    if not isinstance(n_points, (int, np.integer)) or isinstance(n_points, bool) or not 2 <= n_points <= 65536:
+        raise ValueError(f"n_points must be an integer in [2, 65536], got {n_points!r}")
+    return int(n_points)
+
+
+def _resolve_colormap(colormap):
+    import matplotlib
+    from matplotlib.colors import Colormap
+
+    if isinstance(colormap, Colormap):
+        return colormap
+    if not isinstance(colormap, str):
+        raise TypeError(f"colormap must be a matplotlib colormap name or object, got {_short(colormap)}")
+    try:
+        return matplotlib.colormaps[colormap]
+    except KeyError:
+        raise ValueError(f"unknown colormap {colormap!r}; see matplotlib.colormaps for names") from None
+
+
+class ColorTransferFunction(_PiecewiseLinear):
+    """Scalar (in [0, 1]) → RGB in [0, 1], from a matplotlib colormap or custom control points.
+
+    Example:
+        >>> ctf = ColorTransferFunction("viridis")
+        >>> ctf.set_custom_colors([(0.0, (0, 0, 0)), (1.0, (1, 0.5, 0))])
+    """
+
+    n_channels = 3
+    _kind = "color"
+
+    def __init__(self, colormap="viridis", n_entries: int = 256, device="cpu"):
+        cmap = _resolve_colormap(colormap)
+        n_entries = _check_n_points(n_entries)
+        table = cmap(np.linspace(0.0, 1.0, n_entries))[:, :3]
+        self.colormap_name: str | None = colormap if isinstance(colormap, str) else cmap.name
+        super().__init__(np.linspace(0.0, 1.0, n_entries), table, device, uniform=True)
+
+    def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
+        """RGB for ``scalars`` of any shape ``(...)``; returns ``(..., 3)``."""
+        return self._lookup(scalars)
+
+    def set_colormap(self, colormap, n_entries: int = 256) -> "ColorTransferFunction":
+        cmap = _resolve_colormap(colormap)
+        n_entries = _check_n_points(n_entries)
+        self._set(np.linspace(0.0, 1.0, n_entries), cmap(np.linspace(0.0, 1.0, n_entries))[:, :3], uniform=True)
+        self.colormap_name = colormap if isinstance(colormap, str) else cmap.name
+        return self
+
+    def set_custom_colors(self, control_points: Iterable) -> "ColorTransferFunction":
+        """Replace the map with ``[(s, (r, g, b)), ...]`` (interpolated linearly). Returns self."""
+        positions, values = _split_points(list(control_points), "control_points", 3)
+        self._set(positions, values)
+        self.colormap_name = None
+        return self
+
+    @classmethod
+    def from_lut(cls, values, device="cpu") -> "ColorTransferFunction":
+        """A dense (K, 3) table of colours on evenly spaced knots over [0, 1]."""
+        ctf = cls.__new__(cls)
+        n = len(values)
+        positions = np.linspace(0.0, 1.0, n) if n >= 2 else np.zeros(n)
+        _PiecewiseLinear.__init__(ctf, positions, values, device, uniform=True)
+        ctf.colormap_name = None
+        return ctf
+
+    def get_control_points(self) -> list[tuple[float, tuple[float, float, float]]]:
+        return [(float(s), tuple(float(c) for c in rgb))
+                for s, rgb in zip(self.positions.cpu(), self.values.detach().cpu())]
+
+    def to_dict(self) -> dict:
+        if self.colormap_name is not None and self._logits is None:
+            return {"type": "color", "colormap": self.colormap_name, "n_entries": int(self.positions.shape[0])}
+        return {"type": "color", "control_points": [[s, list(rgb)] for s, rgb in self.get_control_points()]}
+
+    @classmethod
+    def from_dict(cls, data: dict, device="cpu") -> "ColorTransferFunction":
+        if not isinstance(data, dict) or data.get("type", "color") != "color":
+            raise ValueError(f"not a colour transfer function description: {_short(data)}")
+        if "colormap" in data:
+            return cls(data["colormap"], n_entries=data.get("n_entries", 256), device=device)
+        if "control_points" in data:
+            return cls(device=device).set_custom_colors(data["control_points"])
+        raise ValueError(f"colour transfer function description needs 'colormap' or 'control_points': {_short(data)}")
+
+    def plot(self, ax=None):
+        """Draw the colour map as a horizontal bar."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 0.6))
+        rgb = self(torch.linspace(0, 1, 256, device=self.device)).detach().cpu().numpy()
+        ax.imshow(rgb[None], aspect="auto", extent=(0, 1, 0, 1))
+        ax.set_yticks([])
+        ax.set_xlabel("scalar (transfer-function domain)")
+        return ax
+
+    def __repr__(self) -> str:
+        if self.colormap_name is not None:
+            return f"ColorTransferFunction({self.colormap_name!r})"
+        return f"ColorTransferFunction.custom({len(self.positions)} points)"

@@ -1,0 +1,109 @@
+"""Camera: rays through pixel centres, row 0 on top, matrices consistent with rays, edits."""
+
+import math
+
+import pytest
+import torch
+
+from pyvr_jupyter.torch_renderer import Camera
+
+from helpers import assert_close
+
+
+def test_head_on_camera_sees_x_right_and_y_up():
+    cam = Camera(position=(0, 0, 10), target=(0, 0, 0), up=(0, 1, 0), fov=90)
+    _, d = cam.generate_rays((3, 5))
+    assert d.shape == (3, 5, 3)
+    assert_close(d[1, 2], torch.tensor([0.0, 0.0, -1.0]), atol=1e-6)  # centre pixel looks at the target
+    assert float(d[1, 4, 0]) > 0 and float(d[1, 0, 0]) < 0  # right column → +x
+    assert float(d[0, 2, 1]) > 0 and float(d[2, 2, 1]) < 0  # row 0 → +y (top)
+
+
+def test_rays_pass_through_pixel_centres():
+    cam = Camera(position=(0, 0, 0), target=(0, 0, -1), fov=90)  # tan(45°) = 1
+    _, d = cam.generate_rays((4, 4))
+    # Pixel (row 0, col 0) centre sits at NDC (-0.75, +0.75) on the plane z = -1.
+    hit = d[0, 0] / -d[0, 0, 2]
+    assert_close(hit[:2], torch.tensor([-0.75, 0.75]), atol=1e-6)
+    assert_close(d.norm(dim=-1), torch.ones(4, 4), atol=1e-6)
+
+
+def test_aspect_ratio_widens_horizontally():
+    cam = Camera(position=(0, 0, 0), target=(0, 0, -1), fov=90)
+    _, d = cam.generate_rays((2, 4))
+    hit = d / -d[..., 2:3]
+    assert_close(hit[0, 0, :2], torch.tensor([-1.5, 0.5]), atol=1e-6)
+
+
+def test_view_and_projection_matrices_map_rays_to_their_pixels():
+    cam = Camera(position=(30, 20, 50), target=(5, 6, 7), up=(0, 1, 0), fov=40)
+    height, width = 6, 8
+    o, d = cam.generate_rays((height, width))
+    points = o + 7.5 * d  # points along the rays, (H, W, 3)
+    homogeneous = torch.cat([points, torch.ones(height, width, 1)], -1)
+    clip = homogeneous @ (cam.get_projection_matrix(width / height) @ cam.get_view_matrix()).T
+    ndc = clip[..., :2] / clip[..., 3:4]
+    cols = (ndc[..., 0] + 1) / 2 * width - 0.5
+    rows = (1 - ndc[..., 1]) / 2 * height - 0.5
+    assert_close(cols, torch.arange(width, dtype=torch.float32).expand(height, width), atol=1e-4)
+    assert_close(rows, torch.arange(height, dtype=torch.float32)[:, None].expand(height, width), atol=1e-4)
+
+
+def test_pixel_indices_give_the_same_rays_as_the_full_image():
+    cam = Camera(position=(3, 4, 5), target=(0, 0, 0))
+    _, full = cam.generate_rays((5, 7))
+    _, some = cam.generate_rays((5, 7), torch.tensor([0, 8, 34]))
+    assert_close(some, full.reshape(-1, 3)[[0, 8, 34]])
+
+
+def test_orbit_keeps_distance_and_turns_about_up():
+    cam = Camera(position=(0, 0, 10), target=(0, 0, 0))
+    cam.orbit(90, 0)
+    assert_close(cam.position, torch.tensor([10.0, 0.0, 0.0]), atol=1e-4)
+    cam.orbit(0, 45)
+    assert cam.distance == pytest.approx(10.0, abs=1e-4)
+    assert float(cam.position[1]) == pytest.approx(10 * math.sin(math.radians(45)), abs=1e-4)
+    cam.orbit(0, 500)  # clamped short of the pole: never NaN, never degenerate
+    assert torch.isfinite(cam.generate_rays((3, 3)).directions).all()
+    assert float(cam.position[1]) == pytest.approx(10 * math.sin(math.radians(89)), abs=1e-3)
+
+
+def test_zoom_and_pan():
+    cam = Camera(position=(0, 0, 10), target=(0, 0, 0))
+    cam.zoom(2.0)
+    assert cam.distance == pytest.approx(5.0)
+    cam.pan(1.0, 2.0)
+    assert_close(cam.target, torch.tensor([1.0, 2.0, 0.0]), atol=1e-6)
+    assert_close(cam.position, torch.tensor([1.0, 2.0, 5.0]), atol=1e-6)
+
+
+def test_for_volume_frames_the_box_centre():
+    cam = Camera.for_volume((10, 20, 40), spacing=(1, 2, 3), azimuth=0, elevation=0)
+    assert_close(cam.target, torch.tensor([19.5, 19.0, 13.5]), atol=1e-5)
+    assert float(cam.position[2]) > 13.5  # azimuth 0 looks from +z
+    assert cam.to_dict()["fov"] == 45.0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(position=(1, 2, 3), target=(1, 2, 3)), "coincide"),
+    (dict(position=(0, 0, 5), target=(0, 0, 0), up=(0, 0, 1)), "parallel"),
+    (dict(position=(0, 0, 5), target=(0, 0, 0), fov=0), "fov"),
+    (dict(position=(0, 0, 5), target=(0, 0, 0), fov=180), "fov"),
+    (dict(position=(0, 0, float("nan")), target=(0, 0, 0)), "position"),
+    (dict(position=(0, 0), target=(0, 0, 0)), "position"),
+    (dict(position=(0, 0, 5), target=(0, 0, 0), up=(0, 0, 0)), "up"),
+])
+def test_degenerate_cameras_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Camera(**kwargs)
+
+
+def test_bad_edits_leave_the_camera_unchanged():
+    cam = Camera(position=(0, 0, 5), target=(0, 0, 0))
+    with pytest.raises(ValueError, match="coincide"):
+        cam.update_target((0, 0, 5))
+    assert_close(cam.target, torch.zeros(3))
+    with pytest.raises(ValueError, match="factor"):
+        cam.zoom(-1)
+    with pytest.raises(ValueError, match="image_size"):
+        cam.generate_rays((0, 10))

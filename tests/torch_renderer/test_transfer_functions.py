@@ -1,0 +1,115 @@
+"""Transfer functions: linear interpolation, presets, editing, learning, (de)serialisation."""
+
+import json
+
+import matplotlib
+import pytest
+import torch
+
+from pyvr_jupyter.torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from pyvr_jupyter.torch_renderer.transfer_functions import interpolate_piecewise_linear
+
+from helpers import assert_close
+
+matplotlib.use("Agg")
+
+
+def test_opacity_interpolates_linearly_between_control_points():
+    otf = OpacityTransferFunction([(0.0, 0.0), (0.25, 1.0), (1.0, 0.5)])
+    s = torch.tensor([0.0, 0.125, 0.25, 0.625, 1.0, -1.0, 2.0])
+    assert_close(otf(s), torch.tensor([0.0, 0.5, 1.0, 0.75, 0.5, 0.0, 0.5]), atol=1e-6)
+
+
+def test_uniform_and_searched_lookups_agree():
+    values = torch.rand(9, 2, dtype=torch.float64)
+    knots = torch.linspace(0, 1, 9, dtype=torch.float64)
+    x = torch.rand(1000, dtype=torch.float64)
+    assert_close(interpolate_piecewise_linear(x, knots, values, uniform=True),
+                 interpolate_piecewise_linear(x, knots, values, uniform=False), atol=1e-12)
+
+
+def test_colormap_matches_matplotlib_at_its_entries():
+    ctf = ColorTransferFunction("hot")
+    s = torch.linspace(0, 1, 256)
+    expected = torch.tensor(matplotlib.colormaps["hot"](s.numpy())[:, :3], dtype=torch.float32)
+    assert_close(ctf(s), expected, atol=1e-5)
+    assert ColorTransferFunction("viridis_r")(torch.tensor([0.0]))[0, 0] > 0.9  # reversed maps work (yellow first)
+
+
+def test_custom_colours_interpolate_and_return_self():
+    ctf = ColorTransferFunction()
+    assert ctf.set_custom_colors([(0.0, (0, 0, 0)), (1.0, (1, 0.5, 0))]) is ctf
+    assert_close(ctf(torch.tensor([0.5])), torch.tensor([[0.5, 0.25, 0.0]]), atol=1e-6)
+
+
+@pytest.mark.parametrize("preset, check", [
+    (lambda: OpacityTransferFunction.linear(0.1, 0.3), lambda f: (f(0.5) - 0.2).abs() < 1e-6),
+    (lambda: OpacityTransferFunction.ramp(0.2, 0.6, 0.8), lambda f: (f(0.1) == 0) & ((f(0.4) - 0.4).abs() < 1e-6) & (f(0.9) == 0.8)),
+    (lambda: OpacityTransferFunction.step(0.5, 0.0, 1.0), lambda f: (f(0.4) == 0) & (f(0.6) == 1)),
+    (lambda: OpacityTransferFunction.bell_curve(0.5, 0.1, 0.9), lambda f: ((f(0.5) - 0.9).abs() < 1e-6) & (f(0.0) < 1e-4)),
+    (lambda: OpacityTransferFunction.exponential(0.0, 1.0), lambda f: (f(0.5) < 0.5) & ((f(1.0) - 1).abs() < 1e-6)),
+    (lambda: OpacityTransferFunction.from_lut([0.0, 1.0, 0.0]), lambda f: (f(0.25) - 0.5).abs() < 1e-6),
+])
+def test_presets(preset, check):
+    otf = preset()
+    assert bool(check(lambda s: otf(torch.tensor(float(s)))))
+
+
+def test_editing_control_points():
+    otf = OpacityTransferFunction.linear(0.0, 1.0)
+    otf.add_control_point(0.5, 0.1)
+    assert otf.get_control_points() == [(0.0, 0.0), (0.5, pytest.approx(0.1)), (1.0, 1.0)]
+    otf.remove_control_point(1)
+    assert len(otf.get_control_points()) == 2
+    with pytest.raises(ValueError, match="at least two"):
+        otf.remove_control_point(0)
+
+
+def test_dict_round_trips_through_json():
+    otf = OpacityTransferFunction([(0.0, 0.0), (0.3, 0.2), (1.0, 0.9)])
+    assert OpacityTransferFunction.from_dict(json.loads(json.dumps(otf.to_dict()))) == otf
+    ctf = ColorTransferFunction("plasma")
+    assert ColorTransferFunction.from_dict(json.loads(json.dumps(ctf.to_dict()))) == ctf
+    custom = ColorTransferFunction().set_custom_colors([(0, (1, 0, 0)), (1, (0, 0, 1))])
+    assert ColorTransferFunction.from_dict(json.loads(json.dumps(custom.to_dict()))) == custom
+
+
+def test_learnable_values_stay_in_range_under_any_step():
+    otf = OpacityTransferFunction.linear(0.0, 1.0)
+    params = otf.parameters()
+    with torch.no_grad():
+        params[0].add_(torch.tensor([[-50.0], [50.0]]))
+    values = otf.values
+    assert bool(((values >= 0) & (values <= 1)).all())
+    with torch.no_grad():
+        params[0].copy_(torch.tensor([[-3.0], [3.0]]))
+    otf(torch.tensor([0.5])).sum().backward()
+    assert params[0].grad is not None and bool((params[0].grad != 0).all())
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: OpacityTransferFunction([(0.0, 0.5)]), "at least two"),
+    (lambda: OpacityTransferFunction([(0.0, 0.0), (1.5, 1.0)]), r"\[0, 1\]"),
+    (lambda: OpacityTransferFunction([(0.0, -0.1), (1.0, 1.0)]), r"\[0, 1\]"),
+    (lambda: OpacityTransferFunction([(0.0, 0.0), (0.0, 1.0)]), "strictly increasing"),
+    (lambda: OpacityTransferFunction([(0.0, float("nan")), (1.0, 1.0)]), "finite"),
+    (lambda: ColorTransferFunction("not_a_colormap"), "unknown colormap"),
+    (lambda: ColorTransferFunction().set_custom_colors([(0, (1, 0)), (1, (0, 0, 1))]), r"\(r, g, b\)"),
+    (lambda: OpacityTransferFunction.from_dict({"type": "color"}), "opacity"),
+])
+def test_bad_transfer_functions_are_rejected(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_colormap_must_be_name_or_colormap():
+    with pytest.raises(TypeError, match="colormap"):
+        ColorTransferFunction(42)
+
+
+def test_plots_draw():
+    import matplotlib.pyplot as plt
+    ax = OpacityTransferFunction.bell_curve().plot(color_tf=ColorTransferFunction("hot"))
+    assert len(ax.lines) >= 1
+    ColorTransferFunction("hot").plot()
+    plt.close("all")
