@@ -89,24 +89,31 @@ def check_value_range(value_range: Any) -> tuple[float, float]:
     return vmin, vmax
 
 
+def check_volume_array(volume: Any, name: str = "volume") -> None:
+    """Check type, dtype and shape of a (D, H, W) numpy array or tensor (cheap; no copy)."""
+    if isinstance(volume, np.ndarray):
+        if volume.dtype == np.bool_ or not np.issubdtype(volume.dtype, np.number) \
+                or np.issubdtype(volume.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
+    elif isinstance(volume, torch.Tensor):
+        if volume.dtype == torch.bool or volume.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
+    else:
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(volume).__name__}")
+    if volume.ndim != 3:
+        raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}")
+    if min(volume.shape) < 2:
+        raise ValueError(f"{name} needs at least 2 voxels along each axis, got shape {tuple(volume.shape)}")
+
+
 def as_volume_tensor(volume: Any, device=None, name: str = "volume") -> torch.Tensor:
     """Return ``volume`` as a (D, H, W) floating tensor on ``device``.
 
     float64 stays float64; every other real dtype becomes float32. Autograd graphs are kept.
     """
+    check_volume_array(volume, name)
     if isinstance(volume, np.ndarray):
-        if volume.dtype == np.bool_ or not np.issubdtype(volume.dtype, np.number) \
-                or np.issubdtype(volume.dtype, np.complexfloating):
-            raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
         volume = torch.from_numpy(np.ascontiguousarray(volume))
-    elif not isinstance(volume, torch.Tensor):
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(volume).__name__}")
-    if volume.dtype == torch.bool or volume.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
-    if volume.ndim != 3:
-        raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}")
-    if min(volume.shape) < 2:
-        raise ValueError(f"{name} needs at least 2 voxels along each axis, got shape {tuple(volume.shape)}")
     if volume.dtype != torch.float64:
         volume = volume.to(torch.float32)
     if device is not None:

@@ -19,7 +19,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from . import compositing as comp
-from ._checks import (as_volume_tensor, check_choice, check_finite_number, check_image_size,
+from ._checks import (as_volume_tensor, check_volume_array, check_choice, check_finite_number, check_image_size,
                       check_value_range, check_vector3)
 from .camera import Camera
 from .raysampling import PackedSamples, RaySegments, VolumeBox, count_samples, intersect_box, sample_along_rays
@@ -114,7 +114,7 @@ class VolumeRenderer:
 
     def set_volume(self, volume) -> "VolumeRenderer":
         """Keep ``volume`` as the default for ``render`` calls without one. Returns self."""
-        as_volume_tensor(volume)  # validate now, not at the first render
+        check_volume_array(volume)  # validate now, not at the first render
         self.volume = volume
         self.volume_shape = tuple(volume.shape)
         return self
@@ -158,6 +158,7 @@ class VolumeRenderer:
         return VolumeBox.from_volume(shape, self._spacing.to(self.device), self._origin.to(self.device))
 
     def _volume_state(self, volume) -> _VolumeState:
+        check_volume_array(volume)
         # A volume being optimised changes every step: nothing about it is cached.
         learnable = isinstance(volume, torch.Tensor) and volume.requires_grad
         key = _volume_key(volume, self.device) if isinstance(volume, (np.ndarray, torch.Tensor)) and not learnable \

@@ -1,0 +1,50 @@
+"""Ray–box clipping and packed sample placement."""
+
+import torch
+
+from pyvr_jupyter.torch_renderer.raysampling import VolumeBox, count_samples, intersect_box, sample_along_rays
+
+from helpers import assert_close
+
+BOX = VolumeBox(torch.tensor([0.0, 0.0, 0.0]), torch.tensor([4.0, 2.0, 6.0]))
+
+
+def test_clipping_finds_entry_and_exit_for_axis_aligned_rays():
+    origins = torch.tensor([[2.0, 1.0, 10.0], [-3.0, 1.0, 3.0], [2.0, 5.0, 3.0]])
+    directions = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    near, far = intersect_box(origins, directions, BOX)
+    assert_close(near, torch.tensor([4.0, 3.0, 0.0]))
+    assert_close(far, torch.tensor([10.0, 7.0, 0.0]))  # the third ray points away: empty segment
+
+
+def test_camera_inside_the_box_starts_at_zero():
+    near, far = intersect_box(torch.tensor([[1.0, 1.0, 1.0]]), torch.tensor([[1.0, 0.0, 0.0]]), BOX)
+    assert float(near) == 0.0 and float(far) == 3.0
+
+
+def test_rays_missing_the_box_get_no_samples():
+    seg = intersect_box(torch.tensor([[10.0, 10.0, 10.0]]), torch.tensor([[0.0, 0.0, 1.0]]), BOX)
+    assert int(count_samples(seg, 0.5)) == 0
+
+
+def test_samples_cover_the_segment_exactly_with_a_short_last_step():
+    seg = intersect_box(torch.tensor([[2.0, 1.0, 10.0]]), torch.tensor([[0.0, 0.0, -1.0]]), BOX)
+    n = count_samples(seg, 0.8)  # path 6.0 = 7 × 0.8 + 0.4
+    assert int(n) == 8
+    s = sample_along_rays(seg, 0.8, n)
+    assert_close(s.deltas.sum(), torch.tensor(6.0), atol=1e-5)
+    assert_close(s.deltas[-1], torch.tensor(0.4), atol=1e-5)
+    assert_close(s.t_mid[:2], torch.tensor([4.4, 5.2]), atol=1e-5)
+    assert bool((s.t_mid <= seg.t_far).all()) and bool((s.t_mid >= seg.t_near).all())
+
+
+def test_blocks_partition_the_samples():
+    seg = intersect_box(torch.tensor([[2.0, 1.0, 10.0], [-3.0, 1.0, 3.0]]),
+                        torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), BOX)
+    n = count_samples(seg, 0.5)
+    whole = sample_along_rays(seg, 0.5, n)
+    blocks = [sample_along_rays(seg, 0.5, n, first, 5) for first in range(0, int(n.max()), 5)]
+    joined = torch.cat([b.t_mid for b in blocks])
+    ids = torch.cat([b.ray_ids for b in blocks])
+    order = torch.argsort(ids * 1000 + joined)
+    assert_close(joined[order], whole.t_mid)
