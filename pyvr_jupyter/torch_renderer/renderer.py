@@ -22,6 +22,7 @@ from . import compositing as comp
 from ._checks import (as_volume_tensor, check_volume_array, check_choice, check_finite_number, check_image_size,
                       check_value_range, check_vector3)
 from .camera import Camera
+from .empty_space import block_min_max, occupied_blocks, occupied_box, sample_is_occupied
 from .raysampling import PackedSamples, RaySegments, VolumeBox, count_samples, intersect_box, sample_along_rays
 from .shading import Lighting, shade
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
@@ -36,6 +37,7 @@ MAX_SAMPLES_PER_RAY = 100_000
 # and compositing temporaries, as float32), with margin; measured, see benchmarks/.
 _BYTES_PER_SAMPLE = 4 * 48
 _BLOCK_SIZE = 64  # samples per block for early termination
+_SKIP_BLOCK_SIZE = 8  # voxels per side of the empty-space-skipping blocks
 
 
 @dataclass
@@ -46,6 +48,12 @@ class _VolumeState:
     volume: torch.Tensor  # (D, H, W) on the renderer's device
     value_range: tuple[float, float]
     grids: dict  # with_gradient (bool) -> (C, D, H, W) grid
+    block_range: tuple[torch.Tensor, torch.Tensor] | None = None  # per-block (min, max) values
+
+    def block_min_max(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.block_range is None:
+            self.block_range = block_min_max(self.volume, _SKIP_BLOCK_SIZE)
+        return self.block_range
 
 
 def _volume_key(volume: Any, device: torch.device) -> tuple:
@@ -86,11 +94,15 @@ class VolumeRenderer:
         self.opacity_unit_distance = check_finite_number("opacity_unit_distance", opacity_unit_distance,
                                                          positive=True)
         self.max_memory_bytes = int(check_finite_number("max_memory_bytes", max_memory_bytes, minimum=1 << 20))
+        #: Skip blocks the opacity TF makes transparent (only when no gradient is needed).
+        self.skip_empty_space = True
         self.opacity_tf = OpacityTransferFunction.linear(0.0, 0.1, device=self.device)
         self.color_tf = ColorTransferFunction("viridis", device=self.device)
         self.lighting = Lighting()
         self.volume = None
         self._state: _VolumeState | None = None
+        #: Figures from the last render: step (voxels), samples taken, samples per ray, chunks.
+        self.last_stats: dict = {}
 
     # ---- state --------------------------------------------------------------------------
     @property
@@ -254,18 +266,34 @@ class VolumeRenderer:
             color_tf=self.color_tf if use_color else None, lighting=self.lighting if shaded else None,
             unit_distance=self.opacity_unit_distance, compositing=compositing)
 
-        # 3. Chunks of rays holding at most a budget's worth of samples; each returns (n, 4).
+        # 3. Empty-space skipping, when no gradient is needed: a gradient must reach samples
+        #    whose opacity is zero now but would change with the volume or the TF.
+        needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
+        if self.skip_empty_space and not needs_graph and compositing in _EMISSION_ABSORPTION:
+            low, high = state.block_min_max()
+            span = vmax - vmin
+            occupied = occupied_blocks((low - vmin) / span, (high - vmin) / span, context.opacity_tf)
+            context.clip_box = occupied_box(occupied, _SKIP_BLOCK_SIZE, box, self._spacing.to(box.minimum))
+            context.occupied = occupied
+            context.spacing = self._spacing.to(box.minimum)
+            if context.clip_box is None:  # nothing visible at all
+                self.last_stats = {"step": step / float(self._spacing.min()), "samples": 0,
+                                   "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
+                return torch.zeros(height, width, 4, dtype=dtype, device=self.device)
+
+        # 4. Chunks of rays holding at most a budget's worth of samples; each returns (n, 4).
         bytes_per_sample = _BYTES_PER_SAMPLE * (2 if dtype == torch.float64 else 1)
         samples_per_chunk = max(1, self.max_memory_bytes // bytes_per_sample)
         if compositing == "early_termination":
             samples_per_chunk = max(1, samples_per_chunk // _BLOCK_SIZE)
-        needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         pieces = []
         for pixels in context.chunks(samples_per_chunk):
             if needs_graph:
                 pieces.append(checkpoint(context.render_pixels, pixels, use_reentrant=False))
             else:
                 pieces.append(context.render_pixels(pixels))
+        self.last_stats = {"step": step / float(self._spacing.min()), "samples": context.samples_taken,
+                           "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": len(pieces)}
         return torch.cat(pieces).reshape(height, width, 4)
 
     def _step_length(self, box: VolumeBox, n_samples, step_size) -> float:
@@ -307,6 +335,10 @@ class _RenderContext:
     lighting: Lighting | None
     unit_distance: float
     compositing: str
+    samples_taken: int = 0
+    clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
+    occupied: torch.Tensor | None = None  # (nz, ny, nx) bool blocks that can have opacity
+    spacing: torch.Tensor | None = None
 
     def has_learnable_inputs(self) -> bool:
         tensors = [self.grid, self.camera.position, self.camera.target, self.camera.up]
@@ -326,7 +358,7 @@ class _RenderContext:
         number of samples each takes."""
         origins, directions = self.camera.generate_rays(self.image_size, pixels)  # (n, 3) each
         origins, directions = origins.to(self.grid.dtype), directions.to(self.grid.dtype)
-        segments = intersect_box(origins, directions, self.box)
+        segments = intersect_box(origins, directions, self.clip_box if self.clip_box is not None else self.box)
         return origins, directions, segments, count_samples(segments, self.step)
 
     def chunks(self, samples_per_chunk: int):
@@ -342,6 +374,7 @@ class _RenderContext:
             # Cut where the running sample count crosses multiples of the budget.
             running = torch.cumsum(n_steps, 0)
             total = int(running[-1])
+            self.samples_taken += total
             cuts = []
             if total > samples_per_chunk:
                 marks = torch.arange(samples_per_chunk, total, samples_per_chunk, device=device)
@@ -358,12 +391,15 @@ class _RenderContext:
         if self.compositing == "early_termination":
             def sample_block(ray_ids: torch.Tensor, first: int, n: int):
                 sub = RaySegments(segments.t_near[ray_ids], segments.t_far[ray_ids])
-                samples = sample_along_rays(sub, self.step, n_steps[ray_ids], first, n)
+                samples = self._occupied(origins[ray_ids], directions[ray_ids],
+                                         sample_along_rays(sub, self.step, n_steps[ray_ids], first, n))
                 rgb, tau = self._classify(origins[ray_ids], directions[ray_ids], samples)
                 return rgb, tau, samples.ray_ids
             result = comp.march_early_termination(sample_block, n_steps, _BLOCK_SIZE)
         else:
             samples = sample_along_rays(segments, self.step, n_steps)
+            if self.compositing in _EMISSION_ABSORPTION:
+                samples = self._occupied(origins, directions, samples)
             if self.compositing == "vectorized":
                 result = comp.composite_vectorized(*self._classify(origins, directions, samples),
                                                    samples.ray_ids, n_rays)
@@ -374,6 +410,15 @@ class _RenderContext:
             else:
                 return self._project(origins, directions, samples, n_rays)
         return torch.cat([result.rgb, result.opacity[:, None]], dim=-1).to(self.grid.dtype)
+
+    def _occupied(self, origins, directions, samples: PackedSamples) -> PackedSamples:
+        """Drop the samples that fall in empty blocks (when empty-space skipping is on)."""
+        if self.occupied is None:
+            return samples
+        with torch.no_grad():
+            points = origins[samples.ray_ids] + samples.t_mid[:, None] * directions[samples.ray_ids]
+            keep = sample_is_occupied(points, self.occupied, _SKIP_BLOCK_SIZE, self.box, self.spacing)
+        return PackedSamples(*(t[keep] for t in samples))
 
     def _scalars(self, origins, directions, samples: PackedSamples):
         """Normalised scalars (m,) and, when shading, gradients (m, 3) at the packed samples."""

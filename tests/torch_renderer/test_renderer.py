@@ -267,3 +267,27 @@ def test_every_strategy_renders(torus):
     for compositing in COMPOSITING_STRATEGIES:
         image = renderer.render(torus, image_size=8, compositing=compositing, value_range=(-1, 1))
         assert image.shape == (8, 8, 3) and float(image.max()) > 0, compositing
+
+
+@pytest.mark.parametrize("compositing", ["vectorized", "early_termination"])
+def test_empty_space_skipping_does_not_change_the_image(compositing):
+    volume = create_test_volume((40, 36, 33), "complex")
+    renderer = VolumeRenderer(volume.shape)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction.ramp(0.3, 0.7, 0.8))
+    camera = Camera.for_volume(volume.shape, azimuth=70, elevation=-20)
+    skipped = renderer.render_rgba(volume, camera, image_size=24, compositing=compositing)
+    taken_with_skipping = renderer.last_stats["samples"]
+    renderer.skip_empty_space = False
+    full = renderer.render_rgba(volume, camera, image_size=24, compositing=compositing)
+    assert taken_with_skipping < renderer.last_stats["samples"]
+    assert float(full[..., 3].max()) > 0.3
+    assert_close(skipped, full, atol=1e-5)
+
+
+def test_block_min_max_covers_the_interpolation_apron():
+    from pyvr_jupyter.torch_renderer.empty_space import block_min_max
+    volume = torch.zeros(17, 9, 10)
+    volume[8, 0, 0] = 1.0  # on the face shared by z-blocks 0 and 1
+    low, high = block_min_max(volume, 8)
+    assert high.shape == (2, 1, 2)
+    assert high[:, 0, 0].tolist() == [1.0, 1.0] and high[:, 0, 1].tolist() == [0.0, 0.0]
