@@ -1,0 +1,16 @@
+"""The command-line demo renders, writes a PNG and prints its figures."""
+
+from PIL import Image
+
+from pyvr_jupyter import demo
+
+
+def test_demo_writes_a_png_and_prints_timings(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    assert demo.main(["--size", "32", "--image", "48", "64", "--step", "1.0", "--output", str(out)]) == 0
+    image = Image.open(out)
+    assert image.size == (64, 48)
+    assert max(image.getextrema()[0]) > 50  # the torus is visible
+    printed = capsys.readouterr().out
+    for field in ("total", "samples/ms", "48×64", "samples per ray", "32,768 voxels"):
+        assert field in printed
