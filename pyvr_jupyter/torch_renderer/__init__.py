@@ -10,11 +10,12 @@ Example:
 
 from .camera import Camera, Rays
 from .compositing import EARLY_TERMINATION_THRESHOLD
+from .fitting import fit, orbit_cameras, psnr
 from .renderer import COMPOSITING_STRATEGIES, VolumeRenderer
 from .shading import Lighting
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = [
     "Camera", "Rays", "VolumeRenderer", "COMPOSITING_STRATEGIES", "EARLY_TERMINATION_THRESHOLD", "Lighting",
-    "ColorTransferFunction", "OpacityTransferFunction",
+    "ColorTransferFunction", "OpacityTransferFunction", "orbit_cameras", "psnr", "fit",
 ]

@@ -202,7 +202,8 @@ class VolumeRenderer:
             n_samples: samples along the box's diagonal (step = diagonal / n_samples).
             step_size: step in world units (overrides ``n_samples``); default 0.5 voxel.
             value_range: (vmin, vmax) mapped to the TF domain [0, 1]; default the volume's
-                min and max, computed once per volume.
+                min and max, computed once per volume (for a volume with ``requires_grad``, at
+                each render: pass a fixed range when optimising a volume).
             use_opacity: False uses the normalised scalar itself as opacity per unit distance.
             use_color: False gives every sample white emission (the image shows opacity).
             use_lighting: False skips shading (and the gradient volume) entirely.
@@ -266,10 +267,12 @@ class VolumeRenderer:
             color_tf=self.color_tf if use_color else None, lighting=self.lighting if shaded else None,
             unit_distance=self.opacity_unit_distance, compositing=compositing)
 
-        # 3. Empty-space skipping, when no gradient is needed: a gradient must reach samples
-        #    whose opacity is zero now but would change with the volume or the TF.
+        # 3. Empty-space skipping, unless the volume or the opacity TF is learnt: their gradient
+        #    reaches samples whose opacity is zero now but would not stay zero.
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
-        if self.skip_empty_space and not needs_graph and compositing in _EMISSION_ABSORPTION:
+        opacity_learnt = context.opacity_tf is not None and context.opacity_tf.values.requires_grad
+        can_skip = not (needs_graph and (grid.requires_grad or opacity_learnt))
+        if self.skip_empty_space and can_skip and compositing in _EMISSION_ABSORPTION:
             low, high = state.block_min_max()
             span = vmax - vmin
             occupied = occupied_blocks((low - vmin) / span, (high - vmin) / span, context.opacity_tf)
@@ -283,6 +286,8 @@ class VolumeRenderer:
 
         # 4. Chunks of rays holding at most a budget's worth of samples; each returns (n, 4).
         bytes_per_sample = _BYTES_PER_SAMPLE * (2 if dtype == torch.float64 else 1)
+        if needs_graph:  # backward keeps about three times the forward's temporaries per sample
+            bytes_per_sample *= 3
         samples_per_chunk = max(1, self.max_memory_bytes // bytes_per_sample)
         if compositing == "early_termination":
             samples_per_chunk = max(1, samples_per_chunk // _BLOCK_SIZE)

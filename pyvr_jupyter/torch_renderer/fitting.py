@@ -1,0 +1,95 @@
+"""Helpers for fitting with gradients: cameras around a volume, PSNR, and an Adam loop with progress.
+
+Example:
+    >>> cameras = orbit_cameras(volume.shape, n_views=8)
+    >>> targets = [renderer.render(volume, cam, image_size=64).detach() for cam in cameras]
+    >>> otf = OpacityTransferFunction.linear(0.0, 0.5); renderer.set_opacity_transfer_function(otf)
+    >>> losses = fit(otf.parameters(), lambda: sum(((renderer.render(volume, c, image_size=64) - t) ** 2).mean()
+    ...                                            for c, t in zip(cameras, targets)), steps=50)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, Sequence
+
+import torch
+
+from ._checks import check_finite_number
+from .camera import Camera
+
+__all__ = ["orbit_cameras", "psnr", "fit"]
+
+
+def orbit_cameras(volume_shape: Sequence[int], n_views: int, distance: float | None = None,
+                  spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), fov: float = 45.0,
+                  max_elevation: float = 75.0, device="cpu") -> list[Camera]:
+    """``n_views`` cameras spread evenly over a sphere around the volume (a Fibonacci lattice),
+    all looking at its centre.
+
+    Elevations stay within ±``max_elevation`` degrees so that the default up vector (+y) is
+    never parallel to the view direction. ``distance`` defaults to one that frames the volume.
+
+    Example:
+        >>> cams = orbit_cameras((32, 32, 32), n_views=8)
+    """
+    if isinstance(n_views, bool) or not isinstance(n_views, int) or not 1 <= n_views <= 10_000:
+        raise ValueError(f"n_views must be an integer in [1, 10000], got {n_views!r}")
+    max_elevation = check_finite_number("max_elevation", max_elevation, minimum=0.0, maximum=89.0)
+    golden = math.pi * (3.0 - math.sqrt(5.0))
+    cameras = []
+    for i in range(n_views):
+        height = 1.0 - 2.0 * (i + 0.5) / n_views  # in (-1, 1): equal-area bands
+        elevation = max(-max_elevation, min(max_elevation, math.degrees(math.asin(height))))
+        azimuth = math.degrees(i * golden) % 360.0
+        cameras.append(Camera.for_volume(volume_shape, spacing=spacing, origin=origin, azimuth=azimuth,
+                                         elevation=elevation, distance=distance, fov=fov, device=device))
+    return cameras
+
+
+def psnr(image: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, ``10·log10(range² / MSE)``; inf for identical images."""
+    if image.shape != target.shape:
+        raise ValueError(f"image and target shapes differ: {tuple(image.shape)} vs {tuple(target.shape)}")
+    mse = float(((image.detach().double() - target.detach().double()) ** 2).mean())
+    return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)
+
+
+def fit(parameters: Iterable[torch.Tensor], loss_fn: Callable[[], torch.Tensor], steps: int = 100,
+        lr: float = 0.05, progress: bool = True, callback: Callable[[int, float], None] | None = None,
+        description: str = "fitting") -> list[float]:
+    """Minimise ``loss_fn()`` over ``parameters`` with Adam, showing a tqdm progress bar.
+
+    Args:
+        parameters: tensors with ``requires_grad`` (e.g. ``tf.parameters()`` or a volume).
+        loss_fn: builds the scalar loss from the current parameters (renders inside).
+        steps: Adam steps.
+        lr: learning rate.
+        progress: show a ``tqdm.auto`` bar (a widget in notebooks) with the current loss.
+        callback: called as ``callback(step, loss)`` after each step, e.g. to update a view.
+
+    Returns:
+        The loss before each step.
+    """
+    from tqdm.auto import tqdm
+
+    parameters = list(parameters)
+    if not parameters or not all(isinstance(p, torch.Tensor) and p.requires_grad for p in parameters):
+        raise ValueError("parameters must be a non-empty list of tensors with requires_grad=True")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    optimizer = torch.optim.Adam(parameters, lr=check_finite_number("lr", lr, positive=True))
+    losses = []
+    bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
+    for step in bar:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        if not bool(torch.isfinite(loss.detach())):
+            raise FloatingPointError(f"loss became {float(loss.detach())} at step {step}")
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        bar.set_postfix(loss=f"{losses[-1]:.3g}")
+        if callback is not None:
+            callback(step, losses[-1])
+    return losses
