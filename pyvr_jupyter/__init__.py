@@ -4,15 +4,18 @@ Example:
     >>> from pyvr_jupyter import VolumeRenderer, Camera, create_test_volume
     >>> volume = create_test_volume((64, 64, 64), "torus")
     >>> image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=128)
+    >>> VolumeView(volume)          # in a notebook: an interactive view
 """
 
 from .datasets import VOLUME_TYPES, create_test_volume
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
-                             OpacityTransferFunction, VolumeRenderer)
+                             OpacityTransferFunction, VolumeRenderer, fit, orbit_cameras, psnr)
+from .widget import VolumeView
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
-    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "__version__",
+    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "VolumeView", "orbit_cameras", "psnr", "fit",
+    "__version__",
 ]

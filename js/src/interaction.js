@@ -1,0 +1,77 @@
+// Input coalescing for VolumeView: pointer and wheel events are summed and flushed at most
+// every `intervalMs`, so the kernel gets one message per ~20 ms instead of one per event.
+// Pure logic (no DOM), tested with node's test runner.
+
+/** @typedef {{type: "orbit"|"pan", dx: number, dy: number} | {type: "zoom", factor: number}} Motion */
+
+export const COALESCE_MS = 20;
+export const WHEEL_ZOOM_PER_PIXEL = 0.002;
+
+/** Zoom factor for a wheel delta in pixels (scrolling up, negative deltaY, zooms in). */
+export function wheelFactor(deltaY, deltaMode = 0) {
+  const pixels = deltaMode === 1 ? deltaY * 16 : deltaMode === 2 ? deltaY * 400 : deltaY;
+  const clamped = Math.max(-500, Math.min(500, Number.isFinite(pixels) ? pixels : 0));
+  return Math.exp(-clamped * WHEEL_ZOOM_PER_PIXEL);
+}
+
+/** Which motion a drag makes: left drags orbit; right, middle or shift-left drags pan. */
+export function dragMode(button, shiftKey) {
+  return button === 2 || button === 1 || shiftKey ? "pan" : "orbit";
+}
+
+/**
+ * Sums motions and hands them to `send` at most once per interval.
+ * `schedule(fn, ms)` and `cancel(handle)` default to setTimeout/clearTimeout (injectable for tests).
+ */
+export class Coalescer {
+  constructor(send, intervalMs = COALESCE_MS, schedule = setTimeout, cancel = clearTimeout) {
+    this.send = send;
+    this.intervalMs = intervalMs;
+    this.schedule = schedule;
+    this.cancel = cancel;
+    this.pending = new Map(); // type -> accumulated motion
+    this.timer = null;
+  }
+
+  /** @param {Motion} motion */
+  push(motion) {
+    const previous = this.pending.get(motion.type);
+    if (motion.type === "zoom") {
+      this.pending.set("zoom", { type: "zoom", factor: (previous ? previous.factor : 1) * motion.factor });
+    } else {
+      this.pending.set(motion.type, {
+        type: motion.type,
+        dx: (previous ? previous.dx : 0) + motion.dx,
+        dy: (previous ? previous.dy : 0) + motion.dy,
+      });
+    }
+    if (this.timer === null) {
+      this.timer = this.schedule(() => this.flush(), this.intervalMs);
+    }
+  }
+
+  /** Send everything pending now (also called when a drag ends). */
+  flush() {
+    if (this.timer !== null) {
+      this.cancel(this.timer);
+      this.timer = null;
+    }
+    for (const motion of this.pending.values()) {
+      this.send(motion);
+    }
+    this.pending.clear();
+  }
+
+  dispose() {
+    if (this.timer !== null) this.cancel(this.timer);
+    this.timer = null;
+    this.pending.clear();
+  }
+}
+
+/** Frames per second over the timestamps (ms) of the last frames. */
+export function framesPerSecond(times) {
+  if (times.length < 2) return 0;
+  const span = times[times.length - 1] - times[0];
+  return span > 0 ? ((times.length - 1) * 1000) / span : 0;
+}
