@@ -49,11 +49,10 @@ def _esm() -> pathlib.Path | str:
                       "(pip install -e .) so that its build step bundles js/ with esbuild")
 
 
-def _finite(value, name: str, low: float, high: float) -> float | None:
-    """A browser number clamped to [low, high], or None (with a warning) when unusable."""
+def _finite(value, name: str, low: float, high: float) -> float:
+    """A number from the browser, clamped to [low, high]; ValueError when it is not one."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        warnings.warn(f"VolumeView ignored a message: {name}={value!r} is not a finite number", stacklevel=3)
-        return None
+        raise ValueError(f"{name}={value!r} is not a finite number")
     return float(min(high, max(low, value)))
 
 
@@ -380,22 +379,17 @@ class VolumeView(anywidget.AnyWidget):
     def _on_orbit_message(self, message) -> None:
         dx = _finite(message["dx"], "dx", -1e4, 1e4)
         dy = _finite(message["dy"], "dy", -1e4, 1e4)
-        if dx is not None and dy is not None:
-            self._interact(lambda cam: cam.orbit(-dx * _ORBIT_DEG_PER_PIXEL, dy * _ORBIT_DEG_PER_PIXEL))
+        self._interact(lambda cam: cam.orbit(-dx * _ORBIT_DEG_PER_PIXEL, dy * _ORBIT_DEG_PER_PIXEL))
 
     def _on_pan_message(self, message) -> None:
         dx = _finite(message["dx"], "dx", -1e4, 1e4)
         dy = _finite(message["dy"], "dy", -1e4, 1e4)
-        if dx is None or dy is None:
-            return
         # Pixels → world units at the target's depth, so the point under the pointer follows it.
         world_per_pixel = 2 * self.camera.distance * math.tan(math.radians(self.fov) / 2) / self.height
         self._interact(lambda cam: cam.pan(-dx * world_per_pixel, dy * world_per_pixel))
 
     def _on_zoom_message(self, message) -> None:
         factor = _finite(message["factor"], "factor", 0.2, 5.0)  # per coalesced batch
-        if factor is None:
-            return
         diagonal = float(self.renderer.box(self.renderer.volume_shape).diagonal)
         distance = self.camera.distance
         # Keep the camera between 1/100 and 20 box diagonals from its target.
@@ -438,5 +432,7 @@ class VolumeView(anywidget.AnyWidget):
         return bundle
 
     def close(self) -> None:
-        self._scheduler.stop()
+        scheduler = getattr(self, "_scheduler", None)  # absent when __init__ failed early
+        if scheduler is not None:
+            scheduler.stop()
         super().close()
