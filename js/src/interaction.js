@@ -24,7 +24,9 @@ export function dragMode(button, shiftKey) {
  * `schedule(fn, ms)` and `cancel(handle)` default to setTimeout/clearTimeout (injectable for tests).
  */
 export class Coalescer {
-  constructor(send, intervalMs = COALESCE_MS, schedule = setTimeout, cancel = clearTimeout) {
+  constructor(send, intervalMs = COALESCE_MS, schedule = (fn, ms) => setTimeout(fn, ms),
+              cancel = (handle) => clearTimeout(handle)) {
+    // Wrapped: browsers throw "Illegal invocation" for setTimeout called as a method of another object.
     this.send = send;
     this.intervalMs = intervalMs;
     this.schedule = schedule;

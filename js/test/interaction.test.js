@@ -52,3 +52,11 @@ test("drag modes and fps", () => {
   assert.equal(framesPerSecond([0, 100, 200]), 10);
   assert.equal(framesPerSecond([5]), 0);
 });
+
+test("default timers work when called through the instance (as browsers require)", async () => {
+  const sent = [];
+  const coalescer = new Coalescer((m) => sent.push(m), 5);
+  coalescer.push({ type: "orbit", dx: 1, dy: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.deepEqual(sent, [{ type: "orbit", dx: 1, dy: 1 }]);
+});

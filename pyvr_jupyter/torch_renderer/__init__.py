@@ -11,11 +11,11 @@ Example:
 from .camera import Camera, Rays
 from .compositing import EARLY_TERMINATION_THRESHOLD
 from .fitting import fit, orbit_cameras, psnr
-from .renderer import COMPOSITING_STRATEGIES, VolumeRenderer
+from .renderer import COMPOSITING_STRATEGIES, RenderInterrupted, VolumeRenderer
 from .shading import Lighting
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = [
-    "Camera", "Rays", "VolumeRenderer", "COMPOSITING_STRATEGIES", "EARLY_TERMINATION_THRESHOLD", "Lighting",
+    "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES", "EARLY_TERMINATION_THRESHOLD", "Lighting",
     "ColorTransferFunction", "OpacityTransferFunction", "orbit_cameras", "psnr", "fit",
 ]

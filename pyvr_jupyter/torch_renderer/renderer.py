@@ -28,7 +28,7 @@ from .shading import Lighting, shade
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
 from .volume_sampling import pack_grid, sample_grid
 
-__all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES"]
+__all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "RenderInterrupted"]
 
 COMPOSITING_STRATEGIES = ("vectorized", "early_termination", "sequential", "mip", "minip", "average")
 _EMISSION_ABSORPTION = ("vectorized", "early_termination", "sequential")
@@ -38,6 +38,10 @@ MAX_SAMPLES_PER_RAY = 100_000
 _BYTES_PER_SAMPLE = 4 * 48
 _BLOCK_SIZE = 64  # samples per block for early termination
 _SKIP_BLOCK_SIZE = 8  # voxels per side of the empty-space-skipping blocks
+
+
+class RenderInterrupted(Exception):
+    """Raised by a render whose ``should_stop`` callback asked it to stop."""
 
 
 @dataclass
@@ -192,7 +196,8 @@ class VolumeRenderer:
     # ---- rendering ----------------------------------------------------------------------
     def render(self, volume=None, camera: Camera | None = None, image_size=(512, 512), n_samples=None,
                step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
-               use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+               use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0),
+               should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
@@ -211,6 +216,9 @@ class VolumeRenderer:
                 the TFs applied to the ray's maximum, minimum or mean scalar, with the opacity TF's
                 value as the pixel's opacity (1 with ``use_opacity=False``); they ignore lighting.
             background: RGB in [0, 1].
+            should_stop: checked between chunks of rays; when it returns True the render stops
+                with ``RenderInterrupted`` (the widget drops a full frame this way when the
+                user starts interacting again).
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
@@ -219,13 +227,14 @@ class VolumeRenderer:
         if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
             raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
         rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
-                                use_color, use_lighting, compositing)
+                                use_color, use_lighting, compositing, should_stop)
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
     def render_rgba(self, volume=None, camera: Camera | None = None, image_size=(512, 512), n_samples=None,
                     step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
-                    use_lighting: bool = True, compositing: str = "vectorized") -> torch.Tensor:
+                    use_lighting: bool = True, compositing: str = "vectorized",
+                    should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
         Arguments as ``render``. Differentiable with respect to the volume, the transfer
@@ -293,6 +302,8 @@ class VolumeRenderer:
             samples_per_chunk = max(1, samples_per_chunk // _BLOCK_SIZE)
         pieces = []
         for pixels in context.chunks(samples_per_chunk):
+            if should_stop is not None and should_stop():
+                raise RenderInterrupted("render stopped by should_stop()")
             if needs_graph:
                 pieces.append(checkpoint(context.render_pixels, pixels, use_reentrant=False))
             else:

@@ -52,6 +52,10 @@ class FrameScheduler:
             self._ensure_thread()
             self._condition.notify()
 
+    def input_pending(self) -> bool:
+        """True when a preview waits: a full frame being drawn should give way to it."""
+        return self._pending == PREVIEW
+
     def acknowledge(self) -> None:
         with self._condition:
             self.frames_in_flight = max(0, self.frames_in_flight - 1)

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import math
 import pathlib
 import threading
@@ -28,7 +29,7 @@ import traitlets
 from PIL import Image
 
 from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, OpacityTransferFunction,
-                              VolumeRenderer)
+                              RenderInterrupted, VolumeRenderer)
 from ..torch_renderer._checks import check_volume_array
 from .encoding import encode_frame, to_uint8
 from .scheduling import FULL, PREVIEW, FrameScheduler
@@ -115,7 +116,8 @@ class VolumeView(anywidget.AnyWidget):
         check_volume_array(volume)
         self._lock = threading.RLock()  # guards renderer and camera between kernel and worker threads
         self._syncing = False  # True while traits are written from the camera (no extra render)
-        self.renderer = renderer if renderer is not None else VolumeRenderer(volume.shape)
+        # Smaller chunks than the default: a full frame can then give way to new input quickly.
+        self.renderer = renderer if renderer is not None else VolumeRenderer(volume.shape, max_memory_bytes=64 << 20)
         if spacing is not None:
             self.renderer.spacing = spacing
         self._volume = volume
@@ -134,6 +136,7 @@ class VolumeView(anywidget.AnyWidget):
                        "bytes": 0, "latency_ms": None, "preview_scale": 1.0, "messages_ignored": 0}
         self._sent_times: deque[float] = deque(maxlen=60)
         self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
+        self._snapshot_current = False  # does ``snapshot`` show the current state?
         self._scheduler = FrameScheduler(self._draw)
         self._scheduler.visible = False  # until a view in the browser says it is ready
         super().__init__(width=width, height=height, colormap=colormap,
@@ -163,12 +166,11 @@ class VolumeView(anywidget.AnyWidget):
         self.value_range = list(state.value_range)
         if reframe:
             self._write_camera_traits()
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     def screenshot(self) -> np.ndarray:
         """The current view at full quality, rendered in the kernel: (H, W, 3) uint8."""
-        with self._lock, torch.no_grad():
-            return to_uint8(self._render((self.height, self.width), self.step_size))
+        return to_uint8(self._render((self.height, self.width), self.step_size))
 
     def save_image(self, path) -> None:
         """Write the current full-quality view to a PNG file."""
@@ -179,7 +181,7 @@ class VolumeView(anywidget.AnyWidget):
         with self._lock:
             self.camera = self._default_camera.clone()
         self._write_camera_traits()
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     def stats(self) -> dict:
         """Frames sent and acknowledged, last render and encode ms, bytes per frame, fps over
@@ -269,30 +271,39 @@ class VolumeView(anywidget.AnyWidget):
             return
         with self._lock:
             self.camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     @traitlets.observe("colormap")
     def _on_colormap(self, change):
         with self._lock:
             self.renderer.set_color_transfer_function(ColorTransferFunction(change["new"]))
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     @traitlets.observe("opacity_points")
     def _on_opacity_points(self, change):
         with self._lock:
             self.renderer.set_opacity_transfer_function(OpacityTransferFunction(change["new"]))
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     @traitlets.observe("width", "height", "step_size", "compositing", "use_lighting", "background", "value_range")
     def _on_render_setting(self, change):
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     # ---- rendering (worker thread) ------------------------------------------------------
-    def _render(self, image_size, step_voxels: float) -> torch.Tensor:
-        return self.renderer.render(
-            self._volume, self.camera.clone(), image_size=image_size,
-            step_size=step_voxels * float(self.renderer.spacing.min()), value_range=tuple(self.value_range),
-            use_lighting=self.use_lighting, compositing=self.compositing, background=tuple(self.background))
+    def _request(self, kind: str) -> None:
+        self._snapshot_current = False  # every request follows a change of state
+        self._scheduler.request(kind)
+
+    def _render(self, image_size, step_voxels: float, should_stop=None) -> torch.Tensor:
+        # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
+        with self._lock:
+            camera = self.camera.clone()
+            options = dict(image_size=image_size, step_size=step_voxels * float(self.renderer.spacing.min()),
+                           value_range=tuple(self.value_range), use_lighting=self.use_lighting,
+                           compositing=self.compositing, background=tuple(self.background))
+            volume = self._volume
+        with torch.no_grad():
+            return self.renderer.render(volume, camera, should_stop=should_stop, **options)
 
     def _preview_settings(self) -> tuple[tuple[int, int], float]:
         """Size and step of a preview that should render within ``frame_budget_ms``."""
@@ -308,18 +319,23 @@ class VolumeView(anywidget.AnyWidget):
         return (max(16, round(self.height * scale)), max(16, round(self.width * scale))), step
 
     def _draw(self, kind: str) -> None:
+        if kind == FULL and self._snapshot_current:  # nothing changed since the still frame
+            self._send_frame(self.snapshot, "image/png", (self.height, self.width), kind)
+            return
         try:
-            with self._lock, torch.no_grad():
-                if kind == PREVIEW:
-                    size, step = self._preview_settings()
-                else:
-                    size, step = (self.height, self.width), self.step_size
-                start = time.perf_counter()
-                image = self._render(size, step)
-                rendered = time.perf_counter()
+            if kind == PREVIEW:
+                size, step = self._preview_settings()
+            else:
+                size, step = (self.height, self.width), self.step_size
+            start = time.perf_counter()
+            image = self._render(size, step, self._scheduler.input_pending if kind == FULL else None)
+            rendered = time.perf_counter()
             pixels = to_uint8(image)
             data, mime = encode_frame(pixels, lossless=kind == FULL)
             encoded = time.perf_counter()
+        except RenderInterrupted:  # new input arrived: the preview it asked for goes first
+            self._scheduler.acknowledge()
+            return
         except Exception as err:  # a broken frame must show, not leave a blank view
             self._scheduler.acknowledge()
             message = f"{type(err).__name__}: {err}"
@@ -328,17 +344,21 @@ class VolumeView(anywidget.AnyWidget):
             return
         diagonal_samples = float(self.renderer.box(self.renderer.volume_shape).diagonal) / step
         self._cost_per_unit = (rendered - start) / (size[0] * size[1] * diagonal_samples)
+        self._stats.update(render_ms=1e3 * (rendered - start), encode_ms=1e3 * (encoded - rendered))
+        self._send_frame(data, mime, size, kind)
+        if kind == FULL:
+            self.snapshot = data
+            self._snapshot_current = not self._scheduler.input_pending()
+        if self.error:
+            self.error = ""
+
+    def _send_frame(self, data: bytes, mime: str, size: tuple[int, int], kind: str) -> None:
         self._frame_id += 1
         self._unacknowledged[self._frame_id] = time.perf_counter()
         self.send({"type": "frame", "id": self._frame_id, "mime": mime, "width": size[1], "height": size[0],
                    "kind": kind}, buffers=[data])
         self._sent_times.append(time.perf_counter())
-        self._stats.update(frames_sent=self._stats["frames_sent"] + 1, render_ms=1e3 * (rendered - start),
-                           encode_ms=1e3 * (encoded - rendered), bytes=len(data))
-        if kind == FULL:
-            self.snapshot = data
-        if self.error:
-            self.error = ""
+        self._stats.update(frames_sent=self._stats["frames_sent"] + 1, bytes=len(data))
 
     # ---- browser → Python: one method per message type ----------------------------------
     def _handle_message(self, _widget, message, _buffers) -> None:
@@ -357,7 +377,7 @@ class VolumeView(anywidget.AnyWidget):
         self._scheduler.reset_in_flight()
         self._unacknowledged.clear()
         self._scheduler.set_visible(True)
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     def _on_visibility_message(self, message) -> None:
         self._scheduler.set_visible(bool(message["visible"]))
@@ -374,7 +394,7 @@ class VolumeView(anywidget.AnyWidget):
         with self._lock:
             change_camera(self.camera)
         self._write_camera_traits()
-        self._scheduler.request(PREVIEW)
+        self._request(PREVIEW)
 
     def _on_orbit_message(self, message) -> None:
         dx = _finite(message["dx"], "dx", -1e4, 1e4)
@@ -397,7 +417,7 @@ class VolumeView(anywidget.AnyWidget):
         self._interact(lambda cam: cam.zoom(factor))
 
     def _on_end_message(self, message) -> None:
-        self._scheduler.request(FULL)
+        self._request(FULL)
 
     def _on_reset_message(self, message) -> None:
         self.reset_camera()
@@ -414,7 +434,7 @@ class VolumeView(anywidget.AnyWidget):
             self.reset_camera()
         elif key in actions:
             self._interact(actions[key])
-            self._scheduler.request(FULL)
+            self._request(FULL)
         else:
             raise ValueError(f"unknown key {str(key)[:20]!r}")
 
@@ -424,11 +444,10 @@ class VolumeView(anywidget.AnyWidget):
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if isinstance(data, dict):
             # Where widgets cannot run (nbconvert to HTML, GitHub), show the latest still frame.
-            if not self.snapshot:
-                with self._lock, torch.no_grad():
-                    self.snapshot = encode_frame(to_uint8(self._render((self.height, self.width), self.step_size)),
-                                                 lossless=True)[0]
-            data["image/png"] = self.snapshot
+            if not self._snapshot_current:
+                self.snapshot = encode_frame(self.screenshot(), lossless=True)[0]
+                self._snapshot_current = True
+            data["image/png"] = base64.b64encode(self.snapshot).decode("ascii")
         return bundle
 
     def close(self) -> None:

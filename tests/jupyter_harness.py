@@ -1,0 +1,86 @@
+"""A Jupyter server (Lab 4 or Notebook 7) on 127.0.0.1 in a throw-away home, for browser tests."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+TOKEN = "pyvr-e2e"
+CHROMIUM = os.environ.get("PYVR_CHROMIUM", "/usr/bin/chromium")
+CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Figures measured by the browser tests, printed in pytest's terminal summary.
+FIGURES = {}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class JupyterServer:
+    """``jupyter lab`` or ``jupyter notebook`` in a throw-away home, serving ``root``."""
+
+    def __init__(self, app: str, root: Path):
+        self.app = app
+        self.home = Path(tempfile.mkdtemp(prefix=f"pyvr-{app}-"))
+        (self.home / "config" / "labconfig").mkdir(parents=True)
+        # The news toast can cover the notebook.
+        (self.home / "config" / "labconfig" / "default_setting_overrides.json").write_text(json.dumps(
+            {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}))
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(self.home / "config"), JUPYTER_DATA_DIR=str(self.home / "data"),
+                   JUPYTER_RUNTIME_DIR=str(self.home / "runtime"), JUPYTER_PLATFORM_DIRS="1")
+        port = _free_port()
+        app_class = "LabApp" if app == "lab" else "JupyterNotebookApp"
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(self.home / "server.log", "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root", "--ip=127.0.0.1",
+             f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+             f"--{app_class}.expose_app_in_browser=True"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 90
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError("jupyter exited:\n" + (self.home / "server.log").read_text())
+            try:
+                request = urllib.request.Request(self.url + "/api/status", headers={"Authorization": f"token {TOKEN}"})
+                if urllib.request.urlopen(request, timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise TimeoutError("jupyter did not become ready:\n" + (self.home / "server.log").read_text())
+            time.sleep(0.2)
+
+    def stop(self):
+        import psutil
+
+        children = psutil.Process(self.process.pid).children(recursive=True)  # kernels have their own session
+        try:
+            request = urllib.request.Request(self.url + "/api/shutdown", method="POST",
+                                             headers={"Authorization": f"token {TOKEN}"})
+            urllib.request.urlopen(request, timeout=5)
+            self.process.wait(timeout=15)
+        except Exception:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        _, alive = psutil.wait_procs(children, timeout=5)
+        for child in alive:
+            child.kill()
+        self.log.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
