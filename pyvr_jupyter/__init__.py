@@ -10,12 +10,13 @@ Example:
 from .datasets import VOLUME_TYPES, create_test_volume
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                              OpacityTransferFunction, VolumeRenderer, fit, orbit_cameras, psnr)
-from .widget import VolumeView
+from .widget import ControlPanel, TransferFunctionEditor, VolumeView, viewer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
-    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "VolumeView", "orbit_cameras", "psnr", "fit",
+    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer",
+    "orbit_cameras", "psnr", "fit",
     "__version__",
 ]

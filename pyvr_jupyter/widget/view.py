@@ -23,13 +23,14 @@ import warnings
 from collections import deque
 
 import anywidget
+import ipywidgets as widgets
 import numpy as np
 import torch
 import traitlets
 from PIL import Image
 
-from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, OpacityTransferFunction,
-                              RenderInterrupted, VolumeRenderer)
+from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+                              OpacityTransferFunction, RenderInterrupted, VolumeRenderer)
 from ..torch_renderer._checks import check_volume_array
 from .encoding import encode_frame, to_uint8
 from .scheduling import FULL, PREVIEW, FrameScheduler
@@ -105,6 +106,8 @@ class VolumeView(anywidget.AnyWidget):
     """The last full-quality frame as PNG, so saved notebooks show it without a kernel."""
     error = traitlets.Unicode("").tag(sync=True)
     """The last rendering error, shown over the view ('' when fine)."""
+    lighting = traitlets.Dict().tag(sync=True)
+    """Light model: ambient, diffuse, specular, shininess, headlight, light_direction."""
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
                  width: int = 512, height: int = 512, spacing=None, colormap: str = "viridis", opacity=None,
@@ -137,13 +140,14 @@ class VolumeView(anywidget.AnyWidget):
         self._sent_times: deque[float] = deque(maxlen=60)
         self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
         self._snapshot_current = False  # does ``snapshot`` show the current state?
+        self._interactive_edit = False  # set by edit(interactive=True): render previews
         self._scheduler = FrameScheduler(self._draw)
         self._scheduler.visible = False  # until a view in the browser says it is ready
         super().__init__(width=width, height=height, colormap=colormap,
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
                          list(self.renderer._volume_state(volume).value_range),
-                         **self._camera_traits(), **render_options)
+                         lighting=self.renderer.lighting.to_dict(), **self._camera_traits(), **render_options)
         self.on_msg(self._handle_message)
 
     # ---- Python-side API ----------------------------------------------------------------
@@ -175,6 +179,21 @@ class VolumeView(anywidget.AnyWidget):
     def save_image(self, path) -> None:
         """Write the current full-quality view to a PNG file."""
         Image.fromarray(self.screenshot()).save(path, format="PNG")
+
+    def edit(self, interactive: bool = False, **traits) -> None:
+        """Set several traits at once and render once; ``interactive=True`` sends a quick preview
+        (as during a drag) and refines when edits stop, as camera interaction does."""
+        self._interactive_edit = interactive
+        try:
+            with self.hold_sync():
+                for name, value in traits.items():
+                    if not self.has_trait(name):
+                        raise AttributeError(f"VolumeView has no trait {name!r}")
+                    setattr(self, name, value)
+        finally:
+            self._interactive_edit = False
+        if not interactive:  # the edit is over: a full-quality frame, even if nothing changed last
+            self._request(FULL)
 
     def reset_camera(self) -> None:
         """Back to the camera the view started with."""
@@ -285,6 +304,20 @@ class VolumeView(anywidget.AnyWidget):
             self.renderer.set_opacity_transfer_function(OpacityTransferFunction(change["new"]))
         self._request(FULL)
 
+    @traitlets.validate("lighting")
+    def _check_lighting(self, proposal):
+        try:
+            Lighting(**proposal["value"])
+        except (ValueError, TypeError) as err:
+            raise traitlets.TraitError(f"lighting: {err}") from None
+        return proposal["value"]
+
+    @traitlets.observe("lighting")
+    def _on_lighting(self, change):
+        with self._lock:
+            self.renderer.set_lighting(**change["new"])
+        self._request(FULL)
+
     @traitlets.observe("width", "height", "step_size", "compositing", "use_lighting", "background", "value_range")
     def _on_render_setting(self, change):
         self._request(FULL)
@@ -292,7 +325,7 @@ class VolumeView(anywidget.AnyWidget):
     # ---- rendering (worker thread) ------------------------------------------------------
     def _request(self, kind: str) -> None:
         self._snapshot_current = False  # every request follows a change of state
-        self._scheduler.request(kind)
+        self._scheduler.request(PREVIEW if self._interactive_edit else kind)
 
     def _render(self, image_size, step_voxels: float, should_stop=None) -> torch.Tensor:
         # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
@@ -449,6 +482,14 @@ class VolumeView(anywidget.AnyWidget):
                 self._snapshot_current = True
             data["image/png"] = base64.b64encode(self.snapshot).decode("ascii")
         return bundle
+
+    def controls(self, **editor_options) -> "widgets.Box":
+        """This view beside a transfer-function editor and a control panel, all in sync."""
+        from .panel import ControlPanel
+        from .tf_editor import TransferFunctionEditor
+
+        editor = TransferFunctionEditor(view=self, **editor_options)
+        return widgets.HBox([self, widgets.VBox([editor, ControlPanel(self)])])
 
     def close(self) -> None:
         scheduler = getattr(self, "_scheduler", None)  # absent when __init__ failed early

@@ -1,0 +1,125 @@
+"""ControlPanel: ipywidgets for VolumeView's render settings, lighting and camera.
+
+Every control is linked to a trait of the view, so the panel and Python stay in sync both ways.
+
+Example:
+    >>> ControlPanel(view)                    # alone, or
+    >>> view.controls()                       # view + transfer-function editor + panel
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.colors
+
+from ..torch_renderer import COMPOSITING_STRATEGIES
+
+__all__ = ["ControlPanel", "viewer"]
+
+IMAGE_SIZES = [128, 192, 256, 384, 512, 768, 1024]
+
+
+def _hex(rgb) -> str:
+    return matplotlib.colors.to_hex([min(1.0, max(0.0, c)) for c in rgb])
+
+
+class ControlPanel(widgets.VBox):
+    """Quality, compositing, lighting, field of view, background, image size, reset and save."""
+
+    def __init__(self, view):
+        self.view = view
+        slider = dict(continuous_update=False, style={"description_width": "90px"})
+        self.quality = widgets.FloatLogSlider(value=view.step_size, base=2, min=-3, max=2, step=0.25,
+                                              description="step (voxels)", readout_format=".3g", **slider)
+        self.compositing = widgets.Dropdown(options=list(COMPOSITING_STRATEGIES), value=view.compositing,
+                                            description="compositing", style=slider["style"])
+        self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting")
+        lighting = dict(view.lighting)
+        self.ambient = widgets.FloatSlider(value=lighting["ambient"], min=0, max=1, step=0.05, description="ambient", **slider)
+        self.diffuse = widgets.FloatSlider(value=lighting["diffuse"], min=0, max=1.5, step=0.05, description="diffuse", **slider)
+        self.specular = widgets.FloatSlider(value=lighting["specular"], min=0, max=1, step=0.05, description="specular", **slider)
+        self.shininess = widgets.FloatLogSlider(value=lighting["shininess"], base=2, min=0, max=8, step=0.25,
+                                                description="shininess", **slider)
+        self.headlight = widgets.Checkbox(value=lighting["headlight"], description="headlight")
+        azimuth, elevation = self._angles(lighting["light_direction"])
+        self.light_azimuth = widgets.FloatSlider(value=azimuth, min=-180, max=180, step=5, description="light az.", **slider)
+        self.light_elevation = widgets.FloatSlider(value=elevation, min=-89, max=89, step=5, description="light el.", **slider)
+        self.fov = widgets.FloatSlider(value=view.fov, min=5, max=120, step=1, description="fov (°)", **slider)
+        self.background = widgets.ColorPicker(value=_hex(view.background), description="background",
+                                              style=slider["style"])
+        self.image_size = widgets.Dropdown(options=sorted(set(IMAGE_SIZES + [view.width])), value=view.width,
+                                           description="image size", style=slider["style"])
+        self.reset = widgets.Button(description="reset camera", icon="refresh")
+        self.filename = widgets.Text(value="volume.png", description="file", style=slider["style"])
+        self.save = widgets.Button(description="save image", icon="save")
+        self.status = widgets.Label()
+
+        self._links = [widgets.link((self.quality, "value"), (view, "step_size")),
+                       widgets.link((self.compositing, "value"), (view, "compositing")),
+                       widgets.link((self.use_lighting, "value"), (view, "use_lighting")),
+                       widgets.link((self.fov, "value"), (view, "fov"))]
+        for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight,
+                        self.light_azimuth, self.light_elevation):
+            control.observe(self._on_light_control, names="value")
+        view.observe(self._on_view_lighting, names="lighting")
+        self.background.observe(self._on_background, names="value")
+        view.observe(lambda change: setattr(self.background, "value", _hex(change["new"])), names="background")
+        self.image_size.observe(self._on_image_size, names="value")
+        self.reset.on_click(lambda _: view.reset_camera())
+        self.save.on_click(self._on_save)
+        super().__init__([
+            self.quality, self.compositing, self.fov, self.image_size, self.background,
+            widgets.HBox([self.use_lighting, self.headlight]), self.ambient, self.diffuse, self.specular,
+            self.shininess, self.light_azimuth, self.light_elevation,
+            widgets.HBox([self.reset, self.save, self.filename]), self.status,
+        ])
+
+    @staticmethod
+    def _angles(direction) -> tuple[float, float]:
+        x, y, z = direction
+        norm = math.sqrt(x * x + y * y + z * z) or 1.0
+        return math.degrees(math.atan2(x, z)), math.degrees(math.asin(max(-1.0, min(1.0, y / norm))))
+
+    def _on_light_control(self, _change) -> None:
+        az, el = math.radians(self.light_azimuth.value), math.radians(self.light_elevation.value)
+        self.view.lighting = {
+            "ambient": self.ambient.value, "diffuse": self.diffuse.value, "specular": self.specular.value,
+            "shininess": self.shininess.value, "headlight": self.headlight.value,
+            "light_direction": [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
+        }
+
+    def _on_view_lighting(self, change) -> None:
+        new = change["new"]
+        for name in ("ambient", "diffuse", "specular", "shininess", "headlight"):
+            control = getattr(self, name)
+            if control.value != new[name]:
+                control.value = new[name]
+
+    def _on_background(self, change) -> None:
+        self.view.background = list(matplotlib.colors.to_rgb(change["new"]))
+
+    def _on_image_size(self, change) -> None:
+        aspect = self.view.height / self.view.width
+        self.view.edit(width=change["new"], height=max(16, round(change["new"] * aspect)))
+
+    def _on_save(self, _button) -> None:
+        path = Path(self.filename.value).expanduser()
+        try:
+            self.view.save_image(path)
+            self.status.value = f"saved {path}"
+        except (OSError, ValueError) as err:
+            self.status.value = f"could not save: {err}"
+
+
+def viewer(volume, **view_options):
+    """A VolumeView with its transfer-function editor and control panel, laid out together.
+
+    Example:
+        >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
+    """
+    from .view import VolumeView
+
+    return VolumeView(volume, **view_options).controls()

@@ -1,0 +1,367 @@
+"""TransferFunctionEditor: a piecewise-linear opacity editor over the volume's histogram (ipycanvas).
+
+Layers (a MultiCanvas): the histogram of the volume's values (log counts, once per volume), then
+the colour bar and the opacity curve, then the control points with the hovered one highlighted.
+Click on empty space adds a point, drag moves it (never past its neighbours; the end points stay
+at s = 0 and s = 1), double-click deletes an inner point. The editor logic lives in plain methods
+(``mouse_down(x, y)`` ...) that tests call with coordinates.
+
+Example:
+    >>> editor = TransferFunctionEditor(volume)                # on its own
+    >>> editor = TransferFunctionEditor(view=view)             # wired to a VolumeView
+    >>> text = editor.to_json(); editor.from_json(text)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib
+import numpy as np
+import torch
+from ipycanvas import MultiCanvas, hold_canvas
+
+from ..torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from ..torch_renderer._checks import as_volume_tensor
+
+__all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
+
+PAD = 10  # pixels around the plot
+PICK_RADIUS = 8  # how close a click must be to grab a point
+DOUBLE_CLICK_S = 0.4
+MIN_GAP = 1e-3  # smallest distance between neighbouring points in s
+BAR_HEIGHT = 14
+
+OPACITY_PRESETS = {
+    "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
+    "ramp": lambda top: OpacityTransferFunction.ramp(0.3, 0.7, top),
+    "step": lambda top: OpacityTransferFunction.step(0.5, 0.0, top, width=0.02),
+    "bell": lambda top: OpacityTransferFunction.bell_curve(0.5, 0.12, top, n_points=9),
+    "exponential": lambda top: OpacityTransferFunction.exponential(0.0, top, n_points=9),
+}
+
+
+@contextmanager
+def _batched(layer):
+    """``hold_canvas`` that always flushes: an exception inside would leave batching on."""
+    manager = hold_canvas()
+    manager.__enter__()
+    try:
+        yield layer
+    finally:
+        manager.__exit__(None, None, None)
+
+
+def colormap_names() -> list[str]:
+    """Matplotlib's colormaps, each with its reversed variant."""
+    names = sorted(name for name in matplotlib.colormaps if not name.endswith("_r"))
+    return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
+
+
+class TransferFunctionEditor(widgets.VBox):
+    """Edit an opacity transfer function (and pick a colormap and value window) by hand.
+
+    Args:
+        volume: the data whose histogram is drawn (optional when ``view`` is given).
+        view: a VolumeView to keep in sync both ways.
+        opacity_tf, colormap, value_range: starting state when there is no view.
+        width, height: canvas size in pixels.
+        max_opacity: top of the opacity axis; lower it for fine control near zero.
+    """
+
+    def __init__(self, volume=None, *, view=None, opacity_tf: OpacityTransferFunction | None = None,
+                 colormap: str = "viridis", value_range=None, width: int = 420, height: int = 180,
+                 max_opacity: float = 1.0):
+        if volume is None and view is None:
+            raise ValueError("TransferFunctionEditor needs a volume or a view")
+        self.view = view
+        volume = view.volume if volume is None else volume
+        tensor = as_volume_tensor(volume).detach()
+        self.data_range = (float(tensor.min()), float(tensor.max()))
+        if self.data_range[1] <= self.data_range[0]:
+            self.data_range = (self.data_range[0], self.data_range[0] + 1.0)
+        self.width, self.height = int(width), int(height)
+        self._histogram = self._compute_histogram(tensor)
+        self._dragging: int | None = None
+        self._hover: int | None = None
+        self._last_down = (-1.0, math.inf, math.inf)  # time, x, y of the last press
+        self._callbacks = []
+        self._syncing = False
+
+        if view is not None:
+            points = [tuple(p) for p in view.opacity_points]
+            colormap, value_range = view.colormap, tuple(view.value_range)
+        else:
+            points = (opacity_tf or OpacityTransferFunction.linear(0.0, 0.1)).get_control_points()
+            value_range = tuple(value_range) if value_range is not None else self.data_range
+        self.points = [list(p) for p in points]
+        self.color_tf = ColorTransferFunction(colormap)
+
+        self.canvas = MultiCanvas(3, width=self.width, height=self.height)
+        self.canvas.on_mouse_down(self.mouse_down)
+        self.canvas.on_mouse_move(self.mouse_move)
+        self.canvas.on_mouse_up(self.mouse_up)
+        self.canvas.on_mouse_out(self.mouse_up)
+        self.colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap")
+        self.preset_picker = widgets.Dropdown(options=["(custom)"] + list(OPACITY_PRESETS), value="(custom)",
+                                              description="preset")
+        low, high = self.data_range
+        self.window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
+                                               min=low, max=high, step=(high - low) / 1000, description="window",
+                                               readout_format=".3g", continuous_update=False)
+        self.opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
+                                                    description="max opacity", readout_format=".3f")
+        self.colormap_picker.observe(self._on_colormap_picked, names="value")
+        self.preset_picker.observe(self._on_preset_picked, names="value")
+        self.window.observe(self._on_window, names="value")
+        self.opacity_scale.observe(lambda _: self.draw(), names="value")
+        if view is not None:
+            view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+        super().__init__([self.canvas, widgets.HBox([self.colormap_picker, self.preset_picker]),
+                          widgets.HBox([self.window, self.opacity_scale])])
+        self.draw_histogram()
+        self.draw()
+
+    # ---- state --------------------------------------------------------------------------
+    @property
+    def opacity_tf(self) -> OpacityTransferFunction:
+        return OpacityTransferFunction(self.points)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return tuple(self.window.value)
+
+    def set_opacity_tf(self, opacity_tf: OpacityTransferFunction) -> None:
+        """Replace the curve (from Python); the view follows."""
+        self.points = [list(p) for p in opacity_tf.get_control_points()]
+        self._changed(interactive=False)
+
+    def on_change(self, callback) -> None:
+        """Call ``callback(editor)`` after every edit (for use without a view)."""
+        self._callbacks.append(callback)
+
+    def _changed(self, interactive: bool) -> None:
+        """Push the edit to the view (a quick preview while dragging) and redraw at once."""
+        self.draw()
+        if self.view is not None:
+            self._syncing = True
+            try:
+                self.view.edit(interactive=interactive, opacity_points=[list(p) for p in self.points])
+            finally:
+                self._syncing = False
+        for callback in self._callbacks:
+            callback(self)
+
+    # ---- coordinates --------------------------------------------------------------------
+    def _plot_box(self) -> tuple[float, float, float, float]:
+        """left, top, plot width, plot height (the colour bar sits under the plot)."""
+        return PAD, PAD, self.width - 2 * PAD, self.height - 2 * PAD - BAR_HEIGHT - 4
+
+    def to_canvas(self, s: float, opacity: float) -> tuple[float, float]:
+        left, top, w, h = self._plot_box()
+        return left + s * w, top + h * (1.0 - min(opacity, self.opacity_scale.value) / self.opacity_scale.value)
+
+    def from_canvas(self, x: float, y: float) -> tuple[float, float]:
+        left, top, w, h = self._plot_box()
+        s = min(1.0, max(0.0, (x - left) / w))
+        opacity = min(1.0, max(0.0, (1.0 - (y - top) / h) * self.opacity_scale.value))
+        return s, opacity
+
+    def point_at(self, x: float, y: float) -> int | None:
+        """Index of the control point within PICK_RADIUS pixels of (x, y), the nearest."""
+        best, best_distance = None, PICK_RADIUS
+        for index, (s, a) in enumerate(self.points):
+            px, py = self.to_canvas(s, a)
+            distance = math.hypot(px - x, py - y)
+            if distance <= best_distance:
+                best, best_distance = index, distance
+        return best
+
+    # ---- mouse (ipycanvas calls these with canvas pixels) -------------------------------
+    def mouse_down(self, x: float, y: float) -> None:
+        now = time.monotonic()
+        last_time, last_x, last_y = self._last_down
+        self._last_down = (now, x, y)
+        index = self.point_at(x, y)
+        if now - last_time < DOUBLE_CLICK_S and math.hypot(x - last_x, y - last_y) < PICK_RADIUS:
+            self._dragging = None
+            if index is not None:
+                self.delete_point(index)
+            return
+        if index is None:
+            index = self.add_point(*self.from_canvas(x, y))
+        self._dragging = index
+
+    def mouse_move(self, x: float, y: float) -> None:
+        if self._dragging is None:
+            hover = self.point_at(x, y)
+            if hover != self._hover:
+                self._hover = hover
+                self.draw_points()
+            return
+        self.move_point(self._dragging, *self.from_canvas(x, y), interactive=True)
+
+    def mouse_up(self, x: float, y: float) -> None:
+        if self._dragging is not None:
+            self._dragging = None
+            self._changed(interactive=False)  # the full-quality frame
+
+    # ---- edits --------------------------------------------------------------------------
+    def add_point(self, s: float, opacity: float) -> int:
+        """Insert a point between the end points; returns its index (an existing point's, when
+        one is closer than MIN_GAP in s)."""
+        s = min(1.0 - MIN_GAP, max(MIN_GAP, float(s)))
+        nearest = min(range(len(self.points)), key=lambda i: abs(self.points[i][0] - s))
+        if abs(self.points[nearest][0] - s) < MIN_GAP:
+            return nearest
+        index = next(i for i, (ps, _) in enumerate(self.points) if ps > s)
+        self.points.insert(index, [s, min(1.0, max(0.0, float(opacity)))])
+        self._changed(interactive=True)
+        return index
+
+    def move_point(self, index: int, s: float, opacity: float, interactive: bool = False) -> None:
+        """Move a point: between its neighbours in s; the end points keep s = 0 and s = 1."""
+        if index == 0:
+            s = 0.0
+        elif index == len(self.points) - 1:
+            s = 1.0
+        else:
+            s = min(self.points[index + 1][0] - MIN_GAP, max(self.points[index - 1][0] + MIN_GAP, s))
+        self.points[index] = [s, min(1.0, max(0.0, opacity))]
+        self._changed(interactive=interactive)
+
+    def delete_point(self, index: int) -> None:
+        """Delete an inner point (the end points stay)."""
+        if 0 < index < len(self.points) - 1:
+            del self.points[index]
+            self._hover = None
+            self._changed(interactive=False)
+
+    # ---- controls -----------------------------------------------------------------------
+    def _on_colormap_picked(self, change) -> None:
+        self.color_tf = ColorTransferFunction(change["new"])
+        self.draw()
+        if self.view is not None and not self._syncing:
+            self.view.colormap = change["new"]
+
+    def _on_preset_picked(self, change) -> None:
+        if change["new"] in OPACITY_PRESETS:
+            self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.opacity_scale.value))
+            self.preset_picker.value = "(custom)"
+
+    def _on_window(self, change) -> None:
+        if self.view is not None and not self._syncing and change["new"][1] > change["new"][0]:
+            self.view.value_range = list(change["new"])
+        self.draw_histogram()
+
+    def _on_view_changed(self, change) -> None:
+        """The view changed from Python (or another control): follow it."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            if change["name"] == "opacity_points":
+                self.points = [list(p) for p in change["new"]]
+            elif change["name"] == "colormap":
+                self.colormap_picker.value = change["new"]
+            elif change["name"] == "value_range":
+                low, high = change["new"]
+                self.window.value = [max(self.window.min, low), min(self.window.max, high)]
+        finally:
+            self._syncing = False
+        self.draw()
+
+    # ---- JSON ---------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """The transfer functions and window as JSON: {"opacity": ..., "color": ..., "value_range": ...}."""
+        return json.dumps({"opacity": self.opacity_tf.to_dict(), "color": self.color_tf.to_dict(),
+                           "value_range": list(self.value_range)})
+
+    def from_json(self, text: str) -> None:
+        """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing."""
+        try:
+            data = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as err:
+            raise ValueError(f"transfer function JSON could not be parsed: {err}") from None
+        if not isinstance(data, dict) or "opacity" not in data:
+            raise ValueError("transfer function JSON needs an 'opacity' entry")
+        opacity_tf = OpacityTransferFunction.from_dict(data["opacity"])
+        color_tf = ColorTransferFunction.from_dict(data.get("color", {"colormap": self.color_tf.colormap_name}))
+        if color_tf.colormap_name not in self.colormap_picker.options:
+            raise ValueError("only colormap-based colour transfer functions can be loaded into the editor")
+        if "value_range" in data:
+            low, high = (float(v) for v in data["value_range"])
+            if not (math.isfinite(low) and math.isfinite(high) and low < high):
+                raise ValueError(f"value_range must be finite with low < high, got {data['value_range']}")
+            self.window.value = [max(self.window.min, low), min(self.window.max, high)]
+        self.colormap_picker.value = color_tf.colormap_name
+        self.set_opacity_tf(opacity_tf)
+
+    def save(self, path) -> None:
+        Path(path).write_text(self.to_json())
+
+    def load(self, path) -> None:
+        self.from_json(Path(path).read_text())
+
+    # ---- drawing ------------------------------------------------------------------------
+    def _compute_histogram(self, tensor: torch.Tensor, bins: int = 128) -> np.ndarray:
+        counts = torch.histc(tensor.float().reshape(-1), bins=bins, min=self.data_range[0], max=self.data_range[1])
+        return np.log1p(counts.cpu().numpy())
+
+    def draw_histogram(self) -> None:
+        layer = self.canvas[0]
+        left, top, w, h = self._plot_box()
+        counts = self._histogram / max(float(self._histogram.max()), 1e-12)
+        bins = counts.shape[0]
+        with _batched(layer):
+            layer.clear()
+            layer.fill_style = "#f4f4f4"
+            layer.fill_rect(left, top, w, h)
+            # Bins outside the value window are drawn lighter.
+            low, high = self.value_range
+            span = self.data_range[1] - self.data_range[0]
+            centres = self.data_range[0] + (np.arange(bins) + 0.5) * span / bins
+            inside = (centres >= low) & (centres <= high)
+            xs = left + np.arange(bins) * w / bins
+            for mask, colour in ((inside, "#b8b8b8"), (~inside, "#e0e0e0")):
+                if mask.any():
+                    layer.fill_style = colour
+                    layer.fill_rects(xs[mask], top + h * (1 - counts[mask]), w / bins, h * counts[mask])
+
+    def draw(self) -> None:
+        """Redraw the colour bar, the curve and the points (batched)."""
+        layer = self.canvas[1]
+        left, top, w, h = self._plot_box()
+        with _batched(layer):
+            layer.clear()
+            rgb = self.color_tf(torch.linspace(0, 1, 64)).numpy()
+            for i, colour in enumerate(rgb):
+                layer.fill_style = "rgb({},{},{})".format(*(int(c * 255) for c in colour))
+                layer.fill_rect(left + i * w / 64, top + h + 4, w / 64 + 1, BAR_HEIGHT)
+            xy = [self.to_canvas(s, a) for s, a in self.points]
+            layer.fill_style = "rgba(70,130,180,0.25)"
+            layer.fill_polygon([(xy[0][0], top + h)] + xy + [(xy[-1][0], top + h)])
+            layer.stroke_style = "#1f4e79"
+            layer.line_width = 2
+            layer.stroke_lines(xy)
+            layer.fill_style = "#333"
+            layer.font = "10px sans-serif"
+            layer.fill_text(f"opacity ≤ {self.opacity_scale.value:.3g}", left + 4, top + 12)
+        self.draw_points()
+
+    def draw_points(self) -> None:
+        layer = self.canvas[2]
+        with _batched(layer):
+            layer.clear()
+            xy = np.array([self.to_canvas(s, a) for s, a in self.points])
+            layer.fill_style = "#1f4e79"
+            layer.fill_circles(xy[:, 0], xy[:, 1], 4)
+            if self._hover is not None and self._hover < len(xy):
+                layer.stroke_style = "#e8590c"
+                layer.line_width = 2
+                layer.stroke_circle(float(xy[self._hover, 0]), float(xy[self._hover, 1]), 7)

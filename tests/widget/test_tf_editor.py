@@ -1,0 +1,147 @@
+"""TransferFunctionEditor: mouse handlers driven with coordinates, two-way sync, JSON."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from pyvr_jupyter import OpacityTransferFunction, TransferFunctionEditor, VolumeView, create_test_volume
+from pyvr_jupyter.widget import tf_editor
+
+
+@pytest.fixture
+def volume():
+    return create_test_volume((20, 20, 20), "sphere")
+
+
+@pytest.fixture
+def editor(volume):
+    return TransferFunctionEditor(volume, opacity_tf=OpacityTransferFunction.linear(0.0, 0.5), max_opacity=1.0)
+
+
+def click(editor, s, a):
+    x, y = editor.to_canvas(s, a)
+    editor.mouse_down(x, y)
+    editor.mouse_up(x, y)
+    editor._last_down = (-1.0, 1e9, 1e9)  # the next press is not a double click
+
+
+def test_canvas_coordinates_round_trip(editor):
+    for s, a in [(0.0, 0.0), (0.3, 0.7), (1.0, 1.0)]:
+        assert editor.from_canvas(*editor.to_canvas(s, a)) == pytest.approx((s, a))
+
+
+def test_click_on_empty_space_adds_a_point(editor):
+    click(editor, 0.4, 0.8)
+    assert len(editor.points) == 3
+    assert editor.points[1] == pytest.approx([0.4, 0.8], abs=1e-6)
+
+
+def test_drag_moves_a_point_but_never_past_its_neighbours(editor):
+    click(editor, 0.3, 0.2)
+    click(editor, 0.6, 0.4)
+    x, y = editor.to_canvas(0.3, 0.2)
+    editor.mouse_down(x, y)
+    editor.mouse_move(*editor.to_canvas(0.9, 0.9))  # beyond the point at 0.6
+    editor.mouse_up(*editor.to_canvas(0.9, 0.9))
+    s, a = editor.points[1]
+    assert s < editor.points[2][0] and s == pytest.approx(0.6 - tf_editor.MIN_GAP)
+    assert a == pytest.approx(0.9, abs=1e-6)
+    assert [p[0] for p in editor.points] == sorted(p[0] for p in editor.points)
+
+
+def test_end_points_stay_at_zero_and_one(editor):
+    x, y = editor.to_canvas(1.0, 0.5)
+    editor.mouse_down(x, y)
+    editor.mouse_move(*editor.to_canvas(0.5, 0.2))
+    editor.mouse_up(*editor.to_canvas(0.5, 0.2))
+    assert editor.points[-1] == pytest.approx([1.0, 0.2], abs=1e-6)
+
+
+def test_double_click_deletes_inner_points_only(editor):
+    click(editor, 0.5, 0.5)
+    x, y = editor.to_canvas(0.5, 0.5)
+    editor.mouse_down(x, y)
+    editor.mouse_up(x, y)
+    editor.mouse_down(x, y)  # second press within the double-click time
+    editor.mouse_up(x, y)
+    assert len(editor.points) == 2
+    x, y = editor.to_canvas(0.0, 0.0)
+    editor._last_down = (time.monotonic(), x, y)
+    editor.mouse_down(x, y)
+    assert len(editor.points) == 2  # an end point survives
+
+
+def test_hover_highlights_the_nearest_point(editor):
+    editor.mouse_move(*editor.to_canvas(1.0, 0.5))
+    assert editor._hover == 1
+    editor.mouse_move(*editor.to_canvas(0.5, 0.9))
+    assert editor._hover is None
+
+
+def test_low_opacity_scale_gives_fine_control(editor):
+    editor.opacity_scale.value = 0.01
+    click(editor, 0.5, 0.005)
+    assert editor.points[1][1] == pytest.approx(0.005, abs=1e-4)
+
+
+def test_presets_and_colormaps(editor):
+    editor.preset_picker.value = "bell"
+    assert len(editor.points) == 9
+    assert "viridis_r" in editor.colormap_picker.options
+    editor.colormap_picker.value = "magma"
+    assert editor.color_tf.colormap_name == "magma"
+
+
+def test_json_round_trip_and_rejection(editor, tmp_path):
+    click(editor, 0.25, 0.75)
+    editor.colormap_picker.value = "plasma"
+    text = editor.to_json()
+    other = TransferFunctionEditor(editor.view or create_test_volume((20, 20, 20), "sphere"))
+    other.from_json(text)
+    np.testing.assert_allclose(other.points, editor.points)
+    assert other.color_tf.colormap_name == "plasma"
+    editor.save(tmp_path / "tf.json")
+    other.load(tmp_path / "tf.json")
+    before = [list(p) for p in other.points]
+    for bad in ["{not json", json.dumps({"color": {}}), json.dumps({"opacity": {"control_points": [[0, 2], [1, 0]]}}),
+                json.dumps({"opacity": {"control_points": [[0, 0], [1, 1]]}, "value_range": [2, 1]})]:
+        with pytest.raises(ValueError):
+            other.from_json(bad)
+    assert other.points == before
+
+
+def test_editor_and_view_stay_in_sync_both_ways(volume):
+    view = VolumeView(volume, width=32, height=32)
+    editor = TransferFunctionEditor(view=view)
+    click(editor, 0.5, 0.3)
+    np.testing.assert_allclose(view.opacity_points, editor.points)
+    view.opacity_points = [[0.0, 0.2], [1.0, 0.4]]  # from Python
+    assert editor.points == [[0.0, 0.2], [1.0, 0.4]]
+    editor.colormap_picker.value = "inferno"
+    assert view.colormap == "inferno"
+    view.colormap = "gray"
+    assert editor.colormap_picker.value == "gray"
+    editor.window.value = [0.2, 0.8]
+    assert view.value_range == pytest.approx([0.2, 0.8])
+    view.close()
+
+
+def test_dragging_asks_the_view_for_previews(volume):
+    view = VolumeView(volume, width=32, height=32)
+    requests = []
+    view._scheduler.request = requests.append
+    editor = TransferFunctionEditor(view=view)
+    x, y = editor.to_canvas(1.0, 0.1)
+    editor.mouse_down(x, y)
+    editor.mouse_move(*editor.to_canvas(1.0, 0.6))
+    assert requests[-1] == "preview"
+    editor.mouse_up(*editor.to_canvas(1.0, 0.6))
+    assert requests[-1] == "full"
+    view.close()
+
+
+def test_needs_a_volume_or_a_view():
+    with pytest.raises(ValueError, match="volume or a view"):
+        TransferFunctionEditor()
