@@ -1,4 +1,5 @@
-"""A Jupyter server (Lab 4 or Notebook 7) on 127.0.0.1 in a throw-away home, for browser tests."""
+"""Browser-test harness: a Jupyter server (Lab 4 or Notebook 7) on 127.0.0.1 in a throw-away home,
+and helpers that drive a notebook page as a user would."""
 
 import json
 import os
@@ -84,3 +85,44 @@ class JupyterServer:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+# ---- driving a notebook page -------------------------------------------------------------
+def run_cell(page, index):
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    return cell
+
+
+def wait_kernel_idle(page, timeout=90_000):
+    page.wait_for_function("""() => {
+        const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+        const session = widget && widget.sessionContext;
+        return !!(session && session.isReady && session.session && session.session.kernel &&
+                  session.session.kernel.status === 'idle');
+    }""", timeout=timeout)
+
+
+def frames_drawn(page):
+    return int(page.evaluate("() => +(document.querySelector('canvas.pyvr-canvas')?.dataset.frameId || 0)"))
+
+
+def wait_frame_after(page, frame_id, timeout=60_000):
+    page.wait_for_function(
+        f"() => +(document.querySelector('canvas.pyvr-canvas')?.dataset.frameId || 0) > {frame_id}",
+        polling="raf", timeout=timeout)
+    return frames_drawn(page)
+
+
+def canvas_pixels(page):
+    """Mean RGB and the share of non-black pixels of the canvas."""
+    return page.evaluate("""() => {
+        const c = document.querySelector('canvas.pyvr-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let lit = 0, r = 0, g = 0, b = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            r += d[i]; g += d[i + 1]; b += d[i + 2];
+            if (d[i] + d[i + 1] + d[i + 2] > 30) lit++;
+        }
+        const n = d.length / 4;
+        return {mean: [r / n, g / n, b / n], lit: lit / n};
+    }""")

@@ -13,7 +13,8 @@ import time
 import nbformat
 import pytest
 
-from jupyter_harness import FIGURES, TOKEN, JupyterServer
+from jupyter_harness import (FIGURES, TOKEN, JupyterServer, canvas_pixels, frames_drawn, run_cell,
+                             wait_frame_after, wait_kernel_idle)
 
 CELLS = [
     "from pyvr_jupyter import VolumeView, create_test_volume\n"
@@ -32,48 +33,6 @@ def notebook_dir(tmp_path_factory):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "view.ipynb")
     return root
-
-
-def run_cell(page, index):
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Shift+Enter")
-    return cell
-
-
-def wait_kernel_idle(page, timeout=90_000):
-    page.wait_for_function("""() => {
-        const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-        const session = widget && widget.sessionContext;
-        return !!(session && session.isReady && session.session && session.session.kernel &&
-                  session.session.kernel.status === 'idle');
-    }""", timeout=timeout)
-
-
-def frames_drawn(page):
-    return int(page.evaluate("() => +(document.querySelector('canvas.pyvr-canvas')?.dataset.frameId || 0)"))
-
-
-def wait_frame_after(page, frame_id, timeout=60_000):
-    page.wait_for_function(
-        f"() => +(document.querySelector('canvas.pyvr-canvas')?.dataset.frameId || 0) > {frame_id}",
-        polling="raf", timeout=timeout)
-    return frames_drawn(page)
-
-
-def canvas_pixels(page):
-    """Mean RGB and the share of non-black pixels of the canvas."""
-    return page.evaluate("""() => {
-        const c = document.querySelector('canvas.pyvr-canvas');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let lit = 0, r = 0, g = 0, b = 0;
-        for (let i = 0; i < d.length; i += 4) {
-            r += d[i]; g += d[i + 1]; b += d[i + 2];
-            if (d[i] + d[i + 1] + d[i + 2] > 30) lit++;
-        }
-        const n = d.length / 4;
-        return {mean: [r / n, g / n, b / n], lit: lit / n};
-    }""")
 
 
 def kernel_state(page):

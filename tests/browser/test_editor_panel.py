@@ -1,0 +1,77 @@
+"""The transfer-function editor and control panel beside a VolumeView, in JupyterLab."""
+
+import statistics
+import time
+
+import nbformat
+import pytest
+
+from jupyter_harness import (FIGURES, TOKEN, JupyterServer, canvas_pixels, frames_drawn, run_cell,
+                             wait_frame_after, wait_kernel_idle)
+
+SOURCE = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
+          "view = VolumeView(create_test_volume((64, 64, 64), 'torus'), width=256, height=256, colormap='hot')\n"
+          "view.controls()")
+
+
+@pytest.fixture(scope="module")
+def notebook_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("editor")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "editor.ipynb")
+    return root
+
+
+def editor_point(box, s, opacity, width=420, height=180, pad=10, bar=14):
+    """Page coordinates of (s, opacity) on the editor canvas (TransferFunctionEditor.to_canvas)."""
+    plot_height = height - 2 * pad - bar - 4
+    return box["x"] + pad + s * (width - 2 * pad), box["y"] + pad + plot_height * (1 - opacity)
+
+
+def test_editing_the_opacity_and_the_colormap_changes_the_view(browser, notebook_dir):
+    server = JupyterServer("lab", notebook_dir)
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{server.url}/lab/tree/editor.ipynb?token={TOKEN}")
+        wait_kernel_idle(page)
+        run_cell(page, 0)
+        page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
+        wait_frame_after(page, 0, timeout=120_000)
+        page.wait_for_timeout(1000)
+        first = canvas_pixels(page)
+
+        # The editor is the MultiCanvas whose top layer takes the mouse.
+        editor = page.locator(".jupyter-widgets canvas:not(.pyvr-canvas)").last
+        editor.scroll_into_view_if_needed()
+        box = editor.bounding_box()
+        x, y = editor_point(box, 1.0, 0.1)
+        page.mouse.move(x, y)
+        page.mouse.down()
+        delays = []
+        for opacity in (0.2, 0.3, 0.4, 0.5, 0.6):
+            last = frames_drawn(page)
+            start = time.perf_counter()
+            page.mouse.move(*editor_point(box, 1.0, opacity))
+            wait_frame_after(page, last, timeout=30_000)
+            delays.append(1e3 * (time.perf_counter() - start))
+        page.mouse.up()
+        FIGURES["lab_editor_edit_to_frame_ms_median"] = round(statistics.median(delays), 1)
+        page.wait_for_timeout(1500)
+        edited = canvas_pixels(page)
+        assert edited["lit"] > first["lit"] * 1.2, (first, edited)  # more opaque: more of the torus lit
+
+        last = frames_drawn(page)
+        page.locator(".widget-dropdown", has_text="colormap").locator("select").select_option("viridis")
+        wait_frame_after(page, last, timeout=60_000)
+        page.wait_for_timeout(1500)
+        recoloured = canvas_pixels(page)
+        assert recoloured["mean"] != edited["mean"]
+        assert abs(recoloured["mean"][2] - edited["mean"][2]) > 1  # viridis is bluer than hot
+        assert not errors, errors
+    finally:
+        page.context.close()
+        server.stop()
