@@ -17,7 +17,9 @@ function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "pyvr-view";
   root.tabIndex = 0; // focusable: the wheel and keys act only while the view has focus
-  root.style.cssText = "position:relative;display:inline-block;outline:none;line-height:0;";
+  // `resize: both` gives the view a drag handle in its corner; a ResizeObserver reports it.
+  root.style.cssText =
+    "position:relative;display:inline-block;outline:none;line-height:0;resize:both;overflow:hidden;";
   const canvas = document.createElement("canvas");
   canvas.className = "pyvr-canvas";
   canvas.style.cssText = "touch-action:none;cursor:grab;display:block;";
@@ -46,6 +48,8 @@ function render({ model, el }) {
     const height = model.get("height");
     canvas.style.width = `${width}px`;
     canvas.style.height = `${height}px`;
+    root.style.width = `${width}px`;
+    root.style.height = `${height}px`;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
   }
@@ -137,6 +141,20 @@ function render({ model, el }) {
   }
   const onContextMenu = (event) => event.preventDefault(); // right-drag pans
 
+  // The user dragged the corner: ask Python for frames of the new size (it validates and clamps).
+  let resizeTimer = null;
+  const resizeObserver = new ResizeObserver(() => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => {
+      const width = Math.round(root.clientWidth);
+      const height = Math.round(root.clientHeight);
+      if (Math.abs(width - model.get("width")) > 1 || Math.abs(height - model.get("height")) > 1) {
+        model.send({ type: "resize", width, height });
+      }
+    }, 100);
+  });
+  resizeObserver.observe(root);
+
   // Views scrolled out of sight get no frames.
   const observer = new IntersectionObserver((entries) => {
     for (const entry of entries) model.send({ type: "visibility", visible: entry.isIntersecting });
@@ -167,6 +185,8 @@ function render({ model, el }) {
     disposed = true;
     coalescer.dispose();
     observer.disconnect();
+    resizeObserver.disconnect();
+    clearTimeout(resizeTimer);
     root.removeEventListener("wheel", onWheel);
     root.removeEventListener("keydown", onKeyDown);
     model.off("msg:custom", onCustom);

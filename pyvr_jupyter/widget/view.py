@@ -449,6 +449,11 @@ class VolumeView(anywidget.AnyWidget):
         factor = min(factor, distance / (0.01 * diagonal)) if factor > 1 else max(factor, distance / (20 * diagonal))
         self._interact(lambda cam: cam.zoom(factor))
 
+    def _on_resize_message(self, message) -> None:
+        width = round(_finite(message["width"], "width", 16, _MAX_SIDE))
+        height = round(_finite(message["height"], "height", 16, _MAX_SIDE))
+        self.edit(width=width, height=height)
+
     def _on_end_message(self, message) -> None:
         self._request(FULL)
 

@@ -152,6 +152,14 @@ def test_jupyterlab_view_orbits_zooms_and_follows_python(browser, notebook_dir):
         FIGURES["lab_render_ms_last"] = round(stats["render_ms"], 1)
         FIGURES["lab_roundtrip_latency_ms_last"] = round(stats["latency_ms"], 1)
         assert stats["frames_acknowledged"] >= stats["frames_sent"] - 2
+
+        # Resizing the view (its corner handle sets the element's size) re-renders at the new size.
+        last = frames_drawn(page)
+        page.evaluate("() => { const root = document.querySelector('.pyvr-view');"
+                      " root.style.width = '320px'; root.style.height = '240px'; }")
+        wait_frame_after(page, last)
+        page.wait_for_function("() => document.querySelector('canvas.pyvr-canvas').style.width === '320px'")
+        page.wait_for_timeout(500)
         assert not errors, errors
     finally:
         context.close()

@@ -150,6 +150,7 @@ def test_invalid_traits_are_rejected(view, name, value):
     {"type": "teleport"}, {"nope": 1}, {"type": "orbit"}, {"type": "orbit", "dx": "left", "dy": 0},
     {"type": "orbit", "dx": float("nan"), "dy": 0}, {"type": "zoom", "factor": float("inf")},
     {"type": "key", "key": "q"}, {"type": "ack"}, {"type": "pan", "dx": None, "dy": 1},
+    {"type": "resize", "width": float("nan"), "height": 100}, {"type": "visibility"},
 ])
 def test_malformed_browser_messages_are_ignored_with_a_warning(view, message):
     position = list(view.camera_position)
@@ -157,6 +158,13 @@ def test_malformed_browser_messages_are_ignored_with_a_warning(view, message):
         view.browser(**message)
     assert view.camera_position == position
     assert view.stats()["messages_ignored"] == 1
+
+
+def test_resize_from_the_browser_is_clamped(view):
+    view.browser(type="resize", width=300, height=200)
+    assert (view.width, view.height) == (300, 200)
+    view.browser(type="resize", width=1e9, height=-5)
+    assert (view.width, view.height) == (4096, 16)
 
 
 def test_huge_zoom_is_clamped(view):
