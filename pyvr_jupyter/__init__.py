@@ -8,6 +8,7 @@ Example:
 """
 
 from .datasets import VOLUME_TYPES, create_test_volume
+from .io import load_volume
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                              OpacityTransferFunction, VolumeRenderer, fit, orbit_cameras, psnr)
 from .widget import ControlPanel, TransferFunctionEditor, VolumeView, viewer
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
-    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer",
+    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "load_volume", "VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer",
     "orbit_cameras", "psnr", "fit",
     "__version__",
 ]

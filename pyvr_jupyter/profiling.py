@@ -1,0 +1,72 @@
+"""Time and peak memory of a call, for the benchmarks and the tutorials.
+
+On CUDA the peak is ``torch.cuda.max_memory_allocated``; on the CPU it is the process's
+resident memory, sampled every millisecond on a side thread while the call runs, less what it
+was before.
+
+Example:
+    >>> m = measure(lambda: renderer.render(volume, camera, image_size=256), repeat=5)
+    >>> m.median_s, m.peak_bytes / 2**20
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Callable, NamedTuple
+
+import psutil
+import torch
+
+__all__ = ["Measurement", "measure"]
+
+
+class Measurement(NamedTuple):
+    median_s: float  # median wall time over the timed runs
+    times_s: list  # every timed run
+    peak_bytes: int  # peak memory above the starting level, over all runs
+
+
+class _RssSampler(threading.Thread):
+    def __init__(self, interval_s: float = 0.001):
+        super().__init__(daemon=True)
+        self.interval_s = interval_s
+        self.process = psutil.Process()
+        self.baseline = self.process.memory_info().rss
+        self.peak = self.baseline
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.done.wait(self.interval_s)
+
+
+def measure(fn: Callable[[], object], repeat: int = 5, warmup: int = 1, device: str | torch.device = "cpu") -> Measurement:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeat`` times timed; report the median and the peak memory."""
+    device = torch.device(device)
+    for _ in range(warmup):
+        fn()
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start_bytes = torch.cuda.memory_allocated(device)
+    else:
+        sampler = _RssSampler()
+        sampler.start()
+    times = []
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            fn()
+            if cuda:
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+    finally:
+        if not cuda:
+            sampler.done.set()
+            sampler.join()
+    peak = (torch.cuda.max_memory_allocated(device) - start_bytes) if cuda else (sampler.peak - sampler.baseline)
+    return Measurement(statistics.median(times), times, int(max(0, peak)))

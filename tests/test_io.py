@@ -1,0 +1,96 @@
+"""File loaders: round trips through files in temporary folders, axis order, spacing, bad files."""
+
+import os
+import sys
+
+import nibabel
+import nrrd
+import numpy as np
+import pytest
+
+from pyvr_jupyter.io import load_volume
+
+EXAMPLE_4D = os.path.join(os.path.dirname(nibabel.__file__), "tests", "data", "example4d.nii.gz")
+
+
+@pytest.fixture
+def volume():
+    """(D, H, W) = (3, 4, 5) with distinct values, so axis mix-ups show."""
+    return np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+
+
+def test_nifti_round_trip_keeps_axes_spacing_and_origin(tmp_path, volume):
+    affine = np.diag([0.5, 0.75, 2.0, 1.0])
+    affine[:3, 3] = (10, 20, 30)
+    path = tmp_path / "v.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(np.transpose(volume, (2, 1, 0)), affine), str(path))  # NIfTI stores [x, y, z]
+    loaded = load_volume(path)
+    assert np.array_equal(loaded.data, volume)
+    assert loaded.spacing == (0.5, 0.75, 2.0) and loaded.origin == (10.0, 20.0, 30.0)
+
+
+def test_nrrd_round_trip(tmp_path, volume):
+    path = tmp_path / "v.nrrd"
+    nrrd.write(str(path), np.transpose(volume, (2, 1, 0)),
+               {"space dimension": 3, "space directions": np.diag([1.5, 2.5, 3.5]), "space origin": [1, 2, 3]})
+    loaded = load_volume(path)
+    assert np.array_equal(loaded.data, volume)
+    assert loaded.spacing == (1.5, 2.5, 3.5) and loaded.origin == (1.0, 2.0, 3.0)
+
+
+def test_numpy_files(tmp_path, volume):
+    np.save(tmp_path / "v.npy", volume)
+    assert np.array_equal(load_volume(tmp_path / "v.npy").data, volume)
+    np.savez(tmp_path / "v.npz", volume=volume.astype(np.float64), spacing=[1, 2, 3])
+    loaded = load_volume(tmp_path / "v.npz")
+    assert loaded.data.dtype == np.float64 and np.array_equal(loaded.data, volume)
+    assert loaded.spacing == (1.0, 2.0, 3.0)
+
+
+def test_four_d_data_needs_a_volume_index(tmp_path, volume):
+    series = np.stack([volume, volume + 100])
+    np.save(tmp_path / "t.npy", series)
+    with pytest.raises(ValueError, match="volume_index"):
+        load_volume(tmp_path / "t.npy")
+    assert np.array_equal(load_volume(tmp_path / "t.npy", volume_index=1).data, volume + 100)
+    with pytest.raises(ValueError, match="volume_index"):
+        load_volume(tmp_path / "t.npy", volume_index=5)
+
+
+def test_the_real_epi_scan_shipped_with_nibabel():
+    with pytest.raises(ValueError, match="2 volumes"):
+        load_volume(EXAMPLE_4D)
+    loaded = load_volume(EXAMPLE_4D, volume_index=0)
+    assert loaded.data.shape == (24, 96, 128)  # 128 × 96 × 24 voxels as [z, y, x]
+    assert loaded.spacing == pytest.approx((2.0, 2.0, 2.2), abs=1e-5)
+    assert loaded.data.max() > 100
+
+
+@pytest.mark.parametrize("name, content, error, match", [
+    ("broken.nii.gz", b"not a nifti file at all", ValueError, "NIfTI"),
+    ("broken.nrrd", b"NRRD0004\ngarbage\n", ValueError, "NRRD"),
+    ("broken.npy", b"\x93NUMPY garbage", ValueError, "npy"),
+    ("broken.npz", b"PK not really a zip", ValueError, "npz"),
+    ("volume.tiff", b"II*\x00", ValueError, "unsupported"),
+])
+def test_corrupt_or_unsupported_files_give_clear_errors(tmp_path, name, content, error, match):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(error, match=match):
+        load_volume(path)
+
+
+def test_wrong_dimensionality_and_missing_files(tmp_path):
+    np.save(tmp_path / "flat.npy", np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        load_volume(tmp_path / "flat.npy")
+    with pytest.raises(FileNotFoundError):
+        load_volume(tmp_path / "absent.nii")
+
+
+def test_a_missing_format_library_names_the_extra(tmp_path, monkeypatch, volume):
+    path = tmp_path / "v.nii"
+    nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(path))
+    monkeypatch.setitem(sys.modules, "nibabel", None)  # import nibabel now fails
+    with pytest.raises(ImportError, match=r"pyvr_jupyter\[nifti\]"):
+        load_volume(path)
