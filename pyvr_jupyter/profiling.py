@@ -2,7 +2,7 @@
 
 On CUDA the peak is ``torch.cuda.max_memory_allocated``; on the CPU it is the process's
 resident memory, sampled every millisecond on a side thread while the call runs, less what it
-was before.
+was before (after handing freed heap pages back to the OS).
 
 Example:
     >>> m = measure(lambda: renderer.render(volume, camera, image_size=256), repeat=5)
@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import statistics
 import threading
 import time
@@ -26,6 +28,16 @@ class Measurement(NamedTuple):
     median_s: float  # median wall time over the timed runs
     times_s: list  # every timed run
     peak_bytes: int  # peak memory above the starting level, over all runs
+
+
+def _release_freed_memory() -> None:
+    """Return freed heap pages to the OS (glibc), so the RSS baseline does not hide a peak
+    that reuses memory an earlier call freed."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the peak may then read low
+        pass
 
 
 class _RssSampler(threading.Thread):
@@ -54,6 +66,7 @@ def measure(fn: Callable[[], object], repeat: int = 5, warmup: int = 1, device: 
         torch.cuda.reset_peak_memory_stats(device)
         start_bytes = torch.cuda.memory_allocated(device)
     else:
+        _release_freed_memory()
         sampler = _RssSampler()
         sampler.start()
     times = []

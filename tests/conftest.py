@@ -1,6 +1,10 @@
 """Fixtures: small volumes and renderers."""
 
+import json
+
 import pytest
+
+from jupyter_harness import FIGURES
 
 from pyvr_jupyter.torch_renderer import ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
 
@@ -19,3 +23,9 @@ def renderer_for():
         renderer.set_color_transfer_function(ColorTransferFunction("viridis"))
         return renderer
     return make
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Figures measured by the browser and notebook tests (latency, fps, run times)."""
+    if FIGURES:
+        terminalreporter.write_line("Measured: " + json.dumps(FIGURES))

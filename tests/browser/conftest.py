@@ -1,12 +1,11 @@
 """Fixtures for the real-browser tests: headless Debian Chromium driven by Playwright."""
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from jupyter_harness import CHROME_ARGS, CHROMIUM, FIGURES
+from jupyter_harness import CHROME_ARGS, CHROMIUM
 
 
 def pytest_collection_modifyitems(config, items):
@@ -27,8 +26,3 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         yield chromium
         chromium.close()
-
-
-def pytest_terminal_summary(terminalreporter):
-    if FIGURES:
-        terminalreporter.write_line("VolumeView browser figures: " + json.dumps(FIGURES))
