@@ -46,7 +46,7 @@ def intersect_box(origins: torch.Tensor, directions: torch.Tensor, box: VolumeBo
     """Slab-method ray–box clipping.
 
     Args:
-        origins: (n_rays, 3) ray origins.
+        origins: (n_rays, 3) ray origins, or (3,) shared by all rays.
         directions: (n_rays, 3) ray directions (need not be unit length; t is in their units).
         box: the volume's box.
 
@@ -102,7 +102,7 @@ def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor,
     ray_ids = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
     starts = torch.cumsum(counts, 0) - counts  # (n_rays,) where each ray's samples begin
     index = torch.arange(ray_ids.shape[0], device=counts.device) - starts[ray_ids] + first
-    t_near, t_far = segments.t_near[ray_ids], segments.t_far[ray_ids]
+    t_near, t_far = torch.stack([segments.t_near, segments.t_far], 1)[ray_ids].unbind(1)  # one gather
     t_start = t_near + index.to(t_near.dtype) * step
     deltas = (torch.minimum(t_start + step, t_far) - t_start).clamp_min(0.0)
     return PackedSamples(ray_ids, t_start + 0.5 * deltas, deltas)

@@ -26,7 +26,7 @@ import torch
 
 from ._checks import _short, check_finite_number
 
-__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear"]
+__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear", "rgba_table"]
 
 _LOGIT_EPS = 1e-6
 
@@ -427,3 +427,22 @@ class ColorTransferFunction(_PiecewiseLinear):
         if self.colormap_name is not None:
             return f"ColorTransferFunction({self.colormap_name!r})"
         return f"ColorTransferFunction.custom({len(self.positions)} points)"
+
+
+def rgba_table(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction,
+               max_entries: int = 4096) -> torch.Tensor | None:
+    """Both transfer functions as one uniform (K, 4) table (RGB, opacity), or None.
+
+    Exact, not an approximation: it exists only when both functions have evenly spaced knots
+    and one knot spacing is a multiple of the other, so every knot of each lies on the table's
+    grid and linear interpolation in the table reproduces both. One 4-channel lookup then
+    replaces two. Differentiable with respect to both functions' values.
+    """
+    if not (opacity_tf.uniform and color_tf.uniform):
+        return None
+    intervals = [tf.positions.shape[0] - 1 for tf in (opacity_tf, color_tf)]
+    finer, coarser = max(intervals), min(intervals)
+    if finer % coarser or finer + 1 > max_entries:
+        return None
+    knots = torch.linspace(0.0, 1.0, finer + 1, dtype=color_tf.values.dtype, device=color_tf.values.device)
+    return torch.cat([color_tf(knots), opacity_tf(knots)[:, None]], dim=1)
