@@ -27,7 +27,7 @@ __all__ = ["Measurement", "measure"]
 class Measurement(NamedTuple):
     median_s: float  # median wall time over the timed runs
     times_s: list  # every timed run
-    peak_bytes: int  # peak memory above the starting level, over all runs
+    peak_bytes: int  # peak memory above the starting level, in one more run
 
 
 def _release_freed_memory() -> None:
@@ -56,30 +56,35 @@ class _RssSampler(threading.Thread):
 
 
 def measure(fn: Callable[[], object], repeat: int = 5, warmup: int = 1, device: str | torch.device = "cpu") -> Measurement:
-    """Run ``fn`` ``warmup`` times untimed, then ``repeat`` times timed; report the median and the peak memory."""
+    """Run ``fn`` ``warmup`` times untimed, then ``repeat`` times timed, then once more for the
+    memory peak (on CPU the sampling thread would slow the timed runs); report the median time."""
     device = torch.device(device)
+    cuda = device.type == "cuda"
     for _ in range(warmup):
         fn()
-    cuda = device.type == "cuda"
+    times = []
+    for _ in range(repeat):
+        if cuda:
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        fn()
+        if cuda:
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
     if cuda:
-        torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         start_bytes = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - start_bytes
     else:
         _release_freed_memory()
         sampler = _RssSampler()
         sampler.start()
-    times = []
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
+        try:
             fn()
-            if cuda:
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - start)
-    finally:
-        if not cuda:
+        finally:
             sampler.done.set()
             sampler.join()
-    peak = (torch.cuda.max_memory_allocated(device) - start_bytes) if cuda else (sampler.peak - sampler.baseline)
+        peak = sampler.peak - sampler.baseline
     return Measurement(statistics.median(times), times, int(max(0, peak)))

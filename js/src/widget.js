@@ -161,19 +161,26 @@ function render({ model, el }) {
   });
   observer.observe(root);
 
-  canvas.addEventListener("pointerdown", onPointerDown);
-  canvas.addEventListener("pointermove", onPointerMove);
-  canvas.addEventListener("pointerup", onPointerUp);
-  canvas.addEventListener("pointercancel", onPointerUp);
-  canvas.addEventListener("dblclick", onDoubleClick);
-  canvas.addEventListener("contextmenu", onContextMenu);
-  root.addEventListener("wheel", onWheel, { passive: false });
-  root.addEventListener("keydown", onKeyDown);
-  model.on("msg:custom", onCustom);
-  model.on("change:width", resize);
-  model.on("change:height", resize);
-  model.on("change:error", updateError);
-  model.on("change:show_stats", updateOverlay);
+  // Every listener in one table, so the cleanup removes exactly what was added.
+  const listeners = [
+    [canvas, "pointerdown", onPointerDown],
+    [canvas, "pointermove", onPointerMove],
+    [canvas, "pointerup", onPointerUp],
+    [canvas, "pointercancel", onPointerUp],
+    [canvas, "dblclick", onDoubleClick],
+    [canvas, "contextmenu", onContextMenu],
+    [root, "wheel", onWheel, { passive: false }],
+    [root, "keydown", onKeyDown],
+  ];
+  const modelEvents = [
+    ["msg:custom", onCustom],
+    ["change:width", resize],
+    ["change:height", resize],
+    ["change:error", updateError],
+    ["change:show_stats", updateOverlay],
+  ];
+  for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
+  for (const [event, handler] of modelEvents) model.on(event, handler);
 
   resize();
   updateError();
@@ -187,13 +194,8 @@ function render({ model, el }) {
     observer.disconnect();
     resizeObserver.disconnect();
     clearTimeout(resizeTimer);
-    root.removeEventListener("wheel", onWheel);
-    root.removeEventListener("keydown", onKeyDown);
-    model.off("msg:custom", onCustom);
-    model.off("change:width", resize);
-    model.off("change:height", resize);
-    model.off("change:error", updateError);
-    model.off("change:show_stats", updateOverlay);
+    for (const [target, type, handler, options] of listeners) target.removeEventListener(type, handler, options);
+    for (const [event, handler] of modelEvents) model.off(event, handler);
   };
 }
 

@@ -35,7 +35,7 @@ COMPOSITING_STRATEGIES = ("vectorized", "early_termination", "sequential", "mip"
 _EMISSION_ABSORPTION = ("vectorized", "early_termination", "sequential")
 MAX_SAMPLES_PER_RAY = 100_000
 # Bytes of working memory one sample costs in a chunk (positions, lookups, colours, shading
-# and compositing temporaries, as float32), with margin; measured, see benchmarks/.
+# and compositing temporaries, as float32): an estimate with margin, which the memory tests check.
 _BYTES_PER_SAMPLE = 4 * 48
 _BLOCK_SIZE = 64  # samples per block for early termination
 # Chunks larger than about a million samples run slower, not faster: every temporary then is
@@ -56,7 +56,7 @@ class _VolumeState:
     key: tuple
     volume: torch.Tensor  # (D, H, W) on the renderer's device
     value_range: tuple[float, float]
-    grids: dict  # with_gradient (bool) -> (C, D, H, W) grid
+    grids: dict  # with_gradient (bool) -> (1, C, D, H, W) grid
     block_range: tuple[torch.Tensor, torch.Tensor] | None = None  # per-block (min, max) values
 
     def block_min_max(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -304,10 +304,12 @@ class VolumeRenderer:
         if needs_graph:  # backward keeps about three times the forward's temporaries per sample
             bytes_per_sample *= 3
         samples_per_chunk = max(1, min(_SAMPLES_PER_CHUNK, self.max_memory_bytes // bytes_per_sample))
-        if compositing == "early_termination":
-            samples_per_chunk = max(1, samples_per_chunk // _BLOCK_SIZE)
+        if compositing == "early_termination":  # holds one block of samples per ray at a time
+            chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // _BLOCK_SIZE))
+        else:
+            chunks = context.chunks(samples_per_chunk=samples_per_chunk)
         pieces = []
-        for pixels in context.chunks(samples_per_chunk):
+        for pixels in chunks:
             if should_stop is not None and should_stop():
                 raise RenderInterrupted("render stopped by should_stop()")
             if needs_graph:
@@ -385,9 +387,10 @@ class _RenderContext:
         segments = intersect_box(origin, directions, self.clip_box if self.clip_box is not None else self.box)
         return origin, directions, segments, count_samples(segments, self.step)
 
-    def chunks(self, samples_per_chunk: int):
-        """Yield (n,) pixel-index tensors whose rays hold about ``samples_per_chunk`` samples
-        each (at least one ray). Ray counts come from geometry only, in bounded pixel blocks."""
+    def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None):
+        """Yield (n,) pixel-index tensors whose rays hold at most about ``samples_per_chunk``
+        samples (at least one ray) and at most ``rays_per_chunk`` rays. Sample counts come from
+        geometry only, in bounded blocks of pixels."""
         n_pixels = self.image_size[0] * self.image_size[1]
         device = self.grid.device
         pixel_block = 1 << 20  # bounds the memory of this bookkeeping on huge images
@@ -395,15 +398,17 @@ class _RenderContext:
             pixels = torch.arange(start, min(start + pixel_block, n_pixels), device=device)
             with torch.no_grad():
                 n_steps = self.rays(pixels)[3]
-            # Cut where the running sample count crosses multiples of the budget.
             running = torch.cumsum(n_steps, 0)
             total = int(running[-1])
             self.samples_taken += total
-            cuts = []
-            if total > samples_per_chunk:
+            cuts = set()
+            if samples_per_chunk is not None and total > samples_per_chunk:
+                # Cut where the running sample count crosses multiples of the budget.
                 marks = torch.arange(samples_per_chunk, total, samples_per_chunk, device=device)
-                cuts = torch.searchsorted(running, marks, right=True).tolist()
-            bounds = sorted(set([0] + [c for c in cuts if 0 < c < pixels.shape[0]] + [pixels.shape[0]]))
+                cuts.update(torch.searchsorted(running, marks, right=True).tolist())
+            if rays_per_chunk is not None:
+                cuts.update(range(rays_per_chunk, pixels.shape[0], rays_per_chunk))
+            bounds = sorted({0, pixels.shape[0]} | {c for c in cuts if 0 < c < pixels.shape[0]})
             for a, b in zip(bounds[:-1], bounds[1:]):
                 yield pixels[a:b]
 

@@ -216,12 +216,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
         end = check_finite_number("end", end, minimum=0.0, maximum=1.0)
         if not start < end:
             raise ValueError(f"ramp needs start < end, got start={start}, end={end}")
-        points = [(start, min_opacity), (end, max_opacity)]
-        if start > 0:
-            points.insert(0, (0.0, min_opacity))
-        if end < 1:
-            points.append((1.0, max_opacity))
-        return cls(points, device=device)
+        return cls(_edge(start, end, min_opacity, max_opacity), device=device)
 
     @classmethod
     def step(cls, threshold: float = 0.5, low: float = 0.0, high: float = 1.0, width: float = 1e-3,
@@ -230,13 +225,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
         (a true jump would have no gradient with respect to the scalar)."""
         threshold = check_finite_number("threshold", threshold, minimum=0.0, maximum=1.0)
         width = check_finite_number("width", width, positive=True)
-        a, b = max(0.0, threshold - width / 2), min(1.0, threshold + width / 2)
-        points = [(a, low), (b, high)]
-        if a > 0:
-            points.insert(0, (0.0, low))
-        if b < 1:
-            points.append((1.0, high))
-        return cls(points, device=device)
+        return cls(_edge(max(0.0, threshold - width / 2), min(1.0, threshold + width / 2), low, high), device=device)
 
     @classmethod
     def exponential(cls, min_opacity: float = 0.0, max_opacity: float = 1.0, steepness: float = 4.0,
@@ -324,6 +313,11 @@ class OpacityTransferFunction(_PiecewiseLinear):
 
     def __repr__(self) -> str:
         return f"OpacityTransferFunction({self.get_control_points()})"
+
+
+def _edge(start: float, end: float, low: float, high: float) -> list[tuple[float, float]]:
+    """Control points: ``low`` until ``start``, linear up to ``high`` at ``end``, flat after."""
+    return ([(0.0, low)] if start > 0 else []) + [(start, low), (end, high)] + ([(1.0, high)] if end < 1 else [])
 
 
 def _check_n_points(n_points) -> int:
