@@ -42,6 +42,8 @@ _MAX_SIDE = 4096
 _ORBIT_DEG_PER_PIXEL = 0.4
 _KEY_ORBIT_DEG = 5.0
 _KEY_ZOOM = 1.1
+PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
+PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 
 
 def _esm() -> pathlib.Path | str:
@@ -339,16 +341,29 @@ class VolumeView(anywidget.AnyWidget):
             return self.renderer.render(volume, camera, should_stop=should_stop, **options)
 
     def _preview_settings(self) -> tuple[tuple[int, int], float]:
-        """Size and step of a preview that should render within ``frame_budget_ms``."""
+        """Size and step (voxels) of a preview that should render within ``frame_budget_ms``.
+
+        The cost model is time = cost × pixels × samples along the diagonal, fitted on the last
+        frame. Resolution gives way first (down to PREVIEW_MIN_SIDE pixels), then the step grows
+        (up to PREVIEW_MAX_STEP voxels): a blurry preview reads better than a tiny one.
+        """
         step = max(self.step_size, 1.0)
+        side = min(self.width, self.height)
         if self._cost_per_unit is None:
-            scale = 0.5
+            scale = min(1.0, PREVIEW_MIN_SIDE / side)
         else:
-            diagonal_samples = float(self.renderer.box(self.renderer.volume_shape).diagonal) / step
-            allowed_pixels = self.frame_budget_ms / 1e3 / (self._cost_per_unit * diagonal_samples)
-            scale = math.sqrt(allowed_pixels / (self.width * self.height))
-        scale = min(1.0, max(0.125, scale))
+            voxel = float(self.renderer.spacing.min())
+            diagonal_voxels = float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel
+            budget_s = self.frame_budget_ms / 1e3
+            allowed_pixels = budget_s / (self._cost_per_unit * diagonal_voxels / step)
+            scale = min(1.0, math.sqrt(allowed_pixels / (self.width * self.height)))
+            floor = min(1.0, PREVIEW_MIN_SIDE / side)
+            if scale < floor:  # keep the size, take longer steps instead
+                scale = floor
+                pixels = self.width * self.height * scale * scale
+                step = min(PREVIEW_MAX_STEP, max(step, self._cost_per_unit * pixels * diagonal_voxels / budget_s))
         self._stats["preview_scale"] = scale
+        self._stats["preview_step"] = step
         return (max(16, round(self.height * scale)), max(16, round(self.width * scale))), step
 
     def _draw(self, kind: str) -> None:
@@ -375,7 +390,8 @@ class VolumeView(anywidget.AnyWidget):
             warnings.warn(f"VolumeView could not render: {message}", RuntimeWarning)
             self.error = message
             return
-        diagonal_samples = float(self.renderer.box(self.renderer.volume_shape).diagonal) / step
+        voxel = float(self.renderer.spacing.min())
+        diagonal_samples = float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel / step
         self._cost_per_unit = (rendered - start) / (size[0] * size[1] * diagonal_samples)
         self._stats.update(render_ms=1e3 * (rendered - start), encode_ms=1e3 * (encoded - rendered))
         self._send_frame(data, mime, size, kind)

@@ -244,3 +244,18 @@ def test_static_fallback_carries_the_still_frame(view):
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert "application/vnd.jupyter.widget-view+json" in data
     assert data["image/png"]
+
+
+def test_preview_keeps_its_size_and_takes_longer_steps_when_the_budget_is_tight(volume):
+    view = RecordingView(volume, width=512, height=384)
+    view._cost_per_unit = 1e-7  # seconds per pixel × sample, as if measured
+    view.frame_budget_ms = 1e6
+    (height, width), step = view._preview_settings()
+    assert (height, width, step) == (384, 512, 1.0)  # plenty of time: full size, 1-voxel steps
+    view.frame_budget_ms = 50.0
+    (height, width), step = view._preview_settings()
+    assert min(height, width) == 128 and 1.0 < step <= 4.0
+    view.frame_budget_ms = 0.01
+    (height, width), step = view._preview_settings()
+    assert min(height, width) == 128 and step == 4.0
+    view.close()
