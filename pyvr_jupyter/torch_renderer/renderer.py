@@ -166,6 +166,10 @@ class VolumeRenderer:
         )
         return self
 
+    def value_range_of(self, volume) -> tuple[float, float]:
+        """The default ``value_range`` of ``volume``: its min and max (cached per volume)."""
+        return self._volume_state(volume).value_range
+
     def invalidate_cache(self) -> None:
         """Forget per-volume precomputation (needed only after editing a volume's memory
         behind torch's back, e.g. a numpy view of a tensor)."""

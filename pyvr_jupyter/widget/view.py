@@ -148,7 +148,7 @@ class VolumeView(anywidget.AnyWidget):
         super().__init__(width=width, height=height, colormap=colormap,
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
-                         list(self.renderer._volume_state(volume).value_range),
+                         list(self.renderer.value_range_of(volume)),
                          lighting=self.renderer.lighting.to_dict(), **self._camera_traits(), **render_options)
         self.on_msg(self._handle_message)
 
@@ -164,12 +164,12 @@ class VolumeView(anywidget.AnyWidget):
         with self._lock:
             reframe = tuple(volume.shape) != tuple(self._volume.shape)
             self._volume = volume
-            state = self.renderer._volume_state(volume)
+            value_range = self.renderer.value_range_of(volume)
             if reframe:
                 self._default_camera = Camera.for_volume(volume.shape, spacing=self.renderer.spacing.tolist(),
                                                          origin=self.renderer.origin.tolist())
                 self.camera = self._default_camera.clone()
-        self.value_range = list(state.value_range)
+        self.value_range = list(value_range)
         if reframe:
             self._write_camera_traits()
         self._request(FULL)
@@ -429,7 +429,9 @@ class VolumeView(anywidget.AnyWidget):
         self._request(FULL)
 
     def _on_visibility_message(self, message) -> None:
-        self._scheduler.set_visible(bool(message["visible"]))
+        if not isinstance(message["visible"], bool):
+            raise ValueError(f"visible must be true or false, got {message['visible']!r}")
+        self._scheduler.set_visible(message["visible"])
 
     def _on_ack_message(self, message) -> None:
         sent = self._unacknowledged.pop(message["id"], None)

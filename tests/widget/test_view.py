@@ -151,6 +151,7 @@ def test_invalid_traits_are_rejected(view, name, value):
     {"type": "orbit", "dx": float("nan"), "dy": 0}, {"type": "zoom", "factor": float("inf")},
     {"type": "key", "key": "q"}, {"type": "ack"}, {"type": "pan", "dx": None, "dy": 1},
     {"type": "resize", "width": float("nan"), "height": 100}, {"type": "visibility"},
+    {"type": "visibility", "visible": "no"},
 ])
 def test_malformed_browser_messages_are_ignored_with_a_warning(view, message):
     position = list(view.camera_position)
