@@ -28,6 +28,25 @@ from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction, OpacityTr
 HERE = Path(__file__).resolve().parent
 
 
+ANALYSIS = """## What limits the unmet targets
+
+- S1 against VTK: VTK's fixed-point caster runs one fused C++ loop per ray. Ours is pure PyTorch:
+  each sample passes through about forty separate tensor operations (gathers, trilinear lookup,
+  transfer-function lookup, shading, compositing), each streaming its operands through memory.
+  Done so far: empty-space skipping (min/max blocks, a tight clip box, per-sample culling: about
+  40 % of the samples in the box are dropped before classification on S1), chunks of about a million
+  samples (twice as fast as 5 M: smaller temporaries stay in cache and avoid page faults),
+  batched channels-last lookups (grid_sample parallelises over the batch only). torch.compile of
+  the classification stage gave 10 % for 35 s of compilation, so it is not the default.
+  Next: skip empty blocks per ray (a DDA over the block grid instead of generating and culling
+  samples); on CUDA, torch.compile (Inductor fuses the chain into generated kernels). A fused
+  kernel of our own is ruled out by the pure-PyTorch rule.
+- S4 backward: `grid_sampler_3d_backward` is about 45 % of it (a scatter into the 4-channel grid
+  gradient); checkpointing adds one recomputation of the forward. On the README Quick Start scene
+  the same code gives 2.1x (benchmarks/quickstart_backward.py).
+- Figures vary by up to 2x between runs on these shared 2-core machines; compare ratios within a run."""
+
+
 @dataclass
 class Scene:
     """S1's settings, scaled for the smoke run."""
@@ -224,6 +243,7 @@ def write_results(rows, path: Path, device: str, vtk_ms: float | None, started: 
     if vtk_ms:
         s1 = next(r for r in rows if r.name == "S1")
         lines += ["", f"S1 / VTK time ratio in this run: **{s1.ms / vtk_ms:.2f}** (target ≤ 0.5)."]
+    lines += ["", ANALYSIS]
     path.write_text("\n".join(lines) + "\n")
 
 
