@@ -26,7 +26,8 @@ class FrameScheduler:
     follows by itself. ``acknowledge()`` when the browser has drawn a frame.
     """
 
-    def __init__(self, draw: Callable[[str], None], max_frames_in_flight: int = 2, settle_s: float = 0.15):
+    def __init__(self, draw: Callable[[str], None], max_frames_in_flight: int = 2, settle_s: float = 0.15,
+                 visible: bool = True):
         self._draw = draw
         self.max_frames_in_flight = max_frames_in_flight
         self.settle_s = settle_s
@@ -34,7 +35,7 @@ class FrameScheduler:
         self._pending: str | None = None
         self._refine_after: float | None = None  # when to follow a preview with a full frame
         self.frames_in_flight = 0
-        self.visible = True
+        self.visible = visible
         self._stopped = False
         self._drawing = False
         self._thread: threading.Thread | None = None

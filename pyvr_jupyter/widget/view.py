@@ -143,8 +143,7 @@ class VolumeView(anywidget.AnyWidget):
         self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
         self._snapshot_current = False  # does ``snapshot`` show the current state?
         self._interactive_edit = False  # set by edit(interactive=True): render previews
-        self._scheduler = FrameScheduler(self._draw)
-        self._scheduler.visible = False  # until a view in the browser says it is ready
+        self._scheduler = FrameScheduler(self._draw, visible=False)  # until a view in the browser is ready
         super().__init__(width=width, height=height, colormap=colormap,
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
