@@ -16,8 +16,12 @@ from .widget import ControlPanel, TransferFunctionEditor, VolumeView, viewer
 __version__ = "0.1.0"
 
 __all__ = [
+    # renderer
     "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
-    "COMPOSITING_STRATEGIES", "create_test_volume", "VOLUME_TYPES", "load_volume", "VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer",
-    "orbit_cameras", "psnr", "fit",
+    "COMPOSITING_STRATEGIES", "orbit_cameras", "psnr", "fit",
+    # data
+    "create_test_volume", "VOLUME_TYPES", "load_volume",
+    # widgets
+    "VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer",
     "__version__",
 ]

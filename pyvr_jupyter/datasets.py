@@ -117,7 +117,8 @@ def _shepp_logan(x, y, z):
     value = np.zeros(np.broadcast_shapes(x.shape, y.shape, z.shape))
     for amplitude, a, b, c, x0, y0, z0, phi, theta, psi in _SHEPP_LOGAN:
         phi, theta, psi = (math.radians(v) for v in (phi, theta, psi))
-        cf, sf, ct, st, cp, sp = math.cos(phi), math.sin(phi), math.cos(theta), math.sin(theta), math.cos(psi), math.sin(psi)
+        cf, sf, ct, st = math.cos(phi), math.sin(phi), math.cos(theta), math.sin(theta)
+        cp, sp = math.cos(psi), math.sin(psi)
         rotation = np.array([[cp * cf - ct * sf * sp, cp * sf + ct * cf * sp, sp * st],
                              [-sp * cf - ct * sf * cp, -sp * sf + ct * cf * cp, cp * st],
                              [st * sf, -st * cf, ct]])

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
+from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction
 
 
 def assert_close(actual, expected, atol=1e-6, rtol=0.0, msg=""):

@@ -16,6 +16,7 @@ from .shading import Lighting
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = [
-    "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES", "EARLY_TERMINATION_THRESHOLD", "Lighting",
-    "ColorTransferFunction", "OpacityTransferFunction", "orbit_cameras", "psnr", "fit",
+    "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES",
+    "EARLY_TERMINATION_THRESHOLD", "Lighting", "ColorTransferFunction", "OpacityTransferFunction",
+    "orbit_cameras", "psnr", "fit",
 ]

@@ -38,15 +38,18 @@ class ControlPanel(widgets.VBox):
                                             description="compositing", style=slider["style"])
         self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting")
         lighting = dict(view.lighting)
-        self.ambient = widgets.FloatSlider(value=lighting["ambient"], min=0, max=1, step=0.05, description="ambient", **slider)
-        self.diffuse = widgets.FloatSlider(value=lighting["diffuse"], min=0, max=1.5, step=0.05, description="diffuse", **slider)
-        self.specular = widgets.FloatSlider(value=lighting["specular"], min=0, max=1, step=0.05, description="specular", **slider)
+        coefficient = dict(min=0, step=0.05, **slider)
+        self.ambient = widgets.FloatSlider(value=lighting["ambient"], max=1, description="ambient", **coefficient)
+        self.diffuse = widgets.FloatSlider(value=lighting["diffuse"], max=1.5, description="diffuse", **coefficient)
+        self.specular = widgets.FloatSlider(value=lighting["specular"], max=1, description="specular", **coefficient)
         self.shininess = widgets.FloatLogSlider(value=lighting["shininess"], base=2, min=0, max=8, step=0.25,
                                                 description="shininess", **slider)
         self.headlight = widgets.Checkbox(value=lighting["headlight"], description="headlight")
         azimuth, elevation = self._angles(lighting["light_direction"])
-        self.light_azimuth = widgets.FloatSlider(value=azimuth, min=-180, max=180, step=5, description="light az.", **slider)
-        self.light_elevation = widgets.FloatSlider(value=elevation, min=-89, max=89, step=5, description="light el.", **slider)
+        self.light_azimuth = widgets.FloatSlider(value=azimuth, min=-180, max=180, step=5, description="light az.",
+                                                 **slider)
+        self.light_elevation = widgets.FloatSlider(value=elevation, min=-89, max=89, step=5, description="light el.",
+                                                   **slider)
         self.fov = widgets.FloatSlider(value=view.fov, min=5, max=120, step=1, description="fov (°)", **slider)
         self.background = widgets.ColorPicker(value=_hex(view.background), description="background",
                                               style=slider["style"])
