@@ -71,12 +71,13 @@ class TransferFunctionEditor(widgets.VBox):
         view: a VolumeView to keep in sync both ways.
         opacity_tf, colormap, value_range: starting state when there is no view.
         width, height: canvas size in pixels.
-        max_opacity: top of the opacity axis; lower it for fine control near zero.
+        max_opacity: top of the opacity axis; lower it for fine control near zero. Default: a
+            little above the curve's highest point (at most 1).
     """
 
     def __init__(self, volume=None, *, view=None, opacity_tf: OpacityTransferFunction | None = None,
                  colormap: str = "viridis", value_range=None, width: int = 420, height: int = 180,
-                 max_opacity: float = 1.0):
+                 max_opacity: float | None = None):
         if volume is None and view is None:
             raise ValueError("TransferFunctionEditor needs a volume or a view")
         self.view = view
@@ -114,8 +115,11 @@ class TransferFunctionEditor(widgets.VBox):
         self.window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
                                                min=low, max=high, step=(high - low) / 1000, description="window",
                                                readout_format=".3g", continuous_update=False)
+        if max_opacity is None:
+            max_opacity = min(1.0, max(1e-3, 1.5 * max(a for _, a in self.points)))
         self.opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
-                                                    description="max opacity", readout_format=".3f")
+                                                    description="max opacity", readout_format=".3f",
+                                                    style={"description_width": "initial"})
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
         self.preset_picker.observe(self._on_preset_picked, names="value")
         self.window.observe(self._on_window, names="value")

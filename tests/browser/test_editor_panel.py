@@ -11,7 +11,7 @@ from jupyter_harness import (FIGURES, TOKEN, JupyterServer, canvas_pixels, frame
 
 SOURCE = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
           "view = VolumeView(create_test_volume((64, 64, 64), 'torus'), width=256, height=256, colormap='hot')\n"
-          "view.controls()")
+          "view.controls(max_opacity=1.0)")
 
 
 @pytest.fixture(scope="module")

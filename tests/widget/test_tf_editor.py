@@ -80,6 +80,14 @@ def test_hover_highlights_the_nearest_point(editor):
     assert editor._hover is None
 
 
+def test_the_opacity_axis_fits_the_curve_by_default(volume):
+    editor = TransferFunctionEditor(volume, opacity_tf=OpacityTransferFunction.linear(0.0, 0.1))
+    assert editor.opacity_scale.value == pytest.approx(0.15, rel=0.15)  # a log slider rounds to its step
+    x, y = editor.to_canvas(1.0, 0.1)
+    left, top, width, height = editor._plot_box()
+    assert top < y < top + height / 2  # the top point sits in the upper half, not at the bottom
+
+
 def test_low_opacity_scale_gives_fine_control(editor):
     editor.opacity_scale.value = 0.01
     click(editor, 0.5, 0.005)
