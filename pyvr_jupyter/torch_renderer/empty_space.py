@@ -74,8 +74,9 @@ def occupied_box(occupied: torch.Tensor, block_size: int, box: VolumeBox, spacin
 def sample_is_occupied(points: torch.Tensor, occupied: torch.Tensor, block_size: int, box: VolumeBox,
                        spacing: torch.Tensor) -> torch.Tensor:
     """(m,) bool for world ``points`` (m, 3): does the sample fall in an occupied block?"""
-    voxel = (points - box.minimum) / spacing  # (m, 3) in voxel units, x, y, z
-    block = torch.div(voxel, block_size, rounding_mode="floor").long()
     nz, ny, nx = occupied.shape
-    bx, by, bz = block[:, 0].clamp(0, nx - 1), block[:, 1].clamp(0, ny - 1), block[:, 2].clamp(0, nz - 1)
-    return occupied.reshape(-1)[(bz * ny + by) * nx + bx]
+    # Points lie inside the box, so truncation is the floor; few, whole-tensor ops (hot path).
+    block = ((points - box.minimum) * (1.0 / (spacing * block_size))).long()  # (m, 3) as (x, y, z)
+    block = torch.minimum(block, torch.tensor([nx - 1, ny - 1, nz - 1], device=block.device))
+    flat = (block * torch.tensor([1, nx, nx * ny], device=block.device)).sum(dim=1)
+    return occupied.reshape(-1)[flat]
