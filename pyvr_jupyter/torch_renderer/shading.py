@@ -65,23 +65,27 @@ def shade(rgb: torch.Tensor, gradients: torch.Tensor, view_dirs: torch.Tensor, l
         Normals are flipped to face the viewer (two-sided), so surfaces seen from inside are lit too.
         Where the gradient vanishes (flat regions) the sample keeps ``rgb·(ambient + diffuse)``.
     """
+    # Dot products with the raw gradient, scaled by 1/|g| afterwards: (n,) work instead of
+    # normalised (n, 3) normals (this stage runs once per sample).
     dtype = rgb.dtype
-    to_eye = -view_dirs.to(dtype)  # (..., 3)
-    if lighting.headlight:
-        to_light = to_eye
-        half = to_eye
+    view_dirs = view_dirs.to(dtype)
+    magnitude_sq = (gradients * gradients).sum(-1)  # (...)
+    flat = magnitude_sq <= 1e-20
+    g_dot_view = (gradients * view_dirs).sum(-1)
+    # Two-sided: the normal is flipped to face the eye, i.e. against the view direction.
+    scale = torch.rsqrt(torch.where(flat, torch.ones_like(magnitude_sq), magnitude_sq))
+    scale = torch.where(g_dot_view > 0, -scale, scale)
+    if lighting.headlight:  # light and half vector both point to the eye
+        n_dot_l = n_dot_h = -g_dot_view * scale
     else:
         to_light = lighting.light_direction.to(device=rgb.device, dtype=dtype)
         to_light = to_light / to_light.norm()
-        half = to_light + to_eye
-        half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    magnitude_sq = (gradients * gradients).sum(-1, keepdim=True)  # (..., 1)
-    flat = magnitude_sq <= 1e-20
-    normals = gradients * torch.rsqrt(torch.where(flat, torch.ones_like(magnitude_sq), magnitude_sq))
-    facing = (normals * to_eye).sum(-1, keepdim=True)
-    normals = torch.where(facing < 0, -normals, normals)  # two-sided
-    n_dot_l = (normals * to_light).sum(-1, keepdim=True).clamp_min(0.0)
-    n_dot_h = (normals * half).sum(-1, keepdim=True).clamp_min(0.0)
-    n_dot_l = torch.where(flat, torch.ones_like(n_dot_l), n_dot_l)
+        g_dot_light = gradients @ to_light
+        # half = (l + e) / |l + e| with e = −view: |l + e|² = 2 − 2·(view·l) for unit vectors.
+        half_length = (2.0 - 2.0 * (view_dirs @ to_light)).clamp_min(1e-24).sqrt()
+        n_dot_l = g_dot_light * scale
+        n_dot_h = (g_dot_light - g_dot_view) * scale / half_length
+    n_dot_l = torch.where(flat, torch.ones_like(n_dot_l), n_dot_l.clamp_min(0.0))
     specular = torch.where(flat, torch.zeros_like(n_dot_h), n_dot_h.clamp_min(1e-12) ** lighting.shininess)
-    return rgb * (lighting.ambient + lighting.diffuse * n_dot_l) + lighting.specular * specular
+    light = lighting.ambient + lighting.diffuse * n_dot_l  # (...)
+    return rgb * light.unsqueeze(-1) + (lighting.specular * specular).unsqueeze(-1)

@@ -57,8 +57,43 @@ def interpolate_piecewise_linear(x: torch.Tensor, positions: torch.Tensor, value
         left = right - 1
         p0, p1 = positions[left], positions[right]
         weight = ((x - p0) / (p1 - p0)).clamp(0.0, 1.0).unsqueeze(-1)
-    v0, v1 = values[left], values[left + 1]  # (..., C)
-    return v0 + weight * (v1 - v0)
+    return _KnotInterpolation.apply(values, left, weight)
+
+
+class _KnotInterpolation(torch.autograd.Function):
+    """``values[left] + weight · (values[left + 1] − values[left])``: rows ``left`` (...,) of
+    ``values`` (K, C) blended by ``weight`` (..., 1).
+
+    Plain indexing would give the same result, but its backward (``index_put_`` with
+    ``accumulate=True``) is several times slower on CPU when a million samples land on a few
+    hundred knots: it was a sixth of the renderer's backward. This backward adds each channel
+    with 1-D ``index_add_`` calls instead (ten times faster than adding whole rows).
+    """
+
+    @staticmethod
+    def forward(ctx, values, left, weight):
+        flat = left.reshape(-1)
+        v0 = values.index_select(0, flat).reshape(*left.shape, -1)
+        v1 = values.index_select(0, flat + 1).reshape(*left.shape, -1)
+        ctx.save_for_backward(values, left, weight)
+        return torch.lerp(v0, v1, weight)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        values, left, weight = ctx.saved_tensors
+        grad_values = grad_weight = None
+        flat, rows = left.reshape(-1), grad.reshape(-1, values.shape[-1])
+        if ctx.needs_input_grad[0]:
+            upper = rows * weight.reshape(-1, 1)
+            lower = rows - upper
+            grad_values = torch.zeros_like(values)
+            for channel in range(values.shape[-1]):  # 1-D adds: 2-D rows contend for the same cache lines
+                grad_values[:, channel].index_add_(0, flat, lower[:, channel]).index_add_(0, flat + 1, upper[:, channel])
+        if ctx.needs_input_grad[2]:
+            difference = values.index_select(0, flat + 1) - values.index_select(0, flat)
+            grad_weight = (difference * rows).sum(-1).reshape(weight.shape)
+        return grad_values, None, grad_weight
 
 
 class _PiecewiseLinear:

@@ -1,0 +1,87 @@
+"""Specification of shading.py: two-sided Blinn–Phong with normals from the volume's gradient."""
+
+import pytest
+import torch
+
+from pyvr_jupyter.torch_renderer import Lighting
+from pyvr_jupyter.torch_renderer.shading import shade
+
+
+def reference_shade(rgb, gradients, view_dirs, lighting):
+    """The textbook form, one normalised vector at a time."""
+    to_eye = -view_dirs
+    to_light = to_eye if lighting.headlight else lighting.light_direction / lighting.light_direction.norm()
+    half = to_light + to_eye
+    half = half / half.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    length = gradients.norm(dim=-1, keepdim=True)
+    flat = length <= 1e-10
+    normals = gradients / torch.where(flat, torch.ones_like(length), length)
+    normals = torch.where((normals * to_eye).sum(-1, keepdim=True) < 0, -normals, normals)
+    n_dot_l = torch.where(flat, torch.ones_like(length), (normals * to_light).sum(-1, keepdim=True).clamp_min(0))
+    n_dot_h = (normals * half).sum(-1, keepdim=True).clamp_min(1e-12)
+    specular = torch.where(flat, torch.zeros_like(length), n_dot_h ** lighting.shininess)
+    return rgb * (lighting.ambient + lighting.diffuse * n_dot_l) + lighting.specular * specular
+
+
+def random_samples(n=500, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    rgb = torch.rand(n, 3, generator=generator, dtype=torch.float64)
+    gradients = torch.randn(n, 3, generator=generator, dtype=torch.float64)
+    gradients[:10] = 0.0  # flat regions
+    view_dirs = torch.randn(n, 3, generator=generator, dtype=torch.float64)
+    return rgb, gradients, view_dirs / view_dirs.norm(dim=-1, keepdim=True)
+
+
+@pytest.mark.parametrize("lighting", [
+    Lighting(),
+    Lighting(ambient=0.1, diffuse=0.5, specular=0.8, shininess=7.0, light_direction=(1.0, -2.0, 0.5), headlight=False),
+    Lighting(light_direction=(0.0, 0.0, 1.0), headlight=False),
+], ids=["headlight", "oblique light", "light along +z"])
+def test_agrees_with_the_textbook_formula(lighting):
+    lighting.light_direction = lighting.light_direction.double()
+    rgb, gradients, view_dirs = random_samples()
+    torch.testing.assert_close(shade(rgb, gradients, view_dirs, lighting),
+                               reference_shade(rgb, gradients, view_dirs, lighting), atol=1e-10, rtol=1e-10)
+
+
+def test_surface_facing_the_headlight_gets_every_term():
+    lighting = Lighting(ambient=0.3, diffuse=0.7, specular=0.2, shininess=20.0)
+    rgb = torch.tensor([[0.5, 0.25, 1.0]])
+    view = torch.tensor([[0.0, 0.0, -1.0]])
+    for gradient in ([0.0, 0.0, 3.0], [0.0, 0.0, -3.0]):  # two-sided: both orientations lit alike
+        shaded = shade(rgb, torch.tensor([gradient]), view, lighting)
+        torch.testing.assert_close(shaded, rgb * 1.0 + 0.2)
+
+
+def test_grazing_surface_gets_ambient_only():
+    lighting = Lighting(ambient=0.3, diffuse=0.7, specular=0.2)
+    rgb = torch.ones(1, 3)
+    shaded = shade(rgb, torch.tensor([[1.0, 0.0, 0.0]]), torch.tensor([[0.0, 0.0, -1.0]]), lighting)
+    torch.testing.assert_close(shaded, torch.full((1, 3), 0.3))
+
+
+def test_light_behind_the_surface_leaves_ambient():
+    lighting = Lighting(ambient=0.25, diffuse=0.7, specular=0.5, light_direction=(0.0, 0.0, -1.0), headlight=False)
+    # Seen from +z (view along −z), normal flipped to +z; the light shines from −z.
+    shaded = shade(torch.ones(1, 3), torch.tensor([[0.0, 0.0, 1.0]]), torch.tensor([[0.0, 0.0, -1.0]]), lighting)
+    torch.testing.assert_close(shaded, torch.full((1, 3), 0.25))
+
+
+def test_flat_region_keeps_ambient_plus_diffuse_and_no_highlight():
+    lighting = Lighting(ambient=0.3, diffuse=0.7, specular=0.9)
+    shaded = shade(torch.full((2, 3), 0.5), torch.zeros(2, 3), torch.tensor([[0.0, 0.0, -1.0]] * 2), lighting)
+    torch.testing.assert_close(shaded, torch.full((2, 3), 0.5))
+
+
+def test_shading_is_differentiable_in_gradients_and_coefficients():
+    rgb, gradients, view_dirs = random_samples(12, seed=3)
+    gradients = gradients[10:].clone().requires_grad_()  # skip the flat rows (a kink at zero)
+    coefficients = torch.tensor([0.3, 0.6, 0.4, 9.0], dtype=torch.float64, requires_grad=True)
+    direction = torch.tensor([0.3, 1.0, -0.4], dtype=torch.float64, requires_grad=True)
+
+    def shaded(g, c, d):
+        lighting = Lighting(ambient=c[0], diffuse=c[1], specular=c[2], shininess=c[3], light_direction=d,
+                            headlight=False)
+        return shade(rgb[10:], g, view_dirs[10:], lighting)
+
+    assert torch.autograd.gradcheck(shaded, (gradients, coefficients, direction))
