@@ -74,9 +74,13 @@ def occupied_box(occupied: torch.Tensor, block_size: int, box: VolumeBox, spacin
 def sample_is_occupied(points: torch.Tensor, occupied: torch.Tensor, block_size: int, box: VolumeBox,
                        spacing: torch.Tensor) -> torch.Tensor:
     """(m,) bool for world ``points`` (m, 3): does the sample fall in an occupied block?"""
-    nz, ny, nx = occupied.shape
-    # Points lie inside the box, so truncation is the floor; few, whole-tensor ops (hot path).
-    block = ((points - box.minimum) * (1.0 / (spacing * block_size))).long()  # (m, 3) as (x, y, z)
-    block = torch.minimum(block, torch.tensor([nx - 1, ny - 1, nz - 1], device=block.device))
-    flat = (block * torch.tensor([1, nx, nx * ny], device=block.device)).sum(dim=1)
-    return occupied.reshape(-1)[flat]
+    # A ring of copied blocks around the grid takes points a rounding error outside the box
+    # (and those exactly on its far faces) without clamping each sample: this is the hot path.
+    padded = F.pad(occupied[None, None].float(), (1, 1, 1, 1, 1, 1), mode="replicate")[0, 0] > 0.5
+    nz, ny, nx = padded.shape
+    scale = 1.0 / (spacing * block_size)
+    block = torch.addcmul(1.0 - box.minimum * scale, points, scale).floor_()  # (m, 3) as (x, y, z), from 1
+    if padded.numel() > 2**24:  # flat indices beyond float32's exact integers
+        block = block.double()
+    strides = torch.tensor([1.0, nx, nx * ny], dtype=block.dtype, device=block.device)
+    return padded.reshape(-1)[(block @ strides).long()]

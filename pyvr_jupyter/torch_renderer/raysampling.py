@@ -100,9 +100,19 @@ def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor,
     if block_size is not None:
         counts = counts.clamp_max(block_size)
     ray_ids = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
-    starts = torch.cumsum(counts, 0) - counts  # (n_rays,) where each ray's samples begin
-    index = torch.arange(ray_ids.shape[0], device=counts.device) - starts[ray_ids] + first
-    t_near, t_far = torch.stack([segments.t_near, segments.t_far], 1)[ray_ids].unbind(1)  # one gather
-    t_start = t_near + index.to(t_near.dtype) * step
-    deltas = (torch.minimum(t_start + step, t_far) - t_start).clamp_min(0.0)
-    return PackedSamples(ray_ids, t_start + 0.5 * deltas, deltas)
+    ends = torch.cumsum(counts, 0)
+    starts = ends - counts  # (n_rays,) where each ray's samples begin
+    # Sample j (flat) of ray r sits at t_near[r] + (first + j − starts[r] + ½)·step: one gather of a
+    # per-ray offset plus an arange, in float64 because j·step runs to millions.
+    offset = segments.t_near.double() + (first + 0.5 - starts.double()) * step
+    position = torch.arange(ray_ids.shape[0], dtype=torch.float64, device=counts.device)
+    t_mid = (offset[ray_ids] + position * step).to(segments.t_near.dtype)
+    deltas = torch.full_like(t_mid, step)
+    # Every step is whole except a ray's last, which ends at t_far: fix those few samples.
+    taken = counts > 0
+    last = (ends - 1)[taken]
+    t_start = t_mid[last] - 0.5 * step
+    last_delta = (torch.minimum(t_start + step, segments.t_far[taken]) - t_start).clamp_min(0.0)
+    deltas = deltas.index_put((last,), last_delta)
+    t_mid = t_mid.index_put((last,), t_start + 0.5 * last_delta)
+    return PackedSamples(ray_ids, t_mid, deltas)

@@ -446,14 +446,13 @@ class _RenderContext:
         """Packed samples of the rays, their world positions (m, 3) and ray directions (m, 3),
         without the samples in empty blocks when empty-space skipping is on."""
         samples = sample_along_rays(segments, self.step, n_steps, first, block_size)
-        sample_dirs = directions[samples.ray_ids]  # (m, 3)
-        points = origin + samples.t_mid[:, None] * sample_dirs  # (m, 3)
+        points = torch.addcmul(origin, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
         if self.occupied is not None:
             keep = sample_is_occupied(points.detach(), self.occupied, _SKIP_BLOCK_SIZE, self.box, self.spacing)
             keep = torch.nonzero(keep).squeeze(1)
-            samples = PackedSamples(*(t[keep] for t in samples))
-            points, sample_dirs = points[keep], sample_dirs[keep]
-        return samples, points, sample_dirs
+            samples = PackedSamples(*(t.index_select(0, keep) for t in samples))
+            points = points.index_select(0, keep)
+        return samples, points, directions.index_select(0, samples.ray_ids)
 
     def _scalars(self, points):
         """Normalised scalars (m,) and, when shading, gradients (m, 3) at world ``points`` (m, 3)."""

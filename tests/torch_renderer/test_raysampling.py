@@ -2,7 +2,7 @@
 
 import torch
 
-from pyvr_jupyter.torch_renderer.raysampling import VolumeBox, count_samples, intersect_box, sample_along_rays
+from pyvr_jupyter.torch_renderer.raysampling import RaySegments, VolumeBox, count_samples, intersect_box, sample_along_rays
 
 from helpers import assert_close
 
@@ -48,3 +48,17 @@ def test_blocks_partition_the_samples():
     ids = torch.cat([b.ray_ids for b in blocks])
     order = torch.argsort(ids * 1000 + joined)
     assert_close(joined[order], whole.t_mid)
+
+
+def test_positions_stay_exact_in_long_packed_lists():
+    # A million samples in one list: positions must not drift with the sample's place in it.
+    n_rays, step = 4000, 0.25
+    t_near = torch.linspace(0.0, 50.0, n_rays)
+    seg = RaySegments(t_near, t_near + 64.0)
+    n = count_samples(seg, step)
+    s = sample_along_rays(seg, step, n)
+    assert s.t_mid.shape[0] == n_rays * 256
+    k = torch.arange(256, dtype=torch.float64).repeat(n_rays)
+    expected = t_near.double()[s.ray_ids] + (k + 0.5) * step
+    assert float((s.t_mid.double() - expected).abs().max()) < 1e-5
+    assert float((s.deltas - step).abs().max()) < 1e-5  # every step whole: the path is 256 steps
