@@ -63,14 +63,16 @@ def composite_vectorized(rgb: torch.Tensor, tau: torch.Tensor, ray_ids: torch.Te
     """
     # One running sum over all rays, restarted per ray by subtracting the sum before each
     # ray's first sample; float64 keeps that subtraction exact to float32 precision.
+    counts = torch.bincount(ray_ids, minlength=n_rays)  # (n_rays,) samples per ray
     running = torch.cumsum(tau.to(torch.float64), dim=0)  # (n_samples,)
-    exclusive = running - tau
-    ray_depth = torch.zeros(n_rays, dtype=torch.float64, device=tau.device).index_add_(0, ray_ids, tau.to(torch.float64))
-    before_ray = torch.cumsum(ray_depth, 0) - ray_depth  # (n_rays,)
-    depth_before = (exclusive - before_ray[ray_ids]).clamp_min(0.0).to(tau.dtype)
+    running = torch.cat([running.new_zeros(1), running])  # running[i] = depth before sample i
+    ends = torch.cumsum(counts, 0)
+    before_ray = running[ends - counts]  # (n_rays,) depth before each ray's first sample
+    depth_before = (running[:-1] - before_ray.index_select(0, ray_ids)).clamp_min(0.0).to(tau.dtype)
     weights = torch.exp(-depth_before) * -torch.expm1(-tau)  # T_i · α_i, (n_samples,)
-    colour = rgb.new_zeros(n_rays, 3).index_add(0, ray_ids, weights[:, None] * rgb)
-    depth = tau.new_zeros(n_rays).index_add(0, ray_ids, tau)
+    # Samples are grouped by ray: segment sums instead of scattering into the rays.
+    colour = torch.segment_reduce(weights[:, None] * rgb, "sum", lengths=counts)
+    depth = (running[ends] - before_ray).to(tau.dtype)  # (n_rays,) optical depth of each ray
     return Composite(colour, -torch.expm1(-depth))
 
 
