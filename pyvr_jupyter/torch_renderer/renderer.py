@@ -284,7 +284,7 @@ class VolumeRenderer:
             vmin=vmin, vmax=vmax, opacity_tf=self.opacity_tf if use_opacity else None,
             color_tf=self.color_tf if use_color else None, lighting=self.lighting if shaded else None,
             unit_distance=self.opacity_unit_distance, compositing=compositing,
-            rgba=rgba_table(self.opacity_tf, self.color_tf) if use_opacity and use_color else None)
+            rgba=rgba_table(self.opacity_tf, self.color_tf, as_parts=True) if use_opacity and use_color else None)
 
         # 3. Empty-space skipping, unless the volume or the opacity TF is learnt: their gradient
         #    reaches samples whose opacity is zero now but would not stay zero.
@@ -363,7 +363,7 @@ class _RenderContext:
     lighting: Lighting | None
     unit_distance: float
     compositing: str
-    rgba: torch.Tensor | None = None  # (K, 4) both TFs as one uniform table, when exact
+    rgba: tuple | None = None  # (K, 3) colours and (K, 1) opacities: both TFs as one uniform table, when exact
     samples_taken: int = 0
     clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
     occupied: torch.Tensor | None = None  # (nz, ny, nx) bool blocks that can have opacity
@@ -465,8 +465,9 @@ class _RenderContext:
         """Colours (m, 3) and optical depths (m,) of the packed samples."""
         values, gradients = self._scalars(points)
         if self.rgba is not None:  # one lookup for colour and opacity
-            knots = torch.linspace(0.0, 1.0, self.rgba.shape[0], dtype=self.rgba.dtype, device=self.rgba.device)
-            rgba = interpolate_piecewise_linear(values, knots, self.rgba.to(values.dtype), uniform=True)
+            knots = torch.linspace(0.0, 1.0, self.rgba[0].shape[0], dtype=values.dtype, device=values.device)
+            rgba = interpolate_piecewise_linear(values, knots, [part.to(values.dtype) for part in self.rgba],
+                                                uniform=True)
             rgb, opacity = rgba[:, :3], rgba[:, 3]
         else:
             opacity = self.opacity_tf(values) if self.opacity_tf is not None else values.clamp(0.0, 1.0)

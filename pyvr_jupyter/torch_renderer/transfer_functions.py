@@ -31,22 +31,23 @@ __all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piec
 _LOGIT_EPS = 1e-6
 
 
-def interpolate_piecewise_linear(x: torch.Tensor, positions: torch.Tensor, values: torch.Tensor,
-                                 uniform: bool = False) -> torch.Tensor:
+def interpolate_piecewise_linear(x: torch.Tensor, positions: torch.Tensor, values, uniform: bool = False) -> torch.Tensor:
     """Evaluate the piecewise-linear function through ``(positions, values)`` at ``x``.
 
     Args:
         x: scalars, any shape ``(...)``; clamped to [positions[0], positions[-1]] (the end
             values extend outside).
         positions: (K,) strictly increasing knots, K >= 2.
-        values: (K, C) values at the knots.
+        values: (K, C) values at the knots, or a sequence of (K, C_i) tables looked up
+            together (channels concatenated; backward then skips the tables that need no gradient).
         uniform: knots are ``linspace(0, 1, K)``; lets the lookup skip the search.
 
     Returns:
         (..., C). Differentiable with respect to ``x`` (except exactly on knots) and ``values``.
     """
+    tables = (values,) if isinstance(values, torch.Tensor) else tuple(values)
     n_knots = positions.shape[0]
-    x = x.to(values.dtype)
+    x = x.to(tables[0].dtype)
     if uniform:
         u = x.clamp(0.0, 1.0) * (n_knots - 1)
         left = u.detach().floor().clamp_(0, n_knots - 2).long()
@@ -57,43 +58,52 @@ def interpolate_piecewise_linear(x: torch.Tensor, positions: torch.Tensor, value
         left = right - 1
         p0, p1 = positions[left], positions[right]
         weight = ((x - p0) / (p1 - p0)).clamp(0.0, 1.0).unsqueeze(-1)
-    return _KnotInterpolation.apply(values, left, weight)
+    return _KnotInterpolation.apply(left, weight, *tables)
 
 
 class _KnotInterpolation(torch.autograd.Function):
-    """``values[left] + weight · (values[left + 1] − values[left])``: rows ``left`` (...,) of
-    ``values`` (K, C) blended by ``weight`` (..., 1).
+    """``table[left] + weight · (table[left + 1] − table[left])`` for rows ``left`` (...,) of
+    ``table`` (K, C), the tables' channels side by side, blended by ``weight`` (..., 1).
 
     Plain indexing would give the same result, but its backward (``index_put_`` with
     ``accumulate=True``) is several times slower on CPU when a million samples land on a few
     hundred knots: it was a sixth of the renderer's backward. This backward adds each channel
-    with 1-D ``index_add_`` calls instead (ten times faster than adding whole rows).
+    with 1-D ``index_add_`` calls instead (ten times faster than adding whole rows), and only
+    for the tables that need a gradient.
     """
 
     @staticmethod
-    def forward(ctx, values, left, weight):
+    def forward(ctx, left, weight, *tables):
+        table = torch.cat(tables, dim=-1) if len(tables) > 1 else tables[0]
         flat = left.reshape(-1)
-        v0 = values.index_select(0, flat).reshape(*left.shape, -1)
-        v1 = values.index_select(0, flat + 1).reshape(*left.shape, -1)
-        ctx.save_for_backward(values, left, weight)
+        v0 = table.index_select(0, flat).reshape(*left.shape, -1)
+        v1 = table.index_select(0, flat + 1).reshape(*left.shape, -1)
+        ctx.save_for_backward(left, weight, table)
+        ctx.widths = [t.shape[-1] for t in tables]
         return torch.lerp(v0, v1, weight)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        values, left, weight = ctx.saved_tensors
-        grad_values = grad_weight = None
-        flat, rows = left.reshape(-1), grad.reshape(-1, values.shape[-1])
-        if ctx.needs_input_grad[0]:
-            upper = rows * weight.reshape(-1, 1)
-            lower = rows - upper
-            grad_values = torch.zeros_like(values)
-            for channel in range(values.shape[-1]):  # 1-D adds: 2-D rows contend for the same cache lines
-                grad_values[:, channel].index_add_(0, flat, lower[:, channel]).index_add_(0, flat + 1, upper[:, channel])
-        if ctx.needs_input_grad[2]:
-            difference = values.index_select(0, flat + 1) - values.index_select(0, flat)
-            grad_weight = (difference * rows).sum(-1).reshape(weight.shape)
-        return grad_values, None, grad_weight
+        left, weight, table = ctx.saved_tensors
+        flat, rows = left.reshape(-1), grad.reshape(-1, table.shape[-1])
+        grad_weight = None
+        if ctx.needs_input_grad[1]:
+            steps = (table[1:] - table[:-1]).index_select(0, flat)  # (n, C) table[left + 1] − table[left]
+            grad_weight = (steps * rows).sum(-1).reshape(weight.shape)
+        grad_tables, first = [], 0
+        upper = rows * weight.reshape(-1, 1) if any(ctx.needs_input_grad[2:]) else None
+        for needed, width in zip(ctx.needs_input_grad[2:], ctx.widths):
+            grad_table = None
+            if needed:
+                grad_table = table.new_zeros(table.shape[0], width)
+                for channel in range(width):  # 1-D adds: 2-D rows contend for the same cache lines
+                    high = upper[:, first + channel]
+                    grad_table[:, channel].index_add_(0, flat, rows[:, first + channel] - high)
+                    grad_table[:, channel].index_add_(0, flat + 1, high)
+            grad_tables.append(grad_table)
+            first += width
+        return None, grad_weight, *grad_tables
 
 
 class _PiecewiseLinear:
@@ -459,13 +469,15 @@ class ColorTransferFunction(_PiecewiseLinear):
 
 
 def rgba_table(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction,
-               max_entries: int = 4096) -> torch.Tensor | None:
+               max_entries: int = 4096, as_parts: bool = False):
     """Both transfer functions as one uniform (K, 4) table (RGB, opacity), or None.
 
     Exact, not an approximation: it exists only when both functions have evenly spaced knots
     and one knot spacing is a multiple of the other, so every knot of each lies on the table's
     grid and linear interpolation in the table reproduces both. One 4-channel lookup then
-    replaces two. Differentiable with respect to both functions' values.
+    replaces two. Differentiable with respect to both functions' values. ``as_parts=True``
+    gives the (K, 3) colour and (K, 1) opacity columns as a pair, for
+    ``interpolate_piecewise_linear`` to look up together.
     """
     if not (opacity_tf.uniform and color_tf.uniform):
         return None
@@ -474,4 +486,5 @@ def rgba_table(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunct
     if finer % coarser or finer + 1 > max_entries:
         return None
     knots = torch.linspace(0.0, 1.0, finer + 1, dtype=color_tf.values.dtype, device=color_tf.values.device)
-    return torch.cat([color_tf(knots), opacity_tf(knots)[:, None]], dim=1)
+    parts = (color_tf(knots), opacity_tf(knots)[:, None])
+    return parts if as_parts else torch.cat(parts, dim=1)

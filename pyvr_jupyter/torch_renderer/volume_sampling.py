@@ -61,8 +61,8 @@ def sample_grid(grid: torch.Tensor, points: torch.Tensor, box: VolumeBox) -> tor
     channels = grid.shape[1]
     leading = points.shape[:-1]
     # align_corners=True maps -1 and +1 to the first and last voxel centres, matching the box.
-    normalized = (points.reshape(-1, 3) - box.minimum) * (2.0 / (box.maximum - box.minimum)) - 1.0
-    normalized = normalized.to(grid.dtype)
+    scale = 2.0 / (box.maximum - box.minimum)
+    normalized = torch.addcmul(-1.0 - box.minimum * scale, points.reshape(-1, 3), scale).to(grid.dtype)
     n_points = normalized.shape[0]
     batches = _lookup_batches(n_points, normalized.device)
     padding = (-n_points) % batches

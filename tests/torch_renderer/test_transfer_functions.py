@@ -126,3 +126,25 @@ def test_combined_rgba_table_reproduces_both_functions_exactly():
     assert_close(combined[:, 3], otf(s), atol=1e-6)
     assert rgba_table(OpacityTransferFunction.ramp(0.3, 0.7), ctf) is None  # knots off the grid: no table
     assert rgba_table(OpacityTransferFunction.from_lut(torch.rand(7)), ctf) is None  # 6 does not divide 255
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_lookup_gradients_match_finite_differences(uniform):
+    knots = torch.linspace(0.0, 1.0, 6, dtype=torch.float64)
+    colours = torch.rand(6, 3, dtype=torch.float64, requires_grad=True)
+    opacities = torch.rand(6, 1, dtype=torch.float64, requires_grad=True)
+    x = (torch.rand(40, dtype=torch.float64) * 1.2 - 0.1).requires_grad_()  # some outside [0, 1]
+    assert torch.autograd.gradcheck(
+        lambda s, c, a: interpolate_piecewise_linear(s, knots, [c, a], uniform=uniform), (x, colours, opacities))
+
+
+def test_tables_looked_up_together_equal_one_table_and_only_learnt_ones_get_gradients():
+    knots = torch.linspace(0.0, 1.0, 9)
+    colours, opacities = torch.rand(9, 3), torch.rand(9, 1).requires_grad_()
+    x = torch.rand(1000)
+    together = interpolate_piecewise_linear(x, knots, [colours, opacities], uniform=True)
+    assert_close(together, interpolate_piecewise_linear(x, knots, torch.cat([colours, opacities], 1), uniform=True))
+    together[:, 3].sum().backward()
+    # d/d(knot k) of Σ lerp = the hat function of knot k summed over the samples.
+    hats = torch.clamp(1 - (x[:, None] * 8 - torch.arange(9)).abs(), min=0).sum(0)
+    assert_close(opacities.grad[:, 0], hats, atol=1e-3, rtol=1e-4)
