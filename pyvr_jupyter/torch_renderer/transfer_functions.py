@@ -76,8 +76,8 @@ class _KnotInterpolation(torch.autograd.Function):
     def forward(ctx, left, weight, *tables):
         table = torch.cat(tables, dim=-1) if len(tables) > 1 else tables[0]
         flat = left.reshape(-1)
-        v0 = table.index_select(0, flat).reshape(*left.shape, -1)
-        v1 = table.index_select(0, flat + 1).reshape(*left.shape, -1)
+        v0 = table.index_select(0, flat).reshape(*left.shape, table.shape[-1])
+        v1 = table.index_select(0, flat + 1).reshape(*left.shape, table.shape[-1])
         ctx.save_for_backward(left, weight, table)
         ctx.widths = [t.shape[-1] for t in tables]
         return torch.lerp(v0, v1, weight)

@@ -192,6 +192,17 @@ def test_background_shows_where_nothing_is_hit(torus):
     assert_close(image[0, 0], torch.tensor([0.2, 0.4, 0.6]), atol=1e-6)
 
 
+@pytest.mark.parametrize("compositing", COMPOSITING_STRATEGIES)
+def test_a_view_of_empty_space_is_background(torus, compositing):
+    # Rays cross the box but only through empty blocks: chunks end up with no samples at all.
+    camera = Camera(position=(-40.0, 0.5, 0.5), target=(-80.0, 0.5, 0.5), fov=10)
+    camera_grazing = Camera(position=(0.0, 0.0, -30.0), target=(0.0, 0.0, 0.0), fov=0.5)
+    for view in (camera, camera_grazing):
+        image = VolumeRenderer(torus.shape).render(torus, view, image_size=8, compositing=compositing,
+                                                   background=(0.1, 0.2, 0.3))
+        assert_close(image, torch.tensor([0.1, 0.2, 0.3]).expand(8, 8, 3), atol=1e-6)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu(torus):
     cpu = VolumeRenderer(torus.shape).render(torus, image_size=16)
