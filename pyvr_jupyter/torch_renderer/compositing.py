@@ -64,15 +64,16 @@ def composite_vectorized(rgb: torch.Tensor, tau: torch.Tensor, ray_ids: torch.Te
     # One running sum over all rays, restarted per ray by subtracting the sum before each
     # ray's first sample; float64 keeps that subtraction exact to float32 precision.
     counts = torch.bincount(ray_ids, minlength=n_rays)  # (n_rays,) samples per ray
-    running = torch.cumsum(tau.to(torch.float64), dim=0)  # (n_samples,)
-    running = torch.cat([running.new_zeros(1), running])  # running[i] = depth before sample i
+    tau64 = tau.to(torch.float64)
+    running = torch.cumsum(tau64, dim=0)  # (n_samples,) depth up to and including each sample
+    padded = torch.cat([running.new_zeros(1), running])  # padded[i] = depth before sample i
     ends = torch.cumsum(counts, 0)
-    before_ray = running[ends - counts]  # (n_rays,) depth before each ray's first sample
-    depth_before = (running[:-1] - before_ray.index_select(0, ray_ids)).clamp_min(0.0).to(tau.dtype)
+    before_ray = padded[ends - counts]  # (n_rays,) depth before each ray's first sample
+    depth_before = (running - tau64 - before_ray.index_select(0, ray_ids)).clamp_min(0.0).to(tau.dtype)
     weights = torch.exp(-depth_before) * -torch.expm1(-tau)  # T_i · α_i, (n_samples,)
     # Samples are grouped by ray: segment sums instead of scattering into the rays.
     colour = torch.segment_reduce(weights[:, None] * rgb, "sum", lengths=counts)
-    depth = (running[ends] - before_ray).to(tau.dtype)  # (n_rays,) optical depth of each ray
+    depth = (padded[ends] - before_ray).to(tau.dtype)  # (n_rays,) optical depth of each ray
     return Composite(colour, -torch.expm1(-depth))
 
 

@@ -457,8 +457,9 @@ class _RenderContext:
     def _scalars(self, points):
         """Normalised scalars (m,) and, when shading, gradients (m, 3) at world ``points`` (m, 3)."""
         sampled = sample_grid(self.grid, points, self.box)  # (m, C)
-        values = (sampled[:, 0] - self.vmin) / (self.vmax - self.vmin)
-        gradients = sampled[:, 1:4] if sampled.shape[-1] == 4 else None
+        # split, not slicing: a slice's backward writes into a zero-filled copy of the whole.
+        values, gradients = sampled.split([1, 3], dim=1) if sampled.shape[-1] == 4 else (sampled, None)
+        values = (values.squeeze(1) - self.vmin) / (self.vmax - self.vmin)
         return values, gradients
 
     def _classify(self, points, sample_dirs, samples: PackedSamples):
@@ -468,7 +469,8 @@ class _RenderContext:
             knots = torch.linspace(0.0, 1.0, self.rgba[0].shape[0], dtype=values.dtype, device=values.device)
             rgba = interpolate_piecewise_linear(values, knots, [part.to(values.dtype) for part in self.rgba],
                                                 uniform=True)
-            rgb, opacity = rgba[:, :3], rgba[:, 3]
+            rgb, opacity = rgba.split([3, 1], dim=1)
+            opacity = opacity.squeeze(1)
         else:
             opacity = self.opacity_tf(values) if self.opacity_tf is not None else values.clamp(0.0, 1.0)
             rgb = self.color_tf(values) if self.color_tf is not None else torch.ones_like(values)[:, None].expand(-1, 3)

@@ -92,15 +92,14 @@ class _KnotInterpolation(torch.autograd.Function):
             steps = (table[1:] - table[:-1]).index_select(0, flat)  # (n, C) table[left + 1] − table[left]
             grad_weight = (steps * rows).sum(-1).reshape(weight.shape)
         grad_tables, first = [], 0
-        upper = rows * weight.reshape(-1, 1) if any(ctx.needs_input_grad[2:]) else None
         for needed, width in zip(ctx.needs_input_grad[2:], ctx.widths):
             grad_table = None
             if needed:
                 grad_table = table.new_zeros(table.shape[0], width)
                 for channel in range(width):  # 1-D adds: 2-D rows contend for the same cache lines
-                    high = upper[:, first + channel]
-                    grad_table[:, channel].index_add_(0, flat, rows[:, first + channel] - high)
-                    grad_table[:, channel].index_add_(0, flat + 1, high)
+                    column = rows[:, first + channel]
+                    high = column * weight.reshape(-1)
+                    grad_table[:, channel].index_add_(0, flat, column - high).index_add_(0, flat + 1, high)
             grad_tables.append(grad_table)
             first += width
         return None, grad_weight, *grad_tables
