@@ -452,7 +452,8 @@ class _RenderContext:
             keep = torch.nonzero(keep).squeeze(1)
             samples = PackedSamples(*(t.index_select(0, keep) for t in samples))
             points = points.index_select(0, keep)
-        return samples, points, directions.index_select(0, samples.ray_ids)
+        # Directions channel by channel, as the lookups come: shading reads them per component.
+        return samples, points, directions.t().contiguous().index_select(1, samples.ray_ids).t()
 
     def _scalars(self, points):
         """Normalised scalars (m,) and, when shading, gradients (m, 3) at world ``points`` (m, 3)."""

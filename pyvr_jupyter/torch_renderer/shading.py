@@ -69,23 +69,31 @@ def shade(rgb: torch.Tensor, gradients: torch.Tensor, view_dirs: torch.Tensor, l
     # normalised (n, 3) normals (this stage runs once per sample).
     dtype = rgb.dtype
     view_dirs = view_dirs.to(dtype)
-    magnitude_sq = (gradients * gradients).sum(-1)  # (...)
+    magnitude_sq = _dot(gradients, gradients)  # (...)
     flat = magnitude_sq <= 1e-20
-    g_dot_view = (gradients * view_dirs).sum(-1)
-    # Two-sided: the normal is flipped to face the eye, i.e. against the view direction.
-    scale = torch.rsqrt(torch.where(flat, torch.ones_like(magnitude_sq), magnitude_sq))
-    scale = torch.where(g_dot_view > 0, -scale, scale)
-    if lighting.headlight:  # light and half vector both point to the eye
-        n_dot_l = n_dot_h = -g_dot_view * scale
+    inverse_length = torch.rsqrt(magnitude_sq.clamp_min(1e-20))
+    g_dot_view = _dot(gradients, view_dirs)
+    if lighting.headlight:
+        # Light and half vector both point to the eye; the two-sided normal faces it: n·l = |g·v|/|g|.
+        n_dot_l = n_dot_h = g_dot_view.abs() * inverse_length
     else:
+        # Two-sided: the normal is flipped to face the eye, i.e. against the view direction.
+        scale = torch.where(g_dot_view > 0, -inverse_length, inverse_length)
         to_light = lighting.light_direction.to(device=rgb.device, dtype=dtype)
         to_light = to_light / to_light.norm()
         g_dot_light = gradients @ to_light
         # half = (l + e) / |l + e| with e = −view: |l + e|² = 2 − 2·(view·l) for unit vectors.
         half_length = (2.0 - 2.0 * (view_dirs @ to_light)).clamp_min(1e-24).sqrt()
-        n_dot_l = g_dot_light * scale
+        n_dot_l = (g_dot_light * scale).clamp_min(0.0)
         n_dot_h = (g_dot_light - g_dot_view) * scale / half_length
-    n_dot_l = torch.where(flat, torch.ones_like(n_dot_l), n_dot_l.clamp_min(0.0))
+    # Flat regions (no normal) keep ambient + diffuse and get no highlight.
+    light = lighting.ambient + lighting.diffuse * torch.where(flat, torch.ones_like(n_dot_l), n_dot_l)
     specular = torch.where(flat, torch.zeros_like(n_dot_h), n_dot_h.clamp_min(1e-12) ** lighting.shininess)
-    light = lighting.ambient + lighting.diffuse * n_dot_l  # (...)
-    return rgb * light.unsqueeze(-1) + (lighting.specular * specular).unsqueeze(-1)
+    return torch.addcmul((lighting.specular * specular).unsqueeze(-1), rgb, light.unsqueeze(-1))
+
+
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(..., 3) · (..., 3) → (...), component by component: several times faster than
+    ``(a * b).sum(-1)`` on CPU, most of all when the renderer passes channel-planar views
+    (its lookups come out one channel after another)."""
+    return torch.addcmul(torch.addcmul(a[..., 0] * b[..., 0], a[..., 1], b[..., 1]), a[..., 2], b[..., 2])

@@ -54,7 +54,8 @@ def sample_grid(grid: torch.Tensor, points: torch.Tensor, box: VolumeBox) -> tor
         box: the volume's box (voxel centres).
 
     Returns:
-        (..., C). Differentiable with respect to ``grid`` and ``points``.
+        (..., C), stored channel by channel (``[..., c]`` is contiguous). Differentiable with
+        respect to ``grid`` and ``points``.
     """
     if grid.ndim == 4:
         grid = grid[None]
@@ -70,5 +71,6 @@ def sample_grid(grid: torch.Tensor, points: torch.Tensor, box: VolumeBox) -> tor
         normalized = torch.cat([normalized, normalized.new_zeros(padding, 3)])
     sampled = F.grid_sample(grid.expand(batches, -1, -1, -1, -1), normalized.reshape(batches, -1, 1, 1, 3),
                             mode="bilinear", padding_mode="border", align_corners=True)  # (B, C, m, 1, 1)
-    sampled = sampled.reshape(batches, channels, -1).transpose(1, 2).reshape(-1, channels)[:n_points]
+    # Channel-planar: each channel contiguous, the (m, C) result a transposed view of (C, m).
+    sampled = sampled.reshape(batches, channels, -1).transpose(0, 1).reshape(channels, -1)[:, :n_points].t()
     return sampled.reshape(*leading, channels)
