@@ -113,6 +113,6 @@ def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor,
     last = (ends - 1)[taken]
     t_start = t_mid[last] - 0.5 * step
     last_delta = (torch.minimum(t_start + step, segments.t_far[taken]) - t_start).clamp_min(0.0)
-    deltas = deltas.index_put((last,), last_delta)
-    t_mid = t_mid.index_put((last,), t_start + 0.5 * last_delta)
+    deltas.index_put_((last,), last_delta)
+    t_mid.index_put_((last,), t_start + 0.5 * last_delta)
     return PackedSamples(ray_ids, t_mid, deltas)

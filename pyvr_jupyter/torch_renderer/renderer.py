@@ -453,7 +453,8 @@ class _RenderContext:
             samples = PackedSamples(*(t.index_select(0, keep) for t in samples))
             points = points.index_select(0, keep)
         # Directions channel by channel, as the lookups come: shading reads them per component.
-        return samples, points, directions.t().contiguous().index_select(1, samples.ray_ids).t()
+        sample_dirs = torch.stack([component.index_select(0, samples.ray_ids) for component in directions.unbind(1)])
+        return samples, points, sample_dirs.t()  # (m, 3) view of (3, m)
 
     def _scalars(self, points):
         """Normalised scalars (m,) and, when shading, gradients (m, 3) at world ``points`` (m, 3)."""
