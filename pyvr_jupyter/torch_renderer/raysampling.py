@@ -14,7 +14,8 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "count_samples", "sample_along_rays"]
+__all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "restrict_to_steps", "count_samples",
+           "sample_along_rays"]
 
 
 class VolumeBox(NamedTuple):
@@ -65,6 +66,23 @@ def intersect_box(origins: torch.Tensor, directions: torch.Tensor, box: VolumeBo
     t_far = torch.maximum(t0, t1).amin(dim=-1)
     t_far = torch.maximum(t_far, t_near)
     return RaySegments(t_near, t_far)
+
+
+def restrict_to_steps(segments: RaySegments, inner: RaySegments, step: float) -> RaySegments:
+    """The whole steps of ``segments`` (counted from each ``t_near``) that overlap ``inner``.
+
+    Empty-space skipping clips rays to a smaller box; snapping that clip onto the full segment's
+    steps keeps every sample where the unclipped render puts it, so skipping cannot shift the
+    sampling (which would change the image, and make it flicker as the transfer function moves
+    the clip box). Shapes (n_rays,); rays whose ``inner`` segment is empty get an empty one.
+    """
+    near, far = segments.t_near.detach(), segments.t_far.detach()
+    first = torch.floor((inner.t_near.detach() - near) / step).clamp_min(0)
+    last = torch.ceil((inner.t_far.detach() - near) / step)
+    t_near = segments.t_near + first * step
+    t_far = torch.minimum(segments.t_far, segments.t_near + last * step)
+    empty = (inner.t_far <= inner.t_near) | (far <= near)
+    return RaySegments(torch.where(empty, segments.t_near, t_near), torch.where(empty, segments.t_near, t_far))
 
 
 def count_samples(segments: RaySegments, step: float) -> torch.Tensor:

@@ -22,8 +22,9 @@ from . import compositing as comp
 from ._checks import (as_volume_tensor, check_volume_array, check_choice, check_finite_number, check_image_size,
                       check_value_range, check_vector3)
 from .camera import Camera
-from .empty_space import block_min_max, occupied_blocks, occupied_box, sample_is_occupied
-from .raysampling import PackedSamples, RaySegments, VolumeBox, count_samples, intersect_box, sample_along_rays
+from .empty_space import block_min_max, occupied_blocks, occupied_box, sample_is_occupied, skip_block_size
+from .raysampling import (PackedSamples, RaySegments, VolumeBox, count_samples, intersect_box, restrict_to_steps,
+                          sample_along_rays)
 from .shading import Lighting, shade
 from .transfer_functions import (ColorTransferFunction, OpacityTransferFunction, interpolate_piecewise_linear,
                                  rgba_table)
@@ -42,7 +43,6 @@ _BLOCK_SIZE = 64  # samples per block for early termination
 # tens of MB, freshly mapped (page faults) and beyond the caches. Measured on 2 CPU cores,
 # the Quick Start scene: 1.45 s with 1.4 M samples per chunk, 2.8 s with 5.6 M.
 _SAMPLES_PER_CHUNK = 1 << 20
-_SKIP_BLOCK_SIZE = 8  # voxels per side of the empty-space-skipping blocks
 
 
 class RenderInterrupted(Exception):
@@ -58,11 +58,24 @@ class _VolumeState:
     value_range: tuple[float, float]
     grids: dict  # with_gradient (bool) -> (1, C, D, H, W) grid
     block_range: tuple[torch.Tensor, torch.Tensor] | None = None  # per-block (min, max) values
+    occupancy: tuple | None = None  # (key of the value range and opacity TF, (nz, ny, nx) bool)
 
-    def block_min_max(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.block_range is None:
-            self.block_range = block_min_max(self.volume, _SKIP_BLOCK_SIZE)
-        return self.block_range
+    @property
+    def block_size(self) -> int:
+        return skip_block_size(self.volume.shape)
+
+    def occupied_blocks(self, vmin: float, vmax: float, opacity_tf: OpacityTransferFunction | None) -> torch.Tensor:
+        """Blocks that can have opacity, for this value range and opacity TF (the last answer is
+        kept: orbiting re-renders with the same ones)."""
+        key = (vmin, vmax, None if opacity_tf is None else
+               (opacity_tf.positions.cpu().numpy().tobytes(), opacity_tf.values.detach().cpu().numpy().tobytes()))
+        if self.occupancy is None or self.occupancy[0] != key:
+            if self.block_range is None:
+                self.block_range = block_min_max(self.volume, self.block_size)
+            low, high = self.block_range
+            span = vmax - vmin
+            self.occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity_tf))
+        return self.occupancy[1]
 
 
 def _volume_key(volume: Any, device: torch.device) -> tuple:
@@ -292,10 +305,9 @@ class VolumeRenderer:
         opacity_learnt = context.opacity_tf is not None and context.opacity_tf.values.requires_grad
         can_skip = not (needs_graph and (grid.requires_grad or opacity_learnt))
         if self.skip_empty_space and can_skip and compositing in _EMISSION_ABSORPTION:
-            low, high = state.block_min_max()
-            span = vmax - vmin
-            occupied = occupied_blocks((low - vmin) / span, (high - vmin) / span, context.opacity_tf)
-            context.clip_box = occupied_box(occupied, _SKIP_BLOCK_SIZE, box, self._spacing.to(box.minimum))
+            occupied = state.occupied_blocks(vmin, vmax, context.opacity_tf)
+            context.block_size = state.block_size
+            context.clip_box = occupied_box(occupied, context.block_size, box, self._spacing.to(box.minimum))
             context.occupied = occupied
             context.spacing = self._spacing.to(box.minimum)
             if context.clip_box is None:  # nothing visible at all
@@ -367,6 +379,7 @@ class _RenderContext:
     samples_taken: int = 0
     clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
     occupied: torch.Tensor | None = None  # (nz, ny, nx) bool blocks that can have opacity
+    block_size: int = 0  # voxels per side of those blocks
     spacing: torch.Tensor | None = None
 
     def has_learnable_inputs(self) -> bool:
@@ -388,7 +401,9 @@ class _RenderContext:
         _, directions = self.camera.generate_rays(self.image_size, pixels)
         origin = self.camera.position.to(self.grid.dtype)
         directions = directions.to(self.grid.dtype)
-        segments = intersect_box(origin, directions, self.clip_box if self.clip_box is not None else self.box)
+        segments = intersect_box(origin, directions, self.box)
+        if self.clip_box is not None:
+            segments = restrict_to_steps(segments, intersect_box(origin, directions, self.clip_box), self.step)
         return origin, directions, segments, count_samples(segments, self.step)
 
     def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None):
@@ -448,7 +463,7 @@ class _RenderContext:
         samples = sample_along_rays(segments, self.step, n_steps, first, block_size)
         points = torch.addcmul(origin, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
         if self.occupied is not None:
-            keep = sample_is_occupied(points.detach(), self.occupied, _SKIP_BLOCK_SIZE, self.box, self.spacing)
+            keep = sample_is_occupied(points.detach(), self.occupied, self.block_size, self.box, self.spacing)
             keep = torch.nonzero(keep).squeeze(1)
             samples = PackedSamples(*(t.index_select(0, keep) for t in samples))
             points = points.index_select(0, keep)

@@ -2,7 +2,8 @@
 
 import torch
 
-from pyvr_jupyter.torch_renderer.raysampling import RaySegments, VolumeBox, count_samples, intersect_box, sample_along_rays
+from pyvr_jupyter.torch_renderer.raysampling import (RaySegments, VolumeBox, count_samples, intersect_box, restrict_to_steps,
+                                                    sample_along_rays)
 
 from helpers import assert_close
 
@@ -62,3 +63,16 @@ def test_positions_stay_exact_in_long_packed_lists():
     expected = t_near.double()[s.ray_ids] + (k + 0.5) * step
     assert float((s.t_mid.double() - expected).abs().max()) < 1e-5
     assert float((s.deltas - step).abs().max()) < 1e-5  # every step whole: the path is 256 steps
+
+
+def test_restricting_to_an_inner_segment_keeps_the_samples_where_they_were():
+    full = RaySegments(torch.tensor([1.0, 1.0, 1.0, 1.0]), torch.tensor([9.0, 9.0, 9.0, 9.0]))
+    inner = RaySegments(torch.tensor([3.0, 3.0, 4.0, 1.0]), torch.tensor([5.0, 9.0, 4.0, 9.0]))
+    near, far = restrict_to_steps(full, inner, 0.75)
+    assert_close(near, torch.tensor([2.5, 2.5, 1.0, 1.0]))  # steps from 1.0: 2.5 is the one holding 3.0
+    assert_close(far, torch.tensor([5.5, 9.0, 1.0, 9.0]))  # whole steps, never past the full exit; empty stays empty
+    whole = sample_along_rays(full, 0.75, count_samples(full, 0.75))
+    part = sample_along_rays(RaySegments(near, far), 0.75, count_samples(RaySegments(near, far), 0.75))
+    in_part = [t for t in whole.t_mid[whole.ray_ids == 1].tolist() if t > 2.5]
+    assert_close(part.t_mid[part.ray_ids == 1], torch.tensor(in_part))  # same positions, same short last step
+    assert_close(part.deltas[part.ray_ids == 1].sum(), torch.tensor(6.5))

@@ -293,22 +293,3 @@ def test_empty_space_skipping_does_not_change_the_image(compositing):
     assert taken_with_skipping < renderer.last_stats["samples"]
     assert float(full[..., 3].max()) > 0.3
     assert_close(skipped, full, atol=1e-5)
-
-
-def test_block_min_max_covers_the_interpolation_apron():
-    from pyvr_jupyter.torch_renderer.empty_space import block_min_max
-    volume = torch.zeros(17, 9, 10)
-    volume[8, 0, 0] = 1.0  # on the face shared by z-blocks 0 and 1
-    low, high = block_min_max(volume, 8)
-    assert high.shape == (2, 1, 2)
-    assert high[:, 0, 0].tolist() == [1.0, 1.0] and high[:, 0, 1].tolist() == [0.0, 0.0]
-
-
-def test_samples_map_to_their_blocks_including_the_far_faces():
-    from pyvr_jupyter.torch_renderer.empty_space import sample_is_occupied
-    occupied = torch.zeros(2, 3, 4, dtype=torch.bool)  # (nz, ny, nx) blocks of 4 voxels, spacing 0.5
-    occupied[1, 2, 3] = True
-    box = VolumeBox(torch.tensor([10.0, 20.0, 30.0]), torch.tensor([18.0, 26.0, 34.0]))
-    spacing = torch.tensor([0.5, 0.5, 0.5])
-    points = torch.tensor([[17.9, 25.9, 33.9], [18.0, 26.0, 34.0], [15.9, 25.9, 33.9], [10.0, 20.0, 30.0]])
-    assert sample_is_occupied(points, occupied, 4, box, spacing).tolist() == [True, True, False, False]

@@ -1,0 +1,65 @@
+"""Specification of empty_space.py: min/max blocks, their test against the opacity TF, and
+the per-sample lookup that drops samples in empty blocks."""
+
+import pytest
+import torch
+
+from pyvr_jupyter.torch_renderer import OpacityTransferFunction
+from pyvr_jupyter.torch_renderer.empty_space import (block_min_max, max_over_intervals, occupied_blocks,
+                                                     occupied_box, sample_is_occupied, skip_block_size)
+from pyvr_jupyter.torch_renderer.raysampling import VolumeBox
+
+
+def test_block_min_max_covers_the_interpolation_apron():
+    volume = torch.zeros(17, 9, 10)
+    volume[8, 0, 0] = 1.0  # on the face shared by z-blocks 0 and 1
+    low, high = block_min_max(volume, 8)
+    assert high.shape == (2, 1, 2)
+    assert high[:, 0, 0].tolist() == [1.0, 1.0] and high[:, 0, 1].tolist() == [0.0, 0.0]
+
+
+def test_samples_map_to_their_blocks_including_the_far_faces():
+    occupied = torch.zeros(2, 3, 4, dtype=torch.bool)  # (nz, ny, nx) blocks of 4 voxels, spacing 0.5
+    occupied[1, 2, 3] = True
+    box = VolumeBox(torch.tensor([10.0, 20.0, 30.0]), torch.tensor([18.0, 26.0, 34.0]))
+    spacing = torch.tensor([0.5, 0.5, 0.5])
+    points = torch.tensor([[17.9, 25.9, 33.9], [18.0, 26.0, 34.0], [15.9, 25.9, 33.9], [10.0, 20.0, 30.0]])
+    assert sample_is_occupied(points, occupied, 4, box, spacing).tolist() == [True, True, False, False]
+
+
+@pytest.mark.parametrize("shape, size", [((128, 128, 128), 2), ((129, 20, 20), 2), ((130, 20, 20), 3),
+                                         ((256, 256, 256), 4), ((24, 28, 512), 8), ((2, 2, 2), 2)])
+def test_block_size_keeps_at_most_64_blocks_a_side(shape, size):
+    assert skip_block_size(shape) == size
+    assert all(-(-(s - 1) // size) <= 64 for s in shape)
+
+
+@pytest.mark.parametrize("otf", [
+    OpacityTransferFunction.linear(0.0, 0.1),
+    OpacityTransferFunction.ramp(0.3, 0.7),
+    OpacityTransferFunction.bell_curve(),
+    OpacityTransferFunction.from_lut(torch.rand(300, generator=torch.Generator().manual_seed(1)) ** 4),
+], ids=["linear", "ramp", "bell", "lut"])
+def test_interval_maximum_is_exact(otf):
+    generator = torch.Generator().manual_seed(0)
+    ends = torch.rand(500, 2, generator=generator) * 1.2 - 0.1  # some reach outside [0, 1]
+    low, high = ends.min(dim=1).values, ends.max(dim=1).values
+    # Dense evaluation: the maximum over a fine grid of each interval plus its knots.
+    grid = low[:, None] + (high - low)[:, None] * torch.linspace(0, 1, 2001)
+    knots = otf.positions[None, :].expand(500, -1)
+    inside = (knots >= low[:, None].clamp(0, 1)) & (knots <= high[:, None].clamp(0, 1))
+    dense = torch.maximum(otf(grid.clamp(0, 1)).amax(dim=1),
+                          torch.where(inside, otf.values[None, :, 0].detach(), torch.zeros(())).amax(dim=1))
+    assert torch.allclose(max_over_intervals(otf, low, high), dense, atol=1e-6)
+
+
+def test_occupied_blocks_and_their_box():
+    volume = torch.zeros(9, 9, 9)
+    volume[5, 6, 7] = 1.0
+    low, high = block_min_max(volume, 2)
+    occupied = occupied_blocks(low, high, OpacityTransferFunction.ramp(0.5, 0.6))
+    # The voxel is read by the blocks whose window (block + next voxel) contains it.
+    assert torch.nonzero(occupied).tolist() == [[2, 2, 3], [2, 3, 3]]
+    box = occupied_box(occupied, 2, VolumeBox(torch.zeros(3), torch.full((3,), 8.0)), torch.ones(3))
+    assert box.minimum.tolist() == [6.0, 4.0, 4.0] and box.maximum.tolist() == [8.0, 8.0, 6.0]
+    assert occupied_box(torch.zeros_like(occupied), 2, box, torch.ones(3)) is None
