@@ -124,7 +124,7 @@ def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor,
     # per-ray offset plus an arange, in float64 because j·step runs to millions.
     offset = segments.t_near.double() + (first + 0.5 - starts.double()) * step
     position = torch.arange(ray_ids.shape[0], dtype=torch.float64, device=counts.device)
-    t_mid = (offset[ray_ids] + position * step).to(segments.t_near.dtype)
+    t_mid = (offset.index_select(0, ray_ids) + position * step).to(segments.t_near.dtype)
     deltas = torch.full_like(t_mid, step)
     # Every step is whole except a ray's last, which ends at t_far: fix those few samples.
     taken = counts > 0
