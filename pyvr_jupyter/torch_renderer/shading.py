@@ -96,4 +96,5 @@ def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(..., 3) · (..., 3) → (...), component by component: several times faster than
     ``(a * b).sum(-1)`` on CPU, most of all when the renderer passes channel-planar views
     (its lookups come out one channel after another)."""
-    return torch.addcmul(torch.addcmul(a[..., 0] * b[..., 0], a[..., 1], b[..., 1]), a[..., 2], b[..., 2])
+    (ax, ay, az), (bx, by, bz) = a.unbind(-1), b.unbind(-1)  # unbind: one backward, not three zero-filled copies
+    return torch.addcmul(torch.addcmul(ax * bx, ay, by), az, bz)

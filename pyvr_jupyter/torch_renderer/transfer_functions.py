@@ -90,7 +90,7 @@ class _KnotInterpolation(torch.autograd.Function):
         grad_weight = None
         if ctx.needs_input_grad[1]:
             steps = (table[1:] - table[:-1]).index_select(0, flat)  # (n, C) table[left + 1] − table[left]
-            grad_weight = (steps * rows).sum(-1).reshape(weight.shape)
+            grad_weight = ((steps * rows) @ rows.new_ones(rows.shape[-1])).reshape(weight.shape)  # mv: a fast row sum
         grad_tables, first = [], 0
         for needed, width in zip(ctx.needs_input_grad[2:], ctx.widths):
             grad_table = None
