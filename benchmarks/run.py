@@ -30,20 +30,30 @@ HERE = Path(__file__).resolve().parent
 
 ANALYSIS = """## What limits the unmet targets
 
-- S1 against VTK: VTK's fixed-point caster runs one fused C++ loop per ray. Ours is pure PyTorch:
-  each sample passes through about forty separate tensor operations (gathers, trilinear lookup,
-  transfer-function lookup, shading, compositing), each streaming its operands through memory.
-  Done so far: empty-space skipping (min/max blocks, a tight clip box, per-sample culling: about
-  40 % of the samples in the box are dropped before classification on S1), chunks of about a million
-  samples (twice as fast as 5 M: smaller temporaries stay in cache and avoid page faults),
-  batched channels-last lookups (grid_sample parallelises over the batch only). torch.compile of
-  the classification stage gave 10 % for 35 s of compilation, so it is not the default.
-  Next: skip empty blocks per ray (a DDA over the block grid instead of generating and culling
-  samples); on CUDA, torch.compile (Inductor fuses the chain into generated kernels). A fused
-  kernel of our own is ruled out by the pure-PyTorch rule.
-- S4 backward: `grid_sampler_3d_backward` is about 45 % of it (a scatter into the 4-channel grid
-  gradient); checkpointing adds one recomputation of the forward. On the README Quick Start scene
-  the same code gives 2.1x (benchmarks/quickstart_backward.py).
+- S1 against VTK: VTK's fixed-point caster runs one fused C++ loop per ray. Ours is pure PyTorch,
+  a chain of whole-tensor operations per chunk of samples. After empty-space skipping S1 keeps
+  about 4.4 M of 8.1 M samples (2-voxel min/max blocks; only 8 % of the kept samples have zero
+  opacity). The trilinear lookup alone (`grid_sample`, one 4-channel call per sample) takes about
+  0.3 s of S1's ~0.9 s on these 2 cores, 60 ns per sample, which is already more than half of VTK's
+  whole frame: no schedule of PyTorch calls that keeps one `grid_sample` per sample reaches 0.5x
+  VTK here. Stage split (one profiled run, timers add ~15 %): sample placement + culling 0.38 s,
+  lookup 0.33 s, transfer functions 0.08 s, shading 0.08 s, compositing 0.14 s, rays 0.06 s.
+  Done: packed samples placed from per-ray float64 offsets, culling in four whole-tensor ops with
+  `index_select` compaction, 2-voxel skip blocks with the clip box snapped to the full ray's steps
+  (skipping never moves a sample), channel-planar lookups read component by component in shading,
+  segment sums in compositing, both transfer functions in one table lookup.
+  torch.compile: a fused, dense per-ray march (manual trilinear gathers, Inductor C++ kernels)
+  rendered S1 in 0.82-0.88 s after 22-35 s of compilation, when the eager path took 2.7 s; the
+  eager path now takes about the same, so compilation is not offered (it would double the code
+  for a small gain). On CUDA, Inductor's fusion would matter more; no GPU was available to measure.
+- S4 backward against its forward: the backward is a recomputation of the forward (checkpointing
+  keeps memory flat: 45 M samples would otherwise hold tens of GB of autograd state) plus
+  `grid_sampler_3d_backward` (about 3x the cost of the forward lookup, a scatter into the
+  4-channel grid gradient) plus the rest of the chain. The first two alone come to about 2.4x the
+  forward time. Both passes got faster (forward 10.8 s -> about 7 s, backward 36 s -> about 25 s);
+  the forward more, so the ratio did not fall. Removed from the backward: `index_put_` accumulation
+  of the transfer-function tables (now per-channel `index_add_`, only for the learnt table),
+  zero-filled copies from slicing (split/unbind instead).
 - Figures vary by up to 2x between runs on these shared 2-core machines; compare ratios within a run."""
 
 
