@@ -396,6 +396,7 @@ class _RenderContext:
     clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
     occupied: torch.Tensor | None = None  # (nz, ny, nx) bool blocks that can have opacity
     block_size: int = 0  # voxels per side of those blocks
+    block_rays: tuple | None = None  # (first pixel, rays) of the pixel block ``chunks`` is in
     spacing: torch.Tensor | None = None
 
     def has_learnable_inputs(self) -> bool:
@@ -432,7 +433,11 @@ class _RenderContext:
         for start in range(0, n_pixels, pixel_block):
             pixels = torch.arange(start, min(start + pixel_block, n_pixels), device=device)
             with torch.no_grad():
-                n_steps = self.rays(pixels)[3]
+                rays = self.rays(pixels)
+            n_steps = rays[3]
+            # Without a graph to record, render_pixels takes its rays from here instead of
+            # generating them again (with one, it must: checkpointing rebuilds a chunk from pixels).
+            self.block_rays = None if torch.is_grad_enabled() and self.has_learnable_inputs() else (start, rays)
             running = torch.cumsum(n_steps, 0)
             total = int(running[-1])
             self.samples_taken += total
@@ -448,8 +453,16 @@ class _RenderContext:
                 yield pixels[a:b]
 
     def render_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Render the pixels with flat indices ``pixels`` (n,); returns (n, 4) premultiplied RGBA."""
-        origin, directions, segments, n_steps = self.rays(pixels)
+        """Render the pixels with flat indices ``pixels`` (n,) (consecutive, as ``chunks`` yields
+        them); returns (n, 4) premultiplied RGBA."""
+        if self.block_rays is not None:
+            first = int(pixels[0]) - self.block_rays[0]
+            origin, directions, segments, n_steps = self.block_rays[1]
+            rows = slice(first, first + pixels.shape[0])
+            directions, n_steps = directions[rows], n_steps[rows]
+            segments = RaySegments(segments.t_near[rows], segments.t_far[rows])
+        else:
+            origin, directions, segments, n_steps = self.rays(pixels)
         n_rays = pixels.shape[0]
 
         if self.compositing == "early_termination":
