@@ -103,9 +103,27 @@ def _load_nrrd(path: Path, volume_index):
     else:
         spacing = list(header.get("spacings", [1.0, 1.0, 1.0]))[:spatial]
     origin = header.get("space origin", [0.0, 0.0, 0.0])
-    if array.ndim == 4 and array.shape[0] < array.shape[-1]:  # NRRD puts a list axis first
-        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 4:  # the volumes of a series go last, where _select_volume looks for them
+        array = np.moveaxis(array, _nrrd_list_axis(header, array.shape), -1)
     return _finish(_select_volume(array, volume_index, path), spacing, origin, path)
+
+
+def _nrrd_list_axis(header: dict, shape) -> int:
+    """Which axis of a 4-D NRRD array is not spatial: the header says it by the axis's kind
+    ('list', 'vector', 'time', ...) or by a 'none' space direction; a file saying neither gets
+    the NRRD habit (a short list axis first) as a guess."""
+    kinds = header.get("kinds")
+    if kinds is not None and len(kinds) == len(shape):
+        other = [i for i, kind in enumerate(kinds) if str(kind).lower() not in ("domain", "space")]
+        if len(other) == 1:
+            return other[0]
+    directions = header.get("space directions")
+    if directions is not None and len(directions) == len(shape):
+        other = [i for i, d in enumerate(directions)
+                 if d is None or not np.all(np.isfinite(np.asarray(d, dtype=float)))]
+        if len(other) == 1:
+            return other[0]
+    return 0 if shape[0] < shape[-1] else len(shape) - 1
 
 
 def _load_numpy(path: Path, volume_index, suffix: str):

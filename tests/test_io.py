@@ -38,6 +38,27 @@ def test_nrrd_round_trip(tmp_path, volume):
     assert loaded.spacing == (1.5, 2.5, 3.5) and loaded.origin == (1.0, 2.0, 3.0)
 
 
+@pytest.mark.parametrize("list_axis", [0, 3])
+@pytest.mark.parametrize("described_by", ["kinds", "space directions"])
+def test_four_d_nrrd_finds_its_list_axis_from_the_header(tmp_path, volume, list_axis, described_by):
+    # Seven volumes: more than any spatial axis is long, so guessing by length would pick wrong.
+    series = np.stack([volume + 100 * i for i in range(7)], axis=-1)  # (D, H, W, 7)
+    data = np.transpose(series, (2, 1, 0, 3))  # file order x, y, z, list
+    spatial = [[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]]
+    if list_axis == 0:
+        data = np.moveaxis(data, 3, 0)
+    if described_by == "kinds":
+        header = {"kinds": ["list", "domain", "domain", "domain"] if list_axis == 0 else
+                  ["domain", "domain", "domain", "list"]}
+    else:
+        none = [np.nan] * 3  # pynrrd's spelling of a 'none' direction
+        header = {"space dimension": 3,
+                  "space directions": np.array([none] + spatial if list_axis == 0 else spatial + [none])}
+    path = tmp_path / "series.nrrd"
+    nrrd.write(str(path), data, header)
+    assert np.array_equal(load_volume(path, volume_index=5).data, volume + 500)
+
+
 def test_numpy_files(tmp_path, volume):
     np.save(tmp_path / "v.npy", volume)
     assert np.array_equal(load_volume(tmp_path / "v.npy").data, volume)
