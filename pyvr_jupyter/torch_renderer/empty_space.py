@@ -24,7 +24,7 @@ from .raysampling import VolumeBox
 from .transfer_functions import OpacityTransferFunction
 
 __all__ = ["skip_block_size", "block_min_max", "max_over_intervals", "occupied_blocks", "occupied_box",
-           "sample_is_occupied"]
+           "pad_blocks", "sample_is_occupied"]
 
 MAX_BLOCKS_PER_AXIS = 64
 
@@ -105,12 +105,18 @@ def occupied_box(occupied: torch.Tensor, block_size: int, box: VolumeBox, spacin
     return VolumeBox(minimum, maximum)
 
 
-def sample_is_occupied(points: torch.Tensor, occupied: torch.Tensor, block_size: int, box: VolumeBox,
+def pad_blocks(occupied: torch.Tensor) -> torch.Tensor:
+    """(nz + 2, ny + 2, nx + 2): ``occupied`` with a ring of copied blocks around it, the form
+    ``sample_is_occupied`` reads (made once per render, not per chunk)."""
+    return F.pad(occupied[None, None].float(), (1, 1, 1, 1, 1, 1), mode="replicate")[0, 0] > 0.5
+
+
+def sample_is_occupied(points: torch.Tensor, padded: torch.Tensor, block_size: int, box: VolumeBox,
                        spacing: torch.Tensor) -> torch.Tensor:
-    """(m,) bool for world ``points`` (m, 3): does the sample fall in an occupied block?"""
-    # A ring of copied blocks around the grid takes points a rounding error outside the box
-    # (and those exactly on its far faces) without clamping each sample: this is the hot path.
-    padded = F.pad(occupied[None, None].float(), (1, 1, 1, 1, 1, 1), mode="replicate")[0, 0] > 0.5
+    """(m,) bool for world ``points`` (m, 3): does the sample fall in an occupied block?
+    ``padded`` comes from ``pad_blocks``."""
+    # The ring of copied blocks takes points a rounding error outside the box (and those
+    # exactly on its far faces) without clamping each sample: this is the hot path.
     nz, ny, nx = padded.shape
     scale = 1.0 / (spacing * block_size)
     block = torch.addcmul(1.0 - box.minimum * scale, points, scale).floor_()  # (m, 3) as (x, y, z), from 1

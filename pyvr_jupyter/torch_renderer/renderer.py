@@ -23,7 +23,8 @@ from . import compositing as comp
 from ._checks import (as_volume_tensor, check_volume_array, check_choice, check_finite_number, check_image_size,
                       check_value_range, check_vector3)
 from .camera import Camera
-from .empty_space import block_min_max, occupied_blocks, occupied_box, sample_is_occupied, skip_block_size
+from .empty_space import (block_min_max, occupied_blocks, occupied_box, pad_blocks, sample_is_occupied,
+                          skip_block_size)
 from .raysampling import (PackedSamples, RaySegments, VolumeBox, count_samples, intersect_box, restrict_to_steps,
                           sample_along_rays)
 from .shading import Lighting, shade
@@ -324,7 +325,7 @@ class VolumeRenderer:
             occupied = state.occupied_blocks(vmin, vmax, context.opacity_tf)
             context.block_size = state.block_size
             context.clip_box = occupied_box(occupied, context.block_size, box, self._spacing.to(box.minimum))
-            context.occupied = occupied
+            context.occupied = pad_blocks(occupied)
             context.spacing = self._spacing.to(box.minimum)
             if context.clip_box is None:  # nothing visible at all
                 self.last_stats = {"step": step / float(self._spacing.min()), "samples": 0,
@@ -337,17 +338,17 @@ class VolumeRenderer:
             bytes_per_sample *= 3
         samples_per_chunk = max(1, min(_SAMPLES_PER_CHUNK, self.max_memory_bytes // bytes_per_sample))
         if compositing == "early_termination":  # holds one block of samples per ray at a time
-            chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // _BLOCK_SIZE))
+            chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // _BLOCK_SIZE), keep_rays=not needs_graph)
         else:
-            chunks = context.chunks(samples_per_chunk=samples_per_chunk)
+            chunks = context.chunks(samples_per_chunk=samples_per_chunk, keep_rays=not needs_graph)
         pieces = []
-        for pixels in chunks:
+        for pixels, rays in chunks:
             if should_stop is not None and should_stop():
                 raise RenderInterrupted("render stopped by should_stop()")
-            if needs_graph:
+            if needs_graph:  # a chunk is rebuilt from its pixels in backward
                 pieces.append(checkpoint(context.render_pixels, pixels, use_reentrant=False))
             else:
-                pieces.append(context.render_pixels(pixels))
+                pieces.append(context.render_pixels(pixels, rays))
         self.last_stats = {"step": step / float(self._spacing.min()), "samples": context.samples_taken,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": len(pieces)}
         return torch.cat(pieces).reshape(height, width, 4)
@@ -394,9 +395,8 @@ class _RenderContext:
     rgba: tuple | None = None  # (K, 3) colours and (K, 1) opacities: both TFs as one uniform table, when exact
     samples_taken: int = 0
     clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
-    occupied: torch.Tensor | None = None  # (nz, ny, nx) bool blocks that can have opacity
+    occupied: torch.Tensor | None = None  # (nz + 2, ny + 2, nx + 2) bool blocks that can have opacity, padded
     block_size: int = 0  # voxels per side of those blocks
-    block_rays: tuple | None = None  # (first pixel, rays) of the pixel block ``chunks`` is in
     spacing: torch.Tensor | None = None
 
     def has_learnable_inputs(self) -> bool:
@@ -423,9 +423,12 @@ class _RenderContext:
             segments = restrict_to_steps(segments, intersect_box(origin, directions, self.clip_box), self.step)
         return origin, directions, segments, count_samples(segments, self.step)
 
-    def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None):
-        """Yield (n,) pixel-index tensors whose rays hold at most about ``samples_per_chunk``
-        samples (at least one ray) and at most ``rays_per_chunk`` rays. Sample counts come from
+    def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None,
+               keep_rays: bool = True):
+        """Yield ``(pixels, rays)``: (n,) pixel indices whose rays hold at most about
+        ``samples_per_chunk`` samples (at least one ray) and at most ``rays_per_chunk`` rays,
+        and those rays as ``rays`` returns them (None unless ``keep_rays``: with a graph to
+        record they must be made again inside the chunk's checkpoint). Sample counts come from
         geometry only, in bounded blocks of pixels."""
         n_pixels = self.image_size[0] * self.image_size[1]
         device = self.grid.device
@@ -433,11 +436,7 @@ class _RenderContext:
         for start in range(0, n_pixels, pixel_block):
             pixels = torch.arange(start, min(start + pixel_block, n_pixels), device=device)
             with torch.no_grad():
-                rays = self.rays(pixels)
-            n_steps = rays[3]
-            # Without a graph to record, render_pixels takes its rays from here instead of
-            # generating them again (with one, it must: checkpointing rebuilds a chunk from pixels).
-            self.block_rays = None if torch.is_grad_enabled() and self.has_learnable_inputs() else (start, rays)
+                origin, directions, segments, n_steps = self.rays(pixels)
             running = torch.cumsum(n_steps, 0)
             total = int(running[-1])
             self.samples_taken += total
@@ -450,19 +449,14 @@ class _RenderContext:
                 cuts.update(range(rays_per_chunk, pixels.shape[0], rays_per_chunk))
             bounds = sorted({0, pixels.shape[0]} | {c for c in cuts if 0 < c < pixels.shape[0]})
             for a, b in zip(bounds[:-1], bounds[1:]):
-                yield pixels[a:b]
+                rays = (origin, directions[a:b], RaySegments(segments.t_near[a:b], segments.t_far[a:b]),
+                        n_steps[a:b]) if keep_rays else None
+                yield pixels[a:b], rays
 
-    def render_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Render the pixels with flat indices ``pixels`` (n,) (consecutive, as ``chunks`` yields
-        them); returns (n, 4) premultiplied RGBA."""
-        if self.block_rays is not None:
-            first = int(pixels[0]) - self.block_rays[0]
-            origin, directions, segments, n_steps = self.block_rays[1]
-            rows = slice(first, first + pixels.shape[0])
-            directions, n_steps = directions[rows], n_steps[rows]
-            segments = RaySegments(segments.t_near[rows], segments.t_far[rows])
-        else:
-            origin, directions, segments, n_steps = self.rays(pixels)
+    def render_pixels(self, pixels: torch.Tensor, rays: tuple | None = None) -> torch.Tensor:
+        """Render the pixels with flat indices ``pixels`` (n,), whose ``rays`` may be given
+        (from ``chunks``); returns (n, 4) premultiplied RGBA."""
+        origin, directions, segments, n_steps = rays if rays is not None else self.rays(pixels)
         n_rays = pixels.shape[0]
 
         if self.compositing == "early_termination":

@@ -6,7 +6,8 @@ import torch
 
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction
 from pyvr_jupyter.torch_renderer.empty_space import (block_min_max, max_over_intervals, occupied_blocks,
-                                                     occupied_box, sample_is_occupied, skip_block_size)
+                                                     occupied_box, pad_blocks, sample_is_occupied,
+                                                     skip_block_size)
 from pyvr_jupyter.torch_renderer.raysampling import VolumeBox
 
 
@@ -24,7 +25,7 @@ def test_samples_map_to_their_blocks_including_the_far_faces():
     box = VolumeBox(torch.tensor([10.0, 20.0, 30.0]), torch.tensor([18.0, 26.0, 34.0]))
     spacing = torch.tensor([0.5, 0.5, 0.5])
     points = torch.tensor([[17.9, 25.9, 33.9], [18.0, 26.0, 34.0], [15.9, 25.9, 33.9], [10.0, 20.0, 30.0]])
-    assert sample_is_occupied(points, occupied, 4, box, spacing).tolist() == [True, True, False, False]
+    assert sample_is_occupied(points, pad_blocks(occupied), 4, box, spacing).tolist() == [True, True, False, False]
 
 
 @pytest.mark.parametrize("shape, size", [((128, 128, 128), 2), ((129, 20, 20), 2), ((130, 20, 20), 3),
