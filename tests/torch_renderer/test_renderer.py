@@ -309,3 +309,19 @@ def test_empty_space_skipping_does_not_change_the_image(compositing):
     assert taken_with_skipping < renderer.last_stats["samples"]
     assert float(full[..., 3].max()) > 0.3
     assert_close(skipped, full, atol=1e-5)
+
+
+def test_changing_the_opacity_or_value_range_recomputes_the_empty_blocks():
+    # The occupied blocks are kept between renders; a new TF or range must not reuse them.
+    volume = create_test_volume((30, 30, 30), "complex")
+    camera = Camera.for_volume(volume.shape, azimuth=30, elevation=20)
+    renderer = VolumeRenderer(volume.shape)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction.ramp(0.8, 0.9, 0.5))
+    renderer.render(volume, camera, image_size=16)
+    for change in ({"tf": OpacityTransferFunction.ramp(0.1, 0.2, 0.5)}, {"range": (0.0, 3.0)}):
+        if "tf" in change:
+            renderer.set_opacity_transfer_function(change["tf"])
+        value_range = change.get("range")
+        cached = renderer.render(volume, camera, image_size=16, value_range=value_range)
+        fresh = VolumeRenderer(volume.shape).set_opacity_transfer_function(renderer.opacity_tf)
+        assert_close(cached, fresh.render(volume, camera, image_size=16, value_range=value_range), atol=1e-6)
