@@ -32,6 +32,8 @@ class Rays(NamedTuple):
 
 def _check_fov(fov) -> float | torch.Tensor:
     if isinstance(fov, torch.Tensor) and fov.requires_grad:
+        if fov.numel() != 1:
+            raise ValueError(f"fov must be a single number, got a tensor of shape {tuple(fov.shape)}")
         value = fov.detach().item()
         out = fov
     else:
@@ -115,6 +117,9 @@ class Camera:
     # ---- the camera frame ---------------------------------------------------------------
     def _check_frame(self) -> None:
         offset = (self.target - self.position).detach()
+        if not math.isfinite(float(offset.norm())):  # |offset|² overflows the dtype: no usable frame
+            raise ValueError(f"position {self.position.tolist()} and target {self.target.tolist()} are too far "
+                             f"apart for {offset.dtype}")
         if float(offset.norm()) <= 1e-9 * max(1.0, float(self.position.detach().norm())):
             raise ValueError(f"position and target coincide: {self.position.tolist()}")
         if float(self.up.detach().norm()) == 0:
@@ -202,8 +207,16 @@ class Camera:
         new_position = self.position if position is None else check_vector3("position", position, device=self.device)
         new_target = self.target if target is None else check_vector3("target", target, device=self.device)
         new_up = self.up if up is None else check_vector3("up", up, device=self.device)
+        return self._replace(new_position, new_target, new_up)
+
+    def _replace(self, position: torch.Tensor, target: torch.Tensor, up: torch.Tensor,
+                 action: str = "look_at") -> "Camera":
+        """Commit a new frame, or raise ``ValueError`` naming ``action`` and leave the camera as it was."""
+        for name, vector in (("position", position), ("target", target)):
+            if not bool(torch.isfinite(vector.detach()).all()):
+                raise ValueError(f"{action} would give the camera a non-finite {name}: {vector.tolist()}")
         old = (self.position, self.target, self.up)
-        self.position, self.target, self.up = new_position, new_target, new_up
+        self.position, self.target, self.up = position, target, up
         try:
             self._check_frame()
         except ValueError:
@@ -252,8 +265,8 @@ class Camera:
             new_offset = offset / factor
             if float(new_offset.norm()) < 1e-6:
                 raise ValueError(f"zoom factor {factor} would put the camera on its target")
-            self.position = (self.target + new_offset).detach()
-        return self
+            position = (self.target + new_offset).detach()
+        return self._replace(position, self.target, self.up, f"zoom factor {factor}")
 
     def pan(self, dx: float, dy: float) -> "Camera":
         """Shift position and target together by ``dx`` along right and ``dy`` along up (world units)."""
@@ -262,9 +275,8 @@ class Camera:
         with torch.no_grad():
             right, true_up, _ = self.basis()
             shift = dx * right + dy * true_up
-            self.position = (self.position + shift).detach()
-            self.target = (self.target + shift).detach()
-        return self
+            position, target = (self.position + shift).detach(), (self.target + shift).detach()
+        return self._replace(position, target, self.up, f"pan by ({dx}, {dy})")
 
     def __repr__(self) -> str:
         return (f"Camera(position={self.position.detach().cpu().tolist()}, "

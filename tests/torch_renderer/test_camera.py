@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,47 @@ def test_bad_edits_leave_the_camera_unchanged():
         cam.zoom(-1)
     with pytest.raises(ValueError, match="image_size"):
         cam.generate_rays((0, 10))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda cam: cam.zoom(1e-308), "zoom factor"),
+    (lambda cam: cam.zoom(1e-40), "zoom factor"),  # finite in float64, not in the camera's float32
+    (lambda cam: cam.pan(1e308, 0), "pan"),
+    (lambda cam: cam.pan(0, -1e308), "pan"),
+    (lambda cam: cam.update_position((0, 0, 1e20)), "too far apart"),  # |offset|² overflows float32
+])
+def test_extreme_edits_are_refused_and_leave_the_camera_unchanged(edit, match):
+    cam = Camera(position=(0, 0, 5), target=(0, 0, 0))
+    with pytest.raises(ValueError, match=match):
+        edit(cam)
+    assert_close(cam.position, torch.tensor([0.0, 0.0, 5.0]))
+    assert_close(cam.target, torch.zeros(3))
+
+
+@pytest.mark.parametrize("fov", [torch.tensor([30.0, 40.0]), torch.tensor([30.0, 40.0], requires_grad=True),
+                                 torch.tensor(float("nan"), requires_grad=True), "45", None])
+def test_bad_fov_values_raise_clear_errors(fov):
+    with pytest.raises((ValueError, TypeError), match="fov"):
+        Camera(fov=fov)
+
+
+def test_random_edits_either_raise_value_error_or_keep_the_rays_finite():
+    """Seeded fuzz over magnitudes from 1e-308 to 1e308: no edit may leave a NaN/Inf camera."""
+    rng = np.random.default_rng(13)
+    cam = Camera(position=(0, 0, 5), target=(0, 0, 0))
+    for _ in range(300):
+        size = float(rng.choice([-1.0, 1.0]) * 10.0 ** rng.uniform(-308, 308))
+        edit = rng.integers(4)
+        try:
+            if edit == 0:
+                cam.zoom(abs(size))
+            elif edit == 1:
+                cam.pan(size, float(rng.normal()))
+            elif edit == 2:
+                cam.orbit(size, float(rng.normal()))
+            else:
+                cam.update_fov(abs(size))
+        except ValueError:
+            pass
+        assert bool(torch.isfinite(cam.position).all()) and bool(torch.isfinite(cam.target).all())
+        assert bool(torch.isfinite(cam.generate_rays((2, 2)).directions).all())
