@@ -7,7 +7,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -16,39 +16,59 @@ from ._checks import check_finite_number, check_vector3
 __all__ = ["Lighting", "shade"]
 
 
+_DEFAULT_LIGHT_DIRECTION = (1.0, 1.0, 1.0)
+
+
 @dataclass
 class Lighting:
     """Light model parameters.
 
     ``light_direction`` points from the scene towards the light (world units, any length); it is
-    ignored when ``headlight`` is on, where the light sits at the camera. Coefficients and the
-    direction may be tensors with ``requires_grad=True``.
+    ignored when ``headlight`` is on, where the light sits at the camera. ``headlight`` left at
+    None follows ``light_direction``: on without one (the default), off when one is given, as in
+    ``VolumeRenderer.set_lighting``; pass ``headlight=True`` to keep the headlight anyway.
+    Coefficients and the direction may be tensors with ``requires_grad=True``.
+
+    Example:
+        >>> Lighting(light_direction=torch.tensor([0.0, 1.0, 0.0], requires_grad=True)).headlight
+        False
     """
 
     ambient: float | torch.Tensor = 0.3
     diffuse: float | torch.Tensor = 0.7
     specular: float | torch.Tensor = 0.2
     shininess: float | torch.Tensor = 20.0
-    light_direction: torch.Tensor = field(default_factory=lambda: torch.tensor([1.0, 1.0, 1.0]))
-    headlight: bool = True
+    light_direction: torch.Tensor | None = None
+    headlight: bool | None = None
 
     def __post_init__(self):
         for name in ("ambient", "diffuse", "specular"):
-            value = getattr(self, name)
-            if not (isinstance(value, torch.Tensor) and value.requires_grad):
-                check_finite_number(name, value, minimum=0.0)
-        if not (isinstance(self.shininess, torch.Tensor) and self.shininess.requires_grad):
-            check_finite_number("shininess", self.shininess, positive=True)
-        self.light_direction = check_vector3("light_direction", self.light_direction)
+            _check_coefficient(name, getattr(self, name), minimum=0.0)
+        _check_coefficient("shininess", self.shininess, positive=True)
+        if self.headlight is None:
+            self.headlight = self.light_direction is None
+        if not isinstance(self.headlight, bool):
+            raise TypeError(f"headlight must be True, False or None, got {self.headlight!r}")
+        direction = _DEFAULT_LIGHT_DIRECTION if self.light_direction is None else self.light_direction
+        self.light_direction = check_vector3("light_direction", direction)
         if float(self.light_direction.detach().norm()) == 0:
             raise ValueError("light_direction must be a non-zero vector")
-        if not isinstance(self.headlight, bool):
-            raise TypeError(f"headlight must be True or False, got {self.headlight!r}")
 
     def to_dict(self) -> dict:
+        """JSON-safe description; ``Lighting(**lighting.to_dict())`` gives the same lighting."""
         return {"ambient": float(self.ambient), "diffuse": float(self.diffuse), "specular": float(self.specular),
                 "shininess": float(self.shininess),
                 "light_direction": self.light_direction.detach().cpu().tolist(), "headlight": self.headlight}
+
+
+def _check_coefficient(name: str, value, minimum: float | None = None, positive: bool = False) -> None:
+    """A number in range; a learnable tensor only needs to be one finite number (an
+    optimiser may take it anywhere, and ``set_lighting`` rebuilds Lighting from it)."""
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        if value.numel() != 1 or not bool(torch.isfinite(value.detach()).all()):
+            raise ValueError(f"{name} must be one finite number, got a tensor of shape {tuple(value.shape)}")
+        return
+    check_finite_number(name, value, minimum=minimum, positive=positive)
 
 
 def shade(rgb: torch.Tensor, gradients: torch.Tensor, view_dirs: torch.Tensor, lighting: Lighting) -> torch.Tensor:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pyvr_jupyter.torch_renderer import Lighting
+from pyvr_jupyter.torch_renderer import Lighting, VolumeRenderer
 from pyvr_jupyter.torch_renderer.shading import shade
 
 
@@ -85,3 +85,45 @@ def test_shading_is_differentiable_in_gradients_and_coefficients():
         return shade(rgb[10:], g, view_dirs[10:], lighting)
 
     assert torch.autograd.gradcheck(shaded, (gradients, coefficients, direction))
+
+
+def test_a_given_light_direction_turns_the_headlight_off_as_set_lighting_does():
+    direction = torch.tensor([0.3, 1.0, -0.4])
+    assert Lighting().headlight is True
+    assert Lighting(light_direction=direction).headlight is False
+    assert VolumeRenderer().set_lighting(light_direction=direction).lighting.headlight is False
+    assert Lighting(light_direction=direction, headlight=True).headlight is True
+
+
+def test_a_learnable_light_direction_gets_a_gradient_with_the_default_headlight_setting():
+    rgb, gradients, view_dirs = random_samples(40, seed=5)
+    direction = torch.tensor([0.3, 1.0, -0.4], dtype=torch.float64, requires_grad=True)
+    shade(rgb, gradients, view_dirs, Lighting(light_direction=direction)).sum().backward()
+    assert direction.grad is not None and float(direction.grad.abs().sum()) > 0
+
+
+@pytest.mark.parametrize("lighting", [Lighting(), Lighting(light_direction=(0, 0, 2)),
+                                      Lighting(light_direction=(1, 2, 3), headlight=True),
+                                      Lighting(ambient=0.0, specular=1.0, shininess=3.5, headlight=False)])
+def test_to_dict_round_trips(lighting):
+    assert Lighting(**lighting.to_dict()).to_dict() == lighting.to_dict()
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(ambient=-0.1), ValueError, "ambient"),
+    (dict(diffuse=float("nan")), ValueError, "diffuse"),
+    (dict(specular="0.2"), TypeError, "specular"),
+    (dict(ambient=True), TypeError, "ambient"),
+    (dict(shininess=0.0), ValueError, "shininess"),
+    (dict(shininess=float("inf")), ValueError, "shininess"),
+    (dict(ambient=torch.tensor([0.1, 0.2], requires_grad=True)), ValueError, "ambient"),
+    (dict(shininess=torch.tensor(float("nan"), requires_grad=True)), ValueError, "shininess"),
+    (dict(light_direction=(0, 0, 0)), ValueError, "light_direction"),
+    (dict(light_direction=(1, 2)), ValueError, "light_direction"),
+    (dict(light_direction="up"), TypeError, "light_direction"),
+    (dict(light_direction=(1, float("inf"), 0)), ValueError, "light_direction"),
+    (dict(headlight="yes"), TypeError, "headlight"),
+])
+def test_bad_lighting_is_rejected_with_the_parameter_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Lighting(**kwargs)
