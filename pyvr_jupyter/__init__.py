@@ -1,19 +1,36 @@
 """pyvr_jupyter: differentiable volume rendering in pure PyTorch, with a live Jupyter view.
 
+The renderer (``pyvr_jupyter.torch_renderer``), the test volumes (``pyvr_jupyter.datasets``)
+and the file loaders (``pyvr_jupyter.io``) never import Jupyter. The widget names below
+(``VolumeView``, ``TransferFunctionEditor``, ``ControlPanel``, ``viewer``) are loaded on first
+use, so ``import pyvr_jupyter`` stays light and works without the widget's JavaScript bundle.
+
 Example:
     >>> from pyvr_jupyter import VolumeRenderer, Camera, create_test_volume
-    >>> volume = create_test_volume((64, 64, 64), "torus")
-    >>> image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=128)
-    >>> VolumeView(volume)          # in a notebook: an interactive view
+    >>> volume = create_test_volume((16, 16, 16), "sphere")
+    >>> image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=8)
+    >>> tuple(image.shape)
+    (8, 8, 3)
+
+In a notebook, ``VolumeView(volume)`` as the last line of a cell shows an interactive view.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .datasets import VOLUME_TYPES, create_test_volume
 from .io import load_volume
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                              OpacityTransferFunction, VolumeRenderer, fit, orbit_cameras, psnr)
-from .widget import ControlPanel, TransferFunctionEditor, VolumeView, viewer
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
+    from .widget import ControlPanel, TransferFunctionEditor, VolumeView, viewer
 
 __version__ = "0.1.0"
+
+_WIDGET_NAMES = ("VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer")
 
 __all__ = [
     # renderer
@@ -21,7 +38,20 @@ __all__ = [
     "COMPOSITING_STRATEGIES", "orbit_cameras", "psnr", "fit",
     # data
     "create_test_volume", "VOLUME_TYPES", "load_volume",
-    # widgets
-    "VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer",
+    # widgets (loaded on first use)
+    *_WIDGET_NAMES,
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the widget layer (anywidget, ipywidgets, ipycanvas) only when a widget name is used."""
+    if name in _WIDGET_NAMES:
+        value = getattr(importlib.import_module(".widget", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,95 @@
+"""The renderer stands alone: importing it (or the data modules, or the top-level package) loads
+no Jupyter module, and it renders without the widget's JavaScript bundle. Each check runs in a
+fresh interpreter, since this test process has long since imported everything."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pyvr_jupyter"
+JUPYTER_MODULES = ["anywidget", "ipywidgets", "ipycanvas", "IPython", "traitlets", "pyvr_jupyter.widget"]
+# Loaded only where used: colormaps (matplotlib), peak memory (psutil), the fused CPU kernel (numba).
+LAZY_MODULES = ["matplotlib", "psutil"]
+
+
+def run_python(code: str, pythonpath: Path | None = None, cwd: Path | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object as its last line."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            cwd=cwd, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+LOADED = """
+import json, sys
+{imports}
+print(json.dumps({{"loaded": sorted(m for m in {names!r} if m in sys.modules)}}))
+"""
+
+
+@pytest.mark.parametrize("imports", [
+    "import pyvr_jupyter.torch_renderer",
+    "import pyvr_jupyter.datasets",
+    "import pyvr_jupyter.io",
+    "import pyvr_jupyter",
+    "from pyvr_jupyter import VolumeRenderer, Camera, create_test_volume, load_volume",
+])
+def test_renderer_and_data_import_no_jupyter_module(imports):
+    loaded = run_python(LOADED.format(imports=imports, names=JUPYTER_MODULES + LAZY_MODULES))["loaded"]
+    assert loaded == [], f"{imports!r} loaded {loaded}"
+
+
+def test_widget_names_load_on_first_use():
+    code = LOADED.format(imports="import pyvr_jupyter\nview_class = pyvr_jupyter.VolumeView\n"
+                                 "assert 'VolumeView' in dir(pyvr_jupyter)",
+                         names=["anywidget", "pyvr_jupyter.widget"])
+    assert run_python(code)["loaded"] == ["anywidget", "pyvr_jupyter.widget"]
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    code = """
+import json, pyvr_jupyter
+try:
+    pyvr_jupyter.NoSuchThing
+except AttributeError as error:
+    print(json.dumps({"error": str(error)}))
+"""
+    assert "NoSuchThing" in run_python(code)["error"]
+
+
+NO_BUNDLE = """
+import json, sys
+import pyvr_jupyter
+from pyvr_jupyter.torch_renderer import VolumeRenderer, Camera
+from pyvr_jupyter.datasets import create_test_volume
+volume = create_test_volume((16, 16, 16), "sphere")
+image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=8)
+out = {"file": pyvr_jupyter.__file__, "shape": list(image.shape),
+       "jupyter": sorted(m for m in ("anywidget", "ipywidgets", "ipycanvas") if m in sys.modules)}
+try:
+    pyvr_jupyter.VolumeView(volume)
+except Exception as error:
+    out["error"] = type(error).__name__ + ": " + str(error)
+print(json.dumps(out))
+"""
+
+
+def test_renderer_works_without_the_javascript_bundle(tmp_path):
+    """A copy of the package without static/ (a clean clone installed without npm)."""
+    shutil.copytree(PACKAGE, tmp_path / "pyvr_jupyter",
+                    ignore=shutil.ignore_patterns("static", "__pycache__"))
+    out = run_python(NO_BUNDLE, pythonpath=tmp_path, cwd=tmp_path)
+    assert Path(out["file"]).is_relative_to(tmp_path)
+    assert out["shape"] == [8, 8, 3]
+    # Rendering loaded no widget module; only asking for a widget does, and it says what is wrong.
+    assert out["jupyter"] == ["anywidget", "ipycanvas", "ipywidgets"] or "error" in out
+    assert "error" in out, "VolumeView was created without its JavaScript bundle"
+    assert "bundle" in out["error"] and "widget.js" in out["error"], out["error"]
