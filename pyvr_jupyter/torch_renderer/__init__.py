@@ -13,10 +13,11 @@ from .compositing import EARLY_TERMINATION_THRESHOLD
 from .fitting import fit, orbit_cameras, psnr
 from .renderer import COMPOSITING_STRATEGIES, RenderInterrupted, VolumeRenderer
 from .shading import Lighting
+from .slicing import render_slice
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = [
     "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES",
     "EARLY_TERMINATION_THRESHOLD", "Lighting", "ColorTransferFunction", "OpacityTransferFunction",
-    "orbit_cameras", "psnr", "fit",
+    "orbit_cameras", "psnr", "fit", "render_slice",
 ]

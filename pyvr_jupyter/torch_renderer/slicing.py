@@ -1,0 +1,311 @@
+"""render_slice: 2-D images of axis-aligned or oblique planes through a volume.
+
+Three small stages, as the ray caster's: geometry (``slice_plane``: where each pixel sits in
+world space) → sampling (``sample_slice``: trilinear lookups through ``volume_sampling.sample_grid``)
+→ classification (``colorize_slice``: grayscale, or the colour and opacity transfer functions).
+
+Orientation (image row 0 at the top, as in ``render``), each like a camera with that view:
+
+==============  ============  =========  ======  ===========================
+axis            plane         right      up      camera
+==============  ============  =========  ======  ===========================
+``"z"`` axial   z = const     +x         +y      looking down −z, up +y
+``"y"`` coronal y = const     +x         +z      looking down +y, up +z
+``"x"`` sagittal x = const    +y         +z      looking down −x, up +z
+==============  ============  =========  ======  ===========================
+
+So an axial slice by index is the array's ``volume[k]`` flipped upside down (row 0 = last y).
+An oblique plane ``(point, normal)`` is seen looking down −normal; its up is +y projected onto the
+plane when the normal is closest to the z axis, else +z projected; right = up × normal. The axis
+slices are the planes with normals +z, −y and +x.
+
+Pixels are square in world units (world-correct aspect under anisotropic spacing). By default
+one pixel per smallest in-plane voxel side, with pixel centres on voxel centres, so an axis slice
+by index reproduces the array's slice exactly. Pixels outside the volume's box show the background.
+
+Example:
+    >>> image = render_slice(volume, axis="z", index=40, colormap="gray")      # (H, W, 3)
+    >>> image = render_slice(volume, plane=((32, 32, 32), (1, 0, 1)), size=256)
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from ._checks import as_volume_tensor, check_finite_number, check_image_size, check_value_range, check_vector3
+from .raysampling import VolumeBox
+from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
+from .volume_sampling import sample_grid
+
+__all__ = ["SLICE_AXES", "SlicePlane", "SliceSamples", "slice_plane", "sample_slice", "colorize_slice",
+           "render_slice"]
+
+#: axis → (index of the axis in (x, y, z), right, up, normal): see the module docstring.
+SLICE_AXES = {
+    "z": (2, (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    "y": (1, (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, -1.0, 0.0)),
+    "x": (0, (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 0.0, 0.0)),
+}
+_TOLERANCE = 1e-9  # relative to the box's diagonal: points this close to a face are inside
+
+
+class SlicePlane(NamedTuple):
+    """Where an (H, W) slice image sits in world space (float64 numpy, x, y, z order).
+
+    Pixel ``(row, col)`` is at ``centre + (col − (W−1)/2)·pitch·right − (row − (H−1)/2)·pitch·up``.
+    """
+
+    centre: np.ndarray  # (3,) world point at the image centre
+    right: np.ndarray  # (3,) unit vector along image columns
+    up: np.ndarray  # (3,) unit vector towards row 0
+    normal: np.ndarray  # (3,) unit normal (the image is seen looking down −normal)
+    pitch: float  # world units per pixel
+    size: tuple[int, int]  # (H, W)
+
+    def points(self, device=None) -> torch.Tensor:
+        """(H, W, 3) float64 world positions of the pixel centres."""
+        height, width = self.size
+        cols = (torch.arange(width, dtype=torch.float64, device=device) - (width - 1) / 2) * self.pitch
+        rows = ((height - 1) / 2 - torch.arange(height, dtype=torch.float64, device=device)) * self.pitch
+        vec = {name: torch.as_tensor(getattr(self, name), dtype=torch.float64, device=device)
+               for name in ("centre", "right", "up")}
+        return vec["centre"] + cols[None, :, None] * vec["right"] + rows[:, None, None] * vec["up"]
+
+    def pixel_to_world(self, row: float, col: float) -> np.ndarray:
+        """(3,) world position of the (possibly fractional) pixel ``(row, col)``."""
+        height, width = self.size
+        return (self.centre + (col - (width - 1) / 2) * self.pitch * self.right
+                - (row - (height - 1) / 2) * self.pitch * self.up)
+
+    def world_to_pixel(self, point) -> tuple[float, float]:
+        """(row, col) of a world point projected onto the plane."""
+        height, width = self.size
+        offset = np.asarray(point, dtype=np.float64) - self.centre
+        return ((height - 1) / 2 - offset @ self.up / self.pitch, (width - 1) / 2 + offset @ self.right / self.pitch)
+
+
+class SliceSamples(NamedTuple):
+    """Scalars of a slice: ``values`` (H, W) in the volume's dtype (finite everywhere; meaningless
+    where ``inside`` is False) and ``inside`` (H, W) bool, True on the volume's box."""
+
+    values: torch.Tensor
+    inside: torch.Tensor
+
+
+# ---- validation ------------------------------------------------------------------------------
+def _check_axis(axis: Any) -> str:
+    if not isinstance(axis, str) or axis not in SLICE_AXES:
+        raise ValueError(f"unknown axis {axis!r}; expected one of 'z', 'y', 'x'")
+    return axis
+
+
+def _check_index(index: Any, n_slices: int, axis: str) -> int:
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"index must be an integer voxel index, got {index!r}")
+    if not 0 <= int(index) < n_slices:
+        raise ValueError(f"index {int(index)} is outside the volume: axis {axis!r} has {n_slices} slices "
+                         f"(0 to {n_slices - 1})")
+    return int(index)
+
+
+def _check_position(position: Any, low: float, high: float, axis: str) -> float:
+    position = check_finite_number("position", position)
+    slack = _TOLERANCE * max(1.0, abs(high - low))
+    if not low - slack <= position <= high + slack:
+        raise ValueError(f"position {position} is outside the volume: along {axis} it spans [{low}, {high}]")
+    return position
+
+
+def _check_plane(plane: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(plane, (tuple, list)) or len(plane) != 2:
+        raise TypeError(f"plane must be (point, normal), got {plane!r}")
+    point = check_vector3("plane point", plane[0], dtype=torch.float64).detach().cpu().double().numpy()
+    normal = check_vector3("plane normal", plane[1], dtype=torch.float64).detach().cpu().double().numpy()
+    length = float(np.linalg.norm(normal))
+    if not length > 0:
+        raise ValueError(f"plane normal must be non-zero, got {normal.tolist()}")
+    return point, normal / length
+
+
+def _check_spacing(spacing: Any) -> np.ndarray:
+    spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().double().numpy()
+    if (spacing <= 0).any():
+        raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
+    return spacing
+
+
+# ---- 1. geometry -------------------------------------------------------------------------
+def _oblique_up(normal: np.ndarray) -> np.ndarray:
+    reference = np.array([0.0, 1.0, 0.0]) if abs(normal[2]) >= max(abs(normal[0]), abs(normal[1])) \
+        else np.array([0.0, 0.0, 1.0])
+    up = reference - (reference @ normal) * normal
+    return up / np.linalg.norm(up)
+
+
+def _plane_extent(lo: np.ndarray, hi: np.ndarray, point, normal, right, up) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding rectangle (min, max) in (right, up) coordinates about ``point`` of the plane's cut
+    through the box [lo, hi]; the box's projection when the plane misses it."""
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    eps = _TOLERANCE * max(1.0, float(np.linalg.norm(hi - lo)))
+    distance = (corners - point) @ normal  # (8,)
+    cut = [corners[i] for i in range(8) if abs(distance[i]) <= eps]
+    for i in range(8):
+        for j in range(i + 1, 8):
+            if np.count_nonzero(corners[i] != corners[j]) == 1 and distance[i] * distance[j] < 0 \
+                    and abs(distance[i]) > eps and abs(distance[j]) > eps:
+                t = distance[i] / (distance[i] - distance[j])
+                cut.append(corners[i] + t * (corners[j] - corners[i]))
+    polygon = np.array(cut) if cut else corners
+    coords = np.stack([(polygon - point) @ right, (polygon - point) @ up], axis=1)  # (n, 2)
+    return coords.min(axis=0), coords.max(axis=0)
+
+
+def _image_size(extent: np.ndarray, pitch: float, size: Any) -> tuple[float, tuple[int, int]]:
+    """Pitch and (H, W) for an extent (width, height) in world units."""
+    if size is None:
+        height, width = (int(round(e / pitch)) + 1 for e in extent[::-1])
+        return pitch, check_image_size((height, width))
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        longest = check_image_size(int(size))[0]
+        pitch = float(extent.max()) / max(longest - 1, 1) or pitch
+        height, width = (min(longest, int(round(e / pitch)) + 1) for e in extent[::-1])
+        return pitch, (height, width)
+    height, width = check_image_size(size)
+    pitch = max(float(extent[0]) / max(width - 1, 1), float(extent[1]) / max(height - 1, 1)) or pitch
+    return pitch, (height, width)
+
+
+def slice_plane(volume_shape, axis: str = "z", index=None, position=None, plane=None, size=None,
+                spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0)) -> SlicePlane:
+    """The pixel grid of a slice through a (D, H, W) volume (arguments as ``render_slice``).
+
+    Example:
+        >>> slice_plane((64, 64, 64), "x", index=10).pixel_to_world(0, 0)   # top-left pixel
+    """
+    if len(volume_shape) != 3:
+        raise ValueError(f"volume_shape must be (D, H, W), got {tuple(volume_shape)}")
+    axis = _check_axis(axis)
+    spacing = _check_spacing(spacing)
+    origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().double().numpy()
+    counts = np.array([volume_shape[2] - 1, volume_shape[1] - 1, volume_shape[0] - 1], dtype=np.float64)
+    lo, hi = origin, origin + spacing * counts
+    chosen = [name for name, value in (("index", index), ("position", position), ("plane", plane)) if value is not None]
+    if len(chosen) > 1:
+        raise ValueError(f"give at most one of index, position and plane, got {', '.join(chosen)}")
+    if plane is not None:
+        point, normal = _check_plane(plane)
+        up = _oblique_up(normal)
+        right = np.cross(up, normal)
+        pitch = float(spacing.min())
+    else:
+        dim, *directions = SLICE_AXES[axis]
+        right, up, normal = (np.array(d) for d in directions)
+        n_slices = int(counts[dim]) + 1
+        if position is None:
+            index = n_slices // 2 if index is None else _check_index(index, n_slices, axis)
+            position = lo[dim] + index * spacing[dim]
+        else:
+            position = _check_position(position, float(lo[dim]), float(hi[dim]), axis)
+        point = (lo + hi) / 2
+        point[dim] = position
+        pitch = float(np.delete(spacing, dim).min())
+    low, high = _plane_extent(lo, hi, point, normal, right, up)
+    pitch, image_size = _image_size(high - low, pitch, size)
+    centre = point + right * (low[0] + high[0]) / 2 + up * (low[1] + high[1]) / 2
+    return SlicePlane(centre, right, up, normal, pitch, image_size)
+
+
+# ---- 2. sampling -------------------------------------------------------------------------
+def sample_slice(volume: torch.Tensor, geometry: SlicePlane, spacing=(1.0, 1.0, 1.0),
+                 origin=(0.0, 0.0, 0.0)) -> SliceSamples:
+    """Trilinear values of a (D, H, W) volume tensor at the slice's pixels.
+
+    Returns:
+        ``SliceSamples`` with (H, W) ``values`` (differentiable with respect to ``volume``) and
+        ``inside``.
+    """
+    device = volume.device
+    spacing_t = torch.as_tensor(_check_spacing(spacing), device=device)
+    origin_t = check_vector3("origin", origin, dtype=torch.float64).detach().double().to(device)
+    box = VolumeBox.from_volume(volume.shape, spacing_t, origin_t)  # float64
+    points = geometry.points(device)  # (H, W, 3) float64
+    slack = _TOLERANCE * max(1.0, float(box.diagonal))
+    inside = ((points >= box.minimum - slack) & (points <= box.maximum + slack)).all(dim=-1)  # (H, W)
+    values = sample_grid(volume[None, None], points, box)[..., 0]  # (H, W); border values outside
+    return SliceSamples(values, inside)
+
+
+# ---- 3. classification -------------------------------------------------------------------
+def _color_tf(colormap: Any) -> ColorTransferFunction | None:
+    if colormap is None or isinstance(colormap, ColorTransferFunction):
+        return colormap
+    return ColorTransferFunction(colormap)
+
+
+def colorize_slice(samples: SliceSamples, value_range: tuple[float, float], colormap=None, opacity_tf=None,
+                   background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+    """(H, W, 3) RGB in [0, 1] of slice samples.
+
+    ``s = (value − vmin) / (vmax − vmin)``; grayscale ``s`` (clamped) without ``colormap``, else
+    the colour TF's ``color(s)``. With ``opacity_tf``, ``opacity_tf(s)`` (clamped to [0, 1]) is the
+    pixel's opacity over ``background``: ``α·color + (1 − α)·background``. Outside the volume: background.
+    """
+    if opacity_tf is not None and not isinstance(opacity_tf, OpacityTransferFunction):
+        raise TypeError(f"opacity_tf must be an OpacityTransferFunction, got {type(opacity_tf).__name__}")
+    vmin, vmax = value_range
+    values = samples.values
+    bg = check_vector3("background", background, dtype=values.dtype, device=values.device)
+    if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
+        raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
+    s = (values - vmin) / (vmax - vmin)  # (H, W)
+    color_tf = _color_tf(colormap)
+    rgb = s.clamp(0.0, 1.0)[..., None].expand(*s.shape, 3) if color_tf is None else color_tf(s).to(values.dtype)
+    if opacity_tf is not None:
+        alpha = opacity_tf(s).to(values.dtype).clamp(0.0, 1.0)[..., None]  # (H, W, 1)
+        rgb = alpha * rgb + (1.0 - alpha) * bg
+    rgb = torch.where(samples.inside[..., None], rgb, bg.expand_as(rgb))
+    return rgb.clamp(0.0, 1.0)
+
+
+def render_slice(volume, axis: str = "z", index: int | None = None, position: float | None = None, plane=None,
+                 size=None, value_range=None, colormap=None, opacity_tf: OpacityTransferFunction | None = None,
+                 spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+    """Render a slice of a volume as an (H, W, 3) RGB image in [0, 1] (like ``VolumeRenderer.render``).
+
+    Args:
+        volume: (D, H, W) numpy array or tensor, indexed ``[z, y, x]``.
+        axis: ``"z"`` (axial), ``"y"`` (coronal) or ``"x"`` (sagittal); orientation in the module docstring.
+        index: voxel index along ``axis``; default the middle slice (``n // 2``).
+        position: world coordinate along ``axis`` instead of ``index`` (trilinear between slices).
+        plane: ``(point, normal)`` in world units for an oblique plane (``axis`` is then unused).
+        size: None (one pixel per smallest in-plane voxel side), an int (pixels along the longer
+            side), or (H, W) (the slice fitted inside, centred; the rest shows the background).
+        value_range: (vmin, vmax) mapped to [0, 1]; default the volume's min and max.
+        colormap: None for grayscale, a matplotlib colormap name, or a ``ColorTransferFunction``.
+        opacity_tf: optional ``OpacityTransferFunction``; its value is each pixel's opacity over
+            ``background``.
+        spacing, origin: voxel size and position of voxel [0, 0, 0], (x, y, z) world units.
+        background: RGB in [0, 1] outside the volume (and behind transparent pixels).
+
+    Returns:
+        (H, W, 3) tensor, float64 for a float64 volume else float32, on the volume's device.
+        Differentiable with respect to ``volume`` (and the transfer functions' values).
+
+    Raises:
+        ValueError: unknown ``axis``, ``index``/``position`` outside the volume, non-finite
+            ``position``, zero or non-finite plane normal, ``value_range`` with vmin >= vmax.
+
+    Example:
+        >>> plt.imshow(render_slice(volume, "y", index=32, colormap="magma").numpy())
+    """
+    tensor = as_volume_tensor(volume)
+    geometry = slice_plane(tuple(tensor.shape), axis, index, position, plane, size, spacing, origin)
+    if value_range is None:
+        vmin, vmax = (float(v) for v in torch.aminmax(tensor.detach()))
+        value_range = (vmin, vmax if vmax > vmin else vmin + 1.0)
+    value_range = check_value_range(value_range)
+    samples = sample_slice(tensor, geometry, spacing, origin)
+    return colorize_slice(samples, value_range, colormap, opacity_tf, background)

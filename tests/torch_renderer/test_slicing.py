@@ -1,0 +1,198 @@
+"""render_slice: exact voxel slices, world-correct aspect, analytic oblique planes, orientation, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import assert_close, blob_volume
+from pyvr_jupyter.torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from pyvr_jupyter.torch_renderer.slicing import render_slice, sample_slice, slice_plane
+
+SHAPE = (5, 6, 7)  # (D, H, W)
+
+
+def random_volume(dtype=np.float64, shape=SHAPE):
+    return np.random.default_rng(0).random(shape).astype(dtype)
+
+
+def normalised(volume):
+    return (volume - volume.min()) / (volume.max() - volume.min())
+
+
+def gray(image):
+    assert_close(image[..., 0], image[..., 1])
+    assert_close(image[..., 0], image[..., 2])
+    return image[..., 0]
+
+
+# ---- axis slices are the array's slices -----------------------------------------------------
+@pytest.mark.parametrize("axis, index, expected", [
+    ("z", 3, lambda v: v[3][::-1, :]),         # rows: +y up; columns: +x
+    ("y", 2, lambda v: v[::-1, 2, :]),         # rows: +z up; columns: +x
+    ("x", 4, lambda v: v[::-1, :, 4]),         # rows: +z up; columns: +y
+])
+def test_axis_slice_equals_the_arrays_slice_at_voxel_centres(axis, index, expected):
+    volume = random_volume()
+    image = render_slice(volume, axis, index=index)
+    assert image.dtype == torch.float64
+    assert_close(gray(image), np.ascontiguousarray(expected(normalised(volume))), atol=1e-12)
+
+
+def test_float32_volumes_and_the_default_middle_slice():
+    volume = random_volume(np.float32)
+    image = render_slice(volume)  # axis z, index D // 2
+    assert image.dtype == torch.float32
+    assert_close(gray(image), np.ascontiguousarray(normalised(volume)[SHAPE[0] // 2][::-1]), atol=1e-6)
+
+
+def test_position_between_slices_interpolates_linearly():
+    volume = random_volume()
+    image = render_slice(volume, "z", position=2.25, value_range=(0.0, 1.0))
+    assert_close(gray(image), np.ascontiguousarray((0.75 * volume[2] + 0.25 * volume[3])[::-1]), atol=1e-12)
+
+
+def test_world_position_uses_spacing_and_origin():
+    volume = random_volume()
+    image = render_slice(volume, "x", position=10.0 + 3 * 0.5, spacing=(0.5, 1, 1), origin=(10, 0, 0),
+                         value_range=(0.0, 1.0))
+    assert_close(gray(image), np.ascontiguousarray(volume[::-1, :, 3]), atol=1e-12)
+
+
+# ---- aspect ratio -----------------------------------------------------------------------------
+@pytest.mark.parametrize("axis, world_width, world_height", [
+    ("z", 6 * 1.0, 5 * 2.0), ("y", 6 * 1.0, 4 * 3.0), ("x", 5 * 2.0, 4 * 3.0)])
+def test_anisotropic_spacing_gives_square_world_pixels(axis, world_width, world_height):
+    spacing = (1.0, 2.0, 3.0)
+    geometry = slice_plane(SHAPE, axis, spacing=spacing)
+    height, width = geometry.size
+    assert (width - 1) * geometry.pitch == pytest.approx(world_width)
+    assert (height - 1) * geometry.pitch == pytest.approx(world_height)
+    image = render_slice(random_volume(), axis, spacing=spacing)
+    assert tuple(image.shape) == (height, width, 3)
+    for size in (64, (40, 90)):  # a requested size keeps the aspect: square pixels, slice centred
+        geometry = slice_plane(SHAPE, axis, size=size, spacing=spacing)
+        h, w = geometry.size
+        assert max(h, w) == (64 if size == 64 else max(h, w))
+        # One side fits exactly; the other is covered to within a pixel (its pixel count is rounded).
+        misfit = sorted([(w - 1) * geometry.pitch - world_width, (h - 1) * geometry.pitch - world_height])
+        assert abs(misfit[0]) < 1e-9 or abs(misfit[1]) < 1e-9
+        assert all(m > -geometry.pitch / 2 - 1e-9 for m in misfit)
+
+
+def test_anisotropic_axial_slice_hits_voxel_centres_on_every_other_row():
+    volume = random_volume()
+    image = gray(render_slice(volume, "z", index=1, spacing=(1.0, 2.0, 1.0), value_range=(0.0, 1.0)))
+    assert tuple(image.shape) == (11, 7)
+    assert_close(image[::2], np.ascontiguousarray(volume[1][::-1]), atol=1e-12)
+    assert_close(image[1::2], np.ascontiguousarray((volume[1][1:] + volume[1][:-1])[::-1] / 2), atol=1e-12)
+
+
+# ---- oblique planes ---------------------------------------------------------------------------
+def ramp(shape, gradient=(0.3, -0.2, 0.5), offset=1.0):
+    k, j, i = np.meshgrid(*(np.arange(s, dtype=np.float64) for s in shape), indexing="ij")
+    return gradient[0] * i + gradient[1] * j + gradient[2] * k + offset
+
+
+@pytest.mark.parametrize("plane", [((3.0, 2.5, 2.0), (1.0, 1.0, 1.0)), ((1.0, 4.0, 2.5), (0.2, -1.0, 0.4)),
+                                   ((3.5, 2.0, 1.0), (0.0, 0.6, -2.0))])
+def test_oblique_plane_through_a_linear_ramp_gives_the_analytic_values(plane):
+    gradient, offset = np.array([0.3, -0.2, 0.5]), 1.0
+    volume = ramp(SHAPE, gradient, offset)
+    geometry = slice_plane(SHAPE, plane=plane, size=48)
+    points = geometry.points().numpy()
+    normal = np.asarray(plane[1]) / np.linalg.norm(plane[1])
+    assert np.abs((points - np.asarray(plane[0])) @ normal).max() < 1e-9  # on the plane
+    samples = sample_slice(torch.from_numpy(volume), geometry)
+    inside = samples.inside.numpy()
+    assert 0.2 < inside.mean() < 1.0  # the plane cuts the box; corners fall outside
+    assert_close(samples.values[inside], (points @ gradient + offset)[inside], atol=1e-10)
+    image = gray(render_slice(volume, plane=plane, size=48, value_range=(offset - 5, offset + 5),
+                              background=(0.25, 0.25, 0.25)))
+    assert_close(image[samples.inside], (points[inside] @ gradient + 5) / 10, atol=1e-10)
+    assert_close(image[~samples.inside], 0.25)
+
+
+@pytest.mark.parametrize("axis, normal", [("z", (0, 0, 1)), ("y", (0, -1, 0)), ("x", (1, 0, 0))])
+def test_axis_slices_are_planes_with_normals_z_minus_y_x(axis, normal):
+    volume = random_volume()
+    point = (3.0, 2.0, 1.0)
+    by_axis = render_slice(volume, axis, position=point["xyz".index(axis)])
+    assert_close(render_slice(volume, plane=(point, normal)), by_axis, atol=1e-12)
+
+
+# ---- orientation -------------------------------------------------------------------------------
+def bright_pixel(image):
+    row, col = np.unravel_index(int(gray(image).argmax()), tuple(image.shape[:2]))
+    return row / (image.shape[0] - 1), col / (image.shape[1] - 1)
+
+
+def test_orientation_axial_x_right_y_up_coronal_and_sagittal_z_up():
+    shape = (16, 16, 16)
+    volume = blob_volume(shape, (13, 2, 12))  # (k, j, i): high z, low y, high x
+    row, col = bright_pixel(render_slice(volume, "z", index=13))
+    assert row > 0.8 and col > 0.7  # low y at the bottom, high x at the right
+    row, col = bright_pixel(render_slice(volume, "y", index=2))
+    assert row < 0.2 and col > 0.7  # high z at the top, high x at the right
+    row, col = bright_pixel(render_slice(volume, "x", index=12))
+    assert row < 0.2 and col < 0.2  # high z at the top, low y at the left
+    geometry = slice_plane(shape, "z", index=13)
+    assert_close(geometry.pixel_to_world(0, 0), [0.0, 15.0, 13.0])  # top left: x min, y max
+    assert_close(geometry.world_to_pixel([12.0, 2.0, 13.0]), [13.0, 12.0])
+
+
+# ---- colour, opacity, background ------------------------------------------------------------------
+def test_colormap_and_colour_tf_and_opacity_over_background():
+    volume = random_volume()
+    s = torch.from_numpy(np.ascontiguousarray(normalised(volume)[2][::-1]))
+    ctf = ColorTransferFunction("viridis")
+    assert_close(render_slice(volume, index=2, colormap="viridis"), ctf(s), atol=1e-6)
+    assert_close(render_slice(volume, index=2, colormap=ctf), ctf(s), atol=1e-6)
+    half = OpacityTransferFunction([(0.0, 0.5), (1.0, 0.5)])
+    over = render_slice(volume, index=2, colormap=ctf, opacity_tf=half, background=(1.0, 0.0, 0.0))
+    assert_close(over, 0.5 * ctf(s) + 0.5 * torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), atol=1e-6)
+
+
+def test_a_requested_size_wider_than_the_slice_shows_background_at_the_sides():
+    image = render_slice(np.ones(SHAPE, np.float32), "z", size=(60, 200), background=(0.0, 0.0, 1.0))
+    assert_close(image[:, 0], torch.tensor([0.0, 0.0, 1.0]))
+    assert_close(image[:, -1], torch.tensor([0.0, 0.0, 1.0]))
+    assert_close(image[30, 100], torch.zeros(3))  # a constant volume maps to 0 (black)
+
+
+# ---- gradients -----------------------------------------------------------------------------------
+def test_differentiable_with_respect_to_the_volume():
+    volume = torch.from_numpy(random_volume()).requires_grad_(True)
+    plane = ((3.0, 2.5, 2.0), (1.0, 0.5, 1.0))
+    colour = ColorTransferFunction("magma")
+    torch.autograd.gradcheck(
+        lambda v: render_slice(v, plane=plane, size=9, value_range=(0.0, 1.0), colormap=colour), (volume,))
+    render_slice(volume, "x", index=1, value_range=(0.0, 1.0)).sum().backward()
+    assert_close(volume.grad[:, :, 1], 3.0)  # three grey channels, one pixel per voxel
+    assert float(volume.grad[:, :, [0, 2, 3]].abs().max()) < 1e-12
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(axis="w"), ValueError, "axis"),
+    (dict(axis=2), ValueError, "axis"),
+    (dict(axis="z", index=5), ValueError, "index"),
+    (dict(axis="x", index=-1), ValueError, "index"),
+    (dict(index=1.5), TypeError, "index"),
+    (dict(position=float("nan")), ValueError, "position"),
+    (dict(position=float("inf")), ValueError, "position"),
+    (dict(axis="z", position=4.5), ValueError, "position"),
+    (dict(index=1, position=1.0), ValueError, "index, position"),
+    (dict(plane=((1, 1, 1), (0, 0, 0))), ValueError, "plane normal"),
+    (dict(plane=((1, 1, 1), (float("nan"), 0, 1))), ValueError, "plane normal"),
+    (dict(plane=((1, float("inf"), 1), (0, 0, 1))), ValueError, "plane point"),
+    (dict(plane=(1, 1, 1)), TypeError, "plane"),
+    (dict(value_range=(1.0, 0.0)), ValueError, "value_range"),
+    (dict(spacing=(1.0, 0.0, 1.0)), ValueError, "spacing"),
+    (dict(size=0), ValueError, "image_size"),
+    (dict(background=(2.0, 0.0, 0.0)), ValueError, "background"),
+    (dict(colormap="no-such-map"), ValueError, "colormap"),
+    (dict(opacity_tf="linear"), TypeError, "opacity_tf"),
+])
+def test_bad_input_raises_naming_the_parameter(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        render_slice(random_volume(), **kwargs)
