@@ -18,7 +18,6 @@ import threading
 import time
 from typing import Callable, NamedTuple
 
-import psutil
 import torch
 
 __all__ = ["Measurement", "measure"]
@@ -43,6 +42,11 @@ def _release_freed_memory() -> None:
 class _RssSampler(threading.Thread):
     def __init__(self, interval_s: float = 0.001):
         super().__init__(daemon=True)
+        try:
+            import psutil  # only the CPU memory peak needs it: pip install "pyvr_jupyter[bench]"
+        except ImportError as error:
+            raise ImportError("measuring CPU memory needs psutil: pip install psutil "
+                              "(or pip install \"pyvr_jupyter[bench]\")") from error
         self.interval_s = interval_s
         self.process = psutil.Process()
         self.baseline = self.process.memory_info().rss
