@@ -7,8 +7,14 @@ to the control values. Opacity is the opacity accumulated over one unit distance
 (``opacity_unit_distance``, see DESIGN.md).
 
 Learning: ``tf.parameters()`` (or ``tf.requires_grad_()``) switches the function to an
-unconstrained parameterisation, ``value = sigmoid(logit)``, so any optimiser step keeps values in
-(0, 1). Knot positions stay fixed.
+unconstrained parameterisation, a stretched sigmoid clamped to [0, 1]:
+``value = clamp((1 + 2δ)·sigmoid(logit) − δ, 0, 1)`` with δ = 0.1, so any optimiser step keeps
+values in [0, 1]. Values of exactly 0 or 1 sit at finite logits (±2.4) where the slope is still
+about 0.09, so plain SGD moves them (a plain sigmoid would need logits of ±13.8 there and scale
+their gradient by 1e-6). A value clamped at a bound gets the gradient only when it points back
+into [0, 1], so knots never get stuck outside. Knot positions stay fixed; edits that keep the
+number of knots update the learnable logits in place (an optimiser keeps driving them), edits
+that change it raise ``ValueError`` until ``requires_grad_(False)``.
 
 Example:
     >>> otf = OpacityTransferFunction.linear(0.0, 0.1)
@@ -28,7 +34,7 @@ from ._checks import _short, check_finite_number
 
 __all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear", "rgba_table"]
 
-_LOGIT_EPS = 1e-6
+_STRETCH = 0.1  # δ of the learnable parameterisation (see the module docstring)
 
 
 def interpolate_piecewise_linear(x: torch.Tensor, positions: torch.Tensor, values, uniform: bool = False) -> torch.Tensor:
@@ -105,6 +111,32 @@ class _KnotInterpolation(torch.autograd.Function):
         return None, grad_weight, *grad_tables
 
 
+class _InwardClamp(torch.autograd.Function):
+    """``x.clamp(0, 1)`` whose backward also passes the gradient where ``x`` lies outside
+    [0, 1] but the gradient step (−grad) points back inside, so clamped values can return."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(0.0, 1.0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        passes = ((x >= 0) & (x <= 1)) | ((x < 0) & (grad < 0)) | ((x > 1) & (grad > 0))
+        return grad * passes
+
+
+def _values_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """(K, C) values in [0, 1] from unconstrained logits: the stretched, clamped sigmoid."""
+    return _InwardClamp.apply((1 + 2 * _STRETCH) * torch.sigmoid(logits) - _STRETCH)
+
+
+def _logits_from_values(values: torch.Tensor) -> torch.Tensor:
+    """The inverse of ``_values_from_logits`` on [0, 1] (finite for 0 and 1 too)."""
+    return torch.logit((values + _STRETCH) / (1 + 2 * _STRETCH))
+
+
 class _PiecewiseLinear:
     """Control points ``(s, value)`` with values of ``n_channels`` channels in [0, 1]."""
 
@@ -113,19 +145,28 @@ class _PiecewiseLinear:
 
     def __init__(self, positions, values, device="cpu", uniform: bool = False):
         self.device = torch.device(device)
-        self._logits: torch.Tensor | None = None
+        self._logits: torch.Tensor | None = None  # (K, C) while learnable
         self._set(positions, values, uniform)
 
     # ---- state --------------------------------------------------------------------------
     def _set(self, positions, values, uniform: bool = False) -> None:
+        """Replace the knots. While learnable, the logits are updated in place (an optimiser
+        holding them keeps driving this function); a different number of knots then raises."""
         positions, values = self._check_points(positions, values)
+        if self._logits is not None:
+            if values.shape != self._logits.shape:
+                raise ValueError(
+                    f"this {self._kind} transfer function is being learnt with {self._logits.shape[0]} knots "
+                    f"(parameters() was called); an edit to {values.shape[0]} knots would leave the optimiser "
+                    "with stale tensors: call requires_grad_(False) first, then parameters() again")
+            with torch.no_grad():
+                self._logits.copy_(_logits_from_values(values.detach().to(self._logits)))
         self.positions = positions
         self._values = values
         self.uniform = uniform or bool(
             positions.shape[0] > 1 and torch.allclose(
                 positions, torch.linspace(0, 1, positions.shape[0], dtype=positions.dtype, device=positions.device),
                 atol=1e-7))
-        self._logits = None
 
     def _check_points(self, positions, values) -> tuple[torch.Tensor, torch.Tensor]:
         name = f"{self._kind} control points"
@@ -155,17 +196,17 @@ class _PiecewiseLinear:
 
     @property
     def values(self) -> torch.Tensor:
-        """(K, C) values at the knots (through the sigmoid while learnable)."""
-        return torch.sigmoid(self._logits) if self._logits is not None else self._values
+        """(K, C) values at the knots (from the logits while learnable)."""
+        return _values_from_logits(self._logits) if self._logits is not None else self._values
 
     def requires_grad_(self, requires_grad: bool = True):
-        """Make the values learnable (``value = sigmoid(logit)``) or freeze them. Returns self."""
+        """Make the values learnable (through logits, see the module docstring) or freeze
+        them. Returns self."""
         if requires_grad:
             if self._logits is None:
-                clamped = self._values.detach().clamp(_LOGIT_EPS, 1 - _LOGIT_EPS)
-                self._logits = torch.logit(clamped).requires_grad_(True)
+                self._logits = _logits_from_values(self._values.detach()).requires_grad_(True)
         elif self._logits is not None:
-            self._values = torch.sigmoid(self._logits).detach()
+            self._values = _values_from_logits(self._logits).detach()
             self._logits = None
         return self
 
@@ -178,8 +219,8 @@ class _PiecewiseLinear:
         self.device = torch.device(device)
         self.positions = self.positions.to(self.device)
         self._values = self._values.to(self.device)
-        if self._logits is not None:
-            self._logits = self._logits.detach().to(self.device).requires_grad_(True)
+        if self._logits is not None:  # moved in place, as nn.Module.to moves parameters
+            self._logits.data = self._logits.data.to(self.device)
         return self
 
     def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
@@ -277,7 +318,8 @@ class OpacityTransferFunction(_PiecewiseLinear):
         """``min + (max − min)·(e^{k s} − 1)/(e^k − 1)`` with k = ``steepness``, on ``n_points`` knots."""
         k = check_finite_number("steepness", steepness, positive=True)
         s = np.linspace(0.0, 1.0, _check_n_points(n_points))
-        a = min_opacity + (max_opacity - min_opacity) * np.expm1(k * s) / math.expm1(k)
+        # (e^{ks} − 1)/(e^k − 1) written as e^{k(s−1)}·(1 − e^{−ks})/(1 − e^{−k}): no overflow for any k.
+        a = min_opacity + (max_opacity - min_opacity) * np.exp(k * (s - 1)) * np.expm1(-k * s) / math.expm1(-k)
         return cls(list(zip(s, a)), device=device)
 
     @classmethod

@@ -3,6 +3,7 @@
 import json
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
@@ -81,10 +82,62 @@ def test_learnable_values_stay_in_range_under_any_step():
         params[0].add_(torch.tensor([[-50.0], [50.0]]))
     values = otf.values
     assert bool(((values >= 0) & (values <= 1)).all())
+
+
+def test_clamped_knots_get_the_gradient_only_when_it_points_back_into_range():
+    otf = OpacityTransferFunction.linear(0.0, 1.0)
+    (logits,) = otf.parameters()
     with torch.no_grad():
-        params[0].copy_(torch.tensor([[-3.0], [3.0]]))
-    otf(torch.tensor([0.5])).sum().backward()
-    assert params[0].grad is not None and bool((params[0].grad != 0).all())
+        logits.copy_(torch.tensor([[-3.0], [3.0]]))  # clamped at 0 and at 1
+    (-otf(torch.tensor([0.5]))).sum().backward()  # the loss wants both values higher
+    assert float(logits.grad[0, 0]) < 0 and float(logits.grad[1, 0]) == 0.0
+
+
+def test_plain_sgd_moves_a_zero_knot():
+    otf = OpacityTransferFunction.linear(0.0, 1.0)
+    params = otf.parameters()
+    assert otf.values.detach()[:, 0].tolist() == pytest.approx([0.0, 1.0], abs=1e-6)  # learning starts from the same TF
+    optimiser = torch.optim.SGD(params, lr=1.0)
+    for _ in range(30):
+        optimiser.zero_grad()
+        ((otf(torch.tensor([0.0])) - 0.5) ** 2).sum().backward()
+        optimiser.step()
+    assert float(otf.values.detach()[0, 0]) > 0.1
+
+
+def test_edits_after_parameters_keep_the_optimiser_driving_the_function():
+    otf = OpacityTransferFunction.linear(0.0, 1.0)
+    (logits,) = otf.parameters()
+    otf.set_control_points([(0.0, 0.2), (1.0, 0.7)])  # same number of knots: updated in place
+    assert otf.values.detach()[:, 0].tolist() == pytest.approx([0.2, 0.7], abs=1e-6)
+    otf.to("cpu")
+    with torch.no_grad():
+        logits.add_(1.0)
+    assert float(otf.values.detach()[0, 0]) > 0.3  # the optimiser's tensor still drives the function
+    with pytest.raises(ValueError, match=r"requires_grad_\(False\)"):
+        otf.add_control_point(0.5, 0.5)
+    with pytest.raises(ValueError, match="parameters"):
+        otf.set_control_points([(0.0, 0.1), (0.5, 0.2), (1.0, 0.3)])
+    assert len(otf.get_control_points()) == 2  # a refused edit changes nothing
+    otf.requires_grad_(False).add_control_point(0.5, 0.5)
+    assert len(otf.parameters()[0]) == 3
+
+
+def test_colour_edits_after_parameters():
+    ctf = ColorTransferFunction("gray", n_entries=8)
+    (logits,) = ctf.parameters()
+    ctf.set_colormap("hot", n_entries=8)
+    assert torch.allclose(ctf.values, ColorTransferFunction("hot", n_entries=8).values, atol=1e-5)
+    assert ctf.values.requires_grad and ctf.parameters()[0] is logits
+    with pytest.raises(ValueError, match="parameters"):
+        ctf.set_custom_colors([(0.0, (1, 0, 0)), (1.0, (0, 0, 1))])
+
+
+def test_exponential_preset_with_a_huge_steepness():
+    values = OpacityTransferFunction.exponential(0.1, 0.9, steepness=1e6).values[:, 0]
+    assert bool(torch.isfinite(values).all()) and bool((values[1:] >= values[:-1]).all())
+    assert float(values[0]) == pytest.approx(0.1) and float(values[-1]) == pytest.approx(0.9)
+    assert float(values[-2]) == pytest.approx(0.1)  # all the rise in the last step
 
 
 @pytest.mark.parametrize("make, match", [
@@ -96,6 +149,21 @@ def test_learnable_values_stay_in_range_under_any_step():
     (lambda: ColorTransferFunction("not_a_colormap"), "unknown colormap"),
     (lambda: ColorTransferFunction().set_custom_colors([(0, (1, 0)), (1, (0, 0, 1))]), r"\(r, g, b\)"),
     (lambda: OpacityTransferFunction.from_dict({"type": "color"}), "opacity"),
+    (lambda: OpacityTransferFunction.from_dict(None), "opacity"),
+    (lambda: OpacityTransferFunction([(0.0, 0.0), (1.0, float("inf"))]), "finite"),
+    (lambda: OpacityTransferFunction([(0.0, 0.0, 1.0), (1.0, 1.0)]), "pairs"),
+    (lambda: OpacityTransferFunction.ramp(0.8, 0.2), "start < end"),
+    (lambda: OpacityTransferFunction.ramp(float("nan"), 0.5), "start"),
+    (lambda: OpacityTransferFunction.step(0.5, width=0.0), "width"),
+    (lambda: OpacityTransferFunction.bell_curve(width=-1.0), "width"),
+    (lambda: OpacityTransferFunction.exponential(steepness=-1.0), "steepness"),
+    (lambda: OpacityTransferFunction.exponential(n_points=1), "n_points"),
+    (lambda: OpacityTransferFunction.from_lut([0.5]), "at least two"),
+    (lambda: OpacityTransferFunction.from_lut([0.5, float("nan")]), "finite"),
+    (lambda: ColorTransferFunction(n_entries=10 ** 9), "n_entries|n_points"),
+    (lambda: ColorTransferFunction().set_custom_colors([(0, (1, 0, 2)), (1, (0, 0, 1))]), r"\[0, 1\]"),
+    (lambda: ColorTransferFunction.from_dict({"type": "color"}), "colormap"),
+    (lambda: ColorTransferFunction.from_lut(torch.rand(4, 2)), "shape"),
 ])
 def test_bad_transfer_functions_are_rejected(make, match):
     with pytest.raises(ValueError, match=match):
@@ -148,3 +216,26 @@ def test_tables_looked_up_together_equal_one_table_and_only_learnt_ones_get_grad
     # d/d(knot k) of Σ lerp = the hat function of knot k summed over the samples.
     hats = torch.clamp(1 - (x[:, None] * 8 - torch.arange(9)).abs(), min=0).sum(0)
     assert_close(opacities.grad[:, 0], hats, atol=1e-3, rtol=1e-4)
+
+
+def _garbage(rng):
+    """One random value, valid or not: a number in or out of [0, 1], NaN, Inf, a string, a list, None."""
+    choice = rng.integers(8)
+    return [float(rng.uniform(0, 1)), float(rng.uniform(-2, 3)), float("nan"), float("inf"), "0.5",
+            [0.1, 0.2], None, float(10.0 ** rng.uniform(-300, 300))][choice]
+
+
+def test_random_control_points_give_a_valid_function_or_a_clear_error():
+    """Seeded fuzz: whatever the points, either ValueError/TypeError or values in [0, 1]."""
+    rng = np.random.default_rng(17)
+    for _ in range(400):
+        n = int(rng.integers(0, 5))
+        clean = rng.random() < 0.3
+        points = [(float(rng.uniform(0, 1)) if clean else _garbage(rng),
+                   float(rng.uniform(0, 1)) if clean else _garbage(rng)) for _ in range(n)]
+        try:
+            otf = OpacityTransferFunction(points)
+        except (ValueError, TypeError):
+            continue
+        values = otf(torch.linspace(-0.5, 1.5, 21))
+        assert bool(((values >= 0) & (values <= 1)).all()), points
