@@ -6,8 +6,10 @@ Example:
     >>> VolumeView(volume)
 """
 
-from .panel import ControlPanel, viewer
+from .layout import SliceViewer, viewer
+from .panel import ControlPanel
+from .slice_view import SliceView
 from .tf_editor import TransferFunctionEditor
 from .view import VolumeView
 
-__all__ = ["VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer"]
+__all__ = ["VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer", "SliceView", "SliceViewer"]

@@ -17,7 +17,7 @@ import matplotlib.colors
 
 from ..torch_renderer import COMPOSITING_STRATEGIES
 
-__all__ = ["ControlPanel", "viewer"]
+__all__ = ["ControlPanel"]
 
 IMAGE_SIZES = [128, 192, 256, 384, 512, 768, 1024]
 
@@ -115,14 +115,3 @@ class ControlPanel(widgets.VBox):
             self.status.value = f"saved {path}"
         except (OSError, ValueError) as err:
             self.status.value = f"could not save: {err}"
-
-
-def viewer(volume, **view_options):
-    """A VolumeView with its transfer-function editor and control panel, laid out together.
-
-    Example:
-        >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
-    """
-    from .view import VolumeView
-
-    return VolumeView(volume, **view_options).controls()

@@ -1,0 +1,278 @@
+// SliceView's browser side: draws the slice image rendered in the kernel, a cross-hair, the
+// value under the pointer; the slider, arrow keys and wheel step `index`; a click moves `crosshair`.
+// Python owns the slice geometry (`_geometry`); this file only maps pixels to world points with it.
+
+/**
+ * @typedef Geometry  (SliceView._geometry, world units, x/y/z order)
+ * @property {number} width   image width in pixels
+ * @property {number} height  image height in pixels
+ * @property {number[]} centre  world point at the image centre
+ * @property {number[]} right   unit vector along columns
+ * @property {number[]} up      unit vector towards row 0
+ * @property {number} pitch    world units per pixel
+ * @property {number} n_slices slices along the axis
+ * @property {number} dim      0, 1, 2: the axis as x, y, z
+ * @property {number} position world coordinate of the slice
+ * @property {number[]} spacing
+ * @property {number[]} origin
+ *
+ * @typedef Model  (mirrors SliceView's synced traits)
+ * @property {string} axis
+ * @property {number} index
+ * @property {number[]} crosshair
+ * @property {boolean} show_crosshair
+ * @property {number} display_size  longer side of the image on screen, CSS pixels
+ * @property {DataView} image  PNG of the slice
+ * @property {DataView} _values  float32 scalars, row-major (NaN outside the volume)
+ * @property {Geometry} _geometry
+ * @property {string} units
+ * @property {string} error
+ */
+
+const AXIS_NAMES = { z: "axial", y: "coronal", x: "sagittal" };
+const STEP_KEYS = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: 10, PageDown: -10 };
+
+/** World point of the (fractional) pixel (row, col): pixel centres sit at integer + 0.5 on screen. */
+export function pixelToWorld(g, row, col) {
+  const a = (col - (g.width - 1) / 2) * g.pitch;
+  const b = ((g.height - 1) / 2 - row) * g.pitch;
+  return [0, 1, 2].map((i) => g.centre[i] + a * g.right[i] + b * g.up[i]);
+}
+
+/** (row, col) of a world point projected onto the slice. */
+export function worldToPixel(g, point) {
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < 3; i++) {
+    a += (point[i] - g.centre[i]) * g.right[i];
+    b += (point[i] - g.centre[i]) * g.up[i];
+  }
+  return [(g.height - 1) / 2 - b / g.pitch, (g.width - 1) / 2 + a / g.pitch];
+}
+
+/** Voxel index (i, j, k) nearest to a world point. */
+export function voxelOf(g, point) {
+  return [0, 1, 2].map((i) => Math.round((point[i] - g.origin[i]) / g.spacing[i]));
+}
+
+/** Index after a step, kept in [0, n - 1]. */
+export function stepIndex(index, step, n) {
+  return Math.min(n - 1, Math.max(0, index + step));
+}
+
+const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "pyvr-slice";
+  root.tabIndex = 0; // focusable: the wheel and keys step slices only while the view has focus
+  root.style.cssText = "display:inline-flex;flex-direction:column;gap:3px;outline:none;font:12px sans-serif;" +
+    "padding:4px;border:1px solid transparent;border-radius:4px;";
+  const title = document.createElement("div");
+  title.className = "pyvr-slice-title";
+  const canvas = document.createElement("canvas");
+  canvas.className = "pyvr-slice-canvas";
+  canvas.style.cssText = "display:block;cursor:crosshair;touch-action:none;background:#000;";
+  const slider = document.createElement("input");
+  slider.type = "range";
+  slider.className = "pyvr-slice-slider";
+  slider.min = "0";
+  slider.step = "1";
+  const readout = document.createElement("div");
+  readout.className = "pyvr-slice-readout";
+  readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;";
+  const errorBox = document.createElement("div");
+  errorBox.style.cssText = "color:#fff;background:rgba(160,0,0,.85);padding:2px 4px;white-space:pre-wrap;";
+  root.append(title, canvas, slider, readout, errorBox);
+  el.appendChild(root);
+  const context = canvas.getContext("2d");
+
+  let bitmap = null;
+  let drawn = 0;
+  let disposed = false;
+  let pending = null; // crosshair point waiting for the next animation frame
+
+  const geometry = () => model.get("_geometry") || {};
+  const scale = () => {
+    const g = geometry();
+    return g.width ? model.get("display_size") / Math.max(g.width, g.height) : 1;
+  };
+
+  function updateTitle() {
+    const g = geometry();
+    if (!g.width) return;
+    const axis = model.get("axis");
+    const units = model.get("units") ? ` ${model.get("units")}` : "";
+    title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${format(g.position)}${units} · ` +
+      `slice ${g.index} / ${g.n_slices - 1}`;
+    slider.max = String(g.n_slices - 1);
+    slider.value = String(model.get("index"));
+  }
+
+  function draw() {
+    const g = geometry();
+    if (!bitmap || !g.width) return;
+    const s = scale();
+    const ratio = window.devicePixelRatio || 1;
+    const width = Math.round(g.width * s);
+    const height = Math.round(g.height * s);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+    slider.style.width = `${width}px`;
+    if (canvas.width !== Math.round(width * ratio)) canvas.width = Math.round(width * ratio);
+    if (canvas.height !== Math.round(height * ratio)) canvas.height = Math.round(height * ratio);
+    context.setTransform(1, 0, 0, 1, 0, 0);
+    context.imageSmoothingEnabled = false; // voxels stay crisp
+    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    if (model.get("show_crosshair")) {
+      const [row, col] = worldToPixel(g, model.get("crosshair"));
+      const x = (col + 0.5) * s * ratio;
+      const y = (row + 0.5) * s * ratio;
+      context.strokeStyle = "rgba(255, 220, 0, 0.85)";
+      context.lineWidth = ratio;
+      context.setLineDash([4 * ratio, 3 * ratio]);
+      context.beginPath();
+      context.moveTo(x, 0);
+      context.lineTo(x, canvas.height);
+      context.moveTo(0, y);
+      context.lineTo(canvas.width, y);
+      context.stroke();
+      context.setLineDash([]);
+    }
+    drawn += 1;
+    canvas.dataset.drawn = String(drawn);
+    canvas.dataset.index = String(g.index);
+  }
+
+  async function loadImage() {
+    const image = model.get("image");
+    if (!image || !image.byteLength) return;
+    const next = await createImageBitmap(new Blob([image], { type: "image/png" }));
+    if (disposed) return next.close();
+    if (bitmap) bitmap.close();
+    bitmap = next;
+    updateTitle();
+    requestAnimationFrame(draw);
+  }
+
+  function updateError() {
+    const message = model.get("error");
+    errorBox.textContent = message ? `Slice failed: ${message}` : "";
+    errorBox.style.display = message ? "block" : "none";
+  }
+
+  // ---- pointer → pixel → world ----------------------------------------------------------
+  function pixelAt(event) {
+    const box = canvas.getBoundingClientRect();
+    const s = scale();
+    return [(event.clientY - box.top) / s - 0.5, (event.clientX - box.left) / s - 0.5];
+  }
+
+  function showValue(event) {
+    const g = geometry();
+    const values = model.get("_values");
+    if (!g.width || !values) return;
+    const [row, col] = pixelAt(event);
+    const r = Math.round(row);
+    const c = Math.round(col);
+    if (r < 0 || c < 0 || r >= g.height || c >= g.width) return void (readout.textContent = "");
+    const point = pixelToWorld(g, r, c);
+    const offset = 4 * (r * g.width + c);
+    const value = offset + 4 <= values.byteLength ? values.getFloat32(offset, true) : NaN;
+    const voxel = voxelOf(g, point);
+    readout.textContent = Number.isNaN(value) ? "outside the volume"
+      : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}`;
+    readout.dataset.value = String(value);
+  }
+
+  function moveCrosshair(event) {
+    const g = geometry();
+    if (!g.width) return;
+    const [row, col] = pixelAt(event);
+    const clamp = (x, n) => Math.min(n - 1, Math.max(0, x));
+    pending = pixelToWorld(g, clamp(row, g.height), clamp(col, g.width));
+    requestAnimationFrame(() => {
+      if (!pending || disposed) return;
+      model.set("crosshair", pending);
+      model.save_changes();
+      pending = null;
+    });
+  }
+
+  function setIndex(index) {
+    const n = geometry().n_slices || 1;
+    const next = stepIndex(index, 0, n);
+    if (next === model.get("index")) return;
+    slider.value = String(next);
+    model.set("index", next);
+    model.save_changes();
+  }
+
+  let pressed = false;
+  function onPointerDown(event) {
+    root.focus({ preventScroll: true });
+    pressed = true;
+    canvas.setPointerCapture(event.pointerId);
+    moveCrosshair(event);
+    event.preventDefault();
+  }
+  function onPointerMove(event) {
+    showValue(event);
+    if (pressed) moveCrosshair(event);
+  }
+  function onPointerUp(event) {
+    pressed = false;
+    if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
+  }
+  const onPointerLeave = () => { readout.textContent = ""; };
+  function onWheel(event) {
+    if (document.activeElement !== root) return; // let the page scroll until the view is focused
+    event.preventDefault();
+    if (event.deltaY) setIndex(model.get("index") + (event.deltaY < 0 ? 1 : -1));
+  }
+  function onKeyDown(event) {
+    if (event.target === slider || !(event.key in STEP_KEYS)) return;
+    event.preventDefault();
+    event.stopPropagation(); // keep notebook shortcuts out of it
+    setIndex(model.get("index") + STEP_KEYS[event.key]);
+  }
+  const onSlider = () => setIndex(Number(slider.value));
+  const onFocus = () => { root.style.borderColor = "#4a90d9"; };
+  const onBlur = () => { root.style.borderColor = "transparent"; };
+
+  const listeners = [
+    [canvas, "pointerdown", onPointerDown],
+    [canvas, "pointermove", onPointerMove],
+    [canvas, "pointerup", onPointerUp],
+    [canvas, "pointercancel", onPointerUp],
+    [canvas, "pointerleave", onPointerLeave],
+    [root, "wheel", onWheel, { passive: false }],
+    [root, "keydown", onKeyDown],
+    [root, "focus", onFocus],
+    [root, "blur", onBlur],
+    [slider, "input", onSlider],
+  ];
+  const redraw = () => requestAnimationFrame(draw);
+  const modelEvents = [
+    ["change:image", loadImage],
+    ["change:crosshair", redraw],
+    ["change:show_crosshair", redraw],
+    ["change:display_size", redraw],
+    ["change:index", updateTitle],
+    ["change:error", updateError],
+  ];
+  for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
+  for (const [event, handler] of modelEvents) model.on(event, handler);
+
+  updateError();
+  loadImage();
+
+  return () => {
+    disposed = true;
+    if (bitmap) bitmap.close();
+    for (const [target, type, handler, options] of listeners) target.removeEventListener(type, handler, options);
+    for (const [event, handler] of modelEvents) model.off(event, handler);
+  };
+}
+
+export default { render };

@@ -1,0 +1,109 @@
+"""Layouts above the widgets they combine: a view beside its transfer-function editor and panel
+(``controls``), and ``viewer``: that, optionally with three orthogonal slices sharing one cross-hair.
+
+The widget modules never import each other; this one composes them.
+
+Example:
+    >>> controls(view)                            # the same as view.controls()
+    >>> viewer(volume, slices=True, spacing=(2, 2, 2.2))
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from .panel import ControlPanel
+from .slice_view import SliceView
+from .tf_editor import TransferFunctionEditor
+
+__all__ = ["ViewControls", "controls", "SliceViewer", "viewer"]
+
+SLICE_AXES_SHOWN = ("z", "y", "x")  # axial, coronal, sagittal
+
+
+class ViewControls(widgets.HBox):
+    """A view, its transfer-function editor and its control panel. Closing the box closes the
+    editor and the panel, which stop observing the view (the view itself stays open)."""
+
+    def __init__(self, view, **editor_options):
+        self.editor = TransferFunctionEditor(view=view, **editor_options)
+        self.panel = ControlPanel(view)
+        super().__init__([view, widgets.VBox([self.editor, self.panel])])
+
+    def close(self) -> None:
+        self.editor.close()
+        self.panel.close()
+        super().close()
+
+
+def controls(view, **editor_options) -> ViewControls:
+    """``view`` beside a transfer-function editor and a control panel, all in sync."""
+    return ViewControls(view, **editor_options)
+
+
+class SliceViewer(widgets.VBox):
+    """A VolumeView with its editor and panel, above three orthogonal SliceViews (axial, coronal,
+    sagittal) whose cross-hair is one 3-D point: clicking in a slice moves it, the other two
+    slices follow. The slices share the view's ``value_range`` and ``colormap`` (linked both ways).
+
+    Example:
+        >>> box = viewer(volume, slices=True)
+        >>> box.crosshair = [10.0, 20.0, 30.0]     # all three slices move there
+        >>> box.slices[0].index                    # the axial slice's index
+    """
+
+    def __init__(self, view, slice_size: int = 240, units: str = "", **editor_options):
+        self.view = view
+        spacing, origin = view.renderer.spacing.tolist(), view.renderer.origin.tolist()
+        self.slices = tuple(
+            SliceView(view.volume, axis, spacing=spacing, origin=origin, value_range=view.value_range,
+                      colormap=view.colormap, display_size=slice_size, units=units)
+            for axis in SLICE_AXES_SHOWN)
+        first = self.slices[0]
+        self._links = [widgets.link((first, "crosshair"), (other, "crosshair")) for other in self.slices[1:]]
+        for slice_view in self.slices:
+            self._links += [widgets.link((view, "value_range"), (slice_view, "value_range")),
+                            widgets.link((view, "colormap"), (slice_view, "colormap"))]
+        self.controls = controls(view, **editor_options)
+        super().__init__([self.controls, widgets.HBox(list(self.slices))])
+
+    @property
+    def crosshair(self) -> list[float]:
+        """The shared cross-hair point (x, y, z), world units."""
+        return list(self.slices[0].crosshair)
+
+    @crosshair.setter
+    def crosshair(self, point) -> None:
+        self.slices[0].crosshair = [float(c) for c in point]
+
+    def close(self) -> None:
+        """Unlink and close the slices, the editor and the panel (the view itself stays open)."""
+        for link in self._links:
+            link.unlink()
+        for slice_view in self.slices:
+            slice_view.close()
+        self.controls.close()
+        super().close()
+
+
+def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = "", **view_options):
+    """A VolumeView beside its transfer-function editor and control panel; with ``slices=True``
+    also three orthogonal slices below, sharing one cross-hair (a ``SliceViewer``).
+
+    Args:
+        volume: (D, H, W) array or tensor.
+        slices: add the axial, coronal and sagittal slice views.
+        slice_size: on-screen size of each slice (longer side, CSS pixels).
+        units: world units shown in the slices' titles (e.g. ``"mm"``).
+        view_options: passed to ``VolumeView`` (``spacing``, ``colormap``, ``width``, ...).
+
+    Example:
+        >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
+        >>> viewer(scan.data, slices=True, spacing=scan.spacing, colormap="gray", units="mm")
+    """
+    from .view import VolumeView  # view.controls() imports this module: import it lazily
+
+    view = VolumeView(volume, **view_options)
+    if not slices:
+        return view.controls()
+    return SliceViewer(view, slice_size=slice_size, units=units)

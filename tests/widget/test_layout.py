@@ -1,0 +1,71 @@
+"""viewer(): the 3-D view with its editor and panel, and with slices=True three orthogonal
+SliceViews sharing one cross-hair and the view's value window and colormap."""
+
+import ipywidgets as widgets
+import pytest
+
+import pyvr_jupyter
+from pyvr_jupyter import SliceView, VolumeView, create_test_volume, viewer
+from pyvr_jupyter.widget import layout
+
+
+@pytest.fixture
+def box():
+    b = viewer(create_test_volume((12, 16, 20), "torus"), slices=True, spacing=(1.0, 1.0, 2.0), width=32,
+               height=32, slice_size=120)
+    yield b
+    b.close()
+    b.view.close()
+
+
+def test_viewer_moved_to_layout_and_still_exported():
+    assert pyvr_jupyter.viewer is layout.viewer
+    assert pyvr_jupyter.widget.viewer is layout.viewer
+
+
+def test_without_slices_it_is_the_view_with_its_controls():
+    b = viewer(create_test_volume((8, 8, 8), "sphere"), width=32, height=32)
+    assert isinstance(b, widgets.HBox) and isinstance(b.children[0], VolumeView)
+    b.children[0].close()
+
+
+def test_three_orthogonal_slices_under_the_view(box):
+    assert isinstance(box.view, VolumeView)
+    assert [s.axis for s in box.slices] == ["z", "y", "x"]
+    assert all(isinstance(s, SliceView) for s in box.slices)
+    assert box.children[1].children == box.slices
+    assert [s.display_size for s in box.slices] == [120, 120, 120]
+    # They share the view's spacing: the axial slice's position along z is index * 2.
+    axial = box.slices[0]
+    assert axial.position == 2.0 * axial.index
+    assert box.slices[1].screenshot().shape[:2] == (23, 20)  # coronal: (12 - 1) * 2 + 1 rows of z
+
+
+def test_clicking_in_one_slice_moves_the_other_two(box):
+    axial, coronal, sagittal = box.slices
+    axial.set_state({"crosshair": [3.0, 12.0, 10.0]})  # as a click in the axial slice at z = 10
+    assert box.crosshair == [3.0, 12.0, 10.0]
+    assert (axial.index, coronal.index, sagittal.index) == (5, 12, 3)
+    assert coronal._geometry["index"] == 12 and sagittal._geometry["index"] == 3  # re-rendered
+
+
+def test_the_slider_of_one_slice_moves_the_crosshair_the_others_show(box):
+    axial, coronal, sagittal = box.slices
+    before = (coronal.index, sagittal.index)
+    axial.set_state({"index": 2})
+    assert box.crosshair[2] == 4.0
+    assert coronal.crosshair == sagittal.crosshair == box.crosshair
+    assert (coronal.index, sagittal.index) == before  # their slices stay; their cross-hair moved
+
+
+def test_setting_the_crosshair_from_python(box):
+    box.crosshair = [19.0, 0.0, 22.0]
+    assert [s.index for s in box.slices] == [11, 0, 19]
+
+
+def test_value_window_and_colormap_follow_the_view(box):
+    box.view.value_range = [0.1, 0.5]
+    box.view.colormap = "magma"
+    assert all(s.value_range == [0.1, 0.5] and s.colormap == "magma" for s in box.slices)
+    box.slices[2].colormap = "gray"
+    assert box.view.colormap == "gray"

@@ -1,0 +1,164 @@
+"""SliceView without a browser: its image is render_slice's, index and cross-hair follow each
+other, browser writes are clamped or refused, and the traits link and save."""
+
+import io
+import math
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+import traitlets
+from PIL import Image
+
+from pyvr_jupyter import create_test_volume
+from pyvr_jupyter.torch_renderer.slicing import render_slice, slice_plane
+from pyvr_jupyter.widget import SliceView
+from pyvr_jupyter.widget.encoding import to_uint8
+
+SHAPE = (6, 8, 10)  # (D, H, W)
+
+
+@pytest.fixture
+def volume():
+    return np.random.default_rng(1).random(SHAPE).astype(np.float32)
+
+
+@pytest.fixture
+def make(volume):
+    views = []
+
+    def build(**kwargs):
+        view = SliceView(volume, **kwargs)
+        views.append(view)
+        return view
+    yield build
+    for view in views:
+        view.close()
+
+
+def png(view):
+    return np.asarray(Image.open(io.BytesIO(view.image)).convert("RGB"))
+
+
+def browser(view, **state):
+    """Apply an update as if it came from the browser."""
+    view.set_state(state)
+
+
+@pytest.mark.parametrize("axis", ["z", "y", "x"])
+def test_the_image_is_render_slice_of_the_current_index(make, volume, axis):
+    view = make(axis=axis, index=2, colormap="viridis")
+    expected = to_uint8(render_slice(volume, axis, index=2, colormap="viridis",
+                                     value_range=(float(volume.min()), float(volume.max()))))
+    assert np.array_equal(png(view), expected)
+    assert np.array_equal(view.screenshot(), expected)
+    geometry = view._geometry
+    assert (geometry["height"], geometry["width"]) == expected.shape[:2]
+    assert geometry["index"] == 2 and geometry["n_slices"] == {"z": 6, "y": 8, "x": 10}[axis]
+
+
+def test_default_slice_is_the_middle_one_and_the_crosshair_the_centre(make):
+    view = make(axis="y")
+    assert view.index == 4
+    assert view.crosshair == pytest.approx([4.5, 3.5, 2.5])
+
+
+def test_slider_moves_the_crosshair_along_the_axis_only(make, volume):
+    view = make(axis="z", spacing=(1.0, 1.0, 2.0), origin=(0.0, 0.0, 5.0))
+    before = png(view)
+    browser(view, index=4)
+    assert view.crosshair == pytest.approx([4.5, 3.5, 5.0 + 4 * 2.0])
+    assert view.position == 13.0
+    assert not np.array_equal(png(view), before)
+
+
+def test_crosshair_moves_the_slice_to_the_nearest_voxel(make):
+    view = make(axis="x")
+    browser(view, crosshair=[6.4, 1.0, 2.0])
+    assert view.index == 6
+    assert view.crosshair == [6.4, 1.0, 2.0]  # not snapped: linked views keep the exact point
+    view.crosshair = [6.6, 1.0, 2.0]
+    assert view.index == 7
+
+
+def test_hover_values_are_the_voxels_under_the_pointer(make, volume):
+    view = make(axis="z", index=3)
+    geometry = slice_plane(SHAPE, "z", index=3)
+    for row, col in [(0, 0), (2, 5), (7, 9)]:
+        x, y, z = geometry.pixel_to_world(row, col)
+        assert view.value_at(row, col) == pytest.approx(float(volume[int(z), int(round(y)), int(round(x))]))
+
+
+def test_outside_the_volume_the_values_are_nan(make):
+    view = make(axis="z", spacing=(1.0, 3.0, 1.0))  # nothing outside here: every pixel inside
+    assert not math.isnan(view.value_at(0, 0))
+    values = np.frombuffer(view._values, dtype="<f4")
+    assert values.size == view._geometry["width"] * view._geometry["height"]
+    assert view._geometry["height"] == 22  # (8 - 1) * 3 + 1 rows: square world pixels
+
+
+def test_axis_change_follows_the_crosshair(make):
+    view = make(axis="z", crosshair=[7.0, 2.0, 1.0])
+    assert view.index == 1
+    view.axis = "x"
+    assert view.index == 7 and view._geometry["n_slices"] == 10
+    assert png(view).shape[:2] == (6, 8)  # sagittal: rows along z, columns along y
+
+
+def test_look_traits_re_render(make):
+    view = make(axis="z")
+    gray = png(view)
+    view.colormap = "magma"
+    coloured = png(view)
+    assert not np.array_equal(gray, coloured)
+    view.value_range = [0.0, 10.0]
+    assert png(view).mean() < coloured.mean()  # a wider window is darker
+
+
+def test_browser_input_is_clamped_or_refused(make):
+    view = make(axis="z")
+    with pytest.warns(UserWarning, match="clamped"):
+        browser(view, index=99)
+    assert view.index == 5
+    browser(view, crosshair=[-50.0, 100.0, 2.0])
+    assert view.crosshair == [0.0, 7.0, 2.0]
+    for bad in (dict(crosshair=[float("nan"), 0.0, 0.0]), dict(axis="w"), dict(value_range=[1.0, 0.0]),
+                dict(colormap="no-such-map")):
+        with pytest.raises(traitlets.TraitError):
+            browser(view, **bad)
+    assert view.axis == "z" and view.crosshair == [0.0, 7.0, 2.0]
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(axis="w"), ValueError, "axis"),
+    (dict(axis="z", index=6), ValueError, "index"),
+    (dict(axis="x", index=-1), ValueError, "index"),
+    (dict(spacing=(1.0, -1.0, 1.0)), ValueError, "spacing"),
+    (dict(crosshair=(0.0, float("inf"), 0.0)), ValueError, "crosshair"),
+    (dict(value_range=(2.0, 1.0)), ValueError, "value_range"),
+    (dict(colormap="no-such-map"), traitlets.TraitError, "colormap"),
+])
+def test_bad_arguments(volume, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        SliceView(volume, **kwargs)
+
+
+def test_traits_link_and_are_saved_in_widget_state(make):
+    a, b = make(axis="z"), make(axis="y")
+    links = [widgets.link((a, name), (b, name)) for name in ("value_range", "colormap", "crosshair")]
+    jslinks = [widgets.jslink((a, "index"), (widgets.IntSlider(), "value"))]
+    a.crosshair = [1.0, 6.0, 4.0]
+    assert b.crosshair == [1.0, 6.0, 4.0] and b.index == 6 and a.index == 4
+    b.colormap = "hot"
+    assert a.colormap == "hot"
+    state = a.get_state()
+    for name in ("index", "axis", "value_range", "colormap", "crosshair", "image"):
+        assert name in state
+    for link in links + jslinks:
+        link.unlink()
+
+
+def test_a_torch_volume_and_a_test_volume_work():
+    view = SliceView(create_test_volume((12, 12, 12), "torus"), axis="y")
+    assert png(view).shape == (12, 12, 3) and png(view).max() > 0
+    view.close()
