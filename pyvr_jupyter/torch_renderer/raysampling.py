@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import warnings
+
+import numpy as np
 import torch
 
-__all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "restrict_to_steps", "count_samples",
-           "sample_along_rays"]
+__all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "clip_to_planes", "check_clip",
+           "restrict_to_steps", "count_samples", "sample_along_rays"]
 
 
 class VolumeBox(NamedTuple):
@@ -66,6 +69,76 @@ def intersect_box(origins: torch.Tensor, directions: torch.Tensor, box: VolumeBo
     t_far = torch.maximum(t0, t1).amin(dim=-1)
     t_far = torch.maximum(t_far, t_near)
     return RaySegments(t_near, t_far)
+
+
+def clip_to_planes(origins: torch.Tensor, directions: torch.Tensor, segments: RaySegments,
+                   planes: torch.Tensor) -> RaySegments:
+    """Cut segments to the half-spaces ``(x − point)·normal ≥ 0`` of clip planes, analytically.
+
+    Args:
+        origins: (3,) or (n_rays, 3); directions: (n_rays, 3).
+        segments: (n_rays,) segments to cut.
+        planes: (n_planes, 2, 3): each plane's point and normal (world units).
+
+    Returns:
+        ``RaySegments``; a ray outside any half-space gets an empty segment. Not differentiable
+        with respect to the planes (they are geometry, not parameters).
+    """
+    t_near, t_far = segments
+    for point, normal in planes.unbind(0):
+        facing = directions @ normal  # (n_rays,) how fast the ray enters (> 0) or leaves (< 0) the half-space
+        height = (origins - point) @ normal  # signed distance of the origin, times |normal|
+        crossing = -height / torch.where(facing == 0, torch.ones_like(facing), facing)
+        t_near = torch.where(facing > 0, torch.maximum(t_near, crossing), t_near)
+        t_far = torch.where(facing < 0, torch.minimum(t_far, crossing), t_far)
+        t_far = torch.where((facing == 0) & (height < 0), t_near, t_far)  # parallel and outside: nothing
+    return RaySegments(t_near, torch.maximum(t_far, t_near))
+
+
+def check_clip(clip_box, clip_planes, box: VolumeBox) -> tuple[VolumeBox | None, torch.Tensor | None]:
+    """Validate ``clip_box`` and ``clip_planes`` (world units) for a volume's ``box``.
+
+    Returns:
+        ``(user_box, planes)``: the clip box intersected with ``box`` (its maximum below its
+        minimum when they do not overlap: a warning says the render shows only background), or
+        None; the planes as (n_planes, 2, 3) with unit normals, or None.
+    """
+    dtype, device = box.minimum.dtype, box.minimum.device
+    user_box = None
+    if clip_box is not None:
+        corners = _float64(clip_box, "clip_box")
+        if corners.shape != (2, 3) or not bool(torch.isfinite(corners).all()):
+            raise ValueError(f"clip_box must be two finite (x, y, z) corners, got {clip_box!r}")
+        low, high = corners.to(dtype=dtype, device=device)
+        user_box = VolumeBox(torch.maximum(torch.minimum(low, high), box.minimum),
+                             torch.minimum(torch.maximum(low, high), box.maximum))
+        if bool((user_box.maximum < user_box.minimum).any()):
+            warnings.warn(f"clip_box {corners.tolist()} does not overlap the volume's box: nothing is rendered",
+                          stacklevel=4)
+    if clip_planes is None or len(clip_planes) == 0:
+        return user_box, None
+    planes = _float64(clip_planes, "clip_planes")
+    if planes.ndim == 2:
+        planes = planes[None]
+    if planes.ndim != 3 or planes.shape[1:] != (2, 3) or not bool(torch.isfinite(planes).all()):
+        raise ValueError(f"clip_planes must be (point, normal) pairs of finite (x, y, z), got {clip_planes!r}")
+    norms = planes[:, 1].norm(dim=1)
+    if bool((norms == 0).any()):
+        raise ValueError("clip_planes: every normal must be non-zero")
+    planes = torch.stack([planes[:, 0], planes[:, 1] / norms[:, None]], dim=1)
+    return user_box, planes.to(dtype=dtype, device=device)
+
+
+def _float64(value, name: str) -> torch.Tensor:
+    """Nested sequences, arrays or tensors of numbers as one float64 tensor (detached)."""
+    def plain(v):
+        if isinstance(v, torch.Tensor):
+            return v.detach().cpu().double().numpy()
+        return [plain(item) for item in v] if isinstance(v, (list, tuple)) else v
+    try:
+        return torch.from_numpy(np.asarray(plain(value), dtype=np.float64))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be nested sequences of numbers, got {value!r}") from None
 
 
 def restrict_to_steps(segments: RaySegments, inner: RaySegments, step: float) -> RaySegments:

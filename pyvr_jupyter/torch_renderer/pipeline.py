@@ -1,0 +1,190 @@
+"""The PyTorch render context: chunks of an image's rays through the pipeline's stages.
+
+camera → rays → ray–box clipping (and the user's clip box and planes) → samples → empty-space
+culling → classification → shading → compositing. A ``RenderContext`` holds everything one
+render needs, so that a chunk of rays can be rendered (and recomputed in backward) from its
+pixel indices alone; ``VolumeRenderer`` builds one per render. The fused CPU kernel
+(``fused.py``) takes its rays and segments from here too, so both backends sample alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import compositing as comp
+from .camera import Camera
+from .empty_space import sample_is_occupied
+from .raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples, intersect_box,
+                          restrict_to_steps, sample_along_rays)
+from .shading import Lighting, shade
+from .transfer_functions import ColorTransferFunction, OpacityTransferFunction, interpolate_piecewise_linear
+from .volume_sampling import sample_grid
+
+__all__ = ["RenderContext", "EMISSION_ABSORPTION", "BLOCK_SIZE"]
+
+EMISSION_ABSORPTION = ("vectorized", "early_termination", "sequential")
+BLOCK_SIZE = 64  # samples per block for early termination
+
+
+@dataclass
+class RenderContext:
+    """Everything one render needs, so a chunk can be rendered (and recomputed in backward)
+    from its pixel indices alone."""
+
+    camera: Camera
+    image_size: tuple[int, int]
+    box: VolumeBox
+    grid: torch.Tensor  # (1, C, D, H, W)
+    step: float
+    vmin: float | torch.Tensor  # tensors only when they require grad
+    vmax: float | torch.Tensor
+    opacity_tf: OpacityTransferFunction | None
+    color_tf: ColorTransferFunction | None
+    lighting: Lighting | None
+    unit_distance: float
+    compositing: str
+    rgba: tuple | None = None  # (K, 3) colours and (K, 1) opacities: both TFs as one uniform table, when exact
+    samples_taken: int = 0
+    clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
+    occupied: torch.Tensor | None = None  # (nz + 2, ny + 2, nx + 2) bool blocks that can have opacity, padded
+    block_size: int = 0  # voxels per side of those blocks
+    spacing: torch.Tensor | None = None
+    user_box: VolumeBox | None = None  # the user's clip box, inside ``box``
+    clip_planes: torch.Tensor | None = None  # (n_planes, 2, 3): points and unit normals, world units
+    chunks_rendered: int = 0
+
+    def has_learnable_inputs(self) -> bool:
+        tensors = [self.grid, self.camera.position, self.camera.target, self.camera.up]
+        tensors += [v for v in (self.vmin, self.vmax) if isinstance(v, torch.Tensor)]
+        if isinstance(self.camera.fov, torch.Tensor):
+            tensors.append(self.camera.fov)
+        for tf in (self.opacity_tf, self.color_tf):
+            if tf is not None:
+                tensors.append(tf.values)
+        if self.lighting is not None:
+            tensors += [v for v in (self.lighting.ambient, self.lighting.diffuse, self.lighting.specular,
+                                    self.lighting.shininess, self.lighting.light_direction)
+                        if isinstance(v, torch.Tensor)]
+        return any(t.requires_grad for t in tensors)
+
+    def rays(self, pixels: torch.Tensor):
+        """Rays of the pixels with flat indices ``pixels`` (n,): the camera position (3,) they
+        all start from, unit directions (n, 3), their segments in the box, and sample counts (n,)."""
+        _, directions = self.camera.generate_rays(self.image_size, pixels)
+        origin = self.camera.position.to(self.grid.dtype)
+        directions = directions.to(self.grid.dtype)
+        segments = intersect_box(origin, directions, self.box if self.user_box is None else self.user_box)
+        if self.clip_planes is not None:
+            segments = clip_to_planes(origin, directions, segments, self.clip_planes)
+        if self.clip_box is not None:
+            segments = restrict_to_steps(segments, intersect_box(origin, directions, self.clip_box), self.step)
+        return origin, directions, segments, count_samples(segments, self.step)
+
+    def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None,
+               keep_rays: bool = True):
+        """Yield ``(pixels, rays)``: (n,) pixel indices whose rays hold at most about
+        ``samples_per_chunk`` samples (at least one ray) and at most ``rays_per_chunk`` rays,
+        and those rays as ``rays`` returns them (None unless ``keep_rays``: with a graph to
+        record they must be made again inside the chunk's checkpoint). Sample counts come from
+        geometry only, in bounded blocks of pixels."""
+        n_pixels = self.image_size[0] * self.image_size[1]
+        device = self.grid.device
+        pixel_block = 1 << 20  # bounds the memory of this bookkeeping on huge images
+        for start in range(0, n_pixels, pixel_block):
+            pixels = torch.arange(start, min(start + pixel_block, n_pixels), device=device)
+            with torch.no_grad():
+                origin, directions, segments, n_steps = self.rays(pixels)
+            running = torch.cumsum(n_steps, 0)
+            total = int(running[-1])
+            self.samples_taken += total
+            cuts = set()
+            if samples_per_chunk is not None and total > samples_per_chunk:
+                # Cut where the running sample count crosses multiples of the budget.
+                marks = torch.arange(samples_per_chunk, total, samples_per_chunk, device=device)
+                cuts.update(torch.searchsorted(running, marks, right=True).tolist())
+            if rays_per_chunk is not None:
+                cuts.update(range(rays_per_chunk, pixels.shape[0], rays_per_chunk))
+            bounds = sorted({0, pixels.shape[0]} | {c for c in cuts if 0 < c < pixels.shape[0]})
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                rays = (origin, directions[a:b], RaySegments(segments.t_near[a:b], segments.t_far[a:b]),
+                        n_steps[a:b]) if keep_rays else None
+                yield pixels[a:b], rays
+
+    def render_pixels(self, pixels: torch.Tensor, rays: tuple | None = None) -> torch.Tensor:
+        """Render the pixels with flat indices ``pixels`` (n,), whose ``rays`` may be given
+        (from ``chunks``); returns (n, 4) premultiplied RGBA."""
+        origin, directions, segments, n_steps = rays if rays is not None else self.rays(pixels)
+        n_rays = pixels.shape[0]
+
+        if self.compositing == "early_termination":
+            def sample_block(ray_ids: torch.Tensor, first: int, n: int):
+                sub = RaySegments(segments.t_near[ray_ids], segments.t_far[ray_ids])
+                samples, points, sample_dirs = self._samples(origin, directions[ray_ids], sub, n_steps[ray_ids],
+                                                             first, n)
+                rgb, tau = self._classify(points, sample_dirs, samples)
+                return rgb, tau, samples.ray_ids
+            result = comp.march_early_termination(sample_block, n_steps, BLOCK_SIZE)
+        elif self.compositing in EMISSION_ABSORPTION:
+            samples, points, sample_dirs = self._samples(origin, directions, segments, n_steps)
+            rgb, tau = self._classify(points, sample_dirs, samples)
+            if self.compositing == "vectorized":
+                result = comp.composite_vectorized(rgb, tau, samples.ray_ids, n_rays)
+            else:
+                result = comp.composite_sequential(comp.pad_samples(rgb, samples.ray_ids, n_rays),
+                                                   comp.pad_samples(tau, samples.ray_ids, n_rays))
+        else:
+            samples, points, _ = self._samples(origin, directions, segments, n_steps)
+            return self._project(points, samples, n_rays)
+        return torch.cat([result.rgb, result.opacity[:, None]], dim=-1).to(self.grid.dtype)
+
+    def _samples(self, origin, directions, segments, n_steps, first: int = 0, block_size: int | None = None):
+        """Packed samples of the rays, their world positions (m, 3) and ray directions (m, 3),
+        without the samples in empty blocks when empty-space skipping is on."""
+        samples = sample_along_rays(segments, self.step, n_steps, first, block_size)
+        points = torch.addcmul(origin, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
+        if self.occupied is not None:
+            keep = sample_is_occupied(points.detach(), self.occupied, self.block_size, self.box, self.spacing)
+            keep = torch.nonzero(keep).squeeze(1)
+            samples = PackedSamples(*(t.index_select(0, keep) for t in samples))
+            points = points.index_select(0, keep)
+        # Directions channel by channel, as the lookups come: shading reads them per component.
+        sample_dirs = torch.stack([component.index_select(0, samples.ray_ids) for component in directions.unbind(1)])
+        return samples, points, sample_dirs.t()  # (m, 3) view of (3, m)
+
+    def _scalars(self, points):
+        """Normalised scalars (m,) and, when shading, gradients (m, 3) at world ``points`` (m, 3)."""
+        sampled = sample_grid(self.grid, points, self.box)  # (m, C)
+        # split, not slicing: a slice's backward writes into a zero-filled copy of the whole.
+        values, gradients = sampled.split([1, 3], dim=1) if sampled.shape[-1] == 4 else (sampled, None)
+        values = (values.squeeze(1) - self.vmin) / (self.vmax - self.vmin)
+        return values, gradients
+
+    def _classify(self, points, sample_dirs, samples: PackedSamples):
+        """Colours (m, 3) and optical depths (m,) of the packed samples."""
+        values, gradients = self._scalars(points)
+        if self.rgba is not None:  # one lookup for colour and opacity
+            knots = torch.linspace(0.0, 1.0, self.rgba[0].shape[0], dtype=values.dtype, device=values.device)
+            rgba = interpolate_piecewise_linear(values, knots, [part.to(values.dtype) for part in self.rgba],
+                                                uniform=True)
+            rgb, opacity = rgba.split([3, 1], dim=1)
+            opacity = opacity.squeeze(1)
+        else:
+            opacity = self.opacity_tf(values) if self.opacity_tf is not None else values.clamp(0.0, 1.0)
+            rgb = self.color_tf(values) if self.color_tf is not None else torch.ones_like(values)[:, None].expand(-1, 3)
+        if self.lighting is not None:
+            rgb = shade(rgb, gradients, sample_dirs, self.lighting)
+        return rgb, comp.optical_depth(opacity, samples.deltas, self.unit_distance)
+
+    def _project(self, points, samples: PackedSamples, n_rays: int) -> torch.Tensor:
+        """MIP, MinIP and average: the TFs applied to one scalar per ray; returns (n_rays, 4)."""
+        values, _ = self._scalars(points)
+        if self.compositing == "average":
+            scalar, hit = comp.composite_average(values, samples.deltas, samples.ray_ids, n_rays)
+        else:
+            scalar, hit = comp.composite_extremum(values, samples.ray_ids, n_rays, largest=self.compositing == "mip")
+        alpha = self.opacity_tf(scalar) if self.opacity_tf is not None else torch.ones_like(scalar)
+        alpha = alpha * hit.to(alpha.dtype)
+        rgb = self.color_tf(scalar) if self.color_tf is not None else torch.ones_like(scalar)[:, None].expand(-1, 3)
+        return torch.cat([rgb * alpha[:, None], alpha[:, None]], dim=-1)

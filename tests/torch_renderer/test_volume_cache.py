@@ -1,0 +1,53 @@
+"""Specification of volume_cache: what is computed once per volume, and when it is computed again."""
+
+import numpy as np
+import pytest
+import torch
+
+from pyvr_jupyter.datasets import create_test_volume
+from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer
+from pyvr_jupyter.torch_renderer.volume_cache import volume_key
+
+
+@pytest.mark.parametrize("edit", ["flip", "one ulp", "read-only copy"])
+def test_numpy_volume_fingerprint_sees_every_edit(edit):
+    volume = create_test_volume((40, 41, 43), "complex", backend="numpy")
+    before = volume_key(volume, torch.device("cpu"))
+    if edit == "flip":  # the same values elsewhere: a plain sum would not change
+        volume[:] = volume[::-1].copy()
+    elif edit == "one ulp":
+        volume[20, 20, 20] = np.nextafter(volume[20, 20, 20], np.float32(2))
+    else:  # equal content, another array (read-only, as memory-mapped files are): no warning, same checksum
+        volume = volume.copy()
+        volume.setflags(write=False)
+    after = volume_key(volume, torch.device("cpu"))
+    assert (after[5] == before[5]) == (edit == "read-only copy")
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_a_new_volume_at_a_freed_volumes_address_is_not_taken_for_it(backend):
+    # Audit finding: uint8 volumes are converted and the original freed; a new tensor allocated
+    # at the same address with the same shape used to hit the cache and show the old volume.
+    generator = torch.Generator().manual_seed(0)
+    renderer = VolumeRenderer((16, 16, 16), backend=backend)
+    camera = Camera.for_volume((16, 16, 16))
+    for _ in range(20):
+        first = torch.randint(0, 255, (16,) * 3, dtype=torch.uint8, generator=generator)
+        renderer.render(first, camera, image_size=8)
+        del first
+        second = torch.randint(0, 255, (16,) * 3, dtype=torch.uint8, generator=generator)
+        shown = renderer.render(second, camera, image_size=8)
+        fresh = VolumeRenderer((16, 16, 16), backend=backend).render(second, camera, image_size=8)
+        assert torch.equal(shown, fresh)
+
+
+def test_the_cache_is_kept_for_the_same_unchanged_volume():
+    volume = create_test_volume((16, 16, 16), "sphere")
+    renderer = VolumeRenderer(volume.shape)
+    renderer.render(volume, image_size=8)
+    state = renderer._state
+    renderer.render(volume, image_size=8)
+    assert renderer._state is state
+    volume.add_(0.0)  # an in-place edit bumps the tensor's version
+    renderer.render(volume, image_size=8)
+    assert renderer._state is not state
