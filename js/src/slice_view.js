@@ -102,6 +102,7 @@ function render({ model, el }) {
     const g = geometry();
     if (!g.width) return;
     const axis = model.get("axis");
+    root.dataset.axis = axis;
     const units = model.get("units") ? ` ${model.get("units")}` : "";
     title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${format(g.position)}${units} · ` +
       `slice ${g.index} / ${g.n_slices - 1}`;
@@ -264,6 +265,7 @@ function render({ model, el }) {
   for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
   for (const [event, handler] of modelEvents) model.on(event, handler);
 
+  root.dataset.axis = model.get("axis");
   updateError();
   loadImage();
 
