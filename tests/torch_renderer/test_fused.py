@@ -1,0 +1,235 @@
+"""Specification of the fused CPU kernel: whatever the PyTorch stages render, it renders the same.
+
+Every option of ``render_rgba`` is rendered with both backends and compared (max |difference|
+≤ 1e-5 for float32 volumes); what the kernel cannot do falls back to, or raises for, the
+PyTorch stages explicitly.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import assert_close, constant_tfs
+from pyvr_jupyter.datasets import create_test_volume
+from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+                                         OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
+
+SHAPE = (22, 18, 26)  # (D, H, W): non-cubic on purpose
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_kernel():
+    assert fused.wait_until_compiled(np.float32) and fused.wait_until_compiled(np.float64)
+
+
+@pytest.fixture(scope="module")
+def volume():
+    return create_test_volume(SHAPE, "complex")
+
+
+def camera_for(shape, spacing=(1, 1, 1), origin=(0, 0, 0), azimuth=35.0, elevation=20.0):
+    return Camera.for_volume(shape, spacing=spacing, origin=origin).orbit(azimuth, elevation)
+
+
+def both_backends(volume, setup=None, renderer_options=None, **render_options):
+    """RGBA from the PyTorch stages and from the kernel, with identical settings."""
+    images = []
+    for backend in ("torch", "fused"):
+        renderer = VolumeRenderer(volume.shape, backend=backend, **(renderer_options or {}))
+        renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.35, 0.05), (1.0, 0.3)]))
+        renderer.set_color_transfer_function(ColorTransferFunction("plasma"))
+        if setup is not None:
+            setup(renderer)
+        options = dict(camera=camera_for(volume.shape, **{k: v for k, v in (renderer_options or {}).items()
+                                                          if k in ("spacing", "origin")}),
+                       image_size=(20, 24), step_size=0.7)
+        options.update(render_options)
+        with torch.no_grad():
+            images.append(renderer.render_rgba(volume, **options))
+        assert renderer.last_stats["backend"] == backend
+    return images
+
+
+CASES = {
+    **{f"compositing={name}": dict(compositing=name) for name in COMPOSITING_STRATEGIES},
+    "compositing=minip": dict(compositing="minip", value_range=(-1.0, 1.0)),  # the minimum is 0: lift it
+    "compositing=average": dict(compositing="average", value_range=(0.0, 0.2)),  # brighten the mean
+    "no lighting": dict(use_lighting=False),
+    "directional light": dict(setup=lambda r: r.set_lighting(light_direction=(1.0, -0.5, 0.3))),
+    "strong specular": dict(setup=lambda r: r.set_lighting(specular=0.9, shininess=3.0)),
+    "use_opacity=False": dict(use_opacity=False),
+    "use_color=False": dict(use_color=False),
+    "both off, mip": dict(use_opacity=False, use_color=False, compositing="mip"),
+    "value_range": dict(value_range=(0.2, 0.7)),
+    "n_samples": dict(n_samples=57),
+    "fine steps": dict(step_size=0.21),
+    "long steps": dict(step_size=2.5),
+    "anisotropic spacing and origin": dict(renderer_options=dict(spacing=(0.8, 1.3, 2.1), origin=(-5.0, 3.0, 10.0))),
+    "opacity unit distance": dict(renderer_options=dict(opacity_unit_distance=2.7)),
+    "small memory budget": dict(renderer_options=dict(max_memory_bytes=1 << 20)),
+    "uniform opacity LUT": dict(setup=lambda r: r.set_opacity_transfer_function(
+        OpacityTransferFunction.from_lut(np.linspace(0, 0.4, 17) ** 2))),
+    "LUT colours of odd length": dict(setup=lambda r: r.set_color_transfer_function(
+        ColorTransferFunction.from_lut(np.random.default_rng(0).random((7, 3))))),
+    "custom colour points": dict(setup=lambda r: r.set_color_transfer_function(ColorTransferFunction().set_custom_colors(
+        [(0.0, (0, 0, 1)), (0.3, (0, 1, 0)), (0.8, (1, 0, 0)), (1.0, (1, 1, 1))]))),
+    # A steep TF amplifies the float32 rounding of the PyTorch stages' sample positions (about
+    # 1e-6 voxel): a 1e-3-wide step by 1000× (6e-5 apart), a 0.05-wide one by 20× (1.4e-5).
+    "opaque step TF": dict(setup=lambda r: r.set_opacity_transfer_function(
+        OpacityTransferFunction.step(0.4, high=0.95, width=0.15))),
+    "no empty-space skipping": dict(setup=lambda r: setattr(r, "skip_empty_space", False)),
+    "clip box": dict(clip_box=((3.0, 2.0, 4.0), (18.0, 12.5, 15.0))),
+    "clip planes": dict(clip_planes=[((12.0, 8.0, 10.0), (1.0, 0.3, -0.2)), ((0.0, 5.0, 0.0), (0.0, 1.0, 0.0))]),
+    "camera inside the volume": dict(camera=Camera(position=(12.0, 9.0, 10.0), target=(0.0, 0.0, 0.0), fov=70)),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_backends_agree(volume, case):
+    options = dict(CASES[case])
+    torch_rgba, fused_rgba = both_backends(volume, options.pop("setup", None), options.pop("renderer_options", None),
+                                           **options)
+    assert float(torch_rgba[..., 3].max()) > 0.05, "the case must show something"
+    assert_close(fused_rgba, torch_rgba, atol=1e-5, msg=case)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float64])
+def test_backends_agree_for_any_volume_dtype(dtype):
+    volume = (create_test_volume(SHAPE, "sphere", backend="numpy") * 200).astype(dtype)
+    torch_rgba, fused_rgba = both_backends(volume)
+    assert fused_rgba.dtype == (torch.float64 if dtype == np.float64 else torch.float32)
+    assert_close(fused_rgba, torch_rgba, atol=1e-5 if dtype != np.float64 else 1e-9)
+
+
+def test_backends_agree_on_a_large_view_with_early_termination():
+    volume = create_test_volume((64, 64, 64), "torus")
+    torch_rgba, fused_rgba = both_backends(volume, image_size=(96, 96), step_size=0.5,
+                                           compositing="early_termination",
+                                           setup=lambda r: r.set_opacity_transfer_function(
+                                               OpacityTransferFunction.linear(0.0, 0.6)))
+    assert_close(fused_rgba, torch_rgba, atol=1e-5)
+
+
+def test_render_composites_over_the_background_like_the_pytorch_stages(volume):
+    images = [VolumeRenderer(volume.shape, backend=b).render(volume, camera_for(volume.shape), image_size=16,
+                                                              background=(0.2, 0.5, 0.9)) for b in ("torch", "fused")]
+    assert_close(images[1], images[0], atol=1e-5)
+
+
+def test_a_constant_medium_composites_to_its_analytic_value():
+    # Head-on through 31 voxels of constant opacity a and colour c: c·(1 − (1 − a)^31) at the centre.
+    volume = np.ones((32, 16, 16), dtype=np.float32)
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    otf, ctf = constant_tfs(0.05, (0.2, 0.6, 1.0))
+    renderer.set_opacity_transfer_function(otf).set_color_transfer_function(ctf)
+    camera = Camera(position=(7.5, 7.5, 100.0), target=(7.5, 7.5, 0.0), fov=2.0)
+    rgba = renderer.render_rgba(volume, camera, image_size=(3, 3), step_size=0.37, use_lighting=False)
+    expected = 1 - (1 - 0.05) ** 31
+    assert_close(rgba[1, 1], torch.tensor([0.2 * expected, 0.6 * expected, expected, expected]), atol=1e-5)
+
+
+def test_should_stop_interrupts_between_tiles(monkeypatch):
+    monkeypatch.setattr(fused, "_SAMPLES_PER_TILE", 1000)
+    volume = create_test_volume((64, 64, 64), "torus")
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(RenderInterrupted):
+        VolumeRenderer(volume.shape, backend="fused").render(volume, image_size=(256, 256), should_stop=should_stop)
+    assert len(calls) == 3
+
+
+def test_fused_backend_refuses_what_it_cannot_render(volume):
+    learnable = torch.as_tensor(volume).clone().requires_grad_(True)
+    with pytest.raises(ValueError, match="graph"):
+        VolumeRenderer(volume.shape, backend="fused").render(learnable, image_size=8)
+    with pytest.raises(ValueError, match="backend"):
+        VolumeRenderer(volume.shape, backend="numba")
+
+
+def test_auto_uses_the_kernel_without_a_graph_and_pytorch_with_one(volume):
+    renderer = VolumeRenderer(volume.shape)
+    renderer.render(volume, image_size=8)
+    assert renderer.last_stats["backend"] == "fused"
+    learnable = torch.as_tensor(volume).clone().requires_grad_(True)
+    image = renderer.render(learnable, image_size=8, value_range=(0.0, 1.0))
+    assert renderer.last_stats["backend"] == "torch" and image.requires_grad
+    with torch.no_grad():
+        renderer.render(learnable, image_size=8, value_range=(0.0, 1.0))
+    assert renderer.last_stats["backend"] == "fused"
+
+
+def test_auto_renders_with_pytorch_while_the_kernel_compiles(volume, monkeypatch):
+    started = []
+    monkeypatch.setattr(fused, "is_compiled", lambda dtype=np.float32: False)
+    monkeypatch.setattr(fused, "compile_async", lambda dtype=np.float32: started.append(dtype))
+    renderer = VolumeRenderer(volume.shape)
+    renderer.render(volume, image_size=8)
+    assert renderer.last_stats["backend"] == "torch" and started == [np.float32]
+
+
+def test_cuda_device_falls_back_or_refuses_explicitly():
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU-only refusal")
+    renderer = VolumeRenderer((4, 4, 4), backend="torch")
+    assert renderer._choose_backend(False, torch.float32) == "torch"
+    renderer = VolumeRenderer((4, 4, 4), backend="fused")
+    renderer.device = torch.device("cuda")
+    with pytest.raises(ValueError, match="CPU"):
+        renderer._choose_backend(False, torch.float32)
+
+
+def test_thread_count_is_configurable(volume):
+    renderer = VolumeRenderer(volume.shape, backend="fused", fused_threads=1)
+    one = renderer.render(volume, image_size=16)
+    assert fused.get_threads() == 1
+    fused.set_threads(64)  # clamped to the pool's size
+    many = VolumeRenderer(volume.shape, backend="fused").render(volume, image_size=16)
+    assert_close(one, many, atol=1e-6)
+    with pytest.raises(ValueError, match="fused_threads"):
+        VolumeRenderer(volume.shape, fused_threads=0)
+
+
+BAD_INPUTS = [
+    (dict(image_size=(0, 4)), ValueError),
+    (dict(compositing="xray"), ValueError),
+    (dict(step_size=-1.0), ValueError),
+    (dict(n_samples=0), ValueError),
+    (dict(value_range=(1.0, 0.0)), ValueError),
+    (dict(use_lighting="yes"), TypeError),
+    (dict(camera="front"), TypeError),
+    (dict(clip_box=((0, 0), (1, 1))), ValueError),
+    (dict(clip_box=((0, 0, float("nan")), (1, 1, 1))), ValueError),
+    (dict(clip_planes=[((0, 0, 0), (0, 0, 0))]), ValueError),
+    (dict(clip_planes=[((0, 0, 0), (1, float("inf"), 0))]), ValueError),
+    (dict(clip_planes="x"), TypeError),
+]
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused", "auto"])
+@pytest.mark.parametrize("options, error", BAD_INPUTS, ids=[str(o) for o, _ in BAD_INPUTS])
+def test_bad_input_raises_the_same_error_on_every_backend(volume, backend, options, error):
+    with pytest.raises(error):
+        VolumeRenderer(volume.shape, backend=backend).render(volume, **options)
+
+
+def test_a_clip_box_outside_the_volume_renders_background_with_a_warning(volume):
+    with pytest.warns(UserWarning, match="does not overlap"):
+        image = VolumeRenderer(volume.shape).render(volume, image_size=8, clip_box=((100, 100, 100), (200, 200, 200)),
+                                                    background=(0.1, 0.2, 0.3))
+    assert_close(image, torch.tensor([0.1, 0.2, 0.3]), atol=1e-7)
+
+
+def test_lighting_given_as_an_object_reaches_the_kernel(volume):
+    def setup(renderer):
+        renderer.lighting = Lighting(ambient=0.1, diffuse=0.5, specular=0.6, shininess=8.0, headlight=True)
+    torch_rgba, fused_rgba = both_backends(volume, setup)
+    assert_close(fused_rgba, torch_rgba, atol=1e-5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both_backends(volume)
