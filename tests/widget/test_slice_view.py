@@ -1,6 +1,7 @@
 """SliceView without a browser: its image is render_slice's, index and cross-hair follow each
 other, browser writes are clamped or refused, and the traits link and save."""
 
+import base64
 import io
 import math
 
@@ -162,3 +163,11 @@ def test_a_torch_volume_and_a_test_volume_work():
     view = SliceView(create_test_volume((12, 12, 12), "torus"), axis="y")
     assert png(view).shape == (12, 12, 3) and png(view).max() > 0
     view.close()
+
+
+def test_front_ends_without_widgets_get_the_slice_as_png(make):
+    view = make(axis="y", index=3)
+    bundle = view._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert io.BytesIO(view.image).getvalue() == base64.b64decode(data["image/png"])
