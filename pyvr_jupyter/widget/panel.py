@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 
@@ -69,7 +70,7 @@ class ControlPanel(widgets.VBox):
             control.observe(self._on_light_control, names="value")
         view.observe(self._on_view_lighting, names="lighting")
         self.background.observe(self._on_background, names="value")
-        view.observe(lambda change: setattr(self.background, "value", _hex(change["new"])), names="background")
+        view.observe(self._on_view_background, names="background")
         self.image_size.observe(self._on_image_size, names="value")
         self.reset.on_click(lambda _: view.reset_camera())
         self.save.on_click(self._on_save)
@@ -100,6 +101,19 @@ class ControlPanel(widgets.VBox):
             control = getattr(self, name)
             if control.value != new[name]:
                 control.value = new[name]
+
+    def _on_view_background(self, change) -> None:
+        self.background.value = _hex(change["new"])
+
+    def close(self) -> None:
+        """Stop following the view (closing a panel must not leave observers on it)."""
+        disconnects = [link.unlink for link in self._links] + [
+            lambda: self.view.unobserve(self._on_view_lighting, names="lighting"),
+            lambda: self.view.unobserve(self._on_view_background, names="background")]
+        for disconnect in disconnects:
+            with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
+                disconnect()
+        super().close()
 
     def _on_background(self, change) -> None:
         self.view.background = list(matplotlib.colors.to_rgb(change["new"]))

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import contextlib
 import math
 import time
 from contextlib import contextmanager
@@ -130,6 +131,13 @@ class TransferFunctionEditor(widgets.VBox):
                           widgets.HBox([self.window, self.opacity_scale])])
         self.draw_histogram()
         self.draw()
+
+    def close(self) -> None:
+        """Stop following the view (closing an editor must not leave observers on it)."""
+        if self.view is not None:
+            with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
+                self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+        super().close()
 
     # ---- state --------------------------------------------------------------------------
     @property

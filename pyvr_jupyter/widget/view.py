@@ -3,8 +3,9 @@
 Python owns all state and all camera maths; the browser draws frames and reports input.
 Protocol (see DESIGN.md): Python → browser ``{type: "frame", id, mime, width, height, kind}``
 plus one binary buffer; browser → Python ``ack``, ``ready``, ``visibility``, ``orbit``, ``pan``,
-``zoom``, ``end``, ``reset``, ``key``. Everything from the browser is validated, clamped or
-ignored with a warning.
+``zoom``, ``end``, ``reset``, ``key``, ``resize``. Everything from the browser is validated,
+clamped or ignored with a warning; ``snapshot`` and ``error`` are set by Python only. Frames are
+made in ``frames``, paced in ``scheduling``; browser messages are handled in ``messages``.
 
 Example:
     >>> from pyvr_jupyter import VolumeView, create_test_volume
@@ -18,49 +19,37 @@ import base64
 import math
 import pathlib
 import threading
-import time
 import warnings
-from collections import deque
 
 import anywidget
-import ipywidgets as widgets
 import numpy as np
-import torch
 import traitlets
 from PIL import Image
 
 from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
-                              OpacityTransferFunction, RenderInterrupted, VolumeRenderer)
+                              OpacityTransferFunction, VolumeRenderer)
 from ..torch_renderer._checks import check_volume_array
-from .encoding import encode_frame, to_uint8
-from .scheduling import FULL, PREVIEW, FrameScheduler
+from .cells import watch_cells
+from .encoding import to_uint8
+from .frames import FrameSource
+from .messages import MAX_SIDE, BrowserMessages
+from .scheduling import FULL
 
 __all__ = ["VolumeView"]
 
 _BUNDLE = pathlib.Path(__file__).resolve().parent.parent / "static" / "widget.js"
-_MAX_SIDE = 4096
-_ORBIT_DEG_PER_PIXEL = 0.4
-_KEY_ORBIT_DEG = 5.0
-_KEY_ZOOM = 1.1
-PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
-PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 
 
-def _esm() -> pathlib.Path | str:
+def _esm() -> str:
+    # The source as a string, not a Path: for a Path, anywidget connects every instance to a
+    # class-level file watcher, which keeps closed views (and their volumes) alive.
     if _BUNDLE.exists():
-        return _BUNDLE
+        return _BUNDLE.read_text(encoding="utf-8")
     raise ImportError(f"the widget's JavaScript bundle is missing ({_BUNDLE}); reinstall the package "
                       "(pip install -e .) so that its build step bundles js/ with esbuild")
 
 
-def _finite(value, name: str, low: float, high: float) -> float:
-    """A number from the browser, clamped to [low, high]; ValueError when it is not one."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name}={value!r} is not a finite number")
-    return float(min(high, max(low, value)))
-
-
-class VolumeView(anywidget.AnyWidget):
+class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -120,6 +109,7 @@ class VolumeView(anywidget.AnyWidget):
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
         check_volume_array(volume)
         self._lock = threading.RLock()  # guards renderer and camera between kernel and worker threads
+        self._closed = False
         self._syncing = False  # True while traits are written from the camera (no extra render)
         # Smaller chunks than the default: a full frame can then give way to new input quickly.
         self.renderer = renderer if renderer is not None else VolumeRenderer(volume.shape, max_memory_bytes=64 << 20)
@@ -130,26 +120,23 @@ class VolumeView(anywidget.AnyWidget):
                                 Camera.for_volume(volume.shape, spacing=self.renderer.spacing.tolist(),
                                                   origin=self.renderer.origin.tolist()))
         self.camera = self._default_camera.clone()
-        opacity_tf = (opacity if isinstance(opacity, OpacityTransferFunction) else
+        # A transfer function object given here is followed: refresh() re-reads it (e.g. while
+        # it is being fitted). The view renders its own copy, never the object being optimised.
+        self._followed_opacity = opacity if isinstance(opacity, OpacityTransferFunction) else None
+        opacity_tf = (OpacityTransferFunction(self._points_of(opacity)) if self._followed_opacity is not None else
                       OpacityTransferFunction(opacity) if opacity is not None else
                       OpacityTransferFunction.linear(0.0, 0.1))
         self.renderer.set_opacity_transfer_function(opacity_tf)
         self.renderer.set_color_transfer_function(ColorTransferFunction(colormap))
-        self._frame_id = 0
-        self._unacknowledged: dict[int, float] = {}  # frame id → send time
-        self._stats = {"frames_sent": 0, "frames_acknowledged": 0, "render_ms": 0.0, "encode_ms": 0.0,
-                       "bytes": 0, "latency_ms": None, "preview_scale": 1.0, "messages_ignored": 0}
-        self._sent_times: deque[float] = deque(maxlen=60)
-        self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
-        self._snapshot_current = False  # does ``snapshot`` show the current state?
-        self._interactive_edit = False  # set by edit(interactive=True): render previews
-        self._scheduler = FrameScheduler(self._draw, visible=False)  # until a view in the browser is ready
+        self._views_visible: dict[str, bool] = {}  # browser view id → visible
+        self._init_frames()
         super().__init__(width=width, height=height, colormap=colormap,
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
                          list(self.renderer.value_range_of(volume)),
                          lighting=self.renderer.lighting.to_dict(), **self._camera_traits(), **render_options)
         self.on_msg(self._handle_message)
+        self._scheduler.set_busy(watch_cells(self._on_cell))
 
     # ---- Python-side API ----------------------------------------------------------------
     @property
@@ -159,11 +146,13 @@ class VolumeView(anywidget.AnyWidget):
 
     @volume.setter
     def volume(self, volume) -> None:
+        # Everything that can fail comes before any state changes: a bad volume leaves the view as it was.
         check_volume_array(volume)
         with self._lock:
+            value_range = self.renderer.value_range_of(volume)
+            self._check_value_range({"value": value_range, "trait": self.traits()["value_range"]})
             reframe = tuple(volume.shape) != tuple(self._volume.shape)
             self._volume = volume
-            value_range = self.renderer.value_range_of(volume)
             if reframe:
                 self._default_camera = Camera.for_volume(volume.shape, spacing=self.renderer.spacing.tolist(),
                                                          origin=self.renderer.origin.tolist())
@@ -175,7 +164,29 @@ class VolumeView(anywidget.AnyWidget):
 
     def screenshot(self) -> np.ndarray:
         """The current view at full quality, rendered in the kernel: (H, W, 3) uint8."""
-        return to_uint8(self._render((self.height, self.width), self.step_size))
+        return to_uint8(self._render((self.height, self.width), self.step_size)[0])
+
+    def refresh(self) -> None:
+        """Show the current state of what the view reads by reference: an opacity transfer
+        function object given as ``opacity=`` (re-read) and a volume tensor edited in place.
+        Quick (the render happens on the view's thread); call it from a loop, e.g. every few
+        steps of an optimisation (``fit(..., view=view)`` does). While the loop's cell runs the
+        view shows previews at the rate the browser can draw, then a full frame.
+
+        Example:
+            >>> view = VolumeView(volume, opacity=learnt_tf); view
+            >>> for step in range(100):
+            ...     ...; optimizer.step()
+            ...     if step % 5 == 0:
+            ...         view.refresh()
+        """
+        if self._followed_opacity is not None:
+            self.opacity_points = self._points_of(self._followed_opacity)
+        self._request(FULL)
+
+    @staticmethod
+    def _points_of(opacity_tf: OpacityTransferFunction) -> list[list[float]]:
+        return [[float(s), min(1.0, max(0.0, float(a)))] for s, a in opacity_tf.get_control_points()]
 
     def save_image(self, path) -> None:
         """Write the current full-quality view to a PNG file."""
@@ -203,15 +214,6 @@ class VolumeView(anywidget.AnyWidget):
         self._write_camera_traits()
         self._request(FULL)
 
-    def stats(self) -> dict:
-        """Frames sent and acknowledged, last render and encode ms, bytes per frame, fps over
-        the last frames, last round-trip latency (send → browser drew it) in ms."""
-        stats = dict(self._stats)
-        times = list(self._sent_times)
-        stats["fps"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-        stats["frames_in_flight"] = self._scheduler.frames_in_flight
-        return stats
-
     # ---- traits → renderer --------------------------------------------------------------
     def _camera_traits(self) -> dict:
         data = self.camera.to_dict()
@@ -229,8 +231,8 @@ class VolumeView(anywidget.AnyWidget):
 
     @traitlets.validate("width", "height")
     def _check_side(self, proposal):
-        if not 1 <= proposal["value"] <= _MAX_SIDE:
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be in [1, {_MAX_SIDE}], got {proposal['value']}")
+        if not 1 <= proposal["value"] <= MAX_SIDE:
+            raise traitlets.TraitError(f"{proposal['trait'].name} must be in [1, {MAX_SIDE}], got {proposal['value']}")
         return proposal["value"]
 
     @traitlets.validate("step_size", "frame_budget_ms")
@@ -323,198 +325,38 @@ class VolumeView(anywidget.AnyWidget):
     def _on_render_setting(self, change):
         self._request(FULL)
 
-    # ---- rendering (worker thread) ------------------------------------------------------
-    def _request(self, kind: str) -> None:
-        self._snapshot_current = False  # every request follows a change of state
-        self._scheduler.request(PREVIEW if self._interactive_edit else kind)
-
-    def _render(self, image_size, step_voxels: float, should_stop=None) -> torch.Tensor:
-        # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
-        with self._lock:
-            camera = self.camera.clone()
-            options = dict(image_size=image_size, step_size=step_voxels * float(self.renderer.spacing.min()),
-                           value_range=tuple(self.value_range), use_lighting=self.use_lighting,
-                           compositing=self.compositing, background=tuple(self.background))
-            volume = self._volume
-        with torch.no_grad():
-            return self.renderer.render(volume, camera, should_stop=should_stop, **options)
-
-    def _preview_settings(self) -> tuple[tuple[int, int], float]:
-        """Size and step (voxels) of a preview that should render within ``frame_budget_ms``.
-
-        The cost model is time = cost × pixels × samples along the diagonal, fitted on the last
-        frame. Resolution gives way first (down to PREVIEW_MIN_SIDE pixels), then the step grows
-        (up to PREVIEW_MAX_STEP voxels): a blurry preview reads better than a tiny one.
-        """
-        step = max(self.step_size, 1.0)
-        side = min(self.width, self.height)
-        if self._cost_per_unit is None:
-            scale = min(1.0, PREVIEW_MIN_SIDE / side)
-        else:
-            voxel = float(self.renderer.spacing.min())
-            diagonal_voxels = float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel
-            budget_s = self.frame_budget_ms / 1e3
-            allowed_pixels = budget_s / (self._cost_per_unit * diagonal_voxels / step)
-            scale = min(1.0, math.sqrt(allowed_pixels / (self.width * self.height)))
-            floor = min(1.0, PREVIEW_MIN_SIDE / side)
-            if scale < floor:  # keep the size, take longer steps instead
-                scale = floor
-                pixels = self.width * self.height * scale * scale
-                step = min(PREVIEW_MAX_STEP, max(step, self._cost_per_unit * pixels * diagonal_voxels / budget_s))
-        self._stats["preview_scale"] = scale
-        self._stats["preview_step"] = step
-        return (max(16, round(self.height * scale)), max(16, round(self.width * scale))), step
-
-    def _draw(self, kind: str) -> None:
-        if kind == FULL and self._snapshot_current:  # nothing changed since the still frame
-            self._send_frame(self.snapshot, "image/png", (self.height, self.width), kind)
-            return
-        try:
-            if kind == PREVIEW:
-                size, step = self._preview_settings()
-            else:
-                size, step = (self.height, self.width), self.step_size
-            start = time.perf_counter()
-            image = self._render(size, step, self._scheduler.input_pending if kind == FULL else None)
-            rendered = time.perf_counter()
-            pixels = to_uint8(image)
-            data, mime = encode_frame(pixels, lossless=kind == FULL)
-            encoded = time.perf_counter()
-        except RenderInterrupted:  # new input arrived: the preview it asked for goes first
-            self._scheduler.acknowledge()
-            return
-        except Exception as err:  # a broken frame must show, not leave a blank view
-            self._scheduler.acknowledge()
-            message = f"{type(err).__name__}: {err}"
-            warnings.warn(f"VolumeView could not render: {message}", RuntimeWarning)
-            self.error = message
-            return
-        voxel = float(self.renderer.spacing.min())
-        diagonal_samples = float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel / step
-        self._cost_per_unit = (rendered - start) / (size[0] * size[1] * diagonal_samples)
-        self._stats.update(render_ms=1e3 * (rendered - start), encode_ms=1e3 * (encoded - rendered))
-        self._send_frame(data, mime, size, kind)
-        if kind == FULL:
-            self.snapshot = data
-            self._snapshot_current = not self._scheduler.input_pending()
-        if self.error:
-            self.error = ""
-
-    def _send_frame(self, data: bytes, mime: str, size: tuple[int, int], kind: str) -> None:
-        self._frame_id += 1
-        self._unacknowledged[self._frame_id] = time.perf_counter()
-        self.send({"type": "frame", "id": self._frame_id, "mime": mime, "width": size[1], "height": size[0],
-                   "kind": kind}, buffers=[data])
-        self._sent_times.append(time.perf_counter())
-        self._stats.update(frames_sent=self._stats["frames_sent"] + 1, bytes=len(data))
-
-    # ---- browser → Python: one method per message type ----------------------------------
-    def _handle_message(self, _widget, message, _buffers) -> None:
-        handler = getattr(self, f"_on_{message.get('type')}_message", None) if isinstance(message, dict) else None
-        if handler is None:
-            self._stats["messages_ignored"] += 1
-            warnings.warn(f"VolumeView ignored an unknown message: {str(message)[:100]}", stacklevel=2)
-            return
-        try:
-            handler(message)
-        except (KeyError, TypeError, ValueError) as err:
-            self._stats["messages_ignored"] += 1
-            warnings.warn(f"VolumeView ignored a malformed {message.get('type')!r} message: {err}", stacklevel=2)
-
-    def _on_ready_message(self, message) -> None:
-        self._scheduler.reset_in_flight()
-        self._unacknowledged.clear()
-        self._scheduler.set_visible(True)
-        self._request(FULL)
-
-    def _on_visibility_message(self, message) -> None:
-        if not isinstance(message["visible"], bool):
-            raise ValueError(f"visible must be true or false, got {message['visible']!r}")
-        self._scheduler.set_visible(message["visible"])
-
-    def _on_ack_message(self, message) -> None:
-        sent = self._unacknowledged.pop(message["id"], None)
-        if sent is None:  # another view of this widget acknowledged it already, or a bogus id
-            return
-        self._stats["frames_acknowledged"] += 1
-        self._stats["latency_ms"] = 1e3 * (time.perf_counter() - sent)
-        self._scheduler.acknowledge()
-
-    def _interact(self, change_camera) -> None:
-        with self._lock:
-            change_camera(self.camera)
-        self._write_camera_traits()
-        self._request(PREVIEW)
-
-    def _on_orbit_message(self, message) -> None:
-        dx = _finite(message["dx"], "dx", -1e4, 1e4)
-        dy = _finite(message["dy"], "dy", -1e4, 1e4)
-        self._interact(lambda cam: cam.orbit(-dx * _ORBIT_DEG_PER_PIXEL, dy * _ORBIT_DEG_PER_PIXEL))
-
-    def _on_pan_message(self, message) -> None:
-        dx = _finite(message["dx"], "dx", -1e4, 1e4)
-        dy = _finite(message["dy"], "dy", -1e4, 1e4)
-        # Pixels → world units at the target's depth, so the point under the pointer follows it.
-        world_per_pixel = 2 * self.camera.distance * math.tan(math.radians(self.fov) / 2) / self.height
-        self._interact(lambda cam: cam.pan(-dx * world_per_pixel, dy * world_per_pixel))
-
-    def _on_zoom_message(self, message) -> None:
-        factor = _finite(message["factor"], "factor", 0.2, 5.0)  # per coalesced batch
-        diagonal = float(self.renderer.box(self.renderer.volume_shape).diagonal)
-        distance = self.camera.distance
-        # Keep the camera between 1/100 and 20 box diagonals from its target.
-        factor = min(factor, distance / (0.01 * diagonal)) if factor > 1 else max(factor, distance / (20 * diagonal))
-        self._interact(lambda cam: cam.zoom(factor))
-
-    def _on_resize_message(self, message) -> None:
-        width = round(_finite(message["width"], "width", 16, _MAX_SIDE))
-        height = round(_finite(message["height"], "height", 16, _MAX_SIDE))
-        self.edit(width=width, height=height)
-
-    def _on_end_message(self, message) -> None:
-        self._request(FULL)
-
-    def _on_reset_message(self, message) -> None:
-        self.reset_camera()
-
-    def _on_key_message(self, message) -> None:
-        actions = {
-            "ArrowLeft": lambda cam: cam.orbit(_KEY_ORBIT_DEG, 0), "ArrowRight": lambda cam: cam.orbit(-_KEY_ORBIT_DEG, 0),
-            "ArrowUp": lambda cam: cam.orbit(0, _KEY_ORBIT_DEG), "ArrowDown": lambda cam: cam.orbit(0, -_KEY_ORBIT_DEG),
-            "+": lambda cam: cam.zoom(_KEY_ZOOM), "=": lambda cam: cam.zoom(_KEY_ZOOM),
-            "-": lambda cam: cam.zoom(1 / _KEY_ZOOM),
-        }
-        key = message["key"]
-        if key in ("r", "R"):
-            self.reset_camera()
-        elif key in actions:
-            self._interact(actions[key])
-            self._request(FULL)
-        else:
-            raise ValueError(f"unknown key {str(key)[:20]!r}")
+    def _on_cell(self, running: bool) -> None:
+        self._scheduler.set_busy(running)
 
     # ---- display fallbacks --------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        if isinstance(data, dict):
-            # Where widgets cannot run (nbconvert to HTML, GitHub), show the latest still frame.
-            if not self._snapshot_current:
-                self.snapshot = encode_frame(self.screenshot(), lossless=True)[0]
-                self._snapshot_current = True
-            data["image/png"] = base64.b64encode(self.snapshot).decode("ascii")
+        if isinstance(data, dict) and not self._closed:
+            # Where widgets cannot run (nbconvert to HTML, GitHub), show a still frame: the full
+            # one if it is quick, else a preview now and the full one in ``snapshot`` later.
+            try:
+                data["image/png"] = base64.b64encode(self._still_png()).decode("ascii")
+            except Exception as err:
+                warnings.warn(f"VolumeView could not render its still frame: {type(err).__name__}: {err}",
+                              RuntimeWarning)
+            self._scheduler.set_shown()
+            self._request(FULL)
         return bundle
 
-    def controls(self, **editor_options) -> "widgets.Box":
-        """This view beside a transfer-function editor and a control panel, all in sync."""
-        from .panel import ControlPanel
-        from .tf_editor import TransferFunctionEditor
+    def controls(self, **editor_options) -> "ViewControls":
+        """This view beside a transfer-function editor and a control panel, all in sync; closing
+        the box (or the view) disconnects the editor and the panel from the view."""
+        from .layout import controls
 
-        editor = TransferFunctionEditor(view=self, **editor_options)
-        return widgets.HBox([self, widgets.VBox([editor, ControlPanel(self)])])
+        return controls(self, **editor_options)
 
     def close(self) -> None:
+        """Stop rendering for good and free the view: setting state afterwards does nothing, and
+        whatever observed it (editors, panels, links) is disconnected."""
+        self._closed = True
         scheduler = getattr(self, "_scheduler", None)  # absent when __init__ failed early
         if scheduler is not None:
             scheduler.stop()
         super().close()
+        self.unobserve_all()

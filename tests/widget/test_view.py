@@ -1,7 +1,5 @@
 """VolumeView's protocol without a browser: a subclass records what it sends; tests play the browser."""
 
-import io
-import threading
 import time
 import warnings
 
@@ -12,34 +10,7 @@ import traitlets
 from PIL import Image
 
 from pyvr_jupyter import VolumeView, create_test_volume
-
-
-class RecordingView(VolumeView):
-    """Captures frames instead of sending them to a comm."""
-
-    def __init__(self, *args, **kwargs):
-        self.sent = []
-        self._sent_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def send(self, content, buffers=None):
-        with self._sent_lock:
-            self.sent.append((content, buffers))
-
-    def browser(self, **message):
-        """Deliver a message as if the browser sent it."""
-        self._handle_message(self, message, [])
-
-    def frames(self):
-        with self._sent_lock:
-            return [(c, b) for c, b in self.sent if c.get("type") == "frame"]
-
-    def settle(self, timeout=20.0):
-        assert self._scheduler.drain(timeout), "frames still pending"
-
-    def ack_all(self):
-        for content, _ in self.frames():
-            self.browser(type="ack", id=content["id"])
+from recording_view import RecordingView, decode, wait_for
 
 
 @pytest.fixture
@@ -52,10 +23,6 @@ def view(volume):
     v = RecordingView(volume, width=64, height=48, colormap="hot")
     yield v
     v.close()
-
-
-def decode(buffer):
-    return np.asarray(Image.open(io.BytesIO(bytes(buffer))))
 
 
 def test_no_frame_until_a_view_is_ready_then_one_lossless_frame(view):
@@ -89,7 +56,8 @@ def test_at_most_two_frames_in_flight_under_a_flood(view):
     view.browser(type="ready")
     for i in range(200):
         view.browser(type="orbit", dx=1, dy=0)
-    time.sleep(1.0)
+    assert wait_for(lambda: len(view.frames()) == 2)
+    time.sleep(0.5)
     assert len(view.frames()) == 2  # nothing acknowledged: the worker waits
     assert view.stats()["frames_in_flight"] == 2
     view.ack_all()

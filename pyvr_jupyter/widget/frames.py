@@ -1,0 +1,187 @@
+"""The frame half of VolumeView: render its state off the kernel's thread, encode, send, keep stats.
+
+``FrameSource`` is mixed into VolumeView and reads its traits, ``renderer``, ``camera``,
+``_volume`` and ``_lock``. Every change of state bumps ``_version``; a rendered frame carries the
+version it was rendered from, so the still frame (``snapshot``) is current exactly when its
+version is the latest one.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import warnings
+from collections import deque
+
+import torch
+from PIL import Image
+
+from ..torch_renderer import RenderInterrupted
+from .encoding import encode_frame, to_uint8
+from .scheduling import FULL, PREVIEW, FrameScheduler
+
+__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S"]
+
+PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
+PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
+DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
+
+
+class FrameSource:
+    """Rendering, encoding and sending of VolumeView's frames (a mixin)."""
+
+    def _init_frames(self) -> None:
+        self._version = 0  # bumped by every change of state
+        self._snapshot_version = -1  # the version ``snapshot`` was rendered from
+        self._snapshot_size = (0, 0)
+        self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
+        self._interactive_edit = False  # set by edit(interactive=True): render previews
+        self._stats = {"frames_sent": 0, "frames_acknowledged": 0, "render_ms": 0.0, "encode_ms": 0.0,
+                       "bytes": 0, "latency_ms": None, "preview_scale": 1.0, "messages_ignored": 0,
+                       "last_ignored": ""}
+        self._sent_times: deque[float] = deque(maxlen=60)
+        self._scheduler = FrameScheduler(self._draw, visible=False, shown=False)  # until displayed
+
+    # ---- state → frames -----------------------------------------------------------------
+    def _request(self, kind: str) -> None:
+        """The state changed: render it (newest wins)."""
+        if self._closed:
+            return
+        with self._lock:
+            self._version += 1
+        self._scheduler.request(PREVIEW if self._interactive_edit else kind)
+
+    def _snapshot_current(self) -> bool:
+        return self._snapshot_version == self._version and self._snapshot_size == (self.height, self.width)
+
+    def _render(self, image_size, step_voxels: float, should_stop=None) -> tuple[torch.Tensor, int]:
+        """Render the current state; returns the image and the state version it shows."""
+        # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
+        with self._lock:
+            version = self._version
+            camera = self.camera.clone()
+            options = dict(image_size=image_size, step_size=step_voxels * float(self.renderer.spacing.min()),
+                           value_range=tuple(self.value_range), use_lighting=self.use_lighting,
+                           compositing=self.compositing, background=tuple(self.background))
+            volume = self._volume
+        with torch.no_grad():
+            start = time.perf_counter()
+            image = self.renderer.render(volume, camera, should_stop=should_stop, **options)
+        elapsed = time.perf_counter() - start
+        self._cost_per_unit = elapsed / (image_size[0] * image_size[1] * self._diagonal_samples(step_voxels))
+        self._stats["render_ms"] = 1e3 * elapsed
+        return image, version
+
+    def _diagonal_samples(self, step_voxels: float) -> float:
+        voxel = float(self.renderer.spacing.min())
+        return float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel / step_voxels
+
+    def _estimate_s(self, size, step_voxels: float) -> float | None:
+        """Seconds a frame of this size and step should take (from the last frame), or None."""
+        if self._cost_per_unit is None:
+            return None
+        return self._cost_per_unit * size[0] * size[1] * self._diagonal_samples(step_voxels)
+
+    def _preview_settings(self) -> tuple[tuple[int, int], float]:
+        """Size and step (voxels) of a preview that should render within ``frame_budget_ms``.
+
+        The cost model is time = cost × pixels × samples along the diagonal, fitted on the last
+        frame. Resolution gives way first (down to PREVIEW_MIN_SIDE pixels), then the step grows
+        (up to PREVIEW_MAX_STEP voxels): a blurry preview reads better than a tiny one.
+        """
+        step = max(self.step_size, 1.0)
+        side = min(self.width, self.height)
+        if self._cost_per_unit is None:
+            scale = min(1.0, PREVIEW_MIN_SIDE / side)
+        else:
+            budget_s = self.frame_budget_ms / 1e3
+            allowed_pixels = budget_s / (self._cost_per_unit * self._diagonal_samples(step))
+            scale = min(1.0, math.sqrt(allowed_pixels / (self.width * self.height)))
+            floor = min(1.0, PREVIEW_MIN_SIDE / side)
+            if scale < floor:  # keep the size, take longer steps instead
+                scale = floor
+                pixels = self.width * self.height * scale * scale
+                step = min(PREVIEW_MAX_STEP, max(step, self._cost_per_unit * pixels * self._diagonal_samples(1.0)
+                                                 / budget_s))
+        self._stats["preview_scale"] = scale
+        self._stats["preview_step"] = step
+        return (max(16, round(self.height * scale)), max(16, round(self.width * scale))), step
+
+    def _draw(self, kind: str, frame_id: int | None) -> bool:
+        """Called by the scheduler's worker: render and send frame ``frame_id`` (None: only keep
+        the still frame current). True when a frame was sent."""
+        if kind == FULL and self._snapshot_current():  # nothing changed since the still frame
+            if frame_id is not None:
+                self._send_frame(frame_id, self.snapshot, "image/png", (self.height, self.width), kind)
+            return frame_id is not None
+        full = (self.height, self.width), self.step_size
+        size, step = self._preview_settings() if kind == PREVIEW else full
+        try:
+            image, version = self._render(size, step, self._scheduler.input_pending if kind == FULL else None)
+            start = time.perf_counter()
+            data, mime = encode_frame(to_uint8(image), lossless=kind == FULL)
+            self._stats["encode_ms"] = 1e3 * (time.perf_counter() - start)
+        except RenderInterrupted:  # new input arrived: the preview it asked for goes first
+            return False
+        except Exception as err:  # a broken frame must show, not leave a blank view
+            message = f"{type(err).__name__}: {err}"
+            warnings.warn(f"VolumeView could not render: {message}", RuntimeWarning)
+            self.error = message
+            return False
+        if frame_id is not None:
+            self._send_frame(frame_id, data, mime, size, kind)
+        if kind == FULL:
+            self._set_snapshot(data, size, version)
+        if self.error:
+            self.error = ""
+        return frame_id is not None
+
+    def _set_snapshot(self, png: bytes, size, version: int) -> None:
+        with self._lock:
+            if version < self._snapshot_version:
+                return  # a newer still frame is already there
+            self._snapshot_version, self._snapshot_size = version, tuple(size)
+        self.snapshot = png
+
+    def _send_frame(self, frame_id: int, data: bytes, mime: str, size, kind: str) -> None:
+        self.send({"type": "frame", "id": frame_id, "mime": mime, "width": size[1], "height": size[0],
+                   "kind": kind}, buffers=[data])
+        self._sent_times.append(time.perf_counter())
+        self._stats.update(frames_sent=self._stats["frames_sent"] + 1, bytes=len(data))
+
+    def _still_png(self) -> bytes:
+        """The still frame for display fallbacks, without waiting for a slow full render: the
+        full frame when it is current or quick to make, else a preview stretched to full size
+        (the worker replaces ``snapshot`` with the full frame once it exists)."""
+        if self._snapshot_current():
+            return self.snapshot
+        full_size, full_step = (self.height, self.width), self.step_size
+        preview = None
+        if self._cost_per_unit is None:  # first picture: a preview, which also measures the cost
+            preview = self._render(*self._preview_settings())
+        if self._estimate_s(full_size, full_step) <= DISPLAY_BUDGET_S:
+            image, version = self._render(full_size, full_step)
+            png = encode_frame(to_uint8(image), lossless=True)[0]
+            self._set_snapshot(png, full_size, version)
+            return png
+        image, version = preview if preview is not None else self._render(*self._preview_settings())
+        buffer = io.BytesIO()
+        Image.fromarray(to_uint8(image)).resize((self.width, self.height), Image.BILINEAR).save(
+            buffer, format="PNG", compress_level=1)
+        with self._lock:
+            newer_than_snapshot = version > self._snapshot_version
+        if newer_than_snapshot:  # saved notebooks show it until the full frame replaces it
+            self.snapshot = buffer.getvalue()
+        return buffer.getvalue()
+
+    def stats(self) -> dict:
+        """Frames sent and acknowledged, last render and encode ms, bytes per frame, fps over
+        the last frames sent, last round-trip latency (send → browser drew it) in ms, frames in
+        flight, the frame rate used while a cell runs, messages from the browser ignored."""
+        stats = dict(self._stats)
+        times = list(self._sent_times)
+        stats["fps"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        stats["frames_in_flight"] = self._scheduler.frames_in_flight
+        stats["busy_fps"] = self._scheduler.busy_fps()
+        return stats
