@@ -68,6 +68,17 @@ class SliceViewer(widgets.VBox):
         super().__init__([self.controls, widgets.HBox(list(self.slices))])
 
     @property
+    def volume(self):
+        """The volume shown; assigning one updates the 3-D view and the three slices."""
+        return self.view.volume
+
+    @volume.setter
+    def volume(self, volume) -> None:
+        self.view.volume = volume
+        for slice_view in self.slices:
+            slice_view.volume = volume
+
+    @property
     def crosshair(self) -> list[float]:
         """The shared cross-hair point (x, y, z), world units."""
         return list(self.slices[0].crosshair)

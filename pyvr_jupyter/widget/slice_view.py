@@ -83,15 +83,11 @@ class SliceView(anywidget.AnyWidget):
     def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=(1.0, 1.0, 1.0),
                  origin=(0.0, 0.0, 0.0), value_range=None, colormap: str = "gray", crosshair=None,
                  display_size: int = 256, units: str = "", show_crosshair: bool = True):
-        self._volume = as_volume_tensor(volume).detach()
         self._spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
         if (self._spacing <= 0).any():
             raise ValueError(f"spacing must be positive, got {self._spacing.tolist()}")
         self._origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
-        shape = self._volume.shape
-        self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
-        self._low = self._origin
-        self._high = self._origin + self._spacing * (self._counts - 1)
+        self._set_volume(volume)
         if axis not in SLICE_AXES:
             raise ValueError(f"unknown axis {axis!r}; expected one of 'z', 'y', 'x'")
         point = (self._low + self._high) / 2 if crosshair is None else \
@@ -118,8 +114,26 @@ class SliceView(anywidget.AnyWidget):
     # ---- Python-side API ----------------------------------------------------------------
     @property
     def volume(self) -> torch.Tensor:
-        """The (D, H, W) volume shown (a detached tensor)."""
+        """The (D, H, W) volume shown (a detached tensor); assigning a new one re-renders (the
+        cross-hair and the value window stay, kept inside the new volume's box)."""
         return self._volume
+
+    @volume.setter
+    def volume(self, volume) -> None:
+        self._set_volume(volume)
+        self.crosshair = list(self.crosshair)  # validation clamps it into the new box
+        index = self._index_of(self.crosshair)
+        if index == self.index:
+            self._render()
+        else:
+            self.index = index
+
+    def _set_volume(self, volume) -> None:
+        self._volume = as_volume_tensor(volume).detach()
+        shape = self._volume.shape
+        self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
+        self._low = self._origin
+        self._high = self._origin + self._spacing * (self._counts - 1)
 
     @property
     def n_slices(self) -> int:

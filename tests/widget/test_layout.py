@@ -69,3 +69,9 @@ def test_value_window_and_colormap_follow_the_view(box):
     assert all(s.value_range == [0.1, 0.5] and s.colormap == "magma" for s in box.slices)
     box.slices[2].colormap = "gray"
     assert box.view.colormap == "gray"
+
+
+def test_a_new_volume_reaches_the_view_and_the_slices(box):
+    box.volume = create_test_volume((12, 16, 20), "sphere")
+    assert all(s.volume.shape == (12, 16, 20) for s in box.slices)
+    assert box.view.volume.shape == (12, 16, 20)

@@ -171,3 +171,11 @@ def test_front_ends_without_widgets_get_the_slice_as_png(make):
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     assert "application/vnd.jupyter.widget-view+json" in data
     assert io.BytesIO(view.image).getvalue() == base64.b64decode(data["image/png"])
+
+
+def test_a_new_volume_re_renders_and_keeps_the_crosshair_inside(make, volume):
+    view = make(axis="z", crosshair=[9.0, 7.0, 5.0])
+    view.volume = volume[:3, :4, :5] * 2
+    assert view.crosshair == [4.0, 3.0, 2.0] and view.index == 2
+    assert view._geometry["n_slices"] == 3 and png(view).shape[:2] == (4, 5)
+    assert view.value_at(0, 0) == pytest.approx(float(volume[2, 3, 0] * 2))
