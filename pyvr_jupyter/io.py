@@ -4,6 +4,11 @@ Every loader returns the data as (D, H, W) = ``[z, y, x]`` with the voxel spacin
 (x, y, z) order, ready for ``VolumeRenderer(shape, spacing=..., origin=...)`` and ``VolumeView``.
 The format libraries are optional extras: ``pip install "pyvr_jupyter[io]"``.
 
+Files are untrusted input. Sizes are checked against ``MAX_LOAD_BYTES`` (and against what the
+file holds) before anything is allocated or decompressed; NRRD detached data files are read only
+from inside the header's folder (no absolute paths, no ``..`` or symlinks leading out); every
+problem raises ``ValueError`` naming the file and the field.
+
 Example:
     >>> loaded = load_volume("scan.nii.gz")
     >>> view = VolumeView(loaded.data, spacing=loaded.spacing)
@@ -11,15 +16,23 @@ Example:
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LoadedVolume", "load_volume", "SUPPORTED_SUFFIXES"]
+__all__ = ["LoadedVolume", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
 
 SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
+
+#: Largest array (in bytes, as stored, or decompressed) a loader reads; larger claims raise ValueError.
+MAX_LOAD_BYTES = 4 << 30
 
 
 class LoadedVolume(NamedTuple):
@@ -67,22 +80,55 @@ def _finish(xyz: np.ndarray, spacing, origin, path: Path) -> LoadedVolume:
     """File order (x, y, z) → (D, H, W), checked and converted to a float dtype."""
     if not np.issubdtype(xyz.dtype, np.number) or np.issubdtype(xyz.dtype, np.complexfloating):
         raise ValueError(f"{path.name} holds non-numeric data of dtype {xyz.dtype}")
+    if xyz.size == 0:
+        raise ValueError(f"{path.name} holds an empty volume of shape {xyz.shape}")
+    origin = _three_numbers(origin, path, "origin")
+    spacing = tuple(abs(s) for s in _three_numbers(spacing, path, "voxel spacing"))
+    if min(spacing) <= 0:
+        raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}: every step must be > 0")
     data = np.ascontiguousarray(np.transpose(xyz, (2, 1, 0)))
     data = data if data.dtype == np.float64 else data.astype(np.float32)
-    spacing = tuple(float(abs(s)) for s in spacing)
-    if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
-        raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}")
     if not np.isfinite(data).all():
         raise ValueError(f"{path.name} contains NaN or Inf values")
-    return LoadedVolume(data, spacing, tuple(float(o) for o in origin))
+    return LoadedVolume(data, spacing, origin)
+
+
+def _three_numbers(value, path: Path, field: str) -> tuple[float, float, float]:
+    """Three finite numbers, or ValueError naming the file and the field."""
+    try:
+        values = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        values = np.array([np.nan])
+    if values.shape != (3,) or not np.isfinite(values).all():
+        text = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise ValueError(f"{path.name} has an unusable {field} {text}: expected three finite numbers")
+    return tuple(float(v) for v in values)
+
+
+def _check_size(shape, itemsize: int, path: Path, field: str, available: int | None = None) -> int:
+    """Bytes an array of ``shape`` needs; ValueError when it is empty, over ``MAX_LOAD_BYTES``,
+    or more than the ``available`` bytes the file holds for it."""
+    shape = tuple(int(n) for n in shape)
+    if any(n < 1 for n in shape):
+        raise ValueError(f"{path.name}: {field} {shape} has an empty or negative axis")
+    size = int(np.prod(shape, dtype=object)) * int(itemsize)
+    if size > MAX_LOAD_BYTES:
+        raise ValueError(f"{path.name}: {field} {shape} needs {size} bytes, more than MAX_LOAD_BYTES ({MAX_LOAD_BYTES})")
+    if available is not None and size > available:
+        raise ValueError(f"{path.name}: {field} {shape} needs {size} bytes but the file holds {available}")
+    return size
 
 
 def _load_nifti(path: Path, volume_index):
     nibabel = _require("nibabel", "nifti")
     try:
-        image = nibabel.load(str(path))
-        array = np.asanyarray(image.dataobj)
+        image = nibabel.load(str(path))  # reads the header only
     except Exception as err:  # nibabel raises many types for damaged files
+        raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
+    _check_size(image.header.get_data_shape(), image.header.get_data_dtype().itemsize, path, "dim")
+    try:
+        array = np.asanyarray(image.dataobj)
+    except Exception as err:
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
     zooms = image.header.get_zooms()[:3]
     # The affine's rotation is not applied: voxel axes stay the volume's axes.
@@ -90,11 +136,7 @@ def _load_nifti(path: Path, volume_index):
 
 
 def _load_nrrd(path: Path, volume_index):
-    nrrd = _require("nrrd", "nrrd")
-    try:
-        array, header = nrrd.read(str(path))  # index order 'F': array[x, y, z]
-    except Exception as err:
-        raise ValueError(f"{path.name} is not a readable NRRD file: {err}") from None
+    array, header = _read_nrrd(_require("nrrd", "nrrd"), path)  # index order 'F': array[x, y, z]
     spatial = 3
     if "space directions" in header and header["space directions"] is not None:
         directions = [d for d in np.asarray(header["space directions"], dtype=object)
@@ -106,6 +148,101 @@ def _load_nrrd(path: Path, volume_index):
     if array.ndim == 4:  # the volumes of a series go last, where _select_volume looks for them
         array = np.moveaxis(array, _nrrd_list_axis(header, array.shape), -1)
     return _finish(_select_volume(array, volume_index, path), spacing, origin, path)
+
+
+_NRRD_PLACEMENT = ("data file", "datafile", "line skip", "lineskip", "byte skip", "byteskip")
+_NRRD_COMPRESSED = ("gzip", "gz", "bzip2", "bz2")
+_NRRD_ASCII = ("ascii", "ASCII", "text", "txt")
+_ASCII_BYTES_PER_VALUE = 64  # generous: a double printed in full takes 25
+_CHUNK = 1 << 24
+
+
+def _read_nrrd(nrrd, path: Path):
+    """pynrrd parses the header; the data is read here, bounded by the header's sizes, from the
+    file itself or from a detached data file inside the header's folder, then decoded by pynrrd."""
+    with open(path, "rb") as fh:
+        header = _nrrd_call(nrrd.read_header, path, fh)
+        dtype = _nrrd_call(nrrd.reader._determine_datatype, path, header)
+        data_file = header.get("data file", header.get("datafile"))
+        if data_file is None:
+            payload = _nrrd_payload(fh, header, dtype, path)
+        else:
+            with open(_detached_data_path(path, data_file), "rb") as data_fh:
+                payload = _nrrd_payload(data_fh, header, dtype, path)
+    plain = {key: value for key, value in header.items() if key not in _NRRD_PLACEMENT}
+    if plain["encoding"] in _NRRD_COMPRESSED:
+        plain["encoding"] = "raw"
+    return _nrrd_call(nrrd.read_data, path, plain, io.BytesIO(payload), index_order="F"), header
+
+
+def _nrrd_call(function, path: Path, *args, **kwargs):
+    """Call pynrrd; whatever a damaged file makes it raise becomes a ValueError naming the file."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as err:
+        raise ValueError(f"{path.name} is not a readable NRRD file: {err}") from None
+
+
+def _detached_data_path(header_path: Path, data_file: str) -> Path:
+    """The header's ``data file``, only if it resolves to a regular file inside the header's folder."""
+    folder = header_path.parent.resolve()
+    if os.path.isabs(data_file):
+        raise ValueError(f"{header_path.name}: data file {data_file!r} is an absolute path; "
+                         "only data files inside the header's folder are read")
+    resolved = (folder / data_file).resolve()
+    if not resolved.is_relative_to(folder):
+        raise ValueError(f"{header_path.name}: data file {data_file!r} leads outside the header's folder")
+    if not resolved.is_file():
+        raise ValueError(f"{header_path.name}: data file {data_file!r} is not a regular file")
+    return resolved
+
+
+def _nrrd_payload(fh, header: dict, dtype: np.dtype, path: Path) -> bytes:
+    """The data's bytes (decompressed), never more than the header's sizes allow."""
+    size = _check_size(_nrrd_call(header.__getitem__, path, "sizes"), dtype.itemsize, path, "sizes")
+    encoding = _nrrd_call(header.__getitem__, path, "encoding")
+    line_skip = int(header.get("line skip", header.get("lineskip", 0)))
+    byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
+    if line_skip < 0 or not -1 <= byte_skip <= MAX_LOAD_BYTES:
+        raise ValueError(f"{path.name}: line skip {line_skip} or byte skip {byte_skip} out of range")
+    if encoding not in _NRRD_ASCII and encoding not in _NRRD_COMPRESSED and encoding != "raw":
+        raise ValueError(f"{path.name}: unsupported encoding {encoding!r}")
+    for _ in range(line_skip):
+        if not fh.readline(_CHUNK):
+            break
+    if encoding in _NRRD_ASCII:
+        return _read_at_most(fh, size // dtype.itemsize * _ASCII_BYTES_PER_VALUE, path)
+    stream = _decompressing(encoding, fh)
+    if byte_skip == -1:  # the data are the last `size` bytes
+        payload = _read_at_most(stream, MAX_LOAD_BYTES, path)[-size:]
+    else:
+        payload = _read_at_most(stream, byte_skip + size, path)[byte_skip:]
+    if len(payload) != size:
+        raise ValueError(f"{path.name}: the data hold {len(payload)} bytes where the header's sizes need {size}")
+    return payload
+
+
+def _decompressing(encoding: str, fh):
+    """A file object giving the decompressed bytes of ``fh`` (lazily, so reads stay bounded)."""
+    if encoding in ("gzip", "gz"):
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if encoding in ("bzip2", "bz2"):
+        return bz2.BZ2File(fh, mode="rb")
+    return fh
+
+
+def _read_at_most(stream, limit: int, path: Path) -> bytes:
+    """Read (and decompress) to the end of ``stream`` in chunks, refusing more than ``limit`` bytes."""
+    chunks, total = [], 0
+    try:
+        while chunk := stream.read(min(_CHUNK, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ValueError(f"{path.name}: the data are larger than the header's sizes allow ({limit} bytes)")
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path.name}: the data could not be read: {err}") from None
+    return b"".join(chunks)
 
 
 def _nrrd_list_axis(header: dict, shape) -> int:
@@ -127,28 +264,70 @@ def _nrrd_list_axis(header: dict, shape) -> int:
 
 
 def _load_numpy(path: Path, volume_index, suffix: str):
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path.name} is not a readable {suffix} file: {err}") from None
     spacing, origin = (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)
     if suffix == ".npz":
-        with loaded:
-            names = list(loaded.files)
-            key = "volume" if "volume" in names else next((n for n in names if n not in ("spacing", "origin")), None)
-            if key is None:
-                raise ValueError(f"{path.name} holds no array (expected one named 'volume')")
-            array = loaded[key]
-            spacing = tuple(loaded["spacing"]) if "spacing" in names else spacing
-            origin = tuple(loaded["origin"]) if "origin" in names else origin
+        arrays = _read_npz(path)
+        key = "volume" if "volume" in arrays else next((n for n in arrays if n not in ("spacing", "origin")), None)
+        if key is None:
+            raise ValueError(f"{path.name} holds no array (expected one named 'volume')")
+        array, spacing, origin = arrays[key], arrays.get("spacing", spacing), arrays.get("origin", origin)
     else:
-        array = loaded
+        with open(path, "rb") as fh:
+            array = _read_npy(fh, path.stat().st_size, path, "array")
     if array.ndim not in (3, 4):
         raise ValueError(f"{path.name} holds {array.ndim}-D data of shape {array.shape}; expected 3-D (or 4-D)")
     # numpy files hold (D, H, W) or (T, D, H, W) as the renderer does; _finish expects file order (x, y, z).
     if array.ndim == 4:
         array = np.moveaxis(array, 0, -1)  # (T, D, H, W) → (D, H, W, T)
     return _finish(_select_volume(np.swapaxes(array, 0, 2), volume_index, path), spacing, origin, path)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every ``.npy`` member of an ``.npz``, each checked against its declared size first."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return {info.filename[:-4]: _read_member(archive, info, path)
+                    for info in archive.infolist() if info.filename.endswith(".npy")}
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as err:
+        raise ValueError(f"{path.name} is not a readable .npz file: {err}") from None
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> np.ndarray:
+    with archive.open(info) as fh:  # reads stop at the member's declared (uncompressed) size
+        return _read_npy(fh, info.file_size, path, repr(info.filename[:-4]))
+
+
+def _read_npy(fh, available: int, path: Path, field: str) -> np.ndarray:
+    """One array in ``.npy`` format from ``fh``, after checking that its header's shape fits
+    both ``MAX_LOAD_BYTES`` and the ``available`` bytes of the file (no pickles)."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(fh)
+    except Exception as err:  # numpy's header parser raises ValueError, SyntaxError, EOFError ...
+        raise ValueError(f"{path.name}: {field} is not a readable .npy array: {err}") from None
+    if dtype.hasobject:
+        raise ValueError(f"{path.name}: {field} holds Python objects (dtype {dtype}), which are never loaded")
+    _check_size(shape, dtype.itemsize, path, f"{field} of shape", available - fh.tell())
+    try:
+        data = np.empty(int(np.prod(shape, dtype=object)), dtype=dtype)
+        _read_into(fh, memoryview(data.view(np.uint8)))
+    except MemoryError:
+        raise ValueError(f"{path.name}: {field} of shape {shape} does not fit in memory") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path.name}: {field} could not be read: {err}") from None
+    return data.reshape(shape[::-1]).T if fortran_order else data.reshape(shape)
+
+
+def _read_into(fh, buffer: memoryview) -> None:
+    """Fill ``buffer`` from ``fh``; EOFError when the file ends first."""
+    filled = 0
+    while filled < len(buffer):
+        count = fh.readinto(buffer[filled:])
+        if not count:
+            raise EOFError(f"the file ends after {filled} of {len(buffer)} bytes")
+        filled += count
 
 
 def load_volume(path, volume_index: int | None = None) -> LoadedVolume:
