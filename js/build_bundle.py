@@ -1,6 +1,7 @@
-"""Build step for the widget's JavaScript bundle, run by hatch-jupyter-builder on every build.
+"""Build step for the widgets' JavaScript bundles, run by hatch-jupyter-builder on every build.
 
-``pyvr_jupyter/static/widget.js`` must never be older than ``js/``'s sources:
+The bundles in ``pyvr_jupyter/static/`` (one per entry point of ``npm run build``:
+``widget.js``, ``slice_view.js``) must never be older than ``js/``'s sources:
 
 - with ``js/node_modules`` present (a development checkout), esbuild always rebuilds the bundle
   (under a second);
@@ -17,15 +18,24 @@ Set ``HATCH_JUPYTER_BUILDER_SKIP_NPM=1`` to skip this step altogether.
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 JS = ROOT / "js"
-BUNDLE = ROOT / "pyvr_jupyter" / "static" / "widget.js"
+STATIC = ROOT / "pyvr_jupyter" / "static"
 SOURCES = ("src", "package.json", "package-lock.json")
+
+
+def bundles() -> list[Path]:
+    """The files ``npm run build`` writes: one per entry point (``src/NAME.js`` → ``static/NAME.js``)."""
+    script = json.loads((JS / "package.json").read_text(encoding="utf-8"))["scripts"]["build"]
+    entries = [arg for arg in shlex.split(script)[1:] if arg.startswith("src/") and arg.endswith(".js")]
+    return [STATIC / Path(entry).name for entry in entries] or [STATIC / "widget.js"]
 
 
 def newest_source() -> tuple[float, Path | None]:
@@ -41,9 +51,10 @@ def newest_source() -> tuple[float, Path | None]:
     return newest, newest_path
 
 
-def bundle_is_current() -> bool:
-    """Whether the bundle exists and is at least as new as every source file."""
-    return BUNDLE.exists() and BUNDLE.stat().st_mtime >= newest_source()[0]
+def stale_bundles() -> list[Path]:
+    """The bundles that are missing or older than some source file."""
+    newest = newest_source()[0]
+    return [path for path in bundles() if not path.exists() or path.stat().st_mtime < newest]
 
 
 def _run(command: list[str]) -> None:
@@ -52,33 +63,33 @@ def _run(command: list[str]) -> None:
 
 
 def build(target_name: str, version: str, **_: object) -> None:
-    """hatch-jupyter-builder build function: make ``widget.js`` current, or fail saying why.
+    """hatch-jupyter-builder build function: make the bundles current, or fail saying why.
 
     Args:
         target_name: ``"wheel"`` or ``"sdist"``.
         version: ``"standard"`` or ``"editable"``.
     """
     if os.environ.get("HATCH_JUPYTER_BUILDER_SKIP_NPM") == "1":
-        print("pyvr_jupyter build: HATCH_JUPYTER_BUILDER_SKIP_NPM=1, the widget bundle is not built")
+        print("pyvr_jupyter build: HATCH_JUPYTER_BUILDER_SKIP_NPM=1, the widget bundles are not built")
         return
     has_modules = (JS / "node_modules" / ".bin" / "esbuild").exists()
-    if not has_modules and bundle_is_current():
-        print(f"pyvr_jupyter build: using {BUNDLE.relative_to(ROOT)} (newer than js/ sources)")
+    stale = stale_bundles()
+    if not has_modules and not stale:
+        print("pyvr_jupyter build: using the bundles in pyvr_jupyter/static (newer than js/ sources)")
         return
     npm = shutil.which("npm")
     if npm is None:
-        if BUNDLE.exists():
-            _, path = newest_source()
-            state = f"is older than {path.relative_to(ROOT) if path else 'its sources'}"
-        else:
-            state = "is missing"
+        _, newest = newest_source()
+        states = [f"{path.relative_to(ROOT)} is " + (f"older than {newest.relative_to(ROOT)}" if path.exists()
+                                                      else "missing") for path in stale]
         raise RuntimeError(
-            f"pyvr_jupyter: the widget's JavaScript bundle {BUNDLE.relative_to(ROOT)} {state}, and npm "
-            "is not on the PATH to build it. Install Node.js (18 or newer, with npm) and build again. "
-            "The renderer (pyvr_jupyter.torch_renderer) works without it; VolumeView and viewer() do not.")
+            f"pyvr_jupyter: the widgets' JavaScript bundles must be built ({'; '.join(states)}), and npm is "
+            "not on the PATH to build them. Install Node.js (18 or newer, with npm) and build again. "
+            "The renderer (pyvr_jupyter.torch_renderer) works without them; the widgets do not.")
     if not has_modules:
         _run([npm, "ci", "--no-audit", "--no-fund"] if (JS / "package-lock.json").exists()
              else [npm, "install", "--no-audit", "--no-fund"])
     _run([npm, "run", "build"])
-    if not BUNDLE.exists():
-        raise RuntimeError(f"pyvr_jupyter: npm run build did not write {BUNDLE}")
+    missing = [str(path) for path in bundles() if not path.exists()]
+    if missing:
+        raise RuntimeError(f"pyvr_jupyter: npm run build did not write {', '.join(missing)}")
