@@ -57,8 +57,19 @@ def psnr(image: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> 
 
 def fit(parameters: Iterable[torch.Tensor], loss_fn: Callable[[], torch.Tensor], steps: int = 100,
         lr: float = 0.05, progress: bool = True, callback: Callable[[int, float], None] | None = None,
-        description: str = "fitting") -> list[float]:
+        description: str = "fitting", view=None, every: int = 10) -> list[float]:
     """Minimise ``loss_fn()`` over ``parameters`` with Adam, showing a tqdm progress bar.
+
+    A live view follows the optimisation with ``view=``: any object with a ``refresh()``
+    method, called (without a graph) after every ``every`` steps and after the last one. A
+    ``VolumeView`` given the transfer function being fitted (``VolumeView(volume,
+    opacity=tf)``) re-reads it on ``refresh()`` and renders on its own thread, so the loop does
+    not wait for frames. For other state, update the view in ``callback``, e.g.
+    ``lambda step, loss: step % 5 or setattr(view, "volume", torch.sigmoid(logits).detach())``.
+
+    Example:
+        >>> view = VolumeView(volume, opacity=otf); view                     # in one cell
+        >>> fit(otf.parameters(), loss, steps=80, view=view, every=2)         # in the next
 
     Args:
         parameters: tensors with ``requires_grad`` (e.g. ``tf.parameters()`` or a volume).
@@ -66,7 +77,10 @@ def fit(parameters: Iterable[torch.Tensor], loss_fn: Callable[[], torch.Tensor],
         steps: Adam steps.
         lr: learning rate.
         progress: show a ``tqdm.auto`` bar (a widget in notebooks) with the current loss.
-        callback: called as ``callback(step, loss)`` after each step, e.g. to update a view.
+        callback: called as ``callback(step, loss)`` after each step.
+        view: an object with a ``refresh()`` method (a ``VolumeView``), refreshed every ``every``
+            steps; this layer never imports the widget layer.
+        every: steps between refreshes of ``view``.
 
     Returns:
         The loss before each step.
@@ -78,6 +92,10 @@ def fit(parameters: Iterable[torch.Tensor], loss_fn: Callable[[], torch.Tensor],
         raise ValueError("parameters must be a non-empty list of tensors with requires_grad=True")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if view is not None and not callable(getattr(view, "refresh", None)):
+        raise TypeError(f"view must have a refresh() method (e.g. a VolumeView), got {type(view).__name__}")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be a positive integer, got {every!r}")
     optimizer = torch.optim.Adam(parameters, lr=check_finite_number("lr", lr, positive=True))
     losses = []
     bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
@@ -92,4 +110,7 @@ def fit(parameters: Iterable[torch.Tensor], loss_fn: Callable[[], torch.Tensor],
         bar.set_postfix(loss=f"{losses[-1]:.3g}")
         if callback is not None:
             callback(step, losses[-1])
+        if view is not None and ((step + 1) % every == 0 or step == steps - 1):
+            with torch.no_grad():
+                view.refresh()
     return losses
