@@ -36,11 +36,14 @@ __all__ = ["SliceView"]
 
 _BUNDLE = pathlib.Path(__file__).resolve().parent.parent / "static" / "slice_view.js"
 _MAX_SIDE = 1024  # slices larger than this (in pixels) are resampled down
+_PYTHON_ONLY = ("image", "_values", "_geometry", "error")
 
 
-def _esm() -> pathlib.Path | str:
+def _esm() -> str:
+    # The source as a string, not a Path: for a Path, anywidget connects every instance to a
+    # class-level file watcher, which keeps closed views (and their volumes) alive.
     if _BUNDLE.exists():
-        return _BUNDLE
+        return _BUNDLE.read_text(encoding="utf-8")
     raise ImportError(f"SliceView's JavaScript bundle is missing ({_BUNDLE}); reinstall the package "
                       "(pip install -e .) so that its build step bundles js/ with esbuild")
 
@@ -156,6 +159,23 @@ class SliceView(anywidget.AnyWidget):
         return float(values[row, col])
 
     # ---- validation ---------------------------------------------------------------------
+    def set_state(self, sync_data) -> None:
+        """State synced from the browser: what only Python sets (the image, its values and
+        geometry, ``error``) is restored, invalid values are ignored with a warning, and an
+        ``index`` or ``crosshair`` outside the volume is clamped."""
+        refused = [name for name in _PYTHON_ONLY if name in sync_data]
+        accepted = {name: value for name, value in sync_data.items() if name not in refused}
+        if refused:
+            warnings.warn(f"SliceView ignored a browser write to {', '.join(refused)}", UserWarning, stacklevel=2)
+        try:
+            super().set_state(accepted)
+        except (traitlets.TraitError, TypeError, ValueError) as err:
+            warnings.warn(f"SliceView ignored a state update from the browser: {str(err)[:200]}", UserWarning,
+                          stacklevel=2)
+            refused += list(accepted)
+        if refused:
+            self.send_state(refused)  # the browser shows Python's values again
+
     def _index_of(self, point) -> int:
         dim = SLICE_AXES[self.axis][0]
         index = math.floor((point[dim] - self._low[dim]) / self._spacing[dim] + 0.5)

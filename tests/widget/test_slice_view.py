@@ -123,11 +123,14 @@ def test_browser_input_is_clamped_or_refused(make):
     assert view.index == 5
     browser(view, crosshair=[-50.0, 100.0, 2.0])
     assert view.crosshair == [0.0, 7.0, 2.0]
+    image = view.image
     for bad in (dict(crosshair=[float("nan"), 0.0, 0.0]), dict(axis="w"), dict(value_range=[1.0, 0.0]),
-                dict(colormap="no-such-map")):
-        with pytest.raises(traitlets.TraitError):
+                dict(colormap="no-such-map"), dict(index="3"), dict(image=b"not a png"), dict(error="x"),
+                dict(_geometry={"width": -1})):
+        with pytest.warns(UserWarning, match="SliceView ignored"):
             browser(view, **bad)
-    assert view.axis == "z" and view.crosshair == [0.0, 7.0, 2.0]
+    assert view.axis == "z" and view.crosshair == [0.0, 7.0, 2.0] and view.image == image
+    assert view.error == "" and view._geometry["width"] == 10
 
 
 @pytest.mark.parametrize("kwargs, error, words", [
