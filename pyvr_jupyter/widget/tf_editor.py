@@ -64,6 +64,51 @@ def colormap_names() -> list[str]:
     return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
 
 
+MAX_JSON_CHARS = 1 << 20  # a transfer-function document longer than this is refused unread
+MAX_JSON_POINTS = 1024  # opacity control points the editor accepts from a document
+
+
+def _parse_json(text, colormaps, default_colormap: str) -> tuple[list, str, tuple[float, float] | None]:
+    """``(opacity points, colormap, value_range or None)`` from a ``to_json`` document, or
+    ValueError saying what is wrong (never TypeError, RecursionError or a trait error)."""
+    if not isinstance(text, (str, bytes)) or len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"transfer function JSON must be text of at most {MAX_JSON_CHARS} characters")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:  # bad syntax or encoding, too deep, too many digits
+        raise ValueError(f"transfer function JSON could not be parsed: {type(err).__name__}: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("opacity"), dict):
+        raise ValueError("transfer function JSON needs an 'opacity' object")
+    points = data["opacity"].get("control_points")
+    if not isinstance(points, list) or len(points) > MAX_JSON_POINTS:
+        raise ValueError(f"'opacity' needs a list of at most {MAX_JSON_POINTS} control_points")
+    try:
+        points = OpacityTransferFunction.from_dict(data["opacity"]).get_control_points()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"'opacity' is not a valid opacity transfer function: {err}") from None
+    points = ([(0.0, points[0][1])] if points[0][0] > 0 else []) + points \
+        + ([(1.0, points[-1][1])] if points[-1][0] < 1 else [])
+    colormap = data.get("color", {"colormap": default_colormap})
+    if not isinstance(colormap, dict) or colormap.get("colormap") not in colormaps:
+        raise ValueError("'color' must name one of matplotlib's colormaps (custom colours cannot be edited here)")
+    return points, colormap["colormap"], _json_value_range(data.get("value_range"))
+
+
+def _json_value_range(value) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"value_range must be [low, high] numbers, got {str(value)[:80]}")
+    try:
+        low, high = float(value[0]), float(value[1])
+    except OverflowError:  # an integer too large for a float
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"value_range must be finite with low < high, got {value}")
+    return low, high
+
+
 class TransferFunctionEditor(widgets.VBox):
     """Edit an opacity transfer function (and pick a colormap and value window) by hand.
 
@@ -295,24 +340,20 @@ class TransferFunctionEditor(widgets.VBox):
                            "value_range": list(self.value_range)})
 
     def from_json(self, text: str) -> None:
-        """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing."""
-        try:
-            data = json.loads(text)
-        except (TypeError, json.JSONDecodeError) as err:
-            raise ValueError(f"transfer function JSON could not be parsed: {err}") from None
-        if not isinstance(data, dict) or "opacity" not in data:
-            raise ValueError("transfer function JSON needs an 'opacity' entry")
-        opacity_tf = OpacityTransferFunction.from_dict(data["opacity"])
-        color_tf = ColorTransferFunction.from_dict(data.get("color", {"colormap": self.color_tf.colormap_name}))
-        if color_tf.colormap_name not in self.colormap_picker.options:
-            raise ValueError("only colormap-based colour transfer functions can be loaded into the editor")
-        if "value_range" in data:
-            low, high = (float(v) for v in data["value_range"])
-            if not (math.isfinite(low) and math.isfinite(high) and low < high):
-                raise ValueError(f"value_range must be finite with low < high, got {data['value_range']}")
-            self.window.value = [max(self.window.min, low), min(self.window.max, high)]
-        self.colormap_picker.value = color_tf.colormap_name
-        self.set_opacity_tf(opacity_tf)
+        """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing.
+
+        A ``value_range`` outside the volume's data range widens the window slider to hold it;
+        curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
+        """
+        points, colormap, value_range = _parse_json(text, self.colormap_picker.options,
+                                                    self.color_tf.colormap_name)
+        if value_range is not None:
+            low, high = value_range
+            with self.window.hold_trait_notifications():
+                self.window.min, self.window.max = min(self.window.min, low), max(self.window.max, high)
+                self.window.value = [low, high]
+        self.colormap_picker.value = colormap
+        self.set_opacity_tf(OpacityTransferFunction(points))
 
     def save(self, path) -> None:
         Path(path).write_text(self.to_json())

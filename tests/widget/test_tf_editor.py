@@ -153,3 +153,102 @@ def test_dragging_asks_the_view_for_previews(volume):
 def test_needs_a_volume_or_a_view():
     with pytest.raises(ValueError, match="volume or a view"):
         TransferFunctionEditor()
+
+
+def doc(**changes):
+    """A valid editor document with some entries replaced (None deletes one)."""
+    data = {"opacity": {"type": "opacity", "control_points": [[0.0, 0.0], [0.5, 0.3], [1.0, 0.6]]},
+            "color": {"type": "color", "colormap": "plasma", "n_entries": 256}, "value_range": [0.1, 0.9]}
+    data.update(changes)
+    return json.dumps({key: value for key, value in data.items() if value is not None})
+
+
+def points(*pairs):
+    return {"control_points": [list(p) for p in pairs]}
+
+
+MALFORMED_DOCUMENTS = [
+    ("not json", "{not json"),
+    ("not text", 123),
+    ("None", None),
+    ("deeply nested", "[" * 100_000),
+    ("a list", "[]"),
+    ("longer than the limit", " " * (tf_editor.MAX_JSON_CHARS + 1)),
+    ("no opacity", doc(opacity=None)),
+    ("opacity a list", doc(opacity=[[0, 0], [1, 1]])),
+    ("control_points a string", doc(opacity={"control_points": "abc"})),
+    ("no control_points", doc(opacity={"type": "opacity"})),
+    ("string position", doc(opacity=points(("a", 0), (1, 1)))),
+    ("short point", doc(opacity=points((0, 0), (1,)))),
+    ("nested value", doc(opacity=points((0, [0]), (1, 1)))),
+    ("huge integer value", doc(opacity=points((0, 0), (1, 10 ** 400)))),
+    ("NaN value", doc(opacity=points((0, float("nan")), (1, 1)))),
+    ("value above 1", doc(opacity=points((0, 0), (1, 2)))),
+    ("repeated position", doc(opacity=points((0, 0), (0, 1)))),
+    ("one point", doc(opacity=points((0, 0)))),
+    ("a colour function as opacity", doc(opacity={"type": "color", "control_points": [[0, 0], [1, 1]]})),
+    ("too many points", doc(opacity=points(*((i / 99_999, 0.5) for i in range(100_000))))),
+    ("colour a string", doc(color="viridis")),
+    ("colormap a number", doc(color={"colormap": 5})),
+    ("unknown colormap", doc(color={"colormap": "no_such_map"})),
+    ("custom colours", doc(color={"type": "color", "control_points": [[0, [1, 0, 0]], [1, [0, 0, 1]]]})),
+    ("value_range a string", doc(value_range="0,1")),
+    ("value_range one number", doc(value_range=[0])),
+    ("value_range with null", doc(value_range=[0, None])),
+    ("value_range of booleans", doc(value_range=[False, True])),
+    ("value_range reversed", doc(value_range=[1, 0])),
+    ("value_range infinite", doc(value_range=[0, float("inf")])),
+    ("value_range huge integer", doc(value_range=[0, 10 ** 400])),
+]
+
+
+@pytest.mark.parametrize("text", [case[1] for case in MALFORMED_DOCUMENTS], ids=[case[0] for case in MALFORMED_DOCUMENTS])
+def test_malformed_documents_raise_value_error_and_change_nothing(editor, text):
+    before = (editor.to_json(), editor.window.min, editor.window.max)
+    start = time.perf_counter()
+    with pytest.raises(ValueError):
+        editor.from_json(text)
+    assert time.perf_counter() - start < 1.0
+    assert (editor.to_json(), editor.window.min, editor.window.max) == before
+
+
+def test_a_value_range_outside_the_data_widens_the_window(editor):
+    low, high = editor.data_range
+    editor.from_json(doc(value_range=[high + 5, high + 10]))
+    assert editor.value_range == (high + 5, high + 10)
+    editor.from_json(doc(value_range=[low - 10, low - 5]))
+    assert editor.value_range == (low - 10, low - 5)
+
+
+def test_curves_that_stop_short_of_the_ends_are_extended_flat(editor):
+    editor.from_json(doc(opacity=points((0.2, 0.1), (0.7, 0.4))))
+    np.testing.assert_allclose(editor.points, [[0.0, 0.1], [0.2, 0.1], [0.7, 0.4], [1.0, 0.4]], atol=1e-7)
+    editor.add_point(0.9, 0.2)  # the editor's edits still work (they need end points at 0 and 1)
+
+
+def test_randomly_damaged_documents_raise_value_error_or_load_a_valid_curve(editor):
+    """Seeded fuzz: entries of a valid document replaced by random JSON values."""
+    rng = np.random.default_rng(20)
+    garbage = [None, True, -1, 0.5, 2, 10 ** 30, "x", [], {}, [0.2], [[0, 0]], {"colormap": "gray"},
+               [0.3, 0.1], float("nan"), [[0.0, 0.2], [0.4, 1.5]], [[0.1, 0.2], [0.6, 0.3]]]
+    for _ in range(150):
+        data = json.loads(doc())
+        for _ in range(int(rng.integers(1, 3))):
+            value = garbage[int(rng.integers(len(garbage)))]
+            where = int(rng.integers(5))
+            if where < 3:
+                data[["opacity", "color", "value_range"][where]] = value
+            elif not isinstance(data.get("opacity"), dict):
+                continue
+            elif where == 3:
+                data["opacity"]["control_points"] = value
+            elif isinstance(data["opacity"].get("control_points"), list) and data["opacity"]["control_points"]:
+                cps = data["opacity"]["control_points"]
+                cps[int(rng.integers(len(cps)))] = value
+        try:
+            editor.from_json(json.dumps(data))
+        except ValueError:
+            continue
+        s = [p[0] for p in editor.points]
+        assert s[0] == 0.0 and s[-1] == 1.0 and s == sorted(s)
+        assert all(0.0 <= p[1] <= 1.0 for p in editor.points)
