@@ -74,6 +74,7 @@ volume = create_test_volume((16, 16, 16), "sphere")
 image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=8)
 out = {"file": pyvr_jupyter.__file__, "shape": list(image.shape),
        "jupyter": sorted(m for m in ("anywidget", "ipywidgets", "ipycanvas") if m in sys.modules)}
+assert out["jupyter"] == [], out
 try:
     pyvr_jupyter.VolumeView(volume)
 except Exception as error:
@@ -89,7 +90,8 @@ def test_renderer_works_without_the_javascript_bundle(tmp_path):
     out = run_python(NO_BUNDLE, pythonpath=tmp_path, cwd=tmp_path)
     assert Path(out["file"]).is_relative_to(tmp_path)
     assert out["shape"] == [8, 8, 3]
-    # Rendering loaded no widget module; only asking for a widget does, and it says what is wrong.
-    assert out["jupyter"] == ["anywidget", "ipycanvas", "ipywidgets"] or "error" in out
+    # Rendering needed no widget module; asking for a widget fails, saying what is missing and
+    # how to build it. (Today the failure comes when the widget module is imported; once the
+    # widget modules read their bundle lazily it comes when the widget is created.)
     assert "error" in out, "VolumeView was created without its JavaScript bundle"
-    assert "bundle" in out["error"] and "widget.js" in out["error"], out["error"]
+    assert "bundle" in out["error"] and "static/" in out["error"] and "pip install" in out["error"], out["error"]
