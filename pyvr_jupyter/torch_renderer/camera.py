@@ -6,7 +6,9 @@ right and +y up.
 
 Example:
     >>> cam = Camera(position=(200, 100, 200), target=(64, 64, 64), fov=45)
-    >>> origins, directions = cam.generate_rays((256, 256))   # each (256, 256, 3)
+    >>> origins, directions = cam.generate_rays((256, 256))
+    >>> tuple(origins.shape), tuple(directions.shape)
+    ((256, 256, 3), (256, 256, 3))
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class Camera:
 
     Example:
         >>> cam = Camera.for_volume((128, 128, 128), azimuth=30, elevation=20)
-        >>> cam.orbit(10, 0).zoom(1.2)
+        >>> cam.orbit(10, 0).zoom(1.2)          # edits in place, returns the camera
+        Camera(position=[...], target=[63.5, 63.5, 63.5], up=[0.0, 1.0, 0.0], fov=45)
     """
 
     def __init__(self, position=(0.0, 0.0, 1.0), target=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0),
@@ -75,7 +78,9 @@ class Camera:
         ``distance`` defaults to one that fits the box's bounding sphere in the view.
 
         Example:
-            >>> Camera.for_volume(volume.shape, spacing=(2, 2, 2.2), azimuth=90)
+            >>> cam = Camera.for_volume((24, 96, 128), spacing=(2, 2, 2.2), azimuth=90)
+            >>> [round(v, 1) for v in cam.target.tolist()]   # the box's centre, in world units
+            [127.0, 95.0, 25.3]
         """
         if len(shape) != 3:
             raise ValueError(f"shape must be (D, H, W), got {tuple(shape)}")
@@ -111,6 +116,16 @@ class Camera:
 
     @classmethod
     def from_dict(cls, data: dict, device="cpu") -> "Camera":
+        """The camera that ``to_dict`` described (``up`` and ``fov`` may be left out).
+
+        Args:
+            data: ``{"position": [x, y, z], "target": [x, y, z], "up": [x, y, z], "fov": degrees}``.
+            device: where the camera's tensors live.
+
+        Example:
+            >>> Camera.from_dict({"position": [0, 0, 10], "target": [0, 0, 0]})
+            Camera(position=[0.0, 0.0, 10.0], target=[0.0, 0.0, 0.0], up=[0.0, 1.0, 0.0], fov=45)
+        """
         return cls(data["position"], data["target"], data.get("up", (0, 1, 0)), data.get("fov", 45.0),
                    device=device)
 
@@ -140,6 +155,7 @@ class Camera:
 
     @property
     def distance(self) -> float:
+        """Distance from the position to the target, in world units."""
         return float((self.target - self.position).detach().norm())
 
     # ---- rays ---------------------------------------------------------------------------
@@ -225,12 +241,16 @@ class Camera:
         return self
 
     def update_position(self, position) -> "Camera":
+        """Move the camera to ``position`` (x, y, z), keeping its target (PyVR's name for
+        ``look_at(position=...)``). Returns self."""
         return self.look_at(position=position)
 
     def update_target(self, target) -> "Camera":
+        """Look at ``target`` (x, y, z) from the same position (``look_at(target=...)``). Returns self."""
         return self.look_at(target=target)
 
     def update_fov(self, fov) -> "Camera":
+        """Set the vertical field of view, in degrees (0 < fov < 180). Returns self."""
         self.fov = _check_fov(fov)
         return self
 
