@@ -31,6 +31,7 @@ class ViewControls(widgets.HBox):
         super().__init__([view, widgets.VBox([self.editor, self.panel])])
 
     def close(self) -> None:
+        """Close the editor and the panel (they stop observing the view), then the box."""
         self.editor.close()
         self.panel.close()
         super().close()
