@@ -4,7 +4,7 @@ Both transfer functions are piecewise linear through control points ``(s, value)
 in [0, 1] of the transfer-function domain (``value_range`` maps the volume onto it). Lookups
 interpolate linearly between knots, so they are differentiable with respect to the scalar and
 to the control values. Opacity is the opacity accumulated over one unit distance
-(``opacity_unit_distance``, see DESIGN.md).
+(``opacity_unit_distance``, see the Conventions page of the documentation, docs/conventions.md).
 
 Learning: ``tf.parameters()`` (or ``tf.requires_grad_()``) switches the function to an
 unconstrained parameterisation, a stretched sigmoid clamped to [0, 1]:
@@ -19,7 +19,9 @@ that change it raise ``ValueError`` until ``requires_grad_(False)``.
 Example:
     >>> otf = OpacityTransferFunction.linear(0.0, 0.1)
     >>> ctf = ColorTransferFunction("hot")
-    >>> opacity, rgb = otf(torch.rand(10)), ctf(torch.rand(10))   # (10,), (10, 3)
+    >>> opacity, rgb = otf(torch.rand(10)), ctf(torch.rand(10))
+    >>> tuple(opacity.shape), tuple(rgb.shape)
+    ((10,), (10, 3))
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ class _PiecewiseLinear:
     _kind = ""
 
     def __init__(self, positions, values, device="cpu", uniform: bool = False):
-        self.device = torch.device(device)
+        self.device = check_device(device)
         self._logits: torch.Tensor | None = None  # (K, C) while learnable
         self._set(positions, values, uniform)
 
@@ -216,6 +218,7 @@ class _PiecewiseLinear:
         return [self._logits]
 
     def to(self, device) -> "_PiecewiseLinear":
+        """Move the knots (and learnable logits, in place) to ``device``. Returns self."""
         self.device = torch.device(device)
         self.positions = self.positions.to(self.device)
         self._values = self._values.to(self.device)
@@ -274,7 +277,10 @@ class OpacityTransferFunction(_PiecewiseLinear):
 
     Example:
         >>> otf = OpacityTransferFunction([(0.0, 0.0), (0.3, 0.0), (1.0, 0.8)])
-        >>> otf.add_control_point(0.6, 0.2)
+        >>> otf(torch.tensor([0.0, 0.3, 0.65, 1.0]))
+        tensor([0.0000, 0.0000, 0.4000, 0.8000])
+        >>> otf.add_control_point(0.6, 0.2).get_control_points()[2]   # edits return the function
+        (0.6000000238418579, 0.20000000298023224)
     """
 
     _kind = "opacity"
@@ -344,9 +350,22 @@ class OpacityTransferFunction(_PiecewiseLinear):
 
     # ---- editing ------------------------------------------------------------------------
     def get_control_points(self) -> list[tuple[float, float]]:
+        """The control points as ``[(s, opacity), ...]`` floats, sorted by ``s``.
+
+        Example:
+            >>> OpacityTransferFunction.linear(0.0, 0.5).get_control_points()
+            [(0.0, 0.0), (1.0, 0.5)]
+        """
         return [(float(s), float(a)) for s, a in zip(self.positions.cpu(), self.values.detach()[:, 0].cpu())]
 
     def set_control_points(self, control_points) -> "OpacityTransferFunction":
+        """Replace every control point with ``[(s, opacity), ...]`` (at least two, ``s`` in [0, 1],
+        opacities in [0, 1]; sorted by ``s`` here). Returns self.
+
+        Raises:
+            ValueError: on fewer than two points, values outside [0, 1], repeated ``s``, or a change
+                of the number of points while the function is learnable.
+        """
         positions, values = _split_points(control_points, "control_points", 1)
         self._set(positions, values)
         return self
@@ -358,6 +377,17 @@ class OpacityTransferFunction(_PiecewiseLinear):
         return self.set_control_points(points)
 
     def remove_control_point(self, index: int) -> "OpacityTransferFunction":
+        """Remove the ``index``-th control point (in order of ``s``; negative indices count from
+        the end). Returns self.
+
+        Raises:
+            IndexError: when there is no such point.
+            ValueError: when only two points are left.
+
+        Example:
+            >>> OpacityTransferFunction([(0, 0), (0.5, 1), (1, 0)]).remove_control_point(1).get_control_points()
+            [(0.0, 0.0), (1.0, 0.0)]
+        """
         points = self.get_control_points()
         if not isinstance(index, (int, np.integer)) or not -len(points) <= index < len(points):
             raise IndexError(f"index {index!r} out of range for {len(points)} control points")
@@ -368,10 +398,23 @@ class OpacityTransferFunction(_PiecewiseLinear):
 
     # ---- (de)serialisation and display --------------------------------------------------
     def to_dict(self) -> dict:
+        """JSON-safe description, ``{"type": "opacity", "control_points": [[s, opacity], ...]}``.
+
+        Example:
+            >>> import json
+            >>> text = json.dumps(OpacityTransferFunction.linear(0.0, 0.5).to_dict())
+            >>> OpacityTransferFunction.from_dict(json.loads(text))
+            OpacityTransferFunction([(0.0, 0.0), (1.0, 0.5)])
+        """
         return {"type": "opacity", "control_points": [list(p) for p in self.get_control_points()]}
 
     @classmethod
     def from_dict(cls, data: dict, device="cpu") -> "OpacityTransferFunction":
+        """The function that ``to_dict`` described.
+
+        Raises:
+            ValueError: when ``data`` does not describe an opacity transfer function.
+        """
         if not isinstance(data, dict) or data.get("type", "opacity") != "opacity" or "control_points" not in data:
             raise ValueError(f"not an opacity transfer function description: {_short(data)}")
         return cls(data["control_points"], device=device)
@@ -431,7 +474,10 @@ class ColorTransferFunction(_PiecewiseLinear):
 
     Example:
         >>> ctf = ColorTransferFunction("viridis")
-        >>> ctf.set_custom_colors([(0.0, (0, 0, 0)), (1.0, (1, 0.5, 0))])
+        >>> ctf(torch.rand(4, 5)).shape
+        torch.Size([4, 5, 3])
+        >>> ctf.set_custom_colors([(0.0, (0, 0, 0)), (1.0, (1, 0.5, 0))])(torch.tensor([0.5]))
+        tensor([[0.5000, 0.2500, 0.0000]])
     """
 
     n_channels = 3
@@ -449,6 +495,13 @@ class ColorTransferFunction(_PiecewiseLinear):
         return self._lookup(scalars)
 
     def set_colormap(self, colormap, n_entries: int = 256) -> "ColorTransferFunction":
+        """Replace the map with a matplotlib colormap (a name or a ``Colormap``), sampled at
+        ``n_entries`` evenly spaced knots. Returns self.
+
+        Example:
+            >>> ColorTransferFunction("viridis").set_colormap("gray", n_entries=3)(torch.tensor([1.0]))
+            tensor([[1., 1., 1.]])
+        """
         cmap = _resolve_colormap(colormap)
         n_entries = _check_n_points(n_entries)
         self._set(np.linspace(0.0, 1.0, n_entries), cmap(np.linspace(0.0, 1.0, n_entries))[:, :3], uniform=True)
@@ -473,16 +526,29 @@ class ColorTransferFunction(_PiecewiseLinear):
         return ctf
 
     def get_control_points(self) -> list[tuple[float, tuple[float, float, float]]]:
+        """The knots as ``[(s, (r, g, b)), ...]`` floats (a colormap gives ``n_entries`` of them)."""
         return [(float(s), tuple(float(c) for c in rgb))
                 for s, rgb in zip(self.positions.cpu(), self.values.detach().cpu())]
 
     def to_dict(self) -> dict:
+        """JSON-safe description: ``{"type": "color", "colormap": name, "n_entries": n}`` for a named
+        colormap, else ``{"type": "color", "control_points": [[s, [r, g, b]], ...]}``.
+
+        Example:
+            >>> ColorTransferFunction("hot").to_dict()
+            {'type': 'color', 'colormap': 'hot', 'n_entries': 256}
+        """
         if self.colormap_name is not None and self._logits is None:
             return {"type": "color", "colormap": self.colormap_name, "n_entries": int(self.positions.shape[0])}
         return {"type": "color", "control_points": [[s, list(rgb)] for s, rgb in self.get_control_points()]}
 
     @classmethod
     def from_dict(cls, data: dict, device="cpu") -> "ColorTransferFunction":
+        """The function that ``to_dict`` described.
+
+        Raises:
+            ValueError: when ``data`` does not describe a colour transfer function.
+        """
         if not isinstance(data, dict) or data.get("type", "color") != "color":
             raise ValueError(f"not a colour transfer function description: {_short(data)}")
         if "colormap" in data:
