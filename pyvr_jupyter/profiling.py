@@ -5,8 +5,12 @@ resident memory, sampled every millisecond on a side thread while the call runs,
 was before (after handing freed heap pages back to the OS).
 
 Example:
-    >>> m = measure(lambda: renderer.render(volume, camera, image_size=256), repeat=5)
-    >>> m.median_s, m.peak_bytes / 2**20
+    >>> from pyvr_jupyter import Camera, VolumeRenderer, create_test_volume
+    >>> volume = create_test_volume((32, 32, 32), "torus")
+    >>> renderer, camera = VolumeRenderer(volume.shape), Camera.for_volume(volume.shape)
+    >>> m = measure(lambda: renderer.render(volume, camera, image_size=32), repeat=2)
+    >>> print(f"{m.median_s * 1e3:.0f} ms, {m.peak_bytes / 2**20:.0f} MiB")  # doctest: +SKIP
+    12 ms, 3 MiB
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ __all__ = ["Measurement", "measure"]
 
 
 class Measurement(NamedTuple):
+    """What ``measure`` found: the median time, every timed run, and the memory peak."""
+
     median_s: float  # median wall time over the timed runs
     times_s: list  # every timed run
     peak_bytes: int  # peak memory above the starting level, in one more run
@@ -61,7 +67,24 @@ class _RssSampler(threading.Thread):
 
 def measure(fn: Callable[[], object], repeat: int = 5, warmup: int = 1, device: str | torch.device = "cpu") -> Measurement:
     """Run ``fn`` ``warmup`` times untimed, then ``repeat`` times timed, then once more for the
-    memory peak (on CPU the sampling thread would slow the timed runs); report the median time."""
+    memory peak (on CPU the sampling thread would slow the timed runs); report the median time.
+
+    Args:
+        fn: the call to measure, without arguments.
+        repeat: timed runs (the median is reported).
+        warmup: untimed runs first (compilation, caches).
+        device: where ``fn`` runs: on CUDA the peak is ``torch.cuda.max_memory_allocated``, on the
+            CPU the process's resident memory (needs psutil).
+
+    Returns:
+        A ``Measurement(median_s, times_s, peak_bytes)``.
+
+    Example:
+        >>> import torch
+        >>> m = measure(lambda: torch.ones(1000, 1000).sum(), repeat=3)
+        >>> len(m.times_s), m.median_s > 0, m.peak_bytes >= 0
+        (3, True, True)
+    """
     device = torch.device(device)
     cuda = device.type == "cuda"
     for _ in range(warmup):

@@ -1,6 +1,6 @@
 """Stages 2–3 of the pipeline: clip rays to the volume's box, then place samples along them.
 
-World coordinates follow DESIGN.md: voxel ``[k, j, i]`` sits at ``origin + (i·sx, j·sy, k·sz)``,
+World coordinates follow the conventions (docs/conventions.md): voxel ``[k, j, i]`` sits at ``origin + (i·sx, j·sy, k·sz)``,
 so the box of a (D, H, W) volume spans ``origin`` to ``origin + spacing·(W−1, H−1, D−1)``.
 
 Samples sit at the midpoints of equal steps of length ``step`` from where the ray enters the
@@ -36,6 +36,13 @@ class VolumeBox(NamedTuple):
 
     @property
     def diagonal(self) -> torch.Tensor:
+        """Length of the box's diagonal, in world units (a 0-d tensor).
+
+        Example:
+            >>> box = VolumeBox.from_volume((5, 5, 5), torch.ones(3), torch.zeros(3))   # (D, H, W)
+            >>> box.maximum, round(float(box.diagonal), 3)                            # 4·√3
+            (tensor([4., 4., 4.]), 6.928)
+        """
         return (self.maximum - self.minimum).norm()
 
 
