@@ -6,10 +6,16 @@ Click on empty space adds a point, drag moves it (never past its neighbours; the
 at s = 0 and s = 1), double-click deletes an inner point. The editor logic lives in plain methods
 (``mouse_down(x, y)`` ...) that tests call with coordinates.
 
+``TransferFunctionEditor(view=view)`` keeps the editor and a ``VolumeView`` in sync both ways.
+
 Example:
-    >>> editor = TransferFunctionEditor(volume)                # on its own
-    >>> editor = TransferFunctionEditor(view=view)             # wired to a VolumeView
-    >>> text = editor.to_json(); editor.from_json(text)
+    >>> from pyvr_jupyter import create_test_volume
+    >>> editor = TransferFunctionEditor(create_test_volume((16, 16, 16), "torus"))  # on its own
+    >>> editor.add_point(0.5, 0.05)            # what a click does, in (s, opacity); the index
+    1
+    >>> editor.opacity_tf.get_control_points()[1]
+    (0.5, 0.05000000074505806)
+    >>> editor.from_json(editor.to_json())     # or editor.save(path) and editor.load(path)
 """
 
 from __future__ import annotations
@@ -187,10 +193,12 @@ class TransferFunctionEditor(widgets.VBox):
     # ---- state --------------------------------------------------------------------------
     @property
     def opacity_tf(self) -> OpacityTransferFunction:
+        """The edited curve, as a new ``OpacityTransferFunction`` (edits do not change it later)."""
         return OpacityTransferFunction(self.points)
 
     @property
     def value_range(self) -> tuple[float, float]:
+        """The value window ``(low, high)`` mapped onto s ∈ [0, 1], in the volume's units."""
         return tuple(self.window.value)
 
     def set_opacity_tf(self, opacity_tf: OpacityTransferFunction) -> None:
@@ -220,10 +228,12 @@ class TransferFunctionEditor(widgets.VBox):
         return PAD, PAD, self.width - 2 * PAD, self.height - 2 * PAD - BAR_HEIGHT - 4
 
     def to_canvas(self, s: float, opacity: float) -> tuple[float, float]:
+        """Canvas pixel ``(x, y)`` of the point ``(s, opacity)`` (opacity clipped to the axis' top)."""
         left, top, w, h = self._plot_box()
         return left + s * w, top + h * (1.0 - min(opacity, self.opacity_scale.value) / self.opacity_scale.value)
 
     def from_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """``(s, opacity)`` under canvas pixel ``(x, y)``, clamped to [0, 1] × [0, axis top]."""
         left, top, w, h = self._plot_box()
         s = min(1.0, max(0.0, (x - left) / w))
         opacity = min(1.0, max(0.0, (1.0 - (y - top) / h) * self.opacity_scale.value))
@@ -241,6 +251,8 @@ class TransferFunctionEditor(widgets.VBox):
 
     # ---- mouse (ipycanvas calls these with canvas pixels) -------------------------------
     def mouse_down(self, x: float, y: float) -> None:
+        """Press at canvas pixel ``(x, y)``: grab the point there, or add one; a second press
+        within 0.4 s at the same place deletes the point (double-click)."""
         now = time.monotonic()
         last_time, last_x, last_y = self._last_down
         self._last_down = (now, x, y)
@@ -255,6 +267,8 @@ class TransferFunctionEditor(widgets.VBox):
         self._dragging = index
 
     def mouse_move(self, x: float, y: float) -> None:
+        """Drag the grabbed point to ``(x, y)`` (the view shows previews), or highlight the
+        point under the pointer."""
         if self._dragging is None:
             hover = self.point_at(x, y)
             if hover != self._hover:
@@ -264,6 +278,7 @@ class TransferFunctionEditor(widgets.VBox):
         self.move_point(self._dragging, *self.from_canvas(x, y), interactive=True)
 
     def mouse_up(self, x: float, y: float) -> None:
+        """Release: end the drag; the view renders its full-quality frame."""
         if self._dragging is not None:
             self._dragging = None
             self._changed(interactive=False)  # the full-quality frame
@@ -356,9 +371,11 @@ class TransferFunctionEditor(widgets.VBox):
         self.set_opacity_tf(OpacityTransferFunction(points))
 
     def save(self, path) -> None:
+        """Write ``to_json()`` to the file ``path``."""
         Path(path).write_text(self.to_json())
 
     def load(self, path) -> None:
+        """Read a file that ``save`` wrote (see ``from_json``)."""
         self.from_json(Path(path).read_text())
 
     # ---- drawing ------------------------------------------------------------------------
@@ -367,6 +384,7 @@ class TransferFunctionEditor(widgets.VBox):
         return np.log1p(counts.cpu().numpy())
 
     def draw_histogram(self) -> None:
+        """Redraw the histogram layer (log counts; bins outside the value window lighter)."""
         layer = self.canvas[0]
         left, top, w, h = self._plot_box()
         counts = self._histogram / max(float(self._histogram.max()), 1e-12)
@@ -408,6 +426,7 @@ class TransferFunctionEditor(widgets.VBox):
         self.draw_points()
 
     def draw_points(self) -> None:
+        """Redraw the control points, with the hovered one ringed."""
         layer = self.canvas[2]
         with _batched(layer):
             layer.clear()
