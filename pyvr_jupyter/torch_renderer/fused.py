@@ -9,8 +9,9 @@ it runs at about VTK's speed where the PyTorch stages are bounded by materialisi
 intermediate tensor. It serves every render that records no graph on a CPU; the PyTorch stages
 stay the differentiable reference, and the agreement tests render every option with both.
 
-Rays, their segments (clipping included) and the empty-block grid come from the PyTorch stages
-(``pipeline.RenderContext``), so both backends place exactly the same samples.
+Rays and their segments (clip box, clip planes, the box of occupied blocks snapped onto whole
+steps) are made in the kernel exactly as the PyTorch stages make them (``Camera.generate_rays``,
+``raysampling``), so both backends place the same samples, to float32 rounding.
 
 The kernel is compiled by numba with an on-disk cache: about 3 s cold, 0.1–0.2 s from the cache.
 ``compile_async`` starts that on a background thread, so that a first picture never waits for it
@@ -131,18 +132,76 @@ def _light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
     return n_dot_l, max(n_dot_h, 1e-12) ** shininess
 
 
+@njit(inline="always", fastmath=True)
+def _ray_direction(pixel, width, height, camera):
+    """Unit direction through a pixel's centre, as ``Camera.generate_rays``; ``camera`` (13,):
+    position, right, up, forward, tan(fov / 2)."""
+    row, col = pixel // width, pixel % width
+    tan_half = camera[12]
+    xs = ((col + 0.5) * (2.0 / width) - 1.0) * (tan_half * width / height)
+    ys = (1.0 - (row + 0.5) * (2.0 / height)) * tan_half
+    dx = camera[9] + xs * camera[3] + ys * camera[6]
+    dy = camera[10] + xs * camera[4] + ys * camera[7]
+    dz = camera[11] + xs * camera[5] + ys * camera[8]
+    norm = math.sqrt(dx * dx + dy * dy + dz * dz)
+    return dx / norm, dy / norm, dz / norm
+
+
+@njit(inline="always", fastmath=True)
+def _slab(ox, oy, oz, dx, dy, dz, low, high, tiny):
+    """(t_near, t_far) of a ray in the box [low, high] (3,) each, as ``raysampling.intersect_box``."""
+    t_near, t_far = 0.0, 1e300
+    for axis, o, d in ((0, ox, dx), (1, oy, dy), (2, oz, dz)):
+        if abs(d) < tiny:
+            d = tiny if d >= 0.0 else -tiny
+        t0, t1 = (low[axis] - o) / d, (high[axis] - o) / d
+        t_near = max(t_near, min(t0, t1))
+        t_far = min(t_far, max(t0, t1))
+    return t_near, max(t_far, t_near)
+
+
+@njit(inline="always", fastmath=True)
+def _segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny):
+    """(t_near, n_steps): where a ray's samples start and how many it takes, as
+    ``RenderContext.rays`` places them: the clip box (``segment_box`` (2, 3)), the clip planes
+    (n, 2, 3), then whole steps snapped onto the box of occupied blocks (``inner_box`` (2, 3),
+    or (0, 3) for none)."""
+    t_near, t_far = _slab(ox, oy, oz, dx, dy, dz, segment_box[0], segment_box[1], tiny)
+    for p in range(planes.shape[0]):
+        facing = dx * planes[p, 1, 0] + dy * planes[p, 1, 1] + dz * planes[p, 1, 2]
+        height = ((ox - planes[p, 0, 0]) * planes[p, 1, 0] + (oy - planes[p, 0, 1]) * planes[p, 1, 1]
+                  + (oz - planes[p, 0, 2]) * planes[p, 1, 2])
+        if facing > 0.0:
+            t_near = max(t_near, -height / facing)
+        elif facing < 0.0:
+            t_far = min(t_far, -height / facing)
+        elif height < 0.0:
+            t_far = t_near
+    t_far = max(t_far, t_near)
+    if inner_box.shape[0] > 0:
+        inner_near, inner_far = _slab(ox, oy, oz, dx, dy, dz, inner_box[0], inner_box[1], tiny)
+        if inner_far <= inner_near or t_far <= t_near:
+            return t_near, t_near, 0
+        first = max(math.floor((inner_near - t_near) / step), 0.0)
+        last = math.ceil((inner_far - t_near) / step)
+        t_far = min(t_far, t_near + last * step)
+        t_near = t_near + first * step
+    return t_near, t_far, max(int(math.ceil((t_far - t_near) / step - 1e-6)), 0)
+
+
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def march_tile(origin, directions, t_near, t_far, n_steps, step, grid, box_min, voxel_scale, vmin, inv_span,
+def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_box, step, grid, box_min, voxel_scale,
+               vmin, inv_span,
                opacity_positions, opacity_values, opacity_uniform, colour_positions, colour_values, colour_uniform,
                mode, use_opacity, use_colour, light_model, light, light_direction, inv_unit_distance,
-               termination, termination_every, occupied, block_scale, out):
-    """Render one tile of rays into ``out`` (n_rays, 4): premultiplied RGB and opacity.
+               termination, termination_every, occupied, block_scale, tiny, out, samples):
+    """Render the pixels ``first_pixel ..`` of a (height, width) image into ``out`` (n_rays, 4):
+    premultiplied RGB and opacity; ``samples`` (n_rays,) gets how many samples each ray classified.
 
     Args:
-        origin: (3,) camera position, world units (float64).
-        directions: (n_rays, 3) unit ray directions.
-        t_near, t_far, n_steps: (n_rays,) each ray's segment and sample count, as the PyTorch
-            stages place them (``RenderContext.rays``).
+        camera: (13,) position, right, up and forward unit vectors, tan(fov / 2) (float64).
+        segment_box: (2, 3) the volume's box, or the user's clip box inside it; planes: (n, 2, 3)
+            clip planes (point, unit normal); inner_box: (2, 3) box of the occupied blocks, or (0, 3).
         step: step length, world units.
         grid: (D, H, W, C) values (C = 1) or values and world-space gradient (C = 4).
         box_min, voxel_scale: (3,) world → voxel coordinates: ``(p − box_min)·voxel_scale``.
@@ -160,16 +219,16 @@ def march_tile(origin, directions, t_near, t_far, n_steps, step, grid, box_min, 
             (``empty_space.pad_blocks``), or (0, 0, 0) for no skipping; block_scale: (3,) world
             → block coordinates, ``(p − box_min)·block_scale``.
     """
-    n_rays = directions.shape[0]
+    n_rays = out.shape[0]
+    ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     nbz, nby, nbx = occupied.shape[0], occupied.shape[1], occupied.shape[2]
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(n_rays):
-        dx, dy, dz = directions[ray, 0], directions[ray, 1], directions[ray, 2]
-        ox, oy, oz = origin[0], origin[1], origin[2]
-        t0, t1 = t_near[ray], t_far[ray]
-        count = n_steps[ray]
+        dx, dy, dz = _ray_direction(first_pixel + ray, width, height, camera)
+        t0, t1, count = _segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny)
+        classified = 0
         half_length = 1.0
         if light_model == DIRECTIONAL:
             half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
@@ -208,6 +267,7 @@ def march_tile(origin, directions, t_near, t_far, n_steps, step, grid, box_min, 
                         k = max(k + 1, int(math.ceil((t_exit - t0) / step - 0.5 - 1e-3)))
                         continue
             # 4. Trilinear lookup of the value (and gradient), normalised to the TF domain.
+            classified += 1
             value, gx, gy, gz = _trilinear(grid, (px - box_min[0]) * voxel_scale[0],
                                            (py - box_min[1]) * voxel_scale[1], (pz - box_min[2]) * voxel_scale[2])
             s = (value - vmin) * inv_span
@@ -256,6 +316,7 @@ def march_tile(origin, directions, t_near, t_far, n_steps, step, grid, box_min, 
             blue += weight * b
             transmittance *= passing
             k += 1
+        samples[ray] = classified
         if mode == EMISSION_ABSORPTION:
             out[ray, 0], out[ray, 1], out[ray, 2], out[ray, 3] = red, green, blue, 1.0 - transmittance
             continue
@@ -284,11 +345,12 @@ def _tiny_call(dtype: np.dtype) -> None:
     f64, i64 = np.float64, np.int64
     out = np.zeros((1, 4), dtype=dtype)
     knots = np.array([0.0, 1.0], dtype=dtype)
-    march_tile(np.zeros(3), np.ones((1, 3), dtype=dtype) / np.sqrt(3), np.zeros(1, dtype=dtype),
-               np.ones(1, dtype=dtype), np.ones(1, dtype=i64), 0.5, np.zeros((2, 2, 2, 4), dtype=dtype), np.zeros(3),
-               np.ones(3), 0.0, 1.0, knots, knots, True, knots, np.zeros((2, 3), dtype=dtype), True,
-               EMISSION_ABSORPTION, True, True, HEADLIGHT, np.ones(4), np.ones(3, dtype=f64), 1.0, 1e-6, 1,
-               np.zeros((0, 0, 0), dtype=np.uint8), np.ones(3), out)
+    camera = np.array([3.0, 0.5, 0.5, 0, 0, 1, 0, 1, 0, -1, 0, 0, 0.5])
+    march_tile(0, 1, 1, camera, np.array([[0.0] * 3, [1.0] * 3]), np.zeros((0, 2, 3)), np.zeros((0, 3)), 0.5,
+               np.zeros((2, 2, 2, 4), dtype=dtype), np.zeros(3), np.ones(3), 0.0, 1.0, knots, knots, True, knots,
+               np.zeros((2, 3), dtype=dtype), True, EMISSION_ABSORPTION, True, True, HEADLIGHT, np.ones(4),
+               np.ones(3, dtype=f64), 1.0, 1e-6, 1, np.zeros((0, 0, 0), dtype=np.uint8), np.ones(3), 1e-19, out,
+               np.zeros(1, dtype=i64))
 
 
 def _compile(dtype: np.dtype, done: threading.Event) -> None:
@@ -350,7 +412,7 @@ def as_numpy(tensor: torch.Tensor, dtype=None) -> np.ndarray:
 
 
 # ---- the renderer's side: a RenderContext's rays, tile by tile, through the kernel ---------------
-_SAMPLES_PER_TILE = 1 << 19  # about 10 ms of kernel time on 2 cores: ``should_stop`` is checked between tiles
+_PIXELS_PER_TILE = 8192  # S1: about 6 ms of kernel time on 2 cores; ``should_stop`` is checked between tiles
 _MODES = {"vectorized": EMISSION_ABSORPTION, "early_termination": EMISSION_ABSORPTION,
           "sequential": EMISSION_ABSORPTION, "mip": MIP, "minip": MINIP, "average": AVERAGE}
 #: Rays stop once their transmittance is at most this: what they would still gather is below the
@@ -386,9 +448,19 @@ def _kernel_settings(context, dtype) -> dict:
     if context.occupied is not None:
         occupied = as_numpy(context.occupied, np.uint8)
         block_scale = 1.0 / (as_numpy(context.spacing.double()) * context.block_size)
+    right, up, forward = (as_numpy(v.double()) for v in context.camera.basis())
+    fov = context.camera.fov
+    tan_half = math.tan(math.radians(float(fov.detach()) if isinstance(fov, torch.Tensor) else float(fov)) / 2)
+    camera = np.concatenate([as_numpy(context.camera.position.double()), right, up, forward, [tan_half]])
+    segment_box = np.stack([as_numpy(t.double()) for t in (context.user_box or context.box)])
+    planes = np.zeros((0, 2, 3)) if context.clip_planes is None else as_numpy(context.clip_planes.double())
+    inner_box = np.zeros((0, 3)) if context.clip_box is None else np.stack(
+        [as_numpy(t.double()) for t in context.clip_box])
     opacity_positions, opacity_values, opacity_uniform = _table(context.opacity_tf, dtype, 1)
     colour_positions, colour_values, colour_uniform = _table(context.color_tf, dtype, 3)
     return dict(
+        camera=camera, segment_box=segment_box, planes=planes, inner_box=inner_box, tiny=float(
+            torch.finfo(context.grid.dtype).tiny ** 0.5),
         step=float(context.step), grid=as_numpy(grid, dtype), box_min=box_min,
         voxel_scale=(shape - 1.0) / (box_max - box_min), vmin=float(context.vmin),
         inv_span=1.0 / (float(context.vmax) - float(context.vmin)),
@@ -404,22 +476,25 @@ def _kernel_settings(context, dtype) -> dict:
 def render_context(context, check_stop, threads: int | None = None) -> torch.Tensor:
     """Render every pixel of a ``pipeline.RenderContext`` with the kernel: (H·W, 4) RGBA.
 
-    Tiles of rays hold about ``_SAMPLES_PER_TILE`` samples; ``check_stop()`` runs before each
-    (it raises to interrupt). Memory is O(pixels): nothing per sample is stored.
+    Tiles of ``_PIXELS_PER_TILE`` consecutive pixels; ``check_stop()`` runs before each (it
+    raises to interrupt). Memory is O(pixels): nothing per sample is stored.
+    ``context.samples_taken`` gets the number of samples classified.
     """
     dtype = np.dtype(np.float64 if context.grid.dtype == torch.float64 else np.float32)
     settings = _kernel_settings(context, dtype)
-    n_pixels = context.image_size[0] * context.image_size[1]
+    height, width = context.image_size
+    n_pixels = height * width
     out = np.zeros((n_pixels, 4), dtype=dtype)
+    samples = np.zeros(n_pixels, dtype=np.int64)
     tiles = 0
-    for pixels, (origin, directions, segments, n_steps) in context.chunks(samples_per_chunk=_SAMPLES_PER_TILE):
+    for first in range(0, n_pixels, _PIXELS_PER_TILE):
         check_stop()
-        first, last = int(pixels[0]), int(pixels[-1]) + 1  # chunks are consecutive pixels
+        last = min(first + _PIXELS_PER_TILE, n_pixels)
         with KERNEL_LOCK:
             if threads is not None:
                 set_threads(threads)
-            march_tile(as_numpy(origin.double()), as_numpy(directions, dtype), as_numpy(segments.t_near, dtype),
-                       as_numpy(segments.t_far, dtype), as_numpy(n_steps), out=out[first:last], **settings)
+            march_tile(first, width, height, out=out[first:last], samples=samples[first:last], **settings)
         tiles += 1
     context.chunks_rendered = tiles
+    context.samples_taken = int(samples.sum())
     return torch.from_numpy(out)

@@ -13,11 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .empty_space import block_min_max, occupied_blocks, skip_block_size
 from .transfer_functions import OpacityTransferFunction
 
-__all__ = ["VolumeState", "volume_key"]
+__all__ = ["VolumeState", "volume_key", "half_resolution"]
 
 
 @dataclass
@@ -32,6 +33,16 @@ class VolumeState:
     block_range: tuple[torch.Tensor, torch.Tensor] | None = None  # per-block (min, max) values
     occupancy: tuple | None = None  # (key of the value range and opacity TF, (nz, ny, nx) bool)
     learnable: bool = False  # the volume requires grad (nothing is cached for it)
+    half: "VolumeState | None" = None  # the half-resolution level, made on first use
+
+    def half_resolution(self) -> "VolumeState":
+        """The state of a half-resolution copy of this volume (``half_resolution``), with the
+        same value range so that the transfer functions map it alike."""
+        if self.half is None:
+            with torch.no_grad():
+                coarse = half_resolution(self.volume.detach())
+            self.half = VolumeState(("half",) + self.key, None, coarse, self.value_range, {})
+        return self.half
 
     @property
     def block_size(self) -> int:
@@ -49,6 +60,15 @@ class VolumeState:
             span = vmax - vmin
             self.occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity_tf))
         return self.occupancy[1]
+
+
+def half_resolution(volume: torch.Tensor) -> torch.Tensor:
+    """(⌈D/2⌉, ⌈H/2⌉, ⌈W/2⌉): ``volume`` (D, H, W) smoothed by a 3³ box filter, then resampled
+    with its corner voxels kept, so that it spans the same world box (each spacing grows by
+    (N − 1)/(n − 1)). The filter keeps the coarse level from aliasing fine detail."""
+    smooth = F.avg_pool3d(volume[None, None], 3, stride=1, padding=1, count_include_pad=False)
+    size = [max(2, (s + 1) // 2) for s in volume.shape]
+    return F.interpolate(smooth, size=size, mode="trilinear", align_corners=True)[0, 0].contiguous()
 
 
 def volume_key(volume: Any, device: torch.device) -> tuple:
