@@ -13,6 +13,12 @@ import numpy as np
 import torch
 
 MAX_IMAGE_SIDE = 16384
+#: Largest working copy of a volume (float32, or float64 for float64 data) the renderer accepts, in bytes.
+MAX_VOLUME_BYTES = 2 << 30
+#: World lengths (step size, opacity unit distance) outside this range overflow float32 ratios.
+MIN_WORLD_LENGTH, MAX_WORLD_LENGTH = 1e-12, 1e12
+#: Most samples one ray may take (diagonal / step).
+MAX_SAMPLES_PER_RAY = 1 << 20
 
 
 def _short(value: Any) -> str:
@@ -83,13 +89,77 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 
 
 def check_value_range(value_range: Any) -> tuple[float, float]:
+    """Return ``(vmin, vmax)``: finite, vmin < vmax, and mappable onto [0, 1] in float32
+    (both ends, the span and 1/span finite and the ends distinct there)."""
     if not isinstance(value_range, (tuple, list, np.ndarray, torch.Tensor)) or len(value_range) != 2:
         raise TypeError(f"value_range must be (vmin, vmax), got {_short(value_range)}")
     vmin = check_finite_number("value_range[0]", value_range[0])
     vmax = check_finite_number("value_range[1]", value_range[1])
     if not vmin < vmax:
         raise ValueError(f"value_range needs vmin < vmax, got {(vmin, vmax)}")
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        low, high = np.float32(vmin), np.float32(vmax)
+        span = high - low
+        usable = bool(np.isfinite([low, high, span, np.float32(1) / span]).all()) and span > 0
+    if not usable:
+        raise ValueError(f"value_range {(vmin, vmax)} cannot be mapped onto [0, 1] in float32: its ends and "
+                         "span must be finite and the span wide enough to tell the ends apart")
     return vmin, vmax
+
+
+def check_device(device: Any) -> torch.device:
+    """Return ``torch.device(device)``; ValueError for an unknown name or an unavailable CUDA/MPS device."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {_short(device)}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available "
+                             "(torch.cuda.is_available() is False); use device='cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} does not exist: {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for, but MPS is not available; use device='cpu'")
+    elif device.type == "meta":
+        raise ValueError("device 'meta' holds no data and cannot render")
+    return device
+
+
+def check_world_length(name: str, value: Any) -> float:
+    """A positive length in world units within [MIN_WORLD_LENGTH, MAX_WORLD_LENGTH] (ratios of
+    such lengths stay finite in float32): ``step_size``, ``opacity_unit_distance``."""
+    return check_finite_number(name, value, positive=True, minimum=MIN_WORLD_LENGTH, maximum=MAX_WORLD_LENGTH)
+
+
+def check_step_size(step_size: Any, diagonal: float) -> float:
+    """A ``step_size`` (world units) that gives a ray across the box's ``diagonal`` at most
+    ``MAX_SAMPLES_PER_RAY`` samples."""
+    step = check_world_length("step_size", step_size)
+    if diagonal / step > MAX_SAMPLES_PER_RAY:
+        raise ValueError(f"step_size {step} is too small: {diagonal / step:.3g} samples along the box diagonal "
+                         f"{diagonal:g} (at most {MAX_SAMPLES_PER_RAY})")
+    return step
+
+
+def volume_working_bytes(shape: Sequence[int], dtype: Any) -> int:
+    """Bytes of the renderer's working copy of a volume of ``shape``: float64 for float64 (or
+    wider) data, float32 for everything else."""
+    if isinstance(dtype, torch.dtype):
+        wide = dtype == torch.float64
+    else:
+        wide = np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize >= 8
+    return math.prod(int(n) for n in shape) * (8 if wide else 4)
+
+
+def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume") -> int:
+    """Refuse, before allocating, a volume whose working copy would exceed ``MAX_VOLUME_BYTES``
+    (change that module attribute to allow more). Returns the working copy's size in bytes."""
+    size = volume_working_bytes(shape, dtype)
+    if size > MAX_VOLUME_BYTES:
+        raise ValueError(f"{name} of shape {tuple(int(n) for n in shape)} would need {size / 2**30:.3g} GiB as a "
+                         f"working copy, more than MAX_VOLUME_BYTES ({MAX_VOLUME_BYTES / 2**30:.3g} GiB)")
+    return size
 
 
 def check_volume_array(volume: Any, name: str = "volume") -> None:
@@ -99,24 +169,38 @@ def check_volume_array(volume: Any, name: str = "volume") -> None:
                 or np.issubdtype(volume.dtype, np.complexfloating):
             raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
     elif isinstance(volume, torch.Tensor):
-        if volume.dtype == torch.bool or volume.is_complex():
-            raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
+        _check_tensor_kind(volume, name)
     else:
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(volume).__name__}")
     if volume.ndim != 3:
         raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}")
     if min(volume.shape) < 2:
         raise ValueError(f"{name} needs at least 2 voxels along each axis, got shape {tuple(volume.shape)}")
+    check_volume_size(volume.shape, volume.dtype, name)
+
+
+def _check_tensor_kind(volume: torch.Tensor, name: str) -> None:
+    """A dense tensor of real numbers with data: no meta, quantized or sparse tensors."""
+    if volume.is_meta:
+        raise TypeError(f"{name} is a 'meta' tensor, which holds no data; create it on a real device")
+    if volume.is_quantized:
+        raise TypeError(f"{name} is a quantized tensor; pass {name}.dequantize() instead")
+    if volume.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense tensor, got layout {volume.layout}; pass {name}.to_dense()")
+    if volume.dtype == torch.bool or volume.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
 
 
 def as_volume_tensor(volume: Any, device=None, name: str = "volume") -> torch.Tensor:
     """Return ``volume`` as a (D, H, W) floating tensor on ``device``.
 
-    float64 stays float64; every other real dtype becomes float32. Autograd graphs are kept.
+    float64 (and wider, like longdouble) becomes float64; every other real dtype float32, in
+    native byte order (big-endian arrays are converted). Autograd graphs are kept.
     """
     check_volume_array(volume, name)
     if isinstance(volume, np.ndarray):
-        volume = torch.from_numpy(np.ascontiguousarray(volume))
+        target = np.float64 if volume.dtype.kind == "f" and volume.dtype.itemsize >= 8 else np.float32
+        volume = torch.from_numpy(np.ascontiguousarray(volume, dtype=target))
     if volume.dtype != torch.float64:
         volume = volume.to(torch.float32)
     if device is not None:

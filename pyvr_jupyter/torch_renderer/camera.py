@@ -18,7 +18,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from ._checks import check_finite_number, check_image_size, check_vector3
+from ._checks import check_device, check_finite_number, check_image_size, check_vector3
 
 __all__ = ["Camera", "Rays"]
 
@@ -60,7 +60,7 @@ class Camera:
 
     def __init__(self, position=(0.0, 0.0, 1.0), target=(0.0, 0.0, 0.0), up=(0.0, 1.0, 0.0),
                  fov: float = 45.0, device="cpu"):
-        self.device = torch.device(device)
+        self.device = check_device(device)
         self.position = check_vector3("position", position, device=self.device)
         self.target = check_vector3("target", target, device=self.device)
         self.up = check_vector3("up", up, device=self.device)

@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from ._checks import _short, check_finite_number
+from ._checks import _short, check_device, check_finite_number
 
 __all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear", "rgba_table"]
 
@@ -219,7 +219,7 @@ class _PiecewiseLinear:
 
     def to(self, device) -> "_PiecewiseLinear":
         """Move the knots (and learnable logits, in place) to ``device``. Returns self."""
-        self.device = torch.device(device)
+        self.device = check_device(device)
         self.positions = self.positions.to(self.device)
         self._values = self._values.to(self.device)
         if self._logits is not None:  # moved in place, as nn.Module.to moves parameters

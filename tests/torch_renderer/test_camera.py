@@ -152,3 +152,9 @@ def test_random_edits_either_raise_value_error_or_keep_the_rays_finite():
             pass
         assert bool(torch.isfinite(cam.position).all()) and bool(torch.isfinite(cam.target).all())
         assert bool(torch.isfinite(cam.generate_rays((2, 2)).directions).all())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_cuda_camera_without_cuda_says_so():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        Camera(device="cuda")

@@ -239,3 +239,11 @@ def test_random_control_points_give_a_valid_function_or_a_clear_error():
             continue
         values = otf(torch.linspace(-0.5, 1.5, 21))
         assert bool(((values >= 0) & (values <= 1)).all()), points
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_transfer_functions_without_cuda_say_so():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        OpacityTransferFunction.linear(device="cuda")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        ColorTransferFunction("gray").to("cuda")

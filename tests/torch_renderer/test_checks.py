@@ -1,0 +1,111 @@
+"""Input checks shared by the renderer's stages: tables of bad inputs, each refused with a
+ValueError or TypeError naming the parameter, before anything large is allocated."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from pyvr_jupyter.torch_renderer import _checks
+from pyvr_jupyter.torch_renderer._checks import (as_volume_tensor, check_device, check_finite_number,
+                                                  check_step_size, check_value_range, check_volume_array,
+                                                  check_volume_size, check_world_length)
+
+VOLUME = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+
+
+@pytest.mark.parametrize("dtype, expected", [(">f4", torch.float32), (">i2", torch.float32), ("<u4", torch.float32),
+                                             (">f8", torch.float64), (np.longdouble, torch.float64),
+                                             (np.float16, torch.float32)])
+def test_every_real_numpy_dtype_and_byte_order_converts(dtype, expected):
+    tensor = as_volume_tensor(VOLUME.astype(dtype))
+    assert tensor.dtype == expected
+    assert torch.equal(tensor, torch.from_numpy(VOLUME).to(expected))
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: torch.empty(2, 3, 4, device="meta"), "'meta' tensor"),
+    (lambda: torch.quantize_per_tensor(torch.rand(2, 3, 4), 0.1, 0, torch.quint8), "quantized"),
+    (lambda: torch.rand(2, 3, 4).to_sparse(), "dense"),
+    (lambda: torch.zeros(2, 3, 4, dtype=torch.bool), "real numbers"),
+    (lambda: torch.zeros(2, 3, 4, dtype=torch.complex64), "real numbers"),
+    (lambda: np.zeros((2, 3, 4), dtype=object), "real numbers"),
+    (lambda: [[[0.0]]], "numpy array or torch tensor"),
+])
+def test_volumes_of_the_wrong_kind_raise_type_errors_naming_volume(make, match):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch deprecates quantized tensors; users still have them
+        volume = make()
+    with pytest.raises(TypeError, match=match) as raised:
+        as_volume_tensor(volume)
+    assert "volume" in str(raised.value)
+
+
+def test_volume_size_is_checked_before_allocating():
+    huge = np.broadcast_to(np.float32(0), (4096, 4096, 4096))  # zero strides: 256 GiB as float32
+    with pytest.raises(ValueError, match=r"volume of shape \(4096, 4096, 4096\).*MAX_VOLUME_BYTES"):
+        check_volume_array(huge)
+    with pytest.raises(ValueError, match="MAX_VOLUME_BYTES"):
+        as_volume_tensor(torch.zeros(1, dtype=torch.uint8).expand(1024, 1024, 1024))  # 4 GiB as float32
+    assert check_volume_size((1024, 1024, 512), np.uint8) == 2 << 30  # exactly the limit is allowed
+    assert check_volume_size((64, 64, 64), torch.float64) == 8 * 64 ** 3
+
+
+def test_the_volume_limit_can_be_raised(monkeypatch):
+    monkeypatch.setattr(_checks, "MAX_VOLUME_BYTES", 1 << 40)
+    assert check_volume_size((4096, 4096, 4096), np.float32) == 4 * 4096 ** 3
+
+
+@pytest.mark.parametrize("value_range, match", [
+    ((0.0, 1e-300), "cannot be mapped"),  # span not representable in float32
+    ((-1e308, 1e308), "cannot be mapped"),  # span overflows
+    ((1e39, 2e39), "cannot be mapped"),  # beyond float32
+    ((1e8, 1e8 + 1), "cannot be mapped"),  # the same float32 number
+    ((1.0, 1.0), "vmin < vmax"),
+    ((0.0, float("nan")), "finite"),
+    ((0.0, 10 ** 400), "finite"),
+    ((0.0,), "vmin, vmax"),
+    ("01", "must be a number|vmin, vmax"),
+    ((0.0, "1"), "number"),
+])
+def test_value_ranges_the_lookup_cannot_use_are_refused(value_range, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        check_value_range(value_range)
+
+
+def test_usable_value_ranges_pass():
+    assert check_value_range((-1e30, 1e30)) == (-1e30, 1e30)
+    assert check_value_range(torch.tensor([0.0, 1e-6])) == (0.0, pytest.approx(1e-6))
+
+
+@pytest.mark.parametrize("value", [1e-300, 1e300, 0.0, -1.0, float("inf"), float("nan")])
+def test_world_lengths_outside_float32_safe_bounds_are_refused(value):
+    with pytest.raises(ValueError, match="opacity_unit_distance"):
+        check_world_length("opacity_unit_distance", value)
+
+
+def test_step_size_bounds():
+    assert check_step_size(0.5, diagonal=100.0) == 0.5
+    with pytest.raises(ValueError, match="step_size"):
+        check_step_size(1e300, diagonal=100.0)
+    with pytest.raises(ValueError, match="step_size .* too small"):
+        check_step_size(1e-6, diagonal=100.0)
+
+
+@pytest.mark.parametrize("device, match", [("nonsense", "torch device"), (3.5, "torch device"),
+                                           ("meta", "meta")]
+                         + ([] if torch.cuda.is_available() else [("cuda", "CUDA is not available"),
+                                                                   ("cuda:0", "CUDA is not available")]))
+def test_unusable_devices_raise_value_errors(device, match):
+    with pytest.raises(ValueError, match=match):
+        check_device(device)
+
+
+def test_cpu_device_passes():
+    assert check_device("cpu") == torch.device("cpu")
+
+
+def test_integers_beyond_float_range_are_not_finite():
+    with pytest.raises(ValueError, match="x must be finite"):
+        check_finite_number("x", 10 ** 400)
