@@ -12,5 +12,10 @@ def test_demo_writes_a_png_and_prints_timings(tmp_path, capsys):
     assert image.size == (64, 48)
     assert max(image.getextrema()[0]) > 50  # the torus is visible
     printed = capsys.readouterr().out
-    for field in ("total", "samples/ms", "48×64", "samples per ray", "32,768 voxels"):
+    for field in ("total", "samples/ms", "48×64", "samples per ray", "32,768 voxels", "fused backend"):
         assert field in printed
+
+
+def test_demo_renders_with_the_backend_asked_for(tmp_path, capsys):
+    assert demo.main(["--size", "24", "--image", "32", "--backend", "torch", "--output", str(tmp_path / "t.png")]) == 0
+    assert "torch backend" in capsys.readouterr().out
