@@ -10,8 +10,13 @@ The sequential loop is the readable reference; the vectorized form and the block
 early-termination march must agree with it.
 
 Example:
-    >>> tau = optical_depth(opacity, deltas, unit_distance=1.0)     # (n_samples,)
-    >>> out = composite_vectorized(rgb, tau, ray_ids, n_rays)         # Composite
+    Two rays: three samples on ray 0, one on ray 1, each of opacity 0.5 per unit distance and
+    one unit long, all white:
+
+    >>> tau = optical_depth(torch.tensor([0.5, 0.5, 0.5, 0.5]), torch.ones(4))   # (n_samples,)
+    >>> out = composite_vectorized(torch.ones(4, 3), tau, torch.tensor([0, 0, 0, 1]), n_rays=2)
+    >>> out.opacity                                   # 1 − 0.5³ and 1 − 0.5
+    tensor([0.8750, 0.5000])
 """
 
 from __future__ import annotations

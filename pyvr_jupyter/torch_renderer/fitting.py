@@ -1,11 +1,23 @@
 """Helpers for fitting with gradients: cameras around a volume, PSNR, and an Adam loop with progress.
 
 Example:
-    >>> cameras = orbit_cameras(volume.shape, n_views=8)
-    >>> targets = [renderer.render(volume, cam, image_size=64).detach() for cam in cameras]
-    >>> otf = OpacityTransferFunction.linear(0.0, 0.5); renderer.set_opacity_transfer_function(otf)
-    >>> losses = fit(otf.parameters(), lambda: sum(((renderer.render(volume, c, image_size=64) - t) ** 2).mean()
-    ...                                            for c, t in zip(cameras, targets)), steps=50)
+    Recover an opacity transfer function from images of the volume (tutorial 4 does it at size):
+
+    >>> from pyvr_jupyter import OpacityTransferFunction, VolumeRenderer, create_test_volume
+    >>> volume = create_test_volume((16, 16, 16), "torus")
+    >>> renderer = VolumeRenderer(volume.shape)
+    >>> cameras = orbit_cameras(volume.shape, n_views=2)
+    >>> renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.5))
+    VolumeRenderer(...)
+    >>> targets = [renderer.render(volume, cam, image_size=16).detach() for cam in cameras]
+    >>> otf = OpacityTransferFunction.linear(0.0, 0.1)            # the guess
+    >>> renderer.set_opacity_transfer_function(otf)
+    VolumeRenderer(...)
+    >>> loss = lambda: sum(((renderer.render(volume, c, image_size=16) - t) ** 2).mean()
+    ...                    for c, t in zip(cameras, targets))
+    >>> losses = fit(otf.parameters(), loss, steps=3, progress=False)
+    >>> losses[-1] < losses[0]
+    True
 """
 
 from __future__ import annotations
@@ -32,6 +44,8 @@ def orbit_cameras(volume_shape: Sequence[int], n_views: int, distance: float | N
 
     Example:
         >>> cams = orbit_cameras((32, 32, 32), n_views=8)
+        >>> len(cams), [round(v, 1) for v in cams[0].target.tolist()]   # all look at the centre
+        (8, [15.5, 15.5, 15.5])
     """
     if isinstance(n_views, bool) or not isinstance(n_views, int) or not 1 <= n_views <= 10_000:
         raise ValueError(f"n_views must be an integer in [1, 10000], got {n_views!r}")
@@ -48,7 +62,17 @@ def orbit_cameras(volume_shape: Sequence[int], n_views: int, distance: float | N
 
 
 def psnr(image: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB, ``10·log10(range² / MSE)``; inf for identical images."""
+    """Peak signal-to-noise ratio in dB, ``10·log10(range² / MSE)``; inf for identical images.
+
+    Args:
+        image: any shape, e.g. (H, W, 3) in [0, data_range].
+        target: the same shape.
+        data_range: the largest possible value (1 for images in [0, 1]).
+
+    Example:
+        >>> round(psnr(torch.zeros(4, 4, 3), torch.full((4, 4, 3), 0.1)), 6)   # MSE 0.01
+        20.0
+    """
     if image.shape != target.shape:
         raise ValueError(f"image and target shapes differ: {tuple(image.shape)} vs {tuple(target.shape)}")
     mse = float(((image.detach().double() - target.detach().double()) ** 2).mean())
@@ -68,8 +92,8 @@ def fit(parameters: Iterable[torch.Tensor], loss_fn: Callable[[], torch.Tensor],
     ``lambda step, loss: step % 5 or setattr(view, "volume", torch.sigmoid(logits).detach())``.
 
     Example:
-        >>> view = VolumeView(volume, opacity=otf); view                     # in one cell
-        >>> fit(otf.parameters(), loss, steps=80, view=view, every=2)         # in the next
+        >>> view = VolumeView(volume, opacity=otf); view            # doctest: +SKIP
+        >>> fit(otf.parameters(), loss, steps=80, view=view, every=2)  # doctest: +SKIP
 
     Args:
         parameters: tensors with ``requires_grad`` (e.g. ``tf.parameters()`` or a volume).
