@@ -19,7 +19,8 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 from . import fused
-from ._checks import (as_volume_tensor, check_volume_array, check_choice, check_finite_number, check_image_size,
+from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
+                      check_step_size, check_volume_array, check_world_length,
                       check_value_range, check_vector3)
 from .camera import Camera
 from .empty_space import occupied_box, pad_blocks
@@ -75,7 +76,7 @@ class VolumeRenderer:
     def __init__(self, volume_shape=None, device="cpu", spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
                  opacity_unit_distance: float = 1.0, max_memory_bytes: int = 1 << 30, backend: str = "auto",
                  fused_threads: int | None = None):
-        self.device = torch.device(device)
+        self.device = check_device(device)
         self.backend = check_choice("backend", backend, BACKENDS)
         if fused_threads is not None:
             fused_threads = int(check_finite_number("fused_threads", fused_threads, minimum=1))
@@ -84,8 +85,7 @@ class VolumeRenderer:
         self.volume_shape = None if volume_shape is None else tuple(int(s) for s in volume_shape)
         self.spacing = spacing
         self.origin = origin
-        self.opacity_unit_distance = check_finite_number("opacity_unit_distance", opacity_unit_distance,
-                                                         positive=True)
+        self.opacity_unit_distance = check_world_length("opacity_unit_distance", opacity_unit_distance)
         self.max_memory_bytes = int(check_finite_number("max_memory_bytes", max_memory_bytes, minimum=1 << 20))
         #: Skip blocks the opacity TF makes transparent (only when no gradient is needed).
         self.skip_empty_space = True
@@ -180,6 +180,11 @@ class VolumeRenderer:
             vmin, vmax = (float(v) for v in torch.aminmax(detached))
             if vmax <= vmin:  # a constant volume: any range maps it to 0
                 vmax = vmin + 1.0
+            try:
+                check_value_range((vmin, vmax))
+            except ValueError as err:
+                raise ValueError(f"volume: its values span [{vmin:g}, {vmax:g}], too wide for a default value_range "
+                                 f"({err}); pass value_range=(vmin, vmax)") from None
             state = VolumeState(key or ("grad", id(volume)), volume, tensor, (vmin, vmax), {}, learnable=learnable)
             if key is not None:
                 self._state = state
@@ -382,7 +387,7 @@ class VolumeRenderer:
     def _step_length(self, box: VolumeBox, n_samples, step_size) -> float:
         diagonal = float(box.diagonal)
         if step_size is not None:
-            step = check_finite_number("step_size", step_size, positive=True)
+            step = check_step_size(step_size, diagonal)
         elif n_samples is not None:
             if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
                 raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
