@@ -1,8 +1,13 @@
 """Stage 5 of the pipeline: two-sided Blinn–Phong shading with normals from the volume's gradient.
 
 Example:
+    A white sample whose gradient faces a headlight straight on gets all three terms:
+
     >>> lighting = Lighting(ambient=0.3, diffuse=0.7, specular=0.2, shininess=20, headlight=True)
-    >>> shaded = shade(rgb, gradients, view_dirs, lighting)   # (n_samples, 3)
+    >>> rgb, gradients = torch.ones(1, 3), torch.tensor([[0.0, 0.0, 1.0]])    # (n_samples, 3)
+    >>> view_dirs = torch.tensor([[0.0, 0.0, -1.0]])                          # camera → scene
+    >>> shade(rgb, gradients, view_dirs, lighting)                            # 0.3 + 0.7 + 0.2
+    tensor([[1.2000, 1.2000, 1.2000]])
 """
 
 from __future__ import annotations

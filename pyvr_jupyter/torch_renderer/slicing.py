@@ -24,8 +24,12 @@ one pixel per smallest in-plane voxel side, with pixel centres on voxel centres,
 by index reproduces the array's slice exactly. Pixels outside the volume's box show the background.
 
 Example:
-    >>> image = render_slice(volume, axis="z", index=40, colormap="gray")      # (H, W, 3)
-    >>> image = render_slice(volume, plane=((32, 32, 32), (1, 0, 1)), size=256)
+    >>> from pyvr_jupyter import create_test_volume
+    >>> volume = create_test_volume((32, 48, 64), "torus")                   # (D, H, W)
+    >>> render_slice(volume, axis="z", index=10, colormap="gray").shape    # axial: (H, W, 3)
+    torch.Size([48, 64, 3])
+    >>> render_slice(volume, plane=((32, 24, 16), (1, 0, 1)), size=64).shape  # oblique
+    torch.Size([64, 60, 3])
 """
 
 from __future__ import annotations
@@ -183,7 +187,8 @@ def slice_plane(volume_shape, axis: str = "z", index=None, position=None, plane=
     """The pixel grid of a slice through a (D, H, W) volume (arguments as ``render_slice``).
 
     Example:
-        >>> slice_plane((64, 64, 64), "x", index=10).pixel_to_world(0, 0)   # top-left pixel
+        >>> slice_plane((64, 64, 64), "x", index=10).pixel_to_world(0, 0)   # top-left pixel: (x, y, z)
+        array([10.,  0., 63.])
     """
     if len(volume_shape) != 3:
         raise ValueError(f"volume_shape must be (D, H, W), got {tuple(volume_shape)}")
@@ -299,7 +304,12 @@ def render_slice(volume, axis: str = "z", index: int | None = None, position: fl
             ``position``, zero or non-finite plane normal, ``value_range`` with vmin >= vmax.
 
     Example:
-        >>> plt.imshow(render_slice(volume, "y", index=32, colormap="magma").numpy())
+        >>> import matplotlib.pyplot as plt
+        >>> from pyvr_jupyter import create_test_volume
+        >>> volume = create_test_volume((32, 32, 32), "torus")
+        >>> image = render_slice(volume, "y", index=16, colormap="magma")   # coronal: +x right, +z up
+        >>> plt.imshow(image.numpy())                                        # doctest: +ELLIPSIS
+        <matplotlib.image.AxesImage object at ...>
     """
     tensor = as_volume_tensor(volume)
     geometry = slice_plane(tuple(tensor.shape), axis, index, position, plane, size, spacing, origin)
