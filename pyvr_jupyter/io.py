@@ -10,8 +10,14 @@ from inside the header's folder (no absolute paths, no ``..`` or symlinks leadin
 problem raises ``ValueError`` naming the file and the field.
 
 Example:
-    >>> loaded = load_volume("scan.nii.gz")
-    >>> view = VolumeView(loaded.data, spacing=loaded.spacing)
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "volume.npy"
+    >>> np.save(path, np.zeros((4, 5, 6), np.float32))                # [z, y, x]
+    >>> loaded = load_volume(path)
+    >>> loaded.data.shape, loaded.spacing, loaded.origin
+    ((4, 5, 6), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+
+    In a notebook, ``VolumeView(loaded.data, spacing=loaded.spacing)`` shows it in world units.
 """
 
 from __future__ import annotations
@@ -344,7 +350,12 @@ def load_volume(path, volume_index: int | None = None) -> LoadedVolume:
         hold ``[z, y, x]`` already, or ``[t, z, y, x]``.
 
     Example:
-        >>> volume, spacing, origin = load_volume("example4d.nii.gz", volume_index=0)
+        The EPI scan inside nibabel's wheel (``pip install "pyvr_jupyter[io]"``), first time point:
+
+        >>> from nibabel.testing import data_path
+        >>> volume, spacing, origin = load_volume(f"{data_path}/example4d.nii.gz", volume_index=0)
+        >>> volume.shape, [round(s, 3) for s in spacing]                  # (D, H, W); millimetres
+        ((24, 96, 128), [2.0, 2.0, 2.2])
     """
     path = Path(path)
     suffix = _suffix(path)
