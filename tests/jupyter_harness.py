@@ -102,27 +102,62 @@ def wait_kernel_idle(page, timeout=90_000):
     }""", timeout=timeout)
 
 
-def frames_drawn(page):
-    return int(page.evaluate("() => +(document.querySelector('canvas.pyvr-canvas')?.dataset.frameId || 0)"))
+CANVAS = "canvas.pyvr-canvas"
 
 
-def wait_frame_after(page, frame_id, timeout=60_000):
-    page.wait_for_function(
-        f"() => +(document.querySelector('canvas.pyvr-canvas')?.dataset.frameId || 0) > {frame_id}",
-        polling="raf", timeout=timeout)
-    return frames_drawn(page)
+def _canvas_js(index):
+    return f"document.querySelectorAll('{CANVAS}')[{index}]"
 
 
-def canvas_pixels(page):
+def frames_drawn(page, index=0):
+    """Id of the newest frame drawn on the index-th view's canvas (0 before the first)."""
+    return int(page.evaluate(f"() => +({_canvas_js(index)}?.dataset.frameId || 0)"))
+
+
+def wait_frame_after(page, frame_id, timeout=60_000, index=0):
+    page.wait_for_function(f"() => +({_canvas_js(index)}?.dataset.frameId || 0) > {frame_id}",
+                           polling="raf", timeout=timeout)
+    return frames_drawn(page, index)
+
+
+def open_notebook(page, server, name):
+    """Open ``name`` in the server's front end and wait for its kernel."""
+    path = f"/lab/tree/{name}" if server.app == "lab" else f"/notebooks/{name}"
+    page.goto(f"{server.url}{path}?token={TOKEN}")
+    wait_kernel_idle(page)
+
+
+def record_frames(page, index=0):
+    """From now on, log every frame drawn on the index-th canvas: read with ``recorded_frames``."""
+    page.evaluate(f"""() => {{
+        const canvas = {_canvas_js(index)};
+        window.pyvrFrames = [];
+        new MutationObserver(() => window.pyvrFrames.push({{
+            id: +canvas.dataset.frameId, kind: canvas.dataset.kind, t: performance.now(),
+            latency: canvas.dataset.inputLatency === undefined ? null : +canvas.dataset.inputLatency}}))
+          .observe(canvas, {{attributes: true, attributeFilter: ["data-frame-id"]}});
+    }}""")
+
+
+def recorded_frames(page):
+    return page.evaluate("() => window.pyvrFrames")
+
+
+def restart_kernel(page):
+    """Restart the notebook's kernel as the Kernel menu does, without its confirmation dialog."""
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+
+
+def canvas_pixels(page, index=0):
     """Mean RGB and the share of non-black pixels of the canvas."""
-    return page.evaluate("""() => {
-        const c = document.querySelector('canvas.pyvr-canvas');
+    return page.evaluate(f"""() => {{
+        const c = {_canvas_js(index)};
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let lit = 0, r = 0, g = 0, b = 0;
-        for (let i = 0; i < d.length; i += 4) {
+        for (let i = 0; i < d.length; i += 4) {{
             r += d[i]; g += d[i + 1]; b += d[i + 2];
             if (d[i] + d[i + 1] + d[i + 2] > 30) lit++;
-        }
+        }}
         const n = d.length / 4;
-        return {mean: [r / n, g / n, b / n], lit: lit / n};
-    }""")
+        return {{mean: [r / n, g / n, b / n], lit: lit / n}};
+    }}""")

@@ -71,9 +71,19 @@ export class Coalescer {
   }
 }
 
-/** Frames per second over the timestamps (ms) of the last frames. */
-export function framesPerSecond(times) {
+/**
+ * Frames per second over the last second of activity: the frames drawn within `windowMs` before
+ * the latest one (idle time before a burst does not dilute it). `times` are in ms, oldest first.
+ */
+export function recentFps(times, windowMs = 1000) {
   if (times.length < 2) return 0;
-  const span = times[times.length - 1] - times[0];
-  return span > 0 ? ((times.length - 1) * 1000) / span : 0;
+  const last = times[times.length - 1];
+  const recent = times.filter((t) => t >= last - windowMs);
+  const span = recent[recent.length - 1] - recent[0];
+  return recent.length > 1 && span > 0 ? ((recent.length - 1) * 1000) / span : 0;
+}
+
+/** A short random id for one displayed view of a model (visibility is tracked per view). */
+export function newViewId(random = Math.random) {
+  return `v${Math.floor(random() * 2 ** 40).toString(36)}`;
 }

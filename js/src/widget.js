@@ -1,6 +1,6 @@
 // VolumeView's browser side: draws frames sent by the kernel and reports input.
 // All camera maths lives in Python; this file only turns DOM events into messages.
-import { Coalescer, dragMode, framesPerSecond, wheelFactor } from "./interaction.js";
+import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./interaction.js";
 
 /**
  * @typedef Model  (mirrors VolumeView's synced traits)
@@ -12,11 +12,15 @@ import { Coalescer, dragMode, framesPerSecond, wheelFactor } from "./interaction
  */
 
 const NAVIGATION_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "+", "=", "-", "r", "R"]);
+const OVERLAY_CSS = "position:absolute;font:11px monospace;line-height:1.3;color:#fff;pointer-events:none;";
 
 function render({ model, el }) {
+  const viewId = newViewId(); // one model can be displayed several times: visibility is per view
   const root = document.createElement("div");
   root.className = "pyvr-view";
   root.tabIndex = 0; // focusable: the wheel and keys act only while the view has focus
+  // Right-drag pans: JupyterLab must not open its context menu over the view.
+  root.dataset.jpSuppressContextMenu = "true";
   // `resize: both` gives the view a drag handle in its corner; a ResizeObserver reports it.
   root.style.cssText =
     "position:relative;display:inline-block;outline:none;line-height:0;resize:both;overflow:hidden;";
@@ -25,22 +29,36 @@ function render({ model, el }) {
   canvas.style.cssText = "touch-action:none;cursor:grab;display:block;";
   const overlay = document.createElement("div");
   overlay.className = "pyvr-stats";
-  overlay.style.cssText =
-    "position:absolute;top:4px;left:4px;font:11px monospace;line-height:1.3;color:#fff;" +
-    "background:rgba(0,0,0,.5);padding:2px 4px;border-radius:3px;pointer-events:none;";
+  overlay.style.cssText = OVERLAY_CSS + "top:4px;left:4px;background:rgba(0,0,0,.5);padding:2px 4px;border-radius:3px;";
   const errorBox = document.createElement("div");
   errorBox.className = "pyvr-error";
   errorBox.style.cssText =
     "position:absolute;left:0;right:0;bottom:0;font:12px sans-serif;line-height:1.4;color:#fff;" +
     "background:rgba(160,0,0,.85);padding:4px 6px;white-space:pre-wrap;";
-  root.append(canvas, overlay, errorBox);
+  const disconnected = document.createElement("div");
+  disconnected.className = "pyvr-disconnected";
+  disconnected.textContent = "disconnected: the kernel is gone; run the cell again";
+  disconnected.style.cssText =
+    "position:absolute;inset:0;display:none;align-items:center;justify-content:center;text-align:center;" +
+    "font:13px sans-serif;line-height:1.4;color:#fff;background:rgba(40,40,40,.6);";
+  root.append(canvas, overlay, errorBox, disconnected);
   el.appendChild(root);
   const context = canvas.getContext("2d");
 
-  const frameTimes = [];
+  const drawTimes = []; // when frames were drawn (ms), for the fps overlay
   let drawn = 0;
-  let latestId = 0;
+  let newestDrawn = 0; // id of the newest frame on the canvas
+  let inputSince = null; // when the first input not yet answered by a frame was sent
+  let inputLatency = null; // last input → frame drawn, ms
   let disposed = false;
+
+  function send(message) {
+    try {
+      model.send(message);
+    } catch (err) {
+      showDisconnected(true); // no comm any more
+    }
+  }
 
   function resize() {
     const ratio = window.devicePixelRatio || 1; // HiDPI: back the canvas with device pixels
@@ -54,28 +72,49 @@ function render({ model, el }) {
     canvas.height = Math.round(height * ratio);
   }
 
-  async function drawBlob(blob, id) {
-    const bitmap = await createImageBitmap(blob);
+  // Frames are acknowledged once drawn (Python's flow control waits for that). A frame that
+  // decodes after a newer one was drawn is acknowledged but not drawn.
+  async function drawFrame(blob, id, kind) {
+    let bitmap = null;
+    try {
+      bitmap = await createImageBitmap(blob);
+    } catch (err) {
+      if (id !== undefined) send({ type: "ack", id });
+      return;
+    }
     if (disposed) return bitmap.close();
     requestAnimationFrame(() => {
-      context.imageSmoothingEnabled = true;
-      context.drawImage(bitmap, 0, 0, canvas.width, canvas.height); // previews are upscaled
+      if (id === undefined || id > newestDrawn) {
+        context.imageSmoothingEnabled = true;
+        context.drawImage(bitmap, 0, 0, canvas.width, canvas.height); // previews are upscaled
+        drawn += 1;
+        canvas.dataset.drawn = String(drawn);
+      }
       bitmap.close();
-      drawn += 1;
-      canvas.dataset.drawn = String(drawn);
-      if (id !== undefined) {
+      if (id === undefined) return;
+      if (id > newestDrawn) {
+        newestDrawn = id;
         canvas.dataset.frameId = String(id);
-        model.send({ type: "ack", id });
-        frameTimes.push(performance.now());
-        if (frameTimes.length > 30) frameTimes.shift();
+        canvas.dataset.kind = kind || "";
+        const now = performance.now();
+        drawTimes.push(now);
+        if (drawTimes.length > 120) drawTimes.shift();
+        if (inputSince !== null) {
+          inputLatency = now - inputSince;
+          canvas.dataset.inputLatency = inputLatency.toFixed(1);
+          inputSince = null;
+        }
         updateOverlay();
       }
+      send({ type: "ack", id });
     });
   }
 
   function updateOverlay() {
     overlay.style.display = model.get("show_stats") ? "block" : "none";
-    overlay.textContent = `${framesPerSecond(frameTimes).toFixed(1)} fps · frame ${latestId}`;
+    if (!model.get("show_stats")) return;
+    const latency = inputLatency === null ? "–" : `${inputLatency.toFixed(0)} ms`;
+    overlay.textContent = `${recentFps(drawTimes).toFixed(1)} fps · input→frame ${latency}`;
   }
 
   function updateError() {
@@ -84,21 +123,35 @@ function render({ model, el }) {
     errorBox.style.display = message ? "block" : "none";
   }
 
+  function showDisconnected(gone) {
+    disconnected.style.display = gone ? "flex" : "none";
+    root.dataset.disconnected = gone ? "true" : "false";
+  }
+  // The widget manager triggers this when the kernel goes away (restart, shutdown). anywidget
+  // calls it with the widget view as `this`, whose model says whether its comm is live; where
+  // it cannot tell, the event itself means the kernel is gone (a new kernel makes new views).
+  function onCommLive() {
+    const live = this && this.model ? this.model.comm_live : undefined;
+    showDisconnected(live !== true);
+  }
+
   function drawSnapshot() {
     const snapshot = model.get("snapshot");
     if (snapshot && snapshot.byteLength && drawn === 0) {
-      drawBlob(new Blob([snapshot], { type: "image/png" }));
+      drawFrame(new Blob([snapshot], { type: "image/png" }));
     }
   }
 
   function onCustom(message, buffers) {
     if (!message || message.type !== "frame" || !buffers || !buffers.length) return;
-    latestId = message.id;
-    drawBlob(new Blob([buffers[0]], { type: message.mime }), message.id);
+    drawFrame(new Blob([buffers[0]], { type: message.mime }), message.id, message.kind);
   }
 
   // ---- input ------------------------------------------------------------------------
-  const coalescer = new Coalescer((motion) => model.send(motion));
+  const coalescer = new Coalescer((motion) => {
+    if (inputSince === null) inputSince = performance.now();
+    send(motion);
+  });
   let drag = null;
 
   function onPointerDown(event) {
@@ -122,7 +175,7 @@ function render({ model, el }) {
     canvas.style.cursor = "grab";
     if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
     coalescer.flush();
-    model.send({ type: "end" });
+    send({ type: "end" });
   }
   function onWheel(event) {
     if (document.activeElement !== root) return; // let the page scroll until the view is focused
@@ -133,13 +186,17 @@ function render({ model, el }) {
     if (!NAVIGATION_KEYS.has(event.key)) return;
     event.preventDefault();
     event.stopPropagation(); // keep notebook shortcuts (e.g. "r", arrows) out of it
-    model.send({ type: "key", key: event.key });
+    if (inputSince === null) inputSince = performance.now();
+    send({ type: "key", key: event.key });
   }
   function onDoubleClick(event) {
     event.preventDefault();
-    model.send({ type: "reset" });
+    send({ type: "reset" });
   }
-  const onContextMenu = (event) => event.preventDefault(); // right-drag pans
+  function onContextMenu(event) {
+    event.preventDefault(); // right-drag pans: no browser menu...
+    event.stopPropagation(); // ...and none from JupyterLab, which listens on the document
+  }
 
   // The user dragged the corner: ask Python for frames of the new size (it validates and clamps).
   let resizeTimer = null;
@@ -149,15 +206,15 @@ function render({ model, el }) {
       const width = Math.round(root.clientWidth);
       const height = Math.round(root.clientHeight);
       if (Math.abs(width - model.get("width")) > 1 || Math.abs(height - model.get("height")) > 1) {
-        model.send({ type: "resize", width, height });
+        send({ type: "resize", width, height });
       }
     }, 100);
   });
   resizeObserver.observe(root);
 
-  // Views scrolled out of sight get no frames.
+  // Views scrolled out of sight get no frames; Python sends frames while any view is visible.
   const observer = new IntersectionObserver((entries) => {
-    for (const entry of entries) model.send({ type: "visibility", visible: entry.isIntersecting });
+    for (const entry of entries) send({ type: "visibility", visible: entry.isIntersecting, view: viewId });
   });
   observer.observe(root);
 
@@ -168,7 +225,7 @@ function render({ model, el }) {
     [canvas, "pointerup", onPointerUp],
     [canvas, "pointercancel", onPointerUp],
     [canvas, "dblclick", onDoubleClick],
-    [canvas, "contextmenu", onContextMenu],
+    [root, "contextmenu", onContextMenu],
     [root, "wheel", onWheel, { passive: false }],
     [root, "keydown", onKeyDown],
   ];
@@ -178,6 +235,7 @@ function render({ model, el }) {
     ["change:height", resize],
     ["change:error", updateError],
     ["change:show_stats", updateOverlay],
+    ["comm_live_update", onCommLive],
   ];
   for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
   for (const [event, handler] of modelEvents) model.on(event, handler);
@@ -185,11 +243,13 @@ function render({ model, el }) {
   resize();
   updateError();
   updateOverlay();
+  showDisconnected(false);
   drawSnapshot();
-  model.send({ type: "ready" });
+  send({ type: "ready", view: viewId });
 
   return () => {
     disposed = true;
+    send({ type: "visibility", visible: false, view: viewId }); // this view is gone
     coalescer.dispose();
     observer.disconnect();
     resizeObserver.disconnect();

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Coalescer, dragMode, framesPerSecond, wheelFactor } from "../src/interaction.js";
+import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "../src/interaction.js";
 
 function fakeClock() {
   const timers = [];
@@ -45,12 +45,24 @@ test("wheel up zooms in, deltas are clamped and NaN ignored", () => {
   assert.ok(Math.abs(wheelFactor(100) * wheelFactor(-100) - 1) < 1e-12); // up then down returns
 });
 
-test("drag modes and fps", () => {
+test("drag modes", () => {
   assert.equal(dragMode(0, false), "orbit");
   assert.equal(dragMode(0, true), "pan");
   assert.equal(dragMode(2, false), "pan");
-  assert.equal(framesPerSecond([0, 100, 200]), 10);
-  assert.equal(framesPerSecond([5]), 0);
+});
+
+test("fps counts the last second of activity, not the idle time before it", () => {
+  assert.equal(recentFps([0, 100, 200]), 10);
+  assert.equal(recentFps([5]), 0);
+  const burst = [0, 10_000, 10_050, 10_100, 10_150, 10_200]; // one old frame, then 20 fps
+  assert.equal(recentFps(burst), 20);
+});
+
+test("view ids are short, distinct strings", () => {
+  let x = 0;
+  const ids = new Set([1, 2, 3].map(() => newViewId(() => (x += 0.25))));
+  assert.equal(ids.size, 3);
+  for (const id of ids) assert.ok(id.length <= 12 && id.startsWith("v"));
 });
 
 test("default timers work when called through the instance (as browsers require)", async () => {

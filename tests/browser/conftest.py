@@ -26,3 +26,23 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROME_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def jupyter(tmp_path_factory):
+    """``jupyter("lab")`` or ``jupyter("notebook")``: one server per front end for the whole run
+    (started on first use), serving a folder that tests write their notebooks into."""
+    from jupyter_harness import JupyterServer
+
+    root = tmp_path_factory.mktemp("shared-notebooks")
+    servers = {}
+
+    def get(app):
+        if app not in servers:
+            servers[app] = JupyterServer(app, root)
+            servers[app].root = root
+        return servers[app]
+
+    yield get
+    for server in servers.values():
+        server.stop()
