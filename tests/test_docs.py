@@ -20,6 +20,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCTEST_MODULES = [
     "pyvr_jupyter",
     "pyvr_jupyter.datasets",
+    "pyvr_jupyter.io",
+    "pyvr_jupyter.profiling",
+    "pyvr_jupyter.torch_renderer",
+    "pyvr_jupyter.torch_renderer.camera",
+    "pyvr_jupyter.torch_renderer.raysampling",
+    "pyvr_jupyter.torch_renderer.empty_space",
+    "pyvr_jupyter.torch_renderer.transfer_functions",
+    "pyvr_jupyter.torch_renderer.shading",
+    "pyvr_jupyter.torch_renderer.compositing",
+    "pyvr_jupyter.torch_renderer.slicing",
+    "pyvr_jupyter.torch_renderer.fitting",
+    "pyvr_jupyter.widget.tf_editor",
 ]
 
 # Public modules: every name in their __all__ that is a class or function, and every public

@@ -6,8 +6,15 @@ Its modules follow the pipeline: ``camera`` → ``raysampling`` → ``volume_sam
 compiled loop per ray, for renders that record no graph), tested against them.
 
 Example:
+    >>> import torch
     >>> from pyvr_jupyter.torch_renderer import VolumeRenderer, Camera, OpacityTransferFunction
-    >>> image = VolumeRenderer(volume.shape).render(volume, Camera.for_volume(volume.shape), image_size=(256, 256))
+    >>> volume = torch.rand(32, 32, 32)                                   # (D, H, W), [z, y, x]
+    >>> renderer = VolumeRenderer(volume.shape)
+    >>> renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.1))
+    VolumeRenderer(...)
+    >>> image = renderer.render(volume, Camera.for_volume(volume.shape), image_size=(48, 64))
+    >>> tuple(image.shape)                                                # (H, W, 3) in [0, 1]
+    (48, 64, 3)
 """
 
 from . import fused
