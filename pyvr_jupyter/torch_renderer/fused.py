@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 import torch
+import numba
 from numba import njit, prange
 
 __all__ = ["EMISSION_ABSORPTION", "MIP", "MINIP", "AVERAGE", "NO_LIGHT", "HEADLIGHT", "DIRECTIONAL",
@@ -44,6 +45,7 @@ NO_LIGHT, HEADLIGHT, DIRECTIONAL = 0, 1, 2
 #: numba's default thread pool must not be entered from two Python threads at once (the
 #: widget renders on worker threads, one per view): kernel calls take turns.
 KERNEL_LOCK = threading.Lock()
+_POOL_SIZE = numba.config.NUMBA_NUM_THREADS
 OPACITY_CLAMP = 1e-6  # as compositing.OPACITY_CLAMP: a sample never makes a ray fully opaque
 
 
@@ -392,16 +394,13 @@ def compile_seconds() -> dict:
 
 
 def set_threads(n: int) -> None:
-    """Use at most ``n`` threads for the kernel (numba's pool; at most its size, the cores)."""
-    import numba
-
-    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+    """Use at most ``n`` threads for the kernel in the calling thread (numba's pool; at most its
+    size, the number of cores)."""
+    numba.set_num_threads(max(1, min(int(n), _POOL_SIZE)))
 
 
 def get_threads() -> int:
-    """Threads the kernel uses."""
-    import numba
-
+    """Threads the kernel uses in the calling thread."""
     return numba.get_num_threads()
 
 
@@ -491,8 +490,7 @@ def render_context(context, check_stop, threads: int | None = None) -> torch.Ten
         check_stop()
         last = min(first + _PIXELS_PER_TILE, n_pixels)
         with KERNEL_LOCK:
-            if threads is not None:
-                set_threads(threads)
+            set_threads(threads or _POOL_SIZE)  # per calling thread in numba: set it for every call
             march_tile(first, width, height, out=out[first:last], samples=samples[first:last], **settings)
         tiles += 1
     context.chunks_rendered = tiles
