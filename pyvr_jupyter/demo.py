@@ -2,6 +2,7 @@
 
 Example:
     python -m pyvr_jupyter.demo --volume torus --size 128 --image 512 --n-samples 1000 --output torus.png
+    python -m pyvr_jupyter.demo --turntable torus.gif --frames 120 --image 256     # a movie instead
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PIL import Image
 
 from .datasets import VOLUME_TYPES, create_test_volume
 from .torch_renderer import (BACKENDS, COMPOSITING_STRATEGIES, Camera, ColorTransferFunction,
-                             OpacityTransferFunction, VolumeRenderer, fused)
+                             OpacityTransferFunction, VolumeRenderer, fused, render_turntable, write_movie)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="auto", choices=BACKENDS,
                         help="auto: the fused CPU kernel on a CPU, PyTorch elsewhere")
     parser.add_argument("--output", default="pyvr_demo.png", help="PNG to write")
+    parser.add_argument("--turntable", default=None, metavar="MOVIE",
+                        help="write a turntable movie (.gif, .mp4, .webm) instead of the PNG")
+    parser.add_argument("--frames", type=int, default=120, help="turntable frames")
+    parser.add_argument("--fps", type=float, default=30, help="turntable frames per second")
+    parser.add_argument("--orbit", type=float, nargs=2, default=[360.0, 30.0], metavar=("AZ", "EL"),
+                        help="turntable turn and elevation swing, degrees (the torus is round about y)")
     return parser
 
 
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     kwargs = dict(image_size=image_size, n_samples=args.n_samples,
                   step_size=None if args.step is None else args.step, use_lighting=not args.no_lighting,
                   compositing=args.compositing)
+    if args.turntable is not None:
+        return _turntable(args, renderer, volume, camera, kwargs)
     start = time.perf_counter()
     image = renderer.render(volume, camera, **kwargs)
     if image.is_cuda:
@@ -82,6 +91,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kernel ready    after {compile_s * 1e3:.0f} ms (compiled, or loaded from numba's cache)")
     print(f"throughput      {stats['samples'] / (elapsed * 1e3):,.0f} samples/ms")
     print(f"peak memory     {peak:.0f} MiB (process RSS)")
+    return 0
+
+
+def _turntable(args, renderer, volume, camera, kwargs) -> int:
+    """Write the turntable movie and print its figures."""
+    image_size = kwargs.pop("image_size")
+    frames = render_turntable(renderer, volume, frames=args.frames, orbit=tuple(args.orbit), camera=camera,
+                              image_size=image_size, **kwargs)
+    start = time.perf_counter()
+    write_movie(frames, args.turntable, fps=args.fps, progress=sys.stderr.isatty())
+    elapsed = time.perf_counter() - start
+    print(f"movie           {args.frames} frames of {image_size[0]}×{image_size[1]} px → {args.turntable}")
+    print(f"total           {elapsed:.1f} s ({elapsed / args.frames * 1e3:.0f} ms per frame, rendering and "
+          f"encoding), {renderer.last_stats['backend']} backend")
     return 0
 
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LoadedVolume", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
+__all__ = ["LoadedVolume", "LoadedSeries", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
 
 SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
 
@@ -47,6 +47,15 @@ class LoadedVolume(NamedTuple):
     data: np.ndarray  # (D, H, W), float32 (float64 kept)
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
+
+
+class LoadedSeries(NamedTuple):
+    """A time series read from a 4-D file (``load_volume(path, volume_index="all")``)."""
+
+    data: np.ndarray  # (T, D, H, W), float32 (float64 kept)
+    spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
+    origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
+    time_spacing: float  # time between volumes: seconds where the file names its unit, else as stored (1 if none)
 
 
 def _suffix(path: Path) -> str:
@@ -65,15 +74,17 @@ def _require(module: str, extra: str):
 
 
 def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> np.ndarray:
-    """(X, Y, Z) or (X, Y, Z, T) in file order → one (X, Y, Z) volume."""
+    """(X, Y, Z) or (X, Y, Z, T) in file order → one (X, Y, Z) volume (all: (X, Y, Z, T))."""
     array = np.squeeze(array, axis=tuple(range(4, array.ndim))) if array.ndim > 4 else array
+    if isinstance(volume_index, str) and volume_index == "all" and array.ndim in (3, 4):
+        return array if array.ndim == 4 else array[..., None]
     if array.ndim == 4:
         count = array.shape[3]
         if volume_index is None:
             raise ValueError(f"{path.name} holds {count} volumes (4-D data, shape {array.shape}); "
-                             f"choose one with volume_index=0..{count - 1}")
+                             f"choose one with volume_index=0..{count - 1}, or 'all' for the series")
         if not isinstance(volume_index, (int, np.integer)) or not -count <= volume_index < count:
-            raise ValueError(f"volume_index must be an integer in [0, {count}), got {volume_index!r}")
+            raise ValueError(f"volume_index must be an integer in [0, {count}) or 'all', got {volume_index!r}")
         return array[..., volume_index]
     if array.ndim != 3:
         raise ValueError(f"{path.name} holds {array.ndim}-D data of shape {array.shape}; expected 3-D (or 4-D)")
@@ -83,7 +94,11 @@ def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> n
 
 
 def _finish(xyz: np.ndarray, spacing, origin, path: Path) -> LoadedVolume:
-    """File order (x, y, z) → (D, H, W), checked and converted to a float dtype."""
+    """File order (x, y, z) → (D, H, W), checked and converted to a float dtype; a series
+    (x, y, z, t) → (T, D, H, W), each time point as one volume."""
+    if xyz.ndim == 4:
+        volumes = [_finish(xyz[..., t], spacing, origin, path) for t in range(xyz.shape[3])]
+        return LoadedVolume(np.stack([v.data for v in volumes]), volumes[0].spacing, volumes[0].origin)
     if not np.issubdtype(xyz.dtype, np.number) or np.issubdtype(xyz.dtype, np.complexfloating):
         raise ValueError(f"{path.name} holds non-numeric data of dtype {xyz.dtype}")
     if xyz.size == 0:
@@ -336,18 +351,38 @@ def _read_into(fh, buffer: memoryview) -> None:
         filled += count
 
 
-def load_volume(path, volume_index: int | None = None) -> LoadedVolume:
+def _time_spacing(path: Path, suffix: str) -> float:
+    """Time between the volumes of a 4-D file: NIfTI's 4th pixdim (in seconds when the header
+    names ms or µs), NRRD's spacing of the non-spatial axis; 1.0 when the file gives none."""
+    value = 1.0
+    if suffix in (".nii", ".nii.gz"):
+        header = _require("nibabel", "nifti").load(str(path)).header
+        zooms = header.get_zooms()
+        value = float(zooms[3]) if len(zooms) > 3 else 1.0
+        value *= {"msec": 1e-3, "usec": 1e-6}.get(header.get_xyzt_units()[1], 1.0)
+    elif suffix in (".nrrd", ".nhdr"):
+        with open(path, "rb") as fh:
+            header = _nrrd_call(_require("nrrd", "nrrd").read_header, path, fh)
+        spacings, sizes = header.get("spacings"), header.get("sizes")
+        if spacings is not None and sizes is not None and len(sizes) == 4:
+            value = float(np.asarray(spacings, dtype=float)[_nrrd_list_axis(header, tuple(sizes))])
+    return value if np.isfinite(value) and value > 0 else 1.0
+
+
+def load_volume(path, volume_index: int | str | None = None) -> LoadedVolume | LoadedSeries:
     """Read a volume file, by extension: ``.nii``/``.nii.gz`` (nibabel), ``.nrrd``/``.nhdr``
     (pynrrd), ``.npy``/``.npz`` (numpy; an ``.npz`` may hold ``volume``, ``spacing``, ``origin``).
 
     Args:
         path: the file.
         volume_index: which volume of 4-D data (a time series); required for 4-D files.
+            ``"all"`` reads the whole series (a 3-D file gives a series of one).
 
     Returns:
         ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. Files store
         x fastest (NIfTI, NRRD) and arrive transposed to ``[z, y, x]``; numpy files are taken to
-        hold ``[z, y, x]`` already, or ``[t, z, y, x]``.
+        hold ``[z, y, x]`` already, or ``[t, z, y, x]``. With ``volume_index="all"``:
+        ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing)``.
 
     Example:
         The EPI scan inside nibabel's wheel (``pip install "pyvr_jupyter[io]"``), first time point:
@@ -363,6 +398,10 @@ def load_volume(path, volume_index: int | None = None) -> LoadedVolume:
         raise ValueError(f"unsupported file type {path.name!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
+    if isinstance(volume_index, str) and volume_index == "all":
+        loaded = (_load_nifti if suffix in (".nii", ".nii.gz") else _load_nrrd if suffix in (".nrrd", ".nhdr")
+                  else lambda p, i: _load_numpy(p, i, suffix))(path, "all")
+        return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix))
     if suffix in (".nii", ".nii.gz"):
         return _load_nifti(path, volume_index)
     if suffix in (".nrrd", ".nhdr"):

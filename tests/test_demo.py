@@ -19,3 +19,13 @@ def test_demo_writes_a_png_and_prints_timings(tmp_path, capsys):
 def test_demo_renders_with_the_backend_asked_for(tmp_path, capsys):
     assert demo.main(["--size", "24", "--image", "32", "--backend", "torch", "--output", str(tmp_path / "t.png")]) == 0
     assert "torch backend" in capsys.readouterr().out
+
+
+def test_demo_writes_a_turntable_gif(tmp_path, capsys):
+    out = tmp_path / "spin.gif"
+    assert demo.main(["--size", "24", "--image", "32", "40", "--step", "1.0", "--frames", "6",
+                      "--turntable", str(out)]) == 0
+    movie = Image.open(out)
+    assert movie.n_frames == 6 and movie.size == (40, 32)
+    printed = capsys.readouterr().out
+    assert "6 frames of 32×40 px" in printed and "fused backend" in printed

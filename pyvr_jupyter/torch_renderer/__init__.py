@@ -21,13 +21,16 @@ from . import fused
 from .camera import Camera, Rays
 from .compositing import EARLY_TERMINATION_THRESHOLD
 from .fitting import fit, orbit_cameras, psnr
+from .recording import keyframe_path, orbit_path, render_turntable, write_movie
 from .renderer import BACKENDS, COMPOSITING_STRATEGIES, RenderInterrupted, VolumeRenderer
 from .shading import Lighting
 from .slicing import render_slice
+from .time_series import TimeSeries
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = [
     "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES", "BACKENDS", "fused",
     "EARLY_TERMINATION_THRESHOLD", "Lighting", "ColorTransferFunction", "OpacityTransferFunction",
     "orbit_cameras", "psnr", "fit", "render_slice",
+    "render_turntable", "write_movie", "orbit_path", "keyframe_path", "TimeSeries",
 ]
