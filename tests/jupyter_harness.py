@@ -121,10 +121,22 @@ def wait_frame_after(page, frame_id, timeout=60_000, index=0):
 
 
 def open_notebook(page, server, name):
-    """Open ``name`` in the server's front end and wait for its kernel."""
-    path = f"/lab/tree/{name}" if server.app == "lab" else f"/notebooks/{name}"
+    """Open ``name`` in the server's front end and wait for its kernel. In JupyterLab each
+    notebook gets a workspace of its own, so that no earlier notebook is restored beside it."""
+    workspace = "".join(c if c.isalnum() else "-" for c in name)
+    path = f"/lab/workspaces/{workspace}/tree/{name}" if server.app == "lab" else f"/notebooks/{name}"
     page.goto(f"{server.url}{path}?token={TOKEN}")
     wait_kernel_idle(page)
+
+
+def shut_down_kernel(page):
+    """Stop the open notebook's kernel (servers shared by several tests keep only what they use)."""
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+
+
+def wait_full_frame(page, index=0, timeout=60_000):
+    """Wait until the index-th canvas shows a full-quality frame."""
+    page.wait_for_function(f"() => {_canvas_js(index)}?.dataset.kind === 'full'", polling="raf", timeout=timeout)
 
 
 def record_frames(page, index=0):

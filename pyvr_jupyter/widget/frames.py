@@ -21,11 +21,13 @@ from ..torch_renderer import RenderInterrupted
 from .encoding import encode_frame, to_uint8
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
-__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S"]
+__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE"]
 
 PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
 PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
+INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
+INTERMEDIATE_OVER_BUDGET = 4.0  # a full frame estimated slower than this many preview budgets gets one
 
 
 class FrameSource:
@@ -35,6 +37,8 @@ class FrameSource:
         self._version = 0  # bumped by every change of state
         self._snapshot_version = -1  # the version ``snapshot`` was rendered from
         self._snapshot_size = (0, 0)
+        self._last_sent_kind: str | None = None
+        self._intermediate_version = -1  # the version the last intermediate frame showed
         self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
         self._interactive_edit = False  # set by edit(interactive=True): render previews
         self._stats = {"frames_sent": 0, "frames_acknowledged": 0, "render_ms": 0.0, "encode_ms": 0.0,
@@ -116,9 +120,13 @@ class FrameSource:
                 self._send_frame(frame_id, self.snapshot, "image/png", (self.height, self.width), kind)
             return frame_id is not None
         full = (self.height, self.width), self.step_size
-        size, step = self._preview_settings() if kind == PREVIEW else full
+        if kind == FULL and frame_id is not None and self._wants_intermediate():
+            kind = INTERMEDIATE  # progressive refinement: preview → intermediate → full
+        size, step = (self._preview_settings() if kind == PREVIEW else
+                      ((max(16, self.height // 2), max(16, self.width // 2)), self.step_size) if kind == INTERMEDIATE
+                      else full)
         try:
-            image, version = self._render(size, step, self._scheduler.input_pending if kind == FULL else None)
+            image, version = self._render(size, step, self._scheduler.input_pending if kind != PREVIEW else None)
             start = time.perf_counter()
             data, mime = encode_frame(to_uint8(image), lossless=kind == FULL)
             self._stats["encode_ms"] = 1e3 * (time.perf_counter() - start)
@@ -131,11 +139,21 @@ class FrameSource:
             return False
         if frame_id is not None:
             self._send_frame(frame_id, data, mime, size, kind)
+        if kind == INTERMEDIATE:
+            self._intermediate_version = version
+            self._scheduler.request(FULL)  # the full frame follows
         if kind == FULL:
             self._set_snapshot(data, size, version)
         if self.error:
             self.error = ""
         return frame_id is not None
+
+    def _wants_intermediate(self) -> bool:
+        """After a preview, a slow full frame is preceded by a half-size one (once per state), so
+        that a large volume never sits on a blurry preview for seconds."""
+        estimate = self._estimate_s((self.height, self.width), self.step_size)
+        return (self._last_sent_kind == PREVIEW and self._intermediate_version != self._version
+                and estimate is not None and estimate > INTERMEDIATE_OVER_BUDGET * self.frame_budget_ms / 1e3)
 
     def _set_snapshot(self, png: bytes, size, version: int) -> None:
         with self._lock:
@@ -148,6 +166,7 @@ class FrameSource:
         self.send({"type": "frame", "id": frame_id, "mime": mime, "width": size[1], "height": size[0],
                    "kind": kind}, buffers=[data])
         self._sent_times.append(time.perf_counter())
+        self._last_sent_kind = kind
         self._stats.update(frames_sent=self._stats["frames_sent"] + 1, bytes=len(data))
 
     def _still_png(self) -> bytes:

@@ -228,3 +228,19 @@ def test_preview_keeps_its_size_and_takes_longer_steps_when_the_budget_is_tight(
     (height, width), step = view._preview_settings()
     assert min(height, width) == 128 and step == 4.0
     view.close()
+
+
+def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view):
+    view.browser(type="ready")
+    view.settle()
+    view.ack_all()
+    view.frame_budget_ms = 0.01  # every full frame counts as slow against this budget
+    view.browser(type="orbit", dx=20, dy=0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (len(view.frames()) < 2 or view.frames()[-1][0]["kind"] != "full"):
+        view.ack_all()
+        time.sleep(0.02)
+    kinds = [c["kind"] for c, _ in view.frames()[1:]]
+    assert kinds[0] == "preview" and kinds[-2:] == ["intermediate", "full"]
+    content, buffers = view.frames()[-2]
+    assert (content["width"], content["height"]) == (32, 24) and content["mime"] == "image/jpeg"
