@@ -179,6 +179,18 @@ def check_volume_array(volume: Any, name: str = "volume") -> None:
     check_volume_size(volume.shape, volume.dtype, name)
 
 
+def unwrap_volume(volume: Any) -> tuple[Any, tuple | None, tuple | None]:
+    """``(data, spacing, origin)`` of a ``LoadedVolume`` (anything with ``data``, ``spacing`` and
+    ``origin`` fields), or ``(volume, None, None)`` for a plain array or tensor.
+
+    Example: ``data, spacing, origin = unwrap_volume(load_volume("scan.nii.gz"))``.
+    """
+    if isinstance(volume, (np.ndarray, torch.Tensor)) or not all(
+            hasattr(volume, field) for field in ("data", "spacing", "origin")):
+        return volume, None, None
+    return volume.data, tuple(volume.spacing), tuple(volume.origin)
+
+
 def _check_tensor_kind(volume: torch.Tensor, name: str) -> None:
     """A dense tensor of real numbers with data: no meta, quantized or sparse tensors."""
     if volume.is_meta:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import torch
 
 from ._checks import check_device, check_finite_number, check_image_size, check_vector3
@@ -23,6 +24,8 @@ from ._checks import check_device, check_finite_number, check_image_size, check_
 __all__ = ["Camera", "Rays"]
 
 _MAX_ELEVATION_DEG = 89.0
+#: Share of the view's height the default camera gives the volume (``for_volume``) or the points it frames.
+DEFAULT_FILL = 0.8
 
 
 class Rays(NamedTuple):
@@ -30,6 +33,20 @@ class Rays(NamedTuple):
 
     origins: torch.Tensor
     directions: torch.Tensor
+
+
+def _fitting_distance(offsets: torch.Tensor, backward: torch.Tensor, half_tan: float) -> float:
+    """Smallest distance from the centre, along ``backward`` (unit, (3,)), at which every offset
+    (N, 3) projects within ``half_tan`` of the view axis, across and up. A point at depth z
+    towards the camera and x across projects to x / (d − z): d ≥ z + |x| / half_tan."""
+    up = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    right = torch.linalg.cross(up, backward)
+    right = right / right.norm()
+    true_up = torch.linalg.cross(backward, right)
+    x, y, z = (offsets @ right).abs(), (offsets @ true_up).abs(), offsets @ backward
+    needed = z + torch.maximum(x, y) / half_tan
+    radius = float(offsets.norm(dim=1).max())
+    return max(float(needed.max()), float(z.max()) + 1e-3 * max(radius, 1.0), 1e-3 * max(radius, 1.0))
 
 
 def _check_fov(fov) -> float | torch.Tensor:
@@ -71,11 +88,12 @@ class Camera:
     @classmethod
     def for_volume(cls, shape: Sequence[int], spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
                    azimuth: float = 45.0, elevation: float = 30.0, distance: float | None = None,
-                   fov: float = 45.0, device="cpu") -> "Camera":
+                   fov: float = 45.0, fill: float = DEFAULT_FILL, device="cpu") -> "Camera":
         """A camera looking at the centre of a (D, H, W) volume's box.
 
         ``azimuth`` turns around +y starting from +z, ``elevation`` lifts towards +y (degrees).
-        ``distance`` defaults to one that fits the box's bounding sphere in the view.
+        ``distance`` defaults to the one at which the box's projection spans ``fill`` (80 %) of
+        the view's height (the shorter side of a square or landscape image) and fits its width.
 
         Example:
             >>> cam = Camera.for_volume((24, 96, 128), spacing=(2, 2, 2.2), azimuth=90)
@@ -87,18 +105,43 @@ class Camera:
         spacing_t = check_vector3("spacing", spacing, dtype=torch.float64)
         origin_t = check_vector3("origin", origin, dtype=torch.float64)
         extent = torch.tensor([shape[2] - 1, shape[1] - 1, shape[0] - 1], dtype=torch.float64) * spacing_t
-        centre = origin_t + extent / 2
+        corners = origin_t + extent * torch.tensor([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)],
+                                                   dtype=torch.float64)
+        return cls.for_points(corners, azimuth=azimuth, elevation=elevation, distance=distance, fov=fov,
+                              fill=fill, device=device)
+
+    @classmethod
+    def for_points(cls, points, azimuth: float = 45.0, elevation: float = 30.0, distance: float | None = None,
+                   fov: float = 45.0, fill: float = DEFAULT_FILL, device="cpu") -> "Camera":
+        """A camera looking at the centre of the bounding box of ``points`` (N, 3), world units,
+        from the direction given by ``azimuth`` and ``elevation`` (as ``for_volume``).
+
+        ``distance`` defaults to the closest at which the points' perspective projection spans at
+        most ``fill`` of the view's height and width (for a square image; a landscape image has
+        more room across): what is drawn there, e.g. the voxels a transfer function makes
+        visible (``auto_tf.visible_points``), then fills the view.
+
+        Example:
+            >>> cam = Camera.for_points([[0, 0, 0], [10, 0, 0], [0, 10, 0], [10, 10, 0]], azimuth=0, elevation=0)
+            >>> [round(v, 2) for v in cam.position.tolist()]
+            [5.0, 5.0, 15.09]
+        """
+        pts = torch.as_tensor(np.asarray(points, dtype=np.float64))
+        if pts.ndim != 2 or pts.shape[0] < 1 or pts.shape[1] != 3 or not bool(torch.isfinite(pts).all()):
+            raise ValueError(f"points must be a non-empty (N, 3) array of finite numbers, got shape "
+                             f"{tuple(pts.shape)}")
         fov = float(_check_fov(fov))
-        if distance is None:
-            radius = float(extent.norm()) / 2
-            distance = 1.1 * radius / math.sin(math.radians(fov) / 2)
-        distance = check_finite_number("distance", distance, positive=True)
+        fill = check_finite_number("fill", fill, positive=True, maximum=1.0)
         az = math.radians(check_finite_number("azimuth", azimuth))
         el = math.radians(check_finite_number("elevation", elevation,
                                               minimum=-_MAX_ELEVATION_DEG, maximum=_MAX_ELEVATION_DEG))
-        offset = torch.tensor([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
-                              dtype=torch.float64)
-        return cls(position=(centre + distance * offset).tolist(), target=centre.tolist(),
+        centre = (pts.min(0).values + pts.max(0).values) / 2
+        backward = torch.tensor([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
+                                dtype=torch.float64)  # from the target towards the camera
+        if distance is None:
+            distance = _fitting_distance(pts - centre, backward, fill * math.tan(math.radians(fov) / 2))
+        distance = check_finite_number("distance", distance, positive=True)
+        return cls(position=(centre + distance * backward).tolist(), target=centre.tolist(),
                    up=(0.0, 1.0, 0.0), fov=fov, device=device)
 
     def clone(self) -> "Camera":

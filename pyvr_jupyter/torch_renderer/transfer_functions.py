@@ -339,6 +339,26 @@ class OpacityTransferFunction(_PiecewiseLinear):
         return cls(list(zip(s, a)), device=device)
 
     @classmethod
+    def auto(cls, volume, value_range=None, device="cpu", **options) -> "OpacityTransferFunction":
+        """A ramp chosen from ``volume``'s histogram: transparent up to the 50th percentile of its
+        non-background values, rising to the 95th, its top opacity scaled to the volume's size so
+        that a typical ray through the object accumulates 0.99 (see ``auto_tf.auto_opacity_points``,
+        whose keyword ``options`` it takes). Control points are in the transfer-function domain of
+        ``value_range`` (default ``auto_tf.auto_value_range(volume)``, which pass to the renderer too).
+
+        Example:
+            >>> from pyvr_jupyter.torch_renderer.auto_tf import auto_value_range
+            >>> volume = torch.linspace(0, 1, 16).repeat(16, 16, 1)      # (16, 16, 16), a ramp along x
+            >>> window = auto_value_range(volume)                         # pass it to render() too
+            >>> otf = OpacityTransferFunction.auto(volume, window)
+            >>> [round(s, 2) for s, _ in otf.get_control_points()]
+            [0.0, 0.53, 1.0]
+        """
+        from .auto_tf import auto_opacity_points
+
+        return cls(auto_opacity_points(volume, value_range, **options), device=device)
+
+    @classmethod
     def from_lut(cls, values, device="cpu"):
         """A dense table of opacities on evenly spaced knots over [0, 1] (K,), K >= 2.
         A tensor with ``requires_grad`` keeps its graph (values are then used as given)."""

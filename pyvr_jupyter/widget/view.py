@@ -28,7 +28,8 @@ from PIL import Image
 
 from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                               OpacityTransferFunction, VolumeRenderer)
-from ..torch_renderer._checks import check_volume_array
+from ..torch_renderer._checks import check_volume_array, unwrap_volume
+from ..torch_renderer.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from .cells import watch_cells
 from .encoding import to_uint8
 from .frames import FrameSource
@@ -107,25 +108,33 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
                                          "frame_budget_ms", "show_stats"}
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         check_volume_array(volume)
         self._lock = threading.RLock()  # guards renderer and camera between kernel and worker threads
         self._closed = False
         self._syncing = False  # True while traits are written from the camera (no extra render)
         # Smaller chunks than the default: a full frame can then give way to new input quickly.
         self.renderer = renderer if renderer is not None else VolumeRenderer(volume.shape, max_memory_bytes=64 << 20)
-        if spacing is not None:
-            self.renderer.spacing = spacing
+        if spacing is not None or loaded_spacing is not None:
+            self.renderer.spacing = spacing if spacing is not None else loaded_spacing
+        if loaded_origin is not None:
+            self.renderer.origin = loaded_origin
         self._volume = volume
-        self._default_camera = (camera.clone() if camera is not None else
-                                Camera.for_volume(volume.shape, spacing=self.renderer.spacing.tolist(),
-                                                  origin=self.renderer.origin.tolist()))
-        self.camera = self._default_camera.clone()
+        if opacity is None:  # defaults chosen from the data: a value window and an opacity ramp (auto_tf)
+            value_range = auto_value_range(volume) if value_range is None else value_range
+            opacity = auto_opacity_points(volume, value_range, spacing=self.renderer.spacing.tolist(),
+                                          unit_distance=self.renderer.opacity_unit_distance)
         # A transfer function object given here is followed: refresh() re-reads it (e.g. while
         # it is being fitted). The view renders its own copy, never the object being optimised.
         self._followed_opacity = opacity if isinstance(opacity, OpacityTransferFunction) else None
         opacity_tf = (OpacityTransferFunction(self._points_of(opacity)) if self._followed_opacity is not None else
-                      OpacityTransferFunction(opacity) if opacity is not None else
-                      OpacityTransferFunction.linear(0.0, 0.1))
+                      OpacityTransferFunction(opacity))
+        # The default camera frames what the opacity function shows, filling 80 % of the view.
+        self._default_camera = (camera.clone() if camera is not None else Camera.for_points(visible_points(
+            volume, opacity_tf.get_control_points(),
+            value_range if value_range is not None else self.renderer.value_range_of(volume),
+            self.renderer.spacing.tolist(), self.renderer.origin.tolist())))
+        self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
         self.renderer.set_color_transfer_function(ColorTransferFunction(colormap))
         self._views_visible: dict[str, bool] = {}  # browser view id → visible
@@ -341,7 +350,8 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
                 warnings.warn(f"VolumeView could not render its still frame: {type(err).__name__}: {err}",
                               RuntimeWarning)
             self._scheduler.set_shown()
-            self._request(FULL)
+            if not self._snapshot_current():  # nothing changed: no new version, only the full frame
+                self._scheduler.request(FULL)
         return bundle
 
     def controls(self, **editor_options) -> "ViewControls":

@@ -158,3 +158,35 @@ def test_random_edits_either_raise_value_error_or_keep_the_rays_finite():
 def test_a_cuda_camera_without_cuda_says_so():
     with pytest.raises(ValueError, match="CUDA is not available"):
         Camera(device="cuda")
+
+
+def _projected_extent(cam: Camera, points) -> float:
+    """Largest |x| or |y| of ``points`` projected by ``cam``, as a share of tan(fov / 2)."""
+    right, up, forward = (v.double() for v in cam.basis())
+    offsets = torch.as_tensor(points, dtype=torch.float64) - cam.position.double()
+    depth = offsets @ forward
+    across = torch.maximum((offsets @ right).abs(), (offsets @ up).abs()) / depth
+    return float(across.max()) / math.tan(math.radians(cam.fov) / 2)
+
+
+@pytest.mark.parametrize("shape, spacing, azimuth, elevation", [
+    ((128, 128, 128), (1, 1, 1), 45, 30), ((24, 96, 128), (2, 2, 2.2), 90, 0), ((10, 20, 40), (1, 2, 3), -30, 60)])
+def test_for_volume_box_fills_80_percent_of_the_view(shape, spacing, azimuth, elevation):
+    cam = Camera.for_volume(shape, spacing=spacing, azimuth=azimuth, elevation=elevation)
+    extent = torch.tensor([shape[2] - 1, shape[1] - 1, shape[0] - 1], dtype=torch.float64) * torch.tensor(spacing)
+    corners = [[i * extent[0], j * extent[1], k * extent[2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    assert _projected_extent(cam, corners) == pytest.approx(0.8, abs=1e-6)
+    assert _projected_extent(Camera.for_volume(shape, spacing=spacing, fill=0.5), corners) == pytest.approx(0.5)
+
+
+def test_for_points_frames_the_points_bounding_box_centre():
+    points = [[0, 0, 0], [10, 2, 0], [4, 8, 6]]
+    cam = Camera.for_points(points, azimuth=20, elevation=10)
+    assert cam.target.tolist() == pytest.approx([5.0, 4.0, 3.0])
+    assert _projected_extent(cam, points) == pytest.approx(0.8, abs=1e-6)
+
+
+@pytest.mark.parametrize("points, message", [([], "points"), ([[0, 0]], "points"), ([[0, 0, math.nan]], "points")])
+def test_for_points_rejects_bad_points(points, message):
+    with pytest.raises(ValueError, match=message):
+        Camera.for_points(points)
