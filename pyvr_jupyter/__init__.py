@@ -23,19 +23,21 @@ from typing import TYPE_CHECKING, Any
 from .datasets import VOLUME_TYPES, create_test_volume
 from .io import load_volume
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
-                             OpacityTransferFunction, VolumeRenderer, fit, orbit_cameras, psnr, render_slice)
+                             OpacityTransferFunction, TimeSeries, VolumeRenderer, fit, orbit_cameras, psnr,
+                             render_slice, render_turntable, write_movie)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
-    from .widget import ControlPanel, SliceView, TransferFunctionEditor, VolumeView, viewer
+    from .widget import ControlPanel, SliceView, TransferFunctionEditor, VolumeView, record, viewer
 
 __version__ = "0.1.0"
 
-_WIDGET_NAMES = ("VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer", "SliceView")
+_WIDGET_NAMES = ("VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer", "SliceView", "record")
 
 __all__ = [
     # renderer
     "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
     "COMPOSITING_STRATEGIES", "orbit_cameras", "psnr", "fit", "render_slice",
+    "render_turntable", "write_movie", "TimeSeries",
     # data
     "create_test_volume", "VOLUME_TYPES", "load_volume",
     # widgets (loaded on first use)

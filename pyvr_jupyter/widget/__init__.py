@@ -12,9 +12,12 @@ Example:
 """
 
 from .layout import SliceViewer, viewer
+from .overlays import draw_overlays
 from .panel import ControlPanel
+from .recording import record
 from .slice_view import SliceView
 from .tf_editor import TransferFunctionEditor
 from .view import VolumeView
 
-__all__ = ["VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer", "SliceView", "SliceViewer"]
+__all__ = ["VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer", "SliceView", "SliceViewer", "record",
+           "draw_overlays"]
