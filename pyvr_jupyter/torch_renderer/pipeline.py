@@ -54,12 +54,19 @@ class RenderContext:
     user_box: VolumeBox | None = None  # the user's clip box, inside ``box``
     clip_planes: torch.Tensor | None = None  # (n_planes, 2, 3): points and unit normals, world units
     chunks_rendered: int = 0
+    ray_table: tuple | None = None  # (N, 3) origins and unit directions: rays given instead of a camera
 
-    def has_learnable_inputs(self) -> bool:
-        tensors = [self.grid, self.camera.position, self.camera.target, self.camera.up]
+    @property
+    def learnable_tensors(self) -> list:
+        """Every tensor input a gradient could flow to."""
+        tensors = [self.grid]
+        if self.camera is not None:
+            tensors += [self.camera.position, self.camera.target, self.camera.up]
+            if isinstance(self.camera.fov, torch.Tensor):
+                tensors.append(self.camera.fov)
+        if self.ray_table is not None:
+            tensors += list(self.ray_table)
         tensors += [v for v in (self.vmin, self.vmax) if isinstance(v, torch.Tensor)]
-        if isinstance(self.camera.fov, torch.Tensor):
-            tensors.append(self.camera.fov)
         for tf in (self.opacity_tf, self.color_tf):
             if tf is not None:
                 tensors.append(tf.values)
@@ -67,13 +74,20 @@ class RenderContext:
             tensors += [v for v in (self.lighting.ambient, self.lighting.diffuse, self.lighting.specular,
                                     self.lighting.shininess, self.lighting.light_direction)
                         if isinstance(v, torch.Tensor)]
-        return any(t.requires_grad for t in tensors)
+        return tensors
+
+    def has_learnable_inputs(self) -> bool:
+        return any(t.requires_grad for t in self.learnable_tensors)
 
     def rays(self, pixels: torch.Tensor):
-        """Rays of the pixels with flat indices ``pixels`` (n,): the camera position (3,) they
-        all start from, unit directions (n, 3), their segments in the box, and sample counts (n,)."""
-        _, directions = self.camera.generate_rays(self.image_size, pixels)
-        origin = self.camera.position.to(self.grid.dtype)
+        """Rays of the pixels with flat indices ``pixels`` (n,): the origin (3,) they all start
+        from (a camera) or their origins (n, 3) (a ray table), unit directions (n, 3), their
+        segments in the box, and sample counts (n,)."""
+        if self.ray_table is not None:
+            origin, directions = (t.index_select(0, pixels) for t in self.ray_table)
+        else:
+            _, directions = self.camera.generate_rays(self.image_size, pixels)
+            origin = self.camera.position.to(self.grid.dtype)
         directions = directions.to(self.grid.dtype)
         segments = intersect_box(origin, directions, self.box if self.user_box is None else self.user_box)
         if self.clip_planes is not None:
@@ -108,8 +122,8 @@ class RenderContext:
                 cuts.update(range(rays_per_chunk, pixels.shape[0], rays_per_chunk))
             bounds = sorted({0, pixels.shape[0]} | {c for c in cuts if 0 < c < pixels.shape[0]})
             for a, b in zip(bounds[:-1], bounds[1:]):
-                rays = (origin, directions[a:b], RaySegments(segments.t_near[a:b], segments.t_far[a:b]),
-                        n_steps[a:b]) if keep_rays else None
+                rays = (origin if origin.ndim == 1 else origin[a:b], directions[a:b],
+                        RaySegments(segments.t_near[a:b], segments.t_far[a:b]), n_steps[a:b]) if keep_rays else None
                 yield pixels[a:b], rays
 
     def render_pixels(self, pixels: torch.Tensor, rays: tuple | None = None) -> torch.Tensor:
@@ -121,8 +135,8 @@ class RenderContext:
         if self.compositing == "early_termination":
             def sample_block(ray_ids: torch.Tensor, first: int, n: int):
                 sub = RaySegments(segments.t_near[ray_ids], segments.t_far[ray_ids])
-                samples, points, sample_dirs = self._samples(origin, directions[ray_ids], sub, n_steps[ray_ids],
-                                                             first, n)
+                samples, points, sample_dirs = self._samples(origin if origin.ndim == 1 else origin[ray_ids],
+                                                             directions[ray_ids], sub, n_steps[ray_ids], first, n)
                 rgb, tau = self._classify(points, sample_dirs, samples)
                 return rgb, tau, samples.ray_ids
             result = comp.march_early_termination(sample_block, n_steps, BLOCK_SIZE)
@@ -143,7 +157,8 @@ class RenderContext:
         """Packed samples of the rays, their world positions (m, 3) and ray directions (m, 3),
         without the samples in empty blocks when empty-space skipping is on."""
         samples = sample_along_rays(segments, self.step, n_steps, first, block_size)
-        points = torch.addcmul(origin, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
+        start = origin if origin.ndim == 1 else origin.index_select(0, samples.ray_ids)  # (3,) or (m, 3)
+        points = torch.addcmul(start, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
         if self.occupied is not None:
             keep = sample_is_occupied(points.detach(), self.occupied, self.block_size, self.box, self.spacing)
             keep = torch.nonzero(keep).squeeze(1)

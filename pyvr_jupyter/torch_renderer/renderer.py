@@ -25,6 +25,7 @@ from ._checks import (as_volume_tensor, check_choice, check_device, check_finite
 from .camera import Camera
 from .empty_space import occupied_box, pad_blocks
 from .pipeline import BLOCK_SIZE, EMISSION_ABSORPTION, RenderContext
+from .ray_batches import check_cameras, check_rays
 from .raysampling import VolumeBox, check_clip
 from .shading import Lighting
 from .transfer_functions import ColorTransferFunction, OpacityTransferFunction, rgba_table
@@ -245,13 +246,51 @@ class VolumeRenderer:
                     level: int = 0) -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
-        Arguments as ``render``. Differentiable with respect to the volume, the transfer
-        functions' parameters, a camera built from tensors, and the lighting; backward
-        recomputes each chunk (checkpointing), so memory does not grow with the sample count.
-        ``last_stats["backend"]`` tells which backend rendered.
+        Arguments as ``render``; ``camera`` may also be a sequence of B cameras, giving
+        (B, H, W, 4), each view rendered in turn (memory stays one view's). Differentiable with
+        respect to the volume, the transfer functions' parameters, a camera built from tensors,
+        and the lighting; backward recomputes each chunk (checkpointing), so memory does not
+        grow with the sample count. ``last_stats["backend"]`` tells which backend rendered.
         """
+        options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
+                       use_color=use_color, use_lighting=use_lighting, compositing=compositing,
+                       should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level)
+        if isinstance(camera, (list, tuple)):
+            cameras = check_cameras(camera)
+            return torch.stack([self._render(volume, view, check_image_size(image_size), **options) for view in cameras])
+        return self._render(volume, camera, check_image_size(image_size), **options)
+
+    def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
+                    use_opacity: bool = True, use_color: bool = True, use_lighting: bool = True,
+                    compositing: str = "vectorized", should_stop: Callable[[], bool] | None = None, clip_box=None,
+                    clip_planes=()) -> torch.Tensor:
+        """Render arbitrary rays: (N, 4) premultiplied RGBA, as ``render_rgba`` renders pixels.
+
+        Args:
+            origins: (N, 3) or (3,) ray origins, world units.
+            directions: (N, 3) ray directions (any non-zero length; normalised here).
+            Others as ``render``.
+
+        Differentiable with respect to the volume, the TFs, the lighting and the rays themselves.
+        Rays render through the PyTorch stages (``last_stats["backend"] == "torch"``), in chunks
+        bounded by ``max_memory_bytes``. ``ray_batches.random_rays`` draws training batches.
+
+        Example:
+            >>> batch = random_rays(cameras, images, n_rays=4096)
+            >>> rgba = renderer.render_rays(volume, batch.origins, batch.directions)   # (4096, 4)
+        """
+        origins, directions = check_rays(origins, directions, self.device)
+        return self._render(volume, None, (1, directions.shape[0]), n_samples=n_samples, step_size=step_size,
+                            value_range=value_range, use_opacity=use_opacity, use_color=use_color,
+                            use_lighting=use_lighting, compositing=compositing, should_stop=should_stop,
+                            clip_box=clip_box, clip_planes=clip_planes, ray_table=(origins, directions))[0]
+
+    def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
+                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int = 0,
+                ray_table: tuple | None = None) -> torch.Tensor:
+        """One view (or one table of rays) of ``render_rgba``: (H, W, 4)."""
+        height, width = image_size
         # 1. Validate everything before allocating anything large.
-        height, width = check_image_size(image_size)
         compositing = check_choice("compositing", compositing, COMPOSITING_STRATEGIES)
         for name, flag in (("use_opacity", use_opacity), ("use_color", use_color), ("use_lighting", use_lighting)):
             if not isinstance(flag, (bool, np.bool_)):
@@ -295,9 +334,10 @@ class VolumeRenderer:
             unit_distance=self.opacity_unit_distance, compositing=compositing,
             rgba=rgba_table(self.opacity_tf, self.color_tf, as_parts=True) if use_opacity and use_color else None,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
-            clip_planes=None if planes is None else planes.to(dtype))
+            clip_planes=None if planes is None else planes.to(dtype),
+            ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
-        backend = self._choose_backend(needs_graph, dtype)
+        backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, dtype)
         self.last_stats = {"backend": backend, "step": step / float(self._spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
         if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):

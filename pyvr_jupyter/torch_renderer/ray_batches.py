@@ -1,0 +1,121 @@
+"""Batches for training: several cameras in one call, and random rays drawn from many views.
+
+``VolumeRenderer.render_rgba(volume, [camera, ...])`` renders a batch of views;
+``VolumeRenderer.render_rays(volume, origins, directions)`` renders any set of rays. A training
+step can then use a few thousand random rays from dozens of views (as NeRF-style training does)
+instead of whole images: ``random_rays`` draws them with their target pixels.
+
+Example:
+    >>> cameras = orbit_cameras(volume.shape, n_views=64)
+    >>> batch = random_rays(cameras, images, n_rays=4096, generator=torch.Generator().manual_seed(0))
+    >>> rgba = renderer.render_rays(volume, batch.origins, batch.directions)     # (4096, 4)
+    >>> loss = ((rgba[:, :3] - batch.targets) ** 2).mean()
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import torch
+
+from ._checks import check_image_size
+from .camera import Camera
+
+__all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays"]
+
+
+class RayBatch(NamedTuple):
+    """Rays drawn from views, with the pixels they should reproduce."""
+
+    origins: torch.Tensor  # (n_rays, 3) world units
+    directions: torch.Tensor  # (n_rays, 3) unit vectors
+    targets: torch.Tensor  # (n_rays, C) the views' pixel values
+    views: torch.Tensor  # (n_rays,) int64 index of the view each ray comes from
+    pixels: torch.Tensor  # (n_rays,) int64 flat pixel index (row · W + col) in its view
+
+
+def check_cameras(cameras) -> list[Camera]:
+    """A non-empty sequence of ``Camera`` objects, as a list; TypeError/ValueError otherwise."""
+    cameras = list(cameras)
+    if not cameras:
+        raise ValueError("cameras must hold at least one Camera, got an empty sequence")
+    for i, camera in enumerate(cameras):
+        if not isinstance(camera, Camera):
+            raise TypeError(f"cameras[{i}] must be a Camera, got {type(camera).__name__}")
+    return cameras
+
+
+def check_rays(origins, directions, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``origins`` (N, 3) or (3,) and ``directions`` (N, 3) as tensors: origins (N, 3) and unit
+    directions (N, 3). Raises before anything large is made for empty, misshapen, non-finite or
+    zero-length input. Keeps their graphs."""
+    origins, directions = (_as_tensor(name, v, device) for name, v in (("origins", origins),
+                                                                       ("directions", directions)))
+    if directions.ndim != 2 or directions.shape[1] != 3:
+        raise ValueError(f"directions must be (N, 3), got shape {tuple(directions.shape)}")
+    if directions.shape[0] == 0:
+        raise ValueError("directions is empty: there are no rays to render")
+    if origins.shape == (3,):
+        origins = origins.expand(directions.shape[0], 3)
+    if origins.shape != directions.shape:
+        raise ValueError(f"origins must be (3,) or (N, 3) like directions {tuple(directions.shape)}, "
+                         f"got shape {tuple(origins.shape)}")
+    for name, tensor in (("origins", origins), ("directions", directions)):
+        if not bool(torch.isfinite(tensor.detach()).all()):
+            raise ValueError(f"{name} contains NaN or Inf")
+    length = directions.norm(dim=1, keepdim=True)
+    if bool((length.detach() == 0).any()):
+        raise ValueError("directions: every ray needs a non-zero direction")
+    return origins, directions / length
+
+
+def _as_tensor(name: str, value, device) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        try:
+            value = torch.as_tensor(value, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name} must be a tensor or an array of numbers, got {type(value).__name__}") from None
+    if not value.is_floating_point():
+        value = value.float()
+    return value if device is None else value.to(device)
+
+
+def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch.Generator | None = None) -> RayBatch:
+    """Draw ``n_rays`` random pixels from the views, uniformly over all their pixels.
+
+    Args:
+        cameras: B cameras.
+        images: (B, H, W, C) tensor, or B tensors of one shape (H, W, C): what each camera saw.
+        n_rays: rays to draw (with replacement across views, without within the draw's pixels
+            where possible).
+        generator: for reproducible draws.
+
+    Returns:
+        ``RayBatch`` whose rays are exactly the cameras' pixel rays (``Camera.generate_rays``),
+        so rendering them reproduces those pixels of ``render_rgba(volume, camera)``.
+    """
+    cameras = check_cameras(cameras)
+    if isinstance(images, (list, tuple)):
+        shapes = {tuple(image.shape) for image in images}
+        if len(shapes) != 1:
+            raise ValueError(f"images must all have one shape, got {sorted(shapes)}")
+        images = torch.stack([torch.as_tensor(image) for image in images])
+    images = torch.as_tensor(images)
+    if images.ndim != 4 or images.shape[0] != len(cameras):
+        raise ValueError(f"images must be (B, H, W, C) with B = {len(cameras)} cameras, got {tuple(images.shape)}")
+    if isinstance(n_rays, bool) or not isinstance(n_rays, int) or n_rays <= 0:
+        raise ValueError(f"n_rays must be a positive integer, got {n_rays!r}")
+    height, width = check_image_size(images.shape[1:3])
+    per_view = height * width
+    flat = torch.randperm(len(cameras) * per_view, generator=generator)[:n_rays] if n_rays <= len(cameras) * per_view \
+        else torch.randint(len(cameras) * per_view, (n_rays,), generator=generator)
+    views, pixels = flat // per_view, flat % per_view
+    origins = torch.empty(n_rays, 3)
+    directions = torch.empty(n_rays, 3)
+    for view in torch.unique(views).tolist():
+        chosen = torch.nonzero(views == view).squeeze(1)
+        rays = cameras[view].generate_rays((height, width), pixels[chosen])
+        origins[chosen] = rays.origins.to(origins.dtype)
+        directions[chosen] = rays.directions.to(directions.dtype)
+    targets = images.reshape(len(cameras), per_view, -1)[views, pixels]
+    return RayBatch(origins, directions, targets, views, pixels)

@@ -1,0 +1,118 @@
+"""Specification of batches: several cameras in one call, arbitrary rays, random ray batches."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import assert_close
+from pyvr_jupyter.datasets import create_test_volume
+from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused
+from pyvr_jupyter.torch_renderer.ray_batches import random_rays
+
+
+@pytest.fixture(scope="module")
+def volume():
+    return create_test_volume((14, 16, 18), "complex")
+
+
+@pytest.fixture(scope="module")
+def cameras(volume):
+    return [Camera.for_volume(volume.shape).orbit(azimuth, 15.0 * i) for i, azimuth in enumerate((0, 70, 150))]
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_a_batch_of_cameras_renders_each_view_as_alone(volume, cameras, backend):
+    fused.wait_until_compiled()
+    renderer = VolumeRenderer(volume.shape, backend=backend)
+    batch = renderer.render(volume, cameras, image_size=(12, 10), background=(0.1, 0.2, 0.3))
+    assert batch.shape == (3, 12, 10, 3)
+    for view, camera in zip(batch, cameras):
+        assert_close(view, renderer.render(volume, camera, image_size=(12, 10), background=(0.1, 0.2, 0.3)), atol=0)
+
+
+def test_gradients_of_a_batch_equal_those_of_the_views_one_by_one(volume, cameras):
+    renderer = VolumeRenderer(volume.shape)
+    grads = []
+    for batched in (True, False):
+        learnable = torch.as_tensor(volume).clone().requires_grad_(True)
+        if batched:
+            loss = renderer.render(learnable, cameras, image_size=8, value_range=(0.0, 1.0)).square().sum()
+        else:
+            loss = sum(renderer.render(learnable, c, image_size=8, value_range=(0.0, 1.0)).square().sum()
+                       for c in cameras)
+        loss.backward()
+        grads.append(learnable.grad)
+    assert_close(grads[0], grads[1], atol=1e-6)
+
+
+def test_render_rays_reproduces_the_pixels_of_the_views(volume, cameras):
+    renderer = VolumeRenderer(volume.shape, backend="torch")
+    images = renderer.render_rgba(volume, cameras, image_size=(12, 10))
+    batch = random_rays(cameras, images, n_rays=200, generator=torch.Generator().manual_seed(1))
+    assert batch.origins.shape == (200, 3) and batch.targets.shape == (200, 4)
+    rgba = renderer.render_rays(volume, batch.origins, batch.directions)
+    assert_close(rgba, batch.targets, atol=1e-5)
+    assert renderer.last_stats["backend"] == "torch"
+    for compositing in ("early_termination", "mip"):
+        expected = renderer.render_rgba(volume, cameras[1], image_size=(12, 10), compositing=compositing)
+        rays = cameras[1].generate_rays((12, 10))
+        got = renderer.render_rays(volume, rays.origins.reshape(-1, 3), rays.directions.reshape(-1, 3),
+                                   compositing=compositing)
+        assert_close(got.reshape(12, 10, 4), expected, atol=1e-5, msg=compositing)
+
+
+def test_random_rays_are_distinct_pixels_and_reproducible(cameras):
+    images = torch.rand(3, 6, 5, 3)
+    first = random_rays(cameras, images, n_rays=60, generator=torch.Generator().manual_seed(3))
+    again = random_rays(cameras, images, n_rays=60, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(first.directions, again.directions)
+    assert len(set(zip(first.views.tolist(), first.pixels.tolist()))) == 60  # without replacement
+    assert_close(first.targets, images[first.views, first.pixels // 5, first.pixels % 5], atol=0)
+
+
+def test_rays_are_differentiable_and_agree_with_finite_differences():
+    volume = torch.as_tensor(create_test_volume((10, 10, 10), "sphere")).double()
+    renderer = VolumeRenderer(volume.shape)
+    origins = torch.tensor([[4.5, 4.2, 30.0], [3.0, 5.23, -25.0]], dtype=torch.float64, requires_grad=True)  # off voxel centres: trilinear kinks
+    directions = torch.tensor([[0.0, 0.05, -1.0], [0.1, 0.0, 1.0]], dtype=torch.float64)
+    def brightness(o):
+        return renderer.render_rays(volume, o, directions, value_range=(0.0, 1.0), step_size=0.3)[:, :3].sum()
+    brightness(origins).backward()
+    numeric = torch.zeros_like(origins)
+    for index in np.ndindex(2, 3):
+        delta = torch.zeros_like(origins)
+        delta[index] = 1e-4
+        with torch.no_grad():
+            numeric[index] = (brightness(origins + delta) - brightness(origins - delta)) / 2e-4
+    assert float(origins.grad.abs().max()) > 1e-3
+    assert_close(origins.grad, numeric, atol=2e-3 * float(numeric.abs().max()))
+
+
+BAD_RAYS = [
+    (torch.zeros(3), torch.zeros(0, 3), ValueError, "empty"),
+    (torch.zeros(3), torch.ones(4, 2), ValueError, r"\(N, 3\)"),
+    (torch.zeros(5, 3), torch.ones(4, 3), ValueError, "origins"),
+    (torch.zeros(3), torch.tensor([[0.0, 0.0, 0.0]]), ValueError, "non-zero"),
+    (torch.zeros(3), torch.tensor([[float("nan"), 0.0, 1.0]]), ValueError, "NaN"),
+    ("here", torch.ones(1, 3), TypeError, "origins"),
+]
+
+
+@pytest.mark.parametrize("origins, directions, error, words", BAD_RAYS)
+def test_bad_rays_are_refused_before_rendering(volume, origins, directions, error, words):
+    with pytest.raises(error, match=words):
+        VolumeRenderer(volume.shape).render_rays(volume, origins, directions)
+
+
+def test_bad_batches_are_refused(volume, cameras):
+    renderer = VolumeRenderer(volume.shape)
+    with pytest.raises(ValueError, match="at least one"):
+        renderer.render(volume, [], image_size=8)
+    with pytest.raises(TypeError, match=r"cameras\[1\]"):
+        renderer.render(volume, [cameras[0], "side"], image_size=8)
+    with pytest.raises(ValueError, match="one shape"):
+        random_rays(cameras[:2], [torch.zeros(4, 4, 3), torch.zeros(5, 4, 3)], n_rays=4)
+    with pytest.raises(ValueError, match="n_rays"):
+        random_rays(cameras, torch.zeros(3, 4, 4, 3), n_rays=0)
+    with pytest.raises(ValueError, match="B = 3"):
+        random_rays(cameras, torch.zeros(2, 4, 4, 3), n_rays=4)
