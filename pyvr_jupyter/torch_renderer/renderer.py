@@ -101,6 +101,7 @@ class VolumeRenderer:
     # ---- state --------------------------------------------------------------------------
     @property
     def spacing(self) -> torch.Tensor:
+        """Voxel size (sx, sy, sz) in world units, float64 (3,); set from any 3 positive numbers."""
         return self._spacing
 
     @spacing.setter
@@ -112,6 +113,7 @@ class VolumeRenderer:
 
     @property
     def origin(self) -> torch.Tensor:
+        """World position (x, y, z) of voxel [0, 0, 0], float64 (3,); set from any 3 finite numbers."""
         return self._origin
 
     @origin.setter
@@ -126,12 +128,17 @@ class VolumeRenderer:
         return self
 
     def set_opacity_transfer_function(self, opacity_tf: OpacityTransferFunction) -> "VolumeRenderer":
+        """Use ``opacity_tf`` (opacity per unit distance over the TF domain) from the next render.
+
+        Returns self, so calls chain: ``renderer.set_opacity_transfer_function(otf).render(volume)``.
+        """
         if not isinstance(opacity_tf, OpacityTransferFunction):
             raise TypeError(f"opacity_tf must be an OpacityTransferFunction, got {type(opacity_tf).__name__}")
         self.opacity_tf = opacity_tf
         return self
 
     def set_color_transfer_function(self, color_tf: ColorTransferFunction) -> "VolumeRenderer":
+        """Use ``color_tf`` (RGB over the TF domain) from the next render. Returns self."""
         if not isinstance(color_tf, ColorTransferFunction):
             raise TypeError(f"color_tf must be a ColorTransferFunction, got {type(color_tf).__name__}")
         self.color_tf = color_tf
