@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LoadedVolume", "LoadedSeries", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
+__all__ = ["LoadedVolume", "from_xyz", "LoadedSeries", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
 
 SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
 
@@ -41,12 +41,28 @@ SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
 MAX_LOAD_BYTES = 4 << 30
 
 
-class LoadedVolume(NamedTuple):
-    """A volume read from a file."""
-
+class _VolumeFields(NamedTuple):
     data: np.ndarray  # (D, H, W), float32 (float64 kept)
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
+
+
+class LoadedVolume(_VolumeFields):
+    """A volume read from a file: ``data`` (D, H, W), ``spacing`` (sx, sy, sz), ``origin`` (x, y, z),
+    and ``orientation``, the anatomical direction of +x, +y, +z ("RAS": right, anterior,
+    superior; None when unknown). It unpacks as ``data, spacing, origin``; ``VolumeView``,
+    ``viewer`` and ``VolumeRenderer`` take it whole (with its spacing and origin)."""
+
+    orientation: str | None = None
+
+    def __new__(cls, data, spacing, origin, orientation: str | None = None):
+        self = super().__new__(cls, data, spacing, origin)
+        self.orientation = orientation
+        return self
+
+    def __repr__(self) -> str:
+        return (f"LoadedVolume(data=<{self.data.dtype} array {self.data.shape}>, spacing={self.spacing}, "
+                f"origin={self.origin}, orientation={self.orientation!r})")
 
 
 class LoadedSeries(NamedTuple):
@@ -140,7 +156,7 @@ def _check_size(shape, itemsize: int, path: Path, field: str, available: int | N
     return size
 
 
-def _load_nifti(path: Path, volume_index):
+def _load_nifti(path: Path, volume_index, reorient: bool = True):
     nibabel = _require("nibabel", "nifti")
     try:
         image = nibabel.load(str(path))  # reads the header only
@@ -151,12 +167,26 @@ def _load_nifti(path: Path, volume_index):
         array = np.asanyarray(image.dataobj)
     except Exception as err:
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
-    zooms = image.header.get_zooms()[:3]
-    # The affine's rotation is not applied: voxel axes stay the volume's axes.
-    return _finish(_select_volume(array, volume_index, path), zooms, image.affine[:3, 3], path)
+    if reorient:  # voxel axes along +R, +A, +S (the closest to the affine), so x, y, z are R, A, S
+        array, affine = _closest_canonical(nibabel, array, image.affine, path)
+    else:
+        affine = image.affine
+    zooms = np.linalg.norm(affine[:3, :3], axis=0)
+    loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path)
+    return LoadedVolume(*loaded, orientation="".join(nibabel.aff2axcodes(affine)))
 
 
-def _load_nrrd(path: Path, volume_index):
+def _closest_canonical(nibabel, array: np.ndarray, affine: np.ndarray, path: Path):
+    """(array, affine) with the voxel axes flipped and permuted to RAS, as nibabel's
+    ``as_closest_canonical`` does (a residual rotation, e.g. a tilt, stays in the affine)."""
+    try:
+        image = nibabel.as_closest_canonical(nibabel.Nifti1Image(array, affine))
+    except Exception as err:  # a degenerate affine (nibabel raises several types)
+        raise ValueError(f"{path.name}: its affine cannot be reoriented ({err}); load it with reorient=False") from None
+    return np.asanyarray(image.dataobj), image.affine
+
+
+def _load_nrrd(path: Path, volume_index, reorient: bool = True):
     array, header = _read_nrrd(_require("nrrd", "nrrd"), path)  # index order 'F': array[x, y, z]
     spatial = 3
     if "space directions" in header and header["space directions"] is not None:
@@ -168,7 +198,60 @@ def _load_nrrd(path: Path, volume_index):
     origin = header.get("space origin", [0.0, 0.0, 0.0])
     if array.ndim == 4:  # the volumes of a series go last, where _select_volume looks for them
         array = np.moveaxis(array, _nrrd_list_axis(header, array.shape), -1)
-    return _finish(_select_volume(array, volume_index, path), spacing, origin, path)
+    orientation = None
+    directions = _nrrd_ras_directions(header, path)
+    if directions is not None:
+        if reorient:
+            array, directions, origin = _to_ras_axes(array, directions, _ras_origin(header, origin, path))
+        orientation = _axis_codes(directions)
+        spacing = list(np.linalg.norm(directions, axis=0))
+    loaded = _finish(_select_volume(array, volume_index, path), spacing, origin, path)
+    return LoadedVolume(*loaded, orientation=orientation)
+
+
+_TO_RAS = {"right-anterior-superior": (1, 1, 1), "ras": (1, 1, 1), "left-posterior-superior": (-1, -1, 1),
+           "lps": (-1, -1, 1), "left-anterior-superior": (-1, 1, 1), "las": (-1, 1, 1),
+           "scanner-xyz": (1, 1, 1), "3d-right-handed": (1, 1, 1)}
+
+
+def _nrrd_ras_directions(header: dict, path: Path) -> np.ndarray | None:
+    """The 3×3 world step of each spatial voxel axis (columns), in RAS; None without them."""
+    space = str(header.get("space", "")).lower()
+    raw = header.get("space directions")
+    if raw is None or space not in _TO_RAS:
+        return None
+    rows = [d for d in np.asarray(raw, dtype=object) if d is not None and np.all(np.isfinite(np.asarray(d, float)))]
+    matrix = np.asarray(rows, dtype=np.float64)
+    if matrix.shape != (3, 3) or abs(np.linalg.det(matrix)) < 1e-12:
+        raise ValueError(f"{path.name}: unusable space directions {rows!r}: expected three independent vectors")
+    return matrix.T * np.asarray(_TO_RAS[space], dtype=np.float64)[:, None]
+
+
+def _ras_origin(header: dict, origin, path: Path) -> np.ndarray:
+    space = str(header.get("space", "")).lower()
+    return np.asarray(_three_numbers(origin, path, "origin")) * np.asarray(_TO_RAS[space], dtype=np.float64)
+
+
+def _to_ras_axes(array: np.ndarray, directions: np.ndarray, origin: np.ndarray):
+    """Flip and permute the first three axes of ``array`` (x, y, z[, t]) so that voxel axis a
+    steps mostly along world axis a, positively (RAS). Returns (array, directions, origin)."""
+    world_axis = np.argmax(np.abs(directions), axis=0)  # the world axis each voxel axis mostly follows
+    if sorted(world_axis) != [0, 1, 2]:  # oblique at 45°: keep the stored order
+        return array, directions, origin
+    directions, origin = directions.copy(), origin.astype(np.float64).copy()
+    for axis in range(3):
+        if directions[world_axis[axis], axis] < 0:
+            array = np.flip(array, axis)
+            origin = origin + directions[:, axis] * (array.shape[axis] - 1)
+            directions[:, axis] = -directions[:, axis]
+    order = list(np.argsort(world_axis))
+    return np.transpose(array, order + list(range(3, array.ndim))), directions[:, order], origin
+
+
+def _axis_codes(directions: np.ndarray) -> str:
+    """'RAS', 'LPS', ... : the anatomical direction each voxel axis points to."""
+    codes = ("LR", "PA", "IS")
+    return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(np.argmax(np.abs(directions), axis=0)))
 
 
 _NRRD_PLACEMENT = ("data file", "datafile", "line skip", "lineskip", "byte skip", "byteskip")
@@ -369,7 +452,30 @@ def _time_spacing(path: Path, suffix: str) -> float:
     return value if np.isfinite(value) and value > 0 else 1.0
 
 
-def load_volume(path, volume_index: int | str | None = None) -> LoadedVolume | LoadedSeries:
+def from_xyz(array, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), orientation: str | None = None) -> LoadedVolume:
+    """An array indexed ``[x, y, z]`` (nilearn's and nibabel's ``get_fdata()``, most NumPy code
+    written for NIfTI) as a ``LoadedVolume`` indexed ``[z, y, x]`` as the renderer expects; passing
+    such an array straight to ``VolumeView`` would show it mirrored.
+
+    Args:
+        array: (X, Y, Z) numpy array (or anything ``np.asarray`` takes).
+        spacing: voxel size (sx, sy, sz); origin: world position of voxel [0, 0, 0].
+        orientation: what +x, +y, +z point to, e.g. "RAS" (recorded, not applied).
+
+    Example:
+        >>> xyz = np.zeros((4, 5, 6), np.float32)                     # [x, y, z]
+        >>> loaded = from_xyz(xyz, spacing=(2, 2, 3))
+        >>> loaded.data.shape, loaded.spacing                          # [z, y, x]
+        ((6, 5, 4), (2.0, 2.0, 3.0))
+    """
+    array = np.asarray(array)
+    if array.ndim != 3:
+        raise ValueError(f"array must be 3-D, indexed [x, y, z], got shape {array.shape}")
+    loaded = _finish(array, spacing, origin, Path("array"))
+    return LoadedVolume(*loaded, orientation=orientation)
+
+
+def load_volume(path, volume_index: int | str | None = None, reorient: bool = True) -> LoadedVolume | LoadedSeries:
     """Read a volume file, by extension: ``.nii``/``.nii.gz`` (nibabel), ``.nrrd``/``.nhdr``
     (pynrrd), ``.npy``/``.npz`` (numpy; an ``.npz`` may hold ``volume``, ``spacing``, ``origin``).
 
@@ -377,6 +483,10 @@ def load_volume(path, volume_index: int | str | None = None) -> LoadedVolume | L
         path: the file.
         volume_index: which volume of 4-D data (a time series); required for 4-D files.
             ``"all"`` reads the whole series (a 3-D file gives a series of one).
+        reorient: flip and permute a NIfTI's or NRRD's voxel axes to the closest to RAS
+            (nibabel's ``as_closest_canonical``; NRRD ``space directions`` the same way), so
+            x, y, z point right, anterior, superior and no scan comes out mirrored; False keeps
+            the stored order. ``orientation`` on the result says which it is (e.g. "RAS", "LAS").
 
     Returns:
         ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. Files store
@@ -400,10 +510,10 @@ def load_volume(path, volume_index: int | str | None = None) -> LoadedVolume | L
         raise FileNotFoundError(f"no such file: {path}")
     if isinstance(volume_index, str) and volume_index == "all":
         loaded = (_load_nifti if suffix in (".nii", ".nii.gz") else _load_nrrd if suffix in (".nrrd", ".nhdr")
-                  else lambda p, i: _load_numpy(p, i, suffix))(path, "all")
+                  else lambda p, i, _: _load_numpy(p, i, suffix))(path, "all", reorient)
         return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix))
     if suffix in (".nii", ".nii.gz"):
-        return _load_nifti(path, volume_index)
+        return _load_nifti(path, volume_index, reorient)
     if suffix in (".nrrd", ".nhdr"):
-        return _load_nrrd(path, volume_index)
+        return _load_nrrd(path, volume_index, reorient)
     return _load_numpy(path, volume_index, suffix)

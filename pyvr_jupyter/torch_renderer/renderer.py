@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from . import fused
+from . import fused, fused_adjoint
 from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
                       check_step_size, check_volume_array, check_world_length,
-                      check_value_range, check_vector3)
+                      check_value_range, check_vector3, unwrap_volume)
 from .camera import Camera
 from .empty_space import occupied_box, pad_blocks
 from .pipeline import BLOCK_SIZE, EMISSION_ABSORPTION, RenderContext
@@ -121,11 +121,20 @@ class VolumeRenderer:
         self._origin = check_vector3("origin", value, dtype=torch.float64)
 
     def set_volume(self, volume) -> "VolumeRenderer":
-        """Keep ``volume`` as the default for ``render`` calls without one. Returns self."""
+        """Keep ``volume`` as the default for ``render`` calls without one (a ``LoadedVolume``
+        brings its spacing and origin). Returns self."""
+        volume = self._adopt(volume)
         check_volume_array(volume)  # validate now, not at the first render
         self.volume = volume
         self.volume_shape = tuple(volume.shape)
         return self
+
+    def _adopt(self, volume):
+        """A ``LoadedVolume``'s data, once its spacing and origin are the renderer's; other volumes as they are."""
+        data, spacing, origin = unwrap_volume(volume)
+        if spacing is not None:
+            self.spacing, self.origin = spacing, origin
+        return data
 
     def set_opacity_transfer_function(self, opacity_tf: OpacityTransferFunction) -> "VolumeRenderer":
         """Use ``opacity_tf`` (opacity per unit distance over the TF domain) from the next render.
@@ -208,7 +217,8 @@ class VolumeRenderer:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
-            volume: (D, H, W) numpy array or tensor; defaults to the one given to ``set_volume``.
+            volume: (D, H, W) numpy array or tensor, or a ``LoadedVolume`` (whose spacing and
+                origin become the renderer's); defaults to the one given to ``set_volume``.
             camera: the view; defaults to ``Camera.for_volume`` of the volume.
             image_size: (H, W) or one int.
             n_samples: samples along the box's diagonal (step = diagonal / n_samples).
@@ -297,6 +307,7 @@ class VolumeRenderer:
                 ray_table: tuple | None = None) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4)."""
         height, width = image_size
+        volume = self._adopt(volume)
         # 1. Validate everything before allocating anything large.
         compositing = check_choice("compositing", compositing, COMPOSITING_STRATEGIES)
         for name, flag in (("use_opacity", use_opacity), ("use_color", use_color), ("use_lighting", use_lighting)):
@@ -344,7 +355,7 @@ class VolumeRenderer:
             clip_planes=None if planes is None else planes.to(dtype),
             ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
-        backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, dtype)
+        backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, dtype, context)
         self.last_stats = {"backend": backend, "step": step / float(self._spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
         if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
@@ -367,6 +378,8 @@ class VolumeRenderer:
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
         if backend == "fused":
             rgba = fused.render_context(context, self._stopper(should_stop), self.fused_threads)
+        elif backend == "fused+adjoint":  # the kernel forward, its per-ray adjoint in backward
+            rgba = fused_adjoint.render_context(context, self._stopper(should_stop), self.fused_threads)
         else:
             rgba = self._render_torch(context, needs_graph, self._stopper(should_stop))
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
@@ -399,9 +412,19 @@ class VolumeRenderer:
                 raise RenderInterrupted("render stopped by should_stop()")
         return check_stop
 
-    def _choose_backend(self, needs_graph: bool, dtype: torch.dtype) -> str:
-        """'fused' or 'torch' for this render (see the ``backend`` argument of the class)."""
+    def _choose_backend(self, needs_graph: bool, dtype: torch.dtype, context: RenderContext | None = None) -> str:
+        """'fused', 'fused+adjoint' or 'torch' for this render (see the ``backend`` argument of
+        the class). 'fused+adjoint', with ``auto`` on a CPU: the kernel renders and its per-ray
+        adjoint (``fused_adjoint.py``) gives the gradient, when only the volume and the TF values
+        need one (``fused_adjoint.covers``); camera, lighting and value-range gradients, MIP, MinIP
+        and average keep the PyTorch stages."""
         if self.backend == "torch":
+            return "torch"
+        if (self.backend == "auto" and needs_graph and self.device.type == "cpu" and context is not None
+                and fused_adjoint.covers(context)):
+            if fused_adjoint.is_compiled(_NUMPY_DTYPES[dtype]):
+                return "fused+adjoint"
+            fused_adjoint.compile_async(_NUMPY_DTYPES[dtype])  # ready for a later render; this one does not wait
             return "torch"
         reason = ("a graph must be recorded (an input requires grad)" if needs_graph else
                   f"the fused kernel runs on the CPU, not {self.device}" if self.device.type != "cpu" else None)

@@ -1,0 +1,102 @@
+"""Real scans the right way round (issue 16): NIfTI and NRRD voxel axes reoriented to RAS by
+default, the orientation recorded, the stored order on request; x, y, z-indexed arrays."""
+
+import numpy as np
+import pytest
+import torch
+
+from pyvr_jupyter.io import LoadedVolume, from_xyz, load_volume
+
+SHAPE_XYZ = (4, 5, 6)
+
+
+def ras_volume() -> np.ndarray:
+    """(x, y, z) values that differ everywhere, so any flip or permutation shows."""
+    return np.arange(np.prod(SHAPE_XYZ), dtype=np.float32).reshape(SHAPE_XYZ)
+
+
+def test_nifti_with_flipped_and_permuted_axes_loads_as_the_canonical_volume(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    affine = np.diag([2.0, 3.0, 4.0, 1.0])
+    affine[:3, 3] = (-10.0, 20.0, 5.0)
+    canonical = nibabel.Nifti1Image(ras_volume(), affine)
+    # Stored voxel axes permuted and two of them reversed: along A, I (S reversed), L (R reversed).
+    stored = canonical.as_reoriented(np.array([[2, -1], [0, 1], [1, -1]]))
+    assert "".join(nibabel.aff2axcodes(stored.affine)) == "AIL"
+    path = tmp_path / "permuted.nii.gz"
+    nibabel.save(stored, path)
+
+    loaded = load_volume(path)
+    assert loaded.orientation == "RAS"
+    np.testing.assert_array_equal(loaded.data, ras_volume().transpose(2, 1, 0))  # [z, y, x]
+    assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0))
+    assert loaded.origin == pytest.approx((-10.0, 20.0, 5.0))
+
+    kept = load_volume(path, reorient=False)
+    assert kept.orientation == "AIL"
+    np.testing.assert_array_equal(kept.data, np.asarray(stored.dataobj).transpose(2, 1, 0))
+
+
+def test_nifti_time_series_is_reoriented_too(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    series = np.stack([ras_volume(), ras_volume() + 1000], axis=-1)
+    image = nibabel.Nifti1Image(series[::-1], np.diag([-1.0, 1.0, 1.0, 1.0]))  # stored L→R
+    nibabel.save(image, tmp_path / "series.nii")
+    loaded = load_volume(tmp_path / "series.nii", volume_index=1)
+    np.testing.assert_array_equal(loaded.data, (ras_volume() + 1000).transpose(2, 1, 0))
+
+
+def test_nrrd_space_directions_are_honoured(tmp_path):
+    nrrd = pytest.importorskip("nrrd")
+    ras = ras_volume()
+    stored = ras.transpose(1, 0, 2)[::-1, :, ::-1]  # stored axes: A reversed (P), R, S reversed (I)
+    directions_ras = np.array([[0.0, -3.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, -4.0]])  # one row per stored axis
+    origin_ras = np.array([0.0, 3.0 * 4, 4.0 * 5])  # where stored voxel [0, 0, 0] lies (RAS)
+    lps = np.array([-1.0, -1.0, 1.0])
+    header = {"space": "left-posterior-superior", "space directions": directions_ras * lps,
+              "space origin": origin_ras * lps}
+    nrrd.write(str(tmp_path / "v.nrrd"), np.ascontiguousarray(stored), header, index_order="F")
+
+    loaded = load_volume(tmp_path / "v.nrrd")
+    assert loaded.orientation == "RAS"
+    np.testing.assert_array_equal(loaded.data, ras.transpose(2, 1, 0))
+    assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0))
+    assert loaded.origin == pytest.approx((0.0, 0.0, 0.0))
+    kept = load_volume(tmp_path / "v.nrrd", reorient=False)
+    assert kept.orientation == "PRI" and kept.data.shape == stored.shape[::-1]
+
+
+def test_loaded_volume_still_unpacks_as_three():
+    loaded = LoadedVolume(np.zeros((2, 3, 4)), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), orientation="RAS")
+    data, spacing, origin = loaded
+    assert data.shape == (2, 3, 4) and loaded.orientation == "RAS" and "RAS" in repr(loaded)
+
+
+def test_from_xyz_transposes_to_zyx():
+    xyz = ras_volume()
+    loaded = from_xyz(xyz, spacing=(2, 3, 4), orientation="RAS")
+    assert loaded.data[5, 4, 3] == xyz[3, 4, 5] and loaded.spacing == (2.0, 3.0, 4.0)
+    with pytest.raises(ValueError, match="3-D"):
+        from_xyz(np.zeros((2, 2)))
+
+
+def test_view_and_renderer_take_a_loaded_volume_with_its_spacing_and_origin():
+    from pyvr_jupyter import VolumeView
+    from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer
+
+    data = np.zeros((8, 10, 12), np.float32)
+    data[2:6, 3:7, 4:8] = 1.0
+    loaded = LoadedVolume(data, (2.0, 3.0, 4.0), (10.0, -5.0, 1.0), orientation="RAS")
+    view = VolumeView(loaded, width=32, height=32)
+    try:
+        assert view.renderer.spacing.tolist() == [2.0, 3.0, 4.0]
+        assert view.renderer.origin.tolist() == [10.0, -5.0, 1.0]
+        assert view.volume is data
+    finally:
+        view.close()
+    renderer = VolumeRenderer()
+    image = renderer.render(loaded, Camera.for_volume(data.shape, spacing=loaded.spacing, origin=loaded.origin),
+                            image_size=16)
+    assert renderer.spacing.tolist() == [2.0, 3.0, 4.0] and float(image.max()) > 0
+    assert VolumeRenderer().set_volume(loaded).origin.tolist() == [10.0, -5.0, 1.0]
+    assert isinstance(renderer.render(loaded, image_size=8), torch.Tensor)
