@@ -5,9 +5,12 @@ waited for, under ``torch.no_grad``); ``write_movie`` writes them with Pillow (G
 imageio-ffmpeg (MP4, WebM: ``pip install "pyvr_jupyter[video]"``) behind a tqdm progress bar.
 
 Example:
+    >>> import pathlib, tempfile
     >>> from pyvr_jupyter.torch_renderer import VolumeRenderer, render_turntable, write_movie
-    >>> frames = render_turntable(VolumeRenderer(volume.shape), volume, frames=120, image_size=256)
-    >>> write_movie(frames, "turntable.gif", fps=30)          # 120 frames, one full turn
+    >>> volume = torch.rand(16, 16, 16)                                          # (D, H, W)
+    >>> frames = render_turntable(VolumeRenderer(volume.shape), volume, frames=12, image_size=32)
+    >>> write_movie(frames, pathlib.Path(tempfile.mkdtemp()) / "turntable.gif", fps=12, progress=False).name
+    'turntable.gif'
 """
 
 from __future__ import annotations
@@ -183,8 +186,10 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
         is the frame count. Everything is checked here, before any frame renders.
 
     Example:
-        >>> for frame in render_turntable(renderer, volume, frames=36, image_size=(256, 256)):
-        ...     print(frame.shape)                                          # (256, 256, 3)
+        >>> volume = torch.rand(16, 16, 16)                                      # (D, H, W)
+        >>> frames = render_turntable(VolumeRenderer(volume.shape), volume, frames=3, image_size=(24, 32))
+        >>> len(frames), [frame.shape for frame in frames]                       # rendered as iterated
+        (3, [(24, 32, 3), (24, 32, 3), (24, 32, 3)])
     """
     if not isinstance(renderer, VolumeRenderer):
         raise TypeError(f"renderer must be a VolumeRenderer, got {type(renderer).__name__}")
@@ -306,8 +311,10 @@ def write_movie(frames: Iterable[np.ndarray], path, fps: float = 30, progress: b
         The path written.
 
     Example:
-        >>> write_movie(render_turntable(renderer, volume, frames=60, image_size=256), "spin.mp4", fps=30)
-        PosixPath('spin.mp4')
+        >>> import tempfile
+        >>> fade = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(4)]     # (H, W, 3) uint8 each
+        >>> write_movie(fade, pathlib.Path(tempfile.mkdtemp()) / "fade.gif", fps=10, progress=False).suffix
+        '.gif'
     """
     path = pathlib.Path(path)
     suffix = _movie_suffix(path)

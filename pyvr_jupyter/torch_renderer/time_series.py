@@ -86,8 +86,10 @@ class TimeSeries:
             of 4 holds about 135 MB; a 128×96×24 EPI volume about 1.2 MB per time point.
 
     Example:
-        >>> series = TimeSeries([volume_0, volume_1, volume_2])        # each (D, H, W)
-        >>> image = series.render(renderer, 2, camera, image_size=256) # time point 2
+        >>> series = TimeSeries([torch.rand(8, 8, 8) for _ in range(3)])         # each (D, H, W)
+        >>> image = series.render(VolumeRenderer((8, 8, 8)), 2, image_size=16)   # time point 2
+        >>> tuple(image.shape), series.cached_time_points
+        ((16, 16, 3), [2])
     """
 
     def __init__(self, volumes, value_range=None, time_spacing: float = 1.0, cache_size: int = 4):

@@ -8,8 +8,12 @@ numbers. Each is a pure function of (image, camera, ...) returning a new (H, W, 
 
 Example:
     >>> from pyvr_jupyter.widget.overlays import draw_overlays
-    >>> image = draw_overlays(pixels, camera, renderer.box(volume.shape), colormap="hot",
-    ...                       value_range=(0.0, 1.0), units="mm")           # (H, W, 3) uint8
+    >>> pixels = np.zeros((96, 128, 3), np.uint8)                          # a rendered picture
+    >>> camera = Camera.for_volume((16, 16, 16))
+    >>> image = draw_overlays(pixels, camera, ((0, 0, 0), (15, 15, 15)), colormap="hot",
+    ...                       value_range=(0.0, 1.0), units="mm")
+    >>> image.shape, image.dtype
+    ((96, 128, 3), dtype('uint8'))
 """
 
 from __future__ import annotations
@@ -274,8 +278,13 @@ def draw_overlays(image, camera: Camera, box=None, colormap=None, value_range=No
         A new (H, W, 3) uint8 image (the input is not changed).
 
     Example:
-        >>> shown = draw_overlays(view.screenshot(), view.camera, view.renderer.box(view.volume.shape),
-        ...                       colormap=view.renderer.color_tf, value_range=view.value_range, units="mm")
+        With a view: ``draw_overlays(view.screenshot(), view.camera, view.renderer.box(view.volume.shape),
+        colormap=view.renderer.color_tf, value_range=view.value_range, units="mm")``.
+
+        >>> plain = np.zeros((64, 64, 3), np.uint8)
+        >>> marked = draw_overlays(plain, Camera.for_volume((8, 8, 8)), outline=False, scale=False)
+        >>> bool(marked.any()), bool(plain.any())                             # the input is left alone
+        (True, False)
     """
     out = np.asarray(image)
     _as_image(out)  # checks the image before drawing anything
