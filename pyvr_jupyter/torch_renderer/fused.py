@@ -36,7 +36,7 @@ from numba import njit, prange
 
 __all__ = ["EMISSION_ABSORPTION", "MIP", "MINIP", "AVERAGE", "NO_LIGHT", "HEADLIGHT", "DIRECTIONAL",
            "march_tile", "is_compiled", "compile_async", "wait_until_compiled", "compile_seconds",
-           "KERNEL_LOCK", "set_threads", "get_threads"]
+           "KERNEL_LOCK", "set_threads", "get_threads", "Compilation", "kernel_settings", "march_image"]
 
 # Compositing modes and light models, as the kernel's integer switches.
 EMISSION_ABSORPTION, MIP, MINIP, AVERAGE = 0, 1, 2, 3
@@ -336,10 +336,42 @@ def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_bo
 
 
 # ---- compilation -------------------------------------------------------------------------
-_compiled: set = set()  # grid dtypes whose kernel is ready
-_compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
-_compile_seconds: dict = {}
-_compile_guard = threading.Lock()
+class Compilation:
+    """One kernel's signatures (one per grid dtype), compiled or loaded from numba's cache on a
+    background thread, once per process: ``tiny_call(dtype)`` runs the kernel once on a tiny input."""
+
+    def __init__(self, tiny_call, thread_name: str):
+        self._tiny_call = tiny_call
+        self._thread_name = thread_name
+        self._compiled: set = set()  # grid dtypes whose kernel is ready
+        self._compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
+        self.seconds: dict = {}  # seconds each signature took to compile or load, by dtype name
+        self._guard = threading.Lock()
+
+    def _compile(self, dtype: np.dtype, done: threading.Event) -> None:
+        start = time.perf_counter()
+        try:
+            with KERNEL_LOCK:
+                self._tiny_call(dtype)
+            self._compiled.add(dtype)
+            self.seconds[dtype.name] = time.perf_counter() - start
+        finally:
+            done.set()
+
+    def is_compiled(self, dtype=np.float32) -> bool:
+        return np.dtype(dtype) in self._compiled
+
+    def compile_async(self, dtype=np.float32) -> threading.Event:
+        dtype = np.dtype(dtype)
+        with self._guard:
+            if dtype not in self._compiling:
+                self._compiling[dtype] = threading.Event()
+                threading.Thread(target=self._compile, args=(dtype, self._compiling[dtype]), name=self._thread_name,
+                                 daemon=True).start()
+            return self._compiling[dtype]
+
+    def wait_until_compiled(self, dtype=np.float32, timeout: float | None = None) -> bool:
+        return self.compile_async(dtype).wait(timeout) and self.is_compiled(dtype)
 
 
 def _tiny_call(dtype: np.dtype) -> None:
@@ -355,42 +387,28 @@ def _tiny_call(dtype: np.dtype) -> None:
                np.zeros(1, dtype=i64))
 
 
-def _compile(dtype: np.dtype, done: threading.Event) -> None:
-    start = time.perf_counter()
-    try:
-        with KERNEL_LOCK:
-            _tiny_call(dtype)
-        _compiled.add(dtype)
-        _compile_seconds[dtype.name] = time.perf_counter() - start
-    finally:
-        done.set()
+_FORWARD = Compilation(_tiny_call, "pyvr-fused-compile")
 
 
 def is_compiled(dtype=np.float32) -> bool:
     """Is the kernel for grids of ``dtype`` (float32 or float64) ready to run without waiting?"""
-    return np.dtype(dtype) in _compiled
+    return _FORWARD.is_compiled(dtype)
 
 
 def compile_async(dtype=np.float32) -> threading.Event:
     """Compile (or load from numba's cache) the kernel for ``dtype`` on a background thread,
     once per process; returns an Event set when it is done."""
-    dtype = np.dtype(dtype)
-    with _compile_guard:
-        if dtype not in _compiling:
-            _compiling[dtype] = threading.Event()
-            threading.Thread(target=_compile, args=(dtype, _compiling[dtype]), name="pyvr-fused-compile",
-                             daemon=True).start()
-        return _compiling[dtype]
+    return _FORWARD.compile_async(dtype)
 
 
 def wait_until_compiled(dtype=np.float32, timeout: float | None = None) -> bool:
     """Block until the kernel for ``dtype`` is ready (starting its compilation if needed)."""
-    return compile_async(dtype).wait(timeout) and is_compiled(dtype)
+    return _FORWARD.wait_until_compiled(dtype, timeout)
 
 
 def compile_seconds() -> dict:
     """Seconds each compiled signature took to compile or load, by dtype name (for reports)."""
-    return dict(_compile_seconds)
+    return dict(_FORWARD.seconds)
 
 
 def set_threads(n: int) -> None:
@@ -428,8 +446,9 @@ def _table(tf, dtype, n_channels: int) -> tuple[np.ndarray, np.ndarray, bool]:
     return as_numpy(tf.positions, dtype), values[:, 0] if values.shape[1] == 1 else values, bool(tf.uniform)
 
 
-def _kernel_settings(context, dtype) -> dict:
-    """The kernel's per-render arguments (all but the rays and the output)."""
+def kernel_settings(context, dtype) -> dict:
+    """The kernel's per-render arguments (all but the rays and the output), as numpy arrays
+    and numbers of ``dtype`` (the grid's: float32 or float64) or float64."""
     from .compositing import EARLY_TERMINATION_THRESHOLD
     from .pipeline import BLOCK_SIZE
 
@@ -472,27 +491,34 @@ def _kernel_settings(context, dtype) -> dict:
         termination_every=BLOCK_SIZE if early else 1, occupied=occupied, block_scale=block_scale)
 
 
-def render_context(context, check_stop, threads: int | None = None) -> torch.Tensor:
-    """Render every pixel of a ``pipeline.RenderContext`` with the kernel: (H·W, 4) RGBA.
+def march_image(settings: dict, image_size: tuple[int, int], check_stop, threads: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Every pixel of an image through ``march_tile`` with ``settings`` (``kernel_settings``):
+    (H·W, 4) RGBA and (H·W,) samples classified per ray.
 
     Tiles of ``_PIXELS_PER_TILE`` consecutive pixels; ``check_stop()`` runs before each (it
     raises to interrupt). Memory is O(pixels): nothing per sample is stored.
-    ``context.samples_taken`` gets the number of samples classified.
     """
-    dtype = np.dtype(np.float64 if context.grid.dtype == torch.float64 else np.float32)
-    settings = _kernel_settings(context, dtype)
-    height, width = context.image_size
+    height, width = image_size
     n_pixels = height * width
-    out = np.zeros((n_pixels, 4), dtype=dtype)
+    out = np.zeros((n_pixels, 4), dtype=settings["grid"].dtype)
     samples = np.zeros(n_pixels, dtype=np.int64)
-    tiles = 0
     for first in range(0, n_pixels, _PIXELS_PER_TILE):
         check_stop()
         last = min(first + _PIXELS_PER_TILE, n_pixels)
         with KERNEL_LOCK:
             set_threads(threads or _POOL_SIZE)  # per calling thread in numba: set it for every call
             march_tile(first, width, height, out=out[first:last], samples=samples[first:last], **settings)
-        tiles += 1
-    context.chunks_rendered = tiles
+    return out, samples
+
+
+def render_context(context, check_stop, threads: int | None = None) -> torch.Tensor:
+    """Render every pixel of a ``pipeline.RenderContext`` with the kernel: (H·W, 4) RGBA.
+
+    ``context.samples_taken`` gets the number of samples classified (see ``march_image``).
+    """
+    dtype = np.dtype(np.float64 if context.grid.dtype == torch.float64 else np.float32)
+    out, samples = march_image(kernel_settings(context, dtype), context.image_size, check_stop, threads)
+    context.chunks_rendered = -(-out.shape[0] // _PIXELS_PER_TILE)
     context.samples_taken = int(samples.sum())
     return torch.from_numpy(out)
