@@ -161,7 +161,8 @@ def test_auto_uses_the_kernel_without_a_graph_and_pytorch_with_one(volume):
     assert renderer.last_stats["backend"] == "fused"
     learnable = torch.as_tensor(volume).clone().requires_grad_(True)
     image = renderer.render(learnable, image_size=8, value_range=(0.0, 1.0))
-    assert renderer.last_stats["backend"] == "torch" and image.requires_grad
+    # The kernel's adjoint takes volume gradients once compiled (test_fused_adjoint.py).
+    assert renderer.last_stats["backend"] in ("torch", "fused+adjoint") and image.requires_grad
     with torch.no_grad():
         renderer.render(learnable, image_size=8, value_range=(0.0, 1.0))
     assert renderer.last_stats["backend"] == "fused"
