@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+
 import ipywidgets as widgets
 
 from .panel import ControlPanel
@@ -91,7 +93,9 @@ class SliceViewer(widgets.VBox):
     def close(self) -> None:
         """Unlink and close the slices, the editor and the panel (the view itself stays open)."""
         for link in self._links:
-            link.unlink()
+            with contextlib.suppress(ValueError):  # closed twice
+                link.unlink()
+        self._links = []
         for slice_view in self.slices:
             slice_view.close()
         self.controls.close()

@@ -31,10 +31,12 @@ import ipywidgets as widgets
 import matplotlib
 import numpy as np
 import torch
+import traitlets
 from ipycanvas import MultiCanvas, hold_canvas
 
 from ..torch_renderer import ColorTransferFunction, OpacityTransferFunction
 from ..torch_renderer._checks import as_volume_tensor
+from ..torch_renderer.auto_tf import auto_opacity_points
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
 
@@ -43,6 +45,18 @@ PICK_RADIUS = 8  # how close a click must be to grab a point
 DOUBLE_CLICK_S = 0.4
 MIN_GAP = 1e-3  # smallest distance between neighbouring points in s
 BAR_HEIGHT = 14
+
+#: Drawing colours per theme. "auto" reads on JupyterLab's light and dark themes (and in Voila):
+#: a transparent plot, mid-grey histogram and labels, a mid-blue curve.
+THEMES = {
+    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", inside="rgba(128,128,128,0.55)",
+                 outside="rgba(128,128,128,0.22)", fill="rgba(66,135,245,0.25)", curve="#3b82f6",
+                 text="#8c8c8c", hover="#f97316"),
+    "light": dict(plot="#f4f4f4", frame="#cccccc", inside="#b8b8b8", outside="#e0e0e0",
+                  fill="rgba(70,130,180,0.25)", curve="#1f4e79", text="#333333", hover="#e8590c"),
+    "dark": dict(plot="#1e1e1e", frame="#555555", inside="#6b6b6b", outside="#3a3a3a",
+                 fill="rgba(96,165,250,0.25)", curve="#60a5fa", text="#d0d0d0", hover="#fb923c"),
+}
 
 OPACITY_PRESETS = {
     "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
@@ -62,6 +76,11 @@ def _batched(layer):
         yield layer
     finally:
         manager.__exit__(None, None, None)
+
+
+def _axis_top(points) -> float:
+    """Top of the opacity axis for a curve: a little above its highest point, in [0.001, 1]."""
+    return min(1.0, max(1e-3, 1.5 * max(float(a) for _, a in points)))
 
 
 def colormap_names() -> list[str]:
@@ -124,16 +143,37 @@ class TransferFunctionEditor(widgets.VBox):
         opacity_tf, colormap, value_range: starting state when there is no view.
         width, height: canvas size in pixels.
         max_opacity: top of the opacity axis; lower it for fine control near zero. Default: a
-            little above the curve's highest point (at most 1).
+            little above the curve's highest point (at most 1); a curve set from code moves it.
+        theme: drawing colours, "auto" (read on light and dark backgrounds), "light" or "dark".
+
+    The state lives in traits (``opacity_points``, ``colormap``, ``value_range``,
+    ``max_opacity``): assigning one redraws the editor and updates the view, and
+    ``observe``/``widgets.link`` work on them.
+
+    Example:
+        >>> editor.opacity_points = [[0, 0], [0.5, 0.6], [1, 0]]          # redraws; the axis follows
+        >>> widgets.link((editor, "value_range"), (other_editor, "value_range"))
     """
+
+    opacity_points = traitlets.List(traitlets.List(traitlets.Float(), minlen=2, maxlen=2))
+    """The opacity curve's control points ``[[s, opacity], ...]``, sorted by s, from s = 0 to s = 1."""
+    colormap = traitlets.Unicode("viridis")
+    """Matplotlib colormap name."""
+    value_range = traitlets.Tuple(traitlets.Float(), traitlets.Float())
+    """The value window ``(low, high)`` mapped onto s ∈ [0, 1], in the volume's units."""
+    max_opacity = traitlets.Float(1.0)
+    """Top of the opacity axis (0.001 to 1)."""
+    theme = traitlets.Enum(tuple(THEMES), "auto")
+    """Drawing colours: "auto", "light" or "dark"."""
 
     def __init__(self, volume=None, *, view=None, opacity_tf: OpacityTransferFunction | None = None,
                  colormap: str = "viridis", value_range=None, width: int = 420, height: int = 180,
-                 max_opacity: float | None = None):
+                 max_opacity: float | None = None, theme: str = "auto"):
+        self.view = view
         if volume is None and view is None:
             raise ValueError("TransferFunctionEditor needs a volume or a view")
-        self.view = view
         volume = view.volume if volume is None else volume
+        self._volume = volume
         tensor = as_volume_tensor(volume).detach()
         self.data_range = (float(tensor.min()), float(tensor.max()))
         if self.data_range[1] <= self.data_range[0]:
@@ -152,7 +192,7 @@ class TransferFunctionEditor(widgets.VBox):
         else:
             points = (opacity_tf or OpacityTransferFunction.linear(0.0, 0.1)).get_control_points()
             value_range = tuple(value_range) if value_range is not None else self.data_range
-        self.points = [list(p) for p in points]
+        self._points = [list(p) for p in points]
         self.color_tf = ColorTransferFunction(colormap)
 
         self.canvas = MultiCanvas(3, width=self.width, height=self.height)
@@ -160,51 +200,107 @@ class TransferFunctionEditor(widgets.VBox):
         self.canvas.on_mouse_move(self.mouse_move)
         self.canvas.on_mouse_up(self.mouse_up)
         self.canvas.on_mouse_out(self.mouse_up)
-        self.colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap")
-        self.preset_picker = widgets.Dropdown(options=["(custom)"] + list(OPACITY_PRESETS), value="(custom)",
-                                              description="preset")
+        half = widgets.Layout(width="50%", min_width="0")
+        label = {"description_width": "64px"}
+        self.colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap",
+                                                layout=half, style=label)
+        self.preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + list(OPACITY_PRESETS), value="(custom)",
+                                              description="preset", layout=half, style=label,
+                                              tooltip="replace the curve by a preset shape")
         low, high = self.data_range
         self.window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
                                                min=low, max=high, step=(high - low) / 1000, description="window",
-                                               readout_format=".3g", continuous_update=False)
+                                               readout_format=".3g", continuous_update=False,
+                                               layout=widgets.Layout(width="100%", min_width="0"),
+                                               style={"description_width": "64px"},
+                                               tooltip="values mapped onto the colour bar (s from 0 to 1)")
         if max_opacity is None:
-            max_opacity = min(1.0, max(1e-3, 1.5 * max(a for _, a in self.points)))
+            max_opacity = _axis_top(self._points)
         self.opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
-                                                    description="max opacity", readout_format=".3f",
-                                                    style={"description_width": "initial"})
+                                                    description="axis top", readout_format=".3f",
+                                                    layout=widgets.Layout(width="100%", min_width="0"),
+                                                    style={"description_width": "64px"},
+                                                    tooltip="top of the opacity axis (max opacity shown)")
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
         self.preset_picker.observe(self._on_preset_picked, names="value")
         self.window.observe(self._on_window, names="value")
-        self.opacity_scale.observe(lambda _: self.draw(), names="value")
+        self._links = [widgets.link((self, "colormap"), (self.colormap_picker, "value")),
+                       widgets.link((self, "max_opacity"), (self.opacity_scale, "value"))]
+        super().__init__([self.canvas, widgets.HBox([self.colormap_picker, self.preset_picker]),
+                          self.window, self.opacity_scale],
+                         layout=widgets.Layout(width=f"{self.width + 4}px", max_width="100%"),
+                         opacity_points=[list(p) for p in self._points], colormap=colormap,
+                         value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
+        self.observe(self._on_points_trait, names="opacity_points")
+        self.observe(self._on_value_range_trait, names="value_range")
+        self.observe(lambda _: self.draw(), names="max_opacity")
+        self.observe(lambda _: (self.draw_histogram(), self.draw()), names="theme")
         if view is not None:
             view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
-        super().__init__([self.canvas, widgets.HBox([self.colormap_picker, self.preset_picker]),
-                          widgets.HBox([self.window, self.opacity_scale])])
         self.draw_histogram()
         self.draw()
 
     def close(self) -> None:
         """Stop following the view (closing an editor must not leave observers on it)."""
-        if self.view is not None:
+        for link in getattr(self, "_links", ()):
+            with contextlib.suppress(ValueError):  # unlinked already
+                link.unlink()
+        self._links = []
+        if getattr(self, "view", None) is not None:
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
         super().close()
 
     # ---- state --------------------------------------------------------------------------
     @property
-    def opacity_tf(self) -> OpacityTransferFunction:
-        """The edited curve, as a new ``OpacityTransferFunction`` (edits do not change it later)."""
-        return OpacityTransferFunction(self.points)
+    def points(self) -> list[list[float]]:
+        """The control points ``[[s, opacity], ...]`` being edited; assigning sets ``opacity_points``."""
+        return self._points
+
+    @points.setter
+    def points(self, points) -> None:
+        self.opacity_points = [list(p) for p in points]
 
     @property
-    def value_range(self) -> tuple[float, float]:
-        """The value window ``(low, high)`` mapped onto s ∈ [0, 1], in the volume's units."""
-        return tuple(self.window.value)
+    def opacity_tf(self) -> OpacityTransferFunction:
+        """The edited curve, as a new ``OpacityTransferFunction`` (edits do not change it later)."""
+        return OpacityTransferFunction(self._points)
 
     def set_opacity_tf(self, opacity_tf: OpacityTransferFunction) -> None:
-        """Replace the curve (from Python); the view follows."""
-        self.points = [list(p) for p in opacity_tf.get_control_points()]
+        """Replace the curve (from Python); the view follows and the opacity axis fits the curve."""
+        self.opacity_points = [list(p) for p in opacity_tf.get_control_points()]
+
+    @traitlets.validate("opacity_points")
+    def _valid_points(self, proposal) -> list:
+        points = [[float(s), float(a)] for s, a in proposal["value"]]
+        try:
+            OpacityTransferFunction(points)  # checks: two or more, in [0, 1], distinct s
+        except (TypeError, ValueError) as err:
+            raise traitlets.TraitError(f"opacity_points: {err}") from None
+        points = sorted(points)
+        if points[0][0] > 0 or points[-1][0] < 1:  # the editor's curve spans s = 0 to 1 (the same function)
+            points = [(0.0, points[0][1])] * (points[0][0] > 0) + points + [(1.0, points[-1][1])] * (points[-1][0] < 1)
+        return [list(p) for p in points]
+
+    def _on_points_trait(self, change) -> None:
+        """``opacity_points`` assigned from code (or by the view): adopt it, fit the axis, push it."""
+        if self._points == change["new"]:
+            return
+        self._points = [list(p) for p in change["new"]]
+        self._hover = None
+        top = max(a for _, a in self._points)
+        if top > self.max_opacity or top < 0.2 * self.max_opacity:
+            self.max_opacity = _axis_top(self._points)
         self._changed(interactive=False)
+
+    def _on_value_range_trait(self, change) -> None:
+        low, high = change["new"]
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise traitlets.TraitError(f"value_range must be finite with low < high, got {change['new']}")
+        if list(self.window.value) != [low, high]:
+            with self.window.hold_trait_notifications():
+                self.window.min, self.window.max = min(self.window.min, low), max(self.window.max, high)
+                self.window.value = [low, high]
 
     def on_change(self, callback) -> None:
         """Call ``callback(editor)`` after every edit (for use without a view)."""
@@ -212,8 +308,10 @@ class TransferFunctionEditor(widgets.VBox):
 
     def _changed(self, interactive: bool) -> None:
         """Push the edit to the view (a quick preview while dragging) and redraw at once."""
+        if self.opacity_points != self._points:
+            self.opacity_points = [list(p) for p in self._points]  # observers see every edit
         self.draw()
-        if self.view is not None:
+        if self.view is not None and not self._syncing:
             self._syncing = True
             try:
                 self.view.edit(interactive=interactive, opacity_points=[list(p) for p in self.points])
@@ -230,13 +328,13 @@ class TransferFunctionEditor(widgets.VBox):
     def to_canvas(self, s: float, opacity: float) -> tuple[float, float]:
         """Canvas pixel ``(x, y)`` of the point ``(s, opacity)`` (opacity clipped to the axis' top)."""
         left, top, w, h = self._plot_box()
-        return left + s * w, top + h * (1.0 - min(opacity, self.opacity_scale.value) / self.opacity_scale.value)
+        return left + s * w, top + h * (1.0 - min(opacity, self.max_opacity) / self.max_opacity)
 
     def from_canvas(self, x: float, y: float) -> tuple[float, float]:
         """``(s, opacity)`` under canvas pixel ``(x, y)``, clamped to [0, 1] × [0, axis top]."""
         left, top, w, h = self._plot_box()
         s = min(1.0, max(0.0, (x - left) / w))
-        opacity = min(1.0, max(0.0, (1.0 - (y - top) / h) * self.opacity_scale.value))
+        opacity = min(1.0, max(0.0, (1.0 - (y - top) / h) * self.max_opacity))
         return s, opacity
 
     def point_at(self, x: float, y: float) -> int | None:
@@ -322,11 +420,17 @@ class TransferFunctionEditor(widgets.VBox):
             self.view.colormap = change["new"]
 
     def _on_preset_picked(self, change) -> None:
-        if change["new"] in OPACITY_PRESETS:
-            self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.opacity_scale.value))
+        if change["new"] == "auto":  # chosen from the data in the current window (auto_tf)
+            volume = self.view.volume if self.view is not None else self._volume
+            self.opacity_points = [list(p) for p in auto_opacity_points(volume, self.value_range)]
+            self.preset_picker.value = "(custom)"
+        elif change["new"] in OPACITY_PRESETS:
+            self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.max_opacity))
             self.preset_picker.value = "(custom)"
 
     def _on_window(self, change) -> None:
+        if change["new"][1] > change["new"][0]:
+            self.value_range = tuple(change["new"])
         if self.view is not None and not self._syncing and change["new"][1] > change["new"][0]:
             self.view.value_range = list(change["new"])
         self.draw_histogram()
@@ -338,7 +442,7 @@ class TransferFunctionEditor(widgets.VBox):
         self._syncing = True
         try:
             if change["name"] == "opacity_points":
-                self.points = [list(p) for p in change["new"]]
+                self.opacity_points = [list(p) for p in change["new"]]
             elif change["name"] == "colormap":
                 self.colormap_picker.value = change["new"]
             elif change["name"] == "value_range":
@@ -391,15 +495,20 @@ class TransferFunctionEditor(widgets.VBox):
         bins = counts.shape[0]
         with _batched(layer):
             layer.clear()
-            layer.fill_style = "#f4f4f4"
+            colours = THEMES[self.theme]
+            layer.clear_rect(0, 0, self.width, self.height)
+            layer.fill_style = colours["plot"]
             layer.fill_rect(left, top, w, h)
+            layer.stroke_style = colours["frame"]
+            layer.line_width = 1
+            layer.stroke_rect(left, top, w, h)
             # Bins outside the value window are drawn lighter.
             low, high = self.value_range
             span = self.data_range[1] - self.data_range[0]
             centres = self.data_range[0] + (np.arange(bins) + 0.5) * span / bins
             inside = (centres >= low) & (centres <= high)
             xs = left + np.arange(bins) * w / bins
-            for mask, colour in ((inside, "#b8b8b8"), (~inside, "#e0e0e0")):
+            for mask, colour in ((inside, colours["inside"]), (~inside, colours["outside"])):
                 if mask.any():
                     layer.fill_style = colour
                     layer.fill_rects(xs[mask], top + h * (1 - counts[mask]), w / bins, h * counts[mask])
@@ -415,14 +524,15 @@ class TransferFunctionEditor(widgets.VBox):
                 layer.fill_style = "rgb({},{},{})".format(*(int(c * 255) for c in colour))
                 layer.fill_rect(left + i * w / 64, top + h + 4, w / 64 + 1, BAR_HEIGHT)
             xy = [self.to_canvas(s, a) for s, a in self.points]
-            layer.fill_style = "rgba(70,130,180,0.25)"
+            colours = THEMES[self.theme]
+            layer.fill_style = colours["fill"]
             layer.fill_polygon([(xy[0][0], top + h)] + xy + [(xy[-1][0], top + h)])
-            layer.stroke_style = "#1f4e79"
+            layer.stroke_style = colours["curve"]
             layer.line_width = 2
             layer.stroke_lines(xy)
-            layer.fill_style = "#333"
+            layer.fill_style = colours["text"]
             layer.font = "10px sans-serif"
-            layer.fill_text(f"opacity ≤ {self.opacity_scale.value:.3g}", left + 4, top + 12)
+            layer.fill_text(f"opacity ≤ {self.max_opacity:.3g}", left + 4, top + 12)
         self.draw_points()
 
     def draw_points(self) -> None:
@@ -431,9 +541,10 @@ class TransferFunctionEditor(widgets.VBox):
         with _batched(layer):
             layer.clear()
             xy = np.array([self.to_canvas(s, a) for s, a in self.points])
-            layer.fill_style = "#1f4e79"
+            colours = THEMES[self.theme]
+            layer.fill_style = colours["curve"]
             layer.fill_circles(xy[:, 0], xy[:, 1], 4)
             if self._hover is not None and self._hover < len(xy):
-                layer.stroke_style = "#e8590c"
+                layer.stroke_style = colours["hover"]
                 layer.line_width = 2
                 layer.stroke_circle(float(xy[self._hover, 0]), float(xy[self._hover, 1]), 7)

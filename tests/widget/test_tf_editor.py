@@ -252,3 +252,60 @@ def test_randomly_damaged_documents_raise_value_error_or_load_a_valid_curve(edit
         s = [p[0] for p in editor.points]
         assert s[0] == 0.0 and s[-1] == 1.0 and s == sorted(s)
         assert all(0.0 <= p[1] <= 1.0 for p in editor.points)
+
+
+# ---- state as traits (issue 16) -------------------------------------------------------------
+def test_opacity_points_trait_assigned_from_code_updates_editor_view_and_axis(volume):
+    view = VolumeView(volume, width=32, height=32)
+    editor = TransferFunctionEditor(view=view)
+    seen = []
+    editor.observe(lambda change: seen.append(change["new"]), names="opacity_points")
+    bell = OpacityTransferFunction.bell_curve(0.5, 0.1, 0.6, n_points=9)
+    editor.set_opacity_tf(bell)  # notebook 02's bell curve peaking at 0.6
+    assert editor.max_opacity >= 0.6  # the axis follows: the curve is not cut off
+    np.testing.assert_allclose(view.opacity_points, editor.opacity_points)
+    editor.opacity_points = [[0.0, 0.0], [0.5, 0.02], [1.0, 0.0]]  # assignment redraws and pushes
+    assert editor.points == [[0.0, 0.0], [0.5, 0.02], [1.0, 0.0]]
+    assert view.opacity_points == [[0.0, 0.0], [0.5, 0.02], [1.0, 0.0]]
+    assert editor.max_opacity == pytest.approx(0.03, rel=0.2)  # and shrinks to a low curve
+    assert len(seen) == 2
+    editor.close()
+
+
+def test_editor_traits_link_and_validate(volume):
+    import ipywidgets as widgets
+    from traitlets import TraitError
+
+    first, second = TransferFunctionEditor(volume), TransferFunctionEditor(volume)
+    links = [widgets.link((first, name), (second, name)) for name in ("colormap", "value_range", "max_opacity")]
+    first.colormap = "magma"
+    first.value_range = (0.1, 0.5)
+    first.max_opacity = 0.5
+    assert second.colormap == "magma" and second.colormap_picker.value == "magma"
+    assert second.value_range == (0.1, 0.5) and tuple(second.window.value) == pytest.approx((0.1, 0.5))
+    assert second.opacity_scale.value == pytest.approx(0.5, rel=0.15)
+    with pytest.raises(TraitError):
+        first.opacity_points = [[0.0, 2.0], [1.0, 0.0]]
+    for link in links:
+        link.unlink()
+
+
+def test_editor_dragging_updates_the_trait(editor):
+    seen = []
+    editor.observe(lambda change: seen.append(change["new"]), names="opacity_points")
+    click(editor, 0.4, 0.5)
+    assert seen and seen[-1] == editor.points
+
+
+def test_auto_preset_chooses_from_the_data(volume):
+    editor = TransferFunctionEditor(volume)
+    editor.preset_picker.value = "auto"
+    assert editor.preset_picker.value == "(custom)"
+    assert editor.opacity_points[0] == [0.0, 0.0] and max(a for _, a in editor.opacity_points) > 0
+
+
+@pytest.mark.parametrize("theme", ["auto", "light", "dark"])
+def test_themes_draw(volume, theme):
+    editor = TransferFunctionEditor(volume, theme=theme)
+    editor.theme = "dark"
+    assert editor.theme == "dark"
