@@ -85,3 +85,21 @@ def test_nibabels_epi_scan_loads_whole():
     np.testing.assert_array_equal(series.data[1], load_volume(f"{data_path}/example4d.nii.gz", volume_index=1).data)
     # the two time points differ, so a player shows change
     assert not np.array_equal(series.data[0], series.data[1])
+
+
+def test_the_epi_series_plays_with_one_value_range():
+    import torch
+
+    from nibabel.testing import data_path
+    from pyvr_jupyter.torch_renderer import TimeSeries, VolumeRenderer, render_turntable
+
+    loaded = load_volume(f"{data_path}/example4d.nii.gz", volume_index="all")
+    series = TimeSeries(loaded.data, time_spacing=loaded.time_spacing)
+    assert series.value_range == (float(loaded.data.min()), float(loaded.data.max()))
+    renderer = VolumeRenderer(series.shape, spacing=loaded.spacing)
+    frames = list(render_turntable(renderer, series, frames=2, orbit=(0, 0), time=True, image_size=(24, 32),
+                                   step_size=2.0))
+    assert np.abs(frames[0].astype(int) - frames[1].astype(int)).max() > 0  # time point 1 differs
+    with torch.no_grad():
+        again = series.render(renderer, 0, image_size=(24, 32), step_size=2.0)
+    np.testing.assert_allclose(frames[0], (again.numpy() * 255 + 0.5).astype(np.uint8), atol=1)
