@@ -336,11 +336,12 @@ class VolumeRenderer:
             spacing = self._spacing * torch.tensor([(full_shape[2 - a] - 1) / (state.volume.shape[2 - a] - 1)
                                                     for a in range(3)], dtype=torch.float64)
         shaded = use_lighting and compositing in EMISSION_ABSORPTION
-        grid = state.grids.get(shaded)
+        grid_key = (shaded, tuple(spacing.tolist()))  # the gradient channels are in world units
+        grid = state.grids.get(grid_key)
         if grid is None:
             grid = pack_grid(state.volume, spacing, with_gradient=shaded)
             if not grid.requires_grad:
-                state.grids[shaded] = grid
+                state.grids[grid_key] = grid
         dtype = state.volume.dtype
         box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
 

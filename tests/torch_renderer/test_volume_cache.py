@@ -51,3 +51,14 @@ def test_the_cache_is_kept_for_the_same_unchanged_volume():
     volume.add_(0.0)  # an in-place edit bumps the tensor's version
     renderer.render(volume, image_size=8)
     assert renderer._state is not state
+
+
+def test_changing_the_spacing_recomputes_the_gradient_grid():
+    volume = create_test_volume((16, 16, 16), "sphere")
+    camera = Camera.for_volume((16, 16, 16), spacing=(1.0, 1.0, 3.0))
+    renderer = VolumeRenderer(volume.shape)
+    renderer.render(volume, camera, image_size=12)  # caches a grid made with spacing (1, 1, 1)
+    renderer.spacing = (1.0, 1.0, 3.0)
+    shown = renderer.render(volume, camera, image_size=12)
+    fresh = VolumeRenderer(volume.shape, spacing=(1.0, 1.0, 3.0)).render(volume, camera, image_size=12)
+    assert torch.equal(shown, fresh)
