@@ -30,7 +30,11 @@ class ViewControls(widgets.HBox):
     def __init__(self, view, **editor_options):
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
-        super().__init__([view, widgets.VBox([self.editor, self.panel])])
+        # The controls wrap under the view when the notebook is too narrow for both side by side.
+        side = widgets.VBox([self.editor, self.panel], layout=widgets.Layout(min_width="0", width="424px",
+                                                                            max_width="100%"))
+        super().__init__([view, side], layout=widgets.Layout(flex_flow="row wrap", gap="8px",
+                                                             align_items="flex-start"))
 
     def close(self) -> None:
         """Close the editor and the panel (they stop observing the view), then the box."""

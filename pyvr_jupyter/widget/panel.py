@@ -21,6 +21,13 @@ from ..torch_renderer import COMPOSITING_STRATEGIES
 __all__ = ["ControlPanel"]
 
 IMAGE_SIZES = [128, 192, 256, 384, 512, 768, 1024]
+#: Width of every control's label: the longest ("compositing") fits at JupyterLab's font size.
+LABEL_WIDTH = "84px"
+
+
+def _full() -> widgets.Layout:
+    """A control that takes its row's width and may shrink (no zero-width or overflowing sliders)."""
+    return widgets.Layout(width="calc(100% - 4px)", min_width="0")
 
 
 def _hex(rgb) -> str:
@@ -32,12 +39,15 @@ class ControlPanel(widgets.VBox):
 
     def __init__(self, view):
         self.view = view
-        slider = dict(continuous_update=False, style={"description_width": "90px"})
+        slider = dict(continuous_update=False, style={"description_width": LABEL_WIDTH}, layout=_full())
         self.quality = widgets.FloatLogSlider(value=view.step_size, base=2, min=-3, max=2, step=0.25,
-                                              description="step (voxels)", readout_format=".3g", **slider)
+                                              description="step", readout_format=".3g",
+                                              tooltip="step between samples, in voxels (smaller: finer, slower)",
+                                              **slider)
         self.compositing = widgets.Dropdown(options=list(COMPOSITING_STRATEGIES), value=view.compositing,
-                                            description="compositing", style=slider["style"])
-        self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting")
+                                            description="compositing", style=slider["style"], layout=_full())
+        check = dict(indent=False, layout=widgets.Layout(width="auto", min_width="0"))
+        self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting", **check)
         lighting = dict(view.lighting)
         coefficient = dict(min=0, step=0.05, **slider)
         self.ambient = widgets.FloatSlider(value=lighting["ambient"], max=1, description="ambient", **coefficient)
@@ -45,7 +55,7 @@ class ControlPanel(widgets.VBox):
         self.specular = widgets.FloatSlider(value=lighting["specular"], max=1, description="specular", **coefficient)
         self.shininess = widgets.FloatLogSlider(value=lighting["shininess"], base=2, min=0, max=8, step=0.25,
                                                 description="shininess", **slider)
-        self.headlight = widgets.Checkbox(value=lighting["headlight"], description="headlight")
+        self.headlight = widgets.Checkbox(value=lighting["headlight"], description="headlight", **check)
         azimuth, elevation = self._angles(lighting["light_direction"])
         self.light_azimuth = widgets.FloatSlider(value=azimuth, min=-180, max=180, step=5, description="light az.",
                                                  **slider)
@@ -53,13 +63,15 @@ class ControlPanel(widgets.VBox):
                                                    **slider)
         self.fov = widgets.FloatSlider(value=view.fov, min=5, max=120, step=1, description="fov (°)", **slider)
         self.background = widgets.ColorPicker(value=_hex(view.background), description="background",
-                                              style=slider["style"])
+                                              style=slider["style"], layout=_full())
         self.image_size = widgets.Dropdown(options=sorted(set(IMAGE_SIZES + [view.width])), value=view.width,
-                                           description="image size", style=slider["style"])
-        self.reset = widgets.Button(description="reset camera", icon="refresh")
-        self.filename = widgets.Text(value="volume.png", description="file", style=slider["style"])
-        self.save = widgets.Button(description="save image", icon="save")
-        self.status = widgets.Label()
+                                           description="image size", style=slider["style"], layout=_full())
+        button = widgets.Layout(width="auto", min_width="0", flex="0 0 auto")
+        self.reset = widgets.Button(description="reset", icon="refresh", tooltip="reset the camera", layout=button)
+        self.filename = widgets.Text(value="volume.png", placeholder="file.png", tooltip="file the image is saved to",
+                                     layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"))
+        self.save = widgets.Button(description="save", icon="save", tooltip="save the image as PNG", layout=button)
+        self.status = widgets.Label(layout=_full())
 
         self._links = [widgets.link((self.quality, "value"), (view, "step_size")),
                        widgets.link((self.compositing, "value"), (view, "compositing")),
@@ -74,12 +86,13 @@ class ControlPanel(widgets.VBox):
         self.image_size.observe(self._on_image_size, names="value")
         self.reset.on_click(lambda _: view.reset_camera())
         self.save.on_click(self._on_save)
+        row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", gap="8px")
         super().__init__([
             self.quality, self.compositing, self.fov, self.image_size, self.background,
-            widgets.HBox([self.use_lighting, self.headlight]), self.ambient, self.diffuse, self.specular,
-            self.shininess, self.light_azimuth, self.light_elevation,
-            widgets.HBox([self.reset, self.save, self.filename]), self.status,
-        ])
+            widgets.HBox([self.use_lighting, self.headlight], layout=row), self.ambient, self.diffuse,
+            self.specular, self.shininess, self.light_azimuth, self.light_elevation,
+            widgets.HBox([self.reset, self.save, self.filename], layout=row), self.status,
+        ], layout=widgets.Layout(width="100%", min_width="0", max_width="424px"))
 
     @staticmethod
     def _angles(direction) -> tuple[float, float]:

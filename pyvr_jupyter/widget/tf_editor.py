@@ -210,16 +210,18 @@ class TransferFunctionEditor(widgets.VBox):
         low, high = self.data_range
         self.window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
                                                min=low, max=high, step=(high - low) / 1000, description="window",
-                                               readout_format=".3g", continuous_update=False,
-                                               layout=widgets.Layout(width="100%", min_width="0"),
-                                               style={"description_width": "64px"},
+                                               readout=False, continuous_update=False,
+                                               layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"),
+                                               style={"description_width": "84px"},
                                                tooltip="values mapped onto the colour bar (s from 0 to 1)")
+        # The range's own readout does not fit numbers like "150 – 1.00e+03": a label that sizes itself.
+        self.window_readout = widgets.Label(layout=widgets.Layout(width="auto", flex="0 0 auto"))
         if max_opacity is None:
             max_opacity = _axis_top(self._points)
         self.opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
                                                     description="axis top", readout_format=".3f",
-                                                    layout=widgets.Layout(width="100%", min_width="0"),
-                                                    style={"description_width": "64px"},
+                                                    layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"),
+                                                    style={"description_width": "84px"},
                                                     tooltip="top of the opacity axis (max opacity shown)")
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
         self.preset_picker.observe(self._on_preset_picked, names="value")
@@ -227,7 +229,9 @@ class TransferFunctionEditor(widgets.VBox):
         self._links = [widgets.link((self, "colormap"), (self.colormap_picker, "value")),
                        widgets.link((self, "max_opacity"), (self.opacity_scale, "value"))]
         super().__init__([self.canvas, widgets.HBox([self.colormap_picker, self.preset_picker]),
-                          self.window, self.opacity_scale],
+                          widgets.HBox([self.window, self.window_readout],
+                                       layout=widgets.Layout(width="100%", min_width="0")),
+                          self.opacity_scale],
                          layout=widgets.Layout(width=f"{self.width + 4}px", max_width="100%"),
                          opacity_points=[list(p) for p in self._points], colormap=colormap,
                          value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
@@ -237,8 +241,13 @@ class TransferFunctionEditor(widgets.VBox):
         self.observe(lambda _: (self.draw_histogram(), self.draw()), names="theme")
         if view is not None:
             view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+        self._show_window()
         self.draw_histogram()
         self.draw()
+
+    def _show_window(self) -> None:
+        low, high = self.window.value
+        self.window_readout.value = f"{low:.4g} – {high:.4g}"
 
     def close(self) -> None:
         """Stop following the view (closing an editor must not leave observers on it)."""
@@ -429,6 +438,7 @@ class TransferFunctionEditor(widgets.VBox):
             self.preset_picker.value = "(custom)"
 
     def _on_window(self, change) -> None:
+        self._show_window()
         if change["new"][1] > change["new"][0]:
             self.value_range = tuple(change["new"])
         if self.view is not None and not self._syncing and change["new"][1] > change["new"][0]:
