@@ -151,8 +151,12 @@ class TransferFunctionEditor(widgets.VBox):
     ``observe``/``widgets.link`` work on them.
 
     Example:
+        >>> from pyvr_jupyter import create_test_volume
+        >>> editor = TransferFunctionEditor(create_test_volume((16, 16, 16), "torus"))
         >>> editor.opacity_points = [[0, 0], [0.5, 0.6], [1, 0]]          # redraws; the axis follows
-        >>> widgets.link((editor, "value_range"), (other_editor, "value_range"))
+        >>> round(editor.max_opacity, 2)
+        0.9
+        >>> link = widgets.link((editor, "colormap"), (widgets.Dropdown(options=["viridis", "hot"]), "value"))
     """
 
     opacity_points = traitlets.List(traitlets.List(traitlets.Float(), minlen=2, maxlen=2))
