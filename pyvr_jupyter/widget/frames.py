@@ -39,7 +39,9 @@ class FrameSource:
         self._snapshot_size = (0, 0)
         self._last_sent_kind: str | None = None
         self._intermediate_version = -1  # the version the last intermediate frame showed
-        self._cost_per_unit: float | None = None  # seconds per (pixel × samples along the diagonal)
+        # Seconds per (pixel × samples along the diagonal), measured apart for previews and for
+        # larger frames: fixed costs per render make small frames dearer per pixel.
+        self._costs: dict[str, float] = {}
         self._interactive_edit = False  # set by edit(interactive=True): render previews
         self._stats = {"frames_sent": 0, "frames_acknowledged": 0, "render_ms": 0.0, "encode_ms": 0.0,
                        "bytes": 0, "latency_ms": None, "preview_scale": 1.0, "messages_ignored": 0,
@@ -59,8 +61,9 @@ class FrameSource:
     def _snapshot_current(self) -> bool:
         return self._snapshot_version == self._version and self._snapshot_size == (self.height, self.width)
 
-    def _render(self, image_size, step_voxels: float, should_stop=None) -> tuple[torch.Tensor, int]:
-        """Render the current state; returns the image and the state version it shows."""
+    def _render(self, image_size, step_voxels: float, should_stop=None, kind: str = FULL) -> tuple[torch.Tensor, int]:
+        """Render the current state; returns the image and the state version it shows. ``kind``:
+        which cost (preview or full) the render's time updates."""
         # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
         with self._lock:
             version = self._version
@@ -73,7 +76,8 @@ class FrameSource:
             start = time.perf_counter()
             image = self.renderer.render(volume, camera, should_stop=should_stop, **options)
         elapsed = time.perf_counter() - start
-        self._cost_per_unit = elapsed / (image_size[0] * image_size[1] * self._diagonal_samples(step_voxels))
+        units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
+        self._costs[PREVIEW if kind == PREVIEW else FULL] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
         return image, version
 
@@ -81,11 +85,15 @@ class FrameSource:
         voxel = float(self.renderer.spacing.min())
         return float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel / step_voxels
 
+    def _cost(self, kind: str) -> float | None:
+        """The last measured cost of this kind of frame, else of the other kind, else None."""
+        other = FULL if kind == PREVIEW else PREVIEW
+        return self._costs.get(kind, self._costs.get(other))
+
     def _estimate_s(self, size, step_voxels: float) -> float | None:
-        """Seconds a frame of this size and step should take (from the last frame), or None."""
-        if self._cost_per_unit is None:
-            return None
-        return self._cost_per_unit * size[0] * size[1] * self._diagonal_samples(step_voxels)
+        """Seconds a full-size frame of this size and step should take, or None before any frame."""
+        cost = self._cost(FULL)
+        return None if cost is None else cost * size[0] * size[1] * self._diagonal_samples(step_voxels)
 
     def _preview_settings(self) -> tuple[tuple[int, int], float]:
         """Size and step (voxels) of a preview that should render within ``frame_budget_ms``.
@@ -96,17 +104,18 @@ class FrameSource:
         """
         step = max(self.step_size, 1.0)
         side = min(self.width, self.height)
-        if self._cost_per_unit is None:
+        cost = self._cost(PREVIEW)
+        if cost is None:
             scale = min(1.0, PREVIEW_MIN_SIDE / side)
         else:
             budget_s = self.frame_budget_ms / 1e3
-            allowed_pixels = budget_s / (self._cost_per_unit * self._diagonal_samples(step))
+            allowed_pixels = budget_s / (cost * self._diagonal_samples(step))
             scale = min(1.0, math.sqrt(allowed_pixels / (self.width * self.height)))
             floor = min(1.0, PREVIEW_MIN_SIDE / side)
             if scale < floor:  # keep the size, take longer steps instead
                 scale = floor
                 pixels = self.width * self.height * scale * scale
-                step = min(PREVIEW_MAX_STEP, max(step, self._cost_per_unit * pixels * self._diagonal_samples(1.0)
+                step = min(PREVIEW_MAX_STEP, max(step, cost * pixels * self._diagonal_samples(1.0)
                                                  / budget_s))
         self._stats["preview_scale"] = scale
         self._stats["preview_step"] = step
@@ -126,7 +135,7 @@ class FrameSource:
                       ((max(16, self.height // 2), max(16, self.width // 2)), self.step_size) if kind == INTERMEDIATE
                       else full)
         try:
-            image, version = self._render(size, step, self._scheduler.input_pending if kind != PREVIEW else None)
+            image, version = self._render(size, step, self._scheduler.input_pending if kind != PREVIEW else None, kind)
             start = time.perf_counter()
             data, mime = encode_frame(to_uint8(image), lossless=kind == FULL)
             self._stats["encode_ms"] = 1e3 * (time.perf_counter() - start)
@@ -177,14 +186,14 @@ class FrameSource:
             return self.snapshot
         full_size, full_step = (self.height, self.width), self.step_size
         preview = None
-        if self._cost_per_unit is None:  # first picture: a preview, which also measures the cost
-            preview = self._render(*self._preview_settings())
+        if not self._costs:  # first picture: a preview, which also measures the cost
+            preview = self._render(*self._preview_settings(), kind=PREVIEW)
         if self._estimate_s(full_size, full_step) <= DISPLAY_BUDGET_S:
             image, version = self._render(full_size, full_step)
             png = encode_frame(to_uint8(image), lossless=True)[0]
             self._set_snapshot(png, full_size, version)
             return png
-        image, version = preview if preview is not None else self._render(*self._preview_settings())
+        image, version = preview if preview is not None else self._render(*self._preview_settings(), kind=PREVIEW)
         buffer = io.BytesIO()
         Image.fromarray(to_uint8(image)).resize((self.width, self.height), Image.BILINEAR).save(
             buffer, format="PNG", compress_level=1)

@@ -81,10 +81,10 @@ def lab(jupyter):
 def cell_output(page, index, pattern, timeout=120_000):
     """Run cell ``index`` and return the first match of ``pattern`` in its output."""
     cell = run_cell(page, index)
-    output = cell.locator(".jp-OutputArea-output").last
+    outputs = cell.locator(".jp-OutputArea")  # all of the cell's outputs (a progress bar may come first)
     page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
-                           arg=[output.element_handle(timeout=timeout), pattern], timeout=timeout)
-    return re.search(pattern, cell.locator(".jp-OutputArea-output").last.inner_text())
+                           arg=[outputs.element_handle(timeout=timeout), pattern], timeout=timeout)
+    return re.search(pattern, outputs.inner_text())
 
 
 def kernel_state(page):
@@ -338,13 +338,13 @@ def measure_interaction(page, index, prefix):
 
 def test_figures_for_64_128_256_cubed_at_512(browser, lab):
     sizes = (64, 128, 256)
-    cells = ["import torch\nfrom pyvr_jupyter import VolumeView, create_test_volume\n"
-             f"volumes = {{n: create_test_volume((n, n, n), 'torus') for n in {sizes}}}"]
+    cells = ["from pyvr_jupyter import VolumeView, create_test_volume\n"
+             f"volumes = {{n: create_test_volume((n, n, n), 'torus') for n in {sizes}}}\nprint('READY')"]
     cells += [f"v{n} = VolumeView(volumes[{n}], width=512, height=512, colormap='hot')\nv{n}" for n in sizes]
     tab = Page(browser, lab, write_notebook(lab.root, "figures.ipynb", cells))
     page = tab.page
     try:
-        run_cell(page, 0)
+        cell_output(page, 0, "READY")  # "after imports"
         for index, n in enumerate(sizes):
             FIGURES[f"lab_{n}^3_cell_to_first_picture_s"] = round(show_view(page, index + 1, index=index), 2)
             wait_full_frame(page, index, timeout=120_000)

@@ -217,7 +217,7 @@ def test_static_fallback_carries_the_still_frame(view):
 
 def test_preview_keeps_its_size_and_takes_longer_steps_when_the_budget_is_tight(volume):
     view = RecordingView(volume, width=512, height=384)
-    view._cost_per_unit = 1e-7  # seconds per pixel × sample, as if measured
+    view._costs = {"preview": 1e-7}  # seconds per pixel × sample, as if measured
     view.frame_budget_ms = 1e6
     (height, width), step = view._preview_settings()
     assert (height, width, step) == (384, 512, 1.0)  # plenty of time: full size, 1-voxel steps
