@@ -63,10 +63,13 @@ class VolumeRenderer:
         opacity_unit_distance: the path length over which the opacity TF's value accumulates.
         max_memory_bytes: working-memory budget for one chunk of rays.
         backend: 'auto' renders with the fused CPU kernel (``fused.py``) whenever no graph is
-            recorded on a CPU and with the PyTorch stages otherwise (also while the kernel is
-            still compiling, so a first picture never waits for it); 'torch' always uses the
-            PyTorch stages; 'fused' always uses the kernel and raises ValueError where it
-            cannot (a graph to record, a CUDA device).
+            recorded on a CPU, with the kernel and its per-ray adjoint (``fused_adjoint.py``,
+            ``last_stats["backend"] == "fused+adjoint"``) when only the volume and the transfer
+            functions' values need a gradient (emission–absorption compositing), and with the
+            PyTorch stages otherwise (also while a kernel is still compiling, so a first picture
+            never waits for it); 'torch' always uses the PyTorch stages; 'fused' always uses the
+            kernel without a graph and raises ValueError where it cannot (a graph to record, a
+            CUDA device).
         fused_threads: threads the kernel may use (None: all cores).
 
     Example:
