@@ -154,6 +154,8 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
         # buffer when the ray leaves it: consecutive samples share a cell (5 per cell at 0.2-voxel steps).
         corners = np.zeros((8, 4))
         cell_i = cell_j = cell_k = -1
+        cell_channels = 1  # channels the cell's corners hold: 1 until a visible sample adds the gradient's
+        knot, knot_low, knot_high = -1, 0.0, 0.0  # likewise ∂L/∂opacity at the knots of the last lookup
         k = 0
         while k < count and remaining > 0:
             # 1. The sample, as march_tile places it.
@@ -239,8 +241,13 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
             # 6. Into the tables: the 2 knots of each lookup.
             d_r, d_g, d_b = d_cr * brightness, d_cg * brightness, d_cb * brightness  # ∂L/∂rgb(s)
             if need_opacity:
-                opacity_grad[thread, o_left] += d_a * (1.0 - o_weight)
-                opacity_grad[thread, o_left + 1] += d_a * o_weight
+                if o_left != knot:
+                    if knot >= 0:
+                        opacity_grad[thread, knot] += knot_low
+                        opacity_grad[thread, knot + 1] += knot_high
+                    knot, knot_low, knot_high = o_left, 0.0, 0.0
+                knot_low += d_a * (1.0 - o_weight)
+                knot_high += d_a * o_weight
             if need_colour and visible:
                 for channel, d in ((0, d_r), (1, d_g), (2, d_b)):
                     colour_grad[thread, c_left, channel] += d * (1.0 - c_weight)
@@ -253,20 +260,25 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
                 ci, cj, ck, fx, fy, fz = _cell(grid, u, v, w)
                 if ci != cell_i or cj != cell_j or ck != cell_k:
                     if cell_i >= 0:
-                        _flush(grid_grad, thread, cell_i, cell_j, cell_k, corners, channels)
-                    cell_i, cell_j, cell_k = ci, cj, ck
+                        _flush(grid_grad, thread, cell_i, cell_j, cell_k, corners, cell_channels)
+                    cell_i, cell_j, cell_k, cell_channels = ci, cj, ck, 1
+                if visible and channels == 4:  # else the gradient channels get nothing
+                    cell_channels = 4
                 d_gx, d_gy, d_gz = d_light * lgx + d_high * hgx, d_light * lgy + d_high * hgy, d_light * lgz + d_high * hgz
                 for corner in range(8):
                     share = ((fz if corner >> 2 else 1.0 - fz) * (fy if (corner >> 1) & 1 else 1.0 - fy)
                              * (fx if corner & 1 else 1.0 - fx))
                     corners[corner, 0] += share * d_value
-                    if visible and channels == 4:  # else the gradient channels get nothing
+                    if cell_channels == 4:
                         corners[corner, 1] += share * d_gx
                         corners[corner, 2] += share * d_gy
                         corners[corner, 3] += share * d_gz
             k += 1
         if cell_i >= 0:
-            _flush(grid_grad, thread, cell_i, cell_j, cell_k, corners, channels)
+            _flush(grid_grad, thread, cell_i, cell_j, cell_k, corners, cell_channels)
+        if knot >= 0:
+            opacity_grad[thread, knot] += knot_low
+            opacity_grad[thread, knot + 1] += knot_high
 
 
 # ---- the renderer's side --------------------------------------------------------------------
