@@ -58,6 +58,11 @@ class FrameSource:
             self._version += 1
         self._scheduler.request(PREVIEW if self._interactive_edit else kind)
 
+    def _show_full(self) -> None:
+        """Nothing changed, but the browser needs a full frame of the current state (the still
+        frame is re-sent when it is current)."""
+        self._scheduler.request(FULL)
+
     def _snapshot_current(self) -> bool:
         return self._snapshot_version == self._version and self._snapshot_size == (self.height, self.width)
 

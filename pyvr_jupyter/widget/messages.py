@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from .scheduling import FULL, PREVIEW
+from .scheduling import PREVIEW
 
 __all__ = ["BrowserMessages"]
 
@@ -84,7 +84,7 @@ class BrowserMessages:
     def _on_ready_message(self, message) -> None:
         self._view_visible(message.get("view", ""), True)
         self._scheduler.reset_in_flight()
-        self._request(FULL)
+        self._show_full()
 
     def _on_visibility_message(self, message) -> None:
         if not isinstance(message["visible"], bool):
@@ -132,7 +132,7 @@ class BrowserMessages:
         self.edit(width=width, height=height)
 
     def _on_end_message(self, message) -> None:
-        self._request(FULL)
+        self._show_full()
 
     def _on_reset_message(self, message) -> None:
         self.reset_camera()
@@ -149,7 +149,7 @@ class BrowserMessages:
             self.reset_camera()
         elif key in actions:
             self._interact(actions[key])
-            self._request(FULL)
+            self._show_full()
         else:
             raise ValueError(f"unknown key {str(key)[:20]!r}")
 

@@ -214,7 +214,7 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
         finally:
             self._interactive_edit = False
         if not interactive:  # the edit is over: a full-quality frame, even if nothing changed last
-            self._request(FULL)
+            self._show_full()
 
     def reset_camera(self) -> None:
         """Back to the camera the view started with."""

@@ -10,7 +10,8 @@ from jupyter_harness import (FIGURES, TOKEN, JupyterServer, canvas_pixels, frame
                              wait_frame_after, wait_kernel_idle)
 
 SOURCE = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
-          "view = VolumeView(create_test_volume((64, 64, 64), 'torus'), width=256, height=256, colormap='hot')\n"
+          "view = VolumeView(create_test_volume((64, 64, 64), 'torus'), width=256, height=256, colormap='hot',\n"
+          "                  opacity=[(0.0, 0.0), (1.0, 0.1)])  # the curve the test edits\n"
           "view.controls(max_opacity=1.0)")
 
 

@@ -244,3 +244,16 @@ def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view):
     assert kinds[0] == "preview" and kinds[-2:] == ["intermediate", "full"]
     content, buffers = view.frames()[-2]
     assert (content["width"], content["height"]) == (32, 24) and content["mime"] == "image/jpeg"
+
+
+def test_a_second_ready_resends_the_still_frame_without_rendering_again(view):
+    view.browser(type="ready")
+    view.settle()
+    view.ack_all()
+    renders = view.stats()["render_ms"]
+    view._stats["render_ms"] = -1.0
+    view.browser(type="ready")  # another display of the same view
+    view.settle()
+    (first, first_buffers), (second, second_buffers) = view.frames()
+    assert view.stats()["render_ms"] == -1.0 and renders > 0  # nothing rendered
+    assert second["kind"] == "full" and bytes(second_buffers[0]) == bytes(first_buffers[0])
