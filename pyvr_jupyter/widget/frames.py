@@ -170,11 +170,11 @@ class FrameSource:
                 and estimate is not None and estimate > INTERMEDIATE_OVER_BUDGET * self.frame_budget_ms / 1e3)
 
     def _set_snapshot(self, png: bytes, size, version: int) -> None:
-        with self._lock:
+        with self._lock:  # the check and the write together: the kernel's thread may set one too
             if version < self._snapshot_version:
                 return  # a newer still frame is already there
             self._snapshot_version, self._snapshot_size = version, tuple(size)
-        self.snapshot = png
+            self.snapshot = png
 
     def _send_frame(self, frame_id: int, data: bytes, mime: str, size, kind: str) -> None:
         self.send({"type": "frame", "id": frame_id, "mime": mime, "width": size[1], "height": size[0],
@@ -203,9 +203,8 @@ class FrameSource:
         Image.fromarray(to_uint8(image)).resize((self.width, self.height), Image.BILINEAR).save(
             buffer, format="PNG", compress_level=1)
         with self._lock:
-            newer_than_snapshot = version > self._snapshot_version
-        if newer_than_snapshot:  # saved notebooks show it until the full frame replaces it
-            self.snapshot = buffer.getvalue()
+            if version > self._snapshot_version:  # saved notebooks show it until the full frame replaces it
+                self.snapshot = buffer.getvalue()
         return buffer.getvalue()
 
     def stats(self) -> dict:
