@@ -50,6 +50,18 @@ def _post_run_cell(*_result) -> None:
     _notify(False)
 
 
+def _handling_execute_request(shell) -> bool:
+    """Is the kernel running a cell now (rather than, say, a widget's callback)?"""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return False
+    try:
+        parent = kernel.get_parent("shell")  # ipykernel >= 6
+    except (AttributeError, TypeError):
+        return True  # code runs in cells, almost always
+    return parent.get("header", {}).get("msg_type", "execute_request") == "execute_request"
+
+
 def cell_running() -> bool:
     """True between a cell's start and end, in an IPython kernel."""
     return _state["running"]
@@ -64,8 +76,8 @@ def watch_cells(callback: Callable[[bool], None]) -> bool:
             shell.events.register("pre_run_cell", _pre_run_cell)
             shell.events.register("post_run_cell", _post_run_cell)
             _state["registered"] = True
-            # The first subscription happens inside a cell (that is where code runs in a
-            # kernel), whose pre_run_cell went by before we listened.
-            _state["running"] = getattr(shell, "kernel", None) is not None
+            # The first subscription usually happens inside a cell, whose pre_run_cell went by
+            # before we listened: the request the kernel is handling tells.
+            _state["running"] = _handling_execute_request(shell)
         _callbacks.append(weakref.WeakMethod(callback))
         return _state["running"]

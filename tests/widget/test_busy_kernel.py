@@ -23,12 +23,20 @@ class FakeEvents:
             callback(object())
 
 
+class FakeKernel:
+    def __init__(self, handling):
+        self.handling = handling
+
+    def get_parent(self, channel):
+        return {"header": {"msg_type": self.handling}}
+
+
 class FakeShell:
     """What cells.py uses of IPython's kernel shell."""
 
-    def __init__(self):
+    def __init__(self, handling="execute_request"):
         self.events = FakeEvents()
-        self.kernel = object()
+        self.kernel = FakeKernel(handling)
 
 
 @pytest.fixture
@@ -61,6 +69,19 @@ def test_cell_events_reach_live_subscribers_only(shell):
     shell.events.trigger("pre_run_cell")
     assert a.seen == [False, True] and cells.cell_running()
     assert len(cells._callbacks) == 1
+
+
+def test_a_view_made_in_a_widget_callback_does_not_think_a_cell_runs(monkeypatch):
+    monkeypatch.setattr(cells, "_shell", lambda: FakeShell(handling="comm_msg"))
+    monkeypatch.setattr(cells, "_callbacks", [])
+    monkeypatch.setattr(cells, "_state", {"registered": False, "running": False})
+
+    class Subscriber:
+        def on_cell(self, running):
+            pass
+
+    subscriber = Subscriber()
+    assert cells.watch_cells(subscriber.on_cell) is False
 
 
 def test_without_ipython_no_cell_ever_runs(monkeypatch):
