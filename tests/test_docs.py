@@ -38,13 +38,15 @@ DOCTEST_MODULES = [
 PUBLIC_MODULES = [
     "pyvr_jupyter", "pyvr_jupyter.datasets", "pyvr_jupyter.io", "pyvr_jupyter.profiling",
     "pyvr_jupyter.torch_renderer", "pyvr_jupyter.torch_renderer.camera",
-    "pyvr_jupyter.torch_renderer.transfer_functions", "pyvr_jupyter.torch_renderer.shading",
+    "pyvr_jupyter.torch_renderer.transfer_functions", "pyvr_jupyter.torch_renderer.piecewise_linear",
+    "pyvr_jupyter.torch_renderer.shading",
     "pyvr_jupyter.torch_renderer.fitting", "pyvr_jupyter.torch_renderer.compositing",
     "pyvr_jupyter.torch_renderer.raysampling", "pyvr_jupyter.torch_renderer.volume_sampling",
     "pyvr_jupyter.torch_renderer.empty_space", "pyvr_jupyter.torch_renderer.slicing",
     "pyvr_jupyter.torch_renderer.renderer",
     "pyvr_jupyter.widget", "pyvr_jupyter.widget.view", "pyvr_jupyter.widget.slice_view", "pyvr_jupyter.widget.layout",
-    "pyvr_jupyter.widget.tf_editor",
+    "pyvr_jupyter.widget.tf_editor", "pyvr_jupyter.widget.tf_drawing", "pyvr_jupyter.widget.tf_json",
+    "pyvr_jupyter.io.nifti_files", "pyvr_jupyter.io.nrrd_files", "pyvr_jupyter.io.numpy_files",
     "pyvr_jupyter.widget.panel", "pyvr_jupyter.widget.encoding", "pyvr_jupyter.widget.scheduling",
 ]
 

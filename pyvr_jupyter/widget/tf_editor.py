@@ -4,7 +4,8 @@ Layers (a MultiCanvas): the histogram of the volume's values (log counts, once p
 the colour bar and the opacity curve, then the control points with the hovered one highlighted.
 Click on empty space adds a point, drag moves it (never past its neighbours; the end points stay
 at s = 0 and s = 1), double-click deletes an inner point. The editor logic lives in plain methods
-(``mouse_down(x, y)`` ...) that tests call with coordinates.
+(``mouse_down(x, y)`` ...) that tests call with coordinates; the pixels are painted by the pure
+functions of ``tf_drawing.py`` and the JSON document is written and checked by ``tf_json.py``.
 
 ``TransferFunctionEditor(view=view)`` keeps the editor and a ``VolumeView`` in sync both ways.
 
@@ -20,11 +21,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 import contextlib
 import math
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -32,11 +31,13 @@ import matplotlib
 import numpy as np
 import torch
 import traitlets
-from ipycanvas import MultiCanvas, hold_canvas
+from ipycanvas import MultiCanvas
 
 from ..torch_renderer import ColorTransferFunction, OpacityTransferFunction
 from ..torch_renderer._checks import as_volume_tensor
 from ..torch_renderer.auto_tf import auto_opacity_points
+from .tf_drawing import BAR_HEIGHT, THEMES, draw_curve, draw_histogram, draw_points, log_histogram
+from .tf_json import MAX_JSON_CHARS, MAX_JSON_POINTS, parse_tf_json, tf_to_json  # noqa: F401 (re-exported)
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
 
@@ -44,19 +45,6 @@ PAD = 10  # pixels around the plot
 PICK_RADIUS = 8  # how close a click must be to grab a point
 DOUBLE_CLICK_S = 0.4
 MIN_GAP = 1e-3  # smallest distance between neighbouring points in s
-BAR_HEIGHT = 14
-
-#: Drawing colours per theme. "auto" reads on JupyterLab's light and dark themes (and in Voila):
-#: a transparent plot, mid-grey histogram and labels, a mid-blue curve.
-THEMES = {
-    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", inside="rgba(128,128,128,0.55)",
-                 outside="rgba(128,128,128,0.22)", fill="rgba(66,135,245,0.25)", curve="#3b82f6",
-                 text="#8c8c8c", hover="#f97316"),
-    "light": dict(plot="#f4f4f4", frame="#cccccc", inside="#b8b8b8", outside="#e0e0e0",
-                  fill="rgba(70,130,180,0.25)", curve="#1f4e79", text="#333333", hover="#e8590c"),
-    "dark": dict(plot="#1e1e1e", frame="#555555", inside="#6b6b6b", outside="#3a3a3a",
-                 fill="rgba(96,165,250,0.25)", curve="#60a5fa", text="#d0d0d0", hover="#fb923c"),
-}
 
 OPACITY_PRESETS = {
     "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
@@ -65,17 +53,6 @@ OPACITY_PRESETS = {
     "bell": lambda top: OpacityTransferFunction.bell_curve(0.5, 0.12, top, n_points=9),
     "exponential": lambda top: OpacityTransferFunction.exponential(0.0, top, n_points=9),
 }
-
-
-@contextmanager
-def _batched(layer):
-    """``hold_canvas`` that always flushes: an exception inside would leave batching on."""
-    manager = hold_canvas()
-    manager.__enter__()
-    try:
-        yield layer
-    finally:
-        manager.__exit__(None, None, None)
 
 
 def _axis_top(points) -> float:
@@ -87,51 +64,6 @@ def colormap_names() -> list[str]:
     """Matplotlib's colormaps, each with its reversed variant."""
     names = sorted(name for name in matplotlib.colormaps if not name.endswith("_r"))
     return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
-
-
-MAX_JSON_CHARS = 1 << 20  # a transfer-function document longer than this is refused unread
-MAX_JSON_POINTS = 1024  # opacity control points the editor accepts from a document
-
-
-def _parse_json(text, colormaps, default_colormap: str) -> tuple[list, str, tuple[float, float] | None]:
-    """``(opacity points, colormap, value_range or None)`` from a ``to_json`` document, or
-    ValueError saying what is wrong (never TypeError, RecursionError or a trait error)."""
-    if not isinstance(text, (str, bytes)) or len(text) > MAX_JSON_CHARS:
-        raise ValueError(f"transfer function JSON must be text of at most {MAX_JSON_CHARS} characters")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as err:  # bad syntax or encoding, too deep, too many digits
-        raise ValueError(f"transfer function JSON could not be parsed: {type(err).__name__}: {err}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("opacity"), dict):
-        raise ValueError("transfer function JSON needs an 'opacity' object")
-    points = data["opacity"].get("control_points")
-    if not isinstance(points, list) or len(points) > MAX_JSON_POINTS:
-        raise ValueError(f"'opacity' needs a list of at most {MAX_JSON_POINTS} control_points")
-    try:
-        points = OpacityTransferFunction.from_dict(data["opacity"]).get_control_points()
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"'opacity' is not a valid opacity transfer function: {err}") from None
-    points = ([(0.0, points[0][1])] if points[0][0] > 0 else []) + points \
-        + ([(1.0, points[-1][1])] if points[-1][0] < 1 else [])
-    colormap = data.get("color", {"colormap": default_colormap})
-    if not isinstance(colormap, dict) or colormap.get("colormap") not in colormaps:
-        raise ValueError("'color' must name one of matplotlib's colormaps (custom colours cannot be edited here)")
-    return points, colormap["colormap"], _json_value_range(data.get("value_range"))
-
-
-def _json_value_range(value) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if (not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        raise ValueError(f"value_range must be [low, high] numbers, got {str(value)[:80]}")
-    try:
-        low, high = float(value[0]), float(value[1])
-    except OverflowError:  # an integer too large for a float
-        low = high = math.nan
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"value_range must be finite with low < high, got {value}")
-    return low, high
 
 
 class TransferFunctionEditor(widgets.VBox):
@@ -469,8 +401,7 @@ class TransferFunctionEditor(widgets.VBox):
     # ---- JSON ---------------------------------------------------------------------------
     def to_json(self) -> str:
         """The transfer functions and window as JSON: {"opacity": ..., "color": ..., "value_range": ...}."""
-        return json.dumps({"opacity": self.opacity_tf.to_dict(), "color": self.color_tf.to_dict(),
-                           "value_range": list(self.value_range)})
+        return tf_to_json(self.opacity_tf, self.color_tf, self.value_range)
 
     def from_json(self, text: str) -> None:
         """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing.
@@ -478,8 +409,8 @@ class TransferFunctionEditor(widgets.VBox):
         A ``value_range`` outside the volume's data range widens the window slider to hold it;
         curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
         """
-        points, colormap, value_range = _parse_json(text, self.colormap_picker.options,
-                                                    self.color_tf.colormap_name)
+        points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options,
+                                                      self.color_tf.colormap_name)
         if value_range is not None:
             low, high = value_range
             with self.window.hold_trait_notifications():
@@ -496,69 +427,23 @@ class TransferFunctionEditor(widgets.VBox):
         """Read a file that ``save`` wrote (see ``from_json``)."""
         self.from_json(Path(path).read_text())
 
-    # ---- drawing ------------------------------------------------------------------------
+    # ---- drawing (tf_drawing.py paints; these pick what) ---------------------------------
     def _compute_histogram(self, tensor: torch.Tensor, bins: int = 128) -> np.ndarray:
-        counts = torch.histc(tensor.float().reshape(-1), bins=bins, min=self.data_range[0], max=self.data_range[1])
-        return np.log1p(counts.cpu().numpy())
+        return log_histogram(tensor, self.data_range, bins)
 
     def draw_histogram(self) -> None:
         """Redraw the histogram layer (log counts; bins outside the value window lighter)."""
-        layer = self.canvas[0]
-        left, top, w, h = self._plot_box()
-        counts = self._histogram / max(float(self._histogram.max()), 1e-12)
-        bins = counts.shape[0]
-        with _batched(layer):
-            layer.clear()
-            colours = THEMES[self.theme]
-            layer.clear_rect(0, 0, self.width, self.height)
-            layer.fill_style = colours["plot"]
-            layer.fill_rect(left, top, w, h)
-            layer.stroke_style = colours["frame"]
-            layer.line_width = 1
-            layer.stroke_rect(left, top, w, h)
-            # Bins outside the value window are drawn lighter.
-            low, high = self.value_range
-            span = self.data_range[1] - self.data_range[0]
-            centres = self.data_range[0] + (np.arange(bins) + 0.5) * span / bins
-            inside = (centres >= low) & (centres <= high)
-            xs = left + np.arange(bins) * w / bins
-            for mask, colour in ((inside, colours["inside"]), (~inside, colours["outside"])):
-                if mask.any():
-                    layer.fill_style = colour
-                    layer.fill_rects(xs[mask], top + h * (1 - counts[mask]), w / bins, h * counts[mask])
+        draw_histogram(self.canvas[0], self._plot_box(), self._histogram, self.data_range, self.value_range,
+                       THEMES[self.theme], (self.width, self.height))
 
     def draw(self) -> None:
         """Redraw the colour bar, the curve and the points (batched)."""
-        layer = self.canvas[1]
-        left, top, w, h = self._plot_box()
-        with _batched(layer):
-            layer.clear()
-            rgb = self.color_tf(torch.linspace(0, 1, 64)).numpy()
-            for i, colour in enumerate(rgb):
-                layer.fill_style = "rgb({},{},{})".format(*(int(c * 255) for c in colour))
-                layer.fill_rect(left + i * w / 64, top + h + 4, w / 64 + 1, BAR_HEIGHT)
-            xy = [self.to_canvas(s, a) for s, a in self.points]
-            colours = THEMES[self.theme]
-            layer.fill_style = colours["fill"]
-            layer.fill_polygon([(xy[0][0], top + h)] + xy + [(xy[-1][0], top + h)])
-            layer.stroke_style = colours["curve"]
-            layer.line_width = 2
-            layer.stroke_lines(xy)
-            layer.fill_style = colours["text"]
-            layer.font = "10px sans-serif"
-            layer.fill_text(f"opacity ≤ {self.max_opacity:.3g}", left + 4, top + 12)
+        rgb = self.color_tf(torch.linspace(0, 1, 64)).numpy()
+        draw_curve(self.canvas[1], self._plot_box(), rgb, [self.to_canvas(s, a) for s, a in self.points],
+                   THEMES[self.theme], self.max_opacity)
         self.draw_points()
 
     def draw_points(self) -> None:
         """Redraw the control points, with the hovered one ringed."""
-        layer = self.canvas[2]
-        with _batched(layer):
-            layer.clear()
-            xy = np.array([self.to_canvas(s, a) for s, a in self.points])
-            colours = THEMES[self.theme]
-            layer.fill_style = colours["curve"]
-            layer.fill_circles(xy[:, 0], xy[:, 1], 4)
-            if self._hover is not None and self._hover < len(xy):
-                layer.stroke_style = colours["hover"]
-                layer.line_width = 2
-                layer.stroke_circle(float(xy[self._hover, 0]), float(xy[self._hover, 1]), 7)
+        draw_points(self.canvas[2], np.array([self.to_canvas(s, a) for s, a in self.points]), THEMES[self.theme],
+                    self._hover)

@@ -1,0 +1,203 @@
+"""NRRD files (``.nrrd``, ``.nhdr``) through pynrrd: the header is parsed by pynrrd, the data are
+read here with every size bounded by the header and ``MAX_LOAD_BYTES`` (decompressing lazily),
+detached data files only from inside the header's folder; ``space directions`` reorient the
+voxel axes to RAS by default."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+import pyvr_jupyter.io as loaders
+
+from . import LoadedVolume, _check_size, _finish, _require, _select_volume, _three_numbers
+
+__all__ = ["load_nrrd"]
+
+
+def load_nrrd(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
+    """One volume (or the series, ``volume_index="all"``) of a NRRD file; see ``load_volume``."""
+    array, header = _read_nrrd(_require("nrrd", "nrrd"), path)  # index order 'F': array[x, y, z]
+    spatial = 3
+    if "space directions" in header and header["space directions"] is not None:
+        directions = [d for d in np.asarray(header["space directions"], dtype=object)
+                      if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))]
+        spacing = [float(np.linalg.norm(np.asarray(d, dtype=float))) for d in directions][:spatial]
+    else:
+        spacing = list(header.get("spacings", [1.0, 1.0, 1.0]))[:spatial]
+    origin = header.get("space origin", [0.0, 0.0, 0.0])
+    if array.ndim == 4:  # the volumes of a series go last, where _select_volume looks for them
+        array = np.moveaxis(array, _nrrd_list_axis(header, array.shape), -1)
+    orientation = None
+    directions = _nrrd_ras_directions(header, path)
+    if directions is not None:
+        if reorient:
+            array, directions, origin = _to_ras_axes(array, directions, _ras_origin(header, origin, path))
+        orientation = _axis_codes(directions)
+        spacing = list(np.linalg.norm(directions, axis=0))
+    loaded = _finish(_select_volume(array, volume_index, path), spacing, origin, path)
+    return LoadedVolume(*loaded, orientation=orientation)
+
+
+_TO_RAS = {"right-anterior-superior": (1, 1, 1), "ras": (1, 1, 1), "left-posterior-superior": (-1, -1, 1),
+           "lps": (-1, -1, 1), "left-anterior-superior": (-1, 1, 1), "las": (-1, 1, 1),
+           "scanner-xyz": (1, 1, 1), "3d-right-handed": (1, 1, 1)}
+
+
+def _nrrd_ras_directions(header: dict, path: Path) -> np.ndarray | None:
+    """The 3×3 world step of each spatial voxel axis (columns), in RAS; None without them."""
+    space = str(header.get("space", "")).lower()
+    raw = header.get("space directions")
+    if raw is None or space not in _TO_RAS:
+        return None
+    rows = [d for d in np.asarray(raw, dtype=object) if d is not None and np.all(np.isfinite(np.asarray(d, float)))]
+    matrix = np.asarray(rows, dtype=np.float64)
+    if matrix.shape != (3, 3) or abs(np.linalg.det(matrix)) < 1e-12:
+        raise ValueError(f"{path.name}: unusable space directions {rows!r}: expected three independent vectors")
+    return matrix.T * np.asarray(_TO_RAS[space], dtype=np.float64)[:, None]
+
+
+def _ras_origin(header: dict, origin, path: Path) -> np.ndarray:
+    space = str(header.get("space", "")).lower()
+    return np.asarray(_three_numbers(origin, path, "origin")) * np.asarray(_TO_RAS[space], dtype=np.float64)
+
+
+def _to_ras_axes(array: np.ndarray, directions: np.ndarray, origin: np.ndarray):
+    """Flip and permute the first three axes of ``array`` (x, y, z[, t]) so that voxel axis a
+    steps mostly along world axis a, positively (RAS). Returns (array, directions, origin)."""
+    world_axis = np.argmax(np.abs(directions), axis=0)  # the world axis each voxel axis mostly follows
+    if sorted(world_axis) != [0, 1, 2]:  # oblique at 45°: keep the stored order
+        return array, directions, origin
+    directions, origin = directions.copy(), origin.astype(np.float64).copy()
+    for axis in range(3):
+        if directions[world_axis[axis], axis] < 0:
+            array = np.flip(array, axis)
+            origin = origin + directions[:, axis] * (array.shape[axis] - 1)
+            directions[:, axis] = -directions[:, axis]
+    order = list(np.argsort(world_axis))
+    return np.transpose(array, order + list(range(3, array.ndim))), directions[:, order], origin
+
+
+def _axis_codes(directions: np.ndarray) -> str:
+    """'RAS', 'LPS', ... : the anatomical direction each voxel axis points to."""
+    codes = ("LR", "PA", "IS")
+    return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(np.argmax(np.abs(directions), axis=0)))
+
+
+_NRRD_PLACEMENT = ("data file", "datafile", "line skip", "lineskip", "byte skip", "byteskip")
+_NRRD_COMPRESSED = ("gzip", "gz", "bzip2", "bz2")
+_NRRD_ASCII = ("ascii", "ASCII", "text", "txt")
+_ASCII_BYTES_PER_VALUE = 64  # generous: a double printed in full takes 25
+_CHUNK = 1 << 24
+
+
+def _read_nrrd(nrrd, path: Path):
+    """pynrrd parses the header; the data is read here, bounded by the header's sizes, from the
+    file itself or from a detached data file inside the header's folder, then decoded by pynrrd."""
+    with open(path, "rb") as fh:
+        header = _nrrd_call(nrrd.read_header, path, fh)
+        dtype = _nrrd_call(nrrd.reader._determine_datatype, path, header)
+        data_file = header.get("data file", header.get("datafile"))
+        if data_file is None:
+            payload = _nrrd_payload(fh, header, dtype, path)
+        else:
+            with open(_detached_data_path(path, data_file), "rb") as data_fh:
+                payload = _nrrd_payload(data_fh, header, dtype, path)
+    plain = {key: value for key, value in header.items() if key not in _NRRD_PLACEMENT}
+    if plain["encoding"] in _NRRD_COMPRESSED:
+        plain["encoding"] = "raw"
+    return _nrrd_call(nrrd.read_data, path, plain, io.BytesIO(payload), index_order="F"), header
+
+
+def _nrrd_call(function, path: Path, *args, **kwargs):
+    """Call pynrrd; whatever a damaged file makes it raise becomes a ValueError naming the file."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as err:
+        raise ValueError(f"{path.name} is not a readable NRRD file: {err}") from None
+
+
+def _detached_data_path(header_path: Path, data_file: str) -> Path:
+    """The header's ``data file``, only if it resolves to a regular file inside the header's folder."""
+    folder = header_path.parent.resolve()
+    if os.path.isabs(data_file):
+        raise ValueError(f"{header_path.name}: data file {data_file!r} is an absolute path; "
+                         "only data files inside the header's folder are read")
+    resolved = (folder / data_file).resolve()
+    if not resolved.is_relative_to(folder):
+        raise ValueError(f"{header_path.name}: data file {data_file!r} leads outside the header's folder")
+    if not resolved.is_file():
+        raise ValueError(f"{header_path.name}: data file {data_file!r} is not a regular file")
+    return resolved
+
+
+def _nrrd_payload(fh, header: dict, dtype: np.dtype, path: Path) -> bytes:
+    """The data's bytes (decompressed), never more than the header's sizes allow."""
+    size = _check_size(_nrrd_call(header.__getitem__, path, "sizes"), dtype.itemsize, path, "sizes")
+    encoding = _nrrd_call(header.__getitem__, path, "encoding")
+    line_skip = int(header.get("line skip", header.get("lineskip", 0)))
+    byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
+    if line_skip < 0 or not -1 <= byte_skip <= loaders.MAX_LOAD_BYTES:
+        raise ValueError(f"{path.name}: line skip {line_skip} or byte skip {byte_skip} out of range")
+    if encoding not in _NRRD_ASCII and encoding not in _NRRD_COMPRESSED and encoding != "raw":
+        raise ValueError(f"{path.name}: unsupported encoding {encoding!r}")
+    for _ in range(line_skip):
+        if not fh.readline(_CHUNK):
+            break
+    if encoding in _NRRD_ASCII:
+        return _read_at_most(fh, size // dtype.itemsize * _ASCII_BYTES_PER_VALUE, path)
+    stream = _decompressing(encoding, fh)
+    if byte_skip == -1:  # the data are the last `size` bytes
+        payload = _read_at_most(stream, loaders.MAX_LOAD_BYTES, path)[-size:]
+    else:
+        payload = _read_at_most(stream, byte_skip + size, path)[byte_skip:]
+    if len(payload) != size:
+        raise ValueError(f"{path.name}: the data hold {len(payload)} bytes where the header's sizes need {size}")
+    return payload
+
+
+def _decompressing(encoding: str, fh):
+    """A file object giving the decompressed bytes of ``fh`` (lazily, so reads stay bounded)."""
+    if encoding in ("gzip", "gz"):
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if encoding in ("bzip2", "bz2"):
+        return bz2.BZ2File(fh, mode="rb")
+    return fh
+
+
+def _read_at_most(stream, limit: int, path: Path) -> bytes:
+    """Read (and decompress) to the end of ``stream`` in chunks, refusing more than ``limit`` bytes."""
+    chunks, total = [], 0
+    try:
+        while chunk := stream.read(min(_CHUNK, limit + 1 - total)):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ValueError(f"{path.name}: the data are larger than the header's sizes allow ({limit} bytes)")
+    except (OSError, EOFError, zlib.error) as err:
+        raise ValueError(f"{path.name}: the data could not be read: {err}") from None
+    return b"".join(chunks)
+
+
+def _nrrd_list_axis(header: dict, shape) -> int:
+    """Which axis of a 4-D NRRD array is not spatial: the header says it by the axis's kind
+    ('list', 'vector', 'time', ...) or by a 'none' space direction; a file saying neither gets
+    the NRRD habit (a short list axis first) as a guess."""
+    kinds = header.get("kinds")
+    if kinds is not None and len(kinds) == len(shape):
+        other = [i for i, kind in enumerate(kinds) if str(kind).lower() not in ("domain", "space")]
+        if len(other) == 1:
+            return other[0]
+    directions = header.get("space directions")
+    if directions is not None and len(directions) == len(shape):
+        other = [i for i, d in enumerate(directions)
+                 if d is None or not np.all(np.isfinite(np.asarray(d, dtype=float)))]
+        if len(other) == 1:
+            return other[0]
+    return 0 if shape[0] < shape[-1] else len(shape) - 1
