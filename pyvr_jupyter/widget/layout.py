@@ -14,6 +14,7 @@ import contextlib
 
 import ipywidgets as widgets
 
+from .closing import close_tree
 from .panel import ControlPanel
 from .slice_view import SliceView
 from .tf_editor import TransferFunctionEditor
@@ -37,9 +38,11 @@ class ViewControls(widgets.HBox):
                                                              align_items="flex-start"))
 
     def close(self) -> None:
-        """Close the editor and the panel (they stop observing the view), then the box."""
-        self.editor.close()
-        self.panel.close()
+        """Close the editor and the panel (they stop observing the view) with every widget in
+        them, then the box; the view stays open."""
+        view = self.children[0]
+        for child in self.children:
+            close_tree(child, keep=(view,))
         super().close()
 
 

@@ -86,6 +86,18 @@ def test_a_closed_view_is_freed(volume):
     assert wait_for(lambda: gc.collect() is not None and alive() is None, timeout=10)
 
 
+def test_a_view_whose_controls_were_closed_is_freed(volume):
+    """Closing the box closes every widget in the editor and the panel (an open dropdown would
+    keep the editor, and so the view, alive)."""
+    views = [VolumeView(volume, width=32, height=32) for _ in range(2)]
+    first = weakref.ref(views[0])
+    for view in views:  # ipycanvas remembers the last canvas it drew on: the second one's
+        view.controls().close()
+        view.close()
+    del views, view
+    assert wait_for(lambda: gc.collect() is not None and first() is None, timeout=10)
+
+
 # 3. Editors and panels from view.controls() stop observing the view when closed.
 def observers(view):
     return sum(len(handlers) for by_type in view._trait_notifiers.values() for handlers in by_type.values())
