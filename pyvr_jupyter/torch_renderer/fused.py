@@ -87,6 +87,13 @@ def _colour(positions, values, uniform, s):
 
 
 @njit(inline="always", fastmath=True)
+def _blend(grid, k, j, i, c, w000, w001, w010, w011, w100, w101, w110, w111):
+    return (w000 * grid[k, j, i, c] + w001 * grid[k, j, i + 1, c] + w010 * grid[k, j + 1, i, c]
+            + w011 * grid[k, j + 1, i + 1, c] + w100 * grid[k + 1, j, i, c] + w101 * grid[k + 1, j, i + 1, c]
+            + w110 * grid[k + 1, j + 1, i, c] + w111 * grid[k + 1, j + 1, i + 1, c])
+
+
+@njit(inline="always", fastmath=True)
 def _trilinear(grid, u, v, w):
     """Channels 0..3 of ``grid`` (D, H, W, C) at voxel coordinates (u, v, w) = (x, y, z),
     clamped to the grid (``grid_sample``'s border padding); channels beyond C read as 0."""
@@ -99,20 +106,28 @@ def _trilinear(grid, u, v, w):
     gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
     w000, w001, w010, w011 = gz * gy * gx, gz * gy * fx, gz * fy * gx, gz * fy * fx
     w100, w101, w110, w111 = fz * gy * gx, fz * gy * fx, fz * fy * gx, fz * fy * fx
-    out0 = out1 = out2 = out3 = 0.0
-    for c in range(min(channels, 4)):
-        value = (w000 * grid[k, j, i, c] + w001 * grid[k, j, i + 1, c] + w010 * grid[k, j + 1, i, c]
-                 + w011 * grid[k, j + 1, i + 1, c] + w100 * grid[k + 1, j, i, c] + w101 * grid[k + 1, j, i + 1, c]
-                 + w110 * grid[k + 1, j + 1, i, c] + w111 * grid[k + 1, j + 1, i + 1, c])
-        if c == 0:
-            out0 = value
-        elif c == 1:
-            out1 = value
-        elif c == 2:
-            out2 = value
-        else:
-            out3 = value
-    return out0, out1, out2, out3
+    value = _blend(grid, k, j, i, 0, w000, w001, w010, w011, w100, w101, w110, w111)
+    if channels < 4:
+        return value, 0.0, 0.0, 0.0
+    return (value, _blend(grid, k, j, i, 1, w000, w001, w010, w011, w100, w101, w110, w111),
+            _blend(grid, k, j, i, 2, w000, w001, w010, w011, w100, w101, w110, w111),
+            _blend(grid, k, j, i, 3, w000, w001, w010, w011, w100, w101, w110, w111))
+
+
+@njit(inline="always", fastmath=True)
+def _power(x, exponent):
+    """x ** exponent, by repeated squaring when the exponent is a small whole number (the
+    usual shininess): several times cheaper than the exp/log of a general power."""
+    n = int(exponent)
+    if n != exponent or n < 0 or n > 256:
+        return x ** exponent
+    result = 1.0
+    while n:
+        if n & 1:
+            result *= x
+        x *= x
+        n >>= 1
+    return result
 
 
 @njit(inline="always", fastmath=True)
@@ -131,7 +146,7 @@ def _light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
         g_dot_light = gx * lx + gy * ly + gz * lz
         n_dot_l = max(g_dot_light * scale, 0.0)
         n_dot_h = (g_dot_light - g_dot_view) * scale / half_length
-    return n_dot_l, max(n_dot_h, 1e-12) ** shininess
+    return n_dot_l, _power(max(n_dot_h, 1e-12), shininess)
 
 
 @njit(inline="always", fastmath=True)
