@@ -76,10 +76,11 @@ class FrameSource:
             options = dict(image_size=image_size, step_size=step_voxels * float(self.renderer.spacing.min()),
                            value_range=tuple(self.value_range), use_lighting=self.use_lighting,
                            compositing=self.compositing, background=tuple(self.background))
-            volume = self._volume
+            volume, series, t = self._volume, getattr(self, "_time_series", None), getattr(self, "time_index", 0)
         with torch.no_grad():
             start = time.perf_counter()
-            image = self.renderer.render(volume, camera, should_stop=should_stop, **options)
+            image = (series.render(self.renderer, t, camera, should_stop=should_stop, **options) if series is not None
+                     else self.renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
         elapsed = time.perf_counter() - start
         units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
         self._costs[PREVIEW if kind == PREVIEW else FULL] = elapsed / units

@@ -35,6 +35,8 @@ from .encoding import to_uint8
 from .frames import FrameSource
 from .messages import MAX_SIDE, BrowserMessages
 from .scheduling import FULL
+from .time_player import ViewTime, split_series
+from .view_overlays import ViewOverlays
 
 __all__ = ["VolumeView"]
 
@@ -50,11 +52,14 @@ def _esm() -> str:
                       "(pip install -e .) so that its build step bundles js/ with esbuild")
 
 
-class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
+class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
-    double-click or ``r`` resets; arrow keys orbit, ``+``/``-`` zoom.
+    double-click or ``r`` resets; arrow keys orbit, ``+``/``-`` zoom. ``volume`` may be a time
+    series ((T, D, H, W), a list of volumes, a ``TimeSeries`` or ``LoadedSeries``): ``time_index``
+    picks the time point (``time_player``). Overlays (``show_axes``, ``show_box``, ``show_scale``,
+    ``show_colorbar``, ``units``) are drawn by the browser without a re-render (``view_overlays``).
 
     Example:
         >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
@@ -108,6 +113,7 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
                                          "frame_budget_ms", "show_stats"}
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        self._time_series, volume = split_series(volume)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         check_volume_array(volume)
         self._lock = threading.RLock()  # guards renderer and camera between kernel and worker threads
@@ -120,6 +126,8 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
         if loaded_origin is not None:
             self.renderer.origin = loaded_origin
         self._volume = volume
+        if self._time_series is not None and value_range is None:  # one window across time
+            value_range = self._time_series.value_range
         if opacity is None:  # defaults chosen from the data: a value window and an opacity ramp (auto_tf)
             value_range = auto_value_range(volume) if value_range is None else value_range
             opacity = auto_opacity_points(volume, value_range, spacing=self.renderer.spacing.tolist(),
@@ -143,20 +151,23 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
                          list(self.renderer.value_range_of(volume)),
-                         lighting=self.renderer.lighting.to_dict(), **self._camera_traits(), **render_options)
+                         lighting=self.renderer.lighting.to_dict(), **self._camera_traits(), **self._overlay_state(),
+                         **render_options)
         self.on_msg(self._handle_message)
         self._scheduler.set_busy(watch_cells(self._on_cell))
 
     # ---- Python-side API ----------------------------------------------------------------
     @property
     def volume(self):
-        """The (D, H, W) volume shown; assigning a new one re-renders (same conventions)."""
+        """The (D, H, W) volume shown (a series' current time point); assigning a new one
+        re-renders (same conventions; a single volume replaces a series)."""
         return self._volume
 
     @volume.setter
     def volume(self, volume) -> None:
         # Everything that can fail comes before any state changes: a bad volume leaves the view as it was.
         check_volume_array(volume)
+        self._drop_series()
         with self._lock:
             value_range = self.renderer.value_range_of(volume)
             self._check_value_range({"value": value_range, "trait": self.traits()["value_range"]})
@@ -169,11 +180,15 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
         self.value_range = list(value_range)
         if reframe:
             self._write_camera_traits()
+            self._update_overlay_box()
         self._request(FULL)
 
-    def screenshot(self) -> np.ndarray:
-        """The current view at full quality, rendered in the kernel: (H, W, 3) uint8."""
-        return to_uint8(self._render((self.height, self.width), self.step_size)[0])
+    def screenshot(self, overlays=False) -> np.ndarray:
+        """The current view at full quality, rendered in the kernel: (H, W, 3) uint8.
+        ``overlays=True`` draws the overlays the view shows (all four if it shows none), or
+        give their names, e.g. ``("axes", "colorbar")`` (``view_overlays``)."""
+        image = to_uint8(self._render((self.height, self.width), self.step_size)[0])
+        return self._with_overlays(image, overlays) if overlays else image
 
     def refresh(self) -> None:
         """Show the current state of what the view reads by reference: an opacity transfer
@@ -197,9 +212,22 @@ class VolumeView(FrameSource, BrowserMessages, anywidget.AnyWidget):
     def _points_of(opacity_tf: OpacityTransferFunction) -> list[list[float]]:
         return [[float(s), min(1.0, max(0.0, float(a)))] for s, a in opacity_tf.get_control_points()]
 
-    def save_image(self, path) -> None:
-        """Write the current full-quality view to a PNG file."""
-        Image.fromarray(self.screenshot()).save(path, format="PNG")
+    def save_image(self, path, overlays=False) -> None:
+        """Write the current full-quality view to a PNG file (``overlays`` as in ``screenshot``)."""
+        Image.fromarray(self.screenshot(overlays=overlays)).save(path, format="PNG")
+
+    def record(self, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, size=None, time: bool = False,
+               **options) -> pathlib.Path:
+        """Write a turntable (or with ``time=True`` a sweep of the time series) of the current
+        state to ``path`` (.gif, .mp4, .webm) at full quality; the view keeps streaming meanwhile.
+        See ``widget.recording.record``. Returns the path.
+
+        Example:
+            >>> view.record("spin.gif", frames=60, fps=20)
+        """
+        from .recording import record as record_view
+
+        return record_view(self, path, frames=frames, orbit=orbit, fps=fps, size=size, time=time, **options)
 
     def edit(self, interactive: bool = False, **traits) -> None:
         """Set several traits at once and render once; ``interactive=True`` sends a quick preview
