@@ -1,6 +1,8 @@
 // VolumeView's browser side: draws frames sent by the kernel and reports input.
 // All camera maths lives in Python; this file only turns DOM events into messages.
 import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./interaction.js";
+import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
+import { attachFullscreen } from "./fullscreen.js";
 
 /**
  * @typedef Model  (mirrors VolumeView's synced traits)
@@ -9,6 +11,9 @@ import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./intera
  * @property {DataView} snapshot  last full-quality PNG
  * @property {string} error
  * @property {boolean} show_stats
+ * @property {boolean} show_axes  overlays (drawn here, see overlays.js): show_axes, show_box,
+ *   show_scale, show_colorbar, units, overlay_box, overlay_colors, value_range, camera_*, fov
+ * @property {number} time_index
  */
 
 const NAVIGATION_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "+", "=", "-", "r", "R"]);
@@ -41,9 +46,14 @@ function render({ model, el }) {
   disconnected.style.cssText =
     "position:absolute;inset:0;display:none;align-items:center;justify-content:center;text-align:center;" +
     "font:13px sans-serif;line-height:1.4;color:#fff;background:rgba(40,40,40,.6);";
-  root.append(canvas, overlay, errorBox, disconnected);
+  // Overlays on a canvas of their own over the frames, at the display's resolution.
+  const overlayCanvas = document.createElement("canvas");
+  overlayCanvas.className = "pyvr-overlays";
+  overlayCanvas.style.cssText = "position:absolute;left:0;top:0;pointer-events:none;";
+  root.append(canvas, overlayCanvas, overlay, errorBox, disconnected);
   el.appendChild(root);
   const context = canvas.getContext("2d");
+  const fullscreen = attachFullscreen(root, model, (message) => send(message));
 
   const drawTimes = []; // when frames were drawn (ms), for the fps overlay
   let drawn = 0;
@@ -70,6 +80,37 @@ function render({ model, el }) {
     root.style.height = `${height}px`;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
+    overlayCanvas.style.width = `${width}px`;
+    overlayCanvas.style.height = `${height}px`;
+    overlayCanvas.width = canvas.width;
+    overlayCanvas.height = canvas.height;
+    drawOverlayLayer();
+  }
+
+  // Redrawn once per animation frame whatever changed; never asks the kernel for a frame.
+  let overlayPending = 0;
+  function redrawOverlays() {
+    if (overlayPending) return;
+    overlayPending = requestAnimationFrame(() => {
+      overlayPending = 0;
+      drawOverlayLayer();
+    });
+  }
+  function drawOverlayLayer() {
+    if (disposed) return;
+    const width = model.get("width");
+    const height = model.get("height");
+    const ratio = overlayCanvas.width / Math.max(1, width);
+    const state = Object.fromEntries(OVERLAY_TRAITS.map((name) => [name, model.get(name)]));
+    const ctx = overlayCanvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    const drawn = drawOverlays(ctx, state, width, height);
+    overlayCanvas.dataset.drawn = drawn.join(",");
+    overlayCanvas.dataset.redraws = String(Number(overlayCanvas.dataset.redraws || 0) + 1);
+    if (state.show_axes) {
+      const camera = { position: state.camera_position, target: state.camera_target, up: state.camera_up };
+      overlayCanvas.dataset.axes = JSON.stringify(axesLayout(camera, width, height).ends);
+    }
   }
 
   // Frames are acknowledged once drawn (Python's flow control waits for that). A frame that
@@ -204,7 +245,9 @@ function render({ model, el }) {
   let resizeTimer = null;
   const resizeObserver = new ResizeObserver(() => {
     clearTimeout(resizeTimer);
+    if (fullscreen.isActive()) return; // fullscreen asks for its own size
     resizeTimer = setTimeout(() => {
+      if (fullscreen.isActive()) return;
       const width = Math.round(root.clientWidth);
       const height = Math.round(root.clientHeight);
       if (Math.abs(width - model.get("width")) > 1 || Math.abs(height - model.get("height")) > 1) {
@@ -238,6 +281,7 @@ function render({ model, el }) {
     ["change:error", updateError],
     ["change:show_stats", updateOverlay],
     ["comm_live_update", onCommLive],
+    ...OVERLAY_TRAITS.map((name) => [`change:${name}`, redrawOverlays]),
   ];
   for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
   for (const [event, handler] of modelEvents) model.on(event, handler);
@@ -256,6 +300,8 @@ function render({ model, el }) {
     observer.disconnect();
     resizeObserver.disconnect();
     clearTimeout(resizeTimer);
+    cancelAnimationFrame(overlayPending);
+    fullscreen.dispose();
     for (const [target, type, handler, options] of listeners) target.removeEventListener(type, handler, options);
     for (const [event, handler] of modelEvents) model.off(event, handler);
   };
