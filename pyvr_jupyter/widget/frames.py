@@ -21,13 +21,19 @@ from ..torch_renderer import RenderInterrupted
 from .encoding import encode_frame, to_uint8
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
-__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE"]
+__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
+           "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP"]
 
 PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
 PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
 INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
 INTERMEDIATE_OVER_BUDGET = 4.0  # a full frame estimated slower than this many preview budgets gets one
+# Previews render the renderer's half-resolution level (level 1, same box) for volumes longer than
+# this many voxels along some axis, or when their step is this many voxels or more: rays of a
+# small preview are far apart, so the coarse level is both faster (8× less to read) and smoother.
+PREVIEW_LEVEL_SIDE = 160
+PREVIEW_LEVEL_STEP = 2.0
 
 
 class FrameSource:
@@ -40,7 +46,8 @@ class FrameSource:
         self._last_sent_kind: str | None = None
         self._intermediate_version = -1  # the version the last intermediate frame showed
         # Seconds per (pixel × samples along the diagonal), measured apart for previews and for
-        # larger frames: fixed costs per render make small frames dearer per pixel.
+        # larger frames (fixed costs per render make small frames dearer per pixel), and apart
+        # for level-1 renders (key ``"preview@1"``): the half-resolution level costs less per sample.
         self._costs: dict[str, float] = {}
         self._interactive_edit = False  # set by edit(interactive=True): render previews
         self._stats = {"frames_sent": 0, "frames_acknowledged": 0, "render_ms": 0.0, "encode_ms": 0.0,
@@ -66,16 +73,19 @@ class FrameSource:
     def _snapshot_current(self) -> bool:
         return self._snapshot_version == self._version and self._snapshot_size == (self.height, self.width)
 
-    def _render(self, image_size, step_voxels: float, should_stop=None, kind: str = FULL) -> tuple[torch.Tensor, int]:
+    def _render(self, image_size, step_voxels: float, should_stop=None, kind: str = FULL,
+                level: int = 0) -> tuple[torch.Tensor, int]:
         """Render the current state; returns the image and the state version it shows. ``kind``:
-        which cost (preview or full) the render's time updates."""
+        which cost (preview or full) the render's time updates; ``level``: 1 renders the
+        renderer's half-resolution copy of the volume (previews of large volumes)."""
         # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
         with self._lock:
             version = self._version
             camera = self.camera.clone()
             options = dict(image_size=image_size, step_size=step_voxels * float(self.renderer.spacing.min()),
                            value_range=tuple(self.value_range), use_lighting=self.use_lighting,
-                           compositing=self.compositing, background=tuple(self.background))
+                           compositing=self.compositing, background=tuple(self.background),
+                           clip_box=self.clip_box, clip_planes=list(self.clip_planes), level=level)
             volume, series, t = self._volume, getattr(self, "_time_series", None), getattr(self, "time_index", 0)
         with torch.no_grad():
             start = time.perf_counter()
@@ -83,7 +93,7 @@ class FrameSource:
                      else self.renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
         elapsed = time.perf_counter() - start
         units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
-        self._costs[PREVIEW if kind == PREVIEW else FULL] = elapsed / units
+        self._costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, level)] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
         return image, version
 
@@ -91,10 +101,20 @@ class FrameSource:
         voxel = float(self.renderer.spacing.min())
         return float(self.renderer.box(self.renderer.volume_shape).diagonal) / voxel / step_voxels
 
-    def _cost(self, kind: str) -> float | None:
-        """The last measured cost of this kind of frame, else of the other kind, else None."""
+    @staticmethod
+    def _cost_key(kind: str, level: int) -> str:
+        return kind if level == 0 else f"{kind}@{level}"
+
+    def _cost(self, kind: str, level: int = 0) -> float | None:
+        """The last measured cost of this kind of frame at this level, else of the other kind at
+        this level, else the same at the other level, else None."""
         other = FULL if kind == PREVIEW else PREVIEW
-        return self._costs.get(kind, self._costs.get(other))
+        for lev in (level, 1 - level):
+            for k in (kind, other):
+                cost = self._costs.get(self._cost_key(k, lev))
+                if cost is not None:
+                    return cost
+        return None
 
     def _estimate_s(self, size, step_voxels: float) -> float | None:
         """Seconds a full-size frame of this size and step should take, or None before any frame."""
@@ -102,15 +122,28 @@ class FrameSource:
         return None if cost is None else cost * size[0] * size[1] * self._diagonal_samples(step_voxels)
 
     def _preview_settings(self) -> tuple[tuple[int, int], float]:
-        """Size and step (voxels) of a preview that should render within ``frame_budget_ms``.
+        """Size and step (voxels) of a preview that should render within ``frame_budget_ms``."""
+        return self._preview_plan()[:2]
+
+    def _preview_plan(self) -> tuple[tuple[int, int], float, int]:
+        """Size, step (voxels) and level of a preview that should render within ``frame_budget_ms``.
 
         The cost model is time = cost × pixels × samples along the diagonal, fitted on the last
-        frame. Resolution gives way first (down to PREVIEW_MIN_SIDE pixels), then the step grows
-        (up to PREVIEW_MAX_STEP voxels): a blurry preview reads better than a tiny one.
+        frame of the same kind and level. Resolution gives way first (down to PREVIEW_MIN_SIDE
+        pixels), then the step grows (up to PREVIEW_MAX_STEP voxels): a blurry preview reads
+        better than a tiny one. Large volumes, and previews whose step (at full resolution) would
+        be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
         """
+        size, step = self._preview_fit(self._cost(PREVIEW, 0))
+        level = int(max(self._volume.shape) > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP)
+        if level == 1:
+            size, step = self._preview_fit(self._cost(PREVIEW, 1))
+        self._stats["preview_level"] = level
+        return size, step, level
+
+    def _preview_fit(self, cost: float | None) -> tuple[tuple[int, int], float]:
         step = max(self.step_size, 1.0)
         side = min(self.width, self.height)
-        cost = self._cost(PREVIEW)
         if cost is None:
             scale = min(1.0, PREVIEW_MIN_SIDE / side)
         else:
@@ -137,11 +170,12 @@ class FrameSource:
         full = (self.height, self.width), self.step_size
         if kind == FULL and frame_id is not None and self._wants_intermediate():
             kind = INTERMEDIATE  # progressive refinement: preview → intermediate → full
-        size, step = (self._preview_settings() if kind == PREVIEW else
-                      ((max(16, self.height // 2), max(16, self.width // 2)), self.step_size) if kind == INTERMEDIATE
-                      else full)
+        size, step, level = (self._preview_plan() if kind == PREVIEW else
+                             ((max(16, self.height // 2), max(16, self.width // 2)), self.step_size, 0)
+                             if kind == INTERMEDIATE else full + (0,))
         try:
-            image, version = self._render(size, step, self._scheduler.input_pending if kind != PREVIEW else None, kind)
+            image, version = self._render(size, step, self._scheduler.input_pending if kind != PREVIEW else None, kind,
+                                          level)
             start = time.perf_counter()
             data, mime = encode_frame(to_uint8(image), lossless=kind == FULL)
             self._stats["encode_ms"] = 1e3 * (time.perf_counter() - start)
@@ -193,13 +227,13 @@ class FrameSource:
         full_size, full_step = (self.height, self.width), self.step_size
         preview = None
         if not self._costs:  # first picture: a preview, which also measures the cost
-            preview = self._render(*self._preview_settings(), kind=PREVIEW)
+            preview = self._render_preview()
         if self._estimate_s(full_size, full_step) <= DISPLAY_BUDGET_S:
             image, version = self._render(full_size, full_step)
             png = encode_frame(to_uint8(image), lossless=True)[0]
             self._set_snapshot(png, full_size, version)
             return png
-        image, version = preview if preview is not None else self._render(*self._preview_settings(), kind=PREVIEW)
+        image, version = preview if preview is not None else self._render_preview()
         buffer = io.BytesIO()
         Image.fromarray(to_uint8(image)).resize((self.width, self.height), Image.BILINEAR).save(
             buffer, format="PNG", compress_level=1)
@@ -207,6 +241,10 @@ class FrameSource:
             if version > self._snapshot_version:  # saved notebooks show it until the full frame replaces it
                 self.snapshot = buffer.getvalue()
         return buffer.getvalue()
+
+    def _render_preview(self) -> tuple[torch.Tensor, int]:
+        size, step, level = self._preview_plan()
+        return self._render(size, step, kind=PREVIEW, level=level)
 
     def stats(self) -> dict:
         """Frames sent and acknowledged, last render and encode ms, bytes per frame, fps over

@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import matplotlib.colors
 
 from ..torch_renderer import COMPOSITING_STRATEGIES
+from .clip_controls import ClipControls
 
 __all__ = ["ControlPanel"]
 
@@ -92,7 +93,16 @@ class ControlPanel(widgets.VBox):
             widgets.HBox([self.use_lighting, self.headlight], layout=row), self.ambient, self.diffuse,
             self.specular, self.shininess, self.light_azimuth, self.light_elevation,
             widgets.HBox([self.reset, self.save, self.filename], layout=row), self.status,
+            self._clip_section(view),
         ], layout=widgets.Layout(width="100%", min_width="0", max_width="424px"))
+
+    def _clip_section(self, view) -> widgets.Accordion:
+        """Crop box and clip plane (``ClipControls``), folded until opened so that the panel
+        keeps its height."""
+        self.clip = ClipControls(view)
+        section = widgets.Accordion([self.clip], titles=("crop and clip plane",), selected_index=None,
+                                    layout=widgets.Layout(width="100%", min_width="0"))
+        return section
 
     @staticmethod
     def _angles(direction) -> tuple[float, float]:
@@ -120,7 +130,7 @@ class ControlPanel(widgets.VBox):
 
     def close(self) -> None:
         """Stop following the view (closing a panel must not leave observers on it)."""
-        disconnects = [link.unlink for link in self._links] + [
+        disconnects = [link.unlink for link in self._links] + [self.clip.close] + [
             lambda: self.view.unobserve(self._on_view_lighting, names="lighting"),
             lambda: self.view.unobserve(self._on_view_background, names="background")]
         for disconnect in disconnects:
