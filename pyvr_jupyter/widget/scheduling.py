@@ -71,6 +71,9 @@ class FrameScheduler:
 
     # ---- called from the kernel's main thread -------------------------------------------
     def request(self, kind: str = FULL) -> None:
+        """Ask for a frame of ``kind`` (``PREVIEW`` or ``FULL``); only sets what is pending, so
+        many requests collapse into one draw. A preview postpones the full frame that refines it
+        by ``settle_s``; a full request replaces a pending preview."""
         with self._condition:
             if self._stopped:
                 return
@@ -104,6 +107,8 @@ class FrameScheduler:
             return now - sent
 
     def set_visible(self, visible: bool) -> None:
+        """Whether any browser view can see the widget. Hidden, nothing is drawn; shown again
+        after a change of state while hidden, a full frame of the current state follows."""
         with self._condition:
             if visible and not self.visible and self._hidden_change:  # show what changed meanwhile
                 self._pending = FULL
@@ -148,6 +153,8 @@ class FrameScheduler:
 
     @property
     def frames_in_flight(self) -> int:
+        """Frames sent and not yet acknowledged by the browser (drawing waits while there are
+        ``max_frames_in_flight``)."""
         return len(self._in_flight)
 
     def busy_fps(self) -> float:
