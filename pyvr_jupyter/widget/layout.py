@@ -18,6 +18,7 @@ from .closing import close_tree
 from .panel import ControlPanel
 from .slice_view import SliceView
 from .tf_editor import TransferFunctionEditor
+from .time_player import TimePlayer
 
 __all__ = ["ViewControls", "controls", "SliceViewer", "viewer"]
 
@@ -31,9 +32,11 @@ class ViewControls(widgets.HBox):
     def __init__(self, view, **editor_options):
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
+        # A time series gets a player (Play + slider on time_index) above the editor.
+        self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
         # The controls wrap under the view when the notebook is too narrow for both side by side.
-        side = widgets.VBox([self.editor, self.panel], layout=widgets.Layout(min_width="0", width="424px",
-                                                                            max_width="100%"))
+        column = [self.editor, self.panel] if self.player is None else [self.player, self.editor, self.panel]
+        side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
         super().__init__([view, side], layout=widgets.Layout(flex_flow="row wrap", gap="8px",
                                                              align_items="flex-start"))
 

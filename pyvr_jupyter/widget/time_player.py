@@ -114,11 +114,11 @@ class TimePlayer(widgets.HBox):
 
     def close(self) -> None:
         """Unlink from the view (closing the player must not leave observers on it)."""
-        for link in self._links:
+        for link in getattr(self, "_links", ()):  # absent when __init__ failed early
             with contextlib.suppress(ValueError, AttributeError):  # closed twice, or the view closed first
                 link.unlink()
         self._links = []
-        self.play.close()
-        self.slider.close()
-        self.label.close()
+        for part in (getattr(self, name, None) for name in ("play", "slider", "label")):
+            if part is not None:
+                part.close()
         super().close()
