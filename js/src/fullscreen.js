@@ -4,11 +4,10 @@
 
 const MAX_SIDE = 4096; // as Python's messages.MAX_SIDE: it clamps anyway
 
-/** The frame size to ask for while fullscreen: the element's size then (else the screen's). */
-export function fullscreenSize(element, screen) {
-  const width = Math.round(element.clientWidth || screen.width);
-  const height = Math.round(element.clientHeight || screen.height);
-  return { width: Math.max(16, Math.min(MAX_SIDE, width)), height: Math.max(16, Math.min(MAX_SIDE, height)) };
+/** The frame size to ask for while fullscreen: the viewport's, which is then the screen's. */
+export function fullscreenSize(win) {
+  const clamp = (side) => Math.max(16, Math.min(MAX_SIDE, Math.round(side)));
+  return { width: clamp(win.innerWidth), height: clamp(win.innerHeight) };
 }
 
 /**
@@ -20,10 +19,12 @@ export function attachFullscreen(root, model, send, doc = document) {
   button.className = "pyvr-fullscreen";
   button.type = "button";
   button.title = "fullscreen (Esc leaves)";
-  button.textContent = "⛶";
+  // Four corner brackets, drawn (a glyph such as ⛶ is missing from many fonts).
+  button.innerHTML = '<svg width="14" height="14" viewBox="0 0 14 14" fill="none" stroke="currentColor" ' +
+    'stroke-width="2"><path d="M1 5V1h4M9 1h4v4M13 9v4H9M5 13H1V9"/></svg>';
   button.style.cssText =
     "position:absolute;top:4px;right:4px;width:22px;height:22px;padding:0;border:1px solid rgba(255,255,255,.5);" +
-    "border-radius:3px;background:rgba(0,0,0,.45);color:#fff;font:14px/20px sans-serif;cursor:pointer;opacity:.6;";
+    "border-radius:3px;background:rgba(0,0,0,.45);color:#fff;line-height:0;cursor:pointer;opacity:.6;";
   root.appendChild(button);
   let before = null; // the view's size before fullscreen
 
@@ -34,7 +35,7 @@ export function attachFullscreen(root, model, send, doc = document) {
     if (full && before === null) {
       before = { width: model.get("width"), height: model.get("height") };
       root.style.background = "#000";
-      send({ type: "resize", ...fullscreenSize(root, window.screen) });
+      send({ type: "resize", ...fullscreenSize(window) });
     } else if (!full && before !== null) {
       send({ type: "resize", ...before });
       before = null;

@@ -86,3 +86,9 @@ test("drawOverlays draws what is asked on any 2-D context", () => {
   assert.ok(calls.includes("clearRect") && calls.includes("fillText"));
   assert.deepEqual(drawOverlays(ctx, { ...state, show_axes: false, show_box: false, show_colorbar: false }, 100, 100), []);
 });
+
+test("fullscreen asks for the viewport's size, clamped as Python clamps", async () => {
+  const { fullscreenSize } = await import("../src/fullscreen.js");
+  assert.deepEqual(fullscreenSize({ innerWidth: 1920.4, innerHeight: 1080 }), { width: 1920, height: 1080 });
+  assert.deepEqual(fullscreenSize({ innerWidth: 9000, innerHeight: 3 }), { width: 4096, height: 16 });
+});
