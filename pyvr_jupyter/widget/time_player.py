@@ -39,7 +39,8 @@ def split_series(volume):
     if hasattr(volume, "time_spacing") and hasattr(volume, "data") and hasattr(volume, "_replace"):
         series = TimeSeries(volume.data, time_spacing=float(volume.time_spacing))  # a LoadedSeries
         return series, volume._replace(data=series[0])
-    if (isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4) or isinstance(volume, (list, tuple)):
+    is_list = isinstance(volume, (list, tuple)) and not hasattr(volume, "_fields")  # a LoadedVolume is a NamedTuple
+    if (isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4) or is_list:
         series = TimeSeries(volume)
         return series, series[0]
     return None, volume

@@ -140,6 +140,9 @@ def test_loaded_series_and_the_player(tmp_path):
     image = nibabel.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]))
     image.header.set_zooms((2.0, 2.0, 3.0, 1.5))
     nibabel.save(image, tmp_path / "s.nii.gz")
+    one = RecordingView(load_volume(tmp_path / "s.nii.gz", volume_index=1), width=16, height=16)
+    assert one.time_series is None and one.renderer.spacing.tolist() == pytest.approx([2.0, 2.0, 3.0])  # a LoadedVolume
+    one.close()
     loaded = load_volume(tmp_path / "s.nii.gz", volume_index="all")
     view = RecordingView(loaded, width=32, height=32)
     try:
