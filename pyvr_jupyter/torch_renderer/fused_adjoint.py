@@ -180,8 +180,8 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
                     continue
             remaining -= 1
             # 3. Lookup and classification, with the slopes of the TFs: ∂a/∂s, ∂rgb/∂s.
-            u, v, w = (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1], \
-                (pz - box_min[2]) * voxel_scale[2]
+            u = (px - box_min[0]) * voxel_scale[0]
+            v, w = (py - box_min[1]) * voxel_scale[1], (pz - box_min[2]) * voxel_scale[2]
             value, gx, gy, gz = _trilinear(grid, u, v, w)
             s = (value - vmin) * inv_span
             o_left, o_weight, c_left, c_weight = 0, 0.0, 0, 0.0
@@ -264,7 +264,8 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
                     cell_i, cell_j, cell_k, cell_channels = ci, cj, ck, 1
                 if visible and channels == 4:  # else the gradient channels get nothing
                     cell_channels = 4
-                d_gx, d_gy, d_gz = d_light * lgx + d_high * hgx, d_light * lgy + d_high * hgy, d_light * lgz + d_high * hgz
+                d_gx, d_gy = d_light * lgx + d_high * hgx, d_light * lgy + d_high * hgy
+                d_gz = d_light * lgz + d_high * hgz
                 for corner in range(8):
                     share = ((fz if corner >> 2 else 1.0 - fz) * (fy if (corner >> 1) & 1 else 1.0 - fy)
                              * (fx if corner & 1 else 1.0 - fx))
@@ -291,9 +292,8 @@ def covers(context) -> bool:
     """Can the adjoint give every gradient a ``pipeline.RenderContext`` needs? Yes when it is
     emission–absorption on a CPU with a camera, and nothing but the grid and the transfer
     functions' values requires grad (not the camera, the lighting or the value range)."""
-    if context.compositing not in EMISSION_ABSORPTION or context.grid.device.type != "cpu":
-        return False
-    if getattr(context, "ray_table", None) is not None:
+    if (context.compositing not in EMISSION_ABSORPTION or context.grid.device.type != "cpu"
+            or getattr(context, "ray_table", None) is not None):
         return False
     rest = dataclasses.replace(context, grid=context.grid.detach(), opacity_tf=None, color_tf=None)
     return not rest.has_learnable_inputs()

@@ -85,8 +85,8 @@ CASES = {
     "volume, unlit": dict(use_lighting=False),
     "volume, directional light": dict(setup=lambda r: r.set_lighting(light_direction=(1.0, -0.5, 0.3))),
     "volume, strong specular": dict(setup=lambda r: r.set_lighting(specular=0.9, shininess=3.0)),
-    "volume, early termination": dict(compositing="early_termination",
-                                      setup=lambda r: r.set_opacity_transfer_function(OpacityTransferFunction.linear(0, 1))),
+    "volume, early termination": dict(compositing="early_termination", setup=lambda r: r.set_opacity_transfer_function(
+        OpacityTransferFunction.linear(0, 1))),
     "volume, sequential": dict(compositing="sequential"),
     "volume, anisotropic spacing": dict(renderer_options=dict(spacing=(0.8, 1.3, 2.1), origin=(-5.0, 3.0, 10.0))),
     "volume, steps of one unit": dict(step_size=1.0),  # the kernel's exact exponents (ratio 1 and 1/2)
@@ -98,8 +98,9 @@ CASES = {
     "opacity LUT": dict(learn=("opacity",), setup=lambda r: r.set_opacity_transfer_function(
         OpacityTransferFunction.from_lut(np.r_[np.zeros(4), np.linspace(0, 0.5, 13)] ** 1.5))),
     "colour LUT (empty space skipped)": dict(learn=("colour",)),
-    "colour control points, unlit": dict(learn=("colour",), use_lighting=False, setup=lambda r: r.set_color_transfer_function(
-        ColorTransferFunction().set_custom_colors([(0.0, (0, 0, 1)), (0.3, (0, 1, 0)), (0.8, (1, 0, 0)), (1.0, (1, 1, 1))]))),
+    "colour control points, unlit": dict(learn=("colour",), use_lighting=False, setup=lambda r: (
+        r.set_color_transfer_function(ColorTransferFunction().set_custom_colors(
+            [(0.0, (0, 0, 1)), (0.3, (0, 1, 0)), (0.8, (1, 0, 0)), (1.0, (1, 1, 1))])))),
     "all three, LUTs sharing one table": dict(learn=("volume", "opacity", "colour"), setup=lambda r: (
         r.set_opacity_transfer_function(OpacityTransferFunction.from_lut(np.linspace(0, 0.6, 9))),
         r.set_color_transfer_function(ColorTransferFunction("viridis", n_entries=17)))),
