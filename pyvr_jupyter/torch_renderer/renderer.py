@@ -289,10 +289,9 @@ class VolumeRenderer:
         Args:
             origins: (N, 3) or (3,) ray origins, world units.
             directions: (N, 3) ray directions (any non-zero length; normalised here).
-            Others as ``render``.
 
-        Differentiable with respect to the volume, the TFs, the lighting and the rays themselves.
-        Rays render through the PyTorch stages (``last_stats["backend"] == "torch"``), in chunks
+        The other arguments are those of ``render``. Differentiable with respect to the volume,
+        the TFs, the lighting and the rays themselves. Rays render through the PyTorch stages (``last_stats["backend"] == "torch"``), in chunks
         bounded by ``max_memory_bytes``. ``ray_batches.random_rays`` draws training batches.
 
         Example:
