@@ -101,7 +101,7 @@ class ControlPanel(widgets.VBox):
         keeps its height."""
         self.clip = ClipControls(view)
         section = widgets.Accordion([self.clip], titles=("crop and clip plane",), selected_index=None,
-                                    layout=widgets.Layout(width="100%", min_width="0"))
+                                    layout=_full())
         return section
 
     @staticmethod
