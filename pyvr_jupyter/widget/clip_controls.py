@@ -53,7 +53,8 @@ class ClipControls(widgets.VBox):
         box = view.renderer.box(shape)
         self._centre = ((box.minimum + box.maximum) / 2).tolist()
         half_diagonal = float(box.diagonal) / 2
-        slider = dict(continuous_update=False, style={"description_width": LABEL_WIDTH}, layout=_full())
+        # Continuous: while a slider moves the view shows previews, then a full frame when it stops.
+        slider = dict(continuous_update=True, style={"description_width": LABEL_WIDTH}, layout=_full())
         ranges = world_to_voxels(view.clip_box, shape, self._spacing, self._origin)
         #: One IntRangeSlider per axis (x, y, z): the voxels kept, both ends included.
         self.crop = tuple(
@@ -92,7 +93,8 @@ class ClipControls(widgets.VBox):
             return
         ranges = [control.value for control in self.crop]
         whole = all(tuple(r) == (0, count - 1) for r, count in zip(ranges, axis_counts(self._shape)))
-        self.view.clip_box = None if whole else voxels_to_world(ranges, self._shape, self._spacing, self._origin)
+        clip_box = None if whole else voxels_to_world(ranges, self._shape, self._spacing, self._origin)
+        self.view.edit(interactive=True, clip_box=clip_box)
 
     def _plane(self) -> list[list[float]]:
         normal = _direction(self.azimuth.value, self.elevation.value)
@@ -105,7 +107,7 @@ class ClipControls(widgets.VBox):
 
     def _write_plane(self) -> None:
         others = list(self.view.clip_planes)[1:]
-        self.view.clip_planes = ([self._plane()] if self.plane_on.value else []) + others
+        self.view.edit(interactive=True, clip_planes=([self._plane()] if self.plane_on.value else []) + others)
 
     def _on_flip(self, _button) -> None:
         self._updating = True

@@ -186,3 +186,17 @@ def test_small_volumes_preview_at_level_0_until_the_step_grows(view):
     view.frame_budget_ms = 1.0
     size, step, level = view._preview_plan()
     assert level == 1 and step >= 2.0
+
+
+def test_moving_a_crop_slider_shows_previews_then_a_full_frame(view):
+    panel = ControlPanel(view)
+    view.browser(type="ready")
+    view.settle()
+    view.ack_all()
+    for upper in (18, 14, 10):  # as a slider drag sends its values
+        panel.clip.crop[0].value = (0, upper)
+    view.settle()
+    kinds = [content["kind"] for content, _ in view.frames()[1:]]
+    assert kinds[0] == "preview" and kinds[-1] == "full"
+    assert view.clip_box == [[0.0, 0.0, 0.0], [10.5, 23.0, 23.0]]
+    panel.close()
