@@ -47,6 +47,7 @@ PUBLIC_MODULES = [
     "pyvr_jupyter.torch_renderer.renderer",
     "pyvr_jupyter.widget", "pyvr_jupyter.widget.view", "pyvr_jupyter.widget.slice_view", "pyvr_jupyter.widget.layout",
     "pyvr_jupyter.widget.tf_editor", "pyvr_jupyter.widget.tf_drawing", "pyvr_jupyter.widget.tf_json",
+    "pyvr_jupyter.widget.tf_controls",
     "pyvr_jupyter.io.nifti_files", "pyvr_jupyter.io.nrrd_files", "pyvr_jupyter.io.numpy_files",
     "pyvr_jupyter.widget.panel", "pyvr_jupyter.widget.encoding", "pyvr_jupyter.widget.scheduling",
     "pyvr_jupyter.widget.clip_controls", "pyvr_jupyter.widget.clipping",

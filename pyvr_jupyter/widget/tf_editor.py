@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import ipywidgets as widgets
-import matplotlib
 import numpy as np
 import torch
 import traitlets
@@ -37,6 +36,7 @@ from ..torch_renderer import ColorTransferFunction, OpacityTransferFunction
 from ..torch_renderer._checks import as_volume_tensor
 from ..torch_renderer.auto_tf import auto_opacity_points
 from .tf_drawing import BAR_HEIGHT, THEMES, draw_curve, draw_histogram, draw_points, log_histogram
+from .tf_controls import OPACITY_PRESETS, EditorControls, colormap_names
 from .tf_json import MAX_JSON_CHARS, MAX_JSON_POINTS, parse_tf_json, tf_to_json  # noqa: F401 (re-exported)
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
@@ -46,24 +46,9 @@ PICK_RADIUS = 8  # how close a click must be to grab a point
 DOUBLE_CLICK_S = 0.4
 MIN_GAP = 1e-3  # smallest distance between neighbouring points in s
 
-OPACITY_PRESETS = {
-    "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
-    "ramp": lambda top: OpacityTransferFunction.ramp(0.3, 0.7, top),
-    "step": lambda top: OpacityTransferFunction.step(0.5, 0.0, top, width=0.02),
-    "bell": lambda top: OpacityTransferFunction.bell_curve(0.5, 0.12, top, n_points=9),
-    "exponential": lambda top: OpacityTransferFunction.exponential(0.0, top, n_points=9),
-}
-
-
 def _axis_top(points) -> float:
     """Top of the opacity axis for a curve: a little above its highest point, in [0.001, 1]."""
     return min(1.0, max(1e-3, 1.5 * max(float(a) for _, a in points)))
-
-
-def colormap_names() -> list[str]:
-    """Matplotlib's colormaps, each with its reversed variant."""
-    names = sorted(name for name in matplotlib.colormaps if not name.endswith("_r"))
-    return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
 
 
 class TransferFunctionEditor(widgets.VBox):
@@ -136,29 +121,12 @@ class TransferFunctionEditor(widgets.VBox):
         self.canvas.on_mouse_move(self.mouse_move)
         self.canvas.on_mouse_up(self.mouse_up)
         self.canvas.on_mouse_out(self.mouse_up)
-        half = widgets.Layout(width="50%", min_width="0")
-        label = {"description_width": "64px"}
-        self.colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap",
-                                                layout=half, style=label)
-        self.preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + list(OPACITY_PRESETS), value="(custom)",
-                                              description="preset", layout=half, style=label,
-                                              tooltip="replace the curve by a preset shape")
-        low, high = self.data_range
-        self.window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
-                                               min=low, max=high, step=(high - low) / 1000, description="window",
-                                               readout=False, continuous_update=False,
-                                               layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"),
-                                               style={"description_width": "84px"},
-                                               tooltip="values mapped onto the colour bar (s from 0 to 1)")
-        # The range's own readout does not fit numbers like "150 – 1.00e+03": a label that sizes itself.
-        self.window_readout = widgets.Label(layout=widgets.Layout(width="auto", flex="0 0 auto"))
         if max_opacity is None:
             max_opacity = _axis_top(self._points)
-        self.opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
-                                                    description="axis top", readout_format=".3f",
-                                                    layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"),
-                                                    style={"description_width": "84px"},
-                                                    tooltip="top of the opacity axis (max opacity shown)")
+        controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity)
+        self.colormap_picker, self.preset_picker = controls.colormap_picker, controls.preset_picker
+        self.window, self.window_readout = controls.window, controls.window_readout
+        self.opacity_scale = controls.opacity_scale
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
         self.preset_picker.observe(self._on_preset_picked, names="value")
         self.window.observe(self._on_window, names="value")
