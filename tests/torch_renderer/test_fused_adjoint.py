@@ -94,6 +94,8 @@ CASES = {
     "volume, opacity unit distance": dict(renderer_options=dict(opacity_unit_distance=2.7)),
     "volume, use_opacity=False": dict(use_opacity=False, value_range=(0.0, 4.0)),
     "volume, use_color=False": dict(use_color=False),
+    "volume, clip box and plane": dict(clip_box=((2.0, 1.5, 2.5), (12.0, 9.5, 11.0)),
+                                       clip_planes=[((7.0, 5.0, 6.0), (1.0, 0.3, -0.2))]),
     "opacity control points": dict(learn=("opacity",)),
     "opacity LUT": dict(learn=("opacity",), setup=lambda r: r.set_opacity_transfer_function(
         OpacityTransferFunction.from_lut(np.r_[np.zeros(4), np.linspace(0, 0.5, 13)] ** 1.5))),
