@@ -14,6 +14,6 @@ def test_benchmark_suite_smoke(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     table = output.read_text()
     for scene in ("| S1 torch |", "| S1 fused |", "| S1 fused 1 thread |", "| S1 VTK |", "| S1 under load fused |",
-                  "| S2 fused |", "| preview 32³ |", "| S3 |", "| S4 torch |", "| S5 fused |"):
+                  "| S2 fused |", "| preview 32³ |", "| S3 |", "| S4 torch |", "| S4 fused+adjoint |", "| S5 fused |"):
         assert scene in table
     assert "S1 fused / VTK" in table
