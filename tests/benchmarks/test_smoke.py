@@ -17,3 +17,10 @@ def test_benchmark_suite_smoke(tmp_path):
                   "| S2 fused |", "| preview 32³ |", "| S3 |", "| S4 torch |", "| S4 fused+adjoint |", "| S5 fused |"):
         assert scene in table
     assert "S1 fused / VTK" in table
+
+
+def test_tf_step_benchmark_smoke():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "tf_step.py"), "--side", "16", "--image", "16",
+                             "--views", "2", "--rounds", "1"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "torch (torch)" in result.stdout and "auto (fused+adjoint)" in result.stdout
