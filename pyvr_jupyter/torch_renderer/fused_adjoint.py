@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from . import fused
+from . import fused, fused_render
 from .fused import DIRECTIONAL, HEADLIGHT, NO_LIGHT, OPACITY_CLAMP, _knot, _ray_direction, _segment, _trilinear
 from .pipeline import EMISSION_ABSORPTION
 
@@ -303,7 +303,7 @@ def _settings(context, grid: torch.Tensor, opacity_values, colour_values) -> dic
     """``fused.kernel_settings`` with the grid (1, C, D, H, W) and the tables (Ko, 1), (Kc, 3)
     taken from the Function's inputs, so that autograd (and gradcheck) sees what the kernel reads."""
     dtype = np.dtype(np.float64 if grid.dtype == torch.float64 else np.float32)
-    settings = fused.kernel_settings(context, dtype)
+    settings = fused_render.kernel_settings(context, dtype)
     settings["grid"] = fused.as_numpy(grid[0].permute(1, 2, 3, 0), dtype)  # (D, H, W, C)
     if opacity_values is not None:
         settings["opacity_values"] = fused.as_numpy(opacity_values, dtype)[:, 0]
@@ -321,9 +321,9 @@ class FusedRender(torch.autograd.Function):
     @staticmethod
     def forward(ctx, context, threads, check_stop, grid, opacity_values, colour_values):
         settings = _settings(context, grid, opacity_values, colour_values)
-        out, classified = fused.march_image(settings, context.image_size, check_stop, threads)
+        out, classified = fused_render.march_image(settings, context.image_size, check_stop, threads)
         context.samples_taken = int(classified.sum())
-        context.chunks_rendered = -(-out.shape[0] // fused._PIXELS_PER_TILE)
+        context.chunks_rendered = -(-out.shape[0] // fused_render._PIXELS_PER_TILE)
         rgba = torch.from_numpy(out)
         ctx.context, ctx.threads, ctx.classified = context, threads, classified
         ctx.save_for_backward(grid, opacity_values, colour_values, rgba)
@@ -345,8 +345,8 @@ class FusedRender(torch.autograd.Function):
         colour_grad = np.zeros((threads if need_colour else 0, settings["colour_values"].shape[0], 3))
         out, grad_out = rgba.numpy(), fused.as_numpy(grad_rgba, grid_np.dtype)
         height, width = ctx.context.image_size
-        for first in range(0, out.shape[0], fused._PIXELS_PER_TILE):
-            last = min(first + fused._PIXELS_PER_TILE, out.shape[0])
+        for first in range(0, out.shape[0], fused_render._PIXELS_PER_TILE):
+            last = min(first + fused_render._PIXELS_PER_TILE, out.shape[0])
             with fused.KERNEL_LOCK:
                 fused.set_threads(threads)
                 adjoint_tile(first, width, height, rgba=out[first:last], classified=ctx.classified[first:last],

@@ -16,15 +16,14 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.checkpoint import checkpoint
 
-from . import fused, fused_adjoint
+from . import fused, fused_adjoint, fused_render
 from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
                       check_step_size, check_volume_array, check_world_length,
                       check_value_range, check_vector3, unwrap_volume)
 from .camera import Camera
 from .empty_space import occupied_box, pad_blocks
-from .pipeline import BLOCK_SIZE, EMISSION_ABSORPTION, RenderContext
+from .pipeline import EMISSION_ABSORPTION, RenderContext, RenderInterrupted, render_chunks, stopper
 from .ray_batches import check_cameras, check_rays
 from .raysampling import VolumeBox, check_clip
 from .shading import Lighting
@@ -38,17 +37,6 @@ COMPOSITING_STRATEGIES = ("vectorized", "early_termination", "sequential", "mip"
 BACKENDS = ("auto", "torch", "fused")
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 MAX_SAMPLES_PER_RAY = 100_000
-# Bytes of working memory one sample costs in a chunk (positions, lookups, colours, shading
-# and compositing temporaries, as float32): an estimate with margin, which the memory tests check.
-_BYTES_PER_SAMPLE = 4 * 48
-# Chunks larger than about a million samples run slower, not faster: every temporary then is
-# tens of MB, freshly mapped (page faults) and beyond the caches. Measured on 2 CPU cores,
-# the Quick Start scene: 1.45 s with 1.4 M samples per chunk, 2.8 s with 5.6 M.
-_SAMPLES_PER_CHUNK = 1 << 20
-
-
-class RenderInterrupted(Exception):
-    """Raised by a render whose ``should_stop`` callback asked it to stop."""
 
 
 class VolumeRenderer:
@@ -380,40 +368,13 @@ class VolumeRenderer:
 
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
         if backend == "fused":
-            rgba = fused.render_context(context, self._stopper(should_stop), self.fused_threads)
+            rgba = fused_render.render_context(context, stopper(should_stop), self.fused_threads)
         elif backend == "fused+adjoint":  # the kernel forward, its per-ray adjoint in backward
-            rgba = fused_adjoint.render_context(context, self._stopper(should_stop), self.fused_threads)
+            rgba = fused_adjoint.render_context(context, stopper(should_stop), self.fused_threads)
         else:
-            rgba = self._render_torch(context, needs_graph, self._stopper(should_stop))
+            rgba = render_chunks(context, needs_graph, stopper(should_stop), self.max_memory_bytes)
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
         return rgba.reshape(height, width, 4)
-
-    def _render_torch(self, context: RenderContext, needs_graph: bool, check_stop: Callable[[], None]) -> torch.Tensor:
-        """(H·W, 4) through the PyTorch stages, in chunks holding at most a budget's worth of samples."""
-        bytes_per_sample = _BYTES_PER_SAMPLE * (2 if context.grid.dtype == torch.float64 else 1)
-        if needs_graph:  # backward keeps about three times the forward's temporaries per sample
-            bytes_per_sample *= 3
-        samples_per_chunk = max(1, min(_SAMPLES_PER_CHUNK, self.max_memory_bytes // bytes_per_sample))
-        if context.compositing == "early_termination":  # holds one block of samples per ray at a time
-            chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // BLOCK_SIZE), keep_rays=not needs_graph)
-        else:
-            chunks = context.chunks(samples_per_chunk=samples_per_chunk, keep_rays=not needs_graph)
-        pieces = []
-        for pixels, rays in chunks:
-            check_stop()
-            if needs_graph:  # a chunk is rebuilt from its pixels in backward
-                pieces.append(checkpoint(context.render_pixels, pixels, use_reentrant=False))
-            else:
-                pieces.append(context.render_pixels(pixels, rays))
-        context.chunks_rendered = len(pieces)
-        return torch.cat(pieces)
-
-    @staticmethod
-    def _stopper(should_stop: Callable[[], bool] | None) -> Callable[[], None]:
-        def check_stop() -> None:
-            if should_stop is not None and should_stop():
-                raise RenderInterrupted("render stopped by should_stop()")
-        return check_stop
 
     def _choose_backend(self, needs_graph: bool, dtype: torch.dtype, context: RenderContext | None = None) -> str:
         """'fused', 'fused+adjoint' or 'torch' for this render (see the ``backend`` argument of

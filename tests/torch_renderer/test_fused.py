@@ -15,6 +15,7 @@ from helpers import assert_close, constant_tfs
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
+from pyvr_jupyter.torch_renderer import fused_render
 
 SHAPE = (22, 18, 26)  # (D, H, W): non-cubic on purpose
 
@@ -134,7 +135,7 @@ def test_a_constant_medium_composites_to_its_analytic_value():
 
 
 def test_should_stop_interrupts_between_tiles(monkeypatch):
-    monkeypatch.setattr(fused, "_PIXELS_PER_TILE", 256)
+    monkeypatch.setattr(fused_render, "_PIXELS_PER_TILE", 256)
     volume = create_test_volume((64, 64, 64), "torus")
     calls = []
 
