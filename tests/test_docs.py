@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCTEST_MODULES = [
     "pyvr_jupyter",
     "pyvr_jupyter.datasets",
+    "pyvr_jupyter.torch_renderer.compilation",
     "pyvr_jupyter.io",
     "pyvr_jupyter.profiling",
     "pyvr_jupyter.torch_renderer",

@@ -10,10 +10,12 @@ intermediate tensor. It serves every render that records no graph on a CPU; the 
 stay the differentiable reference, and the agreement tests render every option with both.
 
 ``fused_render.py`` feeds it a ``pipeline.RenderContext``, tile by tile. Rays and their segments
-(clip box, clip planes, the box of occupied blocks snapped onto whole steps) are made in the kernel exactly as the PyTorch stages make them (``Camera.generate_rays``,
-``raysampling``), so both backends place the same samples, to float32 rounding.
+(clip box, clip planes, the box of occupied blocks snapped onto whole steps) are made in the
+kernel exactly as the PyTorch stages make them (``Camera.generate_rays``, ``raysampling``), so
+both backends place the same samples, to float32 rounding.
 
-The kernel is compiled by numba with an on-disk cache: about 3 s cold, 0.1–0.2 s from the cache.
+The kernel is compiled by numba with an on-disk cache: about 10 s cold on 2 cores, 0.2 s from
+the cache (``compilation.Compilation``).
 ``compile_async`` starts that on a background thread, so that a first picture never waits for it
 (``VolumeRenderer(backend="auto")`` renders with PyTorch until the kernel is ready).
 
@@ -27,24 +29,22 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 import numpy as np
 import torch
 import numba
 from numba import njit, prange
 
+from .compilation import KERNEL_LOCK, Compilation
+
 __all__ = ["EMISSION_ABSORPTION", "MIP", "MINIP", "AVERAGE", "NO_LIGHT", "HEADLIGHT", "DIRECTIONAL",
            "march_tile", "is_compiled", "compile_async", "wait_until_compiled", "compile_seconds",
-           "KERNEL_LOCK", "set_threads", "get_threads", "Compilation", "kernel_settings", "march_image"]
+           "KERNEL_LOCK", "set_threads", "get_threads", "Compilation", "as_numpy"]
 
 # Compositing modes and light models, as the kernel's integer switches.
 EMISSION_ABSORPTION, MIP, MINIP, AVERAGE = 0, 1, 2, 3
 NO_LIGHT, HEADLIGHT, DIRECTIONAL = 0, 1, 2
 
-#: numba's default thread pool must not be entered from two Python threads at once (the
-#: widget renders on worker threads, one per view): kernel calls take turns.
-KERNEL_LOCK = threading.Lock()
 _POOL_SIZE = numba.config.NUMBA_NUM_THREADS
 OPACITY_CLAMP = 1e-6  # as compositing.OPACITY_CLAMP: a sample never makes a ray fully opaque
 
@@ -206,6 +206,36 @@ def _segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny)
     return t_near, t_far, max(int(math.ceil((t_far - t_near) / step - 1e-6)), 0)
 
 
+@njit(inline="always", fastmath=True)
+def _sample(t0, t1, k, count, step):
+    """(t_mid, delta) of sample k of a ray's segment [t0, t1]: the midpoint of its step, the
+    last step shortened to end at t1 (as ``raysampling.sample_along_rays``)."""
+    t_start = t0 + k * step
+    delta = step
+    if k == count - 1:
+        delta = max(min(t_start + step, t1) - t_start, 0.0)
+    return t_start + 0.5 * delta, delta
+
+
+@njit(inline="always", fastmath=True)
+def _skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied):
+    """The index of the next sample to take: ``k`` itself when the sample at (px, py, pz) lies in
+    an occupied block, else the first sample past the empty block's exit. ``occupied`` is the
+    padded block grid (``empty_space.pad_blocks``)."""
+    nbz, nby, nbx = occupied.shape[0], occupied.shape[1], occupied.shape[2]
+    bx = min(max(int(math.floor((px - box_min[0]) * block_scale[0])) + 1, 0), nbx - 1)
+    by = min(max(int(math.floor((py - box_min[1]) * block_scale[1])) + 1, 0), nby - 1)
+    bz = min(max(int(math.floor((pz - box_min[2]) * block_scale[2])) + 1, 0), nbz - 1)
+    if occupied[bz, by, bx] != 0:
+        return k
+    t_exit = 1e300
+    for axis, p, d, b in ((0, px, dx, bx), (1, py, dy, by), (2, pz, dz, bz)):
+        if d != 0.0:
+            face = box_min[axis] + (b - 1 + (1.0 if d > 0 else 0.0)) / block_scale[axis]
+            t_exit = min(t_exit, t_mid + (face - p) / d)
+    return max(k + 1, int(math.ceil((t_exit - t0) / step - 0.5 - 1e-3)))
+
+
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_box, step, grid, box_min, voxel_scale,
                vmin, inv_span,
@@ -239,7 +269,6 @@ def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_bo
     n_rays = out.shape[0]
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
-    nbz, nby, nbx = occupied.shape[0], occupied.shape[1], occupied.shape[2]
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(n_rays):
@@ -258,11 +287,7 @@ def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_bo
         k = 0
         while k < count:
             # 1. The sample: midpoint of its step; the last step ends at t_far.
-            t_start = t0 + k * step
-            delta = step
-            if k == count - 1:
-                delta = max(min(t_start + step, t1) - t_start, 0.0)
-            t_mid = t_start + 0.5 * delta
+            t_mid, delta = _sample(t0, t1, k, count, step)
             px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
             if mode == EMISSION_ABSORPTION:
                 # 2. Early termination, checked where the PyTorch march checks it.
@@ -272,16 +297,10 @@ def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_bo
                     boundary = (k // termination_every + 1) * termination_every
                 # 3. Empty space: jump to the first sample past this block's exit.
                 if skipping:
-                    bx = min(max(int(math.floor((px - box_min[0]) * block_scale[0])) + 1, 0), nbx - 1)
-                    by = min(max(int(math.floor((py - box_min[1]) * block_scale[1])) + 1, 0), nby - 1)
-                    bz = min(max(int(math.floor((pz - box_min[2]) * block_scale[2])) + 1, 0), nbz - 1)
-                    if occupied[bz, by, bx] == 0:
-                        t_exit = 1e300
-                        for axis, p, d, b in ((0, px, dx, bx), (1, py, dy, by), (2, pz, dz, bz)):
-                            if d != 0.0:
-                                face = box_min[axis] + (b - 1 + (1.0 if d > 0 else 0.0)) / block_scale[axis]
-                                t_exit = min(t_exit, t_mid + (face - p) / d)
-                        k = max(k + 1, int(math.ceil((t_exit - t0) / step - 0.5 - 1e-3)))
+                    next_k = _skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale,
+                                               occupied)
+                    if next_k != k:
+                        k = next_k
                         continue
             # 4. Trilinear lookup of the value (and gradient), normalised to the TF domain.
             classified += 1
@@ -348,45 +367,6 @@ def march_tile(first_pixel, width, height, camera, segment_box, planes, inner_bo
         else:
             r = g = b = 1.0
         out[ray, 0], out[ray, 1], out[ray, 2], out[ray, 3] = r * alpha, g * alpha, b * alpha, alpha
-
-
-# ---- compilation -------------------------------------------------------------------------
-class Compilation:
-    """One kernel's signatures (one per grid dtype), compiled or loaded from numba's cache on a
-    background thread, once per process: ``tiny_call(dtype)`` runs the kernel once on a tiny input."""
-
-    def __init__(self, tiny_call, thread_name: str):
-        self._tiny_call = tiny_call
-        self._thread_name = thread_name
-        self._compiled: set = set()  # grid dtypes whose kernel is ready
-        self._compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
-        self.seconds: dict = {}  # seconds each signature took to compile or load, by dtype name
-        self._guard = threading.Lock()
-
-    def _compile(self, dtype: np.dtype, done: threading.Event) -> None:
-        start = time.perf_counter()
-        try:
-            with KERNEL_LOCK:
-                self._tiny_call(dtype)
-            self._compiled.add(dtype)
-            self.seconds[dtype.name] = time.perf_counter() - start
-        finally:
-            done.set()
-
-    def is_compiled(self, dtype=np.float32) -> bool:
-        return np.dtype(dtype) in self._compiled
-
-    def compile_async(self, dtype=np.float32) -> threading.Event:
-        dtype = np.dtype(dtype)
-        with self._guard:
-            if dtype not in self._compiling:
-                self._compiling[dtype] = threading.Event()
-                threading.Thread(target=self._compile, args=(dtype, self._compiling[dtype]), name=self._thread_name,
-                                 daemon=True).start()
-            return self._compiling[dtype]
-
-    def wait_until_compiled(self, dtype=np.float32, timeout: float | None = None) -> bool:
-        return self.compile_async(dtype).wait(timeout) and self.is_compiled(dtype)
 
 
 def _tiny_call(dtype: np.dtype) -> None:

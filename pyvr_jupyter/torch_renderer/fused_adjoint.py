@@ -37,7 +37,8 @@ import torch
 from numba import njit, prange
 
 from . import fused, fused_render
-from .fused import DIRECTIONAL, HEADLIGHT, NO_LIGHT, OPACITY_CLAMP, _knot, _ray_direction, _segment, _trilinear
+from .fused import (DIRECTIONAL, HEADLIGHT, NO_LIGHT, OPACITY_CLAMP, _knot, _ray_direction, _sample, _segment,
+                    _skip_empty_block, _trilinear)
 from .pipeline import EMISSION_ABSORPTION
 
 __all__ = ["FusedRender", "adjoint_tile", "covers", "render_context", "is_compiled", "compile_async",
@@ -131,7 +132,6 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
     """
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
-    nbz, nby, nbx = occupied.shape[0], occupied.shape[1], occupied.shape[2]
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     need_grid, need_opacity, need_colour = grid_grad.shape[0] > 0, opacity_grad.shape[0] > 0, colour_grad.shape[0] > 0
@@ -159,24 +159,13 @@ def adjoint_tile(first_pixel, width, height, camera, segment_box, planes, inner_
         k = 0
         while k < count and remaining > 0:
             # 1. The sample, as march_tile places it.
-            t_start = t0 + k * step
-            delta = step
-            if k == count - 1:
-                delta = max(min(t_start + step, t1) - t_start, 0.0)
-            t_mid = t_start + 0.5 * delta
+            t_mid, delta = _sample(t0, t1, k, count, step)
             px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
             # 2. Empty space (only while neither the volume nor the opacity TF is learnt), as march_tile skips it.
             if skipping:
-                bx = min(max(int(math.floor((px - box_min[0]) * block_scale[0])) + 1, 0), nbx - 1)
-                by = min(max(int(math.floor((py - box_min[1]) * block_scale[1])) + 1, 0), nby - 1)
-                bz = min(max(int(math.floor((pz - box_min[2]) * block_scale[2])) + 1, 0), nbz - 1)
-                if occupied[bz, by, bx] == 0:
-                    t_exit = 1e300
-                    for axis, p, d, b in ((0, px, dx, bx), (1, py, dy, by), (2, pz, dz, bz)):
-                        if d != 0.0:
-                            face = box_min[axis] + (b - 1 + (1.0 if d > 0 else 0.0)) / block_scale[axis]
-                            t_exit = min(t_exit, t_mid + (face - p) / d)
-                    k = max(k + 1, int(math.ceil((t_exit - t0) / step - 0.5 - 1e-3)))
+                next_k = _skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied)
+                if next_k != k:
+                    k = next_k
                     continue
             remaining -= 1
             # 3. Lookup and classification, with the slopes of the TFs: ∂a/∂s, ∂rgb/∂s.
