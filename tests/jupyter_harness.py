@@ -2,6 +2,7 @@
 and helpers that drive a notebook page as a user would."""
 
 import json
+import re
 import os
 import shutil
 import signal
@@ -12,6 +13,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+import nbformat
 
 TOKEN = "pyvr-e2e"
 CHROMIUM = os.environ.get("PYVR_CHROMIUM", "/usr/bin/chromium")
@@ -173,3 +176,40 @@ def canvas_pixels(page, index=0):
         const n = d.length / 4;
         return {{mean: [r / n, g / n, b / n], lit: lit / n}};
     }}""")
+
+
+def write_notebook(root, name, cells):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, Path(root) / name)
+    return name
+
+
+class Page:
+    """A fresh browser page on a notebook, collecting page errors."""
+
+    def __init__(self, browser, server, name):
+        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        self.page = self.context.new_page()
+        self.errors = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        open_notebook(self.page, server, name)
+
+    def real_errors(self):
+        return [e for e in self.errors if "reading 'schema'" not in e]  # Notebook 7.6's own start-up bug
+
+    def close(self):
+        try:
+            shut_down_kernel(self.page)
+        finally:
+            self.context.close()
+
+
+def cell_output(page, index, pattern, timeout=120_000):
+    """Run cell ``index`` and return the first match of ``pattern`` in its output."""
+    cell = run_cell(page, index)
+    outputs = cell.locator(".jp-OutputArea")  # all of the cell's outputs (a progress bar may come first)
+    page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
+                           arg=[outputs.element_handle(timeout=timeout), pattern], timeout=timeout)
+    return re.search(pattern, outputs.inner_text())

@@ -10,11 +10,10 @@ import json
 import os
 from pathlib import Path
 
-import re
 
-import nbformat
 
-from jupyter_harness import frames_drawn, open_notebook, run_cell, shut_down_kernel, wait_frame_after, wait_full_frame
+from jupyter_harness import (Page, cell_output, frames_drawn, run_cell, wait_frame_after, wait_full_frame,
+                             write_notebook)
 
 CELLS = [
     "from pyvr_jupyter import VolumeView, create_test_volume\n"
@@ -26,38 +25,6 @@ CELLS = [
     "view.show_box = True; view.show_scale = True; view.show_colorbar = True; view.units = 'mm'",
 ]
 OVERLAY = "document.querySelector('canvas.pyvr-overlays')"
-
-
-# ---- the few page helpers this file needs (as in test_volume_view) ---------------------------
-def write_notebook(root, name, cells):
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, Path(root) / name)
-    return name
-
-
-class Page:
-    def __init__(self, browser, server, name):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        self.page = self.context.new_page()
-        self.errors = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        open_notebook(self.page, server, name)
-
-    def close(self):
-        try:
-            shut_down_kernel(self.page)
-        finally:
-            self.context.close()
-
-
-def cell_output(page, index, pattern, timeout=120_000):
-    cell = run_cell(page, index)
-    outputs = cell.locator(".jp-OutputArea")
-    page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
-                           arg=[outputs.element_handle(timeout=timeout), pattern], timeout=timeout)
-    return re.search(pattern, outputs.inner_text())
 
 
 def canvas_box(page):

@@ -12,11 +12,10 @@ import statistics
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from jupyter_harness import (FIGURES, canvas_pixels, frames_drawn, open_notebook, record_frames, recorded_frames,
-                             restart_kernel, run_cell, shut_down_kernel, wait_frame_after, wait_full_frame)
+from jupyter_harness import (FIGURES, Page, canvas_pixels, cell_output, frames_drawn, record_frames, recorded_frames,
+                             restart_kernel, run_cell, wait_frame_after, wait_full_frame, write_notebook)
 
 NOTEBOOK_04 = Path(__file__).resolve().parents[2] / "notebooks" / "04_differentiable_rendering.ipynb"
 LOOP_S = 8  # a cell changing the volume for this long must show at least 2 frames per second
@@ -46,46 +45,9 @@ LOOP_CELLS = [
 ]
 
 
-def write_notebook(root, name, cells):
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, Path(root) / name)
-    return name
-
-
-class Page:
-    """A fresh browser page on a notebook, collecting page errors."""
-
-    def __init__(self, browser, server, name):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
-        self.page = self.context.new_page()
-        self.errors = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        open_notebook(self.page, server, name)
-
-    def real_errors(self):
-        return [e for e in self.errors if "reading 'schema'" not in e]  # Notebook 7.6's own start-up bug
-
-    def close(self):
-        try:
-            shut_down_kernel(self.page)
-        finally:
-            self.context.close()
-
-
 @pytest.fixture
 def lab(jupyter):
     return jupyter("lab")
-
-
-def cell_output(page, index, pattern, timeout=120_000):
-    """Run cell ``index`` and return the first match of ``pattern`` in its output."""
-    cell = run_cell(page, index)
-    outputs = cell.locator(".jp-OutputArea")  # all of the cell's outputs (a progress bar may come first)
-    page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
-                           arg=[outputs.element_handle(timeout=timeout), pattern], timeout=timeout)
-    return re.search(pattern, outputs.inner_text())
 
 
 def kernel_state(page):
