@@ -150,6 +150,20 @@ class Camera:
         return Camera(self.position.detach().clone(), self.target.detach().clone(),
                       self.up.detach().clone(), fov, self.device)
 
+    def to(self, device) -> "Camera":
+        """This view with its tensors on ``device``: self if already there, else a new camera whose
+        tensors are copies that keep their graph (gradients flow back to this camera's).
+
+        Example:
+            >>> Camera.for_volume((8, 8, 8)).to("cpu").position.device.type
+            'cpu'
+        """
+        device = check_device(device)
+        if device == self.device:
+            return self
+        fov = self.fov.to(device) if isinstance(self.fov, torch.Tensor) else self.fov
+        return Camera(self.position, self.target, self.up, fov, device)
+
     def to_dict(self) -> dict:
         """JSON-safe description: position, target, up, fov."""
         return {"position": self.position.detach().cpu().tolist(),

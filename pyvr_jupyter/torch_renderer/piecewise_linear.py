@@ -75,8 +75,8 @@ class _KnotInterpolation(torch.autograd.Function):
     def forward(ctx, left, weight, *tables):
         table = torch.cat(tables, dim=-1) if len(tables) > 1 else tables[0]
         flat = left.reshape(-1)
-        v0 = table.index_select(0, flat).reshape(*left.shape, table.shape[-1])
-        v1 = table.index_select(0, flat + 1).reshape(*left.shape, table.shape[-1])
+        v0 = _rows(table, flat).reshape(*left.shape, table.shape[-1])
+        v1 = _rows(table, flat + 1).reshape(*left.shape, table.shape[-1])
         ctx.save_for_backward(left, weight, table)
         ctx.widths = [t.shape[-1] for t in tables]
         return torch.lerp(v0, v1, weight)
@@ -88,7 +88,7 @@ class _KnotInterpolation(torch.autograd.Function):
         flat, rows = left.reshape(-1), grad.reshape(-1, table.shape[-1])
         grad_weight = None
         if ctx.needs_input_grad[1]:
-            steps = (table[1:] - table[:-1]).index_select(0, flat)  # (n, C) table[left + 1] − table[left]
+            steps = _rows(table[1:] - table[:-1], flat)  # (n, C) table[left + 1] − table[left]
             grad_weight = ((steps * rows) @ rows.new_ones(rows.shape[-1])).reshape(weight.shape)  # mv: a fast row sum
         grad_tables, first = [], 0
         for needed, width in zip(ctx.needs_input_grad[2:], ctx.widths):
@@ -102,6 +102,19 @@ class _KnotInterpolation(torch.autograd.Function):
             grad_tables.append(grad_table)
             first += width
         return None, grad_weight, *grad_tables
+
+
+def _rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``table[rows]``: (n, C) rows of a small (K, C) table, for (n,) row indices.
+
+    On CUDA, ``index_select`` of a few-hundred-row table takes a vectorised gather that ran 18×
+    slower than ``take`` on the flattened table (4 M lookups into 256 × 4 on an H200: 2.5 ms vs
+    0.14 ms); on a CPU ``index_select`` is the faster one.
+    """
+    if table.device.type == "cpu":
+        return table.index_select(0, rows)
+    width = table.shape[-1]
+    return table.contiguous().reshape(-1).take(rows[:, None] * width + torch.arange(width, device=rows.device))
 
 
 class _InwardClamp(torch.autograd.Function):

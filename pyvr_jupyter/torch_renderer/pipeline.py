@@ -31,9 +31,11 @@ BLOCK_SIZE = 64  # samples per block for early termination
 # Bytes of working memory one sample costs in a chunk (positions, lookups, colours, shading
 # and compositing temporaries, as float32): an estimate with margin, which the memory tests check.
 BYTES_PER_SAMPLE = 4 * 48
-# Chunks larger than about a million samples run slower, not faster: every temporary then is
-# tens of MB, freshly mapped (page faults) and beyond the caches. Measured on 2 CPU cores,
-# the Quick Start scene: 1.45 s with 1.4 M samples per chunk, 2.8 s with 5.6 M.
+# On a CPU, chunks larger than about a million samples run slower, not faster: every temporary
+# then is tens of MB, freshly mapped (page faults) and beyond the caches. Measured on 2 CPU
+# cores, the Quick Start scene: 1.45 s with 1.4 M samples per chunk, 2.8 s with 5.6 M. A GPU
+# wants the opposite: each chunk costs a few hundred kernel launches, so only the memory budget
+# bounds its chunks (Quick Start on an H200: 18 chunks took 47 ms, launch-bound).
 SAMPLES_PER_CHUNK = 1 << 20
 
 
@@ -203,7 +205,7 @@ class RenderContext:
         values, gradients = self._scalars(points)
         if self.rgba is not None:  # one lookup for colour and opacity
             knots = torch.linspace(0.0, 1.0, self.rgba[0].shape[0], dtype=values.dtype, device=values.device)
-            rgba = interpolate_piecewise_linear(values, knots, [part.to(values.dtype) for part in self.rgba],
+            rgba = interpolate_piecewise_linear(values, knots, [part.to(values.device, values.dtype) for part in self.rgba],
                                                 uniform=True)
             rgb, opacity = rgba.split([3, 1], dim=1)
             opacity = opacity.squeeze(1)
@@ -236,7 +238,9 @@ def render_chunks(context: RenderContext, needs_graph: bool, check_stop: Callabl
     bytes_per_sample = BYTES_PER_SAMPLE * (2 if context.grid.dtype == torch.float64 else 1)
     if needs_graph:  # backward keeps about three times the forward's temporaries per sample
         bytes_per_sample *= 3
-    samples_per_chunk = max(1, min(SAMPLES_PER_CHUNK, max_memory_bytes // bytes_per_sample))
+    samples_per_chunk = max(1, max_memory_bytes // bytes_per_sample)
+    if context.grid.device.type == "cpu":
+        samples_per_chunk = min(SAMPLES_PER_CHUNK, samples_per_chunk)
     if context.compositing == "early_termination":  # holds one block of samples per ray at a time
         chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // BLOCK_SIZE), keep_rays=not needs_graph)
     else:

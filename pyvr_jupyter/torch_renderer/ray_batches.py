@@ -91,7 +91,7 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
         generator: for reproducible draws.
 
     Returns:
-        ``RayBatch`` whose rays are exactly the cameras' pixel rays (``Camera.generate_rays``),
+        ``RayBatch`` on the images' device, whose rays are exactly the cameras' pixel rays (``Camera.generate_rays``),
         so rendering them reproduces those pixels of ``render_rgba(volume, camera)``.
     """
     cameras = check_cameras(cameras)
@@ -109,13 +109,15 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
     per_view = height * width
     flat = torch.randperm(len(cameras) * per_view, generator=generator)[:n_rays] if n_rays <= len(cameras) * per_view \
         else torch.randint(len(cameras) * per_view, (n_rays,), generator=generator)
-    views, pixels = flat // per_view, flat % per_view
-    origins = torch.empty(n_rays, 3)
-    directions = torch.empty(n_rays, 3)
+    views, pixels = flat // per_view, flat % per_view  # drawn on the CPU (the generator's device)
+    device = images.device  # the batch lives where the images do (cameras may be elsewhere)
+    origins = torch.empty(n_rays, 3, device=device)
+    directions = torch.empty(n_rays, 3, device=device)
     for view in torch.unique(views).tolist():
         chosen = torch.nonzero(views == view).squeeze(1)
-        rays = cameras[view].generate_rays((height, width), pixels[chosen])
-        origins[chosen] = rays.origins.to(origins.dtype)
-        directions[chosen] = rays.directions.to(directions.dtype)
+        rays = cameras[view].generate_rays((height, width), pixels[chosen].to(cameras[view].device))
+        origins[chosen.to(device)] = rays.origins.to(device, origins.dtype)
+        directions[chosen.to(device)] = rays.directions.to(device, directions.dtype)
+    views, pixels = views.to(device), pixels.to(device)
     targets = images.reshape(len(cameras), per_view, -1)[views, pixels]
     return RayBatch(origins, directions, targets, views, pixels)

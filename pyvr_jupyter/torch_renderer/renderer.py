@@ -49,7 +49,9 @@ class VolumeRenderer:
         spacing: voxel size (sx, sy, sz) in world units.
         origin: world position of voxel [0, 0, 0].
         opacity_unit_distance: the path length over which the opacity TF's value accumulates.
-        max_memory_bytes: working-memory budget for one chunk of rays.
+        max_memory_bytes: working-memory budget for one chunk of rays. None: 1 GiB on a CPU;
+            on a GPU an eighth of its memory, at most 4 GiB (a GPU pays per chunk in kernel
+            launches: the Quick Start took 12.6 ms in 4 chunks, 9.0 ms in one, on an H200).
         backend: 'auto' renders with the fused CPU kernel (``fused.py``) whenever no graph is
             recorded on a CPU, with the kernel and its per-ray adjoint (``fused_adjoint.py``,
             ``last_stats["backend"] == "fused+adjoint"``) when only the volume and the transfer
@@ -66,7 +68,7 @@ class VolumeRenderer:
     """
 
     def __init__(self, volume_shape=None, device="cpu", spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
-                 opacity_unit_distance: float = 1.0, max_memory_bytes: int = 1 << 30, backend: str = "auto",
+                 opacity_unit_distance: float = 1.0, max_memory_bytes: int | None = None, backend: str = "auto",
                  fused_threads: int | None = None):
         self.device = check_device(device)
         self.backend = check_choice("backend", backend, BACKENDS)
@@ -78,6 +80,9 @@ class VolumeRenderer:
         self.spacing = spacing
         self.origin = origin
         self.opacity_unit_distance = check_world_length("opacity_unit_distance", opacity_unit_distance)
+        if max_memory_bytes is None:
+            max_memory_bytes = 1 << 30 if self.device.type != "cuda" else \
+                min(4 << 30, torch.cuda.get_device_properties(self.device).total_memory // 8)
         self.max_memory_bytes = int(check_finite_number("max_memory_bytes", max_memory_bytes, minimum=1 << 20))
         #: Skip blocks the opacity TF makes transparent (only when no gradient is needed).
         self.skip_empty_space = True
@@ -309,6 +314,8 @@ class VolumeRenderer:
                 raise ValueError("volume is required (pass one, or call set_volume first)")
         if camera is not None and not isinstance(camera, Camera):
             raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
+        if camera is not None:
+            camera = camera.to(self.device)  # a CPU camera (the default) works with a CUDA renderer
         state = self._volume_state(volume)
         vmin, vmax = self._value_range(value_range, state)
         box = self.box(state.volume.shape)

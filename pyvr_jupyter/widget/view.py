@@ -23,6 +23,7 @@ import warnings
 
 import anywidget
 import numpy as np
+import torch
 import traitlets
 from PIL import Image
 
@@ -126,8 +127,12 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget
         self._lock = threading.RLock()  # guards renderer and camera between kernel and worker threads
         self._closed = False
         self._syncing = False  # True while traits are written from the camera (no extra render)
-        # Smaller chunks than the default: a full frame can then give way to new input quickly.
-        self.renderer = renderer if renderer is not None else VolumeRenderer(volume.shape, max_memory_bytes=64 << 20)
+        # A tensor on a GPU is rendered there (numpy arrays say "cpu", or have no device before
+        # numpy 2). On a CPU, smaller chunks than the default let a full frame give way to new
+        # input quickly; a GPU renders a full frame in milliseconds, in the default's few chunks.
+        device = torch.device(getattr(volume, "device", "cpu"))
+        self.renderer = renderer if renderer is not None else VolumeRenderer(
+            volume.shape, device=device, max_memory_bytes=64 << 20 if device.type == "cpu" else None)
         if spacing is not None or loaded_spacing is not None:
             self.renderer.spacing = spacing if spacing is not None else loaded_spacing
         if loaded_origin is not None:
