@@ -154,6 +154,13 @@ def test_random_edits_either_raise_value_error_or_keep_the_rays_finite():
         assert bool(torch.isfinite(cam.generate_rays((2, 2)).directions).all())
 
 
+def test_to_the_same_device_is_the_camera_itself_and_bad_devices_say_so():
+    camera = Camera.for_volume((8, 8, 8))
+    assert camera.to("cpu") is camera
+    with pytest.raises(ValueError, match="device"):
+        camera.to("abacus")
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_cuda_camera_without_cuda_says_so():
     with pytest.raises(ValueError, match="CUDA is not available"):
