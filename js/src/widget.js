@@ -113,8 +113,11 @@ function render({ model, el }) {
     }
   }
 
-  // Frames are acknowledged once drawn (Python's flow control waits for that). A frame that
-  // decodes after a newer one was drawn is acknowledged but not drawn.
+  // Frames are acknowledged once drawn (Python's flow control waits for that). A frame is drawn
+  // as soon as it is decoded, not in the next animation frame: the canvas shows it at the next
+  // paint either way, and the acknowledgement goes out up to a frame earlier, which lets the
+  // kernel start its next frame sooner. A frame that decodes after a newer one was drawn is
+  // acknowledged but not drawn.
   async function drawFrame(blob, id, kind) {
     let bitmap = null;
     try {
@@ -124,31 +127,29 @@ function render({ model, el }) {
       return;
     }
     if (disposed) return bitmap.close();
-    requestAnimationFrame(() => {
-      if (id === undefined || id > newestDrawn) {
-        context.imageSmoothingEnabled = true;
-        context.drawImage(bitmap, 0, 0, canvas.width, canvas.height); // previews are upscaled
-        drawn += 1;
-        canvas.dataset.drawn = String(drawn);
-      }
-      bitmap.close();
-      if (id === undefined) return;
-      if (id > newestDrawn) {
-        newestDrawn = id;
-        canvas.dataset.frameId = String(id);
-        canvas.dataset.kind = kind || "";
-        const now = performance.now();
-        drawTimes.push(now);
-        if (drawTimes.length > 120) drawTimes.shift();
-        if (inputSince !== null) {
-          inputLatency = now - inputSince;
-          canvas.dataset.inputLatency = inputLatency.toFixed(1);
-          inputSince = null;
-        }
-        updateOverlay();
-      }
-      send({ type: "ack", id });
-    });
+    if (id === undefined || id > newestDrawn) {
+      context.imageSmoothingEnabled = true;
+      context.drawImage(bitmap, 0, 0, canvas.width, canvas.height); // previews are upscaled
+      drawn += 1;
+      canvas.dataset.drawn = String(drawn);
+    }
+    bitmap.close();
+    if (id === undefined) return;
+    const newest = id > newestDrawn;
+    if (newest) newestDrawn = id;
+    send({ type: "ack", id });
+    if (!newest) return;
+    canvas.dataset.frameId = String(id);
+    canvas.dataset.kind = kind || "";
+    const now = performance.now();
+    drawTimes.push(now);
+    if (drawTimes.length > 120) drawTimes.shift();
+    if (inputSince !== null) {
+      inputLatency = now - inputSince;
+      canvas.dataset.inputLatency = inputLatency.toFixed(1);
+      inputSince = null;
+    }
+    updateOverlay();
   }
 
   function updateOverlay() {

@@ -22,13 +22,16 @@ from .encoding import encode_frame, to_uint8
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
-           "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP"]
+           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP"]
 
 PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
 PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
 INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
-INTERMEDIATE_OVER_BUDGET = 4.0  # a full frame estimated slower than this many preview budgets gets one
+# A full frame estimated slower than this (seconds) gets one. Quicker full frames go out directly:
+# measured in JupyterLab, the intermediate frame of a 128³ view (full frame about 120 ms) added
+# 40-70 ms to release → full frame.
+INTERMEDIATE_AFTER_S = 0.5
 # Previews render the renderer's half-resolution level (level 1, same box) for volumes longer than
 # this many voxels along some axis, or when their step is this many voxels or more: rays of a
 # small preview are far apart, so the coarse level is both faster (8× less to read) and smoother.
@@ -202,7 +205,7 @@ class FrameSource:
         that a large volume never sits on a blurry preview for seconds."""
         estimate = self._estimate_s((self.height, self.width), self.step_size)
         return (self._last_sent_kind == PREVIEW and self._intermediate_version != self._version
-                and estimate is not None and estimate > INTERMEDIATE_OVER_BUDGET * self.frame_budget_ms / 1e3)
+                and estimate is not None and estimate > INTERMEDIATE_AFTER_S)
 
     def _set_snapshot(self, png: bytes, size, version: int) -> None:
         with self._lock:  # the check and the write together: the kernel's thread may set one too

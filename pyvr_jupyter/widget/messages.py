@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .quiet_status import quiet_status_for
 from .scheduling import PREVIEW
 
 __all__ = ["BrowserMessages"]
@@ -39,6 +40,12 @@ def _finite(value, name: str, low: float, high: float) -> float:
 
 class BrowserMessages:
     """Handlers for the browser's messages (a mixin of VolumeView)."""
+
+    def _listen(self) -> None:
+        """Handle the browser's messages; its frequent ones (acknowledgements, drags) leave the
+        kernel's status "idle" in the front end (``quiet_status``)."""
+        self.on_msg(self._handle_message)
+        quiet_status_for(self.model_id)
 
     def _handle_message(self, _widget, message, _buffers) -> None:
         kind = message.get("type") if isinstance(message, dict) else None
@@ -103,8 +110,8 @@ class BrowserMessages:
     def _interact(self, change_camera) -> None:
         with self._lock:
             change_camera(self.camera)
+        self._request(PREVIEW)  # first: the worker starts rendering while the traits are synced
         self._write_camera_traits()
-        self._request(PREVIEW)
 
     def _on_orbit_message(self, message) -> None:
         dx = _finite(message["dx"], "dx", -1e4, 1e4)

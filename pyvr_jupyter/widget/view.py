@@ -36,6 +36,7 @@ from .clipping import box_is_empty, check_clip_box, check_clip_planes
 from .encoding import to_uint8
 from .frames import FrameSource
 from .messages import MAX_SIDE, BrowserMessages
+from .quiet_status import forget as forget_quiet
 from .scheduling import FULL
 from .time_player import ViewTime, split_series
 from .view_overlays import ViewOverlays
@@ -165,7 +166,7 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget
                          list(self.renderer.value_range_of(volume)),
                          lighting=self.renderer.lighting.to_dict(), **self._camera_traits(), **self._overlay_state(),
                          **render_options)
-        self.on_msg(self._handle_message)
+        self._listen()
         self._scheduler.set_busy(watch_cells(self._on_cell))
 
     # ---- Python-side API ----------------------------------------------------------------
@@ -431,5 +432,6 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget
         scheduler = getattr(self, "_scheduler", None)  # absent when __init__ failed early
         if scheduler is not None:
             scheduler.stop()
+        forget_quiet(getattr(getattr(self, "comm", None), "comm_id", ""))
         super().close()
         self.unobserve_all()

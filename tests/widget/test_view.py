@@ -10,6 +10,7 @@ import traitlets
 from PIL import Image
 
 from pyvr_jupyter import VolumeView, create_test_volume
+from pyvr_jupyter.widget import frames
 from recording_view import RecordingView, decode, wait_for
 
 
@@ -230,11 +231,11 @@ def test_preview_keeps_its_size_and_takes_longer_steps_when_the_budget_is_tight(
     view.close()
 
 
-def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view):
+def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view, monkeypatch):
     view.browser(type="ready")
     view.settle()
     view.ack_all()
-    view.frame_budget_ms = 0.01  # every full frame counts as slow against this budget
+    monkeypatch.setattr(frames, "INTERMEDIATE_AFTER_S", 0.0)  # every full frame counts as slow
     view.browser(type="orbit", dx=20, dy=0)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and (len(view.frames()) < 2 or view.frames()[-1][0]["kind"] != "full"):
@@ -244,6 +245,38 @@ def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view):
     assert kinds[0] == "preview" and kinds[-2:] == ["intermediate", "full"]
     content, buffers = view.frames()[-2]
     assert (content["width"], content["height"]) == (32, 24) and content["mime"] == "image/jpeg"
+
+
+def test_a_quick_full_frame_follows_the_preview_directly(view):
+    view.browser(type="ready")
+    view.settle()
+    view.ack_all()
+    before = len(view.frames())
+    view.browser(type="orbit", dx=20, dy=0)
+    assert wait_for(lambda: view.ack_all() or (len(view.frames()) > before + 1 and view.frames()[-1][0]["kind"] == "full"))
+    kinds = [c["kind"] for c, _ in view.frames()[before:]]
+    assert kinds == ["preview", "full"]  # 64×48 renders in milliseconds: no intermediate frame
+
+
+def test_a_drag_never_has_more_than_two_frames_in_flight(view):
+    """The browser acknowledges nothing for a while: the view keeps rendering newest-wins but
+    sends at most two frames; each acknowledgement lets exactly one more go out."""
+    view.browser(type="ready")
+    view.settle()
+    view.ack_all()
+    sent_before = len(view.frames())
+    for _ in range(40):
+        view.browser(type="orbit", dx=3, dy=0)
+        time.sleep(0.01)
+    time.sleep(0.3)
+    in_flight = view.frames()[sent_before:]
+    assert len(in_flight) == 2 and view._scheduler.frames_in_flight == 2
+    view.browser(type="ack", id=in_flight[0][0]["id"])
+    assert wait_for(lambda: len(view.frames()) == sent_before + 3)
+    time.sleep(0.2)
+    assert len(view.frames()) == sent_before + 3  # one ack, one more frame
+    view.ack_all()
+    assert wait_for(lambda: view.frames()[-1][0]["kind"] == "full")  # the drag is over: refined
 
 
 def test_a_second_ready_resends_the_still_frame_without_rendering_again(view):
