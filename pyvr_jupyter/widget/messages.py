@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 
-from .quiet_status import quiet_status_for
+from .quiet_status import forget, quiet_status_for
 from .scheduling import PREVIEW
 
 __all__ = ["BrowserMessages"]
@@ -46,6 +47,7 @@ class BrowserMessages:
         kernel's status "idle" in the front end (``quiet_status``)."""
         self.on_msg(self._handle_message)
         quiet_status_for(self.model_id)
+        weakref.finalize(self, forget, self.model_id)  # a closed view gets no messages; freed, it is forgotten
 
     def _handle_message(self, _widget, message, _buffers) -> None:
         kind = message.get("type") if isinstance(message, dict) else None

@@ -67,7 +67,7 @@ def _install(kernel) -> None:
 
 def quiet_status_for(comm_id: str) -> None:
     """From now on, the view with this comm id does not make the kernel look busy with its
-    acknowledgements and input; ``forget(comm_id)`` when it closes."""
+    acknowledgements and input; ``forget(comm_id)`` when it is freed."""
     kernel = _kernel()
     if kernel is None:
         return

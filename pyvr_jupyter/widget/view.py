@@ -36,7 +36,6 @@ from .clipping import box_is_empty, check_clip_box, check_clip_planes
 from .encoding import to_uint8
 from .frames import FrameSource
 from .messages import MAX_SIDE, BrowserMessages
-from .quiet_status import forget as forget_quiet
 from .scheduling import FULL
 from .time_player import ViewTime, split_series
 from .view_overlays import ViewOverlays
@@ -432,6 +431,5 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget
         scheduler = getattr(self, "_scheduler", None)  # absent when __init__ failed early
         if scheduler is not None:
             scheduler.stop()
-        forget_quiet(getattr(getattr(self, "comm", None), "comm_id", ""))
         super().close()
         self.unobserve_all()

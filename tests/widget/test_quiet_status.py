@@ -58,3 +58,21 @@ def test_without_a_kernel_nothing_is_wrapped(monkeypatch):
     monkeypatch.setattr(quiet_status, "_kernel", lambda: None)
     quiet_status.quiet_status_for("view-2")
     assert "view-2" not in quiet_status._comm_ids
+
+
+def test_a_view_registers_its_comm_and_is_forgotten_once_freed(kernel):
+    import gc
+    import time
+
+    from pyvr_jupyter import VolumeView, create_test_volume
+
+    view = VolumeView(create_test_volume((16, 16, 16), "torus"), width=32, height=32)
+    comm_id = view.model_id
+    assert handle(kernel, comm_msg(comm_id, "orbit")) == ["idle"]
+    view.close()
+    del view
+    deadline = time.monotonic() + 10
+    while comm_id in quiet_status._comm_ids and time.monotonic() < deadline:  # its worker exits first
+        gc.collect()
+        time.sleep(0.05)
+    assert comm_id not in quiet_status._comm_ids
