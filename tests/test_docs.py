@@ -51,7 +51,8 @@ PUBLIC_MODULES = [
     "pyvr_jupyter.widget.tf_controls",
     "pyvr_jupyter.io.nifti_files", "pyvr_jupyter.io.nrrd_files", "pyvr_jupyter.io.numpy_files",
     "pyvr_jupyter.widget.panel", "pyvr_jupyter.widget.encoding", "pyvr_jupyter.widget.scheduling",
-    "pyvr_jupyter.widget.clip_controls", "pyvr_jupyter.widget.clipping",
+    "pyvr_jupyter.widget.clip_controls", "pyvr_jupyter.widget.clipping", "pyvr_jupyter.widget.view_clipping",
+    "pyvr_jupyter.widget.quiet_status",
 ]
 
 # Public names still without a docstring, in modules being rewritten: remove entries as they

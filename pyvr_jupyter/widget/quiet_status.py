@@ -77,5 +77,6 @@ def quiet_status_for(comm_id: str) -> None:
 
 
 def forget(comm_id: str) -> None:
+    """Let the view with this comm id make the kernel busy again (a freed view's id goes)."""
     with _lock:
         _comm_ids.discard(comm_id)

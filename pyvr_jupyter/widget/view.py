@@ -32,12 +32,12 @@ from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunct
 from ..torch_renderer._checks import check_volume_array, unwrap_volume
 from ..torch_renderer.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from .cells import watch_cells
-from .clipping import box_is_empty, check_clip_box, check_clip_planes
 from .encoding import to_uint8
 from .frames import FrameSource
 from .messages import MAX_SIDE, BrowserMessages
 from .scheduling import FULL
 from .time_player import ViewTime, split_series
+from .view_clipping import ViewClipping
 from .view_overlays import ViewOverlays
 
 __all__ = ["VolumeView"]
@@ -54,7 +54,7 @@ def _esm() -> str:
                       "(pip install -e .) so that its build step bundles js/ with esbuild")
 
 
-class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget.AnyWidget):
+class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewClipping, ViewTime, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -107,12 +107,6 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget
     """The last rendering error, shown over the view ('' when fine)."""
     lighting = traitlets.Dict().tag(sync=True)
     """Light model: ambient, diffuse, specular, shininess, headlight, light_direction."""
-    clip_box = traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3), default_value=None,
-                              allow_none=True, minlen=2, maxlen=2).tag(sync=True)
-    """Crop box [[x0, y0, z0], [x1, y1, z1]] in world units, clamped to the volume's box; None: no crop."""
-    clip_planes = traitlets.List(traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3),
-                                                minlen=2, maxlen=2)).tag(sync=True)
-    """Clip planes [[point, normal], ...] in world units; each keeps the half-space its normal points into."""
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
                  width: int = 512, height: int = 512, spacing=None, colormap: str = "viridis", opacity=None,
@@ -372,29 +366,6 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewTime, anywidget
 
     @traitlets.observe("width", "height", "step_size", "compositing", "use_lighting", "background", "value_range")
     def _on_render_setting(self, change):
-        self._request(FULL)
-
-    @traitlets.validate("clip_box")
-    def _check_clip_box(self, proposal):
-        box = self.renderer.box(self._volume.shape)
-        try:
-            clip_box = check_clip_box(proposal["value"], box.minimum.tolist(), box.maximum.tolist())
-        except ValueError as err:
-            raise traitlets.TraitError(str(err)) from None
-        if box_is_empty(clip_box):
-            warnings.warn(f"clip_box {proposal['value']} leaves nothing of the volume: the view shows only "
-                          "background", UserWarning, stacklevel=2)
-        return clip_box
-
-    @traitlets.validate("clip_planes")
-    def _check_clip_planes(self, proposal):
-        try:
-            return check_clip_planes(proposal["value"])
-        except ValueError as err:
-            raise traitlets.TraitError(str(err)) from None
-
-    @traitlets.observe("clip_box", "clip_planes")
-    def _on_clip(self, change):
         self._request(FULL)
 
     def _on_cell(self, running: bool) -> None:
