@@ -97,7 +97,7 @@ class VolumeView(FrameSource, BrowserMessages, ViewOverlays, ViewClipping, ViewT
     """Opacity transfer function control points [[s, opacity], ...], s in [0, 1]."""
     value_range = traitlets.List(traitlets.Float(), minlen=2, maxlen=2).tag(sync=True)
     """Scalar values mapped to the transfer functions' [0, 1]."""
-    frame_budget_ms = traitlets.Float(25.0).tag(sync=True)
+    frame_budget_ms = traitlets.Float(20.0).tag(sync=True)
     """Time a preview frame may take while interacting; its size and step follow from it."""
     show_stats = traitlets.Bool(False).tag(sync=True)
     """Show an fps and latency overlay."""
