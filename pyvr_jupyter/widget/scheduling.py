@@ -181,6 +181,9 @@ class FrameScheduler:
                 return None, False, wait
             self._pending = None
             self._refine_after = None  # refined when the cell ends
+            # Counted when chosen, not when sent: a cell that ends while this preview renders
+            # must still be followed by a full frame.
+            self._busy_frames += 1
             return PREVIEW, True, None
         if not self.visible:  # nobody sees it: keep the still frame current for saved notebooks
             if self._pending is not None and self.shown:
@@ -232,7 +235,6 @@ class FrameScheduler:
             now = time.monotonic()
             self._last_sent = now
             if busy:
-                self._busy_frames += 1
                 self._sent_busy[frame_id] = now
                 while len(self._sent_busy) > self.MAX_REMEMBERED:
                     self._sent_busy.popitem(last=False)

@@ -182,3 +182,18 @@ def test_when_the_cell_ends_late_acks_are_reconciled_and_a_full_frame_follows():
     time.sleep(0.3)
     assert len(drawn) == 8  # full window: the refinement waits for an acknowledgement
     scheduler.stop()
+
+
+def test_a_cell_that_ends_while_its_preview_renders_is_still_followed_by_a_full_frame():
+    # The race the browser walk-through hit: set_busy(False) arrives while the busy-mode preview
+    # is being drawn (not yet sent); the view then sat on that preview until the next input.
+    scheduler, drawn, release = make(default_fps=50)
+    scheduler.set_busy(True)
+    release.clear()  # the preview's draw blocks until released
+    scheduler.request(FULL)  # a change made by the running cell
+    assert wait_for(lambda: scheduler._drawing)
+    scheduler.set_busy(False)  # the cell ends mid-draw
+    release.set()
+    assert wait_for(lambda: len(drawn) == 2)
+    assert kinds(drawn) == [PREVIEW, FULL]
+    scheduler.stop()
