@@ -125,6 +125,30 @@ def test_a_view_follows_a_loop_in_a_running_cell_then_gets_a_full_frame(shell, v
         view.close()
 
 
+def test_a_quick_cell_that_ends_while_its_preview_renders_still_ends_on_a_full_frame(shell):
+    # Found in the browser (notebook 02, 6 times of 6): the view stayed on that preview. Here,
+    # without the fix, 11 of 12 such cells ended on a preview.
+    view = RecordingView(create_test_volume((128, 128, 128), "torus"))  # previews of about 20 ms
+    try:
+        view._repr_mimebundle_()
+        shell.events.trigger("post_run_cell")
+        view.browser(type="ready")
+        view.settle()
+        for pause in (0.004, 0.008, 0.012, 0.016):
+            view.ack_all()
+            time.sleep(0.2)  # the next cell comes later than the busy frame interval
+            sent = len(view.frames())
+            shell.events.trigger("pre_run_cell")
+            view.opacity_points = [[0, 0], [0.4, 0.1 + pause], [1, 0.05]]
+            time.sleep(pause)  # the cell's other work, while the preview renders
+            shell.events.trigger("post_run_cell")
+            assert wait_for(lambda: len(view.frames()) > sent and view.frames()[-1][0]["kind"] == "full",
+                            timeout=5.0), pause
+            view.settle()
+    finally:
+        view.close()
+
+
 def test_a_view_shown_in_a_running_cell_gets_frames_before_any_message_arrives(shell, volume):
     view = RecordingView(volume, width=64, height=48)
     try:
