@@ -75,6 +75,7 @@ class ClipControls(widgets.VBox):
                                    layout=widgets.Layout(width="auto", min_width="0", flex="0 0 auto"))
         self._updating = False  # True while controls are written from the view (no write back)
         self._show_planes(view.clip_planes)
+        self.plane_on.observe(lambda _change: self._enable_plane_controls(), names="value")
         for control in self.crop:
             control.observe(self._on_crop, names="value")
         for control in (self.plane_on, self.azimuth, self.elevation, self.offset):
@@ -145,10 +146,17 @@ class ClipControls(widgets.VBox):
                 unit = [n / norm for n in normal]
                 azimuth, elevation = _angles(unit)
                 offset = sum((p - c) * n for p, c, n in zip(point, self._centre, unit))
+                offset = round(offset, 9)  # a plane through the centre reads 0, not -1.4e-14
                 self.azimuth.value, self.elevation.value = azimuth, elevation
                 self.offset.value = min(self.offset.max, max(self.offset.min, offset))
         finally:
             self._updating = False
+        self._enable_plane_controls()
+
+    def _enable_plane_controls(self) -> None:
+        """The plane's orientation, offset and flip apply only while the plane is on."""
+        for control in (self.azimuth, self.elevation, self.offset, self.flip):
+            control.disabled = not self.plane_on.value
 
     def close(self) -> None:
         """Stop following the view (closing the controls must not leave observers on it)."""

@@ -53,7 +53,7 @@ class FrameSource:
         # for level-1 renders (key ``"preview@1"``): the half-resolution level costs less per sample.
         self._costs: dict[str, float] = {}
         self._interactive_edit = False  # set by edit(interactive=True): render previews
-        self._stats = {"frames_sent": 0, "frames_acknowledged": 0, "render_ms": 0.0, "encode_ms": 0.0,
+        self._stats = {"frames_sent": 0, "render_ms": 0.0, "encode_ms": 0.0,
                        "bytes": 0, "latency_ms": None, "preview_scale": 1.0, "messages_ignored": 0,
                        "last_ignored": ""}
         self._sent_times: deque[float] = deque(maxlen=60)
@@ -250,10 +250,12 @@ class FrameSource:
         return self._render(size, step, kind=PREVIEW, level=level)
 
     def stats(self) -> dict:
-        """Frames sent and acknowledged, last render and encode ms, bytes per frame, fps over
-        the last frames sent, last round-trip latency (send → browser drew it) in ms, frames in
-        flight, the frame rate used while a cell runs, messages from the browser ignored."""
-        stats = dict(self._stats)
+        """Frames sent and acknowledged (frames sent while a cell ran are acknowledged when it
+        ends), last render and encode ms, bytes per frame, fps over the last frames sent, last
+        round-trip latency (send → browser drew it) in ms, frames in flight, the frame rate used
+        while a cell runs, messages from the browser ignored."""
+        stats = {"frames_sent": self._stats["frames_sent"],
+                 "frames_acknowledged": self._scheduler.frames_acknowledged, **self._stats}
         times = list(self._sent_times)
         stats["fps"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         stats["frames_in_flight"] = self._scheduler.frames_in_flight

@@ -1,5 +1,6 @@
 """Layouts above the widgets they combine: a view beside its transfer-function editor and panel
-(``controls``), and ``viewer``: that, optionally with three orthogonal slices sharing one cross-hair.
+(``controls``), and ``viewer``: that, optionally with three orthogonal slices sharing one
+cross-hair, the view and the slices in a 2 × 2 grid.
 
 The widget modules never import each other; this one composes them.
 
@@ -27,9 +28,11 @@ SLICE_AXES_SHOWN = ("z", "y", "x")  # axial, coronal, sagittal
 
 class ViewControls(widgets.HBox):
     """A view, its transfer-function editor and its control panel. Closing the box closes the
-    editor and the panel, which stop observing the view (the view itself stays open)."""
+    editor and the panel, which stop observing the view (the view itself stays open).
+    ``display`` replaces the view on the left by a widget that holds it (``SliceViewer``'s grid)."""
 
-    def __init__(self, view, **editor_options):
+    def __init__(self, view, display=None, **editor_options):
+        self.view = view
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
         # A time series gets a player (Play + slider on time_index) above the editor.
@@ -37,15 +40,14 @@ class ViewControls(widgets.HBox):
         # The controls wrap under the view when the notebook is too narrow for both side by side.
         column = [self.editor, self.panel] if self.player is None else [self.player, self.editor, self.panel]
         side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
-        super().__init__([view, side], layout=widgets.Layout(flex_flow="row wrap", gap="8px",
-                                                             align_items="flex-start"))
+        super().__init__([view if display is None else display, side],
+                         layout=widgets.Layout(flex_flow="row wrap", gap="8px", align_items="flex-start"))
 
     def close(self) -> None:
         """Close the editor and the panel (they stop observing the view) with every widget in
         them, then the box; the view stays open."""
-        view = self.children[0]
         for child in self.children:
-            close_tree(child, keep=(view,))
+            close_tree(child, keep=(self.view,))
         super().close()
 
 
@@ -55,9 +57,10 @@ def controls(view, **editor_options) -> ViewControls:
 
 
 class SliceViewer(widgets.VBox):
-    """A VolumeView with its editor and panel, above three orthogonal SliceViews (axial, coronal,
-    sagittal) whose cross-hair is one 3-D point: clicking in a slice moves it, the other two
-    slices follow. The slices share the view's ``value_range`` and ``colormap`` (linked both ways).
+    """A VolumeView and three orthogonal SliceViews (axial, coronal, sagittal) in a 2 × 2 grid, as
+    medical viewers lay them out, beside the view's editor and panel. The slices' cross-hair is
+    one 3-D point: clicking in a slice moves it, the other two slices follow. The slices share
+    the view's ``value_range`` and ``colormap`` (linked both ways).
 
     Example:
         >>> box = viewer(volume, slices=True)
@@ -77,8 +80,10 @@ class SliceViewer(widgets.VBox):
         for slice_view in self.slices:
             self._links += [widgets.link((view, "value_range"), (slice_view, "value_range")),
                             widgets.link((view, "colormap"), (slice_view, "colormap"))]
-        self.controls = controls(view, **editor_options)
-        super().__init__([self.controls, widgets.HBox(list(self.slices))])
+        self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
+            grid_template_columns="auto auto", gap="6px", align_items="flex-start"))
+        self.controls = ViewControls(view, display=self.grid, **editor_options)
+        super().__init__([self.controls])
 
     @property
     def volume(self):
@@ -114,7 +119,7 @@ class SliceViewer(widgets.VBox):
 
 def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = "", **view_options):
     """A VolumeView beside its transfer-function editor and control panel; with ``slices=True``
-    also three orthogonal slices below, sharing one cross-hair (a ``SliceViewer``).
+    the view and three orthogonal slices in a 2 × 2 grid, sharing one cross-hair (a ``SliceViewer``).
 
     Args:
         volume: (D, H, W) array or tensor.

@@ -106,7 +106,6 @@ class BrowserMessages:
             raise ValueError("id must be an integer")
         latency = self._scheduler.acknowledge(frame_id)
         if latency is not None:  # None: late (sent while a cell ran), repeated or bogus
-            self._stats["frames_acknowledged"] += 1
             self._stats["latency_ms"] = 1e3 * latency
 
     def _interact(self, change_camera) -> None:

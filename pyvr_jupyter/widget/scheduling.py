@@ -63,6 +63,7 @@ class FrameScheduler:
         self.visible = visible  # can a browser view see it?
         self.shown = shown  # has it ever been displayed? (else nobody needs frames or a still)
         self.busy = False
+        self.frames_acknowledged = 0  #: frames the browser said it drew, late ones included
         self._busy_frames = 0
         self._hidden_change = False  # the state changed while no view could see it
         self._stopped = False
@@ -98,10 +99,12 @@ class FrameScheduler:
             now = time.monotonic()
             if frame_id in self._sent_busy:
                 del self._sent_busy[frame_id]
+                self.frames_acknowledged += 1
                 return None
             sent = self._in_flight.pop(frame_id, None)
             if sent is None:
                 return None
+            self.frames_acknowledged += 1
             self._draw_times.append(now)
             self._condition.notify()
             return now - sent

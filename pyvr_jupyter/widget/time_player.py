@@ -81,7 +81,7 @@ class ViewTime(traitlets.HasTraits):
             self.time_index = 0
 
 
-class TimePlayer(widgets.HBox):
+class TimePlayer(widgets.VBox):
     """A ``Play`` button and a slider over the view's time points, linked to ``time_index``;
     ``fps`` is the playing rate (the view shows the newest time point it can render), ``loop``
     starts again at the end.
@@ -101,14 +101,16 @@ class TimePlayer(widgets.HBox):
                                  repeat=loop, description="play", layout=widgets.Layout(flex="0 0 auto"))
         self.slider = widgets.IntSlider(value=view.time_index, min=0, max=last, description="time",
                                         style={"description_width": "84px"},
-                                        layout=widgets.Layout(flex="1 1 auto", min_width="0"))
+                                        layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
         self.label = widgets.Label(layout=widgets.Layout(flex="0 0 auto"))
         self._links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
                        widgets.link((self.slider, "value"), (view, "time_index"))]
         self.slider.observe(self._on_value, names="value")
         self._on_value({"new": self.slider.value})
-        super().__init__([self.play, self.slider, self.label],
-                         layout=widgets.Layout(width="calc(100% - 4px)", min_width="0", align_items="center"))
+        # Buttons and the time on one row, the slider below at the panel's full width (beside the
+        # buttons it was squeezed to a few dozen pixels in the 424-pixel column).
+        buttons = widgets.HBox([self.play, self.label], layout=widgets.Layout(align_items="center", gap="12px"))
+        super().__init__([buttons, self.slider], layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
 
     def _on_value(self, change) -> None:
         self.label.value = f"t = {change['new'] * self.view.time_series.time_spacing:g}"

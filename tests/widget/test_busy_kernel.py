@@ -121,6 +121,7 @@ def test_a_view_follows_a_loop_in_a_running_cell_then_gets_a_full_frame(shell, v
         assert np.array_equal(decode(view.frames()[-1][1][0]), view.screenshot())  # the final state
         view.ack_all()  # the late acknowledgements arrive: reconciled, nothing left in flight
         assert view._scheduler.frames_in_flight == 0
+        assert view.stats()["frames_acknowledged"] == view.stats()["frames_sent"] == len(view.frames())
     finally:
         view.close()
 

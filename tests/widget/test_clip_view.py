@@ -164,6 +164,18 @@ def test_clip_plane_controls_and_flip(view):
     assert clip.crop[0].value == (0, 23)
 
 
+def test_the_plane_controls_are_off_with_the_plane_and_a_centred_plane_reads_offset_0(view):
+    clip = ControlPanel(view).clip
+    plane_controls = (clip.azimuth, clip.elevation, clip.offset, clip.flip)
+    assert not clip.plane_on.value and all(c.disabled for c in plane_controls)
+    clip.plane_on.value = True
+    assert not any(c.disabled for c in plane_controls)
+    view.clip_planes = [[[12.3, 10.9, 11.8], [0.6, 0.8, 0.0]]]  # through the centre: (0.8, -0.6, 0.3) ⟂ normal
+    assert clip.offset.value == 0.0  # not a rounding error such as -1.4e-14
+    view.clip_planes = []
+    assert all(c.disabled for c in plane_controls)
+
+
 # ---- previews at level 1 ---------------------------------------------------------------
 def test_previews_of_large_volumes_render_level_1_with_their_own_cost():
     volume = np.zeros((8, 8, PREVIEW_LEVEL_SIDE + 8), dtype=np.float32)

@@ -29,11 +29,13 @@ def test_without_slices_it_is_the_view_with_its_controls():
     b.children[0].close()
 
 
-def test_three_orthogonal_slices_under_the_view(box):
+def test_the_view_and_three_orthogonal_slices_in_a_grid_beside_the_controls(box):
     assert isinstance(box.view, VolumeView)
     assert [s.axis for s in box.slices] == ["z", "y", "x"]
     assert all(isinstance(s, SliceView) for s in box.slices)
-    assert box.children[1].children == box.slices
+    assert box.grid.children == (box.view, *box.slices)  # view, axial / coronal, sagittal
+    assert box.controls.children[0] is box.grid
+    assert box.controls.editor.view is box.view
     assert [s.display_size for s in box.slices] == [120, 120, 120]
     # They share the view's spacing: the axial slice's position along z is index * 2.
     axial = box.slices[0]
