@@ -7,9 +7,9 @@ latest state matters, so requests collapse into one flag instead of queueing.
 
 Flow control (``_next_kind``, the one place that decides when a frame may go out) has two modes:
 
-- **Idle kernel**: at most ``max_frames_in_flight`` unacknowledged frames. A browser that draws
-  slower than we render would otherwise buffer frames without bound and the picture would lag
-  behind the pointer.
+- **Idle kernel**: at most ``max_frames_in_flight`` unacknowledged frames, and one more for a full
+  frame asked for. A browser that draws slower than we render would otherwise buffer frames
+  without bound and the picture would lag behind the pointer.
 - **Busy kernel** (a cell is running, ``set_busy(True)``): the kernel handles no comm messages
   until the cell ends, so acknowledgements and visibility cannot arrive; waiting for them would
   freeze the view for the whole cell. Frames then go out no faster than the browser drew them
@@ -197,7 +197,11 @@ class FrameScheduler:
             return None, False, None
         for frame_id in [i for i, sent in self._in_flight.items() if now - sent > self.ack_timeout_s]:
             del self._in_flight[frame_id]  # lost, or its view went away: stop waiting for it
-        if len(self._in_flight) >= self.max_frames_in_flight:
+        # A full frame asked for (the end of a drag, a change of state) may take one slot more
+        # than previews: it takes 100+ ms to render, by when the previews' acknowledgements are
+        # back, so it starts at once instead of a round trip later. Still bounded.
+        window = self.max_frames_in_flight + (1 if self._pending == FULL else 0)
+        if len(self._in_flight) >= window:
             oldest = min(self._in_flight.values())
             return None, False, oldest + self.ack_timeout_s - now
         if self._pending is not None:

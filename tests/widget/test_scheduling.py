@@ -49,7 +49,7 @@ def test_requests_collapse_while_a_frame_draws():
 def test_no_more_than_the_allowed_frames_in_flight():
     scheduler, drawn, _ = make(max_frames_in_flight=2)
     for _ in range(5):
-        scheduler.request(FULL)
+        scheduler.request(PREVIEW)
         time.sleep(0.02)
     time.sleep(0.1)
     assert len(drawn) == 2 and scheduler.frames_in_flight == 2
@@ -59,11 +59,30 @@ def test_no_more_than_the_allowed_frames_in_flight():
     scheduler.stop()
 
 
+def test_a_full_frame_asked_for_takes_one_slot_more_and_no_more():
+    # The end of a drag: previews fill the window; the full frame starts at once (it renders for
+    # 100+ ms while their acknowledgements come back), but nothing beyond it goes out.
+    scheduler, drawn, _ = make(max_frames_in_flight=2, settle_s=10.0)
+    for _ in range(2):
+        scheduler.request(PREVIEW)
+        assert wait_for(lambda n=len(drawn): len(drawn) == n + 1)
+    scheduler.request(FULL)
+    assert wait_for(lambda: len(drawn) == 3) and kinds(drawn) == [PREVIEW, PREVIEW, FULL]
+    assert scheduler.frames_in_flight == 3
+    scheduler.request(FULL)
+    scheduler.request(PREVIEW)
+    time.sleep(0.2)
+    assert len(drawn) == 3  # the window plus one is the bound
+    scheduler.acknowledge(drawn[0][1])
+    assert wait_for(lambda: len(drawn) == 4)
+    scheduler.stop()
+
+
 def test_frames_never_acknowledged_stop_blocking_after_a_timeout():
-    scheduler, drawn, _ = make(max_frames_in_flight=1, ack_timeout_s=0.2)
-    scheduler.request(FULL)
+    scheduler, drawn, _ = make(max_frames_in_flight=1, ack_timeout_s=0.2, settle_s=10.0)
+    scheduler.request(PREVIEW)
     assert wait_for(lambda: len(drawn) == 1)
-    scheduler.request(FULL)
+    scheduler.request(PREVIEW)
     time.sleep(0.05)
     assert len(drawn) == 1  # waits for the acknowledgement...
     assert wait_for(lambda: len(drawn) == 2)  # ...but not for ever (the view went away)
