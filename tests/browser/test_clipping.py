@@ -5,10 +5,9 @@ when set (to look at)."""
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from jupyter_harness import canvas_pixels, frames_drawn, open_notebook, run_cell, shut_down_kernel, wait_frame_after
+from jupyter_harness import canvas_pixels, frames_drawn, open_notebook, run_cell, shut_down_kernel, write_notebook
 
 SOURCE = ("from pyvr_jupyter import viewer, create_test_volume\n"
           "box = viewer(create_test_volume((48, 48, 48), 'torus'), width=256, height=256)\n"
@@ -18,10 +17,7 @@ SOURCE = ("from pyvr_jupyter import viewer, create_test_volume\n"
 @pytest.fixture(scope="module")
 def notebook(jupyter):
     server = jupyter("lab")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, server.root / "clipping.ipynb")
+    write_notebook(server.root, "clipping.ipynb", [SOURCE])
     return server
 
 

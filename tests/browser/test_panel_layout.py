@@ -6,10 +6,9 @@ squeezed to nothing. Screenshots go to $PYVR_SCREENSHOTS when set (to look at)."
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from jupyter_harness import open_notebook, run_cell, shut_down_kernel, wait_frame_after
+from jupyter_harness import open_notebook, run_cell, shut_down_kernel, wait_frame_after, write_notebook
 
 SOURCE = ("from pyvr_jupyter import viewer, create_test_volume\n"
           "viewer(create_test_volume((48, 48, 48), 'torus'), width=384, height=384)")
@@ -55,10 +54,7 @@ CHECK_JS = """() => {
 @pytest.fixture(scope="module")
 def notebook(jupyter):
     server = jupyter("lab")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, server.root / "panel_layout.ipynb")
+    write_notebook(server.root, "panel_layout.ipynb", [SOURCE])
     return server
 
 
