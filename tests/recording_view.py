@@ -37,6 +37,14 @@ class RecordingView(VolumeView):
         for content, _ in self.frames():
             self.browser(type="ack", id=content["id"])
 
+    def show(self):
+        """As a browser showing the view: ready, the first frames drawn and acknowledged.
+        Returns the number of frames sent so far."""
+        self.browser(type="ready")
+        self.settle()
+        self.ack_all()
+        return len(self.frames())
+
 
 def wait_for(condition, timeout=20.0):
     deadline = time.monotonic() + timeout

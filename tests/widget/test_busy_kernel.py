@@ -101,9 +101,7 @@ def test_a_view_follows_a_loop_in_a_running_cell_then_gets_a_full_frame(shell, v
     try:
         view._repr_mimebundle_()  # displayed by that cell; no "ready" can arrive while it runs
         shell.events.trigger("post_run_cell")
-        view.browser(type="ready")
-        view.settle()
-        view.ack_all()
+        view.show()
         shell.events.trigger("pre_run_cell")  # the next cell: a loop changing the volume
         sent_before = len(view.frames())
         rng = np.random.default_rng(0)

@@ -1,7 +1,6 @@
 """VolumeView's clip_box and clip_planes: validation, browser writes, the picture, links, saved
 state; the control panel's crop and clip-plane controls; level-1 previews of large volumes."""
 
-import warnings
 
 import ipywidgets as widgets
 import numpy as np
@@ -79,9 +78,7 @@ def test_an_empty_clip_box_shows_the_background_with_a_warning(view):
 
 
 def test_a_clip_requests_a_full_frame(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     view.clip_box = [[0, 0, 0], [11, 23, 23]]
     view.settle()
     frames = view.frames()
@@ -202,9 +199,7 @@ def test_small_volumes_preview_at_level_0_until_the_step_grows(view):
 
 def test_moving_a_crop_slider_shows_previews_then_a_full_frame(view):
     panel = ControlPanel(view)
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     for upper in (18, 14, 10):  # as a slider drag sends its values
         panel.clip.crop[0].value = (0, upper)
     view.settle()

@@ -40,9 +40,7 @@ def test_no_frame_until_a_view_is_ready_then_one_lossless_frame(view):
 
 
 def test_interaction_sends_previews_then_refines(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     position = list(view.camera_position)
     view.browser(type="orbit", dx=30, dy=5)
     assert view.camera_position != position  # the camera changed synchronously, traits follow
@@ -67,18 +65,14 @@ def test_at_most_two_frames_in_flight_under_a_flood(view):
 
 
 def test_stats_report_frames_acknowledged_and_latency(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     stats = view.stats()
     assert stats["frames_sent"] == stats["frames_acknowledged"] == 1
     assert stats["render_ms"] > 0 and stats["bytes"] > 0 and stats["latency_ms"] >= 0
 
 
 def test_hidden_views_get_no_frames(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     view.browser(type="visibility", visible=False)
     view.fov = 30.0
     time.sleep(0.3)
@@ -89,9 +83,7 @@ def test_hidden_views_get_no_frames(view):
 
 
 def test_setting_traits_from_python_rerenders(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     first = decode(view.frames()[-1][1][0])
     view.colormap = "viridis"
     view.settle()
@@ -162,9 +154,7 @@ def test_screenshot_and_save_image(view, tmp_path):
 
 
 def test_swapping_the_volume_rerenders(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     view.volume = create_test_volume((24, 24, 24), "sphere").numpy()
     view.settle()
     assert len(view.frames()) == 2
@@ -184,9 +174,7 @@ def test_linked_cameras_follow_each_other(volume):
 def test_rendering_errors_show_in_the_view_and_warn(view, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("out of cheese")
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     monkeypatch.setattr(view.renderer, "render", broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -232,9 +220,7 @@ def test_preview_keeps_its_size_and_takes_longer_steps_when_the_budget_is_tight(
 
 
 def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view, monkeypatch):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     monkeypatch.setattr(frames, "INTERMEDIATE_AFTER_S", 0.0)  # every full frame counts as slow
     view.browser(type="orbit", dx=20, dy=0)
     deadline = time.monotonic() + 30
@@ -248,9 +234,7 @@ def test_a_slow_full_frame_is_preceded_by_an_intermediate_one(view, monkeypatch)
 
 
 def test_a_quick_full_frame_follows_the_preview_directly(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     before = len(view.frames())
     view.browser(type="orbit", dx=20, dy=0)
     assert wait_for(lambda: view.ack_all() or (len(view.frames()) > before + 1 and view.frames()[-1][0]["kind"] == "full"))
@@ -261,9 +245,7 @@ def test_a_quick_full_frame_follows_the_preview_directly(view):
 def test_a_drag_never_has_more_than_two_frames_in_flight(view):
     """The browser acknowledges nothing for a while: the view keeps rendering newest-wins but
     sends at most two frames; each acknowledgement lets exactly one more go out."""
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     sent_before = len(view.frames())
     for _ in range(40):
         view.browser(type="orbit", dx=3, dy=0)
@@ -280,9 +262,7 @@ def test_a_drag_never_has_more_than_two_frames_in_flight(view):
 
 
 def test_a_second_ready_resends_the_still_frame_without_rendering_again(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
+    view.show()
     renders = view.stats()["render_ms"]
     view._stats["render_ms"] = -1.0
     view.browser(type="ready")  # another display of the same view

@@ -27,12 +27,6 @@ def view(volume):
     v.close()
 
 
-def ready(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
-
-
 def settle_acknowledging(view, timeout=30.0):
     """Play a browser that draws every frame until nothing is pending."""
     deadline = time.monotonic() + timeout
@@ -51,7 +45,7 @@ def settle_acknowledging(view, timeout=30.0):
     lambda v: v.browser(type="key", key="ArrowLeft"),
 ], ids=["colormap", "volume", "resize", "key"])
 def test_a_change_during_a_full_render_is_not_lost(view, change):
-    ready(view)
+    view.show()
     started, proceed = threading.Event(), threading.Event()
     render = view.renderer.render
 
@@ -116,7 +110,7 @@ def test_closing_the_controls_stops_them_observing_the_view(view):
 
 # 4. State only Python sets ignores (and warns about) writes from the browser.
 def test_the_browser_cannot_set_the_snapshot_or_the_error(view):
-    ready(view)
+    view.show()
     snapshot = view.snapshot
     with pytest.warns(UserWarning, match="VolumeView ignored"):
         view.set_state({"snapshot": b"bogus", "error": "hacked", "show_stats": True})
@@ -170,7 +164,7 @@ def test_a_bad_volume_changes_nothing(view, bad):
 
 # 8. A closed view does nothing when its state is set, and its worker never restarts.
 def test_setting_state_on_a_closed_view_does_nothing(view):
-    ready(view)
+    view.show()
     worker = view._scheduler._thread
     view.close()
     assert wait_for(lambda: not worker.is_alive())

@@ -2,7 +2,6 @@
 overlays, movies through the view."""
 
 import time
-import warnings
 
 import numpy as np
 import pytest
@@ -32,13 +31,6 @@ def series_view():
     v.close()
 
 
-def shown(view):
-    view.browser(type="ready")
-    view.settle()
-    view.ack_all()
-    return len(view.frames())
-
-
 def test_overlay_state_is_synced_and_python_only(view):
     assert view.overlay_box == [[0.0, 0.0, 0.0], [23.0, 23.0, 23.0]]
     assert len(view.overlay_colors) == 32 and view.overlay_colors[0].startswith("#")
@@ -55,7 +47,7 @@ def test_overlay_state_is_synced_and_python_only(view):
 
 
 def test_toggling_overlays_sends_no_frame(view):
-    count = shown(view)
+    count = view.show()
     view.edit(show_axes=True, show_box=True, show_scale=True, show_colorbar=True, units="mm")
     view.show_axes = False
     view.set_state({"show_box": False, "units": "cm"})  # as the browser would
@@ -120,7 +112,7 @@ def test_series_inputs_and_time_index_validation(series_view):
 
 
 def test_time_index_changes_the_frame_and_the_window_stays(series_view):
-    count = shown(series_view)
+    count = series_view.show()
     window = list(series_view.value_range)
     assert window == pytest.approx(list(series_view.time_series.value_range))
     first = decode(series_view.frames()[-1][1][0])
