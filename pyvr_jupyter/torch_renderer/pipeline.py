@@ -205,8 +205,8 @@ class RenderContext:
         values, gradients = self._scalars(points)
         if self.rgba is not None:  # one lookup for colour and opacity
             knots = torch.linspace(0.0, 1.0, self.rgba[0].shape[0], dtype=values.dtype, device=values.device)
-            rgba = interpolate_piecewise_linear(values, knots, [part.to(values.device, values.dtype) for part in self.rgba],
-                                                uniform=True)
+            tables = [part.to(values.device, values.dtype) for part in self.rgba]  # CPU TFs on a GPU too
+            rgba = interpolate_piecewise_linear(values, knots, tables, uniform=True)
             rgb, opacity = rgba.split([3, 1], dim=1)
             opacity = opacity.squeeze(1)
         else:
