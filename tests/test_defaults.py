@@ -10,7 +10,7 @@ import torch
 
 from pyvr_jupyter import VolumeView, create_test_volume
 from pyvr_jupyter.torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
-from pyvr_jupyter.torch_renderer.auto_tf import (auto_opacity_points, auto_value_range, typical_path_length,
+from pyvr_jupyter.torch_renderer.tools.auto_tf import (auto_opacity_points, auto_value_range, typical_path_length,
                                                  visible_points)
 
 GENERATED = ("torus", "sphere", "shepp_logan", "marschner_lobb", "medical_phantom")

@@ -18,15 +18,15 @@ Example:
 """
 
 from . import fused
-from .camera import Camera, Rays
-from .compositing import EARLY_TERMINATION_THRESHOLD
-from .fitting import fit, orbit_cameras, psnr
-from .recording import keyframe_path, orbit_path, render_turntable, write_movie
+from .stages.camera import Camera, Rays
+from .stages.compositing import EARLY_TERMINATION_THRESHOLD
+from .tools.fitting import fit, orbit_cameras, psnr
+from .tools.recording import keyframe_path, orbit_path, render_turntable, write_movie
 from .renderer import BACKENDS, COMPOSITING_STRATEGIES, RenderInterrupted, VolumeRenderer
-from .shading import Lighting
-from .slicing import render_slice
-from .time_series import TimeSeries
-from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
+from .stages.shading import Lighting
+from .tools.slicing import render_slice
+from .tools.time_series import TimeSeries
+from .stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = [
     "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES", "BACKENDS", "fused",

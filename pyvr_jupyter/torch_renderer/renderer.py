@@ -17,19 +17,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import fused, fused_adjoint, fused_render
+from .fused import adjoint as fused_adjoint, driver as fused_render, kernel as fused
 from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
                       check_step_size, check_volume_array, check_world_length,
                       check_value_range, check_vector3, unwrap_volume)
-from .camera import Camera
-from .empty_space import occupied_box, pad_blocks
-from .pipeline import EMISSION_ABSORPTION, RenderContext, RenderInterrupted, render_chunks, stopper
-from .ray_batches import check_cameras, check_rays
-from .raysampling import VolumeBox, check_clip
-from .shading import Lighting
-from .transfer_functions import ColorTransferFunction, OpacityTransferFunction, rgba_table
+from .stages.camera import Camera
+from .stages.empty_space import occupied_box, pad_blocks
+from .context import EMISSION_ABSORPTION, RenderContext, RenderInterrupted, render_chunks, stopper
+from .tools.ray_batches import check_cameras, check_rays
+from .stages.raysampling import VolumeBox, check_clip
+from .stages.shading import Lighting
+from .stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction, rgba_table
 from .volume_cache import VolumeState, volume_key
-from .volume_sampling import pack_grid
+from .stages.volume_sampling import pack_grid
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .empty_space import block_min_max, occupied_blocks, skip_block_size
-from .transfer_functions import OpacityTransferFunction
+from .stages.empty_space import block_min_max, occupied_blocks, skip_block_size
+from .stages.transfer_functions import OpacityTransferFunction
 
 __all__ = ["VolumeState", "volume_key", "half_resolution"]
 

@@ -12,7 +12,7 @@ Example:
 """
 
 from .layout import SliceViewer, viewer
-from .overlays import draw_overlays
+from ..imaging.overlays import draw_overlays
 from .panel import ControlPanel
 from .recording import record
 from .slice_view import SliceView

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from ..torch_renderer import RenderInterrupted
-from .encoding import encode_frame, to_uint8
+from ..imaging.encoding import encode_frame, to_uint8
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",

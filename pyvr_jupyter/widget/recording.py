@@ -19,7 +19,7 @@ from contextlib import nullcontext
 
 from ..torch_renderer import TimeSeries, VolumeRenderer, render_turntable, write_movie
 from ..torch_renderer._checks import check_image_size
-from ..torch_renderer.recording import _movie_suffix
+from ..torch_renderer.tools.recording import _movie_suffix
 
 __all__ = ["record", "view_renderer"]
 

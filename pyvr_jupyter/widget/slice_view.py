@@ -29,8 +29,8 @@ import traitlets
 
 from ..torch_renderer import ColorTransferFunction
 from ..torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3
-from ..torch_renderer.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
-from .encoding import encode_frame, to_uint8
+from ..torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
+from ..imaging.encoding import encode_frame, to_uint8
 
 __all__ = ["SliceView"]
 

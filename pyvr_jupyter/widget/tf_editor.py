@@ -34,7 +34,7 @@ from ipycanvas import MultiCanvas
 
 from ..torch_renderer import ColorTransferFunction, OpacityTransferFunction
 from ..torch_renderer._checks import as_volume_tensor
-from ..torch_renderer.auto_tf import auto_opacity_points
+from ..torch_renderer.tools.auto_tf import auto_opacity_points
 from .tf_drawing import BAR_HEIGHT, THEMES, draw_curve, draw_histogram, draw_points, log_histogram
 from .tf_controls import OPACITY_PRESETS, EditorControls, colormap_names
 from .tf_json import MAX_JSON_CHARS, MAX_JSON_POINTS, parse_tf_json, tf_to_json  # noqa: F401 (re-exported)

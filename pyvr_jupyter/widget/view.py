@@ -30,9 +30,9 @@ from PIL import Image
 from ..torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                               OpacityTransferFunction, VolumeRenderer)
 from ..torch_renderer._checks import check_volume_array, unwrap_volume
-from ..torch_renderer.auto_tf import auto_opacity_points, auto_value_range, visible_points
+from ..torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from .cells import watch_cells
-from .encoding import to_uint8
+from ..imaging.encoding import to_uint8
 from .frames import FrameSource
 from .messages import MAX_SIDE, BrowserMessages
 from .scheduling import FULL

@@ -19,7 +19,7 @@ import matplotlib.colors
 import numpy as np
 import traitlets
 
-from .overlays import _colors, draw_overlays
+from ..imaging.overlays import _colors, draw_overlays
 
 __all__ = ["ViewOverlays", "OVERLAY_TRAITS", "COLORBAR_STOPS"]
 

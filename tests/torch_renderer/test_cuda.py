@@ -15,7 +15,7 @@ from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction,
                                          OpacityTransferFunction, TimeSeries, VolumeRenderer, fit, render_slice)
-from pyvr_jupyter.torch_renderer.ray_batches import random_rays
+from pyvr_jupyter.torch_renderer.tools.ray_batches import random_rays
 from render_cases import CASES, SHAPE, camera_for
 
 GPU = "cuda"

@@ -11,8 +11,8 @@ import torch
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction,
                                          OpacityTransferFunction, VolumeRenderer)
-from pyvr_jupyter.torch_renderer.raysampling import VolumeBox, count_samples, intersect_box, sample_along_rays
-from pyvr_jupyter.torch_renderer.volume_sampling import sample_grid
+from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox, count_samples, intersect_box, sample_along_rays
+from pyvr_jupyter.torch_renderer.stages.volume_sampling import sample_grid
 
 from helpers import assert_close, blob_volume, constant_tfs, head_on_camera
 

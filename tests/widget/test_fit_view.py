@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from pyvr_jupyter import create_test_volume
-from pyvr_jupyter.torch_renderer import OpacityTransferFunction, fitting
+from pyvr_jupyter.torch_renderer import OpacityTransferFunction
+from pyvr_jupyter.torch_renderer.tools import fitting
 from recording_view import RecordingView
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction
-from pyvr_jupyter.widget.overlays import (AXIS_COLORS, box_corners, draw_axes, draw_box, draw_colorbar,
+from pyvr_jupyter.imaging.overlays import (AXIS_COLORS, box_corners, draw_axes, draw_box, draw_colorbar,
                                           draw_overlays, draw_scale_bar, nice_length, project_points)
 
 BLACK = np.zeros((120, 160, 3), np.uint8)

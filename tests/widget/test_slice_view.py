@@ -12,9 +12,9 @@ import traitlets
 from PIL import Image
 
 from pyvr_jupyter import create_test_volume
-from pyvr_jupyter.torch_renderer.slicing import render_slice, slice_plane
+from pyvr_jupyter.torch_renderer.tools.slicing import render_slice, slice_plane
 from pyvr_jupyter.widget import SliceView
-from pyvr_jupyter.widget.encoding import to_uint8
+from pyvr_jupyter.imaging.encoding import to_uint8
 
 SHAPE = (6, 8, 10)  # (D, H, W)
 

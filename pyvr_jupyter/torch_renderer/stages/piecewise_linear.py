@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._checks import _short, check_device, check_finite_number
+from .._checks import _short, check_device, check_finite_number
 
 __all__ = ["interpolate_piecewise_linear"]
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pyvr_jupyter.torch_renderer import compositing as comp
+from pyvr_jupyter.torch_renderer.stages import compositing as comp
 
 from helpers import assert_close
 

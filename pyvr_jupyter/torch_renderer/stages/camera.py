@@ -19,7 +19,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_device, check_finite_number, check_image_size, check_vector3
+from .._checks import check_device, check_finite_number, check_image_size, check_vector3
 
 __all__ = ["Camera", "Rays"]
 

@@ -7,7 +7,7 @@ import torch
 from helpers import assert_close, constant_tfs
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer
-from pyvr_jupyter.torch_renderer.raysampling import RaySegments, clip_to_planes
+from pyvr_jupyter.torch_renderer.stages.raysampling import RaySegments, clip_to_planes
 
 BACKENDS = ["torch", "fused"]
 

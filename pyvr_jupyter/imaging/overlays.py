@@ -7,7 +7,7 @@ numbers. Each is a pure function of (image, camera, ...) returning a new (H, W, 
 ``draw_overlays`` draws the ones asked for. They back ``VolumeView.screenshot(overlays=True)``.
 
 Example:
-    >>> from pyvr_jupyter.widget.overlays import draw_overlays
+    >>> from pyvr_jupyter.imaging.overlays import draw_overlays
     >>> pixels = np.zeros((96, 128, 3), np.uint8)                          # a rendered picture
     >>> camera = Camera.for_volume((16, 16, 16))
     >>> image = draw_overlays(pixels, camera, ((0, 0, 0), (15, 15, 15)), colormap="hot",

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_finite_number, check_value_range, check_volume_array
-from .renderer import VolumeRenderer
+from .._checks import check_finite_number, check_value_range, check_volume_array
+from ..renderer import VolumeRenderer
 
 __all__ = ["TimeSeries"]
 

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ._checks import check_finite_number, check_value_range, check_vector3, unwrap_volume
+from .._checks import check_finite_number, check_value_range, check_vector3, unwrap_volume
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_finite_number, check_vector3
+from .._checks import check_finite_number, check_vector3
 
 __all__ = ["Lighting", "shade"]
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction
-from pyvr_jupyter.torch_renderer.empty_space import (block_min_max, max_over_intervals, occupied_blocks,
+from pyvr_jupyter.torch_renderer.stages.empty_space import (block_min_max, max_over_intervals, occupied_blocks,
                                                      occupied_box, pad_blocks, sample_is_occupied,
                                                      skip_block_size)
-from pyvr_jupyter.torch_renderer.raysampling import VolumeBox
+from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox
 
 
 def test_block_min_max_covers_the_interpolation_apron():

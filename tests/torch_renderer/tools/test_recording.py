@@ -11,7 +11,7 @@ from PIL import Image
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (Camera, TimeSeries, keyframe_path, orbit_path, render_turntable,
                                          write_movie)
-from pyvr_jupyter.torch_renderer.recording import RenderedFrames
+from pyvr_jupyter.torch_renderer.tools.recording import RenderedFrames
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import torch
 
-from pyvr_jupyter.torch_renderer.raysampling import (RaySegments, VolumeBox, count_samples, intersect_box, restrict_to_steps,
+from pyvr_jupyter.torch_renderer.stages.raysampling import (RaySegments, VolumeBox, count_samples, intersect_box, restrict_to_steps,
                                                     sample_along_rays)
 
 from helpers import assert_close

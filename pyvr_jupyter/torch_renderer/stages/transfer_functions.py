@@ -27,7 +27,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from ._checks import _short, check_finite_number
+from .._checks import _short, check_finite_number
 from .piecewise_linear import _PiecewiseLinear, _split_points, interpolate_piecewise_linear
 
 __all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear", "rgba_table"]
@@ -108,14 +108,14 @@ class OpacityTransferFunction(_PiecewiseLinear):
         ``value_range`` (default ``auto_tf.auto_value_range(volume)``, which pass to the renderer too).
 
         Example:
-            >>> from pyvr_jupyter.torch_renderer.auto_tf import auto_value_range
+            >>> from pyvr_jupyter.torch_renderer.tools.auto_tf import auto_value_range
             >>> volume = torch.linspace(0, 1, 16).repeat(16, 16, 1)      # (16, 16, 16), a ramp along x
             >>> window = auto_value_range(volume)                         # pass it to render() too
             >>> otf = OpacityTransferFunction.auto(volume, window)
             >>> [round(s, 2) for s, _ in otf.get_control_points()]
             [0.0, 0.53, 1.0]
         """
-        from .auto_tf import auto_opacity_points
+        from ..tools.auto_tf import auto_opacity_points
 
         return cls(auto_opacity_points(volume, value_range, **options), device=device)
 

@@ -22,10 +22,10 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from . import fused
-from ._checks import check_finite_number, check_image_size
-from .camera import Camera
-from .renderer import VolumeRenderer
+from ..fused import kernel as fused
+from .._checks import check_finite_number, check_image_size
+from ..stages.camera import Camera
+from ..renderer import VolumeRenderer
 from .time_series import TimeSeries
 
 __all__ = ["render_turntable", "write_movie", "orbit_path", "keyframe_path", "RenderedFrames",

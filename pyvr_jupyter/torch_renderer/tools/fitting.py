@@ -27,8 +27,8 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from ._checks import check_finite_number
-from .camera import Camera
+from .._checks import check_finite_number
+from ..stages.camera import Camera
 
 __all__ = ["orbit_cameras", "psnr", "fit"]
 

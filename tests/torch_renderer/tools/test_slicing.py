@@ -6,7 +6,7 @@ import torch
 
 from helpers import assert_close, blob_volume
 from pyvr_jupyter.torch_renderer import ColorTransferFunction, OpacityTransferFunction
-from pyvr_jupyter.torch_renderer.slicing import render_slice, sample_slice, slice_plane
+from pyvr_jupyter.torch_renderer.tools.slicing import render_slice, sample_slice, slice_plane
 
 SHAPE = (5, 6, 7)  # (D, H, W)
 

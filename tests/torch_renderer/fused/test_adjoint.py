@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, Lighting, OpacityTransferFunction,
-                                         VolumeRenderer, fused_adjoint)
-from pyvr_jupyter.torch_renderer.fused_adjoint import FusedRender
-from pyvr_jupyter.torch_renderer.pipeline import RenderContext
-from pyvr_jupyter.torch_renderer.raysampling import VolumeBox
+                                         VolumeRenderer)
+from pyvr_jupyter.torch_renderer.fused import adjoint as fused_adjoint
+from pyvr_jupyter.torch_renderer.fused.adjoint import FusedRender
+from pyvr_jupyter.torch_renderer.context import RenderContext
+from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox
 
 SHAPE = (14, 12, 16)  # (D, H, W): non-cubic on purpose
 

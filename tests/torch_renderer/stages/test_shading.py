@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import Lighting, VolumeRenderer
-from pyvr_jupyter.torch_renderer.shading import shade
+from pyvr_jupyter.torch_renderer.stages.shading import shade
 
 
 def reference_shade(rgb, gradients, view_dirs, lighting):

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 from numba import njit, prange
 
-from . import fused, fused_render
-from .fused import (DIRECTIONAL, HEADLIGHT, NO_LIGHT, OPACITY_CLAMP, _knot, _ray_direction, _sample, _segment,
+from . import driver as fused_render, kernel as fused
+from .kernel import (DIRECTIONAL, HEADLIGHT, NO_LIGHT, OPACITY_CLAMP, _knot, _ray_direction, _sample, _segment,
                     _skip_empty_block, _trilinear)
-from .pipeline import EMISSION_ABSORPTION
+from ..context import EMISSION_ABSORPTION
 
 __all__ = ["FusedRender", "adjoint_tile", "covers", "render_context", "is_compiled", "compile_async",
            "wait_until_compiled"]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import ColorTransferFunction, OpacityTransferFunction
-from pyvr_jupyter.torch_renderer.transfer_functions import interpolate_piecewise_linear
+from pyvr_jupyter.torch_renderer.stages.transfer_functions import interpolate_piecewise_linear
 
 from helpers import assert_close
 
@@ -31,7 +31,7 @@ def test_uniform_and_searched_lookups_agree():
 
 def test_the_cuda_gather_path_reads_the_same_rows():
     # CUDA looks rows up with take on the flattened table (18x faster there than index_select).
-    from pyvr_jupyter.torch_renderer.piecewise_linear import _take_rows
+    from pyvr_jupyter.torch_renderer.stages.piecewise_linear import _take_rows
     table = torch.rand(257, 4, dtype=torch.float64)
     rows = torch.randint(0, 257, (1000,))
     assert torch.equal(_take_rows(table, rows), table.index_select(0, rows))
@@ -193,7 +193,7 @@ def test_plots_draw():
 
 
 def test_combined_rgba_table_reproduces_both_functions_exactly():
-    from pyvr_jupyter.torch_renderer.transfer_functions import rgba_table
+    from pyvr_jupyter.torch_renderer.stages.transfer_functions import rgba_table
     otf, ctf = OpacityTransferFunction.linear(0.1, 0.7), ColorTransferFunction("magma")
     table = rgba_table(otf, ctf)
     assert table.shape == (256, 4)

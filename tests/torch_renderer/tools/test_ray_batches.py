@@ -7,7 +7,7 @@ import torch
 from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused
-from pyvr_jupyter.torch_renderer.ray_batches import random_rays
+from pyvr_jupyter.torch_renderer.tools.ray_batches import random_rays
 
 
 @pytest.fixture(scope="module")

@@ -39,10 +39,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ._checks import as_volume_tensor, check_finite_number, check_image_size, check_value_range, check_vector3
-from .raysampling import VolumeBox
-from .transfer_functions import ColorTransferFunction, OpacityTransferFunction
-from .volume_sampling import sample_grid
+from .._checks import as_volume_tensor, check_finite_number, check_image_size, check_value_range, check_vector3
+from ..stages.raysampling import VolumeBox
+from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
+from ..stages.volume_sampling import sample_grid
 
 __all__ = ["SLICE_AXES", "SlicePlane", "SliceSamples", "slice_plane", "sample_slice", "colorize_slice",
            "render_slice"]

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from .fused import (AVERAGE, DIRECTIONAL, EMISSION_ABSORPTION, HEADLIGHT, KERNEL_LOCK, MINIP, MIP, NO_LIGHT,
+from .kernel import (AVERAGE, DIRECTIONAL, EMISSION_ABSORPTION, HEADLIGHT, KERNEL_LOCK, MINIP, MIP, NO_LIGHT,
                     _POOL_SIZE, as_numpy, march_tile, set_threads)
 
 __all__ = ["kernel_settings", "march_image", "render_context", "FULL_ACCURACY_TERMINATION"]
@@ -41,8 +41,8 @@ def _table(tf, dtype, n_channels: int) -> tuple[np.ndarray, np.ndarray, bool]:
 def kernel_settings(context, dtype) -> dict:
     """The kernel's per-render arguments (all but the rays and the output), as numpy arrays
     and numbers of ``dtype`` (the grid's: float32 or float64) or float64."""
-    from .compositing import EARLY_TERMINATION_THRESHOLD
-    from .pipeline import BLOCK_SIZE
+    from ..stages.compositing import EARLY_TERMINATION_THRESHOLD
+    from ..context import BLOCK_SIZE
 
     grid = context.grid.detach()[0].permute(1, 2, 3, 0)  # (D, H, W, C): channels-last grids are already so
     box_min, box_max = (as_numpy(t.double()) for t in context.box)

@@ -18,8 +18,8 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from ._checks import check_image_size
-from .camera import Camera
+from .._checks import check_image_size
+from ..stages.camera import Camera
 
 __all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays"]
 

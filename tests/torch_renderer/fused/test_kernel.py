@@ -16,7 +16,7 @@ from render_cases import CASES, SHAPE, camera_for
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
-from pyvr_jupyter.torch_renderer import fused_render
+from pyvr_jupyter.torch_renderer.fused import driver as fused_render
 
 
 @pytest.fixture(scope="module", autouse=True)

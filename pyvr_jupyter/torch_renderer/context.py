@@ -15,14 +15,14 @@ from typing import Callable
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from . import compositing as comp
-from .camera import Camera
-from .empty_space import sample_is_occupied
-from .raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples, intersect_box,
+from .stages import compositing as comp
+from .stages.camera import Camera
+from .stages.empty_space import sample_is_occupied
+from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples, intersect_box,
                           restrict_to_steps, sample_along_rays)
-from .shading import Lighting, shade
-from .transfer_functions import ColorTransferFunction, OpacityTransferFunction, interpolate_piecewise_linear
-from .volume_sampling import sample_grid
+from .stages.shading import Lighting, shade
+from .stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction, interpolate_piecewise_linear
+from .stages.volume_sampling import sample_grid
 
 __all__ = ["RenderContext", "render_chunks", "stopper", "RenderInterrupted", "EMISSION_ABSORPTION", "BLOCK_SIZE"]
 

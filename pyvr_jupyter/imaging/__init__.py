@@ -1,0 +1,1 @@
+"""Pillow-only imaging."""
