@@ -24,14 +24,14 @@ class RecordingView(VolumeView):
 
     def browser(self, **message):
         """Deliver a message as if the browser sent it."""
-        self._handle_message(self, message, [])
+        self._messages.handle(self, message, [])
 
     def frames(self):
         with self._sent_lock:
             return [(c, b) for c, b in self.sent if c.get("type") == "frame"]
 
     def settle(self, timeout=20.0):
-        assert self._scheduler.drain(timeout), "frames still pending"
+        assert self._frames.scheduler.drain(timeout), "frames still pending"
 
     def ack_all(self):
         for content, _ in self.frames():

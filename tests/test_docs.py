@@ -31,9 +31,16 @@ DOCTEST_MODULES = [
     "pyvr_jupyter.torch_renderer.stages.compositing",
     "pyvr_jupyter.torch_renderer.tools.slicing",
     "pyvr_jupyter.torch_renderer.tools.fitting",
-    "pyvr_jupyter.widget.tf_editor",
+    "pyvr_jupyter.widget.editor.editor",
     "pyvr_jupyter.widget.clipping",
+    "pyvr_jupyter.widget.closing",
+    "pyvr_jupyter.widget.view.settings",
+    "pyvr_jupyter.widget._traits",
 ]
+
+# Every module of the widget layer, whose docstrings say what it is for and where it sits.
+WIDGET_MODULES = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                        for path in (ROOT / "pyvr_jupyter" / "widget").rglob("*.py"))
 
 # Public modules: every name in their __all__ that is a class or function, and every public
 # method and property such a class defines, has a docstring.
@@ -46,13 +53,9 @@ PUBLIC_MODULES = [
     "pyvr_jupyter.torch_renderer.stages.raysampling", "pyvr_jupyter.torch_renderer.stages.volume_sampling",
     "pyvr_jupyter.torch_renderer.stages.empty_space", "pyvr_jupyter.torch_renderer.tools.slicing",
     "pyvr_jupyter.torch_renderer.renderer",
-    "pyvr_jupyter.widget", "pyvr_jupyter.widget.view", "pyvr_jupyter.widget.slice_view", "pyvr_jupyter.widget.layout",
-    "pyvr_jupyter.widget.tf_editor", "pyvr_jupyter.widget.tf_drawing", "pyvr_jupyter.widget.tf_json",
-    "pyvr_jupyter.widget.tf_controls",
     "pyvr_jupyter.io.nifti_files", "pyvr_jupyter.io.nrrd_files", "pyvr_jupyter.io.numpy_files",
-    "pyvr_jupyter.widget.panel", "pyvr_jupyter.imaging.encoding", "pyvr_jupyter.widget.scheduling",
-    "pyvr_jupyter.widget.clip_controls", "pyvr_jupyter.widget.clipping", "pyvr_jupyter.widget.view_clipping",
-    "pyvr_jupyter.widget.quiet_status",
+    "pyvr_jupyter.imaging.encoding", "pyvr_jupyter.imaging.overlays",
+    *WIDGET_MODULES,
 ]
 
 # Public names still without a docstring, in modules being rewritten: remove entries as they

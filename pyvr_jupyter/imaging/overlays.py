@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..torch_renderer import Camera, ColorTransferFunction
 
 __all__ = ["draw_overlays", "draw_axes", "draw_box", "draw_scale_bar", "draw_colorbar", "project_points",
-           "box_corners", "nice_length", "AXIS_COLORS", "CORNERS"]
+           "box_corners", "nice_length", "colormap_colors", "AXIS_COLORS", "CORNERS"]
 
 AXIS_COLORS = ((230, 60, 60), (60, 200, 60), (70, 120, 255))  # x red, y green, z blue
 CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
@@ -219,7 +219,7 @@ def draw_scale_bar(image, camera: Camera, units: str = "", corner: str = "bottom
     return np.asarray(canvas)
 
 
-def _colors(colormap, n: int) -> np.ndarray:
+def colormap_colors(colormap, n: int) -> np.ndarray:
     """(n, 3) uint8 colours of ``colormap`` (a matplotlib name or Colormap, or a
     ColorTransferFunction) from 0 to 1, as the renderer maps them."""
     tf = colormap if isinstance(colormap, ColorTransferFunction) else ColorTransferFunction(colormap)
@@ -251,7 +251,7 @@ def draw_colorbar(image, colormap, value_range: Sequence[float], side: str = "ri
     font = _font(height)
     x0 = width - margin - bar_w if side == "right" else margin
     y0 = (height - bar_h) // 2
-    strip = _colors(colormap, bar_h)[::-1]  # (bar_h, 3): vmax at the top
+    strip = colormap_colors(colormap, bar_h)[::-1]  # (bar_h, 3): vmax at the top
     canvas.paste(Image.fromarray(np.repeat(strip[:, None, :], bar_w, axis=1)), (x0, y0))
     draw = ImageDraw.Draw(canvas)
     draw.rectangle([x0 - 1, y0 - 1, x0 + bar_w, y0 + bar_h], outline=_SHADOW)

@@ -1,9 +1,19 @@
-"""The widget layer: ``VolumeView`` (anywidget) with its frame scheduling and encoding,
-``SliceView`` for single slices, the transfer-function editor (ipycanvas), the control panel
-(ipywidgets), and ``viewer``/``SliceViewer`` that lay them out together.
+"""The widget layer: the 3-D view, the slices, the transfer-function editor and the controls,
+and the layouts that combine them.
+
+Folders follow the architecture, each importing only those below it:
+
+- ``layout``: ``viewer``, ``SliceViewer`` (the top: combines what follows);
+- ``view/``: ``VolumeView`` (anywidget) and its parts (frames, scheduling, browser messages,
+  overlays, clipping, time); ``record`` writes what it shows as a movie;
+- ``slices/``: ``SliceView`` (anywidget), one slice of a volume;
+- ``controls/``: ``ControlPanel``, ``ClipControls``, ``TimePlayer`` and ``ViewControls`` (ipywidgets);
+- ``editor/``: ``TransferFunctionEditor`` (ipycanvas);
+- ``clipping``, ``closing``, ``_traits``: what several of them share.
 
 Importing this module loads anywidget, ipywidgets and ipycanvas; the renderer
-(``pyvr_jupyter.torch_renderer``) never does.
+(``pyvr_jupyter.torch_renderer``) never does. Every name in ``__all__`` is also importable from
+``pyvr_jupyter`` (loaded on first use).
 
 Example:
     >>> from pyvr_jupyter.widget import VolumeView, viewer
@@ -11,13 +21,12 @@ Example:
     >>> viewer(volume, slices=True)                 # view, editor, control panel and three slices
 """
 
-from .layout import SliceViewer, viewer
 from ..imaging.overlays import draw_overlays
-from .panel import ControlPanel
-from .recording import record
-from .slice_view import SliceView
-from .tf_editor import TransferFunctionEditor
-from .view import VolumeView
+from .controls import ClipControls, ControlPanel, TimePlayer, ViewControls
+from .editor import TransferFunctionEditor
+from .layout import SliceViewer, viewer
+from .slices import SliceView
+from .view import VolumeView, record
 
-__all__ = ["VolumeView", "TransferFunctionEditor", "ControlPanel", "viewer", "SliceView", "SliceViewer", "record",
-           "draw_overlays"]
+__all__ = ["VolumeView", "SliceView", "TransferFunctionEditor", "ControlPanel", "ClipControls", "TimePlayer",
+           "ViewControls", "viewer", "SliceViewer", "record", "draw_overlays"]

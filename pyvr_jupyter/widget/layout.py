@@ -1,8 +1,10 @@
 """Layouts above the widgets they combine: a view beside its transfer-function editor and panel
-(``controls``), and ``viewer``: that, optionally with three orthogonal slices sharing one
-cross-hair, the view and the slices in a 2 × 2 grid.
+(``controls``, a ``controls.ViewControls``), and ``viewer``: that, optionally with three
+orthogonal slices sharing one cross-hair, the view and the slices in a 2 × 2 grid
+(``SliceViewer``).
 
-The widget modules never import each other; this one composes them.
+The top of the widget layer: it imports the view, the slices and the controls, and nothing
+below imports it (no two widget modules import each other; ``tests/test_import_graph.py``).
 
 Example:
     >>> controls(view)                            # the same as view.controls()
@@ -15,40 +17,13 @@ import contextlib
 
 import ipywidgets as widgets
 
-from .closing import close_tree
-from .panel import ControlPanel
-from .slice_view import SliceView
-from .tf_editor import TransferFunctionEditor
-from .time_player import TimePlayer
+from .controls import ViewControls
+from .slices import SliceView
+from .view import VolumeView
 
 __all__ = ["ViewControls", "controls", "SliceViewer", "viewer"]
 
 SLICE_AXES_SHOWN = ("z", "y", "x")  # axial, coronal, sagittal
-
-
-class ViewControls(widgets.HBox):
-    """A view, its transfer-function editor and its control panel. Closing the box closes the
-    editor and the panel, which stop observing the view (the view itself stays open).
-    ``display`` replaces the view on the left by a widget that holds it (``SliceViewer``'s grid)."""
-
-    def __init__(self, view, display=None, **editor_options):
-        self.view = view
-        self.editor = TransferFunctionEditor(view=view, **editor_options)
-        self.panel = ControlPanel(view)
-        # A time series gets a player (Play + slider on time_index) above the editor.
-        self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
-        # The controls wrap under the view when the notebook is too narrow for both side by side.
-        column = [self.editor, self.panel] if self.player is None else [self.player, self.editor, self.panel]
-        side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
-        super().__init__([view if display is None else display, side],
-                         layout=widgets.Layout(flex_flow="row wrap", gap="8px", align_items="flex-start"))
-
-    def close(self) -> None:
-        """Close the editor and the panel (they stop observing the view) with every widget in
-        them, then the box; the view stays open."""
-        for child in self.children:
-            close_tree(child, keep=(self.view,))
-        super().close()
 
 
 def controls(view, **editor_options) -> ViewControls:
@@ -132,8 +107,6 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
         >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
         >>> viewer(scan.data, slices=True, spacing=scan.spacing, colormap="gray", units="mm")
     """
-    from .view import VolumeView  # view.controls() imports this module: import it lazily
-
     view = VolumeView(volume, **view_options)
     if not slices:
         return view.controls()

@@ -1,0 +1,154 @@
+"""ControlPanel: ipywidgets for VolumeView's render settings, lighting and camera.
+
+Every control is linked to a trait of the view, so the panel and Python stay in sync both ways.
+
+Example:
+    >>> ControlPanel(view)                    # alone, or
+    >>> view.controls()                       # view + transfer-function editor + panel
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+
+import ipywidgets as widgets
+import matplotlib.colors
+
+from ...torch_renderer import COMPOSITING_STRATEGIES
+from .clip_controls import ClipControls
+
+__all__ = ["ControlPanel"]
+
+IMAGE_SIZES = [128, 192, 256, 384, 512, 768, 1024]
+#: Width of every control's label: the longest ("compositing") fits at JupyterLab's font size.
+LABEL_WIDTH = "84px"
+
+
+def _full() -> widgets.Layout:
+    """A control that takes its row's width and may shrink (no zero-width or overflowing sliders)."""
+    return widgets.Layout(width="calc(100% - 4px)", min_width="0")
+
+
+def _hex(rgb) -> str:
+    return matplotlib.colors.to_hex([min(1.0, max(0.0, c)) for c in rgb])
+
+
+class ControlPanel(widgets.VBox):
+    """Quality, compositing, lighting, field of view, background, image size, reset and save."""
+
+    def __init__(self, view):
+        self.view = view
+        slider = dict(continuous_update=False, style={"description_width": LABEL_WIDTH}, layout=_full())
+        self.quality = widgets.FloatLogSlider(value=view.step_size, base=2, min=-3, max=2, step=0.25,
+                                              description="step", readout_format=".3g",
+                                              tooltip="step between samples, in voxels (smaller: finer, slower)",
+                                              **slider)
+        self.compositing = widgets.Dropdown(options=list(COMPOSITING_STRATEGIES), value=view.compositing,
+                                            description="compositing", style=slider["style"], layout=_full())
+        check = dict(indent=False, layout=widgets.Layout(width="auto", min_width="0"))
+        self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting", **check)
+        lighting = dict(view.lighting)
+        coefficient = dict(min=0, step=0.05, **slider)
+        self.ambient = widgets.FloatSlider(value=lighting["ambient"], max=1, description="ambient", **coefficient)
+        self.diffuse = widgets.FloatSlider(value=lighting["diffuse"], max=1.5, description="diffuse", **coefficient)
+        self.specular = widgets.FloatSlider(value=lighting["specular"], max=1, description="specular", **coefficient)
+        self.shininess = widgets.FloatLogSlider(value=lighting["shininess"], base=2, min=0, max=8, step=0.25,
+                                                description="shininess", **slider)
+        self.headlight = widgets.Checkbox(value=lighting["headlight"], description="headlight", **check)
+        azimuth, elevation = self._angles(lighting["light_direction"])
+        self.light_azimuth = widgets.FloatSlider(value=azimuth, min=-180, max=180, step=5, description="light az.",
+                                                 **slider)
+        self.light_elevation = widgets.FloatSlider(value=elevation, min=-89, max=89, step=5, description="light el.",
+                                                   **slider)
+        self.fov = widgets.FloatSlider(value=view.fov, min=5, max=120, step=1, description="fov (°)", **slider)
+        self.background = widgets.ColorPicker(value=_hex(view.background), description="background",
+                                              style=slider["style"], layout=_full())
+        self.image_size = widgets.Dropdown(options=sorted(set(IMAGE_SIZES + [view.width])), value=view.width,
+                                           description="image size", style=slider["style"], layout=_full())
+        button = widgets.Layout(width="auto", min_width="0", flex="0 0 auto")
+        self.reset = widgets.Button(description="reset", icon="refresh", tooltip="reset the camera", layout=button)
+        self.filename = widgets.Text(value="volume.png", placeholder="file.png", tooltip="file the image is saved to",
+                                     layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"))
+        self.save = widgets.Button(description="save", icon="save", tooltip="save the image as PNG", layout=button)
+        self.status = widgets.Label(layout=_full())
+
+        self._links = [widgets.link((self.quality, "value"), (view, "step_size")),
+                       widgets.link((self.compositing, "value"), (view, "compositing")),
+                       widgets.link((self.use_lighting, "value"), (view, "use_lighting")),
+                       widgets.link((self.fov, "value"), (view, "fov"))]
+        for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight,
+                        self.light_azimuth, self.light_elevation):
+            control.observe(self._on_light_control, names="value")
+        view.observe(self._on_view_lighting, names="lighting")
+        self.background.observe(self._on_background, names="value")
+        view.observe(self._on_view_background, names="background")
+        self.image_size.observe(self._on_image_size, names="value")
+        self.reset.on_click(lambda _: view.reset_camera())
+        self.save.on_click(self._on_save)
+        row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", gap="8px")
+        super().__init__([
+            self.quality, self.compositing, self.fov, self.image_size, self.background,
+            widgets.HBox([self.use_lighting, self.headlight], layout=row), self.ambient, self.diffuse,
+            self.specular, self.shininess, self.light_azimuth, self.light_elevation,
+            widgets.HBox([self.reset, self.save, self.filename], layout=row), self.status,
+            self._clip_section(view),
+        ], layout=widgets.Layout(width="100%", min_width="0", max_width="424px"))
+
+    def _clip_section(self, view) -> widgets.Accordion:
+        """Crop box and clip plane (``ClipControls``), folded until opened so that the panel
+        keeps its height."""
+        self.clip = ClipControls(view)
+        section = widgets.Accordion([self.clip], titles=("crop and clip plane",), selected_index=None,
+                                    layout=_full())
+        return section
+
+    @staticmethod
+    def _angles(direction) -> tuple[float, float]:
+        x, y, z = direction
+        norm = math.sqrt(x * x + y * y + z * z) or 1.0
+        return math.degrees(math.atan2(x, z)), math.degrees(math.asin(max(-1.0, min(1.0, y / norm))))
+
+    def _on_light_control(self, _change) -> None:
+        az, el = math.radians(self.light_azimuth.value), math.radians(self.light_elevation.value)
+        self.view.lighting = {
+            "ambient": self.ambient.value, "diffuse": self.diffuse.value, "specular": self.specular.value,
+            "shininess": self.shininess.value, "headlight": self.headlight.value,
+            "light_direction": [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
+        }
+
+    def _on_view_lighting(self, change) -> None:
+        new = change["new"]
+        for name in ("ambient", "diffuse", "specular", "shininess", "headlight"):
+            control = getattr(self, name)
+            if control.value != new[name]:
+                control.value = new[name]
+
+    def _on_view_background(self, change) -> None:
+        self.background.value = _hex(change["new"])
+
+    def close(self) -> None:
+        """Stop following the view (closing a panel must not leave observers on it)."""
+        disconnects = [link.unlink for link in self._links] + [self.clip.close] + [
+            lambda: self.view.unobserve(self._on_view_lighting, names="lighting"),
+            lambda: self.view.unobserve(self._on_view_background, names="background")]
+        for disconnect in disconnects:
+            with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
+                disconnect()
+        super().close()
+
+    def _on_background(self, change) -> None:
+        self.view.background = list(matplotlib.colors.to_rgb(change["new"]))
+
+    def _on_image_size(self, change) -> None:
+        aspect = self.view.height / self.view.width
+        self.view.edit(width=change["new"], height=max(16, round(change["new"] * aspect)))
+
+    def _on_save(self, _button) -> None:
+        path = Path(self.filename.value).expanduser()
+        try:
+            self.view.save_image(path)
+            self.status.value = f"saved {path}"
+        except (OSError, ValueError) as err:
+            self.status.value = f"could not save: {err}"

@@ -1,0 +1,48 @@
+"""ViewControls: a view beside its transfer-function editor and control panel (and, for a time
+series, its player), all in sync.
+
+What ``VolumeView.controls()`` and ``widget.layout.controls`` return, and what
+``widget.layout.SliceViewer`` puts its grid beside. It combines the editor (``widget.editor``) and
+this package's panel and player; the view is only passed in, never imported, so the view can
+offer this box without an import cycle.
+
+Example:
+    >>> box = ViewControls(view)          # the same as view.controls()
+    >>> box.editor, box.panel, box.player
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from ..closing import close_tree
+from ..editor import TransferFunctionEditor
+from .panel import ControlPanel
+from .time_player import TimePlayer
+
+__all__ = ["ViewControls"]
+
+
+class ViewControls(widgets.HBox):
+    """A view, its transfer-function editor and its control panel. Closing the box closes the
+    editor and the panel, which stop observing the view (the view itself stays open).
+    ``display`` replaces the view on the left by a widget that holds it (``SliceViewer``'s grid)."""
+
+    def __init__(self, view, display=None, **editor_options):
+        self.view = view
+        self.editor = TransferFunctionEditor(view=view, **editor_options)
+        self.panel = ControlPanel(view)
+        # A time series gets a player (Play + slider on time_index) above the editor.
+        self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
+        # The controls wrap under the view when the notebook is too narrow for both side by side.
+        column = [self.editor, self.panel] if self.player is None else [self.player, self.editor, self.panel]
+        side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
+        super().__init__([view if display is None else display, side],
+                         layout=widgets.Layout(flex_flow="row wrap", gap="8px", align_items="flex-start"))
+
+    def close(self) -> None:
+        """Close the editor and the panel (they stop observing the view) with every widget in
+        them, then the box; the view stays open."""
+        for child in self.children:
+            close_tree(child, keep=(self.view,))
+        super().close()

@@ -1,0 +1,73 @@
+"""The transfer-function editor's JSON document (``editor``): writing it, and reading it
+back with every malformed input refused by a ValueError that says what is wrong.
+
+A document is ``{"opacity": {"control_points": [[s, a], ...]}, "color": {"colormap": name},
+"value_range": [low, high]}``; ``value_range`` may be absent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
+
+__all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval"]
+
+
+def tf_to_json(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction, value_range) -> str:
+    """The document for these transfer functions and value window."""
+    return json.dumps({"opacity": opacity_tf.to_dict(), "color": color_tf.to_dict(),
+                       "value_range": list(value_range)})
+
+
+def span_unit_interval(points) -> list:
+    """Sorted control points ``[(s, a), ...]`` reaching s = 0 and s = 1: a curve that stops short
+    gets its end values extended there (the same function)."""
+    points = list(points)
+    return ([(0.0, points[0][1])] if points[0][0] > 0 else []) + points \
+        + ([(1.0, points[-1][1])] if points[-1][0] < 1 else [])
+
+
+MAX_JSON_CHARS = 1 << 20  # a transfer-function document longer than this is refused unread
+MAX_JSON_POINTS = 1024  # opacity control points the editor accepts from a document
+
+
+def parse_tf_json(text, colormaps, default_colormap: str) -> tuple[list, str, tuple[float, float] | None]:
+    """``(opacity points, colormap, value_range or None)`` from a ``to_json`` document, or
+    ValueError saying what is wrong (never TypeError, RecursionError or a trait error)."""
+    if not isinstance(text, (str, bytes)) or len(text) > MAX_JSON_CHARS:
+        raise ValueError(f"transfer function JSON must be text of at most {MAX_JSON_CHARS} characters")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:  # bad syntax or encoding, too deep, too many digits
+        raise ValueError(f"transfer function JSON could not be parsed: {type(err).__name__}: {err}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("opacity"), dict):
+        raise ValueError("transfer function JSON needs an 'opacity' object")
+    points = data["opacity"].get("control_points")
+    if not isinstance(points, list) or len(points) > MAX_JSON_POINTS:
+        raise ValueError(f"'opacity' needs a list of at most {MAX_JSON_POINTS} control_points")
+    try:
+        points = OpacityTransferFunction.from_dict(data["opacity"]).get_control_points()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"'opacity' is not a valid opacity transfer function: {err}") from None
+    points = span_unit_interval(points)
+    colormap = data.get("color", {"colormap": default_colormap})
+    if not isinstance(colormap, dict) or colormap.get("colormap") not in colormaps:
+        raise ValueError("'color' must name one of matplotlib's colormaps (custom colours cannot be edited here)")
+    return points, colormap["colormap"], _json_value_range(data.get("value_range"))
+
+
+def _json_value_range(value) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"value_range must be [low, high] numbers, got {str(value)[:80]}")
+    try:
+        low, high = float(value[0]), float(value[1])
+    except OverflowError:  # an integer too large for a float
+        low = high = math.nan
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"value_range must be finite with low < high, got {value}")
+    return low, high

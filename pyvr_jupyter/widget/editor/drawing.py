@@ -1,0 +1,128 @@
+"""Drawing for the transfer-function editor (``editor``): pure functions that paint one
+layer of an ipycanvas ``MultiCanvas`` from plain values, so the editor's state and its mouse
+logic stay apart from the pixels.
+
+Layers: 0 the histogram of the volume's values (log counts), 1 the colour bar and the opacity
+curve, 2 the control points with the hovered one ringed. Each redraw is batched in
+``hold_canvas`` (``_batched`` always flushes, even when drawing raises).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from ipycanvas import hold_canvas
+
+__all__ = ["THEMES", "data_range_of", "log_histogram", "draw_histogram", "draw_curve", "draw_points"]
+
+BAR_HEIGHT = 14  # the colour bar under the plot, pixels
+
+#: Drawing colours per theme. "auto" reads on JupyterLab's light and dark themes (and in Voila):
+#: a transparent plot, mid-grey histogram and labels, a mid-blue curve.
+THEMES = {
+    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", inside="rgba(128,128,128,0.55)",
+                 outside="rgba(128,128,128,0.22)", fill="rgba(66,135,245,0.25)", curve="#3b82f6",
+                 text="#8c8c8c", hover="#f97316"),
+    "light": dict(plot="#f4f4f4", frame="#cccccc", inside="#b8b8b8", outside="#e0e0e0",
+                  fill="rgba(70,130,180,0.25)", curve="#1f4e79", text="#333333", hover="#e8590c"),
+    "dark": dict(plot="#1e1e1e", frame="#555555", inside="#6b6b6b", outside="#3a3a3a",
+                 fill="rgba(96,165,250,0.25)", curve="#60a5fa", text="#d0d0d0", hover="#fb923c"),
+}
+
+
+@contextmanager
+def _batched(layer):
+    """``hold_canvas`` that always flushes: an exception inside would leave batching on."""
+    manager = hold_canvas()
+    manager.__enter__()
+    try:
+        yield layer
+    finally:
+        manager.__exit__(None, None, None)
+
+
+def data_range_of(tensor: torch.Tensor) -> tuple[float, float]:
+    """The histogram's extent: the values' (min, max), widened to (v, v + 1) for a constant volume."""
+    low, high = float(tensor.min()), float(tensor.max())
+    return (low, high) if high > low else (low, low + 1.0)
+
+
+def log_histogram(tensor: torch.Tensor, data_range: tuple[float, float], bins: int = 128) -> np.ndarray:
+    """(bins,) log(1 + count) of the values of ``tensor`` over ``data_range``."""
+    counts = torch.histc(tensor.float().reshape(-1), bins=bins, min=data_range[0], max=data_range[1])
+    return np.log1p(counts.cpu().numpy())
+
+
+def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, colours: dict, size) -> None:
+    """Paint the plot's background, frame and the histogram (bins outside ``value_range`` lighter).
+
+    Args:
+        layer: the canvas to paint (cleared first).
+        box: (left, top, width, height) of the plot in canvas pixels.
+        histogram: (bins,) log counts over ``data_range``.
+        data_range, value_range: (low, high) in the volume's units.
+        colours: one entry of ``THEMES``.
+        size: (width, height) of the canvas.
+    """
+    left, top, w, h = box
+    counts = histogram / max(float(histogram.max()), 1e-12)
+    bins = counts.shape[0]
+    with _batched(layer):
+        layer.clear()
+        layer.clear_rect(0, 0, *size)
+        layer.fill_style = colours["plot"]
+        layer.fill_rect(left, top, w, h)
+        layer.stroke_style = colours["frame"]
+        layer.line_width = 1
+        layer.stroke_rect(left, top, w, h)
+        low, high = value_range
+        span = data_range[1] - data_range[0]
+        centres = data_range[0] + (np.arange(bins) + 0.5) * span / bins
+        inside = (centres >= low) & (centres <= high)
+        xs = left + np.arange(bins) * w / bins
+        for mask, colour in ((inside, colours["inside"]), (~inside, colours["outside"])):
+            if mask.any():
+                layer.fill_style = colour
+                layer.fill_rects(xs[mask], top + h * (1 - counts[mask]), w / bins, h * counts[mask])
+
+
+def draw_curve(layer, box, rgb: np.ndarray, xy, colours: dict, max_opacity: float) -> None:
+    """Paint the colour bar under the plot and the filled opacity curve through ``xy``.
+
+    Args:
+        layer: the canvas to paint (cleared first).
+        box: (left, top, width, height) of the plot in canvas pixels.
+        rgb: (n, 3) colours in [0, 1] along s, for the colour bar.
+        xy: the control points in canvas pixels, left to right.
+        colours: one entry of ``THEMES``.
+        max_opacity: the top of the opacity axis, written in the corner.
+    """
+    left, top, w, h = box
+    n = len(rgb)
+    with _batched(layer):
+        layer.clear()
+        for i, colour in enumerate(rgb):
+            layer.fill_style = "rgb({},{},{})".format(*(int(c * 255) for c in colour))
+            layer.fill_rect(left + i * w / n, top + h + 4, w / n + 1, BAR_HEIGHT)
+        layer.fill_style = colours["fill"]
+        layer.fill_polygon([(xy[0][0], top + h)] + list(xy) + [(xy[-1][0], top + h)])
+        layer.stroke_style = colours["curve"]
+        layer.line_width = 2
+        layer.stroke_lines(list(xy))
+        layer.fill_style = colours["text"]
+        layer.font = "10px sans-serif"
+        layer.fill_text(f"opacity ≤ {max_opacity:.3g}", left + 4, top + 12)
+
+
+def draw_points(layer, xy: np.ndarray, colours: dict, hover: int | None) -> None:
+    """Paint the control points (``xy`` (K, 2) canvas pixels), ringing the ``hover``-th one."""
+    with _batched(layer):
+        layer.clear()
+        layer.fill_style = colours["curve"]
+        layer.fill_circles(xy[:, 0], xy[:, 1], 4)
+        if hover is not None and hover < len(xy):
+            layer.stroke_style = colours["hover"]
+            layer.line_width = 2
+            layer.stroke_circle(float(xy[hover, 0]), float(xy[hover, 1]), 7)

@@ -1,0 +1,409 @@
+"""TransferFunctionEditor: a piecewise-linear opacity editor over the volume's histogram (ipycanvas).
+
+Layers (a MultiCanvas): the histogram of the volume's values (log counts, once per volume), then
+the colour bar and the opacity curve, then the control points with the hovered one highlighted.
+Click on empty space adds a point, drag moves it (never past its neighbours; the end points stay
+at s = 0 and s = 1), double-click deletes an inner point. The editor logic lives in plain methods
+(``mouse_down(x, y)`` ...) that tests call with coordinates; the pixels are painted by the pure
+functions of ``drawing``, the controls under the canvas are built in ``pickers`` and the JSON
+document is written and checked by ``document``.
+
+``TransferFunctionEditor(view=view)`` keeps the editor and a ``VolumeView`` in sync both ways.
+
+Example:
+    >>> from pyvr_jupyter import create_test_volume
+    >>> editor = TransferFunctionEditor(create_test_volume((16, 16, 16), "torus"))  # on its own
+    >>> editor.add_point(0.5, 0.05)            # what a click does, in (s, opacity); the index
+    1
+    >>> editor.opacity_tf.get_control_points()[1]
+    (0.5, 0.05000000074505806)
+    >>> editor.from_json(editor.to_json())     # or editor.save(path) and editor.load(path)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+import traitlets
+from ipycanvas import MultiCanvas
+
+from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from ...torch_renderer._checks import as_volume_tensor
+from ...torch_renderer.tools.auto_tf import auto_opacity_points
+from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
+from .pickers import OPACITY_PRESETS, EditorControls, colormap_names
+from .document import parse_tf_json, span_unit_interval, tf_to_json
+
+__all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
+
+PAD = 10  # pixels around the plot
+PICK_RADIUS = 8  # how close a click must be to grab a point
+DOUBLE_CLICK_S = 0.4
+MIN_GAP = 1e-3  # smallest distance between neighbouring points in s
+
+def _axis_top(points) -> float:
+    """Top of the opacity axis for a curve: a little above its highest point, in [0.001, 1]."""
+    return min(1.0, max(1e-3, 1.5 * max(float(a) for _, a in points)))
+
+
+class TransferFunctionEditor(widgets.VBox):
+    """Edit an opacity transfer function (and pick a colormap and value window) by hand.
+
+    Args:
+        volume: the data whose histogram is drawn (optional when ``view`` is given).
+        view: a VolumeView to keep in sync both ways.
+        opacity_tf, colormap, value_range: starting state when there is no view.
+        width, height: canvas size in pixels.
+        max_opacity: top of the opacity axis; lower it for fine control near zero. Default: a
+            little above the curve's highest point (at most 1); a curve set from code moves it.
+        theme: drawing colours, "auto" (read on light and dark backgrounds), "light" or "dark".
+
+    The state lives in traits (``opacity_points``, ``colormap``, ``value_range``,
+    ``max_opacity``): assigning one redraws the editor and updates the view, and
+    ``observe``/``widgets.link`` work on them.
+
+    Example:
+        >>> from pyvr_jupyter import create_test_volume
+        >>> editor = TransferFunctionEditor(create_test_volume((16, 16, 16), "torus"))
+        >>> editor.opacity_points = [[0, 0], [0.5, 0.6], [1, 0]]          # redraws; the axis follows
+        >>> round(editor.max_opacity, 2)
+        0.9
+        >>> link = widgets.link((editor, "colormap"), (widgets.Dropdown(options=["viridis", "hot"]), "value"))
+    """
+
+    opacity_points = traitlets.List(traitlets.List(traitlets.Float(), minlen=2, maxlen=2))
+    """The opacity curve's control points ``[[s, opacity], ...]``, sorted by s, from s = 0 to s = 1."""
+    colormap = traitlets.Unicode("viridis")
+    """Matplotlib colormap name."""
+    value_range = traitlets.Tuple(traitlets.Float(), traitlets.Float())
+    """The value window ``(low, high)`` mapped onto s ∈ [0, 1], in the volume's units."""
+    max_opacity = traitlets.Float(1.0)
+    """Top of the opacity axis (0.001 to 1)."""
+    theme = traitlets.Enum(tuple(THEMES), "auto")
+    """Drawing colours: "auto", "light" or "dark"."""
+
+    def __init__(self, volume=None, *, view=None, opacity_tf: OpacityTransferFunction | None = None,
+                 colormap: str = "viridis", value_range=None, width: int = 420, height: int = 180,
+                 max_opacity: float | None = None, theme: str = "auto"):
+        self.view = view
+        if volume is None and view is None:
+            raise ValueError("TransferFunctionEditor needs a volume or a view")
+        volume = view.volume if volume is None else volume
+        self._volume = volume
+        tensor = as_volume_tensor(volume).detach()
+        self.data_range = data_range_of(tensor)
+        self.width, self.height = int(width), int(height)
+        self._histogram = log_histogram(tensor, self.data_range)
+        self._dragging: int | None = None
+        self._hover: int | None = None
+        self._last_down = (-1.0, math.inf, math.inf)  # time, x, y of the last press
+        self._callbacks = []
+        self._syncing = False
+
+        if view is not None:
+            points = [tuple(p) for p in view.opacity_points]
+            colormap, value_range = view.colormap, tuple(view.value_range)
+        else:
+            points = (opacity_tf or OpacityTransferFunction.linear(0.0, 0.1)).get_control_points()
+            value_range = tuple(value_range) if value_range is not None else self.data_range
+        self._points = [list(p) for p in points]
+        self.color_tf = ColorTransferFunction(colormap)
+
+        self.canvas = MultiCanvas(3, width=self.width, height=self.height)
+        self.canvas.on_mouse_down(self.mouse_down)
+        self.canvas.on_mouse_move(self.mouse_move)
+        self.canvas.on_mouse_up(self.mouse_up)
+        self.canvas.on_mouse_out(self.mouse_up)
+        if max_opacity is None:
+            max_opacity = _axis_top(self._points)
+        controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity)
+        self.colormap_picker, self.preset_picker = controls.colormap_picker, controls.preset_picker
+        self.window, self.window_readout = controls.window, controls.window_readout
+        self.opacity_scale = controls.opacity_scale
+        self.colormap_picker.observe(self._on_colormap_picked, names="value")
+        self.preset_picker.observe(self._on_preset_picked, names="value")
+        self.window.observe(self._on_window, names="value")
+        self._links = [widgets.link((self, "colormap"), (self.colormap_picker, "value")),
+                       widgets.link((self, "max_opacity"), (self.opacity_scale, "value"))]
+        super().__init__([self.canvas, *controls.rows()], layout=widgets.Layout(width=f"{self.width + 4}px", max_width="100%"),
+                         opacity_points=[list(p) for p in self._points], colormap=colormap,
+                         value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
+        self.observe(self._on_points_trait, names="opacity_points")
+        self.observe(self._on_value_range_trait, names="value_range")
+        self.observe(lambda _: self.draw(), names="max_opacity")
+        self.observe(lambda _: (self.draw_histogram(), self.draw()), names="theme")
+        if view is not None:
+            view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+        self._show_window()
+        self.draw_histogram()
+        self.draw()
+
+    def _show_window(self) -> None:
+        low, high = self.window.value
+        self.window_readout.value = f"{low:.4g} – {high:.4g}"
+
+    def close(self) -> None:
+        """Stop following the view (closing an editor must not leave observers on it)."""
+        for link in getattr(self, "_links", ()):
+            with contextlib.suppress(ValueError):  # unlinked already
+                link.unlink()
+        self._links = []
+        if getattr(self, "view", None) is not None:
+            with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
+                self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+        super().close()
+
+    # ---- state --------------------------------------------------------------------------
+    @property
+    def points(self) -> list[list[float]]:
+        """The control points ``[[s, opacity], ...]`` being edited; assigning sets ``opacity_points``."""
+        return self._points
+
+    @points.setter
+    def points(self, points) -> None:
+        self.opacity_points = [list(p) for p in points]
+
+    @property
+    def opacity_tf(self) -> OpacityTransferFunction:
+        """The edited curve, as a new ``OpacityTransferFunction`` (edits do not change it later)."""
+        return OpacityTransferFunction(self._points)
+
+    def set_opacity_tf(self, opacity_tf: OpacityTransferFunction) -> None:
+        """Replace the curve (from Python); the view follows and the opacity axis fits the curve."""
+        self.opacity_points = [list(p) for p in opacity_tf.get_control_points()]
+
+    @traitlets.validate("opacity_points")
+    def _valid_points(self, proposal) -> list:
+        points = [[float(s), float(a)] for s, a in proposal["value"]]
+        try:
+            OpacityTransferFunction(points)  # checks: two or more, in [0, 1], distinct s
+        except (TypeError, ValueError) as err:
+            raise traitlets.TraitError(f"opacity_points: {err}") from None
+        return [list(p) for p in span_unit_interval(sorted(points))]  # the editor's curve spans s = 0 to 1
+
+    def _on_points_trait(self, change) -> None:
+        """``opacity_points`` assigned from code (or by the view): adopt it, fit the axis, push it."""
+        if self._points == change["new"]:
+            return
+        self._points = [list(p) for p in change["new"]]
+        self._hover = None
+        top = max(a for _, a in self._points)
+        if top > self.max_opacity or top < 0.2 * self.max_opacity:
+            self.max_opacity = _axis_top(self._points)
+        self._changed(interactive=False)
+
+    @traitlets.validate("value_range")
+    def _valid_value_range(self, proposal) -> tuple:
+        low, high = proposal["value"]
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise traitlets.TraitError(f"value_range must be finite with low < high, got {proposal['value']}")
+        return proposal["value"]
+
+    def _on_value_range_trait(self, change) -> None:
+        """``value_range`` assigned: the window slider shows it, widened when it reaches beyond."""
+        low, high = change["new"]
+        if list(self.window.value) != [low, high]:
+            with self.window.hold_trait_notifications():
+                self.window.min, self.window.max = min(self.window.min, low), max(self.window.max, high)
+                self.window.value = [low, high]
+
+    def on_change(self, callback) -> None:
+        """Call ``callback(editor)`` after every edit (for use without a view)."""
+        self._callbacks.append(callback)
+
+    def _changed(self, interactive: bool) -> None:
+        """Push the edit to the view (a quick preview while dragging) and redraw at once."""
+        if self.opacity_points != self._points:
+            self.opacity_points = [list(p) for p in self._points]  # observers see every edit
+        self.draw()
+        if self.view is not None and not self._syncing:
+            self._syncing = True
+            try:
+                self.view.edit(interactive=interactive, opacity_points=[list(p) for p in self.points])
+            finally:
+                self._syncing = False
+        for callback in self._callbacks:
+            callback(self)
+
+    # ---- coordinates --------------------------------------------------------------------
+    def _plot_box(self) -> tuple[float, float, float, float]:
+        """left, top, plot width, plot height (the colour bar sits under the plot)."""
+        return PAD, PAD, self.width - 2 * PAD, self.height - 2 * PAD - BAR_HEIGHT - 4
+
+    def to_canvas(self, s: float, opacity: float) -> tuple[float, float]:
+        """Canvas pixel ``(x, y)`` of the point ``(s, opacity)`` (opacity clipped to the axis' top)."""
+        left, top, w, h = self._plot_box()
+        return left + s * w, top + h * (1.0 - min(opacity, self.max_opacity) / self.max_opacity)
+
+    def from_canvas(self, x: float, y: float) -> tuple[float, float]:
+        """``(s, opacity)`` under canvas pixel ``(x, y)``, clamped to [0, 1] × [0, axis top]."""
+        left, top, w, h = self._plot_box()
+        s = min(1.0, max(0.0, (x - left) / w))
+        opacity = min(1.0, max(0.0, (1.0 - (y - top) / h) * self.max_opacity))
+        return s, opacity
+
+    def point_at(self, x: float, y: float) -> int | None:
+        """Index of the control point within PICK_RADIUS pixels of (x, y), the nearest."""
+        best, best_distance = None, PICK_RADIUS
+        for index, (s, a) in enumerate(self.points):
+            px, py = self.to_canvas(s, a)
+            distance = math.hypot(px - x, py - y)
+            if distance <= best_distance:
+                best, best_distance = index, distance
+        return best
+
+    # ---- mouse (ipycanvas calls these with canvas pixels) -------------------------------
+    def mouse_down(self, x: float, y: float) -> None:
+        """Press at canvas pixel ``(x, y)``: grab the point there, or add one; a second press
+        within 0.4 s at the same place deletes the point (double-click)."""
+        now = time.monotonic()
+        last_time, last_x, last_y = self._last_down
+        self._last_down = (now, x, y)
+        index = self.point_at(x, y)
+        if now - last_time < DOUBLE_CLICK_S and math.hypot(x - last_x, y - last_y) < PICK_RADIUS:
+            self._dragging = None
+            if index is not None:
+                self.delete_point(index)
+            return
+        if index is None:
+            index = self.add_point(*self.from_canvas(x, y))
+        self._dragging = index
+
+    def mouse_move(self, x: float, y: float) -> None:
+        """Drag the grabbed point to ``(x, y)`` (the view shows previews), or highlight the
+        point under the pointer."""
+        if self._dragging is None:
+            hover = self.point_at(x, y)
+            if hover != self._hover:
+                self._hover = hover
+                self.draw_points()
+            return
+        self.move_point(self._dragging, *self.from_canvas(x, y), interactive=True)
+
+    def mouse_up(self, x: float, y: float) -> None:
+        """Release: end the drag; the view renders its full-quality frame."""
+        if self._dragging is not None:
+            self._dragging = None
+            self._changed(interactive=False)  # the full-quality frame
+
+    # ---- edits --------------------------------------------------------------------------
+    def add_point(self, s: float, opacity: float) -> int:
+        """Insert a point between the end points; returns its index (an existing point's, when
+        one is closer than MIN_GAP in s)."""
+        s = min(1.0 - MIN_GAP, max(MIN_GAP, float(s)))
+        nearest = min(range(len(self.points)), key=lambda i: abs(self.points[i][0] - s))
+        if abs(self.points[nearest][0] - s) < MIN_GAP:
+            return nearest
+        index = next(i for i, (ps, _) in enumerate(self.points) if ps > s)
+        self.points.insert(index, [s, min(1.0, max(0.0, float(opacity)))])
+        self._changed(interactive=True)
+        return index
+
+    def move_point(self, index: int, s: float, opacity: float, interactive: bool = False) -> None:
+        """Move a point: between its neighbours in s; the end points keep s = 0 and s = 1."""
+        if index == 0:
+            s = 0.0
+        elif index == len(self.points) - 1:
+            s = 1.0
+        else:
+            s = min(self.points[index + 1][0] - MIN_GAP, max(self.points[index - 1][0] + MIN_GAP, s))
+        self.points[index] = [s, min(1.0, max(0.0, opacity))]
+        self._changed(interactive=interactive)
+
+    def delete_point(self, index: int) -> None:
+        """Delete an inner point (the end points stay)."""
+        if 0 < index < len(self.points) - 1:
+            del self.points[index]
+            self._hover = None
+            self._changed(interactive=False)
+
+    # ---- controls -----------------------------------------------------------------------
+    def _on_colormap_picked(self, change) -> None:
+        self.color_tf = ColorTransferFunction(change["new"])
+        self.draw()
+        if self.view is not None and not self._syncing:
+            self.view.colormap = change["new"]
+
+    def _on_preset_picked(self, change) -> None:
+        if change["new"] == "auto":  # chosen from the data in the current window (auto_tf)
+            volume = self.view.volume if self.view is not None else self._volume
+            self.opacity_points = [list(p) for p in auto_opacity_points(volume, self.value_range)]
+            self.preset_picker.value = "(custom)"
+        elif change["new"] in OPACITY_PRESETS:
+            self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.max_opacity))
+            self.preset_picker.value = "(custom)"
+
+    def _on_window(self, change) -> None:
+        self._show_window()
+        if change["new"][1] > change["new"][0]:
+            self.value_range = tuple(change["new"])
+        if self.view is not None and not self._syncing and change["new"][1] > change["new"][0]:
+            self.view.value_range = list(change["new"])
+        self.draw_histogram()
+
+    def _on_view_changed(self, change) -> None:
+        """The view changed from Python (or another control): follow it."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            if change["name"] == "opacity_points":
+                self.opacity_points = [list(p) for p in change["new"]]
+            elif change["name"] == "colormap":
+                self.colormap_picker.value = change["new"]
+            elif change["name"] == "value_range":
+                low, high = change["new"]
+                self.window.value = [max(self.window.min, low), min(self.window.max, high)]
+        finally:
+            self._syncing = False
+        self.draw()
+
+    # ---- JSON ---------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """The transfer functions and window as JSON: {"opacity": ..., "color": ..., "value_range": ...}."""
+        return tf_to_json(self.opacity_tf, self.color_tf, self.value_range)
+
+    def from_json(self, text: str) -> None:
+        """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing.
+
+        A ``value_range`` outside the volume's data range widens the window slider to hold it;
+        curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
+        """
+        points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options,
+                                                      self.color_tf.colormap_name)
+        if value_range is not None:
+            self.value_range = value_range
+        self.colormap_picker.value = colormap
+        self.set_opacity_tf(OpacityTransferFunction(points))
+
+    def save(self, path) -> None:
+        """Write ``to_json()`` to the file ``path``."""
+        Path(path).write_text(self.to_json())
+
+    def load(self, path) -> None:
+        """Read a file that ``save`` wrote (see ``from_json``)."""
+        self.from_json(Path(path).read_text())
+
+    # ---- drawing (``drawing`` paints; these pick what) -----------------------------------
+    def draw_histogram(self) -> None:
+        """Redraw the histogram layer (log counts; bins outside the value window lighter)."""
+        draw_histogram(self.canvas[0], self._plot_box(), self._histogram, self.data_range, self.value_range,
+                       THEMES[self.theme], (self.width, self.height))
+
+    def draw(self) -> None:
+        """Redraw the colour bar, the curve and the points (batched)."""
+        rgb = self.color_tf(torch.linspace(0, 1, 64)).numpy()
+        draw_curve(self.canvas[1], self._plot_box(), rgb, [self.to_canvas(s, a) for s, a in self.points],
+                   THEMES[self.theme], self.max_opacity)
+        self.draw_points()
+
+    def draw_points(self) -> None:
+        """Redraw the control points, with the hovered one ringed."""
+        draw_points(self.canvas[2], np.array([self.to_canvas(s, a) for s, a in self.points]), THEMES[self.theme],
+                    self._hover)

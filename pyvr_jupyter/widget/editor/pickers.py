@@ -1,0 +1,77 @@
+"""The transfer-function editor's ipywidgets controls (``editor``): the colormap and preset
+pickers, the value window with a readout that sizes itself, and the opacity axis's top; plus the
+preset shapes the picker offers. Built here, wired to the editor's traits there.
+
+Every control shrinks with its column (``min_width="0"``) and has one label width per row, so
+the panel fits beside a view at 1280 px with JupyterLab's side bar open; longer explanations are
+tooltips.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import ipywidgets as widgets
+import matplotlib
+
+from ...torch_renderer import OpacityTransferFunction
+
+__all__ = ["OPACITY_PRESETS", "EditorControls", "colormap_names"]
+
+#: Preset curve shapes: name → function of the top opacity giving an ``OpacityTransferFunction``.
+OPACITY_PRESETS = {
+    "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
+    "ramp": lambda top: OpacityTransferFunction.ramp(0.3, 0.7, top),
+    "step": lambda top: OpacityTransferFunction.step(0.5, 0.0, top, width=0.02),
+    "bell": lambda top: OpacityTransferFunction.bell_curve(0.5, 0.12, top, n_points=9),
+    "exponential": lambda top: OpacityTransferFunction.exponential(0.0, top, n_points=9),
+}
+
+
+def colormap_names() -> list[str]:
+    """Matplotlib's colormaps, each with its reversed variant."""
+    names = sorted(name for name in matplotlib.colormaps if not name.endswith("_r"))
+    return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
+
+
+class EditorControls(NamedTuple):
+    """The editor's control widgets (``build`` makes them)."""
+
+    colormap_picker: widgets.Dropdown
+    preset_picker: widgets.Dropdown
+    window: widgets.FloatRangeSlider
+    window_readout: widgets.Label
+    opacity_scale: widgets.FloatLogSlider
+
+    @classmethod
+    def build(cls, colormap: str, data_range: tuple[float, float], value_range, max_opacity: float) -> EditorControls:
+        """Controls showing ``colormap``, the window ``value_range`` (clipped to ``data_range``,
+        the slider's extent) and ``max_opacity`` as the axis top."""
+        half = widgets.Layout(width="50%", min_width="0")
+        label = {"description_width": "64px"}
+        colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap",
+                                           layout=half, style=label)
+        preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + list(OPACITY_PRESETS), value="(custom)",
+                                         description="preset", layout=half, style=label,
+                                         tooltip="replace the curve by a preset shape")
+        low, high = data_range
+        window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
+                                          min=low, max=high, step=(high - low) / 1000, description="window",
+                                          readout=False, continuous_update=False,
+                                          layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"),
+                                          style={"description_width": "84px"},
+                                          tooltip="values mapped onto the colour bar (s from 0 to 1)")
+        # The range's own readout does not fit numbers like "150 – 1.00e+03": a label that sizes itself.
+        window_readout = widgets.Label(layout=widgets.Layout(width="auto", flex="0 0 auto"))
+        opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
+                                               description="axis top", readout_format=".3f",
+                                               layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"),
+                                               style={"description_width": "84px"},
+                                               tooltip="top of the opacity axis (max opacity shown)")
+        return cls(colormap_picker, preset_picker, window, window_readout, opacity_scale)
+
+    def rows(self) -> list[widgets.Widget]:
+        """The controls as the rows laid out under the editor's canvas."""
+        return [widgets.HBox([self.colormap_picker, self.preset_picker]),
+                widgets.HBox([self.window, self.window_readout], layout=widgets.Layout(width="100%", min_width="0")),
+                self.opacity_scale]

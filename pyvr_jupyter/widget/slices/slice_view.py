@@ -1,0 +1,284 @@
+"""SliceView: an anywidget showing one slice of a volume, rendered in the kernel by ``render_slice``.
+
+A slider (or the arrow keys, Page Up/Down and the wheel once the view has focus) steps ``index``;
+the title shows the slice's index and world position, the line below the image the voxel, world
+point and value under the pointer; a click (or drag) moves the cross-hair, a 3-D point in world
+units. ``index``, ``axis``, ``value_range``, ``colormap`` and ``crosshair`` are synced traits:
+``ipywidgets.link``/``jslink`` them to other widgets, and saved notebooks keep them.
+
+The image follows the orientation of ``render_slice`` (axial: +x right, +y up; coronal: +x right,
++z up; sagittal: +y right, +z up), one pixel per smallest in-plane voxel side, shown with crisp
+voxels at ``display_size`` CSS pixels along its longer side.
+
+Example:
+    >>> from pyvr_jupyter.widget import SliceView
+    >>> SliceView(volume, axis="y", spacing=(2, 2, 2.2), colormap="gray")
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import warnings
+
+import anywidget
+import numpy as np
+import torch
+import traitlets
+
+from ...torch_renderer import ColorTransferFunction
+from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3
+from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
+from ...imaging.encoding import encode_frame, to_uint8
+from .._traits import BrowserInput, esm, python_owned
+
+__all__ = ["SliceView"]
+
+_MAX_SIDE = 1024  # slices larger than this (in pixels) are resampled down
+_IGNORED = "SliceView ignored input from the browser (invalid, or state only Python sets)"
+
+
+class SliceView(anywidget.AnyWidget):
+    """One slice of a (D, H, W) volume with a slider, a cross-hair and the value under the pointer.
+
+    Example:
+        >>> view = SliceView(volume, axis="z", spacing=(1, 1, 2.5))
+        >>> view.index = 12                       # re-renders; view.crosshair follows along z
+        >>> view.crosshair = [30.0, 40.0, 20.0]   # view.index follows (nearest slice)
+    """
+
+    _esm = esm("slice_view.js")
+
+    axis = traitlets.Unicode("z").tag(sync=True)
+    """``"z"`` (axial), ``"y"`` (coronal) or ``"x"`` (sagittal)."""
+    index = traitlets.Int(0).tag(sync=True)
+    """Voxel index of the slice along ``axis`` (clamped to the volume)."""
+    value_range = traitlets.List(traitlets.Float(), minlen=2, maxlen=2).tag(sync=True)
+    """Scalar values mapped to black and white (or the colormap's ends)."""
+    colormap = traitlets.Unicode("gray").tag(sync=True)
+    """Matplotlib colormap name."""
+    crosshair = traitlets.List(traitlets.Float(), minlen=3, maxlen=3).tag(sync=True)
+    """Cross-hair point (x, y, z), world units, kept inside the volume's box. The slice follows its
+    coordinate along ``axis``; moving the slice moves that coordinate."""
+    show_crosshair = traitlets.Bool(True).tag(sync=True)
+    """Draw the cross-hair lines."""
+    display_size = traitlets.Int(256).tag(sync=True)
+    """Longer side of the image on screen, CSS pixels."""
+    units = traitlets.Unicode("").tag(sync=True)
+    """World units shown after positions (e.g. ``"mm"``)."""
+    image = python_owned(traitlets.Bytes(b""))
+    """The slice as PNG (set by Python; saved notebooks show it)."""
+    error = python_owned(traitlets.Unicode(""))
+    """The last rendering error ('' when fine)."""
+    _values = python_owned(traitlets.Bytes(b""))  # float32 scalars of the image, NaN outside
+    _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
+
+    def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=(1.0, 1.0, 1.0),
+                 origin=(0.0, 0.0, 0.0), value_range=None, colormap: str = "gray", crosshair=None,
+                 display_size: int = 256, units: str = "", show_crosshair: bool = True):
+        self._spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
+        if (self._spacing <= 0).any():
+            raise ValueError(f"spacing must be positive, got {self._spacing.tolist()}")
+        self._origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
+        self._set_volume(volume)
+        if axis not in SLICE_AXES:
+            raise ValueError(f"unknown axis {axis!r}; expected one of 'z', 'y', 'x'")
+        point = (self._low + self._high) / 2 if crosshair is None else \
+            np.array(check_vector3("crosshair", crosshair, dtype=torch.float64).detach().cpu().numpy())
+        if index is not None:
+            dim = SLICE_AXES[axis][0]
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                    or not 0 <= index < self._counts[dim]:
+                raise ValueError(f"index {index!r} is outside the volume: axis {axis!r} has "
+                                 f"{self._counts[dim]} slices")
+            point[dim] = self._low[dim] + int(index) * self._spacing[dim]
+        if value_range is None:
+            vmin, vmax = (float(v) for v in torch.aminmax(self._volume))
+            value_range = (vmin, vmax if vmax > vmin else vmin + 1.0)
+        self._color_tfs: dict[str, ColorTransferFunction] = {}
+        self._inputs = BrowserInput(_IGNORED)
+        self._ready = False
+        super().__init__(axis=axis, value_range=list(check_value_range(value_range)), colormap=colormap,
+                         crosshair=[float(c) for c in point], display_size=display_size, units=units,
+                         show_crosshair=show_crosshair)
+        self.index = self._index_of(self.crosshair)
+        self._ready = True
+        self._render()
+
+    # ---- Python-side API ----------------------------------------------------------------
+    @property
+    def volume(self) -> torch.Tensor:
+        """The (D, H, W) volume shown (a detached tensor); assigning a new one re-renders (the
+        cross-hair and the value window stay, kept inside the new volume's box)."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, volume) -> None:
+        self._set_volume(volume)
+        self.crosshair = list(self.crosshair)  # validation clamps it into the new box
+        index = self._index_of(self.crosshair)
+        if index == self.index:
+            self._render()
+        else:
+            self.index = index
+
+    def _set_volume(self, volume) -> None:
+        self._volume = as_volume_tensor(volume).detach()
+        shape = self._volume.shape
+        self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
+        self._low = self._origin
+        self._high = self._origin + self._spacing * (self._counts - 1)
+
+    @property
+    def n_slices(self) -> int:
+        """Number of slices along ``axis``."""
+        return int(self._counts[SLICE_AXES[self.axis][0]])
+
+    @property
+    def position(self) -> float:
+        """World coordinate of the slice along ``axis``."""
+        dim = SLICE_AXES[self.axis][0]
+        return float(self._low[dim] + self.index * self._spacing[dim])
+
+    def screenshot(self) -> np.ndarray:
+        """The slice as shown (before on-screen scaling): (H, W, 3) uint8."""
+        return to_uint8(self._slice()[0])
+
+    def value_at(self, row: int, col: int) -> float:
+        """The scalar at image pixel (row, col); NaN outside the volume (what hovering shows)."""
+        values = np.frombuffer(self._values, dtype="<f4").reshape(self._geometry["height"], self._geometry["width"])
+        return float(values[row, col])
+
+    # ---- validation ---------------------------------------------------------------------
+    def set_state(self, sync_data) -> None:
+        """State synced from the browser: what only Python sets (the image, its values and
+        geometry, ``error``) is refused and invalid values are ignored, with one warning text,
+        and the browser shows Python's values again (``_traits.BrowserInput``); an ``index`` or
+        ``crosshair`` outside the volume is clamped."""
+        self._inputs.set_state(self, sync_data, super().set_state)
+
+    def _index_of(self, point) -> int:
+        dim = SLICE_AXES[self.axis][0]
+        index = math.floor((point[dim] - self._low[dim]) / self._spacing[dim] + 0.5)
+        return int(min(self._counts[dim] - 1, max(0, index)))
+
+    @traitlets.validate("axis")
+    def _check_axis(self, proposal):
+        if proposal["value"] not in SLICE_AXES:
+            raise traitlets.TraitError(f"unknown axis {proposal['value']!r}; expected one of 'z', 'y', 'x'")
+        return proposal["value"]
+
+    @traitlets.validate("index")
+    def _check_index(self, proposal):
+        if not self._ready:
+            return proposal["value"]
+        clamped = min(self.n_slices - 1, max(0, proposal["value"]))
+        if clamped != proposal["value"]:
+            warnings.warn(f"SliceView index {proposal['value']} clamped to {clamped} "
+                          f"(axis {self.axis!r} has {self.n_slices} slices)", stacklevel=2)
+        return clamped
+
+    @traitlets.validate("crosshair")
+    def _check_crosshair(self, proposal):
+        point = proposal["value"]
+        if not all(math.isfinite(c) for c in point):
+            raise traitlets.TraitError(f"crosshair must be finite, got {point}")
+        return [float(min(hi, max(lo, c))) for c, lo, hi in zip(point, self._low, self._high)]
+
+    @traitlets.validate("value_range")
+    def _check_value_range(self, proposal):
+        try:
+            return list(check_value_range(proposal["value"]))
+        except (TypeError, ValueError) as err:
+            raise traitlets.TraitError(str(err)) from None
+
+    @traitlets.validate("colormap")
+    def _check_colormap(self, proposal):
+        try:
+            self._color_tf(proposal["value"])
+        except (TypeError, ValueError) as err:
+            raise traitlets.TraitError(str(err)) from None
+        return proposal["value"]
+
+    @traitlets.validate("display_size")
+    def _check_display_size(self, proposal):
+        return min(2048, max(32, proposal["value"]))
+
+    # ---- traits → image -----------------------------------------------------------------
+    @traitlets.observe("index")
+    def _on_index(self, change):
+        if not self._ready:
+            return
+        if self._index_of(self.crosshair) != change["new"]:  # the slider moved: the cross-hair follows
+            point = list(self.crosshair)
+            point[SLICE_AXES[self.axis][0]] = self.position
+            self.crosshair = point
+        self._render()
+
+    @traitlets.observe("crosshair")
+    def _on_crosshair(self, change):
+        if self._ready:
+            self.index = self._index_of(change["new"])  # renders only if the slice changes
+
+    @traitlets.observe("axis")
+    def _on_axis(self, change):
+        if not self._ready:
+            return
+        index = self._index_of(self.crosshair)
+        if index == self.index:
+            self._render()
+        else:
+            self.index = index
+
+    @traitlets.observe("value_range", "colormap")
+    def _on_look(self, change):
+        if self._ready:
+            self._render()
+
+    def _color_tf(self, name: str) -> ColorTransferFunction:
+        if name not in self._color_tfs:
+            self._color_tfs[name] = ColorTransferFunction(name)
+        return self._color_tfs[name]
+
+    def _slice(self):
+        """(H, W, 3) RGB, (H, W) values with NaN outside, and the geometry of the current slice."""
+        spacing, origin = tuple(self._spacing), tuple(self._origin)
+        geometry = slice_plane(tuple(self._volume.shape), self.axis, index=self.index, spacing=spacing, origin=origin)
+        if max(geometry.size) > _MAX_SIDE:
+            geometry = slice_plane(tuple(self._volume.shape), self.axis, index=self.index, size=_MAX_SIDE,
+                                   spacing=spacing, origin=origin)
+        with torch.no_grad():
+            samples = sample_slice(self._volume, geometry, spacing, origin)
+            rgb = colorize_slice(samples, tuple(self.value_range), self._color_tf(self.colormap))
+        values = torch.where(samples.inside, samples.values, float("nan"))
+        return rgb, values, geometry
+
+    def _render(self) -> None:
+        try:
+            rgb, values, geometry = self._slice()
+            png, _ = encode_frame(to_uint8(rgb), lossless=True)
+        except Exception as err:  # a broken slice must show, not leave a stale image
+            message = f"{type(err).__name__}: {err}"
+            warnings.warn(f"SliceView could not render: {message}", RuntimeWarning)
+            self.error = message
+            return
+        height, width = geometry.size
+        with self.hold_sync():
+            self._geometry = {
+                "width": width, "height": height, "centre": geometry.centre.tolist(),
+                "right": geometry.right.tolist(), "up": geometry.up.tolist(), "pitch": geometry.pitch,
+                "dim": SLICE_AXES[self.axis][0], "index": self.index, "n_slices": self.n_slices,
+                "position": self.position, "spacing": self._spacing.tolist(), "origin": self._origin.tolist(),
+            }
+            self._values = values.to(torch.float32).cpu().numpy().astype("<f4").tobytes()
+            self.image = png
+            if self.error:
+                self.error = ""
+
+    # ---- display fallback ---------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict) and self.image:  # where widgets cannot run, show the slice
+            data["image/png"] = base64.b64encode(self.image).decode("ascii")
+        return bundle

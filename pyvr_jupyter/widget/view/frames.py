@@ -1,0 +1,305 @@
+"""The frames of a VolumeView: render its state off the kernel's thread, encode, send, keep stats.
+
+A part of ``VolumeView`` (``volume_view``), which holds one ``FrameSource``. It owns the state
+version, the still frame's bookkeeping, the measured costs that size previews, the statistics
+and the ``FrameScheduler`` (``scheduling``) whose worker calls ``draw``. It reads the view's
+synced traits, ``renderer``, ``camera``, ``volume`` and ``time_series``, under the view's lock
+(given to it). Every change of state bumps ``version``; a rendered frame carries the version it
+was rendered from, so the still frame (``snapshot``) is current exactly when its version is the
+latest one.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+import time
+import warnings
+from collections import deque
+
+import torch
+from PIL import Image
+
+from ...imaging.encoding import encode_frame, to_uint8
+from ...torch_renderer import RenderInterrupted
+from .scheduling import FULL, PREVIEW, FrameScheduler
+
+__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
+           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP"]
+
+PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
+PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
+DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
+INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
+# A full frame estimated slower than this (seconds) gets one. Quicker full frames go out directly:
+# measured in JupyterLab, the intermediate frame of a 128³ view (full frame about 120 ms) added
+# 40-70 ms to release → full frame.
+INTERMEDIATE_AFTER_S = 0.5
+# Previews render the renderer's half-resolution level (level 1, same box) for volumes longer than
+# this many voxels along some axis, or when their step is this many voxels or more: rays of a
+# small preview are far apart, so the coarse level is both faster (8× less to read) and smoother.
+PREVIEW_LEVEL_SIDE = 160
+PREVIEW_LEVEL_STEP = 2.0
+
+
+class FrameSource:
+    """Rendering, encoding and sending of a view's frames; ``scheduler`` paces them.
+
+    Args:
+        view: the ``VolumeView`` whose state is rendered and to which frames are sent.
+        lock: the view's lock, guarding its renderer, camera and volume between the kernel's
+            thread and the worker; held only to copy the state, never while rendering.
+    """
+
+    def __init__(self, view, lock: threading.RLock):
+        self._view = view
+        self._lock = lock
+        self.version = 0  #: bumped by every change of state
+        self._snapshot_version = -1  # the version ``snapshot`` was rendered from
+        self._snapshot_size = (0, 0)
+        self._last_sent_kind: str | None = None
+        self._intermediate_version = -1  # the version the last intermediate frame showed
+        #: Seconds per (pixel × samples along the diagonal), measured apart for previews and for
+        #: larger frames (fixed costs per render make small frames dearer per pixel), and apart
+        #: for level-1 renders (key ``"preview@1"``): the half-resolution level costs less per sample.
+        self.costs: dict[str, float] = {}
+        self.interactive = False  #: set while ``edit(interactive=True)`` runs: render previews
+        self._stats = {"frames_sent": 0, "render_ms": 0.0, "encode_ms": 0.0, "bytes": 0, "latency_ms": None,
+                       "preview_scale": 1.0}
+        self._sent_times: deque[float] = deque(maxlen=60)
+        self._stopped = False
+        #: Paces the frames; nothing is drawn until the view is displayed.
+        self.scheduler = FrameScheduler(self._draw, visible=False, shown=False)
+
+    # ---- state → frames -----------------------------------------------------------------
+    def request(self, kind: str) -> None:
+        """The state changed: render it (newest wins)."""
+        if self._stopped:
+            return
+        with self._lock:
+            self.version += 1
+        self.scheduler.request(PREVIEW if self.interactive else kind)
+
+    def show_full(self) -> None:
+        """Nothing changed, but the browser needs a full frame of the current state (the still
+        frame is re-sent when it is current)."""
+        self.scheduler.request(FULL)
+
+    def close(self) -> None:
+        """For good: later requests are ignored and the worker exits."""
+        self._stopped = True
+        self.scheduler.stop()
+
+    def acknowledge(self, frame_id: int) -> None:
+        """The browser drew frame ``frame_id``: its round trip becomes ``latency_ms``."""
+        latency = self.scheduler.acknowledge(frame_id)
+        if latency is not None:  # None: late (sent while a cell ran), repeated or bogus
+            self._stats["latency_ms"] = 1e3 * latency
+
+    def snapshot_current(self) -> bool:
+        """Does ``snapshot`` show the current state at the current size?"""
+        view = self._view
+        return self._snapshot_version == self.version and self._snapshot_size == (view.height, view.width)
+
+    def render(self, image_size, step_voxels: float, should_stop=None, kind: str = FULL,
+               level: int = 0) -> tuple[torch.Tensor, int]:
+        """Render the current state; returns the image and the state version it shows. ``kind``:
+        which cost (preview or full) the render's time updates; ``level``: 1 renders the
+        renderer's half-resolution copy of the volume (previews of large volumes)."""
+        view = self._view
+        # Hold the lock only to copy the state: the kernel's thread must never wait for a render.
+        with self._lock:
+            version = self.version
+            camera = view.camera.clone()
+            options = dict(image_size=image_size, step_size=step_voxels * float(view.renderer.spacing.min()),
+                           value_range=tuple(view.value_range), use_lighting=view.use_lighting,
+                           compositing=view.compositing, background=tuple(view.background),
+                           clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level)
+            volume, series, t = view.volume, view.time_series, view.time_index
+        with torch.no_grad():
+            start = time.perf_counter()
+            image = (series.render(view.renderer, t, camera, should_stop=should_stop, **options) if series is not None
+                     else view.renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
+        elapsed = time.perf_counter() - start
+        units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
+        self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, level)] = elapsed / units
+        self._stats["render_ms"] = 1e3 * elapsed
+        return image, version
+
+    def _diagonal_samples(self, step_voxels: float) -> float:
+        renderer = self._view.renderer
+        voxel = float(renderer.spacing.min())
+        return float(renderer.box(renderer.volume_shape).diagonal) / voxel / step_voxels
+
+    @staticmethod
+    def _cost_key(kind: str, level: int) -> str:
+        return kind if level == 0 else f"{kind}@{level}"
+
+    def _cost(self, kind: str, level: int = 0) -> float | None:
+        """The last measured cost of this kind of frame at this level, else of the other kind at
+        this level, else the same at the other level, else None."""
+        other = FULL if kind == PREVIEW else PREVIEW
+        for lev in (level, 1 - level):
+            for k in (kind, other):
+                cost = self.costs.get(self._cost_key(k, lev))
+                if cost is not None:
+                    return cost
+        return None
+
+    def _estimate_s(self, size, step_voxels: float) -> float | None:
+        """Seconds a full-size frame of this size and step should take, or None before any frame."""
+        cost = self._cost(FULL)
+        return None if cost is None else cost * size[0] * size[1] * self._diagonal_samples(step_voxels)
+
+    def preview_plan(self) -> tuple[tuple[int, int], float, int]:
+        """Size, step (voxels) and level of a preview that should render within ``frame_budget_ms``.
+
+        The cost model is time = cost × pixels × samples along the diagonal, fitted on the last
+        frame of the same kind and level. Resolution gives way first (down to PREVIEW_MIN_SIDE
+        pixels), then the step grows (up to PREVIEW_MAX_STEP voxels): a blurry preview reads
+        better than a tiny one. Large volumes, and previews whose step (at full resolution) would
+        be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
+        """
+        size, step = self._preview_fit(self._cost(PREVIEW, 0))
+        level = int(max(self._view.volume.shape) > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP)
+        if level == 1:
+            size, step = self._preview_fit(self._cost(PREVIEW, 1))
+        self._stats["preview_level"] = level
+        return size, step, level
+
+    def _preview_fit(self, cost: float | None) -> tuple[tuple[int, int], float]:
+        view = self._view
+        step = max(view.step_size, 1.0)
+        side = min(view.width, view.height)
+        if cost is None:
+            scale = min(1.0, PREVIEW_MIN_SIDE / side)
+        else:
+            budget_s = view.frame_budget_ms / 1e3
+            allowed_pixels = budget_s / (cost * self._diagonal_samples(step))
+            scale = min(1.0, math.sqrt(allowed_pixels / (view.width * view.height)))
+            floor = min(1.0, PREVIEW_MIN_SIDE / side)
+            if scale < floor:  # keep the size, take longer steps instead
+                scale = floor
+                pixels = view.width * view.height * scale * scale
+                step = min(PREVIEW_MAX_STEP, max(step, cost * pixels * self._diagonal_samples(1.0)
+                                                 / budget_s))
+        self._stats["preview_scale"] = scale
+        self._stats["preview_step"] = step
+        return (max(16, round(view.height * scale)), max(16, round(view.width * scale))), step
+
+    def _draw(self, kind: str, frame_id: int | None) -> bool:
+        """Called by the scheduler's worker: render and send frame ``frame_id`` (None: only keep
+        the still frame current). True when a frame was sent."""
+        view = self._view
+        if kind == FULL and self.snapshot_current():  # nothing changed since the still frame
+            if frame_id is not None:
+                self._send_frame(frame_id, view.snapshot, "image/png", (view.height, view.width), kind)
+            return frame_id is not None
+        full = (view.height, view.width), view.step_size
+        if kind == FULL and frame_id is not None and self._wants_intermediate():
+            kind = INTERMEDIATE  # progressive refinement: preview → intermediate → full
+        size, step, level = (self.preview_plan() if kind == PREVIEW else
+                             ((max(16, view.height // 2), max(16, view.width // 2)), view.step_size, 0)
+                             if kind == INTERMEDIATE else full + (0,))
+        try:
+            image, version = self.render(size, step, self.scheduler.input_pending if kind != PREVIEW else None, kind,
+                                         level)
+            start = time.perf_counter()
+            data, mime = encode_frame(to_uint8(image), lossless=kind == FULL)
+            self._stats["encode_ms"] = 1e3 * (time.perf_counter() - start)
+        except RenderInterrupted:  # new input arrived: the preview it asked for goes first
+            return False
+        except Exception as err:  # a broken frame must show, not leave a blank view
+            message = f"{type(err).__name__}: {err}"
+            warnings.warn(f"VolumeView could not render: {message}", RuntimeWarning)
+            view.error = message
+            return False
+        if frame_id is not None:
+            self._send_frame(frame_id, data, mime, size, kind)
+        if kind == INTERMEDIATE:
+            self._intermediate_version = version
+            self.scheduler.request(FULL)  # the full frame follows
+        if kind == FULL:
+            self._set_snapshot(data, size, version)
+        if view.error:
+            view.error = ""
+        return frame_id is not None
+
+    def _wants_intermediate(self) -> bool:
+        """After a preview, a slow full frame is preceded by a half-size one (once per state), so
+        that a large volume never sits on a blurry preview for seconds."""
+        view = self._view
+        estimate = self._estimate_s((view.height, view.width), view.step_size)
+        return (self._last_sent_kind == PREVIEW and self._intermediate_version != self.version
+                and estimate is not None and estimate > INTERMEDIATE_AFTER_S)
+
+    def _set_snapshot(self, png: bytes, size, version: int) -> None:
+        with self._lock:  # the check and the write together: the kernel's thread may set one too
+            if version < self._snapshot_version:
+                return  # a newer still frame is already there
+            self._snapshot_version, self._snapshot_size = version, tuple(size)
+            self._view.snapshot = png
+
+    def _send_frame(self, frame_id: int, data: bytes, mime: str, size, kind: str) -> None:
+        self._view.send({"type": "frame", "id": frame_id, "mime": mime, "width": size[1], "height": size[0],
+                         "kind": kind}, buffers=[data])
+        self._sent_times.append(time.perf_counter())
+        self._last_sent_kind = kind
+        self._stats.update(frames_sent=self._stats["frames_sent"] + 1, bytes=len(data))
+
+    def still_png(self) -> bytes:
+        """The still frame for display fallbacks, without waiting for a slow full render: the
+        full frame when it is current or quick to make, else a preview stretched to full size
+        (the worker replaces ``snapshot`` with the full frame once it exists)."""
+        view = self._view
+        if self.snapshot_current():
+            return view.snapshot
+        full_size, full_step = (view.height, view.width), view.step_size
+        preview = None
+        if not self.costs:  # first picture: a preview, which also measures the cost
+            preview = self.render_preview()
+        if self._estimate_s(full_size, full_step) <= DISPLAY_BUDGET_S:
+            image, version = self.render(full_size, full_step)
+            png = encode_frame(to_uint8(image), lossless=True)[0]
+            self._set_snapshot(png, full_size, version)
+            return png
+        image, version = preview if preview is not None else self.render_preview()
+        buffer = io.BytesIO()
+        Image.fromarray(to_uint8(image)).resize((view.width, view.height), Image.BILINEAR).save(
+            buffer, format="PNG", compress_level=1)
+        with self._lock:
+            if version > self._snapshot_version:  # saved notebooks show it until the full frame replaces it
+                view.snapshot = buffer.getvalue()
+        return buffer.getvalue()
+
+    def displayed(self, data: dict) -> None:
+        """The view was displayed: its mime bundle ``data`` gets a still frame (``image/png``)
+        for where widgets cannot run (nbconvert to HTML, GitHub): the full one if it is quick,
+        else a preview now and the full one in ``snapshot`` later."""
+        try:
+            data["image/png"] = base64.b64encode(self.still_png()).decode("ascii")
+        except Exception as err:
+            warnings.warn(f"VolumeView could not render its still frame: {type(err).__name__}: {err}",
+                          RuntimeWarning)
+        self.scheduler.set_shown()
+        if not self.snapshot_current():  # nothing changed: no new version, only the full frame
+            self.scheduler.request(FULL)
+
+    def render_preview(self) -> tuple[torch.Tensor, int]:
+        """A preview of the current state, as the worker would render it (measures its cost)."""
+        size, step, level = self.preview_plan()
+        return self.render(size, step, kind=PREVIEW, level=level)
+
+    def stats(self) -> dict:
+        """Frames sent and acknowledged, render and encode ms, bytes per frame, fps over the last
+        frames sent, last round-trip latency, frames in flight, the frame rate while a cell runs
+        (see ``VolumeView.stats``)."""
+        stats = {"frames_sent": self._stats["frames_sent"],
+                 "frames_acknowledged": self.scheduler.frames_acknowledged, **self._stats}
+        times = list(self._sent_times)
+        stats["fps"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+        stats["frames_in_flight"] = self.scheduler.frames_in_flight
+        stats["busy_fps"] = self.scheduler.busy_fps()
+        return stats

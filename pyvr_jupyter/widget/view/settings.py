@@ -1,0 +1,120 @@
+"""The checks of a VolumeView's render settings: one function per trait, in one table.
+
+A part of ``VolumeView`` (``volume_view``), whose one validator for these traits calls
+``check_setting``. Each check raises ``TraitError`` naming the value, so that traitlets rolls a
+bad assignment back, from Python or from the browser alike. The camera traits are checked
+together, as the camera they make (``check_camera``); the crop box and the time point need the
+view's volume and live with the parts that own them (``clip_state``, ``time_state``).
+
+Example:
+    >>> check_setting("step_size", 0.25)
+    0.25
+    >>> check_setting("value_range", [1.0, 1.0])
+    Traceback (most recent call last):
+    ...
+    traitlets.traitlets.TraitError: value_range needs finite vmin < vmax, got [1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import traitlets
+
+from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+                               OpacityTransferFunction)
+
+__all__ = ["SETTING_CHECKS", "check_setting", "camera_traits", "check_camera", "MAX_SIDE", "MAX_UNITS_CHARS"]
+
+MAX_SIDE = 4096  # the largest image side a view renders, in pixels
+MAX_UNITS_CHARS = 32  # the scale bar's label
+
+
+def _side(name: str, value: int) -> int:
+    if not 1 <= value <= MAX_SIDE:
+        raise ValueError(f"{name} must be in [1, {MAX_SIDE}], got {value}")
+    return value
+
+
+def _positive(name: str, value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def _compositing(name: str, value: str) -> str:
+    if value not in COMPOSITING_STRATEGIES:
+        raise ValueError(f"unknown compositing {value!r}; expected one of {', '.join(COMPOSITING_STRATEGIES)}")
+    return value
+
+
+def _colormap(name: str, value: str) -> str:
+    ColorTransferFunction(value, n_entries=2)
+    return value
+
+
+def _opacity_points(name: str, value: list) -> list:
+    OpacityTransferFunction(value)
+    return value
+
+
+def _value_range(name: str, value: list) -> list:
+    vmin, vmax = value
+    if not (math.isfinite(vmin) and math.isfinite(vmax) and vmin < vmax):
+        raise ValueError(f"value_range needs finite vmin < vmax, got {value}")
+    return value
+
+
+def _background(name: str, value: list) -> list:
+    if not all(0.0 <= c <= 1.0 for c in value):
+        raise ValueError(f"background must be RGB in [0, 1], got {value}")
+    return value
+
+
+def _lighting(name: str, value: dict) -> dict:
+    try:
+        Lighting(**value)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"lighting: {err}") from None
+    return value
+
+
+def _units(name: str, value: str) -> str:
+    if len(value) > MAX_UNITS_CHARS:
+        raise ValueError(f"units must be a short label (≤ {MAX_UNITS_CHARS} characters), got {value[:40]!r}")
+    return value
+
+
+#: trait name → check(name, value) returning the value to keep, or raising ValueError or TypeError.
+SETTING_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "width": _side, "height": _side, "step_size": _positive, "frame_budget_ms": _positive,
+    "compositing": _compositing, "colormap": _colormap, "opacity_points": _opacity_points,
+    "value_range": _value_range, "background": _background, "lighting": _lighting, "units": _units,
+}
+
+
+def check_setting(name: str, value):
+    """``value`` checked for the trait ``name`` (a key of ``SETTING_CHECKS``); TraitError otherwise."""
+    try:
+        return SETTING_CHECKS[name](name, value)
+    except (ValueError, TypeError) as err:
+        raise traitlets.TraitError(str(err)) from None
+
+
+def camera_traits(camera: Camera) -> dict:
+    """The view's four camera traits for ``camera``."""
+    data = camera.to_dict()
+    return {"camera_position": data["position"], "camera_target": data["target"], "camera_up": data["up"],
+            "fov": data["fov"]}
+
+
+def check_camera(camera: Camera, name: str, value):
+    """``value`` for the camera trait ``name`` when, with ``camera``'s other three, it makes a
+    valid camera; TraitError otherwise."""
+    data = {**camera_traits(camera), name: value}
+    try:
+        Camera(data["camera_position"], data["camera_target"], data["camera_up"], data["fov"])
+    except (ValueError, TypeError) as err:
+        raise traitlets.TraitError(str(err)) from None
+    return value

@@ -1,0 +1,63 @@
+"""A VolumeView's time series: the series behind ``time_index`` and which time points exist.
+
+A part of ``VolumeView`` (``volume_view``), which declares the ``time_index`` trait and holds one
+``TimeState``. ``VolumeView`` accepts a (T, D, H, W) array or tensor, a list of (D, H, W) volumes
+of one shape, a ``TimeSeries`` or a ``LoadedSeries`` (``load_volume(path, volume_index="all")``);
+``split_series`` tells them from one volume. The view then shows time point ``time_index``; the
+value window is the series' one (computed once, so brightness does not flicker as time plays),
+and each time point's renderer state is kept in the series' bounded LRU
+(``TimeSeries.cache_size`` time points, memory in its docstring). The player that drives
+``time_index`` is ``controls.time_player.TimePlayer``.
+
+Example:
+    >>> view = VolumeView(load_volume("example4d.nii.gz", volume_index="all"))
+    >>> view.time_series                 # TimeSeries(96 × (24, 96, 128), ...)
+    >>> view.time_index = 10             # re-renders time point 10
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import traitlets
+
+from ...torch_renderer import TimeSeries
+
+__all__ = ["TimeState", "split_series"]
+
+
+def split_series(volume):
+    """``(series, first)``: a ``TimeSeries`` and its first time point for series input (a 4-D
+    array or tensor, a list or tuple of volumes, a ``TimeSeries``, a ``LoadedSeries``, whose
+    spacing and origin stay with ``first``), ``(None, volume)`` for one volume."""
+    if isinstance(volume, TimeSeries):
+        return volume, volume[0]
+    if hasattr(volume, "time_spacing") and hasattr(volume, "data") and hasattr(volume, "_replace"):
+        series = TimeSeries(volume.data, time_spacing=float(volume.time_spacing))  # a LoadedSeries
+        return series, volume._replace(data=series[0])
+    is_list = isinstance(volume, (list, tuple)) and not hasattr(volume, "_fields")  # a LoadedVolume is a NamedTuple
+    if (isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4) or is_list:
+        series = TimeSeries(volume)
+        return series, series[0]
+    return None, volume
+
+
+
+class TimeState:
+    """The series a view shows (``series``, None for one volume) and the checks of ``time_index``."""
+
+    def __init__(self, series: TimeSeries | None = None):
+        self.series = series  #: the ``TimeSeries`` shown, or None
+
+    @property
+    def count(self) -> int:
+        """Time points (1 for a single volume)."""
+        return len(self.series) if self.series is not None else 1
+
+    def check_index(self, value: int) -> int:
+        """``value`` when it is a time point; TraitError otherwise (traitlets rolls back)."""
+        count = self.count
+        if not 0 <= value < count:
+            raise traitlets.TraitError(f"time_index must be in [0, {count - 1}] (the series has {count} time "
+                                       f"point{'s' if count != 1 else ''}), got {value}")
+        return value

@@ -1,0 +1,403 @@
+"""VolumeView: an anywidget that streams frames from the torch renderer to a canvas.
+
+Python owns all state and all camera maths; the browser draws frames and reports input (the
+widget protocol page of the documentation, docs/widget-protocol.md). The class declares every
+synced trait (traitlets needs them on the widget class) and holds its parts, each owning its
+state: ``FrameSource`` (``frames``: rendering, sending, the still frame, statistics; paced by
+``scheduling``), ``BrowserMessages`` (``messages``: untrusted input), ``OverlayState``,
+``ClipState`` and ``TimeState`` (``overlay_state``, ``clip_state``, ``time_state``). The render
+settings are checked in ``settings``; Python-owned traits and the refusal of browser writes
+are ``widget._traits``. The view's lock guards its renderer, camera and volume between the
+kernel's thread and the frame worker (``lock``); the parts that need it are given it.
+
+Example:
+    >>> from pyvr_jupyter import VolumeView, create_test_volume
+    >>> view = VolumeView(create_test_volume((128, 128, 128), "torus"), colormap="hot")
+    >>> view                                     # last line of a cell: shows it
+"""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+
+import anywidget
+import numpy as np
+import torch
+import traitlets
+from PIL import Image
+
+from ...imaging.encoding import to_uint8
+from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
+from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
+from .._traits import BrowserInput, esm, python_owned
+from ..controls.view_controls import ViewControls
+from .cells import watch_cells
+from .clip_state import ClipState
+from .frames import FrameSource
+from .messages import BrowserMessages
+from .overlay_state import OverlayState
+from .recording import record
+from .scheduling import FULL
+from .settings import SETTING_CHECKS, camera_traits, check_camera, check_setting
+from .time_state import TimeState, split_series
+
+__all__ = ["VolumeView"]
+
+_IGNORED = "VolumeView ignored input from the browser (view.stats() counts it and keeps the last reason)"
+_OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "frame_budget_ms", "show_stats",
+            "clip_box", "clip_planes"}
+
+
+class VolumeView(anywidget.AnyWidget):
+    """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
+
+    Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
+    double-click or ``r`` resets; arrow keys orbit, ``+``/``-`` zoom. ``volume`` may be a
+    ``LoadedVolume`` (its spacing and origin are used) or a time series ((T, D, H, W), a list of
+    volumes, a ``TimeSeries`` or ``LoadedSeries``): ``time_index`` picks the time point.
+    Overlays (``show_axes``, ``show_box``, ``show_scale``, ``show_colorbar``, ``units``) are
+    drawn by the browser without a re-render.
+
+    Example:
+        >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
+        >>> view.camera_position = [200.0, 100.0, 200.0]   # re-renders
+        >>> image = view.screenshot()                       # (H, W, 3) uint8
+    """
+
+    _esm = esm("widget.js")
+
+    # ---- render settings (synced both ways; checked in ``settings``) ----------------------
+    width = traitlets.Int(512).tag(sync=True)
+    """Image width in pixels (full-quality frames)."""
+    height = traitlets.Int(512).tag(sync=True)
+    """Image height in pixels."""
+    camera_position = traitlets.List(traitlets.Float(), minlen=3, maxlen=3).tag(sync=True)
+    """Camera position (x, y, z), world units."""
+    camera_target = traitlets.List(traitlets.Float(), minlen=3, maxlen=3).tag(sync=True)
+    """Point the camera looks at."""
+    camera_up = traitlets.List(traitlets.Float(), [0.0, 1.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
+    """Camera up vector."""
+    fov = traitlets.Float(45.0).tag(sync=True)
+    """Vertical field of view, degrees."""
+    step_size = traitlets.Float(0.5).tag(sync=True)
+    """Step between samples for full-quality frames, in voxels (smaller is finer and slower)."""
+    compositing = traitlets.Unicode("vectorized").tag(sync=True)
+    """One of the renderer's compositing strategies."""
+    use_lighting = traitlets.Bool(True).tag(sync=True)
+    """Shade with the volume's gradient."""
+    background = traitlets.List(traitlets.Float(), [0.0, 0.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
+    """Background RGB in [0, 1]."""
+    colormap = traitlets.Unicode("viridis").tag(sync=True)
+    """Matplotlib colormap name."""
+    opacity_points = traitlets.List(traitlets.List(traitlets.Float(), minlen=2, maxlen=2)).tag(sync=True)
+    """Opacity transfer function control points [[s, opacity], ...], s in [0, 1]."""
+    value_range = traitlets.List(traitlets.Float(), minlen=2, maxlen=2).tag(sync=True)
+    """Scalar values mapped to the transfer functions' [0, 1]."""
+    lighting = traitlets.Dict().tag(sync=True)
+    """Light model: ambient, diffuse, specular, shininess, headlight, light_direction."""
+    frame_budget_ms = traitlets.Float(20.0).tag(sync=True)
+    """Time a preview frame may take while interacting; its size and step follow from it."""
+    show_stats = traitlets.Bool(False).tag(sync=True)
+    """Show an fps and latency overlay."""
+    # ---- set by Python only (``_traits.python_owned``) -----------------------------------
+    snapshot = python_owned(traitlets.Bytes(b""))
+    """The last full-quality frame as PNG, so saved notebooks show it without a kernel."""
+    error = python_owned(traitlets.Unicode(""))
+    """The last rendering error, shown over the view ('' when fine)."""
+    # ---- clipping (``clip_state``) -------------------------------------------------------
+    clip_box = traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3), default_value=None,
+                              allow_none=True, minlen=2, maxlen=2).tag(sync=True)
+    """Crop box [[x0, y0, z0], [x1, y1, z1]] in world units, clamped to the volume's box; None: no crop."""
+    clip_planes = traitlets.List(traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3),
+                                                minlen=2, maxlen=2)).tag(sync=True)
+    """Clip planes [[point, normal], ...] in world units; each keeps the half-space its normal points into."""
+    # ---- overlays (``overlay_state``), drawn by the browser -------------------------------
+    show_axes = traitlets.Bool(False).tag(sync=True)
+    """Orientation marker: world x/y/z in red/green/blue, following the camera (bottom-left)."""
+    show_box = traitlets.Bool(False).tag(sync=True)
+    """Outline of the volume's box, in perspective."""
+    show_scale = traitlets.Bool(False).tag(sync=True)
+    """Scale bar of a round length in world units at the target's depth (bottom-right)."""
+    show_colorbar = traitlets.Bool(False).tag(sync=True)
+    """Colour bar with the value window's numbers (right)."""
+    units = traitlets.Unicode("").tag(sync=True)
+    """World units, for the scale bar's label (e.g. "mm")."""
+    overlay_box = python_owned(traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3), maxlen=2))
+    """The volume's world box [[x0, y0, z0], [x1, y1, z1]] (set by Python)."""
+    overlay_colors = python_owned(traitlets.List(traitlets.Unicode()))
+    """The colour map from 0 to 1 as a few hex colours (set by Python)."""
+    # ---- time (``time_state``) -----------------------------------------------------------
+    time_index = traitlets.Int(0).tag(sync=True)
+    """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""
+
+    def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
+                 width: int = 512, height: int = 512, spacing=None, colormap: str = "viridis", opacity=None,
+                 value_range=None, **render_options):
+        unknown = set(render_options) - _OPTIONS
+        if unknown:
+            raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        series, volume = split_series(volume)  # a series shows its time point 0 first
+        volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
+        check_volume_array(volume)
+        self.lock = threading.RLock()
+        """Guards ``renderer``, ``camera`` and ``volume`` between the kernel's thread and the frame
+        worker: hold it to read or change them together from another thread."""
+        self._closed = False
+        self._syncing = False  # True while traits are written from the camera (no extra render)
+        # A tensor on a GPU is rendered there (numpy arrays say "cpu", or have no device before
+        # numpy 2). On a CPU, smaller chunks than the default let a full frame give way to new
+        # input quickly; a GPU renders a full frame in milliseconds, in the default's few chunks.
+        device = torch.device(getattr(volume, "device", "cpu"))
+        self.renderer = renderer if renderer is not None else VolumeRenderer(
+            volume.shape, device=device, max_memory_bytes=64 << 20 if device.type == "cpu" else None)
+        if spacing is not None or loaded_spacing is not None:
+            self.renderer.spacing = spacing if spacing is not None else loaded_spacing
+        if loaded_origin is not None:
+            self.renderer.origin = loaded_origin
+        self._volume = volume
+        self._time = TimeState(series)
+        if series is not None and value_range is None:  # one window across time
+            value_range = series.value_range
+        if opacity is None:  # defaults chosen from the data: a value window and an opacity ramp (auto_tf)
+            value_range = auto_value_range(volume) if value_range is None else value_range
+            opacity = auto_opacity_points(volume, value_range, spacing=self.renderer.spacing.tolist(),
+                                          unit_distance=self.renderer.opacity_unit_distance)
+        # A transfer function object given here is followed: refresh() re-reads it (e.g. while
+        # it is being fitted). The view renders its own copy, never the object being optimised.
+        self._followed_opacity = opacity if isinstance(opacity, OpacityTransferFunction) else None
+        opacity_tf = (OpacityTransferFunction(self._points_of(opacity)) if self._followed_opacity is not None else
+                      OpacityTransferFunction(opacity))
+        # The default camera frames what the opacity function shows, filling 80 % of the view.
+        self._default_camera = (camera.clone() if camera is not None else Camera.for_points(visible_points(
+            volume, opacity_tf.get_control_points(),
+            value_range if value_range is not None else self.renderer.value_range_of(volume),
+            self.renderer.spacing.tolist(), self.renderer.origin.tolist())))
+        self.camera = self._default_camera.clone()
+        self.renderer.set_opacity_transfer_function(opacity_tf)
+        self.renderer.set_color_transfer_function(ColorTransferFunction(colormap))
+        self._clipping = ClipState(self)
+        self._overlays = OverlayState(self, self.lock)
+        self._frames = FrameSource(self, self.lock)
+        self._inputs = BrowserInput(_IGNORED)
+        super().__init__(width=width, height=height, colormap=colormap,
+                         opacity_points=[list(p) for p in opacity_tf.get_control_points()],
+                         value_range=list(value_range) if value_range is not None else
+                         list(self.renderer.value_range_of(volume)),
+                         lighting=self.renderer.lighting.to_dict(), **camera_traits(self.camera),
+                         **self._overlays.initial_traits(), **render_options)
+        self._overlays.follow()
+        self._messages = BrowserMessages(self, self._frames, self._inputs, self.lock, self._write_camera_traits)
+        self._frames.scheduler.set_busy(watch_cells(self._on_cell))
+
+    # ---- Python-side API ----------------------------------------------------------------
+    @property
+    def volume(self):
+        """The (D, H, W) volume shown (a series' current time point); assigning one re-renders:
+        an array or tensor keeps the spacing and origin, a ``LoadedVolume`` brings its own, and
+        a single volume replaces a series. A volume that cannot be shown raises and leaves the
+        view as it was."""
+        return self._volume
+
+    @volume.setter
+    def volume(self, volume) -> None:
+        # Everything that can fail comes before any state changes.
+        volume, spacing, origin = unwrap_volume(volume)
+        check_volume_array(volume)
+        value_range = list(self.renderer.value_range_of(volume))  # raises for NaN or Inf
+        check_setting("value_range", value_range)
+        renderer = self.renderer
+        with self.lock:
+            before, old = renderer.box(self._volume.shape), (renderer.spacing, renderer.origin)
+            try:
+                renderer.spacing = old[0] if spacing is None else spacing
+                renderer.origin = old[1] if origin is None else origin
+            except Exception:
+                renderer.spacing, renderer.origin = old
+                raise
+            after = renderer.box(volume.shape)
+            reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum))
+            self._volume = volume
+            if reframe:
+                self._default_camera = Camera.for_volume(volume.shape, spacing=renderer.spacing.tolist(),
+                                                         origin=renderer.origin.tolist())
+                self.camera = self._default_camera.clone()
+        self._time.series = None
+        with self.hold_trait_notifications():
+            self.time_index = 0
+        self.value_range = value_range
+        if reframe:
+            self._write_camera_traits()
+            self._overlays.update_box()
+        self._frames.request(FULL)
+
+    @property
+    def time_series(self):
+        """The ``TimeSeries`` shown, or None for a single volume."""
+        return self._time.series
+
+    def screenshot(self, overlays=False) -> np.ndarray:
+        """The current view at full quality, rendered in the kernel: (H, W, 3) uint8.
+        ``overlays=True`` draws the overlays the view shows (all four if it shows none), or
+        give their names, e.g. ``("axes", "colorbar")`` (``overlay_state``)."""
+        image = to_uint8(self._frames.render((self.height, self.width), self.step_size)[0])
+        return self._overlays.draw(image, overlays) if overlays else image
+
+    def refresh(self) -> None:
+        """Show the current state of what the view reads by reference: an opacity transfer
+        function object given as ``opacity=`` (re-read) and a volume tensor edited in place.
+        Quick (the render happens on the view's thread); call it from a loop, e.g. every few
+        steps of an optimisation (``fit(..., view=view)`` does). While the loop's cell runs the
+        view shows previews at the rate the browser can draw, then a full frame.
+
+        Example:
+            >>> view = VolumeView(volume, opacity=learnt_tf); view
+            >>> for step in range(100):
+            ...     ...; optimizer.step(); view.refresh()
+        """
+        if self._followed_opacity is not None:
+            self.opacity_points = self._points_of(self._followed_opacity)
+        self._frames.request(FULL)
+
+    @staticmethod
+    def _points_of(opacity_tf: OpacityTransferFunction) -> list[list[float]]:
+        return [[float(s), min(1.0, max(0.0, float(a)))] for s, a in opacity_tf.get_control_points()]
+
+    def save_image(self, path, overlays=False) -> None:
+        """Write the current full-quality view to a PNG file (``overlays`` as in ``screenshot``)."""
+        Image.fromarray(self.screenshot(overlays=overlays)).save(path, format="PNG")
+
+    def record(self, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, size=None, time: bool = False,
+               **options) -> pathlib.Path:
+        """Write a turntable (or with ``time=True`` a sweep of the time series) of the current
+        state to ``path`` (.gif, .mp4, .webm) at full quality; the view keeps streaming meanwhile.
+        See ``widget.view.recording.record``. Returns the path.
+
+        Example:
+            >>> view.record("spin.gif", frames=60, fps=20)
+        """
+        return record(self, path, frames=frames, orbit=orbit, fps=fps, size=size, time=time, **options)
+
+    def edit(self, interactive: bool = False, **traits) -> None:
+        """Set several traits at once and render once; ``interactive=True`` sends a quick preview
+        (as during a drag) and refines when edits stop, as camera interaction does."""
+        self._frames.interactive = interactive
+        try:
+            with self.hold_sync():
+                for name, value in traits.items():
+                    if not self.has_trait(name):
+                        raise AttributeError(f"VolumeView has no trait {name!r}")
+                    setattr(self, name, value)
+        finally:
+            self._frames.interactive = False
+        if not interactive:  # the edit is over: a full-quality frame, even if nothing changed last
+            self._frames.show_full()
+
+    def reset_camera(self) -> None:
+        """Back to the camera the view started with."""
+        with self.lock:
+            self.camera = self._default_camera.clone()
+        self._write_camera_traits()
+        self._frames.request(FULL)
+
+    def stats(self) -> dict:
+        """Frames sent and acknowledged (frames sent while a cell ran are acknowledged when it
+        ends), last render and encode ms, bytes per frame, fps over the last frames sent, last
+        round-trip latency (send → browser drew it) in ms, frames in flight, the frame rate used
+        while a cell runs, input from the browser ignored and the last reason."""
+        return {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
+                "last_ignored": self._inputs.last_reason}
+
+    def controls(self, **editor_options) -> ViewControls:
+        """This view beside a transfer-function editor and a control panel, all in sync; closing
+        the box (or the view) disconnects the editor and the panel from the view."""
+        return ViewControls(self, **editor_options)
+
+    def close(self) -> None:
+        """Stop rendering for good and free the view: setting state afterwards does nothing, and
+        whatever observed it (editors, panels, links) is disconnected."""
+        self._closed = True
+        for part in (getattr(self, "_frames", None), getattr(self, "_messages", None)):
+            if part is not None:  # None when __init__ failed early
+                part.close()
+        super().close()
+        self.unobserve_all()
+
+    def set_state(self, sync_data) -> None:
+        """State synced from the browser: Python-owned traits are refused and invalid values
+        ignored, and the browser shows Python's values again (``_traits.BrowserInput``)."""
+        self._inputs.set_state(self, sync_data, super().set_state)
+
+    # ---- traits → renderer --------------------------------------------------------------
+    def _write_camera_traits(self) -> None:
+        self._syncing = True
+        try:
+            with self.hold_sync():
+                for name, value in camera_traits(self.camera).items():
+                    setattr(self, name, value)
+        finally:
+            self._syncing = False
+
+    @traitlets.validate(*SETTING_CHECKS)
+    def _check_setting(self, proposal):
+        return check_setting(proposal["trait"].name, proposal["value"])
+
+    @traitlets.validate("camera_position", "camera_target", "camera_up", "fov")
+    def _check_camera(self, proposal):
+        return check_camera(self.camera, proposal["trait"].name, proposal["value"])
+
+    @traitlets.validate("clip_box")
+    def _check_clip_box(self, proposal):
+        return self._clipping.check_box(proposal["value"])
+
+    @traitlets.validate("clip_planes")
+    def _check_clip_planes(self, proposal):
+        return self._clipping.check_planes(proposal["value"])
+
+    @traitlets.validate("time_index")
+    def _check_time_index(self, proposal):
+        return self._time.check_index(proposal["value"])
+
+    @traitlets.observe("camera_position", "camera_target", "camera_up", "fov")
+    def _on_camera_trait(self, change):
+        if self._syncing:
+            return
+        with self.lock:
+            self.camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
+        self._frames.request(FULL)
+
+    @traitlets.observe("colormap", "opacity_points", "lighting")
+    def _on_renderer_setting(self, change):
+        with self.lock:
+            if change["name"] == "colormap":
+                self.renderer.set_color_transfer_function(ColorTransferFunction(change["new"]))
+            elif change["name"] == "opacity_points":
+                self.renderer.set_opacity_transfer_function(OpacityTransferFunction(change["new"]))
+            else:
+                self.renderer.set_lighting(**change["new"])
+        self._frames.request(FULL)
+
+    @traitlets.observe("time_index")
+    def _on_time_index(self, change):
+        if self._time.series is None:
+            return
+        with self.lock:
+            self._volume = self._time.series[change["new"]]
+        self._frames.request(FULL)
+
+    @traitlets.observe("width", "height", "step_size", "compositing", "use_lighting", "background", "value_range",
+                       "clip_box", "clip_planes")
+    def _on_render_setting(self, change):
+        self._frames.request(FULL)
+
+    def _on_cell(self, running: bool) -> None:
+        self._frames.scheduler.set_busy(running)
+
+    # ---- display fallbacks --------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        if isinstance(data, dict) and not self._closed:  # where widgets cannot run, a still frame shows
+            self._frames.displayed(data)
+        return bundle

@@ -1,0 +1,59 @@
+"""ControlPanel: every control drives the view's traits, and the view drives the controls."""
+
+import pytest
+
+from pyvr_jupyter import ControlPanel, VolumeView, create_test_volume, viewer
+
+
+@pytest.fixture
+def view():
+    v = VolumeView(create_test_volume((16, 16, 16), "sphere"), width=48, height=32)
+    yield v
+    v.close()
+
+
+def test_controls_drive_the_view(view, tmp_path):
+    panel = ControlPanel(view)
+    panel.quality.value = 1.0
+    panel.compositing.value = "mip"
+    panel.fov.value = 30
+    panel.use_lighting.value = False
+    assert (view.step_size, view.compositing, view.fov, view.use_lighting) == (1.0, "mip", 30, False)
+    panel.ambient.value = 0.6
+    panel.headlight.value = False
+    panel.light_azimuth.value = 90
+    panel.light_elevation.value = 0
+    assert view.lighting["ambient"] == 0.6 and view.lighting["headlight"] is False
+    assert view.lighting["light_direction"] == pytest.approx([1.0, 0.0, 0.0], abs=1e-9)
+    assert view.renderer.lighting.ambient == 0.6
+    panel.background.value = "#ff0000"
+    assert view.background == [1.0, 0.0, 0.0]
+    panel.image_size.value = 192
+    assert (view.width, view.height) == (192, 128)  # keeps the aspect ratio
+    panel.filename.value = str(tmp_path / "shot.png")
+    panel.save.click()
+    assert (tmp_path / "shot.png").exists() and "saved" in panel.status.value
+
+
+def test_view_changes_show_in_the_panel(view):
+    panel = ControlPanel(view)
+    view.step_size = 2.0
+    view.lighting = dict(view.lighting, specular=0.9)
+    view.background = [0.0, 0.0, 1.0]
+    assert panel.quality.value == 2.0 and panel.specular.value == 0.9 and panel.background.value == "#0000ff"
+
+
+def test_reset_button_restores_the_camera(view):
+    panel = ControlPanel(view)
+    start = list(view.camera_position)
+    view._messages.handle(view, {"type": "orbit", "dx": 50, "dy": 10}, [])
+    panel.reset.click()
+    assert view.camera_position == pytest.approx(start)
+
+
+def test_viewer_lays_out_view_editor_and_panel():
+    box = viewer(create_test_volume((16, 16, 16), "torus"), width=32, height=32)
+    view, side = box.children
+    assert isinstance(view, VolumeView)
+    assert [type(child).__name__ for child in side.children] == ["TransferFunctionEditor", "ControlPanel"]
+    view.close()

@@ -1,0 +1,311 @@
+"""TransferFunctionEditor: mouse handlers driven with coordinates, two-way sync, JSON."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from pyvr_jupyter import OpacityTransferFunction, TransferFunctionEditor, VolumeView, create_test_volume
+from pyvr_jupyter.widget.editor import document, editor as tf_editor
+
+
+@pytest.fixture
+def volume():
+    return create_test_volume((20, 20, 20), "sphere")
+
+
+@pytest.fixture
+def editor(volume):
+    return TransferFunctionEditor(volume, opacity_tf=OpacityTransferFunction.linear(0.0, 0.5), max_opacity=1.0)
+
+
+def click(editor, s, a):
+    x, y = editor.to_canvas(s, a)
+    editor.mouse_down(x, y)
+    editor.mouse_up(x, y)
+    editor._last_down = (-1.0, 1e9, 1e9)  # the next press is not a double click
+
+
+def test_canvas_coordinates_round_trip(editor):
+    for s, a in [(0.0, 0.0), (0.3, 0.7), (1.0, 1.0)]:
+        assert editor.from_canvas(*editor.to_canvas(s, a)) == pytest.approx((s, a))
+
+
+def test_click_on_empty_space_adds_a_point(editor):
+    click(editor, 0.4, 0.8)
+    assert len(editor.points) == 3
+    assert editor.points[1] == pytest.approx([0.4, 0.8], abs=1e-6)
+
+
+def test_drag_moves_a_point_but_never_past_its_neighbours(editor):
+    click(editor, 0.3, 0.2)
+    click(editor, 0.6, 0.4)
+    x, y = editor.to_canvas(0.3, 0.2)
+    editor.mouse_down(x, y)
+    editor.mouse_move(*editor.to_canvas(0.9, 0.9))  # beyond the point at 0.6
+    editor.mouse_up(*editor.to_canvas(0.9, 0.9))
+    s, a = editor.points[1]
+    assert s < editor.points[2][0] and s == pytest.approx(0.6 - tf_editor.MIN_GAP)
+    assert a == pytest.approx(0.9, abs=1e-6)
+    assert [p[0] for p in editor.points] == sorted(p[0] for p in editor.points)
+
+
+def test_end_points_stay_at_zero_and_one(editor):
+    x, y = editor.to_canvas(1.0, 0.5)
+    editor.mouse_down(x, y)
+    editor.mouse_move(*editor.to_canvas(0.5, 0.2))
+    editor.mouse_up(*editor.to_canvas(0.5, 0.2))
+    assert editor.points[-1] == pytest.approx([1.0, 0.2], abs=1e-6)
+
+
+def test_double_click_deletes_inner_points_only(editor):
+    click(editor, 0.5, 0.5)
+    x, y = editor.to_canvas(0.5, 0.5)
+    editor.mouse_down(x, y)
+    editor.mouse_up(x, y)
+    editor.mouse_down(x, y)  # second press within the double-click time
+    editor.mouse_up(x, y)
+    assert len(editor.points) == 2
+    x, y = editor.to_canvas(0.0, 0.0)
+    editor._last_down = (time.monotonic(), x, y)
+    editor.mouse_down(x, y)
+    assert len(editor.points) == 2  # an end point survives
+
+
+def test_hover_highlights_the_nearest_point(editor):
+    editor.mouse_move(*editor.to_canvas(1.0, 0.5))
+    assert editor._hover == 1
+    editor.mouse_move(*editor.to_canvas(0.5, 0.9))
+    assert editor._hover is None
+
+
+def test_the_opacity_axis_fits_the_curve_by_default(volume):
+    editor = TransferFunctionEditor(volume, opacity_tf=OpacityTransferFunction.linear(0.0, 0.1))
+    assert editor.opacity_scale.value == pytest.approx(0.15, rel=0.15)  # a log slider rounds to its step
+    x, y = editor.to_canvas(1.0, 0.1)
+    left, top, width, height = editor._plot_box()
+    assert top < y < top + height / 2  # the top point sits in the upper half, not at the bottom
+
+
+def test_low_opacity_scale_gives_fine_control(editor):
+    editor.opacity_scale.value = 0.01
+    click(editor, 0.5, 0.005)
+    assert editor.points[1][1] == pytest.approx(0.005, abs=1e-4)
+
+
+def test_presets_and_colormaps(editor):
+    editor.preset_picker.value = "bell"
+    assert len(editor.points) == 9
+    assert "viridis_r" in editor.colormap_picker.options
+    editor.colormap_picker.value = "magma"
+    assert editor.color_tf.colormap_name == "magma"
+
+
+def test_json_round_trip_and_rejection(editor, tmp_path):
+    click(editor, 0.25, 0.75)
+    editor.colormap_picker.value = "plasma"
+    text = editor.to_json()
+    other = TransferFunctionEditor(editor.view or create_test_volume((20, 20, 20), "sphere"))
+    other.from_json(text)
+    np.testing.assert_allclose(other.points, editor.points)
+    assert other.color_tf.colormap_name == "plasma"
+    editor.save(tmp_path / "tf.json")
+    other.load(tmp_path / "tf.json")
+    before = [list(p) for p in other.points]
+    for bad in ["{not json", json.dumps({"color": {}}), json.dumps({"opacity": {"control_points": [[0, 2], [1, 0]]}}),
+                json.dumps({"opacity": {"control_points": [[0, 0], [1, 1]]}, "value_range": [2, 1]})]:
+        with pytest.raises(ValueError):
+            other.from_json(bad)
+    assert other.points == before
+
+
+def test_editor_and_view_stay_in_sync_both_ways(volume):
+    view = VolumeView(volume, width=32, height=32)
+    editor = TransferFunctionEditor(view=view)
+    click(editor, 0.5, 0.3)
+    np.testing.assert_allclose(view.opacity_points, editor.points)
+    view.opacity_points = [[0.0, 0.2], [1.0, 0.4]]  # from Python
+    assert editor.points == [[0.0, 0.2], [1.0, 0.4]]
+    editor.colormap_picker.value = "inferno"
+    assert view.colormap == "inferno"
+    view.colormap = "gray"
+    assert editor.colormap_picker.value == "gray"
+    editor.window.value = [0.2, 0.8]
+    assert view.value_range == pytest.approx([0.2, 0.8])
+    view.close()
+
+
+def test_dragging_asks_the_view_for_previews(volume):
+    view = VolumeView(volume, width=32, height=32)
+    requests = []
+    view._frames.scheduler.request = requests.append
+    editor = TransferFunctionEditor(view=view)
+    x, y = editor.to_canvas(1.0, 0.1)
+    editor.mouse_down(x, y)
+    editor.mouse_move(*editor.to_canvas(1.0, 0.6))
+    assert requests[-1] == "preview"
+    editor.mouse_up(*editor.to_canvas(1.0, 0.6))
+    assert requests[-1] == "full"
+    view.close()
+
+
+def test_needs_a_volume_or_a_view():
+    with pytest.raises(ValueError, match="volume or a view"):
+        TransferFunctionEditor()
+
+
+def doc(**changes):
+    """A valid editor document with some entries replaced (None deletes one)."""
+    data = {"opacity": {"type": "opacity", "control_points": [[0.0, 0.0], [0.5, 0.3], [1.0, 0.6]]},
+            "color": {"type": "color", "colormap": "plasma", "n_entries": 256}, "value_range": [0.1, 0.9]}
+    data.update(changes)
+    return json.dumps({key: value for key, value in data.items() if value is not None})
+
+
+def points(*pairs):
+    return {"control_points": [list(p) for p in pairs]}
+
+
+MALFORMED_DOCUMENTS = [
+    ("not json", "{not json"),
+    ("not text", 123),
+    ("None", None),
+    ("deeply nested", "[" * 100_000),
+    ("a list", "[]"),
+    ("longer than the limit", " " * (document.MAX_JSON_CHARS + 1)),
+    ("no opacity", doc(opacity=None)),
+    ("opacity a list", doc(opacity=[[0, 0], [1, 1]])),
+    ("control_points a string", doc(opacity={"control_points": "abc"})),
+    ("no control_points", doc(opacity={"type": "opacity"})),
+    ("string position", doc(opacity=points(("a", 0), (1, 1)))),
+    ("short point", doc(opacity=points((0, 0), (1,)))),
+    ("nested value", doc(opacity=points((0, [0]), (1, 1)))),
+    ("huge integer value", doc(opacity=points((0, 0), (1, 10 ** 400)))),
+    ("NaN value", doc(opacity=points((0, float("nan")), (1, 1)))),
+    ("value above 1", doc(opacity=points((0, 0), (1, 2)))),
+    ("repeated position", doc(opacity=points((0, 0), (0, 1)))),
+    ("one point", doc(opacity=points((0, 0)))),
+    ("a colour function as opacity", doc(opacity={"type": "color", "control_points": [[0, 0], [1, 1]]})),
+    ("too many points", doc(opacity=points(*((i / 99_999, 0.5) for i in range(100_000))))),
+    ("colour a string", doc(color="viridis")),
+    ("colormap a number", doc(color={"colormap": 5})),
+    ("unknown colormap", doc(color={"colormap": "no_such_map"})),
+    ("custom colours", doc(color={"type": "color", "control_points": [[0, [1, 0, 0]], [1, [0, 0, 1]]]})),
+    ("value_range a string", doc(value_range="0,1")),
+    ("value_range one number", doc(value_range=[0])),
+    ("value_range with null", doc(value_range=[0, None])),
+    ("value_range of booleans", doc(value_range=[False, True])),
+    ("value_range reversed", doc(value_range=[1, 0])),
+    ("value_range infinite", doc(value_range=[0, float("inf")])),
+    ("value_range huge integer", doc(value_range=[0, 10 ** 400])),
+]
+
+
+@pytest.mark.parametrize("text", [case[1] for case in MALFORMED_DOCUMENTS], ids=[case[0] for case in MALFORMED_DOCUMENTS])
+def test_malformed_documents_raise_value_error_and_change_nothing(editor, text):
+    before = (editor.to_json(), editor.window.min, editor.window.max)
+    start = time.perf_counter()
+    with pytest.raises(ValueError):
+        editor.from_json(text)
+    assert time.perf_counter() - start < 1.0
+    assert (editor.to_json(), editor.window.min, editor.window.max) == before
+
+
+def test_a_value_range_outside_the_data_widens_the_window(editor):
+    low, high = editor.data_range
+    editor.from_json(doc(value_range=[high + 5, high + 10]))
+    assert editor.value_range == (high + 5, high + 10)
+    editor.from_json(doc(value_range=[low - 10, low - 5]))
+    assert editor.value_range == (low - 10, low - 5)
+
+
+def test_curves_that_stop_short_of_the_ends_are_extended_flat(editor):
+    editor.from_json(doc(opacity=points((0.2, 0.1), (0.7, 0.4))))
+    np.testing.assert_allclose(editor.points, [[0.0, 0.1], [0.2, 0.1], [0.7, 0.4], [1.0, 0.4]], atol=1e-7)
+    editor.add_point(0.9, 0.2)  # the editor's edits still work (they need end points at 0 and 1)
+
+
+def test_randomly_damaged_documents_raise_value_error_or_load_a_valid_curve(editor):
+    """Seeded fuzz: entries of a valid document replaced by random JSON values."""
+    rng = np.random.default_rng(20)
+    garbage = [None, True, -1, 0.5, 2, 10 ** 30, "x", [], {}, [0.2], [[0, 0]], {"colormap": "gray"},
+               [0.3, 0.1], float("nan"), [[0.0, 0.2], [0.4, 1.5]], [[0.1, 0.2], [0.6, 0.3]]]
+    for _ in range(150):
+        data = json.loads(doc())
+        for _ in range(int(rng.integers(1, 3))):
+            value = garbage[int(rng.integers(len(garbage)))]
+            where = int(rng.integers(5))
+            if where < 3:
+                data[["opacity", "color", "value_range"][where]] = value
+            elif not isinstance(data.get("opacity"), dict):
+                continue
+            elif where == 3:
+                data["opacity"]["control_points"] = value
+            elif isinstance(data["opacity"].get("control_points"), list) and data["opacity"]["control_points"]:
+                cps = data["opacity"]["control_points"]
+                cps[int(rng.integers(len(cps)))] = value
+        try:
+            editor.from_json(json.dumps(data))
+        except ValueError:
+            continue
+        s = [p[0] for p in editor.points]
+        assert s[0] == 0.0 and s[-1] == 1.0 and s == sorted(s)
+        assert all(0.0 <= p[1] <= 1.0 for p in editor.points)
+
+
+# ---- state as traits (issue 16) -------------------------------------------------------------
+def test_opacity_points_trait_assigned_from_code_updates_editor_view_and_axis(volume):
+    view = VolumeView(volume, width=32, height=32)
+    editor = TransferFunctionEditor(view=view)
+    seen = []
+    editor.observe(lambda change: seen.append(change["new"]), names="opacity_points")
+    bell = OpacityTransferFunction.bell_curve(0.5, 0.1, 0.6, n_points=9)
+    editor.set_opacity_tf(bell)  # notebook 02's bell curve peaking at 0.6
+    assert editor.max_opacity >= 0.6  # the axis follows: the curve is not cut off
+    np.testing.assert_allclose(view.opacity_points, editor.opacity_points)
+    editor.opacity_points = [[0.0, 0.0], [0.5, 0.02], [1.0, 0.0]]  # assignment redraws and pushes
+    assert editor.points == [[0.0, 0.0], [0.5, 0.02], [1.0, 0.0]]
+    assert view.opacity_points == [[0.0, 0.0], [0.5, 0.02], [1.0, 0.0]]
+    assert editor.max_opacity == pytest.approx(0.03, rel=0.2)  # and shrinks to a low curve
+    assert len(seen) == 2
+    editor.close()
+
+
+def test_editor_traits_link_and_validate(volume):
+    import ipywidgets as widgets
+    from traitlets import TraitError
+
+    first, second = TransferFunctionEditor(volume), TransferFunctionEditor(volume)
+    links = [widgets.link((first, name), (second, name)) for name in ("colormap", "value_range", "max_opacity")]
+    first.colormap = "magma"
+    first.value_range = (0.1, 0.5)
+    first.max_opacity = 0.5
+    assert second.colormap == "magma" and second.colormap_picker.value == "magma"
+    assert second.value_range == (0.1, 0.5) and tuple(second.window.value) == pytest.approx((0.1, 0.5))
+    assert second.opacity_scale.value == pytest.approx(0.5, rel=0.15)
+    with pytest.raises(TraitError):
+        first.opacity_points = [[0.0, 2.0], [1.0, 0.0]]
+    for link in links:
+        link.unlink()
+
+
+def test_editor_dragging_updates_the_trait(editor):
+    seen = []
+    editor.observe(lambda change: seen.append(change["new"]), names="opacity_points")
+    click(editor, 0.4, 0.5)
+    assert seen and seen[-1] == editor.points
+
+
+def test_auto_preset_chooses_from_the_data(volume):
+    editor = TransferFunctionEditor(volume)
+    editor.preset_picker.value = "auto"
+    assert editor.preset_picker.value == "(custom)"
+    assert editor.opacity_points[0] == [0.0, 0.0] and max(a for _, a in editor.opacity_points) > 0
+
+
+@pytest.mark.parametrize("theme", ["auto", "light", "dark"])
+def test_themes_draw(volume, theme):
+    editor = TransferFunctionEditor(volume, theme=theme)
+    editor.theme = "dark"
+    assert editor.theme == "dark"

@@ -1,0 +1,81 @@
+"""record(view, path): a movie of what a view shows now (its renderer, TFs, camera, settings)."""
+
+import types
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pyvr_jupyter import create_test_volume
+from pyvr_jupyter.torch_renderer import Camera, TimeSeries, VolumeRenderer
+from pyvr_jupyter.widget import record
+from recording_view import RecordingView
+
+
+@pytest.fixture(scope="module")
+def volume():
+    """A torus with a ball beside it: a turntable changes the picture."""
+    torus = create_test_volume((24, 24, 24), "torus")
+    z, y, x = torch.meshgrid(*(torch.arange(24, dtype=torch.float32),) * 3, indexing="ij")
+    return torch.maximum(torus, ((x - 20) ** 2 + (y - 12) ** 2 + (z - 12) ** 2 < 9).float())
+
+
+@pytest.fixture
+def view(volume):
+    v = RecordingView(volume, width=48, height=40, colormap="hot", step_size=1.0, opacity=[(0, 0), (1, 0.5)])
+    yield v
+    v.close()
+
+
+def _gif(path):
+    movie = Image.open(path)
+    frames = []
+    for index in range(movie.n_frames):
+        movie.seek(index)
+        frames.append(np.asarray(movie.convert("RGB")).astype(int))
+    return movie, frames
+
+
+def test_record_writes_a_gif_of_the_views_state(tmp_path, view):
+    view.camera_position = [40.0, 25.0, 36.0]
+    view.background = [0.2, 0.2, 0.3]
+    path = record(view, tmp_path / "spin.gif", frames=6, fps=12, progress=False)
+    assert path == tmp_path / "spin.gif"
+    movie, frames = _gif(path)
+    assert movie.n_frames == 6 and movie.size == (48, 40)
+    assert np.abs(frames[0] - view.screenshot()).mean() < 4  # the first frame is the view (up to the palette)
+    assert np.abs(frames[0] - frames[3]).mean() > 2  # half a turn later
+
+
+def test_record_uses_size_and_follows_colormap(tmp_path, view):
+    hot = _gif(record(view, tmp_path / "hot.gif", frames=2, size=(20, 30), progress=False))[1][0]
+    assert hot.shape == (20, 30, 3)
+    view.colormap = "viridis"
+    viridis = _gif(record(view, tmp_path / "viridis.gif", frames=2, size=(20, 30), progress=False))[1][0]
+    assert np.abs(hot - viridis).mean() > 2
+    assert view.renderer.color_tf.colormap_name == "viridis"  # the view's renderer is only read
+
+
+def test_record_checks_its_input_before_rendering(tmp_path, view):
+    with pytest.raises(ValueError, match="path"):
+        record(view, tmp_path / "spin.avi")
+    with pytest.raises(ValueError, match="frames"):
+        record(view, tmp_path / "spin.gif", frames=0)
+    with pytest.raises(ValueError, match="fps"):
+        record(view, tmp_path / "spin.gif", frames=2, fps=0, progress=False)
+    assert not (tmp_path / "spin.gif").exists()
+
+
+def test_record_sweeps_a_time_series(tmp_path, volume):
+    """A stand-in for a view showing a series (the widget's time_index is another engineer's)."""
+    series = TimeSeries([volume * s for s in (0.25, 0.5, 0.75, 1.0)])
+    renderer = VolumeRenderer(volume.shape)
+    fake = types.SimpleNamespace(renderer=renderer, camera=Camera.for_volume(volume.shape), volume=series[0],
+                                 time_series=series, width=32, height=24, step_size=1.0,
+                                 value_range=list(series.value_range), use_lighting=False, compositing="vectorized",
+                                 background=[0.0, 0.0, 0.0])
+    movie, frames = _gif(record(fake, tmp_path / "time.gif", frames=4, orbit=(0, 0), time=True, progress=False))
+    assert movie.n_frames == 4
+    brightness = [f.mean() for f in frames]
+    assert brightness == sorted(brightness) and brightness[0] < brightness[-1]  # one range: brighter in time
