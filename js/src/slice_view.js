@@ -1,6 +1,8 @@
 // SliceView's browser side: draws the slice image rendered in the kernel, a cross-hair, the
 // value under the pointer; the slider, arrow keys and wheel step `index`; a click moves `crosshair`.
 // Python owns the slice geometry (`_geometry`); this file only maps pixels to world points with it.
+import { NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, listen, listenModel, pointerDrag }
+  from "./dom.js";
 
 /**
  * @typedef Geometry  (SliceView._geometry, world units, x/y/z order)
@@ -81,25 +83,41 @@ function render({ model, el }) {
   const readout = document.createElement("div");
   readout.className = "pyvr-slice-readout";
   readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;";
-  const errorBox = document.createElement("div");
-  errorBox.style.cssText = "color:#fff;background:rgba(160,0,0,.85);padding:2px 4px;white-space:pre-wrap;";
-  root.append(title, canvas, slider, readout, errorBox);
+  const errors = errorBox(model, {
+    prefix: "Slice failed: ", className: "pyvr-slice-error",
+    style: "color:#fff;background:rgba(160,0,0,.85);padding:2px 4px;white-space:pre-wrap;",
+  });
+  root.append(title, canvas, slider, readout, errors.element);
   el.appendChild(root);
   const context = canvas.getContext("2d");
 
-  let bitmap = null;
   let drawn = 0;
   let disposed = false;
   let pending = null; // crosshair point waiting for the next animation frame
+  const redraw = () => requestAnimationFrame(draw);
 
+  // Images decode concurrently and a small one finishes first: only the newest is drawn, with
+  // the geometry that came with it (the title and cross-hair follow the image on the canvas).
+  const images = new NewestImage({
+    keep: true,
+    draw() {
+      errors.report("");
+      updateTitle();
+      redraw();
+    },
+    onError(err) {
+      canvas.dataset.decodeErrors = String(Number(canvas.dataset.decodeErrors || 0) + 1);
+      errors.report(`The slice image could not be drawn: ${errorMessage(err)}`);
+    },
+  });
+  /** The newest geometry from Python (it goes with `_values`): the pointer's readout uses it. */
   const geometry = () => model.get("_geometry") || {};
-  const scale = () => {
-    const g = geometry();
-    return g.width ? model.get("display_size") / Math.max(g.width, g.height) : 1;
-  };
+  /** The geometry of the image on the canvas. */
+  const shownGeometry = () => (images.current ? images.current.meta.geometry : {});
+  const scale = (g = geometry()) => (g.width ? model.get("display_size") / Math.max(g.width, g.height) : 1);
 
   function updateTitle() {
-    const g = geometry();
+    const g = shownGeometry();
     if (!g.width) return;
     const axis = model.get("axis");
     root.dataset.axis = axis;
@@ -111,9 +129,9 @@ function render({ model, el }) {
   }
 
   function draw() {
-    const g = geometry();
-    if (!bitmap || !g.width) return;
-    const s = scale();
+    const g = shownGeometry();
+    if (disposed || !images.current || !g.width) return;
+    const s = scale(g);
     const ratio = window.devicePixelRatio || 1;
     const width = Math.round(g.width * s);
     const height = Math.round(g.height * s);
@@ -124,7 +142,7 @@ function render({ model, el }) {
     if (canvas.height !== Math.round(height * ratio)) canvas.height = Math.round(height * ratio);
     context.setTransform(1, 0, 0, 1, 0, 0);
     context.imageSmoothingEnabled = false; // voxels stay crisp
-    context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    context.drawImage(images.current.image, 0, 0, canvas.width, canvas.height);
     if (model.get("show_crosshair")) {
       const [row, col] = worldToPixel(g, model.get("crosshair"));
       const x = (col + 0.5) * s * ratio;
@@ -145,21 +163,11 @@ function render({ model, el }) {
     canvas.dataset.index = String(g.index);
   }
 
-  async function loadImage() {
+  function loadImage() {
     const image = model.get("image");
     if (!image || !image.byteLength) return;
-    const next = await createImageBitmap(new Blob([image], { type: "image/png" }));
-    if (disposed) return next.close();
-    if (bitmap) bitmap.close();
-    bitmap = next;
-    updateTitle();
-    requestAnimationFrame(draw);
-  }
-
-  function updateError() {
-    const message = model.get("error");
-    errorBox.textContent = message ? `Slice failed: ${message}` : "";
-    errorBox.style.display = message ? "block" : "none";
+    // Python sets `_geometry` and `image` in one message: this geometry is the image's.
+    images.push(new Blob([image], { type: "image/png" }), { geometry: geometry() });
   }
 
   // ---- pointer → pixel → world ----------------------------------------------------------
@@ -209,28 +217,7 @@ function render({ model, el }) {
     model.save_changes();
   }
 
-  let pressed = false;
-  function onPointerDown(event) {
-    root.focus({ preventScroll: true });
-    pressed = true;
-    canvas.setPointerCapture(event.pointerId);
-    moveCrosshair(event);
-    event.preventDefault();
-  }
-  function onPointerMove(event) {
-    showValue(event);
-    if (pressed) moveCrosshair(event);
-  }
-  function onPointerUp(event) {
-    pressed = false;
-    if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
-  }
   const onPointerLeave = () => { readout.textContent = ""; };
-  function onWheel(event) {
-    if (document.activeElement !== root) return; // let the page scroll until the view is focused
-    event.preventDefault();
-    if (event.deltaY) setIndex(model.get("index") + (event.deltaY < 0 ? 1 : -1));
-  }
   function onKeyDown(event) {
     if (event.target === slider || !(event.key in STEP_KEYS)) return;
     event.preventDefault();
@@ -241,39 +228,37 @@ function render({ model, el }) {
   const onFocus = () => { root.style.borderColor = "#4a90d9"; };
   const onBlur = () => { root.style.borderColor = "transparent"; };
 
-  const listeners = [
-    [canvas, "pointerdown", onPointerDown],
-    [canvas, "pointermove", onPointerMove],
-    [canvas, "pointerup", onPointerUp],
-    [canvas, "pointercancel", onPointerUp],
-    [canvas, "pointerleave", onPointerLeave],
-    [root, "wheel", onWheel, { passive: false }],
-    [root, "keydown", onKeyDown],
-    [root, "focus", onFocus],
-    [root, "blur", onBlur],
-    [slider, "input", onSlider],
-  ];
-  const redraw = () => requestAnimationFrame(draw);
-  const modelEvents = [
-    ["change:image", loadImage],
-    ["change:crosshair", redraw],
-    ["change:show_crosshair", redraw],
-    ["change:display_size", redraw],
-    ["change:index", updateTitle],
-    ["change:error", updateError],
-  ];
-  for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
-  for (const [event, handler] of modelEvents) model.on(event, handler);
+  const cleanup = combineCleanups([
+    // A press moves the cross-hair there, a drag drags it; hovering shows the value underneath.
+    pointerDrag(canvas, { focus: root, start: moveCrosshair, move: moveCrosshair }),
+    focusedWheel(root, (event) => {
+      if (event.deltaY) setIndex(model.get("index") + (event.deltaY < 0 ? 1 : -1));
+    }),
+    listen([
+      [canvas, "pointermove", showValue],
+      [canvas, "pointerleave", onPointerLeave],
+      [root, "keydown", onKeyDown],
+      [root, "focus", onFocus],
+      [root, "blur", onBlur],
+      [slider, "input", onSlider],
+    ]),
+    errors.cleanup,
+    listenModel(model, [
+      ["change:image", loadImage],
+      ["change:crosshair", redraw],
+      ["change:show_crosshair", redraw],
+      ["change:display_size", redraw],
+      ["change:index", updateTitle],
+    ]),
+  ]);
 
   root.dataset.axis = model.get("axis");
-  updateError();
   loadImage();
 
   return () => {
     disposed = true;
-    if (bitmap) bitmap.close();
-    for (const [target, type, handler, options] of listeners) target.removeEventListener(type, handler, options);
-    for (const [event, handler] of modelEvents) model.off(event, handler);
+    images.dispose();
+    cleanup();
   };
 }
 

@@ -3,6 +3,9 @@
 import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./interaction.js";
 import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
 import { attachFullscreen } from "./fullscreen.js";
+import {
+  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, listen, listenModel, pointerDrag,
+} from "./dom.js";
 
 /**
  * @typedef Model  (mirrors VolumeView's synced traits)
@@ -35,11 +38,11 @@ function render({ model, el }) {
   const overlay = document.createElement("div");
   overlay.className = "pyvr-stats";
   overlay.style.cssText = OVERLAY_CSS + "top:4px;left:4px;background:rgba(0,0,0,.5);padding:2px 4px;border-radius:3px;";
-  const errorBox = document.createElement("div");
-  errorBox.className = "pyvr-error";
-  errorBox.style.cssText =
-    "position:absolute;left:0;right:0;bottom:0;font:12px sans-serif;line-height:1.4;color:#fff;" +
-    "background:rgba(160,0,0,.85);padding:4px 6px;white-space:pre-wrap;";
+  const errors = errorBox(model, {
+    prefix: "Rendering failed: ",
+    style: "position:absolute;left:0;right:0;bottom:0;font:12px sans-serif;line-height:1.4;color:#fff;" +
+      "background:rgba(160,0,0,.85);padding:4px 6px;white-space:pre-wrap;",
+  });
   const disconnected = document.createElement("div");
   disconnected.className = "pyvr-disconnected";
   disconnected.textContent = "disconnected: the kernel is gone; run the cell again";
@@ -50,14 +53,13 @@ function render({ model, el }) {
   const overlayCanvas = document.createElement("canvas");
   overlayCanvas.className = "pyvr-overlays";
   overlayCanvas.style.cssText = "position:absolute;left:0;top:0;pointer-events:none;";
-  root.append(canvas, overlayCanvas, overlay, errorBox, disconnected);
+  root.append(canvas, overlayCanvas, overlay, errors.element, disconnected);
   el.appendChild(root);
   const context = canvas.getContext("2d");
   const fullscreen = attachFullscreen(root, model, (message) => send(message));
 
   const drawTimes = []; // when frames were drawn (ms), for the fps overlay
   let drawn = 0;
-  let newestDrawn = 0; // id of the newest frame on the canvas
   let inputSince = null; // when the first input not yet answered by a frame was sent
   let inputLatency = null; // last input → frame drawn, ms
   let disposed = false;
@@ -116,29 +118,29 @@ function render({ model, el }) {
   // Frames are acknowledged once drawn (Python's flow control waits for that). A frame is drawn
   // as soon as it is decoded, not in the next animation frame: the canvas shows it at the next
   // paint either way, and the acknowledgement goes out up to a frame earlier, which lets the
-  // kernel start its next frame sooner. A frame that decodes after a newer one was drawn is
-  // acknowledged but not drawn.
-  async function drawFrame(blob, id, kind) {
-    let bitmap = null;
-    try {
-      bitmap = await createImageBitmap(blob);
-    } catch (err) {
-      if (id !== undefined) send({ type: "ack", id });
-      return;
-    }
-    if (disposed) return bitmap.close();
-    if (id === undefined || id > newestDrawn) {
+  // kernel start its next frame sooner. Frame ids order the frames: one that decodes after a
+  // newer one was drawn is skipped, and acknowledged all the same (as is one that fails to
+  // decode), or flow control would wait for it in vain.
+  const frames = new NewestImage({
+    draw(bitmap) {
       context.imageSmoothingEnabled = true;
       context.drawImage(bitmap, 0, 0, canvas.width, canvas.height); // previews are upscaled
       drawn += 1;
       canvas.dataset.drawn = String(drawn);
-    }
-    bitmap.close();
-    if (id === undefined) return;
-    const newest = id > newestDrawn;
-    if (newest) newestDrawn = id;
+      errors.report("");
+    },
+    onError(err) {
+      canvas.dataset.decodeErrors = String(Number(canvas.dataset.decodeErrors || 0) + 1);
+      errors.report(`A frame could not be drawn: ${errorMessage(err)}`);
+    },
+  });
+
+  /** Draw a frame (`id` undefined: the saved snapshot, older than any frame), then acknowledge it. */
+  async function drawFrame(blob, id, kind) {
+    const outcome = await frames.push(blob, {}, id === undefined ? 0 : id);
+    if (id === undefined || outcome === "disposed") return;
     send({ type: "ack", id });
-    if (!newest) return;
+    if (outcome !== "drawn") return;
     canvas.dataset.frameId = String(id);
     canvas.dataset.kind = kind || "";
     const now = performance.now();
@@ -157,12 +159,6 @@ function render({ model, el }) {
     if (!model.get("show_stats")) return;
     const latency = inputLatency === null ? "–" : `${inputLatency.toFixed(0)} ms`;
     overlay.textContent = `${recentFps(drawTimes).toFixed(1)} fps · input→frame ${latency}`;
-  }
-
-  function updateError() {
-    const message = model.get("error");
-    errorBox.textContent = message ? `Rendering failed: ${message}` : "";
-    errorBox.style.display = message ? "block" : "none";
   }
 
   function showDisconnected(gone) {
@@ -196,36 +192,26 @@ function render({ model, el }) {
     if (inputSince === null) inputSince = performance.now();
     send(motion);
   }, 0, (fn) => requestAnimationFrame(fn), (handle) => cancelAnimationFrame(handle));
-  let drag = null;
+  let mode = "orbit"; // of the current drag
 
-  function onPointerDown(event) {
-    root.focus({ preventScroll: true });
-    drag = { mode: dragMode(event.button, event.shiftKey), x: event.clientX, y: event.clientY };
-    canvas.setPointerCapture(event.pointerId);
-    canvas.style.cursor = "grabbing";
-    event.preventDefault();
-  }
-  function onPointerMove(event) {
-    if (!drag) return;
-    const dx = event.clientX - drag.x;
-    const dy = event.clientY - drag.y;
-    drag.x = event.clientX;
-    drag.y = event.clientY;
-    if (dx || dy) coalescer.push({ type: drag.mode, dx, dy });
-  }
-  function onPointerUp(event) {
-    if (!drag) return;
-    drag = null;
-    canvas.style.cursor = "grab";
-    if (canvas.hasPointerCapture(event.pointerId)) canvas.releasePointerCapture(event.pointerId);
-    coalescer.flush();
-    send({ type: "end" });
-  }
-  function onWheel(event) {
-    if (document.activeElement !== root) return; // let the page scroll until the view is focused
-    event.preventDefault();
+  const dragCleanup = pointerDrag(canvas, {
+    focus: root,
+    start(event) {
+      mode = dragMode(event.button, event.shiftKey);
+      canvas.style.cursor = "grabbing";
+    },
+    move(event, dx, dy) {
+      if (dx || dy) coalescer.push({ type: mode, dx, dy });
+    },
+    end() {
+      canvas.style.cursor = "grab";
+      coalescer.flush();
+      send({ type: "end" });
+    },
+  });
+  const wheelCleanup = focusedWheel(root, (event) => {
     coalescer.push({ type: "zoom", factor: wheelFactor(event.deltaY, event.deltaMode) });
-  }
+  });
   function onKeyDown(event) {
     if (!NAVIGATION_KEYS.has(event.key)) return;
     event.preventDefault();
@@ -264,31 +250,27 @@ function render({ model, el }) {
   });
   observer.observe(root);
 
-  // Every listener in one table, so the cleanup removes exactly what was added.
-  const listeners = [
-    [canvas, "pointerdown", onPointerDown],
-    [canvas, "pointermove", onPointerMove],
-    [canvas, "pointerup", onPointerUp],
-    [canvas, "pointercancel", onPointerUp],
-    [canvas, "dblclick", onDoubleClick],
-    [root, "contextmenu", onContextMenu],
-    [root, "wheel", onWheel, { passive: false }],
-    [root, "keydown", onKeyDown],
-  ];
-  const modelEvents = [
-    ["msg:custom", onCustom],
-    ["change:width", resize],
-    ["change:height", resize],
-    ["change:error", updateError],
-    ["change:show_stats", updateOverlay],
-    ["comm_live_update", onCommLive],
-    ...OVERLAY_TRAITS.map((name) => [`change:${name}`, redrawOverlays]),
-  ];
-  for (const [target, type, handler, options] of listeners) target.addEventListener(type, handler, options);
-  for (const [event, handler] of modelEvents) model.on(event, handler);
+  // Every listener through listen()/listenModel(), so the cleanup removes exactly what was added.
+  const cleanup = combineCleanups([
+    listen([
+      [canvas, "dblclick", onDoubleClick],
+      [root, "contextmenu", onContextMenu],
+      [root, "keydown", onKeyDown],
+    ]),
+    dragCleanup,
+    wheelCleanup,
+    errors.cleanup,
+    listenModel(model, [
+      ["msg:custom", onCustom],
+      ["change:width", resize],
+      ["change:height", resize],
+      ["change:show_stats", updateOverlay],
+      ["comm_live_update", onCommLive],
+      ...OVERLAY_TRAITS.map((name) => [`change:${name}`, redrawOverlays]),
+    ]),
+  ]);
 
   resize();
-  updateError();
   updateOverlay();
   showDisconnected(false);
   drawSnapshot();
@@ -303,8 +285,8 @@ function render({ model, el }) {
     clearTimeout(resizeTimer);
     cancelAnimationFrame(overlayPending);
     fullscreen.dispose();
-    for (const [target, type, handler, options] of listeners) target.removeEventListener(type, handler, options);
-    for (const [event, handler] of modelEvents) model.off(event, handler);
+    frames.dispose();
+    cleanup();
   };
 }
 

@@ -31,3 +31,90 @@ test("stepIndex keeps the index inside the volume", () => {
   assert.equal(stepIndex(4, 10, 5), 4);
   assert.equal(stepIndex(0, -1, 5), 0);
 });
+
+// ---- the view, in a fake browser ---------------------------------------------------------------
+import sliceView from "../src/slice_view.js";
+import { ControlledDecoder, FakeModel, installFakeBrowser } from "./fake_dom.js";
+
+function geometryAt(index) {
+  return { ...axial, index, n_slices: 5, position: index * 3, dim: 2 };
+}
+
+function showSlices(decoder) {
+  const browser = installFakeBrowser(decoder);
+  const model = new FakeModel({
+    axis: "z", index: 0, crosshair: [1, 3, 6], show_crosshair: true, display_size: 7, units: "", error: "",
+    image: new DataView(new ArrayBuffer(0)), _values: null, _geometry: {},
+  });
+  const cleanup = sliceView.render({ model, el: browser.el });
+  const find = (name) => browser.el.find(name)[0];
+  /** Python sends a slice: geometry, values and image in one message. */
+  const send = (index) => model.update({
+    index, _geometry: geometryAt(index), image: new DataView(new Uint8Array([index]).buffer),
+  });
+  return { browser, model, cleanup, send, canvas: find("pyvr-slice-canvas"), title: find("pyvr-slice-title"), find };
+}
+
+test("regression (issue 27, item 9): a fast scroll ends on the last slice when an older image decodes last", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  view.send(1); // a large image...
+  view.send(2); // ...then a small one, decoded first
+  await decoder.resolve(1);
+  view.browser.frames();
+  await decoder.resolve(0); // the older one finishes last
+  view.browser.frames();
+  const drawn = view.canvas.getContext().drawn.map((image) => image.name);
+  assert.deepEqual(drawn, ["image1"]); // never image0 (slice 1) over slice 2
+  assert.equal(view.canvas.dataset.index, "2");
+  assert.match(view.title.textContent, /slice 2 \/ 4/);
+  assert.deepEqual(decoder.closed, ["image0"]); // the skipped image is released
+  view.cleanup();
+  assert.deepEqual(decoder.closed, ["image0", "image1"]);
+});
+
+test("the slice view: a decode error shows in the error box and clears with the next image", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  const box = view.find("pyvr-slice-error");
+  view.send(3);
+  await decoder.reject(0);
+  assert.equal(box.style.display, "block");
+  assert.match(box.textContent, /could not be drawn: corrupt image/);
+  view.model.update({ error: "ValueError: x" });
+  assert.match(box.textContent, /^Slice failed: ValueError: x\n/);
+  view.send(4);
+  await decoder.resolve(1);
+  view.model.update({ error: "" });
+  assert.equal(box.style.display, "none");
+  view.cleanup();
+});
+
+test("the slice view: the cleanup removes every listener it added", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  const elements = [view.browser.el, ...view.browser.el.find("pyvr-slice"), view.canvas, view.find("pyvr-slice-slider")];
+  assert.ok(elements.reduce((n, e) => n + e.listenerCount, 0) > 0 && view.model.handlerCount() > 0);
+  view.cleanup();
+  assert.equal(elements.reduce((n, e) => n + e.listenerCount, 0), 0);
+  assert.equal(view.model.handlerCount(), 0);
+});
+
+test("the slice view: the wheel steps the slice only once the view has focus", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  view.send(1);
+  await decoder.resolve(0);
+  const root = view.browser.el.find("pyvr-slice")[0];
+  const wheel = () => Object.assign(new Event("wheel", { cancelable: true }), { deltaY: -1 });
+  root.dispatchEvent(wheel());
+  assert.equal(view.model.get("index"), 1);
+  root.focus();
+  root.dispatchEvent(wheel());
+  assert.equal(view.model.get("index"), 2);
+  view.cleanup();
+});

@@ -147,3 +147,79 @@ def test_clicking_in_one_slice_moves_the_other_two(page):
     wait_index(page, "y", 25)
     assert drawn_index(page, "x") == 10
     assert not page.errors, page.errors
+
+
+def _settled_digest(page, axis, index):
+    """The canvas's pixels once the slice ``index`` is drawn and nothing newer is on its way."""
+    wait_index(page, axis, index)
+    page.wait_for_timeout(400)
+    return pixel_digest(page, axis)
+
+
+def _set_slider(page, axis, value):
+    page.evaluate("""([axis, value]) => {
+        const slider = document.querySelector(`.pyvr-slice[data-axis='${axis}'] input[type=range]`);
+        slider.value = String(value);
+        slider.dispatchEvent(new Event('input', {bubbles: true}));
+    }""", [axis, value])
+
+
+# Wheel events 16 ms apart (a trackpad's rate), each stepping the slice once; the view has focus.
+_FAST_SCROLL = """async ([axis, steps, deltaY]) => {
+    const root = document.querySelector(`.pyvr-slice[data-axis='${axis}']`);
+    root.focus({preventScroll: true});
+    for (let i = 0; i < steps; i++) {
+        root.dispatchEvent(new WheelEvent('wheel', {deltaY, bubbles: true, cancelable: true}));
+        await new Promise((resolve) => setTimeout(resolve, 16));
+    }
+}"""
+
+# The first image decoded after this takes 1.5 s longer than the others, so it finishes after the
+# images that came later, as when a large image is followed by small ones (issue 27, item 9).
+# (ipywidgets sends at most one update at a time while the kernel is busy, so a burst of six
+# steps reaches Python as two or three index changes, each answered with an image.)
+_SLOW_FIRST_DECODE = """() => {
+    const original = window.createImageBitmap;
+    window.__decodes = 0;
+    window.createImageBitmap = async function (...args) {
+        const delay = window.__decodes++ === 0 ? 1500 : 0;
+        const image = await original.apply(window, args);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        return image;
+    };
+    window.__restoreDecoder = () => { window.createImageBitmap = original; };
+}"""
+
+
+def test_a_fast_scroll_ends_on_the_last_slice_even_when_older_images_decode_last(page):
+    """Regression (issue 27, item 9): images were drawn in the order their decoding finished, so
+    a fast scroll could end with an older slice on the canvas under the newest slice's title."""
+    axis, steps = "z", 6
+    slice_canvas(page, axis).scroll_into_view_if_needed()
+    start = drawn_index(page, axis)
+    up = start + steps <= SHAPE[0] - 1
+    target = start + steps if up else start - steps
+    _set_slider(page, axis, target)
+    reference = _settled_digest(page, axis, target)  # the final slice, drawn on its own
+    _set_slider(page, axis, start)
+    assert _settled_digest(page, axis, start)["rows"] != reference["rows"]
+
+    # A plain fast scroll.
+    page.evaluate(_FAST_SCROLL, [axis, steps, -100 if up else 100])
+    assert _settled_digest(page, axis, target) == reference
+
+    # And one whose older images finish decoding after the newer ones.
+    _set_slider(page, axis, start)
+    _settled_digest(page, axis, start)
+    page.evaluate(_SLOW_FIRST_DECODE)
+    try:
+        page.evaluate(_FAST_SCROLL, [axis, steps, -100 if up else 100])
+        wait_index(page, axis, target)
+        page.wait_for_timeout(2000)  # the delayed decode has finished
+        assert page.evaluate("window.__decodes") >= 2  # an older image was decoding behind the last
+        assert pixel_digest(page, axis) == reference
+    finally:
+        page.evaluate("window.__restoreDecoder()")
+    title = page.locator(f".pyvr-slice[data-axis='{axis}'] .pyvr-slice-title").inner_text()
+    assert f"slice {target} / {SHAPE[0] - 1}" in title
+    assert not page.errors, page.errors

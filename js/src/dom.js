@@ -1,0 +1,295 @@
+// DOM helpers shared by the widgets' views (widget.js: VolumeView, slice_view.js: SliceView):
+// listeners removed by one cleanup (anywidget's convention: `render` returns it), drags with
+// pointer capture, a wheel that acts only while the view has focus, the error box, and drawing
+// only the newest of several images decoded concurrently.
+// Nothing here knows a widget's traits or messages; node's test runner tests it on fakes.
+
+/**
+ * @typedef {[EventTarget, string, (event: Event) => void, (AddEventListenerOptions | boolean)?]} Listener
+ *   target, event type, handler and options, as given to `addEventListener`.
+ * @typedef {{on: Function, off: Function, get: (name: string) => any}} Model  the anywidget model
+ * @typedef {"drawn" | "skipped" | "failed" | "disposed"} Outcome  what became of a pushed image
+ */
+
+/**
+ * Add DOM event listeners; returns one function that removes exactly those (with the same options,
+ * so `capture` listeners go too). Calling it twice is harmless.
+ * @param {Listener[]} listeners
+ * @returns {() => void}
+ */
+export function listen(listeners) {
+  const added = listeners.map((entry) => [...entry]);
+  for (const [target, type, handler, options] of added) target.addEventListener(type, handler, options);
+  return () => {
+    for (const [target, type, handler, options] of added.splice(0)) target.removeEventListener(type, handler, options);
+  };
+}
+
+/**
+ * Subscribe to model events (`"change:error"`, `"msg:custom"`, ...); returns one function that
+ * unsubscribes them all. Calling it twice is harmless.
+ * @param {Model} model
+ * @param {[string, Function][]} events  event name and handler
+ * @returns {() => void}
+ */
+export function listenModel(model, events) {
+  const added = events.map((entry) => [...entry]);
+  for (const [event, handler] of added) model.on(event, handler);
+  return () => {
+    for (const [event, handler] of added.splice(0)) model.off(event, handler);
+  };
+}
+
+/**
+ * One cleanup from several: runs each once, the last added first, every one even if another
+ * throws (the first error is rethrown at the end).
+ * @param {(() => void)[]} cleanups
+ * @returns {() => void}
+ */
+export function combineCleanups(cleanups) {
+  const pending = [...cleanups];
+  return () => {
+    let failure = null;
+    for (const cleanup of pending.splice(0).reverse()) {
+      try {
+        cleanup();
+      } catch (err) {
+        failure = failure || err;
+      }
+    }
+    if (failure) throw failure;
+  };
+}
+
+/**
+ * @typedef DragHandlers
+ * @property {Element} [focus]  focused (without scrolling) when a drag starts, so keys and the
+ *   wheel go to the view afterwards
+ * @property {(event: PointerEvent) => (boolean | void)} [start]  a button went down on the
+ *   element; return false to ignore this press
+ * @property {(event: PointerEvent, dx: number, dy: number) => void} [move]  the pointer moved
+ *   during the drag: by (dx, dy) CSS pixels since the last call
+ * @property {(event: PointerEvent) => void} [end]  the button went up or the browser cancelled the drag
+ */
+
+/**
+ * Drags on `element` with pointer capture: once a button is down, moves and the release reach
+ * the element even outside it (or the browser window), so a drag never sticks. A new press
+ * while dragging restarts the drag from there (a second finger, as before).
+ * @param {Element} element
+ * @param {DragHandlers} handlers
+ * @returns {() => void} cleanup
+ */
+export function pointerDrag(element, { focus, start, move, end } = {}) {
+  let drag = null; // {x, y} of the last pointer event while a button is down
+  function onDown(event) {
+    if (focus) focus.focus({ preventScroll: true });
+    if (start && start(event) === false) return;
+    drag = { x: event.clientX, y: event.clientY };
+    try {
+      element.setPointerCapture(event.pointerId);
+    } catch (err) {
+      // No active pointer with that id (a synthetic event): the drag works without capture.
+    }
+    event.preventDefault();
+  }
+  function onMove(event) {
+    if (!drag) return;
+    const dx = event.clientX - drag.x;
+    const dy = event.clientY - drag.y;
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+    if (move) move(event, dx, dy);
+  }
+  function onUp(event) {
+    if (!drag) return;
+    drag = null;
+    if (element.hasPointerCapture(event.pointerId)) element.releasePointerCapture(event.pointerId);
+    if (end) end(event);
+  }
+  return listen([
+    [element, "pointerdown", onDown],
+    [element, "pointermove", onMove],
+    [element, "pointerup", onUp],
+    [element, "pointercancel", onUp],
+  ]);
+}
+
+/**
+ * A wheel handler that acts only while `element` itself has focus (a click or Tab gives it):
+ * until then the wheel scrolls the page as usual instead of being taken by the view.
+ * @param {HTMLElement} element
+ * @param {(event: WheelEvent) => void} onWheel  called with the page's scrolling prevented
+ * @returns {() => void} cleanup
+ */
+export function focusedWheel(element, onWheel) {
+  const handler = (event) => {
+    if (element.ownerDocument.activeElement !== element) return;
+    event.preventDefault();
+    onWheel(event);
+  };
+  return listen([[element, "wheel", handler, { passive: false }]]); // passive: false, or no preventDefault
+}
+
+export const ERROR_BOX_STYLE = "color:#fff;background:rgba(160,0,0,.85);white-space:pre-wrap;";
+
+/**
+ * @typedef ErrorBox
+ * @property {HTMLDivElement} element  to place in the view (hidden while there is nothing to say)
+ * @property {(message: string) => void} report  a problem found in the browser (an image that
+ *   does not decode), shown below the model's error; '' clears it
+ * @property {() => void} update  show the model's `error` again (done on `change:error`)
+ * @property {() => void} cleanup
+ */
+
+/**
+ * A box that shows the model's `error` trait, `prefix` before it, and hides while it is ''; the
+ * view may add a message of its own with `report`.
+ * @param {Model} model
+ * @param {{prefix: string, className?: string, style?: string, doc?: Document}} options
+ * @returns {ErrorBox}
+ */
+export function errorBox(model, { prefix, className = "pyvr-error", style = ERROR_BOX_STYLE, doc = document }) {
+  const element = doc.createElement("div");
+  element.className = className;
+  element.style.cssText = style;
+  let local = "";
+  function update() {
+    const error = model.get("error");
+    const lines = [error ? `${prefix}${error}` : "", local].filter(Boolean);
+    element.textContent = lines.join("\n");
+    element.style.display = lines.length ? "block" : "none";
+  }
+  function report(message) {
+    if (message === local) return;
+    local = message;
+    update();
+  }
+  const cleanup = listenModel(model, [["change:error", update]]);
+  update();
+  return { element, report, update, cleanup };
+}
+
+/** The message of an error or rejection value of any kind. */
+export function errorMessage(err) {
+  return String(err && err.message ? err.message : err);
+}
+
+/**
+ * Decode an image file (PNG, JPEG) into something `drawImage` takes: an ImageBitmap through
+ * `createImageBitmap`, or where that is missing an `<img>` loaded from an object URL (revoked
+ * once loaded or failed). `env` is looked up at each call (tests and shims replace it).
+ * @param {Blob} blob
+ * @param {typeof globalThis} [env]
+ * @returns {Promise<ImageBitmap | HTMLImageElement>}
+ */
+export async function decodeImage(blob, env = globalThis) {
+  if (typeof env.createImageBitmap === "function") return env.createImageBitmap(blob);
+  const url = env.URL.createObjectURL(blob);
+  try {
+    const image = new env.Image();
+    await new Promise((resolve, reject) => {
+      image.onload = resolve;
+      image.onerror = () => reject(new Error("the image could not be decoded"));
+      image.src = url;
+    });
+    return image;
+  } finally {
+    env.URL.revokeObjectURL(url);
+  }
+}
+
+/** Free a decoded image: ImageBitmaps hold memory until closed (an `<img>` needs nothing). */
+export function releaseImage(image) {
+  if (image && typeof image.close === "function") image.close();
+}
+
+/**
+ * Draws only the newest of images decoded concurrently. Each pushed image gets a sequence number
+ * (given, e.g. a frame id, or counted); decoding takes varying time, so an older image can finish
+ * after a newer one: it is drawn only if nothing newer has been drawn, otherwise skipped. Decode
+ * errors are caught and handed to `onError`; every decoded image is released (closed) once drawn
+ * or skipped, or with `keep`, once a newer image replaces it as `current`.
+ */
+export class NewestImage {
+  /**
+   * @param {object} options
+   * @param {(image: ImageBitmap | HTMLImageElement, meta: object) => void} options.draw  draw an
+   *   image newer than any drawn so far; `meta` is what `push` was given with it
+   * @param {(error: Error, meta: object) => void} [options.onError]  an image failed to decode (or
+   *   `draw` threw)
+   * @param {boolean} [options.keep]  keep the newest drawn image as `current` (to draw it again,
+   *   e.g. under a moved cross-hair) instead of releasing it after `draw`
+   * @param {(blob: Blob) => Promise<ImageBitmap | HTMLImageElement>} [options.decode]
+   */
+  constructor({ draw, onError = () => {}, keep = false, decode = decodeImage }) {
+    this.draw = draw;
+    this.onError = onError;
+    this.keep = keep;
+    this.decode = decode;
+    this.counted = 0; // the highest sequence number pushed
+    this.newestDrawn = -Infinity; // sequence number of the image drawn last
+    this.disposed = false;
+    /** @type {{image: ImageBitmap | HTMLImageElement, meta: object, seq: number} | null} */
+    this.current = null;
+  }
+
+  /**
+   * Decode `blob` and draw it unless a newer image was drawn meanwhile. Never rejects.
+   * @param {Blob} blob
+   * @param {object} [meta]  passed to `draw` and `onError` (e.g. the geometry the image belongs to)
+   * @param {number} [seq]  its sequence number (increasing with newness); default: one more than
+   *   the highest so far
+   * @returns {Promise<Outcome>}
+   */
+  async push(blob, meta = {}, seq = undefined) {
+    const number = seq === undefined ? this.counted + 1 : seq;
+    this.counted = Math.max(this.counted, number);
+    let image;
+    try {
+      image = await this.decode(blob);
+    } catch (err) {
+      if (this.disposed) return "disposed";
+      this.report(err, meta);
+      return "failed";
+    }
+    if (this.disposed) {
+      releaseImage(image);
+      return "disposed";
+    }
+    if (number <= this.newestDrawn) {
+      releaseImage(image);
+      return "skipped";
+    }
+    this.newestDrawn = number;
+    if (this.keep) {
+      if (this.current) releaseImage(this.current.image);
+      this.current = { image, meta, seq: number };
+    }
+    try {
+      this.draw(image, meta);
+    } catch (err) {
+      this.report(err, meta);
+      return "failed";
+    } finally {
+      if (!this.keep) releaseImage(image);
+    }
+    return "drawn";
+  }
+
+  /** @private */
+  report(err, meta) {
+    try {
+      this.onError(err instanceof Error ? err : new Error(errorMessage(err)), meta);
+    } catch (ignored) {
+      // A broken error handler must not break drawing.
+    }
+  }
+
+  /** Release the kept image; images still decoding are released when they finish, undrawn. */
+  dispose() {
+    this.disposed = true;
+    if (this.current) releaseImage(this.current.image);
+    this.current = null;
+  }
+}
