@@ -5,13 +5,6 @@ import pytest
 from pyvr_jupyter import ControlPanel, VolumeView, create_test_volume, viewer
 
 
-@pytest.fixture
-def view():
-    v = VolumeView(create_test_volume((16, 16, 16), "sphere"), width=48, height=32)
-    yield v
-    v.close()
-
-
 def test_controls_drive_the_view(view, tmp_path):
     panel = ControlPanel(view)
     panel.quality.value = 1.0
@@ -29,7 +22,7 @@ def test_controls_drive_the_view(view, tmp_path):
     panel.background.value = "#ff0000"
     assert view.background == [1.0, 0.0, 0.0]
     panel.image_size.value = 192
-    assert (view.width, view.height) == (192, 128)  # keeps the aspect ratio
+    assert (view.width, view.height) == (192, 144)  # keeps the aspect ratio (64 × 48)
     panel.filename.value = str(tmp_path / "shot.png")
     panel.save.click()
     assert (tmp_path / "shot.png").exists() and "saved" in panel.status.value

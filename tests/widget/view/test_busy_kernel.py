@@ -48,11 +48,6 @@ def shell(monkeypatch):
     return fake
 
 
-@pytest.fixture
-def volume():
-    return create_test_volume((24, 24, 24), "torus")
-
-
 def test_cell_events_reach_live_subscribers_only(shell):
     class Subscriber:
         def __init__(self):

@@ -9,19 +9,7 @@ import traitlets
 
 from pyvr_jupyter import ControlPanel, VolumeView, create_test_volume
 from pyvr_jupyter.widget.view.frames import PREVIEW_LEVEL_SIDE
-from recording_view import RecordingView, decode
-
-
-@pytest.fixture
-def volume():
-    return create_test_volume((24, 24, 24), "torus")
-
-
-@pytest.fixture
-def view(volume):
-    v = RecordingView(volume, width=48, height=48, colormap="hot")
-    yield v
-    v.close()
+from recording_view import decode
 
 
 BAD_BOXES = [[[0, 0, 0]], [[0, 0, 0], [1, 1]], [[0, 0, float("nan")], [5, 5, 5]], [[0, 0, 0], [float("inf"), 1, 1]],

@@ -14,18 +14,6 @@ from pyvr_jupyter.widget.view import frames
 from recording_view import RecordingView, decode, wait_for
 
 
-@pytest.fixture
-def volume():
-    return create_test_volume((24, 24, 24), "torus")
-
-
-@pytest.fixture
-def view(volume):
-    v = RecordingView(volume, width=64, height=48, colormap="hot")
-    yield v
-    v.close()
-
-
 def test_no_frame_until_a_view_is_ready_then_one_lossless_frame(view):
     time.sleep(0.2)
     assert view.frames() == []

@@ -15,18 +15,6 @@ from pyvr_jupyter import VolumeView, create_test_volume
 from recording_view import RecordingView, decode, wait_for
 
 
-@pytest.fixture
-def volume():
-    return create_test_volume((24, 24, 24), "torus")
-
-
-@pytest.fixture
-def view(volume):
-    v = RecordingView(volume, width=64, height=48, colormap="hot")
-    yield v
-    v.close()
-
-
 def settle_acknowledging(view, timeout=30.0):
     """Play a browser that draws every frame until nothing is pending."""
     deadline = time.monotonic() + timeout

@@ -17,13 +17,6 @@ from recording_view import RecordingView, decode
 
 
 @pytest.fixture
-def view():
-    v = RecordingView(create_test_volume((24, 24, 24), "torus"), width=64, height=48, colormap="hot")
-    yield v
-    v.close()
-
-
-@pytest.fixture
 def series_view():
     torus = create_test_volume((16, 16, 16), "torus")
     v = RecordingView(torch.stack([torus * s for s in (0.25, 1.0, 2.0)]), width=48, height=48)

@@ -1,0 +1,21 @@
+"""Fixtures shared by the widget tests: a small volume and a view of it that records what it
+sends (``RecordingView``, tests/recording_view.py: no comm or browser needed)."""
+
+import pytest
+
+from pyvr_jupyter import create_test_volume
+from recording_view import RecordingView
+
+
+@pytest.fixture
+def volume():
+    """A 24³ torus: renders in milliseconds, with structure to see from every side."""
+    return create_test_volume((24, 24, 24), "torus")
+
+
+@pytest.fixture
+def view(volume):
+    """A 64 × 48 ``RecordingView`` of ``volume`` (colormap "hot"), closed afterwards."""
+    v = RecordingView(volume, width=64, height=48, colormap="hot")
+    yield v
+    v.close()
