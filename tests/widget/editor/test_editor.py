@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+import traitlets
 
 from pyvr_jupyter import OpacityTransferFunction, TransferFunctionEditor, VolumeView, create_test_volume
 from pyvr_jupyter.widget.editor import document, editor as tf_editor
@@ -210,6 +211,14 @@ def test_malformed_documents_raise_value_error_and_change_nothing(editor, text):
         editor.from_json(text)
     assert time.perf_counter() - start < 1.0
     assert (editor.to_json(), editor.window.min, editor.window.max) == before
+
+
+@pytest.mark.parametrize("bad", [(0.5, 0.5), (0.8, 0.2), (0.0, float("nan")), (float("-inf"), 1.0)])
+def test_an_invalid_value_range_is_refused_and_rolled_back(editor, bad):
+    before, window = editor.value_range, tuple(editor.window.value)
+    with pytest.raises(traitlets.TraitError, match="value_range"):
+        editor.value_range = bad
+    assert editor.value_range == before and tuple(editor.window.value) == window
 
 
 def test_a_value_range_outside_the_data_widens_the_window(editor):

@@ -1,0 +1,60 @@
+"""``view.volume = ...``: what the constructor takes, the setter takes (a ``LoadedVolume`` brings its
+spacing and origin), and a volume that cannot be shown raises with the view left as it was."""
+
+import numpy as np
+import pytest
+import torch
+
+from pyvr_jupyter import VolumeView, create_test_volume
+from pyvr_jupyter.io import LoadedVolume
+from recording_view import RecordingView
+
+
+def state(view) -> dict:
+    return {"volume": view.volume, "series": view.time_series, "time_index": view.time_index,
+            "value_range": list(view.value_range), "camera": view.camera.to_dict(),
+            "overlay_box": view.overlay_box, "spacing": view.renderer.spacing.tolist(),
+            "camera_position": list(view.camera_position)}
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "2-D", "spacing"])
+def test_a_volume_that_cannot_be_shown_leaves_a_series_view_unchanged(bad):
+    torus = create_test_volume((16, 16, 16), "torus")
+    view = RecordingView(torch.stack([torus * s for s in (0.5, 1.0, 2.0)]), width=32, height=32)
+    try:
+        view.time_index = 2
+        before = state(view)
+        volume = np.ones((20, 16, 16), np.float32)
+        if bad == "nan":
+            volume[3, 4, 5] = np.nan
+        elif bad == "inf":
+            volume[0, 0, 0] = np.inf
+        elif bad == "2-D":
+            volume = volume[0]
+        with pytest.raises((ValueError, TypeError)):
+            view.volume = LoadedVolume(volume, (1.0, -1.0, 1.0), (0.0, 0.0, 0.0)) if bad == "spacing" else volume
+        after = state(view)
+        assert after.pop("volume") is before.pop("volume") and after == before
+    finally:
+        view.close()
+
+
+def test_a_loaded_volume_is_taken_with_its_spacing_and_origin():
+    view = RecordingView(create_test_volume((16, 16, 16), "torus"), width=32, height=32)
+    try:
+        scan = LoadedVolume(np.asarray(create_test_volume((12, 16, 20), "sphere")), (2.0, 1.5, 3.0), (-10.0, 5.0, 0.0))
+        view.volume = scan
+        assert isinstance(view.volume, np.ndarray) and view.volume.shape == (12, 16, 20)
+        assert view.renderer.spacing.tolist() == [2.0, 1.5, 3.0] and view.renderer.origin.tolist() == [-10.0, 5.0, 0.0]
+        assert view.overlay_box == [[-10.0, 5.0, 0.0], [28.0, 27.5, 33.0]]  # the new world box
+        assert view.camera.target.tolist() == pytest.approx([9.0, 16.25, 16.5])  # reframed on it
+        expected = VolumeView(scan, width=32, height=32, colormap=view.colormap, opacity=view.opacity_points,
+                              camera=view.camera)
+        try:
+            assert np.array_equal(view.screenshot(), expected.screenshot())  # as if constructed with it
+        finally:
+            expected.close()
+        view.volume = np.asarray(create_test_volume((12, 16, 20), "torus"))  # an array keeps them
+        assert view.renderer.spacing.tolist() == [2.0, 1.5, 3.0]
+    finally:
+        view.close()
