@@ -3,8 +3,9 @@
 camera → rays → ray–box clipping (and the user's clip box and planes) → samples → empty-space
 culling → classification → shading → compositing. A ``RenderContext`` holds everything one
 render needs, so that a chunk of rays can be rendered (and recomputed in backward) from its
-pixel indices alone; ``VolumeRenderer`` builds one per render. The fused CPU kernel
-(``fused.py``) takes its rays and segments from here too, so both backends sample alike.
+pixel indices alone; ``VolumeRenderer`` builds one per render. The fused kernels read the same
+context (``fused/args.kernel_args``) and place their rays and samples as ``rays`` does here, so
+both backends sample alike. The compositing strategy comes from ``stages/compositing.STRATEGIES``.
 """
 
 from __future__ import annotations
@@ -15,19 +16,16 @@ from typing import Callable
 import torch
 from torch.utils.checkpoint import checkpoint
 
-from .stages import compositing as comp
 from .stages.camera import Camera
+from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES, optical_depth
 from .stages.empty_space import sample_is_occupied
-from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples, intersect_box,
-                          restrict_to_steps, sample_along_rays)
+from .stages.piecewise_linear import KnotTable, interpolate_piecewise_linear
+from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples,
+                                 intersect_box, restrict_to_steps, sample_along_rays)
 from .stages.shading import Lighting, shade
-from .stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction, interpolate_piecewise_linear
 from .stages.volume_sampling import sample_grid
 
-__all__ = ["RenderContext", "render_chunks", "stopper", "RenderInterrupted", "EMISSION_ABSORPTION", "BLOCK_SIZE"]
-
-EMISSION_ABSORPTION = ("vectorized", "early_termination", "sequential")
-BLOCK_SIZE = 64  # samples per block for early termination
+__all__ = ["RenderContext", "render_chunks", "stopper", "RenderInterrupted"]
 # Bytes of working memory one sample costs in a chunk (positions, lookups, colours, shading
 # and compositing temporaries, as float32): an estimate with margin, which the memory tests check.
 BYTES_PER_SAMPLE = 4 * 48
@@ -64,8 +62,8 @@ class RenderContext:
     step: float
     vmin: float | torch.Tensor  # tensors only when they require grad
     vmax: float | torch.Tensor
-    opacity_tf: OpacityTransferFunction | None
-    color_tf: ColorTransferFunction | None
+    opacity: KnotTable | None  # None: opacity = clamp(scalar, 0, 1)
+    color: KnotTable | None  # None: white
     lighting: Lighting | None
     unit_distance: float
     compositing: str
@@ -91,9 +89,9 @@ class RenderContext:
         if self.ray_table is not None:
             tensors += list(self.ray_table)
         tensors += [v for v in (self.vmin, self.vmax) if isinstance(v, torch.Tensor)]
-        for tf in (self.opacity_tf, self.color_tf):
-            if tf is not None:
-                tensors.append(tf.values)
+        for table in (self.opacity, self.color):
+            if table is not None:
+                tensors.append(table.values)
         if self.lighting is not None:
             tensors += [v for v in (self.lighting.ambient, self.lighting.diffuse, self.lighting.specular,
                                     self.lighting.shininess, self.lighting.light_direction)
@@ -154,28 +152,12 @@ class RenderContext:
         """Render the pixels with flat indices ``pixels`` (n,), whose ``rays`` may be given
         (from ``chunks``); returns (n, 4) premultiplied RGBA."""
         origin, directions, segments, n_steps = rays if rays is not None else self.rays(pixels)
-        n_rays = pixels.shape[0]
-
-        if self.compositing == "early_termination":
-            def sample_block(ray_ids: torch.Tensor, first: int, n: int):
-                sub = RaySegments(segments.t_near[ray_ids], segments.t_far[ray_ids])
-                samples, points, sample_dirs = self._samples(origin if origin.ndim == 1 else origin[ray_ids],
-                                                             directions[ray_ids], sub, n_steps[ray_ids], first, n)
-                rgb, tau = self._classify(points, sample_dirs, samples)
-                return rgb, tau, samples.ray_ids
-            result = comp.march_early_termination(sample_block, n_steps, BLOCK_SIZE)
-        elif self.compositing in EMISSION_ABSORPTION:
-            samples, points, sample_dirs = self._samples(origin, directions, segments, n_steps)
-            rgb, tau = self._classify(points, sample_dirs, samples)
-            if self.compositing == "vectorized":
-                result = comp.composite_vectorized(rgb, tau, samples.ray_ids, n_rays)
-            else:
-                result = comp.composite_sequential(comp.pad_samples(rgb, samples.ray_ids, n_rays),
-                                                   comp.pad_samples(tau, samples.ray_ids, n_rays))
-        else:
-            samples, points, _ = self._samples(origin, directions, segments, n_steps)
-            return self._project(points, samples, n_rays)
-        return torch.cat([result.rgb, result.opacity[:, None]], dim=-1).to(self.grid.dtype)
+        strategy = STRATEGIES[self.compositing]
+        if strategy.family == EMISSION_ABSORPTION:
+            result = strategy.composite(_ChunkSamples(self, origin, directions, segments, n_steps))
+            return torch.cat([result.rgb, result.opacity[:, None]], dim=-1).to(self.grid.dtype)
+        samples, points, _ = self._samples(origin, directions, segments, n_steps)
+        return self._project(points, samples, pixels.shape[0])
 
     def _samples(self, origin, directions, segments, n_steps, first: int = 0, block_size: int | None = None):
         """Packed samples of the rays, their world positions (m, 3) and ray directions (m, 3),
@@ -210,23 +192,50 @@ class RenderContext:
             rgb, opacity = rgba.split([3, 1], dim=1)
             opacity = opacity.squeeze(1)
         else:
-            opacity = self.opacity_tf(values) if self.opacity_tf is not None else values.clamp(0.0, 1.0)
-            rgb = self.color_tf(values) if self.color_tf is not None else torch.ones_like(values)[:, None].expand(-1, 3)
+            opacity, rgb = self._lookup(values)
         if self.lighting is not None:
             rgb = shade(rgb, gradients, sample_dirs, self.lighting)
-        return rgb, comp.optical_depth(opacity, samples.deltas, self.unit_distance)
+        return rgb, optical_depth(opacity, samples.deltas, self.unit_distance)
+
+    def _lookup(self, scalars: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Opacity (m,) and colour (m, 3) of normalised ``scalars`` (m,) from the two tables."""
+        opacity = self.opacity(scalars)[:, 0] if self.opacity is not None else scalars.clamp(0.0, 1.0)
+        rgb = self.color(scalars) if self.color is not None else torch.ones_like(scalars)[:, None].expand(-1, 3)
+        return opacity, rgb
 
     def _project(self, points, samples: PackedSamples, n_rays: int) -> torch.Tensor:
-        """MIP, MinIP and average: the TFs applied to one scalar per ray; returns (n_rays, 4)."""
+        """The projection family: the TFs applied to one scalar per ray; returns (n_rays, 4)."""
         values, _ = self._scalars(points)
-        if self.compositing == "average":
-            scalar, hit = comp.composite_average(values, samples.deltas, samples.ray_ids, n_rays)
-        else:
-            scalar, hit = comp.composite_extremum(values, samples.ray_ids, n_rays, largest=self.compositing == "mip")
-        alpha = self.opacity_tf(scalar) if self.opacity_tf is not None else torch.ones_like(scalar)
+        scalar, hit = STRATEGIES[self.compositing].composite(values, samples.deltas, samples.ray_ids, n_rays,
+                                                             self.unit_distance)
+        alpha, rgb = self._lookup(scalar)
+        if self.opacity is None:  # without an opacity TF a projection is opaque where it hit
+            alpha = torch.ones_like(scalar)
         alpha = alpha * hit.to(alpha.dtype)
-        rgb = self.color_tf(scalar) if self.color_tf is not None else torch.ones_like(scalar)[:, None].expand(-1, 3)
         return torch.cat([rgb * alpha[:, None], alpha[:, None]], dim=-1)
+
+
+class _ChunkSamples:
+    """A chunk's rays as an emission–absorption strategy reads them (``compositing.ClassifiedSamples``):
+    every sample classified at once, or blocks of samples of some rays."""
+
+    def __init__(self, context: RenderContext, origin, directions, segments: RaySegments, n_steps: torch.Tensor):
+        self._context, self._origin, self._directions, self._segments = context, origin, directions, segments
+        self.n_steps, self.n_rays = n_steps, n_steps.shape[0]
+
+    def all(self):
+        samples, points, sample_dirs = self._context._samples(self._origin, self._directions, self._segments,
+                                                              self.n_steps)
+        rgb, tau = self._context._classify(points, sample_dirs, samples)
+        return rgb, tau, samples.ray_ids
+
+    def block(self, ray_ids: torch.Tensor, first: int, n: int):
+        sub = RaySegments(self._segments.t_near[ray_ids], self._segments.t_far[ray_ids])
+        origin = self._origin if self._origin.ndim == 1 else self._origin[ray_ids]
+        samples, points, sample_dirs = self._context._samples(origin, self._directions[ray_ids], sub,
+                                                              self.n_steps[ray_ids], first, n)
+        rgb, tau = self._context._classify(points, sample_dirs, samples)
+        return rgb, tau, samples.ray_ids
 
 
 def render_chunks(context: RenderContext, needs_graph: bool, check_stop: Callable[[], None],
@@ -241,8 +250,9 @@ def render_chunks(context: RenderContext, needs_graph: bool, check_stop: Callabl
     samples_per_chunk = max(1, max_memory_bytes // bytes_per_sample)
     if context.grid.device.type == "cpu":
         samples_per_chunk = min(SAMPLES_PER_CHUNK, samples_per_chunk)
-    if context.compositing == "early_termination":  # holds one block of samples per ray at a time
-        chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // BLOCK_SIZE), keep_rays=not needs_graph)
+    block = STRATEGIES[context.compositing].termination[1]
+    if block > 1:  # a march in blocks of samples holds one block per ray at a time
+        chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // block), keep_rays=not needs_graph)
     else:
         chunks = context.chunks(samples_per_chunk=samples_per_chunk, keep_rays=not needs_graph)
     pieces = []

@@ -17,23 +17,27 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .fused import adjoint as fused_adjoint, driver as fused_render, kernel as fused
+from . import fused
+from .fused import autograd as fused_autograd, driver as fused_driver
 from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
                       check_step_size, check_volume_array, check_world_length,
                       check_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
 from .stages.empty_space import occupied_box, pad_blocks
-from .context import EMISSION_ABSORPTION, RenderContext, RenderInterrupted, render_chunks, stopper
-from .tools.ray_batches import check_cameras, check_rays
+from .context import RenderContext, RenderInterrupted, render_chunks, stopper
+from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
-from .stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction, rgba_table
+from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
+                                        rgba_table)
+from .tools.ray_batches import check_cameras, check_rays
 from .volume_cache import VolumeState, volume_key
 from .stages.volume_sampling import pack_grid
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 
-COMPOSITING_STRATEGIES = ("vectorized", "early_termination", "sequential", "mip", "minip", "average")
+#: The compositing strategies' names (``stages/compositing.STRATEGIES`` describes each).
+COMPOSITING_STRATEGIES = tuple(STRATEGIES)
 BACKENDS = ("auto", "torch", "fused")
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 MAX_SAMPLES_PER_RAY = 100_000
@@ -52,12 +56,13 @@ class VolumeRenderer:
         max_memory_bytes: working-memory budget for one chunk of rays. None: 1 GiB on a CPU;
             on a GPU an eighth of its memory, at most 4 GiB (a GPU pays per chunk in kernel
             launches: the Quick Start took 12.6 ms in 4 chunks, 9.0 ms in one, on an H200).
-        backend: 'auto' renders with the fused CPU kernel (``fused.py``) whenever no graph is
-            recorded on a CPU, with the kernel and its per-ray adjoint (``fused_adjoint.py``,
+        backend: 'auto' renders with the fused CPU kernel (``fused/kernel.py``) whenever no graph
+            is recorded on a CPU, with the kernel and its per-ray adjoint (``fused/adjoint.py``,
             ``last_stats["backend"] == "fused+adjoint"``) when only the volume and the transfer
             functions' values need a gradient (emission–absorption compositing), and with the
-            PyTorch stages otherwise (also while a kernel is still compiling, so a first picture
-            never waits for it); 'torch' always uses the PyTorch stages; 'fused' always uses the
+            PyTorch stages otherwise (also while a kernel compiles cold, so a first picture never
+            waits for a compile; a kernel in numba's disk cache is waited for, about a second,
+            see ``fused/compilation.py``); 'torch' always uses the PyTorch stages; 'fused' always uses the
             kernel without a graph and raises ValueError where it cannot (a graph to record, a
             CUDA device).
         fused_threads: threads the kernel may use (None: all cores).
@@ -132,21 +137,19 @@ class VolumeRenderer:
             self.spacing, self.origin = spacing, origin
         return data
 
-    def set_opacity_transfer_function(self, opacity_tf: OpacityTransferFunction) -> "VolumeRenderer":
-        """Use ``opacity_tf`` (opacity per unit distance over the TF domain) from the next render.
+    def set_opacity_transfer_function(self, opacity_tf: TransferFunction) -> "VolumeRenderer":
+        """Use ``opacity_tf`` (opacity per unit distance over the TF domain: an
+        ``OpacityTransferFunction`` or any one-channel ``TransferFunction``) from the next render.
 
         Returns self, so calls chain: ``renderer.set_opacity_transfer_function(otf).render(volume)``.
         """
-        if not isinstance(opacity_tf, OpacityTransferFunction):
-            raise TypeError(f"opacity_tf must be an OpacityTransferFunction, got {type(opacity_tf).__name__}")
-        self.opacity_tf = opacity_tf
+        self.opacity_tf = _check_tf("opacity_tf", opacity_tf, 1)
         return self
 
-    def set_color_transfer_function(self, color_tf: ColorTransferFunction) -> "VolumeRenderer":
-        """Use ``color_tf`` (RGB over the TF domain) from the next render. Returns self."""
-        if not isinstance(color_tf, ColorTransferFunction):
-            raise TypeError(f"color_tf must be a ColorTransferFunction, got {type(color_tf).__name__}")
-        self.color_tf = color_tf
+    def set_color_transfer_function(self, color_tf: TransferFunction) -> "VolumeRenderer":
+        """Use ``color_tf`` (RGB over the TF domain: a ``ColorTransferFunction`` or any
+        three-channel ``TransferFunction``) from the next render. Returns self."""
+        self.color_tf = _check_tf("color_tf", color_tf, 3)
         return self
 
     def set_lighting(self, light_direction=None, ambient=None, diffuse=None, specular=None, shininess=None,
@@ -332,7 +335,8 @@ class VolumeRenderer:
             state = state.half_resolution()
             spacing = self._spacing * torch.tensor([(full_shape[2 - a] - 1) / (state.volume.shape[2 - a] - 1)
                                                     for a in range(3)], dtype=torch.float64)
-        shaded = use_lighting and compositing in EMISSION_ABSORPTION
+        strategy = STRATEGIES[compositing]
+        shaded = use_lighting and strategy.family == EMISSION_ABSORPTION
         grid_key = (shaded, tuple(spacing.tolist()))  # the gradient channels are in world units
         grid = state.grids.get(grid_key)
         if grid is None:
@@ -342,13 +346,14 @@ class VolumeRenderer:
         dtype = state.volume.dtype
         box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
 
-        # 2. Per-render settings shared by every chunk.
+        # 2. Per-render settings shared by every chunk; each TF read once, as a table.
+        opacity = self.opacity_tf.table() if use_opacity else None
+        color = self.color_tf.table() if use_color else None
         context = RenderContext(
             camera=camera, image_size=(height, width), box=box, grid=grid, step=step,
-            vmin=vmin, vmax=vmax, opacity_tf=self.opacity_tf if use_opacity else None,
-            color_tf=self.color_tf if use_color else None, lighting=self.lighting if shaded else None,
+            vmin=vmin, vmax=vmax, opacity=opacity, color=color, lighting=self.lighting if shaded else None,
             unit_distance=self.opacity_unit_distance, compositing=compositing,
-            rgba=rgba_table(self.opacity_tf, self.color_tf, as_parts=True) if use_opacity and use_color else None,
+            rgba=rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
             ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
@@ -361,11 +366,11 @@ class VolumeRenderer:
 
         # 3. Empty-space skipping, unless the volume or the opacity TF is learnt: their gradient
         #    reaches samples whose opacity is zero now but would not stay zero.
-        opacity_learnt = context.opacity_tf is not None and context.opacity_tf.values.requires_grad
+        opacity_learnt = opacity is not None and opacity.values.requires_grad
         range_learnt = isinstance(vmin, torch.Tensor)
         can_skip = not (needs_graph and (grid.requires_grad or opacity_learnt or range_learnt))
-        if self.skip_empty_space and can_skip and compositing in EMISSION_ABSORPTION:
-            occupied = state.occupied_blocks(vmin, vmax, context.opacity_tf)
+        if self.skip_empty_space and can_skip and strategy.family == EMISSION_ABSORPTION:
+            occupied = state.occupied_blocks(vmin, vmax, opacity)
             context.block_size = state.block_size
             context.clip_box = occupied_box(occupied, context.block_size, box, spacing.to(box.minimum))
             context.occupied = pad_blocks(occupied)
@@ -375,39 +380,35 @@ class VolumeRenderer:
 
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
         if backend == "fused":
-            rgba = fused_render.render_context(context, stopper(should_stop), self.fused_threads)
+            rgba = fused_driver.render_context(context, stopper(should_stop), self.fused_threads)
         elif backend == "fused+adjoint":  # the kernel forward, its per-ray adjoint in backward
-            rgba = fused_adjoint.render_context(context, stopper(should_stop), self.fused_threads)
+            rgba = fused_autograd.render_context(context, stopper(should_stop), self.fused_threads)
         else:
             rgba = render_chunks(context, needs_graph, stopper(should_stop), self.max_memory_bytes)
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
         return rgba.reshape(height, width, 4)
 
-    def _choose_backend(self, needs_graph: bool, dtype: torch.dtype, context: RenderContext | None = None) -> str:
+    def _choose_backend(self, needs_graph: bool, dtype: torch.dtype, context: RenderContext) -> str:
         """'fused', 'fused+adjoint' or 'torch' for this render (see the ``backend`` argument of
         the class). 'fused+adjoint', with ``auto`` on a CPU: the kernel renders and its per-ray
-        adjoint (``fused_adjoint.py``) gives the gradient, when only the volume and the TF values
-        need one (``fused_adjoint.covers``); camera, lighting and value-range gradients, MIP, MinIP
-        and average keep the PyTorch stages."""
+        adjoint gives the gradient, when only the volume and the TF tables need one
+        (``fused.covers``); camera, lighting and value-range gradients, and strategies the adjoint
+        does not cover, keep the PyTorch stages."""
         if self.backend == "torch":
             return "torch"
-        if (self.backend == "auto" and needs_graph and self.device.type == "cpu" and context is not None
-                and fused_adjoint.covers(context)):
-            if fused_adjoint.is_compiled(_NUMPY_DTYPES[dtype]):
-                return "fused+adjoint"
-            fused_adjoint.compile_async(_NUMPY_DTYPES[dtype])  # ready for a later render; this one does not wait
-            return "torch"
+        grid_dtype = _NUMPY_DTYPES[dtype]
+        if self.backend == "auto" and needs_graph and fused.covers(context):
+            return "fused+adjoint" if fused.ensure_ready(grid_dtype, adjoint=True) else "torch"
         reason = ("a graph must be recorded (an input requires grad)" if needs_graph else
-                  f"the fused kernel runs on the CPU, not {self.device}" if self.device.type != "cpu" else None)
+                  f"the fused kernel runs on the CPU, not {self.device}" if self.device.type != "cpu" else
+                  f"compositing={context.compositing!r} has no kernel code" if
+                  STRATEGIES[context.compositing].kernel_code < 0 else None)
         if self.backend == "fused":
             if reason is not None:
                 raise ValueError(f"backend='fused' cannot render this: {reason}; use backend='auto' or 'torch'")
-            fused.wait_until_compiled(_NUMPY_DTYPES[dtype])
+            fused.wait_until_compiled(grid_dtype)
             return "fused"
-        if reason is None and not fused.is_compiled(_NUMPY_DTYPES[dtype]):
-            fused.compile_async(_NUMPY_DTYPES[dtype])  # ready for a later render; this one does not wait
-            return "torch"
-        return "torch" if reason is not None else "fused"
+        return "fused" if reason is None and fused.ensure_ready(grid_dtype) else "torch"
 
     def _value_range(self, value_range, state: VolumeState) -> tuple:
         """(vmin, vmax) of this render: floats, or tensors when the given ones require grad."""
@@ -446,3 +447,10 @@ class VolumeRenderer:
         return (f"VolumeRenderer(volume_shape={self.volume_shape}, device='{self.device}', "
                 f"spacing={self._spacing.tolist()}, opacity={self.opacity_tf!r}, color={self.color_tf!r})")
 
+
+def _check_tf(name: str, tf, n_channels: int) -> TransferFunction:
+    if not isinstance(tf, TransferFunction) or tf.n_channels != n_channels:
+        kind = "OpacityTransferFunction" if n_channels == 1 else "ColorTransferFunction"
+        raise TypeError(f"{name} must be a {kind} (or a TransferFunction of {n_channels} channel"
+                        f"{'s' if n_channels > 1 else ''}), got {type(tf).__name__}")
+    return tf

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .stages.empty_space import block_min_max, occupied_blocks, skip_block_size
-from .stages.transfer_functions import OpacityTransferFunction
+from .stages.piecewise_linear import KnotTable
 
 __all__ = ["VolumeState", "volume_key", "half_resolution"]
 
@@ -48,17 +48,16 @@ class VolumeState:
     def block_size(self) -> int:
         return skip_block_size(self.volume.shape)
 
-    def occupied_blocks(self, vmin: float, vmax: float, opacity_tf: OpacityTransferFunction | None) -> torch.Tensor:
-        """Blocks that can have opacity, for this value range and opacity TF (the last answer is
-        kept: orbiting re-renders with the same ones)."""
-        key = (vmin, vmax, None if opacity_tf is None else
-               (opacity_tf.positions.cpu().numpy().tobytes(), opacity_tf.values.detach().cpu().numpy().tobytes()))
+    def occupied_blocks(self, vmin: float, vmax: float, opacity: KnotTable | None) -> torch.Tensor:
+        """Blocks that can have opacity, for this value range and opacity table (the last answer
+        is kept: orbiting re-renders with the same ones)."""
+        key = (vmin, vmax, None if opacity is None else opacity.key())
         if self.occupancy is None or self.occupancy[0] != key:
             if self.block_range is None:
                 self.block_range = block_min_max(self.volume, self.block_size)
             low, high = self.block_range
             span = vmax - vmin
-            self.occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity_tf))
+            self.occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity))
         return self.occupancy[1]
 
 

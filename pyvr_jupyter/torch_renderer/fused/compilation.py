@@ -1,57 +1,83 @@
-"""Compiling numba kernels without making anyone wait: once per process, on a background thread.
+"""Compiling the fused kernels without making anyone wait: once per process, off the render path.
 
-numba compiles a kernel at its first call for each signature (here: one per grid dtype), or
-loads it from its on-disk cache. ``Compilation`` runs that first call on a tiny input in a
-background thread, so that ``VolumeRenderer(backend="auto")`` can render with the PyTorch stages
-until the kernel is ready, and tells when it is.
+numba compiles a kernel for each signature (here: one per grid dtype), or loads it from its
+on-disk cache (about 10–17 s cold on 2 cores, 0.2–1.5 s from the cache). ``Compilation``
+compiles a signature on a background thread with ``Dispatcher.compile``, which compiles without
+running anything: it never takes ``KERNEL_LOCK``, so a cold compile on one thread does not hold up
+fused renders on others (the widget's worker threads; see docs/threads.md).
+
+``ensure_ready`` is what the renderer asks before a fused render: a signature already compiled
+is ready; one in numba's on-disk cache is worth a short wait (``CACHE_WAIT_SECONDS``); a cold
+compile is not: the renderer then renders with the PyTorch stages while it compiles.
 
 Example:
-    >>> import numpy as np
-    >>> calls = []
-    >>> compilation = Compilation(lambda dtype: calls.append(dtype), "example")
-    >>> compilation.wait_until_compiled(np.float32), calls
-    (True, [dtype('float32')])
+    >>> from pyvr_jupyter.torch_renderer import fused
+    >>> fused.compile_async(adjoint=True); fused.wait_until_compiled(adjoint=True)
+    True
 """
 
 from __future__ import annotations
 
 import threading
-import time
 
+import numba
 import numpy as np
 
-__all__ = ["Compilation", "KERNEL_LOCK"]
+from .adjoint import adjoint_tile
+from .args import tiny_args
+from .kernel import march_tile
 
-#: numba's default thread pool must not be entered from two Python threads at once (the
-#: widget renders on worker threads, one per view): kernel calls take turns.
+__all__ = ["Compilation", "FORWARD", "ADJOINT", "KERNEL_LOCK", "CACHE_WAIT_SECONDS", "compile_async",
+           "wait_until_compiled", "is_compiled", "ensure_ready"]
+
+#: Kernel calls take turns: two Python threads must not drive numba's thread pool at once (the
+#: workqueue layer is not thread-safe, and two renders on 2 cores only slow each other down).
+#: Held for kernel calls only, never for compilation.
 KERNEL_LOCK = threading.Lock()
+#: How long a render waits for a kernel that numba's on-disk cache holds (loading takes 0.2–1.5 s).
+CACHE_WAIT_SECONDS = 3.0
 
 
 class Compilation:
     """One kernel's signatures (one per grid dtype), compiled or loaded from numba's cache on a
-    background thread, once per process: ``tiny_call(dtype)`` runs the kernel once on a tiny input."""
+    background thread, once per process. ``extra_args(dtype)`` gives the kernel's arguments after
+    its ``KernelArgs`` for a 1-pixel render (only their types matter)."""
 
-    def __init__(self, tiny_call, thread_name: str):
-        self._tiny_call = tiny_call
+    def __init__(self, kernel, extra_args, thread_name: str):
+        self.kernel = kernel
+        self._extra_args = extra_args
         self._thread_name = thread_name
-        self._compiled: set = set()  # grid dtypes whose kernel is ready
         self._compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
-        self.seconds: dict = {}  # seconds each signature took to compile or load, by dtype name
+        self._errors: dict = {}  # grid dtype -> the exception its compilation raised
         self._guard = threading.Lock()
 
+    def signature(self, dtype) -> tuple:
+        """The numba argument types of ``dtype``'s signature."""
+        dtype = np.dtype(dtype)
+        return tuple(numba.typeof(a) for a in (tiny_args(dtype), *self._extra_args(dtype)))
+
     def _compile(self, dtype: np.dtype, done: threading.Event) -> None:
-        start = time.perf_counter()
         try:
-            with KERNEL_LOCK:
-                self._tiny_call(dtype)
-            self._compiled.add(dtype)
-            self.seconds[dtype.name] = time.perf_counter() - start
+            self.kernel.compile(self.signature(dtype))
+        except Exception as error:  # kept for wait_until_compiled to re-raise
+            self._errors[dtype] = error
         finally:
             done.set()
 
     def is_compiled(self, dtype=np.float32) -> bool:
         """Is the signature for grids of ``dtype`` ready to run without waiting?"""
-        return np.dtype(dtype) in self._compiled
+        done = self._compiling.get(np.dtype(dtype))
+        return done is not None and done.is_set() and np.dtype(dtype) not in self._errors
+
+    def is_cached(self, dtype=np.float32) -> bool:
+        """Does numba's on-disk cache hold ``dtype``'s signature for this machine (so loading it
+        takes a second, not a compile)? Reads numba's cache index; False when it cannot tell."""
+        try:
+            cache = self.kernel._cache
+            key = cache._index_key(self.signature(dtype), self.kernel.targetctx.codegen())
+            return key in cache._cache_file._load_index()
+        except Exception:  # numba's cache internals differ, or no cache: assume a cold compile
+            return False
 
     def compile_async(self, dtype=np.float32) -> threading.Event:
         """Start compiling (or loading) ``dtype``'s signature once; an Event set when it is done."""
@@ -64,5 +90,51 @@ class Compilation:
             return self._compiling[dtype]
 
     def wait_until_compiled(self, dtype=np.float32, timeout: float | None = None) -> bool:
-        """Block until ``dtype``'s signature is ready (starting it if needed); True when it is."""
-        return self.compile_async(dtype).wait(timeout) and self.is_compiled(dtype)
+        """Block until ``dtype``'s signature is ready (starting it if needed); True when it is.
+        Re-raises the compilation's error, if it failed."""
+        done = self.compile_async(dtype).wait(timeout)
+        if np.dtype(dtype) in self._errors:
+            raise RuntimeError(f"compiling {self.kernel.__name__} for {np.dtype(dtype)} failed") \
+                from self._errors[np.dtype(dtype)]
+        return done
+
+
+FORWARD = Compilation(march_tile, lambda dtype: (0, np.zeros((1, 4), dtype), np.zeros(1, np.int64)),
+                      "pyvr-forward-compile")
+ADJOINT = Compilation(adjoint_tile, lambda dtype: (
+    0, np.zeros((1, 4), dtype), np.ones(1, np.int64), np.ones((1, 4), dtype), np.zeros((1, 2, 2, 2, 4), dtype),
+    np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-adjoint-compile")
+
+
+def _kernels(adjoint: bool) -> tuple:
+    return (FORWARD, ADJOINT) if adjoint else (FORWARD,)
+
+
+def compile_async(dtype=np.float32, adjoint: bool = False) -> None:
+    """Compile (or load from numba's cache) the forward kernel for grids of ``dtype`` (float32
+    or float64), and the adjoint too with ``adjoint=True``, on background threads."""
+    for compilation in _kernels(adjoint):
+        compilation.compile_async(dtype)
+
+
+def wait_until_compiled(dtype=np.float32, timeout: float | None = None, adjoint: bool = False) -> bool:
+    """Block until the kernels of ``compile_async`` are ready (starting them if needed)."""
+    compile_async(dtype, adjoint)
+    return all(compilation.wait_until_compiled(dtype, timeout) for compilation in _kernels(adjoint))
+
+
+def is_compiled(dtype=np.float32, adjoint: bool = False) -> bool:
+    """Are the forward kernel (and the adjoint, with ``adjoint=True``) ready to run without waiting?"""
+    return all(compilation.is_compiled(dtype) for compilation in _kernels(adjoint))
+
+
+def ensure_ready(dtype=np.float32, adjoint: bool = False) -> bool:
+    """True when the kernels can run now, or after a short wait for numba's on-disk cache
+    (``CACHE_WAIT_SECONDS``); False while a cold compile runs (it has been started)."""
+    compile_async(dtype, adjoint)
+    if is_compiled(dtype, adjoint):
+        return True
+    pending = [c for c in _kernels(adjoint) if not c.is_compiled(dtype)]
+    if all(c.is_cached(dtype) for c in pending):
+        return all(c.wait_until_compiled(dtype, CACHE_WAIT_SECONDS) for c in pending)
+    return False

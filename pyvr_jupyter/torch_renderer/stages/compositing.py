@@ -1,4 +1,4 @@
-"""Stage 6 of the pipeline: compositing samples along rays, front to back.
+"""Stage 6 of the pipeline: compositing samples along rays, and the table of compositing strategies.
 
 Emission–absorption with non-premultiplied sample colours. A sample of opacity ``a`` per unit
 distance over a step of length ``Δs`` has optical depth ``τ = −(Δs / unit)·log(1 − a)`` and
@@ -7,7 +7,12 @@ distance over a step of length ``Δs`` has optical depth ``τ = −(Δs / unit)�
 log). ``a`` is clamped to ``1 − 1e-6`` only because ``log(0)`` is needed for τ.
 
 The sequential loop is the readable reference; the vectorized form and the block-wise
-early-termination march must agree with it.
+early-termination march must agree with it. The projection family (MIP, MinIP, average, X-ray)
+reduces each ray to one scalar in the transfer-function domain, which the TFs then colour.
+
+``STRATEGIES`` is the one place a strategy is declared: its family, its PyTorch function, its
+code in the fused kernels (``fused/compositing.py``) and whether the fused adjoint covers it.
+Every list of strategies (``COMPOSITING_STRATEGIES``, the widget's menu) derives from it.
 
 Example:
     Two rays: three samples on ray 0, one on ray 1, each of opacity 0.5 per unit distance and
@@ -21,19 +26,26 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Protocol
 
 import torch
 
 __all__ = [
     "Composite", "optical_depth", "composite_vectorized", "composite_sequential", "pad_samples",
-    "march_early_termination", "composite_extremum", "composite_average", "EARLY_TERMINATION_THRESHOLD",
+    "march_early_termination", "composite_maximum", "composite_minimum", "composite_average", "composite_xray",
+    "Strategy", "STRATEGIES", "EMISSION_ABSORPTION", "PROJECTION", "ClassifiedSamples",
+    "EARLY_TERMINATION_THRESHOLD", "FULL_ACCURACY_TERMINATION", "BLOCK_SIZE",
 ]
 
 OPACITY_CLAMP = 1e-6
 #: Rays whose transmittance falls below this leave the active set: what they would still
 #: gather is at most this much of the pixel's value.
 EARLY_TERMINATION_THRESHOLD = 1e-4
+#: Samples per ray per block of the early-termination march (transmittance is checked between blocks).
+BLOCK_SIZE = 64
+#: Where the other emission–absorption strategies stop a ray in the fused kernel: what it would
+#: still gather is below the backends' agreement tolerance and far below one 8-bit level.
+FULL_ACCURACY_TERMINATION = 1e-6
 
 
 class Composite(NamedTuple):
@@ -149,30 +161,124 @@ def march_early_termination(sample_block: SampleBlock, n_steps: torch.Tensor, bl
     return Composite(colour, 1.0 - transmittance)
 
 
-def composite_extremum(values: torch.Tensor, ray_ids: torch.Tensor, n_rays: int,
-                       largest: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Maximum (MIP) or minimum (MinIP) of packed ``values`` (n_samples,) along each ray.
+def _extremum(values: torch.Tensor, ray_ids: torch.Tensor, n_rays: int, reduce: str) -> tuple[torch.Tensor, torch.Tensor]:
+    extremum = values.new_zeros(n_rays).scatter_reduce(0, ray_ids, values, reduce, include_self=False)
+    return extremum, torch.bincount(ray_ids, minlength=n_rays) > 0
 
+
+def composite_maximum(values: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Tensor, n_rays: int,
+                      unit_distance: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Maximum intensity projection: the largest of packed ``values`` (n_samples,) along each ray.
+
+    Args (every projection takes the same):
+        values: (n_samples,) scalars in the transfer-function domain.
+        deltas: (n_samples,) step lengths; ray_ids: (n_samples,) non-decreasing ray of each sample.
+        n_rays: number of rays; unit_distance: the opacity unit distance (world units).
     Returns:
-        ``(extremum, hit)``, each (n_rays,); ``extremum`` is 0 and ``hit`` False for rays with no sample.
+        ``(scalar, hit)``, each (n_rays,); ``scalar`` is 0 and ``hit`` False for rays with no sample.
 
     Warning:
         Gradients are sub-gradients: they flow only to the selected sample (shared on ties).
     """
-    reduce = "amax" if largest else "amin"
-    extremum = values.new_zeros(n_rays).scatter_reduce(0, ray_ids, values, reduce, include_self=False)
-    hit = torch.bincount(ray_ids, minlength=n_rays) > 0
-    return extremum, hit
+    return _extremum(values, ray_ids, n_rays, "amax")
 
 
-def composite_average(values: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Tensor,
-                      n_rays: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Path-length-weighted mean of packed ``values`` along each ray.
+def composite_minimum(values: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Tensor, n_rays: int,
+                      unit_distance: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Minimum intensity projection (arguments as ``composite_maximum``)."""
+    return _extremum(values, ray_ids, n_rays, "amin")
 
-    Returns:
-        ``(mean, hit)``, each (n_rays,).
-    """
+
+def composite_average(values: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Tensor, n_rays: int,
+                      unit_distance: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Path-length-weighted mean of ``values`` along each ray (arguments as ``composite_maximum``)."""
     total = values.new_zeros(n_rays).index_add(0, ray_ids, values * deltas)
     length = deltas.new_zeros(n_rays).index_add(0, ray_ids, deltas)
     hit = length > 0
     return total / torch.where(hit, length, torch.ones_like(length)), hit
+
+
+def composite_xray(values: torch.Tensor, deltas: torch.Tensor, ray_ids: torch.Tensor, n_rays: int,
+                   unit_distance: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """X-ray attenuation (a radiograph): the fraction of a ray absorbed by a medium whose
+    attenuation per ``unit_distance`` is the scalar clamped to [0, 1], ``1 − exp(−Σ s_i·Δs_i / unit)``
+    (Beer–Lambert). Arguments as ``composite_maximum``.
+
+    Example:
+        One ray through 10 units of s = 0.1 absorbs 1 − e⁻¹:
+
+        >>> scalar, hit = composite_xray(torch.full((10,), 0.1), torch.ones(10), torch.zeros(10, dtype=torch.long), 1)
+        >>> round(float(scalar), 4), bool(hit)
+        (0.6321, True)
+    """
+    depth = values.new_zeros(n_rays).index_add(0, ray_ids, values.clamp(0.0, 1.0) * deltas)
+    return -torch.expm1(-depth / unit_distance), torch.bincount(ray_ids, minlength=n_rays) > 0
+
+
+# ---- the strategies ---------------------------------------------------------------------------
+class ClassifiedSamples(Protocol):
+    """What an emission–absorption strategy reads: a chunk's rays, classified on demand
+    (``RenderContext`` provides it)."""
+
+    n_rays: int
+    n_steps: torch.Tensor  # (n_rays,) samples each ray has
+
+    def all(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Every sample: colours (m, 3), optical depths (m,), ray ids (m,)."""
+
+    def block(self, ray_ids: torch.Tensor, first: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Samples ``first .. first + n`` of rays ``ray_ids``: colours, optical depths, local ray ids."""
+
+
+def _vectorized(samples: ClassifiedSamples) -> Composite:
+    rgb, tau, ray_ids = samples.all()
+    return composite_vectorized(rgb, tau, ray_ids, samples.n_rays)
+
+
+def _sequential(samples: ClassifiedSamples) -> Composite:
+    rgb, tau, ray_ids = samples.all()
+    return composite_sequential(pad_samples(rgb, ray_ids, samples.n_rays), pad_samples(tau, ray_ids, samples.n_rays))
+
+
+def _early_termination(samples: ClassifiedSamples) -> Composite:
+    return march_early_termination(samples.block, samples.n_steps, BLOCK_SIZE)
+
+
+EMISSION_ABSORPTION, PROJECTION = "emission-absorption", "projection"
+
+
+class Strategy(NamedTuple):
+    """A compositing strategy, as both backends know it.
+
+    ``composite``: for the emission–absorption family, ``(ClassifiedSamples) -> Composite``;
+    for the projection family, ``(values, deltas, ray_ids, n_rays, unit_distance) -> (scalar, hit)``
+    (the transfer functions then give the pixel's colour and opacity from ``scalar``).
+    ``kernel_code``: the fused kernels' switch for it (``fused/compositing.py``), or -1 when only
+    the PyTorch stages render it. ``termination``: (threshold, every): the kernel stops a ray once
+    its transmittance is at most ``threshold``, checked every ``every`` samples.
+    """
+
+    name: str
+    family: str
+    composite: Callable
+    kernel_code: int
+    adjoint: bool
+    summary: str
+    termination: tuple[float, int] = (FULL_ACCURACY_TERMINATION, 1)
+
+
+#: Every compositing strategy, by name (the order is the one menus show).
+STRATEGIES = {strategy.name: strategy for strategy in (
+    Strategy("vectorized", EMISSION_ABSORPTION, _vectorized, 0, True,
+             "emission–absorption, all samples at once (the default)"),
+    Strategy("early_termination", EMISSION_ABSORPTION, _early_termination, 0, True,
+             f"emission–absorption in blocks of {BLOCK_SIZE} samples, rays stop once nearly opaque",
+             termination=(EARLY_TERMINATION_THRESHOLD, BLOCK_SIZE)),
+    Strategy("sequential", EMISSION_ABSORPTION, _sequential, 0, True,
+             "emission–absorption one sample at a time: the readable reference"),
+    Strategy("mip", PROJECTION, composite_maximum, 1, False, "maximum intensity projection"),
+    Strategy("minip", PROJECTION, composite_minimum, 2, False, "minimum intensity projection"),
+    Strategy("average", PROJECTION, composite_average, 3, False, "mean along the ray"),
+    Strategy("xray", PROJECTION, composite_xray, 4, False,
+             "X-ray attenuation: 1 − exp(−∫ s dt / unit), a radiograph"),
+)}

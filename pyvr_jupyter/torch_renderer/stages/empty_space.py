@@ -15,7 +15,7 @@ Example:
     >>> size = skip_block_size(volume.shape)                  # voxels per block side
     >>> lo, hi = block_min_max(volume, size)                  # (nz, ny, nx) each, once per volume
     >>> lo, hi = lo / 0.93, hi / 0.93                         # normalised by the value range
-    >>> occupied = occupied_blocks(lo, hi, OpacityTransferFunction.ramp(0.5, 1.0))  # per render
+    >>> occupied = occupied_blocks(lo, hi, OpacityTransferFunction.ramp(0.5, 1.0).table())  # per render
     >>> size, tuple(occupied.shape), 0 < int(occupied.sum()) < occupied.numel()
     (2, (16, 16, 16), True)
 """
@@ -25,10 +25,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .piecewise_linear import KnotTable
 from .raysampling import VolumeBox
-from .transfer_functions import OpacityTransferFunction
 
-__all__ = ["skip_block_size", "block_min_max", "max_over_intervals", "occupied_blocks", "occupied_box",
+__all__ = ["skip_block_size", "block_min_max", "occupied_blocks", "occupied_box",
            "pad_blocks", "sample_is_occupied"]
 
 MAX_BLOCKS_PER_AXIS = 64
@@ -59,43 +59,12 @@ def block_min_max(volume: torch.Tensor, block_size: int) -> tuple[torch.Tensor, 
     return minimum[: counts[0], : counts[1], : counts[2]], maximum[: counts[0], : counts[1], : counts[2]]
 
 
-def max_over_intervals(opacity_tf: OpacityTransferFunction | None, low: torch.Tensor,
-                       high: torch.Tensor) -> torch.Tensor:
-    """Largest value of the piecewise-linear opacity over each interval [low, high] of the TF
-    domain (exact: the maximum sits at an end or at a knot inside). ``None`` stands for
-    opacity = clamp(scalar, 0, 1). Shapes (...,) → (...,); memory O(n_intervals + K log K)."""
-    if opacity_tf is None:
-        return high.clamp(0.0, 1.0)
-    low, high = low.clamp(0.0, 1.0), high.clamp(0.0, 1.0)
-    values = opacity_tf.values.detach()[:, 0].to(low.device, low.dtype)
-    positions = opacity_tf.positions.to(low.device, low.dtype)
-    ends = torch.maximum(opacity_tf(low).detach(), opacity_tf(high).detach())
-    first = torch.searchsorted(positions, low.contiguous())  # knots first .. stop − 1 lie inside
-    stop = torch.searchsorted(positions, high.contiguous(), right=True)
-    return torch.maximum(ends, _range_max(values, first, stop))
-
-
-def _range_max(values: torch.Tensor, first: torch.Tensor, stop: torch.Tensor) -> torch.Tensor:
-    """max(values[first:stop]) for many index ranges at once, 0 for empty ones; ``values`` (K,)
-    non-negative. A sparse table: row j holds the maxima of windows of 2^j knots, so any range
-    is covered by two overlapping windows."""
-    n_knots = values.shape[0]
-    rows = [values]
-    while 2 ** len(rows) <= n_knots:
-        previous, width = rows[-1], 2 ** (len(rows) - 1)
-        rows.append(torch.maximum(previous[:-width], previous[width:]))
-    table = torch.stack([F.pad(row, (0, n_knots - row.shape[0])) for row in rows])  # (levels, K)
-    length = (stop - first).clamp_min(1)
-    level = torch.floor(torch.log2(length.to(torch.float64))).long()
-    window = torch.pow(2, level)
-    left = table[level, first.clamp_max(n_knots - 1)]
-    right = table[level, (stop - window).clamp(0, n_knots - 1)]
-    return torch.where(stop > first, torch.maximum(left, right), torch.zeros_like(left))
-
-
-def occupied_blocks(low: torch.Tensor, high: torch.Tensor, opacity_tf: OpacityTransferFunction | None) -> torch.Tensor:
-    """(nz, ny, nx) bool: blocks whose normalised value interval [low, high] has any opacity."""
-    return max_over_intervals(opacity_tf, low, high) > 0
+def occupied_blocks(low: torch.Tensor, high: torch.Tensor, opacity: KnotTable | None) -> torch.Tensor:
+    """(nz, ny, nx) bool: blocks whose normalised value interval [low, high] can have opacity under
+    the ``opacity`` table (``None`` stands for opacity = clamp(scalar, 0, 1))."""
+    if opacity is None:
+        return high.clamp(0.0, 1.0) > 0
+    return opacity.max_over_intervals(low, high) > 0
 
 
 def occupied_box(occupied: torch.Tensor, block_size: int, box: VolumeBox, spacing: torch.Tensor) -> VolumeBox | None:

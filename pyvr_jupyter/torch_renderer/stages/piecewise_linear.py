@@ -1,5 +1,11 @@
-"""Piecewise-linear functions on [0, 1]: the lookup and the learnable parameterisation shared
-by both transfer functions (``transfer_functions.py``).
+"""Piecewise-linear functions on [0, 1]: the lookup protocol every transfer function speaks, and
+the learnable parameterisation of the knot-based ones (``transfer_functions.py``).
+
+``KnotTable`` is what the renderer reads of any transfer function: knots and values (a tensor
+that may carry a graph to the function's parameters). Both backends look it up (the PyTorch
+stages with ``interpolate_piecewise_linear``, the fused kernels from its arrays), and empty-space
+skipping asks it for its largest value over intervals (``max_over_intervals``). A new kind of
+transfer function is one ``TransferFunction`` subclass with a ``table()`` method.
 
 ``interpolate_piecewise_linear`` evaluates a function through knots ``(positions, values)``
 with linear interpolation (no floor indexing: it bands the image and blocks gradients), with a
@@ -18,14 +24,15 @@ that change it raise ``ValueError`` until ``requires_grad_(False)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .._checks import _short, check_device, check_finite_number
 
-__all__ = ["interpolate_piecewise_linear"]
+__all__ = ["interpolate_piecewise_linear", "KnotTable", "TransferFunction", "rgba_table"]
 
 _STRETCH = 0.1  # δ of the learnable parameterisation (see the module docstring)
 
@@ -120,6 +127,107 @@ def _take_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return table.contiguous().reshape(-1).take(rows[:, None] * width + torch.arange(width, device=rows.device))
 
 
+class KnotTable(NamedTuple):
+    """A transfer function as the renderer reads it: values at knots over [0, 1], interpolated linearly.
+
+    Example:
+        >>> table = KnotTable(torch.tensor([0.0, 0.5, 1.0]), torch.tensor([[0.0], [1.0], [0.0]]), uniform=True)
+        >>> table(torch.tensor([0.25, 0.5]))                  # (..., C)
+        tensor([[0.5000],
+                [1.0000]])
+        >>> table.max_over_intervals(torch.tensor([0.0, 0.7]), torch.tensor([0.2, 1.0]))
+        tensor([0.4000, 0.6000])
+    """
+
+    positions: torch.Tensor  # (K,) strictly increasing, in [0, 1]
+    values: torch.Tensor  # (K, C); may require grad (a graph to the function's parameters)
+    uniform: bool  # positions are linspace(0, 1, K): lookups need no search
+
+    def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
+        """The values at ``scalars`` (...,), on their device: (..., C). float64 scalars look up in float64."""
+        positions, values = self.positions, self.values
+        if positions.device != scalars.device:
+            positions, values = positions.to(scalars.device), values.to(scalars.device)
+        if scalars.dtype == torch.float64 and values.dtype != torch.float64:
+            positions, values = positions.double(), values.double()
+        return interpolate_piecewise_linear(scalars, positions, values, self.uniform)
+
+    def key(self) -> tuple:
+        """What tells two tables apart, for caches (the bytes of the knots and values)."""
+        return (self.positions.detach().cpu().numpy().tobytes(), self.values.detach().cpu().numpy().tobytes())
+
+    def max_over_intervals(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        """Largest value of channel 0 over each interval [low, high] of [0, 1] (exact: the maximum of
+        a piecewise-linear function sits at an end or at a knot inside). Shapes (...,) → (...,);
+        memory O(n_intervals + K log K). Empty-space skipping asks this of the opacity table."""
+        low, high = low.clamp(0.0, 1.0), high.clamp(0.0, 1.0)
+        table = KnotTable(self.positions.to(low.device, low.dtype), self.values.detach().to(low.device, low.dtype),
+                          self.uniform)
+        ends = torch.maximum(table(low)[..., 0], table(high)[..., 0])
+        first = torch.searchsorted(table.positions, low.contiguous())  # knots first .. stop − 1 lie inside
+        stop = torch.searchsorted(table.positions, high.contiguous(), right=True)
+        return torch.maximum(ends, _range_max(table.values[:, 0], first, stop))
+
+
+def _range_max(values: torch.Tensor, first: torch.Tensor, stop: torch.Tensor) -> torch.Tensor:
+    """max(values[first:stop]) for many index ranges at once, -inf for empty ones; ``values`` (K,).
+    A sparse table: row j holds the maxima of windows of 2^j knots, so any range is covered by two
+    overlapping windows."""
+    n_knots = values.shape[0]
+    rows = [values]
+    while 2 ** len(rows) <= n_knots:
+        previous, width = rows[-1], 2 ** (len(rows) - 1)
+        rows.append(torch.maximum(previous[:-width], previous[width:]))
+    table = torch.stack([F.pad(row, (0, n_knots - row.shape[0])) for row in rows])  # (levels, K)
+    length = (stop - first).clamp_min(1)
+    level = torch.floor(torch.log2(length.to(torch.float64))).long()
+    window = torch.pow(2, level)
+    left = table[level, first.clamp_max(n_knots - 1)]
+    right = table[level, (stop - window).clamp(0, n_knots - 1)]
+    return torch.where(stop > first, torch.maximum(left, right), torch.full_like(left, -torch.inf))
+
+
+def rgba_table(opacity: KnotTable, color: KnotTable, max_entries: int = 4096, as_parts: bool = False):
+    """Both tables as one uniform (K, 4) table (RGB, opacity), or None.
+
+    Exact, not an approximation: it exists only when both tables have evenly spaced knots and
+    one knot spacing is a multiple of the other, so every knot of each lies on the table's grid
+    and linear interpolation in the table reproduces both. One 4-channel lookup then replaces
+    two. Differentiable with respect to both tables' values. ``as_parts=True`` gives the (K, 3)
+    colour and (K, 1) opacity columns as a pair, for ``interpolate_piecewise_linear`` to look up
+    together.
+    """
+    if not (opacity.uniform and color.uniform):
+        return None
+    intervals = [table.positions.shape[0] - 1 for table in (opacity, color)]
+    finer, coarser = max(intervals), min(intervals)
+    if finer % coarser or finer + 1 > max_entries:
+        return None
+    knots = torch.linspace(0.0, 1.0, finer + 1, dtype=color.values.dtype, device=color.values.device)
+    parts = (color(knots), opacity(knots))
+    return parts if as_parts else torch.cat(parts, dim=1)
+
+
+class TransferFunction:
+    """What the renderer asks of a transfer function of any kind: ``table()``, a ``KnotTable``
+    of ``n_channels`` channels (1: opacity per unit distance; 3: RGB) over the TF domain [0, 1].
+
+    A new kind subclasses this and implements ``table()`` (differentiable with respect to its
+    parameters if it is to be learnt); both backends, empty-space skipping and the fused adjoint
+    then work with it unchanged (docs/extending.md shows one).
+    """
+
+    n_channels = 1
+
+    def table(self) -> KnotTable:
+        raise NotImplementedError
+
+    def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
+        """The function at ``scalars`` (...): (...) for one channel, (..., C) for several."""
+        values = self.table()(scalars)
+        return values[..., 0] if self.n_channels == 1 else values
+
+
 class _InwardClamp(torch.autograd.Function):
     """``x.clamp(0, 1)`` whose backward also passes the gradient where ``x`` lies outside
     [0, 1] but the gradient step (−grad) points back inside, so clamped values can return."""
@@ -146,7 +254,7 @@ def _logits_from_values(values: torch.Tensor) -> torch.Tensor:
     return torch.logit((values + _STRETCH) / (1 + 2 * _STRETCH))
 
 
-class _PiecewiseLinear:
+class _PiecewiseLinear(TransferFunction):
     """Control points ``(s, value)`` with values of ``n_channels`` channels in [0, 1]."""
 
     n_channels = 1
@@ -233,16 +341,9 @@ class _PiecewiseLinear:
             self._logits.data = self._logits.data.to(self.device)
         return self
 
-    def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _lookup(self, scalars: torch.Tensor) -> torch.Tensor:
-        positions, values = self.positions, self.values
-        if positions.device != scalars.device:
-            positions, values = positions.to(scalars.device), values.to(scalars.device)
-        if scalars.dtype == torch.float64 and values.dtype != torch.float64:
-            positions, values = positions.double(), values.double()
-        return interpolate_piecewise_linear(scalars, positions, values, self.uniform)
+    def table(self) -> KnotTable:
+        """The control points as the renderer reads them (values with their graph while learnable)."""
+        return KnotTable(self.positions, self.values, self.uniform)
 
     def __eq__(self, other) -> bool:
         return (type(self) is type(other) and self.positions.shape == other.positions.shape

@@ -28,9 +28,11 @@ import numpy as np
 import torch
 
 from .._checks import _short, check_finite_number
-from .piecewise_linear import _PiecewiseLinear, _split_points, interpolate_piecewise_linear
+from .piecewise_linear import (KnotTable, TransferFunction, _PiecewiseLinear, _split_points,
+                               interpolate_piecewise_linear, rgba_table)
 
-__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "interpolate_piecewise_linear", "rgba_table"]
+__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "TransferFunction", "KnotTable",
+           "interpolate_piecewise_linear", "rgba_table"]
 
 
 class OpacityTransferFunction(_PiecewiseLinear):
@@ -52,7 +54,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
 
     def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
         """Opacity per unit distance for ``scalars`` of any shape ``(...)``; returns ``(...)``."""
-        return self._lookup(scalars)[..., 0]
+        return self.table()(scalars)[..., 0]
 
     # ---- presets ------------------------------------------------------------------------
     @classmethod
@@ -273,7 +275,7 @@ class ColorTransferFunction(_PiecewiseLinear):
 
     def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
         """RGB for ``scalars`` of any shape ``(...)``; returns ``(..., 3)``."""
-        return self._lookup(scalars)
+        return self.table()(scalars)
 
     def set_colormap(self, colormap, n_entries: int = 256) -> "ColorTransferFunction":
         """Replace the map with a matplotlib colormap (a name or a ``Colormap``), sampled at
@@ -354,25 +356,3 @@ class ColorTransferFunction(_PiecewiseLinear):
         if self.colormap_name is not None:
             return f"ColorTransferFunction({self.colormap_name!r})"
         return f"ColorTransferFunction.custom({len(self.positions)} points)"
-
-
-def rgba_table(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction,
-               max_entries: int = 4096, as_parts: bool = False):
-    """Both transfer functions as one uniform (K, 4) table (RGB, opacity), or None.
-
-    Exact, not an approximation: it exists only when both functions have evenly spaced knots
-    and one knot spacing is a multiple of the other, so every knot of each lies on the table's
-    grid and linear interpolation in the table reproduces both. One 4-channel lookup then
-    replaces two. Differentiable with respect to both functions' values. ``as_parts=True``
-    gives the (K, 3) colour and (K, 1) opacity columns as a pair, for
-    ``interpolate_piecewise_linear`` to look up together.
-    """
-    if not (opacity_tf.uniform and color_tf.uniform):
-        return None
-    intervals = [tf.positions.shape[0] - 1 for tf in (opacity_tf, color_tf)]
-    finer, coarser = max(intervals), min(intervals)
-    if finer % coarser or finer + 1 > max_entries:
-        return None
-    knots = torch.linspace(0.0, 1.0, finer + 1, dtype=color_tf.values.dtype, device=color_tf.values.device)
-    parts = (color_tf(knots), opacity_tf(knots)[:, None])
-    return parts if as_parts else torch.cat(parts, dim=1)

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
-from ..fused import kernel as fused
+from .. import fused
 from .._checks import check_finite_number, check_image_size
 from ..stages.camera import Camera
 from ..renderer import VolumeRenderer

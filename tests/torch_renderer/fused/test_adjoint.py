@@ -14,9 +14,8 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, Lighting, OpacityTransferFunction,
-                                         VolumeRenderer)
-from pyvr_jupyter.torch_renderer.fused import adjoint as fused_adjoint
-from pyvr_jupyter.torch_renderer.fused.adjoint import FusedRender
+                                         VolumeRenderer, fused)
+from pyvr_jupyter.torch_renderer.fused import FusedRender
 from pyvr_jupyter.torch_renderer.context import RenderContext
 from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox
 
@@ -25,7 +24,7 @@ SHAPE = (14, 12, 16)  # (D, H, W): non-cubic on purpose
 
 @pytest.fixture(scope="module", autouse=True)
 def compiled_kernels():
-    assert fused_adjoint.wait_until_compiled(np.float32) and fused_adjoint.wait_until_compiled(np.float64)
+    assert fused.wait_until_compiled(np.float32, adjoint=True) and fused.wait_until_compiled(np.float64, adjoint=True)
 
 
 def scene_volume(dtype=torch.float64, seed=0):
@@ -138,7 +137,7 @@ def tiny_context(lighting, channels=4, compositing="vectorized"):
                     target=torch.tensor([3.05, 2.45, 1.95], dtype=torch.float64), fov=30.0)
     box = VolumeBox.from_volume(shape, torch.ones(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
     context = RenderContext(camera=camera, image_size=(4, 5), box=box, grid=grid, step=0.61, vmin=0.0, vmax=1.0,
-                            opacity_tf=otf, color_tf=ctf, lighting=lighting, unit_distance=1.0, compositing=compositing)
+                            opacity=otf.table(), color=ctf.table(), lighting=lighting, unit_distance=1.0, compositing=compositing)
     tables = (otf.values.double(), ctf.values.double())
     return context, [t.clone().requires_grad_() for t in (grid, *tables)]
 
@@ -204,9 +203,8 @@ def test_auto_uses_the_adjoint_only_for_volume_and_tf_gradients():
 
 
 def test_auto_uses_pytorch_while_the_adjoint_compiles(monkeypatch):
-    started = []
-    monkeypatch.setattr(fused_adjoint, "is_compiled", lambda dtype=np.float32: False)
-    monkeypatch.setattr(fused_adjoint, "compile_async", lambda dtype=np.float32: started.append(dtype))
+    asked = []
+    monkeypatch.setattr(fused, "ensure_ready", lambda dtype, adjoint=False: asked.append((dtype, adjoint)) or False)
     renderer = VolumeRenderer(SHAPE)
     renderer.render(scene_volume(torch.float32).requires_grad_(), image_size=8, value_range=(0.0, 1.0))
-    assert renderer.last_stats["backend"] == "torch" and started == [np.float32]
+    assert renderer.last_stats["backend"] == "torch" and asked == [(np.float32, True)]

@@ -16,7 +16,7 @@ from render_cases import CASES, SHAPE, camera_for
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
-from pyvr_jupyter.torch_renderer.fused import driver as fused_render
+from pyvr_jupyter.torch_renderer.fused import driver
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -95,7 +95,7 @@ def test_a_constant_medium_composites_to_its_analytic_value():
 
 
 def test_should_stop_interrupts_between_tiles(monkeypatch):
-    monkeypatch.setattr(fused_render, "_PIXELS_PER_TILE", 256)
+    monkeypatch.setattr(driver, "PIXELS_PER_TILE", 256)
     volume = create_test_volume((64, 64, 64), "torus")
     calls = []
 
@@ -130,23 +130,22 @@ def test_auto_uses_the_kernel_without_a_graph_and_pytorch_with_one(volume):
 
 
 def test_auto_renders_with_pytorch_while_the_kernel_compiles(volume, monkeypatch):
-    started = []
-    monkeypatch.setattr(fused, "is_compiled", lambda dtype=np.float32: False)
-    monkeypatch.setattr(fused, "compile_async", lambda dtype=np.float32: started.append(dtype))
+    asked = []
+    monkeypatch.setattr(fused, "ensure_ready", lambda dtype, adjoint=False: asked.append((dtype, adjoint)) or False)
     renderer = VolumeRenderer(volume.shape)
     renderer.render(volume, image_size=8)
-    assert renderer.last_stats["backend"] == "torch" and started == [np.float32]
+    assert renderer.last_stats["backend"] == "torch" and asked == [(np.float32, False)]
 
 
 def test_cuda_device_falls_back_or_refuses_explicitly():
     if torch.cuda.is_available():
         pytest.skip("checks the CPU-only refusal")
     renderer = VolumeRenderer((4, 4, 4), backend="torch")
-    assert renderer._choose_backend(False, torch.float32) == "torch"
+    assert renderer._choose_backend(False, torch.float32, None) == "torch"
     renderer = VolumeRenderer((4, 4, 4), backend="fused")
     renderer.device = torch.device("cuda")
     with pytest.raises(ValueError, match="CPU"):
-        renderer._choose_backend(False, torch.float32)
+        renderer._choose_backend(False, torch.float32, None)
 
 
 def test_thread_count_is_configurable(volume):
@@ -162,7 +161,7 @@ def test_thread_count_is_configurable(volume):
 
 BAD_INPUTS = [
     (dict(image_size=(0, 4)), ValueError),
-    (dict(compositing="xray"), ValueError),
+    (dict(compositing="x-ray"), ValueError),
     (dict(step_size=-1.0), ValueError),
     (dict(n_samples=0), ValueError),
     (dict(value_range=(1.0, 0.0)), ValueError),

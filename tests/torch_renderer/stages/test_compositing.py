@@ -59,13 +59,37 @@ def test_early_termination_stays_within_its_threshold(block_size):
     assert_close(out.opacity, ref.opacity, atol=comp.EARLY_TERMINATION_THRESHOLD)
 
 
-def test_extremum_and_average():
+def test_projections():
     values = torch.tensor([0.2, 0.9, 0.4, 0.7, 0.1])
+    deltas = torch.tensor([1.0, 1.0, 2.0, 1.0, 3.0])
     ray_ids = torch.tensor([0, 0, 0, 2, 2])
-    mx, hit = comp.composite_extremum(values, ray_ids, 3, largest=True)
+    mx, hit = comp.composite_maximum(values, deltas, ray_ids, 3)
     assert_close(mx, torch.tensor([0.9, 0.0, 0.7]))
     assert hit.tolist() == [True, False, True]
-    mn, _ = comp.composite_extremum(values, ray_ids, 3, largest=False)
+    mn, _ = comp.composite_minimum(values, deltas, ray_ids, 3)
     assert_close(mn, torch.tensor([0.2, 0.0, 0.1]))
-    mean, hit = comp.composite_average(values, torch.tensor([1.0, 1.0, 2.0, 1.0, 3.0]), ray_ids, 3)
+    mean, hit = comp.composite_average(values, deltas, ray_ids, 3)
     assert_close(mean, torch.tensor([(0.2 + 0.9 + 0.8) / 4, 0.0, (0.7 + 0.3) / 4]), atol=1e-6)
+    absorbed, hit = comp.composite_xray(values, deltas, ray_ids, 3, unit_distance=2.0)
+    assert_close(absorbed, 1 - torch.exp(-torch.tensor([1.9, 0.0, 1.0]) / 2), atol=1e-6)
+    assert hit.tolist() == [True, False, True]
+
+
+def test_xray_is_beer_lambert_and_ignores_values_outside_the_domain():
+    # Attenuation is the scalar clamped to [0, 1]: negative values do not brighten, values above 1 saturate.
+    values = torch.tensor([-0.5, 0.25, 3.0])
+    absorbed, _ = comp.composite_xray(values, torch.ones(3), torch.zeros(3, dtype=torch.long), 1)
+    assert_close(absorbed, torch.tensor([1 - torch.exp(torch.tensor(-1.25)).item()]), atol=1e-6)
+
+
+def test_the_registry_declares_every_strategy_once():
+    from pyvr_jupyter.torch_renderer import COMPOSITING_STRATEGIES
+
+    assert COMPOSITING_STRATEGIES == tuple(comp.STRATEGIES)
+    for name, strategy in comp.STRATEGIES.items():
+        assert strategy.name == name and strategy.family in (comp.EMISSION_ABSORPTION, comp.PROJECTION)
+        assert strategy.summary and callable(strategy.composite)
+        # The fused adjoint covers emission–absorption only.
+        assert not strategy.adjoint or strategy.family == comp.EMISSION_ABSORPTION
+    codes = {s.kernel_code for s in comp.STRATEGIES.values() if s.family == comp.PROJECTION}
+    assert len(codes) == sum(s.family == comp.PROJECTION for s in comp.STRATEGIES.values())  # distinct kernel codes

@@ -1,13 +1,15 @@
-"""Specification of empty_space.py: min/max blocks, their test against the opacity TF, and
-the per-sample lookup that drops samples in empty blocks."""
+"""Specification of empty_space.py: min/max blocks, their test against the opacity table (whose
+exact maximum over intervals ``KnotTable.max_over_intervals`` gives), and the per-sample lookup
+that drops samples in empty blocks."""
 
 import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction
-from pyvr_jupyter.torch_renderer.stages.empty_space import (block_min_max, max_over_intervals, occupied_blocks,
+from pyvr_jupyter.torch_renderer.stages.empty_space import (block_min_max, occupied_blocks,
                                                      occupied_box, pad_blocks, sample_is_occupied,
                                                      skip_block_size)
+from pyvr_jupyter.torch_renderer.stages.piecewise_linear import KnotTable
 from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox
 
 
@@ -35,30 +37,31 @@ def test_block_size_keeps_at_most_64_blocks_a_side(shape, size):
     assert all(-(-(s - 1) // size) <= 64 for s in shape)
 
 
-@pytest.mark.parametrize("otf", [
-    OpacityTransferFunction.linear(0.0, 0.1),
-    OpacityTransferFunction.ramp(0.3, 0.7),
-    OpacityTransferFunction.bell_curve(),
-    OpacityTransferFunction.from_lut(torch.rand(300, generator=torch.Generator().manual_seed(1)) ** 4),
-], ids=["linear", "ramp", "bell", "lut"])
-def test_interval_maximum_is_exact(otf):
+@pytest.mark.parametrize("table", [
+    OpacityTransferFunction.linear(0.0, 0.1).table(),
+    OpacityTransferFunction.ramp(0.3, 0.7).table(),
+    OpacityTransferFunction.bell_curve().table(),
+    OpacityTransferFunction.from_lut(torch.rand(300, generator=torch.Generator().manual_seed(1)) ** 4).table(),
+    KnotTable(torch.linspace(0, 1, 9), torch.linspace(-0.4, 0.3, 9)[:, None], True),  # a learnt table may leave [0, 1]
+], ids=["linear", "ramp", "bell", "lut", "negative"])
+def test_interval_maximum_is_exact(table):
     generator = torch.Generator().manual_seed(0)
     ends = torch.rand(500, 2, generator=generator) * 1.2 - 0.1  # some reach outside [0, 1]
     low, high = ends.min(dim=1).values, ends.max(dim=1).values
     # Dense evaluation: the maximum over a fine grid of each interval plus its knots.
     grid = low[:, None] + (high - low)[:, None] * torch.linspace(0, 1, 2001)
-    knots = otf.positions[None, :].expand(500, -1)
+    knots = table.positions[None, :].expand(500, -1)
     inside = (knots >= low[:, None].clamp(0, 1)) & (knots <= high[:, None].clamp(0, 1))
-    dense = torch.maximum(otf(grid.clamp(0, 1)).amax(dim=1),
-                          torch.where(inside, otf.values[None, :, 0].detach(), torch.zeros(())).amax(dim=1))
-    assert torch.allclose(max_over_intervals(otf, low, high), dense, atol=1e-6)
+    dense = torch.maximum(table(grid.clamp(0, 1))[..., 0].amax(dim=1),
+                          torch.where(inside, table.values[None, :, 0], torch.tensor(-1.0)).amax(dim=1))
+    assert torch.allclose(table.max_over_intervals(low, high), dense, atol=1e-6)
 
 
 def test_occupied_blocks_and_their_box():
     volume = torch.zeros(9, 9, 9)
     volume[5, 6, 7] = 1.0
     low, high = block_min_max(volume, 2)
-    occupied = occupied_blocks(low, high, OpacityTransferFunction.ramp(0.5, 0.6))
+    occupied = occupied_blocks(low, high, OpacityTransferFunction.ramp(0.5, 0.6).table())
     # The voxel is read by the blocks whose window (block + next voxel) contains it.
     assert torch.nonzero(occupied).tolist() == [[2, 2, 3], [2, 3, 3]]
     box = occupied_box(occupied, 2, VolumeBox(torch.zeros(3), torch.full((3,), 8.0)), torch.ones(3))

@@ -195,14 +195,14 @@ def test_plots_draw():
 def test_combined_rgba_table_reproduces_both_functions_exactly():
     from pyvr_jupyter.torch_renderer.stages.transfer_functions import rgba_table
     otf, ctf = OpacityTransferFunction.linear(0.1, 0.7), ColorTransferFunction("magma")
-    table = rgba_table(otf, ctf)
+    table = rgba_table(otf.table(), ctf.table())
     assert table.shape == (256, 4)
     s = torch.rand(2000)
     combined = interpolate_piecewise_linear(s, torch.linspace(0, 1, 256), table, uniform=True)
     assert_close(combined[:, :3], ctf(s), atol=1e-6)
     assert_close(combined[:, 3], otf(s), atol=1e-6)
-    assert rgba_table(OpacityTransferFunction.ramp(0.3, 0.7), ctf) is None  # knots off the grid: no table
-    assert rgba_table(OpacityTransferFunction.from_lut(torch.rand(7)), ctf) is None  # 6 does not divide 255
+    assert rgba_table(OpacityTransferFunction.ramp(0.3, 0.7).table(), ctf.table()) is None  # knots off the grid
+    assert rgba_table(OpacityTransferFunction.from_lut(torch.rand(7)).table(), ctf.table()) is None  # 6 ∤ 255
 
 
 @pytest.mark.parametrize("uniform", [True, False])

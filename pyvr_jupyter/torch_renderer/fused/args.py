@@ -1,0 +1,139 @@
+"""The fused kernels' settings: one typed record, built from a render context in one place.
+
+``KernelArgs`` is a NamedTuple (numba compiles it as a tuple of typed fields), so the forward,
+the adjoint, their warm-up calls and the driver all pass the same record instead of a list of
+positional arguments. ``kernel_args`` builds it from a ``context.RenderContext``; ``tiny_args``
+builds the 2³ one that compiles the kernels' signatures. The kernels have one signature per grid
+dtype: every field has the same type whatever the render (unused tables get stand-ins).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ..stages.compositing import STRATEGIES
+from .shading import DIRECTIONAL, HEADLIGHT, NO_LIGHT
+
+__all__ = ["KernelArgs", "kernel_args", "tiny_args", "as_numpy", "grid_dtype"]
+
+
+class KernelArgs(NamedTuple):
+    """Everything a kernel reads for one render (arrays float64 unless noted)."""
+
+    # The rays: pixel (row, col) of a (height, width) image through a pinhole camera.
+    width: int
+    height: int
+    camera: np.ndarray  # (13,) position, right, up and forward unit vectors, tan(fov / 2)
+    segment_box: np.ndarray  # (2, 3) the volume's box, or the user's clip box inside it
+    planes: np.ndarray  # (n, 2, 3) clip planes: point, unit normal (kept side: where it points)
+    inner_box: np.ndarray  # (2, 3) the box of occupied blocks, or (0, 3) for none
+    step: float  # step length, world units
+    tiny: float  # smallest ray direction component (avoids 0/0 in the slab test)
+    # The grid: world → voxel coordinates (p − box_min)·voxel_scale.
+    grid: np.ndarray  # (D, H, W, C) grid dtype: values (C = 1) or values and world-space gradient (C = 4)
+    box_min: np.ndarray  # (3,)
+    voxel_scale: np.ndarray  # (3,)
+    # Classification: s = (value − vmin)·inv_span, then the tables (piecewise-linear knots).
+    vmin: float
+    inv_span: float
+    opacity_positions: np.ndarray  # (Ko,) grid dtype
+    opacity_values: np.ndarray  # (Ko,) grid dtype
+    opacity_uniform: bool  # knots at linspace(0, 1, Ko): no search
+    color_positions: np.ndarray  # (Kc,) grid dtype
+    color_values: np.ndarray  # (Kc, 3) grid dtype
+    color_uniform: bool
+    use_opacity: bool  # False: opacity = clamp(s, 0, 1)
+    use_color: bool  # False: white
+    # Shading.
+    light_model: int  # shading.NO_LIGHT, HEADLIGHT or DIRECTIONAL
+    light: np.ndarray  # (4,) ambient, diffuse, specular, shininess
+    light_direction: np.ndarray  # (3,) unit vector towards the light
+    # Compositing.
+    mode: int  # the strategy's kernel_code (fused/compositing.py)
+    inv_unit_distance: float  # 1 / opacity_unit_distance
+    termination: float  # a ray stops once its transmittance is at most this ...
+    termination_every: int  # ... checked every this many samples
+    # Empty space: (p − box_min)·block_scale are block coordinates.
+    occupied: np.ndarray  # (nz + 2, ny + 2, nx + 2) uint8 padded blocks (empty_space.pad_blocks), or (0, 0, 0)
+    block_scale: np.ndarray  # (3,)
+
+
+def grid_dtype(tensor: torch.Tensor) -> np.dtype:
+    """The kernels' dtype for a grid tensor: float64 stays float64, everything else float32."""
+    return np.dtype(np.float64 if tensor.dtype == torch.float64 else np.float32)
+
+
+def as_numpy(tensor: torch.Tensor, dtype=None) -> np.ndarray:
+    """A C-contiguous numpy view (or copy) of a CPU tensor, as the kernels' signatures need."""
+    array = tensor.detach().numpy()
+    return np.ascontiguousarray(array if dtype is None else array.astype(dtype, copy=False))
+
+
+def _table(table, dtype, n_channels: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(positions (K,), values (K,) or (K, 3), uniform) of a ``KnotTable``, or an unused stand-in
+    of the same types."""
+    if table is None:
+        return np.array([0.0, 1.0], dtype=dtype), np.zeros((2, 3) if n_channels == 3 else 2, dtype=dtype), True
+    values = as_numpy(table.values, dtype)
+    return as_numpy(table.positions, dtype), values[:, 0] if n_channels == 1 else values, bool(table.uniform)
+
+
+def _float64(*tensors: torch.Tensor) -> list[np.ndarray]:
+    return [as_numpy(t.detach().double()) for t in tensors]
+
+
+def kernel_args(context, dtype: np.dtype) -> KernelArgs:
+    """The ``KernelArgs`` of a ``context.RenderContext``, with the grid and tables in ``dtype``
+    (the grid's: float32 or float64)."""
+    grid = context.grid.detach()[0].permute(1, 2, 3, 0)  # (D, H, W, C): channels-last grids are already so
+    box_min, box_max = _float64(*context.box)
+    voxels = np.array([grid.shape[2], grid.shape[1], grid.shape[0]], dtype=np.float64)  # along x, y, z
+    lighting = context.lighting
+    light_model = NO_LIGHT if lighting is None else HEADLIGHT if lighting.headlight else DIRECTIONAL
+    light = np.array([0.0, 0.0, 0.0, 1.0]) if lighting is None else np.array(
+        [float(lighting.ambient), float(lighting.diffuse), float(lighting.specular), float(lighting.shininess)])
+    direction = np.ones(3) if lighting is None else _float64(lighting.light_direction)[0]
+    occupied, block_scale = np.zeros((0, 0, 0), dtype=np.uint8), np.ones(3)
+    if context.occupied is not None:
+        occupied = as_numpy(context.occupied, np.uint8)
+        block_scale = 1.0 / (_float64(context.spacing)[0] * context.block_size)
+    fov = context.camera.fov
+    tan_half = math.tan(math.radians(float(fov.detach()) if isinstance(fov, torch.Tensor) else float(fov)) / 2)
+    camera = np.concatenate(_float64(context.camera.position, *context.camera.basis()) + [[tan_half]])
+    opacity_positions, opacity_values, opacity_uniform = _table(context.opacity, dtype, 1)
+    color_positions, color_values, color_uniform = _table(context.color, dtype, 3)
+    strategy = STRATEGIES[context.compositing]
+    height, width = context.image_size
+    return KernelArgs(
+        width=int(width), height=int(height), camera=camera,
+        segment_box=np.stack(_float64(*(context.user_box or context.box))),
+        planes=np.zeros((0, 2, 3)) if context.clip_planes is None else _float64(context.clip_planes)[0],
+        inner_box=np.zeros((0, 3)) if context.clip_box is None else np.stack(_float64(*context.clip_box)),
+        step=float(context.step), tiny=float(torch.finfo(context.grid.dtype).tiny ** 0.5),
+        grid=as_numpy(grid, dtype), box_min=box_min, voxel_scale=(voxels - 1.0) / (box_max - box_min),
+        vmin=float(context.vmin), inv_span=1.0 / (float(context.vmax) - float(context.vmin)),
+        opacity_positions=opacity_positions, opacity_values=opacity_values, opacity_uniform=opacity_uniform,
+        color_positions=color_positions, color_values=color_values, color_uniform=color_uniform,
+        use_opacity=context.opacity is not None, use_color=context.color is not None,
+        light_model=light_model, light=light, light_direction=direction / np.linalg.norm(direction),
+        mode=int(strategy.kernel_code), inv_unit_distance=1.0 / context.unit_distance,
+        termination=float(strategy.termination[0]), termination_every=int(strategy.termination[1]),
+        occupied=occupied, block_scale=block_scale)
+
+
+def tiny_args(dtype: np.dtype) -> KernelArgs:
+    """A 1-pixel render of a 2³ grid of ``dtype``: the arguments that compile a kernel's signature."""
+    knots = np.array([0.0, 1.0], dtype=dtype)
+    return KernelArgs(
+        width=1, height=1, camera=np.array([3.0, 0.5, 0.5, 0, 0, 1, 0, 1, 0, -1, 0, 0, 0.5]),
+        segment_box=np.array([[0.0] * 3, [1.0] * 3]), planes=np.zeros((0, 2, 3)), inner_box=np.zeros((0, 3)),
+        step=0.5, tiny=1e-19, grid=np.zeros((2, 2, 2, 4), dtype=dtype), box_min=np.zeros(3), voxel_scale=np.ones(3),
+        vmin=0.0, inv_span=1.0, opacity_positions=knots, opacity_values=knots, opacity_uniform=True,
+        color_positions=knots, color_values=np.zeros((2, 3), dtype=dtype), color_uniform=True, use_opacity=True,
+        use_color=True, light_model=HEADLIGHT, light=np.ones(4), light_direction=np.ones(3), mode=0,
+        inv_unit_distance=1.0, termination=1e-6, termination_every=1, occupied=np.zeros((0, 0, 0), dtype=np.uint8),
+        block_scale=np.ones(3))

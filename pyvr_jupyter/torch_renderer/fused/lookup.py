@@ -1,0 +1,90 @@
+"""The fused kernels' lookups: the grid (trilinear) and the transfer-function tables (linear).
+
+The numba twin of ``stages/volume_sampling.py`` (``grid_sample`` with border padding) and of
+``stages/piecewise_linear.py`` (``interpolate_piecewise_linear``). Each lookup also returns what
+the adjoint needs (the cell and its fractions, the knot and its slope); the forward ignores
+those and LLVM drops their arithmetic, so both kernels share one copy of the maths.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+__all__ = ["cell", "trilinear", "knot", "lookup_scalar", "lookup_rgb"]
+
+
+@njit(inline="always", fastmath=True)
+def cell(grid, u, v, w):
+    """(i, j, k, fx, fy, fz): the cell of ``grid`` (D, H, W, C) and the fractions inside it at
+    voxel coordinates (u, v, w) = (x, y, z), clamped to the grid (``grid_sample``'s border padding)."""
+    depth, height, width = grid.shape[0], grid.shape[1], grid.shape[2]
+    u = min(max(u, 0.0), width - 1.0)
+    v = min(max(v, 0.0), height - 1.0)
+    w = min(max(w, 0.0), depth - 1.0)
+    i, j, k = min(int(u), width - 2), min(int(v), height - 2), min(int(w), depth - 2)
+    return i, j, k, u - i, v - j, w - k
+
+
+@njit(inline="always", fastmath=True)
+def _blend(grid, k, j, i, c, w000, w001, w010, w011, w100, w101, w110, w111):
+    return (w000 * grid[k, j, i, c] + w001 * grid[k, j, i + 1, c] + w010 * grid[k, j + 1, i, c]
+            + w011 * grid[k, j + 1, i + 1, c] + w100 * grid[k + 1, j, i, c] + w101 * grid[k + 1, j, i + 1, c]
+            + w110 * grid[k + 1, j + 1, i, c] + w111 * grid[k + 1, j + 1, i + 1, c])
+
+
+@njit(inline="always", fastmath=True)
+def trilinear(grid, i, j, k, fx, fy, fz):
+    """Channels 0..3 of ``grid`` (D, H, W, C) blended over the cell (i, j, k) with fractions
+    (fx, fy, fz) (from ``cell``); channels beyond C read as 0."""
+    gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
+    w000, w001, w010, w011 = gz * gy * gx, gz * gy * fx, gz * fy * gx, gz * fy * fx
+    w100, w101, w110, w111 = fz * gy * gx, fz * gy * fx, fz * fy * gx, fz * fy * fx
+    value = _blend(grid, k, j, i, 0, w000, w001, w010, w011, w100, w101, w110, w111)
+    if grid.shape[3] < 4:
+        return value, 0.0, 0.0, 0.0
+    return (value, _blend(grid, k, j, i, 1, w000, w001, w010, w011, w100, w101, w110, w111),
+            _blend(grid, k, j, i, 2, w000, w001, w010, w011, w100, w101, w110, w111),
+            _blend(grid, k, j, i, 3, w000, w001, w010, w011, w100, w101, w110, w111))
+
+
+@njit(inline="always", fastmath=True)
+def knot(positions, uniform, s):
+    """(left, weight, slope): ``s`` between knots ``left`` and ``left + 1`` of a piecewise-linear
+    function, as ``interpolate_piecewise_linear`` finds them, and ∂weight/∂s (zero where the
+    lookup clamps ``s`` to the knots' span, its ends included, as ``torch.clamp``'s gradient)."""
+    k = positions.shape[0]
+    if uniform:
+        u = min(max(s, 0.0), 1.0) * (k - 1)
+        left = min(int(u), k - 2)
+        return left, u - left, k - 1.0 if 0.0 <= s <= 1.0 else 0.0
+    inside = positions[0] <= s <= positions[k - 1]
+    s = min(max(s, positions[0]), positions[k - 1])
+    low, high = 0, k  # searchsorted(right=True): the first knot above s
+    while low < high:
+        middle = (low + high) >> 1
+        if positions[middle] <= s:
+            low = middle + 1
+        else:
+            high = middle
+    right = min(max(low, 1), k - 1)
+    left = right - 1
+    inverse_width = 1.0 / (positions[right] - positions[left])
+    weight = (s - positions[left]) * inverse_width
+    return left, min(max(weight, 0.0), 1.0), inverse_width if inside else 0.0
+
+
+@njit(inline="always", fastmath=True)
+def lookup_scalar(positions, values, uniform, s):
+    """(value, left, weight, ∂value/∂s) of the table ``values`` (K,) at ``s``."""
+    left, weight, slope = knot(positions, uniform, s)
+    rise = values[left + 1] - values[left]
+    return values[left] + weight * rise, left, weight, rise * slope
+
+
+@njit(inline="always", fastmath=True)
+def lookup_rgb(positions, values, uniform, s):
+    """(r, g, b, left, weight, ∂r/∂s, ∂g/∂s, ∂b/∂s) of the table ``values`` (K, 3) at ``s``."""
+    left, weight, slope = knot(positions, uniform, s)
+    r0, g0, b0 = values[left, 0], values[left, 1], values[left, 2]
+    dr, dg, db = values[left + 1, 0] - r0, values[left + 1, 1] - g0, values[left + 1, 2] - b0
+    return r0 + weight * dr, g0 + weight * dg, b0 + weight * db, left, weight, dr * slope, dg * slope, db * slope
