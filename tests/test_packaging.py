@@ -87,7 +87,7 @@ def test_wheel_files_and_metadata(dists):
         bundles = {name: wheel.read(f"pyvr_jupyter/static/{name}") for name in BUNDLES}
     assert {name.split("/")[0] for name in names} == {"pyvr_jupyter", dist_info}
     for name in ["pyvr_jupyter/__init__.py", "pyvr_jupyter/py.typed",
-                 "pyvr_jupyter/torch_renderer/renderer.py", "pyvr_jupyter/widget/view.py",
+                 "pyvr_jupyter/torch_renderer/renderer.py", "pyvr_jupyter/widget/view/volume_view.py",
                  f"{dist_info}/licenses/LICENSE"]:
         assert name in names, name
     assert not any(part in ("tests", "node_modules", "js", "notebooks", "benchmarks", "__pycache__")

@@ -1,4 +1,7 @@
-"""Frame encoding with Pillow: JPEG while interacting, PNG (lossless) when still."""
+"""Frame encoding with Pillow: JPEG while interacting, PNG (lossless) when still.
+
+Used by the widgets' frames (``widget.view.frames``, ``widget.slices.slice_view``); no Jupyter here.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Clip state of VolumeView, as pure functions shared by the view and its clip controls: checks of
 ``clip_box`` and ``clip_planes`` (world units) and the voxel ↔ world mapping of a crop box.
+It sits below both (``view.clip_state`` validates the traits with it, ``controls.clip_controls``
+converts its sliders with it), so that the two agree and neither imports the other.
 
 Axes follow the renderer: x runs along the volume's last array axis (W), z along its first (D);
 voxel centre ``i`` along x sits at ``origin[0] + i * spacing[0]``.

@@ -1,6 +1,7 @@
 """Closing a tree of widgets. ipywidgets closes one widget at a time, and a child left open stays
 in its registry with every callback it holds: an editor's dropdowns and canvases hold the editor,
 which holds its view, so a closed box of controls would keep the view and its volume alive.
+``controls.ViewControls`` (and through it ``layout.SliceViewer``) closes its trees with it.
 
 Example:
     >>> import ipywidgets as widgets

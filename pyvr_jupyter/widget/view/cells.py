@@ -6,7 +6,8 @@ belong to IPython's shell and fire the same way under ipykernel 6 and 7 (the ker
 ``busy``/``idle`` status is published to the front end, not to code in the kernel). Without
 IPython (a plain Python process) no cell ever runs.
 
-Subscribers are held by weak references: a closed view must be freed, not kept alive by the
+``VolumeView`` subscribes when it is created and switches its ``FrameScheduler`` to the busy
+mode while a cell runs. Subscribers are held by weak references: a closed view must be freed, not kept alive by the
 kernel's event list.
 """
 

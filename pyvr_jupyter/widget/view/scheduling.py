@@ -1,5 +1,9 @@
 """Frame scheduling for VolumeView: one worker thread, newest request wins, flow control in one place.
 
+A part of the view: its ``FrameSource`` (``frames``) holds one ``FrameScheduler`` and is the
+``draw`` it calls; the view's messages report acknowledgements and visibility to it, and
+``cells`` tells it when a cell runs. It knows nothing of rendering.
+
 Why a worker: rendering takes tens to hundreds of milliseconds, and the kernel's main thread
 must keep handling comm messages (acknowledgements, new input) meanwhile; torch releases the
 GIL while it computes. Why newest-wins: while a frame renders, many requests arrive; only the
