@@ -23,9 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pyvr_jupyter"
 
 # Areas whose cycles are known and being removed: area -> why. Remove an entry once its area
 # has no cycle (the strict xfail then fails, saying so).
-KNOWN_CYCLES = {
-    "io": "io/__init__.py and io/nifti_files.py import each other (lazily); the lead is removing it (issue 22)",
-}
+KNOWN_CYCLES: dict[str, str] = {}
 
 
 def module_names() -> dict[str, Path]:

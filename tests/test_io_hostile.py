@@ -12,7 +12,7 @@ import nrrd
 import numpy as np
 import pytest
 
-from pyvr_jupyter import io as loaders
+from pyvr_jupyter.io import common as loaders
 from pyvr_jupyter.io import load_volume
 
 VOLUME = np.arange(64, dtype=np.float32).reshape(4, 4, 4)  # (D, H, W)

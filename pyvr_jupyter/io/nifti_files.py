@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import LoadedVolume, _check_size, _finish, _require, _select_volume
+from .common import LoadedVolume, _check_size, _finish, _require, _select_volume
 
 __all__ = ["load_nifti"]
 

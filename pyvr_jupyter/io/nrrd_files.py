@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-import pyvr_jupyter.io as loaders
+from . import common
 
-from . import LoadedVolume, _check_size, _finish, _require, _select_volume, _three_numbers
+from .common import LoadedVolume, _check_size, _finish, _require, _select_volume, _three_numbers
 
 __all__ = ["load_nrrd"]
 
@@ -143,7 +143,7 @@ def _nrrd_payload(fh, header: dict, dtype: np.dtype, path: Path) -> bytes:
     encoding = _nrrd_call(header.__getitem__, path, "encoding")
     line_skip = int(header.get("line skip", header.get("lineskip", 0)))
     byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
-    if line_skip < 0 or not -1 <= byte_skip <= loaders.MAX_LOAD_BYTES:
+    if line_skip < 0 or not -1 <= byte_skip <= common.MAX_LOAD_BYTES:
         raise ValueError(f"{path.name}: line skip {line_skip} or byte skip {byte_skip} out of range")
     if encoding not in _NRRD_ASCII and encoding not in _NRRD_COMPRESSED and encoding != "raw":
         raise ValueError(f"{path.name}: unsupported encoding {encoding!r}")
@@ -154,7 +154,7 @@ def _nrrd_payload(fh, header: dict, dtype: np.dtype, path: Path) -> bytes:
         return _read_at_most(fh, size // dtype.itemsize * _ASCII_BYTES_PER_VALUE, path)
     stream = _decompressing(encoding, fh)
     if byte_skip == -1:  # the data are the last `size` bytes
-        payload = _read_at_most(stream, loaders.MAX_LOAD_BYTES, path)[-size:]
+        payload = _read_at_most(stream, common.MAX_LOAD_BYTES, path)[-size:]
     else:
         payload = _read_at_most(stream, byte_skip + size, path)[byte_skip:]
     if len(payload) != size:

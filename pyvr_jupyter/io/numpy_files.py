@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import LoadedVolume, _check_size, _finish, _select_volume
+from .common import LoadedVolume, _check_size, _finish, _select_volume
 
 __all__ = ["load_numpy"]
 

@@ -266,15 +266,24 @@ class VolumeRenderer:
         (B, H, W, 4), each view rendered in turn (memory stays one view's). Differentiable with
         respect to the volume, the transfer functions' parameters, a camera built from tensors,
         and the lighting; backward recomputes each chunk (checkpointing), so memory does not
-        grow with the sample count. ``last_stats["backend"]`` tells which backend rendered.
+        grow with the sample count. ``last_stats["backend"]`` tells which backend rendered; the
+        views of one call all render with the backend the first one chose (the kernels compiling
+        meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level)
-        if isinstance(camera, (list, tuple)):
-            cameras = check_cameras(camera)
-            return torch.stack([self._render(volume, view, check_image_size(image_size), **options) for view in cameras])
-        return self._render(volume, camera, check_image_size(image_size), **options)
+        if not isinstance(camera, (list, tuple)):
+            return self._render(volume, camera, check_image_size(image_size), **options)
+        images, stats = [], None
+        for view in check_cameras(camera):
+            images.append(self._render(volume, view, check_image_size(image_size), **options,
+                                       backend=stats["backend"] if stats else None))
+            stats = dict(self.last_stats) if stats is None else {
+                **stats, "samples": stats["samples"] + self.last_stats["samples"],
+                "chunks": stats["chunks"] + self.last_stats["chunks"]}
+        self.last_stats = {**stats, "views": len(images)}
+        return torch.stack(images)
 
     def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
                     use_opacity: bool = True, use_color: bool = True, use_lighting: bool = True,
@@ -302,8 +311,9 @@ class VolumeRenderer:
 
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int = 0,
-                ray_table: tuple | None = None) -> torch.Tensor:
-        """One view (or one table of rays) of ``render_rgba``: (H, W, 4)."""
+                ray_table: tuple | None = None, backend: str | None = None) -> torch.Tensor:
+        """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
+        the call already chose one."""
         height, width = image_size
         volume = self._adopt(volume)
         # 1. Validate everything before allocating anything large.
@@ -358,7 +368,8 @@ class VolumeRenderer:
             clip_planes=None if planes is None else planes.to(dtype),
             ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
-        backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, dtype, context)
+        if backend is None:
+            backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, dtype, context)
         self.last_stats = {"backend": backend, "step": step / float(self._spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
         if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):

@@ -309,3 +309,22 @@ def test_changing_the_opacity_or_value_range_recomputes_the_empty_blocks():
         cached = renderer.render(volume, camera, image_size=16, value_range=value_range)
         fresh = VolumeRenderer(volume.shape).set_opacity_transfer_function(renderer.opacity_tf)
         assert_close(cached, fresh.render(volume, camera, image_size=16, value_range=value_range), atol=1e-6)
+
+
+def test_a_batch_of_views_renders_with_one_backend_and_sums_its_stats(monkeypatch):
+    """The kernels may finish compiling between two views of one call: the call keeps the
+    backend its first view chose (switching changed results at the 1e-5 level, audit item 17)."""
+    from pyvr_jupyter.torch_renderer import fused
+
+    answers = iter([False, True, True])
+    monkeypatch.setattr(fused, "ensure_ready", lambda dtype, adjoint=False: next(answers))
+    volume = create_test_volume((16, 16, 16), "sphere")
+    renderer = VolumeRenderer(volume.shape)
+    cameras = [Camera.for_volume(volume.shape).orbit(a, 0) for a in (0, 60, 120)]
+    images = renderer.render_rgba(volume, cameras, image_size=8)
+    assert images.shape == (3, 8, 8, 4)
+    assert renderer.last_stats["backend"] == "torch" and renderer.last_stats["views"] == 3
+    single = [VolumeRenderer(volume.shape, backend="torch") for _ in cameras]
+    for r, camera in zip(single, cameras):
+        r.render_rgba(volume, camera, image_size=8)
+    assert renderer.last_stats["samples"] == sum(r.last_stats["samples"] for r in single)

@@ -220,6 +220,7 @@ class TransferFunction:
     n_channels = 1
 
     def table(self) -> KnotTable:
+        """The function as the renderer reads it, a ``KnotTable`` over [0, 1] (called once per render)."""
         raise NotImplementedError
 
     def __call__(self, scalars: torch.Tensor) -> torch.Tensor:

@@ -197,3 +197,17 @@ def test_lighting_given_as_an_object_reaches_the_kernel(volume):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         both_backends(volume)
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_xray_is_the_beer_lambert_absorption_of_the_path(backend):
+    # Head-on through 31 voxels of constant s = 0.04 per unit distance 2: 1 − exp(−0.04·31/2) absorbed.
+    volume = np.full((32, 16, 16), 0.04, dtype=np.float32)
+    renderer = VolumeRenderer(volume.shape, backend=backend, opacity_unit_distance=2.0)
+    renderer.set_color_transfer_function(ColorTransferFunction("gray"))  # a radiograph: grey = absorbed
+    camera = Camera(position=(7.5, 7.5, 100.0), target=(7.5, 7.5, 0.0), fov=2.0)
+    rgba = renderer.render_rgba(volume, camera, image_size=(3, 3), step_size=0.37, compositing="xray",
+                                value_range=(0.0, 1.0), use_opacity=False)
+    absorbed = 1 - np.exp(-0.04 * 31 / 2)
+    assert renderer.last_stats["backend"] == backend
+    assert_close(rgba[1, 1], torch.tensor([absorbed, absorbed, absorbed, 1.0]), atol=1e-5)
