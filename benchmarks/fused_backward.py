@@ -1,4 +1,4 @@
-"""The fused backward (``fused_adjoint.py``) against the PyTorch backward, in one interleaved run.
+"""The fused backward (``torch_renderer/fused/adjoint.py``) against the PyTorch backward, in one interleaved run.
 
 Run: python benchmarks/fused_backward.py [--rounds 2] [--output benchmarks/RESULTS_BACKWARD.md]
      python benchmarks/fused_backward.py --smoke        (tiny sizes, one round: keeps this script working)
@@ -31,7 +31,6 @@ import torch
 from pyvr_jupyter import create_test_volume
 from pyvr_jupyter.profiling import measure
 from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer, fused
-from pyvr_jupyter.torch_renderer import fused_adjoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import Timing, interleave  # noqa: E402
@@ -160,7 +159,7 @@ NOTES = """## Notes
   gradient over tens of millions of samples in float32 (``index_add_``), so the float32 backends
   differ by more than either differs from a float64 reference; the fused adjoint computes each ray
   in float64 and sums the table gradients in float64, and is the closer of the two (lines above).
-  In float64 they agree within 2e-7, most cases within 1e-13 (tests/torch_renderer/test_fused_adjoint.py).
+  In float64 they agree within 2e-7, most cases within 1e-13 (tests/torch_renderer/fused/test_adjoint.py).
 - S4 against the fused forward alone: a gradient with respect to the volume and the opacity TF
   reaches every sample (the linear opacity TF has slope 0.1 at s = 0, so empty space gets a
   gradient too), so the backward must visit all of them, where the forward alone skips the empty
@@ -181,7 +180,7 @@ def main():
     parser.add_argument("--output", default=str(HERE / "RESULTS_BACKWARD.md"))
     args = parser.parse_args()
     side, image, rounds = (32, 64, 1) if args.smoke else (128, 512, args.rounds)
-    assert fused_adjoint.wait_until_compiled(np.float32)
+    assert fused.wait_until_compiled(np.float32, adjoint=True)
     scenes = [("Quick Start: gradient of the image mean w.r.t. the volume",
                dict(learn_opacity=False, target=64.0, n_samples=1000)),
               ("S4: the S1 frame, gradient w.r.t. the volume and the opacity TF",

@@ -27,7 +27,6 @@ import torch
 from pyvr_jupyter import VolumeView, create_test_volume
 from pyvr_jupyter.profiling import measure
 from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer, fused
-from pyvr_jupyter.torch_renderer import fused_adjoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import Timing, busy_cores, interleave  # noqa: E402
@@ -238,7 +237,7 @@ def write_results(rows, path: Path, device: str, started: str, rounds: int, summ
 
 ANALYSIS = """## Notes
 
-- The fused kernel (`pyvr_jupyter/torch_renderer/fused.py`) runs the whole pipeline per ray in one
+- The fused kernel (`pyvr_jupyter/torch_renderer/fused/kernel.py`) runs the whole pipeline per ray in one
   numba-compiled loop: rays, clipping, empty-space jumps, trilinear reads of the packed value +
   gradient grid, both transfer functions, Blinn–Phong, compositing, early termination. It stores
   nothing per sample, which is what bounds the PyTorch stages on a CPU. The PyTorch stages remain
@@ -249,7 +248,7 @@ ANALYSIS = """## Notes
 - CPU time is the fairer comparison on a shared machine: a busy neighbour inflates wall time, and
   torch's thread pool spins while waiting for a descheduled thread (its CPU time grows too).
 - S4 runs twice: through the PyTorch stages (checkpointed backward) and through the fused kernel
-  with its per-ray adjoint (`fused_adjoint.py`, what `backend="auto"` uses on CPU for volume and
+  with its per-ray adjoint (`fused/adjoint.py`, what `backend="auto"` uses on CPU for volume and
   TF gradients). `benchmarks/fused_backward.py` compares the two backwards in detail."""
 
 
@@ -349,7 +348,7 @@ def main(argv=None) -> int:
 
     for backend in (["torch", "auto"] if cpu else ["torch"]):
         if backend == "auto":
-            fused_adjoint.wait_until_compiled()
+            fused.wait_until_compiled(adjoint=True)
         s4, forward, backward = bench_backward(scene, volume, device, scene.rounds, backend)
         s4.target = "backward ≤ 3× forward, ≤ 2048 MiB"
         s4.met = "yes" if backward <= 3 * forward and s4.peak_mib <= 2048 else "no"

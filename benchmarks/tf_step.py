@@ -19,7 +19,7 @@ import torch
 
 from pyvr_jupyter import create_test_volume
 from pyvr_jupyter.torch_renderer import (ColorTransferFunction, OpacityTransferFunction, VolumeRenderer, fused,
-                                         fused_adjoint, orbit_cameras)
+                                         fused, orbit_cameras)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import interleave  # noqa: E402
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     parser.add_argument("--views", type=int, default=8)
     args = parser.parse_args(argv)
     fused.wait_until_compiled()
-    fused_adjoint.wait_until_compiled()
+    fused.wait_until_compiled(adjoint=True)
     volume = torch.as_tensor(create_test_volume((args.side,) * 3, "torus"))
     cameras = orbit_cameras(volume.shape, n_views=args.views)
     truth = VolumeRenderer(volume.shape)

@@ -1,9 +1,10 @@
 """The renderer layer: a differentiable volume ray caster in pure PyTorch (never imports Jupyter).
 
-Its modules follow the pipeline: ``camera`` → ``raysampling`` → ``volume_sampling`` →
-``empty_space`` → ``transfer_functions`` → ``shading`` → ``compositing``, run chunk by chunk by
-``pipeline`` and tied together by ``renderer``; ``fused`` is their fast twin on CPU (one
-compiled loop per ray, for renders that record no graph), tested against them.
+``stages/`` follows the pipeline, one module per stage: ``camera`` → ``raysampling`` →
+``volume_sampling`` → ``empty_space`` → ``transfer_functions`` → ``shading`` → ``compositing``,
+run chunk by chunk by ``context`` and tied together by ``renderer``; ``fused/`` is their fast twin
+on CPU (one compiled loop per ray, and its per-ray adjoint), tested against them; ``tools/``
+builds on the renderer (slices, ray batches, fitting, movies, time series, automatic TFs).
 
 Example:
     >>> import torch
@@ -26,11 +27,13 @@ from .renderer import BACKENDS, COMPOSITING_STRATEGIES, RenderInterrupted, Volum
 from .stages.shading import Lighting
 from .tools.slicing import render_slice
 from .tools.time_series import TimeSeries
-from .stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
+from .stages.transfer_functions import (ColorTransferFunction, KnotTable, OpacityTransferFunction,
+                                        TransferFunction)
 
 __all__ = [
     "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES", "BACKENDS", "fused",
     "EARLY_TERMINATION_THRESHOLD", "Lighting", "ColorTransferFunction", "OpacityTransferFunction",
+    "TransferFunction", "KnotTable",
     "orbit_cameras", "psnr", "fit", "render_slice",
     "render_turntable", "write_movie", "orbit_path", "keyframe_path", "TimeSeries",
 ]

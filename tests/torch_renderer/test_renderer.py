@@ -328,3 +328,38 @@ def test_a_batch_of_views_renders_with_one_backend_and_sums_its_stats(monkeypatc
     for r, camera in zip(single, cameras):
         r.render_rgba(volume, camera, image_size=8)
     assert renderer.last_stats["samples"] == sum(r.last_stats["samples"] for r in single)
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_a_tf_edited_by_another_thread_never_tears_a_render(backend):
+    """Each render reads its transfer functions once, as tables (audit item 25: 41 of 140 images
+    mixed two opacity functions when another thread edited one during a render)."""
+    import threading
+
+    volume = create_test_volume((32, 32, 32), "torus")
+    points = ([(0.0, 0.0), (1.0, 0.3)], [(0.0, 0.0), (0.5, 0.8), (1.0, 0.0)])
+    # Small chunks (PyTorch) and tiles (kernel): many chances to read the function mid-render.
+    renderer = VolumeRenderer(volume.shape, backend=backend, max_memory_bytes=1 << 20)
+    references = []
+    for p in points:
+        renderer.set_opacity_transfer_function(OpacityTransferFunction(p))
+        references.append(renderer.render(volume, image_size=64))
+    otf = OpacityTransferFunction(points[0])
+    renderer.set_opacity_transfer_function(otf)
+    done = threading.Event()
+
+    def edit():
+        i = 0
+        while not done.is_set():
+            otf.set_control_points(points[i % 2])
+            i += 1
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    try:
+        images = [renderer.render(volume, image_size=64) for _ in range(12)]
+    finally:
+        done.set()
+        editor.join()
+    for image in images:
+        assert min(float((image - ref).abs().max()) for ref in references) < 1e-6
