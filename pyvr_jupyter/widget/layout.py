@@ -62,7 +62,8 @@ class SliceViewer(widgets.VBox):
 
     @property
     def volume(self):
-        """The volume shown; assigning one updates the 3-D view and the three slices."""
+        """The volume shown; assigning one updates the 3-D view and the three slices (a
+        ``LoadedVolume`` brings its spacing and origin to all four)."""
         return self.view.volume
 
     @volume.setter

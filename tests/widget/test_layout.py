@@ -77,3 +77,21 @@ def test_a_new_volume_reaches_the_view_and_the_slices(box):
     box.volume = create_test_volume((12, 16, 20), "sphere")
     assert all(s.volume.shape == (12, 16, 20) for s in box.slices)
     assert box.view.volume.shape == (12, 16, 20)
+
+
+def test_a_loaded_volume_reaches_the_view_and_the_slices_with_its_spacing(box):
+    import numpy as np
+
+    from pyvr_jupyter.io import LoadedVolume
+
+    scan = LoadedVolume(np.asarray(create_test_volume((10, 12, 14), "sphere")), (0.5, 2.0, 3.0), (1.0, 2.0, 3.0))
+    box.volume = scan
+    assert box.view.renderer.spacing.tolist() == [0.5, 2.0, 3.0]
+    for slice_view in box.slices:
+        assert tuple(slice_view.volume.shape) == (10, 12, 14)
+        assert slice_view._geometry["spacing"] == [0.5, 2.0, 3.0] and slice_view._geometry["origin"] == [1.0, 2.0, 3.0]
+    axial = box.slices[0]
+    assert axial.position == pytest.approx(3.0 + 3.0 * axial.index)  # along z: origin + index × 3
+    alone = SliceView(scan, axis="x")
+    assert alone.position == pytest.approx(1.0 + 0.5 * alone.index)
+    alone.close()

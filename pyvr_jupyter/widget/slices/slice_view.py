@@ -27,7 +27,7 @@ import torch
 import traitlets
 
 from ...torch_renderer import ColorTransferFunction
-from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3
+from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3, unwrap_volume
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
 from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, esm, python_owned
@@ -40,6 +40,9 @@ _IGNORED = "SliceView ignored input from the browser (invalid, or state only Pyt
 
 class SliceView(anywidget.AnyWidget):
     """One slice of a (D, H, W) volume with a slider, a cross-hair and the value under the pointer.
+
+    ``volume`` is an array or tensor, or a ``LoadedVolume``, which brings its spacing and origin
+    (``spacing`` and ``origin`` given here win; else (1, 1, 1) and (0, 0, 0)).
 
     Example:
         >>> view = SliceView(volume, axis="z", spacing=(1, 1, 2.5))
@@ -73,14 +76,11 @@ class SliceView(anywidget.AnyWidget):
     _values = python_owned(traitlets.Bytes(b""))  # float32 scalars of the image, NaN outside
     _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
 
-    def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=(1.0, 1.0, 1.0),
-                 origin=(0.0, 0.0, 0.0), value_range=None, colormap: str = "gray", crosshair=None,
-                 display_size: int = 256, units: str = "", show_crosshair: bool = True):
-        self._spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
-        if (self._spacing <= 0).any():
-            raise ValueError(f"spacing must be positive, got {self._spacing.tolist()}")
-        self._origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
-        self._set_volume(volume)
+    def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=None, origin=None,
+                 value_range=None, colormap: str = "gray", crosshair=None, display_size: int = 256, units: str = "",
+                 show_crosshair: bool = True):
+        self._spacing, self._origin = np.ones(3), np.zeros(3)  # unless given, or brought by a LoadedVolume
+        self._set_volume(volume, spacing, origin)
         if axis not in SLICE_AXES:
             raise ValueError(f"unknown axis {axis!r}; expected one of 'z', 'y', 'x'")
         point = (self._low + self._high) / 2 if crosshair is None else \
@@ -109,7 +109,8 @@ class SliceView(anywidget.AnyWidget):
     @property
     def volume(self) -> torch.Tensor:
         """The (D, H, W) volume shown (a detached tensor); assigning a new one re-renders (the
-        cross-hair and the value window stay, kept inside the new volume's box)."""
+        cross-hair and the value window stay, kept inside the new volume's box). An array or
+        tensor keeps the spacing and origin, a ``LoadedVolume`` brings its own."""
         return self._volume
 
     @volume.setter
@@ -122,8 +123,18 @@ class SliceView(anywidget.AnyWidget):
         else:
             self.index = index
 
-    def _set_volume(self, volume) -> None:
-        self._volume = as_volume_tensor(volume).detach()
+    def _set_volume(self, volume, spacing=None, origin=None) -> None:
+        """Check, then adopt ``volume`` with ``spacing`` and ``origin`` (else a ``LoadedVolume``'s,
+        else the current ones); nothing changes when a check fails."""
+        volume, loaded_spacing, loaded_origin = unwrap_volume(volume)
+        tensor = as_volume_tensor(volume).detach()
+        spacing = next(v for v in (spacing, loaded_spacing, self._spacing) if v is not None)
+        spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
+        if (spacing <= 0).any():
+            raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
+        origin = next(v for v in (origin, loaded_origin, self._origin) if v is not None)
+        origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
+        self._volume, self._spacing, self._origin = tensor, spacing, origin
         shape = self._volume.shape
         self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
         self._low = self._origin
