@@ -7,13 +7,13 @@ one the state was computed for.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import xxhash
 
 from .stages.empty_space import block_min_max, occupied_blocks, skip_block_size
 from .stages.piecewise_linear import KnotTable
@@ -73,7 +73,7 @@ def half_resolution(volume: torch.Tensor) -> torch.Tensor:
 def volume_key(volume: Any, device: torch.device) -> tuple:
     """What tells whether ``volume`` still holds what a state was computed from: its identity
     (``VolumeState.source`` keeps the object itself reachable, so a new volume can never reuse a
-    freed one's address and pass for it), layout, and its version (tensors) or a checksum of its
+    freed one's address and pass for it), layout, and its version (tensors) or a hash of its
     bytes (numpy arrays, which have no version counter)."""
     if isinstance(volume, torch.Tensor):
         return ("torch", id(volume), tuple(volume.shape), tuple(volume.stride()), volume.dtype,
@@ -82,21 +82,14 @@ def volume_key(volume: Any, device: torch.device) -> tuple:
             _content_fingerprint(volume), str(device))
 
 
-def _content_fingerprint(array: np.ndarray) -> tuple:
-    """numpy arrays carry no version counter: a checksum of the bytes catches in-place edits.
+def _content_fingerprint(array: np.ndarray) -> int:
+    """numpy arrays carry no version counter: a hash of the bytes catches in-place edits.
 
-    Runs at every render, so it must be cheap: the bytes are summed as 64-bit integers (exact: any
-    changed bit changes a sum) by torch on all threads, in 64 consecutive pieces so that moving
-    values between pieces (a flip, a shift) shows too. About 4 ms for 256³ float32, where a
-    float64 sum took 15 ms.
+    Runs at every render, so it must be cheap: XXH3 (128 bits) over the array's bytes, which reads
+    memory about as fast as it can be read, so any change (a flip, a permutation, one ulp) shows.
+    Measured on 2 cores (float32 / uint16): 0.2 / 0.1 ms at 128³, 7 / 3 ms at 256³, 47 / 26 ms
+    at 512³, as fast as the 64 partial sums it replaced (which missed permutations within a
+    piece) and 25-30 times faster than BLAKE2b. A non-contiguous array is copied first.
     """
     raw = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-    pieces = 64
-    whole = raw.size // (8 * pieces) * 8 * pieces
-    if raw.ctypes.data % 8:  # unaligned memory cannot be read as int64 words: a float64 sum instead
-        return float(np.add.reduce(raw, dtype=np.float64)), float(np.add.reduce(raw[::7], dtype=np.float64))
-    with warnings.catch_warnings():  # read-only arrays (e.g. memory-mapped files) are only read here
-        warnings.simplefilter("ignore", UserWarning)
-        words = torch.from_numpy(raw[:whole].view(np.int64))
-    return tuple(words.view(pieces, -1).sum(dim=1).tolist()), raw[whole:].tobytes()
-
+    return xxhash.xxh3_128_intdigest(memoryview(raw))

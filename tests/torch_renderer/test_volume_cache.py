@@ -9,12 +9,18 @@ from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer
 from pyvr_jupyter.torch_renderer.volume_cache import volume_key
 
 
-@pytest.mark.parametrize("edit", ["flip", "one ulp", "read-only copy"])
+@pytest.mark.parametrize("edit", ["flip", "one ulp", "read-only copy", "rows flipped in each slice", "two voxels swapped"])
 def test_numpy_volume_fingerprint_sees_every_edit(edit):
     volume = create_test_volume((40, 41, 43), "complex", backend="numpy")
     before = volume_key(volume, torch.device("cpu"))
     if edit == "flip":  # the same values elsewhere: a plain sum would not change
         volume[:] = volume[::-1].copy()
+    elif edit == "rows flipped in each slice":  # a permutation inside each of 64 partial sums' pieces
+        volume[:] = volume[:, ::-1].copy()
+    elif edit == "two voxels swapped":
+        a, b = (20, 20, 20), (20, 20, 21)
+        assert volume[a] != volume[b]
+        volume[a], volume[b] = volume[b], volume[a]
     elif edit == "one ulp":
         volume[20, 20, 20] = np.nextafter(volume[20, 20, 20], np.float32(2))
     else:  # equal content, another array (read-only, as memory-mapped files are): no warning, same checksum
@@ -22,6 +28,42 @@ def test_numpy_volume_fingerprint_sees_every_edit(edit):
         volume.setflags(write=False)
     after = volume_key(volume, torch.device("cpu"))
     assert (after[5] == before[5]) == (edit == "read-only copy")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_an_in_place_permutation_of_a_numpy_volume_renders_anew(backend, dtype):
+    # Audit item 2: r.render(v); v[:] = v[:, ::-1]; r.render(v) returned the old picture, the
+    # 64 partial sums of the checksum being blind to values moved within a piece.
+    volume = (create_test_volume((64, 32, 32), "complex", backend="numpy") * 1000).astype(dtype)
+    volume[:, :8] = 0  # not symmetric under the flip
+    camera = Camera.for_volume(volume.shape, azimuth=30, elevation=20)
+    renderer = VolumeRenderer(volume.shape, backend=backend)
+    before = renderer.render(volume, camera, image_size=24)
+    volume[:] = volume[:, ::-1].copy()
+    shown = renderer.render(volume, camera, image_size=24)
+    fresh = VolumeRenderer(volume.shape, backend=backend).render(volume, camera, image_size=24)
+    assert not torch.equal(before, fresh)
+    assert torch.equal(shown, fresh)
+
+
+@pytest.mark.parametrize("layout", ["non-contiguous", "unaligned", "big-endian", "empty tail"])
+def test_the_fingerprint_reads_any_layout(layout):
+    base = create_test_volume((20, 21, 22), "complex", backend="numpy")
+    if layout == "non-contiguous":
+        volume = np.asfortranarray(base)
+    elif layout == "unaligned":
+        buffer = np.zeros(base.nbytes + 1, np.uint8)
+        volume = buffer[1:].view(np.float32).reshape(base.shape)
+        volume[:] = base
+    elif layout == "big-endian":
+        volume = base.astype(">f4")
+    else:
+        volume = base[:, :, :1].copy()
+    before = volume_key(volume, torch.device("cpu"))
+    assert volume_key(volume, torch.device("cpu")) == before
+    volume[0, 0, 0] += 1
+    assert volume_key(volume, torch.device("cpu")) != before
 
 
 @pytest.mark.parametrize("backend", ["torch", "fused"])
