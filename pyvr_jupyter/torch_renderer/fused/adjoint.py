@@ -62,14 +62,16 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
         grid_grad: (threads, D, H, W, C) grid dtype, += ∂L/∂grid; opacity_grad: (threads, Ko),
             color_grad: (threads, Kc, 3) float64, += ∂L/∂table. A buffer with 0 threads is not wanted.
     """
-    ox, oy, oz = args.camera[0], args.camera[1], args.camera[2]
-    skipping = args.occupied.shape[0] > 0
-    ambient, diffuse, specular, shininess = args.light[0], args.light[1], args.light[2], args.light[3]
-    lx, ly, lz = args.light_direction[0], args.light_direction[1], args.light_direction[2]
+    # Every field as a local, outside the parallel loop (see kernel.march_tile).
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, vmin, inv_span,
+     opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
+     use_color, light_model, light, light_direction, _mode, inv_unit_distance, _termination, _termination_every,
+     occupied, block_scale) = args
+    ox, oy, oz = camera[0], camera[1], camera[2]
+    skipping = occupied.shape[0] > 0
+    ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
+    lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     need_grid, need_opacity, need_color = grid_grad.shape[0] > 0, opacity_grad.shape[0] > 0, color_grad.shape[0] > 0
-    # The record's fields as locals: the loop below then reads them as it would plain arguments.
-    grid, box_min, voxel_scale, step = args.grid, args.box_min, args.voxel_scale, args.step
-    vmin, inv_span = args.vmin, args.inv_span
     channels = grid.shape[3]
     for ray in prange(rgba.shape[0]):
         g_r, g_g, g_b, g_a = grad_rgba[ray, 0], grad_rgba[ray, 1], grad_rgba[ray, 2], grad_rgba[ray, 3]
@@ -77,11 +79,11 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             continue
         thread = numba.get_thread_id()
         final_r, final_g, final_b, final_t = rgba[ray, 0], rgba[ray, 1], rgba[ray, 2], 1.0 - rgba[ray, 3]
-        dx, dy, dz = ray_direction(first_pixel + ray, args.width, args.height, args.camera)
-        t0, t1, count = segment(ox, oy, oz, dx, dy, dz, args.segment_box, args.planes, args.inner_box, args.step,
-                                args.tiny)
+        dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
+        t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step,
+                                tiny)
         half_length = 1.0
-        if args.light_model == DIRECTIONAL:
+        if light_model == DIRECTIONAL:
             half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
         transmittance = 1.0
         prefix_r = prefix_g = prefix_b = 0.0
@@ -99,8 +101,8 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
             # 2. Empty space (only while neither the volume nor the opacity TF is learnt), as march_tile skips it.
             if skipping:
-                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, args.block_scale,
-                                          args.occupied)
+                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale,
+                                          occupied)
                 if next_k != k:
                     k = next_k
                     continue
@@ -113,31 +115,31 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             o_left, o_weight = 0, 0.0
             a = min(max(s, 0.0), 1.0)
             da_ds = 1.0 if 0.0 <= s <= 1.0 else 0.0
-            if args.use_opacity:
-                a, o_left, o_weight, da_ds = lookup_scalar(args.opacity_positions, args.opacity_values,
-                                                           args.opacity_uniform, s)
+            if use_opacity:
+                a, o_left, o_weight, da_ds = lookup_scalar(opacity_positions, opacity_values,
+                                                           opacity_uniform, s)
             if a <= 0.0 and not (need_grid or need_opacity):  # α = 0 and nothing reaches a: as the forward skips it
                 k += 1
                 continue
             r = g = b = 1.0
             dr_ds = dg_ds = db_ds = 0.0
             c_left, c_weight = 0, 0.0
-            if args.use_color:
-                r, g, b, c_left, c_weight, dr_ds, dg_ds, db_ds = lookup_rgb(args.color_positions, args.color_values,
-                                                                            args.color_uniform, s)
+            if use_color:
+                r, g, b, c_left, c_weight, dr_ds, dg_ds, db_ds = lookup_rgb(color_positions, color_values,
+                                                                            color_uniform, s)
             # 4. Shading: c = rgb·brightness + highlight.
             brightness, highlight = 1.0, 0.0
             lgx = lgy = lgz = hgx = hgy = hgz = 0.0
-            if args.light_model != NO_LIGHT:
+            if light_model != NO_LIGHT:
                 n_dot_l, highlight, lgx, lgy, lgz, hgx, hgy, hgz = light_factors(
-                    gx, gy, gz, dx, dy, dz, args.light_model, lx, ly, lz, half_length, shininess)
+                    gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, shininess)
                 brightness = ambient + diffuse * n_dot_l
                 highlight *= specular
             cr, cg, cb = r * brightness + highlight, g * brightness + highlight, b * brightness + highlight
             # 5. Compositing, exactly as the forward, and its adjoint (see the module docstring):
             #    ∂L/∂a = ∂L/∂α · ∂α/∂a with ∂α/∂a = (Δs/unit)·(1 − α)/(1 − a), which cancels the
             #    1/(1 − α) of ∂C/∂α: no division by a vanishing transmittance.
-            ratio = delta * args.inv_unit_distance
+            ratio = delta * inv_unit_distance
             visible = a > 0.0  # else α = 0 exactly: no colour, nothing through the colour or the normal
             passing = passing_fraction(a, ratio) if visible else 1.0
             weight = transmittance * (1.0 - passing)

@@ -31,20 +31,22 @@ def march_tile(args, first_pixel, out, samples):
     """Render the pixels ``first_pixel ..`` of the image of ``args`` (``KernelArgs``) into ``out``
     (n_rays, 4): premultiplied RGB and opacity; ``samples`` (n_rays,) gets how many samples each
     ray classified (the adjoint re-marches exactly that many)."""
-    ox, oy, oz = args.camera[0], args.camera[1], args.camera[2]
-    skipping = args.occupied.shape[0] > 0
-    ambient, diffuse, specular, shininess = args.light[0], args.light[1], args.light[2], args.light[3]
-    lx, ly, lz = args.light_direction[0], args.light_direction[1], args.light_direction[2]
-    mode = args.mode
-    # The record's fields as locals: the loop below then reads them as it would plain arguments.
-    grid, box_min, voxel_scale, step = args.grid, args.box_min, args.voxel_scale, args.step
-    vmin, inv_span = args.vmin, args.inv_span
+    # Every field as a local, outside the parallel loop: read inside it, an array field of the
+    # record costs a reference-count increment and decrement (two atomic calls) per use.
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, vmin, inv_span,
+     opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
+     use_color, light_model, light, light_direction, mode, inv_unit_distance, termination, termination_every,
+     occupied, block_scale) = args
+    ox, oy, oz = camera[0], camera[1], camera[2]
+    skipping = occupied.shape[0] > 0
+    ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
+    lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(out.shape[0]):
-        dx, dy, dz = ray_direction(first_pixel + ray, args.width, args.height, args.camera)
-        t0, t1, count = segment(ox, oy, oz, dx, dy, dz, args.segment_box, args.planes, args.inner_box, args.step,
-                                args.tiny)
+        dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
+        t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step,
+                                tiny)
         half_length = 1.0
-        if args.light_model == DIRECTIONAL:
+        if light_model == DIRECTIONAL:
             half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
         red = green = blue = 0.0
         transmittance = 1.0
@@ -58,13 +60,13 @@ def march_tile(args, first_pixel, out, samples):
             if mode == EMISSION_ABSORPTION:
                 # 2. Early termination, checked where the PyTorch march checks it.
                 if k >= boundary:
-                    if transmittance <= args.termination:
+                    if transmittance <= termination:
                         break
-                    boundary = (k // args.termination_every + 1) * args.termination_every
+                    boundary = (k // termination_every + 1) * termination_every
                 # 3. Empty space: jump to the first sample past this block's exit.
                 if skipping:
                     next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min,
-                                              args.block_scale, args.occupied)
+                                              block_scale, occupied)
                     if next_k != k:
                         k = next_k
                         continue
@@ -81,23 +83,23 @@ def march_tile(args, first_pixel, out, samples):
                 continue
             # 5. Classification: a transparent sample adds nothing (and needs no colour).
             a = min(max(s, 0.0), 1.0)
-            if args.use_opacity:
-                a = lookup_scalar(args.opacity_positions, args.opacity_values, args.opacity_uniform, s)[0]
+            if use_opacity:
+                a = lookup_scalar(opacity_positions, opacity_values, opacity_uniform, s)[0]
             if a <= 0.0:
                 k += 1
                 continue
             r = g = b = 1.0
-            if args.use_color:
-                r, g, b = lookup_rgb(args.color_positions, args.color_values, args.color_uniform, s)[:3]
+            if use_color:
+                r, g, b = lookup_rgb(color_positions, color_values, color_uniform, s)[:3]
             # 6. Shading.
-            if args.light_model != NO_LIGHT:
-                n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, args.light_model, lx, ly, lz, half_length,
+            if light_model != NO_LIGHT:
+                n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
                                                    shininess)[:2]
                 brightness = ambient + diffuse * n_dot_l
                 highlight *= specular
                 r, g, b = r * brightness + highlight, g * brightness + highlight, b * brightness + highlight
             # 7. Compositing: α = 1 − (1 − a)^(Δs / unit).
-            passing = passing_fraction(a, delta * args.inv_unit_distance)
+            passing = passing_fraction(a, delta * inv_unit_distance)
             weight = transmittance * (1.0 - passing)
             red += weight * r
             green += weight * g
@@ -109,13 +111,13 @@ def march_tile(args, first_pixel, out, samples):
             out[ray, 0], out[ray, 1], out[ray, 2], out[ray, 3] = red, green, blue, 1.0 - transmittance
             continue
         # The projection family: the TFs applied to the ray's one scalar.
-        scalar = project_result(mode, accumulated, length, args.inv_unit_distance)
+        scalar = project_result(mode, accumulated, length, inv_unit_distance)
         alpha = 0.0
         if hit:
             alpha = 1.0
-            if args.use_opacity:
-                alpha = lookup_scalar(args.opacity_positions, args.opacity_values, args.opacity_uniform, scalar)[0]
+            if use_opacity:
+                alpha = lookup_scalar(opacity_positions, opacity_values, opacity_uniform, scalar)[0]
         r = g = b = 1.0
-        if args.use_color:
-            r, g, b = lookup_rgb(args.color_positions, args.color_values, args.color_uniform, scalar)[:3]
+        if use_color:
+            r, g, b = lookup_rgb(color_positions, color_values, color_uniform, scalar)[:3]
         out[ray, 0], out[ray, 1], out[ray, 2], out[ray, 3] = r * alpha, g * alpha, b * alpha, alpha

@@ -211,3 +211,19 @@ def test_xray_is_the_beer_lambert_absorption_of_the_path(backend):
     absorbed = 1 - np.exp(-0.04 * 31 / 2)
     assert renderer.last_stats["backend"] == backend
     assert_close(rgba[1, 1], torch.tensor([absorbed, absorbed, absorbed, 1.0]), atol=1e-5)
+
+
+def test_the_kernels_unpack_every_setting_in_its_order():
+    """The kernels unpack ``KernelArgs`` into locals (a record's array read inside the parallel
+    loop costs reference counting per use): the names must follow the record's fields."""
+    import inspect
+    import re
+
+    from pyvr_jupyter.torch_renderer.fused import KernelArgs
+    from pyvr_jupyter.torch_renderer.fused.adjoint import adjoint_tile
+    from pyvr_jupyter.torch_renderer.fused.kernel import march_tile
+
+    for kernel in (march_tile, adjoint_tile):
+        unpacked = re.search(r"\((width,.*?)\) = args", inspect.getsource(kernel.py_func), flags=re.S).group(1)
+        names = [name.strip().lstrip("_") for name in unpacked.replace("\n", " ").split(",")]
+        assert names == list(KernelArgs._fields), kernel.__name__
