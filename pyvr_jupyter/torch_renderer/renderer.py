@@ -433,7 +433,7 @@ class VolumeRenderer:
         if torch.is_grad_enabled() and isinstance(value_range, (tuple, list)) and len(value_range) == 2 and any(
                 isinstance(v, torch.Tensor) and v.requires_grad for v in value_range):
             low, high = (torch.as_tensor(v, dtype=torch.float64) for v in value_range)
-            check_value_range((float(low), float(high)))
+            check_value_range((float(low.detach()), float(high.detach())))
             return low.to(self.device), high.to(self.device)
         return check_value_range(value_range)
 

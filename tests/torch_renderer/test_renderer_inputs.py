@@ -119,3 +119,14 @@ def test_the_renderer_refuses_nothing_valid_with_a_tiny_camera_edit():
         camera.zoom(1e-308)
     image = VolumeRenderer((8, 8, 8)).render(create_test_volume((8, 8, 8), "sphere"), camera, image_size=4)
     assert torch.isfinite(image).all()
+
+
+def test_a_learnable_value_range_renders_without_torch_warnings():
+    """Audit item 27.20: the renderer checked the range with float() of tensors that require grad,
+    which makes torch warn ("Converting a tensor with requires_grad=True to a scalar") at every render."""
+    volume = create_test_volume((12, 12, 12), "sphere")
+    low, high = torch.tensor(0.1, requires_grad=True), torch.tensor(0.9, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VolumeRenderer(volume.shape).render(volume, image_size=8, value_range=(low, high)).mean().backward()
+    assert low.grad is not None and high.grad is not None

@@ -313,47 +313,57 @@ class Camera:
 
     def orbit(self, d_azimuth: float, d_elevation: float) -> "Camera":
         """Turn the position around the target (degrees): azimuth about ``up``, elevation
-        towards it. Elevation stops 1° short of the poles so ``up`` never aligns with the view."""
+        towards it. Elevation stops 1° short of the poles so ``up`` never aligns with the view.
+
+        A learnable position, target or up keeps its graph: the new position is the old offset
+        from the target turned by two rotations (``look_at``, ``zoom`` and ``pan`` keep it too).
+        Where the elevation stops at a pole the turn is taken as a constant angle.
+        """
         d_az = math.radians(check_finite_number("d_azimuth", d_azimuth))
         d_el = check_finite_number("d_elevation", d_elevation)
+        dtype = torch.float64  # turned in float64, stored in the position's dtype
+        up = self.up.to(dtype) / self.up.to(dtype).norm()
+        offset = (self.position - self.target).to(dtype)  # (3,), keeps the graph
+        # 1. Azimuth: Rodrigues' rotation of the offset about up.
+        offset = (math.cos(d_az) * offset + math.sin(d_az) * torch.linalg.cross(up, offset)
+                  + (1.0 - math.cos(d_az)) * (offset @ up) * up)
+        # 2. Elevation: turn within the plane of up and the offset's horizontal part, by the angle
+        #    left before the pole limit (measured without the graph).
+        height = offset @ up
+        horizontal = offset - height * up
         with torch.no_grad():
-            up = self.up.to(torch.float64) / self.up.to(torch.float64).norm()
-            offset = (self.position - self.target).detach().to(torch.float64)
-            radius = offset.norm()
-            # Elevation measured from the plane orthogonal to up.
-            elevation = math.degrees(math.asin(max(-1.0, min(1.0, float(offset @ up / radius)))))
+            radius = float(offset.norm())
+            elevation = math.degrees(math.asin(max(-1.0, min(1.0, float(height) / radius))))
             new_elevation = max(-_MAX_ELEVATION_DEG, min(_MAX_ELEVATION_DEG, elevation + d_el))
-            horizontal = offset - (offset @ up) * up
-            if float(horizontal.norm()) < 1e-12 * float(radius):
-                horizontal = torch.linalg.cross(up, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64))
-            horizontal = horizontal / horizontal.norm()
-            side = torch.linalg.cross(up, horizontal)
-            horizontal = math.cos(d_az) * horizontal + math.sin(d_az) * side
+        if float(horizontal.detach().norm()) < 1e-12 * radius:  # straight above or below the target
+            across = torch.linalg.cross(up, torch.tensor([1.0, 0.0, 0.0], dtype=dtype, device=up.device))
             el = math.radians(new_elevation)
-            offset = radius * (math.cos(el) * horizontal + math.sin(el) * up)
-            self.position = (self.target.detach().to(torch.float64) + offset).to(self.position.dtype)
-        return self
+            offset = offset.norm() * (math.cos(el) * across / across.norm() + math.sin(el) * up)
+        else:  # offset = |h|·ĥ + height·up, turned towards up
+            turn = math.radians(new_elevation - elevation)
+            flat = horizontal.norm()
+            offset = math.cos(turn) * offset + math.sin(turn) * (flat * up - height * horizontal / flat)
+        return self._replace((self.target.to(dtype) + offset).to(self.position.dtype), self.target, self.up,
+                             f"orbit by ({d_azimuth}, {d_elevation})")
 
     def zoom(self, factor: float) -> "Camera":
-        """Move towards the target: ``factor`` 2 halves the distance, 0.5 doubles it."""
+        """Move towards the target: ``factor`` 2 halves the distance, 0.5 doubles it (keeps the
+        graph of a learnable position and target)."""
         factor = check_finite_number("factor", factor, positive=True)
-        with torch.no_grad():
-            offset = self.position - self.target
-            new_offset = offset / factor
-            if float(new_offset.norm()) < 1e-6:
-                raise ValueError(f"zoom factor {factor} would put the camera on its target")
-            position = (self.target + new_offset).detach()
-        return self._replace(position, self.target, self.up, f"zoom factor {factor}")
+        new_offset = (self.position - self.target) / factor
+        if float(new_offset.detach().norm()) < 1e-6:
+            raise ValueError(f"zoom factor {factor} would put the camera on its target")
+        return self._replace(self.target + new_offset, self.target, self.up, f"zoom factor {factor}")
 
     def pan(self, dx: float, dy: float) -> "Camera":
-        """Shift position and target together by ``dx`` along right and ``dy`` along up (world units)."""
+        """Shift position and target together by ``dx`` along right and ``dy`` along up (world
+        units; keeps the graph of a learnable camera)."""
         dx = check_finite_number("dx", dx)
         dy = check_finite_number("dy", dy)
-        with torch.no_grad():
-            right, true_up, _ = self.basis()
-            shift = dx * right + dy * true_up
-            position, target = (self.position + shift).detach(), (self.target + shift).detach()
-        return self._replace(position, target, self.up, f"pan by ({dx}, {dy})")
+        right, true_up, _ = self.basis()
+        shift = (dx * right + dy * true_up).to(self.position.dtype)
+        return self._replace(self.position + shift, self.target + shift.to(self.target.dtype), self.up,
+                             f"pan by ({dx}, {dy})")
 
     def __repr__(self) -> str:
         return (f"Camera(position={self.position.detach().cpu().tolist()}, "

@@ -197,3 +197,46 @@ def test_for_points_frames_the_points_bounding_box_centre():
 def test_for_points_rejects_bad_points(points, message):
     with pytest.raises(ValueError, match=message):
         Camera.for_points(points)
+
+
+# ---- edits keep the graph to a learnable camera (audit item 27.20) --------------------------------
+def _learnable_camera():
+    position = torch.tensor([3.0, 4.0, 10.0], dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([0.5, -0.5, 1.0], dtype=torch.float64, requires_grad=True)
+    return position, target, Camera(position, target)
+
+
+@pytest.mark.parametrize("edit", [lambda cam: cam.orbit(25, 10), lambda cam: cam.orbit(-40, -20),
+                                  lambda cam: cam.zoom(1.7), lambda cam: cam.pan(1.5, -2.0),
+                                  lambda cam: cam.orbit(30, 15).zoom(0.8).pan(0.3, 0.2)])
+def test_orbit_zoom_and_pan_keep_the_graph_to_a_learnable_position(edit):
+    """As look_at does: the edited camera's position is a function of the learnt tensors, with the
+    gradient finite differences give (before, orbit and zoom returned a detached position)."""
+    position, target, cam = _learnable_camera()
+    edit(cam)
+    assert cam.position.requires_grad and cam.target.requires_grad
+    weights = torch.tensor([0.3, -1.1, 0.7], dtype=torch.float64)
+
+    def edited(p, t):
+        return edit(Camera(p, t))
+
+    (cam.position @ weights + cam.target @ weights).backward()
+    for leaf in (position, target):
+        numeric = torch.zeros(3, dtype=torch.float64)
+        for i in range(3):
+            values = []
+            for sign in (1, -1):
+                p, t = position.detach().clone(), target.detach().clone()
+                (p if leaf is position else t)[i] += sign * 1e-6
+                moved = edited(p, t)
+                values.append(float(moved.position @ weights + moved.target @ weights))
+            numeric[i] = (values[0] - values[1]) / 2e-6
+        assert_close(leaf.grad, numeric, atol=1e-5)
+
+
+def test_orbit_and_zoom_of_a_learnable_camera_move_it_as_for_a_fixed_one():
+    _, _, learnable = _learnable_camera()
+    fixed = Camera(learnable.position.detach().clone(), learnable.target.detach().clone())
+    for cam in (learnable, fixed):
+        cam.orbit(33, 12).zoom(1.3).orbit(-10, 70)  # the second orbit stops short of the pole
+    assert_close(learnable.position.detach(), fixed.position, atol=1e-9)
