@@ -28,8 +28,8 @@ def test_fit_refreshes_the_view_every_k_steps_and_after_the_last_without_a_graph
     x = torch.zeros(3, requires_grad=True)
     view = Counter()
     fitting.fit([x], lambda: ((x - 1) ** 2).sum(), steps=10, progress=False, view=view, every=3)
-    assert view.calls == 4  # after steps 3, 6, 9 and the last
-    assert view.grad_enabled == [False] * 4
+    assert view.calls == 5  # after the first step, steps 3, 6, 9 and the last (quick steps)
+    assert view.grad_enabled == [False] * 5
 
 
 @pytest.mark.parametrize("view, every, error", [(object(), 1, TypeError), (Counter(), 0, ValueError),
