@@ -3,11 +3,17 @@ only Python sets, one policy for what the browser writes, and the loader of thei
 
 - ``python_owned(trait)`` declares a synced trait that the browser may not set (a view's still
   frame and error, a slice's image): the tag is the one place that says so.
-- ``BrowserInput`` is the one refusal policy. A write to a Python-owned trait, or a value that
+- ``BrowserInput`` is the one refusal policy. A write to a Python-owned trait (or to the
+  frameworks' own, ``FRAMEWORK_TRAITS``: the module and model names, ``_esm``), or a value that
   fails validation (traitlets then rolls the whole update back), is ignored: the browser is sent
   Python's values again, the widget counts it and keeps the reason, and warns with one stable
   text per widget class, so that a flood of bad input neither escapes nor grows the warnings
   registry. ``VolumeView`` uses the same object for the messages it ignores.
+- Validators raise ``TraitError`` only (``trait_errors``), since traitlets rolls an update back
+  for that error alone: any other error would leave a half-applied, invalid state behind (a
+  ``SliceView`` with ``axis = ""`` that no later write could repair). ``Integer`` and ``Number``
+  are ``Int`` and ``Float`` that refuse ``True``/``False`` and integers beyond float's range,
+  from Python and from the browser alike.
 - ``esm(name)`` returns a bundle of ``pyvr_jupyter/static`` as text; with ``ANYWIDGET_HMR=1``
   (hot reload while developing) its path, which anywidget watches: each rebuild reaches the
   views already shown. Only then, because for a path anywidget connects every instance to a
@@ -16,15 +22,19 @@ only Python sets, one policy for what the browser writes, and the loader of thei
 
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
+import sys
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import traitlets
 
-__all__ = ["python_owned", "python_owned_names", "BrowserInput", "esm", "STATIC"]
+__all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
+           "STATIC"]
 
+_LARGEST_FLOAT = int(sys.float_info.max)
 #: The bundled JavaScript (``js/src`` built by esbuild at install time).
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 
@@ -34,9 +44,51 @@ def python_owned(trait: traitlets.TraitType) -> traitlets.TraitType:
     return trait.tag(sync=True, python_owned=True)
 
 
+#: The widget frameworks' own synced traits: which JavaScript module and model a view loads. Only
+#: Python sets them; a browser that changed one would break every later display of the widget.
+FRAMEWORK_TRAITS = frozenset({"_esm", "_css", "_anywidget_id", "_model_name", "_model_module",
+                              "_model_module_version", "_view_name", "_view_module", "_view_module_version"})
+
+
 def python_owned_names(widget_class: type[traitlets.HasTraits]) -> frozenset[str]:
     """The traits of ``widget_class`` declared with ``python_owned``."""
     return frozenset(widget_class.class_trait_names(python_owned=True))
+
+
+def trait_errors(check: Callable) -> Callable:
+    """A trait validator (``@traitlets.validate(...)`` above it) that raises ``TraitError`` only:
+    any other error becomes one naming the trait, so that traitlets rolls the update back."""
+    @functools.wraps(check)
+    def validate(self, proposal):
+        try:
+            return check(self, proposal)
+        except traitlets.TraitError:
+            raise
+        except Exception as err:
+            name = proposal["trait"].name
+            raise traitlets.TraitError(f"{name}: {type(err).__name__}: {str(err)[:200]}") from None
+    return validate
+
+
+class Integer(traitlets.Int):
+    """An ``Int`` that refuses ``True`` and ``False`` (``width=True`` would otherwise be 1)."""
+
+    def validate(self, obj, value: Any) -> int:
+        """``value`` when it is an integer and not a bool; TraitError otherwise."""
+        if isinstance(value, bool):
+            self.error(obj, value)
+        return super().validate(obj, value)
+
+
+class Number(traitlets.Float):
+    """A ``Float`` that refuses ``True`` and ``False`` and integers too large for a float
+    (``Float`` raises ``OverflowError`` for those, which traitlets does not roll back)."""
+
+    def validate(self, obj, value: Any) -> float:
+        """``value`` as a float when it is a number, not a bool, within float's range; TraitError otherwise."""
+        if isinstance(value, bool) or isinstance(value, int) and abs(value) > _LARGEST_FLOAT:
+            self.error(obj, value)
+        return super().validate(obj, value)
 
 
 class BrowserInput:
@@ -66,19 +118,32 @@ class BrowserInput:
                   apply: Callable[[dict], None]) -> None:
         """Apply state from the browser with ``apply`` (the widget's inherited ``set_state``),
         less the Python-owned traits; refused or invalid names are sent back as Python has them."""
-        owned = python_owned_names(type(widget))
+        owned = python_owned_names(type(widget)) | FRAMEWORK_TRAITS
         refused = [name for name in sync_data if name in owned]
         accepted = {name: value for name, value in sync_data.items() if name not in owned}
         if refused:
             self.ignore(f"the browser may not set {', '.join(refused)}")
+        before = {name: getattr(widget, name) for name in accepted if widget.has_trait(name)}
         try:
             apply(accepted)
         except Exception as err:  # untrusted input: nothing from the browser may escape
             self.ignore(f"state update: {type(err).__name__}: {str(err)[:200]}")
             refused += list(accepted)
+            if not isinstance(err, traitlets.TraitError):  # traitlets rolled nothing back
+                _restore(widget, before)
         resend = [name for name in refused if name in widget.keys]
         if resend:
             widget.send_state(resend)  # the browser shows Python's values again
+
+
+def _restore(widget: traitlets.HasTraits, values: dict) -> None:
+    """Put back ``values`` that an update which failed half-way left changed."""
+    for name, value in values.items():
+        try:
+            if getattr(widget, name) != value:
+                widget.set_trait(name, value)
+        except Exception:  # a value the widget held before is valid; never let this escape
+            widget._trait_values[name] = value
 
 
 def esm(name: str) -> str | pathlib.Path:

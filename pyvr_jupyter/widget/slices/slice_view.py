@@ -30,7 +30,7 @@ from ...torch_renderer import ColorTransferFunction
 from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3, unwrap_volume
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
 from ...imaging.encoding import encode_frame, to_uint8
-from .._traits import BrowserInput, esm, python_owned
+from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
 
 __all__ = ["SliceView"]
 
@@ -54,18 +54,18 @@ class SliceView(anywidget.AnyWidget):
 
     axis = traitlets.Unicode("z").tag(sync=True)
     """``"z"`` (axial), ``"y"`` (coronal) or ``"x"`` (sagittal)."""
-    index = traitlets.Int(0).tag(sync=True)
+    index = Integer(0).tag(sync=True)
     """Voxel index of the slice along ``axis`` (clamped to the volume)."""
-    value_range = traitlets.List(traitlets.Float(), minlen=2, maxlen=2).tag(sync=True)
+    value_range = traitlets.List(Number(), minlen=2, maxlen=2).tag(sync=True)
     """Scalar values mapped to black and white (or the colormap's ends)."""
     colormap = traitlets.Unicode("gray").tag(sync=True)
     """Matplotlib colormap name."""
-    crosshair = traitlets.List(traitlets.Float(), minlen=3, maxlen=3).tag(sync=True)
+    crosshair = traitlets.List(Number(), minlen=3, maxlen=3).tag(sync=True)
     """Cross-hair point (x, y, z), world units, kept inside the volume's box. The slice follows its
     coordinate along ``axis``; moving the slice moves that coordinate."""
     show_crosshair = traitlets.Bool(True).tag(sync=True)
     """Draw the cross-hair lines."""
-    display_size = traitlets.Int(256).tag(sync=True)
+    display_size = Integer(256).tag(sync=True)
     """Longer side of the image on screen, CSS pixels."""
     units = traitlets.Unicode("").tag(sync=True)
     """World units shown after positions (e.g. ``"mm"``)."""
@@ -143,12 +143,12 @@ class SliceView(anywidget.AnyWidget):
     @property
     def n_slices(self) -> int:
         """Number of slices along ``axis``."""
-        return int(self._counts[SLICE_AXES[self.axis][0]])
+        return int(self._counts[self._dim()])
 
     @property
     def position(self) -> float:
         """World coordinate of the slice along ``axis``."""
-        dim = SLICE_AXES[self.axis][0]
+        dim = self._dim()
         return float(self._low[dim] + self.index * self._spacing[dim])
 
     def screenshot(self) -> np.ndarray:
@@ -168,18 +168,27 @@ class SliceView(anywidget.AnyWidget):
         ``crosshair`` outside the volume is clamped."""
         self._inputs.set_state(self, sync_data, super().set_state)
 
+    def _dim(self) -> int:
+        """0, 1 or 2: the world axis ``axis`` names (TraitError while an update holds an unknown
+        one, so that traitlets rolls the update back)."""
+        if self.axis not in SLICE_AXES:
+            raise traitlets.TraitError(f"unknown axis {self.axis!r}; expected one of 'z', 'y', 'x'")
+        return SLICE_AXES[self.axis][0]
+
     def _index_of(self, point) -> int:
-        dim = SLICE_AXES[self.axis][0]
+        dim = self._dim()
         index = math.floor((point[dim] - self._low[dim]) / self._spacing[dim] + 0.5)
         return int(min(self._counts[dim] - 1, max(0, index)))
 
     @traitlets.validate("axis")
+    @trait_errors
     def _check_axis(self, proposal):
         if proposal["value"] not in SLICE_AXES:
             raise traitlets.TraitError(f"unknown axis {proposal['value']!r}; expected one of 'z', 'y', 'x'")
         return proposal["value"]
 
     @traitlets.validate("index")
+    @trait_errors
     def _check_index(self, proposal):
         if not self._ready:
             return proposal["value"]
@@ -190,6 +199,7 @@ class SliceView(anywidget.AnyWidget):
         return clamped
 
     @traitlets.validate("crosshair")
+    @trait_errors
     def _check_crosshair(self, proposal):
         point = proposal["value"]
         if not all(math.isfinite(c) for c in point):
@@ -197,6 +207,7 @@ class SliceView(anywidget.AnyWidget):
         return [float(min(hi, max(lo, c))) for c, lo, hi in zip(point, self._low, self._high)]
 
     @traitlets.validate("value_range")
+    @trait_errors
     def _check_value_range(self, proposal):
         try:
             return list(check_value_range(proposal["value"]))
@@ -204,6 +215,7 @@ class SliceView(anywidget.AnyWidget):
             raise traitlets.TraitError(str(err)) from None
 
     @traitlets.validate("colormap")
+    @trait_errors
     def _check_colormap(self, proposal):
         try:
             self._color_tf(proposal["value"])
@@ -212,6 +224,7 @@ class SliceView(anywidget.AnyWidget):
         return proposal["value"]
 
     @traitlets.validate("display_size")
+    @trait_errors
     def _check_display_size(self, proposal):
         return min(2048, max(32, proposal["value"]))
 
@@ -222,7 +235,7 @@ class SliceView(anywidget.AnyWidget):
             return
         if self._index_of(self.crosshair) != change["new"]:  # the slider moved: the cross-hair follows
             point = list(self.crosshair)
-            point[SLICE_AXES[self.axis][0]] = self.position
+            point[self._dim()] = self.position
             self.crosshair = point
         self._render()
 
@@ -278,7 +291,7 @@ class SliceView(anywidget.AnyWidget):
             self._geometry = {
                 "width": width, "height": height, "centre": geometry.centre.tolist(),
                 "right": geometry.right.tolist(), "up": geometry.up.tolist(), "pitch": geometry.pitch,
-                "dim": SLICE_AXES[self.axis][0], "index": self.index, "n_slices": self.n_slices,
+                "dim": self._dim(), "index": self.index, "n_slices": self.n_slices,
                 "position": self.position, "spacing": self._spacing.tolist(), "origin": self._origin.tolist(),
             }
             self._values = values.to(torch.float32).cpu().numpy().astype("<f4").tobytes()

@@ -18,6 +18,7 @@ import warnings
 
 import traitlets
 
+from ...torch_renderer.stages.raysampling import check_clip
 from ..clipping import box_is_empty, check_clip_box, check_clip_planes
 
 __all__ = ["ClipState"]
@@ -45,10 +46,12 @@ class ClipState:
                           UserWarning, stacklevel=4)
         return clip_box
 
-    @staticmethod
-    def check_planes(value) -> list[list[list[float]]]:
-        """``value`` as checked ``[point, normal]`` pairs."""
+    def check_planes(self, value) -> list[list[list[float]]]:
+        """``value`` as checked ``[point, normal]`` pairs that the renderer accepts too (a normal
+        whose length underflows, such as (1e-300, 0, 0), is zero to it)."""
         try:
-            return check_clip_planes(value)
-        except ValueError as err:
+            planes = check_clip_planes(value)
+            check_clip(None, planes, self._view.renderer.box(self._view.volume.shape))
+        except (ValueError, TypeError) as err:
             raise traitlets.TraitError(str(err)) from None
+        return planes

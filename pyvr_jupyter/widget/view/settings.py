@@ -2,17 +2,19 @@
 
 A part of ``VolumeView`` (``volume_view``), whose one validator for these traits calls
 ``check_setting``. Each check raises ``TraitError`` naming the value, so that traitlets rolls a
-bad assignment back, from Python or from the browser alike. The camera traits are checked
-together, as the camera they make (``check_camera``); the crop box and the time point need the
-view's volume and live with the parts that own them (``clip_state``, ``time_state``).
+bad assignment back, from Python or from the browser alike, and each accepts only what the
+renderer can render (the value window with the renderer's own check). The camera traits are
+checked together, as the camera they make (``check_camera``); the full frame's step also needs
+the volume's box (``check_step``); the crop box and the time point need the view's volume and
+live with the parts that own them (``clip_state``, ``time_state``).
 
 Example:
     >>> check_setting("step_size", 0.25)
     0.25
-    >>> check_setting("value_range", [1.0, 1.0])
+    >>> check_setting("value_range", [0.0, 1e-300])
     Traceback (most recent call last):
     ...
-    traitlets.traitlets.TraitError: value_range needs finite vmin < vmax, got [1.0, 1.0]
+    traitlets.traitlets.TraitError: value_range (0.0, 1e-300) cannot be mapped onto [0, 1] in float32: its ends and span must be finite and the span wide enough to tell the ends apart
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ import traitlets
 
 from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                OpacityTransferFunction)
+from ...torch_renderer._checks import check_step_size, check_value_range
 
-__all__ = ["SETTING_CHECKS", "check_setting", "camera_traits", "check_camera", "MAX_SIDE", "MAX_UNITS_CHARS"]
+__all__ = ["SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera", "MAX_SIDE",
+           "MAX_UNITS_CHARS"]
 
 MAX_SIDE = 4096  # the largest image side a view renders, in pixels
 MAX_UNITS_CHARS = 32  # the scale bar's label
@@ -60,9 +64,7 @@ def _opacity_points(name: str, value: list) -> list:
 
 
 def _value_range(name: str, value: list) -> list:
-    vmin, vmax = value
-    if not (math.isfinite(vmin) and math.isfinite(vmax) and vmin < vmax):
-        raise ValueError(f"value_range needs finite vmin < vmax, got {value}")
+    check_value_range(value)  # the renderer's: finite, vmin < vmax, mappable onto [0, 1] in float32
     return value
 
 
@@ -100,6 +102,18 @@ def check_setting(name: str, value):
         return SETTING_CHECKS[name](name, value)
     except (ValueError, TypeError) as err:
         raise traitlets.TraitError(str(err)) from None
+
+
+def check_step(step_voxels: float, renderer) -> float:
+    """``step_voxels`` (the view's ``step_size``, in voxels) when the renderer takes it for the
+    volume's box (a world step it accepts, not too many samples along the diagonal); TraitError
+    otherwise."""
+    box = renderer.box(renderer.volume_shape)
+    try:
+        check_step_size(step_voxels * float(renderer.spacing.min()), float(box.diagonal))
+    except (ValueError, TypeError) as err:
+        raise traitlets.TraitError(f"step_size {step_voxels} voxels: {err}") from None
+    return step_voxels
 
 
 def camera_traits(camera: Camera) -> dict:

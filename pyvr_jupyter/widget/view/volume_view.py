@@ -31,7 +31,7 @@ from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
-from .._traits import BrowserInput, esm, python_owned
+from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
 from ..controls.view_controls import ViewControls
 from .cells import watch_cells
 from .clip_state import ClipState
@@ -40,14 +40,14 @@ from .messages import BrowserMessages
 from .overlay_state import OverlayState
 from .recording import record
 from .scheduling import FULL
-from .settings import SETTING_CHECKS, camera_traits, check_camera, check_setting
+from .settings import SETTING_CHECKS, camera_traits, check_camera, check_setting, check_step
 from .time_state import TimeState, split_series
 
 __all__ = ["VolumeView"]
 
 _IGNORED = "VolumeView ignored input from the browser (view.stats() counts it and keeps the last reason)"
 _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "frame_budget_ms", "show_stats",
-            "clip_box", "clip_planes"}
+            "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units"}
 
 
 class VolumeView(anywidget.AnyWidget):
@@ -69,35 +69,35 @@ class VolumeView(anywidget.AnyWidget):
     _esm = esm("widget.js")
 
     # ---- render settings (synced both ways; checked in ``settings``) ----------------------
-    width = traitlets.Int(512).tag(sync=True)
+    width = Integer(512).tag(sync=True)
     """Image width in pixels (full-quality frames)."""
-    height = traitlets.Int(512).tag(sync=True)
+    height = Integer(512).tag(sync=True)
     """Image height in pixels."""
-    camera_position = traitlets.List(traitlets.Float(), minlen=3, maxlen=3).tag(sync=True)
+    camera_position = traitlets.List(Number(), minlen=3, maxlen=3).tag(sync=True)
     """Camera position (x, y, z), world units."""
-    camera_target = traitlets.List(traitlets.Float(), minlen=3, maxlen=3).tag(sync=True)
+    camera_target = traitlets.List(Number(), minlen=3, maxlen=3).tag(sync=True)
     """Point the camera looks at."""
-    camera_up = traitlets.List(traitlets.Float(), [0.0, 1.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
+    camera_up = traitlets.List(Number(), [0.0, 1.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
     """Camera up vector."""
-    fov = traitlets.Float(45.0).tag(sync=True)
+    fov = Number(45.0).tag(sync=True)
     """Vertical field of view, degrees."""
-    step_size = traitlets.Float(0.5).tag(sync=True)
+    step_size = Number(0.5).tag(sync=True)
     """Step between samples for full-quality frames, in voxels (smaller is finer and slower)."""
     compositing = traitlets.Unicode("vectorized").tag(sync=True)
     """One of the renderer's compositing strategies."""
     use_lighting = traitlets.Bool(True).tag(sync=True)
     """Shade with the volume's gradient."""
-    background = traitlets.List(traitlets.Float(), [0.0, 0.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
+    background = traitlets.List(Number(), [0.0, 0.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
     """Background RGB in [0, 1]."""
     colormap = traitlets.Unicode("viridis").tag(sync=True)
     """Matplotlib colormap name."""
-    opacity_points = traitlets.List(traitlets.List(traitlets.Float(), minlen=2, maxlen=2)).tag(sync=True)
+    opacity_points = traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2)).tag(sync=True)
     """Opacity transfer function control points [[s, opacity], ...], s in [0, 1]."""
-    value_range = traitlets.List(traitlets.Float(), minlen=2, maxlen=2).tag(sync=True)
+    value_range = traitlets.List(Number(), minlen=2, maxlen=2).tag(sync=True)
     """Scalar values mapped to the transfer functions' [0, 1]."""
     lighting = traitlets.Dict().tag(sync=True)
     """Light model: ambient, diffuse, specular, shininess, headlight, light_direction."""
-    frame_budget_ms = traitlets.Float(20.0).tag(sync=True)
+    frame_budget_ms = Number(20.0).tag(sync=True)
     """Time a preview frame may take while interacting; its size and step follow from it."""
     show_stats = traitlets.Bool(False).tag(sync=True)
     """Show an fps and latency overlay."""
@@ -107,10 +107,10 @@ class VolumeView(anywidget.AnyWidget):
     error = python_owned(traitlets.Unicode(""))
     """The last rendering error, shown over the view ('' when fine)."""
     # ---- clipping (``clip_state``) -------------------------------------------------------
-    clip_box = traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3), default_value=None,
+    clip_box = traitlets.List(traitlets.List(Number(), minlen=3, maxlen=3), default_value=None,
                               allow_none=True, minlen=2, maxlen=2).tag(sync=True)
     """Crop box [[x0, y0, z0], [x1, y1, z1]] in world units, clamped to the volume's box; None: no crop."""
-    clip_planes = traitlets.List(traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3),
+    clip_planes = traitlets.List(traitlets.List(traitlets.List(Number(), minlen=3, maxlen=3),
                                                 minlen=2, maxlen=2)).tag(sync=True)
     """Clip planes [[point, normal], ...] in world units; each keeps the half-space its normal points into."""
     # ---- overlays (``overlay_state``), drawn by the browser -------------------------------
@@ -129,7 +129,7 @@ class VolumeView(anywidget.AnyWidget):
     overlay_colors = python_owned(traitlets.List(traitlets.Unicode()))
     """The colour map from 0 to 1 as a few hex colours (set by Python)."""
     # ---- time (``time_state``) -----------------------------------------------------------
-    time_index = traitlets.Int(0).tag(sync=True)
+    time_index = Integer(0).tag(sync=True)
     """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
@@ -340,22 +340,28 @@ class VolumeView(anywidget.AnyWidget):
             self._syncing = False
 
     @traitlets.validate(*SETTING_CHECKS)
+    @trait_errors
     def _check_setting(self, proposal):
-        return check_setting(proposal["trait"].name, proposal["value"])
+        name, value = proposal["trait"].name, check_setting(proposal["trait"].name, proposal["value"])
+        return check_step(value, self.renderer) if name == "step_size" else value
 
     @traitlets.validate("camera_position", "camera_target", "camera_up", "fov")
+    @trait_errors
     def _check_camera(self, proposal):
         return check_camera(self.camera, proposal["trait"].name, proposal["value"])
 
     @traitlets.validate("clip_box")
+    @trait_errors
     def _check_clip_box(self, proposal):
         return self._clipping.check_box(proposal["value"])
 
     @traitlets.validate("clip_planes")
+    @trait_errors
     def _check_clip_planes(self, proposal):
         return self._clipping.check_planes(proposal["value"])
 
     @traitlets.validate("time_index")
+    @trait_errors
     def _check_time_index(self, proposal):
         return self._time.check_index(proposal["value"])
 
