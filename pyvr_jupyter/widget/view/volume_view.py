@@ -32,9 +32,11 @@ from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunc
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
+from ..closing import close_parts
 from ..controls.view_controls import ViewControls
 from .cells import watch_cells
 from .clip_state import ClipState
+from .following import Following, color_copy, opacity_points
 from .frames import FrameSource
 from .messages import BrowserMessages
 from .overlay_state import OverlayState
@@ -58,7 +60,10 @@ class VolumeView(anywidget.AnyWidget):
     ``LoadedVolume`` (its spacing and origin are used) or a time series ((T, D, H, W), a list of
     volumes, a ``TimeSeries`` or ``LoadedSeries``): ``time_index`` picks the time point.
     Overlays (``show_axes``, ``show_box``, ``show_scale``, ``show_colorbar``, ``units``) are
-    drawn by the browser without a re-render.
+    drawn by the browser without a re-render. Objects an optimisation changes are followed:
+    ``opacity=`` an ``OpacityTransferFunction``, ``colormap=`` a ``ColorTransferFunction``,
+    ``camera=`` a ``Camera`` with learnable tensors, and a volume tensor show their current
+    state at each ``refresh()`` (``fit(..., view=view)`` calls it).
 
     Example:
         >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
@@ -131,13 +136,17 @@ class VolumeView(anywidget.AnyWidget):
     # ---- time (``time_state``) -----------------------------------------------------------
     time_index = Integer(0).tag(sync=True)
     """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""
+    time_points = traitlets.Int(1, read_only=True)
+    """How many time points there are (1 for a single volume); set by Python, observed by a
+    ``TimePlayer``, not synced."""
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
-                 width: int = 512, height: int = 512, spacing=None, colormap: str = "viridis", opacity=None,
+                 width: int = 512, height: int = 512, spacing=None, colormap="viridis", opacity=None,
                  value_range=None, **render_options):
         unknown = set(render_options) - _OPTIONS
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
         series, volume = split_series(volume)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         check_volume_array(volume)
@@ -157,18 +166,20 @@ class VolumeView(anywidget.AnyWidget):
         if loaded_origin is not None:
             self.renderer.origin = loaded_origin
         self._volume = volume
-        self._time = TimeState(series)
+        self._time = TimeState(series, time_unit)
         if series is not None and value_range is None:  # one window across time
             value_range = series.value_range
         if opacity is None:  # defaults chosen from the data: a value window and an opacity ramp (auto_tf)
             value_range = auto_value_range(volume) if value_range is None else value_range
             opacity = auto_opacity_points(volume, value_range, spacing=self.renderer.spacing.tolist(),
                                           unit_distance=self.renderer.opacity_unit_distance)
-        # A transfer function object given here is followed: refresh() re-reads it (e.g. while
-        # it is being fitted). The view renders its own copy, never the object being optimised.
-        self._followed_opacity = opacity if isinstance(opacity, OpacityTransferFunction) else None
-        opacity_tf = (OpacityTransferFunction(self._points_of(opacity)) if self._followed_opacity is not None else
-                      OpacityTransferFunction(opacity))
+        # Transfer-function objects and a learnable camera given here are followed: refresh()
+        # re-reads them (e.g. while they are fitted). The view renders its own copies (``following``).
+        followed_color = colormap if isinstance(colormap, ColorTransferFunction) else None
+        if followed_color is not None:
+            colormap = followed_color.colormap_name or "viridis"  # the trait names a map; the copy renders
+        opacity_tf = (OpacityTransferFunction(opacity_points(opacity)) if isinstance(opacity, OpacityTransferFunction)
+                      else OpacityTransferFunction(opacity))
         # The default camera frames what the opacity function shows, filling 80 % of the view.
         self._default_camera = (camera.clone() if camera is not None else Camera.for_points(visible_points(
             volume, opacity_tf.get_control_points(),
@@ -176,7 +187,10 @@ class VolumeView(anywidget.AnyWidget):
             self.renderer.spacing.tolist(), self.renderer.origin.tolist())))
         self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
-        self.renderer.set_color_transfer_function(ColorTransferFunction(colormap))
+        self.renderer.set_color_transfer_function(color_copy(followed_color) if followed_color is not None else
+                                                  ColorTransferFunction(colormap))
+        self._following = Following(self, self.lock, opacity if isinstance(opacity, OpacityTransferFunction) else None,
+                                    followed_color, camera, self._write_camera_traits)
         self._clipping = ClipState(self)
         self._overlays = OverlayState(self, self.lock)
         self._frames = FrameSource(self, self.lock)
@@ -224,6 +238,7 @@ class VolumeView(anywidget.AnyWidget):
                                                          origin=renderer.origin.tolist())
                 self.camera = self._default_camera.clone()
         self._time.series = None
+        self.set_trait("time_points", 1)  # a player goes back to 0 and hides
         with self.hold_trait_notifications():
             self.time_index = 0
         self.value_range = value_range
@@ -237,6 +252,16 @@ class VolumeView(anywidget.AnyWidget):
         """The ``TimeSeries`` shown, or None for a single volume."""
         return self._time.series
 
+    @property
+    def time_unit(self) -> str:
+        """The unit of the series' ``time_spacing`` ("s" when the file named one, as
+        ``load_volume(..., volume_index="all")`` reads it); "" when unknown."""
+        return self._time.unit
+
+    @traitlets.default("time_points")
+    def _time_points(self):
+        return self._time.count
+
     def screenshot(self, overlays=False) -> np.ndarray:
         """The current view at full quality, rendered in the kernel: (H, W, 3) uint8.
         ``overlays=True`` draws the overlays the view shows (all four if it shows none), or
@@ -245,24 +270,25 @@ class VolumeView(anywidget.AnyWidget):
         return self._overlays.draw(image, overlays) if overlays else image
 
     def refresh(self) -> None:
-        """Show the current state of what the view reads by reference: an opacity transfer
-        function object given as ``opacity=`` (re-read) and a volume tensor edited in place.
-        Quick (the render happens on the view's thread); call it from a loop, e.g. every few
-        steps of an optimisation (``fit(..., view=view)`` does). While the loop's cell runs the
-        view shows previews at the rate the browser can draw, then a full frame.
+        """Show the current state of what the view reads by reference: transfer-function
+        objects given as ``opacity=`` and ``colormap=``, a ``camera=`` whose tensors require grad
+        (all re-read, ``following``) and a volume tensor edited in place. Quick (the render
+        happens on the view's thread); call it from a loop, e.g. every few steps of an
+        optimisation (``fit(..., view=view)`` does). While the loop's cell runs the view shows
+        previews at the rate the browser can draw, then a full frame.
 
         Example:
-            >>> view = VolumeView(volume, opacity=learnt_tf); view
+            >>> view = VolumeView(volume, opacity=learnt_otf, colormap=learnt_ctf); view
             >>> for step in range(100):
             ...     ...; optimizer.step(); view.refresh()
         """
-        if self._followed_opacity is not None:
-            self.opacity_points = self._points_of(self._followed_opacity)
+        self._following.refresh()
         self._frames.request(FULL)
 
-    @staticmethod
-    def _points_of(opacity_tf: OpacityTransferFunction) -> list[list[float]]:
-        return [[float(s), min(1.0, max(0.0, float(a)))] for s, a in opacity_tf.get_control_points()]
+    def follows(self) -> list[torch.Tensor]:
+        """The learnable tensors whose changes ``refresh()`` shows (``fit`` warns when it learns
+        some of these and others the view does not follow)."""
+        return self._following.tensors()
 
     def save_image(self, path, overlays=False) -> None:
         """Write the current full-quality view to a PNG file (``overlays`` as in ``screenshot``)."""
@@ -322,6 +348,7 @@ class VolumeView(anywidget.AnyWidget):
             if part is not None:  # None when __init__ failed early
                 part.close()
         super().close()
+        close_parts(self)  # its Layout
         self.unobserve_all()
 
     def set_state(self, sync_data) -> None:
@@ -377,7 +404,8 @@ class VolumeView(anywidget.AnyWidget):
     def _on_renderer_setting(self, change):
         with self.lock:
             if change["name"] == "colormap":
-                self.renderer.set_color_transfer_function(ColorTransferFunction(change["new"]))
+                if not self._following.keeps_color(change["new"]):  # another map picked: shown instead
+                    self.renderer.set_color_transfer_function(ColorTransferFunction(change["new"]))
             elif change["name"] == "opacity_points":
                 self.renderer.set_opacity_transfer_function(OpacityTransferFunction(change["new"]))
             else:

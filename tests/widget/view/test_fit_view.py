@@ -61,3 +61,65 @@ def test_a_volume_view_follows_the_transfer_function_being_fitted():
         assert view.opacity_points == [[float(s), min(1.0, float(a))] for s, a in learnt.get_control_points()]
     finally:
         view.close()
+
+
+# ---- the view follows every learnt part (audit item 27.19) ------------------------------------------
+def test_a_volume_view_follows_the_colour_transfer_function_being_fitted():
+    """Notebook 04(a) learns the opacity and the colour: its live view stayed viridis."""
+    from pyvr_jupyter.torch_renderer import ColorTransferFunction
+    from pyvr_jupyter.widget.view.overlay_state import colormap_hex
+
+    volume = create_test_volume((16, 16, 16), "torus")
+    opacity = OpacityTransferFunction.from_lut(torch.full((8,), 0.2))
+    colour = ColorTransferFunction.from_lut(torch.full((8, 3), 0.5))
+    view = RecordingView(volume, width=24, height=24, opacity=opacity, colormap=colour)
+    try:
+        red = torch.tensor([1.0, 0.0, 0.0])
+        fitting.fit(opacity.parameters() + colour.parameters(),
+                    lambda: ((colour(torch.linspace(0, 1, 8)) - red) ** 2).sum()
+                    + ((opacity(torch.linspace(0, 1, 8)) - 0.5) ** 2).sum(),
+                    steps=40, lr=0.2, progress=False, view=view, every=5)
+        shown = view.renderer.color_tf
+        assert shown is not colour  # its own copy
+        torch.testing.assert_close(shown.values, colour.values.detach())
+        image = view.screenshot().astype(float)
+        assert image[..., 0].max() > 100 and image[..., 1].max() < 0.3 * image[..., 0].max()  # red, not viridis
+        assert view.overlay_colors == colormap_hex(shown)  # the colour bar too
+    finally:
+        view.close()
+
+
+def test_a_volume_view_follows_a_learnt_camera_and_volume():
+    from pyvr_jupyter.torch_renderer import Camera
+
+    volume = torch.as_tensor(create_test_volume((16, 16, 16), "torus")).clone().requires_grad_()
+    start = Camera.for_volume(volume.shape, azimuth=10, elevation=5)
+    position = start.position.clone().requires_grad_()
+    camera = Camera(position, start.target)
+    view = RecordingView(volume, width=24, height=24, camera=camera, value_range=(0, 1))
+    try:
+        assert {id(t) for t in view.follows()} == {id(position), id(volume)}
+        goal = start.position + torch.tensor([5.0, -3.0, 2.0])
+        fitting.fit([position, volume], lambda: ((position - goal) ** 2).sum() + (volume ** 2).mean(), steps=30,
+                    lr=0.5, progress=False, view=view, every=7)
+        assert view.camera_position == pytest.approx(position.detach().tolist(), abs=1e-5)
+        assert view.camera.position.tolist() == pytest.approx(position.detach().tolist(), abs=1e-5)
+        assert not view.camera.position.requires_grad  # a detached copy
+    finally:
+        view.close()
+
+
+def test_fit_warns_when_the_view_follows_only_some_parameters():
+    from pyvr_jupyter.torch_renderer import ColorTransferFunction
+
+    volume = create_test_volume((16, 16, 16), "torus")
+    opacity = OpacityTransferFunction.from_lut(torch.full((8,), 0.2))
+    colour = ColorTransferFunction.from_lut(torch.full((8, 3), 0.5))
+    view = RecordingView(volume, width=16, height=16, opacity=opacity)  # the colour is not given
+    try:
+        with pytest.warns(RuntimeWarning, match=r"follows some of the parameters but not parameters\[1\]"):
+            fitting.fit(opacity.parameters() + colour.parameters(),
+                        lambda: (colour(torch.linspace(0, 1, 4)) ** 2).sum() + (opacity(torch.rand(4)) ** 2).sum(),
+                        steps=1, progress=False, view=view)
+    finally:
+        view.close()
