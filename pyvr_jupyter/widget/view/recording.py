@@ -20,7 +20,7 @@ from contextlib import nullcontext
 
 from ...torch_renderer import TimeSeries, VolumeRenderer, render_turntable, write_movie
 from ...torch_renderer._checks import check_image_size
-from ...torch_renderer.tools.recording import _movie_suffix
+from ...torch_renderer.tools.movie_files import check_movie_path
 
 __all__ = ["record", "view_renderer"]
 
@@ -81,14 +81,15 @@ def record(view, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, s
         **movie_options: passed to ``write_movie`` (e.g. ``quality``).
 
     Returns:
-        The path written, as a ``pathlib.Path``.
+        The path written, as a ``pathlib.Path``. All or nothing (``write_movie``): the folder is
+        known to be writable before the first frame renders, and on any failure any file
+        already at ``path`` is left as it was.
 
     Example:
         >>> record(view, "spin.mp4", frames=90, orbit=(360, 20), size=(360, 640))
         PosixPath('spin.mp4')
     """
-    path = pathlib.Path(path)
-    _movie_suffix(path)  # an unknown extension fails before any frame renders
+    path = check_movie_path(path)  # an unknown extension or a folder fails before any frame renders
     image_size = check_image_size(size if size is not None else (int(view.height), int(view.width)))
     with getattr(view, "lock", None) or nullcontext():  # copy the state in one go (VolumeView.lock)
         renderer = view_renderer(view)

@@ -1,7 +1,10 @@
 """Movies in the renderer layer: render_turntable's camera paths and frames, write_movie's files,
 TimeSeries (one value range, a bounded cache of per-time-point state)."""
 
+import itertools
+import re
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +14,7 @@ from PIL import Image
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (Camera, TimeSeries, keyframe_path, orbit_path, render_turntable,
                                          write_movie)
-from pyvr_jupyter.torch_renderer.tools.recording import RenderedFrames
+from pyvr_jupyter.torch_renderer.tools.recording import MAX_FRAMES, CameraPath, RenderedFrames
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +80,46 @@ def test_an_mp4_when_imageio_ffmpeg_is_installed(tmp_path, helix, renderer_for):
 
 
 def test_missing_video_extra_names_the_pip_command(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "imageio", None)  # import imageio now fails
-    monkeypatch.setitem(sys.modules, "imageio.v2", None)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import imageio_ffmpeg now fails
     frames = [np.zeros((8, 8, 3), np.uint8)]
-    with pytest.raises(ImportError, match=r'pip install "pyvr_jupyter\[video\]"'):
+    with pytest.raises(ImportError, match=r'imageio-ffmpeg: pip install "pyvr_jupyter\[video\]"'):
         write_movie(frames, tmp_path / "a.mp4")
     write_movie(frames, tmp_path / "a.gif", progress=False)  # GIF needs only Pillow
+
+
+def test_the_video_extra_named_in_the_error_exists_and_the_readme_lists_it():
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[3]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=\[; ]", requirement)[0].lower() for requirement in extras["video"]}
+    assert names == {"imageio", "imageio-ffmpeg"}
+    assert "video" in extras["test"][0]  # the suite covers MP4 and WebM
+    assert re.search(r"^\| `video` \| imageio, imageio-ffmpeg", (root / "README.md").read_text(), re.M)
+
+
+def test_a_long_turntable_makes_its_cameras_as_its_frames_render(helix, renderer_for, monkeypatch):
+    # Audit item 27.24: render_turntable(frames=10**7) built every camera up front.
+    made = []
+    clone = Camera.clone
+    monkeypatch.setattr(Camera, "clone", lambda self: made.append(1) or clone(self))
+    frames = render_turntable(renderer_for(helix), helix, frames=MAX_FRAMES, image_size=(12, 16), step_size=1.0)
+    assert len(frames) == MAX_FRAMES and len(made) < 10  # nothing per frame yet
+    first_two = list(itertools.islice(iter(frames), 2))
+    assert len(first_two) == 2 and first_two[0].shape == (12, 16, 3)
+    assert len(made) < 10  # and only for the frames rendered
+    cameras = frames.cameras
+    assert isinstance(cameras, CameraPath) and torch.equal(cameras[-1].position, cameras[MAX_FRAMES - 1].position)
+    keyed = render_turntable(renderer_for(helix), helix, keyframes=orbit_path(Camera.for_volume(helix.shape), 3),
+                             frames=MAX_FRAMES)
+    assert len(keyed) == MAX_FRAMES
+
+
+@pytest.mark.parametrize("frames", [10 ** 7, MAX_FRAMES + 1])
+def test_too_many_frames_are_refused_naming_the_limit(helix, renderer_for, frames):
+    with pytest.raises(ValueError, match=rf"frames must be in \[1, {MAX_FRAMES}\] \(MAX_FRAMES\)"):
+        render_turntable(renderer_for(helix), helix, frames=frames)
+    with pytest.raises(ValueError, match="frames must be in"):
+        orbit_path(Camera.for_volume(helix.shape), frames)
 
 
 @pytest.mark.parametrize("call, name", [

@@ -1,5 +1,6 @@
 """record(view, path): a movie of what a view shows now (its renderer, TFs, camera, settings)."""
 
+import os
 import types
 
 import numpy as np
@@ -65,6 +66,41 @@ def test_record_checks_its_input_before_rendering(tmp_path, view):
     with pytest.raises(ValueError, match="fps"):
         record(view, tmp_path / "spin.gif", frames=2, fps=0, progress=False)
     assert not (tmp_path / "spin.gif").exists()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_record_to_an_unwritable_folder_fails_before_rendering(view, monkeypatch):
+    # Audit item 27.1: record("/proc/spin.gif") failed only after rendering every frame.
+    rendered = []
+    render = VolumeRenderer.render
+    monkeypatch.setattr(VolumeRenderer, "render", lambda self, *a, **k: rendered.append(1) or render(self, *a, **k))
+    with pytest.raises(OSError, match="path: cannot write a movie in the folder '/proc'"):
+        record(view, "/proc/spin.gif", frames=30, progress=False)
+    assert rendered == []
+
+
+def test_record_into_a_folder_named_like_a_movie_is_refused(tmp_path, view):
+    (tmp_path / "x.mp4").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        record(view, tmp_path / "x.mp4", frames=2, progress=False)
+
+
+def test_a_record_that_fails_part_way_keeps_the_old_movie(tmp_path, view, monkeypatch):
+    path = tmp_path / "spin.gif"
+    path.write_bytes(b"the movie of yesterday")
+    calls = []
+    render = VolumeRenderer.render
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(VolumeRenderer, "render", failing)
+    with pytest.raises(KeyboardInterrupt):
+        record(view, path, frames=6, progress=False)
+    assert path.read_bytes() == b"the movie of yesterday" and sorted(p.name for p in tmp_path.iterdir()) == ["spin.gif"]
 
 
 def test_record_sweeps_a_time_series(tmp_path, volume):

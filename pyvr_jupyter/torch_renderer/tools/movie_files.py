@@ -1,0 +1,251 @@
+"""Movie files: (H, W, 3) uint8 frames written as GIF (Pillow), MP4 or WebM (ffmpeg), all or nothing.
+
+A movie is written to a hidden temporary file beside ``path`` (created, so known to be writable,
+before the first frame is asked for) and renamed onto ``path`` only once it is complete. Any
+failure on the way (the frames raise, KeyboardInterrupt, a frame of another size, ffmpeg
+exiting with an error, a full disk) removes the temporary file and raises: whatever was at
+``path`` before is left as it was, and no partial movie is ever left behind.
+
+MP4 and WebM are encoded by the ffmpeg binary that imageio-ffmpeg ships
+(``pip install "pyvr_jupyter[video]"``), driven here so that its exit status and error output
+are read: a failed encode raises with ffmpeg's own message.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pathlib
+import secrets
+import subprocess
+import tempfile
+from fractions import Fraction
+from typing import Iterable
+
+import numpy as np
+
+from .._checks import check_finite_number
+
+__all__ = ["write_movie", "check_movie_path", "MOVIE_SUFFIXES", "VIDEO_EXTRA"]
+
+MOVIE_SUFFIXES = (".gif", ".mp4", ".webm")
+#: What MP4 and WebM need, as the error for a missing encoder says it.
+VIDEO_EXTRA = 'pip install "pyvr_jupyter[video]"'
+# suffix → (ffmpeg muxer, codec, pixel format, most constant-quality factor (worst))
+_FFMPEG_FORMATS = {".mp4": ("mp4", "libx264", "yuv420p", 51), ".webm": ("webm", "libvpx-vp9", "yuv420p", 63)}
+_STDERR_TAIL = 2000  # characters of ffmpeg's error output quoted in an error
+
+
+# ---- the path ----------------------------------------------------------------------------
+def check_movie_path(path) -> pathlib.Path:
+    """``path`` as a ``pathlib.Path`` after the checks that need no writing: a movie suffix, not
+    a folder, in a folder that exists. (Whether the folder is writable is found by creating the
+    temporary file, which ``write_movie`` does before the first frame.)"""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
+    path = pathlib.Path(path)
+    if path.suffix.lower() not in MOVIE_SUFFIXES:
+        raise ValueError(f"path must end in one of {', '.join(MOVIE_SUFFIXES)}, got {str(path)!r}")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"path {str(path)!r} is a folder, not a movie file; "
+                                "give a file name (e.g. {})".format(path / ("movie" + path.suffix)))
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"path: the folder {str(path.parent)!r} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, f"path {str(path)!r} exists and is read-only; it is left as it is")
+    return path
+
+
+def _create_temporary(path: pathlib.Path) -> pathlib.Path:
+    """Create an empty hidden file beside ``path`` (mode as a new file gets: 0o666 less the
+    umask); an error naming ``path``'s folder when it cannot be written."""
+    target = path.resolve() if path.is_symlink() else path  # a link keeps pointing where it did
+    for _ in range(100):
+        temporary = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
+        try:
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return temporary
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise type(err)(err.errno, f"path: cannot write a movie in the folder {str(target.parent)!r} "
+                                       f"({err.strerror})") from None
+    raise FileExistsError(errno.EEXIST, f"path: no free temporary name beside {str(target)!r}")
+
+
+def _sync(file: pathlib.Path) -> None:
+    """Flush the file to disk, so the rename never leaves an empty file after a crash."""
+    descriptor = os.open(file, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# ---- frames ------------------------------------------------------------------------------
+def _check_frame(frame, index: int, size: tuple | None) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frames[{index}] must be an (H, W, 3) uint8 array, got {frame.dtype} {frame.shape}")
+    if size is not None and frame.shape[:2] != size:
+        raise ValueError(f"frames[{index}] is {frame.shape[:2]}, the first frame {size}: every frame needs one size")
+    return frame
+
+
+def _progress(frames: Iterable[np.ndarray], progress: bool, path: pathlib.Path):
+    if not progress:
+        return frames
+    from tqdm.auto import tqdm
+
+    return tqdm(frames, total=len(frames) if hasattr(frames, "__len__") else None, desc=path.name, unit="frame")
+
+
+# ---- GIF (Pillow) ------------------------------------------------------------------------
+def _write_gif(frames: Iterable[np.ndarray], file: pathlib.Path, fps: float) -> int:
+    from PIL import Image
+
+    images, size = [], None
+    for index, frame in enumerate(frames):
+        frame = _check_frame(frame, index, size)
+        size = frame.shape[:2]
+        # An adaptive palette per frame (median cut), dithered: smooth shading keeps its gradients.
+        images.append(Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                                      dither=Image.Dither.FLOYDSTEINBERG))
+    if not images:
+        raise ValueError("frames is empty: a movie needs at least one frame")
+    duration = max(20, round(1000 / fps / 10) * 10)  # GIF counts centiseconds; browsers slow < 20 ms to 100 ms
+    with open(file, "wb") as fh:
+        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0,
+                       optimize=True, disposal=1)
+    return len(images)
+
+
+# ---- MP4, WebM (ffmpeg) ------------------------------------------------------------------
+def ffmpeg_executable() -> str:
+    """The ffmpeg binary of imageio-ffmpeg; ImportError naming the ``video`` extra without it."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise ImportError(f"writing MP4 or WebM needs imageio-ffmpeg: {VIDEO_EXTRA} "
+                          "(or write a .gif, which needs only Pillow)") from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _ffmpeg_command(executable: str, size: tuple[int, int], fps: float, suffix: str, quality: int,
+                    file: pathlib.Path) -> list[str]:
+    muxer, codec, pixel_format, worst = _FFMPEG_FORMATS[suffix]
+    height, width = size
+    factor = round((1 - quality / 10) * worst)  # constant quality: 0 best, ``worst`` worst
+    rate = ["-b:v", "0"] if codec == "libvpx-vp9" else []  # VP9's constant-quality mode
+    return [executable, "-y", "-hide_banner", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+            "-r", str(Fraction(fps).limit_denominator(1001)), "-i", "-", "-an",
+            "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",  # yuv420p needs even sides: one pixel of padding where needed
+            "-c:v", codec, "-pix_fmt", pixel_format, "-crf", str(factor), *rate, "-f", muxer, str(file)]
+
+
+def _ffmpeg_failed(process: subprocess.Popen, log, path: pathlib.Path, reason: str) -> OSError:
+    process.wait()
+    log.seek(0)
+    text = log.read().decode("utf-8", "replace").strip()[-_STDERR_TAIL:]
+    return OSError(f"ffmpeg could not write {str(path)!r} ({reason}, exit status {process.returncode})"
+                   + (f":\n{text}" if text else ""))
+
+
+def _write_ffmpeg(frames: Iterable[np.ndarray], file: pathlib.Path, fps: float, suffix: str, quality: int,
+                  path: pathlib.Path) -> int:
+    executable = ffmpeg_executable()
+    process, count, size = None, 0, None
+    # Outside a POSIX session of its own ffmpeg would take the terminal's Ctrl-C itself.
+    detach = {"start_new_session": True} if os.name == "posix" else \
+        {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: ffmpeg can never block on it
+        try:
+            for index, frame in enumerate(frames):
+                frame = np.ascontiguousarray(_check_frame(frame, index, size))
+                size = frame.shape[:2]
+                if process is None:
+                    process = subprocess.Popen(_ffmpeg_command(executable, size, fps, suffix, quality, file),
+                                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log, **detach)
+                try:
+                    process.stdin.write(memoryview(frame).cast("B"))
+                except (BrokenPipeError, OSError) as err:
+                    raise _ffmpeg_failed(process, log, path, f"it stopped reading frames: {err}") from None
+                count += 1
+            if process is None:
+                raise ValueError("frames is empty: a movie needs at least one frame")
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+            if process.wait() != 0:
+                raise _ffmpeg_failed(process, log, path, "it failed")
+        except BaseException:
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+            raise
+    return count
+
+
+# ---- the one entry point -------------------------------------------------------------------
+def write_movie(frames: Iterable[np.ndarray], path, fps: float = 30, progress: bool = True,
+                quality: int = 8) -> pathlib.Path:
+    """Write (H, W, 3) uint8 frames as a movie, by the path's extension, all or nothing.
+
+    Args:
+        frames: an iterable of (H, W, 3) uint8 arrays of one size (``render_turntable``'s
+            frames render as they are written, so memory stays small for MP4/WebM).
+        path: ``.gif`` (Pillow: an adaptive palette per frame, dithered, looping forever;
+            frames identical to the one before are merged into it, timing kept), ``.mp4``
+            (H.264) or ``.webm`` (VP9): these two need ``pip install "pyvr_jupyter[video]"``.
+        fps: frames per second (GIF stores delays in 10 ms units, at least 20 ms: up to 50 fps).
+        progress: show a tqdm progress bar (a widget in notebooks, text elsewhere).
+        quality: MP4/WebM quality from 0 to 10 (imageio's scale: a constant-quality factor).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError, TypeError: a bad argument or frame (checked before any frame is rendered,
+            or when that frame comes).
+        OSError: the folder cannot be written (before any frame), ``path`` is a folder, the disk
+            is full, ffmpeg failed (with its message). In every failure any file already at
+            ``path`` is left as it was and no partial file remains.
+
+    Example:
+        >>> import tempfile
+        >>> fade = [np.full((8, 8, 3), 40 * i, np.uint8) for i in range(4)]     # (H, W, 3) uint8 each
+        >>> write_movie(fade, pathlib.Path(tempfile.mkdtemp()) / "fade.gif", fps=10, progress=False).suffix
+        '.gif'
+    """
+    path = check_movie_path(path)
+    suffix = path.suffix.lower()
+    fps = check_finite_number("fps", fps)
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 10:
+        raise ValueError(f"quality must be an integer in [0, 10], got {quality!r}")
+    if suffix != ".gif":
+        ffmpeg_executable()  # a missing extra fails before any frame renders
+    if hasattr(frames, "__len__") and len(frames) == 0:
+        raise ValueError("frames is empty: a movie needs at least one frame")
+    temporary = _create_temporary(path)  # the folder is writable: only now are frames asked for
+    bar = _progress(frames, progress, path)
+    try:
+        if suffix == ".gif":
+            _write_gif(bar, temporary, fps)
+        else:
+            _write_ffmpeg(bar, temporary, fps, suffix, int(quality), path)
+        _sync(temporary)
+        os.replace(temporary, path.resolve() if path.is_symlink() else path)
+    except BaseException as err:
+        temporary.unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno is not None:  # the disk (ffmpeg's errors say it already)
+            raise OSError(err.errno, f"could not write the movie {str(path)!r} ({err.strerror or err}); "
+                                     "any file already there is unchanged") from err
+        raise
+    finally:
+        if bar is not frames:
+            bar.close()
+    return path
