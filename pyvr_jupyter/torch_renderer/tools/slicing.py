@@ -34,18 +34,24 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from .._checks import as_volume_tensor, check_finite_number, check_image_size, check_value_range, check_vector3
+from .._checks import (MAX_IMAGE_SIDE, as_volume_tensor, check_finite_number, check_image_size, check_value_range,
+                       check_vector3)
 from ..stages.raysampling import VolumeBox
 from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
 from ..stages.volume_sampling import sample_grid
 
 __all__ = ["SLICE_AXES", "SlicePlane", "SliceSamples", "slice_plane", "sample_slice", "colorize_slice",
-           "render_slice"]
+           "render_slice", "MAX_SLICE_PIXELS"]
+
+#: Most pixels of one slice image. A slice takes about 64 bytes per pixel while it is made
+#: (float64 positions, sample coordinates, values, RGB): 4096² pixels about 1 GiB.
+MAX_SLICE_PIXELS = 4096 * 4096
 
 #: axis → (index of the axis in (x, y, z), right, up, normal): see the module docstring.
 SLICE_AXES = {
@@ -167,18 +173,40 @@ def _plane_extent(lo: np.ndarray, hi: np.ndarray, point, normal, right, up) -> t
     return coords.min(axis=0), coords.max(axis=0)
 
 
+def _pixels(extent: np.ndarray, pitch: float) -> tuple[int, int]:
+    """(H, W) covering an extent (width, height) with square pixels of side ``pitch``."""
+    return tuple(int(min(round(e / pitch), 2 ** 62)) + 1 for e in extent[::-1])
+
+
 def _image_size(extent: np.ndarray, pitch: float, size: Any) -> tuple[float, tuple[int, int]]:
-    """Pitch and (H, W) for an extent (width, height) in world units."""
+    """Pitch and (H, W) for an extent (width, height) in world units.
+
+    ``size=None`` keeps ``pitch`` (one pixel per voxel side) unless the image would then have a
+    side over ``MAX_IMAGE_SIDE`` or more than ``MAX_SLICE_PIXELS`` pixels (a thin volume with very
+    unequal spacing): the pixels then grow until it fits. A given ``size`` over those limits is
+    refused."""
     if size is None:
-        height, width = (int(round(e / pitch)) + 1 for e in extent[::-1])
-        return pitch, check_image_size((height, width))
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        longest = check_image_size(int(size))[0]
+        height, width = _pixels(extent, pitch)
+        while max(height, width) > MAX_IMAGE_SIDE or height * width > MAX_SLICE_PIXELS:
+            shrink = max(max(height, width) / MAX_IMAGE_SIDE, math.sqrt(height * width / MAX_SLICE_PIXELS))
+            pitch *= max(shrink, 1.0 + 1e-9) * (1.0 + 1e-9)
+            height, width = _pixels(extent, pitch)
+        return pitch, (height, width)
+    try:
+        checked = check_image_size(size)
+    except (TypeError, ValueError) as err:
+        raise type(err)(str(err).replace("image_size", "size", 1)) from None
+    if isinstance(size, (int, np.integer)):
+        longest = checked[0]
         pitch = float(extent.max()) / max(longest - 1, 1) or pitch
         height, width = (min(longest, int(round(e / pitch)) + 1) for e in extent[::-1])
-        return pitch, (height, width)
-    height, width = check_image_size(size)
-    pitch = max(float(extent[0]) / max(width - 1, 1), float(extent[1]) / max(height - 1, 1)) or pitch
+    else:
+        height, width = checked
+        pitch = max(float(extent[0]) / max(width - 1, 1), float(extent[1]) / max(height - 1, 1)) or pitch
+    if height * width > MAX_SLICE_PIXELS:
+        raise ValueError(f"size {size!r} gives a {height}×{width} slice, {height * width} pixels, more than "
+                         f"MAX_SLICE_PIXELS ({MAX_SLICE_PIXELS}, about 64 bytes each while it is made); "
+                         "ask for fewer pixels")
     return pitch, (height, width)
 
 
@@ -286,8 +314,10 @@ def render_slice(volume, axis: str = "z", index: int | None = None, position: fl
         index: voxel index along ``axis``; default the middle slice (``n // 2``).
         position: world coordinate along ``axis`` instead of ``index`` (trilinear between slices).
         plane: ``(point, normal)`` in world units for an oblique plane (``axis`` is then unused).
-        size: None (one pixel per smallest in-plane voxel side), an int (pixels along the longer
-            side), or (H, W) (the slice fitted inside, centred; the rest shows the background).
+        size: None (one pixel per smallest in-plane voxel side, coarser where that would exceed
+            ``MAX_IMAGE_SIDE`` pixels along a side or ``MAX_SLICE_PIXELS`` in all), an int
+            (pixels along the longer side), or (H, W) (the slice fitted inside, centred; the
+            rest shows the background); a given size over those limits raises ValueError.
         value_range: (vmin, vmax) mapped to [0, 1]; default the volume's min and max.
         colormap: None for grayscale, a matplotlib colormap name, or a ``ColorTransferFunction``.
         opacity_tf: optional ``OpacityTransferFunction``; its value is each pixel's opacity over

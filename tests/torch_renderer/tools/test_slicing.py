@@ -6,6 +6,8 @@ import torch
 
 from helpers import assert_close, blob_volume
 from pyvr_jupyter.torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from pyvr_jupyter.torch_renderer._checks import MAX_IMAGE_SIDE
+from pyvr_jupyter.torch_renderer.tools import slicing
 from pyvr_jupyter.torch_renderer.tools.slicing import render_slice, sample_slice, slice_plane
 
 SHAPE = (5, 6, 7)  # (D, H, W)
@@ -171,6 +173,24 @@ def test_differentiable_with_respect_to_the_volume():
     assert float(volume.grad[:, :, [0, 2, 3]].abs().max()) < 1e-12
 
 
+# ---- thin volumes (audit item 27.14) ---------------------------------------------------------------
+def test_a_thin_volume_with_unequal_spacing_gets_coarser_pixels_not_an_error():
+    # 400 slices 5 apart seen side-on at 0.1 per pixel would be 19951 pixels tall: refused before.
+    volume = random_volume(np.float32, (400, 64, 64))
+    image = render_slice(volume, "y", spacing=(0.1, 0.1, 5))
+    height, width = image.shape[:2]
+    assert height == MAX_IMAGE_SIDE and width == 53  # 1995 × 6.3 world units, square pixels
+    geometry = slice_plane(volume.shape, "y", spacing=(0.1, 0.1, 5))
+    assert geometry.size == (height, width) and geometry.pitch == pytest.approx(1995 / (MAX_IMAGE_SIDE - 1), rel=1e-3)
+
+
+def test_the_default_size_stays_within_the_pixel_budget(monkeypatch):
+    monkeypatch.setattr(slicing, "MAX_SLICE_PIXELS", 10_000)
+    image = render_slice(random_volume(np.float32, (3, 64, 64)), "z", spacing=(0.01, 1, 1))  # 6301 × 64 by voxel
+    height, width = image.shape[:2]
+    assert 9_000 < height * width <= 10_000 and height / width == pytest.approx(100, rel=0.1)
+
+
 # ---- bad input -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(axis="w"), ValueError, "axis"),
@@ -188,7 +208,10 @@ def test_differentiable_with_respect_to_the_volume():
     (dict(plane=(1, 1, 1)), TypeError, "plane"),
     (dict(value_range=(1.0, 0.0)), ValueError, "value_range"),
     (dict(spacing=(1.0, 0.0, 1.0)), ValueError, "spacing"),
-    (dict(size=0), ValueError, "image_size"),
+    (dict(size=0), ValueError, "size sides must be"),
+    (dict(size=(3, 2.5)), TypeError, "size must be"),
+    (dict(size=16384), ValueError, r"size 16384 gives a 13653×16384 slice, .* more than MAX_SLICE_PIXELS"),
+    (dict(size=(16384, 16384)), ValueError, "MAX_SLICE_PIXELS"),
     (dict(background=(2.0, 0.0, 0.0)), ValueError, "background"),
     (dict(colormap="no-such-map"), ValueError, "colormap"),
     (dict(opacity_tf="linear"), TypeError, "opacity_tf"),

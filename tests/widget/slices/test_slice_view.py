@@ -182,3 +182,15 @@ def test_a_new_volume_re_renders_and_keeps_the_crosshair_inside(make, volume):
     assert view.crosshair == [4.0, 3.0, 2.0] and view.index == 2
     assert view._geometry["n_slices"] == 3 and png(view).shape[:2] == (4, 5)
     assert view.value_at(0, 0) == pytest.approx(float(volume[2, 3, 0] * 2))
+
+
+@pytest.mark.parametrize("axis", ["y", "x"])
+def test_a_thin_volume_is_resampled_to_the_views_limit_not_shown_as_an_error(axis):
+    # Audit item 27.14: 400 slices 5 apart showed "image_size sides must be in [1, 16384]".
+    view = SliceView(np.random.default_rng(0).random((400, 64, 64), dtype=np.float32), axis, spacing=(0.1, 0.1, 5))
+    try:
+        assert view.error == ""
+        height, width = png(view).shape[:2]
+        assert max(height, width) == 1024 and width < 40  # tall and narrow, as the slice is
+    finally:
+        view.close()
