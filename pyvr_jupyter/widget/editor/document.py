@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
 
-__all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval"]
+__all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
+           "read_tf_document"]
 
 
 def tf_to_json(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction, value_range) -> str:
@@ -31,6 +33,24 @@ def span_unit_interval(points) -> list:
 
 MAX_JSON_CHARS = 1 << 20  # a transfer-function document longer than this is refused unread
 MAX_JSON_POINTS = 1024  # opacity control points the editor accepts from a document
+
+
+def read_tf_document(path) -> str:
+    """The text of a document file: at most ``MAX_JSON_CHARS`` + 1 bytes are ever read (so
+    ``/dev/zero`` or a huge file is refused at once), decoded as UTF-8; ValueError naming the
+    file when it is longer or not UTF-8 (OSError, e.g. FileNotFoundError, when it cannot be read)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_JSON_CHARS + 1)
+    if len(raw) > MAX_JSON_CHARS:
+        raise ValueError(f"{os.fspath(path)}: a transfer function document has at most {MAX_JSON_CHARS} bytes; "
+                         "this file is longer")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{os.fspath(path)}: a transfer function document is UTF-8 text; byte {err.start} "
+                         f"is not ({err.reason})") from None
 
 
 def parse_tf_json(text, colormaps, default_colormap: str) -> tuple[list, str, tuple[float, float] | None]:

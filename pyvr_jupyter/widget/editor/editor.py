@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from ...torch_renderer._checks import as_volume_tensor
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
 from .pickers import OPACITY_PRESETS, EditorControls, colormap_names
-from .document import parse_tf_json, span_unit_interval, tf_to_json
+from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
 
@@ -387,8 +388,13 @@ class TransferFunctionEditor(widgets.VBox):
         Path(path).write_text(self.to_json())
 
     def load(self, path) -> None:
-        """Read a file that ``save`` wrote (see ``from_json``)."""
-        self.from_json(Path(path).read_text())
+        """Read a file that ``save`` wrote (see ``from_json``). ValueError naming the file when it
+        is longer than ``MAX_JSON_CHARS`` bytes (never read past that), not UTF-8 or not a document."""
+        text = read_tf_document(path)
+        try:
+            self.from_json(text)
+        except ValueError as err:
+            raise ValueError(f"{os.fspath(path)}: {err}") from None
 
     # ---- drawing (``drawing`` paints; these pick what) -----------------------------------
     def draw_histogram(self) -> None:

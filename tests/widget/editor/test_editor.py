@@ -1,6 +1,7 @@
 """TransferFunctionEditor: mouse handlers driven with coordinates, two-way sync, JSON."""
 
 import json
+import os
 import time
 
 import numpy as np
@@ -318,3 +319,29 @@ def test_themes_draw(volume, theme):
     editor = TransferFunctionEditor(volume, theme=theme)
     editor.theme = "dark"
     assert editor.theme == "dark"
+
+
+@pytest.mark.parametrize("content, match", [
+    (None, "at most 1048576 bytes; this file is longer"),  # /dev/zero: endless
+    (b"{" + b" " * (1 << 20) + b"}", "at most 1048576 bytes; this file is longer"),
+    ('{"opacity": {"control_points": [[0, 0], [1, 1]]}, "color": {"colormap": "gray"}} é'.encode("latin-1"),
+     r"is UTF-8 text; byte \d+ is not"),
+    (b"\xff\xfe{}", "UTF-8"),
+    (b'{"color": {}}', "needs an 'opacity' object"),
+], ids=["/dev/zero", "over 1 MiB", "latin-1", "UTF-16 mark", "not a document"])
+def test_load_reads_at_most_the_limit_and_names_the_file(editor, tmp_path, monkeypatch, content, match):
+    # Audit item 27.16: load read the whole file first (/dev/zero: MemoryError); non-UTF-8 raised UnicodeDecodeError.
+    if content is None:
+        if not os.path.exists("/dev/zero"):
+            pytest.skip("needs /dev/zero")
+        path = "/dev/zero"
+    else:
+        path = tmp_path / "tf.json"
+        path.write_bytes(content)
+    before = [list(p) for p in editor.points]
+    with pytest.raises(ValueError, match=match) as raised:
+        editor.load(path)
+    assert str(path) in str(raised.value)
+    assert [list(p) for p in editor.points] == before
+    with pytest.raises(FileNotFoundError):
+        editor.load(tmp_path / "absent.json")
