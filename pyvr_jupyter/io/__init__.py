@@ -55,6 +55,24 @@ def _time_spacing(path: Path, suffix: str) -> float:
     return value if np.isfinite(value) and value > 0 else 1.0
 
 
+def _time_unit(path: Path, suffix: str) -> str:
+    """What ``_time_spacing`` counts: "s" when a NIfTI header names seconds, milliseconds or
+    microseconds (converted to seconds), a NRRD file its time axis' ``units``; "" when unknown."""
+    if suffix in (".nii", ".nii.gz"):
+        unit = _require("nibabel", "nifti").load(str(path)).header.get_xyzt_units()[1]
+        return "s" if unit in ("sec", "msec", "usec") else ""
+    if suffix in (".nrrd", ".nhdr"):
+        from .nrrd_files import _nrrd_call, _nrrd_list_axis
+
+        with open(path, "rb") as fh:
+            header = _nrrd_call(_require("nrrd", "nrrd").read_header, path, fh)
+        units, sizes = header.get("units"), header.get("sizes")
+        if units is not None and sizes is not None and len(sizes) == 4 and len(units) == 4:
+            unit = str(units[_nrrd_list_axis(header, tuple(sizes))]).strip()
+            return unit if 0 < len(unit) <= 16 and unit.isprintable() else ""
+    return ""
+
+
 def from_xyz(array, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), orientation: str | None = None) -> LoadedVolume:
     """An array indexed ``[x, y, z]`` (nilearn's and nibabel's ``get_fdata()``, most NumPy code
     written for NIfTI) as a ``LoadedVolume`` indexed ``[z, y, x]`` as the renderer expects; passing
@@ -95,7 +113,8 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. Files store
         x fastest (NIfTI, NRRD) and arrive transposed to ``[z, y, x]``; numpy files are taken to
         hold ``[z, y, x]`` already, or ``[t, z, y, x]``. With ``volume_index="all"``:
-        ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing)``.
+        ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing, time_unit)``: ``time_unit``
+        is "s" where the file names a unit of time (the spacing is then in seconds), else "".
 
     Example:
         The EPI scan inside nibabel's wheel (``pip install "pyvr_jupyter[io]"``), first time point:
@@ -113,7 +132,7 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         raise FileNotFoundError(f"no such file: {path}")
     if isinstance(volume_index, str) and volume_index == "all":
         loaded = _reader(suffix)(path, "all", reorient)
-        return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix))
+        return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix))
     return _reader(suffix)(path, volume_index, reorient)
 
 

@@ -52,6 +52,7 @@ class LoadedSeries(NamedTuple):
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
     time_spacing: float  # time between volumes: seconds where the file names its unit, else as stored (1 if none)
+    time_unit: str = ""  # what time_spacing counts: "s" where the file names a unit of time, else ""
 
 
 def _suffix(path: Path) -> str:

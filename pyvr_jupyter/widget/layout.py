@@ -17,6 +17,7 @@ import contextlib
 
 import ipywidgets as widgets
 
+from .closing import close_parts
 from .controls import ViewControls
 from .slices import SliceView
 from .view import VolumeView
@@ -35,7 +36,9 @@ class SliceViewer(widgets.VBox):
     """A VolumeView and three orthogonal SliceViews (axial, coronal, sagittal) in a 2 × 2 grid, as
     medical viewers lay them out, beside the view's editor and panel. The slices' cross-hair is
     one 3-D point: clicking in a slice moves it, the other two slices follow. The slices share
-    the view's ``value_range`` and ``colormap`` (linked both ways).
+    the view's ``value_range``, ``colormap`` and ``units`` (linked both ways) and show the time
+    point the view shows. Closing the box closes the slices, the editor and the panel; the view
+    too when ``close_view`` (``viewer()`` made it).
 
     Example:
         >>> box = viewer(volume, slices=True)
@@ -43,22 +46,30 @@ class SliceViewer(widgets.VBox):
         >>> box.slices[0].index                    # the axial slice's index
     """
 
-    def __init__(self, view, slice_size: int = 240, units: str = "", **editor_options):
+    def __init__(self, view, slice_size: int = 240, units: str = "", *, close_view: bool = False,
+                 **editor_options):
         self.view = view
+        if units and not view.units:
+            view.units = units  # the 3-D view's scale bar says it too
         spacing, origin = view.renderer.spacing.tolist(), view.renderer.origin.tolist()
         self.slices = tuple(
             SliceView(view.volume, axis, spacing=spacing, origin=origin, value_range=view.value_range,
-                      colormap=view.colormap, display_size=slice_size, units=units)
+                      colormap=view.colormap, display_size=slice_size, units=view.units)
             for axis in SLICE_AXES_SHOWN)
         first = self.slices[0]
         self._links = [widgets.link((first, "crosshair"), (other, "crosshair")) for other in self.slices[1:]]
         for slice_view in self.slices:
-            self._links += [widgets.link((view, "value_range"), (slice_view, "value_range")),
-                            widgets.link((view, "colormap"), (slice_view, "colormap"))]
+            self._links += [widgets.link((view, name), (slice_view, name)) for name in ("value_range", "colormap", "units")]
+        view.observe(self._on_time_index, names="time_index")
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
-            grid_template_columns="auto auto", gap="6px", align_items="flex-start"))
-        self.controls = ViewControls(view, display=self.grid, **editor_options)
+            grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))
+        self.controls = ViewControls(view, display=self.grid, close_view=close_view, **editor_options)
         super().__init__([self.controls])
+
+    def _on_time_index(self, change) -> None:
+        """The view shows another time point: so do the slices (same grid, same cross-hair)."""
+        for slice_view in self.slices:
+            slice_view.volume = self.view.volume
 
     @property
     def volume(self):
@@ -82,15 +93,19 @@ class SliceViewer(widgets.VBox):
         self.slices[0].crosshair = [float(c) for c in point]
 
     def close(self) -> None:
-        """Unlink and close the slices, the editor and the panel (the view itself stays open)."""
+        """Unlink and close the slices, the editor and the panel, with every widget they made;
+        the view too when ``close_view``."""
         for link in self._links:
             with contextlib.suppress(ValueError):  # closed twice
                 link.unlink()
         self._links = []
+        with contextlib.suppress(ValueError):  # closed twice, or the view closed first
+            self.view.unobserve(self._on_time_index, names="time_index")
+        self.controls.close()  # the grid, the slices in it, the editor, the panel (and the view)
         for slice_view in self.slices:
             slice_view.close()
-        self.controls.close()
         super().close()
+        close_parts(self)
 
 
 def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = "", **view_options):
@@ -101,14 +116,18 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
         volume: (D, H, W) array or tensor.
         slices: add the axial, coronal and sagittal slice views.
         slice_size: on-screen size of each slice (longer side, CSS pixels).
-        units: world units shown in the slices' titles (e.g. ``"mm"``).
-        view_options: passed to ``VolumeView`` (``spacing``, ``colormap``, ``width``, ...).
+        units: world units (e.g. ``"mm"``), shown by the 3-D view's scale bar and in the slices'
+            titles.
+        view_options: passed to ``VolumeView`` (``spacing``, ``colormap``, ``width``, overlays
+            such as ``show_axes=True``, ...).
+
+    Closing the box it returns closes everything it made, the view included.
 
     Example:
         >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
         >>> viewer(scan.data, slices=True, spacing=scan.spacing, colormap="gray", units="mm")
     """
-    view = VolumeView(volume, **view_options)
+    view = VolumeView(volume, units=units, **view_options)
     if not slices:
-        return view.controls()
-    return SliceViewer(view, slice_size=slice_size, units=units)
+        return ViewControls(view, close_view=True)
+    return SliceViewer(view, slice_size=slice_size, close_view=True)

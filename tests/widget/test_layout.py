@@ -2,6 +2,7 @@
 SliceViews sharing one cross-hair and the view's value window and colormap."""
 
 import ipywidgets as widgets
+import numpy as np
 import pytest
 
 import pyvr_jupyter
@@ -95,3 +96,37 @@ def test_a_loaded_volume_reaches_the_view_and_the_slices_with_its_spacing(box):
     alone = SliceView(scan, axis="x")
     assert alone.position == pytest.approx(1.0 + 0.5 * alone.index)
     alone.close()
+
+
+def test_the_slices_show_the_time_point_the_view_shows():
+    """Audit item 27.10: the 3-D view showed t = 1 while the slices stayed at t = 0."""
+    import torch
+
+    first = torch.as_tensor(np.asarray(create_test_volume((12, 16, 20), "torus")))
+    series = torch.stack([first, first * torch.linspace(0, 1, 20)])  # t = 1 darkens towards x = 0
+    b = viewer(series, slices=True, width=32, height=32, slice_size=80)
+    try:
+        axial = b.slices[0]
+        before = axial.screenshot()
+        b.view.time_index = 1
+        for slice_view in b.slices:
+            assert torch.equal(slice_view.volume, series[1])
+        assert not np.array_equal(axial.screenshot(), before)
+        b.view.time_index = 0
+        assert np.array_equal(axial.screenshot(), before)
+    finally:
+        b.close()
+
+
+def test_units_reach_the_3d_view_and_the_slices():
+    """Audit item 27.31: viewer(..., units="mm") reached the slices but not the view's scale bar."""
+    b = viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, units="mm", width=32, height=32, slice_size=64)
+    try:
+        assert b.view.units == "mm" and all(s.units == "mm" for s in b.slices)
+        b.view.units = "cm"
+        assert all(s.units == "cm" for s in b.slices)
+    finally:
+        b.close()
+    b = viewer(create_test_volume((8, 8, 8), "sphere"), units="mm", width=32, height=32)
+    assert b.view.units == "mm"
+    b.close()

@@ -21,6 +21,7 @@ import math
 import ipywidgets as widgets
 
 from ..clipping import axis_counts, voxels_to_world, world_to_voxels
+from ..closing import close_parts, close_tree
 
 __all__ = ["ClipControls"]
 
@@ -85,7 +86,7 @@ class ClipControls(widgets.VBox):
         self.flip.on_click(self._on_flip)
         view.observe(self._on_view_clip_box, names="clip_box")
         view.observe(self._on_view_clip_planes, names="clip_planes")
-        row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", gap="8px",
+        row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", grid_gap="8px",
                              align_items="center")
         super().__init__([*self.crop, widgets.HBox([self.plane_on, self.flip], layout=row), self.azimuth,
                           self.elevation, self.offset], layout=widgets.Layout(width="100%", min_width="0"))
@@ -165,4 +166,7 @@ class ClipControls(widgets.VBox):
         for name, handler in (("clip_box", self._on_view_clip_box), ("clip_planes", self._on_view_clip_planes)):
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(handler, names=name)
+        for child in self.children:  # with their layouts and styles
+            close_tree(child)
         super().close()
+        close_parts(self)

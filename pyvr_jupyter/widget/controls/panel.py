@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import matplotlib.colors
 
 from ...torch_renderer import COMPOSITING_STRATEGIES
+from ..closing import close_parts, close_tree
 from .clip_controls import ClipControls
 
 __all__ = ["ControlPanel"]
@@ -87,7 +88,7 @@ class ControlPanel(widgets.VBox):
         self.image_size.observe(self._on_image_size, names="value")
         self.reset.on_click(lambda _: view.reset_camera())
         self.save.on_click(self._on_save)
-        row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", gap="8px")
+        row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", grid_gap="8px")
         super().__init__([
             self.quality, self.compositing, self.fov, self.image_size, self.background,
             widgets.HBox([self.use_lighting, self.headlight], layout=row), self.ambient, self.diffuse,
@@ -136,7 +137,10 @@ class ControlPanel(widgets.VBox):
         for disconnect in disconnects:
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 disconnect()
+        for child in self.children:  # with their layouts and styles
+            close_tree(child)
         super().close()
+        close_parts(self)
 
     def _on_background(self, change) -> None:
         self.view.background = list(matplotlib.colors.to_rgb(change["new"]))

@@ -1,7 +1,9 @@
 """TimePlayer: an ipywidgets ``Play`` button and slider over a VolumeView's time points.
 
-Linked to the view's ``time_index`` (``view.time_state``); the control box (``view.controls()``)
-shows it above the editor for a view of a time series.
+Linked to the view's ``time_index`` (``view.time_state``) and following its ``time_points``: a
+view given a single volume (``view.volume = volume``) sends the player back to 0 and hides it.
+The label reads the time with its unit when the file named one ("t = 2 s"). The control box
+(``view.controls()``) shows it above the editor for a view of a time series.
 
 Example:
     >>> TimePlayer(view, fps=4)          # or view.controls()
@@ -13,7 +15,19 @@ import contextlib
 
 import ipywidgets as widgets
 
-__all__ = ["TimePlayer"]
+from ..closing import close_parts, close_tree
+
+__all__ = ["TimePlayer", "time_label"]
+
+
+def time_label(index: int, time_spacing: float, unit: str = "") -> str:
+    """A time point's label: "t = 2 s" (index × time spacing, with its unit when known).
+
+    Example:
+        >>> time_label(3, 0.25, "s"), time_label(3, 1.0)
+        ('t = 0.75 s', 't = 3')
+    """
+    return f"t = {index * time_spacing:.6g} {unit}".rstrip()
 
 
 class TimePlayer(widgets.VBox):
@@ -41,14 +55,27 @@ class TimePlayer(widgets.VBox):
         self._links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
                        widgets.link((self.slider, "value"), (view, "time_index"))]
         self.slider.observe(self._on_value, names="value")
+        view.observe(self._on_time_points, names="time_points")
         self._on_value({"new": self.slider.value})
         # Buttons and the time on one row, the slider below at the panel's full width (beside the
         # buttons it was squeezed to a few dozen pixels in the 424-pixel column).
-        buttons = widgets.HBox([self.play, self.label], layout=widgets.Layout(align_items="center", gap="12px"))
+        buttons = widgets.HBox([self.play, self.label],
+                               layout=widgets.Layout(align_items="center", grid_gap="12px"))
         super().__init__([buttons, self.slider], layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
 
     def _on_value(self, change) -> None:
-        self.label.value = f"t = {change['new'] * self.view.time_series.time_spacing:g}"
+        series = self.view.time_series
+        self.label.value = time_label(change["new"], series.time_spacing if series is not None else 1.0,
+                                      self.view.time_unit)
+
+    def _on_time_points(self, change) -> None:
+        """The view's series changed length (a single volume: one time point): follow it."""
+        last = max(0, change["new"] - 1)
+        with self.hold_sync():
+            for control in (self.slider, self.play):
+                control.value = min(control.value, last)
+                control.max = last
+        self.layout.display = "none" if last == 0 else None
 
     def close(self) -> None:
         """Unlink from the view (closing the player must not leave observers on it)."""
@@ -56,7 +83,10 @@ class TimePlayer(widgets.VBox):
             with contextlib.suppress(ValueError, AttributeError):  # closed twice, or the view closed first
                 link.unlink()
         self._links = []
-        for part in (getattr(self, name, None) for name in ("play", "slider", "label")):
-            if part is not None:
-                part.close()
+        if getattr(self, "view", None) is not None:
+            with contextlib.suppress(ValueError):
+                self.view.unobserve(self._on_time_points, names="time_points")
+        for child in self.children:  # the buttons' row and the slider, with their layouts and styles
+            close_tree(child)
         super().close()
+        close_parts(self)

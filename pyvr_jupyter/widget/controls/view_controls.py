@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from ..closing import close_tree
+from ..closing import close_parts, close_tree
 from ..editor import TransferFunctionEditor
 from .panel import ControlPanel
 from .time_player import TimePlayer
@@ -25,11 +25,14 @@ __all__ = ["ViewControls"]
 
 class ViewControls(widgets.HBox):
     """A view, its transfer-function editor and its control panel. Closing the box closes the
-    editor and the panel, which stop observing the view (the view itself stays open).
-    ``display`` replaces the view on the left by a widget that holds it (``SliceViewer``'s grid)."""
+    editor and the panel, which stop observing the view, with every widget it made (their
+    layouts and styles too); the view stays open unless ``close_view`` (``viewer()`` made the
+    view, so its box closes it). ``display`` replaces the view on the left by a widget that
+    holds it (``SliceViewer``'s grid)."""
 
-    def __init__(self, view, display=None, **editor_options):
+    def __init__(self, view, display=None, *, close_view: bool = False, **editor_options):
         self.view = view
+        self.close_view = close_view  #: closing the box closes the view too
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
         # A time series gets a player (Play + slider on time_index) above the editor.
@@ -38,11 +41,12 @@ class ViewControls(widgets.HBox):
         column = [self.editor, self.panel] if self.player is None else [self.player, self.editor, self.panel]
         side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
         super().__init__([view if display is None else display, side],
-                         layout=widgets.Layout(flex_flow="row wrap", gap="8px", align_items="flex-start"))
+                         layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px", align_items="flex-start"))
 
     def close(self) -> None:
         """Close the editor and the panel (they stop observing the view) with every widget in
-        them, then the box; the view stays open."""
+        them, then the box; the view stays open unless ``close_view``."""
         for child in self.children:
-            close_tree(child, keep=(self.view,))
+            close_tree(child, keep=() if self.close_view else (self.view,))
         super().close()
+        close_parts(self)

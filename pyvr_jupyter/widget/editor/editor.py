@@ -37,6 +37,7 @@ from ipycanvas import MultiCanvas
 from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
 from ...torch_renderer._checks import as_volume_tensor
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
+from ..closing import close_parts, close_tree
 from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
 from .pickers import OPACITY_PRESETS, EditorControls, colormap_names
 from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
@@ -158,7 +159,10 @@ class TransferFunctionEditor(widgets.VBox):
         if getattr(self, "view", None) is not None:
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+        for child in self.children:  # the canvases and the controls, with their layouts and styles
+            close_tree(child)
         super().close()
+        close_parts(self)
 
     # ---- state --------------------------------------------------------------------------
     @property

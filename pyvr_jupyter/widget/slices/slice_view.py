@@ -31,6 +31,7 @@ from ...torch_renderer._checks import as_volume_tensor, check_value_range, check
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
 from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
+from ..closing import close_parts
 
 __all__ = ["SliceView"]
 
@@ -298,6 +299,11 @@ class SliceView(anywidget.AnyWidget):
             self.image = png
             if self.error:
                 self.error = ""
+
+    def close(self) -> None:
+        """Close the widget and its layout (a widget of its own)."""
+        super().close()
+        close_parts(self)
 
     # ---- display fallback ---------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):

@@ -44,10 +44,12 @@ def split_series(volume):
 
 
 class TimeState:
-    """The series a view shows (``series``, None for one volume) and the checks of ``time_index``."""
+    """The series a view shows (``series``, None for one volume), the unit of its time spacing
+    (``unit``, "" when unknown) and the checks of ``time_index``."""
 
-    def __init__(self, series: TimeSeries | None = None):
+    def __init__(self, series: TimeSeries | None = None, unit: str = ""):
         self.series = series  #: the ``TimeSeries`` shown, or None
+        self.unit = unit  #: what ``series.time_spacing`` counts ("s"), or "" when unknown
 
     @property
     def count(self) -> int:

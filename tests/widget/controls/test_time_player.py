@@ -1,0 +1,61 @@
+"""TimePlayer: follows the view when its series goes (audit item 27.13) and labels the time with
+the unit the file names (audit item 27.33)."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from pyvr_jupyter import create_test_volume
+from pyvr_jupyter.widget.controls import TimePlayer
+from recording_view import RecordingView
+
+
+@pytest.fixture
+def series_view():
+    frames = torch.stack([torch.as_tensor(np.asarray(create_test_volume((10, 10, 10), "torus"))) * (1 + t)
+                          for t in range(5)])
+    view = RecordingView(frames, width=24, height=24)
+    yield view
+    view.close()
+
+
+def test_a_single_volume_sends_the_player_back_to_zero_and_hides_it(series_view):
+    """Before: the slider stayed at 3 while time_index went to 0, the label raised
+    AttributeError from the volume setter, and dragging the slider raised TraitError."""
+    player = TimePlayer(series_view)
+    player.slider.value = 3
+    assert series_view.time_index == 3 and series_view.time_points == 5
+    series_view.volume = create_test_volume((10, 10, 10), "sphere")
+    assert series_view.time_points == 1 and series_view.time_index == 0
+    assert (player.slider.value, player.play.value, player.slider.max, player.play.max) == (0, 0, 0, 0)
+    assert player.layout.display == "none"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        player.slider.value = 2  # a drag: clamped to the one time point, nothing raised
+    assert player.slider.value == 0 and series_view.time_index == 0
+    player.close()
+
+
+def test_the_label_reads_the_time_with_its_unit(tmp_path, series_view):
+    nibabel = pytest.importorskip("nibabel")
+    from pyvr_jupyter import load_volume
+
+    player = TimePlayer(series_view)
+    player.slider.value = 2
+    assert player.label.value == "t = 2"  # an array says nothing of its time unit
+    player.close()
+    data = np.random.default_rng(0).random((6, 5, 4, 3)).astype(np.float32)  # (x, y, z, t)
+    for unit, zoom, label in [("sec", 1.5, "t = 3 s"), ("msec", 250.0, "t = 0.5 s"), ("unknown", 2.0, "t = 4")]:
+        image = nibabel.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0]))
+        image.header.set_zooms((2.0, 2.0, 3.0, zoom))
+        image.header.set_xyzt_units("mm", unit)
+        nibabel.save(image, tmp_path / f"{unit}.nii.gz")
+        loaded = load_volume(tmp_path / f"{unit}.nii.gz", volume_index="all")
+        view = RecordingView(loaded, width=16, height=16)
+        player = TimePlayer(view)
+        player.slider.value = 2
+        assert player.label.value == label, unit
+        player.close()
+        view.close()
