@@ -2,6 +2,11 @@
 
 import ast
 import inspect
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -123,3 +128,68 @@ def test_fit_warns_when_the_view_follows_only_some_parameters():
                         steps=1, progress=False, view=view)
     finally:
         view.close()
+
+
+# ---- a fresh install: the view follows from the first step while the kernels compile (item 27.32) ----
+FIT_WHILE_COMPILING = textwrap.dedent("""
+    import json, os, sys, time
+    sys.path.insert(0, {tests!r})
+    import torch
+    from numba.core.caching import NullCache
+    from pyvr_jupyter import ColorTransferFunction, OpacityTransferFunction, VolumeRenderer, create_test_volume, fit
+    from pyvr_jupyter.torch_renderer import orbit_cameras
+    from pyvr_jupyter.torch_renderer.fused import compilation
+    from recording_view import RecordingView
+
+    for kernel in (compilation.FORWARD, compilation.ADJOINT):  # nothing in numba's disk cache: a fresh install
+        kernel.kernel._cache = NullCache()
+
+    class TimedView(RecordingView):
+        def send(self, content, buffers=None):
+            if content.get("type") == "frame":
+                self.sent_at.append((time.perf_counter(), compilation.ADJOINT.is_compiled()))
+            super().send(content, buffers)
+
+    volume = create_test_volume((24, 24, 24), "complex")
+    cameras = orbit_cameras(volume.shape, n_views=2)
+    settings = dict(image_size=32, step_size=1.0, use_lighting=False)
+    renderer = VolumeRenderer(volume.shape).set_color_transfer_function(ColorTransferFunction("plasma"))
+    with torch.no_grad():
+        targets = renderer.render(volume, cameras, **settings)
+    opacity = OpacityTransferFunction.from_lut(torch.full((8,), 0.2))
+    renderer.set_opacity_transfer_function(opacity)
+    view = TimedView(volume, width=64, height=64, opacity=opacity)
+    view.sent_at = []
+    view.browser(type="ready")
+    view._frames.scheduler.set_busy(True)  # the fit's cell runs: no acknowledgement can arrive
+    start, steps = time.perf_counter(), []
+
+    def step_done(step, value):
+        steps.append((time.perf_counter(), renderer.last_stats["backend"], compilation.ADJOINT.is_compiled()))
+
+    fit(opacity.parameters(), lambda: ((renderer.render(volume, cameras, **settings) - targets) ** 2).mean(),
+        steps=6, progress=False, view=view, every=10, callback=step_done)
+    time.sleep(1.0)
+    print(json.dumps({{"steps": [(t - start, b, c) for t, b, c in steps],
+                       "frames": [(t - start, c) for t, c in view.sent_at if t >= start]}}))
+    sys.stdout.flush()
+    os._exit(0)  # the compile threads are daemons: do not wait for them
+""")
+
+
+def test_a_view_follows_a_fit_from_its_first_step_while_the_kernels_compile():
+    """Audit item 27.32: in a fresh kernel fit(view=...) drew nothing for 113 s of a 146 s fit while
+    numba compiled. With nothing in numba's cache, the loss renders with the PyTorch stages while the
+    adjoint compiles, and the view's worker sends a frame of the fitted state after the first step,
+    while the adjoint still compiles (the compile holds no lock a render needs)."""
+    tests = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run([sys.executable, "-c", FIT_WHILE_COMPILING.format(tests=tests)], capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    steps, frames = out["steps"], out["frames"]
+    assert not steps[1][2], f"the adjoint compiled within two steps: nothing measured ({out})"
+    assert steps[0][1] == "torch"  # rendered while the kernels compile
+    # Before, with every=10 the first refresh came after the last step.
+    following = [compiled for t, compiled in frames if steps[0][0] <= t < steps[-1][0]]
+    assert following and not following[0], f"no frame between the first and the last step: {out}"
