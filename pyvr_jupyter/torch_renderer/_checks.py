@@ -165,8 +165,7 @@ def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume") ->
 def check_volume_array(volume: Any, name: str = "volume") -> None:
     """Check type, dtype and shape of a (D, H, W) numpy array or tensor (cheap; no copy)."""
     if isinstance(volume, np.ndarray):
-        if volume.dtype == np.bool_ or not np.issubdtype(volume.dtype, np.number) \
-                or np.issubdtype(volume.dtype, np.complexfloating):
+        if volume.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
             raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
     elif isinstance(volume, torch.Tensor):
         _check_tensor_kind(volume, name)

@@ -31,6 +31,10 @@ def test_every_real_numpy_dtype_and_byte_order_converts(dtype, expected):
     (lambda: torch.zeros(2, 3, 4, dtype=torch.bool), "real numbers"),
     (lambda: torch.zeros(2, 3, 4, dtype=torch.complex64), "real numbers"),
     (lambda: np.zeros((2, 3, 4), dtype=object), "real numbers"),
+    (lambda: np.zeros((2, 3, 4), dtype="m8[s]"), "real numbers, got dtype timedelta64"),  # audit item 27.26
+    (lambda: np.zeros((2, 3, 4), dtype="M8[s]"), "real numbers, got dtype datetime64"),
+    (lambda: np.zeros((2, 3, 4), dtype=np.bool_), "real numbers"),
+    (lambda: np.zeros((2, 3, 4), dtype=np.complex64), "real numbers"),
     (lambda: [[[0.0]]], "numpy array or torch tensor"),
 ])
 def test_volumes_of_the_wrong_kind_raise_type_errors_naming_volume(make, match):

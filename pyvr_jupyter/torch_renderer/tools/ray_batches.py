@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+import numpy as np
 import torch
 
 from .._checks import check_image_size
@@ -72,9 +73,14 @@ def check_rays(origins, directions, device=None) -> tuple[torch.Tensor, torch.Te
 def _as_tensor(name: str, value, device) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         try:
-            value = torch.as_tensor(value, dtype=torch.float32)
+            array = np.asarray(value)
         except (TypeError, ValueError, RuntimeError):
             raise TypeError(f"{name} must be a tensor or an array of numbers, got {type(value).__name__}") from None
+        if array.dtype.kind not in "biuf":  # complex (its imaginary part would be dropped), timedelta, objects
+            raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+        value = torch.as_tensor(array, dtype=torch.float32)
+    elif value.is_complex():
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype} (its imaginary part would be dropped)")
     if not value.is_floating_point():
         value = value.float()
     return value if device is None else value.to(device)

@@ -57,11 +57,17 @@ def _as_volume_list(volumes: Any) -> list:
 
 
 def _series_range(volumes: list) -> tuple[float, float]:
-    """(min, max) over every time point (a constant series gets (v, v + 1))."""
+    """(min, max) over every time point (a constant series gets (v, v + 1)); ValueError naming
+    the time point that holds NaN or Inf (found here, not when it is played)."""
     low, high = np.inf, -np.inf
-    for volume in volumes:
-        tensor = torch.as_tensor(volume).detach() if isinstance(volume, np.ndarray) else volume.detach()
-        vmin, vmax = (float(v) for v in torch.aminmax(tensor))
+    for t, volume in enumerate(volumes):
+        if isinstance(volume, np.ndarray) and volume.dtype.kind in "iu":  # torch lacks aminmax for uint16/32/64
+            vmin, vmax = float(volume.min()), float(volume.max())
+        else:
+            tensor = torch.as_tensor(volume).detach() if isinstance(volume, np.ndarray) else volume.detach()
+            vmin, vmax = (float(v) for v in torch.aminmax(tensor))
+        if not (np.isfinite(vmin) and np.isfinite(vmax)):
+            raise ValueError(f"volumes[{t}] contains NaN or Inf values")
         low, high = min(low, vmin), max(high, vmax)
     if high <= low:
         high = low + 1.0
@@ -73,7 +79,7 @@ class TimeSeries:
 
     Args:
         volumes: a (T, D, H, W) numpy array or tensor, or a list of (D, H, W) volumes of one
-            shape (kept by reference, not copied).
+            shape (kept by reference, not copied), finite everywhere (checked here, once).
         value_range: (vmin, vmax) for every time point; default the min and max of the whole
             series, computed once here (never per frame, so brightness does not flicker).
         time_spacing: time between volumes (e.g. seconds, as ``load_volume(...,
@@ -95,7 +101,8 @@ class TimeSeries:
 
     def __init__(self, volumes, value_range=None, time_spacing: float = 1.0, cache_size: int = 4):
         self._volumes = _as_volume_list(volumes)
-        self.value_range = _series_range(self._volumes) if value_range is None else check_value_range(value_range)
+        data_range = _series_range(self._volumes)  # also refuses NaN or Inf in any time point
+        self.value_range = data_range if value_range is None else check_value_range(value_range)
         self.time_spacing = check_finite_number("time_spacing", time_spacing, positive=True)
         if isinstance(cache_size, bool) or not isinstance(cache_size, (int, np.integer)) or cache_size < 1:
             raise ValueError(f"cache_size must be an integer >= 1, got {cache_size!r}")

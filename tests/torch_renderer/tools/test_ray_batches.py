@@ -95,6 +95,11 @@ BAD_RAYS = [
     (torch.zeros(3), torch.tensor([[0.0, 0.0, 0.0]]), ValueError, "non-zero"),
     (torch.zeros(3), torch.tensor([[float("nan"), 0.0, 1.0]]), ValueError, "NaN"),
     ("here", torch.ones(1, 3), TypeError, "origins"),
+    # audit item 27.26: complex directions lost their imaginary part silently
+    (torch.zeros(3), np.array([[1 + 1j, 0.0, 1.0]]), TypeError, "directions must hold real numbers, got dtype complex"),
+    (torch.zeros(3), torch.tensor([[1 + 1j, 0.0, 1.0]]), TypeError, "directions must hold real numbers"),
+    (np.zeros(3, dtype="m8[s]"), torch.ones(1, 3), TypeError, "origins must hold real numbers"),
+    ([[0, 0], [0]], torch.ones(1, 3), TypeError, "origins must be a tensor or an array of numbers"),
 ]
 
 

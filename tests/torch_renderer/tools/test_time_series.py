@@ -1,0 +1,27 @@
+"""TimeSeries checks its volumes once, at construction (audit item 27.26)."""
+
+import numpy as np
+import pytest
+import torch
+
+from pyvr_jupyter.torch_renderer import TimeSeries
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("kind", ["array", "tensor", "list"])
+@pytest.mark.parametrize("value_range", [None, (0.0, 1.0)])
+def test_a_series_holding_nan_or_inf_is_refused_when_made_naming_the_time_point(kind, bad, value_range):
+    data = np.random.default_rng(0).random((4, 6, 6, 6)).astype(np.float32)
+    data[2, 3, 3, 3] = bad  # fails only when played, before
+    volumes = {"array": data, "tensor": torch.from_numpy(data), "list": list(data)}[kind]
+    with pytest.raises(ValueError, match=r"volumes\[2\] contains NaN or Inf"):
+        TimeSeries(volumes, value_range=value_range)
+
+
+def test_integer_series_and_time_indices():
+    series = TimeSeries(np.arange(2 * 8, dtype=np.uint16).reshape(2, 2, 2, 2))
+    assert series.value_range == (0.0, 15.0)
+    with pytest.raises(IndexError, match="time index must be an integer"):
+        series[True]
+    with pytest.raises(TypeError, match=r"volumes\[0\] must hold real numbers, got dtype timedelta64"):
+        TimeSeries(np.zeros((2, 2, 2, 2), dtype="m8[s]"))
