@@ -398,7 +398,7 @@ class VolumeView(anywidget.AnyWidget):
             return
         with self.lock:
             self.camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
-        self._frames.request(FULL)
+        self._frames.camera_written()  # a burst of writes (a linked view's drag) streams previews
 
     @traitlets.observe("colormap", "opacity_points", "lighting")
     def _on_renderer_setting(self, change):
