@@ -2,12 +2,15 @@
 // bar, colour bar. They are drawn from synced state (camera traits, value_range, units,
 // overlay_box, overlay_colors) on a canvas of their own at the display's resolution, so they stay
 // crisp over a blurry preview and toggling one never asks the kernel for a frame. The geometry
-// mirrors pyvr_jupyter/widget/overlays.py (the Python twin used by screenshot(overlays=True)).
+// mirrors pyvr_jupyter/imaging/overlays.py (the Python twin used by screenshot(overlays=True)).
 
 export const AXIS_COLORS = ["#e63c3c", "#3cc83c", "#4678ff"]; // x red, y green, z blue
 const TEXT = "#fff";
 const SHADOW = "rgba(0,0,0,0.85)";
 const BOX_COLOR = "#c8c8c8";
+// Edges behind the volume (both faces beside them turned away from the camera): faint and dashed,
+// so that they read as behind it although the overlay canvas lies over the frame.
+const HIDDEN_BOX_COLOR = "#6e6e6e";
 
 const sub = (a, b) => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 const dot = (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
@@ -62,6 +65,21 @@ export function boxCorners(box) {
 export const BOX_EDGES = [];
 for (let a = 0; a < 8; a++) for (const bit of [1, 2, 4]) if (!(a & bit)) BOX_EDGES.push([a, a | bit]);
 
+/**
+ * For each of BOX_EDGES, whether it is hidden: both faces it joins look away from the camera
+ * (the camera is not outside the box on either face's side), so the volume lies in front of it.
+ * Mirrors box_hidden_edges in pyvr_jupyter/imaging/overlays.py.
+ */
+export function hiddenEdges(camera, box) {
+  const [low, high] = box;
+  const seen = (axis, side) => (side ? camera.position[axis] > high[axis] : camera.position[axis] < low[axis]);
+  return BOX_EDGES.map(([a, b]) => {
+    const along = Math.log2(a ^ b); // the axis the edge runs along
+    const faces = [0, 1, 2].filter((axis) => axis !== along).map((axis) => seen(axis, (a >> axis) & 1));
+    return !faces[0] && !faces[1];
+  });
+}
+
 /** Screen directions [dx, dy] (y down) of world +x, +y, +z, length 1 when seen side on. */
 export function axisDirections(camera) {
   const { right, up } = cameraBasis(camera.position, camera.target, camera.up);
@@ -104,8 +122,11 @@ function drawBox(ctx, camera, box, width, height) {
   const corners = boxCorners(box);
   const { forward } = cameraBasis(camera.position, camera.target, camera.up);
   const near = 1e-3 * Math.max(1, Math.hypot(...sub(camera.target, camera.position)));
-  ctx.lineWidth = Math.max(1, Math.min(width, height) / 256);
-  for (const [a, b] of BOX_EDGES) {
+  const lineWidth = Math.max(1, Math.min(width, height) / 256);
+  const hidden = hiddenEdges(camera, box);
+  const order = BOX_EDGES.map((_, i) => i).sort((i, j) => hidden[j] - hidden[i]); // hidden edges first
+  for (const i of order) {
+    const [a, b] = BOX_EDGES[i];
     let p = corners[a];
     let q = corners[b];
     const dp = dot(sub(p, camera.position), forward);
@@ -118,7 +139,20 @@ function drawBox(ctx, camera, box, width, height) {
     }
     const P = projectPoint(camera, p, width, height);
     const Q = projectPoint(camera, q, width, height);
-    outlinedLine(ctx, P.x, P.y, Q.x, Q.y, BOX_COLOR, ctx.lineWidth);
+    if (hidden[i]) {
+      ctx.save();
+      ctx.setLineDash([4 * lineWidth, 4 * lineWidth]);
+      ctx.lineCap = "butt";
+      ctx.strokeStyle = HIDDEN_BOX_COLOR;
+      ctx.lineWidth = lineWidth;
+      ctx.beginPath();
+      ctx.moveTo(P.x, P.y);
+      ctx.lineTo(Q.x, Q.y);
+      ctx.stroke();
+      ctx.restore();
+    } else {
+      outlinedLine(ctx, P.x, P.y, Q.x, Q.y, BOX_COLOR, lineWidth);
+    }
   }
 }
 

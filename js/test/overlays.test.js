@@ -92,3 +92,39 @@ test("fullscreen asks for the viewport's size, clamped as Python clamps", async 
   assert.deepEqual(fullscreenSize({ innerWidth: 1920.4, innerHeight: 1080 }), { width: 1920, height: 1080 });
   assert.deepEqual(fullscreenSize({ innerWidth: 9000, innerHeight: 3 }), { width: 4096, height: 16 });
 });
+
+test("edges behind the volume are hidden, as the Python twin finds them", async () => {
+  const { hiddenEdges } = await import("../src/overlays.js");
+  const box = [[0, 0, 0], [1, 1, 1]];
+  // overlays.box_hidden_edges(Camera((3, 4, 12), (0.5, 0.5, 0.5)), box): the three edges at the far corner
+  const outside = hiddenEdges({ position: [3, 4, 12], target: [0.5, 0.5, 0.5], up: [0, 1, 0] }, box);
+  assert.deepEqual(BOX_EDGES.filter((_, i) => outside[i]), [[0, 1], [0, 2], [0, 4]]);
+  // In front of the z = 1 face: the four edges of the far face and the four along z are behind.
+  const front = hiddenEdges({ position: [0.5, 0.5, 5], target: [0.5, 0.5, 0.5], up: [0, 1, 0] }, box);
+  assert.deepEqual(BOX_EDGES.filter((_, i) => front[i]), [[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 3], [2, 6], [3, 7]]);
+  // Inside the box every face looks away: every edge is behind.
+  assert.ok(hiddenEdges({ position: [0.5, 0.5, 0.5], target: [0, 0, 0], up: [0, 1, 0] }, box).every(Boolean));
+});
+
+test("hidden edges are drawn dashed and faint, the others solid", () => {
+  const dashes = [];
+  const strokes = [];
+  const ctx = new Proxy({ lineDash: [] }, {
+    get: (target, name) => {
+      if (name === "setLineDash") return (d) => { target.lineDash = d; dashes.push(d); };
+      if (name === "stroke") return () => strokes.push([target.strokeStyle, target.lineDash.length > 0]);
+      if (name === "save") return () => {};
+      if (name === "restore") return () => { target.lineDash = []; };
+      return name in target ? target[name] : () => ({ addColorStop() {} });
+    },
+    set: (target, name, value) => { target[name] = value; return true; },
+  });
+  const state = { camera_position: [3, 4, 12], camera_target: [0.5, 0.5, 0.5], camera_up: [0, 1, 0], fov: 45,
+    show_box: true, overlay_box: [[0, 0, 0], [1, 1, 1]] };
+  drawOverlays(ctx, state, 100, 100);
+  const dashed = strokes.filter(([, d]) => d);
+  assert.equal(dashed.length, 3);
+  assert.ok(dashed.every(([color]) => color === "#6e6e6e"));
+  assert.ok(strokes.slice(0, 3).every(([, d]) => d)); // drawn first, under the solid edges
+  assert.ok(strokes.filter(([color, d]) => !d && color === "#c8c8c8").length === 9);
+});

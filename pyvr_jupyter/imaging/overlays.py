@@ -1,7 +1,8 @@
 """Overlays drawn onto a rendered picture in Python (Pillow): what makes an exported image readable.
 
 An orientation marker (world x/y/z in red/green/blue, turned as the camera sees them), the
-outline of the volume's box (its 12 edges in perspective), a scale bar in world units (a round
+outline of the volume's box (its 12 edges in perspective; those behind the volume faint and
+dashed, ``box_hidden_edges``), a scale bar in world units (a round
 length at the target's depth, labelled with ``units``) and a colour bar with the value window's
 numbers. Each is a pure function of (image, camera, ...) returning a new (H, W, 3) uint8 image;
 ``draw_overlays`` draws the ones asked for. They back ``VolumeView.screenshot(overlays=True)``.
@@ -28,13 +29,15 @@ from PIL import Image, ImageDraw, ImageFont
 from ..torch_renderer import Camera, ColorTransferFunction
 
 __all__ = ["draw_overlays", "draw_axes", "draw_box", "draw_scale_bar", "draw_colorbar", "project_points",
-           "box_corners", "nice_length", "colormap_colors", "AXIS_COLORS", "CORNERS"]
+           "box_corners", "box_hidden_edges", "nice_length", "colormap_colors", "AXIS_COLORS", "CORNERS",
+           "BOX_EDGES"]
 
 AXIS_COLORS = ((230, 60, 60), (60, 200, 60), (70, 120, 255))  # x red, y green, z blue
 CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
 _TEXT = (255, 255, 255)
 _SHADOW = (0, 0, 0)
 _BOX_COLOR = (200, 200, 200)
+_HIDDEN_BOX_COLOR = (110, 110, 110)  # edges behind the volume: faint, and dashed (js/src/overlays.js agrees)
 
 
 # ---- geometry --------------------------------------------------------------------------------
@@ -82,7 +85,44 @@ def box_corners(box) -> np.ndarray:
                      for k in range(8)])
 
 
-_EDGES = [(a, a | bit) for a in range(8) for bit in (1, 2, 4) if not a & bit]  # 12 edges
+#: The box's 12 edges as pairs of ``box_corners`` indices (the order of js/src/overlays.js' BOX_EDGES).
+BOX_EDGES = [(a, a | bit) for a in range(8) for bit in (1, 2, 4) if not a & bit]
+
+
+def box_hidden_edges(camera: Camera, box) -> list[bool]:
+    """For each of ``BOX_EDGES``, whether it lies behind the volume: both faces it joins look
+    away from the camera (the camera is not outside the box on either face's side).
+
+    Example:
+        >>> camera = Camera(position=(3, 4, 12), target=(0.5, 0.5, 0.5))   # outside three faces
+        >>> [edge for edge, hidden in zip(BOX_EDGES, box_hidden_edges(camera, ((0, 0, 0), (1, 1, 1)))) if hidden]
+        [(0, 1), (0, 2), (0, 4)]
+    """
+    corners = box_corners(box)
+    low, high = corners[0], corners[7]
+    position = camera.position.detach().double().cpu().numpy()
+    hidden = []
+    for a, b in BOX_EDGES:
+        along = (a ^ b).bit_length() - 1  # the axis the edge runs along
+        faces = [position[axis] > high[axis] if a >> axis & 1 else position[axis] < low[axis]
+                 for axis in range(3) if axis != along]
+        hidden.append(not any(faces))
+    return hidden
+
+
+def _dashed_line(draw: ImageDraw.ImageDraw, p, q, fill, width: int, dash: float) -> None:
+    """A line from ``p`` to ``q`` in dashes of ``dash`` pixels with gaps as long."""
+    length = math.hypot(q[0] - p[0], q[1] - p[1])
+    if not math.isfinite(length) or length == 0:
+        return
+    start = 0.0
+    while start < length:
+        end = min(length, start + dash)
+        draw.line([(p[0] + (q[0] - p[0]) * start / length, p[1] + (q[1] - p[1]) * start / length),
+                   (p[0] + (q[0] - p[0]) * end / length, p[1] + (q[1] - p[1]) * end / length)], fill=fill, width=width)
+        start += 2 * dash
+        if start > 1e5:  # an edge projected far beyond the image: the rest is off screen
+            break
 
 
 def nice_length(target: float) -> float:
@@ -162,7 +202,8 @@ def draw_axes(image, camera: Camera, corner: str = "bottom-left", length: float 
 
 
 def draw_box(image, camera: Camera, box, color=_BOX_COLOR) -> np.ndarray:
-    """The outline of ``box`` (a ``VolumeBox`` or two corners): its 12 edges in perspective;
+    """The outline of ``box`` (a ``VolumeBox`` or two corners): its 12 edges in perspective,
+    those behind the volume (``box_hidden_edges``) faint and dashed, the others in ``color``;
     edges reaching behind the camera are cut at a near plane.
 
     Returns:
@@ -176,7 +217,9 @@ def draw_box(image, camera: Camera, box, color=_BOX_COLOR) -> np.ndarray:
     near = 1e-3 * max(1.0, camera.distance)
     draw = ImageDraw.Draw(canvas)
     width = max(1, round(min(size) / 256))
-    for a, b in _EDGES:
+    hidden = box_hidden_edges(camera, box)
+    for index in sorted(range(len(BOX_EDGES)), key=lambda i: not hidden[i]):  # hidden edges first
+        a, b = BOX_EDGES[index]
         p, q = corners[a], corners[b]
         dp, dq = (p - position) @ forward, (q - position) @ forward
         if dp < near and dq < near:
@@ -186,7 +229,10 @@ def draw_box(image, camera: Camera, box, color=_BOX_COLOR) -> np.ndarray:
             cut = p + s * (q - p)
             p, q = (cut, q) if dp < near else (p, cut)
         (x0, y0), (x1, y1) = project_points(camera, np.stack([p, q]), size)[0]
-        draw.line([(x0, y0), (x1, y1)], fill=tuple(color), width=width)
+        if hidden[index]:
+            _dashed_line(draw, (x0, y0), (x1, y1), _HIDDEN_BOX_COLOR, width, 4 * width)
+        else:
+            draw.line([(x0, y0), (x1, y1)], fill=tuple(color), width=width)
     return np.asarray(canvas)
 
 

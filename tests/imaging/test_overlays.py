@@ -56,7 +56,7 @@ def test_the_box_outline_passes_through_the_projected_corners():
     box = ((0.0, 0.0, 0.0), (39.0, 29.0, 19.0))
     image = draw_box(BLACK, camera, box, color=(255, 255, 0))
     corners, _ = project_points(camera, box_corners(box), (120, 160))
-    drawn = _is(image, (255, 255, 0), tolerance=60)
+    drawn = _is(image, (255, 255, 0), tolerance=60) | _is(image, (110, 110, 110), tolerance=10)  # or hidden
     for x, y in corners:
         near = drawn[max(0, round(y) - 1):round(y) + 2, max(0, round(x) - 1):round(x) + 2]
         assert near.any(), f"no outline at corner ({x:.1f}, {y:.1f})"
@@ -111,3 +111,25 @@ def test_draw_overlays_draws_what_is_asked_and_leaves_the_input_alone():
         draw_overlays(np.zeros((4, 4), np.uint8), camera)
     with pytest.raises(TypeError, match="camera"):
         draw_overlays(image, "camera")
+
+
+def test_edges_behind_the_volume_are_faint_and_dashed_as_in_the_browser():
+    """Audit item 27.31: the far edges were drawn over the volume like the near ones. The same
+    edges are hidden here as in js/src/overlays.js (its unit test checks these two cameras)."""
+    from pyvr_jupyter.imaging.overlays import BOX_EDGES, box_hidden_edges
+
+    box = ((0, 0, 0), (1, 1, 1))
+    outside = box_hidden_edges(Camera(position=(3, 4, 12), target=(0.5, 0.5, 0.5)), box)
+    assert [edge for edge, hidden in zip(BOX_EDGES, outside) if hidden] == [(0, 1), (0, 2), (0, 4)]
+    front = box_hidden_edges(Camera(position=(0.5, 0.5, 5), target=(0.5, 0.5, 0.5)), box)
+    assert [edge for edge, hidden in zip(BOX_EDGES, front) if hidden] == [(0, 1), (0, 2), (0, 4), (1, 3), (1, 5),
+                                                                          (2, 3), (2, 6), (3, 7)]
+    assert all(box_hidden_edges(Camera(position=(0.5, 0.5, 0.5), target=(0, 0, 0)), box))
+    # Drawn: the solid edges in the box colour, the hidden ones in a fainter grey, with gaps.
+    camera = Camera(position=(3, 4, 12), target=(0.5, 0.5, 0.5), fov=20)
+    image = draw_box(np.zeros((200, 200, 3), np.uint8), camera, box)
+    colours = {tuple(c) for c in image.reshape(-1, 3)}
+    assert (200, 200, 200) in colours and (110, 110, 110) in colours
+    (x0, y0), (x1, y1) = project_points(camera, [[0, 0, 0], [0, 0, 1]], (200, 200))[0]  # a hidden edge
+    along = [tuple(image[round(y0 + (y1 - y0) * t), round(x0 + (x1 - x0) * t)]) for t in np.linspace(0.3, 0.7, 40)]
+    assert (110, 110, 110) in along and (0, 0, 0) in along  # dashes and gaps

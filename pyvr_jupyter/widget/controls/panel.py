@@ -36,8 +36,13 @@ def _hex(rgb) -> str:
     return matplotlib.colors.to_hex([min(1.0, max(0.0, c)) for c in rgb])
 
 
+#: The overlay toggles: view trait → checkbox label.
+OVERLAY_TOGGLES = {"show_axes": "axes", "show_box": "box", "show_scale": "scale bar", "show_colorbar": "colour bar"}
+
+
 class ControlPanel(widgets.VBox):
-    """Quality, compositing, lighting, field of view, background, image size, reset and save."""
+    """Quality, compositing, field of view, image size, background, overlays (orientation
+    marker, box outline, scale bar, colour bar), lighting, reset and save."""
 
     def __init__(self, view):
         self.view = view
@@ -74,11 +79,14 @@ class ControlPanel(widgets.VBox):
                                      layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"))
         self.save = widgets.Button(description="save", icon="save", tooltip="save the image as PNG", layout=button)
         self.status = widgets.Label(layout=_full())
+        self.overlays = {name: widgets.Checkbox(value=getattr(view, name), description=label, **check)
+                         for name, label in OVERLAY_TOGGLES.items()}
 
         self._links = [widgets.link((self.quality, "value"), (view, "step_size")),
                        widgets.link((self.compositing, "value"), (view, "compositing")),
                        widgets.link((self.use_lighting, "value"), (view, "use_lighting")),
                        widgets.link((self.fov, "value"), (view, "fov"))]
+        self._links += [widgets.link((box, "value"), (view, name)) for name, box in self.overlays.items()]
         for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight,
                         self.light_azimuth, self.light_elevation):
             control.observe(self._on_light_control, names="value")
@@ -91,6 +99,8 @@ class ControlPanel(widgets.VBox):
         row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", grid_gap="8px")
         super().__init__([
             self.quality, self.compositing, self.fov, self.image_size, self.background,
+            widgets.HBox([widgets.Label("overlays", layout=widgets.Layout(width=LABEL_WIDTH, flex="0 0 auto")),
+                          *self.overlays.values()], layout=row),
             widgets.HBox([self.use_lighting, self.headlight], layout=row), self.ambient, self.diffuse,
             self.specular, self.shininess, self.light_azimuth, self.light_elevation,
             widgets.HBox([self.reset, self.save, self.filename], layout=row), self.status,

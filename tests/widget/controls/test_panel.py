@@ -50,3 +50,24 @@ def test_viewer_lays_out_view_editor_and_panel():
     assert isinstance(view, VolumeView)
     assert [type(child).__name__ for child in side.children] == ["TransferFunctionEditor", "ControlPanel"]
     view.close()
+
+
+def test_the_panel_toggles_the_overlays(view):
+    """Audit item 27.31: the panel had no overlay toggles."""
+    panel = ControlPanel(view)
+    assert not any(box.value for box in panel.overlays.values())
+    panel.overlays["show_axes"].value = True
+    panel.overlays["show_box"].value = True
+    assert view.show_axes and view.show_box and not view.show_scale
+    view.show_colorbar = True
+    assert panel.overlays["show_colorbar"].value
+    panel.close()
+
+
+def test_overlays_can_be_asked_for_when_the_view_is_made(volume):
+    """Audit item 27.31: VolumeView(vol, show_axes=True, units="mm") raised TypeError."""
+    view = VolumeView(volume, width=32, height=32, show_axes=True, show_box=True, show_scale=True,
+                      show_colorbar=True, units="mm")
+    assert (view.show_axes, view.show_box, view.show_scale, view.show_colorbar, view.units) == (True,) * 4 + ("mm",)
+    assert ControlPanel(view).overlays["show_scale"].value
+    view.close()
