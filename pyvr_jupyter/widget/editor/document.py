@@ -11,16 +11,43 @@ import json
 import math
 import os
 
+import numpy as np
+
 from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
 
 __all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
-           "read_tf_document"]
+           "read_tf_document", "short_float"]
 
 
 def tf_to_json(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction, value_range) -> str:
-    """The document for these transfer functions and value window."""
-    return json.dumps({"opacity": opacity_tf.to_dict(), "color": color_tf.to_dict(),
-                       "value_range": list(value_range)})
+    """The document for these transfer functions and value window, numbers written without the
+    noise of float32 (``short_float``)."""
+    return json.dumps(_short({"opacity": opacity_tf.to_dict(), "color": color_tf.to_dict(),
+                              "value_range": list(value_range)}))
+
+
+def short_float(value: float) -> float:
+    """``value``, or when it is a float32 value (the transfer functions keep their points in
+    float32) the shortest decimal that reads back as that float32: 0.3 rather than
+    0.30000001192092896. Reading it back gives the same float32.
+
+    Example:
+        >>> short_float(float(np.float32(0.3))), short_float(0.1 + 0.2)
+        (0.3, 0.30000000000000004)
+    """
+    if not math.isfinite(value) or float(np.float32(value)) != value:
+        return value  # a float64 value: Python's repr is already the shortest
+    return float(str(np.float32(value)))  # numpy prints the shortest that reads back
+
+
+def _short(data):
+    if isinstance(data, float):
+        return short_float(data)
+    if isinstance(data, dict):
+        return {key: _short(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_short(value) for value in data]
+    return data
 
 
 def span_unit_interval(points) -> list:

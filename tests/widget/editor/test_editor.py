@@ -345,3 +345,20 @@ def test_load_reads_at_most_the_limit_and_names_the_file(editor, tmp_path, monke
     assert [list(p) for p in editor.points] == before
     with pytest.raises(FileNotFoundError):
         editor.load(tmp_path / "absent.json")
+
+
+def test_a_saved_document_holds_no_float32_noise(tmp_path):
+    """Audit item 27.33: saved JSON held 0.30000001192092896 for 0.3."""
+    editor = TransferFunctionEditor(create_test_volume((8, 8, 8), "torus"), value_range=(0.1, 0.7))
+    editor.opacity_points = [[0, 0], [0.3, 0.7], [1, 0.1]]
+    editor.save(tmp_path / "tf.json")
+    text = (tmp_path / "tf.json").read_text()
+    assert "0000000" not in text and "9999999" not in text, text
+    saved = json.loads(text)
+    assert saved["opacity"]["control_points"] == [[0.0, 0.0], [0.3, 0.7], [1.0, 0.1]]
+    assert saved["value_range"] == [0.1, 0.7]
+    again = TransferFunctionEditor(create_test_volume((8, 8, 8), "torus"))
+    again.load(tmp_path / "tf.json")
+    assert again.opacity_tf.get_control_points() == editor.opacity_tf.get_control_points()  # the same float32
+    editor.close()
+    again.close()
