@@ -35,11 +35,12 @@ class Rays(NamedTuple):
     directions: torch.Tensor
 
 
-def _fitting_distance(offsets: torch.Tensor, backward: torch.Tensor, half_tan: float) -> float:
+def _fitting_distance(offsets: torch.Tensor, backward: torch.Tensor, half_tan: float,
+                      up: torch.Tensor | None = None) -> float:
     """Smallest distance from the centre, along ``backward`` (unit, (3,)), at which every offset
-    (N, 3) projects within ``half_tan`` of the view axis, across and up. A point at depth z
-    towards the camera and x across projects to x / (d − z): d ≥ z + |x| / half_tan."""
-    up = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
+    (N, 3) projects within ``half_tan`` of the view axis, across and up (the camera's up, default
+    +y). A point at depth z towards the camera and x across projects to x / (d − z): d ≥ z + |x| / half_tan."""
+    up = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64) if up is None else up
     right = torch.linalg.cross(up, backward)
     right = right / right.norm()
     true_up = torch.linalg.cross(backward, right)
@@ -47,6 +48,22 @@ def _fitting_distance(offsets: torch.Tensor, backward: torch.Tensor, half_tan: f
     needed = z + torch.maximum(x, y) / half_tan
     radius = float(offsets.norm(dim=1).max())
     return max(float(needed.max()), float(z.max()) + 1e-3 * max(radius, 1.0), 1e-3 * max(radius, 1.0))
+
+
+def _frame_axes(up, front) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Unit ``up``, ``front`` made orthogonal to it, and ``side = up × front`` (float64, (3,) each):
+    the frame in which ``for_points`` measures azimuth (about up, from front towards side) and
+    elevation (towards up)."""
+    up_t = check_vector3("up", up, dtype=torch.float64).detach().double().cpu()
+    front_t = check_vector3("front", front, dtype=torch.float64).detach().double().cpu()
+    if float(up_t.norm()) == 0 or float(front_t.norm()) == 0:
+        raise ValueError(f"up and front must be non-zero vectors, got {up_t.tolist()} and {front_t.tolist()}")
+    up_t = up_t / up_t.norm()
+    front_t = front_t - (front_t @ up_t) * up_t
+    if float(front_t.norm()) < 1e-6:
+        raise ValueError(f"front {front_t.tolist()} is parallel to up {up_t.tolist()}")
+    front_t = front_t / front_t.norm()
+    return up_t, front_t, torch.linalg.cross(up_t, front_t)
 
 
 def _check_fov(fov) -> float | torch.Tensor:
@@ -88,10 +105,13 @@ class Camera:
     @classmethod
     def for_volume(cls, shape: Sequence[int], spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
                    azimuth: float = 45.0, elevation: float = 30.0, distance: float | None = None,
-                   fov: float = 45.0, fill: float = DEFAULT_FILL, device="cpu") -> "Camera":
+                   fov: float = 45.0, fill: float = DEFAULT_FILL, device="cpu", up=(0.0, 1.0, 0.0),
+                   front=(0.0, 0.0, 1.0)) -> "Camera":
         """A camera looking at the centre of a (D, H, W) volume's box.
 
-        ``azimuth`` turns around +y starting from +z, ``elevation`` lifts towards +y (degrees).
+        ``azimuth`` turns around ``up`` (default +y) starting from ``front`` (default +z) towards
+        ``up × front`` (+x), ``elevation`` lifts towards ``up`` (degrees); the camera keeps ``up``
+        up (``tools.orientation.head_up_camera`` gives a scan's anatomical up and front).
         ``distance`` defaults to the one at which the box's projection spans ``fill`` (80 %) of
         the view's height (the shorter side of a square or landscape image) and fits its width.
 
@@ -108,13 +128,15 @@ class Camera:
         corners = origin_t + extent * torch.tensor([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)],
                                                    dtype=torch.float64)
         return cls.for_points(corners, azimuth=azimuth, elevation=elevation, distance=distance, fov=fov,
-                              fill=fill, device=device)
+                              fill=fill, device=device, up=up, front=front)
 
     @classmethod
     def for_points(cls, points, azimuth: float = 45.0, elevation: float = 30.0, distance: float | None = None,
-                   fov: float = 45.0, fill: float = DEFAULT_FILL, device="cpu") -> "Camera":
+                   fov: float = 45.0, fill: float = DEFAULT_FILL, device="cpu", up=(0.0, 1.0, 0.0),
+                   front=(0.0, 0.0, 1.0)) -> "Camera":
         """A camera looking at the centre of the bounding box of ``points`` (N, 3), world units,
-        from the direction given by ``azimuth`` and ``elevation`` (as ``for_volume``).
+        from the direction given by ``azimuth`` and ``elevation`` about ``up`` and ``front`` (as
+        ``for_volume``).
 
         ``distance`` defaults to the closest at which the points' perspective projection spans at
         most ``fill`` of the view's height and width (for a square image; a landscape image has
@@ -135,14 +157,15 @@ class Camera:
         az = math.radians(check_finite_number("azimuth", azimuth))
         el = math.radians(check_finite_number("elevation", elevation,
                                               minimum=-_MAX_ELEVATION_DEG, maximum=_MAX_ELEVATION_DEG))
+        up_t, front_t, side_t = _frame_axes(up, front)
         centre = (pts.min(0).values + pts.max(0).values) / 2
-        backward = torch.tensor([math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
-                                dtype=torch.float64)  # from the target towards the camera
+        # From the target towards the camera; with the default frame (cos el sin az, sin el, cos el cos az).
+        backward = math.cos(el) * (math.sin(az) * side_t + math.cos(az) * front_t) + math.sin(el) * up_t
         if distance is None:
-            distance = _fitting_distance(pts - centre, backward, fill * math.tan(math.radians(fov) / 2))
+            distance = _fitting_distance(pts - centre, backward, fill * math.tan(math.radians(fov) / 2), up_t)
         distance = check_finite_number("distance", distance, positive=True)
         return cls(position=(centre + distance * backward).tolist(), target=centre.tolist(),
-                   up=(0.0, 1.0, 0.0), fov=fov, device=device)
+                   up=up_t.tolist(), fov=fov, device=device)
 
     def clone(self) -> "Camera":
         """An independent copy (detached tensors)."""
