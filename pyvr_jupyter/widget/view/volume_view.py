@@ -31,6 +31,7 @@ from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
+from ...torch_renderer.tools.orientation import check_orientation, head_up_camera
 from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
@@ -142,14 +143,19 @@ class VolumeView(anywidget.AnyWidget):
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
                  width: int = 512, height: int = 512, spacing=None, colormap="viridis", opacity=None,
-                 value_range=None, **render_options):
+                 value_range=None, orientation: str | None = None, **render_options):
         unknown = set(render_options) - _OPTIONS
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
         time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
+        orientation = check_orientation(orientation if orientation is not None else
+                                        getattr(volume, "orientation", None))  # a LoadedVolume's, from its file
         series, volume = split_series(volume)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         check_volume_array(volume)
+        self.orientation = orientation
+        """Anatomical directions of world +x, +y, +z (e.g. "RAS"), or None when unknown; when known,
+        the default camera is head-up (``tools.orientation.head_up_camera``)."""
         self.lock = threading.RLock()
         """Guards ``renderer``, ``camera`` and ``volume`` between the kernel's thread and the frame
         worker: hold it to read or change them together from another thread."""
@@ -180,11 +186,13 @@ class VolumeView(anywidget.AnyWidget):
             colormap = followed_color.colormap_name or "viridis"  # the trait names a map; the copy renders
         opacity_tf = (OpacityTransferFunction(opacity_points(opacity)) if isinstance(opacity, OpacityTransferFunction)
                       else OpacityTransferFunction(opacity))
-        # The default camera frames what the opacity function shows, filling 80 % of the view.
-        self._default_camera = (camera.clone() if camera is not None else Camera.for_points(visible_points(
-            volume, opacity_tf.get_control_points(),
-            value_range if value_range is not None else self.renderer.value_range_of(volume),
-            self.renderer.spacing.tolist(), self.renderer.origin.tolist())))
+        # The default camera frames what the opacity function shows, filling 80 % of the view; for
+        # a scan whose orientation is known, head-up and in front of it.
+        shown = visible_points(volume, opacity_tf.get_control_points(),
+                               value_range if value_range is not None else self.renderer.value_range_of(volume),
+                               self.renderer.spacing.tolist(), self.renderer.origin.tolist())
+        self._default_camera = (camera.clone() if camera is not None else Camera.for_points(shown)
+                                if orientation is None else head_up_camera(orientation, points=shown))
         self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
         self.renderer.set_color_transfer_function(color_copy(followed_color) if followed_color is not None else
@@ -217,7 +225,9 @@ class VolumeView(anywidget.AnyWidget):
     @volume.setter
     def volume(self, volume) -> None:
         # Everything that can fail comes before any state changes.
+        orientation = check_orientation(getattr(volume, "orientation", None))
         volume, spacing, origin = unwrap_volume(volume)
+        orientation = orientation if spacing is not None else self.orientation  # an array keeps it
         check_volume_array(volume)
         value_range = list(self.renderer.value_range_of(volume))  # raises for NaN or Inf
         check_setting("value_range", value_range)
@@ -231,11 +241,13 @@ class VolumeView(anywidget.AnyWidget):
                 renderer.spacing, renderer.origin = old
                 raise
             after = renderer.box(volume.shape)
-            reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum))
-            self._volume = volume
+            reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum)
+                           and orientation == self.orientation)
+            self._volume, self.orientation = volume, orientation
             if reframe:
-                self._default_camera = Camera.for_volume(volume.shape, spacing=renderer.spacing.tolist(),
-                                                         origin=renderer.origin.tolist())
+                framing = dict(spacing=renderer.spacing.tolist(), origin=renderer.origin.tolist())
+                self._default_camera = (Camera.for_volume(volume.shape, **framing) if orientation is None else
+                                        head_up_camera(orientation, volume.shape, **framing))
                 self.camera = self._default_camera.clone()
         self._time.series = None
         self.set_trait("time_points", 1)  # a player goes back to 0 and hides
