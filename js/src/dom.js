@@ -293,3 +293,44 @@ export class NewestImage {
     this.current = null;
   }
 }
+
+/**
+ * `render` that cannot leave an empty output: when it throws (a browser without an API the view
+ * needs), the element says what failed and what to do, over the last picture the kernel saved
+ * (`still`, a trait holding a PNG) when there is one.
+ * @param {(args: {model: any, el: HTMLElement}) => (() => void)} render
+ * @param {string} name  the widget's name, as the user wrote it
+ * @param {string} [still]  the trait with a saved PNG
+ */
+export function guardedRender(render, name, still) {
+  return (args) => {
+    try {
+      return render(args);
+    } catch (err) {
+      const { model, el } = args;
+      const doc = el.ownerDocument || document;
+      const box = doc.createElement("div");
+      box.className = "pyvr-failed";
+      box.style.cssText = "font:13px sans-serif;line-height:1.4;color:#fff;background:rgba(160,0,0,.9);" +
+        "padding:6px 8px;white-space:pre-wrap;max-width:640px;";
+      box.textContent = `${name} could not start in this browser: ${errorMessage(err)}\n` +
+        "The picture below (if any) is the last one the kernel saved. Try an up-to-date Chrome, Firefox " +
+        "or Safari; the page's console has the details.";
+      const parts = [box];
+      let url = null;
+      const png = still ? model.get(still) : null;
+      if (png && png.byteLength && typeof URL !== "undefined" && URL.createObjectURL) {
+        const image = doc.createElement("img");
+        url = URL.createObjectURL(new Blob([png], { type: "image/png" }));
+        image.src = url;
+        image.style.display = "block";
+        parts.push(image);
+      }
+      el.replaceChildren(...parts);
+      return () => {
+        if (url) URL.revokeObjectURL(url);
+        for (const part of parts) part.remove();
+      };
+    }
+  };
+}

@@ -1,8 +1,9 @@
 // SliceView's browser side: draws the slice image rendered in the kernel, a cross-hair, the
 // value under the pointer; the slider, arrow keys and wheel step `index`; a click moves `crosshair`.
 // Python owns the slice geometry (`_geometry`); this file only maps pixels to world points with it.
-import { NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, listen, listenModel, pointerDrag }
-  from "./dom.js";
+import {
+  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, listen, listenModel, pointerDrag,
+} from "./dom.js";
 
 /**
  * @typedef Geometry  (SliceView._geometry, world units, x/y/z order)
@@ -262,4 +263,4 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+export default { render: guardedRender(render, "SliceView", "image") };

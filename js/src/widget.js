@@ -4,7 +4,7 @@ import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./intera
 import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
 import { attachFullscreen } from "./fullscreen.js";
 import {
-  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, listen, listenModel, pointerDrag,
+  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, listen, listenModel, pointerDrag,
 } from "./dom.js";
 
 /**
@@ -18,6 +18,18 @@ import {
  *   show_scale, show_colorbar, units, overlay_box, overlay_colors, value_range, camera_*, fov
  * @property {number} time_index
  */
+
+/** The bytes of base64 text (frames sent as text where binary buffers are dropped). */
+export function base64Bytes(text) {
+  try {
+    const binary = atob(text);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  } catch (err) {
+    return null;
+  }
+}
 
 const NAVIGATION_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "+", "=", "-", "r", "R"]);
 const OVERLAY_CSS = "position:absolute;font:11px monospace;line-height:1.3;color:#fff;pointer-events:none;";
@@ -180,9 +192,22 @@ function render({ model, el }) {
     }
   }
 
+  // Frames come as a binary buffer. A widget manager that drops buffers (Colab's CDN manager) hands
+  // over the message alone: say so, and Python sends the bytes as base64 text in the message.
+  let buffersMissing = false;
   function onCustom(message, buffers) {
-    if (!message || message.type !== "frame" || !buffers || !buffers.length) return;
-    drawFrame(new Blob([buffers[0]], { type: message.mime }), message.id, message.kind);
+    if (!message || message.type !== "frame") return;
+    let bytes = buffers && buffers.length ? buffers[0] : null;
+    if (!bytes && typeof message.data === "string") bytes = base64Bytes(message.data);
+    if (!bytes) {
+      send({ type: "ack", id: message.id }); // never drawn, but not in flight either
+      if (!buffersMissing) send({ type: "buffers_missing", id: message.id });
+      buffersMissing = true;
+      root.dataset.transport = "buffers-missing";
+      return;
+    }
+    if (typeof message.data === "string") root.dataset.transport = "base64";
+    drawFrame(new Blob([bytes], { type: message.mime }), message.id, message.kind);
   }
 
   // ---- input ------------------------------------------------------------------------
@@ -290,4 +315,4 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+export default { render: guardedRender(render, "VolumeView", "snapshot") };

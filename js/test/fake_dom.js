@@ -29,6 +29,7 @@ export class FakeElement extends EventTarget {
   }
   append(...nodes) { this.children.push(...nodes); }
   appendChild(node) { this.children.push(node); return node; }
+  replaceChildren(...nodes) { this.children = [...nodes]; }
   remove() {}
   focus() { this.ownerDocument.activeElement = this; }
   setPointerCapture(id) { this.captured.add(id); }

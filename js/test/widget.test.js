@@ -99,3 +99,37 @@ test("a drag orbits with pointer capture and ends with an 'end' message; the whe
   assert.ok(!view.canvas.hasPointerCapture(1));
   view.cleanup();
 });
+
+test("a frame whose buffer the widget manager dropped is acknowledged and reported once; base64 frames draw", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showView(decoder);
+  t.after(view.browser.restore);
+  const bare = (id) => view.model.trigger("msg:custom", { type: "frame", id, mime: "image/png", kind: "full" }, []);
+  bare(1);
+  bare(2);
+  assert.deepEqual(view.acks(), [1, 2]); // flow control never waits for them
+  assert.equal(view.model.sent.filter((m) => m.type === "buffers_missing").length, 1);
+  assert.equal(view.canvas.getContext().drawn.length, 0);
+  // Python now sends the bytes as base64 text in the message (Colab's CDN widget manager).
+  view.model.trigger("msg:custom", { type: "frame", id: 3, mime: "image/png", kind: "full", data: "CQ==" }, []);
+  await decoder.resolve(0);
+  assert.deepEqual(view.acks(), [1, 2, 3]);
+  assert.equal(view.canvas.dataset.frameId, "3");
+  assert.equal(view.browser.el.find("pyvr-view")[0].dataset.transport, "base64");
+  view.cleanup();
+});
+
+test("a browser without what the view needs gets a message and the saved picture, not an empty output", (t) => {
+  const browser = installFakeBrowser(new ControlledDecoder());
+  t.after(browser.restore);
+  globalThis.ResizeObserver = undefined; // an old browser
+  const model = new FakeModel({ width: 64, height: 48, error: "", show_stats: false,
+    snapshot: new DataView(new Uint8Array([9]).buffer) });
+  let cleanup;
+  assert.doesNotThrow(() => { cleanup = volumeView.render({ model, el: browser.el }); });
+  const [box] = browser.el.find("pyvr-failed");
+  assert.match(box.textContent, /VolumeView could not start in this browser: .*ResizeObserver/);
+  assert.equal(browser.el.children.length, 2); // the message and the saved picture
+  assert.equal(browser.el.children[1].tagName, "IMG");
+  cleanup();
+});

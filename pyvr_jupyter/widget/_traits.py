@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import traitlets
 
-__all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
+__all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "fallback_text", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
            "STATIC"]
 
 _LARGEST_FLOAT = int(sys.float_info.max)
@@ -144,6 +144,20 @@ def _restore(widget: traitlets.HasTraits, values: dict) -> None:
                 widget.set_trait(name, value)
         except Exception:  # a value the widget held before is valid; never let this escape
             widget._trait_values[name] = value
+
+
+def fallback_text(name: str) -> str:
+    """The ``text/plain`` a widget's display carries for front ends that cannot run it: what it
+    is, and what to install when this text shows where the widget should.
+
+    Example:
+        >>> fallback_text("VolumeView").splitlines()[0]
+        'VolumeView: an interactive pyvr_jupyter widget (the picture, where shown, is its last frame).'
+    """
+    return (f"{name}: an interactive pyvr_jupyter widget (the picture, where shown, is its last frame).\n"
+            "If this text shows instead of the widget, the front end could not load anywidget's JavaScript: "
+            "install anywidget where the Jupyter server runs (pip install anywidget; in VS Code, in the "
+            "kernel's environment), then reload the page.")
 
 
 def esm(name: str) -> str | pathlib.Path:

@@ -30,7 +30,7 @@ from ...torch_renderer import ColorTransferFunction
 from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3, unwrap_volume
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
 from ...imaging.encoding import encode_frame, to_uint8
-from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
+from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 
 __all__ = ["SliceView"]
@@ -311,4 +311,6 @@ class SliceView(anywidget.AnyWidget):
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if isinstance(data, dict) and self.image:  # where widgets cannot run, show the slice
             data["image/png"] = base64.b64encode(self.image).decode("ascii")
+        if isinstance(data, dict):
+            data["text/plain"] = fallback_text("SliceView")  # ... and what to install
         return bundle

@@ -7,6 +7,11 @@ synced traits, ``renderer``, ``camera``, ``volume`` and ``time_series``, under t
 (given to it). Every change of state bumps ``version``; a rendered frame carries the version it
 was rendered from, so the still frame (``snapshot``) is current exactly when its version is the
 latest one.
+
+Frames travel as a binary buffer of a custom message. A widget manager that drops such buffers
+(Colab's CDN manager, colab-cdn-widget-manager#33) makes the browser say so (``buffers_missing``,
+``BrowserMessages``); frames then carry their bytes as base64 text in the message instead
+(``transport``: "base64" in ``stats()``), a third larger but drawn.
 """
 
 from __future__ import annotations
@@ -75,6 +80,9 @@ class FrameSource:
                        "preview_scale": 1.0}
         self._sent_times: deque[float] = deque(maxlen=60)
         self._last_camera_write = -math.inf
+        #: How frames reach the browser: "binary" (a buffer), or "base64" (text in the message)
+        #: once the browser reported a frame without its buffer.
+        self.transport = "binary"
         self._stopped = False
         #: Paces the frames; nothing is drawn until the view is displayed.
         self.scheduler = FrameScheduler(self._draw, visible=False, shown=False)
@@ -96,6 +104,16 @@ class FrameSource:
         burst = now - self._last_camera_write < CAMERA_BURST_S
         self._last_camera_write = now
         self.request(PREVIEW if burst else FULL)
+
+    def buffers_missing(self) -> None:
+        """A frame reached the browser without its binary buffer (the widget manager drops them):
+        send frames as base64 text from now on, starting with a full frame of the current state."""
+        if self.transport != "base64":
+            self.transport = "base64"
+            warnings.warn("VolumeView: this front end drops binary buffers of widget messages; frames are sent "
+                          "as base64 text instead (a third larger)", RuntimeWarning, stacklevel=2)
+        self.scheduler.reset_in_flight()
+        self.show_full()
 
     def show_full(self) -> None:
         """Nothing changed, but the browser needs a full frame of the current state (the still
@@ -258,8 +276,11 @@ class FrameSource:
             self._view.snapshot = png
 
     def _send_frame(self, frame_id: int, data: bytes, mime: str, size, kind: str) -> None:
-        self._view.send({"type": "frame", "id": frame_id, "mime": mime, "width": size[1], "height": size[0],
-                         "kind": kind}, buffers=[data])
+        message = {"type": "frame", "id": frame_id, "mime": mime, "width": size[1], "height": size[0], "kind": kind}
+        if self.transport == "base64":
+            self._view.send({**message, "data": base64.b64encode(data).decode("ascii")})
+        else:
+            self._view.send(message, buffers=[data])
         self._sent_times.append(time.perf_counter())
         self._last_sent_kind = kind
         self._stats.update(frames_sent=self._stats["frames_sent"] + 1, bytes=len(data))
@@ -317,4 +338,5 @@ class FrameSource:
         stats["fps"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
         stats["frames_in_flight"] = self.scheduler.frames_in_flight
         stats["busy_fps"] = self.scheduler.busy_fps()
+        stats["transport"] = self.transport
         return stats

@@ -138,6 +138,10 @@ class BrowserMessages:
         height = round(_finite(message["height"], "height", 16, MAX_SIDE))
         self._view.edit(width=width, height=height)
 
+    def _on_buffers_missing(self, message) -> None:
+        """A frame arrived without its binary buffer: the widget manager drops them (Colab)."""
+        self._frames.buffers_missing()
+
     def _on_end(self, message) -> None:
         self._frames.show_full()
 

@@ -32,7 +32,7 @@ from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunc
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from ...torch_renderer.tools.orientation import check_orientation, head_up_camera
-from .._traits import BrowserInput, Integer, Number, esm, python_owned, trait_errors
+from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
 from .cells import watch_cells
@@ -343,7 +343,8 @@ class VolumeView(anywidget.AnyWidget):
         """Frames sent and acknowledged (frames sent while a cell ran are acknowledged when it
         ends), last render and encode ms, bytes per frame, fps over the last frames sent, last
         round-trip latency (send → browser drew it) in ms, frames in flight, the frame rate used
-        while a cell runs, input from the browser ignored and the last reason."""
+        while a cell runs, how frames travel (``transport``: "binary", or "base64" where the
+        front end drops binary buffers), input from the browser ignored and the last reason."""
         return {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
                 "last_ignored": self._inputs.last_reason}
 
@@ -446,4 +447,5 @@ class VolumeView(anywidget.AnyWidget):
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         if isinstance(data, dict) and not self._closed:  # where widgets cannot run, a still frame shows
             self._frames.displayed(data)
+            data["text/plain"] = fallback_text("VolumeView")  # ... and what to install
         return bundle
