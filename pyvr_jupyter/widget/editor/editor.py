@@ -122,6 +122,10 @@ class TransferFunctionEditor(widgets.VBox):
         self.canvas.on_mouse_move(self.mouse_move)
         self.canvas.on_mouse_up(self.mouse_up)
         self.canvas.on_mouse_out(self.mouse_up)
+        # Drawing commands reach only front ends connected when they are sent: a page that opens
+        # later (Voila runs the notebook first; a reloaded page) gets blank layers, so redraw then.
+        for layer in self.canvas._canvases:
+            layer.on_client_ready(self._redraw)
         if max_opacity is None:
             max_opacity = _axis_top(self._points)
         controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity)
@@ -401,6 +405,11 @@ class TransferFunctionEditor(widgets.VBox):
             raise ValueError(f"{os.fspath(path)}: {err}") from None
 
     # ---- drawing (``drawing`` paints; these pick what) -----------------------------------
+    def _redraw(self) -> None:
+        """A front end connected (Voila's page, a reloaded notebook): draw every layer again."""
+        self.draw_histogram()
+        self.draw()
+
     def draw_histogram(self) -> None:
         """Redraw the histogram layer (log counts; bins outside the value window lighter)."""
         draw_histogram(self.canvas[0], self._plot_box(), self._histogram, self.data_range, self.value_range,

@@ -362,3 +362,19 @@ def test_a_saved_document_holds_no_float32_noise(tmp_path):
     assert again.opacity_tf.get_control_points() == editor.opacity_tf.get_control_points()  # the same float32
     editor.close()
     again.close()
+
+
+def test_a_front_end_that_connects_later_gets_the_drawing(editor):
+    """Voila runs the notebook before its page connects: ipycanvas' drawing commands sent then
+    are lost and the editor's canvases stayed blank (found checking audit item 27.28). When a
+    layer's front end says it is ready, the editor draws again."""
+    sent = []
+    manager = editor.canvas._canvases[0]._canvas_manager
+    original = manager._send_custom
+    manager._send_custom = lambda command, buffers=[]: sent.append(command)
+    try:
+        for layer in editor.canvas._canvases:
+            layer._handle_frontend_event(layer, {"event": "client_ready"}, [])
+    finally:
+        manager._send_custom = original
+    assert len(sent) >= 3  # the histogram, the curve and the points again
