@@ -18,6 +18,9 @@ import {
  * @property {number} position world coordinate of the slice
  * @property {number[]} spacing
  * @property {number[]} origin
+ * @property {{left: string, right: string, top: string, bottom: string}} letters  what lies at each edge:
+ *   anatomical letters (L/R, A/P, S/I) when the orientation is known, else the world axes ("+x")
+ * @property {string} convention  "neurological", "radiological", or "world axes"
  *
  * @typedef Model  (mirrors SliceView's synced traits)
  * @property {string} axis
@@ -61,6 +64,16 @@ export function voxelOf(g, point) {
 /** Index after a step, kept in [0, n - 1]. */
 export function stepIndex(index, step, n) {
   return Math.min(n - 1, Math.max(0, index + step));
+}
+
+/** Where each edge's letter goes on a canvas of (width, height): [x, y, textAlign, textBaseline]. */
+export function letterSpots(width, height, pad) {
+  return {
+    left: [pad, height / 2, "left", "middle"],
+    right: [width - pad, height / 2, "right", "middle"],
+    top: [width / 2, pad, "center", "top"],
+    bottom: [width / 2, height - pad, "center", "bottom"],
+  };
 }
 
 const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
@@ -124,7 +137,10 @@ function render({ model, el }) {
     root.dataset.axis = axis;
     const units = model.get("units") ? ` ${model.get("units")}` : "";
     title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${format(g.position)}${units} · ` +
-      `slice ${g.index} / ${g.n_slices - 1}`;
+      `slice ${g.index} / ${g.n_slices - 1}` + (g.convention ? ` · ${g.convention}` : "");
+    title.title = g.convention === "world axes"
+      ? "orientation unknown: world axes as labelled (axial: +x right, +y up, so row 0 of volume[k] is at the bottom)"
+      : `${g.convention} convention: the patient's right on the ${g.convention === "radiological" ? "left" : "right"}`;
     slider.max = String(g.n_slices - 1);
     slider.value = String(model.get("index"));
   }
@@ -159,9 +175,29 @@ function render({ model, el }) {
       context.stroke();
       context.setLineDash([]);
     }
+    drawLetters(g, ratio);
     drawn += 1;
     canvas.dataset.drawn = String(drawn);
     canvas.dataset.index = String(g.index);
+  }
+
+  /** The orientation letters (or world axes) at the image's edges, outlined to read on any image. */
+  function drawLetters(g, ratio) {
+    const letters = g.letters || {};
+    context.font = `bold ${11 * ratio}px sans-serif`;
+    context.lineWidth = 3 * ratio;
+    context.strokeStyle = "rgba(0, 0, 0, 0.75)";
+    context.fillStyle = "rgba(255, 235, 120, 0.95)";
+    const shown = [];
+    for (const [edge, [x, y, align, baseline]] of Object.entries(letterSpots(canvas.width, canvas.height, 3 * ratio))) {
+      if (!letters[edge]) continue;
+      context.textAlign = align;
+      context.textBaseline = baseline;
+      context.strokeText(letters[edge], x, y);
+      context.fillText(letters[edge], x, y);
+      shown.push(`${edge}:${letters[edge]}`);
+    }
+    canvas.dataset.letters = shown.join(" ");
   }
 
   function loadImage() {

@@ -54,10 +54,12 @@ class SliceViewer(widgets.VBox):
         spacing, origin = view.renderer.spacing.tolist(), view.renderer.origin.tolist()
         self.slices = tuple(
             SliceView(view.volume, axis, spacing=spacing, origin=origin, value_range=view.value_range,
-                      colormap=view.colormap, display_size=slice_size, units=view.units)
+                      colormap=view.colormap, display_size=slice_size, units=view.units,
+                      orientation=view.orientation)
             for axis in SLICE_AXES_SHOWN)
         first = self.slices[0]
-        self._links = [widgets.link((first, "crosshair"), (other, "crosshair")) for other in self.slices[1:]]
+        self._links = [widgets.link((first, name), (other, name)) for other in self.slices[1:]
+                       for name in ("crosshair", "convention")]
         for slice_view in self.slices:
             self._links += [widgets.link((view, name), (slice_view, name)) for name in ("value_range", "colormap", "units")]
         view.observe(self._on_time_index, names="time_index")

@@ -10,7 +10,8 @@ Two uses, both by the widgets:
 
 - ``head_up_camera``: the default 3-D view of an oriented scan keeps superior up and looks at the
   face: the camera stands in front (anterior towards the viewer), turned 45° towards the
-  patient's right and 30° above, the oblique ``Camera.for_volume`` gives unoriented volumes.
+  patient's right and 15° above, a three-quarter view (from 30° above, the elevation of
+  ``Camera.for_volume``'s default, a brain showed mostly its top).
   (An orientation whose letters make a mirrored frame, such as a stored "LAS", renders as a
   mirror image from any camera; ``load_volume`` reorients to "RAS" unless told not to.)
 - ``slice_layout``: what an axis slice shows to the right and up, by convention. Neurological
@@ -95,7 +96,7 @@ def letter_vectors(orientation: str) -> dict[str, np.ndarray]:
 
 
 def head_up_camera(orientation: str, shape: Sequence[int] | None = None, spacing=(1.0, 1.0, 1.0),
-                   origin=(0.0, 0.0, 0.0), points=None, azimuth: float = 45.0, elevation: float = 30.0,
+                   origin=(0.0, 0.0, 0.0), points=None, azimuth: float = 45.0, elevation: float = 15.0,
                    **options) -> Camera:
     """A camera with the scan's superior direction up, in front of it (anterior towards the
     viewer), turned ``azimuth`` degrees towards the patient's right and ``elevation`` above,

@@ -6,9 +6,15 @@ point and value under the pointer; a click (or drag) moves the cross-hair, a 3-D
 units. ``index``, ``axis``, ``value_range``, ``colormap`` and ``crosshair`` are synced traits:
 ``ipywidgets.link``/``jslink`` them to other widgets, and saved notebooks keep them.
 
-The image follows the orientation of ``render_slice`` (axial: +x right, +y up; coronal: +x right,
-+z up; sagittal: +y right, +z up), one pixel per smallest in-plane voxel side, shown with crisp
-voxels at ``display_size`` CSS pixels along its longer side.
+Which way the image faces (``tools.orientation``): for a scan whose orientation is known (a
+``LoadedVolume``'s, or ``orientation=``), by anatomical ``convention``, "neurological" (the
+patient's right on the right: axial seen from above, A up; coronal from behind, S up; sagittal A
+right, S up) or "radiological" (the patient's right on the left, as radiology shows scans), with
+the letters L/R, A/P, S/I at the image's edges. Without an orientation, the world layout of
+``render_slice`` (axial: +x right, +y up, so row 0 of ``volume[k]`` is at the bottom, the reverse
+of ``imshow(volume[k])``; coronal: +x right, +z up; sagittal: +y right, +z up), labelled with the
+axes. One pixel per smallest in-plane voxel side, shown with crisp voxels at ``display_size``
+CSS pixels along its longer side.
 
 Example:
     >>> from pyvr_jupyter.widget import SliceView
@@ -28,6 +34,7 @@ import traitlets
 
 from ...torch_renderer import ColorTransferFunction
 from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3, unwrap_volume
+from ...torch_renderer.tools.orientation import CONVENTIONS, check_orientation, orient_plane, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
 from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
@@ -70,6 +77,9 @@ class SliceView(anywidget.AnyWidget):
     """Longer side of the image on screen, CSS pixels."""
     units = traitlets.Unicode("").tag(sync=True)
     """World units shown after positions (e.g. ``"mm"``)."""
+    convention = traitlets.Unicode("neurological").tag(sync=True)
+    """``"neurological"`` (the patient's right on the right) or ``"radiological"`` (on the left);
+    radiological needs the volume's ``orientation``."""
     image = python_owned(traitlets.Bytes(b""))
     """The slice as PNG (set by Python; saved notebooks show it)."""
     error = python_owned(traitlets.Unicode(""))
@@ -79,9 +89,11 @@ class SliceView(anywidget.AnyWidget):
 
     def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=None, origin=None,
                  value_range=None, colormap: str = "gray", crosshair=None, display_size: int = 256, units: str = "",
-                 show_crosshair: bool = True):
+                 show_crosshair: bool = True, orientation: str | None = None, convention: str = "neurological"):
         self._spacing, self._origin = np.ones(3), np.zeros(3)  # unless given, or brought by a LoadedVolume
-        self._set_volume(volume, spacing, origin)
+        self._orientation = None
+        self._set_volume(volume, spacing, origin, orientation)
+        slice_layout("z", self._orientation, convention)  # raises for an unknown or impossible convention
         if axis not in SLICE_AXES:
             raise ValueError(f"unknown axis {axis!r}; expected one of 'z', 'y', 'x'")
         point = (self._low + self._high) / 2 if crosshair is None else \
@@ -101,7 +113,7 @@ class SliceView(anywidget.AnyWidget):
         self._ready = False
         super().__init__(axis=axis, value_range=list(check_value_range(value_range)), colormap=colormap,
                          crosshair=[float(c) for c in point], display_size=display_size, units=units,
-                         show_crosshair=show_crosshair)
+                         show_crosshair=show_crosshair, convention=convention)
         self.index = self._index_of(self.crosshair)
         self._ready = True
         self._render()
@@ -124,10 +136,15 @@ class SliceView(anywidget.AnyWidget):
         else:
             self.index = index
 
-    def _set_volume(self, volume, spacing=None, origin=None) -> None:
-        """Check, then adopt ``volume`` with ``spacing`` and ``origin`` (else a ``LoadedVolume``'s,
-        else the current ones); nothing changes when a check fails."""
+    def _set_volume(self, volume, spacing=None, origin=None, orientation=None) -> None:
+        """Check, then adopt ``volume`` with ``spacing``, ``origin`` and ``orientation`` (else a
+        ``LoadedVolume``'s, else the current ones); nothing changes when a check fails."""
+        loaded_orientation = getattr(volume, "orientation", None)
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)
+        orientation = check_orientation(orientation if orientation is not None else
+                                        loaded_orientation if loaded_spacing is not None else self._orientation)
+        if orientation is None and getattr(self, "convention", "neurological") != "neurological":
+            slice_layout("z", None, self.convention)  # radiological needs an orientation: raises
         tensor = as_volume_tensor(volume).detach()
         spacing = next(v for v in (spacing, loaded_spacing, self._spacing) if v is not None)
         spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
@@ -135,11 +152,17 @@ class SliceView(anywidget.AnyWidget):
             raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
         origin = next(v for v in (origin, loaded_origin, self._origin) if v is not None)
         origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
-        self._volume, self._spacing, self._origin = tensor, spacing, origin
+        self._volume, self._spacing, self._origin, self._orientation = tensor, spacing, origin, orientation
         shape = self._volume.shape
         self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
         self._low = self._origin
         self._high = self._origin + self._spacing * (self._counts - 1)
+
+    @property
+    def orientation(self) -> str | None:
+        """Anatomical directions of world +x, +y, +z (e.g. "RAS"), or None when unknown (a
+        ``LoadedVolume`` brings its own; ``orientation=`` gives one to an array)."""
+        return self._orientation
 
     @property
     def n_slices(self) -> int:
@@ -224,6 +247,17 @@ class SliceView(anywidget.AnyWidget):
             raise traitlets.TraitError(str(err)) from None
         return proposal["value"]
 
+    @traitlets.validate("convention")
+    @trait_errors
+    def _check_convention(self, proposal):
+        if proposal["value"] not in CONVENTIONS:
+            raise traitlets.TraitError(f"unknown convention {proposal['value']!r}; expected one of {CONVENTIONS}")
+        try:
+            slice_layout("z", self._orientation, proposal["value"])
+        except ValueError as err:
+            raise traitlets.TraitError(str(err)) from None
+        return proposal["value"]
+
     @traitlets.validate("display_size")
     @trait_errors
     def _check_display_size(self, proposal):
@@ -255,7 +289,7 @@ class SliceView(anywidget.AnyWidget):
         else:
             self.index = index
 
-    @traitlets.observe("value_range", "colormap")
+    @traitlets.observe("value_range", "colormap", "convention")
     def _on_look(self, change):
         if self._ready:
             self._render()
@@ -272,11 +306,15 @@ class SliceView(anywidget.AnyWidget):
         if max(geometry.size) > _MAX_SIDE:
             geometry = slice_plane(tuple(self._volume.shape), self.axis, index=self.index, size=_MAX_SIDE,
                                    spacing=spacing, origin=origin)
+        geometry = orient_plane(geometry, self._layout())  # the same pixels, facing by convention
         with torch.no_grad():
             samples = sample_slice(self._volume, geometry, spacing, origin)
             rgb = colorize_slice(samples, tuple(self.value_range), self._color_tf(self.colormap))
         values = torch.where(samples.inside, samples.values, float("nan"))
         return rgb, values, geometry
+
+    def _layout(self):
+        return slice_layout(self.axis, self._orientation, self.convention)
 
     def _render(self) -> None:
         try:
@@ -294,6 +332,8 @@ class SliceView(anywidget.AnyWidget):
                 "right": geometry.right.tolist(), "up": geometry.up.tolist(), "pitch": geometry.pitch,
                 "dim": self._dim(), "index": self.index, "n_slices": self.n_slices,
                 "position": self.position, "spacing": self._spacing.tolist(), "origin": self._origin.tolist(),
+                "letters": self._layout().letters,
+                "convention": self.convention if self._orientation is not None else "world axes",
             }
             self._values = values.to(torch.float32).cpu().numpy().astype("<f4").tobytes()
             self.image = png

@@ -29,7 +29,7 @@ def test_the_head_up_camera_keeps_superior_up_and_looks_at_the_face_from_the_rig
     vectors = letter_vectors(orientation)
     camera = head_up_camera(orientation, (20, 30, 40), spacing=(1.0, 2.0, 1.5))
     right, up, forward = _screen(camera)
-    assert up @ vectors["S"] == pytest.approx(np.cos(np.radians(30)), abs=1e-6)  # superior up (tilted 30°)
+    assert up @ vectors["S"] == pytest.approx(np.cos(np.radians(15)), abs=1e-6)  # superior up (tilted 15°)
     assert camera.up.double().numpy() @ vectors["S"] == pytest.approx(1.0)  # orbiting turns about the head's axis
     offset = (camera.position - camera.target).double().numpy()
     assert offset @ vectors["A"] > 0 and offset @ vectors["R"] > 0 and offset @ vectors["S"] > 0  # front right, above
