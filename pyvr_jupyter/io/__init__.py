@@ -7,10 +7,13 @@ format reads it (``nifti_files``, ``nrrd_files``, ``numpy_files``, imported when
 that kind is loaded); ``common`` holds what they share: the result types, the size limit and
 the checks that turn file order (x, y, z) into the renderer's ``[z, y, x]``.
 
-Files are untrusted input. Sizes are checked against ``MAX_LOAD_BYTES`` (``io.common``; and against what the
-file holds) before anything is allocated or decompressed; NRRD detached data files are read only
-from inside the header's folder (no absolute paths, no ``..`` or symlinks leading out); every
-problem raises ``ValueError`` naming the file and the field.
+Files are untrusted input. The memory a file needs to load (its array as stored, decompressed,
+plus the array returned) is checked against ``MAX_LOAD_BYTES`` (``io.common``), and the stored
+size against what the file holds, before anything is allocated or decompressed; bytes a file
+skips are decompressed and dropped a chunk at a time, members of an ``.npz`` that are not used
+are never read, and running out of memory anyway raises ValueError, never a bare MemoryError.
+NRRD detached data files are read only from inside the header's folder (no absolute paths, no
+``..`` or symlinks leading out); every problem raises ``ValueError`` naming the file and the field.
 
 Example:
     >>> import pathlib, tempfile
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import common
 from .common import (MAX_LOAD_BYTES, SUPPORTED_SUFFIXES, LoadedSeries, LoadedVolume, _finish, _require,
                      _suffix)
 
@@ -130,10 +134,14 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         raise ValueError(f"unsupported file type {path.name!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    if isinstance(volume_index, str) and volume_index == "all":
-        loaded = _reader(suffix)(path, "all", reorient)
-        return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix))
-    return _reader(suffix)(path, volume_index, reorient)
+    try:
+        if isinstance(volume_index, str) and volume_index == "all":
+            loaded = _reader(suffix)(path, "all", reorient)
+            return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix))
+        return _reader(suffix)(path, volume_index, reorient)
+    except MemoryError:  # within MAX_LOAD_BYTES, but more than this machine had free
+        raise ValueError(f"{path.name}: not enough memory to load it (MAX_LOAD_BYTES, {common.MAX_LOAD_BYTES} "
+                         "bytes, bounds what a loader may use; this machine had less free)") from None
 
 
 def _reader(suffix: str):

@@ -16,9 +16,12 @@ __all__ = ["LoadedVolume", "LoadedSeries", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES
 
 SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
 
-#: Largest array (in bytes, as stored, or decompressed) a loader reads; larger claims raise ValueError.
-#: Change it here (``pyvr_jupyter.io.common.MAX_LOAD_BYTES``): loaders read it at call time.
+#: Most memory a loader may use for one file: the array as stored (decompressed) plus the array it
+#: returns (float32, float64 kept), in bytes. A file whose header claims more raises ValueError before
+#: anything is allocated or decompressed, whatever its size on disk. Change it here
+#: (``pyvr_jupyter.io.common.MAX_LOAD_BYTES``): loaders read it at call time.
 MAX_LOAD_BYTES = 4 << 30
+_SLAB_BYTES = 1 << 24  # conversions and checks work through the data this much at a time
 
 
 class _VolumeFields(NamedTuple):
@@ -90,13 +93,18 @@ def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> n
     return array
 
 
-def _finish(xyz: np.ndarray, spacing, origin, path: Path) -> LoadedVolume:
-    """File order (x, y, z) → (D, H, W), checked and converted to a float dtype; a series
-    (x, y, z, t) → (T, D, H, W), each time point as one volume."""
-    if xyz.ndim == 4:
-        volumes = [_finish(xyz[..., t], spacing, origin, path) for t in range(xyz.shape[3])]
-        return LoadedVolume(np.stack([v.data for v in volumes]), volumes[0].spacing, volumes[0].origin)
-    if not np.issubdtype(xyz.dtype, np.number) or np.issubdtype(xyz.dtype, np.complexfloating):
+def output_dtype(dtype) -> np.dtype:
+    """The dtype a loader returns for stored ``dtype``: float64 kept, every other real dtype float32."""
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+
+
+def _finish(xyz: np.ndarray, spacing, origin, path: Path, owned: bool = False, scale=None) -> LoadedVolume:
+    """File order (x, y, z) → (D, H, W) as ``output_dtype``, checked to be finite; a series
+    (x, y, z, t) → (T, D, H, W). The result is made once and filled a slab at a time (converted,
+    scaled by ``scale = (slope, inter)`` when given, checked): the only memory used beyond it is
+    ``_SLAB_BYTES``. With ``owned`` (an array the loader read itself, no one else holds), an array
+    already in the returned dtype and layout is returned as it is, without a copy."""
+    if xyz.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
         raise ValueError(f"{path.name} holds non-numeric data of dtype {xyz.dtype}")
     if xyz.size == 0:
         raise ValueError(f"{path.name} holds an empty volume of shape {xyz.shape}")
@@ -104,11 +112,49 @@ def _finish(xyz: np.ndarray, spacing, origin, path: Path) -> LoadedVolume:
     spacing = tuple(abs(s) for s in _three_numbers(spacing, path, "voxel spacing"))
     if min(spacing) <= 0:
         raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}: every step must be > 0")
-    data = np.ascontiguousarray(np.transpose(xyz, (2, 1, 0)))
-    data = data if data.dtype == np.float64 else data.astype(np.float32)
-    if not np.isfinite(data).all():
-        raise ValueError(f"{path.name} contains NaN or Inf values")
+    if scale is not None and tuple(float(v) for v in scale) == (1.0, 0.0):
+        scale = None
+    zyx = np.transpose(xyz, tuple(range(xyz.ndim))[::-1])  # (x, y, z[, t]) → ([t,] z, y, x): a view
+    dtype = output_dtype(zyx.dtype) if scale is None else np.dtype(np.float32)
+    reuse = owned and scale is None and zyx.dtype == dtype and zyx.dtype.isnative and zyx.flags.c_contiguous \
+        and zyx.flags.writeable and _whole_buffer(zyx)
+    width = zyx.shape[-1]
+    try:
+        data = zyx if reuse else np.empty(zyx.shape, dtype)
+        rows = data.reshape(-1, width)  # ([T·]D·H, W): slabs are runs of rows
+        step = max(1, _SLAB_BYTES // (width * 8))
+        for start in range(0, rows.shape[0], step):
+            stop = min(start + step, rows.shape[0])
+            if not reuse:
+                piece = _rows(zyx, start, stop)  # (stop − start, W) in the stored dtype
+                if scale is None:
+                    np.copyto(rows[start:stop], piece, casting="unsafe")
+                else:
+                    np.multiply(piece, np.float64(scale[0]), out=rows[start:stop], casting="unsafe")
+                    rows[start:stop] += np.float32(scale[1])
+            if not np.isfinite(rows[start:stop]).all():
+                raise ValueError(f"{path.name} contains NaN or Inf values")
+    except MemoryError:
+        raise ValueError(f"{path.name}: its {zyx.shape} volume does not fit in memory "
+                         f"({zyx.size * dtype.itemsize} bytes as {dtype})") from None
     return LoadedVolume(data, spacing, origin)
+
+
+def _whole_buffer(array: np.ndarray) -> bool:
+    """True when ``array`` views the whole of a buffer in memory (not a file mapping, not one
+    volume of a series): returning it keeps nothing else alive."""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return root.nbytes == array.nbytes and (root.base is None or isinstance(root.base, (bytes, bytearray)))
+
+
+def _rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``array`` seen as (rows, W) in C order: a view when ``array`` is
+    C-contiguous, else a copy of only those rows (a transposed or flipped view)."""
+    if array.flags.c_contiguous:
+        return array.reshape(-1, array.shape[-1])[start:stop]
+    return array[np.unravel_index(np.arange(start, stop), array.shape[:-1])]
 
 
 def _three_numbers(value, path: Path, field: str) -> tuple[float, float, float]:
@@ -123,15 +169,22 @@ def _three_numbers(value, path: Path, field: str) -> tuple[float, float, float]:
     return tuple(float(v) for v in values)
 
 
-def _check_size(shape, itemsize: int, path: Path, field: str, available: int | None = None) -> int:
-    """Bytes an array of ``shape`` needs; ValueError when it is empty, over ``MAX_LOAD_BYTES``,
-    or more than the ``available`` bytes the file holds for it."""
+def _check_size(shape, dtype, path: Path, field: str, available: int | None = None, keep: int = 1) -> int:
+    """Bytes an array of ``shape`` and ``dtype`` takes as stored; ValueError when it is empty,
+    more than the ``available`` bytes the file holds for it, or when loading it would need more
+    than ``MAX_LOAD_BYTES``: the stored bytes plus the returned array (``output_dtype``; of one
+    in ``keep`` parts of it, e.g. one volume of a series)."""
     shape = tuple(int(n) for n in shape)
+    dtype = np.dtype(dtype)
     if any(n < 1 for n in shape):
         raise ValueError(f"{path.name}: {field} {shape} has an empty or negative axis")
-    size = int(np.prod(shape, dtype=object)) * int(itemsize)
-    if size > MAX_LOAD_BYTES:  # looked up at call time: tests and users may lower it
-        raise ValueError(f"{path.name}: {field} {shape} needs {size} bytes, more than MAX_LOAD_BYTES ({MAX_LOAD_BYTES})")
+    count = int(np.prod(shape, dtype=object))
+    size = count * dtype.itemsize
+    returned = count // max(1, keep) * output_dtype(dtype).itemsize if dtype.kind in "iuf" else 0
+    if size + returned > MAX_LOAD_BYTES:  # looked up at call time: tests and users may lower it
+        raise ValueError(f"{path.name}: {field} {shape} of {dtype} needs {size + returned} bytes of memory to load "
+                         f"({size} as stored, {returned} as {output_dtype(dtype)}), more than MAX_LOAD_BYTES "
+                         f"({MAX_LOAD_BYTES})")
     if available is not None and size > available:
         raise ValueError(f"{path.name}: {field} {shape} needs {size} bytes but the file holds {available}")
     return size

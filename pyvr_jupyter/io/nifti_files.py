@@ -1,4 +1,10 @@
-"""NIfTI files (``.nii``, ``.nii.gz``) through nibabel, reoriented to RAS by default."""
+"""NIfTI files (``.nii``, ``.nii.gz``) through nibabel, reoriented to RAS by default.
+
+Memory: the stored array is read once (unscaled; memory-mapped for ``.nii``), flipped and
+permuted as views, then converted (and scaled by ``scl_slope``/``scl_inter``) into the returned
+float32 array a slab at a time, so loading needs the stored bytes plus the returned array and
+never a float copy of the whole file (``MAX_LOAD_BYTES`` bounds that sum before anything is read).
+"""
 
 from __future__ import annotations
 
@@ -18,9 +24,14 @@ def load_nifti(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
         image = nibabel.load(str(path))  # reads the header only
     except Exception as err:  # nibabel raises many types for damaged files
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
-    _check_size(image.header.get_data_shape(), image.header.get_data_dtype().itemsize, path, "dim")
+    shape = image.header.get_data_shape()
+    volumes = int(np.prod(shape[3:], dtype=object)) if len(shape) > 3 else 1
+    keep = 1 if isinstance(volume_index, str) or volumes <= 1 else volumes  # one volume of a series is returned
+    _check_size(shape, image.header.get_data_dtype(), path, "dim", keep=keep)
     try:
-        array = np.asanyarray(image.dataobj)
+        array, scale = _stored(image)
+    except MemoryError:
+        raise ValueError(f"{path.name}: its {shape} data do not fit in memory") from None
     except Exception as err:
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
     if reorient:  # voxel axes along +R, +A, +S (the closest to the affine), so x, y, z are R, A, S
@@ -28,15 +39,28 @@ def load_nifti(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
     else:
         affine = image.affine
     zooms = np.linalg.norm(affine[:3, :3], axis=0)
-    loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path)
+    loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, owned=True, scale=scale)
     return LoadedVolume(*loaded, orientation="".join(nibabel.aff2axcodes(affine)))
+
+
+def _stored(image) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """The array as stored (no float copy) and its (slope, intercept), or None when unscaled."""
+    proxy = image.dataobj
+    if not hasattr(proxy, "get_unscaled"):  # an image made in memory
+        return np.asanyarray(proxy), None
+    slope, inter = (float(np.asarray(v)) for v in (proxy.slope, proxy.inter))
+    return np.asanyarray(proxy.get_unscaled()), (slope, inter)
 
 
 def _closest_canonical(nibabel, array: np.ndarray, affine: np.ndarray, path: Path):
     """(array, affine) with the voxel axes flipped and permuted to RAS, as nibabel's
-    ``as_closest_canonical`` does (a residual rotation, e.g. a tilt, stays in the affine)."""
+    ``as_closest_canonical`` does (a residual rotation, e.g. a tilt, stays in the affine); the
+    array is a view of ``array``."""
     try:
-        image = nibabel.as_closest_canonical(nibabel.Nifti1Image(array, affine))
+        ornt = nibabel.orientations.io_orientation(affine)
+        if np.array_equal(ornt, [[0, 1], [1, 1], [2, 1]]):
+            return array, affine
+        flipped = nibabel.orientations.apply_orientation(array, ornt)
+        return flipped, affine @ nibabel.orientations.inv_ornt_aff(ornt, array.shape)
     except Exception as err:  # a degenerate affine (nibabel raises several types)
         raise ValueError(f"{path.name}: its affine cannot be reoriented ({err}); load it with reorient=False") from None
-    return np.asanyarray(image.dataobj), image.affine

@@ -1,7 +1,13 @@
 """NRRD files (``.nrrd``, ``.nhdr``) through pynrrd: the header is parsed by pynrrd, the data are
 read here with every size bounded by the header and ``MAX_LOAD_BYTES`` (decompressing lazily),
 detached data files only from inside the header's folder; ``space directions`` reorient the
-voxel axes to RAS by default."""
+voxel axes to RAS by default.
+
+Memory: raw, gzip and bzip2 data are read (decompressed) straight into one buffer of the
+header's size, which becomes the stored array; bytes skipped (``byte skip``, or everything before
+the last ``size`` bytes for ``byte skip: -1``) are decompressed and dropped a chunk at a time, so
+an 8-byte volume behind gigabytes of compressed padding takes 8 bytes plus a chunk. ASCII data
+are parsed by pynrrd from text bounded by the header's sizes."""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ __all__ = ["load_nrrd"]
 
 def load_nrrd(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
     """One volume (or the series, ``volume_index="all"``) of a NRRD file; see ``load_volume``."""
-    array, header = _read_nrrd(_require("nrrd", "nrrd"), path)  # index order 'F': array[x, y, z]
+    array, header = _read_nrrd(_require("nrrd", "nrrd"), path, volume_index)  # index order 'F': array[x, y, z]
     spatial = 3
     if "space directions" in header and header["space directions"] is not None:
         directions = [d for d in np.asarray(header["space directions"], dtype=object)
@@ -41,7 +47,7 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
             array, directions, origin = _to_ras_axes(array, directions, _ras_origin(header, origin, path))
         orientation = _axis_codes(directions)
         spacing = list(np.linalg.norm(directions, axis=0))
-    loaded = _finish(_select_volume(array, volume_index, path), spacing, origin, path)
+    loaded = _finish(_select_volume(array, volume_index, path), spacing, origin, path, owned=True)
     return LoadedVolume(*loaded, orientation=orientation)
 
 
@@ -94,24 +100,28 @@ _NRRD_PLACEMENT = ("data file", "datafile", "line skip", "lineskip", "byte skip"
 _NRRD_COMPRESSED = ("gzip", "gz", "bzip2", "bz2")
 _NRRD_ASCII = ("ascii", "ASCII", "text", "txt")
 _ASCII_BYTES_PER_VALUE = 64  # generous: a double printed in full takes 25
-_CHUNK = 1 << 24
+_CHUNK = 1 << 20  # decompressed a MiB at a time: a larger read makes temporary copies of its size
 
 
-def _read_nrrd(nrrd, path: Path):
+def _read_nrrd(nrrd, path: Path, volume_index=None):
     """pynrrd parses the header; the data is read here, bounded by the header's sizes, from the
-    file itself or from a detached data file inside the header's folder, then decoded by pynrrd."""
+    file itself or from a detached data file inside the header's folder. Returns the stored
+    array (x fastest: ``array[x, y, z]``) and the header."""
     with open(path, "rb") as fh:
         header = _nrrd_call(nrrd.read_header, path, fh)
         dtype = _nrrd_call(nrrd.reader._determine_datatype, path, header)
+        sizes = tuple(int(n) for n in _nrrd_call(header.__getitem__, path, "sizes"))
+        one_of = sizes[_nrrd_list_axis(header, sizes)] if len(sizes) == 4 and not isinstance(volume_index, str) else 1
+        size = _check_size(sizes, dtype, path, "sizes", keep=one_of)  # one volume of a series is returned
         data_file = header.get("data file", header.get("datafile"))
         if data_file is None:
-            payload = _nrrd_payload(fh, header, dtype, path)
+            payload = _nrrd_payload(fh, header, dtype, size, path)
         else:
             with open(_detached_data_path(path, data_file), "rb") as data_fh:
-                payload = _nrrd_payload(data_fh, header, dtype, path)
+                payload = _nrrd_payload(data_fh, header, dtype, size, path)
+    if isinstance(payload, np.ndarray):  # raw bytes of the header's sizes, as read
+        return payload.view(dtype).reshape(sizes, order="F"), header
     plain = {key: value for key, value in header.items() if key not in _NRRD_PLACEMENT}
-    if plain["encoding"] in _NRRD_COMPRESSED:
-        plain["encoding"] = "raw"
     return _nrrd_call(nrrd.read_data, path, plain, io.BytesIO(payload), index_order="F"), header
 
 
@@ -137,9 +147,9 @@ def _detached_data_path(header_path: Path, data_file: str) -> Path:
     return resolved
 
 
-def _nrrd_payload(fh, header: dict, dtype: np.dtype, path: Path) -> bytes:
-    """The data's bytes (decompressed), never more than the header's sizes allow."""
-    size = _check_size(_nrrd_call(header.__getitem__, path, "sizes"), dtype.itemsize, path, "sizes")
+def _nrrd_payload(fh, header: dict, dtype: np.dtype, size: int, path: Path):
+    """The data: a uint8 array of exactly ``size`` bytes, the header's (raw, gzip, bzip2;
+    decompressed), or the text of ASCII data; never more than the header's sizes allow."""
     encoding = _nrrd_call(header.__getitem__, path, "encoding")
     line_skip = int(header.get("line skip", header.get("lineskip", 0)))
     byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
@@ -151,15 +161,83 @@ def _nrrd_payload(fh, header: dict, dtype: np.dtype, path: Path) -> bytes:
         if not fh.readline(_CHUNK):
             break
     if encoding in _NRRD_ASCII:
-        return _read_at_most(fh, size // dtype.itemsize * _ASCII_BYTES_PER_VALUE, path)
+        return _read_at_most(fh, min(size // dtype.itemsize * _ASCII_BYTES_PER_VALUE, common.MAX_LOAD_BYTES), path)
     stream = _decompressing(encoding, fh)
-    if byte_skip == -1:  # the data are the last `size` bytes
-        payload = _read_at_most(stream, common.MAX_LOAD_BYTES, path)[-size:]
-    else:
-        payload = _read_at_most(stream, byte_skip + size, path)[byte_skip:]
-    if len(payload) != size:
-        raise ValueError(f"{path.name}: the data hold {len(payload)} bytes where the header's sizes need {size}")
-    return payload
+    try:
+        if byte_skip == -1 and encoding != "raw":  # the last `size` bytes of the decompressed stream
+            return _last_bytes(stream, size, path)
+        if byte_skip == -1:  # the last `size` bytes of the file
+            here = fh.tell()
+            byte_skip = max(0, fh.seek(0, os.SEEK_END) - here - size)  # a shorter file reads too few bytes
+            fh.seek(here)
+        _skip(stream, byte_skip, raw=encoding == "raw")
+        buffer = np.empty(size, np.uint8)
+        filled = _read_into(stream, memoryview(buffer))
+        extra = stream.read(1) if filled == size else b""
+    except EOFError as err:
+        raise ValueError(f"{path.name}: {err}") from None
+    except MemoryError:
+        raise ValueError(f"{path.name}: its {size}-byte data do not fit in memory") from None
+    except (OSError, zlib.error) as err:
+        raise ValueError(f"{path.name}: the data could not be read: {err}") from None
+    if filled < size:
+        raise ValueError(f"{path.name}: the data hold {filled} bytes where the header's sizes need {size}")
+    if extra:
+        raise ValueError(f"{path.name}: the data are larger than the header's sizes allow ({size} bytes)")
+    return buffer
+
+
+def _last_bytes(stream, size: int, path: Path) -> np.ndarray:
+    """The last ``size`` bytes of a decompressed ``stream``, read in one pass a chunk at a time,
+    byte i of the stream kept at ``ring[i % size]`` (memory: twice ``size`` at most, while the
+    ring is put in order, plus a chunk); ValueError when the stream holds fewer bytes, or more
+    than ``MAX_LOAD_BYTES`` in all."""
+    ring = np.empty(size, np.uint8)
+    chunk = np.empty(_CHUNK, np.uint8)
+    total = 0
+    while count := stream.readinto(memoryview(chunk)):
+        kept = min(count, size)  # only the chunk's last `size` bytes can be among the last of the stream
+        start = (total + count - kept) % size
+        first = min(kept, size - start)
+        ring[start:start + first] = chunk[count - kept:count - kept + first]
+        ring[:kept - first] = chunk[count - kept + first:count]
+        total += count
+        if total > common.MAX_LOAD_BYTES:
+            raise ValueError(f"{path.name}: the data are larger than MAX_LOAD_BYTES ({common.MAX_LOAD_BYTES})")
+    if total < size:
+        raise ValueError(f"{path.name}: the data hold {total} bytes where the header's sizes need {size}")
+    position = total % size
+    return ring if position == 0 else np.concatenate((ring[position:], ring[:position]))
+
+
+def _skip(stream, count: int, raw: bool = False) -> int:
+    """Drop ``count`` bytes of ``stream`` (EOFError when it ends first): a seek in ``raw`` data,
+    else decompressed and dropped a chunk at a time. Returns the bytes dropped."""
+    if raw:
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        if end - here < count:
+            raise EOFError(f"the file ends {end - here} bytes on, before the byte skip of {count}")
+        stream.seek(here + count)
+        return count
+    dropped = 0
+    while dropped < count:
+        chunk = stream.read(min(_CHUNK, count - dropped))
+        if not chunk:
+            raise EOFError(f"the data end after {dropped} bytes, before the byte skip of {count}")
+        dropped += len(chunk)
+    return dropped
+
+
+def _read_into(stream, buffer: memoryview) -> int:
+    """Fill ``buffer`` from ``stream`` until it is full or the stream ends; the bytes filled."""
+    filled = 0
+    while filled < len(buffer):
+        count = stream.readinto(buffer[filled:filled + _CHUNK])
+        if not count:
+            break
+        filled += count
+    return filled
 
 
 def _decompressing(encoding: str, fh):
@@ -172,7 +250,7 @@ def _decompressing(encoding: str, fh):
 
 
 def _read_at_most(stream, limit: int, path: Path) -> bytes:
-    """Read (and decompress) to the end of ``stream`` in chunks, refusing more than ``limit`` bytes."""
+    """Read to the end of ``stream`` in chunks, refusing more than ``limit`` bytes (ASCII data)."""
     chunks, total = [], 0
     try:
         while chunk := stream.read(min(_CHUNK, limit + 1 - total)):
