@@ -334,3 +334,34 @@ export function guardedRender(render, name, still) {
     }
   };
 }
+
+/**
+ * When `model` is closed from Python, hide the notebook output that showed `el` once nothing is
+ * left in it (a closed widget leaves an empty output area with its prompt: JupyterLab, Notebook 7
+ * and Voila use `.jp-OutputArea-child`). Outputs that still hold something (a box whose other
+ * widgets are open, text) stay; one being emptied (a box closing its widgets one by one) is
+ * looked at again every `delayMs`, `tries` times. Returns the listener's cleanup.
+ * @param {any} model
+ * @param {HTMLElement} el
+ * @param {number} [delayMs]  time for the front end to remove the closed views
+ * @param {number} [tries]
+ */
+export function hideOutputWhenClosed(model, el, delayMs = 300, tries = 20) {
+  function onDestroy() {
+    const child = el.closest ? el.closest(".jp-OutputArea-child") : null;
+    if (!child) return;
+    let left = tries;
+    (function check() { // a box closes its widgets one by one: look again for a while
+      const output = child.querySelector(".jp-OutputArea-output");
+      const empty = !output || (!output.querySelector("canvas, img, input, select, button, svg, video") &&
+        !output.textContent.trim());
+      if (empty) {
+        child.style.display = "none";
+        child.dataset.pyvrClosed = "true";
+      } else if (--left > 0) {
+        setTimeout(check, delayMs);
+      }
+    })();
+  }
+  return listenModel(model, [["destroy", onDestroy]]);
+}

@@ -2,7 +2,8 @@
 // value under the pointer; the slider, arrow keys and wheel step `index`; a click moves `crosshair`.
 // Python owns the slice geometry (`_geometry`); this file only maps pixels to world points with it.
 import {
-  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, listen, listenModel, pointerDrag,
+  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, hideOutputWhenClosed, listen, listenModel,
+  pointerDrag,
 } from "./dom.js";
 
 /**
@@ -266,6 +267,7 @@ function render({ model, el }) {
   const onBlur = () => { root.style.borderColor = "transparent"; };
 
   const cleanup = combineCleanups([
+    hideOutputWhenClosed(model, el), // closed from Python: no empty output area left behind
     // A press moves the cross-hair there, a drag drags it; hovering shows the value underneath.
     pointerDrag(canvas, { focus: root, start: moveCrosshair, move: moveCrosshair }),
     focusedWheel(root, (event) => {

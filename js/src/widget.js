@@ -4,7 +4,8 @@ import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./intera
 import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
 import { attachFullscreen } from "./fullscreen.js";
 import {
-  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, listen, listenModel, pointerDrag,
+  NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, hideOutputWhenClosed, listen, listenModel,
+  pointerDrag,
 } from "./dom.js";
 
 /**
@@ -277,6 +278,7 @@ function render({ model, el }) {
 
   // Every listener through listen()/listenModel(), so the cleanup removes exactly what was added.
   const cleanup = combineCleanups([
+    hideOutputWhenClosed(model, el), // closed from Python: no empty output area left behind
     listen([
       [canvas, "dblclick", onDoubleClick],
       [root, "contextmenu", onContextMenu],

@@ -258,3 +258,28 @@ test("decodeImage uses createImageBitmap, else an <img> from an object URL that 
   assert.deepEqual(revoked, ["blob:0", "blob:1"]);
   releaseImage(image); // nothing to close on an <img>
 });
+
+test("a widget closed from Python hides its output once nothing is left in it", async () => {
+  const { hideOutputWhenClosed } = await import("../src/dom.js");
+  const { FakeModel } = await import("./fake_dom.js");
+  const output = { textContent: "", querySelector: () => null };
+  const child = { style: {}, dataset: {}, querySelector: (selector) => (selector === ".jp-OutputArea-output" ? output : null) };
+  const el = { closest: (selector) => (selector === ".jp-OutputArea-child" ? child : null) };
+  const model = new FakeModel({});
+  output.textContent = "still closing"; // a box whose other widgets close after this one
+  const cleanup = hideOutputWhenClosed(model, el, 1);
+  model.trigger("destroy");
+  assert.equal(child.style.display, undefined);
+  output.textContent = "";
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(child.style.display, "none");
+  cleanup();
+  assert.equal(model.handlerCount(), 0);
+  // An output that still shows something (a box with other widgets open) stays.
+  const busy = { style: {}, dataset: {}, querySelector: () => ({ textContent: "text", querySelector: () => null }) };
+  const model2 = new FakeModel({});
+  hideOutputWhenClosed(model2, { closest: () => busy }, 0, 2);
+  model2.trigger("destroy");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(busy.style.display, undefined);
+});

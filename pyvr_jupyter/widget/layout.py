@@ -25,6 +25,10 @@ from .view import VolumeView
 __all__ = ["ViewControls", "controls", "SliceViewer", "viewer"]
 
 SLICE_AXES_SHOWN = ("z", "y", "x")  # axial, coronal, sagittal
+# The 3-D view's default side beside slices: the 2 × 2 grid (300 + 240 px) and the 424-px column of
+# controls then sit side by side in Notebook 7 at 1440 px and in JupyterLab with its file browser
+# open (with the view's own 512 px the controls wrapped under the grid, out of sight).
+GRID_VIEW_SIDE = 300
 
 
 def controls(view, **editor_options) -> ViewControls:
@@ -116,7 +120,8 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
 
     Args:
         volume: (D, H, W) array or tensor.
-        slices: add the axial, coronal and sagittal slice views.
+        slices: add the axial, coronal and sagittal slice views (the 3-D view is then
+            ``GRID_VIEW_SIDE`` pixels square unless ``width`` or ``height`` is given).
         slice_size: on-screen size of each slice (longer side, CSS pixels).
         units: world units (e.g. ``"mm"``), shown by the 3-D view's scale bar and in the slices'
             titles.
@@ -129,6 +134,8 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
         >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
         >>> viewer(scan.data, slices=True, spacing=scan.spacing, colormap="gray", units="mm")
     """
+    if slices and "width" not in view_options and "height" not in view_options:
+        view_options.update(width=GRID_VIEW_SIDE, height=GRID_VIEW_SIDE)
     view = VolumeView(volume, units=units, **view_options)
     if not slices:
         return ViewControls(view, close_view=True)

@@ -130,3 +130,14 @@ def test_units_reach_the_3d_view_and_the_slices():
     b = viewer(create_test_volume((8, 8, 8), "sphere"), units="mm", width=32, height=32)
     assert b.view.units == "mm"
     b.close()
+
+
+def test_beside_slices_the_view_is_small_enough_for_the_controls_to_fit():
+    """Audit item 27.33: with the view's own 512 px, the grid and the controls did not fit side by
+    side in Notebook 7 at 1440 px (tests/browser/test_layouts.py checks the page)."""
+    b = viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, slice_size=64)
+    assert (b.view.width, b.view.height) == (layout.GRID_VIEW_SIDE, layout.GRID_VIEW_SIDE)
+    b.close()
+    b = viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, width=200, slice_size=64)
+    assert (b.view.width, b.view.height) == (200, 512)  # what is given stays
+    b.close()
