@@ -11,7 +11,7 @@ both backends sample alike. The compositing strategy comes from ``stages/composi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch.utils.checkpoint import checkpoint
@@ -58,7 +58,7 @@ class RenderContext:
     camera: Camera
     image_size: tuple[int, int]
     box: VolumeBox
-    grid: torch.Tensor  # (1, C, D, H, W)
+    grid: torch.Tensor | None  # (1, C, D, H, W); None when only the fused kernel's ``kernel_grid`` is read
     step: float
     vmin: float | torch.Tensor  # tensors only when they require grad
     vmax: float | torch.Tensor
@@ -77,11 +77,13 @@ class RenderContext:
     clip_planes: torch.Tensor | None = None  # (n_planes, 2, 3): points and unit normals, world units
     chunks_rendered: int = 0
     ray_table: tuple | None = None  # (N, 3) origins and unit directions: rays given instead of a camera
+    kernel_grid: Any = None  # (D, H, W, 1) numpy values of the volume's dtype, for the fused kernel
+    value_offset: float = 0.0  # what ``kernel_grid`` adds to the values (int16 as uint16: 32768)
 
     @property
     def learnable_tensors(self) -> list:
         """Every tensor input a gradient could flow to."""
-        tensors = [self.grid]
+        tensors = [] if self.grid is None else [self.grid]
         if self.camera is not None:
             tensors += [self.camera.position, self.camera.target, self.camera.up]
             if isinstance(self.camera.fov, torch.Tensor):

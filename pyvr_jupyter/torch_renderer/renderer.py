@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Callable
 
@@ -31,7 +32,7 @@ from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
                                         rgba_table)
 from .tools.ray_batches import check_cameras, check_rays
-from .volume_cache import VolumeState, volume_key
+from .volume_cache import VolumeState, shared_state
 from .stages.volume_sampling import pack_grid
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
@@ -39,7 +40,6 @@ __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterr
 #: The compositing strategies' names (``stages/compositing.STRATEGIES`` describes each).
 COMPOSITING_STRATEGIES = tuple(STRATEGIES)
 BACKENDS = ("auto", "torch", "fused")
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 MAX_SAMPLES_PER_RAY = 100_000
 
 
@@ -183,28 +183,14 @@ class VolumeRenderer:
         return VolumeBox.from_volume(shape, self._spacing.to(self.device), self._origin.to(self.device))
 
     def _volume_state(self, volume) -> VolumeState:
-        check_volume_array(volume)
-        # A volume being optimised changes every step: nothing about it is cached.
-        learnable = isinstance(volume, torch.Tensor) and volume.requires_grad
-        key = volume_key(volume, self.device) if isinstance(volume, (np.ndarray, torch.Tensor)) and not learnable \
-            else None
-        if key is not None and self._state is not None and self._state.key == key:
-            state = self._state
-        else:
-            tensor = as_volume_tensor(volume, self.device)
-            detached = tensor.detach()
-            vmin, vmax = (float(v) for v in torch.aminmax(detached))
-            if vmax <= vmin:  # a constant volume: any range maps it to 0
-                vmax = vmin + 1.0
-            try:
-                check_value_range((vmin, vmax))
-            except ValueError as err:
-                raise ValueError(f"volume: its values span [{vmin:g}, {vmax:g}], too wide for a default value_range "
-                                 f"({err}); pass value_range=(vmin, vmax)") from None
-            state = VolumeState(key or ("grad", id(volume)), volume, tensor, (vmin, vmax), {}, learnable=learnable)
-            if key is not None:
-                self._state = state
-        self.volume_shape = tuple(state.volume.shape)
+        """The shared state of ``volume`` (an array, a tensor or a ``VolumeState``) on this
+        renderer's device; kept until the next volume, so that the state lives between renders."""
+        if isinstance(volume, VolumeState) and volume.device != self.device:
+            volume = volume.source
+        state = shared_state(volume, self.device)
+        if not state.learnable:
+            self._state = state
+        self.volume_shape = state.shape
         return state
 
     # ---- rendering ----------------------------------------------------------------------
@@ -212,7 +198,7 @@ class VolumeRenderer:
                step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0),
                should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-               level: int = 0) -> torch.Tensor:
+               level: int | str = 0) -> torch.Tensor:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
@@ -240,9 +226,11 @@ class VolumeRenderer:
                 volume inside it is rendered. None: the whole volume.
             clip_planes: ``(point, normal)`` pairs in world units; each keeps the half-space its
                 normal points into. Rays are cut analytically (the clip geometry gets no gradient).
-            level: 1 renders a half-resolution copy of the volume (smoothed, computed once per
-                volume and cached, spanning the same box): about 8× less to read, for previews
-                of large volumes with long steps. 0 (default) renders the volume itself.
+            level: which level of the volume's pyramid to render: 0 (default) the volume itself,
+                k a copy 2^k times coarser per axis (smoothed, made once per volume in slabs,
+                spanning the same box: about 8^k times less to read), "auto" the coarsest whose
+                voxels are no larger than a pixel of this image at the volume's centre
+                (``auto_level``); ``VolumeState.max_level`` is the coarsest there is.
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
@@ -259,7 +247,7 @@ class VolumeRenderer:
                     step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                     use_lighting: bool = True, compositing: str = "vectorized",
                     should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-                    level: int = 0) -> torch.Tensor:
+                    level: int | str = 0) -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
         Arguments as ``render``; ``camera`` may also be a sequence of B cameras, giving
@@ -310,7 +298,7 @@ class VolumeRenderer:
                             clip_box=clip_box, clip_planes=clip_planes, ray_table=(origins, directions))[0]
 
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
-                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int = 0,
+                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
                 ray_table: tuple | None = None, backend: str | None = None) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
         the call already chose one."""
@@ -331,29 +319,22 @@ class VolumeRenderer:
             camera = camera.to(self.device)  # a CPU camera (the default) works with a CUDA renderer
         state = self._volume_state(volume)
         vmin, vmax = self._value_range(value_range, state)
-        box = self.box(state.volume.shape)
+        box = self.box(state.shape)
         step = self._step_length(box, n_samples, step_size)
         user_box, planes = check_clip(clip_box, clip_planes, box)
         if camera is None:
-            camera = Camera.for_volume(state.volume.shape, spacing=self._spacing.tolist(),
+            camera = Camera.for_volume(state.shape, spacing=self._spacing.tolist(),
                                        origin=self._origin.tolist(), device=self.device)
-        if level not in (0, 1):
-            raise ValueError(f"level must be 0 (full resolution) or 1 (half), got {level!r}")
-        spacing = self._spacing
-        if level == 1:  # the same box, fewer voxels: the spacing grows
-            full_shape = state.volume.shape
-            state = state.half_resolution()
-            spacing = self._spacing * torch.tensor([(full_shape[2 - a] - 1) / (state.volume.shape[2 - a] - 1)
-                                                    for a in range(3)], dtype=torch.float64)
+        if level == "auto":
+            level = self.auto_level(state, camera, height)
+        elif isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+            raise TypeError(f"level must be an integer or 'auto', got {level!r}")
+        chosen = state.level(int(level))  # the same box, fewer voxels: the spacing grows
+        spacing = self._spacing * torch.tensor(chosen.spacing_scale, dtype=torch.float64)
         strategy = STRATEGIES[compositing]
         shaded = use_lighting and strategy.family == EMISSION_ABSORPTION
-        grid_key = (shaded, tuple(spacing.tolist()))  # the gradient channels are in world units
-        grid = state.grids.get(grid_key)
-        if grid is None:
-            grid = pack_grid(state.volume, spacing, with_gradient=shaded)
-            if not grid.requires_grad:
-                state.grids[grid_key] = grid
-        dtype = state.volume.dtype
+        grid = chosen.values[None, None] if state.learnable else None  # the grid the PyTorch stages read: below
+        dtype = torch.float64 if state.dtype in (np.float64, torch.float64) else torch.float32
         box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
 
         # 2. Per-render settings shared by every chunk; each TF read once, as a table.
@@ -369,20 +350,32 @@ class VolumeRenderer:
             ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
-            backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, dtype, context)
+            packed = needs_graph or (shaded and chosen.uses_packed_grid())
+            kernel_dtype = np.dtype(np.float64 if dtype == torch.float64 else np.float32) if packed else \
+                chosen.kernel_dtype
+            backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, kernel_dtype, context)
         self.last_stats = {"backend": backend, "step": step / float(self._spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
         if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
             return torch.zeros(height, width, 4, dtype=dtype, device=self.device)  # nothing left to see
+        if backend == "fused" and self.device.type == "cpu":  # the values as they are (fused/args.py)
+            if shaded and chosen.uses_packed_grid():
+                context.grid = chosen.packed(spacing)
+            else:
+                context.kernel_grid, context.value_offset = chosen.kernel_values()
+        elif grid is None:
+            context.grid = grid = chosen.packed(spacing) if shaded else chosen.tensor()[None, None]
+        elif shaded:
+            context.grid = grid = chosen.packed(spacing)
 
         # 3. Empty-space skipping, unless the volume or the opacity TF is learnt: their gradient
         #    reaches samples whose opacity is zero now but would not stay zero.
         opacity_learnt = opacity is not None and opacity.values.requires_grad
         range_learnt = isinstance(vmin, torch.Tensor)
-        can_skip = not (needs_graph and (grid.requires_grad or opacity_learnt or range_learnt))
+        can_skip = not (needs_graph and (state.learnable or opacity_learnt or range_learnt))
         if self.skip_empty_space and can_skip and strategy.family == EMISSION_ABSORPTION:
-            occupied = state.occupied_blocks(vmin, vmax, opacity)
-            context.block_size = state.block_size
+            occupied = chosen.occupied_blocks(vmin, vmax, opacity)
+            context.block_size = chosen.block_size
             context.clip_box = occupied_box(occupied, context.block_size, box, spacing.to(box.minimum))
             context.occupied = pad_blocks(occupied)
             context.spacing = spacing.to(box.minimum)
@@ -399,15 +392,30 @@ class VolumeRenderer:
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
         return rgba.reshape(height, width, 4)
 
-    def _choose_backend(self, needs_graph: bool, dtype: torch.dtype, context: RenderContext) -> str:
+    def auto_level(self, volume, camera: Camera, image_height: int) -> int:
+        """The coarsest level of ``volume``'s pyramid whose voxels are no larger than one pixel of
+        an image ``image_height`` pixels high, seen by ``camera`` at the volume's centre: a full
+        frame of a large volume then never marches voxels it cannot show."""
+        state = self._volume_state(volume)
+        centre = self.box(state.shape)
+        centre = (centre.minimum + centre.maximum).double() / 2
+        distance = float((camera.position.detach().double().cpu() - centre.cpu()).norm())
+        fov = float(camera.fov.detach()) if isinstance(camera.fov, torch.Tensor) else float(camera.fov)
+        pixel = 2.0 * distance * math.tan(math.radians(fov) / 2) / image_height
+        voxel = float(self._spacing.min())
+        level = 0
+        while level < state.max_level and voxel * 2 ** (level + 1) <= pixel:
+            level += 1
+        return level
+
+    def _choose_backend(self, needs_graph: bool, grid_dtype, context: RenderContext) -> str:
         """'fused', 'fused+adjoint' or 'torch' for this render (see the ``backend`` argument of
         the class). 'fused+adjoint', with ``auto`` on a CPU: the kernel renders and its per-ray
         adjoint gives the gradient, when only the volume and the TF tables need one
         (``fused.covers``); camera, lighting and value-range gradients, and strategies the adjoint
-        does not cover, keep the PyTorch stages."""
+        does not cover, keep the PyTorch stages. ``grid_dtype``: the dtype the kernels would read."""
         if self.backend == "torch":
             return "torch"
-        grid_dtype = _NUMPY_DTYPES[dtype]
         if self.backend == "auto" and needs_graph and fused.covers(context):
             return "fused+adjoint" if fused.ensure_ready(grid_dtype, adjoint=True) else "torch"
         reason = ("a graph must be recorded (an input requires grad)" if needs_graph else

@@ -1,73 +1,280 @@
-"""Per-volume state: what is computed once per volume and reused until the volume changes.
+"""Per-volume state, shared by every renderer and view of a volume: what is computed once per
+volume (and per level of its pyramid) and reused until the volume changes.
 
-The value range, the packed grids (values, gradients), the min/max of empty-space blocks and
-their occupancy for the current transfer function. A cache key tells whether a volume is the
-one the state was computed for.
+A ``VolumeState`` keeps the user's array as it is (its own dtype, never copied whole as floats
+unless a gradient or the PyTorch stages need it) and makes, on first use: its value range, the
+levels of its pyramid (``levels.py``: level k is 2^k coarser, over the same box), and per level
+the grid the fused kernel reads (``kernel_values``: the values themselves where the kernel can
+read their dtype, else a 1–4-byte copy), the float tensor and the packed value + gradient grid
+the PyTorch stages read, and the min/max of empty-space blocks. ``shared_state`` hands every
+renderer and view of one array the same state, so a view, its three slices and its editor hold
+one copy. Bytes per voxel are stated in docs/large-volumes.md; ``VolumeState.nbytes`` counts them.
+
+A cache key tells whether a volume is the one a state was computed for (identity, layout, and a
+tensor's version counter or a hash of a numpy array's bytes). A volume that requires grad gets a
+state of its own for each render, with its graph, and nothing is cached.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import xxhash
 
+from ._checks import as_volume_tensor, check_value_range, check_volume_array
+from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
 from .stages.empty_space import block_min_max, occupied_blocks, skip_block_size
 from .stages.piecewise_linear import KnotTable
+from .stages.volume_sampling import pack_grid
 
-__all__ = ["VolumeState", "volume_key", "half_resolution"]
+__all__ = ["VolumeState", "VolumeLevel", "shared_state", "volume_key", "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
+
+#: What the fused kernel reads for each dtype: (its grid dtype, the offset added to the values).
+#: Other real dtypes (float16, 32- and 64-bit integers) become a float32 copy.
+KERNEL_DTYPES = {np.dtype(np.uint8): (np.dtype(np.uint8), 0), np.dtype(np.int8): (np.dtype(np.uint8), 128),
+                 np.dtype(np.uint16): (np.dtype(np.uint16), 0), np.dtype(np.int16): (np.dtype(np.uint16), 32768),
+                 np.dtype(np.float32): (np.dtype(np.float32), 0), np.dtype(np.float64): (np.dtype(np.float64), 0)}
+#: Levels of at most this many voxels (256³) are shaded by the fused kernel from a packed grid of
+#: values and gradients (16 bytes a voxel): faster than making the gradient from the values at
+#: each sample, which larger levels do (no stored gradient at all).
+PACKED_GRID_VOXELS = 1 << 24
+#: Coarser levels are made until the largest side is at most this.
+COARSEST_SIDE = 32
 
 
-@dataclass
-class VolumeState:
-    """What is computed once per volume and reused until the volume changes."""
+class VolumeLevel:
+    """One level of a volume's pyramid: its values (D, H, W) and what is made from them.
 
-    key: tuple
-    source: Any  # the volume as the user gave it: kept alive so that ``key``'s id stays its own
-    volume: torch.Tensor  # (D, H, W) on the renderer's device
-    value_range: tuple[float, float]
-    grids: dict  # with_gradient (bool) -> (1, C, D, H, W) grid
-    block_range: tuple[torch.Tensor, torch.Tensor] | None = None  # per-block (min, max) values
-    occupancy: tuple | None = None  # (key of the value range and opacity TF, (nz, ny, nx) bool)
-    learnable: bool = False  # the volume requires grad (nothing is cached for it)
-    half: "VolumeState | None" = None  # the half-resolution level, made on first use
+    ``spacing_scale`` (x, y, z): this level's voxel size over level 0's (the same box, fewer voxels).
+    """
 
-    def half_resolution(self) -> "VolumeState":
-        """The state of a half-resolution copy of this volume (``half_resolution``), with the
-        same value range so that the transfer functions map it alike."""
-        if self.half is None:
-            with torch.no_grad():
-                coarse = half_resolution(self.volume.detach())
-            self.half = VolumeState(("half",) + self.key, None, coarse, self.value_range, {})
-        return self.half
+    def __init__(self, index: int, values, spacing_scale, device: torch.device, learnable: bool = False):
+        self.index = index
+        self.values = values  # numpy (the user's array at level 0) or a tensor
+        self.spacing_scale = tuple(float(s) for s in spacing_scale)
+        self.device = device
+        self.learnable = learnable
+        self._tensor: torch.Tensor | None = None
+        self._packed: dict = {}
+        self._kernel: tuple | None = None
+        self._blocks: tuple | None = None
+        self._occupancy: tuple | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(int(s) for s in self.values.shape)
+
+    @property
+    def n_voxels(self) -> int:
+        return math.prod(self.shape)
+
+    def tensor(self) -> torch.Tensor:
+        """(D, H, W) floating tensor on the renderer's device: the values as the PyTorch stages
+        read them (a float32 copy of integer data; with its graph for a learnt volume)."""
+        if self.learnable:
+            return self.values
+        with self._lock:
+            if self._tensor is None:
+                values = self.values
+                if isinstance(values, np.ndarray):
+                    values = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64 if values.dtype == np.float64
+                                                                   else np.float32))
+                self._tensor = values.to(self.device, torch.float64 if values.dtype == torch.float64 else torch.float32)
+            return self._tensor
+
+    def packed(self, spacing: torch.Tensor) -> torch.Tensor:
+        """(1, 4, D, H, W): the values and their world-space gradient (``pack_grid``), for the
+        PyTorch stages and the adjoint; ``spacing`` is this level's voxel size (x, y, z)."""
+        if self.learnable:
+            return pack_grid(self.values, spacing, with_gradient=True)
+        key = tuple(spacing.tolist())  # the gradient channels are in world units
+        with self._lock:
+            grid = self._packed.get(key)
+        if grid is None:
+            grid = pack_grid(self.tensor(), spacing, with_gradient=True)
+            with self._lock:
+                self._packed[key] = grid
+        return grid
+
+    def kernel_values(self) -> tuple[np.ndarray, float]:
+        """(grid (D, H, W, 1), offset): the values as the fused kernel reads them, uint8, uint16,
+        float32 or float64, and what was added to them (``KERNEL_DTYPES``; the user's own array
+        when its dtype and layout allow, else a copy)."""
+        with self._lock:
+            if self._kernel is None:
+                values = self.values.detach().cpu().numpy() if isinstance(self.values, torch.Tensor) else self.values
+                kernel_dtype, offset = KERNEL_DTYPES.get(values.dtype, (np.dtype(np.float32), 0))
+                if offset:  # two's complement: v + 2^(bits − 1) is the unsigned view with its top bit flipped
+                    grid = np.bitwise_xor(np.ascontiguousarray(values).view(kernel_dtype), kernel_dtype.type(offset))
+                else:
+                    grid = np.ascontiguousarray(values, dtype=kernel_dtype)
+                self._kernel = (grid[..., None], float(offset))
+            return self._kernel
+
+    @property
+    def kernel_dtype(self) -> np.dtype:
+        """The dtype of ``kernel_values`` (without making them)."""
+        dtype = self.values.dtype
+        if isinstance(dtype, torch.dtype):
+            dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        return KERNEL_DTYPES.get(np.dtype(dtype), (np.dtype(np.float32), 0))[0]
+
+    def uses_packed_grid(self) -> bool:
+        """Does the fused kernel shade this level from a packed grid (small levels) or make the
+        gradient from the values (``PACKED_GRID_VOXELS``)?"""
+        return self.n_voxels <= PACKED_GRID_VOXELS
 
     @property
     def block_size(self) -> int:
-        return skip_block_size(self.volume.shape)
+        return skip_block_size(self.shape)
 
     def occupied_blocks(self, vmin: float, vmax: float, opacity: KnotTable | None) -> torch.Tensor:
         """Blocks that can have opacity, for this value range and opacity table (the last answer
         is kept: orbiting re-renders with the same ones)."""
         key = (vmin, vmax, None if opacity is None else opacity.key())
-        if self.occupancy is None or self.occupancy[0] != key:
-            if self.block_range is None:
-                self.block_range = block_min_max(self.volume, self.block_size)
-            low, high = self.block_range
-            span = vmax - vmin
-            self.occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity))
-        return self.occupancy[1]
+        with self._lock:
+            if self._occupancy is None or self._occupancy[0] != key:
+                if self._blocks is None:
+                    values = self.values.detach() if isinstance(self.values, torch.Tensor) else self.values
+                    self._blocks = block_min_max(values, self.block_size)
+                low, high = self._blocks
+                span = vmax - vmin
+                self._occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity))
+            return self._occupancy[1]
+
+    def nbytes(self) -> dict:
+        """Bytes this level holds beyond the user's array, by what holds them."""
+        own = 0 if self.index == 0 else _nbytes(self.values)
+        kernel = 0 if self._kernel is None or np.shares_memory(self._kernel[0], self.values) else self._kernel[0].nbytes
+        tensor = 0 if self._tensor is None or _shares(self._tensor, self.values) else _nbytes(self._tensor)
+        return {"level": own, "kernel_grid": kernel, "float_copy": tensor,
+                "packed_grid": sum(_nbytes(g) for g in self._packed.values()),
+                "blocks": sum(_nbytes(b) for b in self._blocks or ())}
 
 
-def half_resolution(volume: torch.Tensor) -> torch.Tensor:
-    """(⌈D/2⌉, ⌈H/2⌉, ⌈W/2⌉): ``volume`` (D, H, W) smoothed by a 3³ box filter, then resampled
-    with its corner voxels kept, so that it spans the same world box (each spacing grows by
-    (N − 1)/(n − 1)). The filter keeps the coarse level from aliasing fine detail."""
-    smooth = F.avg_pool3d(volume[None, None], 3, stride=1, padding=1, count_include_pad=False)
-    size = [max(2, (s + 1) // 2) for s in volume.shape]
-    return F.interpolate(smooth, size=size, mode="trilinear", align_corners=True)[0, 0].contiguous()
+class VolumeState:
+    """A volume as every renderer and view of it shares it: its source array (kept as it is),
+    value range and pyramid. Make one with ``shared_state``."""
+
+    def __init__(self, source, device: torch.device, key: tuple | None):
+        check_volume_array(source)
+        self.source = source  # kept alive, so that ``key``'s id stays its own
+        self.key = key
+        self.device = device
+        self.learnable = isinstance(source, torch.Tensor) and source.requires_grad
+        self.shape = tuple(int(s) for s in source.shape)
+        self.dtype = source.dtype
+        level0 = as_volume_tensor(source, device) if self.learnable else source
+        self._levels = [VolumeLevel(0, level0, (1.0, 1.0, 1.0), device, self.learnable)]
+        self._value_range: tuple[float, float] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The values' (min, max), computed once (a constant volume gets (v, v + 1))."""
+        if self._value_range is None:
+            low, high = value_bounds(self.source)
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ValueError("volume contains NaN or Inf values")
+            if high <= low:  # a constant volume: any range maps it to 0
+                high = low + 1.0
+            try:
+                check_value_range((low, high))
+            except ValueError as err:
+                raise ValueError(f"volume: its values span [{low:g}, {high:g}], too wide for a default value_range "
+                                 f"({err}); pass value_range=(vmin, vmax)") from None
+            self._value_range = (low, high)
+        return self._value_range
+
+    @property
+    def max_level(self) -> int:
+        """The coarsest level's index: levels halve the volume until its largest side is at most
+        ``COARSEST_SIDE`` (or every side is 2)."""
+        shape, k = self.shape, 0
+        while max(shape) > COARSEST_SIDE and shape != level_shape(shape):
+            shape, k = level_shape(shape), k + 1
+        return k
+
+    def level(self, index: int, progress=None) -> VolumeLevel:
+        """Level ``index`` (0: the volume itself), made on first use from the one above (slab by
+        slab; ``progress(fraction)`` follows each level made). A learnt volume's levels keep its graph."""
+        if not 0 <= index <= self.max_level:
+            raise ValueError(f"level must be in [0, {self.max_level}] for a volume of shape {self.shape}, "
+                             f"got {index!r}")
+        with self._lock:
+            while len(self._levels) <= index:
+                above = self._levels[-1]
+                if self.learnable:
+                    values = half_resolution_tensor(above.values)
+                else:
+                    values = half_resolution(above.values, progress)
+                    if isinstance(values, torch.Tensor) and values.device != self.device:
+                        values = values.to(self.device)
+                scale = [(n - 1) / (m - 1) * s for n, m, s in
+                         zip(above.shape[::-1], values.shape[::-1], above.spacing_scale)]
+                self._levels.append(VolumeLevel(len(self._levels), values, scale, self.device, self.learnable))
+            return self._levels[index]
+
+    @property
+    def levels_made(self) -> int:
+        """How many levels exist now (level 0 included)."""
+        return len(self._levels)
+
+    def nbytes(self) -> dict:
+        """Bytes held beyond the user's array, by what holds them, summed over the levels made."""
+        total: dict = {}
+        for level in list(self._levels):
+            for name, size in level.nbytes().items():
+                total[name] = total.get(name, 0) + size
+        total["total"] = sum(total.values())
+        return total
+
+
+def _nbytes(value) -> int:
+    return value.nbytes if isinstance(value, np.ndarray) else value.numel() * value.element_size()
+
+
+def _shares(tensor: torch.Tensor, values) -> bool:
+    return isinstance(values, np.ndarray) and tensor.device.type == "cpu" and np.shares_memory(tensor.numpy(), values)
+
+
+# ---- sharing ----------------------------------------------------------------------------------
+_shared: dict = {}  # (id of the array, device) -> weak reference to its state
+_shared_lock = threading.Lock()
+
+
+def shared_state(volume, device="cpu") -> VolumeState:
+    """The state of ``volume`` (D, H, W) on ``device``: the one already made for this array and
+    device if it still holds the same values (``volume_key``), else a new one. A volume that
+    requires grad gets a fresh state (nothing about it may be cached)."""
+    device = torch.device(device)
+    if isinstance(volume, VolumeState):
+        return volume
+    check_volume_array(volume)
+    if isinstance(volume, torch.Tensor) and volume.requires_grad:
+        return VolumeState(volume, device, None)
+    key = volume_key(volume, device)
+    with _shared_lock:
+        found = _shared.get((id(volume), device))
+        state = None if found is None else found()
+        if state is None or state.key != key:
+            state = VolumeState(volume, device, key)
+            _shared[(id(volume), device)] = weakref.ref(state, _forget((id(volume), device)))
+    return state
+
+
+def _forget(entry):
+    def callback(reference):
+        with _shared_lock:
+            if _shared.get(entry) is reference:
+                del _shared[entry]
+    return callback
 
 
 def volume_key(volume: Any, device: torch.device) -> tuple:
@@ -85,7 +292,8 @@ def volume_key(volume: Any, device: torch.device) -> tuple:
 def _content_fingerprint(array: np.ndarray) -> int:
     """numpy arrays carry no version counter: a hash of the bytes catches in-place edits.
 
-    Runs at every render, so it must be cheap: XXH3 (128 bits) over the array's bytes, which reads
+    Runs at every render given an array (a view holds its state instead and hashes on
+    ``refresh()``), so it must be cheap: XXH3 (128 bits) over the array's bytes, which reads
     memory about as fast as it can be read, so any change (a flip, a permutation, one ulp) shows.
     Measured on 2 cores (float32 / uint16): 0.2 / 0.1 ms at 128³, 7 / 3 ms at 256³, 47 / 26 ms
     at 512³, as fast as the 64 partial sums it replaced (which missed permutations within a

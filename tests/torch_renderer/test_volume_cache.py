@@ -104,3 +104,68 @@ def test_changing_the_spacing_recomputes_the_gradient_grid():
     shown = renderer.render(volume, camera, image_size=12)
     fresh = VolumeRenderer(volume.shape, spacing=(1.0, 1.0, 3.0)).render(volume, camera, image_size=12)
     assert torch.equal(shown, fresh)
+
+
+# ---- the shared state: one copy per volume, its levels, its grids ------------------------------
+from pyvr_jupyter.torch_renderer import volume_cache  # noqa: E402
+from pyvr_jupyter.torch_renderer.volume_cache import VolumeState, shared_state  # noqa: E402
+
+
+def test_every_renderer_of_one_array_shares_its_state():
+    volume = create_test_volume((16, 18, 20), "torus", backend="numpy")
+    first, second = VolumeRenderer(volume.shape), VolumeRenderer(volume.shape)
+    first.render(volume, image_size=8)
+    second.render(volume, image_size=8)
+    assert first._state is second._state is shared_state(volume)
+    assert shared_state(volume.copy()) is not first._state  # another array: another state
+
+
+def test_a_state_is_freed_with_its_last_holder():
+    import gc
+    import weakref
+
+    volume = create_test_volume((40, 40, 40), "torus", backend="numpy")
+    state = shared_state(volume)
+    state.level(1)
+    alive = weakref.ref(state)
+    del state
+    gc.collect()
+    assert alive() is None and not any(key[0] == id(volume) for key in volume_cache._shared)
+
+
+@pytest.mark.parametrize("dtype, kernel_dtype, copied", [
+    (np.uint8, np.uint8, False), (np.uint16, np.uint16, False), (np.float32, np.float32, False),
+    (np.float64, np.float64, False), (np.int8, np.uint8, True), (np.int16, np.uint16, True),
+    (np.float16, np.float32, True), (np.int32, np.float32, True)])
+def test_the_kernel_reads_the_values_in_their_own_dtype(dtype, kernel_dtype, copied):
+    rng = np.random.default_rng(0)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    low, high = (max(info.min, -2**24), min(info.max, 2**24)) if info else (0, 0)  # float32 is exact to 2^24
+    values = (rng.integers(low, high, (6, 7, 8)) if info else rng.random((6, 7, 8)) * 100).astype(dtype)
+    state = shared_state(values)
+    grid, offset = state.level(0).kernel_values()
+    assert grid.dtype == kernel_dtype and grid.shape == (6, 7, 8, 1)
+    assert np.shares_memory(grid, values) != copied
+    np.testing.assert_array_equal(grid[..., 0].astype(np.float64) - offset, values.astype(np.float64))  # exact
+    assert (state.nbytes()["kernel_grid"] > 0) == copied
+
+
+def test_levels_span_the_same_box_and_stop_at_the_coarsest():
+    volume = np.zeros((40, 100, 70), np.uint16)
+    state = shared_state(volume)
+    assert state.max_level == 2  # 100 → 50 → 25 ≤ 32
+    coarse = state.level(2)
+    assert coarse.shape == (10, 25, 18)
+    for axis, (n, m) in enumerate(zip(volume.shape[::-1], coarse.shape[::-1])):
+        assert coarse.spacing_scale[axis] == pytest.approx((n - 1) / (m - 1))
+    with pytest.raises(ValueError, match=r"level must be in \[0, 2\].*\(40, 100, 70\)"):
+        state.level(3)
+    assert state.levels_made == 3 and state.nbytes()["level"] == (20 * 50 * 35 + 10 * 25 * 18) * 4
+
+
+def test_a_constant_volume_gets_a_usable_range_and_nan_is_refused():
+    assert shared_state(np.full((4, 4, 4), 7, np.int16)).value_range == (7.0, 8.0)
+    bad = np.zeros((4, 4, 4), np.float32)
+    bad[1, 1, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        shared_state(bad).value_range

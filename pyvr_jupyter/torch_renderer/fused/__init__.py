@@ -15,6 +15,7 @@ Example:
     >>> VolumeRenderer(volume.shape, backend="fused").render(volume, camera)    # (H, W, 3)
 """
 
+from . import caching  # noqa: F401  (first: the kernels' disk cache follows every source they use)
 from .args import KernelArgs, kernel_args
 from .autograd import FusedRender, covers
 from .compilation import KERNEL_LOCK, compile_async, ensure_ready, is_compiled, wait_until_compiled

@@ -63,7 +63,8 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             color_grad: (threads, Kc, 3) float64, += ∂L/∂table. A buffer with 0 threads is not wanted.
     """
     # Every field as a local, outside the parallel loop (see kernel.march_tile).
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, vmin, inv_span,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
+     vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, light_model, light, light_direction, _mode, inv_unit_distance, _termination, _termination_every,
      occupied, block_scale) = args

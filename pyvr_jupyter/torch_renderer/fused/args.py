@@ -18,7 +18,10 @@ import torch
 from ..stages.compositing import STRATEGIES
 from .shading import DIRECTIONAL, HEADLIGHT, NO_LIGHT
 
-__all__ = ["KernelArgs", "kernel_args", "tiny_args", "as_numpy", "grid_dtype"]
+__all__ = ["KernelArgs", "kernel_args", "tiny_args", "as_numpy", "grid_dtype", "table_dtype", "GRID_DTYPES"]
+
+#: The grid dtypes the kernels are compiled for (one signature each; the adjoint: the float ones).
+GRID_DTYPES = tuple(np.dtype(d) for d in (np.float32, np.float64, np.uint16, np.uint8))
 
 
 class KernelArgs(NamedTuple):
@@ -37,6 +40,7 @@ class KernelArgs(NamedTuple):
     grid: np.ndarray  # (D, H, W, C) grid dtype: values (C = 1) or values and world-space gradient (C = 4)
     box_min: np.ndarray  # (3,)
     voxel_scale: np.ndarray  # (3,)
+    gradient_scale: np.ndarray  # (3,) a value grid's gradient per voxel step → world units (C = 1: made on the fly)
     # Classification: s = (value − vmin)·inv_span, then the tables (piecewise-linear knots).
     vmin: float
     inv_span: float
@@ -67,6 +71,12 @@ def grid_dtype(tensor: torch.Tensor) -> np.dtype:
     return np.dtype(np.float64 if tensor.dtype == torch.float64 else np.float32)
 
 
+def table_dtype(dtype) -> np.dtype:
+    """The dtype of the tables (and the output) beside a grid of ``dtype``: float64 beside
+    float64, float32 beside everything else (integer grids included)."""
+    return np.dtype(np.float64 if np.dtype(dtype) == np.float64 else np.float32)
+
+
 def as_numpy(tensor: torch.Tensor, dtype=None) -> np.ndarray:
     """A C-contiguous numpy view (or copy) of a CPU tensor, as the kernels' signatures need."""
     array = tensor.detach().numpy()
@@ -86,10 +96,16 @@ def _float64(*tensors: torch.Tensor) -> list[np.ndarray]:
     return [as_numpy(t.detach().double()) for t in tensors]
 
 
-def kernel_args(context, dtype: np.dtype) -> KernelArgs:
-    """The ``KernelArgs`` of a ``context.RenderContext``, with the grid and tables in ``dtype``
-    (the grid's: float32 or float64)."""
-    grid = context.grid.detach()[0].permute(1, 2, 3, 0)  # (D, H, W, C): channels-last grids are already so
+def kernel_args(context) -> KernelArgs:
+    """The ``KernelArgs`` of a ``context.RenderContext``: its ``kernel_grid`` (the values in their
+    own dtype) when it has one, else its grid tensor as float32 or float64, and the tables in
+    ``table_dtype``. Scalars map to the TF domain in the grid's own units (``value_offset``)."""
+    if context.kernel_grid is not None:
+        grid, offset = context.kernel_grid, context.value_offset
+    else:
+        grid = as_numpy(context.grid.detach()[0].permute(1, 2, 3, 0), grid_dtype(context.grid))  # (D, H, W, C)
+        offset = 0.0
+    dtype = table_dtype(grid.dtype)
     box_min, box_max = _float64(*context.box)
     voxels = np.array([grid.shape[2], grid.shape[1], grid.shape[0]], dtype=np.float64)  # along x, y, z
     lighting = context.lighting
@@ -108,14 +124,15 @@ def kernel_args(context, dtype: np.dtype) -> KernelArgs:
     color_positions, color_values, color_uniform = _table(context.color, dtype, 3)
     strategy = STRATEGIES[context.compositing]
     height, width = context.image_size
+    voxel_scale = (voxels - 1.0) / (box_max - box_min)
     return KernelArgs(
         width=int(width), height=int(height), camera=camera,
         segment_box=np.stack(_float64(*(context.user_box or context.box))),
         planes=np.zeros((0, 2, 3)) if context.clip_planes is None else _float64(context.clip_planes)[0],
         inner_box=np.zeros((0, 3)) if context.clip_box is None else np.stack(_float64(*context.clip_box)),
-        step=float(context.step), tiny=float(torch.finfo(context.grid.dtype).tiny ** 0.5),
-        grid=as_numpy(grid, dtype), box_min=box_min, voxel_scale=(voxels - 1.0) / (box_max - box_min),
-        vmin=float(context.vmin), inv_span=1.0 / (float(context.vmax) - float(context.vmin)),
+        step=float(context.step), tiny=float(np.finfo(dtype).tiny ** 0.5),
+        grid=grid, box_min=box_min, voxel_scale=voxel_scale, gradient_scale=voxel_scale,
+        vmin=float(context.vmin) + offset, inv_span=1.0 / (float(context.vmax) - float(context.vmin)),
         opacity_positions=opacity_positions, opacity_values=opacity_values, opacity_uniform=opacity_uniform,
         color_positions=color_positions, color_values=color_values, color_uniform=color_uniform,
         use_opacity=context.opacity is not None, use_color=context.color is not None,
@@ -127,11 +144,13 @@ def kernel_args(context, dtype: np.dtype) -> KernelArgs:
 
 def tiny_args(dtype: np.dtype) -> KernelArgs:
     """A 1-pixel render of a 2³ grid of ``dtype``: the arguments that compile a kernel's signature."""
+    grid_dtype_, dtype = np.dtype(dtype), table_dtype(dtype)
     knots = np.array([0.0, 1.0], dtype=dtype)
     return KernelArgs(
         width=1, height=1, camera=np.array([3.0, 0.5, 0.5, 0, 0, 1, 0, 1, 0, -1, 0, 0, 0.5]),
         segment_box=np.array([[0.0] * 3, [1.0] * 3]), planes=np.zeros((0, 2, 3)), inner_box=np.zeros((0, 3)),
-        step=0.5, tiny=1e-19, grid=np.zeros((2, 2, 2, 4), dtype=dtype), box_min=np.zeros(3), voxel_scale=np.ones(3),
+        step=0.5, tiny=1e-19, grid=np.zeros((2, 2, 2, 4), dtype=grid_dtype_), box_min=np.zeros(3), voxel_scale=np.ones(3),
+        gradient_scale=np.ones(3),
         vmin=0.0, inv_span=1.0, opacity_positions=knots, opacity_values=knots, opacity_uniform=True,
         color_positions=knots, color_values=np.zeros((2, 3), dtype=dtype), color_uniform=True, use_opacity=True,
         use_color=True, light_model=HEADLIGHT, light=np.ones(4), light_direction=np.ones(3), mode=0,

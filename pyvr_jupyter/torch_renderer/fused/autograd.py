@@ -29,9 +29,10 @@ def covers(context) -> bool:
     the adjoint covers, on a CPU, with a camera, when nothing but the grid and the transfer
     functions' tables requires grad (not the camera, the lighting or the value range)."""
     strategy = STRATEGIES[context.compositing]
-    if not strategy.adjoint or context.grid.device.type != "cpu" or context.ray_table is not None:
+    if not strategy.adjoint or context.box.minimum.device.type != "cpu" or context.ray_table is not None:
         return False
-    rest = dataclasses.replace(context, grid=context.grid.detach(), opacity=None, color=None)
+    grid = None if context.grid is None else context.grid.detach()
+    rest = dataclasses.replace(context, grid=grid, opacity=None, color=None)
     return not rest.has_learnable_inputs()
 
 
@@ -39,7 +40,7 @@ def _args(context, grid: torch.Tensor, opacity_values, color_values):
     """``kernel_args`` with the grid (1, C, D, H, W) and the tables (Ko, 1), (Kc, 3) taken from
     the Function's inputs, so that autograd (and gradcheck) sees what the kernel reads."""
     dtype = grid_dtype(grid)
-    args = kernel_args(context, dtype)
+    args = kernel_args(context)
     replaced = {"grid": as_numpy(grid[0].permute(1, 2, 3, 0), dtype)}  # (D, H, W, C)
     if opacity_values is not None:
         replaced["opacity_values"] = as_numpy(opacity_values, dtype)[:, 0]

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from .adjoint import adjoint_tile
-from .args import tiny_args
+from .args import table_dtype, tiny_args
 from .kernel import march_tile
 
 __all__ = ["Compilation", "FORWARD", "ADJOINT", "KERNEL_LOCK", "CACHE_WAIT_SECONDS", "compile_async",
@@ -99,7 +99,7 @@ class Compilation:
         return done
 
 
-FORWARD = Compilation(march_tile, lambda dtype: (0, np.zeros((1, 4), dtype), np.zeros(1, np.int64)),
+FORWARD = Compilation(march_tile, lambda dtype: (0, np.zeros((1, 4), table_dtype(dtype)), np.zeros(1, np.int64)),
                       "pyvr-forward-compile")
 ADJOINT = Compilation(adjoint_tile, lambda dtype: (
     0, np.zeros((1, 4), dtype), np.ones(1, np.int64), np.ones((1, 4), dtype), np.zeros((1, 2, 2, 2, 4), dtype),

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .adjoint import adjoint_tile
-from .args import KernelArgs, grid_dtype, kernel_args
+from .args import KernelArgs, kernel_args, table_dtype
 from .compilation import KERNEL_LOCK
 from .kernel import march_tile
 
@@ -60,7 +60,7 @@ def march_image(args: KernelArgs, check_stop, threads: int | None = None) -> tup
     classified per ray. ``check_stop()`` runs before each tile (it raises to interrupt). Memory
     is O(pixels): nothing per sample is stored."""
     n_pixels = args.width * args.height
-    out = np.zeros((n_pixels, 4), dtype=args.grid.dtype)
+    out = np.zeros((n_pixels, 4), dtype=table_dtype(args.grid.dtype))
     samples = np.zeros(n_pixels, dtype=np.int64)
     for first, last in tiles(n_pixels):
         check_stop()
@@ -90,7 +90,7 @@ def adjoint_image(args: KernelArgs, rgba: np.ndarray, classified: np.ndarray, gr
 def render_context(context, check_stop, threads: int | None = None) -> torch.Tensor:
     """Render every pixel of a ``context.RenderContext`` with the forward kernel: (H·W, 4) RGBA.
     ``context.samples_taken`` gets the number of samples classified."""
-    out, samples = march_image(kernel_args(context, grid_dtype(context.grid)), check_stop, threads)
+    out, samples = march_image(kernel_args(context), check_stop, threads)
     context.chunks_rendered = -(-out.shape[0] // PIXELS_PER_TILE)
     context.samples_taken = int(samples.sum())
     return torch.from_numpy(out)

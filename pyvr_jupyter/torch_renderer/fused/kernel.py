@@ -19,7 +19,7 @@ import math
 from numba import njit, prange
 
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
-from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
+from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
 
@@ -33,7 +33,8 @@ def march_tile(args, first_pixel, out, samples):
     ray classified (the adjoint re-marches exactly that many)."""
     # Every field as a local, outside the parallel loop: read inside it, an array field of the
     # record costs a reference-count increment and decrement (two atomic calls) per use.
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, vmin, inv_span,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
+     vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, light_model, light, light_direction, mode, inv_unit_distance, termination, termination_every,
      occupied, block_scale) = args
@@ -91,8 +92,11 @@ def march_tile(args, first_pixel, out, samples):
             r = g = b = 1.0
             if use_color:
                 r, g, b = lookup_rgb(color_positions, color_values, color_uniform, s)[:3]
-            # 6. Shading.
+            # 6. Shading, with the gradient stored beside the value or made from the values here.
             if light_model != NO_LIGHT:
+                if grid.shape[3] == 1:
+                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
+                    gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
                 n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
                                                    shininess)[:2]
                 brightness = ambient + diffuse * n_dot_l

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["cell", "trilinear", "knot", "lookup_scalar", "lookup_rgb"]
+__all__ = ["cell", "trilinear", "central_gradient", "knot", "lookup_scalar", "lookup_rgb"]
 
 
 @njit(inline="always", fastmath=True)
@@ -45,6 +45,46 @@ def trilinear(grid, i, j, k, fx, fy, fz):
     return (value, _blend(grid, k, j, i, 1, w000, w001, w010, w011, w100, w101, w110, w111),
             _blend(grid, k, j, i, 2, w000, w001, w010, w011, w100, w101, w110, w111),
             _blend(grid, k, j, i, 3, w000, w001, w010, w011, w100, w101, w110, w111))
+
+
+@njit(inline="always", fastmath=True)
+def _row_slope(low, below, above, high, step_low, step_high, f):
+    """The slope along a row at fraction ``f`` between voxels i and i + 1: central differences
+    at both (one-sided at the grid's ends, as ``torch.gradient``), blended linearly. The values
+    become floats first: unsigned integers would wrap around when subtracted."""
+    low, below, above, high = float(low), float(below), float(above), float(high)
+    return (1.0 - f) * (above - low) * step_low + f * (high - below) * step_high
+
+
+@njit(inline="always", fastmath=True)
+def central_gradient(grid, i, j, k, fx, fy, fz):
+    """(d/dx, d/dy, d/dz) per voxel step of channel 0 of ``grid`` (D, H, W, C) at the cell
+    (i, j, k) with fractions (fx, fy, fz): the central-difference gradient at the 8 corners
+    (one-sided on the grid's faces), blended trilinearly, as ``stages/volume_sampling.pack_grid``
+    stores it and ``grid_sample`` reads it. Computed from the value grid, so a value grid alone
+    (no stored gradient) shades as the packed one does."""
+    depth, height, width = grid.shape[0], grid.shape[1], grid.shape[2]
+    i0, i3 = max(i - 1, 0), min(i + 2, width - 1)
+    j0, j3 = max(j - 1, 0), min(j + 2, height - 1)
+    k0, k3 = max(k - 1, 0), min(k + 2, depth - 1)
+    sx0, sx1 = 1.0 / (i + 1 - i0), 1.0 / (i3 - i)
+    sy0, sy1 = 1.0 / (j + 1 - j0), 1.0 / (j3 - j)
+    sz0, sz1 = 1.0 / (k + 1 - k0), 1.0 / (k3 - k)
+    gx = gy = gz = 0.0
+    for corner in range(4):  # the cell's 4 rows along each axis
+        a, b = corner & 1, corner >> 1
+        wa_y, wb_z = (fy if a else 1.0 - fy), (fz if b else 1.0 - fz)
+        wa_x = fx if a else 1.0 - fx
+        jj, kk, ii = j + a, k + b, i + a
+        gx += wa_y * wb_z * _row_slope(grid[kk, jj, i0, 0], grid[kk, jj, i, 0], grid[kk, jj, i + 1, 0],
+                                       grid[kk, jj, i3, 0], sx0, sx1, fx)
+        gy += wa_x * wb_z * _row_slope(grid[kk, j0, ii, 0], grid[kk, j, ii, 0], grid[kk, j + 1, ii, 0],
+                                       grid[kk, j3, ii, 0], sy0, sy1, fy)
+        wb_y = fy if b else 1.0 - fy
+        jb = j + b
+        gz += wa_x * wb_y * _row_slope(grid[k0, jb, ii, 0], grid[k, jb, ii, 0], grid[k + 1, jb, ii, 0],
+                                       grid[k3, jb, ii, 0], sz0, sz1, fz)
+    return gx, gy, gz
 
 
 @njit(inline="always", fastmath=True)

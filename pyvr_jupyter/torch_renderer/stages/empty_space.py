@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,6 +33,8 @@ __all__ = ["skip_block_size", "block_min_max", "occupied_blocks", "occupied_box"
            "pad_blocks", "sample_is_occupied"]
 
 MAX_BLOCKS_PER_AXIS = 64
+#: Working memory of one slab when ``block_min_max`` reads a numpy array.
+SLAB_BYTES = 64 << 20
 
 
 def skip_block_size(shape) -> int:
@@ -41,15 +44,27 @@ def skip_block_size(shape) -> int:
     return max(2, -(-longest // MAX_BLOCKS_PER_AXIS))
 
 
-def block_min_max(volume: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def block_min_max(volume, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimum and maximum of each block's voxels, including the next voxel along each axis.
 
     Args:
-        volume: (D, H, W).
+        volume: (D, H, W) tensor, or numpy array of any real dtype (read in slabs of blocks, as
+            float32, so that no float copy of the whole is made).
     Returns:
         ``(minimum, maximum)``, each (ceil((D−1)/B), ceil((H−1)/B), ceil((W−1)/B)).
     """
-    v = volume.detach()[None, None]
+    if isinstance(volume, np.ndarray):
+        blocks_per_slab = max(1, SLAB_BYTES // max(1, 4 * volume[0].size * block_size))
+        parts = []
+        for first in range(0, max(1, -(-(volume.shape[0] - 1) // block_size)), blocks_per_slab):
+            slab = volume[first * block_size:(first + blocks_per_slab) * block_size + 1]
+            parts.append(_block_min_max(torch.from_numpy(np.ascontiguousarray(slab, dtype=np.float32)), block_size))
+        return tuple(torch.cat([part[i] for part in parts]) for i in (0, 1))
+    return _block_min_max(volume.detach(), block_size)
+
+
+def _block_min_max(volume: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    v = volume[None, None]
     pad = block_size  # replicate the far faces so the last window is full
     padded = F.pad(v, (0, pad, 0, pad, 0, pad), mode="replicate")
     counts = [max(1, -(-(s - 1) // block_size)) for s in volume.shape]

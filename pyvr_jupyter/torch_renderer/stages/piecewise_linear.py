@@ -279,12 +279,12 @@ class _PiecewiseLinear(TransferFunction):
                     "with stale tensors: call requires_grad_(False) first, then parameters() again")
             with torch.no_grad():
                 self._logits.copy_(_logits_from_values(values.detach().to(self._logits)))
-        self.positions = positions
-        self._values = values
-        self.uniform = uniform or bool(
+        uniform = uniform or bool(
             positions.shape[0] > 1 and torch.allclose(
                 positions, torch.linspace(0, 1, positions.shape[0], dtype=positions.dtype, device=positions.device),
                 atol=1e-7))
+        # One assignment: a render on another thread reads a consistent set (``table()``).
+        self._knots = (positions, values, uniform)
 
     def _check_points(self, positions, values) -> tuple[torch.Tensor, torch.Tensor]:
         name = f"{self._kind} control points"
@@ -313,6 +313,20 @@ class _PiecewiseLinear(TransferFunction):
         return positions_t, values_t
 
     @property
+    def positions(self) -> torch.Tensor:
+        """(K,) knot positions in [0, 1], strictly increasing."""
+        return self._knots[0]
+
+    @property
+    def uniform(self) -> bool:
+        """Are the knots evenly spaced over [0, 1] (``linspace(0, 1, K)``)?"""
+        return self._knots[2]
+
+    @property
+    def _values(self) -> torch.Tensor:
+        return self._knots[1]
+
+    @property
     def values(self) -> torch.Tensor:
         """(K, C) values at the knots (from the logits while learnable)."""
         return _values_from_logits(self._logits) if self._logits is not None else self._values
@@ -324,7 +338,7 @@ class _PiecewiseLinear(TransferFunction):
             if self._logits is None:
                 self._logits = _logits_from_values(self._values.detach()).requires_grad_(True)
         elif self._logits is not None:
-            self._values = _values_from_logits(self._logits).detach()
+            self._knots = (self.positions, _values_from_logits(self._logits).detach(), self.uniform)
             self._logits = None
         return self
 
@@ -336,15 +350,15 @@ class _PiecewiseLinear(TransferFunction):
     def to(self, device) -> "_PiecewiseLinear":
         """Move the knots (and learnable logits, in place) to ``device``. Returns self."""
         self.device = check_device(device)
-        self.positions = self.positions.to(self.device)
-        self._values = self._values.to(self.device)
+        self._knots = (self.positions.to(self.device), self._values.to(self.device), self.uniform)
         if self._logits is not None:  # moved in place, as nn.Module.to moves parameters
             self._logits.data = self._logits.data.to(self.device)
         return self
 
     def table(self) -> KnotTable:
         """The control points as the renderer reads them (values with their graph while learnable)."""
-        return KnotTable(self.positions, self.values, self.uniform)
+        positions, values, uniform = self._knots  # one read: edits on other threads replace it whole
+        return KnotTable(positions, _values_from_logits(self._logits) if self._logits is not None else values, uniform)
 
     def __eq__(self, other) -> bool:
         return (type(self) is type(other) and self.positions.shape == other.positions.shape

@@ -114,3 +114,25 @@ def test_a_cold_compile_does_not_hold_up_renders_on_other_threads():
 
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["renders_during_compile"] == 20 and not out["compile_done"], out
+
+
+def test_the_disk_cache_follows_every_source_a_kernel_is_built_from(tmp_path, monkeypatch):
+    """numba keys a cached function by its own file only; the kernels inline functions from the
+    other modules of fused/ (an edit of lookup.py alone once loaded a stale kernel)."""
+    from pyvr_jupyter.torch_renderer.fused import caching
+    from pyvr_jupyter.torch_renderer.fused.kernel import march_tile
+
+    locator = march_tile._cache._impl.locator
+    assert type(locator).__name__.startswith("Stamped") and locator.get_source_stamp() == caching.sources_stamp()
+    names = {path.name for path in caching.SOURCES}
+    assert {"kernel.py", "adjoint.py", "lookup.py", "rays.py", "shading.py", "compositing.py"} <= names
+    copies = []
+    for path in caching.SOURCES:
+        copy = tmp_path / f"{len(copies)}_{path.name}"
+        copy.write_bytes(path.read_bytes())
+        copies.append(copy)
+    monkeypatch.setattr(caching, "SOURCES", tuple(copies))
+    before = caching.sources_stamp()
+    lookup = next(c for c in copies if c.name.endswith("lookup.py"))
+    lookup.write_text(lookup.read_text() + "\n# an edit\n")
+    assert caching.sources_stamp() != before

@@ -16,6 +16,7 @@ from render_cases import CASES, SHAPE, camera_for
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
+from pyvr_jupyter.torch_renderer import volume_cache
 from pyvr_jupyter.torch_renderer.fused import driver
 
 
@@ -48,8 +49,17 @@ def both_backends(volume, setup=None, renderer_options=None, **render_options):
     return images
 
 
+@pytest.fixture(params=["packed grid", "values only"])
+def grid_kind(request, monkeypatch):
+    """The kernel shades small volumes from a packed value + gradient grid, large ones from the
+    values alone, making the gradient at each sample: both must agree with the PyTorch stages."""
+    if request.param == "values only":
+        monkeypatch.setattr(volume_cache, "PACKED_GRID_VOXELS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("case", list(CASES))
-def test_backends_agree(volume, case):
+def test_backends_agree(volume, case, grid_kind):
     options = dict(CASES[case])
     torch_rgba, fused_rgba = both_backends(volume, options.pop("setup", None), options.pop("renderer_options", None),
                                            **options)
@@ -57,8 +67,8 @@ def test_backends_agree(volume, case):
     assert_close(fused_rgba, torch_rgba, atol=1e-5, msg=case)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float64])
-def test_backends_agree_for_any_volume_dtype(dtype):
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.float16, np.float64])
+def test_backends_agree_for_any_volume_dtype(dtype, grid_kind):
     volume = (create_test_volume(SHAPE, "sphere", backend="numpy") * 200).astype(dtype)
     torch_rgba, fused_rgba = both_backends(volume)
     assert fused_rgba.dtype == (torch.float64 if dtype == np.float64 else torch.float32)
