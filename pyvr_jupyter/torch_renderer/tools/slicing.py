@@ -175,7 +175,8 @@ def _plane_extent(lo: np.ndarray, hi: np.ndarray, point, normal, right, up) -> t
 
 def _pixels(extent: np.ndarray, pitch: float) -> tuple[int, int]:
     """(H, W) covering an extent (width, height) with square pixels of side ``pitch``."""
-    return tuple(int(min(round(e / pitch), 2 ** 62)) + 1 for e in extent[::-1])
+    with np.errstate(over="ignore"):  # e / pitch may overflow: a side of 2⁶² is shrunk all the same
+        return tuple(int(round(min(e / pitch, 2.0 ** 62))) + 1 for e in extent[::-1])
 
 
 def _image_size(extent: np.ndarray, pitch: float, size: Any) -> tuple[float, tuple[int, int]]:
