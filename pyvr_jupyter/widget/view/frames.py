@@ -29,6 +29,7 @@ from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted
+from ...torch_renderer.volume_cache import COARSEST_SIDE
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
@@ -196,7 +197,9 @@ class FrameSource:
         be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
         """
         size, step = self._preview_fit(self._cost(PREVIEW, 0))
-        level = int(max(self._view.volume.shape) > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP)
+        longest = max(self._view.volume.shape)
+        # Level 1 exists only for volumes longer than COARSEST_SIDE along some axis (volume_cache).
+        level = int(longest > COARSEST_SIDE and (longest > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP))
         if level == 1:
             size, step = self._preview_fit(self._cost(PREVIEW, 1))
         self._stats["preview_level"] = level
