@@ -7,6 +7,7 @@ import threading
 import time
 import weakref
 
+import comm
 import ipywidgets
 import numpy as np
 import pytest
@@ -20,6 +21,10 @@ from pyvr_jupyter.widget.controls import TimePlayer
 def open_widgets() -> int:
     gc.collect()
     return len(_instances)  # ipywidgets' registry: one entry per open comm
+
+
+def open_comms() -> int:
+    return len(comm.get_comm_manager().comms)  # the kernel side of each widget's channel
 
 
 def frame_threads() -> list[threading.Thread]:
@@ -56,7 +61,7 @@ def test_a_closed_widget_leaves_no_widget_open(tensor, make):
 @pytest.mark.parametrize("slices", [False, True])
 def test_closing_a_viewer_closes_everything_it_made(slices):
     tensor = torch.as_tensor(np.asarray(create_test_volume((12, 14, 16), "torus")))  # held by nothing else
-    before, threads_before = open_widgets(), set(frame_threads())
+    before, threads_before, comms_before = open_widgets(), set(frame_threads()), open_comms()
     box = viewer(tensor, slices=slices, width=32, height=32, slice_size=64)
     view = box.view if slices else box.children[0]
     view.refresh()  # the worker thread starts (and waits: nobody shows the view)
@@ -67,6 +72,7 @@ def test_closing_a_viewer_closes_everything_it_made(slices):
     box.close()  # the box alone: the view was made by viewer(), so it goes too
     del box, view, tensor
     assert open_widgets() == before, f"{open_widgets() - before} of {made} widgets left open"
+    assert open_comms() == comms_before
     assert wait_for_threads(threads), "the view's worker thread still runs"
     gc.collect()
     assert volume() is None, "the volume is still referenced"
@@ -74,10 +80,10 @@ def test_closing_a_viewer_closes_everything_it_made(slices):
 
 def test_twenty_five_viewers_opened_and_closed_leave_nothing():
     """The audit counted 1,625 widgets left after 25 layouts."""
-    before = open_widgets()
+    before, comms_before = open_widgets(), open_comms()
     for _ in range(25):
         viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, width=24, height=24, slice_size=48).close()
-    assert open_widgets() == before
+    assert open_widgets() == before and open_comms() == comms_before
 
 
 def test_controls_of_a_view_the_user_made_leave_the_view_open(tensor):
