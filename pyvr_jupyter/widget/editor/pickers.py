@@ -45,8 +45,9 @@ class EditorControls(NamedTuple):
 
     @classmethod
     def build(cls, colormap: str, data_range: tuple[float, float], value_range, max_opacity: float) -> EditorControls:
-        """Controls showing ``colormap``, the window ``value_range`` (clipped to ``data_range``,
-        the slider's extent) and ``max_opacity`` as the axis top."""
+        """Controls showing ``colormap``, the window ``value_range`` (on a slider spanning
+        ``data_range``, widened to hold a window reaching beyond it) and ``max_opacity`` as the
+        axis top."""
         half = widgets.Layout(width="50%", min_width="0")
         label = {"description_width": "64px"}
         colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap",
@@ -54,8 +55,8 @@ class EditorControls(NamedTuple):
         preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + list(OPACITY_PRESETS), value="(custom)",
                                          description="preset", layout=half, style=label,
                                          tooltip="replace the curve by a preset shape")
-        low, high = data_range
-        window = widgets.FloatRangeSlider(value=[max(low, value_range[0]), min(high, value_range[1])],
+        low, high = min(data_range[0], value_range[0]), max(data_range[1], value_range[1])
+        window = widgets.FloatRangeSlider(value=list(value_range),
                                           min=low, max=high, step=(high - low) / 1000, description="window",
                                           readout=False, continuous_update=False,
                                           layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"),
