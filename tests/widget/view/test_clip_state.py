@@ -8,8 +8,9 @@ import pytest
 import traitlets
 
 from pyvr_jupyter import ControlPanel, VolumeView, create_test_volume
+from pyvr_jupyter.torch_renderer.volume_cache import COARSEST_SIDE
 from pyvr_jupyter.widget.view.frames import PREVIEW_LEVEL_SIDE
-from recording_view import decode
+from recording_view import RecordingView, decode
 
 
 BAD_BOXES = [[[0, 0, 0]], [[0, 0, 0], [1, 1]], [[0, 0, float("nan")], [5, 5, 5]], [[0, 0, 0], [float("inf"), 1, 1]],
@@ -176,13 +177,25 @@ def test_previews_of_large_volumes_render_level_1_with_their_own_cost():
     view.close()
 
 
-def test_small_volumes_preview_at_level_0_until_the_step_grows(view):
+def test_small_volumes_preview_at_level_0_until_the_step_grows():
+    view = RecordingView(create_test_volume((48, 48, 48), "torus"), width=64, height=48)
     view._frames.costs = {"preview": 1e-12}
     assert view._frames.preview_plan()[2] == 0
     view._frames.costs = {"preview": 1e-5}  # dear: a long step, so the coarse level
     view.frame_budget_ms = 1.0
     size, step, level = view._frames.preview_plan()
     assert level == 1 and step >= 2.0
+    view.close()
+
+
+def test_volumes_without_a_level_1_preview_at_level_0_whatever_the_step(view):
+    assert max(view.volume.shape) <= COARSEST_SIDE  # the 24³ fixture: its coarsest level is 0
+    view._frames.costs = {"preview": 1e-5}
+    view.frame_budget_ms = 1.0
+    size, step, level = view._frames.preview_plan()
+    assert level == 0 and step >= 2.0
+    view._frames.render_preview()  # and it renders (asked for level 1 before 7d4561b: ValueError)
+    assert view.error == ""
 
 
 def test_moving_a_crop_slider_shows_previews_then_a_full_frame(view):
