@@ -70,7 +70,7 @@ class RenderContext:
     rgba: tuple | None = None  # (K, 3) colours and (K, 1) opacities: both TFs as one uniform table, when exact
     samples_taken: int = 0
     clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
-    occupied: torch.Tensor | None = None  # (nz + 2, ny + 2, nx + 2) bool blocks that can have opacity, padded
+    occupied: torch.Tensor | None = None  # (nz + 2, ny + 2, nx + 2) uint8 blocks that can have opacity, padded
     block_size: int = 0  # voxels per side of those blocks
     spacing: torch.Tensor | None = None
     user_box: VolumeBox | None = None  # the user's clip box, inside ``box``

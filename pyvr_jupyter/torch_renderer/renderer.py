@@ -24,7 +24,6 @@ from ._checks import (as_volume_tensor, check_choice, check_device, check_finite
                       check_step_size, check_volume_array, check_world_length,
                       check_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
-from .stages.empty_space import occupied_box, pad_blocks
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .stages.raysampling import VolumeBox, check_clip
@@ -344,7 +343,6 @@ class VolumeRenderer:
             camera=camera, image_size=(height, width), box=box, grid=grid, step=step,
             vmin=vmin, vmax=vmax, opacity=opacity, color=color, lighting=self.lighting if shaded else None,
             unit_distance=self.opacity_unit_distance, compositing=compositing,
-            rgba=rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
             ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
@@ -374,10 +372,8 @@ class VolumeRenderer:
         range_learnt = isinstance(vmin, torch.Tensor)
         can_skip = not (needs_graph and (state.learnable or opacity_learnt or range_learnt))
         if self.skip_empty_space and can_skip and strategy.family == EMISSION_ABSORPTION:
-            occupied = chosen.occupied_blocks(vmin, vmax, opacity)
             context.block_size = chosen.block_size
-            context.clip_box = occupied_box(occupied, context.block_size, box, spacing.to(box.minimum))
-            context.occupied = pad_blocks(occupied)
+            context.clip_box, context.occupied = chosen.empty_space(vmin, vmax, opacity, box, spacing)
             context.spacing = spacing.to(box.minimum)
             if context.clip_box is None:  # nothing visible at all
                 return torch.zeros(height, width, 4, dtype=dtype, device=self.device)
@@ -387,7 +383,8 @@ class VolumeRenderer:
             rgba = fused_driver.render_context(context, stopper(should_stop), self.fused_threads)
         elif backend == "fused+adjoint":  # the kernel forward, its per-ray adjoint in backward
             rgba = fused_autograd.render_context(context, stopper(should_stop), self.fused_threads)
-        else:
+        else:  # the PyTorch stages look both tables up at once where they share a uniform grid
+            context.rgba = rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None
             rgba = render_chunks(context, needs_graph, stopper(should_stop), self.max_memory_bytes)
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
         return rgba.reshape(height, width, 4)

@@ -28,8 +28,9 @@ import xxhash
 
 from ._checks import as_volume_tensor, check_value_range, check_volume_array
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
-from .stages.empty_space import block_min_max, occupied_blocks, skip_block_size
+from .stages.empty_space import block_min_max, occupied_blocks, occupied_box, pad_blocks, skip_block_size
 from .stages.piecewise_linear import KnotTable
+from .stages.raysampling import VolumeBox
 from .stages.volume_sampling import pack_grid
 
 __all__ = ["VolumeState", "VolumeLevel", "shared_state", "volume_key", "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
@@ -134,10 +135,14 @@ class VolumeLevel:
     def block_size(self) -> int:
         return skip_block_size(self.shape)
 
-    def occupied_blocks(self, vmin: float, vmax: float, opacity: KnotTable | None) -> torch.Tensor:
-        """Blocks that can have opacity, for this value range and opacity table (the last answer
-        is kept: orbiting re-renders with the same ones)."""
-        key = (vmin, vmax, None if opacity is None else opacity.key())
+    def empty_space(self, vmin: float, vmax: float, opacity: KnotTable | None, box: VolumeBox,
+                    spacing: torch.Tensor) -> tuple[VolumeBox | None, torch.Tensor]:
+        """``(clip_box, padded)`` for empty-space skipping at this value range and opacity table:
+        the world box around the blocks that can have opacity (None: nothing can) and the padded
+        uint8 block grid (``pad_blocks``); ``spacing`` is this level's voxel size. The last answer
+        is kept: orbiting renders with the same ones, so a frame pays nothing for them."""
+        key = (vmin, vmax, None if opacity is None else opacity.key(), tuple(box.minimum.tolist()),
+               tuple(spacing.tolist()))
         with self._lock:
             if self._occupancy is None or self._occupancy[0] != key:
                 if self._blocks is None:
@@ -145,7 +150,9 @@ class VolumeLevel:
                     self._blocks = block_min_max(values, self.block_size)
                 low, high = self._blocks
                 span = vmax - vmin
-                self._occupancy = (key, occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity))
+                occupied = occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity)
+                clip_box = occupied_box(occupied, self.block_size, box, spacing.to(box.minimum))
+                self._occupancy = (key, (clip_box, pad_blocks(occupied)))
             return self._occupancy[1]
 
     def nbytes(self) -> dict:

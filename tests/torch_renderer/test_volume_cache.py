@@ -169,3 +169,23 @@ def test_a_constant_volume_gets_a_usable_range_and_nan_is_refused():
     bad[1, 1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or Inf"):
         shared_state(bad).value_range
+
+
+def test_empty_space_is_made_once_per_value_window_and_opacity_table():
+    """Orbiting re-renders with the same blocks: a frame pays nothing for them (issue 23's fixed
+    cost); a new opacity table or value window makes them anew."""
+    volume = create_test_volume((40, 40, 40), "torus")
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    renderer.opacity_tf.set_control_points([(0.0, 0.0), (0.5, 0.0), (1.0, 0.5)])
+    state = shared_state(volume, torch.device("cpu"))  # held here: the registry keeps states weakly
+    level = state.level(0)
+    renderer.render(volume, Camera.for_volume(volume.shape), image_size=(16, 16))
+    first = level._occupancy
+    assert first is not None
+    renderer.render(volume, Camera.for_volume(volume.shape).orbit(30.0, 10.0), image_size=(16, 16))
+    assert level._occupancy is first
+    clip_box, padded = first[1]
+    assert padded.dtype == torch.uint8 and clip_box is not None
+    renderer.opacity_tf.set_control_points([(0.0, 0.0), (1.0, 0.5)])
+    renderer.render(volume, Camera.for_volume(volume.shape), image_size=(16, 16))
+    assert level._occupancy is not first and int(level._occupancy[1][1].sum()) > int(padded.sum())

@@ -30,6 +30,9 @@ __all__ = ["march_image", "adjoint_image", "render_context", "set_threads", "get
 PIXELS_PER_TILE = 8192
 #: numba's thread pool: the most threads a kernel can use (the number of cores).
 POOL_SIZE = numba.config.NUMBA_NUM_THREADS
+#: Images of fewer pixels render on the calling thread alone: waking the pool costs more than it
+#: saves (tens of microseconds quiet, milliseconds when other processes hold the cores).
+MIN_PIXELS_PER_THREAD = 2048
 
 
 def set_threads(n: int) -> None:
@@ -62,9 +65,10 @@ def march_image(args: KernelArgs, check_stop, threads: int | None = None) -> tup
     n_pixels = args.width * args.height
     out = np.zeros((n_pixels, 4), dtype=table_dtype(args.grid.dtype))
     samples = np.zeros(n_pixels, dtype=np.int64)
+    threads = threads or POOL_SIZE
     for first, last in tiles(n_pixels):
         check_stop()
-        with _kernel_call(threads):
+        with _kernel_call(min(threads, max(1, (last - first) // MIN_PIXELS_PER_THREAD))):
             march_tile(args, first, out[first:last], samples[first:last])
     return out, samples
 

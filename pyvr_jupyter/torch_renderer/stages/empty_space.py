@@ -95,9 +95,10 @@ def occupied_box(occupied: torch.Tensor, block_size: int, box: VolumeBox, spacin
 
 
 def pad_blocks(occupied: torch.Tensor) -> torch.Tensor:
-    """(nz + 2, ny + 2, nx + 2): ``occupied`` with a ring of copied blocks around it, the form
-    ``sample_is_occupied`` reads (made once per render, not per chunk)."""
-    return F.pad(occupied[None, None].float(), (1, 1, 1, 1, 1, 1), mode="replicate")[0, 0] > 0.5
+    """(nz + 2, ny + 2, nx + 2) uint8: ``occupied`` with a ring of copied blocks around it, the
+    form ``sample_is_occupied`` and the fused kernel read (made once per volume, value window
+    and opacity table; uint8 so the kernel reads it without a conversion)."""
+    return (F.pad(occupied[None, None].float(), (1, 1, 1, 1, 1, 1), mode="replicate")[0, 0] > 0.5).to(torch.uint8)
 
 
 def sample_is_occupied(points: torch.Tensor, padded: torch.Tensor, block_size: int, box: VolumeBox,
