@@ -107,16 +107,28 @@ def half_resolution(source, progress: Callable[[float], None] | None = None) -> 
     return out if isinstance(source, np.ndarray) else torch.from_numpy(out)
 
 
+def slabs(source):
+    """Consecutive (n, H, W) slabs of a (D, H, W) numpy array or tensor, about ``SLAB_BYTES``
+    each, as views in the source's own dtype (tensors detached): whole-volume statistics read
+    through them never hold a converted copy of the volume.
+
+    Example: ``counts = sum(np.bincount(slab.ravel(), minlength=256) for slab in slabs(labels))``
+    """
+    per_slab = max(1, SLAB_BYTES // max(1, source[0].numel() * source.element_size()
+                                        if isinstance(source, torch.Tensor) else source[0].nbytes))
+    for start in range(0, source.shape[0], per_slab):
+        slab = source[start:start + per_slab]
+        yield slab.detach() if isinstance(slab, torch.Tensor) else slab
+
+
 def value_bounds(source) -> tuple[float, float]:
     """(min, max) of a numpy array or tensor, slab by slab (no copy of the whole); NaN or ±inf
     when the volume holds them (the callers refuse such volumes)."""
     if isinstance(source, torch.Tensor):
         low, high = torch.aminmax(source.detach())
         return float(low), float(high)
-    per_slab = max(1, SLAB_BYTES // max(1, source[0].nbytes))
     low, high = np.inf, -np.inf
-    for start in range(0, source.shape[0], per_slab):
-        slab = source[start:start + per_slab]
+    for slab in slabs(source):
         slab_low, slab_high = float(slab.min()), float(slab.max())  # NaN when the slab holds one
         if slab_low != slab_low or slab_high != slab_high:
             return float("nan"), float("nan")

@@ -9,11 +9,14 @@ curve, 2 the control points with the hovered one ringed. Each redraw is batched 
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 from ipycanvas import hold_canvas
+
+from ...torch_renderer.levels import slabs, value_bounds
 
 __all__ = ["THEMES", "data_range_of", "log_histogram", "draw_histogram", "draw_curve", "draw_points"]
 
@@ -43,16 +46,23 @@ def _batched(layer):
         manager.__exit__(None, None, None)
 
 
-def data_range_of(tensor: torch.Tensor) -> tuple[float, float]:
-    """The histogram's extent: the values' (min, max), widened to (v, v + 1) for a constant volume."""
-    low, high = float(tensor.min()), float(tensor.max())
+def data_range_of(volume) -> tuple[float, float]:
+    """The histogram's extent: the (D, H, W) array's or tensor's (min, max), read in slabs,
+    widened to (v, v + 1) for a constant volume; ValueError for NaN or Inf."""
+    low, high = value_bounds(volume)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError("volume contains NaN or Inf values")
     return (low, high) if high > low else (low, low + 1.0)
 
 
-def log_histogram(tensor: torch.Tensor, data_range: tuple[float, float], bins: int = 128) -> np.ndarray:
-    """(bins,) log(1 + count) of the values of ``tensor`` over ``data_range``."""
-    counts = torch.histc(tensor.float().reshape(-1), bins=bins, min=data_range[0], max=data_range[1])
-    return np.log1p(counts.cpu().numpy())
+def log_histogram(volume, data_range: tuple[float, float], bins: int = 128) -> np.ndarray:
+    """(bins,) log(1 + count) of the values of a (D, H, W) array or tensor over ``data_range``,
+    counted slab by slab (a slab at a time in float32, never the whole volume)."""
+    counts = torch.zeros(bins, dtype=torch.float64)
+    for slab in slabs(volume):
+        slab = slab.float() if isinstance(slab, torch.Tensor) else torch.from_numpy(np.asarray(slab, dtype=np.float32))
+        counts += torch.histc(slab.reshape(-1), bins=bins, min=data_range[0], max=data_range[1]).double().cpu()
+    return np.log1p(counts.numpy())
 
 
 def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, colours: dict, size) -> None:

@@ -35,7 +35,7 @@ import traitlets
 from ipycanvas import MultiCanvas
 
 from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
-from ...torch_renderer._checks import as_volume_tensor
+from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ..closing import close_parts, close_tree
 from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
@@ -96,12 +96,12 @@ class TransferFunctionEditor(widgets.VBox):
         self.view = view
         if volume is None and view is None:
             raise ValueError("TransferFunctionEditor needs a volume or a view")
-        volume = view.volume if volume is None else volume
+        volume = view.volume if volume is None else unwrap_volume(volume)[0]  # a LoadedVolume's array
         self._volume = volume
-        tensor = as_volume_tensor(volume).detach()
-        self.data_range = data_range_of(tensor)
+        check_volume_array(volume)
+        self.data_range = data_range_of(volume)
         self.width, self.height = int(width), int(height)
-        self._histogram = log_histogram(tensor, self.data_range)
+        self._histogram = log_histogram(volume, self.data_range)
         self._dragging: int | None = None
         self._hover: int | None = None
         self._last_down = (-1.0, math.inf, math.inf)  # time, x, y of the last press

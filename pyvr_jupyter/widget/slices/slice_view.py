@@ -33,9 +33,10 @@ import torch
 import traitlets
 
 from ...torch_renderer import ColorTransferFunction
-from ...torch_renderer._checks import as_volume_tensor, check_value_range, check_vector3, unwrap_volume
+from ...torch_renderer._checks import check_value_range, check_vector3, check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import CONVENTIONS, check_orientation, orient_plane, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
+from ...torch_renderer.volume_cache import shared_state
 from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
@@ -106,8 +107,7 @@ class SliceView(anywidget.AnyWidget):
                                  f"{self._counts[dim]} slices")
             point[dim] = self._low[dim] + int(index) * self._spacing[dim]
         if value_range is None:
-            vmin, vmax = (float(v) for v in torch.aminmax(self._volume))
-            value_range = (vmin, vmax if vmax > vmin else vmin + 1.0)
+            value_range = self._state.value_range
         self._color_tfs: dict[str, ColorTransferFunction] = {}
         self._inputs = BrowserInput(_IGNORED)
         self._ready = False
@@ -120,10 +120,11 @@ class SliceView(anywidget.AnyWidget):
 
     # ---- Python-side API ----------------------------------------------------------------
     @property
-    def volume(self) -> torch.Tensor:
-        """The (D, H, W) volume shown (a detached tensor); assigning a new one re-renders (the
-        cross-hair and the value window stay, kept inside the new volume's box). An array or
-        tensor keeps the spacing and origin, a ``LoadedVolume`` brings its own."""
+    def volume(self):
+        """The (D, H, W) volume shown, as given (a tensor detached); assigning a new one re-renders
+        (the cross-hair and the value window stay, kept inside the new volume's box). An array or
+        tensor keeps the spacing and origin, a ``LoadedVolume`` brings its own. The view reads the
+        slabs it shows in the volume's own dtype: it holds no copy of the volume."""
         return self._volume
 
     @volume.setter
@@ -145,14 +146,19 @@ class SliceView(anywidget.AnyWidget):
                                         loaded_orientation if loaded_spacing is not None else self._orientation)
         if orientation is None and getattr(self, "convention", "neurological") != "neurological":
             slice_layout("z", None, self.convention)  # radiological needs an orientation: raises
-        tensor = as_volume_tensor(volume).detach()
+        check_volume_array(volume)
+        volume = volume.detach() if isinstance(volume, torch.Tensor) else volume
+        # Shared with every view of this array: its value range is read once, in slabs (NaN refused).
+        state = shared_state(volume, getattr(volume, "device", "cpu"))
+        state.value_range  # noqa: B018 (raises for NaN or Inf before anything changes)
         spacing = next(v for v in (spacing, loaded_spacing, self._spacing) if v is not None)
         spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
         if (spacing <= 0).any():
             raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
         origin = next(v for v in (origin, loaded_origin, self._origin) if v is not None)
         origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
-        self._volume, self._spacing, self._origin, self._orientation = tensor, spacing, origin, orientation
+        self._volume, self._state = volume, state
+        self._spacing, self._origin, self._orientation = spacing, origin, orientation
         shape = self._volume.shape
         self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
         self._low = self._origin
@@ -312,11 +318,27 @@ class SliceView(anywidget.AnyWidget):
             geometry = slice_plane(tuple(self._volume.shape), self.axis, index=self.index, size=_MAX_SIDE,
                                    spacing=spacing, origin=origin)
         geometry = orient_plane(geometry, self._layout())  # the same pixels, facing by convention
+        slab, slab_origin = self._slab(geometry)
         with torch.no_grad():
-            samples = sample_slice(self._volume, geometry, spacing, origin)
+            samples = sample_slice(slab, geometry, spacing, slab_origin)
             rgb = colorize_slice(samples, tuple(self.value_range), self._color_tf(self.colormap))
         values = torch.where(samples.inside, samples.values, float("nan"))
         return rgb, values, geometry
+
+    def _slab(self, geometry) -> tuple[torch.Tensor, tuple]:
+        """The voxels an axis-aligned slice reads, as a float32 tensor, and their origin: the
+        slice's plane of voxels and its neighbours (a few MB, not a float copy of the volume)."""
+        dim = self._dim()
+        axis = 2 - dim  # world x, y, z are the array's axes 2, 1, 0
+        index = self.index
+        first, last = max(0, index - 1), min(int(self._counts[dim]), index + 2)
+        pick = [slice(None)] * 3
+        pick[axis] = slice(first, last)
+        part = self._volume[tuple(pick)]
+        part = part.float() if isinstance(part, torch.Tensor) else torch.from_numpy(np.asarray(part, dtype=np.float32))
+        origin = self._origin.copy()
+        origin[dim] += first * self._spacing[dim]
+        return part, tuple(origin)
 
     def _layout(self):
         return slice_layout(self.axis, self._orientation, self.convention)

@@ -378,3 +378,17 @@ def test_a_front_end_that_connects_later_gets_the_drawing(editor):
     finally:
         manager._send_custom = original
     assert len(sent) >= 3  # the histogram, the curve and the points again
+
+
+def test_the_histogram_of_a_big_endian_int16_volume_is_read_in_slabs(monkeypatch):
+    """The editor counts values slab by slab in the volume's own dtype (a CT-sized int16 volume
+    held a float32 copy per editor before), big-endian files included."""
+    from pyvr_jupyter.torch_renderer import levels
+
+    monkeypatch.setattr(levels, "SLAB_BYTES", 2 * 16 * 16)  # two planes a slab: 8 slabs
+    volume = np.arange(16 * 16 * 16, dtype=">i2").reshape(16, 16, 16) % 100 - 20
+    editor = TransferFunctionEditor(volume)
+    assert editor.data_range == (-20.0, 79.0)
+    expected = np.log1p(np.histogram(volume.astype(np.float64), bins=128, range=(-20, 79))[0])
+    np.testing.assert_allclose(editor._histogram, expected)
+    editor.close()

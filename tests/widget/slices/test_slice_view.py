@@ -58,6 +58,40 @@ def test_the_image_is_render_slice_of_the_current_index(make, volume, axis):
     assert geometry["index"] == 2 and geometry["n_slices"] == {"z": 6, "y": 8, "x": 10}[axis]
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.float32])
+@pytest.mark.parametrize("axis", ["z", "y", "x"])
+def test_every_slice_reads_the_volume_in_its_own_dtype_as_render_slice_shows_it(axis, dtype):
+    """The view samples a slab of three planes around the slice (no float copy of the volume):
+    the first, middle and last slices equal render_slice of the whole volume."""
+    volume = (np.random.default_rng(2).random((6, 8, 10)) * 3000 - 1000).astype(dtype)
+    view = SliceView(volume, axis=axis, spacing=(1.0, 0.5, 2.0), origin=(3.0, -1.0, 2.0))
+    n = view.n_slices
+    for index in (0, n // 2, n - 1):
+        view.index = index
+        expected = render_slice(volume, axis, index=index, spacing=(1.0, 0.5, 2.0), origin=(3.0, -1.0, 2.0),
+                                value_range=tuple(view.value_range))
+        assert np.array_equal(view.screenshot(), to_uint8(expected)), index
+    assert view.volume is volume
+    view.close()
+
+
+def test_a_large_int16_volume_costs_no_copy():
+    """A CT-sized volume's three slices used to hold a float32 copy each (4 bytes per voxel per
+    view, 1.6 GB for 400 × 512 × 512); now a view allocates about a slab of planes."""
+    import tracemalloc
+
+    volume = np.zeros((64, 256, 256), dtype=np.int16)  # 8 MiB; a float32 copy: 16 MiB
+    volume[20:40, 100:150, 60:200] = 1200
+    tracemalloc.start()
+    views = [SliceView(volume, axis=axis) for axis in "zyx"]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 << 20, peak  # three views: a few planes each
+    assert views[0].value_range == [0.0, 1200.0]
+    for view in views:
+        view.close()
+
+
 def test_default_slice_is_the_middle_one_and_the_crosshair_the_centre(make):
     view = make(axis="y")
     assert view.index == 4
