@@ -17,6 +17,7 @@ import contextlib
 
 import ipywidgets as widgets
 
+from ..torch_renderer.tools.presets import CT_PRESETS
 from .closing import close_parts
 from .controls import ViewControls
 from .slices import SliceView
@@ -41,7 +42,8 @@ class SliceViewer(widgets.VBox):
     medical viewers lay them out, beside the view's editor and panel. The slices' cross-hair is
     one 3-D point: clicking in a slice moves it, the other two slices follow. The slices share
     the view's ``value_range``, ``colormap`` and ``units`` (linked both ways) and show the time
-    point the view shows. Closing the box closes the slices, the editor and the panel; the view
+    point the view shows; a CT's slices (``view.ct_preset``) are grey in the preset's CT window
+    instead, the same in all three. Closing the box closes the slices, the editor and the panel; the view
     too when ``close_view`` (``viewer()`` made it).
 
     Example:
@@ -56,16 +58,20 @@ class SliceViewer(widgets.VBox):
         if units and not view.units:
             view.units = units  # the 3-D view's scale bar says it too
         spacing, origin = view.renderer.spacing.tolist(), view.renderer.origin.tolist()
+        # A CT's slices are read in grey through a CT window, whatever the 3-D view's colours.
+        ct_preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
+        look = (dict(value_range=ct_preset.slice_window, colormap="gray") if ct_preset is not None else
+                dict(value_range=view.value_range, colormap=view.colormap))
         self.slices = tuple(
-            SliceView(view.volume, axis, spacing=spacing, origin=origin, value_range=view.value_range,
-                      colormap=view.colormap, display_size=slice_size, units=view.units,
-                      orientation=view.orientation)
+            SliceView(view.volume, axis, spacing=spacing, origin=origin, display_size=slice_size, units=view.units,
+                      orientation=view.orientation, **look)
             for axis in SLICE_AXES_SHOWN)
         first = self.slices[0]
-        self._links = [widgets.link((first, name), (other, name)) for other in self.slices[1:]
-                       for name in ("crosshair", "convention")]
+        shared = ("crosshair", "convention") + (("value_range", "colormap") if ct_preset is not None else ())
+        self._links = [widgets.link((first, name), (other, name)) for other in self.slices[1:] for name in shared]
+        from_view = ("units",) if ct_preset is not None else ("value_range", "colormap", "units")
         for slice_view in self.slices:
-            self._links += [widgets.link((view, name), (slice_view, name)) for name in ("value_range", "colormap", "units")]
+            self._links += [widgets.link((view, name), (slice_view, name)) for name in from_view]
         view.observe(self._on_time_index, names="time_index")
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
             grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))

@@ -7,6 +7,7 @@ import pytest
 
 import pyvr_jupyter
 from pyvr_jupyter import SliceView, VolumeView, create_test_volume, viewer
+from pyvr_jupyter.torch_renderer.tools.presets import CT_PRESETS
 from pyvr_jupyter.widget import layout
 
 
@@ -141,3 +142,36 @@ def test_beside_slices_the_view_is_small_enough_for_the_controls_to_fit():
     b = viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, width=200, slice_size=64)
     assert (b.view.width, b.view.height) == (200, 512)  # what is given stays
     b.close()
+
+
+def ct_like():
+    """An int16 volume in Hounsfield units: air, a soft-tissue body, a bone rod."""
+    volume = np.full((40, 48, 48), -1000, dtype=np.int16)
+    volume[:, 8:40, 8:40] = 40
+    volume[:, 20:28, 20:28] = 900
+    return volume
+
+
+def test_a_ct_shows_bone_in_3d_and_grey_slices_in_a_ct_window():
+    box = viewer(ct_like(), slices=True)
+    view, slices = box.view, box.slices
+    preset = CT_PRESETS["bone"]
+    assert view.ct_preset == "bone" and view.colormap == preset.colormap
+    assert tuple(view.value_range) == preset.window
+    for slice_view in slices:
+        assert slice_view.colormap == "gray" and tuple(slice_view.value_range) == preset.slice_window
+    slices[0].value_range = [-160.0, 240.0]  # a soft-tissue window: all three slices, not the 3-D view
+    assert all(s.value_range == [-160.0, 240.0] for s in slices) and tuple(view.value_range) == preset.window
+    view.value_range = [0.0, 1500.0]
+    assert slices[1].value_range == [-160.0, 240.0]
+    box.close()
+
+
+def test_a_ct_given_a_colormap_or_opacity_keeps_them_and_gets_no_preset():
+    for options in ({"colormap": "gray"}, {"opacity": [(0, 0), (1, 0.1)]}, {"value_range": (-1000, 1000)}):
+        view = VolumeView(ct_like(), **options)
+        assert view.ct_preset is None and not view.colormap.startswith("ct_"), options
+        view.close()
+    view = VolumeView(create_test_volume((24, 24, 24), "torus"))  # not a CT: the data's own defaults
+    assert view.ct_preset is None and view.colormap == "viridis"
+    view.close()

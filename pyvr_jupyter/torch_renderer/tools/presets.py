@@ -8,20 +8,31 @@ unit distance: per millimetre for a ``LoadedVolume``) and colours in HU, convert
 renderer by ``opacity_points`` and ``color_points`` (TF domain [0, 1] of the window), and the
 grey window that slices of the same scan show.
 
+Each preset's colours are also a matplotlib colormap, registered as ``preset.colormap`` (e.g.
+"ct_bone"), so a view's ``colormap`` trait and the editor's picker name them like any other.
+``VolumeView`` picks the default preset by itself for a volume that ``looks_like_ct``
+(``ct_preset_for``); its slices then show grey in the preset's ``slice_window``.
+
 Example:
     >>> preset = CT_PRESETS["bone"]
     >>> renderer.set_opacity_transfer_function(OpacityTransferFunction(preset.opacity_points()))
-    >>> renderer.set_color_transfer_function(ColorTransferFunction().set_custom_colors(preset.color_points()))
+    >>> renderer.set_color_transfer_function(ColorTransferFunction(preset.colormap))
     >>> image = renderer.render(ct, value_range=preset.window)
+    >>> VolumeView(ct, **CT_PRESETS["soft tissue"].view_options())   # another preset in a view
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
+import matplotlib
 import numpy as np
+from matplotlib.colors import LinearSegmentedColormap
 
-__all__ = ["Preset", "CT_PRESETS", "DEFAULT_CT_PRESET", "looks_like_ct"]
+__all__ = ["Preset", "CT_PRESETS", "DEFAULT_CT_PRESET", "looks_like_ct", "ct_preset_for"]
+
+#: Voxels ``ct_preset_for`` looks at, at most (a regular subsample: a CT is told in milliseconds).
+CT_SAMPLE_VOXELS = 1 << 20
 
 
 class Preset(NamedTuple):
@@ -47,6 +58,15 @@ class Preset(NamedTuple):
         """The colour control points in the TF domain of ``window``, from 0 to 1."""
         points = [(self._domain(hu), tuple(rgb)) for hu, rgb in self.colors]
         return _ends(points, tuple(self.colors[0][1]), tuple(self.colors[-1][1]))
+
+    @property
+    def colormap(self) -> str:
+        """The name of this preset's colours as a registered matplotlib colormap ("ct_bone")."""
+        return "ct_" + self.name.replace(" ", "_")
+
+    def view_options(self) -> dict:
+        """``value_range``, ``opacity`` and ``colormap`` for ``VolumeView`` or ``viewer``."""
+        return {"value_range": self.window, "opacity": self.opacity_points(), "colormap": self.colormap}
 
 
 def _ends(points: list, first, last) -> list:
@@ -83,6 +103,17 @@ CT_PRESETS = {preset.name: preset for preset in (
 DEFAULT_CT_PRESET = "bone"
 
 
+def _register_colormaps() -> None:
+    """Each preset's colours as a matplotlib colormap named ``preset.colormap`` (kept when a
+    map of that name exists: a re-import, or the user's own)."""
+    for preset in CT_PRESETS.values():
+        if preset.colormap not in matplotlib.colormaps:
+            matplotlib.colormaps.register(LinearSegmentedColormap.from_list(preset.colormap, preset.color_points()))
+
+
+_register_colormaps()
+
+
 def looks_like_ct(values: np.ndarray) -> bool:
     """Do these values (a sample of a volume: any shape) look like a CT in Hounsfield units? Air
     near −1000 (or padding below it, down to −3024 as some scanners write) for at least 1 % of
@@ -92,3 +123,12 @@ def looks_like_ct(values: np.ndarray) -> bool:
         return False
     air = (values >= -1100) & (values <= -900)
     return bool(values.min() >= -3100 and air.mean() >= 0.01 and values.max() >= 300)
+
+
+def ct_preset_for(volume) -> str | None:
+    """``DEFAULT_CT_PRESET`` when a (D, H, W) numpy array or tensor ``looks_like_ct`` (judged on a
+    regular subsample of at most ``CT_SAMPLE_VOXELS`` voxels), else None."""
+    stride = max(1, round((int(np.prod(volume.shape)) / CT_SAMPLE_VOXELS) ** (1 / 3)))
+    sample = volume[::stride, ::stride, ::stride]
+    sample = sample.detach().cpu().numpy() if hasattr(sample, "detach") else np.asarray(sample)
+    return DEFAULT_CT_PRESET if looks_like_ct(sample) else None

@@ -37,9 +37,10 @@ from ipycanvas import MultiCanvas
 from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
+from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 from ..closing import close_parts, close_tree
 from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
-from .pickers import OPACITY_PRESETS, EditorControls, colormap_names
+from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names
 from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
@@ -128,7 +129,8 @@ class TransferFunctionEditor(widgets.VBox):
             layer.on_client_ready(self._redraw)
         if max_opacity is None:
             max_opacity = _axis_top(self._points)
-        controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity)
+        is_ct = getattr(view, "ct_preset", None) is not None or ct_preset_for(volume) is not None
+        controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity, ct=is_ct)
         self.colormap_picker, self.preset_picker = controls.colormap_picker, controls.preset_picker
         self.window, self.window_readout = controls.window, controls.window_readout
         self.opacity_scale = controls.opacity_scale
@@ -346,6 +348,13 @@ class TransferFunctionEditor(widgets.VBox):
             self.preset_picker.value = "(custom)"
         elif change["new"] in OPACITY_PRESETS:
             self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.max_opacity))
+            self.preset_picker.value = "(custom)"
+        elif change["new"].startswith(CT_PRESET_PREFIX):  # a CT preset: window, colours and curve
+            preset = CT_PRESETS[change["new"][len(CT_PRESET_PREFIX):]]
+            self.value_range = preset.window
+            self.colormap = preset.colormap
+            self.set_opacity_tf(OpacityTransferFunction(preset.opacity_points()))
+            self.max_opacity = _axis_top(self._points)
             self.preset_picker.value = "(custom)"
 
     def _on_window(self, change) -> None:

@@ -15,8 +15,12 @@ import ipywidgets as widgets
 import matplotlib
 
 from ...torch_renderer import OpacityTransferFunction
+from ...torch_renderer.tools.presets import CT_PRESETS
 
-__all__ = ["OPACITY_PRESETS", "EditorControls", "colormap_names"]
+__all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "EditorControls", "colormap_names"]
+
+#: The preset picker names a CT preset (``tools.presets``) with this prefix: "CT bone".
+CT_PRESET_PREFIX = "CT "
 
 #: Preset curve shapes: name → function of the top opacity giving an ``OpacityTransferFunction``.
 OPACITY_PRESETS = {
@@ -44,17 +48,20 @@ class EditorControls(NamedTuple):
     opacity_scale: widgets.FloatLogSlider
 
     @classmethod
-    def build(cls, colormap: str, data_range: tuple[float, float], value_range, max_opacity: float) -> EditorControls:
+    def build(cls, colormap: str, data_range: tuple[float, float], value_range, max_opacity: float,
+              ct: bool = False) -> EditorControls:
         """Controls showing ``colormap``, the window ``value_range`` (on a slider spanning
         ``data_range``, widened to hold a window reaching beyond it) and ``max_opacity`` as the
-        axis top."""
+        axis top; ``ct``: the preset picker offers the CT presets too (window, colours, curve)."""
         half = widgets.Layout(width="50%", min_width="0")
         label = {"description_width": "64px"}
         colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap",
                                            layout=half, style=label)
-        preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + list(OPACITY_PRESETS), value="(custom)",
-                                         description="preset", layout=half, style=label,
-                                         tooltip="replace the curve by a preset shape")
+        ct_presets = [CT_PRESET_PREFIX + name for name in CT_PRESETS] if ct else []
+        preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + ct_presets + list(OPACITY_PRESETS),
+                                         value="(custom)", description="preset", layout=half, style=label,
+                                         tooltip="replace the curve by a preset shape (a CT preset: window and "
+                                                 "colours too)")
         low, high = min(data_range[0], value_range[0]), max(data_range[1], value_range[1])
         window = widgets.FloatRangeSlider(value=list(value_range),
                                           min=low, max=high, step=(high - low) / 1000, description="window",

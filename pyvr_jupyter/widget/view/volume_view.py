@@ -31,6 +31,7 @@ from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
+from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 from ...torch_renderer.tools.orientation import check_orientation, head_up_camera
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
@@ -64,7 +65,10 @@ class VolumeView(anywidget.AnyWidget):
     drawn by the browser without a re-render. Objects an optimisation changes are followed:
     ``opacity=`` an ``OpacityTransferFunction``, ``colormap=`` a ``ColorTransferFunction``,
     ``camera=`` a ``Camera`` with learnable tensors, and a volume tensor show their current
-    state at each ``refresh()`` (``fit(..., view=view)`` calls it).
+    state at each ``refresh()`` (``fit(..., view=view)`` calls it). Without ``opacity``,
+    ``value_range`` and ``colormap`` the defaults come from the data: a window and an opacity
+    ramp (``tools.auto_tf``) in viridis, or for a CT (values in Hounsfield units) the bone preset
+    (``tools.presets``; ``ct_preset`` names it).
 
     Example:
         >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
@@ -142,7 +146,7 @@ class VolumeView(anywidget.AnyWidget):
     ``TimePlayer``, not synced."""
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
-                 width: int = 512, height: int = 512, spacing=None, colormap="viridis", opacity=None,
+                 width: int = 512, height: int = 512, spacing=None, colormap=None, opacity=None,
                  value_range=None, orientation: str | None = None, **render_options):
         unknown = set(render_options) - _OPTIONS
         if unknown:
@@ -173,6 +177,12 @@ class VolumeView(anywidget.AnyWidget):
             self.renderer.origin = loaded_origin
         self._volume = volume
         self._time = TimeState(series, time_unit)
+        self.ct_preset = ct_preset_for(volume) if opacity is None and value_range is None and colormap is None else None
+        """The CT preset the view chose by itself (``tools.presets``: a volume whose values look
+        like Hounsfield units, with no ``opacity``, ``value_range`` or ``colormap`` given), or None."""
+        if self.ct_preset is not None:
+            value_range, opacity, colormap = CT_PRESETS[self.ct_preset].view_options().values()
+        colormap = "viridis" if colormap is None else colormap
         if series is not None and value_range is None:  # one window across time
             value_range = series.value_range
         if opacity is None:  # defaults chosen from the data: a value window and an opacity ramp (auto_tf)

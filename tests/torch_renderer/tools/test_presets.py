@@ -51,3 +51,24 @@ def test_a_ct_is_told_from_an_mr_and_a_microscope_stack():
     assert not looks_like_ct(rng.integers(0, 4000, (20, 20, 20), dtype=np.uint16))  # microscopy
     assert not looks_like_ct(np.full((4, 4, 4), -1000.0))  # air only: no bone
     assert not looks_like_ct(np.array([np.nan, -1000, 500]))
+
+
+@pytest.mark.parametrize("name", list(CT_PRESETS))
+def test_each_presets_colours_are_a_registered_colormap_equal_to_its_custom_colours(name):
+    preset = CT_PRESETS[name]
+    by_name = ColorTransferFunction(preset.colormap)  # what a view's colormap trait names
+    custom = ColorTransferFunction().set_custom_colors(preset.color_points())
+    s = torch.linspace(0, 1, 97)
+    np.testing.assert_allclose(by_name(s).numpy(), custom(s).numpy(), atol=1.5 / 255)  # a 256-entry table
+    options = preset.view_options()
+    assert options["value_range"] == preset.window and options["colormap"] == preset.colormap
+
+
+def test_the_default_preset_is_chosen_for_a_ct_only_judged_on_a_subsample(monkeypatch):
+    from pyvr_jupyter.torch_renderer.tools import presets
+
+    rng = np.random.default_rng(3)
+    monkeypatch.setattr(presets, "CT_SAMPLE_VOXELS", 4096)  # a stride of 4 over 40 × 64 × 64
+    assert presets.ct_preset_for(ct_like(rng)) == DEFAULT_CT_PRESET
+    assert presets.ct_preset_for(torch.from_numpy(ct_like(rng))) == DEFAULT_CT_PRESET
+    assert presets.ct_preset_for(rng.integers(0, 4000, (40, 64, 64), dtype=np.uint16)) is None

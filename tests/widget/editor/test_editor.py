@@ -392,3 +392,23 @@ def test_the_histogram_of_a_big_endian_int16_volume_is_read_in_slabs(monkeypatch
     expected = np.log1p(np.histogram(volume.astype(np.float64), bins=128, range=(-20, 79))[0])
     np.testing.assert_allclose(editor._histogram, expected)
     editor.close()
+
+
+def test_a_ct_editor_offers_the_ct_presets_which_set_window_colours_and_curve():
+    from pyvr_jupyter.torch_renderer.tools.presets import CT_PRESETS
+
+    ct = np.full((24, 32, 32), -1000, dtype=np.int16)
+    ct[:, 6:26, 6:26], ct[:, 14:18, 14:18] = 40, 900
+    view = VolumeView(ct, width=32, height=32)
+    editor = TransferFunctionEditor(view=view)
+    names = [name for name in editor.preset_picker.options if name.startswith("CT ")]
+    assert names == ["CT " + name for name in CT_PRESETS]
+    editor.preset_picker.value = "CT soft tissue"
+    preset = CT_PRESETS["soft tissue"]
+    assert tuple(view.value_range) == preset.window and view.colormap == preset.colormap == editor.colormap
+    np.testing.assert_allclose(view.opacity_points, preset.opacity_points(), atol=1e-6)
+    assert editor.preset_picker.value == "(custom)" and editor.max_opacity >= 0.8
+    editor.close(), view.close()
+    plain = TransferFunctionEditor(create_test_volume((8, 8, 8), "torus"))
+    assert not any(name.startswith("CT ") for name in plain.preset_picker.options)
+    plain.close()
