@@ -30,14 +30,13 @@ from PIL import Image
 from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
-from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
-from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 from ...torch_renderer.tools.orientation import check_orientation, head_up_camera
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
 from .cells import watch_cells
 from .clip_state import ClipState
+from .defaults import default_camera, initial_look
 from .following import Following, color_copy, opacity_points
 from .frames import FrameSource
 from .messages import BrowserMessages
@@ -177,18 +176,11 @@ class VolumeView(anywidget.AnyWidget):
             self.renderer.origin = loaded_origin
         self._volume = volume
         self._time = TimeState(series, time_unit)
-        self.ct_preset = ct_preset_for(volume) if opacity is None and value_range is None and colormap is None else None
+        look = initial_look(volume, series, self.renderer, opacity, value_range, colormap)
+        value_range, opacity, colormap = look.value_range, look.opacity, look.colormap
+        self.ct_preset = look.ct_preset
         """The CT preset the view chose by itself (``tools.presets``: a volume whose values look
         like Hounsfield units, with no ``opacity``, ``value_range`` or ``colormap`` given), or None."""
-        if self.ct_preset is not None:
-            value_range, opacity, colormap = CT_PRESETS[self.ct_preset].view_options().values()
-        colormap = "viridis" if colormap is None else colormap
-        if series is not None and value_range is None:  # one window across time
-            value_range = series.value_range
-        if opacity is None:  # defaults chosen from the data: a value window and an opacity ramp (auto_tf)
-            value_range = auto_value_range(volume) if value_range is None else value_range
-            opacity = auto_opacity_points(volume, value_range, spacing=self.renderer.spacing.tolist(),
-                                          unit_distance=self.renderer.opacity_unit_distance)
         # Transfer-function objects and a learnable camera given here are followed: refresh()
         # re-reads them (e.g. while they are fitted). The view renders its own copies (``following``).
         followed_color = colormap if isinstance(colormap, ColorTransferFunction) else None
@@ -196,13 +188,8 @@ class VolumeView(anywidget.AnyWidget):
             colormap = followed_color.colormap_name or "viridis"  # the trait names a map; the copy renders
         opacity_tf = (OpacityTransferFunction(opacity_points(opacity)) if isinstance(opacity, OpacityTransferFunction)
                       else OpacityTransferFunction(opacity))
-        # The default camera frames what the opacity function shows, filling 80 % of the view; for
-        # a scan whose orientation is known, head-up and in front of it.
-        shown = visible_points(volume, opacity_tf.get_control_points(),
-                               value_range if value_range is not None else self.renderer.value_range_of(volume),
-                               self.renderer.spacing.tolist(), self.renderer.origin.tolist())
-        self._default_camera = (camera.clone() if camera is not None else Camera.for_points(shown)
-                                if orientation is None else head_up_camera(orientation, points=shown))
+        self._default_camera = (camera.clone() if camera is not None else
+                                default_camera(volume, self.renderer, opacity_tf, value_range, orientation))
         self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
         self.renderer.set_color_transfer_function(color_copy(followed_color) if followed_color is not None else

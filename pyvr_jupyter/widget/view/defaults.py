@@ -1,0 +1,57 @@
+"""What a ``VolumeView`` shows before anyone says: a look and a camera chosen from the data.
+
+A part of ``VolumeView`` (``volume_view``). ``initial_look`` fills in what the caller left out:
+a CT (values in Hounsfield units, ``tools.presets``) gets the default CT preset; a series one
+value window across time; any other volume a window and an opacity ramp from its values
+(``tools.auto_tf``) in viridis. ``default_camera`` frames what that opacity shows, filling 80 %
+of the view, head-up in front of a scan whose orientation is known (``tools.orientation``).
+
+Example:
+    >>> look = initial_look(volume, None, renderer, opacity=None, value_range=None, colormap=None)
+    >>> camera = default_camera(volume, renderer, OpacityTransferFunction(look.opacity), look.value_range, None)
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
+from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
+from ...torch_renderer.tools.orientation import head_up_camera
+from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
+
+__all__ = ["InitialLook", "initial_look", "default_camera"]
+
+
+class InitialLook(NamedTuple):
+    """The view's starting transfer functions: what was given, else what the data suggests."""
+
+    value_range: Any  # (vmin, vmax), or None: the volume's min and max
+    opacity: Any  # control points or an OpacityTransferFunction (followed)
+    colormap: Any  # a colormap name or a ColorTransferFunction (followed)
+    ct_preset: str | None  # the CT preset chosen by the view itself, or None
+
+
+def initial_look(volume, series, renderer: VolumeRenderer, opacity, value_range, colormap) -> InitialLook:
+    """``opacity``, ``value_range`` and ``colormap`` as given, the missing ones chosen from
+    ``volume`` (the series' first time point when ``series`` is not None)."""
+    ct_preset = ct_preset_for(volume) if opacity is None and value_range is None and colormap is None else None
+    if ct_preset is not None:
+        value_range, opacity, colormap = CT_PRESETS[ct_preset].view_options().values()
+    if series is not None and value_range is None:  # one window across time
+        value_range = series.value_range
+    if opacity is None:
+        value_range = auto_value_range(volume) if value_range is None else value_range
+        opacity = auto_opacity_points(volume, value_range, spacing=renderer.spacing.tolist(),
+                                      unit_distance=renderer.opacity_unit_distance)
+    return InitialLook(value_range, opacity, "viridis" if colormap is None else colormap, ct_preset)
+
+
+def default_camera(volume, renderer: VolumeRenderer, opacity_tf: OpacityTransferFunction, value_range,
+                   orientation: str | None) -> Camera:
+    """A camera framing the voxels ``opacity_tf`` shows in ``value_range`` (None: the volume's
+    min and max), head-up when ``orientation`` is known."""
+    shown = visible_points(volume, opacity_tf.get_control_points(),
+                           value_range if value_range is not None else renderer.value_range_of(volume),
+                           renderer.spacing.tolist(), renderer.origin.tolist())
+    return Camera.for_points(shown) if orientation is None else head_up_camera(orientation, points=shown)
