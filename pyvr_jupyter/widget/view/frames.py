@@ -24,12 +24,13 @@ import time
 import warnings
 from collections import deque
 
+import numpy as np
 import torch
 from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted
-from ...torch_renderer.volume_cache import COARSEST_SIDE
+from ...torch_renderer.volume_cache import COARSEST_SIDE, shared_state
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
@@ -85,6 +86,7 @@ class FrameSource:
         #: once the browser reported a frame without its buffer.
         self.transport = "binary"
         self._stopped = False
+        self._volume_state = None  # a numpy volume's shared state (``_held``)
         #: Paces the frames; nothing is drawn until the view is displayed.
         self.scheduler = FrameScheduler(self._draw, visible=False, shown=False)
 
@@ -124,6 +126,7 @@ class FrameSource:
     def close(self) -> None:
         """For good: later requests are ignored and the worker exits."""
         self._stopped = True
+        self._volume_state = None
         self.scheduler.stop()
 
     def acknowledge(self, frame_id: int) -> None:
@@ -151,7 +154,7 @@ class FrameSource:
                            value_range=tuple(view.value_range), use_lighting=view.use_lighting,
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level)
-            volume, series, t = view.volume, view.time_series, view.time_index
+            volume, series, t = self._held(view.volume), view.time_series, view.time_index
         with torch.no_grad():
             start = time.perf_counter()
             image = (series.render(view.renderer, t, camera, should_stop=should_stop, **options) if series is not None
@@ -161,6 +164,22 @@ class FrameSource:
         self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, level)] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
         return image, version
+
+    def _held(self, volume):
+        """What the renderer is given for ``volume``: a numpy array's shared state, kept until
+        ``volume_changed()`` (numpy arrays have no version counter, so the renderer would hash
+        the whole array at every frame: 9 ms for a 400 × 512 × 512 CT, ~50 ms for a 1 GiB
+        stack); tensors as they are (their version counter is read for free)."""
+        if not isinstance(volume, np.ndarray):
+            return volume
+        state = self._volume_state
+        if state is None or state.source is not volume:
+            state = self._volume_state = shared_state(volume, self._view.renderer.device)
+        return state
+
+    def volume_changed(self) -> None:
+        """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""
+        self._volume_state = None
 
     def _diagonal_samples(self, step_voxels: float) -> float:
         renderer = self._view.renderer
@@ -234,7 +253,10 @@ class FrameSource:
                 self._send_frame(frame_id, view.snapshot, "image/png", (view.height, view.width), kind)
             return frame_id is not None
         full = (view.height, view.width), view.step_size
-        if kind == FULL and frame_id is not None and self._wants_intermediate():
+        first_preview = kind == FULL and frame_id is not None and self._wants_preview_first()
+        if first_preview:
+            kind = PREVIEW  # the first picture comes quickly; the full frame follows
+        elif kind == FULL and frame_id is not None and self._wants_intermediate():
             kind = INTERMEDIATE  # progressive refinement: preview → intermediate → full
         size, step, level = (self.preview_plan() if kind == PREVIEW else
                              ((max(16, view.height // 2), max(16, view.width // 2)), view.step_size, 0)
@@ -254,14 +276,26 @@ class FrameSource:
             return False
         if frame_id is not None:
             self._send_frame(frame_id, data, mime, size, kind)
-        if kind == INTERMEDIATE:
-            self._intermediate_version = version
+        if kind == INTERMEDIATE or first_preview:
+            self._intermediate_version = version if kind == INTERMEDIATE else self._intermediate_version
             self.scheduler.request(FULL)  # the full frame follows
         if kind == FULL:
             self._set_snapshot(data, size, version)
         if view.error:
             view.error = ""
         return frame_id is not None
+
+    def _wants_preview_first(self) -> bool:
+        """The browser's first frame of a view that was never displayed on its own (inside a
+        ``viewer()`` box, or a page opened later) is a preview when the full frame would be
+        slow, or its cost is unknown and the volume large: as ``displayed`` does for a view
+        shown alone. Measured before this: the CT's first picture in viewer() was a full 512²
+        frame after 19-82 s."""
+        if self._last_sent_kind is not None or self.snapshot_current():
+            return False
+        view = self._view
+        estimate = self._estimate_s((view.height, view.width), view.step_size)
+        return estimate > DISPLAY_BUDGET_S if estimate is not None else max(view.volume.shape) > PREVIEW_LEVEL_SIDE
 
     def _wants_intermediate(self) -> bool:
         """After a preview, a slow full frame is preceded by a half-size one (once per state), so

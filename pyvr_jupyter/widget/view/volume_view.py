@@ -281,7 +281,7 @@ class VolumeView(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Show the current state of what the view reads by reference: transfer-function
         objects given as ``opacity=`` and ``colormap=``, a ``camera=`` whose tensors require grad
-        (all re-read, ``following``) and a volume tensor edited in place. Quick (the render
+        (all re-read, ``following``) and a volume (tensor or numpy array) edited in place. Quick (the render
         happens on the view's thread); call it from a loop, e.g. every few steps of an
         optimisation (``fit(..., view=view)`` does). While the loop's cell runs the view shows
         previews at the rate the browser can draw, then a full frame.
@@ -292,6 +292,7 @@ class VolumeView(anywidget.AnyWidget):
             ...     ...; optimizer.step(); view.refresh()
         """
         self._following.refresh()
+        self._frames.volume_changed()  # a numpy volume edited in place shows
         self._frames.request(FULL)
 
     def follows(self) -> list[torch.Tensor]:

@@ -1,0 +1,66 @@
+"""Specification of widget/view/frames.py: the first picture a browser gets."""
+
+import numpy as np
+
+from pyvr_jupyter import VolumeView, viewer
+from pyvr_jupyter.widget.view.frames import PREVIEW_LEVEL_SIDE
+from recording_view import RecordingView
+
+
+def large_volume():
+    volume = np.zeros((24, 24, PREVIEW_LEVEL_SIDE + 16), dtype=np.uint16)
+    volume[6:18, 6:18, 20:150] = 1000
+    return volume
+
+
+def kinds(view):
+    return [content["kind"] for content, _ in view.frames()]
+
+
+def test_a_large_view_never_displayed_alone_gets_a_preview_first_then_the_full_frame():
+    """A view inside a viewer() box is never displayed itself: its first frame, on the browser's
+    'ready', used to be a full frame (19-82 s for a CT)."""
+    view = RecordingView(large_volume(), width=96, height=96, opacity=[(0, 0), (1, 0.5)], value_range=(0, 1000))
+    view.show()
+    assert kinds(view)[0] == "preview" and kinds(view)[-1] == "full", kinds(view)
+    assert view.stats()["preview_level"] == 1
+    view.close()
+
+
+def test_a_small_view_gets_its_full_frame_at_once(view):
+    view.show()
+    assert kinds(view) == ["full"]
+
+
+def test_a_view_displayed_alone_keeps_its_still_frame_path():
+    view = RecordingView(large_volume(), width=96, height=96)
+    view._frames.displayed({})  # as the notebook displays it: a preview still, costs measured
+    view.show()
+    assert kinds(view)[-1] == "full"
+    view.close()
+
+
+def test_the_view_inside_viewer_shares_the_path():
+    box = viewer(large_volume(), width=64, height=64)
+    assert isinstance(box.view, VolumeView) and box.view._frames._wants_preview_first()
+    box.close()
+
+
+def test_a_numpy_volume_is_hashed_once_not_at_every_frame_and_anew_on_refresh(monkeypatch):
+    from pyvr_jupyter.torch_renderer import volume_cache
+
+    calls = []
+    fingerprint = volume_cache._content_fingerprint
+    monkeypatch.setattr(volume_cache, "_content_fingerprint", lambda a: calls.append(1) or fingerprint(a))
+    volume = np.zeros((24, 24, 24), dtype=np.float32)
+    volume[8:16, 8:16, 8:16] = 1.0
+    view = RecordingView(volume, width=32, height=32, opacity=[(0, 0), (1, 0.9)], value_range=(0, 1))
+    before = view.screenshot()
+    hashed = len(calls)
+    for _ in range(5):
+        view.screenshot()
+    assert len(calls) == hashed  # orbiting a CT hashed 200 MB per frame
+    volume[:] = 0.0  # edited in place: shown after refresh(), as the docs say
+    view.refresh()
+    assert view.screenshot().max() == 0 and before.max() > 0
+    view.close()
