@@ -30,7 +30,7 @@ from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
                                         rgba_table)
-from .tools.ray_batches import check_cameras, check_rays
+from .tools.ray_batches import check_cameras, validated_rays
 from .volume_cache import VolumeState, shared_state
 from .stages.volume_sampling import pack_grid
 
@@ -169,6 +169,20 @@ class VolumeRenderer:
         """The default ``value_range`` of ``volume``: its min and max (cached per volume)."""
         return self._volume_state(volume).value_range
 
+    def memory(self) -> dict:
+        """What the last volume rendered costs: ``array_bytes`` (the user's array, kept as it
+        is), ``held_bytes`` (everything made from it: levels, kernel grids, empty-space blocks;
+        shared with every renderer and view of that array), ``levels_made``; zeros before any.
+
+        Example: ``renderer.memory()["held_bytes"] / volume.size`` is the bytes per voxel held."""
+        state = self._state
+        if state is None:
+            return {"array_bytes": 0, "held_bytes": 0, "levels_made": 0}
+        source = state.source
+        array_bytes = source.nbytes if hasattr(source, "nbytes") else source.numel() * source.element_size()
+        return {"array_bytes": int(array_bytes), "held_bytes": int(state.nbytes()["total"]),
+                "levels_made": state.levels_made}
+
     def invalidate_cache(self) -> None:
         """Forget per-volume precomputation (needed only after editing a volume's memory
         behind torch's back, e.g. a numpy view of a tensor)."""
@@ -283,14 +297,15 @@ class VolumeRenderer:
             directions: (N, 3) ray directions (any non-zero length; normalised here).
 
         The other arguments are those of ``render``. Differentiable with respect to the volume,
-        the TFs, the lighting and the rays themselves. Rays render through the PyTorch stages (``last_stats["backend"] == "torch"``), in chunks
-        bounded by ``max_memory_bytes``. ``ray_batches.random_rays`` draws training batches.
+        the TFs, the lighting and the rays themselves. Rays render through the PyTorch stages
+        (``last_stats["backend"] == "torch"``), in chunks bounded by ``max_memory_bytes``: beyond
+        the rays and the (N, 4) result, memory does not grow with N. ``ray_batches.random_rays`` draws training batches.
 
         Example:
             >>> batch = random_rays(cameras, images, n_rays=4096)
             >>> rgba = renderer.render_rays(volume, batch.origins, batch.directions)   # (4096, 4)
         """
-        origins, directions = check_rays(origins, directions, self.device)
+        origins, directions = validated_rays(origins, directions, self.device)
         return self._render(volume, None, (1, directions.shape[0]), n_samples=n_samples, step_size=step_size,
                             value_range=value_range, use_opacity=use_opacity, use_color=use_color,
                             use_lighting=use_lighting, compositing=compositing, should_stop=should_stop,
@@ -345,7 +360,7 @@ class VolumeRenderer:
             unit_distance=self.opacity_unit_distance, compositing=compositing,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
-            ray_table=None if ray_table is None else tuple(t.to(dtype) for t in ray_table))
+            ray_table=ray_table)  # converted and normalised chunk by chunk (context.rays)
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
             packed = needs_graph or (shaded and chosen.uses_packed_grid())

@@ -342,9 +342,11 @@ class VolumeView(anywidget.AnyWidget):
         ends), last render and encode ms, bytes per frame, fps over the last frames sent, last
         round-trip latency (send → browser drew it) in ms, frames in flight, the frame rate used
         while a cell runs, how frames travel (``transport``: "binary", or "base64" where the
-        front end drops binary buffers), input from the browser ignored and the last reason."""
+        front end drops binary buffers), input from the browser ignored and the last reason,
+        the level previews render (``preview_level``) and what the volume costs in memory
+        (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``)."""
         return {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
-                "last_ignored": self._inputs.last_reason}
+                "last_ignored": self._inputs.last_reason, **self.renderer.memory()}
 
     def controls(self, **editor_options) -> ViewControls:
         """This view beside a transfer-function editor and a control panel, all in sync; closing
@@ -358,6 +360,8 @@ class VolumeView(anywidget.AnyWidget):
         for part in (getattr(self, "_frames", None), getattr(self, "_messages", None)):
             if part is not None:  # None when __init__ failed early
                 part.close()
+        if hasattr(self, "renderer"):
+            self.renderer.invalidate_cache()  # its levels and grids go with the last holder
         super().close()
         close_parts(self)  # its Layout
         self.unobserve_all()

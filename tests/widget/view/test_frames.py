@@ -64,3 +64,23 @@ def test_a_numpy_volume_is_hashed_once_not_at_every_frame_and_anew_on_refresh(mo
     view.refresh()
     assert view.screenshot().max() == 0 and before.max() > 0
     view.close()
+
+
+def test_stats_say_what_the_volume_costs_and_closing_frees_it():
+    import gc
+    import weakref
+
+    from pyvr_jupyter.torch_renderer.volume_cache import shared_state
+
+    volume = large_volume()
+    view = RecordingView(volume, width=48, height=48, opacity=[(0, 0), (1, 0.5)], value_range=(0, 1000))
+    view.screenshot()
+    view._frames.render_preview()  # level 1
+    stats = view.stats()
+    assert stats["array_bytes"] == volume.nbytes and stats["levels_made"] >= 2
+    # uint16 is read in place: what is held is level 1 (float32, 1/8 of the voxels) and its grids
+    assert 0 < stats["held_bytes"] < 24 * volume.size
+    state = weakref.ref(shared_state(volume, "cpu"))
+    view.close()
+    gc.collect()
+    assert view.stats()["held_bytes"] == 0 and state() is None
