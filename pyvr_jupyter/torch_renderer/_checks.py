@@ -13,8 +13,18 @@ import numpy as np
 import torch
 
 MAX_IMAGE_SIDE = 16384
-#: Largest working copy of a volume (float32, or float64 for float64 data) the renderer accepts, in bytes.
-MAX_VOLUME_BYTES = 2 << 30
+#: Most bytes the renderer may need for one volume, checked before anything is allocated
+#: (``volume_working_bytes``): the array and what is made from it, or a whole float copy where
+#: one is made (the PyTorch stages, gradients). Raise it to allow more where memory allows.
+MAX_VOLUME_BYTES = 4 << 30
+#: Bytes per voxel of the kernel's grid beyond the array, by dtype (``volume_cache.KERNEL_DTYPES``):
+#: read in place, an unsigned copy of int8/int16, else a float32 copy.
+_KERNEL_COPY_BYTES = {"uint8": 0, "uint16": 0, "float32": 0, "float64": 0, "int8": 1, "int16": 2}
+#: Levels 1, 2, ... (float32, 1/8 + 1/64 + ... of the voxels) and empty-space blocks, per voxel.
+_LEVEL_BYTES = 0.6
+#: Levels of at most this many voxels also hold a float32 copy and a 16-byte packed grid once
+#: rendered (``volume_cache.PACKED_GRID_VOXELS``).
+_PACKED_GRID_VOXELS, _PACKED_BYTES = 1 << 24, 20
 #: World lengths (step size, opacity unit distance) outside this range overflow float32 ratios.
 MIN_WORLD_LENGTH, MAX_WORLD_LENGTH = 1e-12, 1e12
 #: Most samples one ray may take (diagonal / step).
@@ -142,28 +152,43 @@ def check_step_size(step_size: Any, diagonal: float) -> float:
     return step
 
 
-def volume_working_bytes(shape: Sequence[int], dtype: Any) -> int:
-    """Bytes of the renderer's working copy of a volume of ``shape``: float64 for float64 (or
-    wider) data, float32 for everything else."""
+def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = False) -> int:
+    """Bytes the renderer needs for a volume of ``shape`` and ``dtype``, the array included:
+    the array, the kernel's grid made from it (``_KERNEL_COPY_BYTES``), its coarser levels and
+    the packed grids of the levels of at most 2²⁴ voxels; with ``float_copy``, the array and a whole float32
+    copy (float64 for float64 data), as the PyTorch stages make.
+
+    Example: ``volume_working_bytes((400, 512, 512), np.int16) / 2**20`` → about 620 (MiB) for a CT.
+    """
+    voxels = math.prod(int(n) for n in shape)
     if isinstance(dtype, torch.dtype):
-        wide = dtype == torch.float64
+        name, itemsize = str(dtype).replace("torch.", ""), torch.empty(0, dtype=dtype).element_size()
     else:
-        wide = np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize >= 8
-    return math.prod(int(n) for n in shape) * (8 if wide else 4)
+        name, itemsize = np.dtype(dtype).name, np.dtype(dtype).itemsize  # ">i2" → "int16"
+    if float_copy:
+        return voxels * (itemsize + (8 if name in ("float64", "longdouble", "float128") else 4))
+    packed_voxels = voxels  # the levels small enough for a packed grid: the first such, 1/8 of it, ...
+    while packed_voxels > _PACKED_GRID_VOXELS:
+        packed_voxels /= 8
+    return math.ceil(voxels * (itemsize + _KERNEL_COPY_BYTES.get(name, 4) + _LEVEL_BYTES)
+                     + packed_voxels * 8 / 7 * _PACKED_BYTES)
 
 
-def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume") -> int:
-    """Refuse, before allocating, a volume whose working copy would exceed ``MAX_VOLUME_BYTES``
-    (change that module attribute to allow more). Returns the working copy's size in bytes."""
-    size = volume_working_bytes(shape, dtype)
+def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume", float_copy: bool = False) -> int:
+    """Refuse, before allocating, a volume that would need more than ``MAX_VOLUME_BYTES``
+    (``volume_working_bytes``; change that module attribute to allow more). Returns the bytes."""
+    size = volume_working_bytes(shape, dtype, float_copy)
     if size > MAX_VOLUME_BYTES:
-        raise ValueError(f"{name} of shape {tuple(int(n) for n in shape)} would need {size / 2**30:.3g} GiB as a "
-                         f"working copy, more than MAX_VOLUME_BYTES ({MAX_VOLUME_BYTES / 2**30:.3g} GiB)")
+        what = "with a float copy (PyTorch stages)" if float_copy else "with what the renderer makes from it"
+        raise ValueError(f"{name} of shape {tuple(int(n) for n in shape)} and dtype {dtype} would need "
+                         f"{size / 2**30:.3g} GiB {what}, more than MAX_VOLUME_BYTES ({MAX_VOLUME_BYTES / 2**30:.3g} "
+                         "GiB): raise pyvr_jupyter.torch_renderer._checks.MAX_VOLUME_BYTES where memory allows")
     return size
 
 
-def check_volume_array(volume: Any, name: str = "volume") -> None:
-    """Check type, dtype and shape of a (D, H, W) numpy array or tensor (cheap; no copy)."""
+def check_volume_array(volume: Any, name: str = "volume", float_copy: bool = False) -> None:
+    """Check type, dtype, shape and size (``check_volume_size``) of a (D, H, W) numpy array or
+    tensor (cheap; no copy)."""
     if isinstance(volume, np.ndarray):
         if volume.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
             raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
@@ -175,7 +200,7 @@ def check_volume_array(volume: Any, name: str = "volume") -> None:
         raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}")
     if min(volume.shape) < 2:
         raise ValueError(f"{name} needs at least 2 voxels along each axis, got shape {tuple(volume.shape)}")
-    check_volume_size(volume.shape, volume.dtype, name)
+    check_volume_size(volume.shape, volume.dtype, name, float_copy)
 
 
 def unwrap_volume(volume: Any) -> tuple[Any, tuple | None, tuple | None]:
@@ -208,7 +233,7 @@ def as_volume_tensor(volume: Any, device=None, name: str = "volume") -> torch.Te
     float64 (and wider, like longdouble) becomes float64; every other real dtype float32, in
     native byte order (big-endian arrays are converted). Autograd graphs are kept.
     """
-    check_volume_array(volume, name)
+    check_volume_array(volume, name, float_copy=True)
     if isinstance(volume, np.ndarray):
         target = np.float64 if volume.dtype.kind == "f" and volume.dtype.itemsize >= 8 else np.float32
         volume = torch.from_numpy(np.ascontiguousarray(volume, dtype=target))

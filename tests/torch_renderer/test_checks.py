@@ -46,19 +46,40 @@ def test_volumes_of_the_wrong_kind_raise_type_errors_naming_volume(make, match):
     assert "volume" in str(raised.value)
 
 
-def test_volume_size_is_checked_before_allocating():
+def test_volume_size_is_checked_before_allocating_naming_shape_dtype_need_and_limit():
     huge = np.broadcast_to(np.float32(0), (4096, 4096, 4096))  # zero strides: 256 GiB as float32
-    with pytest.raises(ValueError, match=r"volume of shape \(4096, 4096, 4096\).*MAX_VOLUME_BYTES"):
+    with pytest.raises(ValueError, match=r"volume of shape \(4096, 4096, 4096\) and dtype float32 would need "
+                                         r"29[0-9] GiB.*MAX_VOLUME_BYTES \(4 GiB\)"):
         check_volume_array(huge)
-    with pytest.raises(ValueError, match="MAX_VOLUME_BYTES"):
-        as_volume_tensor(torch.zeros(1, dtype=torch.uint8).expand(1024, 1024, 1024))  # 4 GiB as float32
-    assert check_volume_size((1024, 1024, 512), np.uint8) == 2 << 30  # exactly the limit is allowed
-    assert check_volume_size((64, 64, 64), torch.float64) == 8 * 64 ** 3
+    # The PyTorch stages copy the whole volume to float32: checked as that (1 + 4 bytes per voxel).
+    with pytest.raises(ValueError, match="with a float copy.*MAX_VOLUME_BYTES"):
+        as_volume_tensor(torch.zeros(1, dtype=torch.uint8).expand(1024, 1024, 1024))
+    check_volume_array(np.broadcast_to(np.uint8(0), (1024, 1024, 1024)))  # the kernel reads it in place: 1.6 GiB
+
+
+@pytest.mark.parametrize("shape, dtype, per_voxel", [
+    ((512, 1024, 1024), np.uint16, 2.6),  # a 1 GiB stack: read in place, levels
+    ((400, 512, 512), np.int16, 4.6),  # a CT: an unsigned copy beside it
+    ((400, 512, 512), np.int32, 8.6),  # other dtypes: a float32 copy
+])
+def test_large_volumes_are_counted_at_their_compact_cost(shape, dtype, per_voxel):
+    voxels = np.prod(shape)
+    # plus the packed grid of the first level of at most 2^24 voxels (and coarser ones)
+    assert per_voxel * voxels <= check_volume_size(shape, dtype) <= (per_voxel + 3.5) * voxels
+
+
+def test_the_size_model_follows_the_volume_cache():
+    from pyvr_jupyter.torch_renderer import volume_cache
+
+    assert _checks._PACKED_GRID_VOXELS == volume_cache.PACKED_GRID_VOXELS
+    for dtype, (kernel_dtype, _) in volume_cache.KERNEL_DTYPES.items():
+        copied = 0 if kernel_dtype == dtype else kernel_dtype.itemsize
+        assert _checks._KERNEL_COPY_BYTES[dtype.name] == copied, dtype
 
 
 def test_the_volume_limit_can_be_raised(monkeypatch):
     monkeypatch.setattr(_checks, "MAX_VOLUME_BYTES", 1 << 40)
-    assert check_volume_size((4096, 4096, 4096), np.float32) == 4 * 4096 ** 3
+    assert check_volume_size((4096, 4096, 4096), np.float32) >= 4.6 * 4096 ** 3
 
 
 @pytest.mark.parametrize("value_range, match", [
