@@ -33,8 +33,6 @@ __all__ = ["skip_block_size", "block_min_max", "occupied_blocks", "occupied_box"
            "pad_blocks", "sample_is_occupied"]
 
 MAX_BLOCKS_PER_AXIS = 64
-#: Working memory of one slab when ``block_min_max`` reads a numpy array.
-SLAB_BYTES = 64 << 20
 
 
 def skip_block_size(shape) -> int:
@@ -48,19 +46,31 @@ def block_min_max(volume, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimum and maximum of each block's voxels, including the next voxel along each axis.
 
     Args:
-        volume: (D, H, W) tensor, or numpy array of any real dtype (read in slabs of blocks, as
-            float32, so that no float copy of the whole is made).
+        volume: (D, H, W) tensor, or numpy array of any real dtype (read a block's slab at a
+            time in its own dtype: no float copy of the whole, about two passes over the values).
     Returns:
-        ``(minimum, maximum)``, each (ceil((D−1)/B), ceil((H−1)/B), ceil((W−1)/B)).
+        ``(minimum, maximum)`` float32 tensors (float64 for float64 data), each
+        (ceil((D−1)/B), ceil((H−1)/B), ceil((W−1)/B)).
     """
-    if isinstance(volume, np.ndarray):
-        blocks_per_slab = max(1, SLAB_BYTES // max(1, 4 * volume[0].size * block_size))
-        parts = []
-        for first in range(0, max(1, -(-(volume.shape[0] - 1) // block_size)), blocks_per_slab):
-            slab = volume[first * block_size:(first + blocks_per_slab) * block_size + 1]
-            parts.append(_block_min_max(torch.from_numpy(np.ascontiguousarray(slab, dtype=np.float32)), block_size))
-        return tuple(torch.cat([part[i] for part in parts]) for i in (0, 1))
-    return _block_min_max(volume.detach(), block_size)
+    if isinstance(volume, torch.Tensor) and volume.device.type != "cpu":
+        return _block_min_max(volume.detach(), block_size)
+    values = volume.detach().numpy() if isinstance(volume, torch.Tensor) else volume
+    counts = [max(1, -(-(s - 1) // block_size)) for s in values.shape]
+    dtype = np.float64 if values.dtype == np.float64 else np.float32
+    minimum, maximum = np.empty(counts, dtype=dtype), np.empty(counts, dtype=dtype)
+    for i in range(counts[0]):  # the planes of block row i and the next plane: B + 1 planes
+        planes = values[i * block_size:min(i * block_size + block_size + 1, values.shape[0])]
+        for reduce, out in ((np.minimum, minimum), (np.maximum, maximum)):
+            plane = reduce.reduce(planes, axis=0)
+            out[i] = _windows(_windows(plane, block_size, reduce, counts[1], 0), block_size, reduce, counts[2], 1)
+    return torch.from_numpy(minimum), torch.from_numpy(maximum)
+
+
+def _windows(values: np.ndarray, block_size: int, reduce, n: int, axis: int) -> np.ndarray:
+    """``reduce`` over the windows [jB, jB + B] (inclusive: the next voxel too) along ``axis``."""
+    starts = np.arange(n) * block_size
+    own = reduce.reduceat(values, starts, axis=axis)  # [jB, (j + 1)B), the last to the end
+    return reduce(own, np.take(values, np.minimum(starts + block_size, values.shape[axis] - 1), axis=axis))
 
 
 def _block_min_max(volume: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:

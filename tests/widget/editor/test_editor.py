@@ -412,3 +412,15 @@ def test_a_ct_editor_offers_the_ct_presets_which_set_window_colours_and_curve():
     plain = TransferFunctionEditor(create_test_volume((8, 8, 8), "torus"))
     assert not any(name.startswith("CT ") for name in plain.preset_picker.options)
     plain.close()
+
+
+def test_a_large_volumes_histogram_is_counted_on_a_subsample_scaled_to_the_whole(monkeypatch):
+    from pyvr_jupyter.widget.editor import drawing
+
+    volume = np.repeat(np.arange(4, dtype=np.uint16), 16 * 16 * 16).reshape(16, 16, 16, 4).transpose(3, 0, 1, 2)
+    volume = np.ascontiguousarray(volume.reshape(64, 16, 16))  # four equal slabs of 0, 1, 2, 3
+    whole = drawing.log_histogram(volume, (0.0, 3.0), bins=4)
+    monkeypatch.setattr(drawing, "HISTOGRAM_VOXELS", volume.size // 8)  # every second voxel each way
+    sampled = drawing.log_histogram(volume, (0.0, 3.0), bins=4)
+    np.testing.assert_allclose(sampled, whole, rtol=1e-6)  # the same counts, scaled up
+    assert np.allclose(np.expm1(whole), volume.size / 4)
