@@ -35,6 +35,12 @@ BYTES_PER_SAMPLE = 4 * 48
 # wants the opposite: each chunk costs a few hundred kernel launches, so only the memory budget
 # bounds its chunks (Quick Start on an H200: 18 chunks took 47 ms, launch-bound).
 SAMPLES_PER_CHUNK = 1 << 20
+# Bytes one ray costs while its block's rays are counted and kept (``RenderContext.chunks``):
+# pixel index, origin, direction and its normalisation, slab distances, segment, sample count,
+# running sum, as float32: an estimate with margin, which the render_rays memory test checks.
+BYTES_PER_RAY = 4 * 64
+# Rays counted at once at most: more only adds page faults (see SAMPLES_PER_CHUNK).
+RAYS_PER_BLOCK = 1 << 20
 
 
 class RenderInterrupted(Exception):
@@ -107,8 +113,11 @@ class RenderContext:
         """Rays of the pixels with flat indices ``pixels`` (n,): the origin (3,) they all start
         from (a camera) or their origins (n, 3) (a ray table), unit directions (n, 3), their
         segments in the box, and sample counts (n,)."""
-        if self.ray_table is not None:
-            origin, directions = (t.index_select(0, pixels) for t in self.ray_table)
+        if self.ray_table is not None:  # converted and normalised here, a chunk at a time (render_rays)
+            origins, directions = self.ray_table
+            origin = origins.index_select(0, pixels).to(self.grid.dtype)
+            directions = directions.index_select(0, pixels)
+            directions = directions / directions.norm(dim=1, keepdim=True)
         else:
             _, directions = self.camera.generate_rays(self.image_size, pixels)
             origin = self.camera.position.to(self.grid.dtype)
@@ -121,17 +130,17 @@ class RenderContext:
         return origin, directions, segments, count_samples(segments, self.step)
 
     def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None,
-               keep_rays: bool = True):
+               keep_rays: bool = True, rays_per_block: int = RAYS_PER_BLOCK):
         """Yield ``(pixels, rays)``: (n,) pixel indices whose rays hold at most about
         ``samples_per_chunk`` samples (at least one ray) and at most ``rays_per_chunk`` rays,
         and those rays as ``rays`` returns them (None unless ``keep_rays``: with a graph to
         record they must be made again inside the chunk's checkpoint). Sample counts come from
-        geometry only, in bounded blocks of pixels."""
+        geometry only, ``rays_per_block`` pixels at a time, which bounds this bookkeeping's
+        memory on huge images and ray tables."""
         n_pixels = self.image_size[0] * self.image_size[1]
         device = self.grid.device
-        pixel_block = 1 << 20  # bounds the memory of this bookkeeping on huge images
-        for start in range(0, n_pixels, pixel_block):
-            pixels = torch.arange(start, min(start + pixel_block, n_pixels), device=device)
+        for start in range(0, n_pixels, rays_per_block):
+            pixels = torch.arange(start, min(start + rays_per_block, n_pixels), device=device)
             with torch.no_grad():
                 origin, directions, segments, n_steps = self.rays(pixels)
             running = torch.cumsum(n_steps, 0)
@@ -243,26 +252,41 @@ class _ChunkSamples:
 def render_chunks(context: RenderContext, needs_graph: bool, check_stop: Callable[[], None],
                   max_memory_bytes: int) -> torch.Tensor:
     """(H·W, 4) RGBA of every pixel through the PyTorch stages, in chunks holding at most
-    ``max_memory_bytes`` worth of samples; ``check_stop()`` runs before each chunk. With a graph
-    to record, each chunk is checkpointed: backward renders it again from its pixels, so memory
-    does not grow with the number of samples."""
-    bytes_per_sample = BYTES_PER_SAMPLE * (2 if context.grid.dtype == torch.float64 else 1)
+    ``max_memory_bytes`` worth of samples, whose rays are counted in blocks of at most a quarter
+    of that budget; ``check_stop()`` runs before each chunk. Beyond the (H·W, 4) result, memory
+    is the budget's whatever the number of rays. With a graph to record, each chunk is
+    checkpointed: backward renders it again from its pixels, so memory does not grow with the
+    number of samples."""
+    wide = 2 if context.grid.dtype == torch.float64 else 1
+    bytes_per_sample = BYTES_PER_SAMPLE * wide
     if needs_graph:  # backward keeps about three times the forward's temporaries per sample
         bytes_per_sample *= 3
     samples_per_chunk = max(1, max_memory_bytes // bytes_per_sample)
     if context.grid.device.type == "cpu":
         samples_per_chunk = min(SAMPLES_PER_CHUNK, samples_per_chunk)
+    rays_per_block = max(1, min(RAYS_PER_BLOCK, max_memory_bytes // (4 * BYTES_PER_RAY * wide)))
     block = STRATEGIES[context.compositing].termination[1]
     if block > 1:  # a march in blocks of samples holds one block per ray at a time
-        chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // block), keep_rays=not needs_graph)
+        chunks = context.chunks(rays_per_chunk=max(1, samples_per_chunk // block), keep_rays=not needs_graph,
+                                rays_per_block=rays_per_block)
     else:
-        chunks = context.chunks(samples_per_chunk=samples_per_chunk, keep_rays=not needs_graph)
-    pieces = []
+        chunks = context.chunks(samples_per_chunk=samples_per_chunk, keep_rays=not needs_graph,
+                                rays_per_block=rays_per_block)
+    n_pixels = context.image_size[0] * context.image_size[1]
+    pieces, image = [], None
     for pixels, rays in chunks:
         check_stop()
         if needs_graph:  # a chunk is rebuilt from its pixels in backward
             pieces.append(checkpoint(context.render_pixels, pixels, use_reentrant=False))
-        else:
-            pieces.append(context.render_pixels(pixels, rays))
+            continue
+        # Without a graph each chunk goes straight into the result: a list of pieces joined at
+        # the end would hold the whole result twice.
+        piece = context.render_pixels(pixels, rays)
+        if image is None:
+            image = piece.new_empty(n_pixels, 4)
+        image[int(pixels[0]):int(pixels[-1]) + 1] = piece  # a chunk's pixels are consecutive
+        context.chunks_rendered += 1
+    if image is not None:
+        return image
     context.chunks_rendered = len(pieces)
     return torch.cat(pieces)

@@ -22,7 +22,7 @@ import torch
 from .._checks import check_image_size
 from ..stages.camera import Camera
 
-__all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays"]
+__all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays", "validated_rays"]
 
 
 class RayBatch(NamedTuple):
@@ -50,6 +50,19 @@ def check_rays(origins, directions, device=None) -> tuple[torch.Tensor, torch.Te
     """``origins`` (N, 3) or (3,) and ``directions`` (N, 3) as tensors: origins (N, 3) and unit
     directions (N, 3). Raises before anything large is made for empty, misshapen, non-finite or
     zero-length input. Keeps their graphs."""
+    origins, directions = validated_rays(origins, directions, device)
+    return origins, directions / directions.norm(dim=1, keepdim=True)
+
+
+#: Rays whose values one validation step reads: bounds its temporaries (a few bytes per ray).
+RAYS_PER_CHECK = 1 << 16
+
+
+def validated_rays(origins, directions, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``check_rays`` without the normalisation: origins (N, 3) (a (3,) origin expanded, not
+    copied) and the directions as given, checked ``RAYS_PER_CHECK`` rays at a time, so that
+    validating 10^8 rays takes no more memory than 65536. ``render_rays`` normalises a chunk at
+    a time."""
     origins, directions = (_as_tensor(name, v, device) for name, v in (("origins", origins),
                                                                        ("directions", directions)))
     if directions.ndim != 2 or directions.shape[1] != 3:
@@ -61,13 +74,13 @@ def check_rays(origins, directions, device=None) -> tuple[torch.Tensor, torch.Te
     if origins.shape != directions.shape:
         raise ValueError(f"origins must be (3,) or (N, 3) like directions {tuple(directions.shape)}, "
                          f"got shape {tuple(origins.shape)}")
-    for name, tensor in (("origins", origins), ("directions", directions)):
-        if not bool(torch.isfinite(tensor.detach()).all()):
-            raise ValueError(f"{name} contains NaN or Inf")
-    length = directions.norm(dim=1, keepdim=True)
-    if bool((length.detach() == 0).any()):
-        raise ValueError("directions: every ray needs a non-zero direction")
-    return origins, directions / length
+    for start in range(0, directions.shape[0], RAYS_PER_CHECK):
+        for name, tensor in (("origins", origins), ("directions", directions)):
+            if not bool(torch.isfinite(tensor.detach()[start:start + RAYS_PER_CHECK]).all()):
+                raise ValueError(f"{name} contains NaN or Inf")
+        if bool((directions.detach()[start:start + RAYS_PER_CHECK].norm(dim=1) == 0).any()):
+            raise ValueError("directions: every ray needs a non-zero direction")
+    return origins, directions
 
 
 def _as_tensor(name: str, value, device) -> torch.Tensor:
