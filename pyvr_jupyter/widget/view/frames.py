@@ -276,6 +276,7 @@ class FrameSource:
             return False
         if frame_id is not None:
             self._send_frame(frame_id, data, mime, size, kind)
+            self._stats["level_shown"] = level  # the pyramid level of the picture on screen
         if kind == INTERMEDIATE or first_preview:
             self._intermediate_version = version if kind == INTERMEDIATE else self._intermediate_version
             self.scheduler.request(FULL)  # the full frame follows

@@ -343,7 +343,8 @@ class VolumeView(anywidget.AnyWidget):
         round-trip latency (send → browser drew it) in ms, frames in flight, the frame rate used
         while a cell runs, how frames travel (``transport``: "binary", or "base64" where the
         front end drops binary buffers), input from the browser ignored and the last reason,
-        the level previews render (``preview_level``) and what the volume costs in memory
+        the level previews render (``preview_level``) and the level of the last frame sent
+        (``level_shown``: 0 once the full frame is there), what the volume costs in memory
         (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``)."""
         return {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
                 "last_ignored": self._inputs.last_reason, **self.renderer.memory()}

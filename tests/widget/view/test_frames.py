@@ -23,7 +23,7 @@ def test_a_large_view_never_displayed_alone_gets_a_preview_first_then_the_full_f
     view = RecordingView(large_volume(), width=96, height=96, opacity=[(0, 0), (1, 0.5)], value_range=(0, 1000))
     view.show()
     assert kinds(view)[0] == "preview" and kinds(view)[-1] == "full", kinds(view)
-    assert view.stats()["preview_level"] == 1
+    assert view.stats()["preview_level"] == 1 and view.stats()["level_shown"] == 0
     view.close()
 
 
