@@ -78,6 +78,34 @@ def check_vector3(name: str, value: Any, *, device=None, dtype=torch.float32) ->
     return vec
 
 
+def unit_vectors(vectors: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``vectors`` (..., 3) scaled to unit length, as ``dtype`` (default theirs); keeps the graph.
+
+    Computed in float64 after dividing each vector by its largest |component|: the squares of a
+    plain norm overflow (|v| beyond ~1e19 in float32, ~1e154 in float64: the vector becomes
+    zero and a ray renders nothing) or underflow (below ~1e-19: NaN, or "zero" refused). The
+    divisor is taken without gradient; v / |v| does not depend on it. Zero vectors give NaN:
+    refuse them first (``check_clip`` and ``validated_rays`` do).
+    """
+    wide = vectors.to(torch.float64)
+    scaled = wide / wide.detach().abs().amax(dim=-1, keepdim=True)
+    return (scaled / scaled.norm(dim=-1, keepdim=True)).to(vectors.dtype if dtype is None else dtype)
+
+
+def check_spacing(value: Any, name: str = "spacing") -> torch.Tensor:
+    """A voxel size (sx, sy, sz) as float64 (3,), each within [MIN_WORLD_LENGTH, MAX_WORLD_LENGTH]:
+    beyond those the box, steps and gradients over- or underflow float32 (spacing 1e-300 rendered
+    black with a NaN gradient)."""
+    spacing = check_vector3(name, value, dtype=torch.float64)
+    values = spacing.detach().cpu().tolist()
+    if not all(v > 0 for v in values):
+        raise ValueError(f"{name} must be positive, got {values}")
+    if not all(MIN_WORLD_LENGTH <= v <= MAX_WORLD_LENGTH for v in values):
+        raise ValueError(f"{name} must lie in [{MIN_WORLD_LENGTH:g}, {MAX_WORLD_LENGTH:g}] world units per voxel "
+                         f"(beyond, float32 over- or underflows), got {values}")
+    return spacing
+
+
 def check_image_size(image_size: Any) -> tuple[int, int]:
     """Return ``(height, width)`` from an int or a pair; each side in [1, 16384]."""
     if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):

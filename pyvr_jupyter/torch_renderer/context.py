@@ -16,6 +16,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from ._checks import unit_vectors
 from .stages.camera import Camera
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES, optical_depth
 from .stages.empty_space import sample_is_occupied
@@ -116,8 +117,7 @@ class RenderContext:
         if self.ray_table is not None:  # converted and normalised here, a chunk at a time (render_rays)
             origins, directions = self.ray_table
             origin = origins.index_select(0, pixels).to(self.grid.dtype)
-            directions = directions.index_select(0, pixels)
-            directions = directions / directions.norm(dim=1, keepdim=True)
+            directions = unit_vectors(directions.index_select(0, pixels), self.grid.dtype)
         else:
             _, directions = self.camera.generate_rays(self.image_size, pixels)
             origin = self.camera.position.to(self.grid.dtype)

@@ -21,7 +21,7 @@ import torch
 from . import fused
 from .fused import autograd as fused_autograd, driver as fused_driver
 from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
-                      check_step_size, check_volume_array, check_world_length,
+                      check_spacing, check_step_size, check_volume_array, check_world_length,
                       check_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
@@ -106,10 +106,7 @@ class VolumeRenderer:
 
     @spacing.setter
     def spacing(self, value) -> None:
-        spacing = check_vector3("spacing", value, dtype=torch.float64)
-        if bool((spacing <= 0).any()):
-            raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
-        self._spacing = spacing
+        self._spacing = check_spacing(value)
 
     @property
     def origin(self) -> torch.Tensor:

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_close
 from pyvr_jupyter.torch_renderer import _checks
 from pyvr_jupyter.torch_renderer._checks import (as_volume_tensor, check_device, check_finite_number,
-                                                  check_step_size, check_value_range, check_volume_array,
-                                                  check_volume_size, check_world_length)
+                                                  check_spacing, check_step_size, check_value_range,
+                                                  check_volume_array, check_volume_size, check_world_length,
+                                                  unit_vectors)
 
 VOLUME = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
 
@@ -134,3 +136,34 @@ def test_cpu_device_passes():
 def test_integers_beyond_float_range_are_not_finite():
     with pytest.raises(ValueError, match="x must be finite"):
         check_finite_number("x", 10 ** 400)
+
+
+# ---- audit item 27.23: norms that overflow or underflow ----------------------------------
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("scale", [1e-300, 1e-35, 1e-20, 1.0, 1e20, 1e30, 1e200])
+def test_unit_vectors_of_any_representable_length(dtype, scale):
+    direction = torch.tensor([[3.0, -4.0, 12.0]], dtype=torch.float64) / 13
+    if not torch.isfinite(torch.tensor(scale * 12, dtype=dtype)) or torch.tensor(scale * 3, dtype=dtype) == 0:
+        pytest.skip(f"{scale:g} is not a {dtype} length")
+    assert_close(unit_vectors((direction * scale).to(dtype)), direction.to(dtype), atol=1e-6)
+
+
+def test_unit_vectors_keep_the_gradient_of_v_over_its_length():
+    vectors = torch.tensor([[1e25, -2e25, 0.5e25], [0.3, 0.1, -0.2]], dtype=torch.float64, requires_grad=True)
+    weights = torch.tensor([[0.2, 0.7, -1.0], [1.0, -0.4, 0.3]], dtype=torch.float64)
+    (unit_vectors(vectors) * weights).sum().backward()
+    plain = vectors.detach().clone().requires_grad_(True)
+    (plain / plain.norm(dim=1, keepdim=True) * weights).sum().backward()  # fine in float64 at 1e25
+    assert_close(vectors.grad, plain.grad, atol=0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("spacing", [(1e-300,) * 3, (1.0, 1e-13, 1.0), (1e13, 1.0, 1.0), (1.0, 0.0, 1.0),
+                                     (1.0, -2.0, 1.0)])
+def test_spacing_beyond_float32_safe_lengths_is_refused(spacing):
+    with pytest.raises(ValueError, match="spacing must"):
+        check_spacing(spacing)
+
+
+def test_spacing_within_bounds_is_float64():
+    spacing = check_spacing((1e-12, 0.5, 1e12))
+    assert spacing.dtype == torch.float64 and spacing.tolist() == [1e-12, 0.5, 1e12]

@@ -262,6 +262,8 @@ def test_bad_render_input_is_rejected_naming_the_parameter(volume, kwargs, error
 
 @pytest.mark.parametrize("make, error, name", [
     (lambda: VolumeRenderer(spacing=(1, 0, 1)), ValueError, "spacing"),
+    # audit item 27.23: spacing 1e-300 rendered black with a NaN gradient
+    (lambda: VolumeRenderer(spacing=(1e-300,) * 3), ValueError, "spacing must lie in"),
     (lambda: VolumeRenderer(opacity_unit_distance=0), ValueError, "opacity_unit_distance"),
     (lambda: VolumeRenderer().set_opacity_transfer_function("linear"), TypeError, "opacity_tf"),
     (lambda: VolumeRenderer().set_lighting(ambient=-1), ValueError, "ambient"),

@@ -17,6 +17,8 @@ import warnings
 import numpy as np
 import torch
 
+from .._checks import unit_vectors
+
 __all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "clip_to_planes", "check_clip",
            "restrict_to_steps", "count_samples", "sample_along_rays"]
 
@@ -129,10 +131,10 @@ def check_clip(clip_box, clip_planes, box: VolumeBox) -> tuple[VolumeBox | None,
         planes = planes[None]
     if planes.ndim != 3 or planes.shape[1:] != (2, 3) or not bool(torch.isfinite(planes).all()):
         raise ValueError(f"clip_planes must be (point, normal) pairs of finite (x, y, z), got {clip_planes!r}")
-    norms = planes[:, 1].norm(dim=1)
-    if bool((norms == 0).any()):
-        raise ValueError("clip_planes: every normal must be non-zero")
-    planes = torch.stack([planes[:, 0], planes[:, 1] / norms[:, None]], dim=1)
+    zero = (planes[:, 1] == 0).all(dim=1)
+    if bool(zero.any()):
+        raise ValueError(f"clip_planes[{int(zero.nonzero()[0])}]: every normal must be non-zero")
+    planes = torch.stack([planes[:, 0], unit_vectors(planes[:, 1])], dim=1)  # a normal of 1e200 is fine
     return user_box, planes.to(dtype=dtype, device=device)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_finite_number, check_vector3
+from .._checks import check_finite_number, check_vector3, unit_vectors
 
 __all__ = ["Lighting", "shade"]
 
@@ -56,7 +56,7 @@ class Lighting:
             raise TypeError(f"headlight must be True, False or None, got {self.headlight!r}")
         direction = _DEFAULT_LIGHT_DIRECTION if self.light_direction is None else self.light_direction
         self.light_direction = check_vector3("light_direction", direction)
-        if float(self.light_direction.detach().norm()) == 0:
+        if bool((self.light_direction.detach() == 0).all()):  # any other length normalises (unit_vectors)
             raise ValueError("light_direction must be a non-zero vector")
 
     def to_dict(self) -> dict:
@@ -104,8 +104,7 @@ def shade(rgb: torch.Tensor, gradients: torch.Tensor, view_dirs: torch.Tensor, l
     else:
         # Two-sided: the normal is flipped to face the eye, i.e. against the view direction.
         scale = torch.where(g_dot_view > 0, -inverse_length, inverse_length)
-        to_light = lighting.light_direction.to(device=rgb.device, dtype=dtype)
-        to_light = to_light / to_light.norm()
+        to_light = unit_vectors(lighting.light_direction.to(device=rgb.device), dtype)  # 1e20 overflowed a norm
         g_dot_light = gradients @ to_light
         # half = (l + e) / |l + e| with e = −view: |l + e|² = 2 − 2·(view·l) for unit vectors.
         half_length = (2.0 - 2.0 * (view_dirs @ to_light)).clamp_min(1e-24).sqrt()

@@ -19,7 +19,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_image_size
+from .._checks import check_image_size, unit_vectors
 from ..stages.camera import Camera
 
 __all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays", "validated_rays"]
@@ -51,7 +51,7 @@ def check_rays(origins, directions, device=None) -> tuple[torch.Tensor, torch.Te
     directions (N, 3). Raises before anything large is made for empty, misshapen, non-finite or
     zero-length input. Keeps their graphs."""
     origins, directions = validated_rays(origins, directions, device)
-    return origins, directions / directions.norm(dim=1, keepdim=True)
+    return origins, unit_vectors(directions)
 
 
 #: Rays whose values one validation step reads: bounds its temporaries (a few bytes per ray).
@@ -78,8 +78,11 @@ def validated_rays(origins, directions, device=None) -> tuple[torch.Tensor, torc
         for name, tensor in (("origins", origins), ("directions", directions)):
             if not bool(torch.isfinite(tensor.detach()[start:start + RAYS_PER_CHECK]).all()):
                 raise ValueError(f"{name} contains NaN or Inf")
-        if bool((directions.detach()[start:start + RAYS_PER_CHECK].norm(dim=1) == 0).any()):
-            raise ValueError("directions: every ray needs a non-zero direction")
+        # Exact zeros only: any other length normalises (unit_vectors), however large or small.
+        zero = (directions.detach()[start:start + RAYS_PER_CHECK] == 0).all(dim=1)
+        if bool(zero.any()):
+            raise ValueError(f"directions[{start + int(zero.nonzero()[0])}] is zero: every ray needs a non-zero "
+                             "direction")
     return origins, directions
 
 

@@ -50,6 +50,26 @@ def test_a_clip_box_shortens_the_path_to_its_depth(backend):
     assert_close(rgba[1, 1, 3], torch.tensor(expected), atol=1e-3)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("length", [1e-300, 1e-30, 1e30, 1e200])
+def test_a_plane_normal_of_any_length_cuts_as_a_unit_one(backend, length):
+    """Audit item 27.23: a normal of 1e200 overflowed its norm (clipping nothing, or everything)."""
+    volume, renderer, camera = constant_medium(backend)
+    options = dict(image_size=(3, 3), step_size=0.45, use_lighting=False)
+    unit = renderer.render_rgba(volume, camera, clip_planes=[((4.0, 4.0, 32.0), (0.0, 0.6, 0.8))], **options)
+    scaled = renderer.render_rgba(volume, camera, clip_planes=[((4.0, 4.0, 32.0), (0.0, 0.6 * length, 0.8 * length))],
+                                  **options)
+    assert 0.1 < float(unit[1, 1, 3]) < 0.9
+    assert_close(scaled, unit, atol=1e-6)
+
+
+def test_a_zero_plane_normal_is_refused_naming_the_plane():
+    volume, renderer, camera = constant_medium("torch")
+    with pytest.raises(ValueError, match=r"clip_planes\[1\]: every normal must be non-zero"):
+        renderer.render_rgba(volume, camera, image_size=3,
+                             clip_planes=[((0, 0, 0), (0, 0, 1)), ((0, 0, 0), (0.0, -0.0, 0.0))])
+
+
 def test_planes_cut_segments_and_parallel_rays_outside_see_nothing():
     origins = torch.zeros(3)
     directions = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])

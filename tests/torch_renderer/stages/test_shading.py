@@ -44,6 +44,17 @@ def test_agrees_with_the_textbook_formula(lighting):
                                reference_shade(rgb, gradients, view_dirs, lighting), atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.parametrize("length", [1e-25, 1e20, 1e30])
+def test_a_light_direction_of_any_length_shades_as_a_unit_one(length):
+    """Audit item 27.23 (same defect as clip normals and ray directions): a float32 light direction
+    of length 1e20 overflowed its norm and darkened the image; 1e-25 was refused as zero."""
+    rgb, gradients, view_dirs = (t.float() for t in random_samples())
+    unit = Lighting(specular=0.5, light_direction=(0.3, -0.4, 0.5), headlight=False)
+    scaled = Lighting(specular=0.5, light_direction=(0.3 * length, -0.4 * length, 0.5 * length), headlight=False)
+    torch.testing.assert_close(shade(rgb, gradients, view_dirs, scaled), shade(rgb, gradients, view_dirs, unit),
+                               atol=1e-5, rtol=0)  # float32 rounding of the scaled inputs, raised to shininess
+
+
 def test_surface_facing_the_headlight_gets_every_term():
     lighting = Lighting(ambient=0.3, diffuse=0.7, specular=0.2, shininess=20.0)
     rgb = torch.tensor([[0.5, 0.25, 1.0]])

@@ -139,6 +139,24 @@ def test_render_rays_memory_is_the_budget_beyond_the_result():
     assert growth_mib < result_mib + 24, f"peak RSS grew by {growth_mib:.0f} MiB for a {result_mib:.0f} MiB result"
 
 
+@pytest.mark.parametrize("length", [1e-30, 1e-20, 1e19, 1e20, 1e30])
+def test_ray_directions_of_any_length_render_as_unit_ones(volume, length):
+    """Audit item 27.23: directions of length 1e20 overflowed their float32 norm and rendered
+    nothing; 1e-30 underflowed it to zero and was refused as a zero direction."""
+    renderer = VolumeRenderer(volume.shape)
+    rays = Camera.for_volume(volume.shape).orbit(20.0, 10.0).generate_rays((5, 4))
+    origins, directions = rays.origins.reshape(-1, 3), rays.directions.reshape(-1, 3)
+    unit = renderer.render_rays(volume, origins, directions)
+    assert float(unit[:, 3].max()) > 0.1
+    assert_close(renderer.render_rays(volume, origins, directions * length), unit, atol=1e-6)
+
+
+def test_a_zero_ray_direction_is_refused_naming_the_ray(volume):
+    directions = torch.tensor([[0.0, 0.0, 1.0], [1e-30, 0.0, 0.0], [0.0, -0.0, 0.0]])
+    with pytest.raises(ValueError, match=r"directions\[2\] is zero"):
+        VolumeRenderer(volume.shape).render_rays(volume, torch.zeros(3), directions)
+
+
 BAD_RAYS = [
     (torch.zeros(3), torch.zeros(0, 3), ValueError, "empty"),
     (torch.zeros(3), torch.ones(4, 2), ValueError, r"\(N, 3\)"),
