@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
-from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer
+from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused
+from pyvr_jupyter.torch_renderer.levels import half_resolution_tensor
 from pyvr_jupyter.torch_renderer.volume_cache import volume_key
 
 
@@ -161,6 +163,60 @@ def test_levels_span_the_same_box_and_stop_at_the_coarsest():
     with pytest.raises(ValueError, match=r"level must be in \[0, 2\].*\(40, 100, 70\)"):
         state.level(3)
     assert state.levels_made == 3 and state.nbytes()["level"] == (20 * 50 * 35 + 10 * 25 * 18) * 4
+
+
+def render_as_level_zero(volume, renderer: VolumeRenderer, camera, **options):
+    """``volume``'s level 1 made by the differentiable filter and rendered as a level 0 of its own:
+    its spacing is the level's (the same box), everything else as ``renderer``'s."""
+    half = half_resolution_tensor(torch.as_tensor(volume))
+    scale = [(n - 1) / (m - 1) for n, m in zip(volume.shape[::-1], half.shape[::-1])]  # x, y, z
+    other = VolumeRenderer(half.shape, spacing=[s * float(r) for s, r in zip(scale, renderer.spacing)],
+                           backend=renderer.backend)
+    rgba = other.render_rgba(half, camera, **options)
+    renderer.last_stats = other.last_stats  # the caller reads which backend rendered
+    return rgba
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+@pytest.mark.parametrize("shape", [(2, 40, 40), (40, 2, 36)])
+def test_a_volume_with_a_side_of_two_renders_at_level_one(backend, shape):
+    """Audit item 27.11: a side of 2 stays 2 at level 1 (its spacing unchanged); it renders as its
+    level made by the whole-tensor filter does."""
+    middle = tuple(slice(19, 21) if n == 2 else slice(0, n) for n in shape)
+    volume = np.asarray(create_test_volume((40, 40, 40), "complex"))[middle].copy()
+    renderer = VolumeRenderer(volume.shape, spacing=(1.0, 1.5, 0.8), backend=backend)
+    camera = Camera.for_volume(volume.shape, spacing=(1.0, 1.5, 0.8)).orbit(25.0, 35.0)
+    options = dict(image_size=(20, 18), step_size=0.4, value_range=(0.0, 1.0))
+    coarse = renderer.render_rgba(volume, camera, level=1, **options)
+    assert shared_state(volume).level(1).shape == tuple(max(2, (n + 1) // 2) for n in shape)  # a side of 2 stays 2
+    assert float(coarse[..., 3].max()) > 0.05
+    assert_close(coarse, render_as_level_zero(volume, renderer, camera, **options), atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused+adjoint"])
+@pytest.mark.parametrize("shape", [(2, 40, 40), (34, 40, 36)])
+def test_a_learnt_volume_gets_its_gradient_through_level_one(backend, shape):
+    """Audit item 27.11: at level 1 a volume that requires grad gets the gradient of its level 1
+    (the differentiable filter), the one rendering that filter's output at level 0 gives."""
+    if backend == "fused+adjoint":
+        fused.wait_until_compiled(np.float64, adjoint=True)
+    base = torch.as_tensor(create_test_volume((40, 40, 40), "complex")).double()[tuple(slice(0, n) for n in shape)]
+    camera = Camera.for_volume(shape).orbit(40.0, 20.0)
+    options = dict(image_size=(14, 12), step_size=0.5, value_range=(0.0, 1.0))
+    weights = torch.rand(14, 12, 4, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    grads = []
+    for through_level in (True, False):
+        learnt = base.clone().requires_grad_(True)
+        renderer = VolumeRenderer(shape, backend="torch" if backend == "torch" else "auto")
+        if through_level:
+            rgba = renderer.render_rgba(learnt, camera, level=1, **options)
+        else:
+            rgba = render_as_level_zero(learnt, renderer, camera, **options)
+        assert renderer.last_stats["backend"] == backend
+        (rgba * weights).sum().backward()
+        grads.append(learnt.grad)
+    assert float(grads[0].abs().sum()) > 1e-3
+    assert_close(grads[0], grads[1], atol=1e-6 * float(grads[1].abs().max()))
 
 
 def test_a_constant_volume_gets_a_usable_range_and_nan_is_refused():
