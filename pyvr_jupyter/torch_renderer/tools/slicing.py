@@ -261,6 +261,14 @@ def sample_slice(volume: torch.Tensor, geometry: SlicePlane, spacing=(1.0, 1.0, 
         ``SliceSamples`` with (H, W) ``values`` (differentiable with respect to ``volume``) and
         ``inside``.
     """
+    plan = _voxel_plane(volume.shape, geometry, _check_spacing(spacing), np.asarray(origin, dtype=np.float64))
+    if plan is not None:  # pixels on voxel centres: the plane's values themselves, no interpolation
+        index, transpose, flips = plan
+        values = volume[index]
+        values = values.t() if transpose else values
+        values = values.flip(flips) if flips else values
+        values = values.to(torch.float64 if volume.dtype == torch.float64 else torch.float32).contiguous()
+        return SliceSamples(values, torch.ones(values.shape, dtype=torch.bool, device=volume.device))
     device = volume.device
     spacing_t = torch.as_tensor(_check_spacing(spacing), device=device)
     origin_t = check_vector3("origin", origin, dtype=torch.float64).detach().double().to(device)
@@ -270,6 +278,40 @@ def sample_slice(volume: torch.Tensor, geometry: SlicePlane, spacing=(1.0, 1.0, 
     inside = ((points >= box.minimum - slack) & (points <= box.maximum + slack)).all(dim=-1)  # (H, W)
     values = sample_grid(volume[None, None], points, box)[..., 0]  # (H, W); border values outside
     return SliceSamples(values, inside)
+
+
+def _voxel_plane(shape, geometry: SlicePlane, spacing: np.ndarray, origin: np.ndarray):
+    """How to read an (H, W) slice straight from a (D, H, W) volume when every pixel of
+    ``geometry`` sits on a voxel centre, one voxel per pixel along rows and columns (an
+    axis-aligned slice at a voxel index, one pixel per voxel, as SliceView shows them):
+    ``(index, transpose, flips)`` for ``volume[index]``, then ``.t()`` and ``.flip(flips)``;
+    else None. Trilinear weights there are 0 or 1: reading the voxels is exact, and far
+    quicker than interpolating them."""
+    height, width = geometry.size
+    first = (geometry.pixel_to_world(0, 0) - origin) / spacing  # (x, y, z) voxel coordinates
+    along = {"col": geometry.right * geometry.pitch / spacing, "row": -geometry.up * geometry.pitch / spacing}
+    axes = {name: int(np.argmax(np.abs(step))) for name, step in along.items()}
+    unit = all(np.allclose(np.abs(step), np.eye(3)[axes[name]], atol=1e-9) for name, step in along.items())
+    if not unit or axes["col"] == axes["row"] or not np.allclose(first, np.round(first), atol=1e-6):
+        return None
+    start = np.round(first).astype(int)
+    counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
+    index: list = [int(c) for c in start]  # per world axis; becomes [z, y, x]
+    flips = []
+    for name, n in (("col", width), ("row", height)):
+        axis = axes[name]
+        sign = int(np.sign(along[name][axis]))
+        low, high = sorted((start[axis], start[axis] + sign * (n - 1)))
+        if low < 0 or high >= counts[axis]:
+            return None
+        index[axis] = slice(int(low), int(high) + 1)
+        if sign < 0:
+            flips.append(0 if name == "row" else 1)
+    fixed = 3 - axes["col"] - axes["row"]
+    if not 0 <= start[fixed] < counts[fixed]:
+        return None
+    # volume[z, y, x] keeps the two sliced axes in array order: the larger world axis first.
+    return tuple(index[::-1]), axes["row"] < axes["col"], tuple(flips)
 
 
 # ---- 3. classification -------------------------------------------------------------------

@@ -219,3 +219,34 @@ def test_the_default_size_stays_within_the_pixel_budget(monkeypatch):
 def test_bad_input_raises_naming_the_parameter(kwargs, error, words):
     with pytest.raises(error, match=words):
         render_slice(random_volume(), **kwargs)
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (0.7, 0.7, 3.0), (1.0, 0.5, 2.0)])
+@pytest.mark.parametrize("layout", [None, ("RAS", "neurological"), ("LPS", "radiological"), ("ASR", "radiological")])
+def test_slices_on_voxel_centres_read_the_voxels_and_equal_the_trilinear_samples(spacing, layout, monkeypatch):
+    """An axis-aligned slice at a voxel index with one pixel per voxel reads the plane itself
+    (transposed and flipped as the layout faces it); anything else interpolates. Both agree."""
+    from pyvr_jupyter.torch_renderer.tools import slicing
+    from pyvr_jupyter.torch_renderer.tools.orientation import orient_plane, slice_layout
+
+    volume = torch.from_numpy(np.random.default_rng(0).random((6, 8, 10)).astype(np.float32)).requires_grad_()
+    origin = (3.0, -1.0, 2.0)
+    cases = []
+    for axis, n in (("z", 6), ("y", 8), ("x", 10)):
+        for index in (0, n // 2, n - 1):
+            geometry = slice_plane(tuple(volume.shape), axis, index=index, spacing=spacing, origin=origin)
+            if layout is not None:
+                geometry = orient_plane(geometry, slice_layout(axis, *layout))
+            cases.append((geometry, slicing._voxel_plane(volume.shape, geometry, np.array(spacing), np.array(origin))))
+    fast = [slicing.sample_slice(volume, geometry, spacing, origin) for geometry, _ in cases]
+    monkeypatch.setattr(slicing, "_voxel_plane", lambda *args: None)
+    for (geometry, plan), quick in zip(cases, fast):
+        slow = slicing.sample_slice(volume, geometry, spacing, origin)
+        torch.testing.assert_close(quick.values, slow.values, atol=1e-6, rtol=0)
+        assert torch.equal(quick.inside, slow.inside)
+        # one pixel per voxel where the two in-plane sides are equal: the fast path is taken there
+        normal_axis = int(np.argmax(np.abs(geometry.normal)))
+        in_plane = [side for axis, side in enumerate(spacing) if axis != normal_axis]
+        assert (plan is not None) == (in_plane[0] == in_plane[1])
+    fast[0].values.sum().backward()  # the fast path keeps the gradient: 1 per voxel read
+    assert float(volume.grad.sum()) == pytest.approx(fast[0].values.numel())
