@@ -29,8 +29,8 @@ import torch
 from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
-from ...torch_renderer import RenderInterrupted
-from ...torch_renderer.volume_cache import COARSEST_SIDE, shared_state
+from ...torch_renderer import RenderInterrupted, fused
+from ...torch_renderer.volume_cache import COARSEST_SIDE, PACKED_GRID_VOXELS, shared_state
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
@@ -87,6 +87,8 @@ class FrameSource:
         self.transport = "binary"
         self._stopped = False
         self._volume_state = None  # a numpy volume's shared state (``_held``)
+        self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
+        self._level_rendered = 0  # the level the last render drew
         #: Paces the frames; nothing is drawn until the view is displayed.
         self.scheduler = FrameScheduler(self._draw, visible=False, shown=False)
 
@@ -155,6 +157,9 @@ class FrameSource:
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level)
             volume, series, t = self._held(view.volume), view.time_series, view.time_index
+        if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
+            options["level"] = self._level_while_compiling(volume, level)
+        self._level_rendered = options["level"]
         with torch.no_grad():
             start = time.perf_counter()
             image = (series.render(view.renderer, t, camera, should_stop=should_stop, **options) if series is not None
@@ -164,6 +169,37 @@ class FrameSource:
         self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, level)] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
         return image, version
+
+    def _level_while_compiling(self, volume, level: int) -> int:
+        """``level``, or a coarser one while the fused kernel for its dtype compiles (a first
+        run: up to a minute): the PyTorch stages would render a level over ``PACKED_GRID_VOXELS``
+        from a float copy and a 16-byte packed grid of all of it (2.2 GB for a CT, then kept)
+        at a frame a minute. Once the kernel is ready, a full frame of the current state follows."""
+        renderer = self._view.renderer
+        if renderer.backend != "auto" or renderer.device.type != "cpu" or getattr(volume, "requires_grad", False):
+            return level
+        state = shared_state(volume, renderer.device)
+        wanted = state.level(level).kernel_dtype
+        chosen = level
+        while (chosen < state.max_level and state.level(chosen).n_voxels > PACKED_GRID_VOXELS
+               and not fused.ensure_ready(state.level(chosen).kernel_dtype)):
+            chosen += 1
+        if chosen != level and not self._awaiting_kernel:
+            self._awaiting_kernel = True
+            threading.Thread(target=self._refresh_when_compiled, args=(wanted,), name="pyvr-await-kernel",
+                             daemon=True).start()
+        return chosen
+
+    def _refresh_when_compiled(self, dtype) -> None:
+        try:
+            fused.wait_until_compiled(dtype)
+        except Exception:  # a failed compile: the coarser level stays, as the renderer falls back
+            return
+        finally:
+            self._awaiting_kernel = False
+        with self._lock:
+            self._snapshot_version = -1  # the still frame showed a coarser level
+        self.show_full()
 
     def _held(self, volume):
         """What the renderer is given for ``volume``: a numpy array's shared state, kept until
@@ -276,7 +312,7 @@ class FrameSource:
             return False
         if frame_id is not None:
             self._send_frame(frame_id, data, mime, size, kind)
-            self._stats["level_shown"] = level  # the pyramid level of the picture on screen
+            self._stats["level_shown"] = self._level_rendered  # the pyramid level of the picture on screen
         if kind == INTERMEDIATE or first_preview:
             self._intermediate_version = version if kind == INTERMEDIATE else self._intermediate_version
             self.scheduler.request(FULL)  # the full frame follows

@@ -4,7 +4,7 @@ import numpy as np
 
 from pyvr_jupyter import VolumeView, viewer
 from pyvr_jupyter.widget.view.frames import PREVIEW_LEVEL_SIDE
-from recording_view import RecordingView
+from recording_view import RecordingView, wait_for
 
 
 def large_volume():
@@ -84,3 +84,34 @@ def test_stats_say_what_the_volume_costs_and_closing_frees_it():
     view.close()
     gc.collect()
     assert view.stats()["held_bytes"] == 0 and state() is None
+
+
+def test_while_the_kernel_compiles_a_large_level_shows_coarser_then_the_full_frame_follows(monkeypatch):
+    """A first run compiles the fused kernel for up to a minute: the PyTorch stages would render
+    a CT's level 0 from a 2.2 GB packed grid at a frame a minute (seen in the browser). The view
+    shows the finest level they render cheaply, then level 0 once the kernel is ready."""
+    import threading
+
+    from pyvr_jupyter.torch_renderer import fused
+    from pyvr_jupyter.torch_renderer.volume_cache import PACKED_GRID_VOXELS
+
+    fused.wait_until_compiled(np.uint16)
+    compiled = threading.Event()
+    real_ready = fused.ensure_ready
+    monkeypatch.setattr(fused, "ensure_ready", lambda dtype=np.float32, adjoint=False: (
+        compiled.is_set() or np.dtype(dtype) != np.uint16) and real_ready(dtype, adjoint))
+    monkeypatch.setattr(fused, "wait_until_compiled", lambda dtype=np.float32, timeout=None, adjoint=False:
+                        compiled.wait(timeout))
+    volume = np.zeros((64, 512, 520), dtype=np.uint16)  # 17 M voxels: over PACKED_GRID_VOXELS
+    assert volume.size > PACKED_GRID_VOXELS
+    volume[20:40, 200:300, 200:300] = 1000
+    view = RecordingView(volume, width=48, height=48, opacity=[(0, 0), (1, 0.5)], value_range=(0, 1000))
+    view.show()
+    assert view.stats()["level_shown"] == 1 and kinds(view)[-1] == "full"
+    # level 1 is float32, whose kernel is ready here (on a first run the PyTorch stages render
+    # its 4 M voxels: a packed grid of 70 MB, not the 270 MB level 0 would need)
+    compiled.set()
+    view.settle()
+    assert wait_for(lambda: view.stats()["level_shown"] == 0)
+    assert kinds(view)[-1] == "full" and view.renderer.last_stats["backend"] == "fused"
+    view.close()
