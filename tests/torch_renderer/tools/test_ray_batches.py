@@ -10,7 +10,8 @@ import torch
 
 from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
-from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused
+from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused, volume_cache
+from pyvr_jupyter.torch_renderer.stages.volume_sampling import pack_grid
 from pyvr_jupyter.torch_renderer.tools.ray_batches import random_rays
 
 
@@ -47,6 +48,30 @@ def test_gradients_of_a_batch_equal_those_of_the_views_one_by_one(volume, camera
         loss.backward()
         grads.append(learnable.grad)
     assert_close(grads[0], grads[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["torch", "auto"])
+def test_a_batch_of_views_of_a_learnt_volume_packs_its_grid_once(backend, monkeypatch):
+    """Audit item 27.5: with lighting, each view packed the learnt volume's grid (values and
+    gradient) anew and its graph kept every copy: +127/+577/+879 MiB for 1/8/16 views of 128³."""
+    fused.wait_until_compiled(np.float32, adjoint=True)
+    packs = []
+    def counting_pack_grid(*args, **kwargs):
+        packs.append(args[0].shape)
+        return pack_grid(*args, **kwargs)
+    monkeypatch.setattr(volume_cache, "pack_grid", counting_pack_grid)
+    volume = torch.as_tensor(create_test_volume((34, 36, 40), "complex"))  # with a level 1
+    renderer = VolumeRenderer(volume.shape, backend=backend)
+    learnt = volume.clone().requires_grad_(True)
+    views = [Camera.for_volume(volume.shape).orbit(40.0 * i, 10.0) for i in range(9)]
+    rgba = renderer.render_rgba(learnt, views, image_size=8, value_range=(0.0, 1.0))
+    assert renderer.last_stats["backend"] == {"torch": "torch", "auto": "fused+adjoint"}[backend]
+    assert packs == [volume.shape]
+    rgba.sum().backward()
+    assert float(learnt.grad.abs().sum()) > 0
+    packs.clear()
+    renderer.render_rgba(learnt, views, image_size=8, value_range=(0.0, 1.0), level=1)
+    assert len(packs) == 1  # level 1's, once
 
 
 def test_render_rays_reproduces_the_pixels_of_the_views(volume, cameras):
