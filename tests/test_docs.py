@@ -54,6 +54,8 @@ PUBLIC_MODULES = [
     "pyvr_jupyter.torch_renderer.stages.raysampling", "pyvr_jupyter.torch_renderer.stages.volume_sampling",
     "pyvr_jupyter.torch_renderer.stages.empty_space", "pyvr_jupyter.torch_renderer.tools.slicing",
     "pyvr_jupyter.torch_renderer.tools.orientation", "pyvr_jupyter.torch_renderer.renderer",
+    "pyvr_jupyter.torch_renderer.tools.presets", "pyvr_jupyter.torch_renderer.backends",
+    "pyvr_jupyter.torch_renderer.levels", "pyvr_jupyter.torch_renderer.volume_cache",
     "pyvr_jupyter.io.nifti_files", "pyvr_jupyter.io.nrrd_files", "pyvr_jupyter.io.numpy_files",
     "pyvr_jupyter.imaging.encoding", "pyvr_jupyter.imaging.overlays",
     *WIDGET_MODULES,

@@ -27,8 +27,8 @@ _LEVEL_BYTES = 0.6
 _PACKED_GRID_VOXELS, _PACKED_BYTES = 1 << 24, 20
 #: World lengths (step size, opacity unit distance) outside this range overflow float32 ratios.
 MIN_WORLD_LENGTH, MAX_WORLD_LENGTH = 1e-12, 1e12
-#: Most samples one ray may take (diagonal / step).
-MAX_SAMPLES_PER_RAY = 1 << 20
+#: Most samples one ray may take (diagonal / step): the renderer and the views' step checks share it.
+MAX_SAMPLES_PER_RAY = 100_000
 
 
 def _short(value: Any) -> str:
@@ -177,6 +177,26 @@ def check_step_size(step_size: Any, diagonal: float) -> float:
     if diagonal / step > MAX_SAMPLES_PER_RAY:
         raise ValueError(f"step_size {step} is too small: {diagonal / step:.3g} samples along the box diagonal "
                          f"{diagonal:g} (at most {MAX_SAMPLES_PER_RAY})")
+    return step
+
+
+def step_length(box, n_samples, step_size, smallest_spacing: float) -> float:
+    """The world length between samples of one render: ``step_size``, else the box diagonal over
+    ``n_samples``, else half the smallest voxel side; ValueError past ``MAX_SAMPLES_PER_RAY``."""
+    diagonal = float(box.diagonal)
+    if step_size is not None:
+        step = check_step_size(step_size, diagonal)
+    elif n_samples is not None:
+        if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
+            raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
+        if n_samples <= 0:
+            raise ValueError(f"n_samples must be > 0, got {n_samples}")
+        step = diagonal / int(n_samples)
+    else:
+        step = 0.5 * smallest_spacing
+    if diagonal / step > MAX_SAMPLES_PER_RAY:
+        raise ValueError(f"step_size {step:g} would take {diagonal / step:.0f} samples along the diagonal "
+                         f"(more than {MAX_SAMPLES_PER_RAY}); choose a larger step or fewer n_samples")
     return step
 
 

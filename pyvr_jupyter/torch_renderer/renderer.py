@@ -18,10 +18,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import fused
+from .backends import BACKENDS, choose_backend
 from .fused import autograd as fused_autograd, driver as fused_driver
-from ._checks import (as_volume_tensor, check_choice, check_device, check_finite_number, check_image_size,
-                      check_spacing, check_step_size, check_volume_array, check_world_length,
+from ._checks import (check_choice, check_device, check_finite_number, check_image_size,
+                      check_spacing, check_volume_array, check_world_length, step_length,
                       check_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
@@ -32,14 +32,11 @@ from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFu
                                         rgba_table)
 from .tools.ray_batches import check_cameras, validated_rays
 from .volume_cache import VolumeState, shared_state
-from .stages.volume_sampling import pack_grid
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 
 #: The compositing strategies' names (``stages/compositing.STRATEGIES`` describes each).
 COMPOSITING_STRATEGIES = tuple(STRATEGIES)
-BACKENDS = ("auto", "torch", "fused")
-MAX_SAMPLES_PER_RAY = 100_000
 
 
 class VolumeRenderer:
@@ -339,7 +336,7 @@ class VolumeRenderer:
         state = self._volume_state(volume)
         vmin, vmax = self._value_range(value_range, state)
         box = self.box(state.shape)
-        step = self._step_length(box, n_samples, step_size)
+        step = step_length(box, n_samples, step_size, float(self._spacing.min()))
         user_box, planes = check_clip(clip_box, clip_planes, box)
         if camera is None:
             camera = Camera.for_volume(state.shape, spacing=self._spacing.tolist(),
@@ -371,7 +368,7 @@ class VolumeRenderer:
             packed = needs_graph or (shaded and chosen.uses_packed_grid())
             kernel_dtype = np.dtype(np.float64 if dtype == torch.float64 else np.float32) if packed else \
                 chosen.kernel_dtype
-            backend = "torch" if ray_table is not None else self._choose_backend(needs_graph, kernel_dtype, context)
+            backend = "torch" if ray_table is not None else choose_backend(self.backend, self.device, needs_graph, kernel_dtype, context)
         self.last_stats = {"backend": backend, "step": step / float(self._spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
         if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
@@ -425,27 +422,6 @@ class VolumeRenderer:
             level += 1
         return level
 
-    def _choose_backend(self, needs_graph: bool, grid_dtype, context: RenderContext) -> str:
-        """'fused', 'fused+adjoint' or 'torch' for this render (see the ``backend`` argument of
-        the class). 'fused+adjoint', with ``auto`` on a CPU: the kernel renders and its per-ray
-        adjoint gives the gradient, when only the volume and the TF tables need one
-        (``fused.covers``); camera, lighting and value-range gradients, and strategies the adjoint
-        does not cover, keep the PyTorch stages. ``grid_dtype``: the dtype the kernels would read."""
-        if self.backend == "torch":
-            return "torch"
-        if self.backend == "auto" and needs_graph and fused.covers(context):
-            return "fused+adjoint" if fused.ensure_ready(grid_dtype, adjoint=True) else "torch"
-        reason = ("a graph must be recorded (an input requires grad)" if needs_graph else
-                  f"the fused kernel runs on the CPU, not {self.device}" if self.device.type != "cpu" else
-                  f"compositing={context.compositing!r} has no kernel code" if
-                  STRATEGIES[context.compositing].kernel_code < 0 else None)
-        if self.backend == "fused":
-            if reason is not None:
-                raise ValueError(f"backend='fused' cannot render this: {reason}; use backend='auto' or 'torch'")
-            fused.wait_until_compiled(grid_dtype)
-            return "fused"
-        return "fused" if reason is None and fused.ensure_ready(grid_dtype) else "torch"
-
     def _value_range(self, value_range, state: VolumeState) -> tuple:
         """(vmin, vmax) of this render: floats, or tensors when the given ones require grad."""
         if value_range is None:
@@ -461,23 +437,6 @@ class VolumeRenderer:
             check_value_range((float(low.detach()), float(high.detach())))
             return low.to(self.device), high.to(self.device)
         return check_value_range(value_range)
-
-    def _step_length(self, box: VolumeBox, n_samples, step_size) -> float:
-        diagonal = float(box.diagonal)
-        if step_size is not None:
-            step = check_step_size(step_size, diagonal)
-        elif n_samples is not None:
-            if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-                raise TypeError(f"n_samples must be an integer, got {n_samples!r}")
-            if n_samples <= 0:
-                raise ValueError(f"n_samples must be > 0, got {n_samples}")
-            step = diagonal / int(n_samples)
-        else:
-            step = 0.5 * float(self._spacing.min())
-        if diagonal / step > MAX_SAMPLES_PER_RAY:
-            raise ValueError(f"step_size {step:g} would take {diagonal / step:.0f} samples along the diagonal "
-                             f"(more than {MAX_SAMPLES_PER_RAY}); choose a larger step or fewer n_samples")
-        return step
 
     def __repr__(self) -> str:
         return (f"VolumeRenderer(volume_shape={self.volume_shape}, device='{self.device}', "

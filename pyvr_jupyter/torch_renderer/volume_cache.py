@@ -69,10 +69,12 @@ class VolumeLevel:
 
     @property
     def shape(self) -> tuple[int, int, int]:
+        """(D, H, W) of this level."""
         return tuple(int(s) for s in self.values.shape)
 
     @property
     def n_voxels(self) -> int:
+        """Voxels of this level."""
         return math.prod(self.shape)
 
     def tensor(self) -> torch.Tensor:
@@ -133,6 +135,7 @@ class VolumeLevel:
 
     @property
     def block_size(self) -> int:
+        """Voxels per side of this level's empty-space blocks (``skip_block_size``)."""
         return skip_block_size(self.shape)
 
     def empty_space(self, vmin: float, vmax: float, opacity: KnotTable | None, box: VolumeBox,

@@ -17,6 +17,7 @@ from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
 from pyvr_jupyter.torch_renderer import volume_cache
+from pyvr_jupyter.torch_renderer.backends import choose_backend
 from pyvr_jupyter.torch_renderer.fused import driver
 
 
@@ -150,12 +151,9 @@ def test_auto_renders_with_pytorch_while_the_kernel_compiles(volume, monkeypatch
 def test_cuda_device_falls_back_or_refuses_explicitly():
     if torch.cuda.is_available():
         pytest.skip("checks the CPU-only refusal")
-    renderer = VolumeRenderer((4, 4, 4), backend="torch")
-    assert renderer._choose_backend(False, torch.float32, None) == "torch"
-    renderer = VolumeRenderer((4, 4, 4), backend="fused")
-    renderer.device = torch.device("cuda")
+    assert choose_backend("torch", torch.device("cpu"), False, torch.float32, None) == "torch"
     with pytest.raises(ValueError, match="CPU"):
-        renderer._choose_backend(False, torch.float32, None)
+        choose_backend("fused", torch.device("cuda"), False, torch.float32, None)
 
 
 def test_thread_count_is_configurable(volume):
