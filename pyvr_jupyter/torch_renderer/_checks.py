@@ -200,21 +200,22 @@ def step_length(box, n_samples, step_size, smallest_spacing: float) -> float:
     return step
 
 
-def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = False) -> int:
+def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = False, packed_grid: bool = False) -> int:
     """Bytes the renderer needs for a volume of ``shape`` and ``dtype``, the array included:
     the array, the kernel's grid made from it (``_KERNEL_COPY_BYTES``), its coarser levels and
     the packed grids of the levels of at most 2²⁴ voxels; with ``float_copy``, the array and a whole float32
-    copy (float64 for float64 data), as the PyTorch stages make.
+    copy (float64 for float64 data), as the PyTorch stages make, and with ``packed_grid`` their
+    16-byte value + gradient grid of it too.
 
     Example: ``volume_working_bytes((400, 512, 512), np.int16) / 2**20`` → about 620 (MiB) for a CT.
     """
     voxels = math.prod(int(n) for n in shape)
     if isinstance(dtype, torch.dtype):
         name, itemsize = str(dtype).replace("torch.", ""), torch.empty(0, dtype=dtype).element_size()
-    else:
-        name, itemsize = np.dtype(dtype).name, np.dtype(dtype).itemsize  # ">i2" → "int16"
+    else:  # the kernels read native byte order only: a big-endian array is copied to float32
+        name, itemsize = np.dtype(dtype).name if np.dtype(dtype).isnative else "non-native", np.dtype(dtype).itemsize
     if float_copy:
-        return voxels * (itemsize + (8 if name in ("float64", "longdouble", "float128") else 4))
+        return voxels * (itemsize + (8 if name in ("float64", "longdouble", "float128") else 4) + 16 * packed_grid)
     packed_voxels = voxels  # the levels small enough for a packed grid: the first such, 1/8 of it, ...
     while packed_voxels > _PACKED_GRID_VOXELS:
         packed_voxels /= 8
@@ -222,10 +223,11 @@ def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = Fa
                      + packed_voxels * 8 / 7 * _PACKED_BYTES)
 
 
-def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume", float_copy: bool = False) -> int:
+def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume", float_copy: bool = False,
+                      packed_grid: bool = False) -> int:
     """Refuse, before allocating, a volume that would need more than ``MAX_VOLUME_BYTES``
     (``volume_working_bytes``; change that module attribute to allow more). Returns the bytes."""
-    size = volume_working_bytes(shape, dtype, float_copy)
+    size = volume_working_bytes(shape, dtype, float_copy, packed_grid)
     if size > MAX_VOLUME_BYTES:
         what = "with a float copy (PyTorch stages)" if float_copy else "with what the renderer makes from it"
         raise ValueError(f"{name} of shape {tuple(int(n) for n in shape)} and dtype {dtype} would need "

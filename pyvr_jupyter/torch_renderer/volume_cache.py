@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import xxhash
 
-from ._checks import as_volume_tensor, check_value_range, check_volume_array
+from ._checks import as_volume_tensor, check_value_range, check_volume_array, check_volume_size
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
 from .stages.empty_space import block_min_max, occupied_blocks, occupied_box, pad_blocks, skip_block_size
 from .stages.piecewise_linear import KnotTable
@@ -85,6 +85,7 @@ class VolumeLevel:
         with self._lock:
             if self._tensor is None:
                 values = self.values
+                check_volume_size(self.shape, values.dtype, float_copy=True)  # refused before allocating
                 if isinstance(values, np.ndarray):
                     values = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64 if values.dtype == np.float64
                                                                    else np.float32))
@@ -100,6 +101,7 @@ class VolumeLevel:
         with self._lock:
             grid = self._packed.get(key)
         if grid is None:
+            check_volume_size(self.shape, self.values.dtype, float_copy=True, packed_grid=True)
             grid = pack_grid(self.tensor(), spacing, with_gradient=True)
             with self._lock:
                 self._packed[key] = grid
@@ -160,12 +162,13 @@ class VolumeLevel:
 
     def nbytes(self) -> dict:
         """Bytes this level holds beyond the user's array, by what holds them."""
+        with self._lock:  # the frame worker may be adding a grid
+            kernel, tensor, packed, blocks = self._kernel, self._tensor, list(self._packed.values()), self._blocks
         own = 0 if self.index == 0 else _nbytes(self.values)
-        kernel = 0 if self._kernel is None or np.shares_memory(self._kernel[0], self.values) else self._kernel[0].nbytes
-        tensor = 0 if self._tensor is None or _shares(self._tensor, self.values) else _nbytes(self._tensor)
+        kernel = 0 if kernel is None or np.shares_memory(kernel[0], self.values) else kernel[0].nbytes
+        tensor = 0 if tensor is None or _shares(tensor, self.values) else _nbytes(tensor)
         return {"level": own, "kernel_grid": kernel, "float_copy": tensor,
-                "packed_grid": sum(_nbytes(g) for g in self._packed.values()),
-                "blocks": sum(_nbytes(b) for b in self._blocks or ())}
+                "packed_grid": sum(_nbytes(g) for g in packed), "blocks": sum(_nbytes(b) for b in blocks or ())}
 
 
 class VolumeState:

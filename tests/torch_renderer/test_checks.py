@@ -63,6 +63,7 @@ def test_volume_size_is_checked_before_allocating_naming_shape_dtype_need_and_li
     ((512, 1024, 1024), np.uint16, 2.6),  # a 1 GiB stack: read in place, levels
     ((400, 512, 512), np.int16, 4.6),  # a CT: an unsigned copy beside it
     ((400, 512, 512), np.int32, 8.6),  # other dtypes: a float32 copy
+    ((400, 512, 512), ">u2", 6.6),  # big-endian: the kernels read native order, so a float32 copy
 ])
 def test_large_volumes_are_counted_at_their_compact_cost(shape, dtype, per_voxel):
     voxels = np.prod(shape)
@@ -167,3 +168,16 @@ def test_spacing_beyond_float32_safe_lengths_is_refused(spacing):
 def test_spacing_within_bounds_is_float64():
     spacing = check_spacing((1e-12, 0.5, 1e12))
     assert spacing.dtype == torch.float64 and spacing.tolist() == [1e-12, 0.5, 1e12]
+
+
+def test_the_pytorch_stages_copy_of_a_large_level_is_checked_before_it_is_made(monkeypatch):
+    """Review finding: a volume counted at its compact cost was then copied to float32 and packed
+    (20 more bytes per voxel) by the PyTorch stages (backend="torch", CUDA) without a check."""
+    from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer
+
+    volume = np.zeros((256, 256, 264), dtype=np.uint8)  # over 2^24 voxels: read in place by the kernel
+    volume[100:150, 100:150, 100:150] = 1
+    monkeypatch.setattr(_checks, "MAX_VOLUME_BYTES", check_volume_size(volume.shape, volume.dtype) + 1)
+    renderer = VolumeRenderer(volume.shape, backend="torch")
+    with pytest.raises(ValueError, match=r"dtype uint8 would need .* with a float copy .*MAX_VOLUME_BYTES"):
+        renderer.render(volume, Camera.for_volume(volume.shape), image_size=8, value_range=(0, 1))

@@ -73,10 +73,10 @@ def march_image(args: KernelArgs, check_stop, threads: int | None = None) -> tup
     n_pixels = args.width * args.height
     out = np.zeros((n_pixels, 4), dtype=table_dtype(args.grid.dtype))
     samples = np.zeros(n_pixels, dtype=np.int64)
-    threads = threads or POOL_SIZE
+    threads = min(threads or POOL_SIZE, max(1, n_pixels // MIN_PIXELS_PER_THREAD))  # the whole image's share
     for first, last in tiles(n_pixels):
         check_stop()
-        with _kernel_call(min(threads, max(1, (last - first) // MIN_PIXELS_PER_THREAD))):
+        with _kernel_call(threads):
             march_tile(args, first, out[first:last], samples[first:last])
     return out, samples
 

@@ -52,8 +52,8 @@ def block_min_max(volume, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         ``(minimum, maximum)`` float32 tensors (float64 for float64 data), each
         (ceil((D−1)/B), ceil((H−1)/B), ceil((W−1)/B)).
     """
-    if isinstance(volume, torch.Tensor) and volume.device.type != "cpu":
-        return _block_min_max(volume.detach(), block_size)
+    if isinstance(volume, torch.Tensor) and (volume.device.type != "cpu" or volume.dtype == torch.bfloat16):
+        return _block_min_max(volume.detach().float() if volume.dtype == torch.bfloat16 else volume.detach(), block_size)
     values = volume.detach().numpy() if isinstance(volume, torch.Tensor) else volume
     counts = [max(1, -(-(s - 1) // block_size)) for s in values.shape]
     dtype = np.float64 if values.dtype == np.float64 else np.float32

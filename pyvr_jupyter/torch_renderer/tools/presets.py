@@ -115,14 +115,18 @@ _register_colormaps()
 
 
 def looks_like_ct(values: np.ndarray) -> bool:
-    """Do these values (a sample of a volume: any shape) look like a CT in Hounsfield units? Air
-    near −1000 (or padding below it, down to −3024 as some scanners write) for at least 1 % of
-    them, and bone or contrast (above 300 HU) somewhere; an MR or microscopy volume has neither."""
+    """Do these values (a sample of a volume: any shape) look like a CT in Hounsfield units?
+    Whole numbers (scanners store integers; a rescaled NIfTI keeps them whole), no padding below
+    −3100 (some scanners write −3024 outside the field of view), bone or contrast above 300 HU,
+    and air as a peak: at least 1 % of the values within 50 HU of −1000, and at least three times
+    as many there as in an average 100-HU bin between −900 and 300 HU (a uniform spread or an MR
+    volume has no such peak)."""
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    if values.size == 0 or not np.isfinite(values).all():
+    if values.size == 0 or not np.isfinite(values).all() or not np.array_equal(values, np.round(values)):
         return False
-    air = (values >= -1100) & (values <= -900)
-    return bool(values.min() >= -3100 and air.mean() >= 0.01 and values.max() >= 300)
+    air = np.mean((values >= -1050) & (values <= -950))
+    tissue_per_bin = np.mean((values > -900) & (values <= 300)) / 12
+    return bool(values.min() >= -3100 and values.max() >= 300 and air >= 0.01 and air >= 3 * tissue_per_bin)
 
 
 def ct_preset_for(volume) -> str | None:

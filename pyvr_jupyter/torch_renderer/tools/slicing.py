@@ -291,8 +291,8 @@ def _voxel_plane(shape, geometry: SlicePlane, spacing: np.ndarray, origin: np.nd
     first = (geometry.pixel_to_world(0, 0) - origin) / spacing  # (x, y, z) voxel coordinates
     along = {"col": geometry.right * geometry.pitch / spacing, "row": -geometry.up * geometry.pitch / spacing}
     axes = {name: int(np.argmax(np.abs(step))) for name, step in along.items()}
-    unit = all(np.allclose(np.abs(step), np.eye(3)[axes[name]], atol=1e-9) for name, step in along.items())
-    if not unit or axes["col"] == axes["row"] or not np.allclose(first, np.round(first), atol=1e-6):
+    unit = all(np.allclose(np.abs(step), np.eye(3)[axes[name]], rtol=0, atol=1e-9) for name, step in along.items())
+    if not unit or axes["col"] == axes["row"] or not np.allclose(first, np.round(first), rtol=0, atol=1e-6):
         return None
     start = np.round(first).astype(int)
     counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z

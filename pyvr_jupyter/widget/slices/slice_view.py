@@ -368,7 +368,9 @@ class SliceView(anywidget.AnyWidget):
                 self.error = ""
 
     def close(self) -> None:
-        """Close the widget and its layout (a widget of its own)."""
+        """Close the widget and its layout (a widget of its own), and let go of the volume's
+        shared state (its levels and grids go with their last holder)."""
+        self._state = None
         super().close()
         close_parts(self)
 

@@ -34,7 +34,7 @@ from ...torch_renderer.volume_cache import COARSEST_SIDE, PACKED_GRID_VOXELS, sh
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
-           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "CAMERA_BURST_S"]
+           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "CAMERA_BURST_S", "HASHED_BYTES"]
 
 PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
 PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
@@ -54,6 +54,9 @@ PREVIEW_LEVEL_STEP = 2.0
 # a full frame once they stop. Measured in JupyterLab before this: every write asked for a full
 # frame, the follower drew one per 3-s drag and the leader fell to 2.6-3.0 fps.
 CAMERA_BURST_S = 0.3
+# numpy volumes up to this size are hashed at every frame (XXH3: about 3 ms for 64 MiB), so an
+# in-place edit shows at once; larger ones are read anew at ``refresh()`` (``FrameSource._held``).
+HASHED_BYTES = 64 << 20
 
 
 class FrameSource:
@@ -88,6 +91,7 @@ class FrameSource:
         self._stopped = False
         self._volume_state = None  # a numpy volume's shared state (``_held``)
         self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
+        self._failed_kernels: set = set()  # kernel dtypes whose compile failed: no coarser stand-in
         self._level_rendered = 0  # the level the last render drew
         #: Paces the frames; nothing is drawn until the view is displayed.
         self.scheduler = FrameScheduler(self._draw, visible=False, shown=False)
@@ -156,17 +160,18 @@ class FrameSource:
                            value_range=tuple(view.value_range), use_lighting=view.use_lighting,
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level)
-            volume, series, t = self._held(view.volume), view.time_series, view.time_index
+            volume, series, t = view.volume, view.time_series, view.time_index
+        volume = self._held(volume)  # outside the lock: it may hash the array once
         if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
             options["level"] = self._level_while_compiling(volume, level)
-        self._level_rendered = options["level"]
+            self._level_rendered = options["level"]
         with torch.no_grad():
             start = time.perf_counter()
             image = (series.render(view.renderer, t, camera, should_stop=should_stop, **options) if series is not None
                      else view.renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
         elapsed = time.perf_counter() - start
         units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
-        self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, level)] = elapsed / units
+        self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, options["level"])] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
         return image, version
 
@@ -182,6 +187,7 @@ class FrameSource:
         wanted = state.level(level).kernel_dtype
         chosen = level
         while (chosen < state.max_level and state.level(chosen).n_voxels > PACKED_GRID_VOXELS
+               and state.level(chosen).kernel_dtype not in self._failed_kernels
                and not fused.ensure_ready(state.level(chosen).kernel_dtype)):
             chosen += 1
         if chosen != level and not self._awaiting_kernel:
@@ -193,8 +199,8 @@ class FrameSource:
     def _refresh_when_compiled(self, dtype) -> None:
         try:
             fused.wait_until_compiled(dtype)
-        except Exception:  # a failed compile: the coarser level stays, as the renderer falls back
-            return
+        except Exception:  # a failed compile: level 0 through the PyTorch stages, as the renderer falls back
+            self._failed_kernels.add(dtype)
         finally:
             self._awaiting_kernel = False
         with self._lock:
@@ -202,11 +208,13 @@ class FrameSource:
         self.show_full()
 
     def _held(self, volume):
-        """What the renderer is given for ``volume``: a numpy array's shared state, kept until
-        ``volume_changed()`` (numpy arrays have no version counter, so the renderer would hash
-        the whole array at every frame: 9 ms for a 400 × 512 × 512 CT, ~50 ms for a 1 GiB
-        stack); tensors as they are (their version counter is read for free)."""
-        if not isinstance(volume, np.ndarray):
+        """What the renderer is given for ``volume``: for a numpy array over ``HASHED_BYTES``, its
+        shared state, kept until ``volume_changed()`` (numpy arrays have no version counter, so
+        the renderer hashes them at every render: 9 ms for a 400 × 512 × 512 CT, ~50 ms for a
+        1 GiB stack; an in-place edit of such an array shows at ``refresh()``); smaller arrays
+        and tensors as they are (a few milliseconds of hashing; a tensor's version counter is
+        free), so their in-place edits show at the next frame."""
+        if not isinstance(volume, np.ndarray) or volume.nbytes <= HASHED_BYTES:
             return volume
         state = self._volume_state
         if state is None or state.source is not volume:

@@ -281,7 +281,8 @@ class VolumeView(anywidget.AnyWidget):
     def refresh(self) -> None:
         """Show the current state of what the view reads by reference: transfer-function
         objects given as ``opacity=`` and ``colormap=``, a ``camera=`` whose tensors require grad
-        (all re-read, ``following``) and a volume (tensor or numpy array) edited in place. Quick (the render
+        (all re-read, ``following``) and a volume edited in place (a tensor's edits, and a numpy
+        array's up to 64 MiB, show at the next frame anyway; larger arrays at refresh). Quick (the render
         happens on the view's thread); call it from a loop, e.g. every few steps of an
         optimisation (``fit(..., view=view)`` does). While the loop's cell runs the view shows
         previews at the rate the browser can draw, then a full frame.

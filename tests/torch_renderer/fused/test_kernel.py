@@ -235,3 +235,19 @@ def test_the_kernels_unpack_every_setting_in_its_order():
         unpacked = re.search(r"\((width,.*?)\) = args", inspect.getsource(kernel.py_func), flags=re.S).group(1)
         names = [name.strip().lstrip("_") for name in unpacked.replace("\n", " ").split(",")]
         assert names == list(KernelArgs._fields), kernel.__name__
+
+
+def test_small_images_render_on_fewer_threads_and_large_ones_on_the_whole_pool(monkeypatch):
+    """Waking the pool costs more than a tiny frame saves; a large image uses every thread (the
+    per-tile share capped full frames at 4 threads on machines with more cores: review finding)."""
+    volume = create_test_volume((16, 16, 16), "torus")
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    renderer.render(volume, image_size=8)  # compiled and warm
+    asked = []
+    monkeypatch.setattr(driver, "POOL_SIZE", 16)
+    monkeypatch.setattr(driver, "set_threads", asked.append)
+    renderer.render(volume, image_size=(256, 256))  # 8 tiles of 8192 pixels
+    assert set(asked) == {16}
+    asked.clear()
+    renderer.render(volume, image_size=(40, 40))  # 1600 pixels: less than one thread's share
+    assert set(asked) == {1}

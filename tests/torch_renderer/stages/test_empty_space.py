@@ -82,3 +82,11 @@ def test_blocks_of_an_array_read_in_its_own_dtype_equal_the_pooled_tensors(shape
     as_float = torch.from_numpy(values.astype(np.float64 if dtype == np.float64 else np.float32))
     for got, expected in zip(block_min_max(values, block_size), _block_min_max(as_float, block_size)):
         assert torch.equal(got, expected)
+
+
+def test_a_bfloat16_tensor_gets_its_blocks_through_the_tensor_path():
+    """numpy has no bfloat16: such a tensor rendered before the numpy path, and must still."""
+    values = torch.rand(9, 10, 11)
+    for got, expected in zip(block_min_max(values.to(torch.bfloat16), 2),
+                             block_min_max(values.to(torch.bfloat16).float(), 2)):
+        assert torch.equal(got, expected)

@@ -72,3 +72,12 @@ def test_the_default_preset_is_chosen_for_a_ct_only_judged_on_a_subsample(monkey
     assert presets.ct_preset_for(ct_like(rng)) == DEFAULT_CT_PRESET
     assert presets.ct_preset_for(torch.from_numpy(ct_like(rng))) == DEFAULT_CT_PRESET
     assert presets.ct_preset_for(rng.integers(0, 4000, (40, 64, 64), dtype=np.uint16)) is None
+
+
+def test_spreads_that_merely_reach_minus_1000_are_not_taken_for_a_ct():
+    """Review finding: uniform(-1000, 1000) and 1000·sin(...) got the bone preset."""
+    rng = np.random.default_rng(1)
+    assert not looks_like_ct(rng.uniform(-1000, 1000, (20, 20, 20)))
+    assert not looks_like_ct(np.round(rng.uniform(-1000, 1000, (20, 20, 20))))  # whole numbers, no air peak
+    assert not looks_like_ct(1000 * np.sin(np.linspace(0, 40, 8000)))
+    assert looks_like_ct(ct_like(rng).astype(np.float32))  # a rescaled CT keeps whole numbers

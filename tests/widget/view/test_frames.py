@@ -46,9 +46,11 @@ def test_the_view_inside_viewer_shares_the_path():
     box.close()
 
 
-def test_a_numpy_volume_is_hashed_once_not_at_every_frame_and_anew_on_refresh(monkeypatch):
+def test_a_large_numpy_volume_is_hashed_once_not_at_every_frame_and_anew_on_refresh(monkeypatch):
     from pyvr_jupyter.torch_renderer import volume_cache
+    from pyvr_jupyter.widget.view import frames
 
+    monkeypatch.setattr(frames, "HASHED_BYTES", 0)  # as for a volume over 64 MiB
     calls = []
     fingerprint = volume_cache._content_fingerprint
     monkeypatch.setattr(volume_cache, "_content_fingerprint", lambda a: calls.append(1) or fingerprint(a))
@@ -114,4 +116,21 @@ def test_while_the_kernel_compiles_a_large_level_shows_coarser_then_the_full_fra
     view.settle()
     assert wait_for(lambda: view.stats()["level_shown"] == 0)
     assert kinds(view)[-1] == "full" and view.renderer.last_stats["backend"] == "fused"
+    view.close()
+
+
+def test_a_small_numpy_volume_edited_in_place_shows_at_the_next_frame():
+    """Small arrays are hashed at every frame (a few ms): an edit shows without refresh(), and
+    the empty-space blocks follow it (a stale block grid would hide what was added)."""
+    volume = np.zeros((24, 24, 24), dtype=np.float32)
+    volume[2:8, 2:8, 2:8] = 1.0
+    from pyvr_jupyter.torch_renderer import Camera
+
+    view = RecordingView(volume, width=32, height=32, opacity=[(0, 0), (0.5, 0), (1, 0.9)], value_range=(0, 1),
+                         camera=Camera.for_volume(volume.shape))  # the whole box in view
+    before = view.screenshot()
+    volume[:] = 0.0
+    volume[14:22, 14:22, 14:22] = 1.0  # the object moved to blocks that were empty
+    after = view.screenshot()
+    assert after.max() > 0 and not np.array_equal(before, after)
     view.close()
