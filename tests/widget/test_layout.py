@@ -175,3 +175,19 @@ def test_a_ct_given_a_colormap_or_opacity_keeps_them_and_gets_no_preset():
     view = VolumeView(create_test_volume((24, 24, 24), "torus"))  # not a CT: the data's own defaults
     assert view.ct_preset is None and view.colormap == "viridis"
     view.close()
+
+
+def test_closing_the_viewer_frees_the_volumes_shared_state():
+    """Review finding: the three slices kept the shared levels and grids after box.close()."""
+    import gc
+    import weakref
+
+    from pyvr_jupyter.torch_renderer.volume_cache import shared_state
+
+    volume = ct_like()
+    box = viewer(volume, slices=True, width=32, height=32)
+    box.view.screenshot()
+    state = weakref.ref(shared_state(volume, "cpu"))
+    box.close()
+    gc.collect()
+    assert state() is None
