@@ -432,7 +432,10 @@ def bench_fixed(sizes: Sizes, log) -> dict:
     for _ in range(5):
         frame()
     volume_np = volume.numpy()
-    timing = interleave({"tensor": frame, "numpy": lambda: renderer.render(
+    # A renderer of its own for the array: a renderer keeps the state of the last volume it drew
+    # only, so one renderer alternating two volume objects remade each one's state every frame.
+    renderer_np = s1_renderer(volume.shape, "cpu", "fused")
+    timing = interleave({"tensor": frame, "numpy": lambda: renderer_np.render(
         volume_np, camera, image_size=(image, image), step_size=0.5)}, sizes.fixed_frames)
     profile = cProfile.Profile()
     profile.enable()
