@@ -213,3 +213,11 @@ def cell_output(page, index, pattern, timeout=120_000):
     page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
                            arg=[outputs.element_handle(timeout=timeout), pattern], timeout=timeout)
     return re.search(pattern, outputs.inner_text())
+
+
+def shoot(page, name: str) -> None:
+    """A screenshot of ``page`` to $PYVR_SCREENSHOTS/``name``, when that variable is set."""
+    folder = os.environ.get("PYVR_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name))

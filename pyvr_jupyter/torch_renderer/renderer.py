@@ -29,9 +29,9 @@ from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
-                                        rgba_table)
+                                        check_transfer_function, rgba_table)
 from .tools.ray_batches import check_cameras, validated_rays
-from .volume_cache import VolumeState, shared_state
+from .volume_cache import VolumeState, packed_for_call, shared_state
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 
@@ -136,13 +136,13 @@ class VolumeRenderer:
 
         Returns self, so calls chain: ``renderer.set_opacity_transfer_function(otf).render(volume)``.
         """
-        self.opacity_tf = _check_tf("opacity_tf", opacity_tf, 1)
+        self.opacity_tf = check_transfer_function("opacity_tf", opacity_tf, 1)
         return self
 
     def set_color_transfer_function(self, color_tf: TransferFunction) -> "VolumeRenderer":
         """Use ``color_tf`` (RGB over the TF domain: a ``ColorTransferFunction`` or any
         three-channel ``TransferFunction``) from the next render. Returns self."""
-        self.color_tf = _check_tf("color_tf", color_tf, 3)
+        self.color_tf = check_transfer_function("color_tf", color_tf, 3)
         return self
 
     def set_lighting(self, light_direction=None, ambient=None, diffuse=None, specular=None, shininess=None,
@@ -375,13 +375,13 @@ class VolumeRenderer:
             return torch.zeros(height, width, 4, dtype=dtype, device=self.device)  # nothing left to see
         if backend == "fused" and self.device.type == "cpu":  # the values as they are (fused/args.py)
             if shaded and chosen.uses_packed_grid():
-                context.grid = _packed(chosen, spacing, packed_grids)
+                context.grid = packed_for_call(chosen, spacing, packed_grids)
             else:
                 context.kernel_grid, context.value_offset = chosen.kernel_values()
         elif grid is None:
-            context.grid = grid = _packed(chosen, spacing, packed_grids) if shaded else chosen.tensor()[None, None]
+            context.grid = grid = packed_for_call(chosen, spacing, packed_grids) if shaded else chosen.tensor()[None, None]
         elif shaded:
-            context.grid = grid = _packed(chosen, spacing, packed_grids)
+            context.grid = grid = packed_for_call(chosen, spacing, packed_grids)
 
         # 3. Empty-space skipping, unless the volume or the opacity TF is learnt: their gradient
         #    reaches samples whose opacity is zero now but would not stay zero.
@@ -441,21 +441,3 @@ class VolumeRenderer:
     def __repr__(self) -> str:
         return (f"VolumeRenderer(volume_shape={self.volume_shape}, device='{self.device}', "
                 f"spacing={self._spacing.tolist()}, opacity={self.opacity_tf!r}, color={self.color_tf!r})")
-
-
-def _packed(level, spacing: torch.Tensor, packed_grids: dict | None) -> torch.Tensor:
-    """``level.packed(spacing)``, made once per ``render_rgba`` call when ``packed_grids`` is given
-    (a learnt volume's level keeps none: its values change between calls)."""
-    if packed_grids is None:
-        return level.packed(spacing)
-    if level.index not in packed_grids:
-        packed_grids[level.index] = level.packed(spacing)
-    return packed_grids[level.index]
-
-
-def _check_tf(name: str, tf, n_channels: int) -> TransferFunction:
-    if not isinstance(tf, TransferFunction) or tf.n_channels != n_channels:
-        kind = "OpacityTransferFunction" if n_channels == 1 else "ColorTransferFunction"
-        raise TypeError(f"{name} must be a {kind} (or a TransferFunction of {n_channels} channel"
-                        f"{'s' if n_channels > 1 else ''}), got {type(tf).__name__}")
-    return tf

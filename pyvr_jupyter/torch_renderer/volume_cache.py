@@ -33,7 +33,7 @@ from .stages.piecewise_linear import KnotTable
 from .stages.raysampling import VolumeBox
 from .stages.volume_sampling import pack_grid
 
-__all__ = ["VolumeState", "VolumeLevel", "shared_state", "volume_key", "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
+__all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "volume_key", "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
 
 #: What the fused kernel reads for each dtype: (its grid dtype, the offset added to the values).
 #: Other real dtypes (float16, 32- and 64-bit integers) become a float32 copy.
@@ -260,6 +260,19 @@ def _shares(tensor: torch.Tensor, values) -> bool:
 # ---- sharing ----------------------------------------------------------------------------------
 _shared: dict = {}  # (id of the array, device) -> weak reference to its state
 _shared_lock = threading.Lock()
+
+
+def packed_for_call(level: VolumeLevel, spacing: torch.Tensor, packed_grids: dict | None) -> torch.Tensor:
+    """``level.packed(spacing)``, made once per render call when ``packed_grids`` (that call's
+    dict) is given: a learnt volume's level keeps none (its values change between calls), but
+    the views of one batched call share it.
+
+    Example: ``grids = {}; [packed_for_call(level, spacing, grids) for view in views]`` packs once."""
+    if packed_grids is None:
+        return level.packed(spacing)
+    if level.index not in packed_grids:
+        packed_grids[level.index] = level.packed(spacing)
+    return packed_grids[level.index]
 
 
 def shared_state(volume, device="cpu") -> VolumeState:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_harness import (FIGURES, TOKEN, canvas_pixels, cell_output, open_notebook, run_cell, shut_down_kernel,
-                             write_notebook)
+from jupyter_harness import (FIGURES, canvas_pixels, cell_output, open_notebook, run_cell, shut_down_kernel,
+                             write_notebook, shoot)
 
 # Colab's CDN widget manager hands custom messages to the widgets without their binary buffers.
 # The shim does the same between JupyterLab's kernel websocket and the page: it asks the server
@@ -61,12 +61,6 @@ VIEW = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
         "view")
 STATS = "import json; print('STATS=' + json.dumps(view.stats()))"
 
-
-def shoot(page, name):
-    """A screenshot to $PYVR_SCREENSHOTS, when set."""
-    folder = os.environ.get("PYVR_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def new_page(browser, server, name, init_script=None, viewport=(1280, 1000)):

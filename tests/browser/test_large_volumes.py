@@ -13,9 +13,8 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 
-from jupyter_harness import FIGURES, cell_output, open_notebook, run_cell, shut_down_kernel, write_notebook
+from jupyter_harness import FIGURES, cell_output, open_notebook, run_cell, shut_down_kernel, write_notebook, shoot
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SHAPE = (200, 256, 256)  # (D, H, W); the longest side is above the preview level (160)
@@ -79,12 +78,6 @@ SLICE_COLOURS = """(axis) => {
   return {grey: grey / n, dark: dark / n, body: body / n, bone: bone / n, size: [c.width, c.height]};
 }"""
 
-
-def shoot(page, name):
-    folder = os.environ.get("PYVR_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name))
 
 
 def state(page, cell, marker):

@@ -3,15 +3,12 @@ with slices beside its controls at 1440 × 1100, a closed view leaves no empty o
 slider swept over 60 steps ends on the last, and two linked views both stream while one is
 dragged. Screenshots go to $PYVR_SCREENSHOTS when set."""
 
-import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from jupyter_harness import (FIGURES, Page, cell_output, open_notebook, record_frames, recorded_frames, run_cell,
-                             shut_down_kernel, wait_frame_after, write_notebook)
+from jupyter_harness import (FIGURES, Page, cell_output, open_notebook, run_cell,
+                             shut_down_kernel, wait_frame_after, write_notebook, shoot)
 
 VIEWER = ("from pyvr_jupyter import viewer, create_test_volume\n"
           "box = viewer(create_test_volume((64, 64, 64), 'torus'), slices=True)\n"
@@ -24,12 +21,6 @@ GEOMETRY = """() => {
           editor: r(editor), width: innerWidth, height: innerHeight};
 }"""
 
-
-def shoot(page, name):
-    folder = os.environ.get("PYVR_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name))
 
 
 @pytest.mark.parametrize("theme", ["JupyterLab Light", "JupyterLab Dark"])

@@ -31,7 +31,7 @@ from .._checks import _short, check_finite_number
 from .piecewise_linear import (KnotTable, TransferFunction, _PiecewiseLinear, _split_points,
                                interpolate_piecewise_linear, rgba_table)
 
-__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "TransferFunction", "KnotTable",
+__all__ = ["OpacityTransferFunction", "ColorTransferFunction", "TransferFunction", "KnotTable", "check_transfer_function",
            "interpolate_piecewise_linear", "rgba_table"]
 
 
@@ -356,3 +356,15 @@ class ColorTransferFunction(_PiecewiseLinear):
         if self.colormap_name is not None:
             return f"ColorTransferFunction({self.colormap_name!r})"
         return f"ColorTransferFunction.custom({len(self.positions)} points)"
+
+
+def check_transfer_function(name: str, tf, n_channels: int) -> TransferFunction:
+    """``tf`` when it is a ``TransferFunction`` of ``n_channels`` channels (1: opacity, 3:
+    colour), else a TypeError naming ``name``.
+
+    Example: ``renderer.opacity_tf = check_transfer_function("opacity_tf", tf, 1)``"""
+    if not isinstance(tf, TransferFunction) or tf.n_channels != n_channels:
+        kind = "OpacityTransferFunction" if n_channels == 1 else "ColorTransferFunction"
+        raise TypeError(f"{name} must be a {kind} (or a TransferFunction of {n_channels} channel"
+                        f"{'s' if n_channels > 1 else ''}), got {type(tf).__name__}")
+    return tf

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import torch
+
 from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from ...torch_renderer.tools.orientation import head_up_camera
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 
-__all__ = ["InitialLook", "initial_look", "default_camera"]
+__all__ = ["InitialLook", "initial_look", "default_camera", "box_camera", "default_renderer"]
 
 
 class InitialLook(NamedTuple):
@@ -55,3 +57,20 @@ def default_camera(volume, renderer: VolumeRenderer, opacity_tf: OpacityTransfer
                            value_range if value_range is not None else renderer.value_range_of(volume),
                            renderer.spacing.tolist(), renderer.origin.tolist())
     return Camera.for_points(shown) if orientation is None else head_up_camera(orientation, points=shown)
+
+
+def box_camera(volume_shape, renderer: VolumeRenderer, orientation: str | None) -> Camera:
+    """A camera framing the whole box of a volume of ``volume_shape`` under ``renderer``'s
+    spacing and origin (a new volume with another box), head-up when ``orientation`` is known."""
+    framing = dict(spacing=renderer.spacing.tolist(), origin=renderer.origin.tolist())
+    return (Camera.for_volume(volume_shape, **framing) if orientation is None else
+            head_up_camera(orientation, volume_shape, **framing))
+
+
+def default_renderer(volume) -> VolumeRenderer:
+    """The renderer a view makes for ``volume``: on the volume's device (a tensor on a GPU is
+    rendered there; numpy arrays say "cpu", or have no device before numpy 2). On a CPU, chunks
+    smaller than the default let a full frame give way to new input quickly; a GPU renders a
+    full frame in milliseconds, in the default's few chunks."""
+    device = torch.device(getattr(volume, "device", "cpu"))
+    return VolumeRenderer(volume.shape, device=device, max_memory_bytes=64 << 20 if device.type == "cpu" else None)

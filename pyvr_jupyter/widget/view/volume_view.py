@@ -30,13 +30,13 @@ from PIL import Image
 from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
-from ...torch_renderer.tools.orientation import check_orientation, head_up_camera
+from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
 from .cells import watch_cells
 from .clip_state import ClipState
-from .defaults import default_camera, initial_look
+from .defaults import box_camera, default_camera, default_renderer, initial_look
 from .following import Following, color_copy, opacity_points
 from .frames import FrameSource
 from .messages import BrowserMessages
@@ -164,12 +164,7 @@ class VolumeView(anywidget.AnyWidget):
         worker: hold it to read or change them together from another thread."""
         self._closed = False
         self._syncing = False  # True while traits are written from the camera (no extra render)
-        # A tensor on a GPU is rendered there (numpy arrays say "cpu", or have no device before
-        # numpy 2). On a CPU, smaller chunks than the default let a full frame give way to new
-        # input quickly; a GPU renders a full frame in milliseconds, in the default's few chunks.
-        device = torch.device(getattr(volume, "device", "cpu"))
-        self.renderer = renderer if renderer is not None else VolumeRenderer(
-            volume.shape, device=device, max_memory_bytes=64 << 20 if device.type == "cpu" else None)
+        self.renderer = renderer if renderer is not None else default_renderer(volume)
         if spacing is not None or loaded_spacing is not None:
             self.renderer.spacing = spacing if spacing is not None else loaded_spacing
         if loaded_origin is not None:
@@ -242,9 +237,7 @@ class VolumeView(anywidget.AnyWidget):
                            and orientation == self.orientation)
             self._volume, self.orientation = volume, orientation
             if reframe:
-                framing = dict(spacing=renderer.spacing.tolist(), origin=renderer.origin.tolist())
-                self._default_camera = (Camera.for_volume(volume.shape, **framing) if orientation is None else
-                                        head_up_camera(orientation, volume.shape, **framing))
+                self._default_camera = box_camera(volume.shape, renderer, orientation)
                 self.camera = self._default_camera.clone()
         self._time.series = None
         self.set_trait("time_points", 1)  # a player goes back to 0 and hides
