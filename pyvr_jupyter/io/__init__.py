@@ -1,4 +1,5 @@
-"""Volume file loaders: NIfTI (nibabel), NRRD (pynrrd), ``.npy`` and ``.npz`` (numpy).
+"""Volume file loaders: NIfTI (nibabel), NRRD (pynrrd), ``.npy`` and ``.npz`` (numpy), and
+OME-Zarr (zarr; read lazily, level by level and brick by brick: ``ome_zarr``, ``multiscale``).
 
 Every loader returns the data as (D, H, W) = ``[z, y, x]`` with the voxel spacing and origin in
 (x, y, z) order, ready for ``VolumeRenderer(shape, spacing=..., origin=...)`` and ``VolumeView``.
@@ -35,8 +36,12 @@ import numpy as np
 from . import common
 from .common import (MAX_LOAD_BYTES, SUPPORTED_SUFFIXES, LoadedSeries, LoadedVolume, _finish, _require,
                      _suffix)
+from .multiscale import Level, MultiscaleVolume
+from .ome_zarr import is_zarr_source, read_ome_zarr
+from .ome_zarr_writer import save_ome_zarr
 
-__all__ = ["LoadedVolume", "from_xyz", "LoadedSeries", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
+__all__ = ["LoadedVolume", "from_xyz", "LoadedSeries", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES",
+           "MultiscaleVolume", "Level", "read_ome_zarr", "save_ome_zarr"]
 
 
 def _time_spacing(path: Path, suffix: str) -> float:
@@ -100,9 +105,14 @@ def from_xyz(array, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), orientation
     return LoadedVolume(*loaded, orientation=orientation)
 
 
-def load_volume(path, volume_index: int | str | None = None, reorient: bool = True) -> LoadedVolume | LoadedSeries:
+def load_volume(path, volume_index: int | str | None = None, reorient: bool = True, *, channel: int = 0,
+                cache_bytes: int | None = None) -> LoadedVolume | LoadedSeries | MultiscaleVolume:
     """Read a volume file, by extension: ``.nii``/``.nii.gz`` (nibabel), ``.nrrd``/``.nhdr``
-    (pynrrd), ``.npy``/``.npz`` (numpy; an ``.npz`` may hold ``volume``, ``spacing``, ``origin``).
+    (pynrrd), ``.npy``/``.npz`` (numpy; an ``.npz`` may hold ``volume``, ``spacing``, ``origin``);
+    or open an OME-Zarr image (a ``.zarr`` folder or a URL such as ``http://…/image.ome.zarr``)
+    lazily, as a ``MultiscaleVolume`` that reads nothing until a view or a crop needs it
+    (``read_ome_zarr``: ``volume_index`` picks its time point, ``channel`` its channel,
+    ``cache_bytes`` sizes its brick cache).
 
     Args:
         path: the file.
@@ -128,6 +138,11 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         >>> volume.shape, [round(s, 3) for s in spacing]                  # (D, H, W); millimetres
         ((24, 96, 128), [2.0, 2.0, 2.2])
     """
+    if is_zarr_source(path):
+        if isinstance(volume_index, str):
+            raise ValueError(f"volume_index={volume_index!r} is not supported for OME-Zarr; pick a time point")
+        return read_ome_zarr(str(path), channel=channel, time_index=0 if volume_index is None else volume_index,
+                             cache_bytes=cache_bytes)
     path = Path(path)
     suffix = _suffix(path)
     if not suffix:

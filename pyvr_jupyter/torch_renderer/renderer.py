@@ -210,7 +210,10 @@ class VolumeRenderer:
 
         Args:
             volume: (D, H, W) numpy array or tensor, or a ``LoadedVolume`` (whose spacing and
-                origin become the renderer's); defaults to the one given to ``set_volume``.
+                origin become the renderer's); defaults to the one given to ``set_volume``. A
+                lazy ``MultiscaleVolume`` (an OME-Zarr store) renders the region the camera sees
+                at the level the image needs; its spacing and origin become the renderer's, and
+                ``last_stats["region"]`` says which level and voxels were read.
             camera: the view; defaults to ``Camera.for_volume`` of the volume.
             image_size: (H, W) or one int.
             n_samples: samples along the box's diagonal (step = diagonal / n_samples).
@@ -265,11 +268,17 @@ class VolumeRenderer:
         views of one call all render with the backend the first one chose (the kernels compiling
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
+        region = None
+        if hasattr(volume, "region_for_view"):  # a lazy multiscale volume (``io.MultiscaleVolume``)
+            region, volume, value_range = self._read_region(volume, camera, image_size, value_range)
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level)
         if not isinstance(camera, (list, tuple)):
-            return self._render(volume, camera, check_image_size(image_size), **options)
+            image = self._render(volume, camera, check_image_size(image_size), **options)
+            if region is not None:
+                self.last_stats["region"] = region
+            return image
         images, stats = [], None
         # The views share the volume's state and one packed grid per level: a learnt volume's are
         # made anew by every render, with their graph, and each view's graph kept its own (16
@@ -285,6 +294,17 @@ class VolumeRenderer:
                 "chunks": stats["chunks"] + self.last_stats["chunks"]}
         self.last_stats = {**stats, "views": len(images)}
         return torch.stack(images)
+
+    def _read_region(self, volume, camera, image_size, value_range):
+        """(plan, region, value_range) of a lazy multiscale volume: what one camera sees, at the
+        level its pixels need (``MultiscaleVolume.region_for_view``), or for several cameras the
+        finest whole level within ``region_bytes``; the region brings its spacing and origin. The
+        default value range is the volume's (its coarsest level's), the same for every region."""
+        if camera is None:
+            camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin)
+        plan = (volume.region_for_view(camera, check_image_size(image_size)) if isinstance(camera, Camera)
+                else volume.whole(volume.finest_whole_level()))
+        return plan, volume.read_region(plan), volume.value_range if value_range is None else value_range
 
     def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
                     use_opacity: bool = True, use_color: bool = True, use_lighting: bool = True,

@@ -58,12 +58,15 @@ class SliceViewer(widgets.VBox):
         if units and not view.units:
             view.units = units  # the 3-D view's scale bar says it too
         spacing, origin = view.renderer.spacing.tolist(), view.renderer.origin.tolist()
+        source = view.volume
+        if view.multiscale is not None:  # slices of a lazy volume read their planes from a finer level
+            source, spacing, origin = view.multiscale, None, None
         # A CT's slices are read in grey through a CT window, whatever the 3-D view's colours.
         ct_preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
         look = (dict(value_range=ct_preset.slice_window, colormap="gray") if ct_preset is not None else
                 dict(value_range=view.value_range, colormap=view.colormap))
         self.slices = tuple(
-            SliceView(view.volume, axis, spacing=spacing, origin=origin, display_size=slice_size, units=view.units,
+            SliceView(source, axis, spacing=spacing, origin=origin, display_size=slice_size, units=view.units,
                       orientation=view.orientation, **look)
             for axis in SLICE_AXES_SHOWN)
         first = self.slices[0]

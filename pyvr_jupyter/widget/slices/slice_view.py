@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import math
 import warnings
+from typing import NamedTuple
 
 import anywidget
 import numpy as np
@@ -45,6 +46,18 @@ __all__ = ["SliceView"]
 
 _MAX_SIDE = 1024  # slices larger than this (in pixels) are resampled down
 _IGNORED = "SliceView ignored input from the browser (invalid, or state only Python sets)"
+
+
+class _LazyState(NamedTuple):
+    value_range: tuple[float, float]
+
+
+def _lazy_source(volume):
+    """(array, state, spacing, origin) of a lazy multiscale volume's slices: the finest level
+    whose planes fit ``_MAX_SIDE`` pixels (native voxels up to 1024²), read a plane's bricks at a
+    time; the value range is the volume's (its coarsest level's)."""
+    level = volume.level(volume.slice_level(_MAX_SIDE))
+    return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin
 
 
 class SliceView(anywidget.AnyWidget):
@@ -141,15 +154,18 @@ class SliceView(anywidget.AnyWidget):
         """Check, then adopt ``volume`` with ``spacing``, ``origin`` and ``orientation`` (else a
         ``LoadedVolume``'s, else the current ones); nothing changes when a check fails."""
         loaded_orientation = getattr(volume, "orientation", None)
-        volume, loaded_spacing, loaded_origin = unwrap_volume(volume)
+        if hasattr(volume, "region_for_view"):  # a lazy multiscale volume: planes are read brick by brick
+            volume, state, loaded_spacing, loaded_origin = _lazy_source(volume)
+        else:
+            volume, loaded_spacing, loaded_origin = unwrap_volume(volume)
+            check_volume_array(volume)
+            volume = volume.detach() if isinstance(volume, torch.Tensor) else volume
+            # Shared with every view of this array: its value range is read once, in slabs (NaN refused).
+            state = shared_state(volume, getattr(volume, "device", "cpu"))
         orientation = check_orientation(orientation if orientation is not None else
                                         loaded_orientation if loaded_spacing is not None else self._orientation)
         if orientation is None and getattr(self, "convention", "neurological") != "neurological":
             slice_layout("z", None, self.convention)  # radiological needs an orientation: raises
-        check_volume_array(volume)
-        volume = volume.detach() if isinstance(volume, torch.Tensor) else volume
-        # Shared with every view of this array: its value range is read once, in slabs (NaN refused).
-        state = shared_state(volume, getattr(volume, "device", "cpu"))
         state.value_range  # noqa: B018 (raises for NaN or Inf before anything changes)
         spacing = next(v for v in (spacing, loaded_spacing, self._spacing) if v is not None)
         spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()

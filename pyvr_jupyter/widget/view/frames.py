@@ -17,6 +17,7 @@ Frames travel as a binary buffer of a custom message. A widget manager that drop
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import math
 import threading
@@ -89,7 +90,7 @@ class FrameSource:
         #: once the browser reported a frame without its buffer.
         self.transport = "binary"
         self._stopped = False
-        self._volume_state = None  # a numpy volume's shared state (``_held``)
+        self._volume_states: dict = {}  # id → shared state of the numpy volumes drawn last (``_held``)
         self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
         self._failed_kernels: set = set()  # kernel dtypes whose compile failed: no coarser stand-in
         self._level_rendered = 0  # the level the last render drew
@@ -132,7 +133,7 @@ class FrameSource:
     def close(self) -> None:
         """For good: later requests are ignored and the worker exits."""
         self._stopped = True
-        self._volume_state = None
+        self._volume_states.clear()
         self.scheduler.stop()
 
     def acknowledge(self, frame_id: int) -> None:
@@ -161,15 +162,24 @@ class FrameSource:
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level)
             volume, series, t = view.volume, view.time_series, view.time_index
+            regions, renderer = view._regions, view.renderer
+        region = regions.region(camera, image_size) if regions is not None and kind != PREVIEW else None
+        if region is not None:  # a finer region of a lazy volume, with its own spacing and origin
+            renderer = copy.copy(renderer)  # the view's renderer keeps the base's geometry
+            renderer.spacing, renderer.origin = region.spacing, region.origin
+            options["step_size"] = step_voxels * float(renderer.spacing.min())
+            volume = region.data
         volume = self._held(volume)  # outside the lock: it may hash the array once
         if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
             options["level"] = self._level_while_compiling(volume, level)
             self._level_rendered = options["level"]
         with torch.no_grad():
             start = time.perf_counter()
-            image = (series.render(view.renderer, t, camera, should_stop=should_stop, **options) if series is not None
-                     else view.renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
+            image = (series.render(renderer, t, camera, should_stop=should_stop, **options) if series is not None
+                     else renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
         elapsed = time.perf_counter() - start
+        if renderer is not view.renderer:
+            view.renderer.last_stats = renderer.last_stats
         units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
         self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, options["level"])] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
@@ -216,14 +226,23 @@ class FrameSource:
         free), so their in-place edits show at the next frame."""
         if not isinstance(volume, np.ndarray) or volume.nbytes <= HASHED_BYTES:
             return volume
-        state = self._volume_state
+        states = self._volume_states  # two: a lazy volume's base and region take turns
+        state = states.get(id(volume))
         if state is None or state.source is not volume:
-            state = self._volume_state = shared_state(volume, self._view.renderer.device)
+            state = states[id(volume)] = shared_state(volume, self._view.renderer.device)
+            while len(states) > 2:
+                states.pop(next(iter(states)))
         return state
+
+    def region_read(self) -> None:
+        """A finer region of a lazy volume arrived: the still frame is out of date; draw it again."""
+        with self._lock:
+            self._snapshot_version = -1
+        self.show_full()
 
     def volume_changed(self) -> None:
         """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""
-        self._volume_state = None
+        self._volume_states.clear()
 
     def _diagonal_samples(self, step_voxels: float) -> float:
         renderer = self._view.renderer

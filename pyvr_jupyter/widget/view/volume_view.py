@@ -40,6 +40,7 @@ from .defaults import box_camera, default_camera, default_renderer, initial_look
 from .following import Following, color_copy, opacity_points
 from .frames import FrameSource
 from .messages import BrowserMessages
+from .out_of_core import RegionStream, is_multiscale
 from .overlay_state import OverlayState
 from .recording import record
 from .scheduling import FULL
@@ -153,6 +154,9 @@ class VolumeView(anywidget.AnyWidget):
         time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
         orientation = check_orientation(orientation if orientation is not None else
                                         getattr(volume, "orientation", None))  # a LoadedVolume's, from its file
+        # A lazy multiscale volume (OME-Zarr) shows its base level; full frames read finer regions.
+        self._regions = RegionStream(volume, self._region_read) if is_multiscale(volume) else None
+        volume = self._regions.base if self._regions is not None else volume
         series, volume = split_series(volume)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         check_volume_array(volume)
@@ -217,6 +221,8 @@ class VolumeView(anywidget.AnyWidget):
     @volume.setter
     def volume(self, volume) -> None:
         # Everything that can fail comes before any state changes.
+        regions = RegionStream(volume, self._region_read) if is_multiscale(volume) else None
+        volume = regions.base if regions is not None else volume
         orientation = check_orientation(getattr(volume, "orientation", None))
         volume, spacing, origin = unwrap_volume(volume)
         orientation = orientation if spacing is not None else self.orientation  # an array keeps it
@@ -236,6 +242,9 @@ class VolumeView(anywidget.AnyWidget):
             reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum)
                            and orientation == self.orientation)
             self._volume, self.orientation = volume, orientation
+            if self._regions is not None:
+                self._regions.close()
+            self._regions = regions
             if reframe:
                 self._default_camera = box_camera(volume.shape, renderer, orientation)
                 self.camera = self._default_camera.clone()
@@ -340,8 +349,20 @@ class VolumeView(anywidget.AnyWidget):
         the level previews render (``preview_level``) and the level of the last frame sent
         (``level_shown``: 0 once the full frame is there), what the volume costs in memory
         (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``)."""
-        return {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
-                "last_ignored": self._inputs.last_reason, **self.renderer.memory()}
+        stats = {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
+                 "last_ignored": self._inputs.last_reason, **self.renderer.memory()}
+        if self._regions is not None:
+            stats["out_of_core"] = self._regions.stats()
+        return stats
+
+    @property
+    def multiscale(self):
+        """The lazy ``MultiscaleVolume`` shown (an OME-Zarr store), or None: ``volume`` is then its
+        base level, and full frames draw finer regions of it (``stats()["out_of_core"]``)."""
+        return self._regions.volume if self._regions is not None else None
+
+    def _region_read(self) -> None:
+        self._frames.region_read()
 
     def controls(self, **editor_options) -> ViewControls:
         """This view beside a transfer-function editor and a control panel, all in sync; closing
@@ -352,7 +373,7 @@ class VolumeView(anywidget.AnyWidget):
         """Stop rendering for good and free the view: setting state afterwards does nothing, and
         whatever observed it (editors, panels, links) is disconnected."""
         self._closed = True
-        for part in (getattr(self, "_frames", None), getattr(self, "_messages", None)):
+        for part in (getattr(self, "_frames", None), getattr(self, "_messages", None), getattr(self, "_regions", None)):
             if part is not None:  # None when __init__ failed early
                 part.close()
         if hasattr(self, "renderer"):

@@ -1,0 +1,136 @@
+"""A bounded cache of decoded bricks (a chunked array's chunks), filled by a pool of threads.
+
+Out-of-core volumes (``io.multiscale``) read a region as the bricks it crosses: each brick is
+decoded once, kept while there is room (least recently used goes first, ``cache_bytes`` in
+all), and several are read at once (decompression releases the GIL; over HTTP, the requests
+overlap). A brick that cannot be read (a corrupt chunk, a store gone away) is drawn as the
+array's fill value and says so in one warning per store, never crashing the view; it is not
+cached, so it is read again once the store is back.
+
+Example:
+    >>> cache = BrickCache(cache_bytes=64 << 20)
+    >>> array = np.arange(4 * 6 * 8, dtype=np.uint16).reshape(4, 6, 8)
+    >>> part = cache.read(("demo", 0), array, (2, 3, 4), (slice(1, 3), slice(0, 6), slice(2, 7)))
+    >>> bool((part == array[1:3, 0:6, 2:7]).all()), cache.stats()["bricks"]
+    (True, 4)
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import warnings
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+__all__ = ["BrickCache", "default_cache_bytes"]
+
+#: Threads reading bricks at once.
+READ_THREADS = 4
+
+
+def default_cache_bytes() -> int:
+    """An eighth of this machine's memory, between 256 MiB and 2 GiB."""
+    try:
+        import os
+
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return int(min(2 << 30, max(256 << 20, total // 8)))
+
+
+class BrickCache:
+    """Decoded bricks of chunked arrays, at most ``cache_bytes`` of them, least recently used
+    dropped first. ``read`` assembles any box of an array from its bricks; ``stats()`` counts
+    hits, misses, bytes held and bricks that could not be read."""
+
+    def __init__(self, cache_bytes: int | None = None):
+        if cache_bytes is None:
+            cache_bytes = default_cache_bytes()
+        if not isinstance(cache_bytes, (int, np.integer)) or isinstance(cache_bytes, bool) or cache_bytes < 1 << 20:
+            raise ValueError(f"cache_bytes must be an integer of at least 1 MiB, got {cache_bytes!r}")
+        self.cache_bytes = int(cache_bytes)
+        self._bricks: OrderedDict = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="pyvr-bricks")
+        self._warned: set = set()
+        self._counts = {"hits": 0, "misses": 0, "failed": 0}
+
+    def read(self, key, array, chunks, box) -> np.ndarray:
+        """``array[box]`` (a numpy array in the array's dtype), assembled from cached bricks and
+        the missing ones read in parallel.
+
+        Args:
+            key: what identifies the array (its store and level): bricks are cached under
+                ``(key, brick index)``.
+            array: anything indexed like numpy with ``dtype`` and ``fill_value`` (a zarr array,
+                or a view of one with ``chunks``, ``shape`` of the last three axes).
+            chunks: the brick size (D, H, W).
+            box: three slices with explicit bounds and step 1, inside the array.
+        """
+        box = tuple(slice(int(s.start), int(s.stop)) for s in box)
+        out = np.empty(tuple(s.stop - s.start for s in box), dtype=array.dtype)
+        ranges = [range(s.start // c, (s.stop - 1) // c + 1) if s.stop > s.start else range(0)
+                  for s, c in zip(box, chunks)]
+        wanted = list(itertools.product(*ranges))
+        found, missing = {}, []
+        with self._lock:
+            for index in wanted:
+                brick = self._bricks.get((key, index))
+                if brick is None:
+                    missing.append(index)
+                else:
+                    self._bricks.move_to_end((key, index))
+                    found[index] = brick
+            self._counts["hits"] += len(found)
+            self._counts["misses"] += len(missing)
+        shape = tuple(int(n) for n in array.shape[-3:])
+        for index, brick in zip(missing, self._pool.map(lambda i: self._load(key, array, chunks, shape, i), missing)):
+            found[index] = brick
+        for index, brick in found.items():
+            lows = [i * c for i, c in zip(index, chunks)]
+            source = tuple(slice(max(s.start, low) - low, min(s.stop, low + n) - low)
+                           for s, low, n in zip(box, lows, brick.shape))
+            target = tuple(slice(max(s.start, low) - s.start, min(s.stop, low + n) - s.start)
+                           for s, low, n in zip(box, lows, brick.shape))
+            out[target] = brick[source]
+        return out
+
+    def _load(self, key, array, chunks, shape, index) -> np.ndarray:
+        region = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape))
+        try:
+            brick = np.ascontiguousarray(array[region])
+        except Exception as err:  # a corrupt or missing-store chunk: the fill value, said once per store
+            fill = getattr(array, "fill_value", 0)
+            brick = np.full(tuple(s.stop - s.start for s in region), 0 if fill is None else fill, dtype=array.dtype)
+            with self._lock:
+                self._counts["failed"] += 1
+                first = key[0] not in self._warned
+                self._warned.add(key[0])
+            if first:
+                warnings.warn(f"{key[0]}: a brick could not be read ({type(err).__name__}: {err}); it is drawn as the "
+                              "fill value, and so is any other that fails", RuntimeWarning, stacklevel=2)
+            return brick
+        with self._lock:
+            self._bricks[(key, index)] = brick
+            self._held += brick.nbytes
+            while self._held > self.cache_bytes and len(self._bricks) > 1:
+                _, dropped = self._bricks.popitem(last=False)
+                self._held -= dropped.nbytes
+        return brick
+
+    def clear(self) -> None:
+        """Drop every brick (their memory goes back at once)."""
+        with self._lock:
+            self._bricks.clear()
+            self._held = 0
+
+    def stats(self) -> dict:
+        """``{"cache_bytes", "held_bytes", "bricks", "hits", "misses", "failed"}``."""
+        with self._lock:
+            return {"cache_bytes": self.cache_bytes, "held_bytes": self._held, "bricks": len(self._bricks),
+                    **self._counts}

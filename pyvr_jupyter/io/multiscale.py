@@ -1,0 +1,334 @@
+"""A multiscale volume read lazily (an OME-Zarr image): its levels, their world geometry, and
+which region of which level a view needs.
+
+Nothing is read until asked for. ``level(k)[z0:z1, y0:y1, x0:x1]`` reads that region of level
+k (only the bricks it crosses, through the volume's ``BrickCache``) and returns it as a
+``LoadedVolume`` with its own spacing and origin, ready for ``render`` (with gradients, as a
+tensor) or ``VolumeView``. ``region_for_view(camera, image_size)`` is what a frame reads: the
+part of the box the camera sees (rays only ever cross that), at the coarsest level whose voxels
+are no larger than a pixel there, coarser still when that region would pass ``region_bytes``.
+Value ranges and histograms come from the coarsest level (every level has the same values,
+smoothed; extremes of single voxels may be softened).
+
+Example:
+    >>> volume = load_volume("scan.ome.zarr")             # doctest: +SKIP
+    >>> volume.levels[0].shape, volume.levels[-1].shape   # doctest: +SKIP
+    ((1024, 2048, 2048), (64, 128, 128))
+    >>> crop = volume.level(2)[100:164, :, :]              # doctest: +SKIP  (a LoadedVolume)
+    >>> render(torch.from_numpy(crop.data.astype("float32")).requires_grad_(), spacing=crop.spacing, origin=crop.origin)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .bricks import BrickCache
+from .common import LoadedVolume
+
+__all__ = ["MultiscaleVolume", "Level", "LevelArray", "RegionPlan"]
+
+
+class RegionPlan(NamedTuple):
+    """A region of one level: ``level`` index and the (z, y, x) voxel ``box`` (start, stop) triples."""
+
+    level: int
+    box: tuple[tuple[int, int], tuple[int, int], tuple[int, int]]
+
+    @property
+    def n_voxels(self) -> int:
+        """Voxels in the region."""
+        return math.prod(stop - start for start, stop in self.box)
+
+
+class Level:
+    """One level of a multiscale volume, read lazily: ``shape`` (D, H, W), ``dtype``, ``chunks``
+    (the brick size), ``spacing`` and ``origin`` (x, y, z) in world units.
+
+    ``level[region]`` (three slices, z, y, x) reads that region and returns a ``LoadedVolume``
+    whose origin is the region's first voxel; ``read(region)`` returns the numpy array alone;
+    ``to_dask()`` the whole level as a dask array (for computations over all of it).
+    """
+
+    def __init__(self, owner: "MultiscaleVolume", index: int, array, leading: tuple, spacing, origin):
+        self._owner = owner
+        self.index = index
+        self.array = array  #: the zarr array (all its axes)
+        self._leading = tuple(leading)  # the time and channel picked
+        self.shape = tuple(int(n) for n in array.shape[-3:])
+        self.dtype = np.dtype(array.dtype)
+        self.chunks = tuple(int(c) for c in array.chunks[-3:])
+        self.spacing = tuple(float(s) for s in spacing)
+        self.origin = tuple(float(o) for o in origin)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the whole level, decoded."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    @property
+    def fill_value(self):
+        """What a chunk that was never written (or cannot be read) holds."""
+        return getattr(self.array, "fill_value", 0)
+
+    def __getitem__(self, region) -> LoadedVolume:
+        box = self._box(region)
+        origin = tuple(o + s * b.start for o, s, b in zip(self.origin, self.spacing, reversed(box)))
+        return LoadedVolume(self.read(box), self.spacing, origin)
+
+    def read(self, region=None) -> np.ndarray:
+        """``region`` (three slices, z, y, x; None: all of it) as a numpy array in the level's
+        dtype, read brick by brick through the volume's cache. Refuses a region over the
+        volume's ``region_bytes`` (a clear error, not an out-of-memory kill)."""
+        box = self._box(region if region is not None else (slice(None),) * 3)
+        count = math.prod(b.stop - b.start for b in box)
+        if count * self.dtype.itemsize > self._owner.region_bytes:
+            raise ValueError(f"{self._owner.name}: level {self.index} region {[(b.start, b.stop) for b in box]} is "
+                             f"{count * self.dtype.itemsize} bytes, over region_bytes ({self._owner.region_bytes}); "
+                             "read a smaller region or a coarser level, or raise region_bytes")
+        view = _Picked(self.array, self._leading)
+        return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box)
+
+    def as_array(self) -> "LevelArray":
+        """This level as a read-only numpy-like array: ``shape``, ``dtype``, and slicing that
+        reads only the bricks a slice crosses (a ``SliceView`` reads its planes this way)."""
+        return LevelArray(self)
+
+    def to_dask(self):
+        """The whole level as a (D, H, W) dask array, chunked as stored."""
+        import dask.array as da
+
+        return da.from_zarr(self.array)[self._leading]
+
+    def _box(self, region) -> tuple[slice, slice, slice]:
+        region = region if isinstance(region, tuple) else (region,)
+        if len(region) > 3 or not all(isinstance(r, slice) for r in region):
+            raise TypeError(f"a level is indexed by up to three slices (z, y, x), got {region!r}")
+        region = tuple(region) + (slice(None),) * (3 - len(region))
+        box = []
+        for axis, (part, n) in enumerate(zip(region, self.shape)):
+            start, stop, step = part.indices(n)
+            if step != 1 or stop <= start:
+                raise ValueError(f"region along axis {axis} must be a non-empty slice with step 1, got {part}")
+            box.append(slice(start, stop))
+        return tuple(box)
+
+    def __repr__(self) -> str:
+        return f"Level({self.index}, shape={self.shape}, dtype={self.dtype}, spacing={self.spacing})"
+
+
+class LevelArray:
+    """A ``Level`` indexed like a (D, H, W) numpy array (slices and integers), returning numpy arrays."""
+
+    ndim = 3
+
+    def __init__(self, level: Level):
+        self.level, self.shape, self.dtype = level, level.shape, level.dtype
+
+    def __getitem__(self, index):
+        index = index if isinstance(index, tuple) else (index,)
+        index = index + (slice(None),) * (3 - len(index))
+        box, squeeze = [], []
+        for axis, (part, n) in enumerate(zip(index, self.shape)):
+            if isinstance(part, (int, np.integer)):
+                part = int(part) + n if part < 0 else int(part)
+                if not 0 <= part < n:
+                    raise IndexError(f"index {part} is out of bounds for axis {axis} with size {n}")
+                box.append(slice(part, part + 1))
+                squeeze.append(axis)
+            else:
+                box.append(part)
+        return self.level.read(tuple(box)).squeeze(axis=tuple(squeeze))
+
+
+class _Picked:
+    """A zarr array with its leading (time, channel) indices fixed: indexed by (z, y, x)."""
+
+    def __init__(self, array, leading):
+        self._array, self._leading = array, leading
+        self.shape, self.dtype = array.shape[-3:], array.dtype
+        self.fill_value = getattr(array, "fill_value", 0)
+
+    def __getitem__(self, region):
+        return self._array[self._leading + tuple(region)]
+
+
+class MultiscaleVolume:
+    """A lazily read multiscale volume (``load_volume`` of an OME-Zarr store returns one).
+
+    Attributes:
+        levels: the ``Level`` s, finest first.
+        name: the store's path or URL (named in errors and warnings).
+        axes: the stored axes' names, e.g. ("c", "z", "y", "x"); ``units`` maps space axes to theirs.
+        channel, time_index: the channel and time point shown (0 when there are none).
+        n_channels, n_times: how many the store holds (1 when it has no such axis).
+        cache: the ``BrickCache`` every level reads through.
+        region_bytes: the most one region read may decode (a frame's region, a crop).
+    """
+
+    def __init__(self, levels, name: str, axes, units: dict, *, cache: BrickCache, region_bytes: int | None = None,
+                 channel: int = 0, time_index: int = 0, n_channels: int = 1, n_times: int = 1):
+        self.name = name
+        self.axes, self.units = tuple(axes), dict(units)
+        self.channel, self.time_index, self.n_channels, self.n_times = channel, time_index, n_channels, n_times
+        self.cache = cache
+        self.region_bytes = int(region_bytes if region_bytes is not None else max(64 << 20, cache.cache_bytes // 4))
+        self.levels = [Level(self, k, *level) for k, level in enumerate(levels)]
+        self._value_range: tuple[float, float] | None = None
+
+    # ---- geometry -------------------------------------------------------------------------
+    def level(self, k: int) -> Level:
+        """Level ``k`` (0: finest; -1: coarsest)."""
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not -len(self.levels) <= k < len(self.levels):
+            raise ValueError(f"level must be an integer in [0, {len(self.levels)}), got {k!r}")
+        return self.levels[k]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(D, H, W) of the finest level."""
+        return self.levels[0].shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The stored values' dtype."""
+        return self.levels[0].dtype
+
+    @property
+    def spacing(self) -> tuple[float, float, float]:
+        """Voxel size (x, y, z) of the finest level."""
+        return self.levels[0].spacing
+
+    @property
+    def origin(self) -> tuple[float, float, float]:
+        """World position (x, y, z) of the finest level's first voxel."""
+        return self.levels[0].origin
+
+    def world_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """(minimum, maximum) corners, (x, y, z), of the finest level's voxel centres."""
+        low = np.array(self.origin)
+        return low, low + np.array(self.spacing) * (np.array(self.shape[::-1]) - 1)
+
+    # ---- values ---------------------------------------------------------------------------
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """(min, max) of the coarsest level (read once; NaN or ±inf refused)."""
+        if self._value_range is None:
+            coarsest = self.levels[-1].read()
+            low, high = float(np.min(coarsest)), float(np.max(coarsest))
+            if not (math.isfinite(low) and math.isfinite(high)):
+                raise ValueError(f"{self.name}: the coarsest level holds NaN or infinite values")
+            self._value_range = (low, high) if high > low else (low, low + 1.0)
+        return self._value_range
+
+    def histogram(self, bins: int = 256):
+        """(counts, edges) of the coarsest level's values, as ``numpy.histogram``."""
+        return np.histogram(self.levels[-1].read(), bins=bins, range=self.value_range)
+
+    # ---- what a view reads ------------------------------------------------------------------
+    def base_level(self, max_voxels: int = 1 << 23) -> int:
+        """The finest level with at most ``max_voxels`` voxels (the coarsest if none has): read whole,
+        it is a view's first picture and what it shows while dragging."""
+        fitting = [k for k, level in enumerate(self.levels) if math.prod(level.shape) <= max_voxels]
+        return fitting[0] if fitting else len(self.levels) - 1
+
+    def finest_whole_level(self) -> int:
+        """The finest level whose whole fits ``region_bytes`` (the coarsest if none does)."""
+        fitting = [k for k, level in enumerate(self.levels) if level.nbytes <= self.region_bytes]
+        return fitting[0] if fitting else len(self.levels) - 1
+
+    def slice_level(self, max_side: int) -> int:
+        """The finest level whose largest side is at most ``max_side`` voxels (the coarsest if
+        none is): the level a slice of ``max_side`` pixels reads, one voxel per pixel."""
+        fitting = [k for k, level in enumerate(self.levels) if max(level.shape) <= max_side]
+        return fitting[0] if fitting else len(self.levels) - 1
+
+    def whole(self, k: int) -> RegionPlan:
+        """The plan reading all of level ``k``."""
+        return RegionPlan(k, tuple((0, n) for n in self.levels[k].shape))
+
+    def region_for_view(self, camera, image_size) -> RegionPlan:
+        """The region a frame of ``camera`` at ``image_size`` (H, W) reads: the box of what it
+        sees (padded by a brick's margin), at the coarsest level whose voxels are no larger than
+        a pixel at the nearest seen point, and coarser while that passes ``region_bytes``."""
+        low, high = visible_box(camera, image_size, *self.world_box())
+        if low is None:
+            return self.whole(len(self.levels) - 1)
+        height = int(image_size[0])
+        fov = float(camera.fov.detach()) if isinstance(camera.fov, torch.Tensor) else float(camera.fov)
+        position = camera.position.detach().double().cpu().numpy()
+        nearest = np.clip(position, low, high)  # the seen point closest to the camera
+        distance = max(float(np.linalg.norm(nearest - position)), 1e-9)
+        pixel = 2.0 * distance * math.tan(math.radians(fov) / 2) / height
+        plan = None
+        for k in range(len(self.levels) - 1, -1, -1):  # coarsest first
+            candidate = self._plan_box(k, low, high)
+            if candidate.n_voxels * self.levels[k].dtype.itemsize > self.region_bytes:
+                break
+            plan = candidate
+            if min(self.levels[k].spacing) <= pixel:
+                break
+        return plan if plan is not None else self.whole(len(self.levels) - 1)
+
+    def _plan_box(self, k: int, low, high) -> RegionPlan:
+        level = self.levels[k]
+        spacing, origin = np.array(level.spacing), np.array(level.origin)
+        first = np.floor((low - origin) / spacing).astype(int) - 2  # (x, y, z), with a two-voxel margin
+        last = np.ceil((high - origin) / spacing).astype(int) + 3
+        box = []
+        for axis in range(3):  # z, y, x
+            dim = 2 - axis
+            start = max(0, min(int(first[dim]), level.shape[axis] - 2))
+            box.append((start, max(start + 2, min(int(last[dim]), level.shape[axis]))))
+        return RegionPlan(k, tuple(box))
+
+    def read_region(self, plan: RegionPlan) -> LoadedVolume:
+        """The region of ``plan`` as a ``LoadedVolume`` (its spacing and origin its own)."""
+        return self.levels[plan.level][tuple(slice(a, b) for a, b in plan.box)]
+
+    def stats(self) -> dict:
+        """The brick cache's figures, ``region_bytes`` and the number of levels."""
+        return {**self.cache.stats(), "region_bytes": self.region_bytes, "levels": len(self.levels)}
+
+    def __repr__(self) -> str:
+        return (f"MultiscaleVolume({self.name!r}, shape={self.shape}, dtype={self.dtype}, "
+                f"levels={[level.shape for level in self.levels]}, spacing={self.spacing})")
+
+
+def visible_box(camera, image_size, box_min, box_max, grid: int = 33):
+    """(low, high) world corners (x, y, z) of the part of the box ``box_min``–``box_max`` that
+    rays of ``camera`` at ``image_size`` cross (None, None when they miss it): the extremes of a
+    ``grid`` × ``grid`` fan of rays' entry and exit points, and the box's corners in view."""
+    from ..torch_renderer.stages.raysampling import VolumeBox, intersect_box
+
+    height, width = (int(image_size[0]), int(image_size[1]))
+    rows = max(3, round(grid * min(1.0, height / width)))
+    columns = max(3, round(grid * min(1.0, width / height)))
+    with torch.no_grad():
+        camera = camera.clone().to("cpu")
+        rays = camera.generate_rays((rows, columns))
+        origins = rays.origins.reshape(-1, 3).double()
+        directions = rays.directions.reshape(-1, 3).double()
+        box = VolumeBox(torch.as_tensor(box_min, dtype=torch.float64), torch.as_tensor(box_max, dtype=torch.float64))
+        segments = intersect_box(origins, directions, box)
+        hit = segments.t_far > segments.t_near
+        points = [origins[hit] + directions[hit] * t[hit, None] for t in (segments.t_near, segments.t_far)]
+        corners = torch.tensor([[(box_min, box_max)[(i >> d) & 1][d] for d in range(3)] for i in range(8)],
+                               dtype=torch.float64)
+        right, up, forward = (v.double() for v in camera.basis())
+        relative = corners - camera.position.double()
+        depth = relative @ forward
+        fov = camera.fov if isinstance(camera.fov, torch.Tensor) else torch.tensor(float(camera.fov))
+        tan_half = float(torch.tan(torch.deg2rad(fov.double()) / 2))
+        # The fan's outer rays pass through pixel centres: widen the frustum by half a fan pixel.
+        in_view = ((depth > 0) & ((relative @ right).abs() <= depth * tan_half * (width / height) * (1 + 1.0 / columns))
+                   & ((relative @ up).abs() <= depth * tan_half * (1 + 1.0 / rows)))
+        points = torch.cat(points + [corners[in_view]])
+    if points.shape[0] == 0:
+        return None, None
+    pad = (np.asarray(box_max, float) - np.asarray(box_min, float)) / (2 * grid)  # the fan's spacing, at most
+    low = np.maximum(points.min(0).values.numpy() - pad, box_min)
+    high = np.minimum(points.max(0).values.numpy() + pad, box_max)
+    return low, high

@@ -1,0 +1,165 @@
+"""Writing an OME-Zarr multiscale image from a numpy, memory-mapped or dask array, in chunks.
+
+Every level is a dask computation written chunk by chunk (``dask.array.store``): the
+array is never held whole, and level k + 1 is computed from level k as written, so each
+level's graph only reads bricks. Level k + 1 is the mean of 2 × 2 × 2 voxels of level k
+(``dask.array.coarsen``; an odd last voxel is dropped), so its voxels are twice as large and
+its first voxel's centre sits half a voxel of level k further on: NGFF's scale and
+translation say so for each level. When a ``dask.distributed`` Client is active, dask runs the
+work on it; otherwise on threads. A progress bar (tqdm) counts the chunks written.
+
+Example:
+    >>> volume = np.random.default_rng(0).integers(0, 4000, (64, 96, 96), dtype=np.uint16)
+    >>> path = save_ome_zarr(volume, tempfile.mkdtemp() + "/cells.ome.zarr", spacing=(0.5, 0.5, 2.0),
+    ...                      chunks=32, progress=False)
+    >>> [level.shape for level in read_ome_zarr(path).levels]
+    [(64, 96, 96), (32, 48, 48), (16, 24, 24)]
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .common import LoadedVolume
+
+__all__ = ["save_ome_zarr"]
+
+#: Levels are made until the largest side is at most this.
+COARSEST_SIDE = 64
+
+
+def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, n_levels: int | None = None,
+                  version: str = "0.5", unit: str = "micrometer", name: str | None = None, overwrite: bool = False,
+                  progress: bool = True) -> str:
+    """Write ``volume`` (D, H, W) as an OME-Zarr image with a pyramid of levels.
+
+    Args:
+        volume: a numpy array (memory-mapped ones are read a chunk at a time), a dask array,
+            a CPU tensor, or a ``LoadedVolume`` (its spacing and origin are written).
+        path: the folder to create (``.ome.zarr`` by convention).
+        spacing, origin: voxel size and first voxel's position (x, y, z), world units.
+        chunks: the side of the cubic chunks (bricks), in voxels.
+        n_levels: levels to write; default until the largest side is at most 64.
+        version: "0.5" (zarr v3, the current spec) or "0.4" (zarr v2, for older readers).
+        unit: the space axes' unit (an NGFF unit name, e.g. "micrometer", "millimeter").
+        name: the image's name in the metadata (default the folder's name).
+        overwrite: replace an existing folder; otherwise an existing one is an error.
+        progress: show a progress bar.
+
+    Returns:
+        the path written (validated by reading its metadata back with ome-zarr-models).
+    """
+    import dask.array as da
+    import zarr
+    from ome_zarr_models import open_ome_zarr
+
+    if isinstance(volume, LoadedVolume):
+        spacing = volume.spacing if spacing is None else spacing
+        origin = volume.origin if origin is None else origin
+        volume = volume.data
+    if hasattr(volume, "detach"):  # a tensor
+        volume = volume.detach().cpu().numpy()
+    if not hasattr(volume, "shape") or len(volume.shape) != 3:
+        raise ValueError(f"volume must be a 3-D (D, H, W) array, got {getattr(volume, 'shape', type(volume))}")
+    if min(volume.shape) < 2:
+        raise ValueError(f"volume needs at least 2 voxels per axis, got shape {tuple(volume.shape)}")
+    dtype = np.dtype(volume.dtype)
+    if dtype.kind not in "uif":
+        raise ValueError(f"volume must hold integers or floats, got {dtype}")
+    spacing = _vector("spacing", (1.0, 1.0, 1.0) if spacing is None else spacing, positive=True)
+    origin = _vector("origin", (0.0, 0.0, 0.0) if origin is None else origin)
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or not 8 <= chunks <= 1024:
+        raise ValueError(f"chunks must be an integer side in [8, 1024], got {chunks!r}")
+    if version not in ("0.4", "0.5"):
+        raise ValueError(f"version must be '0.4' or '0.5', got {version!r}")
+    if n_levels is None:
+        n_levels, side = 1, max(volume.shape)
+        while side > COARSEST_SIDE and min(volume.shape) >> n_levels >= 2:
+            n_levels, side = n_levels + 1, side // 2
+    largest = 1 + int(math.log2(max(1, min(volume.shape) // 2))) if min(volume.shape) >= 2 else 1
+    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or not 1 <= n_levels <= largest:
+        raise ValueError(f"n_levels must be an integer in [1, {largest}] for shape {tuple(volume.shape)}, got {n_levels!r}")
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    group = zarr.open_group(str(path), mode="w", zarr_format=3 if version == "0.5" else 2)
+    source = volume if isinstance(volume, da.Array) else da.from_array(volume, chunks=chunks)
+    source = source.rechunk(chunks)
+    datasets, scale, translation = [], np.array(spacing[::-1]), np.array(origin[::-1])  # (z, y, x)
+    bar = _progress_bar(progress, sum(_chunk_count(volume.shape, chunks, k) for k in range(n_levels)))
+    for k in range(n_levels):
+        extra = {"dimension_names": ["z", "y", "x"]} if version == "0.5" else {}
+        target = group.create_array(str(k), shape=source.shape, dtype=dtype, chunks=(chunks,) * 3, **extra)
+        _store(source, target, bar)
+        datasets.append({"path": str(k), "coordinateTransformations": [
+            {"type": "scale", "scale": scale.tolist()}, {"type": "translation", "translation": translation.tolist()}]})
+        if k + 1 < n_levels:
+            written = da.from_zarr(target)
+            source = da.coarsen(np.mean, written, {0: 2, 1: 2, 2: 2}, trim_excess=True)
+            source = (source.round() if dtype.kind in "ui" else source).astype(dtype).rechunk(chunks)
+            translation, scale = translation + scale / 2, scale * 2
+    if bar is not None:
+        bar.close()
+    axes = [{"name": axis, "type": "space", "unit": unit} for axis in "zyx"]
+    multiscale = {"axes": axes, "datasets": datasets, "name": name or path.name, "type": "mean (2x2x2, dask.array.coarsen)"}
+    if version == "0.5":
+        group.attrs["ome"] = {"version": "0.5", "multiscales": [multiscale]}
+    else:
+        group.attrs["multiscales"] = [{"version": "0.4", **multiscale}]
+    open_ome_zarr(zarr.open_group(str(path), mode="r"), version=version)  # the spec's validator, on what was written
+    return str(path)
+
+
+def _store(source, target, bar) -> None:
+    """Compute ``source`` into the zarr array ``target`` chunk by chunk (on a distributed Client
+    when one is active), advancing ``bar`` per chunk."""
+    import dask
+    import dask.array as da
+    from dask.callbacks import Callback
+
+    class _Ticks(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):
+            if bar is not None and isinstance(key, tuple) and str(key[0]).startswith("store-map"):  # one per chunk
+                bar.update(1)
+
+    # da.store writes each dask chunk where it lies; the chunks match the zarr array's, so no
+    # two tasks share a zarr chunk (to_zarr would merge an odd last chunk into a whole axis).
+    stored = da.store(source, target, lock=False, compute=False)
+    try:
+        from distributed import default_client
+
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None:
+        dask.compute(stored)
+        if bar is not None:
+            bar.update(_chunk_count(source.shape, source.chunksize[0], 0))
+    else:
+        with _Ticks():
+            dask.compute(stored, scheduler="threads")
+
+
+def _chunk_count(shape, chunks: int, level: int) -> int:
+    return math.prod(math.ceil(max(2, n >> level) / chunks) for n in shape)
+
+
+def _progress_bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="OME-Zarr chunks", unit="chunk")
+
+
+def _vector(label: str, value, positive: bool = False) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be 3 numbers (x, y, z), got {value!r}") from None
+    if len(values) != 3 or not all(math.isfinite(v) for v in values) or (positive and min(values) <= 0):
+        raise ValueError(f"{label} must be 3 finite{' positive' if positive else ''} numbers (x, y, z), got {value!r}")
+    return values

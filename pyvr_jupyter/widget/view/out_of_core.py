@@ -1,0 +1,122 @@
+"""What a ``VolumeView`` of a lazy multiscale volume (an OME-Zarr store) draws, and the reads
+that refine it.
+
+The view's volume is the *base*: the finest level of at most ``BASE_VOXELS`` voxels, read whole
+when the view is made. It gives the first picture, every preview while dragging, the box the
+camera frames, and the value range. A full frame asks ``RegionStream.region`` for the region of
+a finer level its camera sees (``MultiscaleVolume.region_for_view``): a region already read is
+drawn at once; otherwise the base is drawn now and the region is read on a background thread
+(newest request wins; bricks come through the volume's cache, so orbiting re-reads little),
+after which ``on_ready`` asks for the full frame again. At most one region is held besides the
+base, so memory is the base, one region (``region_bytes``) and the brick cache (``cache_bytes``).
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+
+__all__ = ["RegionStream", "BASE_VOXELS", "is_multiscale"]
+
+#: The base level is the finest with at most this many voxels (8 Mi: 16 MiB of uint16, read in well under a second).
+BASE_VOXELS = 1 << 23
+
+
+def is_multiscale(volume) -> bool:
+    """Is ``volume`` a lazy multiscale volume (``io.MultiscaleVolume``, or anything that plans regions like one)?"""
+    return hasattr(volume, "region_for_view") and hasattr(volume, "read_region")
+
+
+class RegionStream:
+    """The base and the regions of a lazy multiscale volume a view draws.
+
+    Args:
+        volume: the ``MultiscaleVolume``.
+        on_ready: called (on the reading thread) when a region asked for has been read.
+    """
+
+    def __init__(self, volume, on_ready):
+        self.volume = volume
+        self.base_plan = volume.whole(volume.base_level(BASE_VOXELS))
+        self.base = volume.read_region(self.base_plan)  #: a LoadedVolume: the base level, whole
+        self._on_ready = on_ready
+        self._ready = None  # (plan, LoadedVolume) of the last region read
+        self._pending = None  # the plan to read next
+        self._reading = None  # the plan being read
+        self._wake = threading.Condition()
+        self._closed = False
+        self._reads = 0
+        self._thread = threading.Thread(target=self._read_loop, name="pyvr-regions", daemon=True)
+        self._thread.start()
+
+    def region(self, camera, image_size):
+        """The ``LoadedVolume`` a full frame of ``camera`` at ``image_size`` should draw, or None
+        for the base. A finer region not read yet is asked for; meanwhile the last region read is
+        drawn if it covers what the camera sees at least as finely, else the base."""
+        plan = self.volume.region_for_view(camera, image_size)
+        if plan.level >= self.base_plan.level:
+            return None  # the base is as fine as this view needs
+        with self._wake:
+            ready = self._ready
+            if ready is not None and _covers(ready[0], plan, self.volume):
+                return ready[1]
+            if plan != self._reading and plan != self._pending:
+                self._pending = plan
+                self._wake.notify()
+        return None
+
+    def _read_loop(self) -> None:
+        while True:
+            with self._wake:
+                while self._pending is None and not self._closed:
+                    self._wake.wait()
+                if self._closed:
+                    return
+                plan, self._pending, self._reading = self._pending, None, self._pending
+            try:
+                loaded = self.volume.read_region(plan)
+            except Exception as err:  # the base stays on screen
+                warnings.warn(f"{self.volume.name}: could not read level {plan.level} region {plan.box} "
+                              f"({type(err).__name__}: {err}); showing level {self.base_plan.level}",
+                              RuntimeWarning, stacklevel=2)
+                loaded = None
+            with self._wake:
+                self._reading = None
+                if loaded is not None:
+                    self._ready = (plan, loaded)  # the previous region is dropped here
+                    self._reads += 1
+            if loaded is not None and not self._closed:
+                self._on_ready()
+
+    def close(self) -> None:
+        """Stop reading and drop what is held (the brick cache is the volume's, kept)."""
+        with self._wake:
+            self._closed = True
+            self._ready = self._pending = None
+            self._wake.notify()
+
+    def stats(self) -> dict:
+        """Levels and regions shown and read, with the volume's brick-cache figures."""
+        with self._wake:
+            ready = self._ready
+        return {**self.volume.stats(), "base_level": self.base_plan.level, "regions_read": self._reads,
+                "region": None if ready is None else ready[0]}
+
+
+def _covers(held, wanted, volume) -> bool:
+    """Does region ``held`` contain ``wanted``'s world box, at least as finely?"""
+    if held.level > wanted.level:
+        return False
+
+    def world(plan):
+        level = volume.levels[plan.level]
+        low = np.array(level.origin) + np.array(level.spacing) * np.array([plan.box[2][0], plan.box[1][0], plan.box[0][0]])
+        high = np.array(level.origin) + np.array(level.spacing) * (
+            np.array([plan.box[2][1], plan.box[1][1], plan.box[0][1]]) - 1)
+        return low, high
+
+    (held_low, held_high), (low, high) = world(held), world(wanted)
+    slack = np.array(volume.levels[wanted.level].spacing)  # a voxel of the wanted level
+    return bool((held_low <= low + slack).all() and (held_high >= high - slack).all())
