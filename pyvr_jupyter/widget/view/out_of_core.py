@@ -86,9 +86,9 @@ class RegionStream:
                 self._reading = None
                 if loaded is not None:
                     self._ready = (plan, loaded)  # the previous region is dropped here
-                    self._reads += 1
             if loaded is not None and not self._closed:
                 self._on_ready()
+                self._reads += 1  # counted once the view knows (tests wait on it)
 
     def close(self) -> None:
         """Stop reading and drop what is held (the brick cache is the volume's, kept)."""

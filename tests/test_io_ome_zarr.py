@@ -1,0 +1,281 @@
+"""OME-Zarr (``io.ome_zarr``, ``io.ome_zarr_writer``, ``io.multiscale``, ``io.bricks``): a pyramid
+written by ``save_ome_zarr`` reads back with its geometry and values; stores written by hand
+(as other tools write them: t/c axes, global transforms, zarr v2) read right; reads touch only
+the bricks asked for; bad stores raise errors naming the store; broken chunks draw as the fill
+value with one warning; a store served over HTTP reads the same as on disk."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+zarr = pytest.importorskip("zarr")
+pytest.importorskip("ome_zarr_models")
+da = pytest.importorskip("dask.array")
+
+from pyvr_jupyter import load_volume  # noqa: E402
+from pyvr_jupyter.io import MultiscaleVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
+from pyvr_jupyter.io.bricks import BrickCache  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """(65, 96, 130) uint16 with odd sides, and its OME-Zarr (chunks of 32, 3 levels)."""
+    values = np.random.default_rng(3).integers(0, 4000, (65, 96, 130), dtype=np.uint16)
+    return values
+
+
+@pytest.fixture(scope="module")
+def stored(stack, tmp_path_factory):
+    path = tmp_path_factory.mktemp("zarr") / "stack.ome.zarr"
+    save_ome_zarr(stack, path, spacing=(0.5, 0.25, 2.0), origin=(10, 20, 30), chunks=32, progress=False)
+    return path
+
+
+def _mean_2x2x2(values):
+    d, h, w = (n // 2 * 2 for n in values.shape)
+    cut = values[:d, :h, :w].astype(np.float64)
+    return cut.reshape(d // 2, 2, h // 2, 2, w // 2, 2).mean((1, 3, 5)).round().astype(values.dtype)
+
+
+# ---- writing and reading back --------------------------------------------------------------
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_pyramid_round_trip_keeps_values_and_geometry(stack, tmp_path, version):
+    path = save_ome_zarr(stack, tmp_path / "s.ome.zarr", spacing=(0.5, 0.25, 2.0), origin=(10, 20, 30), chunks=32,
+                         version=version, progress=False)
+    volume = load_volume(path)
+    assert isinstance(volume, MultiscaleVolume)
+    assert [level.shape for level in volume.levels] == [(65, 96, 130), (32, 48, 65), (16, 24, 32)]  # to a side ≤ 64
+    np.testing.assert_array_equal(volume.level(0).read(), stack)
+    np.testing.assert_array_equal(volume.level(1).read(), _mean_2x2x2(stack))
+    # Level 1: voxels twice as large, its first centre half a level-0 voxel further on.
+    assert volume.level(1).spacing == (1.0, 0.5, 4.0)
+    assert volume.level(1).origin == (10.25, 20.125, 31.0)
+    assert volume.units == {"z": "micrometer", "y": "micrometer", "x": "micrometer"}
+    group = zarr.open_group(str(path), mode="r")
+    assert group.metadata.zarr_format == (3 if version == "0.5" else 2)
+
+
+def test_default_levels_reach_a_coarsest_side_of_64(tmp_path):
+    volume = np.zeros((40, 300, 300), np.uint8)
+    levels = read_ome_zarr(save_ome_zarr(volume, tmp_path / "v.ome.zarr", chunks=32, progress=False)).levels
+    assert [level.shape for level in levels] == [(40, 300, 300), (20, 150, 150), (10, 75, 75), (5, 37, 37)]
+
+
+def test_dask_and_memmap_inputs_are_written_chunk_by_chunk(tmp_path):
+    lazy = da.arange(48 * 40 * 36, dtype=np.float32, chunks=10_000).reshape(48, 40, 36)
+    path = save_ome_zarr(lazy, tmp_path / "lazy.ome.zarr", chunks=16, n_levels=2, progress=False)
+    np.testing.assert_array_equal(read_ome_zarr(path).level(0).read(), lazy.compute())
+    mapped = np.lib.format.open_memmap(tmp_path / "m.npy", mode="w+", dtype=np.int16, shape=(20, 30, 40))
+    mapped[:] = np.arange(20 * 30 * 40).reshape(20, 30, 40) % 3000 - 1500
+    path = save_ome_zarr(mapped, tmp_path / "mapped.ome.zarr", chunks=16, n_levels=1, progress=False)
+    np.testing.assert_array_equal(read_ome_zarr(path).level(0).read(), mapped)
+
+
+def test_writing_runs_on_an_active_distributed_client(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, distributed.get_task_stream(client) as tasks:
+        values = da.random.default_rng(0).integers(0, 1000, (64, 64, 64), chunks=32).astype(np.uint16)
+        path = save_ome_zarr(values, tmp_path / "d.ome.zarr", chunks=32, n_levels=2, progress=False)
+    assert len(tasks.data) >= 8  # the chunks were stored by the cluster's workers
+    assert len({task["worker"] for task in tasks.data}) == 2
+    np.testing.assert_array_equal(read_ome_zarr(path).level(0).read(), values.compute())
+
+
+def test_a_store_written_by_hand_with_time_channel_and_global_transforms(tmp_path):
+    """As other tools write them: axes t, c, z, y, x; a multiscale-wide scale; zarr v2, NGFF 0.4."""
+    path = tmp_path / "tc.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    values = np.arange(2 * 3 * 8 * 10 * 12, dtype=np.uint16).reshape(2, 3, 8, 10, 12)
+    group.create_array("full", shape=values.shape, dtype=values.dtype, chunks=(1, 1, 4, 5, 6))[:] = values
+    group.create_array("half", shape=(2, 3, 4, 5, 6), dtype=values.dtype, chunks=(1, 1, 4, 5, 6))[:] = \
+        values[:, :, ::2, ::2, ::2]
+    axes = [{"name": "t", "type": "time", "unit": "second"}, {"name": "c", "type": "channel"}] + \
+        [{"name": n, "type": "space", "unit": "millimeter"} for n in "zyx"]
+    datasets = [{"path": name, "coordinateTransformations": [{"type": "scale", "scale": [1, 1, 3.0 * f, 2.0 * f, 1.0 * f]},
+                                                             {"type": "translation", "translation": [0, 0, 5, 6, 7]}]}
+                for name, f in (("full", 1), ("half", 2))]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": datasets, "coordinateTransformations": [
+        {"type": "scale", "scale": [1, 1, 2, 2, 2]}]}]
+    volume = load_volume(path, volume_index=1, channel=2)
+    assert volume.axes == ("t", "c", "z", "y", "x") and (volume.n_times, volume.n_channels) == (2, 3)
+    assert volume.spacing == (2.0, 4.0, 6.0)  # (x, y, z): the dataset's scale times the global one
+    assert volume.origin == (14.0, 12.0, 10.0)
+    assert volume.level(1).spacing == (4.0, 8.0, 12.0)
+    np.testing.assert_array_equal(volume.level(0).read(), values[1, 2])
+    np.testing.assert_array_equal(volume.level(1)[1:3, :, 2:].data, values[1, 2, ::2, ::2, ::2][1:3, :, 2:])
+    assert volume.units["x"] == "millimeter"
+
+
+# ---- reading regions ------------------------------------------------------------------------
+def test_a_crop_is_a_loaded_volume_with_its_own_origin(stack, stored):
+    volume = read_ome_zarr(stored)
+    crop = volume.level(0)[10:20, 5:50, 3:90]
+    np.testing.assert_array_equal(crop.data, stack[10:20, 5:50, 3:90])
+    assert crop.spacing == (0.5, 0.25, 2.0)
+    assert crop.origin == (10 + 3 * 0.5, 20 + 5 * 0.25, 30 + 10 * 2.0)
+    with pytest.raises(ValueError, match="step 1"):
+        volume.level(0)[::2]
+    with pytest.raises(TypeError, match="slices"):
+        volume.level(0)[3]
+
+
+def test_reads_touch_only_the_bricks_crossed_and_reuse_them(stored):
+    volume = read_ome_zarr(stored)
+    volume.level(0)[0:10, 0:10, 0:40]  # bricks (0, 0, 0) and (0, 0, 1)
+    assert volume.stats()["misses"] == 2 and volume.stats()["bricks"] == 2
+    volume.level(0)[5:30, 2:8, 33:60]
+    assert volume.stats()["hits"] == 1 and volume.stats()["misses"] == 2
+
+
+def test_the_brick_cache_stays_within_its_bytes():
+    cache = BrickCache(cache_bytes=1 << 20)
+    values = np.random.default_rng(0).random((64, 64, 128)).astype(np.float32)  # 2 MiB in 8 bricks of 256 KiB
+    np.testing.assert_array_equal(cache.read("a", values, (32, 32, 64), (slice(0, 64),) * 2 + (slice(0, 128),)), values)
+    stats = cache.stats()
+    assert stats["held_bytes"] <= 1 << 20 and stats["bricks"] == 4  # the least recently used went first
+    with pytest.raises(ValueError, match="cache_bytes"):
+        BrickCache(cache_bytes=100)
+
+
+def test_a_region_over_region_bytes_is_refused(stored):
+    volume = read_ome_zarr(stored, cache_bytes=2 << 20, region_bytes=100_000)
+    with pytest.raises(ValueError, match="region_bytes"):
+        volume.level(0).read()
+    assert volume.level(2).read().shape == (16, 24, 32)
+
+
+def test_value_range_and_histogram_come_from_the_coarsest_level(stack, stored):
+    volume = read_ome_zarr(stored)
+    coarsest = _mean_2x2x2(_mean_2x2x2(stack))
+    assert volume.value_range == (float(coarsest.min()), float(coarsest.max()))
+    counts, _ = volume.histogram(bins=16)
+    assert counts.sum() == coarsest.size
+
+
+# ---- bad stores ------------------------------------------------------------------------------
+def _store_with(tmp_path, multiscale, shapes=((8, 8, 8),)):
+    path = tmp_path / "bad.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    for k, shape in enumerate(shapes):
+        group.create_array(str(k), shape=shape, dtype=np.uint8, chunks=(4, 4, 4))[:] = 1
+    if multiscale is not None:
+        group.attrs["multiscales"] = [multiscale]
+    return path
+
+
+def _multiscale(n_levels=1, axes="zyx", path="{k}"):
+    return {"version": "0.4", "axes": [{"name": n, "type": "space"} for n in axes],
+            "datasets": [{"path": path.format(k=k), "coordinateTransformations": [
+                {"type": "scale", "scale": [2.0 ** k] * len(axes)}]} for k in range(n_levels)]}
+
+
+def test_bad_stores_raise_errors_naming_the_store(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such OME-Zarr"):
+        load_volume(tmp_path / "missing.ome.zarr")
+    with pytest.raises(ValueError, match="OME-NGFF metadata"):
+        load_volume(_store_with(tmp_path, None))
+    with pytest.raises(ValueError, match="larger than the level before"):
+        read_ome_zarr(_store_with(tmp_path, _multiscale(2), shapes=((8, 8, 8), (8, 16, 8))))
+    with pytest.raises(ValueError, match="channel must be an integer in"):
+        read_ome_zarr(_store_with(tmp_path, _multiscale(1)), channel=1)
+    with pytest.raises(ValueError, match="chunks of .* bytes, more than cache_bytes"):
+        path = tmp_path / "big_chunks.zarr"
+        group = zarr.open_group(str(path), mode="w", zarr_format=2)
+        group.create_array("0", shape=(256, 256, 256), dtype=np.float32, chunks=(128, 128, 128))
+        group.attrs["multiscales"] = [_multiscale(1)]
+        read_ome_zarr(path, cache_bytes=4 << 20)
+    with pytest.raises(ValueError, match="volume_index='all'"):
+        load_volume(_store_with(tmp_path, _multiscale(1)), volume_index="all")
+
+
+def test_two_space_axes_are_refused(tmp_path):
+    path = tmp_path / "plane.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    group.create_array("0", shape=(8, 8), dtype=np.uint8, chunks=(4, 4))
+    group.attrs["multiscales"] = [_multiscale(1, axes="yx")]
+    with pytest.raises(ValueError, match="three space axes"):
+        read_ome_zarr(path)
+
+
+def test_a_dataset_path_leading_out_of_the_store_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    zarr.open_group(str(outside), mode="w", zarr_format=2).create_array("0", shape=(8, 8, 8), dtype=np.uint8,
+                                                                        chunks=(4, 4, 4))
+    path = _store_with(tmp_path, _multiscale(1, path="../outside/0"))
+    with pytest.raises(ValueError, match="inside the store|OME-NGFF"):
+        read_ome_zarr(path)
+
+
+def test_a_corrupt_chunk_draws_as_the_fill_value_with_one_warning(stack, tmp_path):
+    path = save_ome_zarr(stack, tmp_path / "c.ome.zarr", chunks=32, n_levels=1, progress=False)
+    chunk = Path(path) / "0" / "c" / "0" / "0" / "1"  # zarr v3 default chunk keys
+    chunk.write_bytes(b"not a zstd frame" * 10)
+    (Path(path) / "0" / "c" / "1" / "1" / "1").unlink()  # a missing chunk is the fill value, silently
+    volume = read_ome_zarr(path)
+    with pytest.warns(RuntimeWarning, match="could not be read") as caught:
+        values = volume.level(0).read()
+        volume.level(0)[0:4, 0:4, 32:40]  # not cached: read (and fail) again, without a second warning
+    assert len([w for w in caught if "could not be read" in str(w.message)]) == 1
+    assert (values[0:32, 0:32, 32:64] == 0).all() and (values[32:64, 32:64, 32:64] == 0).all()
+    np.testing.assert_array_equal(values[:, :, :32], stack[:, :, :32])
+    assert volume.stats()["failed"] == 2
+
+
+# ---- over HTTP ------------------------------------------------------------------------------
+@pytest.fixture
+def served(stored):
+    handler = functools.partial(_QuietHandler, directory=str(stored.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{stored.name}"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_a_store_over_http_reads_as_on_disk(stack, served):
+    pytest.importorskip("aiohttp")
+    volume = load_volume(served)
+    assert [level.shape for level in volume.levels] == [(65, 96, 130), (32, 48, 65), (16, 24, 32)]
+    np.testing.assert_array_equal(volume.level(0)[3:40, 10:90, 60:130].data, stack[3:40, 10:90, 60:130])
+    with pytest.raises(ValueError, match="127.0.0.1"):
+        load_volume(served.replace("stack", "nothing"))
+
+
+def test_the_written_metadata_is_the_spec_s(stored):
+    attrs = json.loads((stored / "zarr.json").read_text())["attributes"]["ome"]
+    assert attrs["version"] == "0.5"
+    (multiscale,) = attrs["multiscales"]
+    assert [axis["name"] for axis in multiscale["axes"]] == ["z", "y", "x"]
+    assert multiscale["datasets"][1]["coordinateTransformations"] == [
+        {"type": "scale", "scale": [4.0, 0.5, 1.0]}, {"type": "translation", "translation": [31.0, 20.125, 10.25]}]
+
+
+def test_save_refuses_bad_arguments(tmp_path, stack):
+    with pytest.raises(ValueError, match="3-D"):
+        save_ome_zarr(np.zeros((4, 4)), tmp_path / "a.ome.zarr")
+    with pytest.raises(ValueError, match="spacing"):
+        save_ome_zarr(stack, tmp_path / "b.ome.zarr", spacing=(1, 0, 1))
+    with pytest.raises(ValueError, match="n_levels"):
+        save_ome_zarr(stack, tmp_path / "c.ome.zarr", n_levels=20)
+    with pytest.raises(ValueError, match="integers or floats"):
+        save_ome_zarr(np.zeros((4, 4, 4), bool), tmp_path / "d.ome.zarr")
+    path = save_ome_zarr(stack, tmp_path / "e.ome.zarr", n_levels=1, progress=False)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        save_ome_zarr(stack, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_ome_zarr(stack, path, n_levels=1, overwrite=True, progress=False)
