@@ -21,7 +21,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .datasets import VOLUME_TYPES, create_test_volume
-from .io import load_volume
+from .io import load_volume, save_ome_zarr
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                              OpacityTransferFunction, TimeSeries, VolumeRenderer, fit, orbit_cameras, psnr,
                              render_slice, render_turntable, write_movie)
@@ -42,7 +42,7 @@ __all__ = [
     "COMPOSITING_STRATEGIES", "orbit_cameras", "psnr", "fit", "render_slice",
     "render_turntable", "write_movie", "TimeSeries",
     # data
-    "create_test_volume", "VOLUME_TYPES", "load_volume",
+    "create_test_volume", "VOLUME_TYPES", "load_volume", "save_ome_zarr",
     # widgets (loaded on first use)
     *_WIDGET_NAMES,
     "__version__",
