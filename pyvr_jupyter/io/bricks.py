@@ -32,14 +32,15 @@ READ_THREADS = 4
 
 
 def default_cache_bytes() -> int:
-    """An eighth of this machine's memory, between 256 MiB and 2 GiB."""
+    """A sixteenth of this machine's memory, between 256 MiB and 1 GiB (with a region of a
+    quarter of it and that region's working copies, a view stays near 2 GiB)."""
     try:
         import os
 
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 8 << 30
-    return int(min(2 << 30, max(256 << 20, total // 8)))
+    return int(min(1 << 30, max(256 << 20, total // 16)))
 
 
 class BrickCache:

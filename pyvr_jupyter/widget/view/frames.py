@@ -164,7 +164,10 @@ class FrameSource:
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
         region = regions.region(camera, image_size) if regions is not None and kind != PREVIEW else None
+        if regions is not None:  # which region of a lazy volume this frame draws (None: the base)
+            self._stats["region_shown"] = None if region is None else region[0]
         if region is not None:  # a finer region of a lazy volume, with its own spacing and origin
+            region = region[1]
             renderer = copy.copy(renderer)  # the view's renderer keeps the base's geometry
             renderer.spacing, renderer.origin = region.spacing, region.origin
             options["step_size"] = step_voxels * float(renderer.spacing.min())
@@ -179,7 +182,7 @@ class FrameSource:
                      else renderer.render(volume, camera, should_stop=should_stop, **options))  # LRU per time point
         elapsed = time.perf_counter() - start
         if renderer is not view.renderer:
-            view.renderer.last_stats = renderer.last_stats
+            view.renderer.last_stats = {**renderer.last_stats, "region": self._stats["region_shown"]}
         units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
         self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, options["level"])] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
@@ -226,12 +229,13 @@ class FrameSource:
         free), so their in-place edits show at the next frame."""
         if not isinstance(volume, np.ndarray) or volume.nbytes <= HASHED_BYTES:
             return volume
-        states = self._volume_states  # two: a lazy volume's base and region take turns
+        states = self._volume_states  # the view's volume's, and a lazy volume's region's: they take turns
         state = states.get(id(volume))
         if state is None or state.source is not volume:
+            base = self._view.volume
+            for key in [key for key, held in states.items() if held.source is not base]:
+                del states[key]  # a region replaced by this one goes with its state
             state = states[id(volume)] = shared_state(volume, self._view.renderer.device)
-            while len(states) > 2:
-                states.pop(next(iter(states)))
         return state
 
     def region_read(self) -> None:

@@ -52,8 +52,8 @@ class RegionStream:
         self._thread.start()
 
     def region(self, camera, image_size):
-        """The ``LoadedVolume`` a full frame of ``camera`` at ``image_size`` should draw, or None
-        for the base. A finer region not read yet is asked for; meanwhile the last region read is
+        """``(plan, LoadedVolume)`` of the region a full frame of ``camera`` at ``image_size``
+        should draw, or None for the base. A finer region not read yet is asked for; meanwhile the last region read is
         drawn if it covers what the camera sees at least as finely, else the base."""
         plan = self.volume.region_for_view(camera, image_size)
         if plan.level >= self.base_plan.level:
@@ -61,7 +61,7 @@ class RegionStream:
         with self._wake:
             ready = self._ready
             if ready is not None and _covers(ready[0], plan, self.volume):
-                return ready[1]
+                return ready
             if plan != self._reading and plan != self._pending:
                 self._pending = plan
                 self._wake.notify()

@@ -82,7 +82,7 @@ def test_a_view_shows_the_base_at_once_then_the_region_its_camera_sees(torus_sto
                                    step_size=view.step_size * 0.5).numpy()
         assert renderer.last_stats["region"].level == 0
         assert np.abs(image - expected).max() <= 2 / 255
-        assert view.stats()["out_of_core"]["region"].level == 0
+        assert view.stats()["out_of_core"]["region"].level == 0 and view.stats()["region_shown"].level == 0
     finally:
         view.close()
     assert view._regions._closed
