@@ -22,6 +22,7 @@ da = pytest.importorskip("dask.array")
 
 from pyvr_jupyter import load_volume  # noqa: E402
 from pyvr_jupyter.io import MultiscaleVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
+from pyvr_jupyter.io import multiscale  # noqa: E402
 from pyvr_jupyter.io.bricks import BrickCache  # noqa: E402
 
 
@@ -153,12 +154,22 @@ def test_a_region_over_region_bytes_is_refused(stored):
     assert volume.level(2).read().shape == (16, 24, 32)
 
 
-def test_value_range_and_histogram_come_from_the_coarsest_level(stack, stored):
+def test_value_range_and_histogram_come_from_the_base_level(stack, stored, monkeypatch):
     volume = read_ome_zarr(stored)
-    coarsest = _mean_2x2x2(_mean_2x2x2(stack))
-    assert volume.value_range == (float(coarsest.min()), float(coarsest.max()))
+    assert volume.base_level() == 0  # 65 × 96 × 130: under BASE_VOXELS
+    assert volume.value_range == (float(stack.min()), float(stack.max()))
     counts, _ = volume.histogram(bins=16)
-    assert counts.sum() == coarsest.size
+    assert counts.sum() == stack.size
+    monkeypatch.setattr(multiscale, "BASE_VOXELS", 100_000)
+    volume = read_ome_zarr(stored)
+    level_1 = _mean_2x2x2(stack)
+    assert volume.base_level() == 1 and volume.value_range == (float(level_1.min()), float(level_1.max()))
+
+
+def test_a_base_level_over_region_bytes_is_reduced_with_dask(stack, stored):
+    volume = read_ome_zarr(stored, cache_bytes=1 << 20, region_bytes=1 << 16)
+    assert volume.value_range == (float(stack.min()), float(stack.max()))
+    assert volume.histogram(bins=4)[0].sum() == stack.size
 
 
 # ---- bad stores ------------------------------------------------------------------------------

@@ -106,13 +106,13 @@ def from_xyz(array, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), orientation
 
 
 def load_volume(path, volume_index: int | str | None = None, reorient: bool = True, *, channel: int = 0,
-                cache_bytes: int | None = None) -> LoadedVolume | LoadedSeries | MultiscaleVolume:
+                cache_bytes: int | None = None, region_bytes: int | None = None) -> LoadedVolume | LoadedSeries | MultiscaleVolume:
     """Read a volume file, by extension: ``.nii``/``.nii.gz`` (nibabel), ``.nrrd``/``.nhdr``
     (pynrrd), ``.npy``/``.npz`` (numpy; an ``.npz`` may hold ``volume``, ``spacing``, ``origin``);
     or open an OME-Zarr image (a ``.zarr`` folder or a URL such as ``http://…/image.ome.zarr``)
     lazily, as a ``MultiscaleVolume`` that reads nothing until a view or a crop needs it
     (``read_ome_zarr``: ``volume_index`` picks its time point, ``channel`` its channel,
-    ``cache_bytes`` sizes its brick cache).
+    ``cache_bytes`` sizes its brick cache, ``region_bytes`` the most one read may decode).
 
     Args:
         path: the file.
@@ -142,7 +142,7 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         if isinstance(volume_index, str):
             raise ValueError(f"volume_index={volume_index!r} is not supported for OME-Zarr; pick a time point")
         return read_ome_zarr(str(path), channel=channel, time_index=0 if volume_index is None else volume_index,
-                             cache_bytes=cache_bytes)
+                             cache_bytes=cache_bytes, region_bytes=region_bytes)
     path = Path(path)
     suffix = _suffix(path)
     if not suffix:

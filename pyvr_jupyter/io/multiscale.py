@@ -7,8 +7,8 @@ k (only the bricks it crosses, through the volume's ``BrickCache``) and returns 
 tensor) or ``VolumeView``. ``region_for_view(camera, image_size)`` is what a frame reads: the
 part of the box the camera sees (rays only ever cross that), at the coarsest level whose voxels
 are no larger than a pixel there, coarser still when that region would pass ``region_bytes``.
-Value ranges and histograms come from the coarsest level (every level has the same values,
-smoothed; extremes of single voxels may be softened).
+Value ranges and histograms come from the base level, the finest of at most 8 Mi voxels (every
+level has the same values, smoothed: extremes of single voxels are softened there).
 
 Example:
     >>> volume = load_volume("scan.ome.zarr")             # doctest: +SKIP
@@ -29,7 +29,11 @@ import torch
 from .bricks import BrickCache
 from .common import LoadedVolume
 
-__all__ = ["MultiscaleVolume", "Level", "LevelArray", "RegionPlan"]
+__all__ = ["MultiscaleVolume", "Level", "LevelArray", "RegionPlan", "BASE_VOXELS"]
+
+#: The base level is the finest with at most this many voxels (8 Mi: 16 MiB of uint16, read in
+#: well under a second): a view's first picture and previews, and the value range.
+BASE_VOXELS = 1 << 23
 
 
 class RegionPlan(NamedTuple):
@@ -214,23 +218,38 @@ class MultiscaleVolume:
     # ---- values ---------------------------------------------------------------------------
     @property
     def value_range(self) -> tuple[float, float]:
-        """(min, max) of the coarsest level (read once; NaN or ±inf refused)."""
+        """(min, max) of the base level (``base_level()``: the finest of at most 8 Mi voxels,
+        which a view shows first), read once; NaN or ±inf refused. Every view, slice and render
+        of the volume uses it by default, so they agree."""
         if self._value_range is None:
-            coarsest = self.levels[-1].read()
-            low, high = float(np.min(coarsest)), float(np.max(coarsest))
+            level = self.levels[self.base_level()]
+            if level.nbytes <= self.region_bytes:
+                values = level.read()
+                low, high = float(np.min(values)), float(np.max(values))
+            else:  # a store whose coarsest level is still large: dask reads it chunk by chunk
+                import dask
+
+                low, high = (float(v) for v in dask.compute(level.to_dask().min(), level.to_dask().max()))
             if not (math.isfinite(low) and math.isfinite(high)):
-                raise ValueError(f"{self.name}: the coarsest level holds NaN or infinite values")
+                raise ValueError(f"{self.name}: level {level.index} holds NaN or infinite values")
             self._value_range = (low, high) if high > low else (low, low + 1.0)
         return self._value_range
 
     def histogram(self, bins: int = 256):
-        """(counts, edges) of the coarsest level's values, as ``numpy.histogram``."""
-        return np.histogram(self.levels[-1].read(), bins=bins, range=self.value_range)
+        """(counts, edges) of the base level's values over ``value_range``, as ``numpy.histogram``."""
+        level = self.levels[self.base_level()]
+        if level.nbytes <= self.region_bytes:
+            return np.histogram(level.read(), bins=bins, range=self.value_range)
+        import dask.array as da
 
-    # ---- what a view reads ------------------------------------------------------------------
-    def base_level(self, max_voxels: int = 1 << 23) -> int:
-        """The finest level with at most ``max_voxels`` voxels (the coarsest if none has): read whole,
-        it is a view's first picture and what it shows while dragging."""
+        counts, edges = da.histogram(level.to_dask(), bins=bins, range=self.value_range)
+        return counts.compute(), edges
+
+    def base_level(self, max_voxels: int | None = None) -> int:
+        """The finest level with at most ``max_voxels`` (default ``BASE_VOXELS``) voxels, the
+        coarsest if none has: read whole, it is a view's first picture and what it shows while
+        dragging, and the level ``value_range`` is read from."""
+        max_voxels = BASE_VOXELS if max_voxels is None else max_voxels
         fitting = [k for k, level in enumerate(self.levels) if math.prod(level.shape) <= max_voxels]
         return fitting[0] if fitting else len(self.levels) - 1
 
@@ -283,6 +302,16 @@ class MultiscaleVolume:
             start = max(0, min(int(first[dim]), level.shape[axis] - 2))
             box.append((start, max(start + 2, min(int(last[dim]), level.shape[axis]))))
         return RegionPlan(k, tuple(box))
+
+    def for_render(self, camera, image_size) -> tuple[RegionPlan, LoadedVolume]:
+        """What ``render(volume, camera)`` reads: the region one camera sees at the level its
+        ``image_size`` (H, W) needs (``region_for_view``), or for a sequence of cameras the
+        finest whole level within ``region_bytes``."""
+        from ..torch_renderer.stages.camera import Camera
+
+        plan = (self.region_for_view(camera, image_size) if isinstance(camera, Camera)
+                else self.whole(self.finest_whole_level()))
+        return plan, self.read_region(plan)
 
     def read_region(self, plan: RegionPlan) -> LoadedVolume:
         """The region of ``plan`` as a ``LoadedVolume`` (its spacing and origin its own)."""

@@ -269,8 +269,11 @@ class VolumeRenderer:
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
         region = None
-        if hasattr(volume, "region_for_view"):  # a lazy multiscale volume (``io.MultiscaleVolume``)
-            region, volume, value_range = self._read_region(volume, camera, image_size, value_range)
+        if hasattr(volume, "for_render"):  # a lazy multiscale volume: what the camera sees (``io.multiscale``)
+            value_range = volume.value_range if value_range is None else value_range  # one for every region
+            if camera is None:  # framing the whole volume, not the region read
+                camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin, device=self.device)
+            region, volume = volume.for_render(camera, check_image_size(image_size))
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level)
@@ -294,17 +297,6 @@ class VolumeRenderer:
                 "chunks": stats["chunks"] + self.last_stats["chunks"]}
         self.last_stats = {**stats, "views": len(images)}
         return torch.stack(images)
-
-    def _read_region(self, volume, camera, image_size, value_range):
-        """(plan, region, value_range) of a lazy multiscale volume: what one camera sees, at the
-        level its pixels need (``MultiscaleVolume.region_for_view``), or for several cameras the
-        finest whole level within ``region_bytes``; the region brings its spacing and origin. The
-        default value range is the volume's (its coarsest level's), the same for every region."""
-        if camera is None:
-            camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin)
-        plan = (volume.region_for_view(camera, check_image_size(image_size)) if isinstance(camera, Camera)
-                else volume.whole(volume.finest_whole_level()))
-        return plan, volume.read_region(plan), volume.value_range if value_range is None else value_range
 
     def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
                     use_opacity: bool = True, use_color: bool = True, use_lighting: bool = True,

@@ -1,14 +1,15 @@
 """What a ``VolumeView`` of a lazy multiscale volume (an OME-Zarr store) draws, and the reads
 that refine it.
 
-The view's volume is the *base*: the finest level of at most ``BASE_VOXELS`` voxels, read whole
-when the view is made. It gives the first picture, every preview while dragging, the box the
-camera frames, and the value range. A full frame asks ``RegionStream.region`` for the region of
-a finer level its camera sees (``MultiscaleVolume.region_for_view``): a region already read is
-drawn at once; otherwise the base is drawn now and the region is read on a background thread
-(newest request wins; bricks come through the volume's cache, so orbiting re-reads little),
-after which ``on_ready`` asks for the full frame again. At most one region is held besides the
-base, so memory is the base, one region (``region_bytes``) and the brick cache (``cache_bytes``).
+The view's volume is the *base* (``MultiscaleVolume.base_level``: the finest level of at most
+8 Mi voxels), read whole when the view is made. It gives the first picture, every preview while
+dragging and the box the camera frames; the value range is the volume's (of the same level). A
+full frame asks ``RegionStream.region`` for the region of a finer level its camera sees
+(``MultiscaleVolume.region_for_view``): a region already read is drawn at once; otherwise the
+base is drawn now and the region is read on a background thread (newest request wins; bricks
+come through the volume's cache, so orbiting re-reads little), after which ``on_ready`` asks for
+the full frame again. At most one region is held besides the base, so memory is the base, one
+region (``region_bytes``) and the brick cache (``cache_bytes``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RegionStream", "BASE_VOXELS", "is_multiscale"]
-
-#: The base level is the finest with at most this many voxels (8 Mi: 16 MiB of uint16, read in well under a second).
-BASE_VOXELS = 1 << 23
+__all__ = ["RegionStream", "is_multiscale"]
 
 
 def is_multiscale(volume) -> bool:
@@ -39,7 +37,7 @@ class RegionStream:
 
     def __init__(self, volume, on_ready):
         self.volume = volume
-        self.base_plan = volume.whole(volume.base_level(BASE_VOXELS))
+        self.base_plan = volume.whole(volume.base_level())
         self.base = volume.read_region(self.base_plan)  #: a LoadedVolume: the base level, whole
         self._on_ready = on_ready
         self._ready = None  # (plan, LoadedVolume) of the last region read

@@ -156,7 +156,9 @@ class VolumeView(anywidget.AnyWidget):
                                         getattr(volume, "orientation", None))  # a LoadedVolume's, from its file
         # A lazy multiscale volume (OME-Zarr) shows its base level; full frames read finer regions.
         self._regions = RegionStream(volume, self._region_read) if is_multiscale(volume) else None
-        volume = self._regions.base if self._regions is not None else volume
+        if self._regions is not None:  # its value range, as its slices and renders have it
+            value_range = volume.value_range if value_range is None else value_range
+            volume = self._regions.base
         series, volume = split_series(volume)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         check_volume_array(volume)

@@ -19,7 +19,7 @@ from pyvr_jupyter import SliceView, VolumeRenderer, viewer  # noqa: E402
 from pyvr_jupyter.datasets import create_test_volume  # noqa: E402
 from pyvr_jupyter.io import read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
-from pyvr_jupyter.widget.view import out_of_core  # noqa: E402
+from pyvr_jupyter.io import multiscale  # noqa: E402
 from recording_view import RecordingView, decode, wait_for  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def torus_store(tmp_path_factory):
 
 @pytest.fixture
 def small_base(monkeypatch):
-    monkeypatch.setattr(out_of_core, "BASE_VOXELS", 64 ** 3)  # the 64³ level is the base
+    monkeypatch.setattr(multiscale, "BASE_VOXELS", 64 ** 3)  # the 64³ level is the base
 
 
 def test_render_reads_the_region_the_camera_sees_at_the_level_its_pixels_need(torus_store):
@@ -88,7 +88,7 @@ def test_a_view_shows_the_base_at_once_then_the_region_its_camera_sees(torus_sto
     assert view._regions._closed
 
 
-def test_slices_of_a_store_read_native_planes(torus_store):
+def test_slices_of_a_store_read_native_planes(torus_store, small_base):
     values, path = torus_store
     volume = read_ome_zarr(path)
     lazy, loaded = SliceView(volume, "z", index=70), SliceView(values, "z", index=70, spacing=(0.5,) * 3,
@@ -99,16 +99,18 @@ def test_slices_of_a_store_read_native_planes(torus_store):
     _, loaded_values, _ = loaded._slice()
     np.testing.assert_array_equal(lazy_values.numpy(), loaded_values.numpy())
     # One layer of 4 × 4 level-0 bricks (the plane and its neighbours), and the 8 bricks of the
-    # coarsest level its value range was read from: not the rest of the store.
+    # base level its value range was read from: not the rest of the store.
     assert volume.stats()["misses"] == 16 + 8
 
 
-def test_viewer_of_a_store_gives_its_slices_the_store(torus_store, small_base):
+def test_viewer_of_a_store_gives_its_slices_the_store_and_one_value_range(torus_store, small_base):
     _, path = torus_store
-    box = viewer(read_ome_zarr(path), slices=True)
+    volume = read_ome_zarr(path)
+    box = viewer(volume, slices=True)
     try:
         assert box.view.volume.shape == (64, 64, 64)
         assert all(s.n_slices == 128 for s in box.slices)
+        assert box.view.value_range == list(volume.value_range) == SliceView(volume, "x").value_range
     finally:
         box.close()
 
