@@ -303,6 +303,17 @@ class MultiscaleVolume:
             box.append((start, max(start + 2, min(int(last[dim]), level.shape[axis]))))
         return RegionPlan(k, tuple(box))
 
+    def world_box_of(self, plan: RegionPlan) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) world corners (x, y, z) of the voxel centres ``plan`` reads."""
+        level = self.levels[plan.level]
+        first = np.array([plan.box[2][0], plan.box[1][0], plan.box[0][0]])
+        last = np.array([plan.box[2][1], plan.box[1][1], plan.box[0][1]]) - 1
+        return np.array(level.origin) + np.array(level.spacing) * first, np.array(level.origin) + np.array(level.spacing) * last
+
+    def same_box(self, plan: RegionPlan, k: int) -> RegionPlan:
+        """The region of level ``k`` over ``plan``'s world box."""
+        return self._plan_box(k, *self.world_box_of(plan))
+
     def for_render(self, camera, image_size) -> tuple[RegionPlan, LoadedVolume]:
         """What ``render(volume, camera)`` reads: the region one camera sees at the level its
         ``image_size`` (H, W) needs (``region_for_view``), or for a sequence of cameras the

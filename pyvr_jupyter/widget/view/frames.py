@@ -239,10 +239,9 @@ class FrameSource:
         return state
 
     def region_read(self) -> None:
-        """A finer region of a lazy volume arrived: the still frame is out of date; draw it again."""
-        with self._lock:
-            self._snapshot_version = -1
-        self.show_full()
+        """A finer region of a lazy volume arrived: what is drawn changed, as after a change of
+        state (a new version, so a frame of the base that is still rendering is not taken as current)."""
+        self.request(FULL)
 
     def volume_changed(self) -> None:
         """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""

@@ -6,10 +6,11 @@ The view's volume is the *base* (``MultiscaleVolume.base_level``: the finest lev
 dragging and the box the camera frames; the value range is the volume's (of the same level). A
 full frame asks ``RegionStream.region`` for the region of a finer level its camera sees
 (``MultiscaleVolume.region_for_view``): a region already read is drawn at once; otherwise the
-base is drawn now and the region is read on a background thread (newest request wins; bricks
-come through the volume's cache, so orbiting re-reads little), after which ``on_ready`` asks for
-the full frame again. At most one region is held besides the base, so memory is the base, one
-region (``region_bytes``) and the brick cache (``cache_bytes``).
+base (or a coarser region already read that covers the view) is drawn now and the region is
+read on a background thread (newest request wins; bricks come through the volume's cache, so
+orbiting re-reads little; a large region is read one level coarser first, shown, then refined),
+after each of which ``on_ready`` asks for the full frame again. Memory is the base, the region
+shown, the one being read (each at most ``region_bytes``) and the brick cache (``cache_bytes``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RegionStream", "is_multiscale"]
+__all__ = ["RegionStream", "is_multiscale", "LADDER_BYTES"]
+
+#: Regions larger than this are read one level coarser first (``RegionStream._steps``).
+LADDER_BYTES = 32 << 20
 
 
 def is_multiscale(volume) -> bool:
@@ -51,19 +55,32 @@ class RegionStream:
 
     def region(self, camera, image_size):
         """``(plan, LoadedVolume)`` of the region a full frame of ``camera`` at ``image_size``
-        should draw, or None for the base. A finer region not read yet is asked for; meanwhile the last region read is
-        drawn if it covers what the camera sees at least as finely, else the base."""
+        should draw, or None for the base. A finer region not read yet is asked for; meanwhile
+        the last region read is drawn if it covers what the camera sees (it is finer than the
+        base, if perhaps coarser than wanted), else the base."""
         plan = self.volume.region_for_view(camera, image_size)
         if plan.level >= self.base_plan.level:
             return None  # the base is as fine as this view needs
         with self._wake:
             ready = self._ready
-            if ready is not None and _covers(ready[0], plan, self.volume):
-                return ready
-            if plan != self._reading and plan != self._pending:
+            covering = ready is not None and _covers(ready[0], plan, self.volume)
+            if not (covering and ready[0].level <= plan.level) and plan not in (self._reading, self._pending):
                 self._pending = plan
                 self._wake.notify()
-        return None
+            return ready if covering else None
+
+    def _steps(self, plan) -> list:
+        """What to read for ``plan``: a large region of a level two or more below the base is
+        read first one level coarser over the same box (8× less), shown, then refined."""
+        coarser = plan.level + 1
+        if coarser >= self.base_plan.level or plan.n_voxels * self.volume.dtype.itemsize < LADDER_BYTES:
+            return [plan]
+        with self._wake:
+            ready = self._ready
+        first = self.volume.same_box(plan, coarser)
+        if ready is not None and ready[0].level <= coarser and _covers(ready[0], first, self.volume):
+            return [plan]  # what is on screen is already that good
+        return [first, plan]
 
     def _read_loop(self) -> None:
         while True:
@@ -73,20 +90,25 @@ class RegionStream:
                 if self._closed:
                     return
                 plan, self._pending, self._reading = self._pending, None, self._pending
-            try:
-                loaded = self.volume.read_region(plan)
-            except Exception as err:  # the base stays on screen
-                warnings.warn(f"{self.volume.name}: could not read level {plan.level} region {plan.box} "
-                              f"({type(err).__name__}: {err}); showing level {self.base_plan.level}",
-                              RuntimeWarning, stacklevel=2)
-                loaded = None
-            with self._wake:
-                self._reading = None
-                if loaded is not None:
-                    self._ready = (plan, loaded)  # the previous region is dropped here
-            if loaded is not None and not self._closed:
+            for step in self._steps(plan):
+                try:
+                    loaded = self.volume.read_region(step)
+                except Exception as err:  # what is on screen stays
+                    warnings.warn(f"{self.volume.name}: could not read level {step.level} region {step.box} "
+                                  f"({type(err).__name__}: {err}); showing level {self.base_plan.level}",
+                                  RuntimeWarning, stacklevel=2)
+                    break
+                with self._wake:
+                    self._ready = (step, loaded)  # the previous region is dropped here
+                    superseded = self._pending is not None or self._closed  # the camera moved on
+                if self._closed:
+                    break
                 self._on_ready()
                 self._reads += 1  # counted once the view knows (tests wait on it)
+                if superseded:
+                    break
+            with self._wake:
+                self._reading = None
 
     def close(self) -> None:
         """Stop reading and drop what is held (the brick cache is the volume's, kept)."""
@@ -104,17 +126,7 @@ class RegionStream:
 
 
 def _covers(held, wanted, volume) -> bool:
-    """Does region ``held`` contain ``wanted``'s world box, at least as finely?"""
-    if held.level > wanted.level:
-        return False
-
-    def world(plan):
-        level = volume.levels[plan.level]
-        low = np.array(level.origin) + np.array(level.spacing) * np.array([plan.box[2][0], plan.box[1][0], plan.box[0][0]])
-        high = np.array(level.origin) + np.array(level.spacing) * (
-            np.array([plan.box[2][1], plan.box[1][1], plan.box[0][1]]) - 1)
-        return low, high
-
-    (held_low, held_high), (low, high) = world(held), world(wanted)
-    slack = np.array(volume.levels[wanted.level].spacing)  # a voxel of the wanted level
+    """Does region ``held`` contain ``wanted``'s world box (to within a voxel of ``wanted``'s level)?"""
+    (held_low, held_high), (low, high) = volume.world_box_of(held), volume.world_box_of(wanted)
+    slack = np.array(volume.levels[wanted.level].spacing)
     return bool((held_low <= low + slack).all() and (held_high >= high - slack).all())

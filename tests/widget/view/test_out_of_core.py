@@ -20,6 +20,7 @@ from pyvr_jupyter.datasets import create_test_volume  # noqa: E402
 from pyvr_jupyter.io import read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 from pyvr_jupyter.io import multiscale  # noqa: E402
+from pyvr_jupyter.widget.view import out_of_core  # noqa: E402
 from recording_view import RecordingView, decode, wait_for  # noqa: E402
 
 
@@ -88,6 +89,25 @@ def test_a_view_shows_the_base_at_once_then_the_region_its_camera_sees(torus_sto
     assert view._regions._closed
 
 
+def test_a_large_region_is_read_a_level_coarser_first_then_refined(tmp_path, monkeypatch):
+    values = (create_test_volume((128, 128, 128), "torus").numpy() * 4000).astype(np.uint16)
+    volume = read_ome_zarr(save_ome_zarr(values, tmp_path / "t.ome.zarr", chunks=16, n_levels=3, progress=False))
+    monkeypatch.setattr(multiscale, "BASE_VOXELS", 32 ** 3)  # the base is level 2
+    monkeypatch.setattr(out_of_core, "LADDER_BYTES", 0)
+    shown = []
+    view = RecordingView(volume, width=128, height=128)
+    try:
+        regions = view._regions
+        original = regions._on_ready
+        regions._on_ready = lambda: (shown.append(regions._ready[0].level), original())
+        view.show()
+        assert wait_for(lambda: view.stats()["out_of_core"]["regions_read"] == 2)
+        assert shown == [1, 0]  # level 1 over the same box first, then level 0
+        assert wait_for(lambda: view.stats().get("region_shown") is not None and view.stats()["region_shown"].level == 0)
+    finally:
+        view.close()
+
+
 def test_slices_of_a_store_read_native_planes(torus_store, small_base):
     values, path = torus_store
     volume = read_ome_zarr(path)
@@ -116,30 +136,33 @@ def test_viewer_of_a_store_gives_its_slices_the_store_and_one_value_range(torus_
 
 
 def test_orbiting_a_store_keeps_memory_within_the_budgets(tmp_path):
-    """A 384 × 384 × 384 uint16 store (108 MiB) orbited with a 24 MiB cache and 16 MiB regions:
-    the process grows by far less than the volume."""
+    """A 384 × 384 × 384 uint16 store (108 MiB) orbited close up at 384² with a 16 MiB cache and
+    8 MiB regions: every region read stays within its budget, and once warm (the kernel's first
+    frames allocate what they keep) the process grows by less than cache + two regions + slack."""
     script = textwrap.dedent(f"""
-        import numpy as np, dask.array as da, psutil, threading, time
+        import numpy as np, dask.array as da, psutil
         from pyvr_jupyter.io import save_ome_zarr, read_ome_zarr
         from pyvr_jupyter.torch_renderer import VolumeRenderer, Camera
         shape = (384, 384, 384)
         z, y, x = da.meshgrid(*(da.arange(n, chunks=64, dtype=np.float32) for n in shape), indexing="ij")
         values = (2000 + 1500 * da.sin(x / 17) * da.cos(y / 23) * da.sin(z / 29)).astype(np.uint16)
         path = save_ome_zarr(values, r"{tmp_path}/big.ome.zarr", chunks=64, progress=False)
-        volume = read_ome_zarr(path, cache_bytes=24 << 20, region_bytes=16 << 20)
-        renderer = VolumeRenderer()
-        process = psutil.Process()
-        camera = Camera.for_volume(volume.shape)
-        renderer.render(volume.level(-1).read(), camera, image_size=(64, 64))  # numba and torch warmed up
-        before, peak = process.memory_info().rss, 0
+        volume = read_ome_zarr(path, cache_bytes=16 << 20, region_bytes=8 << 20)
+        renderer, process = VolumeRenderer(), psutil.Process()
+        camera = Camera.for_volume(volume.shape).zoom(4.0)
+        for step in range(2):
+            camera = camera.orbit(45, 10)
+            renderer.render(volume, camera, image_size=(384, 384))
+        before, peak, largest = process.memory_info().rss, 0, 0
         for step in range(8):
             camera = camera.orbit(45, 10)
-            renderer.render(volume, camera, image_size=(128, 128))
+            renderer.render(volume, camera, image_size=(384, 384))
             peak = max(peak, process.memory_info().rss)
-        print((peak - before) >> 20, volume.stats()["held_bytes"] >> 20)
+            largest = max(largest, renderer.last_stats["region"].n_voxels * 2)
+        print((peak - before) >> 20, volume.stats()["held_bytes"] >> 20, largest >> 20)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    grown_mib, cache_mib = (int(v) for v in result.stdout.split()[-2:])
-    assert cache_mib <= 24
-    assert grown_mib < 80, result.stdout  # the volume is 108 MiB; cache 24 + region 16 + its working copies
+    grown_mib, cache_mib, region_mib = (int(v) for v in result.stdout.split()[-3:])
+    assert cache_mib <= 16 and region_mib <= 8, result.stdout
+    assert grown_mib < 16 + 2 * 8 + 16, result.stdout
