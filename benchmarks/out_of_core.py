@@ -436,7 +436,7 @@ def child_slice(sizes: Sizes, path: str) -> dict:
     rss.start()
     volume = load_volume(path)
     clock = Clock()
-    view = SliceView(volume, "z")
+    view = SliceView(volume, "z", display_size=512)  # planes up to 1024² (twice the display size)
     open_wall, open_cpu = clock.read()
     level = volume.slice_level(1024)
     chunk = volume.levels[level].chunks[0]
@@ -655,7 +655,7 @@ def report(results: dict, sizes: Sizes, started: str, load_start, peer: str | No
     if sl:
         crossing = ", ".join(f"{i}: {w * 1e3:.0f} ms ({m} bricks)" for i, w, _, m in sl["crossing"])
         lines += ["", "### 5. Slice steps", "",
-                  f"`SliceView(volume, \"z\")`: level {sl['level']} ({'×'.join(map(str, sl['level_shape'][::-1]))}), "
+                  f"`SliceView(volume, \"z\", display_size=512)`: level {sl['level']} ({'×'.join(map(str, sl['level_shape'][::-1]))}), "
                   f"made in {sl['open_wall']:.2f} s ({sl['open_cpu']:.2f} s CPU) at index {sl['start']}; then "
                   f"{sl['n']} steps of `index += 1`: median {sl['wall_median'] * 1e3:.0f} ms wall "
                   f"({sl['cpu_median'] * 1e3:.0f} ms CPU), worst {sl['wall_max'] * 1e3:.0f} ms; within a brick row "

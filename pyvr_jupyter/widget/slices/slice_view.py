@@ -52,11 +52,11 @@ class _LazyState(NamedTuple):
     value_range: tuple[float, float]
 
 
-def _lazy_source(volume):
+def _lazy_source(volume, display_size: int):
     """(array, state, spacing, origin) of a lazy multiscale volume's slices: the finest level
-    whose planes fit ``_MAX_SIDE`` pixels (native voxels up to 1024²), read a plane's bricks at a
-    time; the value range is the volume's (its coarsest level's)."""
-    level = volume.level(volume.slice_level(_MAX_SIDE))
+    whose planes fit twice the display size (at least 256 pixels; native voxels for planes that
+    small), read a plane's bricks at a time; the value range is the volume's."""
+    level = volume.level(volume.slice_level(max(256, 2 * int(display_size))))
     return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin
 
 
@@ -106,7 +106,7 @@ class SliceView(anywidget.AnyWidget):
                  show_crosshair: bool = True, orientation: str | None = None, convention: str = "neurological"):
         self._spacing, self._origin = np.ones(3), np.zeros(3)  # unless given, or brought by a LoadedVolume
         self._orientation = None
-        self._set_volume(volume, spacing, origin, orientation)
+        self._set_volume(volume, spacing, origin, orientation, display_size)
         slice_layout("z", self._orientation, convention)  # raises for an unknown or impossible convention
         if axis not in SLICE_AXES:
             raise ValueError(f"unknown axis {axis!r}; expected one of 'z', 'y', 'x'")
@@ -150,12 +150,13 @@ class SliceView(anywidget.AnyWidget):
         else:
             self.index = index
 
-    def _set_volume(self, volume, spacing=None, origin=None, orientation=None) -> None:
+    def _set_volume(self, volume, spacing=None, origin=None, orientation=None, display_size=None) -> None:
         """Check, then adopt ``volume`` with ``spacing``, ``origin`` and ``orientation`` (else a
         ``LoadedVolume``'s, else the current ones); nothing changes when a check fails."""
         loaded_orientation = getattr(volume, "orientation", None)
         if hasattr(volume, "region_for_view"):  # a lazy multiscale volume: planes are read brick by brick
-            volume, state, loaded_spacing, loaded_origin = _lazy_source(volume)
+            volume, state, loaded_spacing, loaded_origin = _lazy_source(
+                volume, self.display_size if display_size is None else display_size)
         else:
             volume, loaded_spacing, loaded_origin = unwrap_volume(volume)
             check_volume_array(volume)

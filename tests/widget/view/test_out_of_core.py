@@ -123,6 +123,15 @@ def test_slices_of_a_store_read_native_planes(torus_store, small_base):
     assert volume.stats()["misses"] == 16 + 8
 
 
+def test_slices_read_the_level_their_display_size_needs(tmp_path):
+    values = np.zeros((16, 600, 600), np.uint8)
+    values[:, 100:500, 250:350] = 200
+    volume = read_ome_zarr(save_ome_zarr(values, tmp_path / "wide.ome.zarr", chunks=32, progress=False))
+    assert [level.shape[1] for level in volume.levels] == [600, 300, 150, 75]
+    assert SliceView(volume, "z", display_size=128).n_slices == 4  # planes ≤ 256: level 2 (4 × 150 × 150)
+    assert SliceView(volume, "z", display_size=300).n_slices == 16  # planes ≤ 600: native
+
+
 def test_viewer_of_a_store_gives_its_slices_the_store_and_one_value_range(torus_store, small_base):
     _, path = torus_store
     volume = read_ome_zarr(path)
