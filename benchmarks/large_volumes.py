@@ -26,13 +26,10 @@ import ctypes
 import datetime
 import gc
 import json
-import math
 import os
-import platform
 import pstats
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from phantoms import CT_SPACING, STACK_SPACING, cell_stack, ct_phantom  # noqa: E402
 from run import machine, s1_camera, s1_renderer  # noqa: E402
-from timing import Timing, busy_cores, interleave  # noqa: E402
+from timing import PeakRss, Timing, busy_cores, interleave  # noqa: E402
 from vtk_peer import VTKPeer, image_difference  # noqa: E402
 
 from pyvr_jupyter import create_test_volume  # noqa: E402
@@ -233,29 +230,6 @@ def bench_scene(name: str, volume, images, rounds: int, with_vtk: bool, levels: 
 
 
 # ---- 2. first frame and memory, in a fresh process --------------------------------------------
-class _Rss(threading.Thread):
-    """Peak resident memory of this process, sampled every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.005):
-        import psutil
-
-        super().__init__(daemon=True)
-        self.process, self.interval = psutil.Process(), interval
-        self.baseline = self.peak = self.process.memory_info().rss
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            self.done.wait(self.interval)
-
-    def stop(self) -> int:
-        self.done.set()
-        self.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-        return self.peak
-
-
 def _timed(fn):
     wall, cpu = time.perf_counter(), time.process_time()
     fn()
@@ -274,7 +248,7 @@ def first_frame_child(name: str, engine: str, sequence: str, sizes: Sizes) -> di
         import vtk  # noqa: F401  (imported before the baseline, as torch and numba are)
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)
-    rss = _Rss()
+    rss = PeakRss()
     rss.start()
     result = {"volume_mib": volume.nbytes / 2**20, "baseline_mib": rss.baseline / 2**20, "steps": []}
     renderer, camera, step = setup.renderer, setup.camera, setup.step

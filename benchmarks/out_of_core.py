@@ -43,7 +43,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +52,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
+
+from timing import PeakRss  # noqa: E402
 
 SPACING = (1.0, 1.0, 2.0)  # x, y, z: a stack's z steps twice as long (as phantoms.STACK_SPACING)
 SECTION = "## Out-of-core OME-Zarr volumes"
@@ -136,33 +137,6 @@ def n_levels_for(shape) -> int:
 
 
 # ---- measuring ---------------------------------------------------------------------------------
-class Rss(threading.Thread):
-    """Peak resident memory of this process, sampled every ``interval`` seconds."""
-
-    def __init__(self, interval: float = 0.005):
-        import psutil
-
-        super().__init__(daemon=True)
-        self.process, self.interval = psutil.Process(), interval
-        self.baseline = self.peak = self.process.memory_info().rss
-        self.done = threading.Event()
-
-    def run(self):
-        while not self.done.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            self.done.wait(self.interval)
-
-    def now(self) -> int:
-        rss = self.process.memory_info().rss
-        self.peak = max(self.peak, rss)
-        return rss
-
-    def stop(self) -> int:
-        self.done.set()
-        self.join()
-        return max(self.peak, self.process.memory_info().rss)
-
-
 def maxrss() -> int:
     """The kernel's peak RSS of this process (bytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -190,7 +164,7 @@ def child_input(sizes: Sizes, _arg) -> dict:
     import dask
 
     source = synthetic_stack(sizes)
-    rss = Rss()
+    rss = PeakRss()
     rss.start()
     clock = Clock()
     high = dask.compute(source.max(), scheduler="threads")[0]
@@ -229,7 +203,7 @@ def child_write(sizes: Sizes, arg) -> dict:
                         fmt=FormatV05(), scale={"z": SPACING[2], "y": SPACING[1], "x": SPACING[0]},
                         storage_options={"chunks": (sizes.chunks,) * 3})
     gc.collect()
-    rss = Rss()
+    rss = PeakRss()
     rss.start()
     clock = Clock()
     write()
@@ -260,7 +234,7 @@ def child_write(sizes: Sizes, arg) -> dict:
     return result
 
 
-def _view_setup(path: str, sizes: Sizes, rss: Rss, cache_bytes=None):
+def _view_setup(path: str, sizes: Sizes, rss: PeakRss, cache_bytes=None):
     """load_volume and VolumeView, timed; returns (view, volume, steps)."""
     from pyvr_jupyter import load_volume
     from pyvr_jupyter.widget import VolumeView
@@ -336,10 +310,9 @@ def child_view(sizes: Sizes, path: str) -> dict:
     fused.wait_until_compiled(np.float32)
     torch.set_grad_enabled(False)
     gc.collect()
-    rss = Rss()
+    rss = PeakRss()
     rss.start()
     view, volume, steps = _view_setup(path, sizes, rss)
-    size = (sizes.image, sizes.image)
     clock = Clock()
     _preview(view)
     steps.append((f"first preview {view._frames._stats.get('preview_scale', 1) * sizes.image:.0f}² "
@@ -374,7 +347,7 @@ def _cache_stats(volume) -> dict:
             "failed": s["failed"]}
 
 
-def _orbit(view, volume, sizes: Sizes, rss: Rss, label: str) -> dict:
+def _orbit(view, volume, sizes: Sizes, rss: PeakRss, label: str) -> dict:
     before = _cache_stats(volume)
     rss_start = rss.now()
     rss.peak = rss_start  # the peak of this orbit
@@ -409,7 +382,7 @@ def child_http(sizes: Sizes, url: str) -> dict:
 
     fused.wait_until_compiled(np.uint16)
     gc.collect()
-    rss = Rss()
+    rss = PeakRss()
     rss.start()
     view, volume, steps = _view_setup(url, sizes, rss)
     clock = Clock()
@@ -432,7 +405,7 @@ def child_slice(sizes: Sizes, path: str) -> dict:
     from pyvr_jupyter.widget import SliceView
 
     gc.collect()
-    rss = Rss()
+    rss = PeakRss()
     rss.start()
     volume = load_volume(path)
     clock = Clock()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,3 +85,37 @@ def busy_cores(n: int | None = None):
             worker.join(timeout=5)
             if worker.is_alive():
                 worker.terminate()
+
+
+class PeakRss(threading.Thread):
+    """Peak resident memory of this process, sampled every ``interval`` seconds from ``start()``
+    to ``stop()`` (which returns it, in bytes); ``baseline`` is the RSS when it was made.
+
+    Example: ``rss = PeakRss(); rss.start(); work(); peak = rss.stop() - rss.baseline``
+    """
+
+    def __init__(self, interval: float = 0.005):
+        import psutil
+
+        super().__init__(daemon=True)
+        self.process, self.interval = psutil.Process(), interval
+        self.baseline = self.peak = self.process.memory_info().rss
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.done.wait(self.interval)
+
+    def now(self) -> int:
+        """The RSS now (bytes), counted into the peak."""
+        rss = self.process.memory_info().rss
+        self.peak = max(self.peak, rss)
+        return rss
+
+    def stop(self) -> int:
+        """Stop sampling; the peak (bytes)."""
+        self.done.set()
+        self.join()
+        self.peak = max(self.peak, self.process.memory_info().rss)
+        return self.peak

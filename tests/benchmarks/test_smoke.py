@@ -24,3 +24,15 @@ def test_tf_step_benchmark_smoke():
                              "--views", "2", "--rounds", "1"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "torch (torch)" in result.stdout and "auto (fused+adjoint)" in result.stdout
+
+
+def test_out_of_core_benchmark_smoke(tmp_path):
+    """Every step (write, view, orbit, HTTP, slices) of benchmarks/out_of_core.py, on a tiny store."""
+    output = tmp_path / "ooc.md"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "out_of_core.py"), "--smoke", "--skip-peer",
+                             "--workdir", str(tmp_path), "--output", str(output)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = output.read_text()
+    for section in ("### 1. Writing the pyramid", "### 3. Orbiting", "### 4. Over HTTP", "### 5. Slice steps"):
+        assert section in table

@@ -350,7 +350,9 @@ class VolumeView(anywidget.AnyWidget):
         front end drops binary buffers), input from the browser ignored and the last reason,
         the level previews render (``preview_level``) and the level of the last frame sent
         (``level_shown``: 0 once the full frame is there), what the volume costs in memory
-        (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``)."""
+        (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``); for a
+        lazy multiscale volume, ``out_of_core`` (the brick cache, the base level, regions read)
+        and ``region_shown`` (the region the last frame drew; None: the base)."""
         stats = {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
                  "last_ignored": self._inputs.last_reason, **self.renderer.memory()}
         if self._regions is not None:

@@ -10,7 +10,6 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("zarr")
 pytest.importorskip("ome_zarr_models")
