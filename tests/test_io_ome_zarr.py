@@ -290,3 +290,16 @@ def test_save_refuses_bad_arguments(tmp_path, stack):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         save_ome_zarr(stack, path, n_levels=1, overwrite=True, progress=False)
+
+
+def test_a_store_that_disappears_draws_the_fill_value_with_one_warning(stack, tmp_path):
+    import shutil
+
+    path = save_ome_zarr(stack, tmp_path / "gone.ome.zarr", chunks=32, n_levels=1, progress=False)
+    volume = read_ome_zarr(path)
+    np.testing.assert_array_equal(volume.level(0)[0:8, 0:8, 0:8].data, stack[0:8, 0:8, 0:8])  # cached
+    shutil.rmtree(path)
+    with pytest.warns(RuntimeWarning, match="could not be read"):
+        values = volume.level(0)[0:40, 0:8, 0:8].data
+    np.testing.assert_array_equal(values[:32], stack[0:32, 0:8, 0:8])  # the brick read before
+    assert (values[32:] == 0).all()  # missing: the fill value, said once

@@ -61,7 +61,7 @@ class BrickCache:
         self._warned: set = set()
         self._counts = {"hits": 0, "misses": 0, "failed": 0}
 
-    def read(self, key, array, chunks, box) -> np.ndarray:
+    def read(self, key, array, chunks, box, alive=None) -> np.ndarray:
         """``array[box]`` (a numpy array in the array's dtype), assembled from cached bricks and
         the missing ones read in parallel.
 
@@ -72,6 +72,9 @@ class BrickCache:
                 or a view of one with ``chunks``, ``shape`` of the last three axes).
             chunks: the brick size (D, H, W).
             box: three slices with explicit bounds and step 1, inside the array.
+            alive: checked when a brick reads as nothing but the fill value (a chunk never
+                written, or a store that is gone: zarr reads both as the fill value); False
+                makes it a failed read.
         """
         box = tuple(slice(int(s.start), int(s.stop)) for s in box)
         out = np.empty(tuple(s.stop - s.start for s in box), dtype=array.dtype)
@@ -90,7 +93,7 @@ class BrickCache:
             self._counts["hits"] += len(found)
             self._counts["misses"] += len(missing)
         shape = tuple(int(n) for n in array.shape[-3:])
-        for index, brick in zip(missing, self._pool.map(lambda i: self._load(key, array, chunks, shape, i), missing)):
+        for index, brick in zip(missing, self._pool.map(lambda i: self._load(key, array, chunks, shape, i, alive), missing)):
             found[index] = brick
         for index, brick in found.items():
             lows = [i * c for i, c in zip(index, chunks)]
@@ -101,13 +104,16 @@ class BrickCache:
             out[target] = brick[source]
         return out
 
-    def _load(self, key, array, chunks, shape, index) -> np.ndarray:
+    def _load(self, key, array, chunks, shape, index, alive=None) -> np.ndarray:
         region = tuple(slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(index, chunks, shape))
+        fill = getattr(array, "fill_value", 0)
+        fill = 0 if fill is None else fill
         try:
             brick = np.ascontiguousarray(array[region])
-        except Exception as err:  # a corrupt or missing-store chunk: the fill value, said once per store
-            fill = getattr(array, "fill_value", 0)
-            brick = np.full(tuple(s.stop - s.start for s in region), 0 if fill is None else fill, dtype=array.dtype)
+            empty = not brick.any() if fill == 0 else bool((brick == fill).all())
+            if empty and alive is not None and not alive():
+                raise FileNotFoundError("the store is gone")
+        except Exception as err:  # a corrupt chunk or a store gone: the fill value, said once per store
             with self._lock:
                 self._counts["failed"] += 1
                 first = key[0] not in self._warned
@@ -115,7 +121,7 @@ class BrickCache:
             if first:
                 warnings.warn(f"{key[0]}: a brick could not be read ({type(err).__name__}: {err}); it is drawn as the "
                               "fill value, and so is any other that fails", RuntimeWarning, stacklevel=2)
-            return brick
+            return np.full(tuple(s.stop - s.start for s in region), fill, dtype=array.dtype)
         with self._lock:
             self._bricks[(key, index)] = brick
             self._held += brick.nbytes

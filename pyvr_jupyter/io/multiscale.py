@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -94,7 +95,7 @@ class Level:
                              f"{count * self.dtype.itemsize} bytes, over region_bytes ({self._owner.region_bytes}); "
                              "read a smaller region or a coarser level, or raise region_bytes")
         view = _Picked(self.array, self._leading)
-        return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box)
+        return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box, self._owner.alive)
 
     def as_array(self) -> "LevelArray":
         """This level as a read-only numpy-like array: ``shape``, ``dtype``, and slicing that
@@ -181,6 +182,10 @@ class MultiscaleVolume:
         self.cache = cache
         self.region_bytes = int(region_bytes if region_bytes is not None else max(64 << 20, cache.cache_bytes // 4))
         self.levels = [Level(self, k, *level) for k, level in enumerate(levels)]
+        #: Is the store still there? Asked when a brick reads as only the fill value (zarr reads a
+        #: chunk never written, and a local store deleted meanwhile, alike); None for URLs, whose
+        #: failures raise.
+        self.alive = (lambda: Path(name).is_dir()) if "://" not in name else None
         self._value_range: tuple[float, float] | None = None
 
     # ---- geometry -------------------------------------------------------------------------
