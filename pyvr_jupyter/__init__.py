@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .datasets import VOLUME_TYPES, create_test_volume
 from .io import load_volume, save_ome_zarr
-from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, LabelMap, Lighting,
                              OpacityTransferFunction, TimeSeries, VolumeRenderer, fit, orbit_cameras, psnr,
                              render_slice, render_turntable, write_movie)
 
@@ -38,7 +38,7 @@ _WIDGET_NAMES = ("VolumeView", "SliceView", "TransferFunctionEditor", "ControlPa
 
 __all__ = [
     # renderer
-    "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting",
+    "VolumeRenderer", "Camera", "ColorTransferFunction", "OpacityTransferFunction", "Lighting", "LabelMap",
     "COMPOSITING_STRATEGIES", "orbit_cameras", "psnr", "fit", "render_slice",
     "render_turntable", "write_movie", "TimeSeries",
     # data

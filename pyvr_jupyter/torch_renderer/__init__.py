@@ -24,6 +24,7 @@ from .stages.compositing import EARLY_TERMINATION_THRESHOLD
 from .tools.fitting import fit, orbit_cameras, psnr
 from .tools.recording import keyframe_path, orbit_path, render_turntable, write_movie
 from .renderer import BACKENDS, COMPOSITING_STRATEGIES, RenderInterrupted, VolumeRenderer
+from .stages.labels import LabelMap
 from .stages.shading import Lighting
 from .tools.slicing import render_slice
 from .tools.time_series import TimeSeries
@@ -33,7 +34,7 @@ from .stages.transfer_functions import (ColorTransferFunction, KnotTable, Opacit
 __all__ = [
     "Camera", "Rays", "VolumeRenderer", "RenderInterrupted", "COMPOSITING_STRATEGIES", "BACKENDS", "fused",
     "EARLY_TERMINATION_THRESHOLD", "Lighting", "ColorTransferFunction", "OpacityTransferFunction",
-    "TransferFunction", "KnotTable",
+    "TransferFunction", "KnotTable", "LabelMap",
     "orbit_cameras", "psnr", "fit", "render_slice",
     "render_turntable", "write_movie", "orbit_path", "keyframe_path", "TimeSeries",
 ]

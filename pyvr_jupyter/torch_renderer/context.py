@@ -20,6 +20,7 @@ from ._checks import unit_vectors
 from .stages.camera import Camera
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES, optical_depth
 from .stages.empty_space import sample_is_occupied
+from .stages.labels import blend_labels, label_rows
 from .stages.piecewise_linear import KnotTable, interpolate_piecewise_linear
 from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples,
                                  intersect_box, restrict_to_steps, sample_along_rays)
@@ -86,6 +87,7 @@ class RenderContext:
     ray_table: tuple | None = None  # (N, 3) origins and unit directions: rays given instead of a camera
     kernel_grid: Any = None  # (D, H, W, 1) numpy values of the volume's dtype, for the fused kernel
     value_offset: float = 0.0  # what ``kernel_grid`` adds to the values (int16 as uint16: 32768)
+    labels: Any = None  # a ``labels.LabelMap`` drawn over the volume (emission–absorption only)
 
     @property
     def learnable_tensors(self) -> list:
@@ -204,6 +206,9 @@ class RenderContext:
             opacity = opacity.squeeze(1)
         else:
             opacity, rgb = self._lookup(values)
+        if self.labels is not None:
+            rows = label_rows(self.labels.rows_tensor(points.device), points, self.box)
+            rgb, opacity = blend_labels(rgb, opacity, rows, self.labels.table())
         if self.lighting is not None:
             rgb = shade(rgb, gradients, sample_dirs, self.lighting)
         return rgb, optical_depth(opacity, samples.deltas, self.unit_distance)

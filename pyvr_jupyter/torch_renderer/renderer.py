@@ -26,6 +26,7 @@ from ._checks import (check_choice, check_device, check_finite_number, check_ima
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
+from .stages.labels import LabelMap
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
@@ -205,7 +206,7 @@ class VolumeRenderer:
                step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0),
                should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-               level: int | str = 0) -> torch.Tensor:
+               level: int | str = 0, labels=None) -> torch.Tensor:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
@@ -241,6 +242,12 @@ class VolumeRenderer:
                 spanning the same box: about 8^k times less to read), "auto" the coarsest whose
                 voxels are no larger than a pixel of this image at the volume's centre
                 (``auto_level``); ``VolumeState.max_level`` is the coarsest there is.
+            labels: a segmentation of the volume's grid drawn over it: a ``LabelMap`` (its colours,
+                opacities and visibility), or an integer (D, H, W) array, drawn with the default
+                table (pass a ``LabelMap`` to keep one between renders: building it counts the IDs).
+                Each sample reads its nearest voxel's label, never an interpolated ID; hidden
+                labels are transparent and visible ones mix their colour into the TF's
+                (``stages/labels.py``). Emission–absorption strategies only; no gradient.
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
@@ -249,7 +256,8 @@ class VolumeRenderer:
         if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
             raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
         rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
-                                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level)
+                                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level,
+                                labels)
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
@@ -257,7 +265,7 @@ class VolumeRenderer:
                     step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                     use_lighting: bool = True, compositing: str = "vectorized",
                     should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-                    level: int | str = 0) -> torch.Tensor:
+                    level: int | str = 0, labels=None) -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
         Arguments as ``render``; ``camera`` may also be a sequence of B cameras, giving
@@ -269,14 +277,19 @@ class VolumeRenderer:
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
         region = None
+        if labels is not None and not isinstance(labels, LabelMap):
+            labels = LabelMap(labels)
         if hasattr(volume, "for_render"):  # a lazy multiscale volume: what the camera sees (``io.multiscale``)
+            if labels is not None:
+                raise ValueError("labels are not drawn over a lazy multiscale volume yet: render a loaded level or crop")
             value_range = volume.value_range if value_range is None else value_range  # one for every region
             if camera is None:  # framing the whole volume, not the region read
                 camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin, device=self.device)
             region, volume = volume.for_render(camera, check_image_size(image_size))
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
-                       should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level)
+                       should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,
+                       labels=labels)
         if not isinstance(camera, (list, tuple)):
             image = self._render(volume, camera, check_image_size(image_size), **options)
             if region is not None:
@@ -325,7 +338,7 @@ class VolumeRenderer:
 
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
-                ray_table: tuple | None = None, backend: str | None = None,
+                labels: LabelMap | None = None, ray_table: tuple | None = None, backend: str | None = None,
                 packed_grids: dict | None = None) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
         the call already chose one; ``packed_grids`` (level index → packed grid) holds the packed
@@ -346,6 +359,12 @@ class VolumeRenderer:
         if camera is not None:
             camera = camera.to(self.device)  # a CPU camera (the default) works with a CUDA renderer
         state = self._volume_state(volume)
+        if labels is not None:
+            if tuple(labels.shape) != tuple(state.shape):
+                raise ValueError(f"labels has shape {tuple(labels.shape)}, the volume {tuple(state.shape)}: "
+                                 "a label map must share the volume's grid")
+            if STRATEGIES[compositing].family != EMISSION_ABSORPTION:
+                raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
         vmin, vmax = self._value_range(value_range, state)
         box = self.box(state.shape)
         step = step_length(box, n_samples, step_size, float(self._spacing.min()))
@@ -374,7 +393,7 @@ class VolumeRenderer:
             unit_distance=self.opacity_unit_distance, compositing=compositing,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
-            ray_table=ray_table)  # converted and normalised chunk by chunk (context.rays)
+            ray_table=ray_table, labels=labels)  # converted and normalised chunk by chunk (context.rays)
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
             packed = needs_graph or (shaded and chosen.uses_packed_grid())

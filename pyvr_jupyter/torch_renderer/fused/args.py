@@ -64,6 +64,10 @@ class KernelArgs(NamedTuple):
     # Empty space: (p − box_min)·block_scale are block coordinates.
     occupied: np.ndarray  # (nz + 2, ny + 2, nx + 2) uint8 padded blocks (empty_space.pad_blocks), or (0, 0, 0)
     block_scale: np.ndarray  # (3,)
+    # Labels (stages/labels.py): (p − box_min)·label_scale are the label grid's voxel coordinates.
+    label_rows: np.ndarray  # (D, H, W) uint16 table rows, or (0, 0, 0) for none
+    label_scale: np.ndarray  # (3,)
+    label_table: np.ndarray  # (L, 5) float64: red, green, blue, colour weight, visible
 
 
 def grid_dtype(tensor: torch.Tensor) -> np.dtype:
@@ -125,6 +129,12 @@ def kernel_args(context) -> KernelArgs:
     strategy = STRATEGIES[context.compositing]
     height, width = context.image_size
     voxel_scale = (voxels - 1.0) / (box_max - box_min)
+    label_rows, label_scale, label_table = np.zeros((0, 0, 0), dtype=np.uint16), np.ones(3), np.zeros((1, 5))
+    if context.labels is not None:
+        label_rows, label_table = context.labels.rows, context.labels.table().numpy()
+        extent = box_max - box_min
+        label_scale = np.divide(np.array(label_rows.shape[::-1], dtype=np.float64) - 1.0, extent,
+                                out=np.zeros(3), where=extent > 0)
     return KernelArgs(
         width=int(width), height=int(height), camera=camera,
         segment_box=np.stack(_float64(*(context.user_box or context.box))),
@@ -139,7 +149,8 @@ def kernel_args(context) -> KernelArgs:
         light_model=light_model, light=light, light_direction=direction / np.linalg.norm(direction),
         mode=int(strategy.kernel_code), inv_unit_distance=1.0 / context.unit_distance,
         termination=float(strategy.termination[0]), termination_every=int(strategy.termination[1]),
-        occupied=occupied, block_scale=block_scale)
+        occupied=occupied, block_scale=block_scale,
+        label_rows=label_rows, label_scale=label_scale, label_table=label_table)
 
 
 def tiny_args(dtype: np.dtype) -> KernelArgs:
@@ -155,4 +166,5 @@ def tiny_args(dtype: np.dtype) -> KernelArgs:
         color_positions=knots, color_values=np.zeros((2, 3), dtype=dtype), color_uniform=True, use_opacity=True,
         use_color=True, light_model=HEADLIGHT, light=np.ones(4), light_direction=np.ones(3), mode=0,
         inv_unit_distance=1.0, termination=1e-6, termination_every=1, occupied=np.zeros((0, 0, 0), dtype=np.uint8),
-        block_scale=np.ones(3))
+        block_scale=np.ones(3), label_rows=np.zeros((0, 0, 0), dtype=np.uint16), label_scale=np.ones(3),
+        label_table=np.zeros((1, 5)))

@@ -26,10 +26,11 @@ __all__ = ["FusedRender", "covers", "render_context"]
 
 def covers(context) -> bool:
     """Can the adjoint give every gradient a ``context.RenderContext`` needs? Yes for a strategy
-    the adjoint covers, on a CPU, with a camera, when nothing but the grid and the transfer
+    the adjoint covers, on a CPU, with a camera and no label map, when nothing but the grid and the transfer
     functions' tables requires grad (not the camera, the lighting or the value range)."""
     strategy = STRATEGIES[context.compositing]
-    if not strategy.adjoint or context.box.minimum.device.type != "cpu" or context.ray_table is not None:
+    if (not strategy.adjoint or context.box.minimum.device.type != "cpu" or context.ray_table is not None
+            or context.labels is not None):
         return False
     grid = None if context.grid is None else context.grid.detach()
     rest = dataclasses.replace(context, grid=grid, opacity=None, color=None)

@@ -3,7 +3,7 @@
 For each ray of a tile, ``march_tile`` runs the pipeline sample by sample: place the sample
 (midpoint of its step, the last step shortened to the segment's end), skip it when its block of
 space is empty (jumping to the block's exit), read the grid trilinearly, classify it with the
-transfer-function tables, shade it (Blinn–Phong), composite it front to back, and stop when the
+transfer-function tables (and its nearest voxel's label, when a label map is drawn), shade it (Blinn–Phong), composite it front to back, and stop when the
 ray's transmittance is spent. Nothing per sample is stored, so it runs at about VTK's speed where
 the PyTorch stages are bounded by materialising every intermediate tensor.
 
@@ -19,7 +19,7 @@ import math
 from numba import njit, prange
 
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
-from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
+from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, nearest_row, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
 
@@ -37,9 +37,10 @@ def march_tile(args, first_pixel, out, samples):
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, light_model, light, light_direction, mode, inv_unit_distance, termination, termination_every,
-     occupied, block_scale) = args
+     occupied, block_scale, label_rows, label_scale, label_table) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
+    labelled = label_rows.shape[0] > 0
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(out.shape[0]):
@@ -89,9 +90,20 @@ def march_tile(args, first_pixel, out, samples):
             if a <= 0.0:
                 k += 1
                 continue
+            row = 0
+            if labelled:  # the nearest voxel's label: a hidden one is transparent
+                row = nearest_row(label_rows, px - box_min[0], py - box_min[1], pz - box_min[2], label_scale)
+                if label_table[row, 4] == 0.0:
+                    k += 1
+                    continue
             r = g = b = 1.0
             if use_color:
                 r, g, b = lookup_rgb(color_positions, color_values, color_uniform, s)[:3]
+            if labelled:  # the label's colour mixed in with its weight (stages/labels.blend_labels)
+                weight = label_table[row, 3]
+                r += weight * (label_table[row, 0] - r)
+                g += weight * (label_table[row, 1] - g)
+                b += weight * (label_table[row, 2] - b)
             # 6. Shading, with the gradient stored beside the value or made from the values here.
             if light_model != NO_LIGHT:
                 if grid.shape[3] == 1:

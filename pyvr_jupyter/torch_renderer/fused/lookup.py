@@ -8,9 +8,11 @@ those and LLVM drops their arithmetic, so both kernels share one copy of the mat
 
 from __future__ import annotations
 
+import math
+
 from numba import njit
 
-__all__ = ["cell", "trilinear", "central_gradient", "knot", "lookup_scalar", "lookup_rgb"]
+__all__ = ["cell", "trilinear", "central_gradient", "nearest_row", "knot", "lookup_scalar", "lookup_rgb"]
 
 
 @njit(inline="always", fastmath=True)
@@ -23,6 +25,18 @@ def cell(grid, u, v, w):
     w = min(max(w, 0.0), depth - 1.0)
     i, j, k = min(int(u), width - 2), min(int(v), height - 2), min(int(w), depth - 2)
     return i, j, k, u - i, v - j, w - k
+
+
+@njit(inline="always", fastmath=True)
+def nearest_row(rows, x, y, z, scale):
+    """The label-table row of the voxel of ``rows`` (D, H, W) nearest to (x, y, z), world offsets
+    from the box's corner (``scale``: voxels per world unit along x, y, z): the twin of
+    ``stages/labels.label_rows``, which rounds the same way (floor(u + 0.5), clamped)."""
+    depth, height, width = rows.shape[0], rows.shape[1], rows.shape[2]
+    i = min(max(int(math.floor(x * scale[0] + 0.5)), 0), width - 1)
+    j = min(max(int(math.floor(y * scale[1] + 0.5)), 0), height - 1)
+    k = min(max(int(math.floor(z * scale[2] + 0.5)), 0), depth - 1)
+    return rows[k, j, i]
 
 
 @njit(inline="always", fastmath=True)

@@ -1,0 +1,248 @@
+"""Stage 4b of the pipeline: label maps (segmentations) drawn over the volume, never interpolated.
+
+A ``LabelMap`` holds an integer segmentation of the volume's grid as one table row per voxel
+(uint16: 2 bytes per voxel) and a table per label: colour, opacity and visibility. A sample
+reads the label of its **nearest voxel** (an interpolated ID would invent labels: between IDs
+1 and 3 it would read 2), then, after the transfer functions classified it (``blend_labels``):
+
+- a hidden label's samples are transparent (the label masks its voxels out);
+- a visible label's colour is mixed into the transfer function's colour,
+  ``rgb = (1 − w)·rgb_tf + w·rgb_label`` with ``w`` the label's opacity (0: the TF's colour
+  alone, 1: the label's colour alone); the background ID (0 by default) has weight 0.
+
+The opacity still comes from the transfer function, so empty-space skipping stays exact and the
+volume (and its TFs) keep their gradients; labels take none. ``fused/lookup.nearest_row`` is the
+kernel's twin of ``label_rows``.
+
+Example:
+    >>> labels = LabelMap(segmentation, colors={1: "red", 3: "tab:blue"}, opacity=1.0)
+    >>> image = renderer.render(volume, camera, labels=labels)
+"""
+
+from __future__ import annotations
+
+import colorsys
+import functools
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from .raysampling import VolumeBox
+
+__all__ = ["LabelMap", "label_color", "label_rows", "blend_labels", "MAX_LABELS"]
+
+#: The most distinct IDs one label map holds (its rows are uint16).
+MAX_LABELS = 1 << 16
+# IDs spanning at most this many values are counted with one bincount, not sorted.
+_DENSE_SPAN = 1 << 22
+
+
+@functools.cache
+def _tableau() -> list:
+    from matplotlib import colors  # on first use: the renderer imports no matplotlib
+
+    return [colors.to_rgb(c) for c in colors.TABLEAU_COLORS.values()]
+
+
+def _to_rgb(color) -> tuple:
+    from matplotlib import colors
+
+    return colors.to_rgb(color)
+
+
+def label_color(label_id: int) -> tuple[float, float, float]:
+    """The default colour of ``label_id``: the ten Tableau colours for IDs 1–10, then hues
+    spaced by the golden ratio (neighbouring IDs far apart on the wheel); stable per ID, so a
+    label keeps its colour whatever else the map holds. ID 0 is grey.
+
+    Example: ``label_color(1)`` → (0.12, 0.47, 0.71), matplotlib's 'tab:blue'."""
+    label_id = int(label_id)
+    if label_id == 0:
+        return (0.5, 0.5, 0.5)
+    if 1 <= label_id <= 10:
+        return _tableau()[label_id - 1]
+    hue = (label_id * 0.6180339887498949) % 1.0
+    saturation = 0.55 + 0.4 * ((label_id * 0.7548776662466927) % 1.0)
+    value = 0.75 + 0.25 * ((label_id * 0.5698402909980532) % 1.0)
+    return colorsys.hsv_to_rgb(hue, saturation, value)
+
+
+def _check_segmentation(labels: Any) -> np.ndarray:
+    """``labels`` as a (D, H, W) numpy integer array (bool as 0/1), or a clear error."""
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    labels = np.asarray(labels)
+    if labels.dtype == bool:
+        labels = labels.view(np.uint8)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"labels must be an integer array (label IDs are never interpolated), got dtype {labels.dtype}: "
+                        "round a float segmentation explicitly, e.g. labels.astype(np.int32)")
+    if labels.ndim != 3 or min(labels.shape) < 1:
+        raise ValueError(f"labels must be a (D, H, W) array of label IDs, got shape {labels.shape}")
+    return labels
+
+
+def _rows(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ids (L,) sorted, rows (D, H, W) uint16): the distinct IDs and each voxel's index among them."""
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0:
+        raise ValueError(f"labels must be non-negative label IDs, got a minimum of {low}")
+    if high - low < _DENSE_SPAN:  # one pass to count, one to gather: no sort of every voxel
+        present = np.flatnonzero(np.bincount((labels - low).ravel() if low else labels.ravel(),
+                                             minlength=high - low + 1))
+        ids = present + low
+        if ids.size > MAX_LABELS:
+            raise ValueError(f"labels holds {ids.size} distinct IDs; a label map holds at most {MAX_LABELS}")
+        lookup = np.zeros(high - low + 1, dtype=np.uint16)
+        lookup[present] = np.arange(ids.size, dtype=np.uint16)
+        return ids.astype(np.int64), lookup[labels - low if low else labels]
+    ids, inverse = np.unique(labels, return_inverse=True)
+    if ids.size > MAX_LABELS:
+        raise ValueError(f"labels holds {ids.size} distinct IDs; a label map holds at most {MAX_LABELS}")
+    return ids.astype(np.int64), inverse.reshape(labels.shape).astype(np.uint16)
+
+
+class LabelMap:
+    """A segmentation of a volume's grid with a colour, an opacity and a visibility per label.
+
+    Args:
+        labels: (D, H, W) integer array (any integer dtype, bool as 0/1) of label IDs ≥ 0, on
+            the volume's grid; at most ``MAX_LABELS`` distinct IDs.
+        colors: {ID: colour} (any matplotlib colour: a name, '#rrggbb', an RGB tuple); other
+            IDs get ``label_color(ID)``.
+        opacity: the weight of a label's colour where it is mixed with the transfer function's
+            (0–1): one number for every label but the background, or {ID: weight} (the others 0.5).
+        visible: {ID: bool}; hidden labels' voxels are not drawn. Default: all visible.
+        names: {ID: name}, shown by the widgets; default "label <ID>" ("background" for it).
+        background: the ID of unlabelled voxels (weight 0: they keep the TF's colour).
+
+    Holds 2 bytes per voxel. Change the table with ``set_color``, ``set_opacity``,
+    ``set_visible``; ``version`` counts those changes.
+
+    Example:
+        >>> seg = LabelMap(mask.astype(np.uint8), colors={1: "crimson"}, names={1: "tumour"})
+        >>> seg.set_visible(0, False)      # only the tumour remains
+    """
+
+    def __init__(self, labels, colors: Mapping | None = None, opacity: float | Mapping = 0.5,
+                 visible: Mapping | None = None, names: Mapping | None = None, background: int = 0):
+        labels = _check_segmentation(labels)
+        self.shape = tuple(int(s) for s in labels.shape)
+        self.ids, self.rows = _rows(labels)
+        self.background = int(background)
+        self._position = {int(i): row for row, i in enumerate(self.ids.tolist())}
+        self.colors = np.array([label_color(i) for i in self.ids.tolist()], dtype=np.float64).reshape(-1, 3)
+        self.opacity = np.where(self.ids == self.background, 0.0, 0.5)  # {ID: weight} changes only those
+        self.visible = np.ones(self.ids.size, dtype=bool)
+        self.names = {int(i): ("background" if i == self.background else f"label {i}") for i in self.ids.tolist()}
+        self.version = 0
+        self._device_rows: dict = {}
+        self.set_opacity(opacity)
+        for label_id, color in (colors or {}).items():
+            self.set_color(label_id, color)
+        for label_id, shown in (visible or {}).items():
+            self.set_visible(label_id, shown)
+        for label_id, name in (names or {}).items():
+            self._row(label_id, "names")
+            self.names[int(label_id)] = str(name)
+
+    def _row(self, label_id, name: str = "label_id") -> int:
+        try:
+            return self._position[int(label_id)]
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"{name}: {label_id!r} is not a label ID of this map "
+                             f"(it holds {self.ids.size} IDs, {self.ids[:8].tolist()}…)") from None
+
+    def set_color(self, label_id: int, color) -> None:
+        """Draw ``label_id`` in ``color`` (any matplotlib colour)."""
+        row = self._row(label_id, "colors")
+        try:
+            self.colors[row] = _to_rgb(color)
+        except ValueError as error:
+            raise ValueError(f"colors[{label_id}]: {error}") from None
+        self.version += 1
+
+    def set_opacity(self, opacity: float | Mapping, label_id: int | None = None) -> None:
+        """The weight of the label colour (0–1): for ``label_id``, for every {ID: weight} of a
+        mapping, or for every label but the background when one number is given alone."""
+        if isinstance(opacity, Mapping):
+            for key, value in opacity.items():
+                self.set_opacity(value, key)
+            return
+        value = float(opacity)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"opacity must be within [0, 1], got {opacity!r}")
+        if label_id is None:
+            self.opacity[:] = value
+            if self.background in self._position:
+                self.opacity[self._position[self.background]] = 0.0
+        else:
+            self.opacity[self._row(label_id, "opacity")] = value
+        self.version += 1
+
+    def set_visible(self, label_id: int, visible: bool) -> None:
+        """Show or hide ``label_id`` (hidden: its voxels are not drawn)."""
+        self.visible[self._row(label_id, "visible")] = bool(visible)
+        self.version += 1
+
+    def id_at(self, z: int, y: int, x: int) -> int:
+        """The label ID of voxel [z, y, x]."""
+        return int(self.ids[self.rows[z, y, x]])
+
+    def table(self) -> torch.Tensor:
+        """(L, 5) float64: red, green, blue, colour weight, visible (1 or 0) per row."""
+        return torch.from_numpy(np.concatenate(
+            [self.colors, self.opacity[:, None], self.visible[:, None].astype(np.float64)], axis=1))
+
+    def rows_tensor(self, device) -> torch.Tensor:
+        """The rows as an int16 tensor on ``device`` (torch has few uint16 ops; ``label_rows``
+        reads them back), copied once per device."""
+        device = torch.device(device)
+        if device not in self._device_rows:
+            self._device_rows[device] = torch.from_numpy(self.rows.view(np.int16)).to(device)
+        return self._device_rows[device]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: the rows (2 per voxel) and the table."""
+        return int(self.rows.nbytes + self.colors.nbytes + self.opacity.nbytes + self.visible.nbytes)
+
+    def __repr__(self) -> str:
+        return f"LabelMap(shape={self.shape}, labels={self.ids.size}, background={self.background})"
+
+
+def label_rows(rows: torch.Tensor, points: torch.Tensor, box: VolumeBox) -> torch.Tensor:
+    """Each sample's table row: the label of its nearest voxel.
+
+    Args:
+        rows: (D, H, W) int16 from ``LabelMap.rows_tensor`` (uint16 rows, stored signed).
+        points: (m, 3) world positions (x, y, z).
+        box: the volume's box (voxel centres at its corners).
+
+    Returns:
+        (m,) int64 rows.
+    """
+    depth, height, width = rows.shape
+    counts = torch.tensor([width - 1, height - 1, depth - 1], dtype=points.dtype, device=points.device)
+    voxel = (points.detach() - box.minimum.to(points)) / (box.maximum.to(points) - box.minimum.to(points)).clamp_min(
+        1e-30) * counts
+    nearest = torch.minimum(torch.floor(voxel + 0.5).clamp_min(0.0), counts).long()  # (m, 3) x, y, z
+    flat = (nearest[:, 2] * height + nearest[:, 1]) * width + nearest[:, 0]
+    return rows.reshape(-1).index_select(0, flat).long() & 0xFFFF
+
+
+def blend_labels(rgb: torch.Tensor, opacity: torch.Tensor, rows: torch.Tensor,
+                 table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The classified samples with their labels: hidden labels transparent, label colours mixed in.
+
+    Args:
+        rgb: (m, 3) the TF's colours; opacity: (m,) its opacities.
+        rows: (m,) from ``label_rows``; table: (L, 5) from ``LabelMap.table``.
+
+    Returns:
+        rgb (m, 3), opacity (m,); differentiable with respect to ``rgb`` and ``opacity``.
+    """
+    entries = table.to(rgb).index_select(0, rows)  # (m, 5)
+    label_rgb, weight, shown = entries[:, :3], entries[:, 3:4], entries[:, 4]
+    return rgb + weight * (label_rgb - rgb), opacity * shown

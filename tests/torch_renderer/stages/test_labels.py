@@ -1,0 +1,168 @@
+"""Specification of label maps (``stages/labels.py``): segmentations drawn over the volume.
+
+A sample reads its nearest voxel's label, never an interpolated ID; hidden labels are
+transparent, visible ones mix their colour into the transfer function's by their weight; the
+PyTorch stages and the fused kernel agree; the volume keeps its gradient; bad input is refused
+with the parameter's name.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import assert_close
+from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer,
+                                         fused)
+from pyvr_jupyter.torch_renderer.stages.labels import MAX_LABELS, LabelMap, label_color
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_kernel():
+    assert fused.wait_until_compiled(np.float32)
+
+
+def cube_with_two_labels(shape=(24, 24, 24)):
+    """A solid cube split down x into IDs 1 and 3 side by side; ID 2 marks a transparent voxel."""
+    volume = np.zeros(shape, np.float32)
+    volume[6:18, 6:18, 6:18] = 1.0
+    labels = np.zeros(shape, np.uint8)
+    labels[6:18, 6:18, 6:12] = 1
+    labels[6:18, 6:18, 12:18] = 3
+    labels[0, 0, 0] = 2  # present in the table, but where nothing is opaque
+    return volume, labels
+
+
+def render(volume, labels, backend, lighting=False, camera=None, **options):
+    renderer = VolumeRenderer(volume.shape, backend=backend)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.6))
+    renderer.set_color_transfer_function(ColorTransferFunction("plasma"))
+    camera = camera or Camera.for_volume(volume.shape, azimuth=20.0, elevation=15.0)
+    with torch.no_grad():
+        rgba = renderer.render_rgba(volume, camera, image_size=(40, 40), labels=labels, use_lighting=lighting,
+                                    step_size=0.4, **options)
+    assert renderer.last_stats["backend"] == backend
+    return rgba
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_ids_are_never_interpolated_pixels_mix_only_the_label_colours(backend):
+    volume, labels = cube_with_two_labels()
+    label_map = LabelMap(labels, colors={1: (1, 0, 0), 2: (0, 1, 0), 3: (0, 0, 1)}, opacity=1.0)
+    label_map.set_visible(0, False)  # samples whose nearest voxel is unlabelled: not drawn
+    rgba = render(volume, label_map, backend)
+    assert float(rgba[..., 1].abs().max()) == 0.0, "a colour of neither label (ID 2 between IDs 1 and 3)"
+    assert float(rgba[..., 0].max()) > 0.5 and float(rgba[..., 2].max()) > 0.5  # both labels seen
+
+
+def test_labels_of_weight_zero_change_nothing():
+    volume, labels = cube_with_two_labels()
+    plain = render(volume, None, "fused")
+    assert_close(render(volume, LabelMap(labels, opacity=0.0), "fused"), plain, atol=0.0)
+
+
+def test_hiding_every_label_leaves_nothing():
+    volume, labels = cube_with_two_labels()
+    label_map = LabelMap(labels)
+    for label_id in label_map.ids:
+        label_map.set_visible(label_id, False)
+    assert float(render(volume, label_map, "torch")[..., 3].max()) == 0.0
+
+
+def test_a_hidden_label_masks_its_voxels_out():
+    volume, labels = cube_with_two_labels()
+    label_map = LabelMap(labels, colors={1: (1, 0, 0), 3: (0, 0, 1)}, opacity=1.0)
+    label_map.set_visible(0, False)  # the unlabelled rim's TF colour (plasma is blue there) hidden too
+    label_map.set_visible(3, False)
+    rgba = render(volume, label_map, "fused")
+    assert float(rgba[..., 2].max()) < 1e-6 < float(rgba[..., 0].max())
+
+
+@pytest.mark.parametrize("lighting", [False, True])
+def test_backends_agree_on_a_thousand_labels(lighting):
+    rng = np.random.default_rng(3)
+    volume = rng.random((20, 22, 24), dtype=np.float32)
+    labels = rng.integers(0, 1000, size=volume.shape).astype(np.int32)
+    label_map = LabelMap(labels, opacity=0.7)
+    for hidden in range(0, 1000, 7):
+        label_map.set_visible(hidden, False)
+    assert label_map.ids.size == 1000
+    torch_rgba = render(volume, label_map, "torch", lighting=lighting)
+    fused_rgba = render(volume, label_map, "fused", lighting=lighting)
+    assert float(torch_rgba[..., 3].max()) > 0.1
+    assert_close(fused_rgba, torch_rgba, atol=1e-5)
+
+
+def test_the_volume_keeps_its_gradient_under_labels():
+    volume, labels = cube_with_two_labels((10, 10, 10))
+    volume = torch.tensor(volume, dtype=torch.float64) * 0.8 + 0.1
+    renderer = VolumeRenderer(volume.shape)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.6))
+    label_map = LabelMap(labels, opacity=0.5)
+    camera = Camera.for_volume(volume.shape, azimuth=20.0, elevation=15.0)
+
+    def image(v):
+        return renderer.render_rgba(v, camera, image_size=(6, 6), labels=label_map, value_range=(0.0, 1.0),
+                                    use_lighting=False, step_size=0.8)
+
+    assert torch.autograd.gradcheck(image, (volume.clone().requires_grad_(True),), atol=1e-5, eps=1e-6)
+    assert renderer.last_stats["backend"] == "torch"  # the adjoint does not cover labels
+
+
+def test_default_colours_are_distinct_and_stable_per_id():
+    colours = {label_id: label_color(label_id) for label_id in range(1, 1001)}
+    assert len({tuple(np.round(c, 6)) for c in colours.values()}) == 1000
+    assert colours[1] == pytest.approx((0.12, 0.47, 0.71), abs=0.01)  # tab:blue
+    small, large = LabelMap(np.array([[[0, 5]]])), LabelMap(np.arange(8).reshape(2, 2, 2) + 1)
+    assert small.colors[1] == pytest.approx(large.colors[4])  # ID 5 in both
+
+
+def test_rows_cost_two_bytes_per_voxel_and_any_ids_map():
+    labels = np.zeros((4, 5, 6), np.uint64)
+    labels[1, 2, 3], labels[2, 2, 2] = 10**12, 7  # sparse IDs far apart: sorted, not counted
+    label_map = LabelMap(labels)
+    assert label_map.ids.tolist() == [0, 7, 10**12]
+    assert label_map.rows.dtype == np.uint16 and label_map.rows.nbytes == labels.size * 2
+    assert label_map.id_at(1, 2, 3) == 10**12 and label_map.id_at(0, 0, 0) == 0
+    assert LabelMap(np.ones((2, 2, 2), bool)).ids.tolist() == [1]
+
+
+def test_the_table_follows_its_setters():
+    label_map = LabelMap(np.array([[[0, 1], [2, 2]]]), colors={2: "red"}, opacity={1: 0.25}, names={1: "tumour"})
+    version = label_map.version
+    label_map.set_visible(2, False)
+    table = label_map.table()
+    assert table[2].tolist() == [1.0, 0.0, 0.0, 0.5, 0.0] and table[1, 3] == 0.25 and table[0, 3] == 0.0
+    assert label_map.names == {0: "background", 1: "tumour", 2: "label 2"}
+    assert label_map.version > version
+
+
+@pytest.mark.parametrize("labels, error, match", [
+    (np.zeros((4, 4, 4), np.float32), TypeError, "integer"),
+    (np.zeros((4, 4)), TypeError, "integer"),
+    (np.zeros((4, 4), np.int8), ValueError, "D, H, W"),
+    (np.full((2, 2, 2), -1), ValueError, "non-negative"),
+    (np.arange(MAX_LABELS + 1).reshape(1, 1, -1), ValueError, "at most"),
+])
+def test_bad_label_arrays_are_refused(labels, error, match):
+    with pytest.raises(error, match=match):
+        LabelMap(labels)
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(colors={9: "red"}), "colors: 9 is not a label ID"),
+    (dict(colors={1: "not a colour"}), r"colors\[1\]"),
+    (dict(opacity=1.5), "opacity must be within"),
+    (dict(visible={4: False}), "visible: 4"),
+])
+def test_bad_tables_are_refused(options, match):
+    with pytest.raises(ValueError, match=match):
+        LabelMap(np.array([[[0, 1]]]), **options)
+
+
+def test_render_refuses_labels_that_do_not_fit():
+    volume, labels = cube_with_two_labels()
+    renderer = VolumeRenderer(volume.shape)
+    with pytest.raises(ValueError, match=r"labels has shape \(24, 24, 23\), the volume \(24, 24, 24\)"):
+        renderer.render(volume, labels=labels[:, :, :23], image_size=8)
+    with pytest.raises(ValueError, match="emission–absorption"):
+        renderer.render(volume, labels=labels, image_size=8, compositing="mip")
