@@ -186,6 +186,11 @@ class LabelMap:
         self.visible[self._row(label_id, "visible")] = bool(visible)
         self.version += 1
 
+    @property
+    def background_row(self) -> int:
+        """The table row of the background ID, −1 when no voxel holds it."""
+        return self._position.get(self.background, -1)
+
     def id_at(self, z: int, y: int, x: int) -> int:
         """The label ID of voxel [z, y, x]."""
         return int(self.ids[self.rows[z, y, x]])

@@ -348,7 +348,8 @@ def colorize_slice(samples: SliceSamples, value_range: tuple[float, float], colo
 
 def render_slice(volume, axis: str = "z", index: int | None = None, position: float | None = None, plane=None,
                  size=None, value_range=None, colormap=None, opacity_tf: OpacityTransferFunction | None = None,
-                 spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), background=(0.0, 0.0, 0.0)) -> torch.Tensor:
+                 spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), background=(0.0, 0.0, 0.0), labels=None,
+                 label_mode: str = "blend") -> torch.Tensor:
     """Render a slice of a volume as an (H, W, 3) RGB image in [0, 1] (like ``VolumeRenderer.render``).
 
     Args:
@@ -367,6 +368,9 @@ def render_slice(volume, axis: str = "z", index: int | None = None, position: fl
             ``background``.
         spacing, origin: voxel size and position of voxel [0, 0, 0], (x, y, z) world units.
         background: RGB in [0, 1] outside the volume (and behind transparent pixels).
+        labels: a ``LabelMap`` (or an integer (D, H, W) array) of the volume's grid, drawn over
+            the slice by ``label_mode``: "blend" (colours mixed in by weight) or "outline"
+            (boundaries); each pixel reads its nearest voxel's label (``label_slices.py``).
 
     Returns:
         (H, W, 3) tensor, float64 for a float64 volume else float32, on the volume's device.
@@ -391,4 +395,9 @@ def render_slice(volume, axis: str = "z", index: int | None = None, position: fl
         value_range = (vmin, vmax if vmax > vmin else vmin + 1.0)
     value_range = check_value_range(value_range)
     samples = sample_slice(tensor, geometry, spacing, origin)
-    return colorize_slice(samples, value_range, colormap, opacity_tf, background)
+    image = colorize_slice(samples, value_range, colormap, opacity_tf, background)
+    if labels is None:
+        return image
+    from .label_slices import draw_slice_labels  # it builds on this module
+
+    return draw_slice_labels(image, labels, tuple(tensor.shape), geometry, spacing, origin, label_mode)
