@@ -31,6 +31,8 @@ import {
  * @property {number} display_size  longer side of the image on screen, CSS pixels
  * @property {DataView} image  PNG of the slice
  * @property {DataView} _values  float32 scalars, row-major (NaN outside the volume)
+ * @property {DataView} _label_rows  int32 label-table row per pixel, −1 outside (empty: no labels)
+ * @property {string[]} _label_texts  per table row: "ID · name"
  * @property {Geometry} _geometry
  * @property {string} units
  * @property {string} error
@@ -38,6 +40,13 @@ import {
 
 const AXIS_NAMES = { z: "axial", y: "coronal", x: "sagittal" };
 const STEP_KEYS = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: 10, PageDown: -10 };
+
+/** "ID · name" of the label at byte ``offset`` of the int32 rows (as of the float32 values), or "". */
+export function labelAt(rows, texts, offset) {
+  if (!rows || offset + 4 > rows.byteLength || !texts) return "";
+  const row = rows.getInt32(offset, true);
+  return row >= 0 && row < texts.length ? texts[row] : "";
+}
 
 /** World point of the (fractional) pixel (row, col): pixel centres sit at integer + 0.5 on screen. */
 export function pixelToWorld(g, row, col) {
@@ -227,9 +236,11 @@ function render({ model, el }) {
     const offset = 4 * (r * g.width + c);
     const value = offset + 4 <= values.byteLength ? values.getFloat32(offset, true) : NaN;
     const voxel = voxelOf(g, point);
+    const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), offset);
     readout.textContent = Number.isNaN(value) ? "outside the volume"
-      : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}`;
+      : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}` + (label ? ` · ${label}` : "");
     readout.dataset.value = String(value);
+    readout.dataset.label = label;
   }
 
   function moveCrosshair(event) {

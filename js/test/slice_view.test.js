@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { pixelToWorld, stepIndex, voxelOf, worldToPixel } from "../src/slice_view.js";
+import { labelAt, pixelToWorld, stepIndex, voxelOf, worldToPixel } from "../src/slice_view.js";
 
 // An axial slice of a (D=5, H=4, W=3) volume with spacing (1, 2, 3) at z index 2, as
 // SliceView._geometry describes it: 3 × 7 pixels of 1 world unit, +x right, +y up.
@@ -24,6 +24,16 @@ test("worldToPixel inverts pixelToWorld", () => {
 
 test("voxelOf rounds to the nearest voxel with the spacing", () => {
   assert.deepEqual(voxelOf(axial, [1.4, 2.9, 6]), [1, 1, 2]);
+});
+
+test("labelAt names the pixel's label, and nothing outside the volume or without labels", () => {
+  const rows = new DataView(new Int32Array([1, -1, 0, 7]).buffer);
+  const texts = ["0 · background", "3 · tumour"];
+  assert.equal(labelAt(rows, texts, 0), "3 · tumour");
+  assert.equal(labelAt(rows, texts, 4), "");
+  assert.equal(labelAt(rows, texts, 8), "0 · background");
+  assert.equal(labelAt(rows, texts, 12), "", "a row the table lacks");
+  assert.equal(labelAt(new DataView(new ArrayBuffer(0)), [], 0), "");
 });
 
 test("stepIndex keeps the index inside the volume", () => {

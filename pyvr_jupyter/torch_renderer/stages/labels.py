@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import colorsys
 import functools
+import weakref
 from typing import Any, Mapping
 
 import numpy as np
@@ -118,7 +119,8 @@ class LabelMap:
         background: the ID of unlabelled voxels (weight 0: they keep the TF's colour).
 
     Holds 2 bytes per voxel. Change the table with ``set_color``, ``set_opacity``,
-    ``set_visible``; ``version`` counts those changes.
+    ``set_visible``, ``set_name``; ``version`` counts those changes and ``on_change`` callbacks
+    hear of each (the widgets showing the map redraw).
 
     Example:
         >>> seg = LabelMap(mask.astype(np.uint8), colors={1: "crimson"}, names={1: "tumour"})
@@ -138,14 +140,14 @@ class LabelMap:
         self.names = {int(i): ("background" if i == self.background else f"label {i}") for i in self.ids.tolist()}
         self.version = 0
         self._device_rows: dict = {}
+        self._listeners: list = []  # weak references to callbacks (a closed widget goes)
         self.set_opacity(opacity)
         for label_id, color in (colors or {}).items():
             self.set_color(label_id, color)
         for label_id, shown in (visible or {}).items():
             self.set_visible(label_id, shown)
         for label_id, name in (names or {}).items():
-            self._row(label_id, "names")
-            self.names[int(label_id)] = str(name)
+            self.set_name(label_id, name)
 
     def _row(self, label_id, name: str = "label_id") -> int:
         try:
@@ -161,7 +163,7 @@ class LabelMap:
             self.colors[row] = _to_rgb(color)
         except ValueError as error:
             raise ValueError(f"colors[{label_id}]: {error}") from None
-        self.version += 1
+        self._changed()
 
     def set_opacity(self, opacity: float | Mapping, label_id: int | None = None) -> None:
         """The weight of the label colour (0–1): for ``label_id``, for every {ID: weight} of a
@@ -179,12 +181,33 @@ class LabelMap:
                 self.opacity[self._position[self.background]] = 0.0
         else:
             self.opacity[self._row(label_id, "opacity")] = value
-        self.version += 1
+        self._changed()
 
     def set_visible(self, label_id: int, visible: bool) -> None:
         """Show or hide ``label_id`` (hidden: its voxels are not drawn)."""
         self.visible[self._row(label_id, "visible")] = bool(visible)
+        self._changed()
+
+    def set_name(self, label_id: int, name: str) -> None:
+        """Call ``label_id`` ``name`` (shown by the widgets' label lists and pointer readouts)."""
+        self._row(label_id, "names")
+        self.names[int(label_id)] = str(name)
+        self._changed()
+
+    def on_change(self, callback, remove: bool = False) -> None:
+        """Call ``callback()`` after each change of the table (or stop, with ``remove=True``).
+        Held weakly: a bound method goes with its object."""
+        ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else weakref.ref(callback)
+        self._listeners = [r for r in self._listeners if r() is not None and r != ref]
+        if not remove:
+            self._listeners.append(ref)
+
+    def _changed(self) -> None:
         self.version += 1
+        for ref in list(getattr(self, "_listeners", ())):
+            callback = ref()
+            if callback is not None:
+                callback()
 
     @property
     def background_row(self) -> int:

@@ -16,11 +16,15 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from ..stages.labels import LabelMap
-from .slicing import SlicePlane
+
+if TYPE_CHECKING:  # slicing.render_slice draws labels with this module
+    from .slicing import SlicePlane
 
 __all__ = ["LABEL_MODES", "slice_label_rows", "outline_mask", "overlay_labels", "draw_slice_labels"]
 
@@ -28,7 +32,7 @@ __all__ = ["LABEL_MODES", "slice_label_rows", "outline_mask", "overlay_labels", 
 LABEL_MODES = ("blend", "outline")
 
 
-def slice_label_rows(label_map: LabelMap, geometry: SlicePlane, spacing, origin) -> np.ndarray:
+def slice_label_rows(label_map: LabelMap, geometry: "SlicePlane", spacing, origin) -> np.ndarray:
     """(H, W) int32: each pixel's row of ``label_map``'s table (its nearest voxel's), −1 outside
     the volume. ``spacing`` and ``origin`` are the volume's, (x, y, z) world units."""
     points = geometry.points().numpy()  # (H, W, 3) float64, x, y, z
@@ -69,7 +73,7 @@ def overlay_labels(rgb: torch.Tensor, rows: np.ndarray, label_map: LabelMap, mod
     return rgb + weight * (colours - rgb)
 
 
-def draw_slice_labels(image: torch.Tensor, labels, volume_shape, geometry: SlicePlane, spacing, origin,
+def draw_slice_labels(image: torch.Tensor, labels, volume_shape, geometry: "SlicePlane", spacing, origin,
                       mode: str = "blend") -> torch.Tensor:
     """``render_slice``'s last stage: ``labels`` (a ``LabelMap`` or an integer array of
     ``volume_shape``) over the slice ``image`` (H, W, 3) of ``geometry``."""

@@ -45,6 +45,7 @@ from .._checks import (MAX_IMAGE_SIDE, as_volume_tensor, check_finite_number, ch
 from ..stages.raysampling import VolumeBox
 from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
 from ..stages.volume_sampling import sample_grid
+from .label_slices import draw_slice_labels
 
 __all__ = ["SLICE_AXES", "SlicePlane", "SliceSamples", "slice_plane", "sample_slice", "colorize_slice",
            "render_slice", "MAX_SLICE_PIXELS"]
@@ -398,6 +399,4 @@ def render_slice(volume, axis: str = "z", index: int | None = None, position: fl
     image = colorize_slice(samples, value_range, colormap, opacity_tf, background)
     if labels is None:
         return image
-    from .label_slices import draw_slice_labels  # it builds on this module
-
     return draw_slice_labels(image, labels, tuple(tensor.shape), geometry, spacing, origin, label_mode)

@@ -35,12 +35,14 @@ import traitlets
 
 from ...torch_renderer import ColorTransferFunction
 from ...torch_renderer._checks import check_value_range, check_vector3, check_volume_array, unwrap_volume
+from ...torch_renderer.tools.label_slices import LABEL_MODES, overlay_labels, slice_label_rows
 from ...torch_renderer.tools.orientation import CONVENTIONS, check_orientation, orient_plane, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
 from ...torch_renderer.volume_cache import shared_state
 from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
+from ..labels import LabelTraits
 
 __all__ = ["SliceView"]
 
@@ -60,11 +62,14 @@ def _lazy_source(volume, display_size: int):
     return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin
 
 
-class SliceView(anywidget.AnyWidget):
+class SliceView(LabelTraits, anywidget.AnyWidget):
     """One slice of a (D, H, W) volume with a slider, a cross-hair and the value under the pointer.
 
     ``volume`` is an array or tensor, or a ``LoadedVolume``, which brings its spacing and origin
-    (``spacing`` and ``origin`` given here win; else (1, 1, 1) and (0, 0, 0)).
+    (``spacing`` and ``origin`` given here win; else (1, 1, 1) and (0, 0, 0)). ``labels`` (a
+    ``LabelMap`` or an integer array of the volume's shape) are drawn over the slice by
+    ``label_mode``, "blend" or "outline", and the readout names the label under the pointer;
+    their table is ``LabelTraits``' (``widget/labels.py``).
 
     Example:
         >>> view = SliceView(volume, axis="z", spacing=(1, 1, 2.5))
@@ -98,12 +103,17 @@ class SliceView(anywidget.AnyWidget):
     """The slice as PNG (set by Python; saved notebooks show it)."""
     error = python_owned(traitlets.Unicode(""))
     """The last rendering error ('' when fine)."""
+    label_mode = traitlets.Unicode("blend").tag(sync=True)
+    """How ``labels`` are drawn: "blend" (colours mixed in by weight) or "outline" (boundaries)."""
+    _label_rows = python_owned(traitlets.Bytes(b""))  # int32 table row per pixel, −1 outside (empty: no labels)
+    _label_texts = python_owned(traitlets.List(traitlets.Unicode()))  # per row: "ID · name", for the readout
     _values = python_owned(traitlets.Bytes(b""))  # float32 scalars of the image, NaN outside
     _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
 
     def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=None, origin=None,
                  value_range=None, colormap: str = "gray", crosshair=None, display_size: int = 256, units: str = "",
-                 show_crosshair: bool = True, orientation: str | None = None, convention: str = "neurological"):
+                 show_crosshair: bool = True, orientation: str | None = None, convention: str = "neurological",
+                 labels=None, label_mode: str = "blend"):
         self._spacing, self._origin = np.ones(3), np.zeros(3)  # unless given, or brought by a LoadedVolume
         self._orientation = None
         self._set_volume(volume, spacing, origin, orientation, display_size)
@@ -126,7 +136,8 @@ class SliceView(anywidget.AnyWidget):
         self._ready = False
         super().__init__(axis=axis, value_range=list(check_value_range(value_range)), colormap=colormap,
                          crosshair=[float(c) for c in point], display_size=display_size, units=units,
-                         show_crosshair=show_crosshair, convention=convention)
+                         show_crosshair=show_crosshair, convention=convention, label_mode=label_mode)
+        self._adopt_labels(labels)
         self.index = self._index_of(self.crosshair)
         self._ready = True
         self._render()
@@ -149,6 +160,13 @@ class SliceView(anywidget.AnyWidget):
             self._render()
         else:
             self.index = index
+
+    def _label_shape(self) -> tuple:
+        return tuple(self._volume.shape)
+
+    def _labels_changed(self) -> None:
+        if self._ready:
+            self._render()
 
     def _set_volume(self, volume, spacing=None, origin=None, orientation=None, display_size=None) -> None:
         """Check, then adopt ``volume`` with ``spacing``, ``origin`` and ``orientation`` (else a
@@ -174,6 +192,10 @@ class SliceView(anywidget.AnyWidget):
             raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
         origin = next(v for v in (origin, loaded_origin, self._origin) if v is not None)
         origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
+        if self._label_map is not None and tuple(self._label_map.shape) != tuple(volume.shape):
+            warnings.warn(f"SliceView dropped its labels: their shape {self._label_map.shape} is not the new "
+                          f"volume's {tuple(volume.shape)}", stacklevel=3)
+            self._adopt_labels(None, volume.shape)
         self._volume, self._state = volume, state
         self._spacing, self._origin, self._orientation = spacing, origin, orientation
         shape = self._volume.shape
@@ -206,6 +228,13 @@ class SliceView(anywidget.AnyWidget):
         """The scalar at image pixel (row, col); NaN outside the volume (what hovering shows)."""
         values = np.frombuffer(self._values, dtype="<f4").reshape(self._geometry["height"], self._geometry["width"])
         return float(values[row, col])
+
+    def label_at(self, row: int, col: int) -> int | None:
+        """The label ID at image pixel (row, col) (what hovering shows); None without labels or outside."""
+        if not self._label_rows:
+            return None
+        rows = np.frombuffer(self._label_rows, dtype="<i4").reshape(self._geometry["height"], self._geometry["width"])
+        return None if rows[row, col] < 0 else int(self._label_map.ids[rows[row, col]])
 
     # ---- validation ---------------------------------------------------------------------
     def set_state(self, sync_data) -> None:
@@ -286,6 +315,13 @@ class SliceView(anywidget.AnyWidget):
             raise traitlets.TraitError(str(err)) from None
         return proposal["value"]
 
+    @traitlets.validate("label_mode")
+    @trait_errors
+    def _check_label_mode(self, proposal):
+        if proposal["value"] not in LABEL_MODES:
+            raise traitlets.TraitError(f"unknown label_mode {proposal['value']!r}; expected one of {LABEL_MODES}")
+        return proposal["value"]
+
     @traitlets.validate("display_size")
     @trait_errors
     def _check_display_size(self, proposal):
@@ -317,7 +353,7 @@ class SliceView(anywidget.AnyWidget):
         else:
             self.index = index
 
-    @traitlets.observe("value_range", "colormap", "convention")
+    @traitlets.observe("value_range", "colormap", "convention", "label_mode")
     def _on_look(self, change):
         if self._ready:
             self._render()
@@ -328,7 +364,8 @@ class SliceView(anywidget.AnyWidget):
         return self._color_tfs[name]
 
     def _slice(self):
-        """(H, W, 3) RGB, (H, W) values with NaN outside, and the geometry of the current slice."""
+        """(H, W, 3) RGB, (H, W) values with NaN outside, the geometry of the current slice, and
+        its (H, W) label rows (None without labels)."""
         spacing, origin = tuple(self._spacing), tuple(self._origin)
         geometry = slice_plane(tuple(self._volume.shape), self.axis, index=self.index, spacing=spacing, origin=origin)
         if max(geometry.size) > _MAX_SIDE:
@@ -339,8 +376,12 @@ class SliceView(anywidget.AnyWidget):
         with torch.no_grad():
             samples = sample_slice(slab, geometry, spacing, slab_origin)
             rgb = colorize_slice(samples, tuple(self.value_range), self._color_tf(self.colormap))
+            rows = None
+            if self._label_map is not None:
+                rows = slice_label_rows(self._label_map, geometry, self._spacing, self._origin)
+                rgb = overlay_labels(rgb, rows, self._label_map, self.label_mode)
         values = torch.where(samples.inside, samples.values, float("nan"))
-        return rgb, values, geometry
+        return rgb, values, geometry, rows
 
     def _slab(self, geometry) -> tuple[torch.Tensor, tuple]:
         """The voxels an axis-aligned slice reads, as a float32 tensor, and their origin: the
@@ -362,7 +403,7 @@ class SliceView(anywidget.AnyWidget):
 
     def _render(self) -> None:
         try:
-            rgb, values, geometry = self._slice()
+            rgb, values, geometry, rows = self._slice()
             png, _ = encode_frame(to_uint8(rgb), lossless=True)
         except Exception as err:  # a broken slice must show, not leave a stale image
             message = f"{type(err).__name__}: {err}"
@@ -380,6 +421,10 @@ class SliceView(anywidget.AnyWidget):
                 "convention": self.convention if self._orientation is not None else "world axes",
             }
             self._values = values.to(torch.float32).cpu().numpy().astype("<f4").tobytes()
+            self._label_rows = b"" if rows is None else rows.astype("<i4").tobytes()
+            texts = [] if rows is None else [f"{i} · {self._label_map.names[i]}" for i in self._label_map.ids.tolist()]
+            if texts != self._label_texts:
+                self._label_texts = texts
             self.image = png
             if self.error:
                 self.error = ""
@@ -388,6 +433,7 @@ class SliceView(anywidget.AnyWidget):
         """Close the widget and its layout (a widget of its own), and let go of the volume's
         shared state (its levels and grids go with their last holder)."""
         self._state = None
+        self._release_labels()
         super().close()
         close_parts(self)
 

@@ -1,0 +1,129 @@
+"""A widget's label map as traits: what ``VolumeView`` and ``SliceView`` share about labels.
+
+``LabelTraits`` is a mixin. Its ``labels`` property holds a ``LabelMap`` (or None); the map's
+table shows as four synced traits keyed by label ID (as text, JSON's keys): ``label_colors``
+("#rrggbb"), ``label_opacity`` (the colour's weight), ``label_visible`` and ``label_names``.
+Setting a trait changes the map, and every widget showing it redraws (the map calls them
+back); changing the map rewrites the traits. So ``ipywidgets.link`` and saved notebooks see
+the table, and one map shared by a view and its slices keeps them in step. The browser may not
+set these traits (``python_owned``).
+
+Example:
+    >>> view = VolumeView(volume, labels=segmentation)
+    >>> view.label_visible = {**view.label_visible, "0": False}   # hide the background
+"""
+
+from __future__ import annotations
+
+import traitlets
+from matplotlib import colors as mpl_colors
+
+from ..torch_renderer import LabelMap
+from ._traits import python_owned
+
+__all__ = ["LabelTraits", "as_label_map"]
+
+_TABLE_TRAITS = ("label_colors", "label_opacity", "label_visible", "label_names")
+
+
+def as_label_map(labels, volume_shape) -> LabelMap | None:
+    """``labels`` (a ``LabelMap``, an integer array, or None) as a ``LabelMap`` of ``volume_shape``,
+    or a clear error naming ``labels``."""
+    if labels is None:
+        return None
+    label_map = labels if isinstance(labels, LabelMap) else LabelMap(labels)
+    if tuple(label_map.shape) != tuple(volume_shape):
+        raise ValueError(f"labels has shape {tuple(label_map.shape)}, the volume {tuple(volume_shape)}: "
+                         "a label map must share the volume's grid")
+    return label_map
+
+
+class LabelTraits(traitlets.HasTraits):
+    """Mixin: ``labels`` and its table as traits. The widget calls ``_adopt_labels`` and
+    implements ``_labels_changed`` (redraw)."""
+
+    label_colors = python_owned(traitlets.Dict())
+    """{label ID as text: "#rrggbb"}: each label's colour (empty without labels)."""
+    label_opacity = python_owned(traitlets.Dict())
+    """{label ID as text: weight in [0, 1]}: how much of the label's colour is mixed in."""
+    label_visible = python_owned(traitlets.Dict())
+    """{label ID as text: bool}: hidden labels are not drawn."""
+    label_names = python_owned(traitlets.Dict())
+    """{label ID as text: name}: shown in label lists and under the pointer."""
+
+    _label_map: LabelMap | None = None
+    _writing_table = False  # True while the map's table is copied into the traits
+
+    @property
+    def labels(self) -> LabelMap | None:
+        """The ``LabelMap`` drawn over the volume, or None; assign a ``LabelMap``, an integer
+        array of the volume's shape, or None (a bad one raises and changes nothing)."""
+        return self._label_map
+
+    @labels.setter
+    def labels(self, labels) -> None:
+        self._adopt_labels(labels)
+        self._labels_changed()
+
+    def _adopt_labels(self, labels, volume_shape=None) -> None:
+        label_map = as_label_map(labels, volume_shape if volume_shape is not None else self._label_shape())
+        if self._label_map is not None:
+            self._label_map.on_change(self._on_label_map, remove=True)
+        self._label_map = label_map
+        if label_map is not None:
+            label_map.on_change(self._on_label_map)
+        self._write_table()
+
+    def _release_labels(self) -> None:
+        if self._label_map is not None:
+            self._label_map.on_change(self._on_label_map, remove=True)
+        self._label_map = None
+
+    def _label_shape(self) -> tuple:
+        raise NotImplementedError  # the widget's volume shape
+
+    def _labels_changed(self) -> None:
+        raise NotImplementedError  # redraw
+
+    def _on_label_map(self) -> None:
+        self._write_table()
+        self._labels_changed()
+
+    def _write_table(self) -> None:
+        label_map = self._label_map
+        table = {name: {} for name in _TABLE_TRAITS}
+        if label_map is not None:
+            for row, label_id in enumerate(label_map.ids.tolist()):
+                key = str(label_id)
+                table["label_colors"][key] = mpl_colors.to_hex(label_map.colors[row])
+                table["label_opacity"][key] = float(label_map.opacity[row])
+                table["label_visible"][key] = bool(label_map.visible[row])
+                table["label_names"][key] = label_map.names[label_id]
+        self._writing_table = True
+        try:
+            with self.hold_trait_notifications():
+                for name, value in table.items():
+                    setattr(self, name, value)
+        finally:
+            self._writing_table = False
+
+    @traitlets.observe(*_TABLE_TRAITS)
+    def _on_table_trait(self, change) -> None:
+        if self._writing_table:
+            return
+        label_map = self._label_map
+        if label_map is None:
+            if change["new"]:
+                self._write_table()
+                raise ValueError(f"{change['name']}: this view has no labels (set .labels first)")
+            return
+        setter = {"label_colors": label_map.set_color, "label_opacity": lambda i, v: label_map.set_opacity(v, i),
+                  "label_visible": label_map.set_visible, "label_names": label_map.set_name}[change["name"]]
+        old = change["old"] or {}
+        try:
+            for key, value in change["new"].items():
+                if old.get(key) != value:
+                    setter(int(key), value)
+        except (TypeError, ValueError) as error:
+            self._write_table()  # the traits show the map as it is
+            raise ValueError(f"{change['name']}: {error}") from None
