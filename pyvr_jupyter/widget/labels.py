@@ -66,7 +66,9 @@ class LabelTraits(traitlets.HasTraits):
         self._labels_changed()
 
     def _adopt_labels(self, labels, volume_shape=None) -> None:
-        label_map = as_label_map(labels, volume_shape if volume_shape is not None else self._label_shape())
+        if labels is not None and volume_shape is None:
+            volume_shape = self._label_shape()
+        label_map = as_label_map(labels, volume_shape)
         if self._label_map is not None:
             self._label_map.on_change(self._on_label_map, remove=True)
         self._label_map = label_map

@@ -67,7 +67,7 @@ class SliceViewer(widgets.VBox):
                 dict(value_range=view.value_range, colormap=view.colormap))
         self.slices = tuple(
             SliceView(source, axis, spacing=spacing, origin=origin, display_size=slice_size, units=view.units,
-                      orientation=view.orientation, **look)
+                      orientation=view.orientation, labels=view.labels, **look)
             for axis in SLICE_AXES_SHOWN)
         first = self.slices[0]
         shared = ("crosshair", "convention") + (("value_range", "colormap") if ct_preset is not None else ())
@@ -97,6 +97,18 @@ class SliceViewer(widgets.VBox):
         self.view.volume = volume
         for slice_view in self.slices:
             slice_view.volume = volume
+
+    @property
+    def labels(self):
+        """The view's ``LabelMap`` (None: no labels); assigning one (or an integer array) draws it in
+        the view and the three slices, and lists it under the panel."""
+        return self.view.labels
+
+    @labels.setter
+    def labels(self, labels) -> None:
+        self.view.labels = labels
+        for slice_view in self.slices:
+            slice_view.labels = self.view.labels  # the same map: its table changes reach all four
 
     @property
     def crosshair(self) -> list[float]:
@@ -135,7 +147,8 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
         units: world units (e.g. ``"mm"``), shown by the 3-D view's scale bar and in the slices'
             titles.
         view_options: passed to ``VolumeView`` (``spacing``, ``colormap``, ``width``, overlays
-            such as ``show_axes=True``, ...).
+            such as ``show_axes=True``, ``labels=`` a segmentation: drawn in the view and the
+            slices, listed under the panel, ...).
 
     Closing the box it returns closes everything it made, the view included.
 

@@ -1,5 +1,5 @@
 """ViewControls: a view beside its transfer-function editor and control panel (and, for a time
-series, its player), all in sync.
+series, its player; for a view with labels, their list), all in sync.
 
 What ``VolumeView.controls()`` and ``widget.layout.controls`` return, and what
 ``widget.layout.SliceViewer`` puts its grid beside. It combines the editor (``widget.editor``) and
@@ -8,7 +8,7 @@ offer this box without an import cycle.
 
 Example:
     >>> box = ViewControls(view)          # the same as view.controls()
-    >>> box.editor, box.panel, box.player
+    >>> box.editor, box.panel, box.player, box.labels
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import ipywidgets as widgets
 
 from ..closing import close_parts, close_tree
 from ..editor import TransferFunctionEditor
+from .label_list import LabelList
 from .panel import ControlPanel
 from .time_player import TimePlayer
 
@@ -35,10 +36,13 @@ class ViewControls(widgets.HBox):
         self.close_view = close_view  #: closing the box closes the view too
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
+        self.labels = LabelList(view)  # hidden while the view has no labels
         # A time series gets a player (Play + slider on time_index) above the editor.
         self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
         # The controls wrap under the view when the notebook is too narrow for both side by side.
-        column = [self.editor, self.panel] if self.player is None else [self.player, self.editor, self.panel]
+        column = [self.editor, self.panel, self.labels]
+        if self.player is not None:
+            column.insert(0, self.player)
         side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
         super().__init__([view if display is None else display, side],
                          layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px", align_items="flex-start"))

@@ -31,6 +31,7 @@ from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted, fused
+from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.volume_cache import COARSEST_SIDE, PACKED_GRID_VOXELS, shared_state
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
@@ -160,7 +161,8 @@ class FrameSource:
             options = dict(image_size=image_size, step_size=step_voxels * float(view.renderer.spacing.min()),
                            value_range=tuple(view.value_range), use_lighting=view.use_lighting,
                            compositing=view.compositing, background=tuple(view.background),
-                           clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level)
+                           clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level,
+                           labels=view.labels if STRATEGIES[view.compositing].family == EMISSION_ABSORPTION else None)
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
         region = regions.region(camera, image_size) if regions is not None and kind != PREVIEW else None

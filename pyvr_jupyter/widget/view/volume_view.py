@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import warnings
 
 import anywidget
 import numpy as np
@@ -34,6 +35,7 @@ from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
+from ..labels import LabelTraits
 from .cells import watch_cells
 from .clip_state import ClipState
 from .defaults import box_camera, default_camera, default_renderer, initial_look
@@ -54,7 +56,7 @@ _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "fr
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units"}
 
 
-class VolumeView(anywidget.AnyWidget):
+class VolumeView(LabelTraits, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -68,7 +70,9 @@ class VolumeView(anywidget.AnyWidget):
     state at each ``refresh()`` (``fit(..., view=view)`` calls it). Without ``opacity``,
     ``value_range`` and ``colormap`` the defaults come from the data: a window and an opacity
     ramp (``tools.auto_tf``) in viridis, or for a CT (values in Hounsfield units) the bone preset
-    (``tools.presets``; ``ct_preset`` names it).
+    (``tools.presets``; ``ct_preset`` names it). ``labels=`` a ``LabelMap`` (or an integer
+    array of the volume's shape) draws a segmentation over the volume (emission–absorption
+    strategies), its table as ``LabelTraits``' traits (``widget/labels.py``).
 
     Example:
         >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
@@ -147,7 +151,7 @@ class VolumeView(anywidget.AnyWidget):
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
                  width: int = 512, height: int = 512, spacing=None, colormap=None, opacity=None,
-                 value_range=None, orientation: str | None = None, **render_options):
+                 value_range=None, orientation: str | None = None, labels=None, **render_options):
         unknown = set(render_options) - _OPTIONS
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
@@ -208,6 +212,7 @@ class VolumeView(anywidget.AnyWidget):
                          lighting=self.renderer.lighting.to_dict(), **camera_traits(self.camera),
                          **self._overlays.initial_traits(), **render_options)
         self._overlays.follow()
+        self._adopt_labels(labels)
         self._messages = BrowserMessages(self, self._frames, self._inputs, self.lock, self._write_camera_traits)
         self._frames.scheduler.set_busy(watch_cells(self._on_cell))
 
@@ -243,6 +248,10 @@ class VolumeView(anywidget.AnyWidget):
             after = renderer.box(volume.shape)
             reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum)
                            and orientation == self.orientation)
+            if self._label_map is not None and (regions is not None or self._label_map.shape != tuple(volume.shape)):
+                warnings.warn(f"VolumeView dropped its labels: they do not fit the new volume {tuple(volume.shape)}",
+                              stacklevel=2)
+                self._adopt_labels(None, volume.shape)
             self._volume, self.orientation = volume, orientation
             if self._regions is not None:
                 self._regions.close()
@@ -368,6 +377,14 @@ class VolumeView(anywidget.AnyWidget):
     def _region_read(self) -> None:
         self._frames.region_read()
 
+    def _label_shape(self) -> tuple:
+        if self._regions is not None:
+            raise ValueError("labels are not drawn over a lazy multiscale volume yet: view a loaded level or crop")
+        return tuple(self._volume.shape)
+
+    def _labels_changed(self) -> None:
+        self._frames.request(FULL)
+
     def controls(self, **editor_options) -> ViewControls:
         """This view beside a transfer-function editor and a control panel, all in sync; closing
         the box (or the view) disconnects the editor and the panel from the view."""
@@ -377,6 +394,7 @@ class VolumeView(anywidget.AnyWidget):
         """Stop rendering for good and free the view: setting state afterwards does nothing, and
         whatever observed it (editors, panels, links) is disconnected."""
         self._closed = True
+        self._release_labels()
         for part in (getattr(self, "_frames", None), getattr(self, "_messages", None), getattr(self, "_regions", None)):
             if part is not None:  # None when __init__ failed early
                 part.close()

@@ -1,0 +1,92 @@
+"""VolumeView with labels: frames are the renderer's with the same label map, the table's traits
+re-render, projections show the volume alone, bad labels change nothing, a closed view lets go."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+from pyvr_jupyter import LabelMap, VolumeView
+
+
+@pytest.fixture
+def scan():
+    volume = np.zeros((24, 24, 24), np.float32)
+    volume[6:18, 6:18, 6:18] = 1.0
+    labels = np.zeros(volume.shape, np.uint8)
+    labels[6:18, 6:18, 6:12] = 1
+    labels[6:18, 6:18, 12:18] = 3
+    return volume, labels
+
+
+@pytest.fixture
+def make():
+    views = []
+
+    def build(*args, **kwargs):
+        view = VolumeView(*args, width=64, height=64, **kwargs)
+        views.append(view)
+        return view
+
+    yield build
+    for view in views:
+        view.close()
+
+
+def red_and_blue(labels):
+    label_map = LabelMap(labels, colors={1: (1, 0, 0), 3: (0, 0, 1)}, opacity=1.0)
+    label_map.set_visible(0, False)
+    return label_map
+
+
+def test_frames_show_the_labels_colours_only(scan, make):
+    volume, labels = scan
+    view = make(volume, labels=red_and_blue(labels), use_lighting=False)
+    image = view.screenshot().astype(int)
+    assert image[..., 1].max() == 0 and image[..., 0].max() > 100 and image[..., 2].max() > 100
+
+
+def test_hiding_a_label_through_its_trait_re_renders(scan, make):
+    volume, labels = scan
+    view = make(volume, labels=red_and_blue(labels), use_lighting=False)
+    view.label_visible = {**view.label_visible, "3": False}
+    assert view.labels.visible[view.labels.ids.tolist().index(3)] == False  # noqa: E712 (numpy bool)
+    assert view.screenshot()[..., 2].max() == 0
+
+
+def test_projections_show_the_volume_alone(scan, make):
+    volume, labels = scan
+    plain = make(volume, compositing="mip").screenshot()
+    assert np.array_equal(make(volume, compositing="mip", labels=red_and_blue(labels)).screenshot(), plain)
+
+
+def test_bad_labels_change_nothing(scan, make):
+    volume, labels = scan
+    view = make(volume, labels=labels)
+    with pytest.raises(ValueError, match="labels has shape"):
+        view.labels = labels[:4]
+    assert view.labels.shape == labels.shape
+    with pytest.raises(ValueError, match="labels has shape"):
+        make(volume, labels=labels[:, :, :5])
+
+
+def test_a_new_volume_of_another_shape_drops_the_labels(scan, make):
+    volume, labels = scan
+    view = make(volume, labels=labels)
+    with pytest.warns(UserWarning, match="dropped its labels"):
+        view.volume = volume[:20]
+    assert view.labels is None and view.label_colors == {}
+
+
+def test_a_closed_view_stops_listening_to_its_map(scan):
+    volume, labels = scan
+    label_map = LabelMap(labels)
+    view = VolumeView(volume, width=32, height=32, labels=label_map)
+    view.close()
+    reference = weakref.ref(view)
+    del view
+    gc.collect()
+    label_map.set_color(1, "green")  # no closed view called back
+    assert not [r for r in label_map._listeners if r() is not None]
+    assert reference() is None or reference().labels is None
