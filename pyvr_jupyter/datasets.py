@@ -1,7 +1,8 @@
-"""Test volumes, generated (nothing is downloaded).
+"""Test volumes, generated (nothing is downloaded), and real data that ships inside packages.
 
-Every volume is (D, H, W), indexed ``[z, y, x]``, with values in [0, 1] and deterministic.
-Coordinates run over [−1, 1] along each axis, so shapes need not be cubic.
+Every generated volume is (D, H, W), indexed ``[z, y, x]``, with values in [0, 1] and
+deterministic. Coordinates run over [−1, 1] along each axis, so shapes need not be cubic.
+``mni152_tissues`` reads the MNI152 template and its tissue maps from nilearn's wheel.
 
 Example:
     >>> from pyvr_jupyter.datasets import create_test_volume
@@ -15,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["create_test_volume", "VOLUME_TYPES"]
+__all__ = ["create_test_volume", "VOLUME_TYPES", "mni152_tissues"]
 
 _MAX_VOXELS = 1024 ** 3
 
@@ -177,3 +178,42 @@ def create_test_volume(shape=(64, 64, 64), volume_type: str = "sphere", backend:
     if backend == "numpy":
         return values
     return torch.from_numpy(values).to(device)
+
+
+_MNI152_FILES = {"t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
+                 "gm": "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz",
+                 "wm": "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"}
+
+
+def mni152_tissues(threshold: float = 0.5):
+    """The MNI152 2009 T1 template (1 mm, 189 × 233 × 197 voxels, RAS) and a tissue label map
+    made from its grey- and white-matter probability maps: 1 grey matter, 2 white matter (the
+    likelier tissue where its probability reaches ``threshold``), 0 elsewhere. Read from the files
+    inside nilearn's wheel (``pip install nilearn``; nothing is downloaded) with ``load_volume``.
+
+    Returns:
+        (scan, labels): a ``LoadedVolume`` and a ``LabelMap`` on its grid.
+
+    Example:
+        >>> scan, labels = mni152_tissues()              # then VolumeView(scan, labels=labels)
+        >>> scan.data.shape, labels.names[1]
+        ((189, 233, 197), 'grey matter')
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from .io import check_same_grid, load_volume
+    from .torch_renderer.stages.labels import LabelMap
+
+    spec = importlib.util.find_spec("nilearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("mni152_tissues reads the MNI152 template inside nilearn's wheel: pip install nilearn")
+    data = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+    scan, grey, white = (load_volume(data / _MNI152_FILES[key]) for key in ("t1", "gm", "wm"))
+    check_same_grid(grey, scan, "the grey-matter map")
+    check_same_grid(white, scan, "the white-matter map")
+    tissue = np.where((white.data >= threshold) & (white.data >= grey.data), 2,
+                      np.where(grey.data >= threshold, 1, 0)).astype(np.uint8)
+    labels = LabelMap(tissue, colors={1: "#f4a582", 2: "#92c5de"},
+                      names={0: "outside", 1: "grey matter", 2: "white matter"})
+    return scan, labels

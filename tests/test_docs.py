@@ -30,6 +30,8 @@ DOCTEST_MODULES = [
     "pyvr_jupyter.torch_renderer.stages.shading",
     "pyvr_jupyter.torch_renderer.stages.compositing",
     "pyvr_jupyter.torch_renderer.tools.slicing",
+    "pyvr_jupyter.torch_renderer.stages.labels",
+    "pyvr_jupyter.torch_renderer.tools.label_slices",
     "pyvr_jupyter.torch_renderer.tools.fitting",
     "pyvr_jupyter.torch_renderer.tools.orientation",
     "pyvr_jupyter.widget.editor.editor",
@@ -57,6 +59,8 @@ PUBLIC_MODULES = [
     "pyvr_jupyter.torch_renderer.tools.presets", "pyvr_jupyter.torch_renderer.backends",
     "pyvr_jupyter.torch_renderer.levels", "pyvr_jupyter.torch_renderer.volume_cache",
     "pyvr_jupyter.io.nifti_files", "pyvr_jupyter.io.nrrd_files", "pyvr_jupyter.io.numpy_files",
+    "pyvr_jupyter.io.label_files", "pyvr_jupyter.torch_renderer.stages.labels",
+    "pyvr_jupyter.torch_renderer.tools.label_slices",
     "pyvr_jupyter.imaging.encoding", "pyvr_jupyter.imaging.overlays",
     *WIDGET_MODULES,
 ]

@@ -36,12 +36,13 @@ import numpy as np
 from . import common
 from .common import (MAX_LOAD_BYTES, SUPPORTED_SUFFIXES, LoadedSeries, LoadedVolume, _finish, _require,
                      _suffix)
+from .label_files import check_same_grid, label_map_of
 from .multiscale import Level, MultiscaleVolume
 from .ome_zarr import is_zarr_source, read_ome_zarr
 from .ome_zarr_writer import save_ome_zarr
 
-__all__ = ["LoadedVolume", "from_xyz", "LoadedSeries", "load_volume", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES",
-           "MultiscaleVolume", "Level", "read_ome_zarr", "save_ome_zarr"]
+__all__ = ["LoadedVolume", "from_xyz", "LoadedSeries", "load_volume", "load_labels", "SUPPORTED_SUFFIXES",
+           "MAX_LOAD_BYTES", "MultiscaleVolume", "Level", "read_ome_zarr", "save_ome_zarr", "check_same_grid"]
 
 
 def _time_spacing(path: Path, suffix: str) -> float:
@@ -157,6 +158,31 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
     except MemoryError:  # within MAX_LOAD_BYTES, but more than this machine had free
         raise ValueError(f"{path.name}: not enough memory to load it (MAX_LOAD_BYTES, {common.MAX_LOAD_BYTES} "
                          "bytes, bounds what a loader may use; this machine had less free)") from None
+
+
+def load_labels(path, like: LoadedVolume | None = None, reorient: bool = True, *, volume_index=None,
+                **label_map_options):
+    """Read a segmentation file (NIfTI, NRRD or numpy integer label IDs ≥ 0) as a ``LabelMap``,
+    oriented as ``load_volume`` orients a scan (``io/label_files.py``).
+
+    Args:
+        path: the file.
+        like: the scan (a ``LoadedVolume``) the labels belong to: shape, spacing, origin and
+            orientation must match, else ValueError says which differ.
+        reorient, volume_index: as ``load_volume``'s (use the scan's ``reorient``).
+        label_map_options: ``colors``, ``opacity``, ``visible``, ``names``, ``background``.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> np.save(folder / "scan.npy", np.zeros((4, 5, 6), np.float32))
+        >>> np.save(folder / "seg.npy", np.arange(4 * 5 * 6).reshape(4, 5, 6) % 3)
+        >>> labels = load_labels(folder / "seg.npy", like=load_volume(folder / "scan.npy"), names={1: "cells"})
+        >>> labels.ids.tolist(), labels.names[1]
+        ([0, 1, 2], 'cells')
+    """
+    loaded = load_volume(path, volume_index=volume_index, reorient=reorient)
+    return label_map_of(loaded, path, like, **label_map_options)
 
 
 def _reader(suffix: str):

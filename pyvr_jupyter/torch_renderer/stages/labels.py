@@ -15,8 +15,16 @@ volume (and its TFs) keep their gradients; labels take none. ``fused/lookup.near
 kernel's twin of ``label_rows``.
 
 Example:
+    >>> import numpy as np
+    >>> from pyvr_jupyter import VolumeRenderer, create_test_volume
+    >>> volume = create_test_volume((32, 32, 32), "sphere")
+    >>> segmentation = np.zeros((32, 32, 32), np.uint8)
+    >>> segmentation[:, :, :16], segmentation[:, :, 16:] = 1, 3          # two halves
     >>> labels = LabelMap(segmentation, colors={1: "red", 3: "tab:blue"}, opacity=1.0)
-    >>> image = renderer.render(volume, camera, labels=labels)
+    >>> labels.ids.tolist(), labels.nbytes // segmentation.size          # 2 bytes per voxel
+    ([1, 3], 2)
+    >>> VolumeRenderer(volume.shape).render(volume, image_size=64, labels=labels).shape
+    torch.Size([64, 64, 3])
 """
 
 from __future__ import annotations
@@ -123,8 +131,12 @@ class LabelMap:
     hear of each (the widgets showing the map redraw).
 
     Example:
-        >>> seg = LabelMap(mask.astype(np.uint8), colors={1: "crimson"}, names={1: "tumour"})
+        >>> mask = np.zeros((8, 8, 8), bool)
+        >>> mask[2:5, 2:5, 2:5] = True
+        >>> seg = LabelMap(mask, colors={1: "crimson"}, names={1: "tumour"})
         >>> seg.set_visible(0, False)      # only the tumour remains
+        >>> seg.names
+        {0: 'background', 1: 'tumour'}
     """
 
     def __init__(self, labels, colors: Mapping | None = None, opacity: float | Mapping = 0.5,

@@ -10,8 +10,13 @@ segmentation's voxels exactly. Two ways to draw them over the slice's image:
   non-background label with a 4-neighbour of another label (or outside the volume).
 
 Example:
-    >>> labels = LabelMap(segmentation, opacity=0.4)
-    >>> image = render_slice(volume, "z", index=40, colormap="gray", labels=labels, label_mode="outline")
+    >>> import numpy as np
+    >>> from pyvr_jupyter import render_slice
+    >>> volume, segmentation = np.random.rand(8, 10, 12), np.zeros((8, 10, 12), np.uint8)
+    >>> segmentation[2:6, 3:7, 4:9] = 1
+    >>> image = render_slice(volume, "z", index=4, labels=LabelMap(segmentation), label_mode="outline")
+    >>> tuple(image.shape)                                             # (H, W, 3), outlines drawn
+    (10, 12, 3)
 """
 
 from __future__ import annotations
