@@ -36,3 +36,13 @@ def test_out_of_core_benchmark_smoke(tmp_path):
     table = output.read_text()
     for section in ("### 1. Writing the pyramid", "### 3. Orbiting", "### 4. Over HTTP", "### 5. Slice steps"):
         assert section in table
+
+
+def test_labels_benchmark_smoke(tmp_path):
+    output = tmp_path / "labels.md"
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "labels_and_channels.py"), "--smoke",
+                             "--output", str(output)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = output.read_text()
+    for row in ("| plain |", "| 27 labels |", "| slice outlines |"):
+        assert row in table

@@ -40,14 +40,27 @@ LABEL_MODES = ("blend", "outline")
 def slice_label_rows(label_map: LabelMap, geometry: "SlicePlane", spacing, origin) -> np.ndarray:
     """(H, W) int32: each pixel's row of ``label_map``'s table (its nearest voxel's), −1 outside
     the volume. ``spacing`` and ``origin`` are the volume's, (x, y, z) world units."""
-    points = geometry.points().numpy()  # (H, W, 3) float64, x, y, z
-    voxel = np.floor((points - np.asarray(origin, np.float64)) / np.asarray(spacing, np.float64) + 0.5)
-    counts = np.array(label_map.shape[::-1])  # voxels along x, y, z
-    slack = 1e-6  # a pixel centre on the box's face rounds inside
-    inside = ((voxel >= -slack) & (voxel <= counts - 1 + slack)).all(axis=-1)
-    index = np.clip(voxel, 0, counts - 1).astype(np.intp)
-    rows = label_map.rows[index[..., 2], index[..., 1], index[..., 0]].astype(np.int32)
-    rows[~inside] = -1
+    height, width = geometry.size
+    spacing, origin = np.asarray(spacing, np.float64), np.asarray(origin, np.float64)
+    first = (geometry.pixel_to_world(0, 0) - origin) / spacing  # voxel coordinates (x, y, z) of pixel (0, 0)
+    per_row = -geometry.up * geometry.pitch / spacing  # ... and their steps along rows and columns
+    per_col = geometry.right * geometry.pitch / spacing
+    rows_at, cols_at = np.arange(height, dtype=np.float64)[:, None], np.arange(width, dtype=np.float64)[None, :]
+    counts = label_map.shape[::-1]  # voxels along x, y, z
+    index, inside = [], np.ones((1, 1), bool)
+    for axis in range(3):
+        # Each axis's index as a (H, 1), (1, W) or (H, W) array: an axis slice reads 1-D ones.
+        along = np.full((1, 1), first[axis])
+        if abs(per_row[axis]) > 1e-12:
+            along = along + rows_at * per_row[axis]
+        if abs(per_col[axis]) > 1e-12:
+            along = along + cols_at * per_col[axis]
+        slack = 1e-6  # a pixel centre on the box's face is inside
+        inside = inside & (along >= -slack) & (along <= counts[axis] - 1 + slack)
+        index.append(np.clip(np.floor(along + 0.5).astype(np.intp), 0, counts[axis] - 1))
+    rows = label_map.rows[index[2], index[1], index[0]].astype(np.int32)
+    rows = np.broadcast_to(rows, (height, width)).copy()
+    rows[~np.broadcast_to(inside, (height, width))] = -1
     return rows
 
 
