@@ -2,6 +2,7 @@
 
 Every generated volume is (D, H, W), indexed ``[z, y, x]``, with values in [0, 1] and
 deterministic. Coordinates run over [−1, 1] along each axis, so shapes need not be cubic.
+``create_cells`` makes a labelled, three-channel "tissue" of thousands of cells;
 ``mni152_tissues`` reads the MNI152 template and its tissue maps from nilearn's wheel.
 
 Example:
@@ -16,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["create_test_volume", "VOLUME_TYPES", "mni152_tissues"]
+__all__ = ["create_test_volume", "VOLUME_TYPES", "mni152_tissues", "create_cells"]
 
 _MAX_VOXELS = 1024 ** 3
 
@@ -217,3 +218,46 @@ def mni152_tissues(threshold: float = 0.5):
     labels = LabelMap(tissue, colors={1: "#f4a582", 2: "#92c5de"},
                       names={0: "outside", 1: "grey matter", 2: "white matter"})
     return scan, labels
+
+
+def create_cells(shape=(96, 96, 96), n_cells: int = 1500, seed: int = 0):
+    """A synthetic fluorescence-like tissue: ``n_cells`` round cells (radius 3–7 voxels, packed at
+    random, later cells over earlier ones) with three channels and a label map.
+
+    Returns:
+        (channels, labels): channels (3, D, H, W) float32 in [0, 1]: 0 the cell membranes (a
+        shell), 1 the nuclei (an off-centre sphere in each cell), 2 a smooth extracellular
+        signal; labels (D, H, W) int32: each cell's ID (1 … ``n_cells``; IDs of cells painted
+        over entirely are absent), 0 outside cells. Deterministic for a ``seed``.
+
+    Example:
+        >>> channels, labels = create_cells((48, 48, 48), n_cells=200)
+        >>> channels.shape, int(labels.max()) <= 200
+        ((3, 48, 48, 48), True)
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3 or min(shape) < 8:
+        raise ValueError(f"shape must be (D, H, W) with at least 8 voxels per axis, got {shape}")
+    if not 1 <= int(n_cells) < 2 ** 31:
+        raise ValueError(f"n_cells must be a positive count, got {n_cells}")
+    rng = np.random.default_rng(seed)
+    channels = np.zeros((3, *shape), np.float32)
+    labels = np.zeros(shape, np.int32)
+    for cell in range(1, int(n_cells) + 1):
+        radius = rng.uniform(3.0, 7.0)
+        centre = rng.uniform(0, np.array(shape) - 1)
+        low = np.maximum(np.floor(centre - radius).astype(int), 0)
+        high = np.minimum(np.ceil(centre + radius).astype(int) + 1, shape)
+        z, y, x = np.ogrid[low[0]:high[0], low[1]:high[1], low[2]:high[2]]
+        distance = np.sqrt((z - centre[0]) ** 2 + (y - centre[1]) ** 2 + (x - centre[2]) ** 2)
+        inside = distance <= radius
+        box = tuple(slice(a, b) for a, b in zip(low, high))
+        labels[box][inside] = cell
+        membrane = np.exp(-((distance - radius + 0.8) / 0.8) ** 2) * inside
+        nucleus_centre = centre + rng.normal(0, radius * 0.15, 3)
+        nucleus = np.sqrt(sum((c - n) ** 2 for c, n in zip((z, y, x), nucleus_centre))) <= radius * 0.45
+        channels[0][box] = np.where(inside, membrane, channels[0][box])
+        channels[1][box] = np.where(inside, nucleus * rng.uniform(0.6, 1.0), channels[1][box])
+    grid = _grid(shape)
+    channels[2] = np.clip(0.5 + 0.5 * _turbulence(*grid), 0, 1) * (labels == 0) * 0.6
+    return channels, labels

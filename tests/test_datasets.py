@@ -49,3 +49,20 @@ def test_torus_is_a_ring_around_y():
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):
         create_test_volume(**kwargs)
+
+
+def test_cells_have_labels_membranes_and_nuclei():
+    from pyvr_jupyter.datasets import create_cells
+
+    channels, labels = create_cells((40, 40, 40), n_cells=300, seed=1)
+    assert channels.shape == (3, 40, 40, 40) and channels.dtype == np.float32 and labels.dtype == np.int32
+    assert 0.0 <= channels.min() and channels.max() <= 1.0
+    ids = np.unique(labels)
+    assert ids[0] == 0 and 100 < ids.size <= 301 and ids[-1] <= 300
+    inside = labels > 0
+    assert channels[1][~inside].max() == 0.0  # nuclei only in cells
+    assert channels[2][inside].max() == 0.0  # the extracellular signal only outside
+    again, _ = create_cells((40, 40, 40), n_cells=300, seed=1)
+    assert np.array_equal(again, channels)
+    with pytest.raises(ValueError, match="shape"):
+        create_cells((4, 40, 40))
