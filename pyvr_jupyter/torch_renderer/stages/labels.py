@@ -195,9 +195,13 @@ class LabelMap:
             self.opacity[self._row(label_id, "opacity")] = value
         self._changed()
 
-    def set_visible(self, label_id: int, visible: bool) -> None:
-        """Show or hide ``label_id`` (hidden: its voxels are not drawn)."""
-        self.visible[self._row(label_id, "visible")] = bool(visible)
+    def set_visible(self, label_ids, visible: bool) -> None:
+        """Show or hide ``label_ids`` (one ID or several, one change; hidden: their voxels are not drawn).
+
+        Example: ``labels.set_visible(labels.ids[labels.ids % 40 != 0], False)`` keeps one in forty."""
+        ids = np.atleast_1d(np.asarray(label_ids)).ravel().tolist() if not np.isscalar(label_ids) else [label_ids]
+        rows = [self._row(label_id, "visible") for label_id in ids]  # all checked before any changes
+        self.visible[rows] = bool(visible)
         self._changed()
 
     def set_name(self, label_id: int, name: str) -> None:
@@ -208,9 +212,9 @@ class LabelMap:
 
     def on_change(self, callback, remove: bool = False) -> None:
         """Call ``callback()`` after each change of the table (or stop, with ``remove=True``).
-        Held weakly: a bound method goes with its object."""
-        ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else weakref.ref(callback)
-        self._listeners = [r for r in self._listeners if r() is not None and r != ref]
+        A bound method is held weakly (a closed widget goes with its object), a function strongly."""
+        ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else (lambda: callback)
+        self._listeners = [r for r in self._listeners if r() is not None and r() != callback]
         if not remove:
             self._listeners.append(ref)
 

@@ -126,6 +126,17 @@ def test_rows_cost_two_bytes_per_voxel_and_any_ids_map():
     assert LabelMap(np.ones((2, 2, 2), bool)).ids.tolist() == [1]
 
 
+def test_several_ids_change_in_one_step_and_unknown_ones_change_nothing():
+    label_map = LabelMap(np.arange(8).reshape(2, 2, 2))
+    heard = []
+    label_map.on_change(lambda: heard.append(label_map.version))
+    label_map.set_visible(label_map.ids[label_map.ids % 2 == 1], False)
+    assert label_map.visible.tolist() == [True, False] * 4 and len(heard) == 1
+    with pytest.raises(ValueError, match="visible: 99"):
+        label_map.set_visible([2, 99], False)
+    assert label_map.visible[2]  # the known ID before the unknown one is unchanged too
+
+
 def test_the_table_follows_its_setters():
     label_map = LabelMap(np.array([[[0, 1], [2, 2]]]), colors={2: "red"}, opacity={1: 0.25}, names={1: "tumour"})
     version = label_map.version
