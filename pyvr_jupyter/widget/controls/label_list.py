@@ -30,7 +30,7 @@ class LabelList(widgets.VBox):
     def __init__(self, view):
         self.view = view
         self.filter = widgets.Text(placeholder="filter labels: ID or name", continuous_update=True,
-                                   layout=widgets.Layout(width="100%"))
+                                   layout=widgets.Layout(width="auto", max_width="96%"))
         self.summary = widgets.HTML()
         self.rows = widgets.VBox(layout=widgets.Layout(max_height="260px", overflow="auto"))
         self._updating = False

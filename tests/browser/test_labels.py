@@ -1,0 +1,107 @@
+"""viewer(volume, slices=True, labels=...) in JupyterLab: the label list shows under the panel,
+hovering over a slice names the label under the pointer, and unticking a label in the list
+redraws the 3-D view and the slices without it."""
+
+import os
+import shutil
+
+import nbformat
+import pytest
+
+from jupyter_harness import TOKEN, JupyterServer, run_cell, wait_frame_after, wait_kernel_idle
+
+SOURCE = ("import numpy as np\n"
+          "from pyvr_jupyter import LabelMap, create_test_volume, viewer\n"
+          "volume = create_test_volume((32, 40, 48), 'sphere', backend='numpy')\n"
+          "ids = np.zeros(volume.shape, np.uint8)\n"
+          "ids[:, :, :24], ids[:, :, 24:] = 1, 2\n"
+          "labels = LabelMap(ids, colors={1: 'red', 2: 'blue'}, opacity=0.9, names={1: 'left half', 2: 'right half'})\n"
+          "box = viewer(volume, slices=True, labels=labels, width=256, height=256, colormap='gray', slice_size=200)\n"
+          "box")
+
+
+@pytest.fixture(scope="module")
+def page(browser, tmp_path_factory):
+    root = tmp_path_factory.mktemp("labels")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, root / "labels.ipynb")
+    server = JupyterServer("lab", root)
+    context = browser.new_context(viewport={"width": 1400, "height": 1700})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{server.url}/lab/tree/labels.ipynb?token={TOKEN}")
+        wait_kernel_idle(page)
+        run_cell(page, 0)
+        page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
+        wait_frame_after(page, 0, timeout=120_000)
+        page.wait_for_function("() => +(document.querySelector(\".pyvr-slice[data-axis='z'] canvas\")"
+                               "?.dataset.drawn || 0) > 0", polling="raf", timeout=60_000)
+        page.errors = errors
+        yield page
+    finally:
+        context.close()
+        server.stop()
+
+
+def red_and_blue(page, selector):
+    """Pixels of the canvas at ``selector`` that are mostly red and mostly blue."""
+    return page.evaluate("""(selector) => {
+        const c = document.querySelector(selector);
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let red = 0, blue = 0;
+        for (let i = 0; i < d.length; i += 4) {
+            if (d[i] > 120 && d[i] > 2 * d[i + 2] + 20) red++;
+            if (d[i + 2] > 120 && d[i + 2] > 2 * d[i] + 20) blue++;
+        }
+        return [red, blue];
+    }""", selector)
+
+
+def test_the_list_shows_the_labels_and_the_views_show_their_colours(page, tmp_path):
+    page.wait_for_timeout(1500)  # the full-quality frame
+    names = page.locator(".widget-checkbox label, .widget-checkbox .widget-label-basic").all_inner_texts()
+    assert any("left half" in n for n in names) and any("right half" in n for n in names)
+    red, blue = red_and_blue(page, "canvas.pyvr-canvas")
+    assert red > 100 and blue > 100
+    output = page.locator(".jp-OutputArea-output").first
+    path = tmp_path / "viewer_labels.png"
+    output.screenshot(path=str(path))
+    keep = os.environ.get("PYVR_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(path, os.path.join(keep, path.name))
+    assert not page.errors, page.errors
+
+
+def test_hovering_a_slice_names_the_label(page):
+    canvas = page.locator(".pyvr-slice[data-axis='z'] canvas.pyvr-slice-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    readout = page.locator(".pyvr-slice[data-axis='z'] .pyvr-slice-readout")
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2)  # axial: x = 0 on the left
+    page.wait_for_function("(el) => /left half/.test(el.textContent)", arg=readout.element_handle(), timeout=10_000)
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
+    page.wait_for_function("(el) => /right half/.test(el.textContent)", arg=readout.element_handle(), timeout=10_000)
+    assert readout.get_attribute("data-label") == "2 · right half"
+
+
+def test_unticking_a_label_hides_it_in_the_view_and_the_slices(page):
+    frame = int(page.locator("canvas.pyvr-canvas").get_attribute("data-frame-id") or 0)
+    checkbox = page.locator(".widget-checkbox", has_text="right half").locator("input[type=checkbox]")
+    checkbox.scroll_into_view_if_needed()
+    checkbox.click()
+    page.wait_for_function(f"() => +(document.querySelector('canvas.pyvr-canvas').dataset.frameId || 0) > {frame}",
+                           polling="raf", timeout=30_000)
+    page.wait_for_timeout(1500)
+    red, blue = red_and_blue(page, "canvas.pyvr-canvas")
+    assert red > 100 and blue < 10
+    page.wait_for_function("""() => {
+        const c = document.querySelector(".pyvr-slice[data-axis='z'] canvas");
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 120 && d[i + 2] > 2 * d[i] + 20) return false;
+        return true;
+    }""", polling=200, timeout=15_000)
+    assert not page.errors, page.errors
