@@ -20,6 +20,7 @@ from ._checks import unit_vectors
 from .stages.camera import Camera
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES, optical_depth
 from .stages.empty_space import sample_is_occupied
+from .stages.channels import mix_channels, mix_projections
 from .stages.labels import blend_labels, label_rows
 from .stages.piecewise_linear import KnotTable, interpolate_piecewise_linear
 from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples,
@@ -88,6 +89,7 @@ class RenderContext:
     kernel_grid: Any = None  # (D, H, W, 1) numpy values of the volume's dtype, for the fused kernel
     value_offset: float = 0.0  # what ``kernel_grid`` adds to the values (int16 as uint16: 32768)
     labels: Any = None  # a ``labels.LabelMap`` drawn over the volume (emission–absorption only)
+    channels: Any = None  # one RenderContext per channel (``channel_context.py``), mixed by ``stages/channels``
 
     @property
     def learnable_tensors(self) -> list:
@@ -103,6 +105,8 @@ class RenderContext:
         for table in (self.opacity, self.color):
             if table is not None:
                 tensors.append(table.values)
+        for channel in self.channels or ():
+            tensors += channel.learnable_tensors
         if self.lighting is not None:
             tensors += [v for v in (self.lighting.ambient, self.lighting.diffuse, self.lighting.specular,
                                     self.lighting.shininess, self.lighting.light_direction)
@@ -197,6 +201,9 @@ class RenderContext:
 
     def _classify(self, points, sample_dirs, samples: PackedSamples):
         """Colours (m, 3) and optical depths (m,) of the packed samples."""
+        if self.channels:  # each channel as a volume of its own, then one medium of them all
+            rgbs, taus = zip(*(channel._classify(points, sample_dirs, samples) for channel in self.channels))
+            return mix_channels(rgbs, taus)
         values, gradients = self._scalars(points)
         if self.rgba is not None:  # one lookup for colour and opacity
             knots = torch.linspace(0.0, 1.0, self.rgba[0].shape[0], dtype=values.dtype, device=values.device)
@@ -221,6 +228,8 @@ class RenderContext:
 
     def _project(self, points, samples: PackedSamples, n_rays: int) -> torch.Tensor:
         """The projection family: the TFs applied to one scalar per ray; returns (n_rays, 4)."""
+        if self.channels:  # each channel's projection, added like light
+            return mix_projections([channel._project(points, samples, n_rays) for channel in self.channels])
         values, _ = self._scalars(points)
         scalar, hit = STRATEGIES[self.compositing].composite(values, samples.deltas, samples.ray_ids, n_rays,
                                                              self.unit_distance)

@@ -26,6 +26,8 @@ from ._checks import (check_choice, check_device, check_finite_number, check_ima
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
+from .channel_context import render_channels
+from .stages.channels import channel_color
 from .stages.labels import LabelMap
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
@@ -93,6 +95,10 @@ class VolumeRenderer:
         self.lighting = Lighting()
         self.volume = None
         self._state: VolumeState | None = None
+        #: Per-channel transfer functions (``set_channel_transfer_functions``); None: defaults.
+        self.channel_opacity_tfs: list | None = None
+        self.channel_color_tfs: list | None = None
+        self._channel_states: list = []
         #: Figures from the last render: step (voxels), samples taken, samples per ray, chunks.
         self.last_stats: dict = {}
 
@@ -206,7 +212,7 @@ class VolumeRenderer:
                step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0),
                should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-               level: int | str = 0, labels=None) -> torch.Tensor:
+               level: int | str = 0, labels=None, channel_axis: int | None = None) -> torch.Tensor:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
@@ -248,6 +254,16 @@ class VolumeRenderer:
                 Each sample reads its nearest voxel's label, never an interpolated ID; hidden
                 labels are transparent and visible ones mix their colour into the TF's
                 (``stages/labels.py``). Emission–absorption strategies only; no gradient.
+            channel_axis: the axis of a 4-D ``volume`` that holds channels (e.g. 0 for (C, D, H, W)):
+                each channel is classified with its own transfer functions
+                (``set_channel_transfer_functions``; default the opacity TF and ``CHANNEL_COLORS``)
+                and value range (``value_range`` may give one pair per channel), and the channels
+                mix as one medium whose extinctions add (``stages/channels.py``); 'mip' adds each
+                channel's projection. Differentiable with respect to every channel and table.
+                Without a graph, emission–absorption renders with the fused kernel
+                (``fused/channels.py``), which reads a C-contiguous (C, D, H, W) uint8, uint16,
+                float32 or float64 array in place (other layouts: one copy, kept); else the
+                PyTorch stages (``last_stats["channels"]`` counts the channels).
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
@@ -257,7 +273,7 @@ class VolumeRenderer:
             raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
         rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
                                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level,
-                                labels)
+                                labels, channel_axis)
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
@@ -265,7 +281,7 @@ class VolumeRenderer:
                     step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                     use_lighting: bool = True, compositing: str = "vectorized",
                     should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-                    level: int | str = 0, labels=None) -> torch.Tensor:
+                    level: int | str = 0, labels=None, channel_axis: int | None = None) -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
         Arguments as ``render``; ``camera`` may also be a sequence of B cameras, giving
@@ -277,6 +293,10 @@ class VolumeRenderer:
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
         region = None
+        if channel_axis is not None:  # channel_context.py
+            return render_channels(self, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
+                                   use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
+                                   clip_planes, level, labels)
         if labels is not None and not isinstance(labels, LabelMap):
             labels = LabelMap(labels)
         if hasattr(volume, "for_render"):  # a lazy multiscale volume: what the camera sees (``io.multiscale``)
@@ -310,6 +330,18 @@ class VolumeRenderer:
                 "chunks": stats["chunks"] + self.last_stats["chunks"]}
         self.last_stats = {**stats, "views": len(images)}
         return torch.stack(images)
+
+    def set_channel_transfer_functions(self, opacity=None, colors=None) -> "VolumeRenderer":
+        """Transfer functions per channel for ``render(..., channel_axis=...)``: ``opacity`` a list
+        of ``OpacityTransferFunction`` (None: the renderer's for every channel), ``colors`` a
+        list of colours or colormap names or ``ColorTransferFunction`` (None: ``CHANNEL_COLORS``).
+        Returns self.
+
+        Example: ``renderer.set_channel_transfer_functions(colors=["lime", "magenta", "cyan"])``."""
+        self.channel_opacity_tfs = None if opacity is None else [
+            check_transfer_function(f"opacity[{i}]", tf, 1) for i, tf in enumerate(opacity)]
+        self.channel_color_tfs = None if colors is None else [channel_color(c, self.device) for c in colors]
+        return self
 
     def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
                     use_opacity: bool = True, use_color: bool = True, use_lighting: bool = True,

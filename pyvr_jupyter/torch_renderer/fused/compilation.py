@@ -25,9 +25,10 @@ import numpy as np
 
 from .adjoint import adjoint_tile
 from .args import table_dtype, tiny_args
+from .channels import march_channels, tiny_channel_args
 from .kernel import march_tile
 
-__all__ = ["Compilation", "FORWARD", "ADJOINT", "KERNEL_LOCK", "CACHE_WAIT_SECONDS", "compile_async",
+__all__ = ["Compilation", "FORWARD", "ADJOINT", "CHANNELS", "KERNEL_LOCK", "CACHE_WAIT_SECONDS", "compile_async",
            "wait_until_compiled", "is_compiled", "ensure_ready"]
 
 #: Kernel calls take turns: two Python threads must not drive numba's thread pool at once (the
@@ -104,6 +105,10 @@ FORWARD = Compilation(march_tile, lambda dtype: (0, np.zeros((1, 4), table_dtype
 ADJOINT = Compilation(adjoint_tile, lambda dtype: (
     0, np.zeros((1, 4), dtype), np.ones(1, np.int64), np.ones((1, 4), dtype), np.zeros((1, 2, 2, 2, 4), dtype),
     np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-adjoint-compile")
+
+#: Several channels in one render (``channels.march_channels``): compiled when a render first has channels.
+CHANNELS = Compilation(march_channels, lambda dtype: (tiny_channel_args(dtype), 0, np.zeros((1, 4), table_dtype(dtype)),
+                                                      np.zeros(1, np.int64)), "pyvr-channels-compile")
 
 
 def _kernels(adjoint: bool) -> tuple:

@@ -21,10 +21,11 @@ import torch
 
 from .adjoint import adjoint_tile
 from .args import KernelArgs, kernel_args, table_dtype
+from .channels import channel_tables, march_channels
 from .compilation import KERNEL_LOCK
 from .kernel import march_tile
 
-__all__ = ["march_image", "adjoint_image", "render_context", "set_threads", "get_threads", "PIXELS_PER_TILE",
+__all__ = ["march_image", "adjoint_image", "render_context", "render_channels", "set_threads", "get_threads", "PIXELS_PER_TILE",
            "POOL_SIZE"]
 
 # numba's OpenMP pool loads its own libgomp (not torch's), which reads this when the pool starts
@@ -104,5 +105,24 @@ def render_context(context, check_stop, threads: int | None = None) -> torch.Ten
     ``context.samples_taken`` gets the number of samples classified."""
     out, samples = march_image(kernel_args(context), check_stop, threads)
     context.chunks_rendered = -(-out.shape[0] // PIXELS_PER_TILE)
+    context.samples_taken = int(samples.sum())
+    return torch.from_numpy(out)
+
+
+def render_channels(context, grids: np.ndarray, offset: float, check_stop, threads: int | None = None) -> torch.Tensor:
+    """(H·W, 4) RGBA of a ``RenderContext`` with channels (``channel_context``) through
+    ``channels.march_channels``, reading ``grids`` (C, D, H, W, 1) whose values carry ``offset``."""
+    context.kernel_grid, context.value_offset = grids[0], offset
+    args = kernel_args(context)
+    tables = channel_tables(context.channels, grids, offset)
+    n_pixels = args.width * args.height
+    out = np.zeros((n_pixels, 4), dtype=table_dtype(grids.dtype))
+    samples = np.zeros(n_pixels, dtype=np.int64)
+    threads = min(threads or POOL_SIZE, max(1, n_pixels // MIN_PIXELS_PER_THREAD))
+    for first, last in tiles(n_pixels):
+        check_stop()
+        with _kernel_call(threads):
+            march_channels(args, tables, first, out[first:last], samples[first:last])
+    context.chunks_rendered = -(-n_pixels // PIXELS_PER_TILE)
     context.samples_taken = int(samples.sum())
     return torch.from_numpy(out)

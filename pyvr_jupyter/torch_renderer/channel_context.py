@@ -1,0 +1,215 @@
+"""Several channels in one render: a ``RenderContext`` per channel, mixed sample by sample, by the
+PyTorch stages or the fused kernel ``fused/channels.py``.
+
+``VolumeRenderer.render(volume, channel_axis=...)`` comes here. The rays, samples, clipping and
+compositing are the single-channel pipeline's (one ``RenderContext`` holds them); each channel
+gets a copy of it with its own grid, value range and tables (``channel_contexts``), which
+classifies and shades the samples as a single channel would, and ``stages/channels.py`` mixes
+them (``RenderContext._classify``, ``_project``). Empty-space skipping uses the union of the
+channels' occupied blocks; gradients reach every channel's volume and tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from ._checks import check_choice, check_image_size, check_value_range, check_volume_array, step_length
+from .context import RenderContext, render_chunks, stopper
+from .fused import channels as fused_channels, driver as fused_driver
+from .fused.compilation import CACHE_WAIT_SECONDS, CHANNELS
+from .stages.camera import Camera
+from .stages.channels import CHANNEL_COLORS, channel_color, split_channels
+from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
+from .stages.raysampling import VolumeBox, check_clip
+from .stages.transfer_functions import check_transfer_function, rgba_table
+from .volume_cache import packed_for_call
+
+__all__ = ["channel_ranges", "channel_tfs", "channel_contexts", "skip_empty_blocks", "kernel_grids",
+           "choose_channel_backend", "render_channels"]
+
+
+def channel_ranges(value_range, states) -> list[tuple[float, float]]:
+    """Each channel's (vmin, vmax): its own min and max (None), one pair for all, or one per channel."""
+    if value_range is None:
+        ranges = []
+        for index, state in enumerate(states):
+            try:
+                ranges.append(state.value_range)
+            except ValueError as error:
+                raise ValueError(f"channel {index}: {error}") from None
+        return ranges
+    pairs = list(value_range) if isinstance(value_range, (list, tuple)) else None
+    if pairs is not None and len(pairs) == len(states) and all(isinstance(p, (list, tuple)) for p in pairs):
+        return [check_value_range(pair) for pair in pairs]
+    if pairs is not None and len(pairs) == 2 and not any(isinstance(p, (list, tuple)) for p in pairs):
+        return [check_value_range(pairs)] * len(states)
+    raise ValueError(f"value_range for {len(states)} channels must be None, one (vmin, vmax) or "
+                     f"{len(states)} pairs, got {value_range!r}")
+
+
+def channel_tfs(renderer, n_channels: int) -> tuple[list, list]:
+    """(opacity TFs, colour TFs) of ``n_channels``: the renderer's per-channel ones
+    (``set_channel_transfer_functions``) where given, else its opacity TF and ``CHANNEL_COLORS``."""
+    opacity = list(renderer.channel_opacity_tfs or [])
+    colors = list(renderer.channel_color_tfs or [])
+    if len(opacity) > n_channels or len(colors) > n_channels:
+        raise ValueError(f"the renderer has transfer functions for {max(len(opacity), len(colors))} channels, "
+                         f"the volume {n_channels}")
+    opacity += [renderer.opacity_tf] * (n_channels - len(opacity))
+    if n_channels > len(CHANNEL_COLORS) and len(colors) < n_channels:
+        raise ValueError(f"{n_channels} channels need colours: set_channel_transfer_functions(colors=[...])")
+    colors += [channel_color(c, renderer.device) for c in CHANNEL_COLORS[len(colors):n_channels]]
+    return opacity, colors
+
+
+def channel_contexts(context, states, ranges, opacity_tfs, color_tfs, level: int, spacing, shaded: bool,
+                     use_opacity: bool, use_color: bool) -> list:
+    """A copy of ``context`` per channel with its own grid, value range and tables."""
+    contexts = []
+    for state, (vmin, vmax), opacity_tf, color_tf in zip(states, ranges, opacity_tfs, color_tfs):
+        chosen = state.level(level)
+        grid = packed_for_call(chosen, spacing, None) if shaded else chosen.tensor()[None, None]
+        opacity = check_transfer_function("opacity_tf", opacity_tf, 1).table() if use_opacity else None
+        color = check_transfer_function("color_tf", color_tf, 3).table() if use_color else None
+        rgba = rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None
+        contexts.append(dataclasses.replace(context, grid=grid, vmin=vmin, vmax=vmax, opacity=opacity, color=color,
+                                            rgba=rgba, channels=None))
+    return contexts
+
+
+def skip_empty_blocks(context, states, level: int, spacing) -> bool:
+    """Set on ``context`` the union of its channels' occupied blocks (a block is drawn when any
+    channel can be opaque in it); False when no channel can be opaque anywhere."""
+    occupied, boxes = None, []
+    for state, channel in zip(states, context.channels):
+        chosen = state.level(level)
+        box, blocks = chosen.empty_space(channel.vmin, channel.vmax, channel.opacity, context.box, spacing)
+        if box is not None:
+            boxes.append(box)
+            occupied = blocks if occupied is None else occupied | blocks
+            context.block_size = chosen.block_size
+    if not boxes:
+        return False
+    context.occupied, context.spacing = occupied, spacing.to(context.box.minimum)
+    context.clip_box = VolumeBox(torch.stack([b.minimum for b in boxes]).amin(0),
+                                 torch.stack([b.maximum for b in boxes]).amax(0))
+    return True
+
+
+def kernel_grids(renderer, states, level: int) -> tuple[np.ndarray, float]:
+    """(grids (C, D, H, W, 1), offset): the channels' values as the fused kernel reads them. A view
+    of the user's array when its channels lie one after another in a kernel dtype ((C, D, H, W),
+    C-contiguous, uint8, uint16, float32 or float64); else one stacked copy, kept on the
+    renderer while the channels' states live (the volume's bytes once more)."""
+    parts = [state.level(level).kernel_values() for state in states]
+    first, offset = parts[0]
+    addresses = [grid.__array_interface__["data"][0] for grid, _ in parts]
+    if all(grid.flags.c_contiguous and address == addresses[0] + index * first.nbytes
+           for index, ((grid, _), address) in enumerate(zip(parts, addresses))):
+        return np.lib.stride_tricks.as_strided(first, (len(parts), *first.shape), (first.nbytes, *first.strides),
+                                               writeable=False), offset
+    cached = getattr(renderer, "_channel_grids", None)
+    if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)) \
+            or cached[1] != level:
+        renderer._channel_grids = (list(states), level, np.stack([grid for grid, _ in parts]))
+        cached = renderer._channel_grids
+    return cached[2], offset
+
+
+def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -> str:
+    """"fused" when ``fused/channels.py``'s kernel can render ``context`` now (a cold compile
+    starts, and the PyTorch stages render meanwhile), else "torch"; ``backend="fused"`` waits
+    for it, and raises where it cannot render."""
+    reason = ("a graph must be recorded (an input requires grad)" if needs_graph else
+              f"the fused kernel runs on the CPU, not {renderer.device}" if renderer.device.type != "cpu" else
+              f"compositing={context.compositing!r} mixes channels in the PyTorch stages only"
+              if not fused_channels.covers(context) else None)
+    if renderer.backend == "torch":
+        return "torch"
+    if renderer.backend == "fused":
+        if reason is not None:
+            raise ValueError(f"backend='fused' cannot render these channels: {reason}; use backend='auto' or 'torch'")
+        CHANNELS.wait_until_compiled(kernel_dtype)
+        return "fused"
+    if reason is not None:
+        return "torch"
+    CHANNELS.compile_async(kernel_dtype)
+    ready = CHANNELS.is_compiled(kernel_dtype) or (
+        CHANNELS.is_cached(kernel_dtype) and CHANNELS.wait_until_compiled(kernel_dtype, CACHE_WAIT_SECONDS))
+    return "fused" if ready else "torch"
+
+
+def render_channels(renderer, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
+                    use_opacity: bool, use_color: bool, use_lighting: bool, compositing: str, should_stop, clip_box,
+                    clip_planes, level, labels=None) -> torch.Tensor:
+    """(H, W, 4) premultiplied RGBA of ``volume``'s channels along ``channel_axis`` mixed as one
+    medium (``VolumeRenderer.render_rgba`` with ``channel_axis``): the fused kernel where it can
+    (``choose_channel_backend``), else the PyTorch stages."""
+    if labels is not None:
+        raise ValueError("labels are not drawn over several channels yet: render one channel with them")
+    if hasattr(volume, "for_render") or isinstance(camera, (list, tuple)):
+        raise ValueError("channel_axis renders one in-memory volume from one camera")
+    compositing = check_choice("compositing", compositing, tuple(STRATEGIES))
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+        raise TypeError(f"level must be an integer with channels, got {level!r}")
+    if camera is not None and not isinstance(camera, Camera):
+        raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
+    camera = None if camera is None else camera.to(renderer.device)
+    height, width = check_image_size(image_size)
+    level = int(level)
+    channels = split_channels(renderer._adopt(volume), channel_axis)
+    for index, channel in enumerate(channels):
+        check_volume_array(channel, name=f"channel {index}")
+    states = [renderer._volume_state(channel) for channel in channels]
+    shapes = {tuple(state.shape) for state in states}
+    if len(shapes) != 1:
+        raise ValueError(f"the channels must share one (D, H, W) shape, got {sorted(shapes)}")
+    renderer._channel_states = states  # kept between renders, as a single volume's state is
+    ranges = channel_ranges(value_range, states)
+    opacity_tfs, color_tfs = channel_tfs(renderer, len(states))
+    shape = states[0].shape
+    box = renderer.box(shape)
+    step = step_length(box, n_samples, step_size, float(renderer.spacing.min()))
+    user_box, planes = check_clip(clip_box, clip_planes, box)
+    if camera is None:
+        camera = Camera.for_volume(shape, spacing=renderer.spacing.tolist(), origin=renderer.origin.tolist(),
+                                   device=renderer.device)
+    strategy = STRATEGIES[compositing]
+    shaded = use_lighting and strategy.family == EMISSION_ABSORPTION
+    chosen = states[0].level(level)
+    spacing = renderer.spacing * torch.tensor(chosen.spacing_scale, dtype=torch.float64)
+    dtype = torch.float64 if all(s.dtype in (np.float64, torch.float64) for s in states) else torch.float32
+    box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
+    context = RenderContext(
+        camera=camera, image_size=(height, width), box=box, grid=None, step=step, vmin=0.0, vmax=1.0, opacity=None,
+        color=None, lighting=renderer.lighting if shaded else None, unit_distance=renderer.opacity_unit_distance,
+        compositing=compositing, clip_planes=None if planes is None else planes.to(dtype),
+        user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)))
+    renderer.last_stats = {"backend": "torch", "step": step / float(renderer.spacing.min()), "samples": 0,
+                           "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0,
+                           "channels": len(states)}
+    empty = torch.zeros(height, width, 4, dtype=dtype, device=renderer.device)
+    if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
+        return empty
+    context.channels = channel_contexts(context, states, ranges, opacity_tfs, color_tfs, level, spacing, shaded,
+                                        use_opacity, use_color)
+    # The chunks' dtype and device, and the kernel's use_opacity and use_color flags, from channel 0.
+    context.grid, context.opacity, context.color = (context.channels[0].grid, context.channels[0].opacity,
+                                                    context.channels[0].color)
+    needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
+    # Learnt inputs are never skipped: their gradient reaches samples that are transparent now.
+    if renderer.skip_empty_space and not needs_graph and strategy.family == EMISSION_ABSORPTION:
+        if not skip_empty_blocks(context, states, level, spacing):
+            return empty  # no channel is opaque anywhere
+    backend = choose_channel_backend(renderer, context, needs_graph, states[0].level(level).kernel_dtype)
+    renderer.last_stats["backend"] = backend
+    if backend == "fused":
+        grids, offset = kernel_grids(renderer, states, level)
+        rgba = fused_driver.render_channels(context, grids, offset, stopper(should_stop), renderer.fused_threads)
+    else:
+        rgba = render_chunks(context, needs_graph, stopper(should_stop), renderer.max_memory_bytes)
+    renderer.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
+    return rgba.reshape(height, width, 4)

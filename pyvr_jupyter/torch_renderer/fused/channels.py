@@ -1,0 +1,160 @@
+"""The fused twin of several channels in one render (``stages/channels.py``), emission–absorption.
+
+``march_channels`` is ``kernel.march_tile`` with a loop over channels at each sample: the cell is
+found once, then each channel reads its own grid, value range and tables and is shaded with its
+own gradient; the channels' optical depths add and their colours are weighted by them, as
+``stages/channels.mix_channels`` does. The geometry, clipping, skipping (the union of the
+channels' occupied blocks), lighting and termination come from the render's ``KernelArgs`` (its
+grid is channel 0's); ``driver.render_channels`` runs it. ``ChannelTables`` packs the per-channel tables into padded arrays, so
+the kernel has one signature per grid dtype whatever the number of channels.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
+from .args import _table, table_dtype
+from .compositing import EMISSION_ABSORPTION
+from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
+from .rays import place_sample, ray_direction, segment, skip_empty_block
+from .shading import DIRECTIONAL, NO_LIGHT, light_factors
+
+__all__ = ["ChannelTables", "channel_tables", "march_channels", "tiny_channel_args", "covers"]
+
+
+class ChannelTables(NamedTuple):
+    """Per channel: value range and transfer-function tables, padded to the longest (C, K)."""
+
+    grids: np.ndarray  # (C, D, H, W, 1) grid dtype: each channel's values
+    vmin: np.ndarray  # (C,) float64, in the grid's own units (an offset added, as kernel_args's)
+    inv_span: np.ndarray  # (C,) float64
+    opacity_positions: np.ndarray  # (C, Ko) table dtype
+    opacity_values: np.ndarray  # (C, Ko)
+    opacity_knots: np.ndarray  # (C,) int64: how many of the Ko knots are the channel's
+    opacity_uniform: np.ndarray  # (C,) bool
+    color_positions: np.ndarray  # (C, Kc)
+    color_values: np.ndarray  # (C, Kc, 3)
+    color_knots: np.ndarray  # (C,) int64
+    color_uniform: np.ndarray  # (C,) bool
+
+
+def _padded(tables: list, n_channels: int, dtype) -> tuple:
+    """(positions (C, K), values (C, K[, 3]), knots (C,), uniform (C,)) of ``_table`` results."""
+    longest = max(p.shape[0] for p, _, _ in tables)
+    positions = np.zeros((len(tables), longest), dtype)
+    values = np.zeros((len(tables), longest, *tables[0][1].shape[1:]), dtype)
+    for index, (p, v, _) in enumerate(tables):
+        positions[index, :p.shape[0]], values[index, :v.shape[0]] = p, v
+    return (positions, values, np.array([p.shape[0] for p, _, _ in tables], np.int64),
+            np.array([u for _, _, u in tables], bool))
+
+
+def channel_tables(channels: list, grids: np.ndarray, offset: float) -> ChannelTables:
+    """``ChannelTables`` of the channels' ``RenderContext``s, read from ``grids`` (C, D, H, W, 1)
+    whose values carry ``offset`` (``VolumeLevel.kernel_values``)."""
+    dtype = table_dtype(grids.dtype)
+    opacity = _padded([_table(c.opacity, dtype, 1) for c in channels], len(channels), dtype)
+    color = _padded([_table(c.color, dtype, 3) for c in channels], len(channels), dtype)
+    return ChannelTables(grids, np.array([float(c.vmin) + offset for c in channels]),
+                         np.array([1.0 / (float(c.vmax) - float(c.vmin)) for c in channels]), *opacity, *color)
+
+
+def tiny_channel_args(grid_dtype) -> ChannelTables:
+    """A 2-channel ``ChannelTables`` of 2³ grids of ``grid_dtype``: compiles the signature."""
+    dtype = table_dtype(grid_dtype)
+    knots = np.array([[0.0, 1.0]] * 2, dtype)
+    return ChannelTables(np.zeros((2, 2, 2, 2, 1), np.dtype(grid_dtype)), np.zeros(2), np.ones(2), knots, knots,
+                         np.full(2, 2, np.int64), np.ones(2, bool), knots, np.zeros((2, 2, 3), dtype),
+                         np.full(2, 2, np.int64), np.ones(2, bool))
+
+
+@njit(parallel=True, fastmath=True, cache=True, nogil=True)
+def march_channels(args, tables, first_pixel, out, samples):
+    """Render the pixels ``first_pixel ..`` of ``args``' image of the channels in ``tables``
+    (``ChannelTables``) into ``out`` (n_rays, 4), premultiplied; ``samples`` (n_rays,) gets how
+    many samples each ray classified."""
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid0, box_min, voxel_scale, gradient_scale,
+     _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, light_model, light, light_direction,
+     _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt) = args
+    (grids, vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
+     color_values, color_knots, color_uniform) = tables
+    ox, oy, oz = camera[0], camera[1], camera[2]
+    skipping = occupied.shape[0] > 0
+    n_channels = grids.shape[0]
+    ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
+    lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
+    for ray in prange(out.shape[0]):
+        dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
+        t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny)
+        half_length = 1.0
+        if light_model == DIRECTIONAL:
+            half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
+        red = green = blue = 0.0
+        transmittance = 1.0
+        classified = boundary = k = 0
+        while k < count:
+            t_mid, delta = place_sample(t0, t1, k, count, step)
+            px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
+            if k >= boundary:  # early termination, where march_tile checks it
+                if transmittance <= termination:
+                    break
+                boundary = (k // termination_every + 1) * termination_every
+            if skipping:
+                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied)
+                if next_k != k:
+                    k = next_k
+                    continue
+            classified += 1
+            i, j, c, fx, fy, fz = cell(grid0, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],
+                                       (pz - box_min[2]) * voxel_scale[2])
+            tau = emit_r = emit_g = emit_b = 0.0
+            for channel in range(n_channels):
+                grid = grids[channel]
+                s = (trilinear(grid, i, j, c, fx, fy, fz)[0] - vmins[channel]) * inv_spans[channel]
+                a = min(max(s, 0.0), 1.0)
+                if use_opacity:
+                    n = opacity_knots[channel]
+                    a = lookup_scalar(opacity_positions[channel, :n], opacity_values[channel, :n],
+                                      opacity_uniform[channel], s)[0]
+                if a <= 0.0:
+                    continue
+                r = g = b = 1.0
+                if use_color:
+                    n = color_knots[channel]
+                    r, g, b = lookup_rgb(color_positions[channel, :n], color_values[channel, :n],
+                                         color_uniform[channel], s)[:3]
+                if light_model != NO_LIGHT:
+                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
+                    gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
+                    n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
+                                                       shininess)[:2]
+                    brightness = ambient + diffuse * n_dot_l
+                    highlight *= specular
+                    r, g, b = r * brightness + highlight, g * brightness + highlight, b * brightness + highlight
+                # τ_c = −(Δs / unit)·ln(1 − a_c), as stages/compositing.optical_depth
+                depth = -delta * inv_unit_distance * math.log(1.0 - min(a, 1.0 - OPACITY_CLAMP))
+                tau += depth
+                emit_r += depth * r
+                emit_g += depth * g
+                emit_b += depth * b
+            if tau > 0.0:
+                passing = math.exp(-tau)
+                weight = transmittance * (1.0 - passing) / tau
+                red += weight * emit_r
+                green += weight * emit_g
+                blue += weight * emit_b
+                transmittance *= passing
+            k += 1
+        samples[ray] = classified
+        out[ray, 0], out[ray, 1], out[ray, 2], out[ray, 3] = red, green, blue, 1.0 - transmittance
+
+
+def covers(context) -> bool:
+    """Can ``march_channels`` render this context (emission–absorption, on a CPU, with a camera)?"""
+    return (context.ray_table is None and context.box.minimum.device.type == "cpu"
+            and STRATEGIES[context.compositing].kernel_code == EMISSION_ABSORPTION)

@@ -1,0 +1,206 @@
+"""Specification of several channels in one render (``stages/channels.py``, ``channel_context.py``):
+one medium whose extinctions add, colours weighted by extinction; one channel renders as the
+volume alone; gradients reach every channel and table; projections add per channel; bad input
+names its parameter."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import assert_close, head_on_camera
+from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer)
+from pyvr_jupyter.torch_renderer.stages.channels import channel_color, mix_channels, split_channels
+
+SHAPE = (12, 10, 9)  # (D, H, W)
+
+
+def two_constant_channels(a0=0.1, a1=0.25):
+    renderer = VolumeRenderer(SHAPE)
+    renderer.set_channel_transfer_functions(
+        opacity=[OpacityTransferFunction([(0, a0), (1, a0)]), OpacityTransferFunction([(0, a1), (1, a1)])],
+        colors=[(1, 0, 0), (0, 0, 1)])
+    return renderer, np.ones((2, *SHAPE), np.float32)
+
+
+def test_a_constant_two_channel_medium_is_one_medium_of_summed_extinction():
+    a0, a1 = 0.1, 0.25
+    renderer, volume = two_constant_channels(a0, a1)
+    pixel = renderer.render_rgba(volume, head_on_camera(SHAPE), image_size=9, channel_axis=0,
+                                 value_range=(0.0, 2.0), use_lighting=False)[4, 4]
+    length = SHAPE[0] - 1  # the centre ray crosses the box along z: (D − 1) voxels
+    sigma0, sigma1 = -np.log(1 - a0), -np.log(1 - a1)
+    assert float(pixel[3]) == pytest.approx(1 - np.exp(-(sigma0 + sigma1) * length), abs=1e-5)
+    assert float(pixel[0]) == pytest.approx(float(pixel[3]) * sigma0 / (sigma0 + sigma1), abs=1e-5)  # red share
+    assert float(pixel[2]) == pytest.approx(float(pixel[3]) * sigma1 / (sigma0 + sigma1), abs=1e-5)
+    assert float(pixel[1]) == 0.0
+
+
+def test_one_channel_renders_as_the_volume_alone():
+    volume = np.random.default_rng(0).random(SHAPE, dtype=np.float32)
+    camera = Camera.for_volume(SHAPE, azimuth=30, elevation=20)
+    single = VolumeRenderer(SHAPE)
+    single.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.4))
+    single.set_color_transfer_function(ColorTransferFunction("plasma"))
+    expected = single.render_rgba(volume, camera, image_size=16)
+    channels = VolumeRenderer(SHAPE)
+    channels.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 0.4)], colors=["plasma"])
+    assert_close(channels.render_rgba(volume[None], camera, image_size=16, channel_axis=0), expected, atol=2e-5)
+
+
+def test_a_transparent_channel_changes_nothing_and_channel_order_does_not_matter():
+    rng = np.random.default_rng(1)
+    signal, other = rng.random(SHAPE, dtype=np.float32), rng.random(SHAPE, dtype=np.float32)
+    camera = Camera.for_volume(SHAPE, azimuth=-20, elevation=35)
+    bright, dark = OpacityTransferFunction.linear(0.0, 0.5), OpacityTransferFunction([(0, 0.0), (1, 0.0)])
+    renderer = VolumeRenderer(SHAPE)
+    renderer.set_channel_transfer_functions(opacity=[bright], colors=["lime"])
+    alone = renderer.render_rgba(signal[None], camera, image_size=12, channel_axis=0)
+    renderer.set_channel_transfer_functions(opacity=[bright, dark], colors=["lime", "magenta"])
+    assert_close(renderer.render_rgba(np.stack([signal, other]), camera, image_size=12, channel_axis=0), alone,
+                 atol=1e-6)
+    renderer.set_channel_transfer_functions(opacity=[bright, OpacityTransferFunction.linear(0.0, 0.3)],
+                                            colors=["lime", "magenta"])
+    forward = renderer.render_rgba(np.stack([signal, other], axis=-1), camera, image_size=12, channel_axis=-1)
+    renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 0.3), bright],
+                                            colors=["magenta", "lime"])
+    assert_close(renderer.render_rgba(np.stack([other, signal]), camera, image_size=12, channel_axis=0), forward,
+                 atol=1e-6)
+
+
+def test_skipping_empty_blocks_changes_nothing():
+    volume = np.zeros((2, 24, 24, 24), np.float32)
+    volume[0, 4:9, 4:9, 4:9] = 1.0
+    volume[1, 15:20, 15:20, 15:20] = 1.0
+    renderer = VolumeRenderer(volume.shape[1:])
+    renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.5, 0.0), (1.0, 0.6)]))
+    camera = Camera.for_volume(volume.shape[1:], azimuth=40, elevation=25)
+    skipped = renderer.render_rgba(volume, camera, image_size=20, channel_axis=0)
+    renderer.skip_empty_space = False
+    assert_close(skipped, renderer.render_rgba(volume, camera, image_size=20, channel_axis=0), atol=1e-6)
+    assert float(skipped[..., 3].max()) > 0.5
+
+
+def test_gradients_reach_every_channel_and_table():
+    rng = np.random.default_rng(2)
+    volume = torch.tensor(rng.random((2, 5, 5, 5)), dtype=torch.float64, requires_grad=True)
+    opacity0 = torch.tensor([0.05, 0.3, 0.1], dtype=torch.float64, requires_grad=True)
+    opacity1 = torch.tensor([0.2, 0.4], dtype=torch.float64, requires_grad=True)
+    colour1 = torch.tensor([[0.9, 0.1, 0.6], [0.2, 0.8, 0.4]], dtype=torch.float64, requires_grad=True)
+    renderer = VolumeRenderer((5, 5, 5))
+    camera = Camera.for_volume((5, 5, 5), azimuth=25, elevation=15)
+
+    def image(v, o0, o1, c1):
+        renderer.set_channel_transfer_functions(
+            opacity=[OpacityTransferFunction.from_lut(o0), OpacityTransferFunction.from_lut(o1)],
+            colors=["lime", ColorTransferFunction.from_lut(c1)])
+        return renderer.render_rgba(v, camera, image_size=4, channel_axis=0, value_range=(0.0, 1.0), step_size=0.9)
+
+    assert torch.autograd.gradcheck(image, (volume, opacity0, opacity1, colour1), atol=1e-5, eps=1e-6)
+
+
+def test_mip_adds_each_channels_projection():
+    volume = np.zeros((2, *SHAPE), np.float32)
+    volume[0, 6, 5, 2], volume[1, 6, 5, 7] = 1.0, 1.0
+    renderer = VolumeRenderer(SHAPE)
+    renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 1.0)] * 2,
+                                            colors=[(1, 0, 0), (0, 0, 1)])  # opacity = each channel's maximum
+    camera = Camera.for_volume(SHAPE, azimuth=0.0, elevation=0.0)  # down −z: +x to the right
+    image = renderer.render_rgba(volume, camera, image_size=32, channel_axis=0, compositing="mip",
+                                 value_range=(0.0, 1.0))
+    assert float(image[..., 0].max()) > 0.3 and float(image[..., 2].max()) > 0.3
+    red_at, blue_at = np.unravel_index(int(image[..., 0].argmax()), image.shape[:2]), \
+        np.unravel_index(int(image[..., 2].argmax()), image.shape[:2])
+    assert red_at[1] < blue_at[1]  # the red dot at x = 2, the blue one at x = 7
+
+
+def test_mixing_is_weighted_by_extinction():
+    rgb, tau = mix_channels([torch.tensor([[1.0, 0, 0]]), torch.tensor([[0, 0, 1.0]])],
+                            [torch.tensor([3.0]), torch.tensor([1.0])])
+    assert tau.tolist() == [4.0] and rgb.tolist() == [[0.75, 0.0, 0.25]]
+    rgb, tau = mix_channels([torch.ones(1, 3)], [torch.zeros(1)])
+    assert rgb.tolist() == [[0.0, 0.0, 0.0]]
+
+
+def test_channel_colours_are_colormaps_or_single_colours():
+    assert channel_color("viridis").colormap_name == "viridis"
+    assert channel_color("magenta")(torch.tensor([0.3])).tolist() == [[1.0, 0.0, 1.0]]
+    with pytest.raises(ValueError, match="neither a matplotlib colormap nor a colour"):
+        channel_color("no-such-colour")
+
+
+@pytest.mark.parametrize("volume, options, error, match", [
+    (np.zeros(SHAPE), dict(channel_axis=0), ValueError, "4-D volume"),
+    (np.zeros((2, *SHAPE)), dict(channel_axis=4), ValueError, "out of range"),
+    (np.zeros((2, *SHAPE)), dict(channel_axis=1.0), TypeError, "channel_axis must be an integer"),
+    (np.zeros((17, *SHAPE)), dict(channel_axis=0), ValueError, "between 1 and 16"),
+    (np.zeros((9, *SHAPE)), dict(channel_axis=0), ValueError, "need colours"),
+    (np.zeros((2, *SHAPE)), dict(channel_axis=0, value_range=[(0, 1)] * 3), ValueError, "3 pairs|2 pairs"),
+    (np.zeros((2, *SHAPE)), dict(channel_axis=0, labels=np.zeros(SHAPE, np.uint8)), ValueError, "labels"),
+    (np.full((2, *SHAPE), np.nan), dict(channel_axis=0), ValueError, "channel 0"),
+])
+def test_bad_channel_input_is_refused(volume, options, error, match):
+    with pytest.raises(error, match=match):
+        VolumeRenderer(SHAPE).render(volume, image_size=8, **options)
+
+
+def test_more_transfer_functions_than_channels_is_an_error():
+    renderer = VolumeRenderer(SHAPE).set_channel_transfer_functions(colors=["red", "lime", "blue"])
+    with pytest.raises(ValueError, match="transfer functions for 3 channels, the volume 2"):
+        renderer.render(np.zeros((2, *SHAPE), np.float32), image_size=8, channel_axis=0)
+
+
+def test_split_channels_makes_views_not_copies():
+    volume = np.zeros((3, 4, 5, 6), np.float32)
+    channels = split_channels(volume, 0)
+    assert [c.shape for c in channels] == [(4, 5, 6)] * 3 and np.shares_memory(channels[1], volume)
+    assert [tuple(c.shape) for c in split_channels(torch.zeros(4, 5, 6, 2), -1)] == [(4, 5, 6)] * 2
+
+
+@pytest.fixture(scope="module")
+def channels_kernel():
+    from pyvr_jupyter.torch_renderer.fused.compilation import CHANNELS
+
+    assert CHANNELS.wait_until_compiled(np.float32) and CHANNELS.wait_until_compiled(np.uint16)
+
+
+@pytest.mark.parametrize("case", ["plain", "lighting", "uint16", "channels last", "clipped", "two of five colours"])
+def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, case):
+    from pyvr_jupyter.datasets import create_cells
+
+    volume, _ = create_cells((24, 28, 32), n_cells=60, seed=4)
+    options = dict(image_size=(20, 24), channel_axis=0, use_lighting=case == "lighting", step_size=0.6)
+    colours = ["lime", "magenta", "viridis"]
+    if case == "uint16":
+        volume = (volume * 4000).astype(np.uint16)
+    if case == "channels last":
+        volume, options["channel_axis"] = np.ascontiguousarray(np.moveaxis(volume, 0, -1)), -1
+    if case == "clipped":
+        options.update(clip_box=((3, 2, 4), (25, 20, 18)), clip_planes=[((16, 14, 12), (1, 1, 0))])
+    if case == "two of five colours":
+        volume, colours = np.concatenate([volume, volume[:2] * 0.5]), ["lime", "magenta"]
+    images = []
+    for backend in ("torch", "fused"):
+        renderer = VolumeRenderer(volume.shape[1:] if options["channel_axis"] == 0 else volume.shape[:3],
+                                  backend=backend)
+        renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction([(0, 0), (0.3, 0.05), (1, 0.6)])],
+                                                colors=colours)
+        with torch.no_grad():
+            images.append(renderer.render_rgba(volume, Camera.for_volume(renderer.volume_shape, azimuth=35,
+                                                                         elevation=20), **options))
+        assert renderer.last_stats["backend"] == backend
+    assert float(images[0][..., 3].max()) > 0.2
+    assert_close(images[1], images[0], atol=1e-4, msg=case)
+
+
+def test_the_kernel_reads_channels_first_arrays_in_place(channels_kernel):
+    from pyvr_jupyter.torch_renderer.channel_context import kernel_grids
+
+    volume = np.random.default_rng(5).random((3, 6, 7, 8), dtype=np.float32)
+    renderer = VolumeRenderer((6, 7, 8), backend="fused")
+    renderer.render(volume, image_size=8, channel_axis=0)
+    grids, offset = kernel_grids(renderer, renderer._channel_states, 0)
+    assert grids.shape == (3, 6, 7, 8, 1) and offset == 0.0 and np.shares_memory(grids, volume)
+    last = np.ascontiguousarray(np.moveaxis(volume, 0, -1))  # (D, H, W, C): each channel strided, one copy
+    renderer.render(last, image_size=8, channel_axis=-1)
+    grids, _ = kernel_grids(renderer, renderer._channel_states, 0)
+    assert not np.shares_memory(grids, last) and grids is kernel_grids(renderer, renderer._channel_states, 0)[0]
