@@ -27,8 +27,22 @@ from .stages.raysampling import VolumeBox, check_clip
 from .stages.transfer_functions import check_transfer_function, rgba_table
 from .volume_cache import packed_for_call
 
-__all__ = ["channel_ranges", "channel_tfs", "channel_contexts", "skip_empty_blocks", "kernel_grids",
+__all__ = ["channel_views", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
+           "kernel_grids",
            "choose_channel_backend", "render_channels"]
+
+
+def channel_views(renderer, volume, channel_axis) -> list:
+    """``split_channels(volume, channel_axis)``, the same view objects while ``volume`` is: the
+    volume cache knows a channel by its array's identity (and checks its content), so views made
+    anew at every render would make every channel's state (range, blocks, grids) anew."""
+    learnt = isinstance(volume, torch.Tensor) and volume.requires_grad
+    cached = getattr(renderer, "_channel_views", None)
+    if not learnt and cached is not None and cached[0] is volume and cached[1] == channel_axis:
+        return cached[2]
+    views = split_channels(volume, channel_axis)
+    renderer._channel_views = None if learnt else (volume, channel_axis, views)
+    return views
 
 
 def channel_ranges(value_range, states) -> list[tuple[float, float]]:
@@ -65,19 +79,25 @@ def channel_tfs(renderer, n_channels: int) -> tuple[list, list]:
     return opacity, colors
 
 
-def channel_contexts(context, states, ranges, opacity_tfs, color_tfs, level: int, spacing, shaded: bool,
-                     use_opacity: bool, use_color: bool) -> list:
-    """A copy of ``context`` per channel with its own grid, value range and tables."""
+def channel_contexts(context, states, ranges, opacity_tfs, color_tfs, use_opacity: bool, use_color: bool) -> list:
+    """A copy of ``context`` per channel with its own value range and tables (its grid: ``add_grids``)."""
     contexts = []
     for state, (vmin, vmax), opacity_tf, color_tf in zip(states, ranges, opacity_tfs, color_tfs):
-        chosen = state.level(level)
-        grid = packed_for_call(chosen, spacing, None) if shaded else chosen.tensor()[None, None]
         opacity = check_transfer_function("opacity_tf", opacity_tf, 1).table() if use_opacity else None
         color = check_transfer_function("color_tf", color_tf, 3).table() if use_color else None
         rgba = rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None
-        contexts.append(dataclasses.replace(context, grid=grid, vmin=vmin, vmax=vmax, opacity=opacity, color=color,
-                                            rgba=rgba, channels=None))
+        contexts.append(dataclasses.replace(context, vmin=vmin, vmax=vmax, opacity=opacity, color=color, rgba=rgba,
+                                            channels=None))
     return contexts
+
+
+def add_grids(context, states, level: int, spacing, shaded: bool) -> None:
+    """Give each channel's context the grid the PyTorch stages read: values and gradient when
+    ``shaded``, else the values (the fused kernel reads ``kernel_grids`` instead)."""
+    for state, channel in zip(states, context.channels):
+        chosen = state.level(level)
+        channel.grid = packed_for_call(chosen, spacing, None) if shaded else chosen.tensor()[None, None]
+    context.grid = context.channels[0].grid
 
 
 def skip_empty_blocks(context, states, level: int, spacing) -> bool:
@@ -160,7 +180,7 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     camera = None if camera is None else camera.to(renderer.device)
     height, width = check_image_size(image_size)
     level = int(level)
-    channels = split_channels(renderer._adopt(volume), channel_axis)
+    channels = channel_views(renderer, renderer._adopt(volume), channel_axis)
     for index, channel in enumerate(channels):
         check_volume_array(channel, name=f"channel {index}")
     states = [renderer._volume_state(channel) for channel in channels]
@@ -194,12 +214,11 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     empty = torch.zeros(height, width, 4, dtype=dtype, device=renderer.device)
     if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
         return empty
-    context.channels = channel_contexts(context, states, ranges, opacity_tfs, color_tfs, level, spacing, shaded,
-                                        use_opacity, use_color)
-    # The chunks' dtype and device, and the kernel's use_opacity and use_color flags, from channel 0.
-    context.grid, context.opacity, context.color = (context.channels[0].grid, context.channels[0].opacity,
-                                                    context.channels[0].color)
-    needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
+    context.channels = channel_contexts(context, states, ranges, opacity_tfs, color_tfs, use_opacity, use_color)
+    # The kernel's use_opacity and use_color flags from channel 0.
+    context.opacity, context.color = context.channels[0].opacity, context.channels[0].color
+    needs_graph = torch.is_grad_enabled() and (any(state.learnable for state in states)
+                                               or context.has_learnable_inputs())
     # Learnt inputs are never skipped: their gradient reaches samples that are transparent now.
     if renderer.skip_empty_space and not needs_graph and strategy.family == EMISSION_ABSORPTION:
         if not skip_empty_blocks(context, states, level, spacing):
@@ -210,6 +229,7 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
         grids, offset = kernel_grids(renderer, states, level)
         rgba = fused_driver.render_channels(context, grids, offset, stopper(should_stop), renderer.fused_threads)
     else:
+        add_grids(context, states, level, spacing, shaded)
         rgba = render_chunks(context, needs_graph, stopper(should_stop), renderer.max_memory_bytes)
     renderer.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
     return rgba.reshape(height, width, 4)
