@@ -13,8 +13,11 @@ extinction. Maximum intensity projection takes each channel's maximum through it
 adds the coloured results (``α = 1 − Π_c (1 − α_c)``, ``rgb = Σ_c α_c·rgb_c``, clamped).
 
 Example:
-    >>> renderer.set_channel_transfer_functions(colors=["green", "magenta"])
-    >>> image = renderer.render(np.stack([membranes, nuclei]), channel_axis=0)
+    >>> from pyvr_jupyter import VolumeRenderer
+    >>> membranes, nuclei = np.random.default_rng(0).random((2, 16, 16, 16), dtype=np.float32)
+    >>> renderer = VolumeRenderer((16, 16, 16)).set_channel_transfer_functions(colors=["lime", "magenta"])
+    >>> renderer.render(np.stack([membranes, nuclei]), image_size=32, channel_axis=0).shape
+    torch.Size([32, 32, 3])
 """
 
 from __future__ import annotations
