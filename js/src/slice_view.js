@@ -210,11 +210,22 @@ function render({ model, el }) {
     canvas.dataset.letters = shown.join(" ");
   }
 
+  let loaded = null; // the image bytes last pushed
   function loadImage() {
     const image = model.get("image");
     if (!image || !image.byteLength) return;
+    loaded = image;
     // Python sets `_geometry` and `image` in one message: this geometry is the image's.
     images.push(new Blob([image], { type: "image/png" }), { geometry: geometry() });
+  }
+
+  // A new geometry with the very same picture sends no image (traitlets skips equal bytes): a
+  // symmetric scan's slice seen by the other convention. Its title and letters change all the same.
+  function geometryChanged() {
+    if (model.get("image") !== loaded || !images.current) return; // loadImage brings the new pair
+    images.current.meta.geometry = geometry();
+    updateTitle();
+    redraw();
   }
 
   // ---- pointer → pixel → world ----------------------------------------------------------
@@ -295,6 +306,7 @@ function render({ model, el }) {
     errors.cleanup,
     listenModel(model, [
       ["change:image", loadImage],
+      ["change:_geometry", geometryChanged],
       ["change:crosshair", redraw],
       ["change:show_crosshair", redraw],
       ["change:display_size", redraw],
