@@ -21,7 +21,7 @@ from .stages.camera import Camera
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES, optical_depth
 from .stages.empty_space import sample_is_occupied
 from .stages.channels import mix_channels, mix_projections
-from .stages.labels import blend_labels, label_rows
+from .stages.labels import blend_labels, iso_labels, label_rows, label_surfaces, smooth_surface_normals
 from .stages.piecewise_linear import KnotTable, interpolate_piecewise_linear
 from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples,
                                  intersect_box, restrict_to_steps, sample_along_rays)
@@ -89,6 +89,7 @@ class RenderContext:
     kernel_grid: Any = None  # (D, H, W, 1) numpy values of the volume's dtype, for the fused kernel
     value_offset: float = 0.0  # what ``kernel_grid`` adds to the values (int16 as uint16: 32768)
     labels: Any = None  # a ``labels.LabelMap`` drawn over the volume (emission–absorption only)
+    label_mode: str = "blend"  # or "iso" (``stages/labels.LABEL_MODES``)
     channels: Any = None  # one RenderContext per channel (``channel_context.py``), mixed by ``stages/channels``
 
     @property
@@ -214,8 +215,16 @@ class RenderContext:
         else:
             opacity, rgb = self._lookup(values)
         if self.labels is not None:
-            rows = label_rows(self.labels.rows_tensor(points.device), points, self.box)
-            rgb, opacity = blend_labels(rgb, opacity, rows, self.labels.table())
+            label_grid, table = self.labels.rows_tensor(points.device), self.labels.table()
+            rows = label_rows(label_grid, points, self.box)
+            if self.label_mode == "iso":
+                indicator, _, surface_rows = label_surfaces(label_grid, table[:, 5], points, self.box)
+                normals = None if gradients is None else smooth_surface_normals(label_grid, table[:, 5], points,
+                                                                                 self.box)
+                rgb, opacity, gradients = iso_labels(rgb, opacity, gradients, rows,
+                                                     (indicator, normals, surface_rows), table)
+            else:
+                rgb, opacity = blend_labels(rgb, opacity, rows, table)
         if self.lighting is not None:
             rgb = shade(rgb, gradients, sample_dirs, self.lighting)
         return rgb, optical_depth(opacity, samples.deltas, self.unit_distance)

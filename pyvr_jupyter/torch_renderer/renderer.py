@@ -28,7 +28,7 @@ from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .channel_context import render_channels
 from .stages.channels import channel_color
-from .stages.labels import LabelMap
+from .stages.labels import LABEL_MODES, LabelMap
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
@@ -212,7 +212,8 @@ class VolumeRenderer:
                step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0),
                should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-               level: int | str = 0, labels=None, channel_axis: int | None = None) -> torch.Tensor:
+               level: int | str = 0, labels=None, channel_axis: int | None = None,
+               label_mode: str = "blend") -> torch.Tensor:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
@@ -254,6 +255,8 @@ class VolumeRenderer:
                 Each sample reads its nearest voxel's label, never an interpolated ID; hidden
                 labels are transparent and visible ones mix their colour into the TF's
                 (``stages/labels.py``). Emission–absorption strategies only; no gradient.
+            label_mode: "blend" (the above) or "iso": visible labels but the background drawn as
+                opaque surfaces with smooth normals, whatever the transfer function says.
             channel_axis: the axis of a 4-D ``volume`` that holds channels (e.g. 0 for (C, D, H, W)):
                 each channel is classified with its own transfer functions
                 (``set_channel_transfer_functions``; default the opacity TF and ``CHANNEL_COLORS``)
@@ -273,7 +276,7 @@ class VolumeRenderer:
             raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
         rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
                                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level,
-                                labels, channel_axis)
+                                labels, channel_axis, label_mode)
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
@@ -281,7 +284,8 @@ class VolumeRenderer:
                     step_size=None, value_range=None, use_opacity: bool = True, use_color: bool = True,
                     use_lighting: bool = True, compositing: str = "vectorized",
                     should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
-                    level: int | str = 0, labels=None, channel_axis: int | None = None) -> torch.Tensor:
+                    level: int | str = 0, labels=None, channel_axis: int | None = None,
+                    label_mode: str = "blend") -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
         Arguments as ``render``; ``camera`` may also be a sequence of B cameras, giving
@@ -309,7 +313,7 @@ class VolumeRenderer:
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,
-                       labels=labels)
+                       labels=labels, label_mode=check_choice("label_mode", label_mode, LABEL_MODES))
         if not isinstance(camera, (list, tuple)):
             image = self._render(volume, camera, check_image_size(image_size), **options)
             if region is not None:
@@ -370,7 +374,8 @@ class VolumeRenderer:
 
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
-                labels: LabelMap | None = None, ray_table: tuple | None = None, backend: str | None = None,
+                labels: LabelMap | None = None, label_mode: str = "blend", ray_table: tuple | None = None,
+                backend: str | None = None,
                 packed_grids: dict | None = None) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
         the call already chose one; ``packed_grids`` (level index → packed grid) holds the packed
@@ -425,7 +430,7 @@ class VolumeRenderer:
             unit_distance=self.opacity_unit_distance, compositing=compositing,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
-            ray_table=ray_table, labels=labels)  # converted and normalised chunk by chunk (context.rays)
+            ray_table=ray_table, labels=labels, label_mode=label_mode)  # converted and normalised chunk by chunk (context.rays)
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
             packed = needs_graph or (shaded and chosen.uses_packed_grid())
@@ -451,6 +456,7 @@ class VolumeRenderer:
         opacity_learnt = opacity is not None and opacity.values.requires_grad
         range_learnt = isinstance(vmin, torch.Tensor)
         can_skip = not (needs_graph and (state.learnable or opacity_learnt or range_learnt))
+        can_skip = can_skip and not (labels is not None and label_mode == "iso")  # surfaces where the TF is clear
         if self.skip_empty_space and can_skip and strategy.family == EMISSION_ABSORPTION:
             context.block_size = chosen.block_size
             context.clip_box, context.occupied = chosen.empty_space(vmin, vmax, opacity, box, spacing)

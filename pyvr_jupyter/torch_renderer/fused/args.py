@@ -67,7 +67,8 @@ class KernelArgs(NamedTuple):
     # Labels (stages/labels.py): (p − box_min)·label_scale are the label grid's voxel coordinates.
     label_rows: np.ndarray  # (D, H, W) uint16 table rows, or (0, 0, 0) for none
     label_scale: np.ndarray  # (3,)
-    label_table: np.ndarray  # (L, 5) float64: red, green, blue, colour weight, visible
+    label_table: np.ndarray  # (L, 6) float64: red, green, blue, colour weight, visible, surface
+    label_iso: bool  # label_mode "iso": visible labels drawn as surfaces (stages/labels.iso_labels)
 
 
 def grid_dtype(tensor: torch.Tensor) -> np.dtype:
@@ -129,7 +130,7 @@ def kernel_args(context) -> KernelArgs:
     strategy = STRATEGIES[context.compositing]
     height, width = context.image_size
     voxel_scale = (voxels - 1.0) / (box_max - box_min)
-    label_rows, label_scale, label_table = np.zeros((0, 0, 0), dtype=np.uint16), np.ones(3), np.zeros((1, 5))
+    label_rows, label_scale, label_table = np.zeros((0, 0, 0), dtype=np.uint16), np.ones(3), np.zeros((1, 6))
     if context.labels is not None:
         label_rows, label_table = context.labels.rows, context.labels.table().numpy()
         extent = box_max - box_min
@@ -150,7 +151,8 @@ def kernel_args(context) -> KernelArgs:
         mode=int(strategy.kernel_code), inv_unit_distance=1.0 / context.unit_distance,
         termination=float(strategy.termination[0]), termination_every=int(strategy.termination[1]),
         occupied=occupied, block_scale=block_scale,
-        label_rows=label_rows, label_scale=label_scale, label_table=label_table)
+        label_rows=label_rows, label_scale=label_scale, label_table=label_table,
+        label_iso=context.labels is not None and context.label_mode == "iso")
 
 
 def tiny_args(dtype: np.dtype) -> KernelArgs:
@@ -167,4 +169,4 @@ def tiny_args(dtype: np.dtype) -> KernelArgs:
         use_color=True, light_model=HEADLIGHT, light=np.ones(4), light_direction=np.ones(3), mode=0,
         inv_unit_distance=1.0, termination=1e-6, termination_every=1, occupied=np.zeros((0, 0, 0), dtype=np.uint8),
         block_scale=np.ones(3), label_rows=np.zeros((0, 0, 0), dtype=np.uint16), label_scale=np.ones(3),
-        label_table=np.zeros((1, 5)))
+        label_table=np.zeros((1, 6)), label_iso=False)

@@ -2,7 +2,7 @@
 
 numba keys a cached function by its own file's modification time and size. The kernels inline
 device functions from the other modules of ``fused/`` and read the strategies' codes from
-``stages/compositing.py``: an edit there alone would leave numba loading a stale kernel. The
+``stages/compositing.py`` (and ``NORMAL_REACH`` from ``stages/labels.py``): an edit there alone would leave numba loading a stale kernel. The
 locators below stamp each cached kernel of this package with a hash of all those files instead,
 so any edit compiles anew. Imported by ``fused/__init__.py`` before any kernel is defined.
 """
@@ -18,7 +18,8 @@ __all__ = ["SOURCES", "sources_stamp"]
 
 _HERE = Path(__file__).resolve().parent
 #: The files a kernel's machine code depends on.
-SOURCES = (*sorted(_HERE.glob("*.py")), _HERE.parent / "stages" / "compositing.py")
+SOURCES = (*sorted(_HERE.glob("*.py")), _HERE.parent / "stages" / "compositing.py",
+           _HERE.parent / "stages" / "labels.py")
 
 
 def sources_stamp() -> str:

@@ -80,7 +80,7 @@ def march_channels(args, tables, first_pixel, out, samples):
     many samples each ray classified."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid0, box_min, voxel_scale, gradient_scale,
      _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, light_model, light, light_direction,
-     _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt) = args
+     _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt, _li) = args
     (grids, vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
      color_values, color_knots, color_uniform) = tables
     ox, oy, oz = camera[0], camera[1], camera[2]

@@ -18,8 +18,9 @@ import math
 
 from numba import njit, prange
 
+from ..stages.labels import NORMAL_REACH
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
-from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, nearest_row, trilinear
+from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_scalar, nearest_row, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
 
@@ -37,7 +38,7 @@ def march_tile(args, first_pixel, out, samples):
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, light_model, light, light_direction, mode, inv_unit_distance, termination, termination_every,
-     occupied, block_scale, label_rows, label_scale, label_table) = args
+     occupied, block_scale, label_rows, label_scale, label_table, label_iso) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     labelled = label_rows.shape[0] > 0
@@ -87,26 +88,44 @@ def march_tile(args, first_pixel, out, samples):
             a = min(max(s, 0.0), 1.0)
             if use_opacity:
                 a = lookup_scalar(opacity_positions, opacity_values, opacity_uniform, s)[0]
+            row = 0
+            surface = False
+            if labelled:  # the nearest voxel's label (stages/labels.py)
+                row = nearest_row(label_rows, px - box_min[0], py - box_min[1], pz - box_min[2], label_scale)
+                if label_iso:  # inside a surface: opaque, its colour, the indicator's normal
+                    indicator, _, _, _, surface_row = label_surface(
+                        label_rows, label_table, px - box_min[0], py - box_min[1], pz - box_min[2], label_scale)
+                    surface = indicator >= 0.5
+                    if surface:
+                        a, row = 1.0, surface_row
+                if not surface and label_table[row, 4] == 0.0:  # a hidden label is transparent
+                    k += 1
+                    continue
             if a <= 0.0:
                 k += 1
                 continue
-            row = 0
-            if labelled:  # the nearest voxel's label: a hidden one is transparent
-                row = nearest_row(label_rows, px - box_min[0], py - box_min[1], pz - box_min[2], label_scale)
-                if label_table[row, 4] == 0.0:
-                    k += 1
-                    continue
             r = g = b = 1.0
-            if use_color:
+            if surface:
+                r, g, b = label_table[row, 0], label_table[row, 1], label_table[row, 2]
+            elif use_color:
                 r, g, b = lookup_rgb(color_positions, color_values, color_uniform, s)[:3]
-            if labelled:  # the label's colour mixed in with its weight (stages/labels.blend_labels)
+            if labelled and not label_iso:  # the label's colour mixed in with its weight (blend_labels)
                 weight = label_table[row, 3]
                 r += weight * (label_table[row, 0] - r)
                 g += weight * (label_table[row, 1] - g)
                 b += weight * (label_table[row, 2] - b)
             # 6. Shading, with the gradient stored beside the value or made from the values here.
             if light_model != NO_LIGHT:
-                if grid.shape[3] == 1:
+                if surface:  # central differences of the indicator (stages/labels.smooth_surface_normals)
+                    ex, ey, ez = NORMAL_REACH / label_scale[0], NORMAL_REACH / label_scale[1], NORMAL_REACH / label_scale[2]
+                    qx, qy, qz = px - box_min[0], py - box_min[1], pz - box_min[2]
+                    gx = (label_surface(label_rows, label_table, qx + ex, qy, qz, label_scale)[0]
+                          - label_surface(label_rows, label_table, qx - ex, qy, qz, label_scale)[0]) / (2.0 * ex)
+                    gy = (label_surface(label_rows, label_table, qx, qy + ey, qz, label_scale)[0]
+                          - label_surface(label_rows, label_table, qx, qy - ey, qz, label_scale)[0]) / (2.0 * ey)
+                    gz = (label_surface(label_rows, label_table, qx, qy, qz + ez, label_scale)[0]
+                          - label_surface(label_rows, label_table, qx, qy, qz - ez, label_scale)[0]) / (2.0 * ez)
+                elif grid.shape[3] == 1:
                     gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
                     gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
                 n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,

@@ -12,7 +12,8 @@ import math
 
 from numba import njit
 
-__all__ = ["cell", "trilinear", "central_gradient", "nearest_row", "knot", "lookup_scalar", "lookup_rgb"]
+__all__ = ["cell", "trilinear", "central_gradient", "nearest_row", "label_surface", "knot", "lookup_scalar",
+           "lookup_rgb"]
 
 
 @njit(inline="always", fastmath=True)
@@ -37,6 +38,37 @@ def nearest_row(rows, x, y, z, scale):
     j = min(max(int(math.floor(y * scale[1] + 0.5)), 0), height - 1)
     k = min(max(int(math.floor(z * scale[2] + 0.5)), 0), depth - 1)
     return rows[k, j, i]
+
+
+@njit(inline="always", fastmath=True)
+def label_surface(rows, table, x, y, z, scale):
+    """(indicator, gx, gy, gz, row) at world offsets (x, y, z) from the box's corner: the
+    trilinear blend of whether each corner of the cell holds a surface label (``table[row, 5]``),
+    its gradient in world units and the row of the heaviest surface corner; the twin of
+    ``stages/labels.label_surfaces``."""
+    depth, height, width = rows.shape[0], rows.shape[1], rows.shape[2]
+    u = min(max(x * scale[0], 0.0), width - 1.0)
+    v = min(max(y * scale[1], 0.0), height - 1.0)
+    w = min(max(z * scale[2], 0.0), depth - 1.0)
+    i, j, k = min(int(u), max(width - 2, 0)), min(int(v), max(height - 2, 0)), min(int(w), max(depth - 2, 0))
+    fx, fy, fz = u - i, v - j, w - k
+    indicator = gx = gy = gz = 0.0
+    best, best_row = -1.0, 0
+    for corner in range(8):
+        a, b, c = corner & 1, (corner >> 1) & 1, corner >> 2
+        row = rows[min(k + c, depth - 1), min(j + b, height - 1), min(i + a, width - 1)]
+        if table[row, 5] == 0.0:
+            continue
+        wx, wy, wz = (fx if a else 1.0 - fx), (fy if b else 1.0 - fy), (fz if c else 1.0 - fz)
+        sx, sy, sz = (1.0 if a else -1.0), (1.0 if b else -1.0), (1.0 if c else -1.0)
+        weight = wx * wy * wz
+        indicator += weight
+        gx += sx * wy * wz
+        gy += wx * sy * wz
+        gz += wx * wy * sz
+        if weight > best:
+            best, best_row = weight, row
+    return indicator, gx * scale[0], gy * scale[1], gz * scale[2], best_row
 
 
 @njit(inline="always", fastmath=True)

@@ -162,7 +162,8 @@ class FrameSource:
                            value_range=tuple(view.value_range), use_lighting=view.use_lighting,
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level,
-                           labels=view.labels if STRATEGIES[view.compositing].family == EMISSION_ABSORPTION else None)
+                           labels=view.labels if STRATEGIES[view.compositing].family == EMISSION_ABSORPTION else None,
+                           label_mode=view.label_mode)
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
         region = regions.region(camera, image_size) if regions is not None and kind != PREVIEW else None

@@ -30,7 +30,8 @@ from PIL import Image
 
 from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
-from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer._checks import check_choice, check_volume_array, unwrap_volume
+from ...torch_renderer.stages.labels import LABEL_MODES
 from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
@@ -53,7 +54,7 @@ __all__ = ["VolumeView"]
 
 _IGNORED = "VolumeView ignored input from the browser (view.stats() counts it and keeps the last reason)"
 _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "frame_budget_ms", "show_stats",
-            "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units"}
+            "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
 
 
 class VolumeView(LabelTraits, anywidget.AnyWidget):
@@ -143,6 +144,8 @@ class VolumeView(LabelTraits, anywidget.AnyWidget):
     overlay_colors = python_owned(traitlets.List(traitlets.Unicode()))
     """The colour map from 0 to 1 as a few hex colours (set by Python)."""
     # ---- time (``time_state``) -----------------------------------------------------------
+    label_mode = traitlets.Unicode("blend").tag(sync=True)
+    """How ``labels`` are drawn: "blend" (colours mixed into the TF's) or "iso" (surfaces)."""
     time_index = Integer(0).tag(sync=True)
     """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""
     time_points = traitlets.Int(1, read_only=True)
@@ -473,8 +476,13 @@ class VolumeView(LabelTraits, anywidget.AnyWidget):
             self._volume = self._time.series[change["new"]]
         self._frames.request(FULL)
 
+    @traitlets.validate("label_mode")
+    @trait_errors
+    def _check_label_mode(self, proposal):
+        return check_choice("label_mode", proposal["value"], LABEL_MODES)
+
     @traitlets.observe("width", "height", "step_size", "compositing", "use_lighting", "background", "value_range",
-                       "clip_box", "clip_planes")
+                       "clip_box", "clip_planes", "label_mode")
     def _on_render_setting(self, change):
         self._frames.request(FULL)
 

@@ -125,7 +125,8 @@ def test_the_disk_cache_follows_every_source_a_kernel_is_built_from(tmp_path, mo
     locator = march_tile._cache._impl.locator
     assert type(locator).__name__.startswith("Stamped") and locator.get_source_stamp() == caching.sources_stamp()
     names = {path.name for path in caching.SOURCES}
-    assert {"kernel.py", "adjoint.py", "lookup.py", "rays.py", "shading.py", "compositing.py"} <= names
+    assert {"kernel.py", "adjoint.py", "channels.py", "lookup.py", "rays.py", "shading.py", "compositing.py",
+            "labels.py"} <= names
     copies = []
     for path in caching.SOURCES:
         copy = tmp_path / f"{len(copies)}_{path.name}"

@@ -55,6 +55,18 @@ def test_hiding_a_label_through_its_trait_re_renders(scan, make):
     assert view.screenshot()[..., 2].max() == 0
 
 
+def test_iso_mode_draws_label_surfaces_where_the_transfer_function_is_clear(scan, make):
+    volume, labels = scan
+    view = make(volume, labels=red_and_blue(labels), opacity=[(0.0, 0.0), (1.0, 0.0)], use_lighting=False)
+    assert view.screenshot().max() == 0  # nothing: the TF is clear
+    view.label_mode = "iso"
+    image = view.screenshot().astype(int)
+    assert image[..., 0].max() > 200 and image[..., 2].max() > 200 and image[..., 1].max() == 0
+    with pytest.raises(Exception, match="label_mode"):
+        view.label_mode = "outline"
+    assert view.label_mode == "iso"
+
+
 def test_projections_show_the_volume_alone(scan, make):
     volume, labels = scan
     plain = make(volume, compositing="mip").screenshot()
