@@ -117,7 +117,8 @@ def march_tile(args, first_pixel, out, samples):
             # 6. Shading, with the gradient stored beside the value or made from the values here.
             if light_model != NO_LIGHT:
                 if surface:  # central differences of the indicator (stages/labels.smooth_surface_normals)
-                    ex, ey, ez = NORMAL_REACH / label_scale[0], NORMAL_REACH / label_scale[1], NORMAL_REACH / label_scale[2]
+                    ex, ey = NORMAL_REACH / label_scale[0], NORMAL_REACH / label_scale[1]
+                    ez = NORMAL_REACH / label_scale[2]
                     qx, qy, qz = px - box_min[0], py - box_min[1], pz - box_min[2]
                     gx = (label_surface(label_rows, label_table, qx + ex, qy, qz, label_scale)[0]
                           - label_surface(label_rows, label_table, qx - ex, qy, qz, label_scale)[0]) / (2.0 * ex)
