@@ -145,6 +145,17 @@ def check_value_range(value_range: Any) -> tuple[float, float]:
     return vmin, vmax
 
 
+def check_render_value_range(value_range: Any, device) -> tuple:
+    """A render's (vmin, vmax): checked floats, or float64 tensors on ``device`` when the given
+    ones require grad (and a graph is recorded), so the range itself can be learnt."""
+    if torch.is_grad_enabled() and isinstance(value_range, (tuple, list)) and len(value_range) == 2 and any(
+            isinstance(v, torch.Tensor) and v.requires_grad for v in value_range):
+        low, high = (torch.as_tensor(v, dtype=torch.float64) for v in value_range)
+        check_value_range((float(low.detach()), float(high.detach())))
+        return low.to(device), high.to(device)
+    return check_value_range(value_range)
+
+
 def check_device(device: Any) -> torch.device:
     """Return ``torch.device(device)``; ValueError for an unknown name or an unavailable CUDA/MPS device."""
     try:

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import numpy as np
 import torch
 
 from .fused.pyramid import downsample_slab
 
-__all__ = ["level_shape", "half_resolution", "half_resolution_tensor", "value_bounds", "SLAB_BYTES"]
+__all__ = ["level_shape", "half_resolution", "half_resolution_tensor", "value_bounds", "level_for_pixels", "SLAB_BYTES"]
 
 #: Working memory of one slab of ``half_resolution`` and ``value_bounds`` (float32 input slices).
 SLAB_BYTES = 64 << 20
@@ -134,3 +136,17 @@ def value_bounds(source) -> tuple[float, float]:
             return float("nan"), float("nan")
         low, high = min(low, slab_low), max(high, slab_high)
     return low, high
+
+
+def level_for_pixels(box, voxel: float, max_level: int, camera, image_height: int) -> int:
+    """The coarsest level (≤ ``max_level``) whose voxels, ``voxel``·2^level wide, are no larger
+    than one pixel of an image ``image_height`` pixels high seen by ``camera`` at the centre of
+    ``box`` (a ``VolumeBox``): ``VolumeRenderer.auto_level``."""
+    centre = (box.minimum + box.maximum).double().cpu() / 2
+    distance = float((camera.position.detach().double().cpu() - centre).norm())
+    fov = float(camera.fov.detach()) if isinstance(camera.fov, torch.Tensor) else float(camera.fov)
+    pixel = 2.0 * distance * math.tan(math.radians(fov) / 2) / image_height
+    level = 0
+    while level < max_level and voxel * 2 ** (level + 1) <= pixel:
+        level += 1
+    return level

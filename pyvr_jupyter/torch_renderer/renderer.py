@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Callable
 
@@ -22,7 +21,7 @@ from .backends import BACKENDS, choose_backend
 from .fused import autograd as fused_autograd, driver as fused_driver
 from ._checks import (check_choice, check_device, check_finite_number, check_image_size,
                       check_spacing, check_volume_array, check_world_length, step_length,
-                      check_value_range, check_vector3, unwrap_volume)
+                      check_render_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
@@ -33,7 +32,8 @@ from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
                                         check_transfer_function, rgba_table)
-from .tools.ray_batches import check_cameras, validated_rays
+from .tools.ray_batches import render_ray_table, render_views
+from .levels import level_for_pixels
 from .volume_cache import VolumeState, packed_for_call, shared_state
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
@@ -176,13 +176,7 @@ class VolumeRenderer:
         shared with every renderer and view of that array), ``levels_made``; zeros before any.
 
         Example: ``renderer.memory()["held_bytes"] / volume.size`` is the bytes per voxel held."""
-        state = self._state
-        if state is None:
-            return {"array_bytes": 0, "held_bytes": 0, "levels_made": 0}
-        source = state.source
-        array_bytes = source.nbytes if hasattr(source, "nbytes") else source.numel() * source.element_size()
-        return {"array_bytes": int(array_bytes), "held_bytes": int(state.nbytes()["total"]),
-                "levels_made": state.levels_made}
+        return {"array_bytes": 0, "held_bytes": 0, "levels_made": 0} if self._state is None else self._state.memory()
 
     def invalidate_cache(self) -> None:
         """Forget per-volume precomputation (needed only after editing a volume's memory
@@ -249,24 +243,14 @@ class VolumeRenderer:
                 spanning the same box: about 8^k times less to read), "auto" the coarsest whose
                 voxels are no larger than a pixel of this image at the volume's centre
                 (``auto_level``); ``VolumeState.max_level`` is the coarsest there is.
-            labels: a segmentation of the volume's grid drawn over it: a ``LabelMap`` (its colours,
-                opacities and visibility), or an integer (D, H, W) array, drawn with the default
-                table (pass a ``LabelMap`` to keep one between renders: building it counts the IDs).
-                Each sample reads its nearest voxel's label, never an interpolated ID; hidden
-                labels are transparent and visible ones mix their colour into the TF's
-                (``stages/labels.py``). Emission–absorption strategies only; no gradient.
-            label_mode: "blend" (the above) or "iso": visible labels but the background drawn as
-                opaque surfaces with smooth normals, whatever the transfer function says.
-            channel_axis: the axis of a 4-D ``volume`` that holds channels (e.g. 0 for (C, D, H, W)):
-                each channel is classified with its own transfer functions
-                (``set_channel_transfer_functions``; default the opacity TF and ``CHANNEL_COLORS``)
-                and value range (``value_range`` may give one pair per channel), and the channels
-                mix as one medium whose extinctions add (``stages/channels.py``); 'mip' adds each
-                channel's projection. Differentiable with respect to every channel and table.
-                Without a graph, emission–absorption renders with the fused kernel
-                (``fused/channels.py``), which reads a C-contiguous (C, D, H, W) uint8, uint16,
-                float32 or float64 array in place (other layouts: one copy, kept); else the
-                PyTorch stages (``last_stats["channels"]`` counts the channels).
+            labels: a ``LabelMap`` (or an integer (D, H, W) array) drawn over the volume: nearest-voxel
+                IDs, hidden labels transparent, colours mixed in (``stages/labels.py``, the Label
+                maps page). Emission–absorption only; no gradient.
+            label_mode: "blend" (the above) or "iso" (visible labels as opaque shaded surfaces).
+            channel_axis: the axis of a 4-D ``volume`` holding channels, mixed as one medium whose
+                extinctions add, each with its own TFs (``set_channel_transfer_functions``) and
+                value range (``value_range`` may give one pair per channel); ``channel_context.py``
+                and the Channels page. ``last_stats["channels"]`` counts them.
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
@@ -319,21 +303,7 @@ class VolumeRenderer:
             if region is not None:
                 self.last_stats["region"] = region
             return image
-        images, stats = [], None
-        # The views share the volume's state and one packed grid per level: a learnt volume's are
-        # made anew by every render, with their graph, and each view's graph kept its own (16
-        # views of a learnt 128³ volume with lighting peaked 7.5 times as high as one view).
-        volume = self._adopt(volume)
-        volume = self._volume_state(volume) if volume is not None else None
-        packed_grids: dict = {}
-        for view in check_cameras(camera):
-            images.append(self._render(volume, view, check_image_size(image_size), **options,
-                                       backend=stats["backend"] if stats else None, packed_grids=packed_grids))
-            stats = dict(self.last_stats) if stats is None else {
-                **stats, "samples": stats["samples"] + self.last_stats["samples"],
-                "chunks": stats["chunks"] + self.last_stats["chunks"]}
-        self.last_stats = {**stats, "views": len(images)}
-        return torch.stack(images)
+        return render_views(self, volume, camera, check_image_size(image_size), options)
 
     def set_channel_transfer_functions(self, opacity=None, colors=None) -> "VolumeRenderer":
         """Transfer functions per channel for ``render(..., channel_axis=...)``: ``opacity`` a list
@@ -366,11 +336,10 @@ class VolumeRenderer:
             >>> batch = random_rays(cameras, images, n_rays=4096)
             >>> rgba = renderer.render_rays(volume, batch.origins, batch.directions)   # (4096, 4)
         """
-        origins, directions = validated_rays(origins, directions, self.device)
-        return self._render(volume, None, (1, directions.shape[0]), n_samples=n_samples, step_size=step_size,
-                            value_range=value_range, use_opacity=use_opacity, use_color=use_color,
-                            use_lighting=use_lighting, compositing=compositing, should_stop=should_stop,
-                            clip_box=clip_box, clip_planes=clip_planes, ray_table=(origins, directions))[0]
+        return render_ray_table(self, volume, origins, directions, dict(
+            n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
+            use_color=use_color, use_lighting=use_lighting, compositing=compositing, should_stop=should_stop,
+            clip_box=clip_box, clip_planes=clip_planes))
 
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
@@ -480,16 +449,7 @@ class VolumeRenderer:
         an image ``image_height`` pixels high, seen by ``camera`` at the volume's centre: a full
         frame of a large volume then never marches voxels it cannot show."""
         state = self._volume_state(volume)
-        centre = self.box(state.shape)
-        centre = (centre.minimum + centre.maximum).double() / 2
-        distance = float((camera.position.detach().double().cpu() - centre.cpu()).norm())
-        fov = float(camera.fov.detach()) if isinstance(camera.fov, torch.Tensor) else float(camera.fov)
-        pixel = 2.0 * distance * math.tan(math.radians(fov) / 2) / image_height
-        voxel = float(self._spacing.min())
-        level = 0
-        while level < state.max_level and voxel * 2 ** (level + 1) <= pixel:
-            level += 1
-        return level
+        return level_for_pixels(self.box(state.shape), float(self._spacing.min()), state.max_level, camera, image_height)
 
     def _value_range(self, value_range, state: VolumeState) -> tuple:
         """(vmin, vmax) of this render: floats, or tensors when the given ones require grad."""
@@ -500,12 +460,7 @@ class VolumeRenderer:
                               "max, taken without gradient): pass value_range=(vmin, vmax) when optimising a volume",
                               stacklevel=3)
             return state.value_range
-        if torch.is_grad_enabled() and isinstance(value_range, (tuple, list)) and len(value_range) == 2 and any(
-                isinstance(v, torch.Tensor) and v.requires_grad for v in value_range):
-            low, high = (torch.as_tensor(v, dtype=torch.float64) for v in value_range)
-            check_value_range((float(low.detach()), float(high.detach())))
-            return low.to(self.device), high.to(self.device)
-        return check_value_range(value_range)
+        return check_render_value_range(value_range, self.device)
 
     def __repr__(self) -> str:
         return (f"VolumeRenderer(volume_shape={self.volume_shape}, device='{self.device}', "

@@ -239,6 +239,14 @@ class VolumeState:
         """How many levels exist now (level 0 included)."""
         return len(self._levels)
 
+    def memory(self) -> dict:
+        """``array_bytes`` (the user's array), ``held_bytes`` (everything made from it) and
+        ``levels_made``: ``VolumeRenderer.memory``."""
+        source = self.source
+        array_bytes = source.nbytes if hasattr(source, "nbytes") else source.numel() * source.element_size()
+        return {"array_bytes": int(array_bytes), "held_bytes": int(self.nbytes()["total"]),
+                "levels_made": self.levels_made}
+
     def nbytes(self) -> dict:
         """Bytes held beyond the user's array, by what holds them, summed over the levels made."""
         total: dict = {}

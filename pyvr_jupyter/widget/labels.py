@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import traitlets
 from matplotlib import colors as mpl_colors
 
@@ -75,6 +77,13 @@ class LabelTraits(traitlets.HasTraits):
         if label_map is not None:
             label_map.on_change(self._on_label_map)
         self._write_table()
+
+    def _drop_labels_unless_they_fit(self, shape, fit_possible: bool = True) -> None:
+        """Drop the labels, with a warning, when they do not fit a new volume of ``shape``."""
+        if self._label_map is not None and (not fit_possible or self._label_map.shape != tuple(shape)):
+            warnings.warn(f"{type(self).__name__} dropped its labels: they do not fit the new volume {tuple(shape)}",
+                          stacklevel=3)
+            self._adopt_labels(None, shape)
 
     def _release_labels(self) -> None:
         if self._label_map is not None:

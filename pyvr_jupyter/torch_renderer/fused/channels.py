@@ -22,7 +22,7 @@ from .args import _table, table_dtype
 from .compositing import EMISSION_ABSORPTION
 from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
-from .shading import DIRECTIONAL, NO_LIGHT, light_factors
+from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
 __all__ = ["ChannelTables", "channel_tables", "march_channels", "tiny_channel_args", "covers"]
 
@@ -86,7 +86,6 @@ def march_channels(args, tables, first_pixel, out, samples):
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     n_channels = grids.shape[0]
-    ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(out.shape[0]):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
@@ -131,11 +130,7 @@ def march_channels(args, tables, first_pixel, out, samples):
                 if light_model != NO_LIGHT:
                     gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
                     gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
-                    n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
-                                                       shininess)[:2]
-                    brightness = ambient + diffuse * n_dot_l
-                    highlight *= specular
-                    r, g, b = r * brightness + highlight, g * brightness + highlight, b * brightness + highlight
+                    r, g, b = lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light)
                 # τ_c = −(Δs / unit)·ln(1 − a_c), as stages/compositing.optical_depth
                 depth = -delta * inv_unit_distance * math.log(1.0 - min(a, 1.0 - OPACITY_CLAMP))
                 tau += depth

@@ -20,9 +20,9 @@ from numba import njit, prange
 
 from ..stages.labels import NORMAL_REACH
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
-from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_scalar, nearest_row, trilinear
+from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_scalar, nearest_row, surface_normal, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
-from .shading import DIRECTIONAL, NO_LIGHT, light_factors
+from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
 __all__ = ["march_tile"]
 
@@ -42,7 +42,6 @@ def march_tile(args, first_pixel, out, samples):
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     labelled = label_rows.shape[0] > 0
-    ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(out.shape[0]):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
@@ -117,23 +116,12 @@ def march_tile(args, first_pixel, out, samples):
             # 6. Shading, with the gradient stored beside the value or made from the values here.
             if light_model != NO_LIGHT:
                 if surface:  # central differences of the indicator (stages/labels.smooth_surface_normals)
-                    ex, ey = NORMAL_REACH / label_scale[0], NORMAL_REACH / label_scale[1]
-                    ez = NORMAL_REACH / label_scale[2]
-                    qx, qy, qz = px - box_min[0], py - box_min[1], pz - box_min[2]
-                    gx = (label_surface(label_rows, label_table, qx + ex, qy, qz, label_scale)[0]
-                          - label_surface(label_rows, label_table, qx - ex, qy, qz, label_scale)[0]) / (2.0 * ex)
-                    gy = (label_surface(label_rows, label_table, qx, qy + ey, qz, label_scale)[0]
-                          - label_surface(label_rows, label_table, qx, qy - ey, qz, label_scale)[0]) / (2.0 * ey)
-                    gz = (label_surface(label_rows, label_table, qx, qy, qz + ez, label_scale)[0]
-                          - label_surface(label_rows, label_table, qx, qy, qz - ez, label_scale)[0]) / (2.0 * ez)
+                    gx, gy, gz = surface_normal(label_rows, label_table, px - box_min[0], py - box_min[1],
+                                                pz - box_min[2], label_scale, NORMAL_REACH)
                 elif grid.shape[3] == 1:
                     gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
                     gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
-                n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length,
-                                                   shininess)[:2]
-                brightness = ambient + diffuse * n_dot_l
-                highlight *= specular
-                r, g, b = r * brightness + highlight, g * brightness + highlight, b * brightness + highlight
+                r, g, b = lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light)
             # 7. Compositing: α = 1 − (1 − a)^(Δs / unit).
             passing = passing_fraction(a, delta * inv_unit_distance)
             weight = transmittance * (1.0 - passing)

@@ -12,7 +12,7 @@ import math
 
 from numba import njit
 
-__all__ = ["cell", "trilinear", "central_gradient", "nearest_row", "label_surface", "knot", "lookup_scalar",
+__all__ = ["cell", "trilinear", "central_gradient", "nearest_row", "label_surface", "surface_normal", "knot", "lookup_scalar",
            "lookup_rgb"]
 
 
@@ -69,6 +69,17 @@ def label_surface(rows, table, x, y, z, scale):
         if weight > best:
             best, best_row = weight, row
     return indicator, gx * scale[0], gy * scale[1], gz * scale[2], best_row
+
+
+@njit(inline="always", fastmath=True)
+def surface_normal(rows, table, x, y, z, scale, reach):
+    """(gx, gy, gz): central differences of ``label_surface``'s indicator ``reach`` voxels either
+    side of (x, y, z), world units; the twin of ``stages/labels.smooth_surface_normals``."""
+    ex, ey, ez = reach / scale[0], reach / scale[1], reach / scale[2]
+    gx = (label_surface(rows, table, x + ex, y, z, scale)[0] - label_surface(rows, table, x - ex, y, z, scale)[0])
+    gy = (label_surface(rows, table, x, y + ey, z, scale)[0] - label_surface(rows, table, x, y - ey, z, scale)[0])
+    gz = (label_surface(rows, table, x, y, z + ez, scale)[0] - label_surface(rows, table, x, y, z - ez, scale)[0])
+    return gx / (2.0 * ex), gy / (2.0 * ey), gz / (2.0 * ez)
 
 
 @njit(inline="always", fastmath=True)

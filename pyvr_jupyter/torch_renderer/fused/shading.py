@@ -12,7 +12,7 @@ import math
 
 from numba import njit
 
-__all__ = ["NO_LIGHT", "HEADLIGHT", "DIRECTIONAL", "light_factors", "power"]
+__all__ = ["lit_color", "NO_LIGHT", "HEADLIGHT", "DIRECTIONAL", "light_factors", "power"]
 
 #: The light models, as the kernels' integer switch (``fused.args.kernel_args`` picks one).
 NO_LIGHT, HEADLIGHT, DIRECTIONAL = 0, 1, 2
@@ -70,3 +70,14 @@ def light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, 
     highlight = power(max(n_dot_h, 1e-12), shininess)
     slope = shininess * highlight / n_dot_h if n_dot_h >= 1e-12 else 0.0
     return n_dot_l, highlight, lgx, lgy, lgz, slope * hgx, slope * hgy, slope * hgz
+
+
+@njit(inline="always", fastmath=True)
+def lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light):
+    """(r, g, b) lit by Blinn–Phong: ``rgb·(ambient + diffuse·n·l) + specular·(n·h)^shininess``
+    for the gradient g, the unit ray direction d and ``light`` (ambient, diffuse, specular,
+    shininess), as ``stages/shading.shade``; the forward kernels' shading step."""
+    n_dot_l, highlight = light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light[3])[:2]
+    brightness = light[0] + light[1] * n_dot_l
+    highlight *= light[2]
+    return r * brightness + highlight, g * brightness + highlight, b * brightness + highlight

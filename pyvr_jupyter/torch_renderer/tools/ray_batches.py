@@ -22,7 +22,8 @@ import torch
 from .._checks import check_image_size, unit_vectors
 from ..stages.camera import Camera
 
-__all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays", "validated_rays"]
+__all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays", "validated_rays", "render_views",
+           "render_ray_table"]
 
 
 class RayBatch(NamedTuple):
@@ -143,3 +144,30 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
     views, pixels = views.to(device), pixels.to(device)
     targets = images.reshape(len(cameras), per_view, -1)[views, pixels]
     return RayBatch(origins, directions, targets, views, pixels)
+
+
+def render_views(renderer, volume, cameras, image_size: tuple[int, int], options: dict) -> torch.Tensor:
+    """(B, H, W, 4): ``renderer.render_rgba`` of B ``cameras``, each view in turn (memory stays
+    one view's), all with the backend the first one chose; ``last_stats`` sums them."""
+    images, stats = [], None
+    # The views share the volume's state and one packed grid per level: a learnt volume's are
+    # made anew by every render, with their graph, and each view's graph kept its own (16
+    # views of a learnt 128³ volume with lighting peaked 7.5 times as high as one view).
+    volume = renderer._adopt(volume)
+    volume = renderer._volume_state(volume) if volume is not None else None
+    packed_grids: dict = {}
+    for view in check_cameras(cameras):
+        images.append(renderer._render(volume, view, image_size, **options,
+                                       backend=stats["backend"] if stats else None, packed_grids=packed_grids))
+        stats = dict(renderer.last_stats) if stats is None else {
+            **stats, "samples": stats["samples"] + renderer.last_stats["samples"],
+            "chunks": stats["chunks"] + renderer.last_stats["chunks"]}
+    renderer.last_stats = {**stats, "views": len(images)}
+    return torch.stack(images)
+
+
+def render_ray_table(renderer, volume, origins, directions, options: dict) -> torch.Tensor:
+    """(N, 4): ``renderer.render_rays`` of the rays ``origins`` (N, 3) or (3,) and ``directions``
+    (N, 3), through the PyTorch stages in chunks."""
+    origins, directions = validated_rays(origins, directions, renderer.device)
+    return renderer._render(volume, None, (1, directions.shape[0]), **options, ray_table=(origins, directions))[0]

@@ -192,10 +192,7 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
             raise ValueError(f"spacing must be positive, got {spacing.tolist()}")
         origin = next(v for v in (origin, loaded_origin, self._origin) if v is not None)
         origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
-        if self._label_map is not None and tuple(self._label_map.shape) != tuple(volume.shape):
-            warnings.warn(f"SliceView dropped its labels: their shape {self._label_map.shape} is not the new "
-                          f"volume's {tuple(volume.shape)}", stacklevel=3)
-            self._adopt_labels(None, volume.shape)
+        self._drop_labels_unless_they_fit(volume.shape)
         self._volume, self._state = volume, state
         self._spacing, self._origin, self._orientation = spacing, origin, orientation
         shape = self._volume.shape

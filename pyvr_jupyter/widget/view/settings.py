@@ -26,9 +26,11 @@ import traitlets
 
 from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                OpacityTransferFunction)
-from ...torch_renderer._checks import check_step_size, check_value_range
+from ...torch_renderer._checks import check_choice, check_step_size, check_value_range
+from ...torch_renderer.stages.labels import LABEL_MODES
+from .._traits import trait_errors
 
-__all__ = ["SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera", "MAX_SIDE",
+__all__ = ["SettingChecks", "SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera", "MAX_SIDE",
            "MAX_UNITS_CHARS"]
 
 MAX_SIDE = 4096  # the largest image side a view renders, in pixels
@@ -132,3 +134,39 @@ def check_camera(camera: Camera, name: str, value):
     except (ValueError, TypeError) as err:
         raise traitlets.TraitError(str(err)) from None
     return value
+
+
+class SettingChecks(traitlets.HasTraits):
+    """``VolumeView``'s trait validators, one per kind of setting, in one place (a mixin: the
+    traits are the view's). A bad value raises ``TraitError`` naming the trait and changes nothing."""
+
+    @traitlets.validate(*SETTING_CHECKS)
+    @trait_errors
+    def _check_setting(self, proposal):
+        name, value = proposal["trait"].name, check_setting(proposal["trait"].name, proposal["value"])
+        return check_step(value, self.renderer) if name == "step_size" else value
+
+    @traitlets.validate("camera_position", "camera_target", "camera_up", "fov")
+    @trait_errors
+    def _check_camera(self, proposal):
+        return check_camera(self.camera, proposal["trait"].name, proposal["value"])
+
+    @traitlets.validate("clip_box")
+    @trait_errors
+    def _check_clip_box(self, proposal):
+        return self._clipping.check_box(proposal["value"])
+
+    @traitlets.validate("clip_planes")
+    @trait_errors
+    def _check_clip_planes(self, proposal):
+        return self._clipping.check_planes(proposal["value"])
+
+    @traitlets.validate("time_index")
+    @trait_errors
+    def _check_time_index(self, proposal):
+        return self._time.check_index(proposal["value"])
+
+    @traitlets.validate("label_mode")
+    @trait_errors
+    def _check_label_mode(self, proposal):
+        return check_choice("label_mode", proposal["value"], LABEL_MODES)

@@ -5,9 +5,9 @@ widget protocol page of the documentation, docs/widget-protocol.md). The class d
 synced trait (traitlets needs them on the widget class) and holds its parts, each owning its
 state: ``FrameSource`` (``frames``: rendering, sending, the still frame, statistics; paced by
 ``scheduling``), ``BrowserMessages`` (``messages``: untrusted input), ``OverlayState``,
-``ClipState`` and ``TimeState`` (``overlay_state``, ``clip_state``, ``time_state``). The render
-settings are checked in ``settings``; Python-owned traits and the refusal of browser writes
-are ``widget._traits``. The view's lock guards its renderer, camera and volume between the
+``ClipState`` and ``TimeState`` (``overlay_state``, ``clip_state``, ``time_state``); assigning a
+new volume is ``volume_swap``. The render settings are checked in ``settings`` (``SettingChecks``);
+Python-owned traits and the refusal of browser writes are ``widget._traits``. The view's lock guards its renderer, camera and volume between the
 kernel's thread and the frame worker (``lock``); the parts that need it are given it.
 
 Example:
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import pathlib
 import threading
-import warnings
 
 import anywidget
 import numpy as np
@@ -30,16 +29,15 @@ from PIL import Image
 
 from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
-from ...torch_renderer._checks import check_choice, check_volume_array, unwrap_volume
-from ...torch_renderer.stages.labels import LABEL_MODES
+from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
-from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
+from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
 from ..labels import LabelTraits
 from .cells import watch_cells
 from .clip_state import ClipState
-from .defaults import box_camera, default_camera, default_renderer, initial_look
+from .defaults import default_camera, default_renderer, initial_look
 from .following import Following, color_copy, opacity_points
 from .frames import FrameSource
 from .messages import BrowserMessages
@@ -47,8 +45,9 @@ from .out_of_core import RegionStream, is_multiscale
 from .overlay_state import OverlayState
 from .recording import record
 from .scheduling import FULL
-from .settings import SETTING_CHECKS, camera_traits, check_camera, check_setting, check_step
+from .settings import SettingChecks, camera_traits
 from .time_state import TimeState, split_series
+from .volume_swap import replace_volume
 
 __all__ = ["VolumeView"]
 
@@ -57,7 +56,7 @@ _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "fr
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
 
 
-class VolumeView(LabelTraits, anywidget.AnyWidget):
+class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -230,47 +229,7 @@ class VolumeView(LabelTraits, anywidget.AnyWidget):
 
     @volume.setter
     def volume(self, volume) -> None:
-        # Everything that can fail comes before any state changes.
-        regions = RegionStream(volume, self._region_read) if is_multiscale(volume) else None
-        volume = regions.base if regions is not None else volume
-        orientation = check_orientation(getattr(volume, "orientation", None))
-        volume, spacing, origin = unwrap_volume(volume)
-        orientation = orientation if spacing is not None else self.orientation  # an array keeps it
-        check_volume_array(volume)
-        value_range = list(self.renderer.value_range_of(volume))  # raises for NaN or Inf
-        check_setting("value_range", value_range)
-        renderer = self.renderer
-        with self.lock:
-            before, old = renderer.box(self._volume.shape), (renderer.spacing, renderer.origin)
-            try:
-                renderer.spacing = old[0] if spacing is None else spacing
-                renderer.origin = old[1] if origin is None else origin
-            except Exception:
-                renderer.spacing, renderer.origin = old
-                raise
-            after = renderer.box(volume.shape)
-            reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum)
-                           and orientation == self.orientation)
-            if self._label_map is not None and (regions is not None or self._label_map.shape != tuple(volume.shape)):
-                warnings.warn(f"VolumeView dropped its labels: they do not fit the new volume {tuple(volume.shape)}",
-                              stacklevel=2)
-                self._adopt_labels(None, volume.shape)
-            self._volume, self.orientation = volume, orientation
-            if self._regions is not None:
-                self._regions.close()
-            self._regions = regions
-            if reframe:
-                self._default_camera = box_camera(volume.shape, renderer, orientation)
-                self.camera = self._default_camera.clone()
-        self._time.series = None
-        self.set_trait("time_points", 1)  # a player goes back to 0 and hides
-        with self.hold_trait_notifications():
-            self.time_index = 0
-        self.value_range = value_range
-        if reframe:
-            self._write_camera_traits()
-            self._overlays.update_box()
-        self._frames.request(FULL)
+        replace_volume(self, volume)
 
     @property
     def time_series(self):
@@ -422,32 +381,6 @@ class VolumeView(LabelTraits, anywidget.AnyWidget):
         finally:
             self._syncing = False
 
-    @traitlets.validate(*SETTING_CHECKS)
-    @trait_errors
-    def _check_setting(self, proposal):
-        name, value = proposal["trait"].name, check_setting(proposal["trait"].name, proposal["value"])
-        return check_step(value, self.renderer) if name == "step_size" else value
-
-    @traitlets.validate("camera_position", "camera_target", "camera_up", "fov")
-    @trait_errors
-    def _check_camera(self, proposal):
-        return check_camera(self.camera, proposal["trait"].name, proposal["value"])
-
-    @traitlets.validate("clip_box")
-    @trait_errors
-    def _check_clip_box(self, proposal):
-        return self._clipping.check_box(proposal["value"])
-
-    @traitlets.validate("clip_planes")
-    @trait_errors
-    def _check_clip_planes(self, proposal):
-        return self._clipping.check_planes(proposal["value"])
-
-    @traitlets.validate("time_index")
-    @trait_errors
-    def _check_time_index(self, proposal):
-        return self._time.check_index(proposal["value"])
-
     @traitlets.observe("camera_position", "camera_target", "camera_up", "fov")
     def _on_camera_trait(self, change):
         if self._syncing:
@@ -475,11 +408,6 @@ class VolumeView(LabelTraits, anywidget.AnyWidget):
         with self.lock:
             self._volume = self._time.series[change["new"]]
         self._frames.request(FULL)
-
-    @traitlets.validate("label_mode")
-    @trait_errors
-    def _check_label_mode(self, proposal):
-        return check_choice("label_mode", proposal["value"], LABEL_MODES)
 
     @traitlets.observe("width", "height", "step_size", "compositing", "use_lighting", "background", "value_range",
                        "clip_box", "clip_planes", "label_mode")

@@ -1,0 +1,64 @@
+"""Replacing the volume a ``VolumeView`` shows (``view.volume = ...``), in one place.
+
+Everything that can fail is checked before any state changes: the new volume, its value range
+and its geometry; then the renderer, the camera (reframed when the box or the orientation
+changed), a lazy volume's region stream, the labels (dropped when they do not fit), the time
+player and the overlays follow, and a full frame is asked for.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer.tools.orientation import check_orientation
+from .defaults import box_camera
+from .out_of_core import RegionStream, is_multiscale
+from .scheduling import FULL
+from .settings import check_setting
+
+__all__ = ["replace_volume"]
+
+
+def replace_volume(view, volume) -> None:
+    """Show ``volume`` in ``view`` (``VolumeView.volume``'s setter): an array or tensor keeps the
+    spacing and origin, a ``LoadedVolume`` brings its own, a lazy multiscale volume shows its
+    base level; a volume that cannot be shown raises and leaves the view as it was."""
+    # Everything that can fail comes before any state changes.
+    regions = RegionStream(volume, view._region_read) if is_multiscale(volume) else None
+    volume = regions.base if regions is not None else volume
+    orientation = check_orientation(getattr(volume, "orientation", None))
+    volume, spacing, origin = unwrap_volume(volume)
+    orientation = orientation if spacing is not None else view.orientation  # an array keeps it
+    check_volume_array(volume)
+    value_range = list(view.renderer.value_range_of(volume))  # raises for NaN or Inf
+    check_setting("value_range", value_range)
+    renderer = view.renderer
+    with view.lock:
+        before, old = renderer.box(view._volume.shape), (renderer.spacing, renderer.origin)
+        try:
+            renderer.spacing = old[0] if spacing is None else spacing
+            renderer.origin = old[1] if origin is None else origin
+        except Exception:
+            renderer.spacing, renderer.origin = old
+            raise
+        after = renderer.box(volume.shape)
+        reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum)
+                       and orientation == view.orientation)
+        view._drop_labels_unless_they_fit(volume.shape, fit_possible=regions is None)
+        view._volume, view.orientation = volume, orientation
+        if view._regions is not None:
+            view._regions.close()
+        view._regions = regions
+        if reframe:
+            view._default_camera = box_camera(volume.shape, renderer, orientation)
+            view.camera = view._default_camera.clone()
+    view._time.series = None
+    view.set_trait("time_points", 1)  # a player goes back to 0 and hides
+    with view.hold_trait_notifications():
+        view.time_index = 0
+    view.value_range = value_range
+    if reframe:
+        view._write_camera_traits()
+        view._overlays.update_box()
+    view._frames.request(FULL)
