@@ -27,14 +27,14 @@ from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFuncti
                              render_slice, render_turntable, write_movie)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
-    from .widget import (ClipControls, ControlPanel, LabelList, SliceView, SliceViewer, TimePlayer, TransferFunctionEditor,
+    from .widget import (ChannelList, ClipControls, ControlPanel, LabelList, SliceView, SliceViewer, TimePlayer, TransferFunctionEditor,
                          ViewControls, VolumeView, draw_overlays, record, viewer)
 
 __version__ = "0.1.0"
 
 # The names of ``pyvr_jupyter.widget.__all__`` (tests/widget/test_exports.py checks they agree).
 _WIDGET_NAMES = ("VolumeView", "SliceView", "TransferFunctionEditor", "ControlPanel", "ClipControls", "LabelList",
-                 "TimePlayer",
+                 "ChannelList", "TimePlayer",
                  "ViewControls", "viewer", "SliceViewer", "record", "draw_overlays")
 
 __all__ = [

@@ -73,6 +73,36 @@ export class Coalescer {
 }
 
 /**
+ * Hands the latest of a stream of values to `send` at most once per interval (the pointer's
+ * position while it rests over the view: what is under it now, not every position on the way).
+ */
+export class Latest {
+  constructor(send, intervalMs, schedule = (fn, ms) => setTimeout(fn, ms), cancel = (handle) => clearTimeout(handle)) {
+    this.send = send;
+    this.intervalMs = intervalMs;
+    this.schedule = schedule;
+    this.cancel = cancel;
+    this.value = undefined;
+    this.timer = null;
+  }
+
+  push(value) {
+    this.value = value;
+    if (this.timer === null) {
+      this.timer = this.schedule(() => {
+        this.timer = null;
+        this.send(this.value);
+      }, this.intervalMs);
+    }
+  }
+
+  dispose() {
+    if (this.timer !== null) this.cancel(this.timer);
+    this.timer = null;
+  }
+}
+
+/**
  * Frames per second over the last second of activity: the frames drawn within `windowMs` before
  * the latest one (idle time before a burst does not dilute it). `times` are in ms, oldest first.
  */

@@ -1,6 +1,6 @@
 // VolumeView's browser side: draws frames sent by the kernel and reports input.
 // All camera maths lives in Python; this file only turns DOM events into messages.
-import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "./interaction.js";
+import { Coalescer, Latest, dragMode, newViewId, recentFps, wheelFactor } from "./interaction.js";
 import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
 import { attachFullscreen } from "./fullscreen.js";
 import {
@@ -18,6 +18,8 @@ import {
  * @property {boolean} show_axes  overlays (drawn here, see overlays.js): show_axes, show_box,
  *   show_scale, show_colorbar, units, overlay_box, overlay_colors, value_range, camera_*, fov
  * @property {number} time_index
+ * @property {Object<string, string>} label_names  a view with labels: {ID: name} (hover asks Python)
+ * @property {string} hover_label  "ID · name" of the label under the resting pointer, "" elsewhere
  */
 
 /** The bytes of base64 text (frames sent as text where binary buffers are dropped). */
@@ -66,7 +68,12 @@ function render({ model, el }) {
   const overlayCanvas = document.createElement("canvas");
   overlayCanvas.className = "pyvr-overlays";
   overlayCanvas.style.cssText = "position:absolute;left:0;top:0;pointer-events:none;";
-  root.append(canvas, overlayCanvas, overlay, errors.element, disconnected);
+  // The label under the resting pointer (a view with labels), named by Python (``hover_label``).
+  const hoverLabel = document.createElement("div");
+  hoverLabel.className = "pyvr-hover-label";
+  hoverLabel.style.cssText = OVERLAY_CSS + "left:4px;bottom:4px;background:rgba(0,0,0,.6);padding:2px 4px;" +
+    "border-radius:3px;display:none;";
+  root.append(canvas, overlayCanvas, overlay, hoverLabel, errors.element, disconnected);
   el.appendChild(root);
   const context = canvas.getContext("2d");
   const fullscreen = attachFullscreen(root, model, (message) => send(message));
@@ -235,6 +242,25 @@ function render({ model, el }) {
       send({ type: "end" });
     },
   });
+  // A pointer resting over a view with labels asks which label it is over (at most every 80 ms).
+  const hover = new Latest((position) => send({ type: "hover", ...position }), 80);
+  function onHover(event) {
+    if (event.buttons !== 0 || !Object.keys(model.get("label_names") || {}).length) return;
+    const box = canvas.getBoundingClientRect();
+    if (!box.width || !box.height) return;
+    hover.push({ x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height });
+  }
+  function onHoverEnd() {
+    hover.dispose();
+    if (hoverLabel.textContent) send({ type: "hover", x: null, y: null });
+    hoverLabel.textContent = "";
+    hoverLabel.style.display = "none";
+  }
+  function showHoverLabel() {
+    const text = model.get("hover_label") || "";
+    hoverLabel.textContent = text;
+    hoverLabel.style.display = text ? "block" : "none";
+  }
   const wheelCleanup = focusedWheel(root, (event) => {
     coalescer.push({ type: "zoom", factor: wheelFactor(event.deltaY, event.deltaMode) });
   });
@@ -281,6 +307,8 @@ function render({ model, el }) {
     hideOutputWhenClosed(model, el), // closed from Python: no empty output area left behind
     listen([
       [canvas, "dblclick", onDoubleClick],
+      [canvas, "pointermove", onHover],
+      [canvas, "pointerleave", onHoverEnd],
       [root, "contextmenu", onContextMenu],
       [root, "keydown", onKeyDown],
     ]),
@@ -292,6 +320,7 @@ function render({ model, el }) {
       ["change:width", resize],
       ["change:height", resize],
       ["change:show_stats", updateOverlay],
+      ["change:hover_label", showHoverLabel],
       ["comm_live_update", onCommLive],
       ...OVERLAY_TRAITS.map((name) => [`change:${name}`, redrawOverlays]),
     ]),
@@ -307,6 +336,7 @@ function render({ model, el }) {
     disposed = true;
     send({ type: "visibility", visible: false, view: viewId }); // this view is gone
     coalescer.dispose();
+    hover.dispose();
     observer.disconnect();
     resizeObserver.disconnect();
     clearTimeout(resizeTimer);

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Coalescer, dragMode, newViewId, recentFps, wheelFactor } from "../src/interaction.js";
+import { Coalescer, Latest, dragMode, newViewId, recentFps, wheelFactor } from "../src/interaction.js";
 
 function fakeClock() {
   const timers = [];
@@ -71,4 +71,19 @@ test("default timers work when called through the instance (as browsers require)
   coalescer.push({ type: "orbit", dx: 1, dy: 1 });
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.deepEqual(sent, [{ type: "orbit", dx: 1, dy: 1 }]);
+});
+
+test("a resting pointer's positions: only the latest goes out, once per interval", () => {
+  const sent = [];
+  const clock = fakeClock();
+  const latest = new Latest((v) => sent.push(v), 80, clock.schedule, clock.cancel);
+  latest.push({ x: 0.1, y: 0.1 });
+  latest.push({ x: 0.2, y: 0.3 });
+  assert.equal(sent.length, 0);
+  clock.fire();
+  assert.deepEqual(sent, [{ x: 0.2, y: 0.3 }]);
+  latest.push({ x: 0.5, y: 0.5 });
+  latest.dispose(); // the view went away: nothing more is sent
+  clock.fire();
+  assert.equal(sent.length, 1);
 });

@@ -27,6 +27,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ..torch_renderer import Camera, ColorTransferFunction
+from ..torch_renderer.stages.channels import channel_color
 
 __all__ = ["draw_overlays", "draw_axes", "draw_box", "draw_scale_bar", "draw_colorbar", "project_points",
            "box_corners", "box_hidden_edges", "nice_length", "colormap_colors", "AXIS_COLORS", "CORNERS",
@@ -266,9 +267,10 @@ def draw_scale_bar(image, camera: Camera, units: str = "", corner: str = "bottom
 
 
 def colormap_colors(colormap, n: int) -> np.ndarray:
-    """(n, 3) uint8 colours of ``colormap`` (a matplotlib name or Colormap, or a
-    ColorTransferFunction) from 0 to 1, as the renderer maps them."""
-    tf = colormap if isinstance(colormap, ColorTransferFunction) else ColorTransferFunction(colormap)
+    """(n, 3) uint8 colours of ``colormap`` (a matplotlib colormap or colour name, a Colormap, or
+    a ColorTransferFunction) from 0 to 1, as the renderer maps them."""
+    tf = (colormap if isinstance(colormap, ColorTransferFunction) else
+          channel_color(colormap) if isinstance(colormap, str) else ColorTransferFunction(colormap))
     with torch.no_grad():
         rgb = tf(torch.linspace(0.0, 1.0, n, dtype=torch.float32, device=tf.device)).detach().cpu().numpy()
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)

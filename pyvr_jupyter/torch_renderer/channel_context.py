@@ -25,24 +25,30 @@ from .stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.transfer_functions import check_transfer_function, rgba_table
-from .volume_cache import packed_for_call
+from .volume_cache import KERNEL_DTYPES, VolumeState, packed_for_call, volume_key
 
-__all__ = ["channel_views", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
+__all__ = ["channel_states", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
            "kernel_grids",
            "choose_channel_backend", "render_channels"]
 
 
-def channel_views(renderer, volume, channel_axis) -> list:
-    """``split_channels(volume, channel_axis)``, the same view objects while ``volume`` is: the
-    volume cache knows a channel by its array's identity (and checks its content), so views made
-    anew at every render would make every channel's state (range, blocks, grids) anew."""
+def channel_states(renderer, volume, channel_axis) -> list[VolumeState]:
+    """A ``VolumeState`` per channel of ``volume`` along ``channel_axis``, the same ones while
+    ``volume`` holds the same values: the whole array is fingerprinted once per render
+    (``volume_key``), not each channel (a channel of a channels-last array is strided, and
+    hashing it would copy it). A volume that requires grad gets fresh states every render."""
     learnt = isinstance(volume, torch.Tensor) and volume.requires_grad
-    cached = getattr(renderer, "_channel_views", None)
-    if not learnt and cached is not None and cached[0] is volume and cached[1] == channel_axis:
+    key = None if learnt else (volume_key(volume, renderer.device), channel_axis)
+    cached = renderer._channel_cache
+    if key is not None and cached is not None and cached[0] is volume and cached[1] == key:
         return cached[2]
-    views = split_channels(volume, channel_axis)
-    renderer._channel_views = None if learnt else (volume, channel_axis, views)
-    return views
+    channels = split_channels(volume, channel_axis)
+    for index, channel in enumerate(channels):
+        check_volume_array(channel, name=f"channel {index}")
+    states = [VolumeState(channel, renderer.device, None if key is None else (*key, index))
+              for index, channel in enumerate(channels)]
+    renderer._channel_cache = None if key is None else (volume, key, states)
+    return states
 
 
 def channel_ranges(value_range, states) -> list[tuple[float, float]]:
@@ -100,16 +106,24 @@ def add_grids(context, states, level: int, spacing, shaded: bool) -> None:
     context.grid = context.channels[0].grid
 
 
+def _channel_bit(index: int) -> int:
+    """Channel ``index``'s bit in ``skip_empty_blocks``' grid: channels 7 and up share the last."""
+    return 1 << min(index, 7)
+
+
 def skip_empty_blocks(context, states, level: int, spacing) -> bool:
-    """Set on ``context`` the union of its channels' occupied blocks (a block is drawn when any
-    channel can be opaque in it); False when no channel can be opaque anywhere."""
+    """Set on ``context`` its channels' occupied blocks as one padded uint8 grid of bits (bit c
+    set: channel c can be opaque in the block; ``_channel_bit``): a block with no bit set is
+    skipped, and the fused kernel reads only the channels whose bit is set. False when no
+    channel can be opaque anywhere."""
     occupied, boxes = None, []
-    for state, channel in zip(states, context.channels):
+    for index, (state, channel) in enumerate(zip(states, context.channels)):
         chosen = state.level(level)
         box, blocks = chosen.empty_space(channel.vmin, channel.vmax, channel.opacity, context.box, spacing)
         if box is not None:
             boxes.append(box)
-            occupied = blocks if occupied is None else occupied | blocks
+            bits = blocks * _channel_bit(index)  # blocks: 0 or 1
+            occupied = bits if occupied is None else occupied | bits
             context.block_size = chosen.block_size
     if not boxes:
         return False
@@ -119,24 +133,31 @@ def skip_empty_blocks(context, states, level: int, spacing) -> bool:
     return True
 
 
-def kernel_grids(renderer, states, level: int) -> tuple[np.ndarray, float]:
-    """(grids (C, D, H, W, 1), offset): the channels' values as the fused kernel reads them. A view
-    of the user's array when its channels lie one after another in a kernel dtype ((C, D, H, W),
-    C-contiguous, uint8, uint16, float32 or float64); else one stacked copy, kept on the
-    renderer while the channels' states live (the volume's bytes once more)."""
-    parts = [state.level(level).kernel_values() for state in states]
-    first, offset = parts[0]
-    addresses = [grid.__array_interface__["data"][0] for grid, _ in parts]
-    if all(grid.flags.c_contiguous and address == addresses[0] + index * first.nbytes
-           for index, ((grid, _), address) in enumerate(zip(parts, addresses))):
-        return np.lib.stride_tricks.as_strided(first, (len(parts), *first.shape), (first.nbytes, *first.strides),
-                                               writeable=False), offset
-    cached = getattr(renderer, "_channel_grids", None)
+def kernel_grids(renderer, volume, channel_axis, states, level: int) -> tuple[np.ndarray, float]:
+    """(grid (D, H, W, C), offset): the channels interleaved, as the fused kernel reads them (a
+    sample's channels side by side in memory). The user's array itself when its channels are its
+    last axis, C-contiguous, in a kernel dtype (uint8, uint16, float32 or float64); else one
+    interleaved copy in the kernel dtype (``KERNEL_DTYPES``: the volume's bytes once more), kept
+    on the renderer while the channels' states live."""
+    array = volume.detach().numpy() if isinstance(volume, torch.Tensor) else np.asarray(volume)
+    channels_last = np.moveaxis(array, channel_axis, -1)
+    if level == 0 and channels_last.flags.c_contiguous and KERNEL_DTYPES.get(channels_last.dtype) == (
+            channels_last.dtype, 0):
+        return channels_last, 0.0
+    cached = renderer._channel_grids
     if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)) \
             or cached[1] != level:
-        renderer._channel_grids = (list(states), level, np.stack([grid for grid, _ in parts]))
+        levels = [state.level(level).values for state in states]
+        levels = [values.detach().numpy() if isinstance(values, torch.Tensor) else values for values in levels]
+        kernel_dtype, offset = KERNEL_DTYPES.get(levels[0].dtype, (np.dtype(np.float32), 0))
+        grid = np.empty((*levels[0].shape, len(levels)), kernel_dtype)
+        for index, values in enumerate(levels):
+            if offset:  # two's complement as an unsigned view with its top bit flipped (kernel_values)
+                values = np.bitwise_xor(np.ascontiguousarray(values).view(kernel_dtype), kernel_dtype.type(offset))
+            grid[..., index] = values
+        renderer._channel_grids = (list(states), level, (grid, float(offset)))
         cached = renderer._channel_grids
-    return cached[2], offset
+    return cached[2]
 
 
 def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -> str:
@@ -180,10 +201,8 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     camera = None if camera is None else camera.to(renderer.device)
     height, width = check_image_size(image_size)
     level = int(level)
-    channels = channel_views(renderer, renderer._adopt(volume), channel_axis)
-    for index, channel in enumerate(channels):
-        check_volume_array(channel, name=f"channel {index}")
-    states = [renderer._volume_state(channel) for channel in channels]
+    volume = renderer._adopt(volume)
+    states = channel_states(renderer, volume, channel_axis)
     shapes = {tuple(state.shape) for state in states}
     if len(shapes) != 1:
         raise ValueError(f"the channels must share one (D, H, W) shape, got {sorted(shapes)}")
@@ -226,8 +245,8 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     backend = choose_channel_backend(renderer, context, needs_graph, states[0].level(level).kernel_dtype)
     renderer.last_stats["backend"] = backend
     if backend == "fused":
-        grids, offset = kernel_grids(renderer, states, level)
-        rgba = fused_driver.render_channels(context, grids, offset, stopper(should_stop), renderer.fused_threads)
+        grid, offset = kernel_grids(renderer, volume, channel_axis, states, level)
+        rgba = fused_driver.render_channels(context, grid, offset, stopper(should_stop), renderer.fused_threads)
     else:
         add_grids(context, states, level, spacing, shaded)
         rgba = render_chunks(context, needs_graph, stopper(should_stop), renderer.max_memory_bytes)

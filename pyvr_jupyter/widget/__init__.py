@@ -7,9 +7,10 @@ Folders follow the architecture, each importing only those below it:
 - ``view/``: ``VolumeView`` (anywidget) and its parts (frames, scheduling, browser messages,
   overlays, clipping, time); ``record`` writes what it shows as a movie;
 - ``slices/``: ``SliceView`` (anywidget), one slice of a volume;
-- ``controls/``: ``ControlPanel``, ``ClipControls``, ``LabelList``, ``TimePlayer`` and ``ViewControls`` (ipywidgets);
+- ``controls/``: ``ControlPanel``, ``ClipControls``, ``LabelList``, ``ChannelList``, ``TimePlayer`` and
+  ``ViewControls`` (ipywidgets);
 - ``editor/``: ``TransferFunctionEditor`` (ipycanvas);
-- ``clipping``, ``closing``, ``labels``, ``_traits``: what several of them share.
+- ``clipping``, ``closing``, ``labels``, ``channels``, ``_traits``: what several of them share.
 
 Importing this module loads anywidget, ipywidgets and ipycanvas; the renderer
 (``pyvr_jupyter.torch_renderer``) never does. Every name in ``__all__`` is also importable from
@@ -22,11 +23,12 @@ Example:
 """
 
 from ..imaging.overlays import draw_overlays
-from .controls import ClipControls, ControlPanel, LabelList, TimePlayer, ViewControls
+from .controls import ChannelList, ClipControls, ControlPanel, LabelList, TimePlayer, ViewControls
 from .editor import TransferFunctionEditor
 from .layout import SliceViewer, viewer
 from .slices import SliceView
 from .view import VolumeView, record
 
-__all__ = ["VolumeView", "SliceView", "TransferFunctionEditor", "ControlPanel", "ClipControls", "LabelList", "TimePlayer",
+__all__ = ["VolumeView", "SliceView", "TransferFunctionEditor", "ControlPanel", "ClipControls", "LabelList",
+           "ChannelList", "TimePlayer",
            "ViewControls", "viewer", "SliceViewer", "record", "draw_overlays"]

@@ -63,8 +63,11 @@ class SliceViewer(widgets.VBox):
             source, spacing, origin = view.multiscale, None, None
         # A CT's slices are read in grey through a CT window, whatever the 3-D view's colours.
         ct_preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
+        # A view mixing channels: the slices show the channel the editor edits, in grey (a dye's
+        # one colour would fill the plane), in its window.
+        channels = view.channels is not None
         look = (dict(value_range=ct_preset.slice_window, colormap="gray") if ct_preset is not None else
-                dict(value_range=view.value_range, colormap=view.colormap))
+                dict(value_range=view.value_range, colormap="gray" if channels else view.colormap))
         self.slices = tuple(
             SliceView(source, axis, spacing=spacing, origin=origin, display_size=slice_size, units=view.units,
                       orientation=view.orientation, labels=view.labels, **look)
@@ -72,17 +75,18 @@ class SliceViewer(widgets.VBox):
         first = self.slices[0]
         shared = ("crosshair", "convention") + (("value_range", "colormap") if ct_preset is not None else ())
         self._links = [widgets.link((first, name), (other, name)) for other in self.slices[1:] for name in shared]
-        from_view = ("units",) if ct_preset is not None else ("value_range", "colormap", "units")
+        from_view = (("units",) if ct_preset is not None else ("value_range", "units") if channels else
+                     ("value_range", "colormap", "units"))
         for slice_view in self.slices:
             self._links += [widgets.link((view, name), (slice_view, name)) for name in from_view]
-        view.observe(self._on_time_index, names="time_index")
+        view.observe(self._on_shown_volume, names=["time_index", "active_channel"])
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
             grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))
         self.controls = ViewControls(view, display=self.grid, close_view=close_view, **editor_options)
         super().__init__([self.controls])
 
-    def _on_time_index(self, change) -> None:
-        """The view shows another time point: so do the slices (same grid, same cross-hair)."""
+    def _on_shown_volume(self, change) -> None:
+        """The view shows another time point or channel: so do the slices (same grid, same cross-hair)."""
         for slice_view in self.slices:
             slice_view.volume = self.view.volume
 
@@ -127,7 +131,7 @@ class SliceViewer(widgets.VBox):
                 link.unlink()
         self._links = []
         with contextlib.suppress(ValueError):  # closed twice, or the view closed first
-            self.view.unobserve(self._on_time_index, names="time_index")
+            self.view.unobserve(self._on_shown_volume, names=["time_index", "active_channel"])
         self.controls.close()  # the grid, the slices in it, the editor, the panel (and the view)
         for slice_view in self.slices:
             slice_view.close()
@@ -148,7 +152,9 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
             titles.
         view_options: passed to ``VolumeView`` (``spacing``, ``colormap``, ``width``, overlays
             such as ``show_axes=True``, ``labels=`` a segmentation: drawn in the view and the
-            slices, listed under the panel, ...).
+            slices, listed under the panel; ``channel_axis=`` and ``colormaps=`` for a volume of
+            several channels: mixed in the view, listed above the editor, the slices showing the
+            channel being edited, ...).
 
     Closing the box it returns closes everything it made, the view included.
 

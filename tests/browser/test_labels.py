@@ -1,6 +1,6 @@
 """viewer(volume, slices=True, labels=...) in JupyterLab: the label list shows under the panel,
-hovering over a slice names the label under the pointer, and unticking a label in the list
-redraws the 3-D view and the slices without it."""
+hovering over a slice or the 3-D view names the label under the pointer, and unticking a label
+in the list redraws the 3-D view and the slices without it."""
 
 import os
 import shutil
@@ -8,7 +8,7 @@ import shutil
 import nbformat
 import pytest
 
-from jupyter_harness import TOKEN, JupyterServer, run_cell, wait_frame_after, wait_kernel_idle
+from jupyter_harness import TOKEN, JupyterServer, run_cell, shoot, wait_frame_after, wait_kernel_idle
 
 SOURCE = ("import numpy as np\n"
           "from pyvr_jupyter import LabelMap, create_test_volume, viewer\n"
@@ -86,6 +86,21 @@ def test_hovering_a_slice_names_the_label(page):
     page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
     page.wait_for_function("(el) => /right half/.test(el.textContent)", arg=readout.element_handle(), timeout=10_000)
     assert readout.get_attribute("data-label") == "2 · right half"
+
+
+def test_hovering_the_3d_view_names_the_label_under_the_pointer(page):
+    canvas = page.locator("canvas.pyvr-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    label = page.locator(".pyvr-hover-label")
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("(el) => /left half|right half/.test(el.textContent) && el.style.display !== 'none'",
+                           arg=label.element_handle(), timeout=10_000)
+    shoot(page, "labels_hover_3d.png")
+    page.mouse.move(box["x"] + 3, box["y"] + 3)  # beside the sphere: no label
+    page.wait_for_function("(el) => el.textContent === ''", arg=label.element_handle(), timeout=10_000)
+    page.mouse.move(box["x"] - 40, box["y"] - 40)  # off the view
+    assert not page.errors, page.errors
 
 
 def test_unticking_a_label_hides_it_in_the_view_and_the_slices(page):

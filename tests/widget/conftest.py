@@ -19,3 +19,21 @@ def view(volume):
     v = RecordingView(volume, width=64, height=48, colormap="hot")
     yield v
     v.close()
+
+
+@pytest.fixture
+def make_view():
+    """``make_view(volume, **options)``: a 64 × 64 ``VolumeView``, closed after the test."""
+    from pyvr_jupyter import VolumeView
+
+    views = []
+
+    def build(*args, **kwargs):
+        kwargs = {"width": 64, "height": 64, **kwargs}
+        view = VolumeView(*args, **kwargs)
+        views.append(view)
+        return view
+
+    yield build
+    for view in views:
+        view.close()

@@ -1,12 +1,16 @@
 """The fused twin of several channels in one render (``stages/channels.py``), emission–absorption.
 
-``march_channels`` is ``kernel.march_tile`` with a loop over channels at each sample: the cell is
-found once, then each channel reads its own grid, value range and tables and is shaded with its
-own gradient; the channels' optical depths add and their colours are weighted by them, as
-``stages/channels.mix_channels`` does. The geometry, clipping, skipping (the union of the
-channels' occupied blocks), lighting and termination come from the render's ``KernelArgs`` (its
-grid is channel 0's); ``driver.render_channels`` runs it. ``ChannelTables`` packs the per-channel tables into padded arrays, so
-the kernel has one signature per grid dtype whatever the number of channels.
+``march_channels`` is ``kernel.march_tile`` with a loop over channels at each sample: the cell and
+its trilinear weights are found once, then each channel reads its value, is classified through
+its own value range and tables and shaded with its own gradient; the channels' optical depths
+add and their colours are weighted by them, as ``stages/channels.mix_channels`` does. The grid is
+the render's ``KernelArgs.grid`` with the channels interleaved, (D, H, W, C): a sample's channels
+then share the cache lines its corners bring in, which is what a sample costs (latency, not
+arithmetic). Skipping reads a bit per channel in each block (``channel_context.skip_empty_blocks``):
+a block is jumped over when no channel can be opaque in it, and a channel clear in the block is
+not read there. The geometry, clipping, lighting and termination are the render's;
+``driver.render_channels`` runs it. ``ChannelTables`` packs the per-channel tables into padded
+arrays, so the kernel has one signature per grid dtype whatever the number of channels.
 """
 
 from __future__ import annotations
@@ -19,9 +23,9 @@ from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, table_dtype
-from .compositing import EMISSION_ABSORPTION
-from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
-from .rays import place_sample, ray_direction, segment, skip_empty_block
+from .compositing import EMISSION_ABSORPTION, passing_fraction
+from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
+from .rays import block_index, place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
 __all__ = ["ChannelTables", "channel_tables", "march_channels", "tiny_channel_args", "covers"]
@@ -30,7 +34,6 @@ __all__ = ["ChannelTables", "channel_tables", "march_channels", "tiny_channel_ar
 class ChannelTables(NamedTuple):
     """Per channel: value range and transfer-function tables, padded to the longest (C, K)."""
 
-    grids: np.ndarray  # (C, D, H, W, 1) grid dtype: each channel's values
     vmin: np.ndarray  # (C,) float64, in the grid's own units (an offset added, as kernel_args's)
     inv_span: np.ndarray  # (C,) float64
     opacity_positions: np.ndarray  # (C, Ko) table dtype
@@ -54,38 +57,38 @@ def _padded(tables: list, n_channels: int, dtype) -> tuple:
             np.array([u for _, _, u in tables], bool))
 
 
-def channel_tables(channels: list, grids: np.ndarray, offset: float) -> ChannelTables:
-    """``ChannelTables`` of the channels' ``RenderContext``s, read from ``grids`` (C, D, H, W, 1)
-    whose values carry ``offset`` (``VolumeLevel.kernel_values``)."""
-    dtype = table_dtype(grids.dtype)
+def channel_tables(channels: list, grid: np.ndarray, offset: float) -> ChannelTables:
+    """``ChannelTables`` of the channels' ``RenderContext``s, read from ``grid`` (D, H, W, C) whose
+    values carry ``offset`` (``VolumeLevel.kernel_values``)."""
+    dtype = table_dtype(grid.dtype)
     opacity = _padded([_table(c.opacity, dtype, 1) for c in channels], len(channels), dtype)
     color = _padded([_table(c.color, dtype, 3) for c in channels], len(channels), dtype)
-    return ChannelTables(grids, np.array([float(c.vmin) + offset for c in channels]),
+    return ChannelTables(np.array([float(c.vmin) + offset for c in channels]),
                          np.array([1.0 / (float(c.vmax) - float(c.vmin)) for c in channels]), *opacity, *color)
 
 
 def tiny_channel_args(grid_dtype) -> ChannelTables:
-    """A 2-channel ``ChannelTables`` of 2³ grids of ``grid_dtype``: compiles the signature."""
+    """A 2-channel ``ChannelTables`` for a grid of ``grid_dtype``: compiles the signature."""
     dtype = table_dtype(grid_dtype)
     knots = np.array([[0.0, 1.0]] * 2, dtype)
-    return ChannelTables(np.zeros((2, 2, 2, 2, 1), np.dtype(grid_dtype)), np.zeros(2), np.ones(2), knots, knots,
+    return ChannelTables(np.zeros(2), np.ones(2), knots, knots,
                          np.full(2, 2, np.int64), np.ones(2, bool), knots, np.zeros((2, 2, 3), dtype),
                          np.full(2, 2, np.int64), np.ones(2, bool))
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def march_channels(args, tables, first_pixel, out, samples):
-    """Render the pixels ``first_pixel ..`` of ``args``' image of the channels in ``tables``
-    (``ChannelTables``) into ``out`` (n_rays, 4), premultiplied; ``samples`` (n_rays,) gets how
-    many samples each ray classified."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid0, box_min, voxel_scale, gradient_scale,
+    """Render the pixels ``first_pixel ..`` of ``args``' image, whose grid holds the channels
+    (D, H, W, C) classified by ``tables`` (``ChannelTables``), into ``out`` (n_rays, 4),
+    premultiplied; ``samples`` (n_rays,) gets how many samples each ray classified."""
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
      _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, light_model, light, light_direction,
      _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt, _li) = args
-    (grids, vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
+    (vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
      color_values, color_knots, color_uniform) = tables
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
-    n_channels = grids.shape[0]
+    n_channels = grid.shape[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in prange(out.shape[0]):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
@@ -103,18 +106,26 @@ def march_channels(args, tables, first_pixel, out, samples):
                 if transmittance <= termination:
                     break
                 boundary = (k // termination_every + 1) * termination_every
+            bits = 0xFF  # which channels can be opaque here (bit 7: channels 7 and up)
             if skipping:
-                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied)
-                if next_k != k:
-                    k = next_k
+                bz, by, bx = block_index(px, py, pz, box_min, block_scale, occupied)
+                bits = occupied[bz, by, bx]
+                if bits == 0:
+                    k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied)
                     continue
             classified += 1
-            i, j, c, fx, fy, fz = cell(grid0, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],
+            i, j, c, fx, fy, fz = cell(grid, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],
                                        (pz - box_min[2]) * voxel_scale[2])
-            tau = emit_r = emit_g = emit_b = 0.0
+            weights = corner_weights(fx, fy, fz)
+            # One opaque channel composites as a single medium (no logarithms); from the second on,
+            # the channels' optical depths add and weight their colours.
+            ratio = delta * inv_unit_distance
+            active = 0
+            first_a = first_r = first_g = first_b = tau = emit_r = emit_g = emit_b = 0.0
             for channel in range(n_channels):
-                grid = grids[channel]
-                s = (trilinear(grid, i, j, c, fx, fy, fz)[0] - vmins[channel]) * inv_spans[channel]
+                if (bits >> min(channel, 7)) & 1 == 0:  # clear in this block
+                    continue
+                s = (blend(grid, i, j, c, channel, weights) - vmins[channel]) * inv_spans[channel]
                 a = min(max(s, 0.0), 1.0)
                 if use_opacity:
                     n = opacity_knots[channel]
@@ -128,16 +139,29 @@ def march_channels(args, tables, first_pixel, out, samples):
                     r, g, b = lookup_rgb(color_positions[channel, :n], color_values[channel, :n],
                                          color_uniform[channel], s)[:3]
                 if light_model != NO_LIGHT:
-                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
+                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz, channel)
                     gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
                     r, g, b = lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light)
-                # τ_c = −(Δs / unit)·ln(1 − a_c), as stages/compositing.optical_depth
-                depth = -delta * inv_unit_distance * math.log(1.0 - min(a, 1.0 - OPACITY_CLAMP))
+                active += 1
+                if active == 1:
+                    first_a, first_r, first_g, first_b = a, r, g, b
+                    continue
+                if active == 2:
+                    tau = optical_depth(first_a, ratio)
+                    emit_r, emit_g, emit_b = tau * first_r, tau * first_g, tau * first_b
+                depth = optical_depth(a, ratio)
                 tau += depth
                 emit_r += depth * r
                 emit_g += depth * g
                 emit_b += depth * b
-            if tau > 0.0:
+            if active == 1:
+                passing = passing_fraction(first_a, ratio)
+                weight = transmittance * (1.0 - passing)
+                red += weight * first_r
+                green += weight * first_g
+                blue += weight * first_b
+                transmittance *= passing
+            elif active > 1:
                 passing = math.exp(-tau)
                 weight = transmittance * (1.0 - passing) / tau
                 red += weight * emit_r
@@ -147,6 +171,13 @@ def march_channels(args, tables, first_pixel, out, samples):
             k += 1
         samples[ray] = classified
         out[ray, 0], out[ray, 1], out[ray, 2], out[ray, 3] = red, green, blue, 1.0 - transmittance
+
+
+@njit(inline="always", fastmath=True)
+def optical_depth(a, ratio):
+    """τ = −(Δs / unit)·ln(1 − a) of opacity ``a`` per unit distance over a step of ``ratio`` =
+    Δs / unit, ``a`` clamped as ``stages/compositing.optical_depth`` clamps it."""
+    return -ratio * math.log(1.0 - min(a, 1.0 - OPACITY_CLAMP))
 
 
 def covers(context) -> bool:

@@ -109,14 +109,14 @@ def render_context(context, check_stop, threads: int | None = None) -> torch.Ten
     return torch.from_numpy(out)
 
 
-def render_channels(context, grids: np.ndarray, offset: float, check_stop, threads: int | None = None) -> torch.Tensor:
+def render_channels(context, grid: np.ndarray, offset: float, check_stop, threads: int | None = None) -> torch.Tensor:
     """(H·W, 4) RGBA of a ``RenderContext`` with channels (``channel_context``) through
-    ``channels.march_channels``, reading ``grids`` (C, D, H, W, 1) whose values carry ``offset``."""
-    context.kernel_grid, context.value_offset = grids[0], offset
+    ``channels.march_channels``, reading ``grid`` (D, H, W, C) whose values carry ``offset``."""
+    context.kernel_grid, context.value_offset = grid, offset
     args = kernel_args(context)
-    tables = channel_tables(context.channels, grids, offset)
+    tables = channel_tables(context.channels, grid, offset)
     n_pixels = args.width * args.height
-    out = np.zeros((n_pixels, 4), dtype=table_dtype(grids.dtype))
+    out = np.zeros((n_pixels, 4), dtype=table_dtype(grid.dtype))
     samples = np.zeros(n_pixels, dtype=np.int64)
     threads = min(threads or POOL_SIZE, max(1, n_pixels // MIN_PIXELS_PER_THREAD))
     for first, last in tiles(n_pixels):

@@ -119,7 +119,7 @@ def march_tile(args, first_pixel, out, samples):
                     gx, gy, gz = surface_normal(label_rows, label_table, px - box_min[0], py - box_min[1],
                                                 pz - box_min[2], label_scale, NORMAL_REACH)
                 elif grid.shape[3] == 1:
-                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz)
+                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz, 0)
                     gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
                 r, g, b = lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light)
             # 7. Compositing: α = 1 − (1 − a)^(Δs / unit).

@@ -12,8 +12,8 @@ import math
 
 from numba import njit
 
-__all__ = ["cell", "trilinear", "central_gradient", "nearest_row", "label_surface", "surface_normal", "knot", "lookup_scalar",
-           "lookup_rgb"]
+__all__ = ["cell", "corner_weights", "blend", "trilinear", "central_gradient", "nearest_row", "label_surface",
+           "surface_normal", "knot", "lookup_scalar", "lookup_rgb"]
 
 
 @njit(inline="always", fastmath=True)
@@ -83,25 +83,34 @@ def surface_normal(rows, table, x, y, z, scale, reach):
 
 
 @njit(inline="always", fastmath=True)
-def _blend(grid, k, j, i, c, w000, w001, w010, w011, w100, w101, w110, w111):
-    return (w000 * grid[k, j, i, c] + w001 * grid[k, j, i + 1, c] + w010 * grid[k, j + 1, i, c]
-            + w011 * grid[k, j + 1, i + 1, c] + w100 * grid[k + 1, j, i, c] + w101 * grid[k + 1, j, i + 1, c]
-            + w110 * grid[k + 1, j + 1, i, c] + w111 * grid[k + 1, j + 1, i + 1, c])
+def corner_weights(fx, fy, fz):
+    """The trilinear weights of a cell's 8 corners at fractions (fx, fy, fz), in the order
+    (z, y, x) = 000, 001, 010, 011, 100, 101, 110, 111 (``blend``'s)."""
+    gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
+    return (gz * gy * gx, gz * gy * fx, gz * fy * gx, gz * fy * fx,
+            fz * gy * gx, fz * gy * fx, fz * fy * gx, fz * fy * fx)
+
+
+@njit(inline="always", fastmath=True)
+def blend(grid, i, j, k, channel, weights):
+    """Channel ``channel`` of ``grid`` (D, H, W, C) blended over the cell (i, j, k) with the
+    ``corner_weights``: a sample's value, its weights shared by every channel read there."""
+    w000, w001, w010, w011, w100, w101, w110, w111 = weights
+    return (w000 * grid[k, j, i, channel] + w001 * grid[k, j, i + 1, channel] + w010 * grid[k, j + 1, i, channel]
+            + w011 * grid[k, j + 1, i + 1, channel] + w100 * grid[k + 1, j, i, channel]
+            + w101 * grid[k + 1, j, i + 1, channel] + w110 * grid[k + 1, j + 1, i, channel]
+            + w111 * grid[k + 1, j + 1, i + 1, channel])
 
 
 @njit(inline="always", fastmath=True)
 def trilinear(grid, i, j, k, fx, fy, fz):
     """Channels 0..3 of ``grid`` (D, H, W, C) blended over the cell (i, j, k) with fractions
     (fx, fy, fz) (from ``cell``); channels beyond C read as 0."""
-    gx, gy, gz = 1.0 - fx, 1.0 - fy, 1.0 - fz
-    w000, w001, w010, w011 = gz * gy * gx, gz * gy * fx, gz * fy * gx, gz * fy * fx
-    w100, w101, w110, w111 = fz * gy * gx, fz * gy * fx, fz * fy * gx, fz * fy * fx
-    value = _blend(grid, k, j, i, 0, w000, w001, w010, w011, w100, w101, w110, w111)
+    weights = corner_weights(fx, fy, fz)
+    value = blend(grid, i, j, k, 0, weights)
     if grid.shape[3] < 4:
         return value, 0.0, 0.0, 0.0
-    return (value, _blend(grid, k, j, i, 1, w000, w001, w010, w011, w100, w101, w110, w111),
-            _blend(grid, k, j, i, 2, w000, w001, w010, w011, w100, w101, w110, w111),
-            _blend(grid, k, j, i, 3, w000, w001, w010, w011, w100, w101, w110, w111))
+    return value, blend(grid, i, j, k, 1, weights), blend(grid, i, j, k, 2, weights), blend(grid, i, j, k, 3, weights)
 
 
 @njit(inline="always", fastmath=True)
@@ -114,9 +123,9 @@ def _row_slope(low, below, above, high, step_low, step_high, f):
 
 
 @njit(inline="always", fastmath=True)
-def central_gradient(grid, i, j, k, fx, fy, fz):
-    """(d/dx, d/dy, d/dz) per voxel step of channel 0 of ``grid`` (D, H, W, C) at the cell
-    (i, j, k) with fractions (fx, fy, fz): the central-difference gradient at the 8 corners
+def central_gradient(grid, i, j, k, fx, fy, fz, channel):
+    """(d/dx, d/dy, d/dz) per voxel step of channel ``channel`` of ``grid`` (D, H, W, C) at the
+    cell (i, j, k) with fractions (fx, fy, fz): the central-difference gradient at the 8 corners
     (one-sided on the grid's faces), blended trilinearly, as ``stages/volume_sampling.pack_grid``
     stores it and ``grid_sample`` reads it. Computed from the value grid, so a value grid alone
     (no stored gradient) shades as the packed one does."""
@@ -133,14 +142,14 @@ def central_gradient(grid, i, j, k, fx, fy, fz):
         wa_y, wb_z = (fy if a else 1.0 - fy), (fz if b else 1.0 - fz)
         wa_x = fx if a else 1.0 - fx
         jj, kk, ii = j + a, k + b, i + a
-        gx += wa_y * wb_z * _row_slope(grid[kk, jj, i0, 0], grid[kk, jj, i, 0], grid[kk, jj, i + 1, 0],
-                                       grid[kk, jj, i3, 0], sx0, sx1, fx)
-        gy += wa_x * wb_z * _row_slope(grid[kk, j0, ii, 0], grid[kk, j, ii, 0], grid[kk, j + 1, ii, 0],
-                                       grid[kk, j3, ii, 0], sy0, sy1, fy)
+        gx += wa_y * wb_z * _row_slope(grid[kk, jj, i0, channel], grid[kk, jj, i, channel],
+                                       grid[kk, jj, i + 1, channel], grid[kk, jj, i3, channel], sx0, sx1, fx)
+        gy += wa_x * wb_z * _row_slope(grid[kk, j0, ii, channel], grid[kk, j, ii, channel],
+                                       grid[kk, j + 1, ii, channel], grid[kk, j3, ii, channel], sy0, sy1, fy)
         wb_y = fy if b else 1.0 - fy
         jb = j + b
-        gz += wa_x * wb_y * _row_slope(grid[k0, jb, ii, 0], grid[k, jb, ii, 0], grid[k + 1, jb, ii, 0],
-                                       grid[k3, jb, ii, 0], sz0, sz1, fz)
+        gz += wa_x * wb_y * _row_slope(grid[k0, jb, ii, channel], grid[k, jb, ii, channel],
+                                       grid[k + 1, jb, ii, channel], grid[k3, jb, ii, channel], sz0, sz1, fz)
     return gx, gy, gz
 
 

@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-__all__ = ["ray_direction", "slab", "segment", "place_sample", "skip_empty_block"]
+__all__ = ["ray_direction", "slab", "segment", "place_sample", "block_index", "skip_empty_block"]
 
 
 @njit(inline="always", fastmath=True)
@@ -85,14 +85,22 @@ def place_sample(t0, t1, k, count, step):
 
 
 @njit(inline="always", fastmath=True)
-def skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied):
-    """The index of the next sample to take: ``k`` itself when the sample at (px, py, pz) lies in
-    an occupied block, else the first sample past the empty block's exit. ``occupied`` is the
-    padded block grid (``empty_space.pad_blocks``)."""
+def block_index(px, py, pz, box_min, block_scale, occupied):
+    """(bz, by, bx): the block of the padded block grid ``occupied`` (``empty_space.pad_blocks``)
+    that holds the point (px, py, pz)."""
     nbz, nby, nbx = occupied.shape[0], occupied.shape[1], occupied.shape[2]
     bx = min(max(int(math.floor((px - box_min[0]) * block_scale[0])) + 1, 0), nbx - 1)
     by = min(max(int(math.floor((py - box_min[1]) * block_scale[1])) + 1, 0), nby - 1)
     bz = min(max(int(math.floor((pz - box_min[2]) * block_scale[2])) + 1, 0), nbz - 1)
+    return bz, by, bx
+
+
+@njit(inline="always", fastmath=True)
+def skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied):
+    """The index of the next sample to take: ``k`` itself when the sample at (px, py, pz) lies in
+    an occupied block, else the first sample past the empty block's exit. ``occupied`` is the
+    padded block grid (``empty_space.pad_blocks``)."""
+    bz, by, bx = block_index(px, py, pz, box_min, block_scale, occupied)
     if occupied[bz, by, bx] != 0:
         return k
     t_exit = 1e300

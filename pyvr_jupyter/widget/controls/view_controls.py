@@ -1,5 +1,6 @@
 """ViewControls: a view beside its transfer-function editor and control panel (and, for a time
-series, its player; for a view with labels, their list), all in sync.
+series, its player; for a view with labels, their list; for a view mixing channels, theirs),
+all in sync.
 
 What ``VolumeView.controls()`` and ``widget.layout.controls`` return, and what
 ``widget.layout.SliceViewer`` puts its grid beside. It combines the editor (``widget.editor``) and
@@ -8,7 +9,7 @@ offer this box without an import cycle.
 
 Example:
     >>> box = ViewControls(view)          # the same as view.controls()
-    >>> box.editor, box.panel, box.player, box.labels
+    >>> box.editor, box.panel, box.player, box.labels, box.channels
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import ipywidgets as widgets
 
 from ..closing import close_parts, close_tree
 from ..editor import TransferFunctionEditor
+from .channel_list import ChannelList
 from .label_list import LabelList
 from .panel import ControlPanel
 from .time_player import TimePlayer
@@ -37,10 +39,14 @@ class ViewControls(widgets.HBox):
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
         self.labels = LabelList(view)  # hidden while the view has no labels
+        # A view mixing channels lists them (visibility, which one the editor edits) above the editor.
+        self.channels = ChannelList(view) if getattr(view, "channels", None) is not None else None
         # A time series gets a player (Play + slider on time_index) above the editor.
         self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
         # The controls wrap under the view when the notebook is too narrow for both side by side.
         column = [self.editor, self.panel, self.labels]
+        if self.channels is not None:
+            column.insert(0, self.channels)
         if self.player is not None:
             column.insert(0, self.player)
         side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))

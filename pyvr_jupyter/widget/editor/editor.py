@@ -34,11 +34,13 @@ import torch
 import traitlets
 from ipycanvas import MultiCanvas
 
-from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from ...torch_renderer import OpacityTransferFunction
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 from ..closing import close_parts, close_tree
+from .channel_switch import ChannelSwitch
 from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
 from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names
 from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
@@ -116,7 +118,7 @@ class TransferFunctionEditor(widgets.VBox):
             points = (opacity_tf or OpacityTransferFunction.linear(0.0, 0.1)).get_control_points()
             value_range = tuple(value_range) if value_range is not None else self.data_range
         self._points = [list(p) for p in points]
-        self.color_tf = ColorTransferFunction(colormap)
+        self.color_tf = channel_color(colormap)
 
         self.canvas = MultiCanvas(3, width=self.width, height=self.height)
         self.canvas.on_mouse_down(self.mouse_down)
@@ -130,7 +132,11 @@ class TransferFunctionEditor(widgets.VBox):
         if max_opacity is None:
             max_opacity = _axis_top(self._points)
         is_ct = getattr(view, "ct_preset", None) is not None or ct_preset_for(volume) is not None
-        controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity, ct=is_ct)
+        channels = getattr(view, "channels", None) is not None  # a view mixing channels: a switcher
+        colors = [*view.channel_colormaps, *CHANNEL_COLORS] if channels else ()
+        controls = EditorControls.build(colormap, self.data_range, value_range, max_opacity, ct=is_ct, colors=colors)
+        self.channel_switch = ChannelSwitch(self, view) if channels else None
+        """The channel switcher (``channel_switch``) for a view mixing channels, else None."""
         self.colormap_picker, self.preset_picker = controls.colormap_picker, controls.preset_picker
         self.window, self.window_readout = controls.window, controls.window_readout
         self.opacity_scale = controls.opacity_scale
@@ -139,7 +145,8 @@ class TransferFunctionEditor(widgets.VBox):
         self.window.observe(self._on_window, names="value")
         self._links = [widgets.link((self, "colormap"), (self.colormap_picker, "value")),
                        widgets.link((self, "max_opacity"), (self.opacity_scale, "value"))]
-        super().__init__([self.canvas, *controls.rows()], layout=widgets.Layout(width=f"{self.width + 4}px", max_width="100%"),
+        rows = ([self.channel_switch.picker] if self.channel_switch else []) + controls.rows()
+        super().__init__([self.canvas, *rows], layout=widgets.Layout(width=f"{self.width + 4}px", max_width="100%"),
                          opacity_points=[list(p) for p in self._points], colormap=colormap,
                          value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
         self.observe(self._on_points_trait, names="opacity_points")
@@ -162,6 +169,8 @@ class TransferFunctionEditor(widgets.VBox):
             with contextlib.suppress(ValueError):  # unlinked already
                 link.unlink()
         self._links = []
+        if getattr(self, "channel_switch", None) is not None:
+            self.channel_switch.close()
         if getattr(self, "view", None) is not None:
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
@@ -336,7 +345,7 @@ class TransferFunctionEditor(widgets.VBox):
 
     # ---- controls -----------------------------------------------------------------------
     def _on_colormap_picked(self, change) -> None:
-        self.color_tf = ColorTransferFunction(change["new"])
+        self.color_tf = channel_color(change["new"])
         self.draw()
         if self.view is not None and not self._syncing:
             self.view.colormap = change["new"]
@@ -374,6 +383,8 @@ class TransferFunctionEditor(widgets.VBox):
             if change["name"] == "opacity_points":
                 self.opacity_points = [list(p) for p in change["new"]]
             elif change["name"] == "colormap":
+                if change["new"] not in self.colormap_picker.options:  # a colour the picker did not offer
+                    self.colormap_picker.options = (change["new"], *self.colormap_picker.options)
                 self.colormap_picker.value = change["new"]
             elif change["name"] == "value_range":
                 low, high = change["new"]
@@ -381,6 +392,25 @@ class TransferFunctionEditor(widgets.VBox):
         finally:
             self._syncing = False
         self.draw()
+
+    def show_values(self, volume) -> None:
+        """Draw the histogram of ``volume`` (another channel's values) and span the window slider
+        over its data range, keeping the view's window."""
+        check_volume_array(volume)
+        self._volume = volume
+        self.data_range = data_range_of(volume)
+        self._histogram = log_histogram(volume, self.data_range)
+        low, high = self.value_range if self.view is None else self.view.value_range
+        lowest, highest = min(self.data_range[0], low), max(self.data_range[1], high)
+        self._syncing = True
+        try:
+            with self.window.hold_trait_notifications():
+                self.window.min, self.window.max = lowest, highest
+                self.window.step = (highest - lowest) / 1000
+                self.window.value = [low, high]
+        finally:
+            self._syncing = False
+        self._redraw()
 
     # ---- JSON ---------------------------------------------------------------------------
     def to_json(self) -> str:

@@ -49,13 +49,16 @@ class EditorControls(NamedTuple):
 
     @classmethod
     def build(cls, colormap: str, data_range: tuple[float, float], value_range, max_opacity: float,
-              ct: bool = False) -> EditorControls:
+              ct: bool = False, colors=()) -> EditorControls:
         """Controls showing ``colormap``, the window ``value_range`` (on a slider spanning
         ``data_range``, widened to hold a window reaching beyond it) and ``max_opacity`` as the
-        axis top; ``ct``: the preset picker offers the CT presets too (window, colours, curve)."""
+        axis top; ``ct``: the preset picker offers the CT presets too (window, colours, curve);
+        ``colors``: single colours offered before the colormaps (a channel view's dyes)."""
         half = widgets.Layout(width="50%", min_width="0")
         label = {"description_width": "64px"}
-        colormap_picker = widgets.Dropdown(options=colormap_names(), value=colormap, description="colormap",
+        names = colormap_names()
+        options = [c for c in dict.fromkeys([*colors, colormap]) if c not in names] + names
+        colormap_picker = widgets.Dropdown(options=options, value=colormap, description="colormap",
                                            layout=half, style=label)
         ct_presets = [CT_PRESET_PREFIX + name for name in CT_PRESETS] if ct else []
         preset_picker = widgets.Dropdown(options=["(custom)", "auto"] + ct_presets + list(OPACITY_PRESETS),

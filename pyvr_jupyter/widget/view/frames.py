@@ -166,6 +166,9 @@ class FrameSource:
                            label_mode=view.label_mode)
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
+            if view.channels is not None:  # all channels mixed, each with its own window
+                volume = view.channels
+                options.update(view._channel_render_options())
         region = regions.region(camera, image_size) if regions is not None and kind != PREVIEW else None
         if regions is not None:  # which region of a lazy volume this frame draws (None: the base)
             self._stats["region_shown"] = None if region is None else region[0]
@@ -175,10 +178,11 @@ class FrameSource:
             renderer.spacing, renderer.origin = region.spacing, region.origin
             options["step_size"] = step_voxels * float(renderer.spacing.min())
             volume = region.data
-        volume = self._held(volume)  # outside the lock: it may hash the array once
-        if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
-            options["level"] = self._level_while_compiling(volume, level)
-            self._level_rendered = options["level"]
+        if "channel_axis" not in options:  # one volume (channels are kept by the renderer, by their array)
+            volume = self._held(volume)  # outside the lock: it may hash the array once
+            if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
+                options["level"] = self._level_while_compiling(volume, level)
+                self._level_rendered = options["level"]
         with torch.no_grad():
             start = time.perf_counter()
             image = (series.render(renderer, t, camera, should_stop=should_stop, **options) if series is not None

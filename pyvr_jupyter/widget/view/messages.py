@@ -14,6 +14,8 @@ import math
 import threading
 from typing import Callable
 
+from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
+from ...torch_renderer.tools.label_picking import label_at_pixel
 from .._traits import BrowserInput
 from . import quiet_status
 from .frames import FrameSource
@@ -137,6 +139,24 @@ class BrowserMessages:
         width = round(_finite(message["width"], "width", 16, MAX_SIDE))
         height = round(_finite(message["height"], "height", 16, MAX_SIDE))
         self._view.edit(width=width, height=height)
+
+    def _on_hover(self, message) -> None:
+        """The pointer rests at (x, y), fractions of the view's width and height (null: it left):
+        name the label drawn there in ``hover_label`` (``tools.label_picking``)."""
+        view = self._view
+        if message["x"] is None or view.labels is None or \
+                STRATEGIES[view.compositing].family != EMISSION_ABSORPTION:
+            view.hover_label = ""
+            return
+        x, y = _finite(message["x"], "x", 0.0, 1.0), _finite(message["y"], "y", 0.0, 1.0)
+        with self._lock:  # the state the frame shows
+            camera, volume, labels, renderer = view.camera.clone(), view.volume, view.labels, view.renderer
+            size = (view.height, view.width)
+            options = dict(value_range=tuple(view.value_range), step_size=view.step_size * float(renderer.spacing.min()),
+                           label_mode=view.label_mode, clip_box=view.clip_box, clip_planes=list(view.clip_planes))
+        pixel = (min(int(y * size[0]), size[0] - 1), min(int(x * size[1]), size[1] - 1))
+        label = label_at_pixel(renderer, volume, camera, size, pixel, labels, **options)
+        view.hover_label = "" if label is None else f"{label} · {labels.names.get(label, '')}"
 
     def _on_buffers_missing(self, message) -> None:
         """A frame arrived without its binary buffer: the widget manager drops them (Colab)."""

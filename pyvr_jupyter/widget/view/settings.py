@@ -24,9 +24,10 @@ from typing import Any, Callable
 
 import traitlets
 
-from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, Lighting,
                                OpacityTransferFunction)
 from ...torch_renderer._checks import check_choice, check_step_size, check_value_range
+from ...torch_renderer.stages.channels import channel_color
 from ...torch_renderer.stages.labels import LABEL_MODES
 from .._traits import trait_errors
 
@@ -56,7 +57,7 @@ def _compositing(name: str, value: str) -> str:
 
 
 def _colormap(name: str, value: str) -> str:
-    ColorTransferFunction(value, n_entries=2)
+    channel_color(value)  # a colormap, or one colour (a channel's dye)
     return value
 
 

@@ -32,12 +32,14 @@ from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunc
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned
+from ...torch_renderer.stages.channels import channel_color, split_channels
+from ..channels import ChannelTraits
 from ..closing import close_parts
 from ..controls.view_controls import ViewControls
 from ..labels import LabelTraits
 from .cells import watch_cells
 from .clip_state import ClipState
-from .defaults import default_camera, default_renderer, initial_look
+from .defaults import box_camera, default_camera, default_renderer, initial_look
 from .following import Following, color_copy, opacity_points
 from .frames import FrameSource
 from .messages import BrowserMessages
@@ -56,7 +58,7 @@ _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "fr
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
 
 
-class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
+class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -72,7 +74,10 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
     ramp (``tools.auto_tf``) in viridis, or for a CT (values in Hounsfield units) the bone preset
     (``tools.presets``; ``ct_preset`` names it). ``labels=`` a ``LabelMap`` (or an integer
     array of the volume's shape) draws a segmentation over the volume (emission–absorption
-    strategies), its table as ``LabelTraits``' traits (``widget/labels.py``).
+    strategies), its table as ``LabelTraits``' traits (``widget/labels.py``). ``channel_axis=``
+    names the axis of a 4-D ``volume`` that holds channels (fluorescence dyes, CT + dose), mixed
+    as one medium, each with its own colour (``colormaps=``, one per channel), curve, window and
+    visibility (``ChannelTraits``, ``widget/channels.py``); without it a 4-D array is a time series.
 
     Example:
         >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
@@ -145,6 +150,8 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
     # ---- time (``time_state``) -----------------------------------------------------------
     label_mode = traitlets.Unicode("blend").tag(sync=True)
     """How ``labels`` are drawn: "blend" (colours mixed into the TF's) or "iso" (surfaces)."""
+    hover_label = python_owned(traitlets.Unicode(""))
+    """"ID · name" of the label under the browser's resting pointer ('' elsewhere; ``label_picking``)."""
     time_index = Integer(0).tag(sync=True)
     """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""
     time_points = traitlets.Int(1, read_only=True)
@@ -153,7 +160,8 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
                  width: int = 512, height: int = 512, spacing=None, colormap=None, opacity=None,
-                 value_range=None, orientation: str | None = None, labels=None, **render_options):
+                 value_range=None, orientation: str | None = None, labels=None, channel_axis: int | None = None,
+                 colormaps=None, **render_options):
         unknown = set(render_options) - _OPTIONS
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
@@ -165,8 +173,16 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
         if self._regions is not None:  # its value range, as its slices and renders have it
             value_range = volume.value_range if value_range is None else value_range
             volume = self._regions.base
-        series, volume = split_series(volume)  # a series shows its time point 0 first
+        if channel_axis is None and colormaps is not None:
+            raise ValueError("colormaps= gives one colour per channel: pass channel_axis= too (or colormap=)")
+        if channel_axis is not None and (self._regions is not None or labels is not None):
+            raise ValueError("channel_axis: channels are not mixed with a lazy multiscale volume or labels yet")
+        stack, series = None, None
+        if channel_axis is None:
+            series, volume = split_series(volume)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
+        if channel_axis is not None:  # the view shows (and its editor edits) one channel at a time
+            stack, volume = volume, split_channels(volume, channel_axis)[0]
         check_volume_array(volume)
         self.orientation = orientation
         """Anatomical directions of world +x, +y, +z (e.g. "RAS"), or None when unknown; when known,
@@ -183,6 +199,13 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
             self.renderer.origin = loaded_origin
         self._volume = volume
         self._time = TimeState(series, time_unit)
+        channel_traits = {}
+        if stack is not None:  # each channel's look; the single-channel traits start as channel 0's
+            volume, channel_traits = self._adopt_channels(stack, channel_axis, self.renderer, colormaps, opacity,
+                                                          value_range)
+            self._volume = volume
+            opacity, value_range, colormap = (channel_traits[name][0] for name in (
+                "channel_opacity_points", "channel_value_ranges", "channel_colormaps"))
         look = initial_look(volume, series, self.renderer, opacity, value_range, colormap)
         value_range, opacity, colormap = look.value_range, look.opacity, look.colormap
         self.ct_preset = look.ct_preset
@@ -196,11 +219,12 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
         opacity_tf = (OpacityTransferFunction(opacity_points(opacity)) if isinstance(opacity, OpacityTransferFunction)
                       else OpacityTransferFunction(opacity))
         self._default_camera = (camera.clone() if camera is not None else
+                                box_camera(volume.shape, self.renderer, orientation) if stack is not None else
                                 default_camera(volume, self.renderer, opacity_tf, value_range, orientation))
         self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
         self.renderer.set_color_transfer_function(color_copy(followed_color) if followed_color is not None else
-                                                  ColorTransferFunction(colormap))
+                                                  channel_color(colormap))
         self._following = Following(self, self.lock, opacity if isinstance(opacity, OpacityTransferFunction) else None,
                                     followed_color, camera, self._write_camera_traits)
         self._clipping = ClipState(self)
@@ -212,7 +236,9 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
                          value_range=list(value_range) if value_range is not None else
                          list(self.renderer.value_range_of(volume)),
                          lighting=self.renderer.lighting.to_dict(), **camera_traits(self.camera),
-                         **self._overlays.initial_traits(), **render_options)
+                         **self._overlays.initial_traits(), **channel_traits, **render_options)
+        if stack is not None:
+            self._apply_channel_tfs()
         self._overlays.follow()
         self._adopt_labels(labels)
         self._messages = BrowserMessages(self, self._frames, self._inputs, self.lock, self._write_camera_traits)
@@ -229,6 +255,9 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
 
     @volume.setter
     def volume(self, volume) -> None:
+        if self.channels is not None:
+            raise ValueError("this view mixes channels: assign view.channels (a stack of the same shape), "
+                             "or make a new view")
         replace_volume(self, volume)
 
     @property
@@ -340,11 +369,16 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
         self._frames.region_read()
 
     def _label_shape(self) -> tuple:
+        if self.channels is not None:
+            raise ValueError("labels are not drawn over several channels yet: view one channel with them")
         if self._regions is not None:
             raise ValueError("labels are not drawn over a lazy multiscale volume yet: view a loaded level or crop")
         return tuple(self._volume.shape)
 
     def _labels_changed(self) -> None:
+        self._frames.request(FULL)
+
+    def _channels_changed(self) -> None:
         self._frames.request(FULL)
 
     def controls(self, **editor_options) -> ViewControls:
@@ -391,10 +425,12 @@ class VolumeView(LabelTraits, SettingChecks, anywidget.AnyWidget):
 
     @traitlets.observe("colormap", "opacity_points", "lighting")
     def _on_renderer_setting(self, change):
+        if change["name"] != "lighting" and self.channels is not None:
+            return  # the active channel's: ChannelTraits renders it
         with self.lock:
             if change["name"] == "colormap":
                 if not self._following.keeps_color(change["new"]):  # another map picked: shown instead
-                    self.renderer.set_color_transfer_function(ColorTransferFunction(change["new"]))
+                    self.renderer.set_color_transfer_function(channel_color(change["new"]))
             elif change["name"] == "opacity_points":
                 self.renderer.set_opacity_transfer_function(OpacityTransferFunction(change["new"]))
             else:

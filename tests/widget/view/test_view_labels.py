@@ -20,44 +20,30 @@ def scan():
     return volume, labels
 
 
-@pytest.fixture
-def make():
-    views = []
-
-    def build(*args, **kwargs):
-        view = VolumeView(*args, width=64, height=64, **kwargs)
-        views.append(view)
-        return view
-
-    yield build
-    for view in views:
-        view.close()
-
-
 def red_and_blue(labels):
     label_map = LabelMap(labels, colors={1: (1, 0, 0), 3: (0, 0, 1)}, opacity=1.0)
     label_map.set_visible(0, False)
     return label_map
 
 
-def test_frames_show_the_labels_colours_only(scan, make):
+def test_frames_show_the_labels_colours_only(scan, make_view):
     volume, labels = scan
-    view = make(volume, labels=red_and_blue(labels), use_lighting=False)
+    view = make_view(volume, labels=red_and_blue(labels), use_lighting=False)
     image = view.screenshot().astype(int)
     assert image[..., 1].max() == 0 and image[..., 0].max() > 100 and image[..., 2].max() > 100
 
 
-def test_hiding_a_label_through_its_trait_re_renders(scan, make):
+def test_hiding_a_label_through_its_trait_re_renders(scan, make_view):
     volume, labels = scan
-    view = make(volume, labels=red_and_blue(labels), use_lighting=False)
+    view = make_view(volume, labels=red_and_blue(labels), use_lighting=False)
     view.label_visible = {**view.label_visible, "3": False}
     assert view.labels.visible[view.labels.ids.tolist().index(3)] == False  # noqa: E712 (numpy bool)
     assert view.screenshot()[..., 2].max() == 0
 
 
-def test_iso_mode_draws_label_surfaces_where_the_transfer_function_is_clear(scan, make):
+def test_iso_mode_draws_label_surfaces_where_the_transfer_function_is_clear(scan, make_view):
     volume, labels = scan
-    view = make(volume, labels=red_and_blue(labels), opacity=[(0.0, 0.0), (1.0, 0.0)], use_lighting=False)
+    view = make_view(volume, labels=red_and_blue(labels), opacity=[(0.0, 0.0), (1.0, 0.0)], use_lighting=False)
     assert view.screenshot().max() == 0  # nothing: the TF is clear
     view.label_mode = "iso"
     image = view.screenshot().astype(int)
@@ -67,25 +53,25 @@ def test_iso_mode_draws_label_surfaces_where_the_transfer_function_is_clear(scan
     assert view.label_mode == "iso"
 
 
-def test_projections_show_the_volume_alone(scan, make):
+def test_projections_show_the_volume_alone(scan, make_view):
     volume, labels = scan
-    plain = make(volume, compositing="mip").screenshot()
-    assert np.array_equal(make(volume, compositing="mip", labels=red_and_blue(labels)).screenshot(), plain)
+    plain = make_view(volume, compositing="mip").screenshot()
+    assert np.array_equal(make_view(volume, compositing="mip", labels=red_and_blue(labels)).screenshot(), plain)
 
 
-def test_bad_labels_change_nothing(scan, make):
+def test_bad_labels_change_nothing(scan, make_view):
     volume, labels = scan
-    view = make(volume, labels=labels)
+    view = make_view(volume, labels=labels)
     with pytest.raises(ValueError, match="labels has shape"):
         view.labels = labels[:4]
     assert view.labels.shape == labels.shape
     with pytest.raises(ValueError, match="labels has shape"):
-        make(volume, labels=labels[:, :, :5])
+        make_view(volume, labels=labels[:, :, :5])
 
 
-def test_a_new_volume_of_another_shape_drops_the_labels(scan, make):
+def test_a_new_volume_of_another_shape_drops_the_labels(scan, make_view):
     volume, labels = scan
-    view = make(volume, labels=labels)
+    view = make_view(volume, labels=labels)
     with pytest.warns(UserWarning, match="dropped its labels"):
         view.volume = volume[:20]
     assert view.labels is None and view.label_colors == {}
@@ -102,3 +88,26 @@ def test_a_closed_view_stops_listening_to_its_map(scan):
     label_map.set_color(1, "green")  # no closed view called back
     assert not [r for r in label_map._listeners if r() is not None]
     assert reference() is None or reference().labels is None
+
+
+def test_hovering_names_the_label_under_the_pointer(scan, make_view):
+    volume, labels = scan
+    view = make_view(volume, labels=red_and_blue(labels), camera=None)
+    view.edit(camera_position=[11.5, 11.5, 120.0], camera_target=[11.5, 11.5, 11.5], fov=20.0)  # x to the right
+    hover = lambda x, y: view._messages.handle(view, {"type": "hover", "x": x, "y": y}, [])  # noqa: E731
+    hover(0.4, 0.5)
+    assert view.hover_label == "1 · label 1"
+    hover(0.6, 0.5)
+    assert view.hover_label == "3 · label 3"
+    hover(0.02, 0.5)  # beside the cube
+    assert view.hover_label == ""
+    hover(0.4, 0.5)
+    hover(None, None)  # the pointer left
+    assert view.hover_label == ""
+    ignored = view.stats()["messages_ignored"]
+    with pytest.warns(UserWarning):
+        hover("left", 0.5)
+    assert view.stats()["messages_ignored"] == ignored + 1 and view.hover_label == ""
+    view.compositing = "mip"  # a projection draws no labels: nothing is named
+    hover(0.4, 0.5)
+    assert view.hover_label == ""

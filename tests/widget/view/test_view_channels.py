@@ -1,0 +1,156 @@
+"""VolumeView with channels: frames are the renderer's channel mix with the same transfer
+functions and windows; the single-channel traits mirror the active channel both ways; hiding a
+channel removes its colour; the editor switches channel (histogram, window, curve), the channel
+list toggles and activates; bad input is refused and changes nothing."""
+
+import numpy as np
+import pytest
+import traitlets
+
+from pyvr_jupyter import OpacityTransferFunction, VolumeRenderer, viewer
+
+
+@pytest.fixture
+def stack():
+    """Two channels of 24³: a cube of 1.0 on the left (x < 12), a cube of 500 on the right."""
+    left = np.zeros((24, 24, 24), np.float32)
+    left[6:18, 6:18, 4:11] = 1.0
+    right = np.zeros((24, 24, 24), np.float32)
+    right[6:18, 6:18, 13:20] = 500.0
+    return np.stack([left, right])
+
+
+def _renderer_frame(view, stack, visible=(True, True)):
+    """What the renderer draws for ``view``'s channel traits, as uint8 (the screenshot's scale)."""
+    renderer = VolumeRenderer(stack.shape[1:])
+    clear = OpacityTransferFunction([(0, 0), (1, 0)])
+    renderer.set_channel_transfer_functions(
+        opacity=[OpacityTransferFunction(p) if shown else clear for p, shown in zip(view.channel_opacity_points,
+                                                                                   visible)],
+        colors=view.channel_colormaps)
+    image = renderer.render(stack, view.camera, image_size=(view.height, view.width), channel_axis=0,
+                            value_range=[tuple(r) for r in view.channel_value_ranges], step_size=view.step_size,
+                            use_lighting=view.use_lighting)
+    return image.numpy() * 255
+
+
+def test_frames_are_the_renderers_channel_mix(stack, make_view):
+    view = make_view(stack, channel_axis=0, colormaps=["lime", "magenta"], use_lighting=False)
+    image = view.screenshot().astype(float)
+    assert np.abs(image - _renderer_frame(view, stack)).max() <= 1.0
+    # Each channel its own window: the cube of 500 is as bright as the cube of 1.
+    green, magenta = image[..., 1].max(), image[..., 0].max()
+    assert green > 100 and magenta > 100 and abs(green - magenta) < 0.2 * green
+
+
+def test_hiding_a_channel_removes_its_colour(stack, make_view):
+    view = make_view(stack, channel_axis=0, colormaps=["lime", "magenta"], use_lighting=False)
+    view.channel_visible = [True, False]
+    image = view.screenshot().astype(float)
+    assert image[..., 0].max() == 0 and image[..., 1].max() > 100  # lime is (0, 1, 0): no red left
+    assert np.abs(image - _renderer_frame(view, stack, (True, False))).max() <= 1.0
+
+
+def test_the_single_channel_traits_mirror_the_active_channel(stack, make_view):
+    view = make_view(stack, channel_axis=0, colormaps=["lime", "magenta"])
+    assert view.colormap == "lime" and view.value_range == view.channel_value_ranges[0]
+    assert view.volume is view._channel_volumes[0] and view.n_channels == 2
+    view.active_channel = 1
+    assert view.colormap == "magenta" and view.value_range == view.channel_value_ranges[1]
+    assert view.value_range[1] >= 400 and np.shares_memory(view.volume, stack)
+    view.opacity_points = [[0.0, 0.0], [1.0, 0.3]]  # edits channel 1 only
+    view.colormap = "cyan"
+    assert view.channel_opacity_points[1] == [[0.0, 0.0], [1.0, 0.3]] and view.channel_colormaps == ["lime", "cyan"]
+    assert view.channel_opacity_points[0] != view.channel_opacity_points[1]
+    view.channel_colormaps = ["lime", "yellow"]  # a direct edit of the active channel shows in its trait
+    assert view.colormap == "yellow"
+
+
+def test_given_windows_curves_and_names_per_channel(stack, make_view):
+    view = make_view(stack, channel_axis=0, value_range=[(0, 2), (0, 1000)],
+                     opacity=[[(0, 0), (1, 0.5)], OpacityTransferFunction([(0, 0), (1, 0.2)])])
+    assert view.channel_value_ranges == [[0, 2], [0, 1000]]
+    assert view.channel_opacity_points[0][-1] == [1.0, 0.5] and abs(view.channel_opacity_points[1][-1][1] - 0.2) < 1e-6
+    assert view.channel_colormaps == ["lime", "magenta"]  # the default dyes
+    one_for_all = make_view(stack, channel_axis=0, value_range=(0, 600))
+    assert one_for_all.channel_value_ranges == [[0, 600], [0, 600]]
+
+
+def test_channels_last_and_replacing_the_channels(stack, make_view):
+    last = np.ascontiguousarray(np.moveaxis(stack, 0, -1))
+    view = make_view(last, channel_axis=-1, use_lighting=False)
+    before = view.screenshot()
+    assert before.max() > 100
+    view.channels = np.zeros_like(last)
+    assert view.screenshot().max() == 0
+    with pytest.raises(ValueError, match="shape"):
+        view.channels = last[:10]
+    with pytest.raises(ValueError, match="view.channels"):
+        view.volume = stack[0]
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(channel_axis=0, colormaps=["lime"]), "colormaps has 1 entries for 2 channels"),
+    (dict(channel_axis=0, colormaps=["lime", "no such colour"]), "neither a matplotlib colormap nor a colour"),
+    (dict(channel_axis=4), "out of range"),
+    (dict(channel_axis=0, value_range=[(0, 1)] * 3), "value_range has 3 entries for 2 channels"),
+    (dict(colormaps=["lime", "magenta"]), "pass channel_axis"),
+    (dict(channel_axis=0, labels=np.zeros((24, 24, 24), np.uint8)), "labels"),
+])
+def test_bad_channel_options_are_refused(stack, make_view, options, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make_view(stack, **options)
+
+
+def test_bad_channel_traits_change_nothing(stack, make_view):
+    view = make_view(stack, channel_axis=0)
+    for name, value in [("channel_visible", [True]), ("channel_colormaps", ["lime", "nope"]),
+                        ("channel_value_ranges", [[0, 1], [5, 5]]), ("active_channel", 2)]:
+        before = getattr(view, name)
+        with pytest.raises(traitlets.TraitError):
+            setattr(view, name, value)
+        assert getattr(view, name) == before
+
+
+def test_the_editor_switches_channel(stack, make_view):
+    view = make_view(stack, channel_axis=0, colormaps=["lime", "magenta"])
+    box = view.controls()
+    editor = box.editor
+    assert editor.channel_switch.picker.options == (("channel 0", 0), ("channel 1", 1))
+    assert editor.data_range[1] == pytest.approx(1.0) and editor.colormap_picker.value == "lime"
+    editor.channel_switch.picker.value = 1
+    assert view.active_channel == 1 and editor.data_range[1] == pytest.approx(500.0)
+    assert editor.window.max == pytest.approx(500.0) and list(editor.window.value) == view.channel_value_ranges[1]
+    assert editor.colormap_picker.value == "magenta"
+    editor.add_point(0.5, 0.25)  # edits channel 1's curve
+    assert [0.5, 0.25] in view.channel_opacity_points[1] and [0.5, 0.25] not in view.channel_opacity_points[0]
+    view.channel_names = ["membranes", "nuclei"]
+    assert editor.channel_switch.picker.options[1] == ("nuclei", 1)
+    box.close()
+    view.active_channel = 0  # a closed editor follows no more
+    assert editor.channel_switch.picker.value == 1
+
+
+def test_the_channel_list_toggles_and_activates(stack, make_view):
+    view = make_view(stack, channel_axis=0)
+    box = view.controls()
+    rows = box.channels.children
+    assert len(rows) == 2 and rows[1].children[1].description == "channel 1"
+    rows[1].children[1].value = False  # the visibility checkbox
+    assert view.channel_visible == [True, False]
+    box.channels.children[1].children[2].value = True  # "edit"
+    assert view.active_channel == 1 and box.editor.channel_switch.picker.value == 1
+    assert box.channels.children[1].children[2].description == "editing"
+    box.close()
+    assert make_view(stack[0]).controls().channels is None  # one channel: no list
+
+
+def test_the_viewer_slices_show_the_channel_being_edited(stack):
+    box = viewer(stack, slices=True, channel_axis=0, colormaps=["lime", "magenta"], slice_size=64)
+    try:
+        assert [s.colormap for s in box.slices] == ["gray"] * 3
+        box.view.active_channel = 1
+        assert all(s.volume is box.view.volume for s in box.slices)
+        assert box.slices[0].value_range == box.view.channel_value_ranges[1]
+    finally:
+        box.close()
