@@ -27,7 +27,7 @@ from .stages.raysampling import VolumeBox, check_clip
 from .stages.transfer_functions import check_transfer_function, rgba_table
 from .volume_cache import KERNEL_DTYPES, VolumeState, packed_for_call, volume_key
 
-__all__ = ["channel_states", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
+__all__ = ["channel_states", "channel_memory", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
            "kernel_grids",
            "choose_channel_backend", "render_channels"]
 
@@ -49,6 +49,18 @@ def channel_states(renderer, volume, channel_axis) -> list[VolumeState]:
               for index, channel in enumerate(channels)]
     renderer._channel_cache = None if key is None else (volume, key, states)
     return states
+
+
+def channel_memory(cache: tuple, grids: tuple | None) -> dict:
+    """``VolumeRenderer.memory`` after a render of channels: ``cache`` is ``channel_states``'
+    (volume, key, states), ``grids`` ``kernel_grids``' (states, level, (grid, offset)) or None."""
+    volume, _, states = cache
+    array_bytes = volume.nbytes if hasattr(volume, "nbytes") else volume.numel() * volume.element_size()
+    held = sum(state.nbytes()["total"] for state in states)
+    if grids is not None and all(a is b for a, b in zip(grids[0], states)):
+        held += grids[2][0].nbytes  # the interleaved copy (a channels-last array is read in place)
+    return {"array_bytes": int(array_bytes), "held_bytes": int(held),
+            "levels_made": max(state.levels_made for state in states)}
 
 
 def channel_ranges(value_range, states) -> list[tuple[float, float]]:

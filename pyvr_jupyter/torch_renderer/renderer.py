@@ -25,7 +25,7 @@ from ._checks import (check_choice, check_device, check_finite_number, check_ima
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
-from .channel_context import render_channels
+from .channel_context import channel_memory, render_channels
 from .stages.channels import channel_color
 from .stages.labels import LABEL_MODES, LabelMap
 from .stages.raysampling import VolumeBox, check_clip
@@ -177,8 +177,15 @@ class VolumeRenderer:
         is), ``held_bytes`` (everything made from it: levels, kernel grids, empty-space blocks;
         shared with every renderer and view of that array), ``levels_made``; zeros before any.
 
+        After a render of channels (and none of one volume), the channels': their array, what
+        their states hold and the interleaved grid the fused kernel reads (``channel_context``).
+
         Example: ``renderer.memory()["held_bytes"] / volume.size`` is the bytes per voxel held."""
-        return {"array_bytes": 0, "held_bytes": 0, "levels_made": 0} if self._state is None else self._state.memory()
+        if self._state is not None:
+            return self._state.memory()
+        if self._channel_cache is not None:
+            return channel_memory(self._channel_cache, self._channel_grids)
+        return {"array_bytes": 0, "held_bytes": 0, "levels_made": 0}
 
     def invalidate_cache(self) -> None:
         """Forget per-volume precomputation (needed only after editing a volume's memory

@@ -216,3 +216,15 @@ def test_interleaved_signed_channels_keep_their_values(channels_kernel):
     grid, offset = kernel_grids(renderer, volume, 0, renderer._channel_states, 0)
     assert grid.dtype == np.uint16 and offset == 32768.0
     assert np.array_equal(grid.astype(np.int64) - 32768, np.moveaxis(volume, 0, -1))
+
+
+def test_memory_reports_the_channels_and_their_interleaved_grid(channels_kernel):
+    volume = np.random.default_rng(7).random((3, 8, 9, 10), dtype=np.float32)
+    renderer = VolumeRenderer((8, 9, 10), backend="fused")
+    assert renderer.memory() == {"array_bytes": 0, "held_bytes": 0, "levels_made": 0}
+    renderer.render(volume, image_size=8, channel_axis=0)
+    memory = renderer.memory()
+    assert memory["array_bytes"] == volume.nbytes and memory["held_bytes"] >= volume.nbytes  # the copy
+    last = np.ascontiguousarray(np.moveaxis(volume, 0, -1))
+    renderer.render(last, image_size=8, channel_axis=-1)
+    assert renderer.memory()["held_bytes"] < volume.nbytes  # read in place: blocks only
