@@ -5,7 +5,8 @@ the colour bar and the opacity curve, then the control points with the hovered o
 Click on empty space adds a point, drag moves it (never past its neighbours; the end points stay
 at s = 0 and s = 1), double-click deletes an inner point. The editor logic lives in plain methods
 (``mouse_down(x, y)`` ...) that tests call with coordinates; the pixels are painted by the pure
-functions of ``drawing``, the controls under the canvas are built in ``pickers`` and the JSON
+functions of ``drawing``, the pointer's edits are ``curve_editing``, the controls under the canvas
+are built in ``pickers`` (and a view's channel switcher in ``channel_switch``) and the JSON
 document is written and checked by ``document``.
 
 ``TransferFunctionEditor(view=view)`` keeps the editor and a ``VolumeView`` in sync both ways.
@@ -25,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import time
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -41,23 +41,20 @@ from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 from ..closing import close_parts, close_tree
 from .channel_switch import ChannelSwitch
-from .drawing import BAR_HEIGHT, THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
+from .curve_editing import CurveEditing
+from .drawing import THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
 from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names
 from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
 
-PAD = 10  # pixels around the plot
-PICK_RADIUS = 8  # how close a click must be to grab a point
-DOUBLE_CLICK_S = 0.4
-MIN_GAP = 1e-3  # smallest distance between neighbouring points in s
 
 def _axis_top(points) -> float:
     """Top of the opacity axis for a curve: a little above its highest point, in [0.001, 1]."""
     return min(1.0, max(1e-3, 1.5 * max(float(a) for _, a in points)))
 
 
-class TransferFunctionEditor(widgets.VBox):
+class TransferFunctionEditor(CurveEditing, widgets.VBox):
     """Edit an opacity transfer function (and pick a colormap and value window) by hand.
 
     Args:
@@ -250,98 +247,6 @@ class TransferFunctionEditor(widgets.VBox):
                 self._syncing = False
         for callback in self._callbacks:
             callback(self)
-
-    # ---- coordinates --------------------------------------------------------------------
-    def _plot_box(self) -> tuple[float, float, float, float]:
-        """left, top, plot width, plot height (the colour bar sits under the plot)."""
-        return PAD, PAD, self.width - 2 * PAD, self.height - 2 * PAD - BAR_HEIGHT - 4
-
-    def to_canvas(self, s: float, opacity: float) -> tuple[float, float]:
-        """Canvas pixel ``(x, y)`` of the point ``(s, opacity)`` (opacity clipped to the axis' top)."""
-        left, top, w, h = self._plot_box()
-        return left + s * w, top + h * (1.0 - min(opacity, self.max_opacity) / self.max_opacity)
-
-    def from_canvas(self, x: float, y: float) -> tuple[float, float]:
-        """``(s, opacity)`` under canvas pixel ``(x, y)``, clamped to [0, 1] × [0, axis top]."""
-        left, top, w, h = self._plot_box()
-        s = min(1.0, max(0.0, (x - left) / w))
-        opacity = min(1.0, max(0.0, (1.0 - (y - top) / h) * self.max_opacity))
-        return s, opacity
-
-    def point_at(self, x: float, y: float) -> int | None:
-        """Index of the control point within PICK_RADIUS pixels of (x, y), the nearest."""
-        best, best_distance = None, PICK_RADIUS
-        for index, (s, a) in enumerate(self.points):
-            px, py = self.to_canvas(s, a)
-            distance = math.hypot(px - x, py - y)
-            if distance <= best_distance:
-                best, best_distance = index, distance
-        return best
-
-    # ---- mouse (ipycanvas calls these with canvas pixels) -------------------------------
-    def mouse_down(self, x: float, y: float) -> None:
-        """Press at canvas pixel ``(x, y)``: grab the point there, or add one; a second press
-        within 0.4 s at the same place deletes the point (double-click)."""
-        now = time.monotonic()
-        last_time, last_x, last_y = self._last_down
-        self._last_down = (now, x, y)
-        index = self.point_at(x, y)
-        if now - last_time < DOUBLE_CLICK_S and math.hypot(x - last_x, y - last_y) < PICK_RADIUS:
-            self._dragging = None
-            if index is not None:
-                self.delete_point(index)
-            return
-        if index is None:
-            index = self.add_point(*self.from_canvas(x, y))
-        self._dragging = index
-
-    def mouse_move(self, x: float, y: float) -> None:
-        """Drag the grabbed point to ``(x, y)`` (the view shows previews), or highlight the
-        point under the pointer."""
-        if self._dragging is None:
-            hover = self.point_at(x, y)
-            if hover != self._hover:
-                self._hover = hover
-                self.draw_points()
-            return
-        self.move_point(self._dragging, *self.from_canvas(x, y), interactive=True)
-
-    def mouse_up(self, x: float, y: float) -> None:
-        """Release: end the drag; the view renders its full-quality frame."""
-        if self._dragging is not None:
-            self._dragging = None
-            self._changed(interactive=False)  # the full-quality frame
-
-    # ---- edits --------------------------------------------------------------------------
-    def add_point(self, s: float, opacity: float) -> int:
-        """Insert a point between the end points; returns its index (an existing point's, when
-        one is closer than MIN_GAP in s)."""
-        s = min(1.0 - MIN_GAP, max(MIN_GAP, float(s)))
-        nearest = min(range(len(self.points)), key=lambda i: abs(self.points[i][0] - s))
-        if abs(self.points[nearest][0] - s) < MIN_GAP:
-            return nearest
-        index = next(i for i, (ps, _) in enumerate(self.points) if ps > s)
-        self.points.insert(index, [s, min(1.0, max(0.0, float(opacity)))])
-        self._changed(interactive=True)
-        return index
-
-    def move_point(self, index: int, s: float, opacity: float, interactive: bool = False) -> None:
-        """Move a point: between its neighbours in s; the end points keep s = 0 and s = 1."""
-        if index == 0:
-            s = 0.0
-        elif index == len(self.points) - 1:
-            s = 1.0
-        else:
-            s = min(self.points[index + 1][0] - MIN_GAP, max(self.points[index - 1][0] + MIN_GAP, s))
-        self.points[index] = [s, min(1.0, max(0.0, opacity))]
-        self._changed(interactive=interactive)
-
-    def delete_point(self, index: int) -> None:
-        """Delete an inner point (the end points stay)."""
-        if 0 < index < len(self.points) - 1:
-            del self.points[index]
-            self._hover = None
-            self._changed(interactive=False)
 
     # ---- controls -----------------------------------------------------------------------
     def _on_colormap_picked(self, change) -> None:

@@ -9,7 +9,7 @@ import pytest
 import traitlets
 
 from pyvr_jupyter import OpacityTransferFunction, TransferFunctionEditor, VolumeView, create_test_volume
-from pyvr_jupyter.widget.editor import document, editor as tf_editor
+from pyvr_jupyter.widget.editor import curve_editing, document
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_drag_moves_a_point_but_never_past_its_neighbours(editor):
     editor.mouse_move(*editor.to_canvas(0.9, 0.9))  # beyond the point at 0.6
     editor.mouse_up(*editor.to_canvas(0.9, 0.9))
     s, a = editor.points[1]
-    assert s < editor.points[2][0] and s == pytest.approx(0.6 - tf_editor.MIN_GAP)
+    assert s < editor.points[2][0] and s == pytest.approx(0.6 - curve_editing.MIN_GAP)
     assert a == pytest.approx(0.9, abs=1e-6)
     assert [p[0] for p in editor.points] == sorted(p[0] for p in editor.points)
 
