@@ -168,6 +168,13 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
         if self._ready:
             self._render()
 
+    def _write_table(self) -> None:
+        """The map's table as traits (``LabelTraits``), and the readout's "ID · name" per row: made
+        when the map changes, not at every slice (thousands of labels)."""
+        super()._write_table()
+        label_map = self._label_map
+        self._label_texts = [] if label_map is None else [f"{i} · {label_map.names[i]}" for i in label_map.ids.tolist()]
+
     def _set_volume(self, volume, spacing=None, origin=None, orientation=None, display_size=None) -> None:
         """Check, then adopt ``volume`` with ``spacing``, ``origin`` and ``orientation`` (else a
         ``LoadedVolume``'s, else the current ones); nothing changes when a check fails."""
@@ -419,9 +426,6 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
             }
             self._values = values.to(torch.float32).cpu().numpy().astype("<f4").tobytes()
             self._label_rows = b"" if rows is None else rows.astype("<i4").tobytes()
-            texts = [] if rows is None else [f"{i} · {self._label_map.names[i]}" for i in self._label_map.ids.tolist()]
-            if texts != self._label_texts:
-                self._label_texts = texts
             self.image = png
             if self.error:
                 self.error = ""

@@ -51,7 +51,10 @@ def test_the_readout_names_the_label_under_the_pointer(scan, make):
     # axial: row = H − 1 − y, col = x
     assert view.label_at(13 - 6, 13) == 7 and view.label_at(13 - 6, 6) == 2 and view.label_at(0, 0) == 0
     assert "7 · nucleus" in view._label_texts and "2 · label 2" in view._label_texts
-    assert make(volume).label_at(0, 0) is None
+    view.labels.set_name(2, "membrane")  # a renamed label reads anew
+    assert "2 · membrane" in view._label_texts
+    view.labels = None
+    assert view._label_texts == [] and make(volume).label_at(0, 0) is None
 
 
 def test_table_traits_change_the_map_and_every_view_of_it(scan, make):
