@@ -242,22 +242,27 @@ function render({ model, el }) {
       send({ type: "end" });
     },
   });
-  // A pointer resting over a view with labels asks which label it is over (at most every 80 ms).
+  // A pointer resting over a view with labels asks which label it is over (at most every 80 ms);
+  // a drag, the wheel or leaving the view hides the answer (and one that arrives late).
   const hover = new Latest((position) => send({ type: "hover", ...position }), 80);
+  let hovering = false; // the pointer rests over the view and has asked
   function onHover(event) {
-    if (event.buttons !== 0 || !Object.keys(model.get("label_names") || {}).length) return;
+    if (event.buttons !== 0) return hideHoverLabel();
+    if (!Object.keys(model.get("label_names") || {}).length) return;
     const box = canvas.getBoundingClientRect();
     if (!box.width || !box.height) return;
+    hovering = true;
     hover.push({ x: (event.clientX - box.left) / box.width, y: (event.clientY - box.top) / box.height });
   }
-  function onHoverEnd() {
+  function hideHoverLabel() {
     hover.dispose();
-    if (hoverLabel.textContent) send({ type: "hover", x: null, y: null });
+    if (hovering) send({ type: "hover", x: null, y: null });
+    hovering = false;
     hoverLabel.textContent = "";
     hoverLabel.style.display = "none";
   }
   function showHoverLabel() {
-    const text = model.get("hover_label") || "";
+    const text = hovering ? model.get("hover_label") || "" : "";
     hoverLabel.textContent = text;
     hoverLabel.style.display = text ? "block" : "none";
   }
@@ -308,7 +313,9 @@ function render({ model, el }) {
     listen([
       [canvas, "dblclick", onDoubleClick],
       [canvas, "pointermove", onHover],
-      [canvas, "pointerleave", onHoverEnd],
+      [canvas, "pointerleave", hideHoverLabel],
+      [canvas, "pointerdown", hideHoverLabel],
+      [root, "wheel", hideHoverLabel],
       [root, "contextmenu", onContextMenu],
       [root, "keydown", onKeyDown],
     ]),

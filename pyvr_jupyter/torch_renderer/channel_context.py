@@ -25,7 +25,7 @@ from .stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.transfer_functions import check_transfer_function, rgba_table
-from .volume_cache import KERNEL_DTYPES, VolumeState, packed_for_call, volume_key
+from .volume_cache import KERNEL_DTYPES, VolumeState, as_kernel_dtype, packed_for_call, volume_key
 
 __all__ = ["channel_states", "channel_memory", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
            "kernel_grids",
@@ -53,12 +53,12 @@ def channel_states(renderer, volume, channel_axis) -> list[VolumeState]:
 
 def channel_memory(cache: tuple, grids: tuple | None) -> dict:
     """``VolumeRenderer.memory`` after a render of channels: ``cache`` is ``channel_states``'
-    (volume, key, states), ``grids`` ``kernel_grids``' (states, level, (grid, offset)) or None."""
+    (volume, key, states), ``grids`` ``kernel_grids``' (states, {level: (grid, offset)}) or None."""
     volume, _, states = cache
     array_bytes = volume.nbytes if hasattr(volume, "nbytes") else volume.numel() * volume.element_size()
     held = sum(state.nbytes()["total"] for state in states)
     if grids is not None and all(a is b for a, b in zip(grids[0], states)):
-        held += grids[2][0].nbytes  # the interleaved copy (a channels-last array is read in place)
+        held += sum(grid.nbytes for grid, _ in grids[1].values())  # interleaved copies (none read in place)
     return {"array_bytes": int(array_bytes), "held_bytes": int(held),
             "levels_made": max(state.levels_made for state in states)}
 
@@ -148,28 +148,32 @@ def skip_empty_blocks(context, states, level: int, spacing) -> bool:
 def kernel_grids(renderer, volume, channel_axis, states, level: int) -> tuple[np.ndarray, float]:
     """(grid (D, H, W, C), offset): the channels interleaved, as the fused kernel reads them (a
     sample's channels side by side in memory). The user's array itself when its channels are its
-    last axis, C-contiguous, in a kernel dtype (uint8, uint16, float32 or float64); else one
-    interleaved copy in the kernel dtype (``KERNEL_DTYPES``: the volume's bytes once more), kept
-    on the renderer while the channels' states live."""
+    last axis, C-contiguous and writeable, in a kernel dtype (uint8, uint16, float32 or float64);
+    else one interleaved copy per level in the kernel dtype (``KERNEL_DTYPES``: the volume's bytes
+    once more at level 0), kept on the renderer while the channels' states live (previews and
+    full frames read different levels)."""
     array = volume.detach().numpy() if isinstance(volume, torch.Tensor) else np.asarray(volume)
     channels_last = np.moveaxis(array, channel_axis, -1)
-    if level == 0 and channels_last.flags.c_contiguous and KERNEL_DTYPES.get(channels_last.dtype) == (
-            channels_last.dtype, 0):
+    # A read-only array would need a kernel compiled for it (numba types read-only arrays apart).
+    if level == 0 and channels_last.flags.c_contiguous and channels_last.flags.writeable and KERNEL_DTYPES.get(
+            channels_last.dtype) == (channels_last.dtype, 0):
         return channels_last, 0.0
     cached = renderer._channel_grids
-    if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)) \
-            or cached[1] != level:
-        levels = [state.level(level).values for state in states]
-        levels = [values.detach().numpy() if isinstance(values, torch.Tensor) else values for values in levels]
-        kernel_dtype, offset = KERNEL_DTYPES.get(levels[0].dtype, (np.dtype(np.float32), 0))
-        grid = np.empty((*levels[0].shape, len(levels)), kernel_dtype)
-        for index, values in enumerate(levels):
-            if offset:  # two's complement as an unsigned view with its top bit flipped (kernel_values)
-                values = np.bitwise_xor(np.ascontiguousarray(values).view(kernel_dtype), kernel_dtype.type(offset))
-            grid[..., index] = values
-        renderer._channel_grids = (list(states), level, (grid, float(offset)))
-        cached = renderer._channel_grids
-    return cached[2]
+    if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)):
+        cached = renderer._channel_grids = (list(states), {})
+    if level not in cached[1]:
+        parts = []
+        for state in states:
+            values = state.level(level).values
+            parts.append(values.detach().numpy() if isinstance(values, torch.Tensor) else values)
+        grid = None
+        for index, values in enumerate(parts):  # one channel's temporary copy at a time
+            converted, offset = as_kernel_dtype(values)
+            if grid is None:
+                grid = np.empty((*converted.shape, len(parts)), converted.dtype)
+            grid[..., index] = converted
+        cached[1][level] = (grid, offset)
+    return cached[1][level]
 
 
 def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -> str:
@@ -218,7 +222,6 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     shapes = {tuple(state.shape) for state in states}
     if len(shapes) != 1:
         raise ValueError(f"the channels must share one (D, H, W) shape, got {sorted(shapes)}")
-    renderer._channel_states = states  # kept between renders, as a single volume's state is
     ranges = channel_ranges(value_range, states)
     opacity_tfs, color_tfs = channel_tfs(renderer, len(states))
     shape = states[0].shape

@@ -98,7 +98,7 @@ class VolumeRenderer:
         #: Per-channel transfer functions (``set_channel_transfer_functions``); None: defaults.
         self.channel_opacity_tfs: list | None = None
         self.channel_color_tfs: list | None = None
-        self._channel_states: list = []  # the last channel render's: (volume, key, states), its interleaved grid
+        # The last channel render's (volume, key, states) and interleaved grids (channel_context).
         self._channel_cache: tuple | None = None
         self._channel_grids: tuple | None = None
         #: Figures from the last render: step (voxels), samples taken, samples per ray, chunks.

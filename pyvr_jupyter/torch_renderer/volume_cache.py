@@ -33,7 +33,8 @@ from .stages.piecewise_linear import KnotTable
 from .stages.raysampling import VolumeBox
 from .stages.volume_sampling import pack_grid
 
-__all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "volume_key", "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
+__all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "volume_key", "as_kernel_dtype",
+           "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
 
 #: What the fused kernel reads for each dtype: (its grid dtype, the offset added to the values).
 #: Other real dtypes (float16, 32- and 64-bit integers) become a float32 copy.
@@ -46,6 +47,16 @@ KERNEL_DTYPES = {np.dtype(np.uint8): (np.dtype(np.uint8), 0), np.dtype(np.int8):
 PACKED_GRID_VOXELS = 1 << 24
 #: Coarser levels are made until the largest side is at most this.
 COARSEST_SIDE = 32
+
+
+def as_kernel_dtype(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """(values in their kernel dtype, C-contiguous, offset added): ``KERNEL_DTYPES``; the array
+    itself when it already is one, else a copy."""
+    kernel_dtype, offset = KERNEL_DTYPES.get(values.dtype, (np.dtype(np.float32), 0))
+    if offset:  # two's complement: v + 2^(bits − 1) is the unsigned view with its top bit flipped
+        unsigned = np.ascontiguousarray(values).view(kernel_dtype)
+        return np.bitwise_xor(unsigned, kernel_dtype.type(offset)), float(offset)
+    return np.ascontiguousarray(values, dtype=kernel_dtype), 0.0
 
 
 class VolumeLevel:
@@ -114,12 +125,8 @@ class VolumeLevel:
         with self._lock:
             if self._kernel is None:
                 values = self.values.detach().cpu().numpy() if isinstance(self.values, torch.Tensor) else self.values
-                kernel_dtype, offset = KERNEL_DTYPES.get(values.dtype, (np.dtype(np.float32), 0))
-                if offset:  # two's complement: v + 2^(bits − 1) is the unsigned view with its top bit flipped
-                    grid = np.bitwise_xor(np.ascontiguousarray(values).view(kernel_dtype), kernel_dtype.type(offset))
-                else:
-                    grid = np.ascontiguousarray(values, dtype=kernel_dtype)
-                self._kernel = (grid[..., None], float(offset))
+                grid, offset = as_kernel_dtype(values)
+                self._kernel = (grid[..., None], offset)
             return self._kernel
 
     @property

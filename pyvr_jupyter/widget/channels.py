@@ -23,6 +23,7 @@ import numpy as np
 import traitlets
 
 from ..torch_renderer import OpacityTransferFunction
+from ..torch_renderer._checks import check_value_range, check_volume_array
 from ..torch_renderer.stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from ..torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range
 from ._traits import Integer, Number
@@ -78,6 +79,8 @@ class ChannelTraits(traitlets.HasTraits):
     """Each channel's name, for the editor's switcher and the panel ("channel 0", ... by default)."""
     active_channel = Integer(0).tag(sync=True)
     """The channel ``colormap``, ``opacity_points`` and ``value_range`` show and edit."""
+    channels_version = traitlets.Int(0, read_only=True)
+    """Counts ``channels`` assignments (not synced): the editor's histogram and the slices observe it."""
 
     channel_axis: int | None = None
     """The axis of the channels in ``channels`` (None: one channel, the usual volume)."""
@@ -106,6 +109,8 @@ class ChannelTraits(traitlets.HasTraits):
         start with)."""
         volumes = split_channels(stack, channel_axis)
         count = len(volumes)
+        colormaps, opacity, value_range = (spec.tolist() if isinstance(spec, np.ndarray) else spec
+                                           for spec in (colormaps, opacity, value_range))
         colormaps = channel_specs("colormaps", colormaps, count, lambda s: isinstance(s, str))
         if count > len(CHANNEL_COLORS) and None in colormaps:
             raise ValueError(f"{count} channels need colormaps=[...] (one per channel): there are "
@@ -146,27 +151,21 @@ class ChannelTraits(traitlets.HasTraits):
         self.renderer.set_channel_transfer_functions(opacity=opacity, colors=list(self.channel_colormaps))
 
     # ---- validation: every list has one entry per channel ----------------------------------
-    def _check_count(self, proposal):
-        value = proposal["value"]
-        if self._channel_volumes and len(value) != len(self._channel_volumes):
-            raise traitlets.TraitError(f"{proposal['trait'].name} needs {len(self._channel_volumes)} entries "
-                                       f"(one per channel), got {len(value)}")
-        return value
-
     @traitlets.validate(*_PER_CHANNEL)
     def _valid_channel_list(self, proposal):
-        value = self._check_count(proposal)
-        if proposal["trait"].name == "channel_colormaps":
-            for name in value:
-                try:
-                    channel_color(name)
-                except ValueError as error:
-                    raise traitlets.TraitError(str(error)) from None
-        elif proposal["trait"].name == "channel_value_ranges":
-            for low, high in value:
-                if not (np.isfinite(low) and np.isfinite(high) and high > low):
-                    raise traitlets.TraitError(f"a channel's value range must be finite with vmax > vmin, "
-                                               f"got {[low, high]}")
+        """One entry per channel (none for a one-channel view), each what the single-channel
+        trait accepts: else a ``TraitError`` naming the trait, and nothing changes."""
+        name, value = proposal["trait"].name, proposal["value"]
+        if len(value) != len(self._channel_volumes):
+            raise traitlets.TraitError(f"{name} needs {len(self._channel_volumes)} entries (one per channel"
+                                       f"{'' if self._channel_volumes else ': this view has none'}), got {len(value)}")
+        check = {"channel_colormaps": channel_color, "channel_opacity_points": OpacityTransferFunction,
+                 "channel_value_ranges": check_value_range}.get(name)
+        for index, entry in enumerate(value if check is not None else ()):
+            try:
+                check(entry)
+            except (TypeError, ValueError) as error:
+                raise traitlets.TraitError(f"{name}[{index}]: {error}") from None
         return value
 
     @traitlets.validate("active_channel")
@@ -216,14 +215,22 @@ class ChannelTraits(traitlets.HasTraits):
         self._channels_changed()
 
     def _replace_channels(self, stack) -> None:
-        """Show ``stack`` (the same shape and channel axis as now) instead: ``channels``' setter."""
+        """Show ``stack`` (the same shape and channel axis as now) instead: ``channels``' setter.
+        Every channel is checked first (dtype, finite values); a bad stack raises and changes nothing."""
         if self._channel_stack is None:
             raise ValueError("this view shows one channel: assign view.volume, or make a view with channel_axis=")
         if tuple(getattr(stack, "shape", ())) != tuple(self._channel_stack.shape):
             raise ValueError(f"channels must keep the shape {tuple(self._channel_stack.shape)}, got "
                              f"{tuple(getattr(stack, 'shape', ()))}: make a new view for another shape")
         volumes = split_channels(stack, self.channel_axis)
+        for index, volume in enumerate(volumes):
+            check_volume_array(volume, name=f"channel {index}")
+            try:
+                self.renderer.value_range_of(volume)  # raises for NaN or Inf
+            except ValueError as error:
+                raise ValueError(f"channel {index}: {error}") from None
         with self.lock:
             self._channel_stack, self._channel_volumes = stack, volumes
             self._volume = volumes[self.active_channel]
+        self.set_trait("channels_version", self.channels_version + 1)  # the editor and the slices read anew
         self._channels_changed()

@@ -79,14 +79,17 @@ class SliceViewer(widgets.VBox):
                      ("value_range", "colormap", "units"))
         for slice_view in self.slices:
             self._links += [widgets.link((view, name), (slice_view, name)) for name in from_view]
-        view.observe(self._on_shown_volume, names=["time_index", "active_channel"])
+        view.observe(self._on_shown_volume, names=self._SHOWN_VOLUME)
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
             grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))
         self.controls = ViewControls(view, display=self.grid, close_view=close_view, **editor_options)
         super().__init__([self.controls])
 
+    _SHOWN_VOLUME = ["time_index", "active_channel", "channels_version"]  # the view's traits that change view.volume
+
     def _on_shown_volume(self, change) -> None:
-        """The view shows another time point or channel: so do the slices (same grid, same cross-hair)."""
+        """The view shows another time point, channel or channel values: so do the slices (same
+        grid, same cross-hair)."""
         for slice_view in self.slices:
             slice_view.volume = self.view.volume
 
@@ -131,7 +134,7 @@ class SliceViewer(widgets.VBox):
                 link.unlink()
         self._links = []
         with contextlib.suppress(ValueError):  # closed twice, or the view closed first
-            self.view.unobserve(self._on_shown_volume, names=["time_index", "active_channel"])
+            self.view.unobserve(self._on_shown_volume, names=self._SHOWN_VOLUME)
         self.controls.close()  # the grid, the slices in it, the editor, the panel (and the view)
         for slice_view in self.slices:
             slice_view.close()

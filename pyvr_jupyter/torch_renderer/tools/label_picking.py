@@ -5,8 +5,8 @@ clipping and step) and classifies its samples as ``stages/labels.py`` does: hidd
 transparent, the others keep the transfer function's opacity. The label named is the one whose
 samples add the most to the pixel (their emission–absorption weight T·α summed per label), so a
 thin label in front of a bright one is named only when it shows. In ``label_mode="iso"`` the
-first surface the ray meets is named (surfaces are opaque). One ray, a few hundred samples:
-about a millisecond, without a float copy of the volume (the 8 corners are read from it).
+first surface the ray meets is named (surfaces are opaque). One ray, a few hundred samples: a
+few milliseconds, without a float copy of the volume (the 8 corners are read from it).
 
 Example:
     >>> label_at_pixel(renderer, volume, camera, (256, 256), (128, 100), labels, value_range=(0, 1))

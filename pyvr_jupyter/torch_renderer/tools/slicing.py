@@ -47,8 +47,8 @@ from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFu
 from ..stages.volume_sampling import sample_grid
 from .label_slices import draw_slice_labels
 
-__all__ = ["SLICE_AXES", "SlicePlane", "SliceSamples", "slice_plane", "sample_slice", "colorize_slice",
-           "render_slice", "MAX_SLICE_PIXELS"]
+__all__ = ["SLICE_AXES", "SlicePlane", "SliceSamples", "slice_plane", "sample_slice", "slice_color_tf",
+           "colorize_slice", "render_slice", "MAX_SLICE_PIXELS"]
 
 #: Most pixels of one slice image. A slice takes about 64 bytes per pixel while it is made
 #: (float64 positions, sample coordinates, values, RGB): 4096² pixels about 1 GiB.
@@ -316,10 +316,23 @@ def _voxel_plane(shape, geometry: SlicePlane, spacing: np.ndarray, origin: np.nd
 
 
 # ---- 3. classification -------------------------------------------------------------------
-def _color_tf(colormap: Any) -> ColorTransferFunction | None:
+def slice_color_tf(colormap: Any) -> ColorTransferFunction | None:
+    """The colour TF of a slice: a ``ColorTransferFunction`` as it is, a matplotlib colormap name
+    as that map, and a colour name ("lime", "#ff00ff": a channel's dye) as a ramp from black to
+    it, as microscopy shows a channel on its own; None stays None (grey)."""
     if colormap is None or isinstance(colormap, ColorTransferFunction):
         return colormap
-    return ColorTransferFunction(colormap)
+    try:
+        return ColorTransferFunction(colormap)
+    except ValueError:
+        if not isinstance(colormap, str):
+            raise
+    from matplotlib.colors import to_rgb  # on first use: the renderer imports no matplotlib
+
+    try:
+        return ColorTransferFunction.from_lut([(0.0, 0.0, 0.0), to_rgb(colormap)])
+    except ValueError:
+        raise ValueError(f"colormap {colormap!r} is neither a matplotlib colormap nor a colour") from None
 
 
 def colorize_slice(samples: SliceSamples, value_range: tuple[float, float], colormap=None, opacity_tf=None,
@@ -338,7 +351,7 @@ def colorize_slice(samples: SliceSamples, value_range: tuple[float, float], colo
     if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
         raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
     s = (values - vmin) / (vmax - vmin)  # (H, W)
-    color_tf = _color_tf(colormap)
+    color_tf = slice_color_tf(colormap)
     rgb = s.clamp(0.0, 1.0)[..., None].expand(*s.shape, 3) if color_tf is None else color_tf(s).to(values.dtype)
     if opacity_tf is not None:
         alpha = opacity_tf(s).to(values.dtype).clamp(0.0, 1.0)[..., None]  # (H, W, 1)
@@ -364,7 +377,8 @@ def render_slice(volume, axis: str = "z", index: int | None = None, position: fl
             (pixels along the longer side), or (H, W) (the slice fitted inside, centred; the
             rest shows the background); a given size over those limits raises ValueError.
         value_range: (vmin, vmax) mapped to [0, 1]; default the volume's min and max.
-        colormap: None for grayscale, a matplotlib colormap name, or a ``ColorTransferFunction``.
+        colormap: None for grayscale, a matplotlib colormap name, a colour name (a ramp from
+            black to it), or a ``ColorTransferFunction``.
         opacity_tf: optional ``OpacityTransferFunction``; its value is each pixel's opacity over
             ``background``.
         spacing, origin: voxel size and position of voxel [0, 0, 0], (x, y, z) world units.

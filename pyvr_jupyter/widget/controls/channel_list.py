@@ -56,10 +56,11 @@ class ChannelList(widgets.VBox):
         visible = widgets.Checkbox(value=view.channel_visible[index], description=view.channel_names[index],
                                    indent=False, layout=widgets.Layout(width="150px"))
         visible.observe(lambda change: self._write_visible(index, change["new"]), names="value")
-        edit = widgets.ToggleButton(value=view.active_channel == index, description="editing" if
-                                    view.active_channel == index else "edit", layout=widgets.Layout(width="72px"),
-                                    tooltip="show this channel's curve, colour and window in the editor")
-        edit.observe(lambda change: self._activate(index) if change["new"] else None, names="value")
+        active = view.active_channel == index
+        edit = widgets.Button(description="editing" if active else "edit", disabled=active,
+                              layout=widgets.Layout(width="72px"),
+                              tooltip="show this channel's curve, colour and window in the editor")
+        edit.on_click(lambda _: self._activate(index))
         return widgets.HBox([widgets.HTML(swatch(view.channel_colormaps[index])), visible, edit],
                             layout=widgets.Layout(align_items="center", grid_gap="6px"))
 

@@ -23,7 +23,7 @@ def _options(view) -> list[tuple[str, int]]:
 
 class ChannelSwitch:
     """A dropdown of ``view``'s channels linked to ``view.active_channel``; a new active channel
-    calls ``editor.show_values(view.volume)``. ``close()`` disconnects it from the view."""
+    (or new channel values) calls ``editor.show_values(view.volume)``. ``close()`` disconnects it."""
 
     def __init__(self, editor, view):
         self.editor, self.view = editor, view
@@ -32,7 +32,7 @@ class ChannelSwitch:
                                        style={"description_width": "84px"},
                                        tooltip="the channel whose curve, colour and window the editor shows")
         self._link = widgets.link((view, "active_channel"), (self.picker, "value"))
-        view.observe(self._on_channel, names="active_channel")
+        view.observe(self._on_channel, names=["active_channel", "channels_version"])
         view.observe(self._on_names, names="channel_names")
 
     def _on_channel(self, change) -> None:
@@ -46,7 +46,7 @@ class ChannelSwitch:
 
     def close(self) -> None:
         """Stop following the view."""
-        for disconnect in (self._link.unlink, lambda: self.view.unobserve(self._on_channel, names="active_channel"),
+        for disconnect in (self._link.unlink, lambda: self.view.unobserve(self._on_channel, names=["active_channel", "channels_version"]),
                            lambda: self.view.unobserve(self._on_names, names="channel_names")):
             with contextlib.suppress(ValueError):  # unlinked or unobserved already
                 disconnect()

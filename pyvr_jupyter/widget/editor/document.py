@@ -13,17 +13,18 @@ import os
 
 import numpy as np
 
-from ...torch_renderer import ColorTransferFunction, OpacityTransferFunction
+from ...torch_renderer import OpacityTransferFunction
 
 __all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
            "read_tf_document", "short_float"]
 
 
-def tf_to_json(opacity_tf: OpacityTransferFunction, color_tf: ColorTransferFunction, value_range) -> str:
+def tf_to_json(opacity_tf: OpacityTransferFunction, color, value_range) -> str:
     """The document for these transfer functions and value window, numbers written without the
-    noise of float32 (``short_float``)."""
-    return json.dumps(_short({"opacity": opacity_tf.to_dict(), "color": color_tf.to_dict(),
-                              "value_range": list(value_range)}))
+    noise of float32 (``short_float``); ``color`` a ``ColorTransferFunction`` or the name of a
+    colormap or colour (``{"colormap": name}``)."""
+    color = {"colormap": color} if isinstance(color, str) else color.to_dict()
+    return json.dumps(_short({"opacity": opacity_tf.to_dict(), "color": color, "value_range": list(value_range)}))
 
 
 def short_float(value: float) -> float:
@@ -101,7 +102,8 @@ def parse_tf_json(text, colormaps, default_colormap: str) -> tuple[list, str, tu
     points = span_unit_interval(points)
     colormap = data.get("color", {"colormap": default_colormap})
     if not isinstance(colormap, dict) or colormap.get("colormap") not in colormaps:
-        raise ValueError("'color' must name one of matplotlib's colormaps (custom colours cannot be edited here)")
+        raise ValueError("'color' must name one of the editor's colormaps or colours (custom colours cannot be "
+                         "edited here)")
     return points, colormap["colormap"], _json_value_range(data.get("value_range"))
 
 

@@ -291,9 +291,11 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
                 if change["new"] not in self.colormap_picker.options:  # a colour the picker did not offer
                     self.colormap_picker.options = (change["new"], *self.colormap_picker.options)
                 self.colormap_picker.value = change["new"]
-            elif change["name"] == "value_range":
+            elif change["name"] == "value_range":  # widened to hold it (another channel's may lie elsewhere)
                 low, high = change["new"]
-                self.window.value = [max(self.window.min, low), min(self.window.max, high)]
+                with self.window.hold_trait_notifications():
+                    self.window.min, self.window.max = min(self.window.min, low), max(self.window.max, high)
+                    self.window.value = [low, high]
         finally:
             self._syncing = False
         self.draw()
@@ -320,7 +322,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
     # ---- JSON ---------------------------------------------------------------------------
     def to_json(self) -> str:
         """The transfer functions and window as JSON: {"opacity": ..., "color": ..., "value_range": ...}."""
-        return tf_to_json(self.opacity_tf, self.color_tf, self.value_range)
+        return tf_to_json(self.opacity_tf, self.colormap_picker.value, self.value_range)
 
     def from_json(self, text: str) -> None:
         """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing.
@@ -328,8 +330,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         A ``value_range`` outside the volume's data range widens the window slider to hold it;
         curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
         """
-        points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options,
-                                                      self.color_tf.colormap_name)
+        points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options, self.colormap_picker.value)
         if value_range is not None:
             self.value_range = value_range
         self.colormap_picker.value = colormap

@@ -37,7 +37,7 @@ from ...torch_renderer import ColorTransferFunction
 from ...torch_renderer._checks import check_value_range, check_vector3, check_volume_array, unwrap_volume
 from ...torch_renderer.tools.label_slices import LABEL_MODES, overlay_labels, slice_label_rows
 from ...torch_renderer.tools.orientation import CONVENTIONS, check_orientation, orient_plane, slice_layout
-from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_plane
+from ...torch_renderer.tools.slicing import SLICE_AXES, colorize_slice, sample_slice, slice_color_tf, slice_plane
 from ...torch_renderer.volume_cache import shared_state
 from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
@@ -364,7 +364,7 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
 
     def _color_tf(self, name: str) -> ColorTransferFunction:
         if name not in self._color_tfs:
-            self._color_tfs[name] = ColorTransferFunction(name)
+            self._color_tfs[name] = slice_color_tf(name)  # a colormap, or a ramp to one colour
         return self._color_tfs[name]
 
     def _slice(self):

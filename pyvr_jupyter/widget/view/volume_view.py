@@ -175,6 +175,8 @@ class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget)
             volume = self._regions.base
         if channel_axis is None and colormaps is not None:
             raise ValueError("colormaps= gives one colour per channel: pass channel_axis= too (or colormap=)")
+        if channel_axis is not None and colormap is not None:
+            raise ValueError("with channel_axis=, give colormaps=[...] (one per channel), not colormap=")
         if channel_axis is not None and (self._regions is not None or labels is not None):
             raise ValueError("channel_axis: channels are not mixed with a lazy multiscale volume or labels yet")
         stack, series = None, None

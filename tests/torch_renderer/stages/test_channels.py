@@ -199,12 +199,12 @@ def test_the_kernel_reads_channels_last_arrays_in_place_and_interleaves_others_o
     last = np.ascontiguousarray(np.moveaxis(first, 0, -1))  # (D, H, W, C): what the kernel reads
     renderer = VolumeRenderer((6, 7, 8), backend="fused")
     renderer.render(last, image_size=8, channel_axis=-1)
-    grid, offset = kernel_grids(renderer, last, -1, renderer._channel_states, 0)
+    grid, offset = kernel_grids(renderer, last, -1, renderer._channel_cache[2], 0)
     assert grid.shape == (6, 7, 8, 3) and offset == 0.0 and np.shares_memory(grid, last)
     renderer.render(first, image_size=8, channel_axis=0)
-    grid, _ = kernel_grids(renderer, first, 0, renderer._channel_states, 0)
+    grid, _ = kernel_grids(renderer, first, 0, renderer._channel_cache[2], 0)
     assert not np.shares_memory(grid, first) and np.array_equal(grid, last)
-    assert grid is kernel_grids(renderer, first, 0, renderer._channel_states, 0)[0]  # made once
+    assert grid is kernel_grids(renderer, first, 0, renderer._channel_cache[2], 0)[0]  # made once
 
 
 def test_interleaved_signed_channels_keep_their_values(channels_kernel):
@@ -213,7 +213,7 @@ def test_interleaved_signed_channels_keep_their_values(channels_kernel):
     volume = np.random.default_rng(6).integers(-1000, 1000, (2, 5, 6, 7)).astype(np.int16)
     renderer = VolumeRenderer((5, 6, 7), backend="fused")
     renderer.render(volume, image_size=8, channel_axis=0)
-    grid, offset = kernel_grids(renderer, volume, 0, renderer._channel_states, 0)
+    grid, offset = kernel_grids(renderer, volume, 0, renderer._channel_cache[2], 0)
     assert grid.dtype == np.uint16 and offset == 32768.0
     assert np.array_equal(grid.astype(np.int64) - 32768, np.moveaxis(volume, 0, -1))
 

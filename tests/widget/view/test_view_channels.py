@@ -94,8 +94,10 @@ def test_channels_last_and_replacing_the_channels(stack, make_view):
     (dict(channel_axis=0, colormaps=["lime", "no such colour"]), "neither a matplotlib colormap nor a colour"),
     (dict(channel_axis=4), "out of range"),
     (dict(channel_axis=0, value_range=[(0, 1)] * 3), "value_range has 3 entries for 2 channels"),
+    (dict(channel_axis=0, value_range=np.array([[0, 1]] * 3)), "value_range has 3 entries for 2 channels"),
     (dict(colormaps=["lime", "magenta"]), "pass channel_axis"),
     (dict(channel_axis=0, labels=np.zeros((24, 24, 24), np.uint8)), "labels"),
+    (dict(channel_axis=0, colormap="hot"), "colormaps="),
 ])
 def test_bad_channel_options_are_refused(stack, make_view, options, message):
     with pytest.raises((ValueError, TypeError), match=message):
@@ -104,12 +106,50 @@ def test_bad_channel_options_are_refused(stack, make_view, options, message):
 
 def test_bad_channel_traits_change_nothing(stack, make_view):
     view = make_view(stack, channel_axis=0)
+    nan_curve = [[0.0, 0.0], [0.5, float("nan")], [1.0, 0.2]]
     for name, value in [("channel_visible", [True]), ("channel_colormaps", ["lime", "nope"]),
-                        ("channel_value_ranges", [[0, 1], [5, 5]]), ("active_channel", 2)]:
+                        ("channel_value_ranges", [[0, 1], [5, 5]]), ("channel_value_ranges", [[0, 1], [0, 1e-40]]),
+                        ("channel_opacity_points", [nan_curve, nan_curve]),
+                        ("channel_opacity_points", [[[0.0, 0.0]], [[0.0, 0.0], [1.0, 5.0]]]), ("active_channel", 2)]:
         before = getattr(view, name)
         with pytest.raises(traitlets.TraitError):
             setattr(view, name, value)
         assert getattr(view, name) == before
+    assert view.colormap == "lime" and view.screenshot().max() > 0  # still renders
+    with pytest.raises(traitlets.TraitError, match="this view has none"):
+        make_view(stack[0]).channel_visible = [True, False]
+
+
+def test_bad_channel_values_are_refused_and_new_ones_reach_the_slices(stack):
+    box = viewer(stack, slices=True, channel_axis=0, slice_size=64)
+    try:
+        view = box.view
+        for bad, message in [(stack > 0, "bool"), (np.full_like(stack, np.nan), "NaN|finite")]:
+            with pytest.raises((TypeError, ValueError), match=message):
+                view.channels = bad
+            assert view.channels is stack
+        brighter = stack * 2.0
+        view.channels = brighter
+        assert view.volume.max() == 2.0 and all(s.volume is view.volume for s in box.slices)
+        assert box.controls.editor.data_range[1] == pytest.approx(2.0)  # the histogram of the new values
+    finally:
+        box.close()
+
+
+def test_switching_to_a_channel_whose_window_lies_elsewhere(make_view):
+    low = np.random.default_rng(1).random((12, 12, 12), dtype=np.float32)
+    stack = np.stack([low, 1000.0 + 1000.0 * low])  # [0, 1] and [1000, 2000]: windows apart
+    view = make_view(stack, channel_axis=0)
+    editor = view.controls().editor
+    view.active_channel = 1
+    assert list(editor.window.value) == view.channel_value_ranges[1] and editor.data_range[0] >= 1000
+    editor.window.value = [1200.0, 1800.0]  # edits channel 1's window only
+    assert view.channel_value_ranges[1] == [1200.0, 1800.0] and view.channel_value_ranges[0][1] <= 1.0
+    view.active_channel = 0
+    assert list(editor.window.value) == view.channel_value_ranges[0]
+    document = editor.to_json()  # a dye colour goes into the document by name and reads back
+    editor.from_json(document)
+    assert view.colormap == "lime"
 
 
 def test_the_editor_switches_channel(stack, make_view):
@@ -138,9 +178,11 @@ def test_the_channel_list_toggles_and_activates(stack, make_view):
     assert len(rows) == 2 and rows[1].children[1].description == "channel 1"
     rows[1].children[1].value = False  # the visibility checkbox
     assert view.channel_visible == [True, False]
-    box.channels.children[1].children[2].value = True  # "edit"
+    box.channels.children[1].children[2].click()  # "edit"
     assert view.active_channel == 1 and box.editor.channel_switch.picker.value == 1
-    assert box.channels.children[1].children[2].description == "editing"
+    editing = box.channels.children[1].children[2]
+    assert editing.description == "editing" and editing.disabled  # the active one cannot be released
+    assert box.channels.children[0].children[2].description == "edit"
     box.close()
     assert make_view(stack[0]).controls().channels is None  # one channel: no list
 
@@ -152,5 +194,16 @@ def test_the_viewer_slices_show_the_channel_being_edited(stack):
         box.view.active_channel = 1
         assert all(s.volume is box.view.volume for s in box.slices)
         assert box.slices[0].value_range == box.view.channel_value_ranges[1]
+    finally:
+        box.close()
+
+
+def test_a_colour_name_works_in_a_one_channel_viewer_with_slices(stack):
+    box = viewer(stack[1], slices=True, colormap="magenta", slice_size=64)  # a dye: a ramp in the slices
+    try:
+        image = box.slices[0].screenshot().astype(int)
+        assert image[..., 1].max() == 0 and image[..., 0].max() > 200  # black to magenta, no green
+        box.view.colormap = "cyan"
+        assert all(s.colormap == "cyan" for s in box.slices)
     finally:
         box.close()
