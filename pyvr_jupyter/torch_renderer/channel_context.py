@@ -12,6 +12,7 @@ channels' occupied blocks; gradients reach every channel's volume and tables.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -27,16 +28,40 @@ from .stages.raysampling import VolumeBox, check_clip
 from .stages.transfer_functions import check_transfer_function, rgba_table
 from .volume_cache import KERNEL_DTYPES, VolumeState, as_kernel_dtype, packed_for_call, volume_key
 
-__all__ = ["channel_states", "channel_memory", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
+__all__ = ["HeldChannels", "hold_channels", "channel_states", "channel_memory", "channel_ranges", "channel_tfs", "channel_contexts", "add_grids", "skip_empty_blocks",
            "kernel_grids",
            "choose_channel_backend", "render_channels"]
+
+
+class HeldChannels(NamedTuple):
+    """A multi-channel array with its channels' states, made once (``hold_channels``): what a view
+    gives the renderer for a large numpy stack, so that it is not fingerprinted at every frame
+    (its in-place edits show when the view makes a new one, at ``refresh()``, as a large
+    volume's do with its held ``VolumeState``)."""
+
+    volume: Any
+    channel_axis: int
+    states: list
+
+
+def hold_channels(renderer, volume, channel_axis) -> HeldChannels:
+    """``volume``'s channels along ``channel_axis`` with their states (``HeldChannels``).
+
+    Example: ``renderer.render(hold_channels(renderer, stack, 0), camera, channel_axis=0)``."""
+    return HeldChannels(volume, channel_axis, channel_states(renderer, volume, channel_axis))
 
 
 def channel_states(renderer, volume, channel_axis) -> list[VolumeState]:
     """A ``VolumeState`` per channel of ``volume`` along ``channel_axis``, the same ones while
     ``volume`` holds the same values: the whole array is fingerprinted once per render
     (``volume_key``), not each channel (a channel of a channels-last array is strided, and
-    hashing it would copy it). A volume that requires grad gets fresh states every render."""
+    hashing it would copy it); a ``HeldChannels``' own states. A volume that requires grad gets
+    fresh states every render."""
+    if isinstance(volume, HeldChannels):
+        if volume.channel_axis != channel_axis:
+            raise ValueError(f"channel_axis {channel_axis} differs from the held channels' {volume.channel_axis}")
+        renderer._channel_cache = (volume.volume, None, volume.states)  # what memory() reports
+        return volume.states
     learnt = isinstance(volume, torch.Tensor) and volume.requires_grad
     key = None if learnt else (volume_key(volume, renderer.device), channel_axis)
     cached = renderer._channel_cache
@@ -217,8 +242,9 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     camera = None if camera is None else camera.to(renderer.device)
     height, width = check_image_size(image_size)
     level = int(level)
-    volume = renderer._adopt(volume)
+    volume = volume if isinstance(volume, HeldChannels) else renderer._adopt(volume)
     states = channel_states(renderer, volume, channel_axis)
+    volume = volume.volume if isinstance(volume, HeldChannels) else volume
     shapes = {tuple(state.shape) for state in states}
     if len(shapes) != 1:
         raise ValueError(f"the channels must share one (D, H, W) shape, got {sorted(shapes)}")

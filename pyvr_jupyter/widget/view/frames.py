@@ -31,6 +31,7 @@ from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted, fused
+from ...torch_renderer.channel_context import hold_channels
 from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.volume_cache import COARSEST_SIDE, PACKED_GRID_VOXELS, shared_state
 from .scheduling import FULL, PREVIEW, FrameScheduler
@@ -92,6 +93,7 @@ class FrameSource:
         self.transport = "binary"
         self._stopped = False
         self._volume_states: dict = {}  # id → shared state of the numpy volumes drawn last (``_held``)
+        self._channels_held = None  # a large stack's ``HeldChannels`` (``_held_channels``)
         self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
         self._failed_kernels: set = set()  # kernel dtypes whose compile failed: no coarser stand-in
         self._level_rendered = 0  # the level the last render drew
@@ -134,7 +136,7 @@ class FrameSource:
     def close(self) -> None:
         """For good: later requests are ignored and the worker exits."""
         self._stopped = True
-        self._volume_states.clear()
+        self.volume_changed()  # lets go of the held states
         self.scheduler.stop()
 
     def acknowledge(self, frame_id: int) -> None:
@@ -178,7 +180,9 @@ class FrameSource:
             renderer.spacing, renderer.origin = region.spacing, region.origin
             options["step_size"] = step_voxels * float(renderer.spacing.min())
             volume = region.data
-        if "channel_axis" not in options:  # one volume (channels are kept by the renderer, by their array)
+        if "channel_axis" in options:
+            volume = self._held_channels(volume, options["channel_axis"])
+        else:
             volume = self._held(volume)  # outside the lock: it may hash the array once
             if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
                 options["level"] = self._level_while_compiling(volume, level)
@@ -245,6 +249,16 @@ class FrameSource:
             state = states[id(volume)] = shared_state(volume, self._view.renderer.device)
         return state
 
+    def _held_channels(self, stack, channel_axis):
+        """``_held`` for a multi-channel stack: over ``HASHED_BYTES``, its ``HeldChannels`` (the
+        channels' states made once), kept until ``volume_changed()`` or another stack."""
+        if not isinstance(stack, np.ndarray) or stack.nbytes <= HASHED_BYTES:
+            return stack
+        held = self._channels_held
+        if held is None or held.volume is not stack:
+            held = self._channels_held = hold_channels(self._view.renderer, stack, channel_axis)
+        return held
+
     def region_read(self) -> None:
         """A finer region of a lazy volume arrived: what is drawn changed, as after a change of
         state (a new version, so a frame of the base that is still rendering is not taken as current)."""
@@ -253,6 +267,7 @@ class FrameSource:
     def volume_changed(self) -> None:
         """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""
         self._volume_states.clear()
+        self._channels_held = None
 
     def _diagonal_samples(self, step_voxels: float) -> float:
         renderer = self._view.renderer

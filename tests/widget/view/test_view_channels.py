@@ -207,3 +207,23 @@ def test_a_colour_name_works_in_a_one_channel_viewer_with_slices(stack):
         assert all(s.colormap == "cyan" for s in box.slices)
     finally:
         box.close()
+
+
+def test_a_large_stack_is_fingerprinted_once_and_its_edits_show_at_refresh(make_view, monkeypatch):
+    from pyvr_jupyter.torch_renderer import volume_cache
+    from pyvr_jupyter.widget.view import frames
+
+    monkeypatch.setattr(frames, "HASHED_BYTES", 1024)  # this small stack counts as large
+    stack = np.zeros((2, 16, 16, 16), np.float32)
+    stack[0, 4:12, 4:12, 4:12] = 1.0
+    stack[1, 4:12, 4:12, 4:12] = 1.0
+    view = make_view(stack, channel_axis=0, value_range=(0, 1), use_lighting=False)
+    hashed = []
+    original = volume_cache._content_fingerprint
+    monkeypatch.setattr(volume_cache, "_content_fingerprint", lambda array: hashed.append(1) or original(array))
+    first = view.screenshot()
+    second = view.screenshot()
+    assert len(hashed) <= 1 and np.array_equal(first, second)  # held: not hashed at every frame
+    stack[:] = 0.0  # an in-place edit of a large stack shows at refresh
+    view.refresh()
+    assert view.screenshot().max() == 0
