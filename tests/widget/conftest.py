@@ -1,6 +1,8 @@
 """Fixtures shared by the widget tests: a small volume and a view of it that records what it
-sends (``RecordingView``, tests/recording_view.py: no comm or browser needed)."""
+sends (``RecordingView``, tests/recording_view.py: no comm or browser needed), a view factory and
+a two-channel stack."""
 
+import numpy as np
 import pytest
 
 from pyvr_jupyter import create_test_volume
@@ -37,3 +39,13 @@ def make_view():
     yield build
     for view in views:
         view.close()
+
+
+@pytest.fixture
+def stack():
+    """Two channels of 24³: a cube of 1.0 on the left (x < 12), a cube of 500 on the right."""
+    left = np.zeros((24, 24, 24), np.float32)
+    left[6:18, 6:18, 4:11] = 1.0
+    right = np.zeros((24, 24, 24), np.float32)
+    right[6:18, 6:18, 13:20] = 500.0
+    return np.stack([left, right])

@@ -1,23 +1,14 @@
-"""VolumeView with channels: frames are the renderer's channel mix with the same transfer
-functions and windows; the single-channel traits mirror the active channel both ways; hiding a
-channel removes its colour; the editor switches channel (histogram, window, curve), the channel
-list toggles and activates; bad input is refused and changes nothing."""
+"""VolumeView with channels (``widget/channels.py``): frames are the renderer's channel mix with
+the same transfer functions and windows; the single-channel traits mirror the active channel
+both ways; hiding a channel removes its colour; new values reach the slices; large stacks are
+held; bad input is refused and changes nothing. The editor's switcher and the channel list have
+their own files (editor/test_channel_switch.py, controls/test_channel_list.py)."""
 
 import numpy as np
 import pytest
 import traitlets
 
 from pyvr_jupyter import OpacityTransferFunction, VolumeRenderer, viewer
-
-
-@pytest.fixture
-def stack():
-    """Two channels of 24³: a cube of 1.0 on the left (x < 12), a cube of 500 on the right."""
-    left = np.zeros((24, 24, 24), np.float32)
-    left[6:18, 6:18, 4:11] = 1.0
-    right = np.zeros((24, 24, 24), np.float32)
-    right[6:18, 6:18, 13:20] = 500.0
-    return np.stack([left, right])
 
 
 def _renderer_frame(view, stack, visible=(True, True)):
@@ -134,57 +125,6 @@ def test_bad_channel_values_are_refused_and_new_ones_reach_the_slices(stack):
         assert box.controls.editor.data_range[1] == pytest.approx(2.0)  # the histogram of the new values
     finally:
         box.close()
-
-
-def test_switching_to_a_channel_whose_window_lies_elsewhere(make_view):
-    low = np.random.default_rng(1).random((12, 12, 12), dtype=np.float32)
-    stack = np.stack([low, 1000.0 + 1000.0 * low])  # [0, 1] and [1000, 2000]: windows apart
-    view = make_view(stack, channel_axis=0)
-    editor = view.controls().editor
-    view.active_channel = 1
-    assert list(editor.window.value) == view.channel_value_ranges[1] and editor.data_range[0] >= 1000
-    editor.window.value = [1200.0, 1800.0]  # edits channel 1's window only
-    assert view.channel_value_ranges[1] == [1200.0, 1800.0] and view.channel_value_ranges[0][1] <= 1.0
-    view.active_channel = 0
-    assert list(editor.window.value) == view.channel_value_ranges[0]
-    document = editor.to_json()  # a dye colour goes into the document by name and reads back
-    editor.from_json(document)
-    assert view.colormap == "lime"
-
-
-def test_the_editor_switches_channel(stack, make_view):
-    view = make_view(stack, channel_axis=0, colormaps=["lime", "magenta"])
-    box = view.controls()
-    editor = box.editor
-    assert editor.channel_switch.picker.options == (("channel 0", 0), ("channel 1", 1))
-    assert editor.data_range[1] == pytest.approx(1.0) and editor.colormap_picker.value == "lime"
-    editor.channel_switch.picker.value = 1
-    assert view.active_channel == 1 and editor.data_range[1] == pytest.approx(500.0)
-    assert editor.window.max == pytest.approx(500.0) and list(editor.window.value) == view.channel_value_ranges[1]
-    assert editor.colormap_picker.value == "magenta"
-    editor.add_point(0.5, 0.25)  # edits channel 1's curve
-    assert [0.5, 0.25] in view.channel_opacity_points[1] and [0.5, 0.25] not in view.channel_opacity_points[0]
-    view.channel_names = ["membranes", "nuclei"]
-    assert editor.channel_switch.picker.options[1] == ("nuclei", 1)
-    box.close()
-    view.active_channel = 0  # a closed editor follows no more
-    assert editor.channel_switch.picker.value == 1
-
-
-def test_the_channel_list_toggles_and_activates(stack, make_view):
-    view = make_view(stack, channel_axis=0)
-    box = view.controls()
-    rows = box.channels.children
-    assert len(rows) == 2 and rows[1].children[1].description == "channel 1"
-    rows[1].children[1].value = False  # the visibility checkbox
-    assert view.channel_visible == [True, False]
-    box.channels.children[1].children[2].click()  # "edit"
-    assert view.active_channel == 1 and box.editor.channel_switch.picker.value == 1
-    editing = box.channels.children[1].children[2]
-    assert editing.description == "editing" and editing.disabled  # the active one cannot be released
-    assert box.channels.children[0].children[2].description == "edit"
-    box.close()
-    assert make_view(stack[0]).controls().channels is None  # one channel: no list
 
 
 def test_the_viewer_slices_show_the_channel_being_edited(stack):
