@@ -23,22 +23,35 @@ def view(volume):
     v.close()
 
 
+def _closing_factory(widget_class, **defaults):
+    """A fixture body: ``build(*args, **options)`` makes a ``widget_class`` (``defaults`` first),
+    and every one made is closed after the test."""
+    widgets = []
+
+    def build(*args, **kwargs):
+        widget = widget_class(*args, **{**defaults, **kwargs})
+        widgets.append(widget)
+        return widget
+
+    yield build
+    for widget in widgets:
+        widget.close()
+
+
 @pytest.fixture
 def make_view():
     """``make_view(volume, **options)``: a 64 × 64 ``VolumeView``, closed after the test."""
     from pyvr_jupyter import VolumeView
 
-    views = []
+    yield from _closing_factory(VolumeView, width=64, height=64)
 
-    def build(*args, **kwargs):
-        kwargs = {"width": 64, "height": 64, **kwargs}
-        view = VolumeView(*args, **kwargs)
-        views.append(view)
-        return view
 
-    yield build
-    for view in views:
-        view.close()
+@pytest.fixture
+def make_slice():
+    """``make_slice(volume, axis, **options)``: a ``SliceView``, closed after the test."""
+    from pyvr_jupyter import SliceView
+
+    yield from _closing_factory(SliceView)
 
 
 @pytest.fixture

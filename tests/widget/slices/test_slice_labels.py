@@ -9,7 +9,6 @@ import traitlets
 from pyvr_jupyter import LabelMap
 from pyvr_jupyter.imaging.encoding import to_uint8
 from pyvr_jupyter.torch_renderer.tools.slicing import render_slice
-from pyvr_jupyter.widget import SliceView
 
 
 @pytest.fixture
@@ -21,46 +20,32 @@ def scan():
     return volume, labels
 
 
-@pytest.fixture
-def make():
-    views = []
-
-    def build(*args, **kwargs):
-        view = SliceView(*args, **kwargs)
-        views.append(view)
-        return view
-
-    yield build
-    for view in views:
-        view.close()
-
-
 @pytest.mark.parametrize("mode", ["blend", "outline"])
-def test_the_image_is_render_slices_with_the_same_labels(scan, make, mode):
+def test_the_image_is_render_slices_with_the_same_labels(scan, make_slice, mode):
     volume, labels = scan
     label_map = LabelMap(labels, opacity=0.6)
-    view = make(volume, axis="y", index=6, labels=label_map, label_mode=mode)
+    view = make_slice(volume, axis="y", index=6, labels=label_map, label_mode=mode)
     expected = render_slice(volume, "y", index=6, colormap="gray", labels=label_map, label_mode=mode)
     assert np.array_equal(view.screenshot(), to_uint8(expected))
     assert not np.array_equal(view.screenshot(), to_uint8(render_slice(volume, "y", index=6, colormap="gray")))
 
 
-def test_the_readout_names_the_label_under_the_pointer(scan, make):
+def test_the_readout_names_the_label_under_the_pointer(scan, make_slice):
     volume, labels = scan
-    view = make(volume, axis="z", index=5, labels=LabelMap(labels, names={7: "nucleus"}))
+    view = make_slice(volume, axis="z", index=5, labels=LabelMap(labels, names={7: "nucleus"}))
     # axial: row = H − 1 − y, col = x
     assert view.label_at(13 - 6, 13) == 7 and view.label_at(13 - 6, 6) == 2 and view.label_at(0, 0) == 0
     assert "7 · nucleus" in view._label_texts and "2 · label 2" in view._label_texts
     view.labels.set_name(2, "membrane")  # a renamed label reads anew
     assert "2 · membrane" in view._label_texts
     view.labels = None
-    assert view._label_texts == [] and make(volume).label_at(0, 0) is None
+    assert view._label_texts == [] and make_slice(volume).label_at(0, 0) is None
 
 
-def test_table_traits_change_the_map_and_every_view_of_it(scan, make):
+def test_table_traits_change_the_map_and_every_view_of_it(scan, make_slice):
     volume, labels = scan
     label_map = LabelMap(labels, opacity=1.0)
-    axial, coronal = make(volume, axis="z", index=5, labels=label_map), make(volume, axis="y", labels=label_map)
+    axial, coronal = make_slice(volume, axis="z", index=5, labels=label_map), make_slice(volume, axis="y", labels=label_map)
     before = coronal.screenshot()
     axial.label_colors = {**axial.label_colors, "2": "#00ff00"}
     assert label_map.colors[label_map.ids.tolist().index(2)].tolist() == [0.0, 1.0, 0.0]
@@ -73,9 +58,9 @@ def test_table_traits_change_the_map_and_every_view_of_it(scan, make):
     link.unlink()
 
 
-def test_bad_labels_and_tables_are_refused_and_change_nothing(scan, make):
+def test_bad_labels_and_tables_are_refused_and_change_nothing(scan, make_slice):
     volume, labels = scan
-    view = make(volume, labels=labels)
+    view = make_slice(volume, labels=labels)
     with pytest.raises(ValueError, match="labels has shape"):
         view.labels = labels[:, :, :3]
     with pytest.raises(TypeError, match="integer"):
@@ -91,9 +76,9 @@ def test_bad_labels_and_tables_are_refused_and_change_nothing(scan, make):
     assert view.label_colors == {} and view.label_at(0, 0) is None
 
 
-def test_a_new_volume_of_another_shape_drops_the_labels(scan, make):
+def test_a_new_volume_of_another_shape_drops_the_labels(scan, make_slice):
     volume, labels = scan
-    view = make(volume, labels=labels)
+    view = make_slice(volume, labels=labels)
     with pytest.warns(UserWarning, match="dropped its labels"):
         view.volume = volume[:, :, :8]
     assert view.labels is None
