@@ -25,19 +25,18 @@ import time
 import warnings
 from collections import deque
 
-import numpy as np
 import torch
 from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted, fused
-from ...torch_renderer.channel_context import hold_channels
 from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.volume_cache import COARSEST_SIDE, PACKED_GRID_VOXELS, shared_state
+from .held_volumes import HeldVolumes
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
-           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "CAMERA_BURST_S", "HASHED_BYTES"]
+           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "CAMERA_BURST_S"]
 
 PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
 PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
@@ -57,9 +56,6 @@ PREVIEW_LEVEL_STEP = 2.0
 # a full frame once they stop. Measured in JupyterLab before this: every write asked for a full
 # frame, the follower drew one per 3-s drag and the leader fell to 2.6-3.0 fps.
 CAMERA_BURST_S = 0.3
-# numpy volumes up to this size are hashed at every frame (XXH3: about 3 ms for 64 MiB), so an
-# in-place edit shows at once; larger ones are read anew at ``refresh()`` (``FrameSource._held``).
-HASHED_BYTES = 64 << 20
 
 
 class FrameSource:
@@ -92,8 +88,7 @@ class FrameSource:
         #: once the browser reported a frame without its buffer.
         self.transport = "binary"
         self._stopped = False
-        self._volume_states: dict = {}  # id → shared state of the numpy volumes drawn last (``_held``)
-        self._channels_held = None  # a large stack's ``HeldChannels`` (``_held_channels``)
+        self._held = HeldVolumes(view)  # large numpy arrays' states, until refresh()
         self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
         self._failed_kernels: set = set()  # kernel dtypes whose compile failed: no coarser stand-in
         self._level_rendered = 0  # the level the last render drew
@@ -181,9 +176,9 @@ class FrameSource:
             options["step_size"] = step_voxels * float(renderer.spacing.min())
             volume = region.data
         if "channel_axis" in options:
-            volume = self._held_channels(volume, options["channel_axis"])
+            volume = self._held.channels(volume, options["channel_axis"])
         else:
-            volume = self._held(volume)  # outside the lock: it may hash the array once
+            volume = self._held.volume(volume)  # outside the lock: it may hash the array once
             if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
                 options["level"] = self._level_while_compiling(volume, level)
                 self._level_rendered = options["level"]
@@ -231,34 +226,6 @@ class FrameSource:
             self._snapshot_version = -1  # the still frame showed a coarser level
         self.show_full()
 
-    def _held(self, volume):
-        """What the renderer is given for ``volume``: for a numpy array over ``HASHED_BYTES``, its
-        shared state, kept until ``volume_changed()`` (numpy arrays have no version counter, so
-        the renderer hashes them at every render: 9 ms for a 400 × 512 × 512 CT, ~50 ms for a
-        1 GiB stack; an in-place edit of such an array shows at ``refresh()``); smaller arrays
-        and tensors as they are (a few milliseconds of hashing; a tensor's version counter is
-        free), so their in-place edits show at the next frame."""
-        if not isinstance(volume, np.ndarray) or volume.nbytes <= HASHED_BYTES:
-            return volume
-        states = self._volume_states  # the view's volume's, and a lazy volume's region's: they take turns
-        state = states.get(id(volume))
-        if state is None or state.source is not volume:
-            base = self._view.volume
-            for key in [key for key, held in states.items() if held.source is not base]:
-                del states[key]  # a region replaced by this one goes with its state
-            state = states[id(volume)] = shared_state(volume, self._view.renderer.device)
-        return state
-
-    def _held_channels(self, stack, channel_axis):
-        """``_held`` for a multi-channel stack: over ``HASHED_BYTES``, its ``HeldChannels`` (the
-        channels' states made once), kept until ``volume_changed()`` or another stack."""
-        if not isinstance(stack, np.ndarray) or stack.nbytes <= HASHED_BYTES:
-            return stack
-        held = self._channels_held
-        if held is None or held.volume is not stack:
-            held = self._channels_held = hold_channels(self._view.renderer, stack, channel_axis)
-        return held
-
     def region_read(self) -> None:
         """A finer region of a lazy volume arrived: what is drawn changed, as after a change of
         state (a new version, so a frame of the base that is still rendering is not taken as current)."""
@@ -266,8 +233,7 @@ class FrameSource:
 
     def volume_changed(self) -> None:
         """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""
-        self._volume_states.clear()
-        self._channels_held = None
+        self._held.clear()
 
     def _diagonal_samples(self, step_voxels: float) -> float:
         renderer = self._view.renderer

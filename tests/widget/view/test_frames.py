@@ -48,9 +48,9 @@ def test_the_view_inside_viewer_shares_the_path():
 
 def test_a_large_numpy_volume_is_hashed_once_not_at_every_frame_and_anew_on_refresh(monkeypatch):
     from pyvr_jupyter.torch_renderer import volume_cache
-    from pyvr_jupyter.widget.view import frames
+    from pyvr_jupyter.widget.view import held_volumes
 
-    monkeypatch.setattr(frames, "HASHED_BYTES", 0)  # as for a volume over 64 MiB
+    monkeypatch.setattr(held_volumes, "HASHED_BYTES", 0)  # as for a volume over 64 MiB
     calls = []
     fingerprint = volume_cache._content_fingerprint
     monkeypatch.setattr(volume_cache, "_content_fingerprint", lambda a: calls.append(1) or fingerprint(a))

@@ -151,9 +151,9 @@ def test_a_colour_name_works_in_a_one_channel_viewer_with_slices(stack):
 
 def test_a_large_stack_is_fingerprinted_once_and_its_edits_show_at_refresh(make_view, monkeypatch):
     from pyvr_jupyter.torch_renderer import volume_cache
-    from pyvr_jupyter.widget.view import frames
+    from pyvr_jupyter.widget.view import held_volumes
 
-    monkeypatch.setattr(frames, "HASHED_BYTES", 1024)  # this small stack counts as large
+    monkeypatch.setattr(held_volumes, "HASHED_BYTES", 1024)  # this small stack counts as large
     stack = np.zeros((2, 16, 16, 16), np.float32)
     stack[0, 4:12, 4:12, 4:12] = 1.0
     stack[1, 4:12, 4:12, 4:12] = 1.0
