@@ -35,46 +35,55 @@ class ChannelList(widgets.VBox):
 
     def __init__(self, view):
         self.view = view
-        self._updating = False
+        self._swatches: list[widgets.HTML] = []
+        self._checkboxes: list[widgets.Checkbox] = []
+        self._buttons: list[widgets.Button] = []
         view.observe(self._refresh, names=list(_TRAITS))
         super().__init__(layout=widgets.Layout(width="100%"))
         self._refresh()
 
     def _refresh(self, change=None) -> None:
-        if self._updating:
-            return
-        old_rows = self.children
+        """Follow the view. Rows are built only when the number of channels changes; otherwise
+        their widgets are updated in place, so a checkbox the pointer is on stays in the page."""
         view = self.view
         count = len(view.channel_visible)
-        self.children = [self._row(index) for index in range(count)]
-        for row in old_rows:
-            close_tree(row)
+        if count != len(self._checkboxes):
+            self._build_rows(count)
+        for index in range(count):
+            self._swatches[index].value = swatch(view.channel_colormaps[index])
+            self._checkboxes[index].value = bool(view.channel_visible[index])
+            self._checkboxes[index].description = view.channel_names[index]
+            active = view.active_channel == index
+            self._buttons[index].description = "editing" if active else "edit"
+            self._buttons[index].disabled = active
         self.layout.display = "" if count > 1 or view.channels is not None else "none"
 
-    def _row(self, index: int) -> widgets.HBox:
-        view = self.view
-        visible = widgets.Checkbox(value=view.channel_visible[index], description=view.channel_names[index],
-                                   indent=False, layout=widgets.Layout(width="150px"))
-        visible.observe(lambda change: self._write_visible(index, change["new"]), names="value")
-        active = view.active_channel == index
-        edit = widgets.Button(description="editing" if active else "edit", disabled=active,
-                              layout=widgets.Layout(width="72px"),
-                              tooltip="show this channel's curve, colour and window in the editor")
-        edit.on_click(lambda _: self._activate(index))
-        return widgets.HBox([widgets.HTML(swatch(view.channel_colormaps[index])), visible, edit],
-                            layout=widgets.Layout(align_items="center", grid_gap="6px"))
+    def _build_rows(self, count: int) -> None:
+        old_rows = self.children
+        self._swatches = [widgets.HTML() for _ in range(count)]
+        self._checkboxes = [widgets.Checkbox(indent=False, layout=widgets.Layout(width="150px"))
+                            for _ in range(count)]
+        self._buttons = [widgets.Button(layout=widgets.Layout(width="72px"),
+                                        tooltip="show this channel's curve, colour and window in the editor")
+                         for _ in range(count)]
+        for index in range(count):
+            self._checkboxes[index].observe(lambda change, i=index: self._write_visible(i, change["new"]),
+                                            names="value")
+            self._buttons[index].on_click(lambda _, i=index: self._activate(i))
+        self.children = [widgets.HBox([self._swatches[i], self._checkboxes[i], self._buttons[i]],
+                                      layout=widgets.Layout(align_items="center", grid_gap="6px"))
+                         for i in range(count)]
+        for row in old_rows:
+            close_tree(row)
 
     def _write_visible(self, index: int, value: bool) -> None:
-        self._updating = True  # the view's change comes back: keep the rows (and the pointer's focus)
-        try:
-            shown = list(self.view.channel_visible)
+        shown = list(self.view.channel_visible)
+        if shown[index] != bool(value):
             shown[index] = bool(value)
             self.view.channel_visible = shown
-        finally:
-            self._updating = False
 
     def _activate(self, index: int) -> None:
-        self.view.active_channel = index  # the rows are rebuilt: one button says "editing"
+        self.view.active_channel = index
 
     def close(self) -> None:
         """Stop following the view and close every widget made here."""

@@ -14,5 +14,10 @@ def test_the_channel_list_toggles_and_activates(stack, make_view):
     editing = box.channels.children[1].children[2]
     assert editing.description == "editing" and editing.disabled  # the active one cannot be released
     assert box.channels.children[0].children[2].description == "edit"
+    assert box.channels.children[1] is rows[1]  # updated in place: the widget under the pointer stays
+    view.colormap = "cyan"  # the active channel's colour reaches its swatch
+    assert view.channel_colormaps[1] == "cyan" and "#00ffff" in rows[1].children[0].value
+    view.channel_visible = [False, True]  # and the view's changes reach the checkboxes
+    assert rows[0].children[1].value is False and rows[1].children[1].value is True
     box.close()
     assert make_view(stack[0]).controls().channels is None  # one channel: no list
