@@ -2,8 +2,9 @@
 
 ``VolumeRenderer(backend=...)`` takes one of ``BACKENDS``; ``choose_backend`` turns that into
 what renders one call: "torch" (the stages, any device, any gradient), "fused" (the kernel, CPU,
-no graph) or "fused+adjoint" (the kernel forward and its per-ray adjoint backward, CPU, when only
-the volume and the transfer-function tables need a gradient). docs/backends.md compares them.
+no graph), "fused+adjoint" (the kernel forward and its per-ray adjoint backward, CPU, when only
+the volume and the transfer-function tables need a gradient) or "fused-cuda" (the same kernel
+compiled for the GPU, ``fused/gpu.py``, CUDA, no graph). docs/backends.md compares them.
 
 Example:
     >>> choose_backend("auto", torch.device("cpu"), needs_graph=False, grid_dtype=np.float32, context=context)
@@ -26,7 +27,7 @@ BACKENDS = ("auto", "torch", "fused")
 
 def choose_backend(backend: str, device: torch.device, needs_graph: bool, grid_dtype,
                    context: RenderContext | None) -> str:
-    """'fused', 'fused+adjoint' or 'torch' for one render by a renderer of ``backend`` on
+    """'fused', 'fused+adjoint', 'fused-cuda' or 'torch' for one render by a renderer of ``backend`` on
     ``device``. With "auto" on a CPU the kernel renders when it can run now (a cold compile
     falls back to the stages meanwhile), and its adjoint gives the gradient when
     ``fused.covers(context)``; camera, lighting and value-range gradients, and strategies the
@@ -34,6 +35,8 @@ def choose_backend(backend: str, device: torch.device, needs_graph: bool, grid_d
     where it cannot render. ``grid_dtype``: the dtype the kernels would read."""
     if backend == "torch":
         return "torch"
+    if device.type == "cuda":
+        return _gpu_backend(backend, needs_graph, grid_dtype, context)
     if backend == "auto" and needs_graph and fused.covers(context):
         return "fused+adjoint" if fused.ensure_ready(grid_dtype, adjoint=True) else "torch"
     reason = ("a graph must be recorded (an input requires grad)" if needs_graph else
@@ -46,3 +49,33 @@ def choose_backend(backend: str, device: torch.device, needs_graph: bool, grid_d
         fused.wait_until_compiled(grid_dtype)
         return "fused"
     return "fused" if reason is None and fused.ensure_ready(grid_dtype) else "torch"
+
+
+def gpu_unavailable() -> str | None:
+    """Why the fused GPU kernel cannot run here (no CUDA target in numba, no driver, no card),
+    or None when it can."""
+    try:
+        from .fused import gpu  # numba.cuda: imported only when a CUDA render asks
+    except Exception as error:
+        return f"numba's CUDA target cannot be imported ({error})"
+    return gpu.unavailable_reason()
+
+
+def _gpu_backend(backend: str, needs_graph: bool, grid_dtype, context: RenderContext) -> str:
+    """``choose_backend`` on a CUDA device: "fused-cuda" where the GPU kernel can render (no graph,
+    a strategy with kernel code, numba able to use the card), else "torch" ("auto") or a
+    ValueError ("fused"). "auto" renders with the stages while the kernel compiles."""
+    reason = gpu_unavailable() or (
+        "a graph must be recorded (an input requires grad; the GPU has no adjoint yet)" if needs_graph else
+        f"compositing={context.compositing!r} has no kernel code" if STRATEGIES[context.compositing].kernel_code < 0
+        else None)
+    if reason is not None:
+        if backend == "fused":
+            raise ValueError(f"backend='fused' cannot render this on the GPU: {reason}; use backend='auto' or 'torch'")
+        return "torch"
+    from .fused.gpu import GPU_FORWARD, gpu_dtype
+    if backend == "fused":
+        GPU_FORWARD.wait_until_compiled(gpu_dtype(grid_dtype))
+        return "fused-cuda"
+    GPU_FORWARD.compile_async(gpu_dtype(grid_dtype))
+    return "fused-cuda" if GPU_FORWARD.is_compiled(gpu_dtype(grid_dtype)) else "torch"

@@ -61,9 +61,12 @@ class VolumeRenderer:
             functions' values need a gradient (emission–absorption compositing), and with the
             PyTorch stages otherwise (also while a kernel compiles cold, so a first picture never
             waits for a compile; a kernel in numba's disk cache is waited for, about a second,
-            see ``fused/compilation.py``); 'torch' always uses the PyTorch stages; 'fused' always uses the
-            kernel without a graph and raises ValueError where it cannot (a graph to record, a
-            CUDA device).
+            see ``fused/compilation.py``). On a CUDA device it renders with the same kernel
+            compiled for the GPU (``fused/gpu.py``, ``last_stats["backend"] == "fused-cuda"``)
+            when no graph is recorded and numba can use the card (numba-cuda installed), once
+            it has compiled in the background, and with the stages otherwise. 'torch' always
+            uses the PyTorch stages; 'fused' always uses a kernel without a graph (waiting for
+            its compile) and raises ValueError where it cannot (a graph to record, no usable card).
         fused_threads: threads the kernel may use (None: all cores).
 
     Example:
@@ -424,6 +427,8 @@ class VolumeRenderer:
                 context.grid = packed_for_call(chosen, spacing, packed_grids)
             else:
                 context.kernel_grid, context.value_offset = chosen.kernel_values()
+        elif backend == "fused-cuda":  # the values; the kernel makes their gradient (fused/gpu.py)
+            context.grid = chosen.tensor()[None, None]
         elif grid is None:
             context.grid = grid = packed_for_call(chosen, spacing, packed_grids) if shaded else chosen.tensor()[None, None]
         elif shaded:
@@ -445,6 +450,10 @@ class VolumeRenderer:
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
         if backend == "fused":
             rgba = fused_driver.render_context(context, stopper(should_stop), self.fused_threads)
+        elif backend == "fused-cuda":  # one launch: the stop is checked before it
+            from .fused import gpu  # numba.cuda is imported for CUDA renders only
+            stopper(should_stop)()
+            rgba = gpu.render_context(context)
         elif backend == "fused+adjoint":  # the kernel forward, its per-ray adjoint in backward
             rgba = fused_autograd.render_context(context, stopper(should_stop), self.fused_threads)
         else:  # the PyTorch stages look both tables up at once where they share a uniform grid

@@ -8,6 +8,7 @@ the last bits. Cases whose setup builds transfer functions on the CPU also check
 renderer on the GPU uses them (their knots are copied to the samples' device).
 """
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +16,7 @@ from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction,
                                          OpacityTransferFunction, TimeSeries, VolumeRenderer, fit, render_slice)
+from pyvr_jupyter.torch_renderer.backends import gpu_unavailable
 from pyvr_jupyter.torch_renderer.tools.ray_batches import random_rays
 from render_cases import CASES, SHAPE, camera_for
 
@@ -66,12 +68,45 @@ def test_cuda_agrees_with_the_cpu(volume, case):
     assert_close(gpu, cpu, atol=1e-5, msg=case)
 
 
-def test_the_auto_backend_renders_cuda_with_the_pytorch_stages(volume):
+def test_the_auto_backend_renders_cuda_with_the_gpu_kernel_once_compiled(volume):
+    reason = gpu_unavailable()
     renderer = make_renderer(volume.shape, GPU)
+    if reason is not None:  # no numba-cuda, or a driver numba cannot use: the stages, and "fused" says why
+        image = renderer.render(volume.to(GPU), camera_for(volume.shape), image_size=16)
+        assert image.device.type == GPU and renderer.last_stats["backend"] == "torch"
+        with pytest.raises(ValueError, match="GPU"):
+            VolumeRenderer(volume.shape, device=GPU, backend="fused").render(volume.to(GPU), image_size=8)
+        return
+    from pyvr_jupyter.torch_renderer.fused.gpu import GPU_FORWARD
+    assert GPU_FORWARD.wait_until_compiled(np.float32)
     image = renderer.render(volume.to(GPU), camera_for(volume.shape), image_size=16)
-    assert image.device.type == GPU and renderer.last_stats["backend"] == "torch"
-    with pytest.raises(ValueError, match="CUDA|cuda"):
-        VolumeRenderer(volume.shape, device=GPU, backend="fused").render(volume.to(GPU), image_size=8)
+    assert image.device.type == GPU and renderer.last_stats["backend"] == "fused-cuda"
+    assert renderer.last_stats["samples"] > 0
+    with torch.enable_grad():  # a graph: the GPU has no adjoint yet, so the stages
+        learnt = volume.to(GPU).requires_grad_()
+        renderer.render(learnt, camera_for(volume.shape), image_size=8, value_range=(0.0, 1.0)).sum().backward()
+    assert renderer.last_stats["backend"] == "torch" and learnt.grad is not None
+
+
+@pytest.mark.parametrize("case", [name for name, case in CASES.items() if "n_samples" not in case])
+def test_the_gpu_kernel_agrees_with_the_cpu_kernel(volume, case):
+    """The same kernel code on both sides (fused/gpu.py): float32 pixels agree to 1e-5."""
+    reason = gpu_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    options = dict(CASES[case])
+    setup, renderer_options = options.pop("setup", None), options.pop("renderer_options", None) or {}
+    images = []
+    for device, expected in (("cpu", "fused"), (GPU, "fused-cuda")):
+        renderer = make_renderer(volume.shape, device, setup, backend="fused", **renderer_options)
+        spacing_origin = {k: v for k, v in renderer_options.items() if k in ("spacing", "origin")}
+        render_options = dict(camera=camera_for(volume.shape, **spacing_origin), image_size=(20, 24), step_size=0.7)
+        render_options.update(options)
+        render_options["camera"] = moved(render_options["camera"], device)
+        with torch.no_grad():
+            images.append(renderer.render_rgba(volume.to(device), **render_options).cpu())
+        assert renderer.last_stats["backend"] == expected
+    assert_close(images[1], images[0], atol=1e-5, msg=case)
 
 
 @pytest.mark.parametrize("compositing", COMPOSITING_STRATEGIES)

@@ -83,8 +83,9 @@ def table_dtype(dtype) -> np.dtype:
 
 
 def as_numpy(tensor: torch.Tensor, dtype=None) -> np.ndarray:
-    """A C-contiguous numpy view (or copy) of a CPU tensor, as the kernels' signatures need."""
-    array = tensor.detach().numpy()
+    """A C-contiguous numpy view (or copy) of a tensor (a copy on the host of a GPU one), as the
+    kernels' signatures need."""
+    array = tensor.detach().cpu().numpy()
     return np.ascontiguousarray(array if dtype is None else array.astype(dtype, copy=False))
 
 
@@ -101,11 +102,14 @@ def _float64(*tensors: torch.Tensor) -> list[np.ndarray]:
     return [as_numpy(t.detach().double()) for t in tensors]
 
 
-def kernel_args(context) -> KernelArgs:
-    """The ``KernelArgs`` of a ``context.RenderContext``: its ``kernel_grid`` (the values in their
-    own dtype) when it has one, else its grid tensor as float32 or float64, and the tables in
-    ``table_dtype``. Scalars map to the TF domain in the grid's own units (``value_offset``)."""
-    if context.kernel_grid is not None:
+def kernel_args(context, grid=None) -> KernelArgs:
+    """The ``KernelArgs`` of a ``context.RenderContext``: ``grid`` (D, H, W, C) when given (the
+    GPU kernel's, on the card), else its ``kernel_grid`` (the values in their own dtype) when it
+    has one, else its grid tensor as float32 or float64; the tables in ``table_dtype``. Scalars
+    map to the TF domain in the grid's own units (``value_offset``)."""
+    if grid is not None:
+        offset = 0.0
+    elif context.kernel_grid is not None:
         grid, offset = context.kernel_grid, context.value_offset
     else:
         grid = as_numpy(context.grid.detach()[0].permute(1, 2, 3, 0), grid_dtype(context.grid))  # (D, H, W, C)

@@ -17,7 +17,7 @@ from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
 from pyvr_jupyter.torch_renderer import volume_cache
-from pyvr_jupyter.torch_renderer.backends import choose_backend
+from pyvr_jupyter.torch_renderer.backends import choose_backend, gpu_unavailable
 from pyvr_jupyter.torch_renderer.fused import driver
 
 
@@ -148,11 +148,12 @@ def test_auto_renders_with_pytorch_while_the_kernel_compiles(volume, monkeypatch
     assert renderer.last_stats["backend"] == "torch" and asked == [(np.float32, False)]
 
 
-def test_cuda_device_falls_back_or_refuses_explicitly():
-    if torch.cuda.is_available():
-        pytest.skip("checks the CPU-only refusal")
+def test_a_cuda_device_without_a_usable_card_falls_back_or_refuses_explicitly():
+    if gpu_unavailable() is None:
+        pytest.skip("checks the refusal where numba cannot use a card (test_cuda.py covers the card)")
     assert choose_backend("torch", torch.device("cpu"), False, torch.float32, None) == "torch"
-    with pytest.raises(ValueError, match="CPU"):
+    assert choose_backend("auto", torch.device("cuda"), False, torch.float32, None) == "torch"
+    with pytest.raises(ValueError, match="cannot render this on the GPU: numba"):
         choose_backend("fused", torch.device("cuda"), False, torch.float32, None)
 
 
@@ -223,15 +224,16 @@ def test_xray_is_the_beer_lambert_absorption_of_the_path(backend):
 
 def test_the_kernels_unpack_every_setting_in_its_order():
     """The kernels unpack ``KernelArgs`` into locals (a record's array read inside the parallel
-    loop costs reference counting per use): the names must follow the record's fields."""
+    loop costs reference counting per use; the forward unpacks once per chunk of rays, in
+    ``march_rays``): the names must follow the record's fields."""
     import inspect
     import re
 
     from pyvr_jupyter.torch_renderer.fused import KernelArgs
     from pyvr_jupyter.torch_renderer.fused.adjoint import adjoint_tile
-    from pyvr_jupyter.torch_renderer.fused.kernel import march_tile
+    from pyvr_jupyter.torch_renderer.fused.kernel import march_rays
 
-    for kernel in (march_tile, adjoint_tile):
+    for kernel in (march_rays, adjoint_tile):
         unpacked = re.search(r"\((width,.*?)\) = args", inspect.getsource(kernel.py_func), flags=re.S).group(1)
         names = [name.strip().lstrip("_") for name in unpacked.replace("\n", " ").split(",")]
         assert names == list(KernelArgs._fields), kernel.__name__
