@@ -27,6 +27,7 @@ import torch
 from pyvr_jupyter import VolumeView, create_test_volume
 from pyvr_jupyter.profiling import measure
 from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer, fused
+from pyvr_jupyter.torch_renderer.backends import gpu_unavailable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import Timing, busy_cores, interleave  # noqa: E402
@@ -267,14 +268,21 @@ def main(argv=None) -> int:
     device = args.device
     cpu = device == "cpu"
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    start = time.perf_counter()
+    gpu_kernel = False
     if cpu:
-        start = time.perf_counter()
         fused.wait_until_compiled()
         print(f"fused kernel ready after {time.perf_counter() - start:.2f} s", flush=True)
+    elif gpu_unavailable() is not None:
+        print(f"no fused GPU kernel: {gpu_unavailable()}", flush=True)
+    else:
+        from pyvr_jupyter.torch_renderer.fused.gpu import GPU_FORWARD
+        gpu_kernel = GPU_FORWARD.wait_until_compiled(np.float32)
+        print(f"fused GPU kernel compiled after {time.perf_counter() - start:.2f} s", flush=True)
     volume = create_test_volume((scene.volume_side,) * 3, "torus", device=device)
     camera = s1_camera(scene.volume_side, device)
     rows, summary = [], []
-    backends = ["torch", "fused", "fused 1 thread", "torch 1 thread"] if cpu else ["torch"]
+    backends = ["torch", "fused", "fused 1 thread", "torch 1 thread"] if cpu else ["torch"] + ["fused"] * gpu_kernel
     what = (f"{scene.volume_side}³ torus, {scene.image}² px, {scene.step}-voxel steps, shading, 'hot', "
             "linear opacity 0–0.1")
 
@@ -339,6 +347,11 @@ def main(argv=None) -> int:
         row.target, row.met = "≤ 10 ms wall on a GPU", "yes" if s2["torch"].wall_median <= 0.010 else "no"
         summary.append(f"Quick Start without a graph on {device}: {s2['torch'].wall_median * 1e3:.1f} ms wall "
                        "(target ≤ 10 ms).")
+        if gpu_kernel:
+            row = next(r for r in rows if r.name == "S2 fused")
+            row.target, row.met = "≤ 3 ms wall on a GPU", "yes" if s2["fused"].wall_median <= 0.003 else "no"
+            summary.append(f"Quick Start with the fused GPU kernel: {s2['fused'].wall_median * 1e3:.2f} ms wall "
+                           f"(target ≤ 3 ms); S1 {s1['fused'].wall_median * 1e3:.2f} ms (target ≤ 2 ms).")
 
     if cpu:
         rows += bench_previews(scene, device)
