@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from .backends import gpu_unavailable
 from ._checks import check_choice, check_image_size, check_value_range, check_volume_array, step_length
 from .context import RenderContext, render_chunks, stopper
 from .fused import channels as fused_channels, driver as fused_driver
@@ -203,25 +204,45 @@ def kernel_grids(renderer, volume, channel_axis, states, level: int) -> tuple[np
 
 def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -> str:
     """"fused" when ``fused/channels.py``'s kernel can render ``context`` now (a cold compile
-    starts, and the PyTorch stages render meanwhile), else "torch"; ``backend="fused"`` waits
-    for it, and raises where it cannot render."""
-    reason = ("a graph must be recorded (an input requires grad)" if needs_graph else
-              f"the fused kernel runs on the CPU, not {renderer.device}" if renderer.device.type != "cpu" else
-              f"compositing={context.compositing!r} mixes channels in the PyTorch stages only"
-              if not fused_channels.covers(context) else None)
+    starts, and the PyTorch stages render meanwhile), "fused-cuda" for its GPU twin on a CUDA
+    device, else "torch"; ``backend="fused"`` waits for it, and raises where it cannot render."""
+    gpu = renderer.device.type == "cuda"
+    reason = (gpu_unavailable() if gpu else None) or (
+        "a graph must be recorded (an input requires grad)" if needs_graph else
+        f"the fused kernel runs on the CPU or CUDA, not {renderer.device}" if renderer.device.type not in ("cpu", "cuda")
+        else f"compositing={context.compositing!r} mixes channels in the PyTorch stages only"
+        if not fused_channels.covers(context) else None)
     if renderer.backend == "torch":
         return "torch"
-    if renderer.backend == "fused":
-        if reason is not None:
+    if reason is not None:
+        if renderer.backend == "fused":
             raise ValueError(f"backend='fused' cannot render these channels: {reason}; use backend='auto' or 'torch'")
+        return "torch"
+    if gpu:
+        from .fused.gpu import GPU_CHANNELS, gpu_dtype
+        if renderer.backend == "fused":
+            GPU_CHANNELS.wait_until_compiled(gpu_dtype(kernel_dtype))
+        GPU_CHANNELS.compile_async(gpu_dtype(kernel_dtype))
+        return "fused-cuda" if GPU_CHANNELS.is_compiled(gpu_dtype(kernel_dtype)) else "torch"
+    if renderer.backend == "fused":
         CHANNELS.wait_until_compiled(kernel_dtype)
         return "fused"
-    if reason is not None:
-        return "torch"
     CHANNELS.compile_async(kernel_dtype)
     ready = CHANNELS.is_compiled(kernel_dtype) or (
         CHANNELS.is_cached(kernel_dtype) and CHANNELS.wait_until_compiled(kernel_dtype, CACHE_WAIT_SECONDS))
     return "fused" if ready else "torch"
+
+
+def device_grid(renderer, states, level: int) -> torch.Tensor:
+    """(D, H, W, C) float32 (float64 for float64 channels) on the renderer's CUDA device: the
+    channels interleaved for the GPU kernel, kept like ``kernel_grids``' copies."""
+    cached = renderer._channel_grids
+    if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)):
+        cached = renderer._channel_grids = (list(states), {})
+    key = ("cuda", level)
+    if key not in cached[1]:
+        cached[1][key] = torch.stack([state.level(level).tensor() for state in states], dim=-1).contiguous()
+    return cached[1][key]
 
 
 def render_channels(renderer, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
@@ -288,6 +309,10 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     if backend == "fused":
         grid, offset = kernel_grids(renderer, volume, channel_axis, states, level)
         rgba = fused_driver.render_channels(context, grid, offset, stopper(should_stop), renderer.fused_threads)
+    elif backend == "fused-cuda":
+        from .fused import gpu  # numba.cuda is imported for CUDA renders only
+        stopper(should_stop)()
+        rgba = gpu.render_channels(context, device_grid(renderer, states, level))
     else:
         add_grids(context, states, level, spacing, shaded)
         rgba = render_chunks(context, needs_graph, stopper(should_stop), renderer.max_memory_bytes)

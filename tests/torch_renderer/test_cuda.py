@@ -217,3 +217,20 @@ def test_memory_stays_within_the_budget_on_a_large_image():
     # the cached gradient grid is what may be held.
     assert image.shape == (1024, 1024, 3)
     assert growth < 4 * (64 << 20) + 64 * 1024 * 1024, f"{growth / 2**20:.0f} MiB"
+
+
+def test_channels_render_with_the_gpu_kernel_as_with_the_cpu_kernel(volume):
+    reason = gpu_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    stack = torch.stack([volume, volume.flip(2), 0.5 * volume.flip(1)])
+    images = []
+    for device, expected in (("cpu", "fused"), (GPU, "fused-cuda")):
+        renderer = VolumeRenderer(volume.shape, device=device, backend="fused")
+        renderer.set_channel_transfer_functions(colors=["lime", "magenta", "cyan"])
+        with torch.no_grad():
+            images.append(renderer.render_rgba(stack.to(device), moved(camera_for(volume.shape), device),
+                                               image_size=(20, 24), channel_axis=0).cpu())
+        assert renderer.last_stats["backend"] == expected
+    assert float(images[0][..., 3].max()) > 0.05
+    assert_close(images[1], images[0], atol=1e-5)

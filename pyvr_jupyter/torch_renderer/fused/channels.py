@@ -24,11 +24,12 @@ from numba import njit, prange
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction
+from .kernel import RAYS_PER_CHUNK
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
-__all__ = ["ChannelTables", "channel_tables", "march_channels", "tiny_channel_args", "covers"]
+__all__ = ["ChannelTables", "channel_tables", "march_channels", "march_channel_rays", "tiny_channel_args", "covers"]
 
 
 class ChannelTables(NamedTuple):
@@ -80,7 +81,18 @@ def tiny_channel_args(grid_dtype) -> ChannelTables:
 def march_channels(args, tables, first_pixel, out, samples):
     """Render the pixels ``first_pixel ..`` of ``args``' image, whose grid holds the channels
     (D, H, W, C) classified by ``tables`` (``ChannelTables``), into ``out`` (n_rays, 4),
-    premultiplied; ``samples`` (n_rays,) gets how many samples each ray classified."""
+    premultiplied; ``samples`` (n_rays,) gets how many samples each ray classified.
+    ``gpu.march_channels_kernel`` is its GPU twin."""
+    n_rays = out.shape[0]
+    for chunk in prange((n_rays + RAYS_PER_CHUNK - 1) // RAYS_PER_CHUNK):
+        march_channel_rays(args, tables, first_pixel, chunk * RAYS_PER_CHUNK,
+                           min((chunk + 1) * RAYS_PER_CHUNK, n_rays), out, samples)
+
+
+@njit(inline="always", fastmath=True)
+def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
+    """Rows ``first .. last`` of ``march_channels``' ``out`` and ``samples``, one ray after the
+    other (``kernel.march_rays``'s counterpart, shared with the GPU kernel)."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
      _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, light_model, light, light_direction,
      _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt, _li) = args
@@ -90,7 +102,7 @@ def march_channels(args, tables, first_pixel, out, samples):
     skipping = occupied.shape[0] > 0
     n_channels = grid.shape[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
-    for ray in prange(out.shape[0]):
+    for ray in range(first, last):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
         t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny)
         half_length = 1.0
@@ -181,6 +193,7 @@ def optical_depth(a, ratio):
 
 
 def covers(context) -> bool:
-    """Can ``march_channels`` render this context (emission–absorption, on a CPU, with a camera)?"""
-    return (context.ray_table is None and context.box.minimum.device.type == "cpu"
+    """Can ``march_channels`` (or its GPU twin) render this context (emission–absorption, on a
+    CPU or a CUDA device, with a camera)?"""
+    return (context.ray_table is None and context.box.minimum.device.type in ("cpu", "cuda")
             and STRATEGIES[context.compositing].kernel_code == EMISSION_ABSORPTION)
