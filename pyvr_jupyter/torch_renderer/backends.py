@@ -3,8 +3,8 @@
 ``VolumeRenderer(backend=...)`` takes one of ``BACKENDS``; ``choose_backend`` turns that into
 what renders one call: "torch" (the stages, any device, any gradient), "fused" (the kernel, CPU,
 no graph), "fused+adjoint" (the kernel forward and its per-ray adjoint backward, CPU, when only
-the volume and the transfer-function tables need a gradient) or "fused-cuda" (the same kernel
-compiled for the GPU, ``fused/gpu.py``, CUDA, no graph). docs/backends.md compares them.
+the volume and the transfer-function tables need a gradient), "fused-cuda" and
+"fused-cuda+adjoint" (the same kernels compiled for the GPU, ``fused/gpu.py``). docs/backends.md compares them.
 
 Example:
     >>> choose_backend("auto", torch.device("cpu"), needs_graph=False, grid_dtype=np.float32, context=context)
@@ -27,8 +27,8 @@ BACKENDS = ("auto", "torch", "fused")
 
 def choose_backend(backend: str, device: torch.device, needs_graph: bool, grid_dtype,
                    context: RenderContext | None) -> str:
-    """'fused', 'fused+adjoint', 'fused-cuda' or 'torch' for one render by a renderer of ``backend`` on
-    ``device``. With "auto" on a CPU the kernel renders when it can run now (a cold compile
+    """'fused', 'fused+adjoint', 'fused-cuda', 'fused-cuda+adjoint' or 'torch' for one render by
+    a renderer of ``backend`` on ``device``. With "auto" on a CPU the kernel renders when it can run now (a cold compile
     falls back to the stages meanwhile), and its adjoint gives the gradient when
     ``fused.covers(context)``; camera, lighting and value-range gradients, and strategies the
     adjoint does not cover, keep the PyTorch stages. "fused" waits for the kernel, and raises
@@ -63,10 +63,19 @@ def gpu_unavailable() -> str | None:
 
 def _gpu_backend(backend: str, needs_graph: bool, grid_dtype, context: RenderContext) -> str:
     """``choose_backend`` on a CUDA device: "fused-cuda" where the GPU kernel can render (no graph,
-    a strategy with kernel code, numba able to use the card), else "torch" ("auto") or a
-    ValueError ("fused"). "auto" renders with the stages while the kernel compiles."""
-    reason = gpu_unavailable() or (
-        "a graph must be recorded (an input requires grad; the GPU has no adjoint yet)" if needs_graph else
+    a strategy with kernel code, numba able to use the card), "fused-cuda+adjoint" where its
+    adjoint gives every gradient ("auto" only, as on the CPU), else "torch" ("auto") or a
+    ValueError ("fused"). "auto" renders with the stages while the kernels compile."""
+    reason = gpu_unavailable()
+    if reason is None and backend == "auto" and needs_graph and fused.covers(context):
+        from .fused.gpu import GPU_ADJOINT, GPU_FORWARD, gpu_dtype
+        dtype = gpu_dtype(grid_dtype)
+        kernels = (GPU_FORWARD, GPU_ADJOINT)
+        for kernel in kernels:
+            kernel.compile_async(dtype)
+        return "fused-cuda+adjoint" if all(kernel.is_compiled(dtype) for kernel in kernels) else "torch"
+    reason = reason or (
+        "a graph must be recorded (an input requires grad)" if needs_graph else
         f"compositing={context.compositing!r} has no kernel code" if STRATEGIES[context.compositing].kernel_code < 0
         else None)
     if reason is not None:

@@ -454,7 +454,7 @@ class VolumeRenderer:
             from .fused import gpu  # numba.cuda is imported for CUDA renders only
             stopper(should_stop)()
             rgba = gpu.render_context(context)
-        elif backend == "fused+adjoint":  # the kernel forward, its per-ray adjoint in backward
+        elif backend in ("fused+adjoint", "fused-cuda+adjoint"):  # the kernel forward, its per-ray adjoint in backward
             rgba = fused_autograd.render_context(context, stopper(should_stop), self.fused_threads)
         else:  # the PyTorch stages look both tables up at once where they share a uniform grid
             context.rgba = rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None

@@ -234,3 +234,28 @@ def test_channels_render_with_the_gpu_kernel_as_with_the_cpu_kernel(volume):
         assert renderer.last_stats["backend"] == expected
     assert float(images[0][..., 3].max()) > 0.05
     assert_close(images[1], images[0], atol=1e-5)
+
+
+def test_the_gpu_adjoint_gives_the_cpu_adjoints_gradients(volume):
+    """A volume and an opacity TF learnt on the card: "fused-cuda+adjoint", the gradients of the
+    CPU's "fused+adjoint" within 1e-5 relative L2 (atomic adds sum in another order)."""
+    reason = gpu_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    from pyvr_jupyter.torch_renderer.fused.gpu import GPU_ADJOINT, GPU_FORWARD
+    assert GPU_FORWARD.wait_until_compiled(np.float32) and GPU_ADJOINT.wait_until_compiled(np.float32)
+    results = []
+    for device, expected in (("cpu", "fused+adjoint"), (GPU, "fused-cuda+adjoint")):
+        renderer = make_renderer(volume.shape, device)
+        learnt = volume.to(device).requires_grad_()
+        opacity = renderer.opacity_tf.parameters()
+        for tensor in opacity:
+            tensor.requires_grad_()
+        rgba = renderer.render_rgba(learnt, moved(camera_for(volume.shape), device), image_size=(20, 24),
+                                    step_size=0.7, value_range=(0.0, 1.0))
+        assert renderer.last_stats["backend"] == expected
+        (rgba * torch.linspace(0.5, 1.5, rgba.numel(), device=device).reshape(rgba.shape)).sum().backward()
+        results.append([learnt.grad.cpu()] + [t.grad.cpu() for t in opacity])
+    for cpu, gpu in zip(*results):
+        assert float(cpu.norm()) > 0
+        assert float((gpu.double() - cpu.double()).norm() / cpu.double().norm()) <= 1e-5

@@ -17,8 +17,9 @@ the 8 trilinear corners of the packed grid (``stages/volume_sampling.pack_grid``
 carries the grid's gradient on to the volume and the tables' to the TF parameters
 (``autograd.FusedRender``).
 
-Scatter without data races: each thread adds into its own copy of the gradient buffers
-(``numba.get_thread_id()``), summed afterwards. Memory: threads × D·H·W × C × the grid's itemsize
+Scatter without data races: on the CPU each thread adds into its own copy of the gradient
+buffers (``numba.get_thread_id()``), summed afterwards; on the GPU (``gpu.adjoint_kernel``) every
+ray adds into one copy with atomic adds (``targets.scatter_add``). Memory: threads × D·H·W × C × the grid's itemsize
 (2 threads × 128³ × 4 channels × 4 bytes = 64 MiB for the Quick Start volume), plus O(pixels).
 """
 
@@ -32,11 +33,13 @@ from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP
 from .compositing import passing_fraction
+from .kernel import RAYS_PER_CHUNK
 from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
+from .targets import scatter_add
 
-__all__ = ["adjoint_tile"]
+__all__ = ["adjoint_tile", "adjoint_rays"]
 
 
 @njit(inline="always", fastmath=True)
@@ -46,7 +49,7 @@ def _flush(grid_grad, thread, i, j, k, corners, channels):
     for corner in range(8):
         dk, dj, di = corner >> 2, (corner >> 1) & 1, corner & 1
         for c in range(channels):
-            grid_grad[thread, k + dk, j + dj, i + di, c] += corners[corner, c]
+            scatter_add(grid_grad, (thread, k + dk, j + dj, i + di, c), corners[corner, c])
             corners[corner, c] = 0.0
 
 
@@ -62,7 +65,20 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
         grid_grad: (threads, D, H, W, C) grid dtype, += ∂L/∂grid; opacity_grad: (threads, Ko),
             color_grad: (threads, Kc, 3) float64, += ∂L/∂table. A buffer with 0 threads is not wanted.
     """
-    # Every field as a local, outside the parallel loop (see kernel.march_tile).
+    n_rays = rgba.shape[0]
+    for chunk in prange((n_rays + RAYS_PER_CHUNK - 1) // RAYS_PER_CHUNK):
+        corners = np.zeros((8, 4))
+        adjoint_rays(args, first_pixel, chunk * RAYS_PER_CHUNK, min((chunk + 1) * RAYS_PER_CHUNK, n_rays),
+                     numba.get_thread_id(), corners, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_grad)
+
+
+@njit(inline="always", fastmath=True)
+def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classified, grad_rgba, grid_grad,
+                 opacity_grad, color_grad):
+    """Rows ``first .. last`` of ``adjoint_tile``, one ray after the other, adding into row
+    ``thread`` of the gradient buffers through ``scatter_add``; ``corners`` (8, 4) is zeroed
+    scratch space. The body shared by the CPU kernel (a chunk per iteration, a buffer per
+    thread) and the GPU kernel (one ray per thread, one buffer, atomic adds)."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
@@ -74,11 +90,10 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     need_grid, need_opacity, need_color = grid_grad.shape[0] > 0, opacity_grad.shape[0] > 0, color_grad.shape[0] > 0
     channels = grid.shape[3]
-    for ray in prange(rgba.shape[0]):
+    for ray in range(first, last):
         g_r, g_g, g_b, g_a = grad_rgba[ray, 0], grad_rgba[ray, 1], grad_rgba[ray, 2], grad_rgba[ray, 3]
         if g_r == 0.0 and g_g == 0.0 and g_b == 0.0 and g_a == 0.0:
             continue
-        thread = numba.get_thread_id()
         final_r, final_g, final_b, final_t = rgba[ray, 0], rgba[ray, 1], rgba[ray, 2], 1.0 - rgba[ray, 3]
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
         t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step,
@@ -91,7 +106,6 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
         remaining = classified[ray]
         # ∂L/∂grid at the 8 corners of the cell the last samples fell in, added to the thread's
         # buffer when the ray leaves it: consecutive samples share a cell (5 per cell at 0.2-voxel steps).
-        corners = np.zeros((8, 4))
         cell_i = cell_j = cell_k = -1
         cell_channels = 1  # channels the cell's corners hold: 1 until a visible sample adds the gradient's
         knot, knot_low, knot_high = -1, 0.0, 0.0  # likewise ∂L/∂opacity at the knots of the last lookup
@@ -159,15 +173,15 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             if need_opacity:
                 if o_left != knot:
                     if knot >= 0:
-                        opacity_grad[thread, knot] += knot_low
-                        opacity_grad[thread, knot + 1] += knot_high
+                        scatter_add(opacity_grad, (thread, knot), knot_low)
+                        scatter_add(opacity_grad, (thread, knot + 1), knot_high)
                     knot, knot_low, knot_high = o_left, 0.0, 0.0
                 knot_low += d_a * (1.0 - o_weight)
                 knot_high += d_a * o_weight
             if need_color and visible:
                 for channel, d in ((0, d_r), (1, d_g), (2, d_b)):
-                    color_grad[thread, c_left, channel] += d * (1.0 - c_weight)
-                    color_grad[thread, c_left + 1, channel] += d * c_weight
+                    scatter_add(color_grad, (thread, c_left, channel), d * (1.0 - c_weight))
+                    scatter_add(color_grad, (thread, c_left + 1, channel), d * c_weight)
             # 7. Into the grid: ∂L/∂value through s, ∂L/∂(gx, gy, gz) through the light factors.
             if need_grid:
                 d_value = (d_a * da_ds + d_r * dr_ds + d_g * dg_ds + d_b * db_ds) * inv_span
@@ -193,5 +207,5 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
         if cell_i >= 0:
             _flush(grid_grad, thread, cell_i, cell_j, cell_k, corners, cell_channels)
         if knot >= 0:
-            opacity_grad[thread, knot] += knot_low
-            opacity_grad[thread, knot + 1] += knot_high
+            scatter_add(opacity_grad, (thread, knot), knot_low)
+            scatter_add(opacity_grad, (thread, knot + 1), knot_high)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import torch
 
 from ..stages.compositing import STRATEGIES
@@ -26,10 +27,10 @@ __all__ = ["FusedRender", "covers", "render_context"]
 
 def covers(context) -> bool:
     """Can the adjoint give every gradient a ``context.RenderContext`` needs? Yes for a strategy
-    the adjoint covers, on a CPU, with a camera and no label map, when nothing but the grid and the transfer
+    the adjoint covers, on a CPU or a CUDA device, with a camera and no label map, when nothing but the grid and the transfer
     functions' tables requires grad (not the camera, the lighting or the value range)."""
     strategy = STRATEGIES[context.compositing]
-    if (not strategy.adjoint or context.box.minimum.device.type != "cpu" or context.ray_table is not None
+    if (not strategy.adjoint or context.box.minimum.device.type not in ("cpu", "cuda") or context.ray_table is not None
             or context.labels is not None):
         return False
     grid = None if context.grid is None else context.grid.detach()
@@ -39,29 +40,44 @@ def covers(context) -> bool:
 
 def _args(context, grid: torch.Tensor, opacity_values, color_values):
     """``kernel_args`` with the grid (1, C, D, H, W) and the tables (Ko, 1), (Kc, 3) taken from
-    the Function's inputs, so that autograd (and gradcheck) sees what the kernel reads."""
+    the Function's inputs, so that autograd (and gradcheck) sees what the kernel reads; a CUDA
+    grid stays on the card (read in place by the GPU kernels)."""
     dtype = grid_dtype(grid)
-    args = kernel_args(context)
-    replaced = {"grid": as_numpy(grid[0].permute(1, 2, 3, 0), dtype)}  # (D, H, W, C)
+    channels_last = grid.detach()[0].permute(1, 2, 3, 0)  # (D, H, W, C)
+    if grid.is_cuda:
+        from numba import cuda
+        kernel_grid = cuda.as_cuda_array(channels_last.to(torch.float64 if dtype == np.float64 else torch.float32)
+                                         .contiguous())
+    else:
+        kernel_grid = as_numpy(channels_last, dtype)
+    replaced = {}
     if opacity_values is not None:
         replaced["opacity_values"] = as_numpy(opacity_values, dtype)[:, 0]
     if color_values is not None:
         replaced["color_values"] = as_numpy(color_values, dtype)
-    return args._replace(**replaced)
+    return kernel_args(context, grid=kernel_grid)._replace(**replaced)
 
 
 class FusedRender(torch.autograd.Function):
     """``rgba (H·W, 4) = FusedRender.apply(context, threads, check_stop, grid, opacity_values,
     color_values)``: the fused kernel's render of ``context`` (``context.RenderContext``),
     differentiable with respect to the packed grid (1, C, D, H, W) and the TF tables (Ko, 1) and
-    (Kc, 3) (None where unused). Saves the output and the per-ray sample counts, nothing per sample."""
+    (Kc, 3) (None where unused). Saves the output and the per-ray sample counts, nothing per
+    sample. A CUDA grid renders and differentiates on the card (``gpu.march``, ``gpu.adjoint``)."""
 
     @staticmethod
     def forward(ctx, context, threads, check_stop, grid, opacity_values, color_values):
-        out, classified = march_image(_args(context, grid, opacity_values, color_values), check_stop, threads)
+        args = _args(context, grid, opacity_values, color_values)
+        if grid.is_cuda:
+            from . import gpu
+            check_stop()
+            rgba, classified = gpu.march(args, grid.device)
+            context.chunks_rendered = 1
+        else:
+            out, classified = march_image(args, check_stop, threads)
+            rgba = torch.from_numpy(out)
+            context.chunks_rendered = -(-out.shape[0] // PIXELS_PER_TILE)
         context.samples_taken = int(classified.sum())
-        context.chunks_rendered = -(-out.shape[0] // PIXELS_PER_TILE)
-        rgba = torch.from_numpy(out)
         ctx.context, ctx.threads, ctx.classified = context, threads, classified
         ctx.save_for_backward(grid, opacity_values, color_values, rgba)
         return rgba
@@ -71,15 +87,20 @@ class FusedRender(torch.autograd.Function):
     def backward(ctx, grad_rgba):
         grid, opacity_values, color_values, rgba = ctx.saved_tensors
         args = _args(ctx.context, grid, opacity_values, color_values)
-        d_grid, d_opacity, d_color = adjoint_image(args, rgba.numpy(), ctx.classified,
-                                                   as_numpy(grad_rgba, args.grid.dtype), ctx.needs_input_grad[3:6],
-                                                   ctx.threads)
+        need = ctx.needs_input_grad[3:6]
+        if grid.is_cuda:
+            from . import gpu
+            d_grid, d_opacity, d_color = gpu.adjoint(args, rgba, ctx.classified, grad_rgba, need)
+        else:
+            gradients = adjoint_image(args, rgba.numpy(), ctx.classified, as_numpy(grad_rgba, args.grid.dtype), need,
+                                      ctx.threads)
+            d_grid, d_opacity, d_color = (None if g is None else torch.from_numpy(g) for g in gradients)
         if d_grid is not None:  # (D, H, W, C) → (1, C, D, H, W), channels-last like the grid
-            d_grid = torch.from_numpy(d_grid).permute(3, 0, 1, 2)[None]
+            d_grid = d_grid.permute(3, 0, 1, 2)[None]
         if d_opacity is not None:
-            d_opacity = torch.from_numpy(d_opacity).to(opacity_values.dtype)[:, None]
+            d_opacity = d_opacity.to(opacity_values.dtype)[:, None]
         if d_color is not None:
-            d_color = torch.from_numpy(d_color).to(color_values.dtype)
+            d_color = d_color.to(color_values.dtype)
         return None, None, None, d_grid, d_opacity, d_color
 
 

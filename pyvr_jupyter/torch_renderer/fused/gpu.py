@@ -21,18 +21,24 @@ Example:
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 from numba import cuda
+from numba.extending import overload
 
+from .adjoint import adjoint_rays
 from .args import KernelArgs, kernel_args, table_dtype
 from .channels import channel_tables, march_channel_rays, tiny_channel_args
 from .compilation import Compilation
 from .kernel import march_rays
+from .targets import scatter_add
 
-__all__ = ["march_kernel", "march_channels_kernel", "GPU_FORWARD", "GPU_CHANNELS", "gpu_dtype", "available",
-           "unavailable_reason", "device_args", "march_image", "render_context", "render_channels", "THREADS_PER_BLOCK"]
+__all__ = ["march_kernel", "march_channels_kernel", "adjoint_kernel", "GPU_FORWARD", "GPU_CHANNELS", "GPU_ADJOINT",
+           "gpu_dtype", "available", "unavailable_reason", "device_args", "march_image", "adjoint_image", "march", "adjoint",
+           "render_context", "render_channels", "THREADS_PER_BLOCK"]
 
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 #: Threads per block: rays of neighbouring pixels (one image row) march side by side in a block.
 THREADS_PER_BLOCK = 128
 
@@ -51,8 +57,31 @@ def _march_channels(args, tables, first_pixel, out, samples):
         march_channel_rays(args, tables, first_pixel, ray, ray + 1, out, samples)
 
 
+def _adjoint(args, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_grad):
+    """One ray per thread: ``adjoint.adjoint_tile``'s loop body, adding atomically into row 0 of
+    the gradient buffers (one copy each, (1, ...))."""
+    ray = cuda.grid(1)
+    if ray < rgba.shape[0]:
+        corners = cuda.local.array((8, 4), numba.float64)
+        for corner in range(8):
+            for channel in range(4):
+                corners[corner, channel] = 0.0
+        adjoint_rays(args, 0, ray, ray + 1, 0, corners, rgba, classified, grad_rgba, grid_grad, opacity_grad,
+                     color_grad)
+
+
+@overload(scatter_add, target="cuda", inline="always")
+def _scatter_add_on_the_gpu(buffer, index, value):
+    dtype = buffer.dtype  # atomics need the buffer's own type
+
+    def add(buffer, index, value):
+        cuda.atomic.add(buffer, index, dtype(value))
+    return add
+
+
 march_kernel = cuda.jit(_march, fastmath=True)
 march_channels_kernel = cuda.jit(_march_channels, fastmath=True)
+adjoint_kernel = cuda.jit(_adjoint, fastmath=True)
 
 
 def _outputs(dtype) -> tuple:
@@ -65,6 +94,9 @@ def _outputs(dtype) -> tuple:
 GPU_FORWARD = Compilation(march_kernel, lambda dtype: (0, *_outputs(dtype)), "pyvr-gpu-compile")
 GPU_CHANNELS = Compilation(march_channels_kernel, lambda dtype: (tiny_channel_args(dtype), 0, *_outputs(dtype)),
                            "pyvr-gpu-channels-compile")
+GPU_ADJOINT = Compilation(adjoint_kernel, lambda dtype: (
+    np.zeros((1, 4), dtype), np.ones(1, np.int64), np.ones((1, 4), dtype), np.zeros((1, 2, 2, 2, 4), dtype),
+    np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-gpu-adjoint-compile")
 
 
 def gpu_dtype(dtype) -> np.dtype:
@@ -106,36 +138,93 @@ def march_image(args: KernelArgs, out, samples, stream=0, tables=None) -> None:
         march_channels_kernel[blocks, THREADS_PER_BLOCK, stream](args, tables, 0, out, samples)
 
 
+def adjoint_image(args: KernelArgs, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_grad,
+                  stream=0) -> None:
+    """``adjoint_kernel`` over every pixel of ``args``' image, device arrays throughout (as
+    ``driver.adjoint_image`` on the CPU): the gradients are added into row 0 of ``grid_grad``
+    (1, D, H, W, C), ``opacity_grad`` (1, Ko) and ``color_grad`` (1, Kc, 3); a buffer with 0 rows
+    is not wanted."""
+    blocks = max(1, -(-rgba.shape[0] // THREADS_PER_BLOCK))
+    adjoint_kernel[blocks, THREADS_PER_BLOCK, stream](args, rgba, classified, grad_rgba, grid_grad, opacity_grad,
+                                                      color_grad)
+
+
 def render_context(context) -> torch.Tensor:
     """(H·W, 4) RGBA of a ``context.RenderContext`` whose grid (1, C, D, H, W) is a CUDA tensor,
     rendered on its device by ``march_kernel``; ``context.samples_taken`` gets the number of
     samples classified. Raises ``RuntimeError`` when numba cannot use the card."""
     dtype = torch.float64 if context.grid.dtype == torch.float64 else torch.float32
-    return _render(context, context.grid.detach()[0].permute(1, 2, 3, 0).to(dtype).contiguous())
+    grid = context.grid.detach()[0].permute(1, 2, 3, 0).to(dtype).contiguous()  # (D, H, W, C), on the card
+    rgba, classified = march(kernel_args(context, grid=cuda.as_cuda_array(grid)), grid.device)
+    context.chunks_rendered, context.samples_taken = 1, int(classified.sum())
+    return rgba
 
 
 def render_channels(context, grid: torch.Tensor) -> torch.Tensor:
     """(H·W, 4) RGBA of a ``RenderContext`` with channels (``channel_context``) through
     ``march_channels_kernel``, reading ``grid`` (D, H, W, C), a float32 or float64 CUDA tensor."""
-    return _render(context, grid, channels=True)
+    device_grid = cuda.as_cuda_array(grid)
+    rgba, classified = march(kernel_args(context, grid=device_grid), grid.device,
+                             channel_tables(context.channels, device_grid, 0.0))
+    context.chunks_rendered, context.samples_taken = 1, int(classified.sum())
+    return rgba
 
 
-def _render(context, grid: torch.Tensor, channels: bool = False) -> torch.Tensor:
-    """Launch one kernel over the whole image of ``context`` reading ``grid`` (D, H, W, C) on its
-    device, on PyTorch's current stream."""
-    reason = unavailable_reason()
-    if reason is not None:
-        raise RuntimeError(f"the fused GPU kernel cannot run: {reason}")
-    device = grid.device
-    n_pixels = context.image_size[0] * context.image_size[1]
-    out = torch.zeros((n_pixels, 4), dtype=grid.dtype, device=device)  # the tables' dtype (args.table_dtype)
-    samples = torch.zeros(n_pixels, dtype=torch.int64, device=device)
-    with cuda.gpus[device.index if device.index is not None else torch.cuda.current_device()]:
-        stream = cuda.external_stream(torch.cuda.current_stream(device).cuda_stream)
-        device_grid = cuda.as_cuda_array(grid)
-        args = device_args(kernel_args(context, grid=device_grid), stream)
-        tables = device_args(channel_tables(context.channels, device_grid, 0.0), stream) if channels else None
-        march_image(args, cuda.as_cuda_array(out), cuda.as_cuda_array(samples), stream, tables)
-    context.chunks_rendered = 1
-    context.samples_taken = int(samples.sum())
-    return out
+def march(args: KernelArgs, device: torch.device, tables=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rgba (H·W, 4), classified (H·W,)) on ``device``: ``args``' image (its grid on the card,
+    its small arrays on the host) through ``march_kernel``, or ``march_channels_kernel`` with the
+    channels' ``tables``, on PyTorch's current stream. Raises ``RuntimeError`` when numba cannot
+    use the card."""
+    n_pixels = args.width * args.height
+    rgba = torch.zeros((n_pixels, 4), dtype=_TORCH_DTYPES[table_dtype(args.grid.dtype)], device=device)
+    classified = torch.zeros(n_pixels, dtype=torch.int64, device=device)
+    with _on_card(device) as stream:
+        march_image(device_args(args, stream), cuda.as_cuda_array(rgba), cuda.as_cuda_array(classified), stream,
+                    None if tables is None else device_args(tables, stream))
+    return rgba, classified
+
+
+def adjoint(args: KernelArgs, rgba: torch.Tensor, classified: torch.Tensor, grad_rgba: torch.Tensor,
+            need: tuple[bool, bool, bool]) -> tuple:
+    """∂L/∂grid (D, H, W, C), ∂L/∂opacity table (Ko,) and ∂L/∂colour table (Kc, 3), CUDA tensors
+    (None where ``need`` says no), of the image ``march`` rendered (``rgba``, ``classified``) for
+    ∂L/∂rgba ``grad_rgba``: ``adjoint_kernel``, one ray per thread, atomic adds into one buffer each."""
+    device = rgba.device
+    shapes = ((1, *args.grid.shape), (1, args.opacity_values.shape[0]), (1, args.color_values.shape[0], 3))
+    dtypes = (_TORCH_DTYPES[np.dtype(args.grid.dtype)], torch.float64, torch.float64)
+    buffers = [torch.zeros(shape if wanted else (0, *shape[1:]), dtype=dtype, device=device)
+               for shape, dtype, wanted in zip(shapes, dtypes, need)]
+    with _on_card(device) as stream:
+        adjoint_image(device_args(args, stream), cuda.as_cuda_array(rgba), cuda.as_cuda_array(classified),
+                      cuda.as_cuda_array(grad_rgba.to(rgba.dtype).contiguous()),
+                      *(_device_buffer(buffer, dtype) for buffer, dtype in
+                        zip(buffers, (args.grid.dtype, np.float64, np.float64))), stream=stream)
+    return tuple(buffer[0] if wanted else None for buffer, wanted in zip(buffers, need))
+
+
+def _device_buffer(tensor: torch.Tensor, dtype):
+    """A device array of ``tensor``; an empty one (an unwanted gradient) as a fresh 0-size array,
+    which numba types as ``as_cuda_array`` would."""
+    return cuda.as_cuda_array(tensor) if tensor.numel() else cuda.device_array(tuple(tensor.shape), dtype)
+
+
+class _on_card:
+    """``with _on_card(device) as stream``: numba's context for ``device`` and PyTorch's current
+    stream there, so the kernels run in order with PyTorch's work; raises ``RuntimeError`` when
+    numba cannot use the card."""
+
+    def __init__(self, device: torch.device):
+        reason = unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(f"the fused GPU kernel cannot run: {reason}")
+        self.device = device
+        self._gpu = None
+
+    def __enter__(self):
+        index = self.device.index if self.device.index is not None else torch.cuda.current_device()
+        self._gpu = cuda.gpus[index]
+        self._gpu.__enter__()
+        return cuda.external_stream(torch.cuda.current_stream(self.device).cuda_stream)
+
+    def __exit__(self, *exc):
+        return self._gpu.__exit__(*exc)

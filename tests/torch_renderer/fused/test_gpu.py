@@ -14,6 +14,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ import torch
 from render_cases import CASES, SHAPE, camera_for
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import ColorTransferFunction, LabelMap, OpacityTransferFunction, VolumeRenderer, fused
-from pyvr_jupyter.torch_renderer.fused import driver
+from pyvr_jupyter.torch_renderer.fused import autograd, driver
 from pyvr_jupyter.torch_renderer.fused.compilation import CHANNELS
 from pyvr_jupyter.torch_renderer.fused.args import table_dtype, tiny_args
 from pyvr_jupyter.torch_renderer.fused.channels import march_channels
@@ -37,6 +38,7 @@ IMAGE = (9, 15)
 def compiled_kernel():
     assert fused.wait_until_compiled(np.float32) and fused.wait_until_compiled(np.float64)
     assert CHANNELS.wait_until_compiled(np.float32)
+    assert fused.wait_until_compiled(np.float32, adjoint=True) and fused.wait_until_compiled(np.float64, adjoint=True)
 
 
 def kernel_inputs(volume, monkeypatch, setup=None, renderer_options=None, **render_options):
@@ -118,16 +120,75 @@ def test_the_simulated_gpu_kernel_renders_every_case_as_the_cpu_kernel(monkeypat
     assert len(shown) >= len(inputs) - 2, "the cases must show something"  # minip and average can be faint
 
 
-@pytest.mark.parametrize("kernel", ["march_kernel", "march_channels_kernel"])
-def test_the_gpu_kernels_compile_to_ptx_for_sm_90(kernel):
+def adjoint_inputs(monkeypatch, learn, dtype=torch.float32, setup=None, **options):
+    """((``KernelArgs``, rgba, classified, grad_rgba, need), gradients): what the CPU adjoint gets
+    in one backward of a weighted sum of a render's RGBA with respect to ``learn``, and its
+    (grid, opacity table, colour table) gradients."""
+    captured = []
+    original = autograd.adjoint_image
+
+    def recording(args, rgba, classified, grad_rgba, need, threads=None):
+        captured.append((args, rgba.copy(), classified.copy(), grad_rgba.copy(), tuple(need)))
+        return original(args, rgba, classified, grad_rgba, need, threads)
+
+    monkeypatch.setattr(autograd, "adjoint_image", recording)
+    renderer = VolumeRenderer(SHAPE)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.2, 0.0), (0.6, 0.4), (1.0, 0.2)]))
+    renderer.set_color_transfer_function(ColorTransferFunction("plasma"))
+    if setup is not None:
+        setup(renderer)
+    volume = create_test_volume(SHAPE, "complex").to(dtype)
+    if "volume" in learn:
+        volume.requires_grad_()
+    for name, tf in (("opacity", renderer.opacity_tf), ("colour", renderer.color_tf)):
+        if name in learn:
+            tf.parameters()  # makes the TF's values learnable
+    render = dict(camera=camera_for(SHAPE), image_size=IMAGE, step_size=0.7, value_range=(0.0, 1.0))
+    rgba = renderer.render_rgba(volume, **{**render, **options})
+    assert renderer.last_stats["backend"] == "fused+adjoint"
+    (rgba * torch.linspace(0.5, 1.5, rgba.numel(), dtype=rgba.dtype).reshape(rgba.shape)).sum().backward()
+    monkeypatch.undo()
+    (inputs,) = captured
+    return inputs, original(*inputs, threads=1)
+
+
+@pytest.mark.cudasim
+def test_the_simulated_gpu_adjoint_gives_the_cpu_adjoints_gradients(monkeypatch, tmp_path):
+    cases = {
+        "lit, volume and both tables": dict(learn=("volume", "opacity", "colour")),
+        "unlit, volume": dict(learn=("volume",), use_lighting=False),
+        "directional light, opacity table": dict(learn=("opacity",), setup=lambda r: r.set_lighting(
+            light_direction=(1.0, -0.5, 0.3))),
+        "early termination, clip planes": dict(learn=("volume", "colour"), compositing="early_termination",
+                                               clip_planes=[((12.0, 8.0, 10.0), (1.0, 0.3, -0.2))]),
+        "float64": dict(learn=("volume", "opacity"), dtype=torch.float64),
+    }
+    inputs = {name: adjoint_inputs(monkeypatch, **case) for name, case in cases.items()}
+    simulated = simulate([item for item, _ in inputs.values()], tmp_path)
+    for (name, (_, reference)), gpu_gradients in zip(inputs.items(), simulated):
+        for part, expected, got in zip(("grid", "opacity table", "colour table"), reference, gpu_gradients):
+            assert (expected is None) == (got is None), (name, part)
+            if expected is None:
+                continue
+            assert np.linalg.norm(expected) > 0, f"{name}: the {part} must have a gradient"
+            relative = np.linalg.norm(got.astype(np.float64) - expected) / np.linalg.norm(expected)
+            assert relative <= 1e-5, f"{name}, {part}: relative L2 difference {relative:.2e}"
+
+
+@pytest.mark.parametrize("kernel", ["march_kernel", "march_channels_kernel", "adjoint_kernel"])
+def test_the_gpu_kernels_compile_to_ptx_for_sm_90(kernel, monkeypatch):
     pytest.importorskip("numba_cuda", reason="needs numba-cuda (pip install 'pyvr_jupyter[cuda]')")
-    from numba import cuda, typeof
+    from numba import cuda
+    from numba.cuda import dispatcher
+
+    # numba-cuda compiles device functions (the adjoint's atomic add, an overload) for the current
+    # card's compute capability, which needs a driver: stand in an sm_90 card.
+    monkeypatch.setattr(dispatcher, "get_current_device", lambda: SimpleNamespace(compute_capability=(9, 0)))
 
     from pyvr_jupyter.torch_renderer.fused import gpu
-    from pyvr_jupyter.torch_renderer.fused.channels import tiny_channel_args
-    tables = (tiny_channel_args(np.float32),) if kernel == "march_channels_kernel" else ()
-    signature = tuple(typeof(a) for a in (tiny_args(np.float32), *tables, 0, np.zeros((1, 4), table_dtype(np.float32)),
-                                          np.zeros(1, np.int64)))
+    compilation = {"march_kernel": gpu.GPU_FORWARD, "march_channels_kernel": gpu.GPU_CHANNELS,
+                   "adjoint_kernel": gpu.GPU_ADJOINT}[kernel]
+    signature = compilation.signature(np.float32)
     try:
         ptx, _ = cuda.compile_ptx(getattr(gpu, kernel).py_func, signature, cc=(9, 0), fastmath=True)
     except Exception as error:
@@ -135,4 +196,6 @@ def test_the_gpu_kernels_compile_to_ptx_for_sm_90(kernel):
             pytest.skip(f"no CUDA compiler libraries: {error}")
         raise
     assert ".target sm_90" in ptx and ".entry" in ptx
-    assert "ld.global" in ptx and "st.global.f32" in ptx  # reads the grid, writes float32 pixels
+    assert "ld.global" in ptx  # reads the grid
+    assert ("atom.global.add.f32" in ptx or "red.global.add.f32" in ptx) if kernel == "adjoint_kernel" else \
+        "st.global.f32" in ptx  # the adjoint adds into the gradient atomically; the forward writes pixels
