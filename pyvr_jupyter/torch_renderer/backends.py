@@ -4,11 +4,14 @@
 what renders one call: "torch" (the stages, any device, any gradient), "fused" (the kernel, CPU,
 no graph), "fused+adjoint" (the kernel forward and its per-ray adjoint backward, CPU, when only
 the volume and the transfer-function tables need a gradient), "fused-cuda" and
-"fused-cuda+adjoint" (the same kernels compiled for the GPU, ``fused/gpu.py``). docs/backends.md compares them.
+"fused-cuda+adjoint" (the same kernels compiled for the GPU, ``fused/gpu.py``).
+docs/backends.md compares them.
 
 Example:
     >>> choose_backend("auto", torch.device("cpu"), needs_graph=False, grid_dtype=np.float32, context=context)
     'fused'
+    >>> gpu_unavailable()       # why CUDA volumes render with the stages here, or None
+    'numba found no CUDA driver or no card it supports'
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from . import fused
 from .context import RenderContext
 from .stages.compositing import STRATEGIES
 
-__all__ = ["BACKENDS", "choose_backend"]
+__all__ = ["BACKENDS", "choose_backend", "gpu_unavailable"]
 
 #: What ``VolumeRenderer(backend=...)`` accepts.
 BACKENDS = ("auto", "torch", "fused")

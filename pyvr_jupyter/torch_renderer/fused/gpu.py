@@ -1,21 +1,24 @@
-"""The GPU twin of the forward kernels: ``kernel.march_rays`` (and ``channels.march_channel_rays``)
-compiled by numba's CUDA target, one thread per ray.
+"""The GPU twin of the fused kernels: ``kernel.march_rays``, ``channels.march_channel_rays`` and
+``adjoint.adjoint_rays`` compiled by numba's CUDA target (numba-cuda), one thread per ray.
 
 A ``cuda.jit`` kernel may call ``njit`` functions: numba compiles them again as device functions.
 So ``march_kernel`` runs the very code ``march_tile`` runs on the CPU (``rays``, ``lookup``,
-``shading``, ``compositing``), and the two cannot drift apart. The grid stays where the volume is
-(a CUDA tensor, read in place through ``__cuda_array_interface__``); the small arrays of
-``KernelArgs`` are copied to the device per render; everything runs on PyTorch's current stream,
-so the image is ready for the next PyTorch operation without a synchronisation here.
+``shading``, ``compositing``), and the two cannot drift apart; ``adjoint_kernel`` likewise runs
+the CPU adjoint's code, its scatter made atomic (``targets.scatter_add``, whose GPU version is
+registered here). The grid stays where the volume is (a CUDA tensor, read in place through
+``__cuda_array_interface__``); the small arrays of ``KernelArgs`` are copied to the device per
+render; everything runs on PyTorch's current stream, so the image is ready for the next PyTorch
+operation without a synchronisation here. ``march`` and ``adjoint`` are what
+``autograd.FusedRender`` calls for a CUDA grid.
 
 Imported only for a render on a CUDA device (``numba.cuda`` takes ~0.2 s to import). The tests run
-``march_kernel`` in numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) against ``march_tile``,
-and compile it to PTX for the H100/H200's sm_90 wherever libNVVM is installed
-(``tests/torch_renderer/fused/test_gpu.py``); ``benchmarks/gpu_check.sh`` runs both on a card.
+the kernels in numba's CUDA simulator against the CPU kernels, and compile them to PTX for the
+H100/H200's sm_90 (``tests/torch_renderer/fused/test_gpu.py``); ``benchmarks/gpu_check.sh`` runs
+the CUDA tests and benchmarks on a card.
 
 Example:
     >>> from pyvr_jupyter.torch_renderer.fused import gpu
-    >>> gpu.available()                     # a CUDA driver numba can use
+    >>> gpu.unavailable_reason()            # None where numba can use a card
     >>> rgba = gpu.render_context(context)  # (H·W, 4) on the volume's device
 """
 
@@ -70,7 +73,7 @@ def _adjoint(args, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_g
                      color_grad)
 
 
-@overload(scatter_add, target="cuda", inline="always")
+@overload(scatter_add, target="cuda")
 def _scatter_add_on_the_gpu(buffer, index, value):
     dtype = buffer.dtype  # atomics need the buffer's own type
 

@@ -27,7 +27,10 @@ def scatter_add(buffer, index, value):
         buffer[index] += value
 
 
-@overload(scatter_add, target="cpu", inline="always")
+# Not inline="always" (here or in gpu.py): numba then reused the CPU version's inlined IR when
+# the GPU adjoint was compiled after a cold CPU compile in the same process, and failed to type
+# it. LLVM inlines the small function anyway (the adjoint measured the same speed).
+@overload(scatter_add, target="cpu")
 def _scatter_add_on_the_cpu(buffer, index, value):
     def add(buffer, index, value):
         buffer[index] += value
