@@ -184,10 +184,8 @@ def kernel_grids(renderer, volume, channel_axis, states, level: int) -> tuple[np
     if level == 0 and channels_last.flags.c_contiguous and channels_last.flags.writeable and KERNEL_DTYPES.get(
             channels_last.dtype) == (channels_last.dtype, 0):
         return channels_last, 0.0
-    cached = renderer._channel_grids
-    if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)):
-        cached = renderer._channel_grids = (list(states), {})
-    if level not in cached[1]:
+    cached = _grid_cache(renderer, states)
+    if level not in cached:
         parts = []
         for state in states:
             values = state.level(level).values
@@ -198,8 +196,8 @@ def kernel_grids(renderer, volume, channel_axis, states, level: int) -> tuple[np
             if grid is None:
                 grid = np.empty((*converted.shape, len(parts)), converted.dtype)
             grid[..., index] = converted
-        cached[1][level] = (grid, offset)
-    return cached[1][level]
+        cached[level] = (grid, offset)
+    return cached[level]
 
 
 def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -> str:
@@ -236,13 +234,21 @@ def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -
 def device_grid(renderer, states, level: int) -> torch.Tensor:
     """(D, H, W, C) float32 (float64 for float64 channels) on the renderer's CUDA device: the
     channels interleaved for the GPU kernel, kept like ``kernel_grids``' copies."""
+    cached = _grid_cache(renderer, states)
+    key = ("cuda", level)
+    if key not in cached:
+        # (grid, offset) as kernel_grids keeps them, so channel_memory counts both kinds
+        cached[key] = (torch.stack([state.level(level).tensor() for state in states], dim=-1).contiguous(), 0.0)
+    return cached[key][0]
+
+
+def _grid_cache(renderer, states) -> dict:
+    """The renderer's interleaved channel grids by level (and device), kept while its channels'
+    states are ``states``; a new dict when they changed."""
     cached = renderer._channel_grids
     if cached is None or len(cached[0]) != len(states) or any(a is not b for a, b in zip(cached[0], states)):
         cached = renderer._channel_grids = (list(states), {})
-    key = ("cuda", level)
-    if key not in cached[1]:
-        cached[1][key] = torch.stack([state.level(level).tensor() for state in states], dim=-1).contiguous()
-    return cached[1][key]
+    return cached[1]
 
 
 def render_channels(renderer, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
