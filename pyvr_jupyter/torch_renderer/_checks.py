@@ -126,6 +126,30 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
     return value
 
 
+def check_flags(**flags: Any) -> None:
+    """Each keyword must be True or False (a bool or numpy bool): ``check_flags(use_color=True)``."""
+    for name, flag in flags.items():
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {_short(flag)}")
+
+
+def check_level(level: Any) -> int:
+    """A pyramid level index as an int (not a bool; ``VolumeState.level`` checks its range): ``check_level(2) == 2``."""
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
+        raise TypeError(f"level must be an integer or 'auto', got {_short(level)}")
+    return int(level)
+
+
+def check_labels_fit(labels: Any, volume_shape: Sequence[int], compositing: str, emission_absorption: bool) -> None:
+    """A label map must share the volume's (D, H, W) grid, and is drawn by emission–absorption
+    strategies only (``emission_absorption``: whether ``compositing`` is one)."""
+    if tuple(labels.shape) != tuple(volume_shape):
+        raise ValueError(f"labels has shape {tuple(labels.shape)}, the volume {tuple(volume_shape)}: "
+                         "a label map must share the volume's grid")
+    if not emission_absorption:
+        raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
+
+
 def check_value_range(value_range: Any) -> tuple[float, float]:
     """Return ``(vmin, vmax)``: finite, vmin < vmax, and mappable onto [0, 1] in float32
     (both ends, the span and 1/span finite and the ends distinct there)."""

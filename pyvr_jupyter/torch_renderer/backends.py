@@ -72,11 +72,8 @@ def _gpu_backend(backend: str, needs_graph: bool, grid_dtype, context: RenderCon
     reason = gpu_unavailable()
     if reason is None and backend == "auto" and needs_graph and fused.covers(context):
         from .fused.gpu import GPU_ADJOINT, GPU_FORWARD, gpu_dtype
-        dtype = gpu_dtype(grid_dtype)
-        kernels = (GPU_FORWARD, GPU_ADJOINT)
-        for kernel in kernels:
-            kernel.compile_async(dtype)
-        return "fused-cuda+adjoint" if all(kernel.is_compiled(dtype) for kernel in kernels) else "torch"
+        ready = [kernel.ready(gpu_dtype(grid_dtype)) for kernel in (GPU_FORWARD, GPU_ADJOINT)]  # both start
+        return "fused-cuda+adjoint" if all(ready) else "torch"
     reason = reason or (
         "a graph must be recorded (an input requires grad)" if needs_graph else
         f"compositing={context.compositing!r} has no kernel code" if STRATEGIES[context.compositing].kernel_code < 0
@@ -89,5 +86,4 @@ def _gpu_backend(backend: str, needs_graph: bool, grid_dtype, context: RenderCon
     if backend == "fused":
         GPU_FORWARD.wait_until_compiled(gpu_dtype(grid_dtype))
         return "fused-cuda"
-    GPU_FORWARD.compile_async(gpu_dtype(grid_dtype))
-    return "fused-cuda" if GPU_FORWARD.is_compiled(gpu_dtype(grid_dtype)) else "torch"
+    return "fused-cuda" if GPU_FORWARD.ready(gpu_dtype(grid_dtype)) else "torch"

@@ -21,7 +21,7 @@ from .backends import gpu_unavailable
 from ._checks import check_choice, check_image_size, check_value_range, check_volume_array, step_length
 from .context import RenderContext, render_chunks, stopper
 from .fused import channels as fused_channels, driver as fused_driver
-from .fused.compilation import CACHE_WAIT_SECONDS, CHANNELS
+from .fused.compilation import CHANNELS
 from .stages.camera import Camera
 from .stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
@@ -218,17 +218,13 @@ def choose_channel_backend(renderer, context, needs_graph: bool, kernel_dtype) -
         return "torch"
     if gpu:
         from .fused.gpu import GPU_CHANNELS, gpu_dtype
-        if renderer.backend == "fused":
-            GPU_CHANNELS.wait_until_compiled(gpu_dtype(kernel_dtype))
-        GPU_CHANNELS.compile_async(gpu_dtype(kernel_dtype))
-        return "fused-cuda" if GPU_CHANNELS.is_compiled(gpu_dtype(kernel_dtype)) else "torch"
+        compilation, dtype, name = GPU_CHANNELS, gpu_dtype(kernel_dtype), "fused-cuda"
+    else:
+        compilation, dtype, name = CHANNELS, kernel_dtype, "fused"
     if renderer.backend == "fused":
-        CHANNELS.wait_until_compiled(kernel_dtype)
-        return "fused"
-    CHANNELS.compile_async(kernel_dtype)
-    ready = CHANNELS.is_compiled(kernel_dtype) or (
-        CHANNELS.is_cached(kernel_dtype) and CHANNELS.wait_until_compiled(kernel_dtype, CACHE_WAIT_SECONDS))
-    return "fused" if ready else "torch"
+        compilation.wait_until_compiled(dtype)
+        return name
+    return name if compilation.ready(dtype) else "torch"
 
 
 def device_grid(renderer, states, level: int) -> torch.Tensor:

@@ -117,6 +117,22 @@ class RenderContext:
     def has_learnable_inputs(self) -> bool:
         return any(t.requires_grad for t in self.learnable_tensors)
 
+    def skip_empty_space(self, level, spacing: torch.Tensor, needs_graph: bool) -> bool:
+        """Clip rays to the blocks of ``level`` (a ``volume_cache.VolumeLevel`` of voxel size
+        ``spacing``) that the opacity table can make visible, and skip the others along the way;
+        False when nothing at all is visible. Emission–absorption only, and not while the volume,
+        the opacity TF or the value range is learnt (their gradient reaches samples whose opacity
+        is zero now but would not stay zero), nor for label surfaces (drawn where the TF is clear)."""
+        learnt = level.learnable or (self.opacity is not None and self.opacity.values.requires_grad) or \
+            isinstance(self.vmin, torch.Tensor)
+        if (needs_graph and learnt) or (self.labels is not None and self.label_mode == "iso") or \
+                STRATEGIES[self.compositing].family != EMISSION_ABSORPTION:
+            return True
+        self.block_size = level.block_size
+        self.clip_box, self.occupied = level.empty_space(self.vmin, self.vmax, self.opacity, self.box, spacing)
+        self.spacing = spacing.to(self.box.minimum)
+        return self.clip_box is not None
+
     def rays(self, pixels: torch.Tensor):
         """Rays of the pixels with flat indices ``pixels`` (n,): the origin (3,) they all start
         from (a camera) or their origins (n, 3) (a ray table), unit directions (n, 3), their

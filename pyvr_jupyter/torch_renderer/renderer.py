@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Callable
 
@@ -19,9 +20,9 @@ import torch
 
 from .backends import BACKENDS, choose_backend
 from .fused import autograd as fused_autograd, driver as fused_driver
-from ._checks import (check_choice, check_device, check_finite_number, check_image_size,
-                      check_spacing, check_volume_array, check_world_length, step_length,
-                      check_render_value_range, check_vector3, unwrap_volume)
+from ._checks import (check_choice, check_device, check_finite_number, check_flags, check_image_size,
+                      check_labels_fit, check_level, check_spacing, check_volume_array, check_world_length,
+                      step_length, check_render_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, render_chunks, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
@@ -34,7 +35,7 @@ from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFu
                                         check_transfer_function, rgba_table)
 from .tools.ray_batches import render_ray_table, render_views
 from .levels import level_for_pixels
-from .volume_cache import VolumeState, packed_for_call, shared_state
+from .volume_cache import VolumeState, attach_grid, shared_state
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 
@@ -159,16 +160,13 @@ class VolumeRenderer:
 
     def set_lighting(self, light_direction=None, ambient=None, diffuse=None, specular=None, shininess=None,
                      headlight=None) -> "VolumeRenderer":
-        """Change any of the light parameters (see ``Lighting``). Returns self."""
-        current = self.lighting
-        self.lighting = Lighting(
-            ambient=current.ambient if ambient is None else ambient,
-            diffuse=current.diffuse if diffuse is None else diffuse,
-            specular=current.specular if specular is None else specular,
-            shininess=current.shininess if shininess is None else shininess,
-            light_direction=current.light_direction if light_direction is None else light_direction,
-            headlight=(current.headlight if light_direction is None else False) if headlight is None else headlight,
-        )
+        """Change any of the light parameters (see ``Lighting``); a new direction turns the
+        headlight off unless ``headlight=True``. Returns self."""
+        if headlight is None and light_direction is not None:
+            headlight = False
+        given = dict(ambient=ambient, diffuse=diffuse, specular=specular, shininess=shininess,
+                     light_direction=light_direction, headlight=headlight)
+        self.lighting = dataclasses.replace(self.lighting, **{k: v for k, v in given.items() if v is not None})
         return self
 
     def value_range_of(self, volume) -> tuple[float, float]:
@@ -356,8 +354,7 @@ class VolumeRenderer:
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
                 labels: LabelMap | None = None, label_mode: str = "blend", ray_table: tuple | None = None,
-                backend: str | None = None,
-                packed_grids: dict | None = None) -> torch.Tensor:
+                backend: str | None = None, packed_grids: dict | None = None) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
         the call already chose one; ``packed_grids`` (level index → packed grid) holds the packed
         grids of the call's earlier views, and gets this one's."""
@@ -365,24 +362,16 @@ class VolumeRenderer:
         volume = self._adopt(volume)
         # 1. Validate everything before allocating anything large.
         compositing = check_choice("compositing", compositing, COMPOSITING_STRATEGIES)
-        for name, flag in (("use_opacity", use_opacity), ("use_color", use_color), ("use_lighting", use_lighting)):
-            if not isinstance(flag, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        check_flags(use_opacity=use_opacity, use_color=use_color, use_lighting=use_lighting)
+        volume = self.volume if volume is None else volume
         if volume is None:
-            volume = self.volume
-            if volume is None:
-                raise ValueError("volume is required (pass one, or call set_volume first)")
+            raise ValueError("volume is required (pass one, or call set_volume first)")
         if camera is not None and not isinstance(camera, Camera):
             raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
-        if camera is not None:
-            camera = camera.to(self.device)  # a CPU camera (the default) works with a CUDA renderer
+        camera = None if camera is None else camera.to(self.device)  # a CPU camera works with a CUDA renderer
         state = self._volume_state(volume)
         if labels is not None:
-            if tuple(labels.shape) != tuple(state.shape):
-                raise ValueError(f"labels has shape {tuple(labels.shape)}, the volume {tuple(state.shape)}: "
-                                 "a label map must share the volume's grid")
-            if STRATEGIES[compositing].family != EMISSION_ABSORPTION:
-                raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
+            check_labels_fit(labels, state.shape, compositing, STRATEGIES[compositing].family == EMISSION_ABSORPTION)
         vmin, vmax = self._value_range(value_range, state)
         box = self.box(state.shape)
         step = step_length(box, n_samples, step_size, float(self._spacing.min()))
@@ -390,14 +379,10 @@ class VolumeRenderer:
         if camera is None:
             camera = Camera.for_volume(state.shape, spacing=self._spacing.tolist(),
                                        origin=self._origin.tolist(), device=self.device)
-        if level == "auto":
-            level = self.auto_level(state, camera, height)
-        elif isinstance(level, bool) or not isinstance(level, (int, np.integer)):
-            raise TypeError(f"level must be an integer or 'auto', got {level!r}")
-        chosen = state.level(int(level))  # the same box, fewer voxels: the spacing grows
+        level = self.auto_level(state, camera, height) if level == "auto" else check_level(level)
+        chosen = state.level(level)  # the same box, fewer voxels: the spacing grows
         spacing = self._spacing * torch.tensor(chosen.spacing_scale, dtype=torch.float64)
-        strategy = STRATEGIES[compositing]
-        shaded = use_lighting and strategy.family == EMISSION_ABSORPTION
+        shaded = use_lighting and STRATEGIES[compositing].family == EMISSION_ABSORPTION
         grid = chosen.values[None, None] if state.learnable else None  # the grid the PyTorch stages read: below
         dtype = torch.float64 if state.dtype in (np.float64, torch.float64) else torch.float32
         box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
@@ -414,38 +399,18 @@ class VolumeRenderer:
             ray_table=ray_table, labels=labels, label_mode=label_mode)  # converted and normalised chunk by chunk (context.rays)
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
-            packed = needs_graph or (shaded and chosen.uses_packed_grid())
-            kernel_dtype = np.dtype(np.float64 if dtype == torch.float64 else np.float32) if packed else \
-                chosen.kernel_dtype
+            packed = needs_graph or (shaded and chosen.uses_packed_grid())  # the kernels read float values
+            kernel_dtype = np.dtype(str(dtype).removeprefix("torch.")) if packed else chosen.kernel_dtype
             backend = "torch" if ray_table is not None else choose_backend(self.backend, self.device, needs_graph, kernel_dtype, context)
         self.last_stats = {"backend": backend, "step": step / float(self._spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0}
-        if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
-            return torch.zeros(height, width, 4, dtype=dtype, device=self.device)  # nothing left to see
-        if backend == "fused" and self.device.type == "cpu":  # the values as they are (fused/args.py)
-            if shaded and chosen.uses_packed_grid():
-                context.grid = packed_for_call(chosen, spacing, packed_grids)
-            else:
-                context.kernel_grid, context.value_offset = chosen.kernel_values()
-        elif backend == "fused-cuda":  # the values; the kernel makes their gradient (fused/gpu.py)
-            context.grid = chosen.tensor()[None, None]
-        elif grid is None:
-            context.grid = grid = packed_for_call(chosen, spacing, packed_grids) if shaded else chosen.tensor()[None, None]
-        elif shaded:
-            context.grid = grid = packed_for_call(chosen, spacing, packed_grids)
 
-        # 3. Empty-space skipping, unless the volume or the opacity TF is learnt: their gradient
-        #    reaches samples whose opacity is zero now but would not stay zero.
-        opacity_learnt = opacity is not None and opacity.values.requires_grad
-        range_learnt = isinstance(vmin, torch.Tensor)
-        can_skip = not (needs_graph and (state.learnable or opacity_learnt or range_learnt))
-        can_skip = can_skip and not (labels is not None and label_mode == "iso")  # surfaces where the TF is clear
-        if self.skip_empty_space and can_skip and strategy.family == EMISSION_ABSORPTION:
-            context.block_size = chosen.block_size
-            context.clip_box, context.occupied = chosen.empty_space(vmin, vmax, opacity, box, spacing)
-            context.spacing = spacing.to(box.minimum)
-            if context.clip_box is None:  # nothing visible at all
-                return torch.zeros(height, width, 4, dtype=dtype, device=self.device)
+        # 3. Nothing to see when the user's clip box is empty, or nothing visible at all under the
+        #    opacity table (empty-space skipping, where no gradient needs the transparent samples).
+        if (user_box is not None and bool((user_box.maximum < user_box.minimum).any())) or \
+                (self.skip_empty_space and not context.skip_empty_space(chosen, spacing, needs_graph)):
+            return torch.zeros(height, width, 4, dtype=dtype, device=self.device)
+        attach_grid(context, chosen, backend, shaded, spacing, packed_grids)
 
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
         if backend == "fused":

@@ -290,6 +290,29 @@ def packed_for_call(level: VolumeLevel, spacing: torch.Tensor, packed_grids: dic
     return packed_grids[level.index]
 
 
+def attach_grid(context, level: VolumeLevel, backend: str, shaded: bool, spacing: torch.Tensor,
+                packed_grids: dict | None) -> None:
+    """Give ``context`` the grid of ``level`` that ``backend`` reads:
+
+    - "fused" on the CPU: the values as they are (``context.kernel_grid``, ``value_offset``;
+      ``fused/args.py``), or the packed grid where shading reads one (``uses_packed_grid``);
+    - "fused-cuda": the float values (1, 1, D, H, W); the kernel makes their gradient (``fused/gpu.py``);
+    - the PyTorch stages and the adjoint: the packed grid when shaded, else the float values;
+      a learnt volume's own tensor (already ``context.grid``) when not shaded.
+    """
+    if backend == "fused":
+        if shaded and level.uses_packed_grid():
+            context.grid = packed_for_call(level, spacing, packed_grids)
+        else:
+            context.kernel_grid, context.value_offset = level.kernel_values()
+    elif backend == "fused-cuda":
+        context.grid = level.tensor()[None, None]
+    elif shaded:
+        context.grid = packed_for_call(level, spacing, packed_grids)
+    elif context.grid is None:
+        context.grid = level.tensor()[None, None]
+
+
 def shared_state(volume, device="cpu") -> VolumeState:
     """The state of ``volume`` (D, H, W) on ``device``: the one already made for this array and
     device if it still holds the same values (``volume_key``), else a new one. A volume that

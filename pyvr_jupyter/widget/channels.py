@@ -102,11 +102,23 @@ class ChannelTraits(traitlets.HasTraits):
         """How many channels are mixed (1 for a one-channel view)."""
         return len(self._channel_volumes) or 1
 
+    @staticmethod
+    def _check_channel_options(channel_axis, colormap, colormaps, lazy: bool, labels) -> None:
+        """The widget's channel arguments agree: ``colormaps`` (one per channel) goes with
+        ``channel_axis``, ``colormap`` without it; channels are not mixed with a ``lazy``
+        multiscale volume or ``labels`` yet."""
+        if channel_axis is None and colormaps is not None:
+            raise ValueError("colormaps= gives one colour per channel: pass channel_axis= too (or colormap=)")
+        if channel_axis is not None and colormap is not None:
+            raise ValueError("with channel_axis=, give colormaps=[...] (one per channel), not colormap=")
+        if channel_axis is not None and (lazy or labels is not None):
+            raise ValueError("channel_axis: channels are not mixed with a lazy multiscale volume or labels yet")
+
     def _adopt_channels(self, stack, channel_axis, renderer, colormaps, opacity, value_range) -> tuple:
         """Split ``stack`` along ``channel_axis`` and choose each channel's look: what was given
         (one for all or one per channel), else a window and an opacity ramp from its values
-        (``tools.auto_tf``) in ``CHANNEL_COLORS``. Returns (channel 0's volume, the traits to
-        start with)."""
+        (``tools.auto_tf``) in ``CHANNEL_COLORS``. The widget's ``_volume`` becomes channel 0.
+        Returns (the traits to start with, channel 0's (opacity points, value range, colour))."""
         volumes = split_channels(stack, channel_axis)
         count = len(volumes)
         colormaps, opacity, value_range = (spec.tolist() if isinstance(spec, np.ndarray) else spec
@@ -135,9 +147,10 @@ class ChannelTraits(traitlets.HasTraits):
             points.append([[float(s), float(a)] for s, a in curve])
         self.channel_axis = int(channel_axis)
         self._channel_stack, self._channel_volumes = stack, volumes
-        return volumes[0], dict(channel_colormaps=colormaps, channel_opacity_points=points,
-                                channel_value_ranges=ranges, channel_visible=[True] * count,
-                                channel_names=[f"channel {i}" for i in range(count)])
+        self._volume = volumes[0]
+        traits = dict(channel_colormaps=colormaps, channel_opacity_points=points, channel_value_ranges=ranges,
+                      channel_visible=[True] * count, channel_names=[f"channel {i}" for i in range(count)])
+        return traits, (points[0], ranges[0], colormaps[0])
 
     def _channel_render_options(self) -> dict:
         """What a render of the channels adds to the single-channel options."""

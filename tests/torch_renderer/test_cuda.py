@@ -14,7 +14,7 @@ import torch
 
 from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
-from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction,
+from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, LabelMap,
                                          OpacityTransferFunction, TimeSeries, VolumeRenderer, fit, render_slice)
 from pyvr_jupyter.torch_renderer.backends import gpu_unavailable
 from pyvr_jupyter.torch_renderer.tools.ray_batches import random_rays
@@ -234,6 +234,27 @@ def test_channels_render_with_the_gpu_kernel_as_with_the_cpu_kernel(volume):
         assert renderer.last_stats["backend"] == expected
     assert float(images[0][..., 3].max()) > 0.05
     assert_close(images[1], images[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("label_mode", ["blend", "iso"])
+def test_labels_render_with_the_gpu_kernel_as_with_the_cpu_kernel(volume, label_mode):
+    """The GPU reads the label map's own copy on the card (``LabelMap.rows_tensor``), and draws
+    what the CPU kernel draws from its numpy rows."""
+    reason = gpu_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    labels = LabelMap((volume.numpy() > 0.4).astype(np.int32) + (volume.numpy() > 0.7), opacity=0.6)
+    images = []
+    for device, expected in (("cpu", "fused"), (GPU, "fused-cuda")):
+        renderer = make_renderer(volume.shape, device, backend="fused")
+        with torch.no_grad():
+            for _ in range(2):  # the second render reuses the card's rows
+                image = renderer.render_rgba(volume.to(device), moved(camera_for(volume.shape), device),
+                                             image_size=(20, 24), step_size=0.7, labels=labels, label_mode=label_mode)
+        images.append(image.cpu())
+        assert renderer.last_stats["backend"] == expected
+    assert float(images[0][..., 3].max()) > 0.05
+    assert_close(images[1], images[0], atol=1e-5, msg=label_mode)
 
 
 def test_the_gpu_adjoint_gives_the_cpu_adjoints_gradients(volume):

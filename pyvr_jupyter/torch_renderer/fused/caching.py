@@ -17,8 +17,9 @@ from numba.core import caching
 __all__ = ["SOURCES", "sources_stamp"]
 
 _HERE = Path(__file__).resolve().parent
-#: The files a kernel's machine code depends on.
-SOURCES = (*sorted(_HERE.glob("*.py")), _HERE.parent / "stages" / "compositing.py",
+#: The files a CPU kernel's machine code depends on (``gpu.py`` holds only the CUDA kernels,
+#: which numba does not cache on disk, so editing it compiles nothing anew on the CPU).
+SOURCES = (*sorted(p for p in _HERE.glob("*.py") if p.name != "gpu.py"), _HERE.parent / "stages" / "compositing.py",
            _HERE.parent / "stages" / "labels.py")
 
 

@@ -90,6 +90,12 @@ class Compilation:
                                  daemon=True).start()
             return self._compiling[dtype]
 
+    def ready(self, dtype=np.float32) -> bool:
+        """Can ``dtype``'s signature run now? Starts its compile if needed, and waits up to
+        ``CACHE_WAIT_SECONDS`` when numba's disk cache holds it; False while a cold compile runs."""
+        self.compile_async(dtype)
+        return self.is_compiled(dtype) or (self.is_cached(dtype) and self.wait_until_compiled(dtype, CACHE_WAIT_SECONDS))
+
     def wait_until_compiled(self, dtype=np.float32, timeout: float | None = None) -> bool:
         """Block until ``dtype``'s signature is ready (starting it if needed); True when it is.
         Re-raises the compilation's error, if it failed."""
@@ -137,9 +143,4 @@ def ensure_ready(dtype=np.float32, adjoint: bool = False) -> bool:
     """True when the kernels can run now, or after a short wait for numba's on-disk cache
     (``CACHE_WAIT_SECONDS``); False while a cold compile runs (it has been started)."""
     compile_async(dtype, adjoint)
-    if is_compiled(dtype, adjoint):
-        return True
-    pending = [c for c in _kernels(adjoint) if not c.is_compiled(dtype)]
-    if all(c.is_cached(dtype) for c in pending):
-        return all(c.wait_until_compiled(dtype, CACHE_WAIT_SECONDS) for c in pending)
-    return False
+    return all(compilation.ready(dtype) for compilation in _kernels(adjoint))

@@ -158,7 +158,10 @@ def render_context(context) -> torch.Tensor:
     samples classified. Raises ``RuntimeError`` when numba cannot use the card."""
     dtype = torch.float64 if context.grid.dtype == torch.float64 else torch.float32
     grid = context.grid.detach()[0].permute(1, 2, 3, 0).to(dtype).contiguous()  # (D, H, W, C), on the card
-    rgba, classified = march(kernel_args(context, grid=cuda.as_cuda_array(grid)), grid.device)
+    args = kernel_args(context, grid=cuda.as_cuda_array(grid))
+    if context.labels is not None:  # the card copy the label map keeps (2 bytes a voxel), not one per render
+        args = args._replace(label_rows=cuda.as_cuda_array(context.labels.rows_tensor(grid.device)).view(np.uint16))
+    rgba, classified = march(args, grid.device)
     context.chunks_rendered, context.samples_taken = 1, int(classified.sum())
     return rgba
 

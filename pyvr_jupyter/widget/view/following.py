@@ -21,9 +21,10 @@ from typing import Callable
 import torch
 
 from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction
+from ...torch_renderer.stages.channels import channel_color
 from .overlay_state import colormap_hex
 
-__all__ = ["Following", "opacity_points", "color_copy"]
+__all__ = ["Following", "opacity_points", "color_copy", "own_copies"]
 
 
 def opacity_points(opacity_tf: OpacityTransferFunction) -> list[list[float]]:
@@ -39,6 +40,18 @@ def color_copy(color_tf: ColorTransferFunction) -> ColorTransferFunction:
     return copy
 
 
+def own_copies(opacity, colormap) -> tuple:
+    """What a view renders with, from its ``opacity=`` and ``colormap=`` (``initial_look``'s):
+    (its own ``OpacityTransferFunction``, its own ``ColorTransferFunction``, the name its
+    ``colormap`` trait holds). Transfer-function objects are copied (``Following`` copies them
+    again at refresh); control points and colour or colormap names make new ones."""
+    opacity_tf = OpacityTransferFunction(opacity_points(opacity) if isinstance(opacity, OpacityTransferFunction)
+                                         else opacity)
+    if isinstance(colormap, ColorTransferFunction):  # the trait names the map it started from
+        return opacity_tf, color_copy(colormap), colormap.colormap_name or "viridis"
+    return opacity_tf, channel_color(colormap), colormap
+
+
 def _learnable(camera: Camera) -> bool:
     return any(isinstance(t, torch.Tensor) and t.requires_grad for t in (camera.position, camera.target, camera.fov))
 
@@ -49,21 +62,20 @@ class Following:
     Args:
         view: the ``VolumeView`` (its renderer, camera, volume and traits).
         lock: the view's lock (guards its renderer and camera).
-        opacity: an ``OpacityTransferFunction`` to follow, or None.
-        color: a ``ColorTransferFunction`` to follow, or None.
+        opacity: the view's ``opacity=``: followed when an ``OpacityTransferFunction``.
+        color: the view's ``colormap=``: followed when a ``ColorTransferFunction``.
         camera: a ``Camera`` to follow when one of its tensors requires grad (else None).
         write_camera_traits: the view's writer of its camera traits from ``view.camera``.
     """
 
-    def __init__(self, view, lock: threading.RLock, opacity: OpacityTransferFunction | None = None,
-                 color: ColorTransferFunction | None = None, camera: Camera | None = None,
+    def __init__(self, view, lock: threading.RLock, opacity=None, color=None, camera: Camera | None = None,
                  write_camera_traits: Callable[[], None] = lambda: None):
         self._view = view
         self._lock = lock
         self._write_camera_traits = write_camera_traits
-        self.opacity = opacity
+        self.opacity = opacity if isinstance(opacity, OpacityTransferFunction) else None
         #: None once a colormap is picked by name (the view then shows that map)
-        self.color = color
+        self.color = color if isinstance(color, ColorTransferFunction) else None
         self.camera = camera if camera is not None and _learnable(camera) else None
 
     def keeps_color(self, colormap: str) -> bool:

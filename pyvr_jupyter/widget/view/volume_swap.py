@@ -23,8 +23,12 @@ __all__ = ["replace_volume"]
 def replace_volume(view, volume) -> None:
     """Show ``volume`` in ``view`` (``VolumeView.volume``'s setter): an array or tensor keeps the
     spacing and origin, a ``LoadedVolume`` brings its own, a lazy multiscale volume shows its
-    base level; a volume that cannot be shown raises and leaves the view as it was."""
+    base level; a volume that cannot be shown raises and leaves the view as it was (as does a
+    view of channels, whose ``channels`` are assigned instead)."""
     # Everything that can fail comes before any state changes.
+    if view.channels is not None:
+        raise ValueError("this view mixes channels: assign view.channels (a stack of the same shape), "
+                         "or make a new view")
     regions = RegionStream(volume, view._region_read) if is_multiscale(volume) else None
     volume = regions.base if regions is not None else volume
     orientation = check_orientation(getattr(volume, "orientation", None))

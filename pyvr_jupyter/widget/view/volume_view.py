@@ -28,7 +28,7 @@ import traitlets
 from PIL import Image
 
 from ...imaging.encoding import to_uint8
-from ...torch_renderer import Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer
+from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned
@@ -40,7 +40,7 @@ from ..labels import LabelTraits
 from .cells import watch_cells
 from .clip_state import ClipState
 from .defaults import box_camera, default_camera, default_renderer, initial_look
-from .following import Following, color_copy, opacity_points
+from .following import Following, own_copies
 from .frames import FrameSource
 from .messages import BrowserMessages
 from .out_of_core import RegionStream, is_multiscale
@@ -173,12 +173,7 @@ class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget)
         if self._regions is not None:  # its value range, as its slices and renders have it
             value_range = volume.value_range if value_range is None else value_range
             volume = self._regions.base
-        if channel_axis is None and colormaps is not None:
-            raise ValueError("colormaps= gives one colour per channel: pass channel_axis= too (or colormap=)")
-        if channel_axis is not None and colormap is not None:
-            raise ValueError("with channel_axis=, give colormaps=[...] (one per channel), not colormap=")
-        if channel_axis is not None and (self._regions is not None or labels is not None):
-            raise ValueError("channel_axis: channels are not mixed with a lazy multiscale volume or labels yet")
+        self._check_channel_options(channel_axis, colormap, colormaps, self._regions is not None, labels)
         stack, series = None, None
         if channel_axis is None:
             series, volume = split_series(volume)  # a series shows its time point 0 first
@@ -203,11 +198,9 @@ class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget)
         self._time = TimeState(series, time_unit)
         channel_traits = {}
         if stack is not None:  # each channel's look; the single-channel traits start as channel 0's
-            volume, channel_traits = self._adopt_channels(stack, channel_axis, self.renderer, colormaps, opacity,
-                                                          value_range)
-            self._volume = volume
-            opacity, value_range, colormap = (channel_traits[name][0] for name in (
-                "channel_opacity_points", "channel_value_ranges", "channel_colormaps"))
+            channel_traits, (opacity, value_range, colormap) = self._adopt_channels(
+                stack, channel_axis, self.renderer, colormaps, opacity, value_range)
+            volume = self._volume
         look = initial_look(volume, series, self.renderer, opacity, value_range, colormap)
         value_range, opacity, colormap = look.value_range, look.opacity, look.colormap
         self.ct_preset = look.ct_preset
@@ -215,25 +208,19 @@ class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget)
         like Hounsfield units, with no ``opacity``, ``value_range`` or ``colormap`` given), or None."""
         # Transfer-function objects and a learnable camera given here are followed: refresh()
         # re-reads them (e.g. while they are fitted). The view renders its own copies (``following``).
-        followed_color = colormap if isinstance(colormap, ColorTransferFunction) else None
-        if followed_color is not None:
-            colormap = followed_color.colormap_name or "viridis"  # the trait names a map; the copy renders
-        opacity_tf = (OpacityTransferFunction(opacity_points(opacity)) if isinstance(opacity, OpacityTransferFunction)
-                      else OpacityTransferFunction(opacity))
+        opacity_tf, color_tf, colormap_name = own_copies(opacity, colormap)
         self._default_camera = (camera.clone() if camera is not None else
                                 box_camera(volume.shape, self.renderer, orientation) if stack is not None else
                                 default_camera(volume, self.renderer, opacity_tf, value_range, orientation))
         self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
-        self.renderer.set_color_transfer_function(color_copy(followed_color) if followed_color is not None else
-                                                  channel_color(colormap))
-        self._following = Following(self, self.lock, opacity if isinstance(opacity, OpacityTransferFunction) else None,
-                                    followed_color, camera, self._write_camera_traits)
+        self.renderer.set_color_transfer_function(color_tf)
+        self._following = Following(self, self.lock, opacity, colormap, camera, self._write_camera_traits)
         self._clipping = ClipState(self)
         self._overlays = OverlayState(self, self.lock)
         self._frames = FrameSource(self, self.lock)
         self._inputs = BrowserInput(_IGNORED)
-        super().__init__(width=width, height=height, colormap=colormap,
+        super().__init__(width=width, height=height, colormap=colormap_name,
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
                          list(self.renderer.value_range_of(volume)),
@@ -257,9 +244,6 @@ class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget)
 
     @volume.setter
     def volume(self, volume) -> None:
-        if self.channels is not None:
-            raise ValueError("this view mixes channels: assign view.channels (a stack of the same shape), "
-                             "or make a new view")
         replace_volume(self, volume)
 
     @property

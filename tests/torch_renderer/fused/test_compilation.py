@@ -125,8 +125,9 @@ def test_the_disk_cache_follows_every_source_a_kernel_is_built_from(tmp_path, mo
     locator = march_tile._cache._impl.locator
     assert type(locator).__name__.startswith("Stamped") and locator.get_source_stamp() == caching.sources_stamp()
     names = {path.name for path in caching.SOURCES}
-    assert {"kernel.py", "adjoint.py", "channels.py", "lookup.py", "rays.py", "shading.py", "compositing.py",
-            "labels.py"} <= names
+    assert {"kernel.py", "adjoint.py", "channels.py", "lookup.py", "rays.py", "shading.py", "targets.py",
+            "compositing.py", "labels.py"} <= names
+    assert "gpu.py" not in names  # the CUDA kernels only: editing them recompiles nothing on the CPU
     copies = []
     for path in caching.SOURCES:
         copy = tmp_path / f"{len(copies)}_{path.name}"
