@@ -20,7 +20,7 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
 
 
 def encode_frame(pixels: np.ndarray, lossless: bool, jpeg_quality: int = 85) -> tuple[bytes, str]:
-    """Encode (H, W, 3) uint8 pixels; returns ``(data, mime)``."""
+    """Encode (H, W, 3) uint8 pixels, or (H, W) grey ones; returns ``(data, mime)``."""
     buffer = io.BytesIO()
     image = Image.fromarray(pixels)
     if lossless:

@@ -100,7 +100,8 @@ class SlicePlane(NamedTuple):
 
 class SliceSamples(NamedTuple):
     """Scalars of a slice: ``values`` (H, W) in the volume's dtype (finite everywhere; meaningless
-    where ``inside`` is False) and ``inside`` (H, W) bool, True on the volume's box."""
+    where ``inside`` is False) and ``inside`` (H, W) bool, True on the volume's box (a read-only
+    broadcast view where every pixel is inside)."""
 
     values: torch.Tensor
     inside: torch.Tensor
@@ -269,7 +270,8 @@ def sample_slice(volume: torch.Tensor, geometry: SlicePlane, spacing=(1.0, 1.0, 
         values = values.t() if transpose else values
         values = values.flip(flips) if flips else values
         values = values.to(torch.float64 if volume.dtype == torch.float64 else torch.float32).contiguous()
-        return SliceSamples(values, torch.ones(values.shape, dtype=torch.bool, device=volume.device))
+        inside = torch.ones((1, 1), dtype=torch.bool, device=volume.device).expand(values.shape)  # no allocation
+        return SliceSamples(values, inside)
     device = volume.device
     spacing_t = torch.as_tensor(_check_spacing(spacing), device=device)
     origin_t = check_vector3("origin", origin, dtype=torch.float64).detach().double().to(device)

@@ -26,7 +26,7 @@ def test_the_image_is_render_slices_with_the_same_labels(scan, make_slice, mode)
     label_map = LabelMap(labels, opacity=0.6)
     view = make_slice(volume, axis="y", index=6, labels=label_map, label_mode=mode)
     expected = render_slice(volume, "y", index=6, colormap="gray", labels=label_map, label_mode=mode)
-    assert np.array_equal(view.screenshot(), to_uint8(expected))
+    assert np.abs(view.screenshot().astype(int) - to_uint8(expected)).max() <= 1  # the display table's rounding
     assert not np.array_equal(view.screenshot(), to_uint8(render_slice(volume, "y", index=6, colormap="gray")))
 
 

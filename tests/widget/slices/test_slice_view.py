@@ -51,8 +51,9 @@ def test_the_image_is_render_slice_of_the_current_index(make, volume, axis):
     view = make(axis=axis, index=2, colormap="viridis")
     expected = to_uint8(render_slice(volume, axis, index=2, colormap="viridis",
                                      value_range=(float(volume.min()), float(volume.max()))))
-    assert np.array_equal(png(view), expected)
-    assert np.array_equal(view.screenshot(), expected)
+    # Coloured through the display table (imaging/display_colors.py): within 1 of the float path.
+    assert np.abs(png(view).astype(int) - expected).max() <= 1
+    assert np.array_equal(view.screenshot(), png(view))
     geometry = view._geometry
     assert (geometry["height"], geometry["width"]) == expected.shape[:2]
     assert geometry["index"] == 2 and geometry["n_slices"] == {"z": 6, "y": 8, "x": 10}[axis]
