@@ -46,3 +46,11 @@ def test_labels_benchmark_smoke(tmp_path):
     table = output.read_text()
     for row in ("| plain |", "| 27 labels |", "| 3 channels |", "| slice outlines |"):
         assert row in table
+
+
+def test_slice_steps_benchmark_smoke():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "slice_steps.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for axis in ("| z |", "| y |", "| x |"):
+        assert axis in result.stdout
