@@ -30,7 +30,7 @@ import {
  * @property {boolean} show_crosshair
  * @property {number} display_size  longer side of the image on screen, CSS pixels
  * @property {DataView} image  PNG of the slice
- * @property {DataView} _values  float32 scalars, row-major (NaN outside the volume)
+ * @property {DataView} _values  scalars, row-major, of type `_geometry.values_dtype` (float32: NaN outside the volume)
  * @property {DataView} _label_rows  int32 label-table row per pixel, −1 outside (empty: no labels)
  * @property {string[]} _label_texts  per table row: "ID · name"
  * @property {Geometry} _geometry
@@ -42,6 +42,17 @@ const AXIS_NAMES = { z: "axial", y: "coronal", x: "sagittal" };
 const STEP_KEYS = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: 10, PageDown: -10 };
 
 /** "ID · name" of the label at byte ``offset`` of the int32 rows (as of the float32 values), or "". */
+/** Bytes and DataView getter of each type `_values` may hold (`widget/slices/readout.py`). */
+const VALUE_TYPES = { f4: [4, "getFloat32"], i2: [2, "getInt16"], u2: [2, "getUint16"], i1: [1, "getInt8"],
+  u1: [1, "getUint8"] };
+
+/** The scalar at flat pixel `index` of `values` stored as `dtype` (default float32); NaN past the end. */
+export function valueAt(values, dtype, index) {
+  const [size, getter] = VALUE_TYPES[dtype] || VALUE_TYPES.f4;
+  const offset = size * index;
+  return values && offset + size <= values.byteLength ? values[getter](offset, true) : NaN;
+}
+
 export function labelAt(rows, texts, offset) {
   if (!rows || offset + 4 > rows.byteLength || !texts) return "";
   const row = rows.getInt32(offset, true);
@@ -244,10 +255,10 @@ function render({ model, el }) {
     const c = Math.round(col);
     if (r < 0 || c < 0 || r >= g.height || c >= g.width) return void (readout.textContent = "");
     const point = pixelToWorld(g, r, c);
-    const offset = 4 * (r * g.width + c);
-    const value = offset + 4 <= values.byteLength ? values.getFloat32(offset, true) : NaN;
+    const index = r * g.width + c;
+    const value = valueAt(values, g.values_dtype, index);
     const voxel = voxelOf(g, point);
-    const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), offset);
+    const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), 4 * index);
     readout.textContent = Number.isNaN(value) ? "outside the volume"
       : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}` + (label ? ` · ${label}` : "");
     readout.dataset.value = String(value);

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { labelAt, pixelToWorld, stepIndex, voxelOf, worldToPixel } from "../src/slice_view.js";
+import { labelAt, pixelToWorld, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
 
 // An axial slice of a (D=5, H=4, W=3) volume with spacing (1, 2, 3) at z index 2, as
 // SliceView._geometry describes it: 3 × 7 pixels of 1 world unit, +x right, +y up.
@@ -34,6 +34,21 @@ test("labelAt names the pixel's label, and nothing outside the volume or without
   assert.equal(labelAt(rows, texts, 8), "0 · background");
   assert.equal(labelAt(rows, texts, 12), "", "a row the table lacks");
   assert.equal(labelAt(new DataView(new ArrayBuffer(0)), [], 0), "");
+});
+
+test("valueAt reads the values in the type Python sent them, little-endian", () => {
+  const ints = new DataView(new Int16Array([-1000, 40, 1272]).buffer);
+  assert.equal(valueAt(ints, "i2", 0), -1000);
+  assert.equal(valueAt(ints, "i2", 2), 1272);
+  assert.ok(Number.isNaN(valueAt(ints, "i2", 3)), "past the end");
+  assert.equal(valueAt(new DataView(new Uint16Array([65535]).buffer), "u2", 0), 65535);
+  assert.equal(valueAt(new DataView(new Uint8Array([7, 250]).buffer), "u1", 1), 250);
+  assert.equal(valueAt(new DataView(new Int8Array([-5]).buffer), "i1", 0), -5);
+  const floats = new DataView(new Float32Array([0.5, NaN]).buffer);
+  assert.equal(valueAt(floats, "f4", 0), 0.5);
+  assert.equal(valueAt(floats, undefined, 0), 0.5, "float32 when the geometry names no type");
+  assert.ok(Number.isNaN(valueAt(floats, "f4", 1)), "outside the volume");
+  assert.ok(Number.isNaN(valueAt(null, "f4", 0)));
 });
 
 test("stepIndex keeps the index inside the volume", () => {

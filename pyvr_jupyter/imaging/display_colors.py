@@ -7,7 +7,9 @@ value's place in the window picks the nearest entry. Entries are 1/65535 of the 
 a channel differs from ``to_uint8(colorize_slice(...))`` by at most 1 wherever the colour changes
 by less than 256 per unit of s: every matplotlib map, the qualitative ones' jumps included (a
 256-entry map jumps over 1/255), and every colour ramp; the tests check all the maps the widgets
-offer. A table is 192 KiB. On a 512² CT slice this takes a few ms where the float path took ~50 ms.
+offer. A table is 192 KiB, made once per process and colormap (``lru_cache``). On a 512² CT slice,
+colours and PNG take 8 ms where the float path took 14 ms on a quiet machine, and far less under
+load (``benchmarks/RESULTS_LARGE.md``, slice slider steps).
 
 Example:
     >>> colors = DisplayColors()
@@ -15,6 +17,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -31,33 +35,27 @@ LEVELS = 1 << 16
 class DisplayColors:
     """uint8 colours of slice values through one table per colormap name (module docstring)."""
 
-    def __init__(self):
-        self._tables: dict[str | None, np.ndarray] = {}
-
     def table(self, colormap: str | None) -> np.ndarray:
         """(LEVELS, 3) uint8: ``slice_color_tf(colormap)`` (a matplotlib map, a colour's ramp from
-        black; None: grey) at ``LEVELS`` evenly spaced s in [0, 1], made on first use. Raises
-        ValueError for a name that is neither a colormap nor a colour."""
+        black; None: grey) at ``LEVELS`` evenly spaced s in [0, 1]. Raises ValueError for a name
+        that is neither a colormap nor a colour."""
         if colormap is not None and not isinstance(colormap, str):
             raise TypeError(f"colormap must be a colormap or colour name, got {type(colormap).__name__}")
-        if colormap not in self._tables:
-            color_tf = slice_color_tf(colormap)
-            s = torch.linspace(0.0, 1.0, LEVELS, dtype=torch.float64)
-            rgb = s[:, None].expand(LEVELS, 3) if color_tf is None else color_tf(s)
-            self._tables[colormap] = to_uint8(rgb)
-        return self._tables[colormap]
+        return _table(colormap)[0]
 
     def is_grey(self, colormap: str | None) -> bool:
         """Are all of ``colormap``'s colours grey (r = g = b)? Its pixels then encode as one channel."""
-        table = self.table(colormap)
-        return bool((table[:, 0] == table[:, 1]).all() and (table[:, 1] == table[:, 2]).all())
+        self.table(colormap)  # checks the name
+        return _table(colormap)[1]
 
     def __call__(self, values, inside, value_range, colormap: str | None) -> np.ndarray:
         """(H, W, 3) uint8 of the (H, W) ``values`` (tensor or array) in the window ``value_range``
-        (vmin, vmax: below shows s = 0, above s = 1), black where ``inside`` (H, W) is False."""
+        (vmin, vmax: below shows s = 0, above s = 1, NaN as s = 0), black where ``inside`` (H, W)
+        is False."""
         vmin, vmax = (float(v) for v in value_range)
         values = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
         position = (values.astype(np.float32) - np.float32(vmin)) * np.float32((LEVELS - 1) / (vmax - vmin))
+        np.nan_to_num(position, copy=False, nan=0.0)
         np.clip(position, 0.0, LEVELS - 1.0, out=position)
         position += 0.5
         pixels = self.table(colormap)[position.astype(np.intp)]
@@ -66,3 +64,13 @@ class DisplayColors:
             if not inside.all():
                 pixels[~inside] = 0
         return pixels
+
+
+@functools.lru_cache(maxsize=64)
+def _table(colormap: str | None) -> tuple[np.ndarray, bool]:
+    """(the read-only (LEVELS, 3) uint8 table of ``colormap``, whether it is all grey)."""
+    color_tf = slice_color_tf(colormap)
+    s = torch.linspace(0.0, 1.0, LEVELS, dtype=torch.float64)
+    table = to_uint8(s[:, None].expand(LEVELS, 3) if color_tf is None else color_tf(s))
+    table.setflags(write=False)  # shared by every view
+    return table, bool((table[:, 0] == table[:, 1]).all() and (table[:, 1] == table[:, 2]).all())

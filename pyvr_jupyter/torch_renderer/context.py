@@ -117,12 +117,13 @@ class RenderContext:
     def has_learnable_inputs(self) -> bool:
         return any(t.requires_grad for t in self.learnable_tensors)
 
-    def skip_empty_space(self, level, spacing: torch.Tensor, needs_graph: bool) -> bool:
-        """Clip rays to the blocks of ``level`` (a ``volume_cache.VolumeLevel`` of voxel size
-        ``spacing``) that the opacity table can make visible, and skip the others along the way;
-        False when nothing at all is visible. Emission–absorption only, and not while the volume,
-        the opacity TF or the value range is learnt (their gradient reaches samples whose opacity
-        is zero now but would not stay zero), nor for label surfaces (drawn where the TF is clear)."""
+    def find_visible_blocks(self, level, spacing: torch.Tensor, needs_graph: bool) -> bool:
+        """Empty-space skipping: clip rays to the blocks of ``level`` (a ``volume_cache.VolumeLevel``
+        of voxel size ``spacing``) that the opacity table can make visible, and skip the others
+        along the way. Returns False when no block is visible (True when it skips nothing).
+        Emission–absorption only, and not while the volume, the opacity TF or the value range is
+        learnt (their gradient reaches samples whose opacity is zero now but would not stay
+        zero), nor for label surfaces (drawn where the TF is clear)."""
         learnt = level.learnable or (self.opacity is not None and self.opacity.values.requires_grad) or \
             isinstance(self.vmin, torch.Tensor)
         if (needs_graph and learnt) or (self.labels is not None and self.label_mode == "iso") or \

@@ -408,7 +408,7 @@ class VolumeRenderer:
         # 3. Nothing to see when the user's clip box is empty, or nothing visible at all under the
         #    opacity table (empty-space skipping, where no gradient needs the transparent samples).
         if (user_box is not None and bool((user_box.maximum < user_box.minimum).any())) or \
-                (self.skip_empty_space and not context.skip_empty_space(chosen, spacing, needs_graph)):
+                (self.skip_empty_space and not context.find_visible_blocks(chosen, spacing, needs_graph)):
             return torch.zeros(height, width, 4, dtype=dtype, device=self.device)
         attach_grid(context, chosen, backend, shaded, spacing, packed_grids)
 

@@ -9,6 +9,7 @@ read their dtype, else a 1–4-byte copy), the float tensor and the packed value
 the PyTorch stages read, and the min/max of empty-space blocks. ``shared_state`` hands every
 renderer and view of one array the same state, so a view, its three slices and its editor hold
 one copy. Bytes per voxel are stated in docs/large-volumes.md; ``VolumeState.nbytes`` counts them.
+``attach_grid`` gives a render the grid of a level its backend reads.
 
 A cache key tells whether a volume is the one a state was computed for (identity, layout, and a
 tensor's version counter or a hash of a numpy array's bytes). A volume that requires grad gets a
@@ -33,7 +34,7 @@ from .stages.piecewise_linear import KnotTable
 from .stages.raysampling import VolumeBox
 from .stages.volume_sampling import pack_grid
 
-__all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "volume_key", "as_kernel_dtype",
+__all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "attach_grid", "volume_key", "as_kernel_dtype",
            "KERNEL_DTYPES", "PACKED_GRID_VOXELS"]
 
 #: What the fused kernel reads for each dtype: (its grid dtype, the offset added to the values).

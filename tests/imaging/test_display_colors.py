@@ -45,11 +45,19 @@ def test_grey_is_exact_at_the_window_ends_and_clamps_outside_it():
     assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
 
 
-def test_native_integer_values_are_coloured_like_floats():
+def test_native_integer_values_get_the_float_paths_colours():
     colors = DisplayColors()
     values = np.arange(-1024, 1500, 7, dtype=np.int16).reshape(1, -1)
-    assert np.array_equal(colors(values, None, WINDOW, "viridis"), colors(values.astype(np.float32), None, WINDOW,
-                                                                          "viridis"))
+    floats = torch.from_numpy(values.astype(np.float32))
+    expected = to_uint8(colorize_slice(SliceSamples(floats, torch.ones(floats.shape, dtype=torch.bool)), WINDOW,
+                                       "viridis")).astype(int)
+    assert np.abs(colors(values, None, WINDOW, "viridis").astype(int) - expected).max() <= 1
+
+
+def test_nan_shows_as_the_windows_low_end():
+    colors = DisplayColors()
+    pixels = colors(np.array([[np.nan, -160.0]], dtype=np.float32), None, WINDOW, "hot")
+    assert np.array_equal(pixels[0, 0], pixels[0, 1])
 
 
 def test_pixels_outside_the_volume_are_black():
@@ -65,7 +73,8 @@ def test_one_table_per_colormap_of_levels_entries():
     colors = DisplayColors()
     table = colors.table("viridis")
     assert table.shape == (LEVELS, 3) and table.dtype == np.uint8
-    assert colors.table("viridis") is table
+    assert DisplayColors().table("viridis") is table  # one per process, shared by every view
+    assert not table.flags.writeable
     assert colors.is_grey("gray") and colors.is_grey("ct_bone") is False and not colors.is_grey("viridis")
 
 

@@ -247,12 +247,15 @@ def test_labels_render_with_the_gpu_kernel_as_with_the_cpu_kernel(volume, label_
     images = []
     for device, expected in (("cpu", "fused"), (GPU, "fused-cuda")):
         renderer = make_renderer(volume.shape, device, backend="fused")
+        options = dict(image_size=(20, 24), step_size=0.7, labels=labels, label_mode=label_mode)
         with torch.no_grad():
-            for _ in range(2):  # the second render reuses the card's rows
-                image = renderer.render_rgba(volume.to(device), moved(camera_for(volume.shape), device),
-                                             image_size=(20, 24), step_size=0.7, labels=labels, label_mode=label_mode)
+            renderer.render_rgba(volume.to(device), moved(camera_for(volume.shape), device), **options)
+            kept = dict(labels._device_rows)
+            image = renderer.render_rgba(volume.to(device), moved(camera_for(volume.shape), device), **options)
+        assert all(labels._device_rows[key] is rows for key, rows in kept.items())  # not copied again
         images.append(image.cpu())
         assert renderer.last_stats["backend"] == expected
+    assert any(torch.device(key).type == "cuda" for key in labels._device_rows)  # the card's copy
     assert float(images[0][..., 3].max()) > 0.05
     assert_close(images[1], images[0], atol=1e-5, msg=label_mode)
 

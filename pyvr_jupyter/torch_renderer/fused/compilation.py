@@ -143,4 +143,7 @@ def ensure_ready(dtype=np.float32, adjoint: bool = False) -> bool:
     """True when the kernels can run now, or after a short wait for numba's on-disk cache
     (``CACHE_WAIT_SECONDS``); False while a cold compile runs (it has been started)."""
     compile_async(dtype, adjoint)
-    return all(compilation.ready(dtype) for compilation in _kernels(adjoint))
+    pending = [compilation for compilation in _kernels(adjoint) if not compilation.is_compiled(dtype)]
+    if not all(compilation.is_cached(dtype) for compilation in pending):  # a cold compile: no use waiting
+        return False
+    return all(compilation.ready(dtype) for compilation in pending)

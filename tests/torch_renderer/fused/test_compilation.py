@@ -72,6 +72,25 @@ def test_ensure_ready_waits_only_for_a_cached_kernel(monkeypatch, cached):
         assert slow.wait_until_compiled(np.float64, timeout=10)
 
 
+def test_ensure_ready_does_not_wait_for_a_cached_forward_when_the_adjoint_is_cold(monkeypatch):
+    """The first gradient render in a fresh process: the forward loads from the cache, the adjoint
+    compiles cold; the frame renders with the stages at once instead of waiting for the forward."""
+    forward_kernel, adjoint_kernel = SlowKernel(), SlowKernel()
+    forward = compilation.Compilation(forward_kernel, lambda dtype: (), "test-forward")
+    adjoint = compilation.Compilation(adjoint_kernel, lambda dtype: (), "test-adjoint")
+    monkeypatch.setattr(forward, "is_cached", lambda dtype=np.float32: True)
+    monkeypatch.setattr(adjoint, "is_cached", lambda dtype=np.float32: False)
+    monkeypatch.setattr(compilation, "FORWARD", forward)
+    monkeypatch.setattr(compilation, "ADJOINT", adjoint)
+    monkeypatch.setattr(compilation, "CACHE_WAIT_SECONDS", 5.0)
+    start = time.perf_counter()
+    ready = compilation.ensure_ready(np.float64, adjoint=True)
+    assert not ready and time.perf_counter() - start < 0.2
+    assert forward_kernel.compiling.wait(10) and adjoint_kernel.compiling.wait(10)  # both started
+    forward_kernel.release.set(), adjoint_kernel.release.set()
+    assert forward.wait_until_compiled(np.float64, timeout=10) and adjoint.wait_until_compiled(np.float64, timeout=10)
+
+
 def test_the_real_kernels_report_their_cache_state():
     assert fused.wait_until_compiled(np.float32, adjoint=True)
     assert compilation.FORWARD.is_compiled(np.float32) and compilation.ADJOINT.is_compiled(np.float32)

@@ -2,8 +2,11 @@
 label under the pointer, the table's traits change the map (and every view of it), bad labels
 change nothing."""
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 import traitlets
 
 from pyvr_jupyter import LabelMap
@@ -28,6 +31,7 @@ def test_the_image_is_render_slices_with_the_same_labels(scan, make_slice, mode)
     expected = render_slice(volume, "y", index=6, colormap="gray", labels=label_map, label_mode=mode)
     assert np.abs(view.screenshot().astype(int) - to_uint8(expected)).max() <= 1  # the display table's rounding
     assert not np.array_equal(view.screenshot(), to_uint8(render_slice(volume, "y", index=6, colormap="gray")))
+    assert Image.open(io.BytesIO(view.image)).mode == "RGB"  # grey, but coloured labels over it
 
 
 def test_the_readout_names_the_label_under_the_pointer(scan, make_slice):

@@ -59,6 +59,12 @@ def test_the_image_is_render_slice_of_the_current_index(make, volume, axis):
     assert geometry["index"] == 2 and geometry["n_slices"] == {"z": 6, "y": 8, "x": 10}[axis]
 
 
+@pytest.mark.parametrize("colormap, mode", [("gray", "L"), ("viridis", "RGB")])
+def test_grey_slices_travel_as_one_channel_pngs(make, colormap, mode):
+    view = make(colormap=colormap)
+    assert Image.open(io.BytesIO(view.image)).mode == mode
+
+
 @pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.float32])
 @pytest.mark.parametrize("axis", ["z", "y", "x"])
 def test_every_slice_reads_the_volume_in_its_own_dtype_as_render_slice_shows_it(axis, dtype):

@@ -1,0 +1,52 @@
+"""What a SliceView's pointer readout reads: the slice's values (and label rows) as bytes.
+
+A slice of a volume of small integers (a CT's int16, a stack's uint16 or uint8) whose pixels read
+voxels directly holds whole numbers: they travel in the volume's own type, half (or a quarter)
+of the float32 bytes, and the readout shows the same numbers. Anything else (interpolated
+values, floats, pixels outside the volume as NaN) travels as float32. ``_geometry["values_dtype"]``
+names the type; ``js/src/slice_view.js``'s ``valueAt`` reads it. A label map's rows travel as
+int32, −1 outside (``readout_rows``).
+
+Example:
+    >>> data, dtype = readout_bytes(torch.tensor([[-1000.0, 40.0]]), np.int16)   # (b"...", "i2")
+    >>> readout_values(data, {"values_dtype": dtype, "height": 1, "width": 2})
+    array([[-1000.,    40.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["readout_bytes", "readout_values", "readout_rows"]
+
+#: The volume dtypes whose whole-number slices travel as themselves, by their readout name.
+_INTEGER_TYPES = {np.dtype(np.int8): "i1", np.dtype(np.uint8): "u1", np.dtype(np.int16): "i2",
+                  np.dtype(np.uint16): "u2"}
+_NUMPY_TYPES = {"f4": "<f4", "i1": "i1", "u1": "u1", "i2": "<i2", "u2": "<u2"}
+
+
+def readout_bytes(values: torch.Tensor, volume_dtype) -> tuple[bytes, str]:
+    """(little-endian bytes of the (H, W) ``values``, their readout dtype name): the volume's own
+    integer type when ``volume_dtype`` is one of 1 or 2 bytes and every value is a whole number,
+    else "f4" (float32, NaN kept)."""
+    dtype = volume_dtype if isinstance(volume_dtype, np.dtype) else (
+        torch.empty(0, dtype=volume_dtype).numpy().dtype if isinstance(volume_dtype, torch.dtype)
+        else np.dtype(volume_dtype))
+    name = _INTEGER_TYPES.get(dtype)
+    values = values.detach().to(torch.float32).cpu()
+    if name is not None and bool(torch.equal(values, values.round())):  # NaN ≠ NaN: outside pixels stay float
+        return values.numpy().astype(_NUMPY_TYPES[name]).tobytes(), name
+    return values.numpy().astype("<f4").tobytes(), "f4"
+
+
+def readout_values(data: bytes, geometry: dict) -> np.ndarray:
+    """The (H, W) float32 values ``readout_bytes`` made, from ``data`` and the slice's ``geometry``
+    (``_geometry``: its "height", "width" and "values_dtype")."""
+    shape = (geometry["height"], geometry["width"])
+    return np.frombuffer(data, dtype=_NUMPY_TYPES[geometry["values_dtype"]]).reshape(shape).astype(np.float32)
+
+
+def readout_rows(data: bytes, geometry: dict) -> np.ndarray:
+    """The (H, W) int32 label-table rows of the slice's pixels (−1 outside) from their bytes."""
+    return np.frombuffer(data, dtype="<i4").reshape(geometry["height"], geometry["width"])
