@@ -129,6 +129,7 @@ function render({ model, el }) {
   let drawn = 0;
   let disposed = false;
   let pending = null; // crosshair point waiting for the next animation frame
+  let hovered = null; // the pointer over the canvas ({clientX, clientY}), or null
   const redraw = () => requestAnimationFrame(draw);
 
   // Images decode concurrently and a small one finishes first: only the newest is drawn, with
@@ -139,6 +140,7 @@ function render({ model, el }) {
       errors.report("");
       updateTitle();
       redraw();
+      if (hovered) showValue(hovered); // a key or the slider stepped under a still pointer: read the new slice
     },
     onError(err) {
       canvas.dataset.decodeErrors = String(Number(canvas.dataset.decodeErrors || 0) + 1);
@@ -247,6 +249,7 @@ function render({ model, el }) {
   }
 
   function showValue(event) {
+    hovered = { clientX: event.clientX, clientY: event.clientY };
     const g = geometry();
     const values = model.get("_values");
     if (!g.width || !values) return;
@@ -288,7 +291,10 @@ function render({ model, el }) {
     model.save_changes();
   }
 
-  const onPointerLeave = () => { readout.textContent = ""; };
+  const onPointerLeave = () => {
+    hovered = null;
+    readout.textContent = "";
+  };
   function onKeyDown(event) {
     if (event.target === slider || !(event.key in STEP_KEYS)) return;
     event.preventDefault();

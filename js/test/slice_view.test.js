@@ -143,3 +143,27 @@ test("the slice view: the wheel steps the slice only once the view has focus", a
   assert.equal(view.model.get("index"), 2);
   view.cleanup();
 });
+
+test("the slice view: the readout under a still pointer follows a step to the next slice", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  const slice = (index) => view.model.update({ // Python's message: geometry, values (int16 here) and image
+    index, _geometry: { ...geometryAt(index), values_dtype: "i2" },
+    _values: new DataView(new Int16Array(21).fill(100 * index).buffer),
+    image: new DataView(new Uint8Array([index]).buffer),
+  });
+  slice(1);
+  await decoder.resolve(0);
+  const readout = view.find("pyvr-slice-readout");
+  view.canvas.dispatchEvent(Object.assign(new Event("pointermove"), { clientX: 1.5, clientY: 0.5 }));
+  assert.equal(readout.dataset.value, "100");
+  slice(2); // an arrow key's step: the pointer stays where it was
+  await decoder.resolve(1);
+  assert.equal(readout.dataset.value, "200");
+  view.canvas.dispatchEvent(new Event("pointerleave"));
+  slice(3);
+  await decoder.resolve(2);
+  assert.equal(readout.textContent, "");
+  view.cleanup();
+});
