@@ -54,6 +54,15 @@ def test_native_integer_values_get_the_float_paths_colours():
     assert np.abs(colors(values, None, WINDOW, "viridis").astype(int) - expected).max() <= 1
 
 
+def test_a_narrow_window_far_from_zero_keeps_its_colours():
+    colors = DisplayColors()
+    values = torch.linspace(100_000.0, 100_010.0, 41, dtype=torch.float32).reshape(1, -1)
+    inside = torch.ones(values.shape, dtype=torch.bool)
+    window = (100_001.0, 100_009.0)
+    expected = to_uint8(colorize_slice(SliceSamples(values, inside), window, "viridis")).astype(int)
+    assert np.abs(colors(values, inside, window, "viridis").astype(int) - expected).max() <= 1
+
+
 def test_nan_shows_as_the_windows_low_end():
     colors = DisplayColors()
     pixels = colors(np.array([[np.nan, -160.0]], dtype=np.float32), None, WINDOW, "hot")
