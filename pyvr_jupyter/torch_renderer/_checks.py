@@ -22,8 +22,8 @@ MAX_VOLUME_BYTES = 4 << 30
 _KERNEL_COPY_BYTES = {"uint8": 0, "uint16": 0, "float32": 0, "float64": 0, "int8": 1, "int16": 2}
 #: Levels 1, 2, ... (float32, 1/8 + 1/64 + ... of the voxels) and empty-space blocks, per voxel.
 _LEVEL_BYTES = 0.6
-#: Levels of at most this many voxels also hold a float32 copy and a 16-byte packed grid once
-#: rendered (``volume_cache.PACKED_GRID_VOXELS``).
+#: A volume of at most this many voxels also holds a float32 copy and a 16-byte packed grid once
+#: rendered (``volume_cache.PACKED_GRID_VOXELS``; coarser levels hold none).
 _PACKED_GRID_VOXELS, _PACKED_BYTES = 1 << 24, 20
 #: World lengths (step size, opacity unit distance) outside this range overflow float32 ratios.
 MIN_WORLD_LENGTH, MAX_WORLD_LENGTH = 1e-12, 1e12
@@ -242,7 +242,7 @@ def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = Fa
     copy (float64 for float64 data), as the PyTorch stages make, and with ``packed_grid`` their
     16-byte value + gradient grid of it too.
 
-    Example: ``volume_working_bytes((400, 512, 512), np.int16) / 2**20`` → about 620 (MiB) for a CT.
+    Example: ``volume_working_bytes((400, 512, 512), np.int16) / 2**20`` → 460 (MiB) for a CT.
     """
     voxels = math.prod(int(n) for n in shape)
     if isinstance(dtype, torch.dtype):
@@ -251,11 +251,8 @@ def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = Fa
         name, itemsize = np.dtype(dtype).name if np.dtype(dtype).isnative else "non-native", np.dtype(dtype).itemsize
     if float_copy:
         return voxels * (itemsize + (8 if name in ("float64", "longdouble", "float128") else 4) + 16 * packed_grid)
-    packed_voxels = voxels  # the levels small enough for a packed grid: the first such, 1/8 of it, ...
-    while packed_voxels > _PACKED_GRID_VOXELS:
-        packed_voxels /= 8
-    return math.ceil(voxels * (itemsize + _KERNEL_COPY_BYTES.get(name, 4) + _LEVEL_BYTES)
-                     + packed_voxels * 8 / 7 * _PACKED_BYTES)
+    packed_voxels = voxels if voxels <= _PACKED_GRID_VOXELS else 0  # only the volume itself packs
+    return math.ceil(voxels * (itemsize + _KERNEL_COPY_BYTES.get(name, 4) + _LEVEL_BYTES) + packed_voxels * _PACKED_BYTES)
 
 
 def check_volume_size(shape: Sequence[int], dtype: Any, name: str = "volume", float_copy: bool = False,

@@ -245,3 +245,22 @@ def test_empty_space_is_made_once_per_value_window_and_opacity_table():
     renderer.opacity_tf.set_control_points([(0.0, 0.0), (1.0, 0.5)])
     renderer.render(volume, Camera.for_volume(volume.shape), image_size=(16, 16))
     assert level._occupancy is not first and int(level._occupancy[1][1].sum()) > int(padded.sum())
+
+
+def test_only_the_volume_itself_is_shaded_from_a_packed_grid(monkeypatch):
+    """Coarser levels serve previews and first pictures: shaded from their values (the gradient
+    made in the kernel), so a first preview builds no 16-byte grid; the image is the same."""
+    volume = create_test_volume((40, 48, 56), "complex", backend="numpy")
+    state = shared_state(volume)
+    assert state.level(0).uses_packed_grid() and not state.level(1).uses_packed_grid()
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    camera = Camera.for_volume(volume.shape, azimuth=30.0, elevation=20.0)
+    preview = renderer.render(volume, camera, image_size=24, level=1)
+    assert state.level(1).nbytes()["packed_grid"] == 0
+    renderer.render(volume, camera, image_size=24)
+    assert state.level(0).nbytes()["packed_grid"] > 0
+    # the packed grid's stored gradient and the kernel's own are the same central differences
+    monkeypatch.setattr(state.level(1), "uses_packed_grid", lambda: True)
+    assert_close(VolumeRenderer(volume.shape, backend="fused").render(volume, camera, image_size=24, level=1), preview,
+                 atol=2e-5)
+    assert state.level(1).nbytes()["packed_grid"] > 0  # (the comparison did take the packed grid)
