@@ -18,8 +18,8 @@ MAX_IMAGE_SIDE = 16384
 #: one is made (the PyTorch stages, gradients). Raise it to allow more where memory allows.
 MAX_VOLUME_BYTES = 4 << 30
 #: Bytes per voxel of the kernel's grid beyond the array, by dtype (``volume_cache.KERNEL_DTYPES``):
-#: read in place, an unsigned copy of int8/int16, else a float32 copy.
-_KERNEL_COPY_BYTES = {"uint8": 0, "uint16": 0, "float32": 0, "float64": 0, "int8": 1, "int16": 2}
+#: read in place, an unsigned copy of int8, else a float32 copy.
+_KERNEL_COPY_BYTES = {"uint8": 0, "uint16": 0, "int16": 0, "float32": 0, "float64": 0, "int8": 1}
 #: Levels 1, 2, ... (float32, 1/8 + 1/64 + ... of the voxels) and empty-space blocks, per voxel.
 _LEVEL_BYTES = 0.6
 #: A volume of at most this many voxels also holds a float32 copy and a 16-byte packed grid once
@@ -242,7 +242,7 @@ def volume_working_bytes(shape: Sequence[int], dtype: Any, float_copy: bool = Fa
     copy (float64 for float64 data), as the PyTorch stages make, and with ``packed_grid`` their
     16-byte value + gradient grid of it too.
 
-    Example: ``volume_working_bytes((400, 512, 512), np.int16) / 2**20`` → 460 (MiB) for a CT.
+    Example: ``volume_working_bytes((400, 512, 512), np.int16) / 2**20`` → 260 (MiB) for a CT.
     """
     voxels = math.prod(int(n) for n in shape)
     if isinstance(dtype, torch.dtype):

@@ -174,7 +174,7 @@ def skip_empty_blocks(context, states, level: int, spacing) -> bool:
 def kernel_grids(renderer, volume, channel_axis, states, level: int) -> tuple[np.ndarray, float]:
     """(grid (D, H, W, C), offset): the channels interleaved, as the fused kernel reads them (a
     sample's channels side by side in memory). The user's array itself when its channels are its
-    last axis, C-contiguous and writeable, in a kernel dtype (uint8, uint16, float32 or float64);
+    last axis, C-contiguous and writeable, in a kernel dtype (uint8, uint16, int16, float32 or float64);
     else one interleaved copy per level in the kernel dtype (``KERNEL_DTYPES``: the volume's bytes
     once more at level 0), kept on the renderer while the channels' states live (previews and
     full frames read different levels)."""

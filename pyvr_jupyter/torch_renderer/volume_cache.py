@@ -40,7 +40,7 @@ __all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "att
 #: What the fused kernel reads for each dtype: (its grid dtype, the offset added to the values).
 #: Other real dtypes (float16, 32- and 64-bit integers) become a float32 copy.
 KERNEL_DTYPES = {np.dtype(np.uint8): (np.dtype(np.uint8), 0), np.dtype(np.int8): (np.dtype(np.uint8), 128),
-                 np.dtype(np.uint16): (np.dtype(np.uint16), 0), np.dtype(np.int16): (np.dtype(np.uint16), 32768),
+                 np.dtype(np.uint16): (np.dtype(np.uint16), 0), np.dtype(np.int16): (np.dtype(np.int16), 0),
                  np.dtype(np.float32): (np.dtype(np.float32), 0), np.dtype(np.float64): (np.dtype(np.float64), 0)}
 #: A volume of at most this many voxels (256³) is shaded by the fused kernel from a packed grid of
 #: values and gradients (16 bytes a voxel): 15–25 % faster per sample than making the gradient
@@ -121,7 +121,7 @@ class VolumeLevel:
 
     def kernel_values(self) -> tuple[np.ndarray, float]:
         """(grid (D, H, W, 1), offset): the values as the fused kernel reads them, uint8, uint16,
-        float32 or float64, and what was added to them (``KERNEL_DTYPES``; the user's own array
+        int16, float32 or float64, and what was added to them (``KERNEL_DTYPES``; the user's own array
         when its dtype and layout allow, else a copy)."""
         with self._lock:
             if self._kernel is None:

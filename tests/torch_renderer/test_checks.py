@@ -1,6 +1,7 @@
 """Input checks shared by the renderer's stages: tables of bad inputs, each refused with a
 ValueError or TypeError naming the parameter, before anything large is allocated."""
 
+import math
 import warnings
 
 import numpy as np
@@ -61,14 +62,18 @@ def test_volume_size_is_checked_before_allocating_naming_shape_dtype_need_and_li
 
 @pytest.mark.parametrize("shape, dtype, per_voxel", [
     ((512, 1024, 1024), np.uint16, 2.6),  # a 1 GiB stack: read in place, levels
-    ((400, 512, 512), np.int16, 4.6),  # a CT: an unsigned copy beside it
+    ((400, 512, 512), np.int16, 2.6),  # a CT: read in place too
     ((400, 512, 512), np.int32, 8.6),  # other dtypes: a float32 copy
     ((400, 512, 512), ">u2", 6.6),  # big-endian: the kernels read native order, so a float32 copy
 ])
 def test_large_volumes_are_counted_at_their_compact_cost(shape, dtype, per_voxel):
     voxels = np.prod(shape)
-    # plus the packed grid of the first level of at most 2^24 voxels (and coarser ones)
-    assert per_voxel * voxels <= check_volume_size(shape, dtype) <= (per_voxel + 3.5) * voxels
+    # no packed grid: only a volume of at most 2^24 voxels has one, not its levels
+    assert per_voxel * voxels <= check_volume_size(shape, dtype) <= (per_voxel + 0.01) * voxels
+
+
+def test_a_small_volume_is_counted_with_its_packed_grid():
+    assert check_volume_size((256, 256, 256), np.float32) == math.ceil(256 ** 3 * (4 + 0.6 + 20))  # array, levels, packed
 
 
 def test_the_size_model_follows_the_volume_cache():

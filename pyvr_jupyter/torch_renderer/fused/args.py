@@ -21,7 +21,7 @@ from .shading import DIRECTIONAL, HEADLIGHT, NO_LIGHT
 __all__ = ["KernelArgs", "kernel_args", "tiny_args", "as_numpy", "grid_dtype", "table_dtype", "GRID_DTYPES"]
 
 #: The grid dtypes the kernels are compiled for (one signature each; the adjoint: the float ones).
-GRID_DTYPES = tuple(np.dtype(d) for d in (np.float32, np.float64, np.uint16, np.uint8))
+GRID_DTYPES = tuple(np.dtype(d) for d in (np.float32, np.float64, np.uint16, np.int16, np.uint8))
 
 
 class KernelArgs(NamedTuple):

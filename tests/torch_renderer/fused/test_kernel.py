@@ -70,7 +70,8 @@ def test_backends_agree(volume, case, grid_kind):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.float16, np.float64])
 def test_backends_agree_for_any_volume_dtype(dtype, grid_kind):
-    volume = (create_test_volume(SHAPE, "sphere", backend="numpy") * 200).astype(dtype)
+    volume = create_test_volume(SHAPE, "sphere", backend="numpy") * 200
+    volume = (volume - 100 if np.issubdtype(dtype, np.signedinteger) else volume).astype(dtype)  # negative values too
     torch_rgba, fused_rgba = both_backends(volume)
     assert fused_rgba.dtype == (torch.float64 if dtype == np.float64 else torch.float32)
     # float64 volumes: both backends are exact to float64 except the PyTorch stages' rays, which
