@@ -64,7 +64,7 @@ PUBLIC_MODULES = [
     "pyvr_jupyter.torch_renderer.stages.channels", "pyvr_jupyter.torch_renderer.channel_context",
     "pyvr_jupyter.torch_renderer.fused.channels",
     "pyvr_jupyter.torch_renderer.tools.label_slices",
-    "pyvr_jupyter.imaging.encoding", "pyvr_jupyter.imaging.overlays",
+    "pyvr_jupyter.imaging.encoding", "pyvr_jupyter.imaging.overlays", "pyvr_jupyter.imaging.display_colors",
     *WIDGET_MODULES,
 ]
 
