@@ -22,18 +22,16 @@ __all__ = ["readout_bytes", "readout_values", "readout_rows"]
 
 #: The volume dtypes whose whole-number slices travel as themselves, by their readout name.
 _INTEGER_TYPES = {np.dtype(np.int8): "i1", np.dtype(np.uint8): "u1", np.dtype(np.int16): "i2",
-                  np.dtype(np.uint16): "u2"}
+                  np.dtype(np.uint16): "u2", torch.int8: "i1", torch.uint8: "u1", torch.int16: "i2",
+                  torch.uint16: "u2"}
 _NUMPY_TYPES = {"f4": "<f4", "i1": "i1", "u1": "u1", "i2": "<i2", "u2": "<u2"}
 
 
 def readout_bytes(values: torch.Tensor, volume_dtype) -> tuple[bytes, str]:
     """(little-endian bytes of the (H, W) ``values``, their readout dtype name): the volume's own
-    integer type when ``volume_dtype`` is one of 1 or 2 bytes and every value is a whole number,
-    else "f4" (float32, NaN kept)."""
-    dtype = volume_dtype if isinstance(volume_dtype, np.dtype) else (
-        torch.empty(0, dtype=volume_dtype).numpy().dtype if isinstance(volume_dtype, torch.dtype)
-        else np.dtype(volume_dtype))
-    name = _INTEGER_TYPES.get(dtype)
+    integer type when ``volume_dtype`` (numpy or torch) is one of 1 or 2 bytes and every value is
+    a whole number, else "f4" (float32, NaN kept; any float dtype, bfloat16 included)."""
+    name = _INTEGER_TYPES.get(volume_dtype if isinstance(volume_dtype, torch.dtype) else np.dtype(volume_dtype))
     values = values.detach().to(torch.float32).cpu()
     if name is not None and bool(torch.equal(values, values.round())):  # NaN ≠ NaN: outside pixels stay float
         return values.numpy().astype(_NUMPY_TYPES[name]).tobytes(), name

@@ -19,6 +19,16 @@ def test_whole_numbers_of_a_small_integer_volume_travel_as_that_type(dtype, name
     assert np.array_equal(readout_values(data, {"values_dtype": got, "height": 2, "width": 2}), values.numpy())
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.int32, np.float16])
+def test_a_view_of_any_other_dtype_reads_out_float32(dtype):
+    volume = np.random.default_rng(1).random((4, 5, 6)) * 100
+    volume = torch.from_numpy(volume).to(dtype) if isinstance(dtype, torch.dtype) else volume.astype(dtype)
+    view = SliceView(volume, "z", index=2)
+    assert view.error == "" and view._geometry["values_dtype"] == "f4"
+    assert view.value_at(0, 0) == pytest.approx(float(volume[2, 4, 0]), rel=1e-2)
+    view.close()
+
+
 @pytest.mark.parametrize("values, dtype", [
     (torch.tensor([[0.5, 1.0]]), np.int16),               # interpolated: not whole
     (torch.tensor([[float("nan"), 1.0]]), np.uint16),     # a pixel outside the volume
