@@ -263,7 +263,8 @@ def sample_slice(volume: torch.Tensor, geometry: SlicePlane, spacing=(1.0, 1.0, 
         ``SliceSamples`` with (H, W) ``values`` (differentiable with respect to ``volume``) and
         ``inside``.
     """
-    spacing, origin = _check_spacing(spacing), np.asarray(origin, dtype=np.float64)
+    spacing = _check_spacing(spacing)
+    origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().double().numpy()
     slack = _TOLERANCE * max(1.0, float(np.linalg.norm((np.array(volume.shape[::-1]) - 1) * spacing)))
     plan = _axis_plane(volume.shape, geometry, spacing, origin)
     if plan is not None:  # an axis slice: linear along each of the plane's axes, no 3-D lookups

@@ -259,3 +259,12 @@ def test_an_oblique_plane_takes_the_trilinear_lookups():
 
     geometry = slice_plane((6, 8, 10), plane=((4.0, 3.0, 2.0), (1.0, 1.0, 0.0)))
     assert slicing._axis_plane((6, 8, 10), geometry, np.ones(3), np.zeros(3)) is None
+
+
+@pytest.mark.parametrize("origin, words", [((0.0, 0.0), "origin must have 3"), ((float("nan"), 0.0, 0.0), "finite")])
+def test_sample_slice_refuses_a_bad_origin_by_name(origin, words):
+    from pyvr_jupyter.torch_renderer.tools.slicing import sample_slice
+
+    geometry = slice_plane((4, 5, 6), "z", index=1)
+    with pytest.raises(ValueError, match=words):
+        sample_slice(torch.rand(4, 5, 6), geometry, origin=origin)
