@@ -86,6 +86,7 @@ class FusedRender(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_rgba):
         grid, opacity_values, color_values, rgba = ctx.saved_tensors
+        rgba = rgba.detach()  # the saved output carries its grad_fn; as_cuda_array refuses such a tensor
         args = _args(ctx.context, grid, opacity_values, color_values)
         need = ctx.needs_input_grad[3:6]
         if grid.is_cuda:
