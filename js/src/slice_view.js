@@ -22,6 +22,7 @@ import {
  * @property {{left: string, right: string, top: string, bottom: string}} letters  what lies at each edge:
  *   anatomical letters (L/R, A/P, S/I) when the orientation is known, else the world axes ("+x")
  * @property {string} convention  "neurological", "radiological", or "world axes"
+ * @property {number} serial  counts the slices Python rendered (`_values_of` names the one the values are of)
  *
  * @typedef Model  (mirrors SliceView's synced traits)
  * @property {string} axis
@@ -30,7 +31,10 @@ import {
  * @property {boolean} show_crosshair
  * @property {number} display_size  longer side of the image on screen, CSS pixels
  * @property {DataView} image  PNG of the slice
- * @property {DataView} _values  scalars, row-major, of type `_geometry.values_dtype` (float32: NaN outside the volume)
+ * @property {DataView} _values  scalars, row-major, of type `_geometry.values_dtype` (float32: NaN outside the volume),
+ *   of the slice whose `_geometry.serial` is `_values_of`: sent after the image, while `_readout_wanted`
+ * @property {number} _values_of
+ * @property {boolean} _readout_wanted  set here: the pointer is over the canvas
  * @property {DataView} _label_rows  int32 label-table row per pixel, −1 outside (empty: no labels)
  * @property {string[]} _label_texts  per table row: "ID · name"
  * @property {Geometry} _geometry
@@ -168,6 +172,16 @@ function render({ model, el }) {
     slider.value = String(model.get("index"));
   }
 
+  /** Where the cross-hair falls on the image of geometry `g` ("" when hidden). */
+  const crosshairPixel = (g) => (model.get("show_crosshair") ? worldToPixel(g, model.get("crosshair")).join(",") : "");
+  let drawnCrosshair = ""; // crosshairPixel at the last draw
+  // A slice step moves the cross-hair out of the plane only: the image it brings redraws, and
+  // redrawing the old one first (the cross-hair and image come in one message) is wasted work.
+  function crosshairChanged() {
+    const g = shownGeometry();
+    if (g.width && crosshairPixel(g) !== drawnCrosshair) redraw();
+  }
+
   function draw() {
     const g = shownGeometry();
     if (disposed || !images.current || !g.width) return;
@@ -183,6 +197,7 @@ function render({ model, el }) {
     context.setTransform(1, 0, 0, 1, 0, 0);
     context.imageSmoothingEnabled = false; // voxels stay crisp
     context.drawImage(images.current.image, 0, 0, canvas.width, canvas.height);
+    drawnCrosshair = crosshairPixel(g);
     if (model.get("show_crosshair")) {
       const [row, col] = worldToPixel(g, model.get("crosshair"));
       const x = (col + 0.5) * s * ratio;
@@ -229,7 +244,7 @@ function render({ model, el }) {
     if (!image || !image.byteLength) return;
     loaded = image;
     // Python sets `_geometry` and `image` in one message: this geometry is the image's.
-    images.push(new Blob([image], { type: "image/png" }), { geometry: geometry() });
+    images.push({ bytes: image, type: "image/png" }, { geometry: geometry() });
   }
 
   // A new geometry with the very same picture sends no image (traitlets skips equal bytes): a
@@ -248,15 +263,25 @@ function render({ model, el }) {
     return [(event.clientY - box.top) / s - 0.5, (event.clientX - box.left) / s - 0.5];
   }
 
+  /** Python sends the slices' values (and label rows) only while the pointer is over the canvas. */
+  function wantReadout(wanted) {
+    if (model.get("_readout_wanted") === wanted) return;
+    model.set("_readout_wanted", wanted);
+    model.save_changes();
+  }
+
   function showValue(event) {
     hovered = { clientX: event.clientX, clientY: event.clientY };
+    wantReadout(true);
     const g = geometry();
-    const values = model.get("_values");
-    if (!g.width || !values) return;
+    if (!g.width) return;
     const [row, col] = pixelAt(event);
     const r = Math.round(row);
     const c = Math.round(col);
     if (r < 0 || c < 0 || r >= g.height || c >= g.width) return void (readout.textContent = "");
+    // The values come in a message after their image's: until then, say so rather than read old ones.
+    const values = model.get("_values_of") === g.serial ? model.get("_values") : null;
+    if (!values) return void (readout.textContent = "…");
     const point = pixelToWorld(g, r, c);
     const index = r * g.width + c;
     const value = valueAt(values, g.values_dtype, index);
@@ -294,6 +319,7 @@ function render({ model, el }) {
   const onPointerLeave = () => {
     hovered = null;
     readout.textContent = "";
+    wantReadout(false);
   };
   function onKeyDown(event) {
     if (event.target === slider || !(event.key in STEP_KEYS)) return;
@@ -324,7 +350,8 @@ function render({ model, el }) {
     listenModel(model, [
       ["change:image", loadImage],
       ["change:_geometry", geometryChanged],
-      ["change:crosshair", redraw],
+      ["change:_values_of", () => hovered && showValue(hovered)],
+      ["change:crosshair", crosshairChanged],
       ["change:show_crosshair", redraw],
       ["change:display_size", redraw],
       ["change:index", updateTitle],

@@ -156,8 +156,8 @@ function render({ model, el }) {
   });
 
   /** Draw a frame (`id` undefined: the saved snapshot, older than any frame), then acknowledge it. */
-  async function drawFrame(blob, id, kind) {
-    const outcome = await frames.push(blob, {}, id === undefined ? 0 : id);
+  async function drawFrame(encoded, id, kind) {
+    const outcome = await frames.push(encoded, {}, id === undefined ? 0 : id);
     if (id === undefined || outcome === "disposed") return;
     send({ type: "ack", id });
     if (outcome !== "drawn") return;
@@ -196,7 +196,7 @@ function render({ model, el }) {
   function drawSnapshot() {
     const snapshot = model.get("snapshot");
     if (snapshot && snapshot.byteLength && drawn === 0) {
-      drawFrame(new Blob([snapshot], { type: "image/png" }));
+      drawFrame({ bytes: snapshot, type: "image/png" });
     }
   }
 
@@ -215,7 +215,7 @@ function render({ model, el }) {
       return;
     }
     if (typeof message.data === "string") root.dataset.transport = "base64";
-    drawFrame(new Blob([bytes], { type: message.mime }), message.id, message.kind);
+    drawFrame({ bytes, type: message.mime }, message.id, message.kind);
   }
 
   // ---- input ------------------------------------------------------------------------

@@ -259,6 +259,36 @@ test("decodeImage uses createImageBitmap, else an <img> from an object URL that 
   releaseImage(image); // nothing to close on an <img>
 });
 
+test("decodeImage hands bytes to ImageDecoder where there is one, and falls back to a Blob when it fails", async () => {
+  const bytes = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
+  const made = [];
+  class ImageDecoder {
+    constructor(init) {
+      this.init = init;
+      this.closed = false;
+      made.push(this);
+    }
+    async decode() {
+      if (this.init.type === "image/broken") throw new Error("unsupported");
+      return { image: { frame: this.init.data } };
+    }
+    close() { this.closed = true; }
+  }
+  const bitmaps = [];
+  const env = { ImageDecoder, Blob, createImageBitmap: async (blob) => (bitmaps.push(blob), { blob }) };
+  const frame = await decodeImage({ bytes, type: "image/png" }, env);
+  assert.equal(frame.frame, bytes); // the message's bytes themselves: no Blob, no copy here
+  assert.equal(bitmaps.length, 0);
+  assert.equal(made[0].init.type, "image/png");
+  assert.ok(made[0].closed, "the decoder is closed; the frame lives on");
+  const fallback = await decodeImage({ bytes, type: "image/broken" }, env);
+  assert.equal(fallback.blob.type, "image/broken");
+  assert.equal(fallback.blob.size, 4);
+  assert.ok(made[1].closed);
+  const without = await decodeImage({ bytes, type: "image/jpeg" }, { createImageBitmap: async (blob) => ({ blob }) });
+  assert.equal(without.blob.type, "image/jpeg"); // no ImageDecoder (Safari, plain http): a Blob
+});
+
 test("a widget closed from Python hides its output once nothing is left in it", async () => {
   const { hideOutputWhenClosed } = await import("../src/dom.js");
   const { FakeModel } = await import("./fake_dom.js");

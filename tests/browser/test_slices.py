@@ -179,15 +179,22 @@ _FAST_SCROLL = """async ([axis, steps, deltaY]) => {
 # (ipywidgets sends at most one update at a time while the kernel is busy, so a burst of six
 # steps reaches Python as two or three index changes, each answered with an image.)
 _SLOW_FIRST_DECODE = """() => {
-    const original = window.createImageBitmap;
     window.__decodes = 0;
-    window.createImageBitmap = async function (...args) {
+    const slowFirst = (original) => async function (...args) {
         const delay = window.__decodes++ === 0 ? 1500 : 0;
-        const image = await original.apply(window, args);
+        const result = await original.apply(this, args);
         await new Promise((resolve) => setTimeout(resolve, delay));
-        return image;
+        return result;
     };
-    window.__restoreDecoder = () => { window.createImageBitmap = original; };
+    if (window.ImageDecoder) {  // what decodeImage uses where it exists (Chromium on localhost)
+        const original = ImageDecoder.prototype.decode;
+        ImageDecoder.prototype.decode = slowFirst(original);
+        window.__restoreDecoder = () => { ImageDecoder.prototype.decode = original; };
+    } else {
+        const original = window.createImageBitmap;
+        window.createImageBitmap = slowFirst(original);
+        window.__restoreDecoder = () => { window.createImageBitmap = original; };
+    }
 }"""
 
 

@@ -5,7 +5,9 @@ voxels directly holds whole numbers: they travel in the volume's own type, half 
 of the float32 bytes, and the readout shows the same numbers. Anything else (interpolated
 values, floats, pixels outside the volume as NaN) travels as float32. ``_geometry["values_dtype"]``
 names the type; ``js/src/slice_view.js``'s ``valueAt`` reads it. A label map's rows travel as
-int32, −1 outside (``readout_rows``).
+int32, −1 outside (``readout_rows``). They travel after the image, in a message of their own,
+and only while the browser's pointer is over the slice (``SliceView._send_readout``): a CT slice's
+values are ten times its PNG.
 
 Example:
     >>> data, dtype = readout_bytes(torch.tensor([[-1000.0, 40.0]]), np.int16)   # (b"...", "i2")
@@ -15,16 +17,29 @@ Example:
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
-__all__ = ["readout_bytes", "readout_values", "readout_rows"]
+__all__ = ["SliceReadout", "readout_bytes", "readout_values", "readout_rows"]
 
 #: The volume dtypes whose whole-number slices travel as themselves, by their readout name.
 _INTEGER_TYPES = {np.dtype(np.int8): "i1", np.dtype(np.uint8): "u1", np.dtype(np.int16): "i2",
                   np.dtype(np.uint16): "u2", torch.int8: "i1", torch.uint8: "u1", torch.int16: "i2",
                   torch.uint16: "u2"}
 _NUMPY_TYPES = {"f4": "<f4", "i1": "i1", "u1": "u1", "i2": "<i2", "u2": "<u2"}
+
+
+class SliceReadout(NamedTuple):
+    """What a slice's readout reads: its values (``readout_bytes``), its label rows (int32 bytes,
+    empty without labels) and the ``_geometry["serial"]`` of the slice they belong to.
+
+    Example: ``SliceReadout(values=readout_bytes(values, np.int16)[0], rows=b"", serial=1)``"""
+
+    values: bytes
+    rows: bytes
+    serial: int
 
 
 def readout_bytes(values: torch.Tensor, volume_dtype) -> tuple[bytes, str]:

@@ -44,7 +44,7 @@ from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..labels import LabelTraits
-from .readout import readout_bytes, readout_rows, readout_values
+from .readout import SliceReadout, readout_bytes, readout_rows, readout_values
 
 __all__ = ["SliceView"]
 
@@ -110,6 +110,8 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
     _label_rows = python_owned(traitlets.Bytes(b""))  # int32 table row per pixel, −1 outside (empty: no labels)
     _label_texts = python_owned(traitlets.List(traitlets.Unicode()))  # per row: "ID · name", for the readout
     _values = python_owned(traitlets.Bytes(b""))  # the image's scalars for the readout (``readout``)
+    _values_of = python_owned(traitlets.Int(0))  # the ``_geometry["serial"]`` that ``_values`` belong to
+    _readout_wanted = traitlets.Bool(False).tag(sync=True)  # the browser's pointer is over the slice
     _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
 
     def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=None, origin=None,
@@ -136,6 +138,7 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
         self._colors = DisplayColors()  # a table per colormap: a slider step colours in ~3 ms
         self._inputs = BrowserInput(_IGNORED)
         self._ready = False
+        self._readout: SliceReadout | None = None  # the shown slice's, sent while the pointer is over it
         super().__init__(axis=axis, value_range=list(check_value_range(value_range)), colormap=colormap,
                          crosshair=[float(c) for c in point], display_size=display_size, units=units,
                          show_crosshair=show_crosshair, convention=convention, label_mode=label_mode)
@@ -232,13 +235,13 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
 
     def value_at(self, row: int, col: int) -> float:
         """The scalar at image pixel (row, col); NaN outside the volume (what hovering shows)."""
-        return float(readout_values(self._values, self._geometry)[row, col])
+        return float(readout_values(self._readout.values, self._geometry)[row, col])
 
     def label_at(self, row: int, col: int) -> int | None:
         """The label ID at image pixel (row, col) (what hovering shows); None without labels or outside."""
-        if not self._label_rows:
+        if not self._readout.rows:
             return None
-        row = int(readout_rows(self._label_rows, self._geometry)[row, col])
+        row = int(readout_rows(self._readout.rows, self._geometry)[row, col])
         return None if row < 0 else int(self._label_map.ids[row])
 
     # ---- validation ---------------------------------------------------------------------
@@ -410,6 +413,8 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
             grey = rows is None and self._colors.is_grey(self.colormap)  # a third of the PNG to encode
             png, _ = encode_frame(pixels[..., 0] if grey else pixels, lossless=True)
             values, values_dtype = readout_bytes(values, getattr(self._volume, "dtype", np.float32))
+            serial = self._geometry.get("serial", 0) + 1
+            self._readout = SliceReadout(values, b"" if rows is None else rows.astype("<i4").tobytes(), serial)
         except Exception as err:  # a broken slice must show, not leave a stale image
             message = f"{type(err).__name__}: {err}"
             warnings.warn(f"SliceView could not render: {message}", RuntimeWarning)
@@ -423,13 +428,23 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
                 "position": self.position, "spacing": self._spacing.tolist(), "origin": self._origin.tolist(),
                 "letters": self._layout().letters,
                 "convention": self.convention if self._orientation is not None else "world axes",
-                "values_dtype": values_dtype,
+                "values_dtype": values_dtype, "serial": serial,
             }
-            self._values = values
-            self._label_rows = b"" if rows is None else rows.astype("<i4").tobytes()
             self.image = png
             if self.error:
                 self.error = ""
+        self._send_readout()
+
+    @traitlets.observe("_readout_wanted")
+    def _send_readout(self, change=None) -> None:
+        """The shown slice's values and label rows for the pointer's readout: in a message after
+        the image's (a CT slice's values are ten times its PNG, and they held up its decoding in
+        the browser), and only while the pointer is over the slice."""
+        readout = self._readout
+        if readout is None or not self._readout_wanted or self._values_of == readout.serial:
+            return
+        with self.hold_sync():
+            self._values, self._label_rows, self._values_of = readout.values, readout.rows, readout.serial
 
     def close(self) -> None:
         """Close the widget and its layout (a widget of its own), and let go of the volume's

@@ -45,7 +45,7 @@ def test_anything_else_travels_as_float32_with_nan_kept(values, dtype):
 def test_a_ct_slice_sends_int16_and_reads_the_voxels_back():
     ct = (np.random.default_rng(0).integers(-1024, 1500, size=(6, 8, 10))).astype(np.int16)
     view = SliceView(ct, "z", index=3)
-    assert view._geometry["values_dtype"] == "i2" and len(view._values) == 2 * 8 * 10
+    assert view._geometry["values_dtype"] == "i2" and len(view._readout.values) == 2 * 8 * 10
     # axial: image row r is volume row H − 1 − r (``render_slice``'s layout)
     assert view.value_at(0, 4) == float(ct[3, 7, 4]) and view.value_at(7, 9) == float(ct[3, 0, 9])
     resampled = SliceView(ct, "y", spacing=(1.0, 1.0, 1.3))  # square pixels: z resampled

@@ -16,7 +16,7 @@ def letters(view):
 
 def values(view):
     g = view._geometry
-    return np.frombuffer(view._values, dtype="<f4").reshape(g["height"], g["width"])
+    return np.frombuffer(view._readout.values, dtype="<f4").reshape(g["height"], g["width"])
 
 
 @pytest.fixture

@@ -131,10 +131,29 @@ def test_hover_values_are_the_voxels_under_the_pointer(make, volume):
         assert view.value_at(row, col) == pytest.approx(float(volume[int(z), int(round(y)), int(round(x))]))
 
 
+def test_the_readout_travels_after_the_image_and_only_while_the_pointer_is_over_the_slice(make):
+    view = make(axis="z", index=3)
+    sent = []
+    view.observe(lambda change: sent.append(change["name"]), names=["image", "_values_of"])
+    assert view._values == b"" and view._values_of == 0  # nothing until the pointer comes
+    view.set_state({"_readout_wanted": True})  # the browser: the pointer is over the slice
+    assert view._values_of == view._geometry["serial"] and len(view._values) == 4 * 10 * 8
+    assert np.frombuffer(view._values, "<f4")[0] == view.value_at(0, 0)
+    view.set_state({"index": 4})  # a key step under the pointer: the image, then its values
+    assert sent == ["_values_of", "image", "_values_of"] and view._values_of == view._geometry["serial"]
+    view.set_state({"_readout_wanted": False})
+    view.set_state({"index": 5})  # the pointer went away: the image alone
+    assert sent[-1] == "image" and view._values_of == view._geometry["serial"] - 1
+    assert view.value_at(0, 0) == pytest.approx(float(np.asarray(view.volume)[5, 7, 0]))  # Python reads its own copy
+    with pytest.warns(UserWarning):
+        view.set_state({"_readout_wanted": "yes"})  # not a bool: ignored with a warning
+    assert view._readout_wanted is False
+
+
 def test_outside_the_volume_the_values_are_nan(make):
     view = make(axis="z", spacing=(1.0, 3.0, 1.0))  # nothing outside here: every pixel inside
     assert not math.isnan(view.value_at(0, 0))
-    values = np.frombuffer(view._values, dtype="<f4")
+    values = np.frombuffer(view._readout.values, dtype="<f4")
     assert values.size == view._geometry["width"] * view._geometry["height"]
     assert view._geometry["height"] == 22  # (8 - 1) * 3 + 1 rows: square world pixels
 
