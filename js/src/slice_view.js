@@ -32,9 +32,9 @@ import {
  * @property {number} display_size  longer side of the image on screen, CSS pixels
  * @property {DataView} image  PNG of the slice
  * @property {DataView} _values  scalars, row-major, of type `_geometry.values_dtype` (float32: NaN outside the volume),
- *   of the slice whose `_geometry.serial` is `_values_of`: sent after the image, while `_readout_wanted`
+ *   of the slice whose `_geometry.serial` is `_values_of`: sent when asked (`_readout_for`)
  * @property {number} _values_of
- * @property {boolean} _readout_wanted  set here: the pointer is over the canvas
+ * @property {number} _readout_for  set here: the serial of the drawn slice under the pointer (0: none)
  * @property {DataView} _label_rows  int32 label-table row per pixel, −1 outside (empty: no labels)
  * @property {string[]} _label_texts  per table row: "ID · name"
  * @property {Geometry} _geometry
@@ -263,25 +263,28 @@ function render({ model, el }) {
     return [(event.clientY - box.top) / s - 0.5, (event.clientX - box.left) / s - 0.5];
   }
 
-  /** Python sends the slices' values (and label rows) only while the pointer is over the canvas. */
-  function wantReadout(wanted) {
-    if (model.get("_readout_wanted") === wanted) return;
-    model.set("_readout_wanted", wanted);
+  /** Ask Python for the values (and label rows) of slice `serial`, under the pointer (0: none). */
+  function askReadout(serial) {
+    if (model.get("_readout_for") === serial) return;
+    model.set("_readout_for", serial);
     model.save_changes();
   }
 
   function showValue(event) {
     hovered = { clientX: event.clientX, clientY: event.clientY };
-    wantReadout(true);
     const g = geometry();
     if (!g.width) return;
     const [row, col] = pixelAt(event);
     const r = Math.round(row);
     const c = Math.round(col);
     if (r < 0 || c < 0 || r >= g.height || c >= g.width) return void (readout.textContent = "");
-    // The values come in a message after their image's: until then, say so rather than read old ones.
+    // The values come when asked, once their slice is drawn (sent with the image, they held its
+    // drawing up); until then the readout says so rather than read another slice's.
     const values = model.get("_values_of") === g.serial ? model.get("_values") : null;
-    if (!values) return void (readout.textContent = "…");
+    if (!values) {
+      if (shownGeometry().serial === g.serial) askReadout(g.serial);
+      return void (readout.textContent = "…");
+    }
     const point = pixelToWorld(g, r, c);
     const index = r * g.width + c;
     const value = valueAt(values, g.values_dtype, index);
@@ -319,7 +322,7 @@ function render({ model, el }) {
   const onPointerLeave = () => {
     hovered = null;
     readout.textContent = "";
-    wantReadout(false);
+    askReadout(0);
   };
   function onKeyDown(event) {
     if (event.target === slider || !(event.key in STEP_KEYS)) return;

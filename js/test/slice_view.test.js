@@ -148,29 +148,34 @@ test("the slice view: the readout under a still pointer follows a step to the ne
   const decoder = new ControlledDecoder();
   const view = showSlices(decoder);
   t.after(view.browser.restore);
-  const slice = (index) => { // Python's messages: geometry and image, then the values (int16 here)
-    view.model.update({
-      index, _geometry: { ...geometryAt(index), values_dtype: "i2", serial: index },
-      image: new DataView(new Uint8Array([index]).buffer),
-    });
-    if (view.model.get("_readout_wanted")) sendValues(index);
-  };
-  const sendValues = (index) => view.model.update({
-    _values: new DataView(new Int16Array(21).fill(100 * index).buffer), _values_of: index,
+  const slice = (index) => view.model.update({ // Python's message: geometry and image (int16 values on request)
+    index, _geometry: { ...geometryAt(index), values_dtype: "i2", serial: index },
+    image: new DataView(new Uint8Array([index]).buffer),
   });
+  const answer = () => { // Python answers a request with that slice's values
+    const index = view.model.get("_readout_for");
+    if (index) view.model.update({ _values: new DataView(new Int16Array(21).fill(100 * index).buffer), _values_of: index });
+  };
   slice(1);
   await decoder.resolve(0);
   const readout = view.find("pyvr-slice-readout");
   view.canvas.dispatchEvent(Object.assign(new Event("pointermove"), { clientX: 1.5, clientY: 0.5 }));
-  sendValues(1); // Python answers the pointer's arrival with the shown slice's values
+  assert.equal(view.model.get("_readout_for"), 1);
+  answer();
   assert.equal(readout.dataset.value, "100");
   slice(2); // an arrow key's step: the pointer stays where it was
+  assert.equal(view.model.get("_readout_for"), 1, "nothing asked before the new slice is drawn");
   await decoder.resolve(1);
+  assert.equal(view.model.get("_readout_for"), 2);
+  assert.equal(readout.textContent, "…"); // values of another slice are never read
+  answer();
   assert.equal(readout.dataset.value, "200");
   view.canvas.dispatchEvent(new Event("pointerleave"));
+  assert.equal(view.model.get("_readout_for"), 0);
   slice(3);
   await decoder.resolve(2);
   assert.equal(readout.textContent, "");
+  assert.equal(view.model.get("_readout_for"), 0);
   view.cleanup();
 });
 
@@ -196,26 +201,5 @@ test("the slice view: a step that leaves the cross-hair on its pixel draws the n
   view.model.update({ show_crosshair: false });
   view.browser.frames();
   assert.equal(drawn().length, 4);
-  view.cleanup();
-});
-
-test("the slice view: the pointer asks for the values, which may come after the image", async (t) => {
-  const decoder = new ControlledDecoder();
-  const view = showSlices(decoder);
-  t.after(view.browser.restore);
-  const readout = view.find("pyvr-slice-readout");
-  view.model.update({ index: 1, _geometry: { ...geometryAt(1), values_dtype: "i2", serial: 7 },
-    image: new DataView(new Uint8Array([1]).buffer) });
-  await decoder.resolve(0);
-  assert.equal(view.model.get("_readout_wanted"), undefined); // nothing asked before the pointer comes
-  view.canvas.dispatchEvent(Object.assign(new Event("pointermove"), { clientX: 1.5, clientY: 0.5 }));
-  assert.equal(view.model.get("_readout_wanted"), true);
-  assert.equal(readout.textContent, "…"); // the values are on their way
-  view.model.update({ _values: new DataView(new Int16Array(21).fill(-5).buffer), _values_of: 6 });
-  assert.equal(readout.textContent, "…", "values of another slice are never read");
-  view.model.update({ _values: new DataView(new Int16Array(21).fill(-5).buffer), _values_of: 7 });
-  assert.equal(readout.dataset.value, "-5");
-  view.canvas.dispatchEvent(new Event("pointerleave"));
-  assert.equal(view.model.get("_readout_wanted"), false);
   view.cleanup();
 });

@@ -5,9 +5,9 @@ voxels directly holds whole numbers: they travel in the volume's own type, half 
 of the float32 bytes, and the readout shows the same numbers. Anything else (interpolated
 values, floats, pixels outside the volume as NaN) travels as float32. ``_geometry["values_dtype"]``
 names the type; ``js/src/slice_view.js``'s ``valueAt`` reads it. A label map's rows travel as
-int32, −1 outside (``readout_rows``). They travel after the image, in a message of their own,
-and only while the browser's pointer is over the slice (``SliceView._send_readout``): a CT slice's
-values are ten times its PNG.
+int32, −1 outside (``readout_rows``). They travel only when the browser asks, once it has drawn
+the slice under its pointer (``SliceView._send_readout``): a CT slice's values are ten times its
+PNG.
 
 Example:
     >>> data, dtype = readout_bytes(torch.tensor([[-1000.0, 40.0]]), np.int16)   # (b"...", "i2")

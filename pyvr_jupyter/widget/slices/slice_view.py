@@ -111,7 +111,7 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
     _label_texts = python_owned(traitlets.List(traitlets.Unicode()))  # per row: "ID · name", for the readout
     _values = python_owned(traitlets.Bytes(b""))  # the image's scalars for the readout (``readout``)
     _values_of = python_owned(traitlets.Int(0))  # the ``_geometry["serial"]`` that ``_values`` belong to
-    _readout_wanted = traitlets.Bool(False).tag(sync=True)  # the browser's pointer is over the slice
+    _readout_for = Integer(0).tag(sync=True)  # the browser's: the serial of the slice under its pointer (0: none)
     _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
 
     def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=None, origin=None,
@@ -433,16 +433,15 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
             self.image = png
             if self.error:
                 self.error = ""
-        self._send_readout()
 
-    @traitlets.observe("_readout_wanted")
-    def _send_readout(self, change=None) -> None:
-        """The shown slice's values and label rows for the pointer's readout: in a message after
-        the image's (a CT slice's values are ten times its PNG, and they held up its decoding in
-        the browser), and only while the pointer is over the slice."""
+    @traitlets.observe("_readout_for")
+    def _send_readout(self, change) -> None:
+        """The values and label rows of the slice the browser's pointer is over, once it asks for
+        them (``_readout_for``, after drawing the slice): a CT slice's values are ten times its PNG,
+        and sent with it they held up its drawing by ~15 ms."""
         readout = self._readout
-        if readout is None or not self._readout_wanted or self._values_of == readout.serial:
-            return
+        if readout is None or change["new"] != readout.serial or self._values_of == readout.serial:
+            return  # no pointer, or a slice already replaced: the browser asks again for the new one
         with self.hold_sync():
             self._values, self._label_rows, self._values_of = readout.values, readout.rows, readout.serial
 

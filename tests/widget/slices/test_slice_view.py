@@ -131,23 +131,27 @@ def test_hover_values_are_the_voxels_under_the_pointer(make, volume):
         assert view.value_at(row, col) == pytest.approx(float(volume[int(z), int(round(y)), int(round(x))]))
 
 
-def test_the_readout_travels_after_the_image_and_only_while_the_pointer_is_over_the_slice(make):
+def test_the_readout_travels_only_when_the_browser_asks_for_the_slice_under_its_pointer(make):
     view = make(axis="z", index=3)
     sent = []
     view.observe(lambda change: sent.append(change["name"]), names=["image", "_values_of"])
+    serial = view._geometry["serial"]
     assert view._values == b"" and view._values_of == 0  # nothing until the pointer comes
-    view.set_state({"_readout_wanted": True})  # the browser: the pointer is over the slice
-    assert view._values_of == view._geometry["serial"] and len(view._values) == 4 * 10 * 8
+    view.set_state({"_readout_for": serial})  # the browser: the pointer is over this slice
+    assert view._values_of == serial and len(view._values) == 4 * 10 * 8
     assert np.frombuffer(view._values, "<f4")[0] == view.value_at(0, 0)
-    view.set_state({"index": 4})  # a key step under the pointer: the image, then its values
-    assert sent == ["_values_of", "image", "_values_of"] and view._values_of == view._geometry["serial"]
-    view.set_state({"_readout_wanted": False})
-    view.set_state({"index": 5})  # the pointer went away: the image alone
-    assert sent[-1] == "image" and view._values_of == view._geometry["serial"] - 1
+    view.set_state({"index": 4})  # a key step under the pointer: the image alone ...
+    assert sent == ["_values_of", "image"] and view._geometry["serial"] == serial + 1
+    view.set_state({"_readout_for": serial})  # (a request for the slice it replaced is ignored)
+    view.set_state({"_readout_for": serial + 1})  # ... then its values, once the browser drew it
+    assert sent == ["_values_of", "image", "_values_of"] and view._values_of == serial + 1
+    view.set_state({"_readout_for": 0})  # the pointer went away
+    view.set_state({"index": 5})
+    assert sent[-1] == "image" and view._values_of == serial + 1
     assert view.value_at(0, 0) == pytest.approx(float(np.asarray(view.volume)[5, 7, 0]))  # Python reads its own copy
     with pytest.warns(UserWarning):
-        view.set_state({"_readout_wanted": "yes"})  # not a bool: ignored with a warning
-    assert view._readout_wanted is False
+        view.set_state({"_readout_for": "all"})  # not a number: ignored with a warning
+    assert view._readout_for == 0
 
 
 def test_outside_the_volume_the_values_are_nan(make):
