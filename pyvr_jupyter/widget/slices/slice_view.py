@@ -44,7 +44,7 @@ from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..labels import LabelTraits
-from .readout import SliceReadout, readout_bytes, readout_rows, readout_values
+from .readout import ReadoutTraits, SliceReadout, readout_bytes
 
 __all__ = ["SliceView"]
 
@@ -64,7 +64,7 @@ def _lazy_source(volume, display_size: int):
     return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin
 
 
-class SliceView(LabelTraits, anywidget.AnyWidget):
+class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
     """One slice of a (D, H, W) volume with a slider, a cross-hair and the value under the pointer.
 
     ``volume`` is an array or tensor, or a ``LoadedVolume``, which brings its spacing and origin
@@ -107,11 +107,7 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
     """The last rendering error ('' when fine)."""
     label_mode = traitlets.Unicode("blend").tag(sync=True)
     """How ``labels`` are drawn: "blend" (colours mixed in by weight) or "outline" (boundaries)."""
-    _label_rows = python_owned(traitlets.Bytes(b""))  # int32 table row per pixel, −1 outside (empty: no labels)
     _label_texts = python_owned(traitlets.List(traitlets.Unicode()))  # per row: "ID · name", for the readout
-    _values = python_owned(traitlets.Bytes(b""))  # the image's scalars for the readout (``readout``)
-    _values_of = python_owned(traitlets.Int(0))  # the ``_geometry["serial"]`` that ``_values`` belong to
-    _readout_for = Integer(0).tag(sync=True)  # the browser's: the serial of the slice under its pointer (0: none)
     _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
 
     def __init__(self, volume, axis: str = "z", index: int | None = None, *, spacing=None, origin=None,
@@ -138,7 +134,6 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
         self._colors = DisplayColors()  # a table per colormap: a slider step colours in ~3 ms
         self._inputs = BrowserInput(_IGNORED)
         self._ready = False
-        self._readout: SliceReadout | None = None  # the shown slice's, sent while the pointer is over it
         super().__init__(axis=axis, value_range=list(check_value_range(value_range)), colormap=colormap,
                          crosshair=[float(c) for c in point], display_size=display_size, units=units,
                          show_crosshair=show_crosshair, convention=convention, label_mode=label_mode)
@@ -232,17 +227,6 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
     def screenshot(self) -> np.ndarray:
         """The slice as shown (before on-screen scaling): (H, W, 3) uint8."""
         return self._slice()[0]
-
-    def value_at(self, row: int, col: int) -> float:
-        """The scalar at image pixel (row, col); NaN outside the volume (what hovering shows)."""
-        return float(readout_values(self._readout.values, self._geometry)[row, col])
-
-    def label_at(self, row: int, col: int) -> int | None:
-        """The label ID at image pixel (row, col) (what hovering shows); None without labels or outside."""
-        if not self._readout.rows:
-            return None
-        row = int(readout_rows(self._readout.rows, self._geometry)[row, col])
-        return None if row < 0 else int(self._label_map.ids[row])
 
     # ---- validation ---------------------------------------------------------------------
     def set_state(self, sync_data) -> None:
@@ -433,17 +417,6 @@ class SliceView(LabelTraits, anywidget.AnyWidget):
             self.image = png
             if self.error:
                 self.error = ""
-
-    @traitlets.observe("_readout_for")
-    def _send_readout(self, change) -> None:
-        """The values and label rows of the slice the browser's pointer is over, once it asks for
-        them (``_readout_for``, after drawing the slice): a CT slice's values are ten times its PNG,
-        and sent with it they held up its drawing by ~15 ms."""
-        readout = self._readout
-        if readout is None or change["new"] != readout.serial or self._values_of == readout.serial:
-            return  # no pointer, or a slice already replaced: the browser asks again for the new one
-        with self.hold_sync():
-            self._values, self._label_rows, self._values_of = readout.values, readout.rows, readout.serial
 
     def close(self) -> None:
         """Close the widget and its layout (a widget of its own), and let go of the volume's
