@@ -36,7 +36,9 @@ IMAGE, ROUNDS = 512, 7
 
 
 class Phases:
-    """Wraps ``gpu.kernel_args``, ``gpu.device_args`` and ``gpu.march_image`` to time them."""
+    """Wraps ``gpu.kernel_args``, ``gpu.device_args`` and ``gpu.march_image`` to time them.
+
+    Example: ``with Phases(gpu) as phases: renderer.render(...)``, then ``phases.times["kernel"]`` (s)."""
 
     def __init__(self, gpu):
         self.gpu, self.times, self.originals = gpu, {}, {}
@@ -80,6 +82,7 @@ def packed_grid_for_the_kernel(original):
 
 
 def profile(name, gpu, variant):
+    """Print one table row: scene ``name`` rendered ``ROUNDS`` times by the fused GPU kernel."""
     kind, side, options = SCENES[name]
     volume = create_test_volume((side,) * 3, kind, device="cuda")
     renderer, camera = s1_renderer(volume.shape, "cuda", "fused"), s1_camera(side, "cuda")
@@ -99,6 +102,7 @@ def profile(name, gpu, variant):
 
 
 def main() -> int:
+    """Every scene with the default block size, blocks of 64 and 256 threads, and the packed grid."""
     if gpu_unavailable() is not None:
         print(f"nothing to profile: {gpu_unavailable()}")
         return 0

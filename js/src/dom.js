@@ -240,7 +240,7 @@ export class NewestImage {
    *   `draw` threw)
    * @param {boolean} [options.keep]  keep the newest drawn image as `current` (to draw it again,
    *   e.g. under a moved cross-hair) instead of releasing it after `draw`
-   * @param {(source: Blob | {bytes: BufferSource, type: string}) => Promise<ImageBitmap | HTMLImageElement>}
+   * @param {(source: Blob | {bytes: BufferSource, type: string}) => Promise<ImageBitmap | HTMLImageElement | VideoFrame>}
    *   [options.decode]
    */
   constructor({ draw, onError = () => {}, keep = false, decode = decodeImage }) {
@@ -251,25 +251,25 @@ export class NewestImage {
     this.counted = 0; // the highest sequence number pushed
     this.newestDrawn = -Infinity; // sequence number of the image drawn last
     this.disposed = false;
-    /** @type {{image: ImageBitmap | HTMLImageElement, meta: object, seq: number} | null} */
+    /** @type {{image: ImageBitmap | HTMLImageElement | VideoFrame, meta: object, seq: number} | null} */
     this.current = null;
   }
 
   /**
-   * Decode `blob` (a Blob, or `{bytes, type}`: `decodeImage`) and draw it unless a newer image
+   * Decode `source` (a Blob, or `{bytes, type}`: `decodeImage`) and draw it unless a newer image
    * was drawn meanwhile. Never rejects.
-   * @param {Blob | {bytes: BufferSource, type: string}} blob
+   * @param {Blob | {bytes: BufferSource, type: string}} source
    * @param {object} [meta]  passed to `draw` and `onError` (e.g. the geometry the image belongs to)
    * @param {number} [seq]  its sequence number (increasing with newness); default: one more than
    *   the highest so far
    * @returns {Promise<Outcome>}
    */
-  async push(blob, meta = {}, seq = undefined) {
+  async push(source, meta = {}, seq = undefined) {
     const number = seq === undefined ? this.counted + 1 : seq;
     this.counted = Math.max(this.counted, number);
     let image;
     try {
-      image = await this.decode(blob);
+      image = await this.decode(source);
     } catch (err) {
       if (this.disposed) return "disposed";
       this.report(err, meta);

@@ -43,9 +43,10 @@ import {
  */
 
 const AXIS_NAMES = { z: "axial", y: "coronal", x: "sagittal" };
+/** A readout request unanswered this long (ms) means no kernel is answering. */
+const UNANSWERED_MS = 1500;
 const STEP_KEYS = { ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: 10, PageDown: -10 };
 
-/** "ID · name" of the label at byte ``offset`` of the int32 rows (as of the float32 values), or "". */
 /** Bytes and DataView getter of each type `_values` may hold (`widget/slices/readout.py`). */
 const VALUE_TYPES = { f4: [4, "getFloat32"], i2: [2, "getInt16"], u2: [2, "getUint16"], i1: [1, "getInt8"],
   u1: [1, "getUint8"] };
@@ -57,6 +58,7 @@ export function valueAt(values, dtype, index) {
   return values && offset + size <= values.byteLength ? values[getter](offset, true) : NaN;
 }
 
+/** "ID · name" of the label at byte `offset` of the int32 rows (as of the float32 values), or "". */
 export function labelAt(rows, texts, offset) {
   if (!rows || offset + 4 > rows.byteLength || !texts) return "";
   const row = rows.getInt32(offset, true);
@@ -107,6 +109,7 @@ function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "pyvr-slice";
   root.tabIndex = 0; // focusable: the wheel and keys step slices only while the view has focus
+  root.dataset.lmSuppressShortcuts = "true"; // or Notebook 7's command mode takes the arrow keys first
   root.style.cssText = "display:inline-flex;flex-direction:column;gap:3px;outline:none;font:12px sans-serif;" +
     "padding:4px;border:1px solid transparent;border-radius:4px;";
   const title = document.createElement("div");
@@ -239,21 +242,27 @@ function render({ model, el }) {
   }
 
   let loaded = null; // the image bytes last pushed
+  let loadedMeta = null; // ... and what was pushed with them
   function loadImage() {
     const image = model.get("image");
     if (!image || !image.byteLength) return;
     loaded = image;
     // Python sets `_geometry` and `image` in one message: this geometry is the image's.
-    images.push({ bytes: image, type: "image/png" }, { geometry: geometry() });
+    loadedMeta = { geometry: geometry() };
+    images.push({ bytes: image, type: "image/png" }, loadedMeta);
   }
 
   // A new geometry with the very same picture sends no image (traitlets skips equal bytes): a
-  // symmetric scan's slice seen by the other convention. Its title and letters change all the same.
+  // symmetric scan's slice seen by the other convention, or the same slice drawn again. It belongs
+  // to the image pushed last, drawn or still decoding; its title, letters and readout follow.
   function geometryChanged() {
-    if (model.get("image") !== loaded || !images.current) return; // loadImage brings the new pair
-    images.current.meta.geometry = geometry();
-    updateTitle();
-    redraw();
+    if (model.get("image") !== loaded || !loadedMeta) return; // loadImage brings the new pair
+    loadedMeta.geometry = geometry();
+    if (images.current && images.current.meta === loadedMeta) {
+      updateTitle();
+      redraw();
+    }
+    if (hovered) showValue(hovered);
   }
 
   // ---- pointer → pixel → world ----------------------------------------------------------
@@ -263,11 +272,20 @@ function render({ model, el }) {
     return [(event.clientY - box.top) / s - 0.5, (event.clientX - box.left) / s - 0.5];
   }
 
+  let askedAt = 0; // when the last request went out (performance.now())
   /** Ask Python for the values (and label rows) of slice `serial`, under the pointer (0: none). */
   function askReadout(serial) {
     if (model.get("_readout_for") === serial) return;
     model.set("_readout_for", serial);
     model.save_changes();
+    askedAt = performance.now();
+    if (serial) setTimeout(() => hovered && showValue(hovered), UNANSWERED_MS + 10);
+  }
+
+  function setReadout(text, value = "", label = "") {
+    readout.textContent = text;
+    readout.dataset.value = value;
+    readout.dataset.label = label;
   }
 
   function showValue(event) {
@@ -277,23 +295,24 @@ function render({ model, el }) {
     const [row, col] = pixelAt(event);
     const r = Math.round(row);
     const c = Math.round(col);
-    if (r < 0 || c < 0 || r >= g.height || c >= g.width) return void (readout.textContent = "");
+    if (r < 0 || c < 0 || r >= g.height || c >= g.width) return void setReadout("");
     // The values come when asked, once their slice is drawn (sent with the image, they held its
-    // drawing up); until then the readout says so rather than read another slice's.
+    // drawing up); until then the readout says so rather than read another slice's. Unanswered
+    // (no kernel: a saved notebook; or one busy with a cell), it says what it needs.
     const values = model.get("_values_of") === g.serial ? model.get("_values") : null;
     if (!values) {
       if (shownGeometry().serial === g.serial) askReadout(g.serial);
-      return void (readout.textContent = "…");
+      const waited = model.get("_readout_for") === g.serial && performance.now() - askedAt >= UNANSWERED_MS;
+      return void setReadout(waited ? "the value readout needs the running kernel" : "…");
     }
     const point = pixelToWorld(g, r, c);
     const index = r * g.width + c;
     const value = valueAt(values, g.values_dtype, index);
     const voxel = voxelOf(g, point);
     const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), 4 * index);
-    readout.textContent = Number.isNaN(value) ? "outside the volume"
-      : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}` + (label ? ` · ${label}` : "");
-    readout.dataset.value = String(value);
-    readout.dataset.label = label;
+    setReadout(Number.isNaN(value) ? "outside the volume"
+      : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}` + (label ? ` · ${label}` : ""),
+    String(value), label);
   }
 
   function moveCrosshair(event) {
@@ -321,7 +340,7 @@ function render({ model, el }) {
 
   const onPointerLeave = () => {
     hovered = null;
-    readout.textContent = "";
+    setReadout("");
     askReadout(0);
   };
   function onKeyDown(event) {

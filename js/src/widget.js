@@ -44,6 +44,9 @@ function render({ model, el }) {
   root.tabIndex = 0; // focusable: the wheel and keys act only while the view has focus
   // Right-drag pans: JupyterLab must not open its context menu over the view.
   root.dataset.jpSuppressContextMenu = "true";
+  // Notebook 7 matches shortcuts in the capture phase: without this its command mode took the
+  // arrow keys (cell navigation) before they reached the view.
+  root.dataset.lmSuppressShortcuts = "true";
   // `resize: both` gives the view a drag handle in its corner; a ResizeObserver reports it.
   root.style.cssText =
     "position:relative;display:inline-block;outline:none;line-height:0;resize:both;overflow:hidden;";
@@ -142,9 +145,9 @@ function render({ model, el }) {
   // newer one was drawn is skipped, and acknowledged all the same (as is one that fails to
   // decode), or flow control would wait for it in vain.
   const frames = new NewestImage({
-    draw(bitmap) {
+    draw(image) { // an ImageBitmap, a VideoFrame (ImageDecoder) or an <img>
       context.imageSmoothingEnabled = true;
-      context.drawImage(bitmap, 0, 0, canvas.width, canvas.height); // previews are upscaled
+      context.drawImage(image, 0, 0, canvas.width, canvas.height); // previews are upscaled
       drawn += 1;
       canvas.dataset.drawn = String(drawn);
       errors.report("");

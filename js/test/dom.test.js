@@ -260,7 +260,9 @@ test("decodeImage uses createImageBitmap, else an <img> from an object URL that 
 });
 
 test("decodeImage hands bytes to ImageDecoder where there is one, and falls back to a Blob when it fails", async () => {
-  const bytes = new DataView(new Uint8Array([137, 80, 78, 71]).buffer);
+  const padded = new Uint8Array(24);
+  padded.set([137, 80, 78, 71], 17);
+  const bytes = new DataView(padded.buffer, 17, 4); // a message's buffer: a view into a larger one
   const made = [];
   class ImageDecoder {
     constructor(init) {

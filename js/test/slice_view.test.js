@@ -73,7 +73,7 @@ function showSlices(decoder) {
   });
   const cleanup = sliceView.render({ model, el: browser.el });
   const find = (name) => browser.el.find(name)[0];
-  /** Python sends a slice: geometry, values and image in one message. */
+  /** Python sends a slice: geometry and image in one message. */
   const send = (index) => model.update({
     index, _geometry: geometryAt(index), image: new DataView(new Uint8Array([index]).buffer),
   });
@@ -201,5 +201,44 @@ test("the slice view: a step that leaves the cross-hair on its pixel draws the n
   view.model.update({ show_crosshair: false });
   view.browser.frames();
   assert.equal(drawn().length, 4);
+  view.cleanup();
+});
+
+test("the slice view: a geometry for the image still decoding goes with it, and the readout asks for it", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  const image = new DataView(new Uint8Array([1]).buffer);
+  view.model.update({ index: 1, _geometry: { ...geometryAt(1), serial: 1 }, image });
+  await decoder.resolve(0);
+  const newer = new DataView(new Uint8Array([2]).buffer);
+  view.model.update({ index: 2, _geometry: { ...geometryAt(2), serial: 2 }, image: newer });
+  view.model.update({ _geometry: { ...geometryAt(2), serial: 3 } }); // the same picture drawn again
+  view.browser.frames();
+  assert.equal(view.canvas.dataset.index, "1", "the old image is not relabelled with the new geometry");
+  await decoder.resolve(1);
+  view.browser.frames();
+  assert.equal(view.canvas.dataset.index, "2");
+  view.canvas.dispatchEvent(Object.assign(new Event("pointermove"), { clientX: 1.5, clientY: 0.5 }));
+  assert.equal(view.model.get("_readout_for"), 3, "the newest serial, whose image is on the canvas");
+  view.cleanup();
+});
+
+test("the slice view: a readout request nobody answers says the kernel is needed", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  view.model.update({ index: 1, _geometry: { ...geometryAt(1), serial: 1 }, image: new DataView(new Uint8Array([1]).buffer) });
+  await decoder.resolve(0);
+  const readout = view.find("pyvr-slice-readout");
+  const realNow = performance.now.bind(performance);
+  let offset = 0;
+  t.mock.method(performance, "now", () => realNow() + offset);
+  view.canvas.dispatchEvent(Object.assign(new Event("pointermove"), { clientX: 1.5, clientY: 0.5 }));
+  assert.equal(readout.textContent, "…");
+  assert.equal(readout.dataset.value, "");
+  offset = 2000; // no answer (a saved notebook, a dead kernel)
+  view.canvas.dispatchEvent(Object.assign(new Event("pointermove"), { clientX: 1.5, clientY: 0.5 }));
+  assert.match(readout.textContent, /needs the running kernel/);
   view.cleanup();
 });

@@ -154,12 +154,13 @@ class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
     @volume.setter
     def volume(self, volume) -> None:
         self._set_volume(volume)
-        self.crosshair = list(self.crosshair)  # validation clamps it into the new box
+        drawn = self._geometry.get("serial")
+        self.crosshair = list(self.crosshair)  # validation clamps it into the new box (and may draw)
         index = self._index_of(self.crosshair)
-        if index == self.index:
-            self._render()
-        else:
+        if index != self.index:
             self.index = index
+        elif self._geometry.get("serial") == drawn:  # once: a second, same picture moves the readout's serial on
+            self._render()
 
     def _label_shape(self) -> tuple:
         return tuple(self._volume.shape)
@@ -421,7 +422,7 @@ class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
     def close(self) -> None:
         """Close the widget and its layout (a widget of its own), and let go of the volume's
         shared state (its levels and grids go with their last holder)."""
-        self._state = None
+        self._state = self._readout = None
         self._release_labels()
         super().close()
         close_parts(self)
