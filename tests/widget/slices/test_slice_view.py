@@ -242,7 +242,10 @@ def test_front_ends_without_widgets_get_the_slice_as_png(make):
 
 def test_a_new_volume_re_renders_and_keeps_the_crosshair_inside(make, volume):
     view = make(axis="z", crosshair=[9.0, 7.0, 5.0])
+    drawn = []
+    view.observe(lambda change: drawn.append(change["new"]["serial"]), names="_geometry")
     view.volume = volume[:3, :4, :5] * 2
+    assert len(drawn) == 1, "drawn once (a second, same picture moved the readout's serial on)"
     assert view.crosshair == [4.0, 3.0, 2.0] and view.index == 2
     assert view._geometry["n_slices"] == 3 and png(view).shape[:2] == (4, 5)
     assert view.value_at(0, 0) == pytest.approx(float(volume[2, 3, 0] * 2))
