@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP
 from .compositing import passing_fraction
-from .kernel import RAYS_PER_CHUNK
+from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
 from .rays import place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
@@ -66,10 +66,13 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             color_grad: (threads, Kc, 3) float64, += ∂L/∂table. A buffer with 0 threads is not wanted.
     """
     n_rays = rgba.shape[0]
-    for chunk in prange((n_rays + RAYS_PER_CHUNK - 1) // RAYS_PER_CHUNK):
+    for patch in prange(patch_count(args.width, first_pixel, n_rays)):
         corners = np.zeros((8, 4))
-        adjoint_rays(args, first_pixel, chunk * RAYS_PER_CHUNK, min((chunk + 1) * RAYS_PER_CHUNK, n_rays),
-                     numba.get_thread_id(), corners, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_grad)
+        for row in range(PATCH_SIDE):
+            first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
+            if first < last:
+                adjoint_rays(args, first_pixel, first, last, numba.get_thread_id(), corners, rgba, classified,
+                             grad_rgba, grid_grad, opacity_grad, color_grad)
 
 
 @njit(inline="always", fastmath=True)
@@ -77,7 +80,7 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
                  opacity_grad, color_grad):
     """Rows ``first .. last`` of ``adjoint_tile``, one ray after the other, adding into row
     ``thread`` of the gradient buffers through ``scatter_add``; ``corners`` (8, 4) is zeroed
-    scratch space. The body shared by the CPU kernel (a chunk per iteration, a buffer per
+    scratch space. The body shared by the CPU kernel (a patch's row at a time, a buffer per
     thread) and the GPU kernel (one ray per thread, one buffer, atomic adds)."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
      vmin, inv_span,

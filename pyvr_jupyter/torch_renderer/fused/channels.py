@@ -24,7 +24,7 @@ from numba import njit, prange
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction
-from .kernel import RAYS_PER_CHUNK
+from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
@@ -84,9 +84,11 @@ def march_channels(args, tables, first_pixel, out, samples):
     premultiplied; ``samples`` (n_rays,) gets how many samples each ray classified.
     ``gpu.march_channels_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
-    for chunk in prange((n_rays + RAYS_PER_CHUNK - 1) // RAYS_PER_CHUNK):
-        march_channel_rays(args, tables, first_pixel, chunk * RAYS_PER_CHUNK,
-                           min((chunk + 1) * RAYS_PER_CHUNK, n_rays), out, samples)
+    for patch in prange(patch_count(args.width, first_pixel, n_rays)):
+        for row in range(PATCH_SIDE):
+            first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
+            if first < last:
+                march_channel_rays(args, tables, first_pixel, first, last, out, samples)
 
 
 @njit(inline="always", fastmath=True)

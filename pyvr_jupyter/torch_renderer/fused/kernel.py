@@ -24,13 +24,34 @@ from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_sc
 from .rays import place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
-__all__ = ["march_tile"]
+__all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row"]
 
 
-#: Rays per iteration of ``march_tile``'s parallel loop: ``march_rays`` unpacks its record once
-#: per chunk, not per ray (each array field read costs two atomic reference-count updates, which
-#: cost ~10 % of a frame when done per ray on two threads sharing them).
-RAYS_PER_CHUNK = 64
+#: The CPU kernels march square patches of PATCH_SIDE × PATCH_SIDE pixels, a patch per iteration
+#: of their parallel loop, row by row: a patch's rays cross neighbouring voxels, so later rays find in
+#: cache what earlier ones loaded (9–12 % less CPU than runs of 64 pixels along an image row, on a
+#: dense 256³ volume at 256² and 512²). A row's rays share one unpacking of the ``KernelArgs``
+#: record (each array field read costs two atomic reference-count updates).
+PATCH_SIDE = 8
+
+
+@njit(inline="always")
+def patch_count(width, first_pixel, n_rays):
+    """How many patches cover the pixels ``first_pixel .. first_pixel + n_rays`` (a tile of
+    ``driver.march_image``) of an image ``width`` pixels wide (``patch_row`` gives their rays)."""
+    rows = (first_pixel + n_rays - 1) // width + 1 - first_pixel // width
+    return -(-width // PATCH_SIDE) * -(-rows // PATCH_SIDE)
+
+
+@njit(inline="always")
+def patch_row(patch, row, width, first_pixel, n_rays):
+    """(first, last): the rays (pixels from ``first_pixel``) of row ``row`` (< PATCH_SIDE) of patch
+    ``patch``, within the n_rays pixels from ``first_pixel``; empty (first >= last) past them."""
+    across = -(-width // PATCH_SIDE)
+    column = (patch % across) * PATCH_SIDE
+    start = (first_pixel // width + (patch // across) * PATCH_SIDE + row) * width + column
+    stop = start + min(PATCH_SIDE, width - column)
+    return max(start, first_pixel) - first_pixel, min(stop, first_pixel + n_rays) - first_pixel
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
@@ -39,15 +60,18 @@ def march_tile(args, first_pixel, out, samples):
     (n_rays, 4): premultiplied RGB and opacity; ``samples`` (n_rays,) gets how many samples each
     ray classified (the adjoint re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
-    for chunk in prange((n_rays + RAYS_PER_CHUNK - 1) // RAYS_PER_CHUNK):
-        march_rays(args, first_pixel, chunk * RAYS_PER_CHUNK, min((chunk + 1) * RAYS_PER_CHUNK, n_rays), out, samples)
+    for patch in prange(patch_count(args.width, first_pixel, n_rays)):
+        for row in range(PATCH_SIDE):
+            first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
+            if first < last:
+                march_rays(args, first_pixel, first, last, out, samples)
 
 
 @njit(inline="always", fastmath=True)
 def march_rays(args, first_pixel, first, last, out, samples):
     """Rows ``first .. last`` of ``out`` (n_rays, 4) and ``samples`` (n_rays,): the pixels
     ``first_pixel + first ..`` of ``march_tile``, one ray after the other. The body shared by the
-    CPU kernel (a chunk per iteration) and the GPU kernel (one ray per thread)."""
+    CPU kernel (a patch's row at a time) and the GPU kernel (one ray per thread)."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,

@@ -254,3 +254,20 @@ def test_small_images_render_on_fewer_threads_and_large_ones_on_the_whole_pool(m
     asked.clear()
     renderer.render(volume, image_size=(40, 40))  # 1600 pixels: less than one thread's share
     assert set(asked) == {1}
+
+
+@pytest.mark.parametrize("width, first_pixel, n_rays", [(1, 0, 5), (7, 0, 49), (13, 20, 100), (300, 8192, 8192),
+                                                        (256, 0, 8192), (1000, 5, 3)])
+def test_the_kernels_patches_cover_each_pixel_of_a_tile_once(width, first_pixel, n_rays):
+    """The CPU kernels march square patches of pixels (cache reuse between neighbouring rays):
+    whatever the image's width and wherever a driver tile starts in a row, every pixel of the tile
+    is marched exactly once."""
+    from pyvr_jupyter.torch_renderer.fused.kernel import PATCH_SIDE, patch_count, patch_row
+
+    marched = np.zeros(n_rays, dtype=int)
+    for patch in range(patch_count(width, first_pixel, n_rays)):
+        for row in range(PATCH_SIDE):
+            first, last = patch_row(patch, row, width, first_pixel, n_rays)
+            assert last - first <= PATCH_SIDE
+            marched[max(first, 0):max(last, 0)] += 1
+    assert (marched == 1).all()
