@@ -31,8 +31,9 @@ import {
  * @property {boolean} show_crosshair
  * @property {number} display_size  longer side of the image on screen, CSS pixels
  * @property {DataView} image  PNG of the slice
- * @property {DataView} _values  scalars, row-major, of type `_geometry.values_dtype` (float32: NaN outside the volume),
+ * @property {DataView} _values  scalars, row-major, of type `_values_dtype` (float32: NaN outside the volume),
  *   of the slice whose `_geometry.serial` is `_values_of`: sent when asked (`_readout_for`)
+ * @property {string} _values_dtype  "f4", "i2", "u2", "i1" or "u1"
  * @property {number} _values_of
  * @property {number} _readout_for  set here: the serial of the drawn slice under the pointer (0: none)
  * @property {DataView} _label_rows  int32 label-table row per pixel, −1 outside (empty: no labels)
@@ -307,7 +308,7 @@ function render({ model, el }) {
     }
     const point = pixelToWorld(g, r, c);
     const index = r * g.width + c;
-    const value = valueAt(values, g.values_dtype, index);
+    const value = valueAt(values, model.get("_values_dtype"), index);
     const voxel = voxelOf(g, point);
     const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), 4 * index);
     setReadout(Number.isNaN(value) ? "outside the volume"

@@ -149,12 +149,15 @@ test("the slice view: the readout under a still pointer follows a step to the ne
   const view = showSlices(decoder);
   t.after(view.browser.restore);
   const slice = (index) => view.model.update({ // Python's message: geometry and image (int16 values on request)
-    index, _geometry: { ...geometryAt(index), values_dtype: "i2", serial: index },
+    index, _geometry: { ...geometryAt(index), serial: index },
     image: new DataView(new Uint8Array([index]).buffer),
   });
   const answer = () => { // Python answers a request with that slice's values
     const index = view.model.get("_readout_for");
-    if (index) view.model.update({ _values: new DataView(new Int16Array(21).fill(100 * index).buffer), _values_of: index });
+    if (index) {
+      view.model.update({ _values: new DataView(new Int16Array(21).fill(100 * index).buffer), _values_dtype: "i2",
+        _values_of: index });
+    }
   };
   slice(1);
   await decoder.resolve(0);

@@ -3,15 +3,15 @@
 A slice of a volume of small integers (a CT's int16, a stack's uint16 or uint8) whose pixels read
 voxels directly holds whole numbers: they travel in the volume's own type, half (or a quarter)
 of the float32 bytes, and the readout shows the same numbers. Anything else (interpolated
-values, floats, pixels outside the volume as NaN) travels as float32. ``_geometry["values_dtype"]``
-names the type; ``js/src/slice_view.js``'s ``valueAt`` reads it. A label map's rows travel as
-int32, −1 outside (``readout_rows``). They travel only when the browser asks, once it has drawn
-the slice under its pointer (``SliceView._send_readout``): a CT slice's values are ten times its
-PNG.
+values, floats, pixels outside the volume as NaN) travels as float32. ``_values_dtype`` names
+the type; ``js/src/slice_view.js``'s ``valueAt`` reads it. A label map's rows travel as int32, −1
+outside (``readout_rows``). They are made and sent only when the browser asks, once it has drawn
+the slice under its pointer (``ReadoutTraits._send_readout``): a CT slice's values are ten times
+its PNG, and turning them into bytes on every step cost ~1 ms of the step.
 
 Example:
     >>> data, dtype = readout_bytes(torch.tensor([[-1000.0, 40.0]]), np.int16)   # (b"...", "i2")
-    >>> readout_values(data, {"values_dtype": dtype, "height": 1, "width": 2})
+    >>> readout_values(data, dtype, (1, 2))
     array([[-1000.,    40.]], dtype=float32)
 """
 
@@ -35,13 +35,16 @@ _NUMPY_TYPES = {"f4": "<f4", "i1": "i1", "u1": "u1", "i2": "<i2", "u2": "<u2"}
 
 
 class SliceReadout(NamedTuple):
-    """What a slice's readout reads: its values (``readout_bytes``), its label rows (int32 bytes,
-    empty without labels) and the ``_geometry["serial"]`` of the slice they belong to.
+    """What a slice's readout reads: its (H, W) float32 values (a copy: later edits of the volume
+    do not reach a drawn slice's readout), the volume's dtype, which decides how they travel
+    (``readout_bytes``), the label-table row of each pixel ((H, W) int32, −1 outside; None
+    without labels) and the ``_geometry["serial"]`` of the slice they belong to.
 
-    Example: ``SliceReadout(values=readout_bytes(values, np.int16)[0], rows=b"", serial=1)``"""
+    Example: ``SliceReadout(values=torch.zeros(8, 10), volume_dtype=np.int16, rows=None, serial=1)``"""
 
-    values: bytes
-    rows: bytes
+    values: torch.Tensor
+    volume_dtype: object
+    rows: np.ndarray | None
     serial: int
 
 
@@ -56,27 +59,26 @@ def readout_bytes(values: torch.Tensor, volume_dtype) -> tuple[bytes, str]:
     return values.numpy().astype("<f4").tobytes(), "f4"
 
 
-def readout_values(data: bytes, geometry: dict) -> np.ndarray:
-    """The (H, W) float32 values ``readout_bytes`` made, from ``data`` and the slice's ``geometry``
-    (``_geometry``: its "height", "width" and "values_dtype")."""
-    shape = (geometry["height"], geometry["width"])
-    return np.frombuffer(data, dtype=_NUMPY_TYPES[geometry["values_dtype"]]).reshape(shape).astype(np.float32)
+def readout_values(data: bytes, values_dtype: str, shape: tuple[int, int]) -> np.ndarray:
+    """The (H, W) = ``shape`` float32 values ``readout_bytes`` made as ``values_dtype``, from their bytes."""
+    return np.frombuffer(data, dtype=_NUMPY_TYPES[values_dtype]).reshape(shape).astype(np.float32)
 
 
-def readout_rows(data: bytes, geometry: dict) -> np.ndarray:
-    """The (H, W) int32 label-table rows of the slice's pixels (−1 outside) from their bytes."""
-    return np.frombuffer(data, dtype="<i4").reshape(geometry["height"], geometry["width"])
+def readout_rows(data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    """The (H, W) = ``shape`` int32 label-table rows of the slice's pixels (−1 outside) from their bytes."""
+    return np.frombuffer(data, dtype="<i4").reshape(shape)
 
 
 class ReadoutTraits(traitlets.HasTraits):
     """Mixin for ``SliceView``: the pointer readout. The widget keeps the shown slice's
     ``SliceReadout`` in ``_readout`` and describes it in ``_geometry`` ("height", "width",
-    "values_dtype", "serial"); the browser asks for a drawn slice's values by its serial
-    (``_readout_for``), and Python answers with ``_values``, ``_label_rows`` and ``_values_of``.
+    "serial"); the browser asks for a drawn slice's values by its serial (``_readout_for``), and
+    Python answers with ``_values``, ``_values_dtype``, ``_label_rows`` and ``_values_of``.
 
     Example: ``view.value_at(0, 0)`` (what hovering the top-left pixel shows)."""
 
     _values = python_owned(traitlets.Bytes(b""))  # the slice's scalars (``readout_bytes``)
+    _values_dtype = python_owned(traitlets.Unicode("f4"))  # their type: "f4", "i2", "u2", "i1" or "u1"
     _label_rows = python_owned(traitlets.Bytes(b""))  # int32 table row per pixel, −1 outside (empty: no labels)
     _values_of = python_owned(traitlets.Int(0))  # the ``_geometry["serial"]`` those two belong to
     _readout_for = Integer(0).tag(sync=True)  # the browser's: the serial of the slice under its pointer (0: none)
@@ -84,14 +86,14 @@ class ReadoutTraits(traitlets.HasTraits):
 
     def value_at(self, row: int, col: int) -> float:
         """The scalar at image pixel (row, col); NaN outside the volume (what hovering shows)."""
-        return float(readout_values(self._shown_readout().values, self._geometry)[row, col])
+        return float(self._shown_readout().values[row, col])
 
     def label_at(self, row: int, col: int) -> int | None:
         """The label ID at image pixel (row, col) (what hovering shows); None without labels or outside."""
         rows = self._shown_readout().rows
-        if not rows:
+        if rows is None:
             return None
-        row = int(readout_rows(rows, self._geometry)[row, col])
+        row = int(rows[row, col])
         return None if row < 0 else int(self._label_map.ids[row])
 
     def _shown_readout(self) -> SliceReadout:
@@ -107,5 +109,8 @@ class ReadoutTraits(traitlets.HasTraits):
         readout = self._readout
         if readout is None or change["new"] != readout.serial or self._values_of == readout.serial:
             return  # no pointer, or a slice already replaced: the browser asks again for the new one
+        values, values_dtype = readout_bytes(readout.values, readout.volume_dtype)
+        rows = b"" if readout.rows is None else readout.rows.astype("<i4").tobytes()
         with self.hold_sync():
-            self._values, self._label_rows, self._values_of = readout.values, readout.rows, readout.serial
+            self._values, self._values_dtype, self._label_rows = values, values_dtype, rows
+            self._values_of = readout.serial

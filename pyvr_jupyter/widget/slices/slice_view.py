@@ -44,7 +44,7 @@ from ...imaging.encoding import encode_frame, to_uint8
 from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
 from ..closing import close_parts
 from ..labels import LabelTraits
-from .readout import ReadoutTraits, SliceReadout, readout_bytes
+from .readout import ReadoutTraits, SliceReadout
 
 __all__ = ["SliceView"]
 
@@ -397,9 +397,9 @@ class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
             pixels, values, geometry, rows = self._slice()
             grey = rows is None and self._colors.is_grey(self.colormap)  # a third of the PNG to encode
             png, _ = encode_frame(pixels[..., 0] if grey else pixels, lossless=True)
-            values, values_dtype = readout_bytes(values, getattr(self._volume, "dtype", np.float32))
             serial = self._geometry.get("serial", 0) + 1
-            self._readout = SliceReadout(values, b"" if rows is None else rows.astype("<i4").tobytes(), serial)
+            self._readout = SliceReadout(values.detach().to("cpu", torch.float32, copy=True),
+                                         getattr(self._volume, "dtype", np.float32), rows, serial)
         except Exception as err:  # a broken slice must show, not leave a stale image
             message = f"{type(err).__name__}: {err}"
             warnings.warn(f"SliceView could not render: {message}", RuntimeWarning)
@@ -413,7 +413,7 @@ class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
                 "position": self.position, "spacing": self._spacing.tolist(), "origin": self._origin.tolist(),
                 "letters": self._layout().letters,
                 "convention": self.convention if self._orientation is not None else "world axes",
-                "values_dtype": values_dtype, "serial": serial,
+                "serial": serial,
             }
             self.image = png
             if self.error:

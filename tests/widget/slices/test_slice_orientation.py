@@ -15,8 +15,7 @@ def letters(view):
 
 
 def values(view):
-    g = view._geometry
-    return np.frombuffer(view._readout.values, dtype="<f4").reshape(g["height"], g["width"])
+    return view._readout.values.numpy()
 
 
 @pytest.fixture

@@ -154,11 +154,24 @@ def test_the_readout_travels_only_when_the_browser_asks_for_the_slice_under_its_
     assert view._readout_for == 0
 
 
+def test_a_step_makes_no_readout_bytes_until_the_browser_asks(make, monkeypatch):
+    """Turning a CT slice's values into bytes cost ~1 ms of each step: only a request does it."""
+    from pyvr_jupyter.widget.slices import readout
+
+    made = []
+    original = readout.readout_bytes
+    monkeypatch.setattr(readout, "readout_bytes", lambda *args: made.append(args) or original(*args))
+    view = make(axis="z", index=3)
+    view.set_state({"index": 4})
+    assert made == []
+    view.set_state({"_readout_for": view._geometry["serial"]})
+    assert len(made) == 1 and view._values_dtype == "f4"
+
+
 def test_outside_the_volume_the_values_are_nan(make):
     view = make(axis="z", spacing=(1.0, 3.0, 1.0))  # nothing outside here: every pixel inside
     assert not math.isnan(view.value_at(0, 0))
-    values = np.frombuffer(view._readout.values, dtype="<f4")
-    assert values.size == view._geometry["width"] * view._geometry["height"]
+    assert view._readout.values.shape == (view._geometry["height"], view._geometry["width"])
     assert view._geometry["height"] == 22  # (8 - 1) * 3 + 1 rows: square world pixels
 
 
