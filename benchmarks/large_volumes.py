@@ -463,7 +463,15 @@ def _ms(t: Timing, attr: str) -> str:
     return f"{getattr(t, attr + '_median') * 1e3:.0f} ({getattr(t, attr + '_min') * 1e3:.0f})"
 
 
-OUT_OF_CORE = "## Out-of-core OME-Zarr volumes"
+#: Sections of the results file that other scripts write (``out_of_core.py --append``) or that
+#: carry ``slice_steps.py``'s printed figures: a rerun keeps them, after its own.
+KEPT_SECTIONS = ("## Slice slider steps (CT)", "## Out-of-core OME-Zarr volumes")
+
+
+def kept_sections(text: str) -> str:
+    """The sections of ``text`` (a results file) whose heading starts with one of ``KEPT_SECTIONS``."""
+    sections = ("\n" + text).split("\n## ")[1:]
+    return "".join(f"\n## {section.rstrip()}\n" for section in sections if ("## " + section).startswith(KEPT_SECTIONS))
 
 
 def write_results(path: Path, started: str, sizes: Sizes, scene_rows, agreement, whats, first, load, fixed,
@@ -576,9 +584,7 @@ def write_results(path: Path, started: str, sizes: Sizes, scene_rows, agreement,
                        f"(target ≤ 1 ms): {'met' if value <= 1 else 'not met'}")
     lines[5:5] = ["## Targets", "", *(f"- {t}" for t in targets), ""] if targets else []
     lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
-    kept = ""  # benchmarks/out_of_core.py's sections, which it writes into the same file
-    if path.exists() and OUT_OF_CORE in path.read_text():
-        kept = "\n" + path.read_text()[path.read_text().index(OUT_OF_CORE):]
+    kept = kept_sections(path.read_text()) if path.exists() else ""
     path.write_text("\n".join(lines) + "\n" + kept)
 
 

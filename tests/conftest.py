@@ -16,6 +16,15 @@ def torus():
 
 
 @pytest.fixture
+def tiles_start_mid_row(monkeypatch):
+    """The fused kernels' driver tiles of 50 pixels: every test image then spans several tiles,
+    most starting mid-row, as a large image's tiles of 8192 pixels do (the kernels march square
+    patches of pixels within a tile, ``fused/kernel.patch_row``)."""
+    from pyvr_jupyter.torch_renderer.fused import driver
+    monkeypatch.setattr(driver, "PIXELS_PER_TILE", 50)
+
+
+@pytest.fixture
 def renderer_for():
     def make(volume, **kwargs):
         renderer = VolumeRenderer(volume.shape, **kwargs)

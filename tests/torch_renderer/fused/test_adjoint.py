@@ -22,6 +22,8 @@ from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox
 SHAPE = (14, 12, 16)  # (D, H, W): non-cubic on purpose
 
 
+pytestmark = pytest.mark.usefixtures("tiles_start_mid_row")
+
 @pytest.fixture(scope="module", autouse=True)
 def compiled_kernels():
     assert fused.wait_until_compiled(np.float32, adjoint=True) and fused.wait_until_compiled(np.float64, adjoint=True)

@@ -21,6 +21,8 @@ from pyvr_jupyter.torch_renderer.backends import choose_backend, gpu_unavailable
 from pyvr_jupyter.torch_renderer.fused import driver
 
 
+pytestmark = pytest.mark.usefixtures("tiles_start_mid_row")
+
 @pytest.fixture(scope="module", autouse=True)
 def compiled_kernel():
     assert fused.wait_until_compiled(np.float32) and fused.wait_until_compiled(np.float64)

@@ -164,7 +164,7 @@ def channels_kernel():
 
 
 @pytest.mark.parametrize("case", ["plain", "lighting", "uint16", "channels last", "clipped", "two of five colours"])
-def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, case):
+def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_start_mid_row, case):
     from pyvr_jupyter.datasets import create_cells
 
     volume, _ = create_cells((24, 28, 32), n_cells=60, seed=4)
