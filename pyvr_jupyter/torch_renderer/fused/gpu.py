@@ -35,7 +35,8 @@ from .args import KernelArgs, kernel_args, table_dtype
 from .channels import channel_tables, march_channel_rays, tiny_channel_args
 from .compilation import Compilation
 from .kernel import march_rays
-from .targets import scatter_add
+from .lookup import blend, faces_central_gradient
+from .targets import blend_four, interior_central_gradient, scatter_add
 
 __all__ = ["march_kernel", "march_channels_kernel", "adjoint_kernel", "GPU_FORWARD", "GPU_CHANNELS", "GPU_ADJOINT",
            "gpu_dtype", "available", "unavailable_reason", "device_args", "march_image", "adjoint_image", "march", "adjoint",
@@ -80,6 +81,21 @@ def _scatter_add_on_the_gpu(buffer, index, value):
     def add(buffer, index, value):
         cuda.atomic.add(buffer, index, dtype(value))
     return add
+
+
+@overload(blend_four, target="cuda")
+def _blend_four_on_the_gpu(grid, i, j, k, weights):
+    def blend_channels(grid, i, j, k, weights):
+        return (blend(grid, i, j, k, 0, weights), blend(grid, i, j, k, 1, weights), blend(grid, i, j, k, 2, weights),
+                blend(grid, i, j, k, 3, weights))
+    return blend_channels
+
+
+@overload(interior_central_gradient, target="cuda")
+def _interior_central_gradient_on_the_gpu(grid, i, j, k, fx, fy, fz):
+    def gradient(grid, i, j, k, fx, fy, fz):
+        return faces_central_gradient(grid, i, j, k, fx, fy, fz, 0)
+    return gradient
 
 
 march_kernel = cuda.jit(_march, fastmath=True)

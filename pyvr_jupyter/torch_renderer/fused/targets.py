@@ -1,4 +1,5 @@
-"""What differs between the CPU and the GPU inside the kernels: adding into a gradient buffer.
+"""What differs between the CPU and the GPU inside the kernels: adding into a gradient buffer, and
+reading four channels at once.
 
 The adjoint's rays scatter their gradients into buffers. On the CPU each thread adds into its own
 copy (a plain ``+=``, no race); on the GPU every ray adds into one copy, so the add must be atomic.
@@ -6,6 +7,10 @@ copy (a plain ``+=``, no race); on the GPU every ray adds into one copy, so the 
 target=...)``): the CPU's here, the GPU's registered by ``gpu.py`` when numba's CUDA target is
 imported. Called from plain Python (numba's CUDA simulator runs the kernels so), it adds under a
 lock, since the simulator's threads are Python threads.
+
+``blend_four`` blends a cell's 4 channels and ``interior_central_gradient`` takes a value grid's
+gradient: on the CPU with vector loads (``simd.py``), which numba's CUDA target cannot compile, so
+the GPU's are scalar code (``gpu.py``), as are the plain-Python ones.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import threading
 
 from numba.extending import overload
 
-__all__ = ["scatter_add"]
+from .simd import blend_four_channels, interior_gradient
+
+__all__ = ["scatter_add", "blend_four", "interior_central_gradient"]
 
 _LOCK = threading.Lock()
 
@@ -35,3 +42,38 @@ def _scatter_add_on_the_cpu(buffer, index, value):
     def add(buffer, index, value):
         buffer[index] += value
     return add
+
+
+def blend_four(grid, i, j, k, weights):
+    """(c0, c1, c2, c3): channels 0..3 of ``grid`` (D, H, W, C ≥ 4) blended over the cell (i, j, k)
+    with the 8 ``lookup.corner_weights``, as ``lookup.blend`` channel by channel."""
+    corners = [(k + (corner >> 2), j + ((corner >> 1) & 1), i + (corner & 1)) for corner in range(8)]
+    return tuple(sum(float(w) * float(grid[z, y, x, channel]) for w, (z, y, x) in zip(weights, corners))
+                 for channel in range(4))
+
+
+@overload(blend_four, target="cpu")
+def _blend_four_on_the_cpu(grid, i, j, k, weights):
+    def blend(grid, i, j, k, weights):
+        step_x = grid.shape[3]
+        step_y = grid.shape[2] * step_x
+        step_z = grid.shape[1] * step_y
+        return blend_four_channels(grid, k * step_z + j * step_y + i * step_x, step_x, step_y, step_z, weights)
+    return blend
+
+
+def interior_central_gradient(grid, i, j, k, fx, fy, fz):
+    """``lookup.central_gradient`` of a value grid (D, H, W, 1) at a cell (i, j, k) at least one
+    voxel from every face of the grid."""
+    from .lookup import faces_central_gradient  # lookup imports this module
+
+    return faces_central_gradient(grid, i, j, k, fx, fy, fz, 0)
+
+
+@overload(interior_central_gradient, target="cpu")
+def _interior_central_gradient_on_the_cpu(grid, i, j, k, fx, fy, fz):
+    def gradient(grid, i, j, k, fx, fy, fz):
+        step_y = grid.shape[2]
+        step_z = grid.shape[1] * step_y
+        return interior_gradient(grid, k * step_z + j * step_y + i - 1, step_y, step_z, fx, fy, fz)
+    return gradient

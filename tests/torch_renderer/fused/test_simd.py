@@ -1,0 +1,81 @@
+"""The CPU kernels' vector reads (fused/simd.py) give what the scalar code gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numba import njit
+
+from pyvr_jupyter.torch_renderer.fused.args import GRID_DTYPES
+from pyvr_jupyter.torch_renderer.fused.lookup import blend, central_gradient, corner_weights, faces_central_gradient
+from pyvr_jupyter.torch_renderer.fused.simd import interior_gradient
+from pyvr_jupyter.torch_renderer.fused.targets import blend_four
+
+
+@njit
+def _vector_and_scalar(grid, i, j, k, fx, fy, fz):
+    weights = corner_weights(fx, fy, fz)
+    scalar = (blend(grid, i, j, k, 0, weights), blend(grid, i, j, k, 1, weights), blend(grid, i, j, k, 2, weights),
+              blend(grid, i, j, k, 3, weights))
+    return blend_four(grid, i, j, k, weights), scalar
+
+
+def _grid(dtype, shape):
+    rng = np.random.default_rng(7)
+    if np.dtype(dtype).kind == "f":
+        return rng.normal(0.0, 100.0, shape).astype(dtype)
+    info = np.iinfo(dtype)  # the whole range: unsigned values above the signed maximum, negative ones
+    return rng.integers(info.min, info.max, shape, endpoint=True).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", GRID_DTYPES, ids=str)
+@pytest.mark.parametrize("channels", [4, 5])
+def test_blend_four_reads_each_corners_channels_as_the_scalar_blend(dtype, channels):
+    grid = _grid(dtype, (5, 6, 7, channels))
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        i, j, k = int(rng.integers(0, 6)), int(rng.integers(0, 5)), int(rng.integers(0, 4))
+        fx, fy, fz = rng.random(3)
+        vector, scalar = _vector_and_scalar(grid, i, j, k, fx, fy, fz)
+        np.testing.assert_allclose(vector, scalar, rtol=1e-12, atol=1e-9)
+        expected = blend_four(grid, i, j, k, corner_weights.py_func(fx, fy, fz))  # the plain-Python one
+        np.testing.assert_allclose(vector, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_blend_four_at_a_corner_is_that_voxels_channels():
+    grid = _grid(np.uint16, (3, 3, 3, 4))
+    vector, _ = _vector_and_scalar(grid, 1, 1, 1, 1.0, 0.0, 1.0)
+    assert vector == tuple(float(v) for v in grid[2, 1, 2])
+
+
+@njit
+def _interior_and_scalar(grid, i, j, k, fx, fy, fz):
+    sy, sz = grid.shape[2], grid.shape[1] * grid.shape[2]
+    return (interior_gradient(grid, k * sz + j * sy + i - 1, sy, sz, fx, fy, fz),
+            faces_central_gradient(grid, i, j, k, fx, fy, fz, 0), central_gradient(grid, i, j, k, fx, fy, fz, 0))
+
+
+@pytest.mark.parametrize("dtype", GRID_DTYPES, ids=str)
+def test_interior_gradient_is_the_central_difference_gradient(dtype):
+    grid = _grid(dtype, (6, 7, 8, 1))
+    rng = np.random.default_rng(5)
+    # float32 differences may be taken in float32 by either (fastmath), so to float32's precision
+    tolerance = (1e-6 if dtype == np.float32 else 1e-12) * float(np.abs(grid.astype(float)).max())
+    for _ in range(100):  # cells one voxel or more from every face
+        i, j, k = int(rng.integers(1, 6)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        fx, fy, fz = rng.random(3)
+        vector, scalar, chosen = _interior_and_scalar(grid, i, j, k, fx, fy, fz)
+        np.testing.assert_allclose(vector, scalar, rtol=0, atol=tolerance)
+        np.testing.assert_allclose(chosen, vector, rtol=0, atol=tolerance)
+
+
+@njit
+def _faces_and_chosen(grid, i, j, k, fx, fy, fz):
+    return faces_central_gradient(grid, i, j, k, fx, fy, fz, 0), central_gradient(grid, i, j, k, fx, fy, fz, 0)
+
+
+def test_the_gradient_takes_the_scalar_code_on_the_faces():
+    grid = _grid(np.int16, (4, 4, 4, 1))  # the one interior cell is (1, 1, 1)
+    for i, j, k in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2), (2, 2, 2)):
+        scalar, chosen = _faces_and_chosen(grid, i, j, k, 0.25, 0.5, 0.75)
+        np.testing.assert_allclose(chosen, scalar, rtol=1e-12)
