@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _openmp  # noqa: F401  (first: it sets OpenMP's wait policy before torch loads)
 from .datasets import VOLUME_TYPES, create_test_volume
 from .io import load_volume, save_ome_zarr
 from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, LabelMap, Lighting,

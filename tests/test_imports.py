@@ -96,3 +96,31 @@ def test_renderer_works_without_the_javascript_bundle(tmp_path):
     # widget modules read their bundle lazily it comes when the widget is created.)
     assert "error" in out, "VolumeView was created without its JavaScript bundle"
     assert "bundle" in out["error"] and "static/" in out["error"] and "pip install" in out["error"], out["error"]
+
+
+WAIT_POLICY = """
+import json, os, sys
+os.environ.pop("OMP_WAIT_POLICY", None)
+{user}
+seen = []
+
+
+class Watch:  # notes the variable when torch and numba start loading (and their OpenMP libraries with them)
+    def find_spec(self, name, path=None, target=None):
+        if name in ("torch", "numba"):
+            seen.append([name, os.environ.get("OMP_WAIT_POLICY")])
+
+
+sys.meta_path.insert(0, Watch())
+import pyvr_jupyter
+print(json.dumps({{"seen": seen, "after": os.environ.get("OMP_WAIT_POLICY")}}))
+"""
+
+
+def test_openmp_threads_sleep_between_regions_unless_the_user_says_otherwise():
+    quiet = run_python(WAIT_POLICY.format(user=""))
+    assert quiet["seen"] and all(policy == "PASSIVE" for _, policy in quiet["seen"]), quiet
+    assert {name for name, _ in quiet["seen"]} == {"torch", "numba"}
+    assert quiet["after"] == "PASSIVE"
+    chosen = run_python(WAIT_POLICY.format(user='os.environ["OMP_WAIT_POLICY"] = "ACTIVE"'))
+    assert all(policy == "ACTIVE" for _, policy in chosen["seen"]) and chosen["after"] == "ACTIVE", chosen

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 
 import numba
@@ -27,13 +26,6 @@ from .kernel import march_tile
 
 __all__ = ["march_image", "adjoint_image", "render_context", "render_channels", "set_threads", "get_threads", "PIXELS_PER_TILE",
            "POOL_SIZE"]
-
-# numba's OpenMP pool loads its own libgomp (not torch's), which reads this when the pool starts
-# at the first kernel call. By default its threads spin for milliseconds after each of a frame's
-# parallel regions: beside a browser and a Jupyter server two threads then cost 1.5x one
-# thread's CPU (issue 23; benchmarks/large_volumes.py measures it). Threads that sleep at once
-# cost microseconds per region. A user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: S1: about 6 ms of kernel time on 2 cores; ``should_stop`` is checked between tiles.
 PIXELS_PER_TILE = 8192
