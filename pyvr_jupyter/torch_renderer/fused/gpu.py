@@ -35,7 +35,8 @@ from .args import KernelArgs, kernel_args, table_dtype
 from .channels import channel_tables, march_channel_rays, tiny_channel_args
 from .compilation import Compilation
 from .kernel import march_rays
-from .lookup import blend, faces_central_gradient
+from .gradient import faces_central_gradient
+from .lookup import blend
 from .targets import blend_four, interior_central_gradient, scatter_add
 
 __all__ = ["march_kernel", "march_channels_kernel", "adjoint_kernel", "GPU_FORWARD", "GPU_CHANNELS", "GPU_ADJOINT",

@@ -12,9 +12,10 @@ import math
 
 from numba import njit
 
+from .gradient import faces_central_gradient
 from .targets import blend_four, interior_central_gradient
 
-__all__ = ["cell", "corner_weights", "blend", "trilinear", "central_gradient", "faces_central_gradient", "nearest_row", "label_surface",
+__all__ = ["cell", "corner_weights", "blend", "trilinear", "central_gradient", "nearest_row", "label_surface",
            "surface_normal", "knot", "lookup_scalar", "lookup_rgb"]
 
 
@@ -115,15 +116,6 @@ def trilinear(grid, i, j, k, fx, fy, fz):
 
 
 @njit(inline="always", fastmath=True)
-def _row_slope(low, below, above, high, step_low, step_high, f):
-    """The slope along a row at fraction ``f`` between voxels i and i + 1: central differences
-    at both (one-sided at the grid's ends, as ``torch.gradient``), blended linearly. The values
-    become floats first: unsigned integers would wrap around when subtracted."""
-    low, below, above, high = float(low), float(below), float(above), float(high)
-    return (1.0 - f) * (above - low) * step_low + f * (high - below) * step_high
-
-
-@njit(inline="always", fastmath=True)
 def central_gradient(grid, i, j, k, fx, fy, fz, channel):
     """(d/dx, d/dy, d/dz) per voxel step of channel ``channel`` of ``grid`` (D, H, W, C) at the
     cell (i, j, k) with fractions (fx, fy, fz): the central-difference gradient at the 8 corners
@@ -136,34 +128,6 @@ def central_gradient(grid, i, j, k, fx, fy, fz, channel):
     if grid.shape[3] == 1 and 1 <= i and i + 2 < width and 1 <= j and j + 2 < height and 1 <= k and k + 2 < depth:
         return interior_central_gradient(grid, i, j, k, fx, fy, fz)
     return faces_central_gradient(grid, i, j, k, fx, fy, fz, channel)
-
-
-@njit(inline="always", fastmath=True)
-def faces_central_gradient(grid, i, j, k, fx, fy, fz, channel):
-    """``central_gradient`` anywhere, one-sided differences on the grid's faces included: the
-    scalar code, 48 loads."""
-    depth, height, width = grid.shape[0], grid.shape[1], grid.shape[2]
-    i0, i3 = max(i - 1, 0), min(i + 2, width - 1)
-    j0, j3 = max(j - 1, 0), min(j + 2, height - 1)
-    k0, k3 = max(k - 1, 0), min(k + 2, depth - 1)
-    sx0, sx1 = 1.0 / (i + 1 - i0), 1.0 / (i3 - i)
-    sy0, sy1 = 1.0 / (j + 1 - j0), 1.0 / (j3 - j)
-    sz0, sz1 = 1.0 / (k + 1 - k0), 1.0 / (k3 - k)
-    gx = gy = gz = 0.0
-    for corner in range(4):  # the cell's 4 rows along each axis
-        a, b = corner & 1, corner >> 1
-        wa_y, wb_z = (fy if a else 1.0 - fy), (fz if b else 1.0 - fz)
-        wa_x = fx if a else 1.0 - fx
-        jj, kk, ii = j + a, k + b, i + a
-        gx += wa_y * wb_z * _row_slope(grid[kk, jj, i0, channel], grid[kk, jj, i, channel],
-                                       grid[kk, jj, i + 1, channel], grid[kk, jj, i3, channel], sx0, sx1, fx)
-        gy += wa_x * wb_z * _row_slope(grid[kk, j0, ii, channel], grid[kk, j, ii, channel],
-                                       grid[kk, j + 1, ii, channel], grid[kk, j3, ii, channel], sy0, sy1, fy)
-        wb_y = fy if b else 1.0 - fy
-        jb = j + b
-        gz += wa_x * wb_y * _row_slope(grid[k0, jb, ii, channel], grid[k, jb, ii, channel],
-                                       grid[k + 1, jb, ii, channel], grid[k3, jb, ii, channel], sz0, sz1, fz)
-    return gx, gy, gz
 
 
 @njit(inline="always", fastmath=True)

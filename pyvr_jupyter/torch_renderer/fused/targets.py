@@ -19,6 +19,7 @@ import threading
 
 from numba.extending import overload
 
+from .gradient import faces_central_gradient
 from .simd import blend_four_channels, interior_gradient
 
 __all__ = ["scatter_add", "blend_four", "interior_central_gradient"]
@@ -65,8 +66,6 @@ def _blend_four_on_the_cpu(grid, i, j, k, weights):
 def interior_central_gradient(grid, i, j, k, fx, fy, fz):
     """``lookup.central_gradient`` of a value grid (D, H, W, 1) at a cell (i, j, k) at least one
     voxel from every face of the grid."""
-    from .lookup import faces_central_gradient  # lookup imports this module
-
     return faces_central_gradient(grid, i, j, k, fx, fy, fz, 0)
 
 

@@ -7,7 +7,8 @@ import pytest
 from numba import njit
 
 from pyvr_jupyter.torch_renderer.fused.args import GRID_DTYPES
-from pyvr_jupyter.torch_renderer.fused.lookup import blend, central_gradient, corner_weights, faces_central_gradient
+from pyvr_jupyter.torch_renderer.fused.gradient import faces_central_gradient
+from pyvr_jupyter.torch_renderer.fused.lookup import blend, central_gradient, corner_weights
 from pyvr_jupyter.torch_renderer.fused.simd import interior_gradient
 from pyvr_jupyter.torch_renderer.fused.targets import blend_four
 
