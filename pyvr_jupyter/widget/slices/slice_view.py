@@ -35,16 +35,17 @@ import torch
 import traitlets
 
 from ...torch_renderer._checks import check_value_range, check_vector3, check_volume_array, unwrap_volume
-from ...torch_renderer.tools.label_slices import LABEL_MODES, overlay_labels, slice_label_rows
-from ...torch_renderer.tools.orientation import CONVENTIONS, check_orientation, orient_plane, slice_layout
+from ...torch_renderer.tools.label_slices import overlay_labels, slice_label_rows
+from ...torch_renderer.tools.orientation import check_orientation, orient_plane, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES, sample_slice, slice_plane
 from ...torch_renderer.volume_cache import shared_state
 from ...imaging.display_colors import DisplayColors
 from ...imaging.encoding import encode_frame, to_uint8
-from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned, trait_errors
+from .._traits import BrowserInput, esm, fallback_text, python_owned
 from ..closing import close_parts
 from ..labels import LabelTraits
 from .readout import ReadoutTraits, SliceReadout
+from .traits import SliceTraits
 
 __all__ = ["SliceView"]
 
@@ -64,14 +65,15 @@ def _lazy_source(volume, display_size: int):
     return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin
 
 
-class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
+class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
     """One slice of a (D, H, W) volume with a slider, a cross-hair and the value under the pointer.
 
     ``volume`` is an array or tensor, or a ``LoadedVolume``, which brings its spacing and origin
     (``spacing`` and ``origin`` given here win; else (1, 1, 1) and (0, 0, 0)). ``labels`` (a
     ``LabelMap`` or an integer array of the volume's shape) are drawn over the slice by
     ``label_mode``, "blend" or "outline", and the readout names the label under the pointer;
-    their table is ``LabelTraits``' (``widget/labels.py``).
+    their table is ``LabelTraits``' (``widget/labels.py``); the synced traits and their checks
+    are ``SliceTraits``' (``slices/traits.py``).
 
     Example:
         >>> view = SliceView(volume, axis="z", spacing=(1, 1, 2.5))
@@ -81,32 +83,6 @@ class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
 
     _esm = esm("slice_view.js")
 
-    axis = traitlets.Unicode("z").tag(sync=True)
-    """``"z"`` (axial), ``"y"`` (coronal) or ``"x"`` (sagittal)."""
-    index = Integer(0).tag(sync=True)
-    """Voxel index of the slice along ``axis`` (clamped to the volume)."""
-    value_range = traitlets.List(Number(), minlen=2, maxlen=2).tag(sync=True)
-    """Scalar values mapped to black and white (or the colormap's ends)."""
-    colormap = traitlets.Unicode("gray").tag(sync=True)
-    """A matplotlib colormap name, or a colour ("lime": a ramp from black to it)."""
-    crosshair = traitlets.List(Number(), minlen=3, maxlen=3).tag(sync=True)
-    """Cross-hair point (x, y, z), world units, kept inside the volume's box. The slice follows its
-    coordinate along ``axis``; moving the slice moves that coordinate."""
-    show_crosshair = traitlets.Bool(True).tag(sync=True)
-    """Draw the cross-hair lines."""
-    display_size = Integer(256).tag(sync=True)
-    """Longer side of the image on screen, CSS pixels."""
-    units = traitlets.Unicode("").tag(sync=True)
-    """World units shown after positions (e.g. ``"mm"``)."""
-    convention = traitlets.Unicode("neurological").tag(sync=True)
-    """``"neurological"`` (the patient's right on the right) or ``"radiological"`` (on the left);
-    radiological needs the volume's ``orientation``."""
-    image = python_owned(traitlets.Bytes(b""))
-    """The slice as PNG (set by Python; saved notebooks show it)."""
-    error = python_owned(traitlets.Unicode(""))
-    """The last rendering error ('' when fine)."""
-    label_mode = traitlets.Unicode("blend").tag(sync=True)
-    """How ``labels`` are drawn: "blend" (colours mixed in by weight) or "outline" (boundaries)."""
     _label_texts = python_owned(traitlets.List(traitlets.Unicode()))  # per row: "ID · name", for the readout
     _geometry = python_owned(traitlets.Dict())  # where the image's pixels are (see slice_view.js)
 
@@ -253,72 +229,6 @@ class SliceView(ReadoutTraits, LabelTraits, anywidget.AnyWidget):
         dim = self._dim()
         index = math.floor((point[dim] - self._low[dim]) / self._spacing[dim] + 0.5)
         return int(min(self._counts[dim] - 1, max(0, index)))
-
-    @traitlets.validate("axis")
-    @trait_errors
-    def _check_axis(self, proposal):
-        if proposal["value"] not in SLICE_AXES:
-            raise traitlets.TraitError(f"unknown axis {proposal['value']!r}; expected one of 'z', 'y', 'x'")
-        return proposal["value"]
-
-    @traitlets.validate("index")
-    @trait_errors
-    def _check_index(self, proposal):
-        if not self._ready:
-            return proposal["value"]
-        clamped = min(self.n_slices - 1, max(0, proposal["value"]))
-        if clamped != proposal["value"]:
-            warnings.warn(f"SliceView index {proposal['value']} clamped to {clamped} "
-                          f"(axis {self.axis!r} has {self.n_slices} slices)", stacklevel=2)
-        return clamped
-
-    @traitlets.validate("crosshair")
-    @trait_errors
-    def _check_crosshair(self, proposal):
-        point = proposal["value"]
-        if not all(math.isfinite(c) for c in point):
-            raise traitlets.TraitError(f"crosshair must be finite, got {point}")
-        return [float(min(hi, max(lo, c))) for c, lo, hi in zip(point, self._low, self._high)]
-
-    @traitlets.validate("value_range")
-    @trait_errors
-    def _check_value_range(self, proposal):
-        try:
-            return list(check_value_range(proposal["value"]))
-        except (TypeError, ValueError) as err:
-            raise traitlets.TraitError(str(err)) from None
-
-    @traitlets.validate("colormap")
-    @trait_errors
-    def _check_colormap(self, proposal):
-        try:
-            self._colors.table(proposal["value"])
-        except (TypeError, ValueError) as err:
-            raise traitlets.TraitError(str(err)) from None
-        return proposal["value"]
-
-    @traitlets.validate("convention")
-    @trait_errors
-    def _check_convention(self, proposal):
-        if proposal["value"] not in CONVENTIONS:
-            raise traitlets.TraitError(f"unknown convention {proposal['value']!r}; expected one of {CONVENTIONS}")
-        try:
-            slice_layout("z", self._orientation, proposal["value"])
-        except ValueError as err:
-            raise traitlets.TraitError(str(err)) from None
-        return proposal["value"]
-
-    @traitlets.validate("label_mode")
-    @trait_errors
-    def _check_label_mode(self, proposal):
-        if proposal["value"] not in LABEL_MODES:
-            raise traitlets.TraitError(f"unknown label_mode {proposal['value']!r}; expected one of {LABEL_MODES}")
-        return proposal["value"]
-
-    @traitlets.validate("display_size")
-    @trait_errors
-    def _check_display_size(self, proposal):
-        return min(2048, max(32, proposal["value"]))
 
     # ---- traits → image -----------------------------------------------------------------
     @traitlets.observe("index")
