@@ -1,5 +1,5 @@
 """What differs between the CPU and the GPU inside the kernels: adding into a gradient buffer, and
-reading four channels at once.
+reading the grid (a cell's 4 channels, a value grid's gradient).
 
 The adjoint's rays scatter their gradients into buffers. On the CPU each thread adds into its own
 copy (a plain ``+=``, no race); on the GPU every ray adds into one copy, so the add must be atomic.
@@ -10,7 +10,8 @@ lock, since the simulator's threads are Python threads.
 
 ``blend_four`` blends a cell's 4 channels and ``interior_central_gradient`` takes a value grid's
 gradient: on the CPU with vector loads (``simd.py``), which numba's CUDA target cannot compile, so
-the GPU's are scalar code (``gpu.py``), as are the plain-Python ones.
+the GPU's are scalar code (``gpu.py``), as are the plain-Python ones (``blend_four``'s repeats
+``lookup.blend`` in Python: importing ``lookup`` here would close an import cycle).
 """
 
 from __future__ import annotations
