@@ -22,14 +22,15 @@ import numpy as np
 from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
-from .args import _table, table_dtype
+from .args import _table, as_numpy, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, place_sample, ray_direction, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
+from .targets import blend_four, reads_channel_vectors
 
-__all__ = ["ChannelTables", "channel_tables", "march_channels", "march_channel_rays", "tiny_channel_args", "covers"]
+__all__ = ["ChannelTables", "channel_tables", "clear_below", "march_channels", "march_channel_rays", "tiny_channel_args", "covers"]
 
 
 class ChannelTables(NamedTuple):
@@ -45,6 +46,7 @@ class ChannelTables(NamedTuple):
     color_values: np.ndarray  # (C, Kc, 3)
     color_knots: np.ndarray  # (C,) int64
     color_uniform: np.ndarray  # (C,) bool
+    clear_below: np.ndarray  # (C,) float64: at and below this normalised value the channel is transparent
 
 
 def _padded(tables: list, n_channels: int, dtype) -> tuple:
@@ -58,6 +60,25 @@ def _padded(tables: list, n_channels: int, dtype) -> tuple:
             np.array([u for _, _, u in tables], bool))
 
 
+def clear_below(table, dtype=np.float32) -> float:
+    """The normalised value s at and below which an opacity ``KnotTable`` (piecewise linear) is
+    zero, read in the kernel's table ``dtype``: the knot before its first positive value (−inf
+    when that is the first knot, +inf when none is positive); 0 for no table (opacity =
+    clamp(s, 0, 1)). The channel kernel skips a channel's lookups there (a dense 3-channel frame:
+    5 % less CPU)."""
+    if table is None:
+        return 0.0
+    values = as_numpy(table.values, dtype).reshape(-1)
+    positive = np.flatnonzero(values > 0)
+    if positive.size == 0:
+        return math.inf
+    first = int(positive[0])
+    if first == 0:
+        return -math.inf
+    # A uniform table's lookup places s by (K − 1)·s, not by its stored (rounded) positions.
+    return (first - 1) / (values.size - 1) if table.uniform else float(as_numpy(table.positions, dtype)[first - 1])
+
+
 def channel_tables(channels: list, grid: np.ndarray, offset: float) -> ChannelTables:
     """``ChannelTables`` of the channels' ``RenderContext``s, read from ``grid`` (D, H, W, C) whose
     values carry ``offset`` (``VolumeLevel.kernel_values``)."""
@@ -65,7 +86,8 @@ def channel_tables(channels: list, grid: np.ndarray, offset: float) -> ChannelTa
     opacity = _padded([_table(c.opacity, dtype, 1) for c in channels], len(channels), dtype)
     color = _padded([_table(c.color, dtype, 3) for c in channels], len(channels), dtype)
     return ChannelTables(np.array([float(c.vmin) + offset for c in channels]),
-                         np.array([1.0 / (float(c.vmax) - float(c.vmin)) for c in channels]), *opacity, *color)
+                         np.array([1.0 / (float(c.vmax) - float(c.vmin)) for c in channels]), *opacity, *color,
+                         np.array([clear_below(c.opacity, dtype) for c in channels]))
 
 
 def tiny_channel_args(grid_dtype) -> ChannelTables:
@@ -74,7 +96,7 @@ def tiny_channel_args(grid_dtype) -> ChannelTables:
     knots = np.array([[0.0, 1.0]] * 2, dtype)
     return ChannelTables(np.zeros(2), np.ones(2), knots, knots,
                          np.full(2, 2, np.int64), np.ones(2, bool), knots, np.zeros((2, 2, 3), dtype),
-                         np.full(2, 2, np.int64), np.ones(2, bool))
+                         np.full(2, 2, np.int64), np.ones(2, bool), np.zeros(2))
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
@@ -99,10 +121,11 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
      _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, light_model, light, light_direction,
      _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt, _li) = args
     (vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
-     color_values, color_knots, color_uniform) = tables
+     color_values, color_knots, color_uniform, clear_below) = tables
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
-    n_channels = grid.shape[3]
+    grid_depth, grid_height, grid_width, n_channels = grid.shape
+    vectors = reads_channel_vectors(grid)
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     for ray in range(first, last):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
@@ -131,6 +154,12 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
             i, j, c, fx, fy, fz = cell(grid, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],
                                        (pz - box_min[2]) * voxel_scale[2])
             weights = corner_weights(fx, fy, fz)
+            # On the CPU all channels are blended at once, a 4-wide load per corner (a grid of
+            # fewer than 4 channels reads the next voxel's too, so not at the grid's last voxel).
+            values = (0.0, 0.0, 0.0, 0.0)
+            at_once = vectors and (n_channels == 4 or i + 2 < grid_width or j + 2 < grid_height or c + 2 < grid_depth)
+            if at_once:
+                values = blend_four(grid, i, j, c, weights)
             # One opaque channel composites as a single medium (no logarithms); from the second on,
             # the channels' optical depths add and weight their colours.
             ratio = delta * inv_unit_distance
@@ -139,7 +168,10 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
             for channel in range(n_channels):
                 if (bits >> min(channel, 7)) & 1 == 0:  # clear in this block
                     continue
-                s = (blend(grid, i, j, c, channel, weights) - vmins[channel]) * inv_spans[channel]
+                value = values[channel] if at_once else blend(grid, i, j, c, channel, weights)
+                s = (value - vmins[channel]) * inv_spans[channel]
+                if s <= clear_below[channel]:  # transparent: no lookups
+                    continue
                 a = min(max(s, 0.0), 1.0)
                 if use_opacity:
                     n = opacity_knots[channel]

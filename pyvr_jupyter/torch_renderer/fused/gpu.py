@@ -37,7 +37,7 @@ from .compilation import Compilation
 from .kernel import march_rays
 from .gradient import faces_central_gradient
 from .lookup import blend
-from .targets import blend_four, interior_central_gradient, scatter_add
+from .targets import blend_four, interior_central_gradient, reads_channel_vectors, scatter_add
 
 __all__ = ["march_kernel", "march_channels_kernel", "adjoint_kernel", "GPU_FORWARD", "GPU_CHANNELS", "GPU_ADJOINT",
            "gpu_dtype", "available", "unavailable_reason", "device_args", "march_image", "adjoint_image", "march", "adjoint",
@@ -97,6 +97,13 @@ def _interior_central_gradient_on_the_gpu(grid, i, j, k, fx, fy, fz):
     def gradient(grid, i, j, k, fx, fy, fz):
         return faces_central_gradient(grid, i, j, k, fx, fy, fz, 0)
     return gradient
+
+
+@overload(reads_channel_vectors, target="cuda")
+def _reads_channel_vectors_on_the_gpu(grid):
+    def reads(grid):
+        return False  # a thread reads only the channels a sample shows
+    return reads
 
 
 march_kernel = cuda.jit(_march, fastmath=True)

@@ -10,7 +10,7 @@ from pyvr_jupyter.torch_renderer.fused.args import GRID_DTYPES
 from pyvr_jupyter.torch_renderer.fused.gradient import faces_central_gradient
 from pyvr_jupyter.torch_renderer.fused.lookup import blend, central_gradient, corner_weights
 from pyvr_jupyter.torch_renderer.fused.simd import interior_gradient
-from pyvr_jupyter.torch_renderer.fused.targets import blend_four
+from pyvr_jupyter.torch_renderer.fused.targets import blend_four, reads_channel_vectors
 
 
 @njit
@@ -80,3 +80,36 @@ def test_the_gradient_takes_the_scalar_code_on_the_faces():
     for i, j, k in ((0, 1, 1), (2, 1, 1), (1, 0, 1), (1, 2, 1), (1, 1, 0), (1, 1, 2), (2, 2, 2)):
         scalar, chosen = _faces_and_chosen(grid, i, j, k, 0.25, 0.5, 0.75)
         np.testing.assert_allclose(chosen, scalar, rtol=1e-12)
+
+
+
+@njit
+def _blend_four_and_first_channels(grid, i, j, k, fx, fy, fz):
+    weights = corner_weights(fx, fy, fz)
+    return blend_four(grid, i, j, k, weights), (blend(grid, i, j, k, 0, weights), blend(grid, i, j, k, 1, weights))
+
+
+@pytest.mark.parametrize("dtype", GRID_DTYPES, ids=str)
+@pytest.mark.parametrize("channels", [2, 3])
+def test_blend_four_reads_two_or_three_channels_at_any_cell_but_the_last(dtype, channels):
+    grid = _grid(dtype, (4, 5, 6, channels))
+    rng = np.random.default_rng(13)
+    last = (4, 3, 2)  # (i, j, k): its corner (5, 4, 3) is the last voxel, whose 4-wide load would end past the array
+    cells = {(int(rng.integers(0, 5)), int(rng.integers(0, 4)), int(rng.integers(0, 3))) for _ in range(60)}
+    for i, j, k in (cells | {(3, 3, 2), (4, 2, 2), (4, 3, 1)}) - {last}:
+        fx, fy, fz = rng.random(3)
+        vector, scalar = _blend_four_and_first_channels(grid, i, j, k, fx, fy, fz)
+        np.testing.assert_allclose(vector[:2], scalar, rtol=1e-12, atol=1e-9)
+        if channels == 3:
+            expected = blend.py_func(grid, i, j, k, 2, corner_weights.py_func(fx, fy, fz))
+            np.testing.assert_allclose(vector[2], expected, rtol=1e-12, atol=1e-9)
+
+@njit
+def _reads_channel_vectors(grid):
+    return reads_channel_vectors(grid)
+
+
+@pytest.mark.parametrize("channels, expected", [(1, False), (2, True), (4, True), (5, False)])
+def test_the_cpu_kernel_reads_two_to_four_channels_at_once(channels, expected):
+    assert _reads_channel_vectors(np.zeros((2, 2, 2, channels), np.float32)) is expected
+    assert reads_channel_vectors(np.zeros((2, 2, 2, channels), np.float32)) is False  # plain Python: the scalar code

@@ -163,7 +163,8 @@ def channels_kernel():
     assert CHANNELS.wait_until_compiled(np.float32) and CHANNELS.wait_until_compiled(np.uint16)
 
 
-@pytest.mark.parametrize("case", ["plain", "lighting", "uint16", "channels last", "clipped", "two of five colours"])
+@pytest.mark.parametrize("case", ["plain", "lighting", "uint16", "channels last", "clipped", "two of five colours",
+                                  "clear below a knot"])
 def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_start_mid_row, case):
     from pyvr_jupyter.datasets import create_cells
 
@@ -178,12 +179,14 @@ def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_
         options.update(clip_box=((3, 2, 4), (25, 20, 18)), clip_planes=[((16, 14, 12), (1, 1, 0))])
     if case == "two of five colours":
         volume, colours = np.concatenate([volume, volume[:2] * 0.5]), ["lime", "magenta"]
+    opacity = OpacityTransferFunction([(0, 0), (0.3, 0.05), (1, 0.6)])
+    if case == "clear below a knot":  # the kernel skips each channel's lookups at s ≤ 0.45
+        opacity, options["use_lighting"] = OpacityTransferFunction([(0, 0), (0.45, 0), (0.6, 0.3), (1, 0.6)]), True
     images = []
     for backend in ("torch", "fused"):
         renderer = VolumeRenderer(volume.shape[1:] if options["channel_axis"] == 0 else volume.shape[:3],
                                   backend=backend)
-        renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction([(0, 0), (0.3, 0.05), (1, 0.6)])],
-                                                colors=colours)
+        renderer.set_channel_transfer_functions(opacity=[opacity], colors=colours)
         with torch.no_grad():
             images.append(renderer.render_rgba(volume, Camera.for_volume(renderer.volume_shape, azimuth=35,
                                                                          elevation=20), **options))
