@@ -23,7 +23,8 @@ da = pytest.importorskip("dask.array")
 from pyvr_jupyter import load_volume  # noqa: E402
 from pyvr_jupyter.io import MultiscaleVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.io import multiscale  # noqa: E402
-from pyvr_jupyter.io.bricks import BrickCache  # noqa: E402
+from pyvr_jupyter.io.bricks import READ_THREADS, BrickCache, ReadCancelled  # noqa: E402
+from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +146,54 @@ def test_the_brick_cache_stays_within_its_bytes():
     assert stats["held_bytes"] <= 1 << 20 and stats["bricks"] == 4  # the least recently used went first
     with pytest.raises(ValueError, match="cache_bytes"):
         BrickCache(cache_bytes=100)
+
+
+class RecordingArray:
+    """A numpy array whose brick reads are recorded in the order they begin."""
+
+    def __init__(self, values):
+        self.values, self.shape, self.dtype, self.fill_value = values, values.shape, values.dtype, 0
+        self.begun, self._lock = [], threading.Lock()
+
+    def __getitem__(self, region):
+        with self._lock:
+            self.begun.append(tuple(s.start for s in region))
+        return self.values[region]
+
+
+def test_bricks_are_read_nearest_first_to_the_point_asked():
+    array = RecordingArray(np.arange(64 * 64 * 64, dtype=np.uint16).reshape(64, 64, 64) % 1000 + 1)
+    near = np.array([60.0, 10.0, 33.0])  # (z, y, x) voxels
+    part = BrickCache().read("a", array, (8, 8, 8), (slice(0, 64),) * 3, first_near=near)
+    np.testing.assert_array_equal(part, array.values)
+    distance = [float(np.sum((np.array(start) + 4.0 - near) ** 2)) for start in array.begun]
+    assert len(distance) == 512
+    # READ_THREADS threads take the bricks in order: each starts no later than READ_THREADS places after its turn
+    assert all(distance[i] <= distance[i + READ_THREADS] for i in range(len(distance) - READ_THREADS))
+    assert distance[0] == min(distance)
+
+
+def test_a_cancelled_read_stops_and_keeps_what_it_read():
+    array = RecordingArray(np.ones((64, 64, 64), np.float32))
+    cache = BrickCache()
+    with pytest.raises(ReadCancelled):
+        cache.read("a", array, (8, 8, 8), (slice(0, 64),) * 3, cancelled=lambda: len(array.begun) >= 20)
+    read = len(array.begun)
+    assert 20 <= read < 20 + 2 * READ_THREADS and cache.stats()["bricks"] == read  # the rest were never read
+    part = cache.read("a", array, (8, 8, 8), (slice(0, 64),) * 3)  # the next read needs only the others
+    assert len(array.begun) == 512 and float(part.min()) == 1.0 and cache.stats()["hits"] == read
+
+
+def test_a_view_reads_first_where_its_central_ray_enters_the_volume(stored):
+    volume = read_ome_zarr(stored)
+    low, high = volume.world_box()
+    centre = (low + high) / 2
+    front = Camera(position=centre - np.array([0.0, 0.0, 10 * (high - low)[2]]), target=centre, up=(0, 1, 0))
+    np.testing.assert_allclose(volume.view_priority_point(front), [centre[0], centre[1], low[2]], atol=1e-9)
+    inside = Camera(position=centre + 0.1 * (high - low), target=high, up=(0, 1, 0))
+    np.testing.assert_allclose(volume.view_priority_point(inside), centre + 0.1 * (high - low), atol=1e-9)
+    away = Camera(position=high + 5.0, target=high + 10.0, up=(0, 1, 0))  # looking away: the box point nearest it
+    np.testing.assert_allclose(volume.view_priority_point(away), high, atol=1e-9)
 
 
 def test_a_region_over_region_bytes_is_refused(stored):

@@ -5,7 +5,10 @@ decoded once, kept while there is room (least recently used goes first, ``cache_
 all), and several are read at once (decompression releases the GIL; over HTTP, the requests
 overlap). A brick that cannot be read (a corrupt chunk, a store gone away) is drawn as the
 array's fill value and says so in one warning per store, never crashing the view; it is not
-cached, so it is read again once the store is back.
+cached, so it is read again once the store is back. A view reads the bricks nearest a point
+first (``first_near``: where its camera looks into the volume) and stops when its camera has
+moved on (``cancelled``): the bricks read by then stay cached, and are the ones the next view
+of that place needs most.
 
 Example:
     >>> cache = BrickCache(cache_bytes=64 << 20)
@@ -25,10 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-__all__ = ["BrickCache", "default_cache_bytes"]
+__all__ = ["BrickCache", "ReadCancelled", "default_cache_bytes"]
 
 #: Threads reading bricks at once.
 READ_THREADS = 4
+
+
+class ReadCancelled(Exception):
+    """A ``BrickCache.read`` stopped because its ``cancelled()`` said so."""
 
 
 def default_cache_bytes() -> int:
@@ -61,7 +68,7 @@ class BrickCache:
         self._warned: set = set()
         self._counts = {"hits": 0, "misses": 0, "failed": 0}
 
-    def read(self, key, array, chunks, box, alive=None) -> np.ndarray:
+    def read(self, key, array, chunks, box, alive=None, first_near=None, cancelled=None) -> np.ndarray:
         """``array[box]`` (a numpy array in the array's dtype), assembled from cached bricks and
         the missing ones read in parallel.
 
@@ -75,6 +82,10 @@ class BrickCache:
             alive: checked when a brick reads as nothing but the fill value (a chunk never
                 written, or a store that is gone: zarr reads both as the fill value); False
                 makes it a failed read.
+            first_near: a (z, y, x) position in the array's voxels: the missing bricks are read
+                in order of their centres' distance from it (default: in index order).
+            cancelled: checked before each missing brick is read; once it returns True no more
+                are, and ``ReadCancelled`` is raised (the bricks read so far stay cached).
         """
         box = tuple(slice(int(s.start), int(s.stop)) for s in box)
         out = np.empty(tuple(s.stop - s.start for s in box), dtype=array.dtype)
@@ -91,9 +102,21 @@ class BrickCache:
                     self._bricks.move_to_end((key, index))
                     found[index] = brick
             self._counts["hits"] += len(found)
-            self._counts["misses"] += len(missing)
         shape = tuple(int(n) for n in array.shape[-3:])
-        for index, brick in zip(missing, self._pool.map(lambda i: self._load(key, array, chunks, shape, i, alive), missing)):
+        if first_near is not None:
+            near = np.asarray(first_near, dtype=float)
+            missing.sort(key=lambda i: float(np.sum(((np.array(i) + 0.5) * chunks - near) ** 2)))
+
+        stopped = False
+
+        def load(index):  # once cancelled, the rest of this read is skipped even if ``cancelled`` changes its mind
+            nonlocal stopped
+            stopped = stopped or (cancelled is not None and cancelled())
+            return None if stopped else self._load(key, array, chunks, shape, index, alive)
+
+        for index, brick in zip(missing, self._pool.map(load, missing)):
+            if brick is None:
+                raise ReadCancelled(f"{key}: read cancelled")
             found[index] = brick
         for index, brick in found.items():
             lows = [i * c for i, c in zip(index, chunks)]
@@ -116,6 +139,7 @@ class BrickCache:
         except Exception as err:  # a corrupt chunk or a store gone: the fill value, said once per store
             with self._lock:
                 self._counts["failed"] += 1
+                self._counts["misses"] += 1
                 first = key[0] not in self._warned
                 self._warned.add(key[0])
             if first:
@@ -123,6 +147,7 @@ class BrickCache:
                               "fill value, and so is any other that fails", RuntimeWarning, stacklevel=2)
             return np.full(tuple(s.stop - s.start for s in region), fill, dtype=array.dtype)
         with self._lock:
+            self._counts["misses"] += 1  # a brick read (not one a cancelled read skipped)
             self._bricks[(key, index)] = brick
             self._held += brick.nbytes
             while self._held > self.cache_bytes and len(self._bricks) > 1:

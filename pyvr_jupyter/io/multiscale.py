@@ -80,14 +80,19 @@ class Level:
         return getattr(self.array, "fill_value", 0)
 
     def __getitem__(self, region) -> LoadedVolume:
+        return self.load(region)
+
+    def load(self, region, first_near=None, cancelled=None) -> LoadedVolume:
+        """``level[region]``, with ``read``'s options."""
         box = self._box(region)
         origin = tuple(o + s * b.start for o, s, b in zip(self.origin, self.spacing, reversed(box)))
-        return LoadedVolume(self.read(box), self.spacing, origin)
+        return LoadedVolume(self.read(box, first_near, cancelled), self.spacing, origin)
 
-    def read(self, region=None) -> np.ndarray:
+    def read(self, region=None, first_near=None, cancelled=None) -> np.ndarray:
         """``region`` (three slices, z, y, x; None: all of it) as a numpy array in the level's
-        dtype, read brick by brick through the volume's cache. Refuses a region over the
-        volume's ``region_bytes`` (a clear error, not an out-of-memory kill)."""
+        dtype, read brick by brick through the volume's cache (``first_near``, ``cancelled``:
+        ``BrickCache.read``'s). Refuses a region over the volume's ``region_bytes`` (a clear
+        error, not an out-of-memory kill)."""
         box = self._box(region if region is not None else (slice(None),) * 3)
         count = math.prod(b.stop - b.start for b in box)
         if count * self.dtype.itemsize > self._owner.region_bytes:
@@ -95,7 +100,8 @@ class Level:
                              f"{count * self.dtype.itemsize} bytes, over region_bytes ({self._owner.region_bytes}); "
                              "read a smaller region or a coarser level, or raise region_bytes")
         view = _Picked(self.array, self._leading)
-        return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box, self._owner.alive)
+        return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box, self._owner.alive,
+                                      first_near, cancelled)
 
     def as_array(self) -> "LevelArray":
         """This level as a read-only numpy-like array: ``shape``, ``dtype``, and slicing that
@@ -329,9 +335,39 @@ class MultiscaleVolume:
                 else self.whole(self.finest_whole_level()))
         return plan, self.read_region(plan)
 
-    def read_region(self, plan: RegionPlan) -> LoadedVolume:
-        """The region of ``plan`` as a ``LoadedVolume`` (its spacing and origin its own)."""
-        return self.levels[plan.level][tuple(slice(a, b) for a, b in plan.box)]
+    def read_region(self, plan: RegionPlan, first_near=None, cancelled=None) -> LoadedVolume:
+        """The region of ``plan`` as a ``LoadedVolume`` (its spacing and origin its own).
+
+        Args:
+            first_near: a world point (x, y, z): the bricks nearest it are read first
+                (``view_priority_point``).
+            cancelled: checked before each brick; once True, the read stops with
+                ``bricks.ReadCancelled`` (what it read stays cached).
+        """
+        level = self.levels[plan.level]
+        near = None
+        if first_near is not None:
+            near = ((np.asarray(first_near, dtype=float) - level.origin) / level.spacing)[::-1]  # (z, y, x) voxels
+        return level.load(tuple(slice(a, b) for a, b in plan.box), near, cancelled)
+
+    def view_priority_point(self, camera):
+        """The world point (x, y, z) whose bricks a view of ``camera`` reads first: where its
+        central ray enters the volume's box, or the box's point nearest the camera when that
+        ray misses it (bricks near the centre of the view and near the camera come first)."""
+        low, high = self.world_box()
+        position = camera.position.detach().double().cpu().numpy()
+        forward = camera.basis()[2].detach().double().cpu().numpy()
+        enter, leave = 0.0, math.inf  # the central ray's span inside the box (slabs)
+        for axis in range(3):
+            if forward[axis] == 0.0:
+                if not low[axis] <= position[axis] <= high[axis]:
+                    enter, leave = math.inf, 0.0  # parallel to this slab, outside it
+                continue
+            ends = sorted(((low[axis] - position[axis]) / forward[axis], (high[axis] - position[axis]) / forward[axis]))
+            enter, leave = max(enter, ends[0]), min(leave, ends[1])
+        if enter <= leave:
+            return np.clip(position + enter * forward, low, high)
+        return np.clip(position, low, high)
 
     def stats(self) -> dict:
         """The brick cache's figures, ``region_bytes`` and the number of levels."""

@@ -9,8 +9,11 @@ full frame asks ``RegionStream.region`` for the region of a finer level its came
 base (or a coarser region already read that covers the view) is drawn now and the region is
 read on a background thread (newest request wins; bricks come through the volume's cache, so
 orbiting re-reads little; a large region is read one level coarser first, shown, then refined),
-after each of which ``on_ready`` asks for the full frame again. Memory is the base, the region
-shown, the one being read (each at most ``region_bytes``) and the brick cache (``cache_bytes``).
+after each of which ``on_ready`` asks for the full frame again. A region's bricks are read
+nearest first to where the camera's central ray enters the volume, and a read stops as soon as
+a newer region is asked for: what it read stays cached, and it is what the newer view of the
+same place needs first. Memory is the base, the region shown, the one being read (each at most
+``region_bytes``) and the brick cache (``cache_bytes``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import threading
 import warnings
 
 import numpy as np
+
+from ...io.bricks import ReadCancelled
 
 __all__ = ["RegionStream", "is_multiscale", "LADDER_BYTES"]
 
@@ -46,6 +51,7 @@ class RegionStream:
         self._on_ready = on_ready
         self._ready = None  # (plan, LoadedVolume) of the last region read
         self._pending = None  # the plan to read next
+        self._pending_near = None  # and the world point to read its bricks from (view_priority_point)
         self._reading = None  # the plan being read
         self._wake = threading.Condition()
         self._closed = False
@@ -65,7 +71,7 @@ class RegionStream:
             ready = self._ready
             covering = ready is not None and _covers(ready[0], plan, self.volume)
             if not (covering and ready[0].level <= plan.level) and plan not in (self._reading, self._pending):
-                self._pending = plan
+                self._pending, self._pending_near = plan, self.volume.view_priority_point(camera)
                 self._wake.notify()
             return ready if covering else None
 
@@ -89,10 +95,12 @@ class RegionStream:
                     self._wake.wait()
                 if self._closed:
                     return
-                plan, self._pending, self._reading = self._pending, None, self._pending
+                plan, near, self._pending, self._reading = self._pending, self._pending_near, None, self._pending
             for step in self._steps(plan):
                 try:
-                    loaded = self.volume.read_region(step)
+                    loaded = self.volume.read_region(step, near, self._superseded)
+                except ReadCancelled:  # the camera moved on: read the newer region
+                    break
                 except Exception as err:  # what is on screen stays
                     warnings.warn(f"{self.volume.name}: could not read level {step.level} region {step.box} "
                                   f"({type(err).__name__}: {err}); showing level {self.base_plan.level}",
@@ -109,6 +117,10 @@ class RegionStream:
                     break
             with self._wake:
                 self._reading = None
+
+    def _superseded(self) -> bool:
+        """Has a newer region been asked for (or the view closed) since this read began?"""
+        return self._pending is not None or self._closed
 
     def close(self) -> None:
         """Stop reading and drop what is held (the brick cache is the volume's, kept)."""

@@ -19,6 +19,7 @@ from pyvr_jupyter.datasets import create_test_volume  # noqa: E402
 from pyvr_jupyter.io import read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 from pyvr_jupyter.io import multiscale  # noqa: E402
+from pyvr_jupyter.io.bricks import ReadCancelled  # noqa: E402
 from pyvr_jupyter.widget.view import out_of_core  # noqa: E402
 from recording_view import RecordingView, decode, wait_for  # noqa: E402
 
@@ -105,6 +106,36 @@ def test_a_large_region_is_read_a_level_coarser_first_then_refined(tmp_path, mon
         assert wait_for(lambda: view.stats().get("region_shown") is not None and view.stats()["region_shown"].level == 0)
     finally:
         view.close()
+
+
+def test_a_read_stops_when_a_newer_region_is_asked_for_and_reads_from_the_view_first(torus_store, small_base):
+    volume = read_ome_zarr(torus_store[1])
+    whole = Camera(position=(0, 0, -100), target=(0, 0, 0), up=(0, 1, 0))
+    corner = Camera(position=(12, 12, -45), target=(12, 12, 0), up=(0, 1, 0))
+    plans = [volume.region_for_view(camera, (96, 96)) for camera in (whole, corner)]
+    assert plans[0] != plans[1] and max(plan.level for plan in plans) < volume.base_level()
+    real_read, calls = volume.read_region, []
+
+    def read_region(plan, first_near=None, cancelled=None):
+        calls.append((plan, first_near))
+        if len(calls) == 1:  # the first read waits until the camera moves on
+            assert wait_for(cancelled, timeout=10)
+            raise ReadCancelled("moved on")
+        return real_read(plan, first_near, cancelled)
+
+    stream = out_of_core.RegionStream(volume, on_ready=lambda: None)  # it reads the base whole, as it is
+    volume.read_region = read_region
+    try:
+        assert stream.region(whole, (96, 96)) is None  # nothing read yet: the base is drawn
+        assert wait_for(lambda: len(calls) == 1)
+        stream.region(corner, (96, 96))
+        assert wait_for(lambda: stream.stats()["regions_read"] == 1)
+        assert [plan for plan, _ in calls] == plans and stream.stats()["region"] == plans[1]  # the first never shown
+        np.testing.assert_allclose(calls[0][1], volume.view_priority_point(whole))
+        np.testing.assert_allclose(calls[1][1], [12, 12, -32])  # where the corner view's central ray enters
+        assert stream.region(corner, (96, 96))[0] == plans[1]
+    finally:
+        stream.close()
 
 
 def test_slices_of_a_store_read_native_planes(torus_store, small_base):
