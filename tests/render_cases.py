@@ -36,6 +36,11 @@ CASES = {
     "small memory budget": dict(renderer_options=dict(max_memory_bytes=1 << 20)),
     "uniform opacity LUT": dict(setup=lambda r: r.set_opacity_transfer_function(
         OpacityTransferFunction.from_lut(np.linspace(0, 0.4, 17) ** 2))),
+    # Zero opacity up to a knot: the kernels skip the lookups there (fused/args.clear_below).
+    "opacity zero below a knot": dict(setup=lambda r: r.set_opacity_transfer_function(
+        OpacityTransferFunction([(0.0, 0.0), (0.3, 0.0), (0.45, 0.2), (1.0, 0.4)]))),
+    "uniform LUT zero below a knot": dict(setup=lambda r: r.set_opacity_transfer_function(
+        OpacityTransferFunction.from_lut([0.0, 0.0, 0.0, 0.3, 0.5]))),
     "LUT colours of odd length": dict(setup=lambda r: r.set_color_transfer_function(
         ColorTransferFunction.from_lut(np.random.default_rng(0).random((7, 3))))),
     "custom colour points": dict(setup=lambda r: r.set_color_transfer_function(ColorTransferFunction().set_custom_colors(

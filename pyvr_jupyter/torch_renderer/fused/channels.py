@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
-from .args import _table, as_numpy, table_dtype
+from .args import _table, clear_below, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
@@ -30,7 +30,7 @@ from .rays import block_index, place_sample, ray_direction, segment, skip_empty_
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 from .targets import blend_four, reads_channel_vectors
 
-__all__ = ["ChannelTables", "channel_tables", "clear_below", "march_channels", "march_channel_rays", "tiny_channel_args", "covers"]
+__all__ = ["ChannelTables", "channel_tables", "march_channels", "march_channel_rays", "tiny_channel_args", "covers"]
 
 
 class ChannelTables(NamedTuple):
@@ -58,25 +58,6 @@ def _padded(tables: list, n_channels: int, dtype) -> tuple:
         positions[index, :p.shape[0]], values[index, :v.shape[0]] = p, v
     return (positions, values, np.array([p.shape[0] for p, _, _ in tables], np.int64),
             np.array([u for _, _, u in tables], bool))
-
-
-def clear_below(table, dtype=np.float32) -> float:
-    """The normalised value s at and below which an opacity ``KnotTable`` (piecewise linear) is
-    zero, read in the kernel's table ``dtype``: the knot before its first positive value (−inf
-    when that is the first knot, +inf when none is positive); 0 for no table (opacity =
-    clamp(s, 0, 1)). The channel kernel skips a channel's lookups there (a dense 3-channel frame:
-    5 % less CPU)."""
-    if table is None:
-        return 0.0
-    values = as_numpy(table.values, dtype).reshape(-1)
-    positive = np.flatnonzero(values > 0)
-    if positive.size == 0:
-        return math.inf
-    first = int(positive[0])
-    if first == 0:
-        return -math.inf
-    # A uniform table's lookup places s by (K − 1)·s, not by its stored (rounded) positions.
-    return (first - 1) / (values.size - 1) if table.uniform else float(as_numpy(table.positions, dtype)[first - 1])
 
 
 def channel_tables(channels: list, grid: np.ndarray, offset: float) -> ChannelTables:
@@ -118,10 +99,10 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
     """Rows ``first .. last`` of ``march_channels``' ``out`` and ``samples``, one ray after the
     other (``kernel.march_rays``'s counterpart, shared with the GPU kernel)."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
-     _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, light_model, light, light_direction,
-     _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt, _li) = args
+     _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, _clear, light_model, light,
+     light_direction, _mode, inv_unit_distance, termination, termination_every, occupied, block_scale, _lr, _ls, _lt, _li) = args
     (vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
-     color_values, color_knots, color_uniform, clear_below) = tables
+     color_values, color_knots, color_uniform, channel_clear_below) = tables
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     grid_depth, grid_height, grid_width, n_channels = grid.shape
@@ -170,7 +151,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                     continue
                 value = values[channel] if at_once else blend(grid, i, j, c, channel, weights)
                 s = (value - vmins[channel]) * inv_spans[channel]
-                if s <= clear_below[channel]:  # transparent: no lookups
+                if s <= channel_clear_below[channel]:  # transparent: no lookups
                     continue
                 a = min(max(s, 0.0), 1.0)
                 if use_opacity:

@@ -75,8 +75,8 @@ def march_rays(args, first_pixel, first, last, out, samples):
     (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
-     use_color, light_model, light, light_direction, mode, inv_unit_distance, termination, termination_every,
-     occupied, block_scale, label_rows, label_scale, label_table, label_iso) = args
+     use_color, opacity_clear_below, light_model, light, light_direction, mode, inv_unit_distance, termination,
+     termination_every, occupied, block_scale, label_rows, label_scale, label_table, label_iso) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     labelled = label_rows.shape[0] > 0
@@ -121,7 +121,12 @@ def march_rays(args, first_pixel, first, last, out, samples):
                 hit = True
                 k += 1
                 continue
-            # 5. Classification: a transparent sample adds nothing (and needs no colour).
+            # 5. Classification: a transparent sample adds nothing (and needs no colour); below
+            # where the opacity table starts to rise it needs no lookup either (unless a label's
+            # surface may make it opaque).
+            if s <= opacity_clear_below and not label_iso:
+                k += 1
+                continue
             a = min(max(s, 0.0), 1.0)
             if use_opacity:
                 a = lookup_scalar(opacity_positions, opacity_values, opacity_uniform, s)[0]

@@ -1,6 +1,6 @@
-"""The channel kernel's tables (fused/channels.py): where a channel's opacity is zero, so that its
-lookups can be skipped. (Its images are checked against the PyTorch stages in
-tests/torch_renderer/stages/test_channels.py.)"""
+"""The kernels' settings (fused/args.py): where an opacity table is zero, so that the kernels
+can skip its lookups there. (Their images, skipping included, are checked against the PyTorch
+stages in test_kernel.py and tests/torch_renderer/stages/test_channels.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyvr_jupyter.torch_renderer.fused.channels import clear_below
+from pyvr_jupyter.torch_renderer.fused.args import clear_below
 from pyvr_jupyter.torch_renderer.fused.lookup import lookup_scalar
 from pyvr_jupyter.torch_renderer.stages.piecewise_linear import KnotTable
 
