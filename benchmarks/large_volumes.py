@@ -459,8 +459,8 @@ def _numba_started() -> bool:
         return False
 
 
-def _ms(t: Timing, attr: str) -> str:
-    return f"{getattr(t, attr + '_median') * 1e3:.0f} ({getattr(t, attr + '_min') * 1e3:.0f})"
+def _ms(t: Timing, attr: str, digits: int = 0) -> str:
+    return f"{getattr(t, attr + '_median') * 1e3:.{digits}f} ({getattr(t, attr + '_min') * 1e3:.{digits}f})"
 
 
 #: Sections of the results file that other scripts write (``out_of_core.py --append``) or that
@@ -563,9 +563,9 @@ def write_results(path: Path, started: str, sizes: Sizes, scene_rows, agreement,
         lines += ["", "## Per-frame fixed cost", "",
                   f"A {sizes.fixed_image}² frame of a {sizes.fixed_side}³ torus (S1's TFs, fused, "
                   f"{fixed['samples']} samples classified), {sizes.fixed_frames} frames each, in turns: "
-                  f"volume as a tensor {_ms(t['tensor'], 'cpu')} ms CPU, as a numpy array "
-                  f"{_ms(t['numpy'], 'cpu')} ms CPU (median (min)); wall {_ms(t['tensor'], 'wall')} / "
-                  f"{_ms(t['numpy'], 'wall')} ms.", "",
+                  f"volume as a tensor {_ms(t['tensor'], 'cpu', 2)} ms CPU, as a numpy array "
+                  f"{_ms(t['numpy'], 'cpu', 2)} ms CPU (median (min)); wall {_ms(t['tensor'], 'wall', 2)} / "
+                  f"{_ms(t['numpy'], 'wall', 2)} ms.", "",
                   "Where it goes (cProfile over the same frames, per frame; the profiler inflates Python-heavy "
                   "functions, so read shares, not sums):", "",
                   "| function | where | calls / frame | own ms / frame | with callees ms / frame |",
@@ -580,7 +580,7 @@ def write_results(path: Path, started: str, sizes: Sizes, scene_rows, agreement,
         for function, where, line, calls, tottime, cumtime in own:
             lines.append(f"| {function} | {where}:{line} | {calls:.0f} | {tottime * 1e3:.3f} |")
         value = t["tensor"].cpu_median * 1e3
-        targets.append(f"per-frame fixed cost: {value:.1f} ms CPU on a {sizes.fixed_image}² frame "
+        targets.append(f"per-frame fixed cost: {value:.2f} ms CPU on a {sizes.fixed_image}² frame "
                        f"(target ≤ 1 ms): {'met' if value <= 1 else 'not met'}")
     lines[5:5] = ["## Targets", "", *(f"- {t}" for t in targets), ""] if targets else []
     lines += ["", "## Notes", "", *(f"- {n}" for n in notes)]
