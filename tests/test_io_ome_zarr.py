@@ -184,6 +184,35 @@ def test_a_cancelled_read_stops_and_keeps_what_it_read():
     assert len(array.begun) == 512 and float(part.min()) == 1.0 and cache.stats()["hits"] == read
 
 
+def test_a_read_shows_its_progress_the_bricks_read_and_the_boxes_still_missing():
+    values = np.arange(20 * 24 * 28, dtype=np.uint16).reshape(20, 24, 28) % 997 + 1
+    box = (slice(3, 20), slice(0, 24), slice(5, 27))  # cut bricks at both ends of z and x
+    cache = BrickCache()
+    cache.read("a", values, (8, 8, 8), (slice(0, 8), slice(0, 8), slice(0, 16)))  # 2 bricks cached first
+
+    class Watch:
+        seen = []
+
+        def due(self, done, total):
+            return done % 3 == 0
+
+        def show(self, assembled, missing):
+            covered = np.zeros(assembled.shape, bool)
+            for part in missing:
+                assert not covered[part].any()  # the missing boxes do not overlap
+                covered[part] = True
+            # what arrived (the cached bricks first) is the array's; the rest is missing
+            np.testing.assert_array_equal(assembled[~covered], values[box][~covered])
+            self.seen.append(int((~covered).sum()))
+
+    watch = Watch()
+    part = cache.read("a", values, (8, 8, 8), box, progress=watch)
+    np.testing.assert_array_equal(part, values[box])
+    bricks = 3 * 3 * 4 - 2  # of which 2 were cached
+    assert len(watch.seen) == (bricks - 1) // 3  # asked after every brick read but the last
+    assert watch.seen == sorted(watch.seen) and watch.seen[0] > 0 and watch.seen[-1] < part.size
+
+
 def test_a_view_reads_first_where_its_central_ray_enters_the_volume(stored):
     volume = read_ome_zarr(stored)
     low, high = volume.world_box()

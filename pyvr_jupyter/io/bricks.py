@@ -8,7 +8,8 @@ array's fill value and says so in one warning per store, never crashing the view
 cached, so it is read again once the store is back. A view reads the bricks nearest a point
 first (``first_near``: where its camera looks into the volume) and stops when its camera has
 moved on (``cancelled``): the bricks read by then stay cached, and are the ones the next view
-of that place needs most.
+of that place needs most. A slow read can be shown before it ends (``progress``: a
+``ReadProgress`` sees the region assembled so far and the boxes still missing).
 
 Example:
     >>> cache = BrickCache(cache_bytes=64 << 20)
@@ -25,10 +26,11 @@ import threading
 import warnings
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import numpy as np
 
-__all__ = ["BrickCache", "ReadCancelled", "default_cache_bytes"]
+__all__ = ["BrickCache", "ReadCancelled", "ReadProgress", "default_cache_bytes"]
 
 #: Threads reading bricks at once.
 READ_THREADS = 4
@@ -36,6 +38,20 @@ READ_THREADS = 4
 
 class ReadCancelled(Exception):
     """A ``BrickCache.read`` stopped because its ``cancelled()`` said so."""
+
+
+class ReadProgress(Protocol):
+    """What ``BrickCache.read`` tells while it reads (``progress``): after each brick it read,
+    ``due`` is asked whether to look now, and if so ``show`` gets the region assembled so far
+    and the boxes of it still missing. Both run on the reading thread, between bricks."""
+
+    def due(self, done: int, total: int) -> bool:
+        """Look now, with ``done`` of the read's ``total`` missing bricks read?"""
+
+    def show(self, assembled: np.ndarray, missing: list) -> None:
+        """``assembled``: the array the read returns, filled where bricks arrived (the bricks
+        still to come are written into it later, over whatever is there); ``missing``: the
+        (z, y, x) slices of it not read yet."""
 
 
 def default_cache_bytes() -> int:
@@ -68,7 +84,8 @@ class BrickCache:
         self._warned: set = set()
         self._counts = {"hits": 0, "misses": 0, "failed": 0}
 
-    def read(self, key, array, chunks, box, alive=None, first_near=None, cancelled=None) -> np.ndarray:
+    def read(self, key, array, chunks, box, alive=None, first_near=None, cancelled=None,
+             progress: ReadProgress | None = None) -> np.ndarray:
         """``array[box]`` (a numpy array in the array's dtype), assembled from cached bricks and
         the missing ones read in parallel.
 
@@ -86,6 +103,8 @@ class BrickCache:
                 in order of their centres' distance from it (default: in index order).
             cancelled: checked before each missing brick is read; once it returns True no more
                 are, and ``ReadCancelled`` is raised (the bricks read so far stay cached).
+            progress: a ``ReadProgress``, asked after each missing brick whether to see the
+                region as assembled so far.
         """
         box = tuple(slice(int(s.start), int(s.stop)) for s in box)
         out = np.empty(tuple(s.stop - s.start for s in box), dtype=array.dtype)
@@ -114,17 +133,21 @@ class BrickCache:
             stopped = stopped or (cancelled is not None and cancelled())
             return None if stopped else self._load(key, array, chunks, shape, index, alive)
 
-        for index, brick in zip(missing, self._pool.map(load, missing)):
-            if brick is None:
-                raise ReadCancelled(f"{key}: read cancelled")
-            found[index] = brick
-        for index, brick in found.items():
+        def place(index, brick):
             lows = [i * c for i, c in zip(index, chunks)]
             source = tuple(slice(max(s.start, low) - low, min(s.stop, low + n) - low)
                            for s, low, n in zip(box, lows, brick.shape))
-            target = tuple(slice(max(s.start, low) - s.start, min(s.stop, low + n) - s.start)
-                           for s, low, n in zip(box, lows, brick.shape))
-            out[target] = brick[source]
+            out[_target(box, lows, brick.shape)] = brick[source]
+
+        for index, brick in found.items():
+            place(index, brick)
+        for done, (index, brick) in enumerate(zip(missing, self._pool.map(load, missing)), start=1):
+            if brick is None:
+                raise ReadCancelled(f"{key}: read cancelled")
+            place(index, brick)
+            if progress is not None and done < len(missing) and progress.due(done, len(missing)):
+                progress.show(out, [_target(box, [i * c for i, c in zip(later, chunks)], chunks)
+                                    for later in missing[done:]])
         return out
 
     def _load(self, key, array, chunks, shape, index, alive=None) -> np.ndarray:
@@ -166,3 +189,8 @@ class BrickCache:
         with self._lock:
             return {"cache_bytes": self.cache_bytes, "held_bytes": self._held, "bricks": len(self._bricks),
                     **self._counts}
+
+
+def _target(box, lows, size) -> tuple:
+    """The (z, y, x) slices, within ``box``'s array, of the brick of ``size`` starting at ``lows``."""
+    return tuple(slice(max(s.start, low) - s.start, min(s.stop, low + n) - s.start) for s, low, n in zip(box, lows, size))

@@ -82,16 +82,16 @@ class Level:
     def __getitem__(self, region) -> LoadedVolume:
         return self.load(region)
 
-    def load(self, region, first_near=None, cancelled=None) -> LoadedVolume:
+    def load(self, region, first_near=None, cancelled=None, progress=None) -> LoadedVolume:
         """``level[region]``, with ``read``'s options."""
         box = self._box(region)
         origin = tuple(o + s * b.start for o, s, b in zip(self.origin, self.spacing, reversed(box)))
-        return LoadedVolume(self.read(box, first_near, cancelled), self.spacing, origin)
+        return LoadedVolume(self.read(box, first_near, cancelled, progress), self.spacing, origin)
 
-    def read(self, region=None, first_near=None, cancelled=None) -> np.ndarray:
+    def read(self, region=None, first_near=None, cancelled=None, progress=None) -> np.ndarray:
         """``region`` (three slices, z, y, x; None: all of it) as a numpy array in the level's
-        dtype, read brick by brick through the volume's cache (``first_near``, ``cancelled``:
-        ``BrickCache.read``'s). Refuses a region over the volume's ``region_bytes`` (a clear
+        dtype, read brick by brick through the volume's cache (``first_near``, ``cancelled``,
+        ``progress``: ``BrickCache.read``'s). Refuses a region over the volume's ``region_bytes`` (a clear
         error, not an out-of-memory kill)."""
         box = self._box(region if region is not None else (slice(None),) * 3)
         count = math.prod(b.stop - b.start for b in box)
@@ -101,7 +101,7 @@ class Level:
                              "read a smaller region or a coarser level, or raise region_bytes")
         view = _Picked(self.array, self._leading)
         return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box, self._owner.alive,
-                                      first_near, cancelled)
+                                      first_near, cancelled, progress)
 
     def as_array(self) -> "LevelArray":
         """This level as a read-only numpy-like array: ``shape``, ``dtype``, and slicing that
@@ -335,7 +335,7 @@ class MultiscaleVolume:
                 else self.whole(self.finest_whole_level()))
         return plan, self.read_region(plan)
 
-    def read_region(self, plan: RegionPlan, first_near=None, cancelled=None) -> LoadedVolume:
+    def read_region(self, plan: RegionPlan, first_near=None, cancelled=None, progress=None) -> LoadedVolume:
         """The region of ``plan`` as a ``LoadedVolume`` (its spacing and origin its own).
 
         Args:
@@ -343,12 +343,13 @@ class MultiscaleVolume:
                 (``view_priority_point``).
             cancelled: checked before each brick; once True, the read stops with
                 ``bricks.ReadCancelled`` (what it read stays cached).
+            progress: a ``bricks.ReadProgress``, shown the region as its bricks arrive.
         """
         level = self.levels[plan.level]
         near = None
         if first_near is not None:
             near = ((np.asarray(first_near, dtype=float) - level.origin) / level.spacing)[::-1]  # (z, y, x) voxels
-        return level.load(tuple(slice(a, b) for a, b in plan.box), near, cancelled)
+        return level.load(tuple(slice(a, b) for a, b in plan.box), near, cancelled, progress)
 
     def view_priority_point(self, camera):
         """The world point (x, y, z) whose bricks a view of ``camera`` reads first: where its

@@ -9,7 +9,9 @@ full frame asks ``RegionStream.region`` for the region of a finer level its came
 base (or a coarser region already read that covers the view) is drawn now and the region is
 read on a background thread (newest request wins; bricks come through the volume's cache, so
 orbiting re-reads little; a large region is read one level coarser first, shown, then refined),
-after each of which ``on_ready`` asks for the full frame again. A region's bricks are read
+after each of which ``on_ready`` asks for the full frame again. A slow read (a remote store)
+is shown as it goes: the bricks read so far, the rest filled from what was on screen
+(interpolated); a partial region is drawn but never taken as read (``_PartialRegion`` says when). A region's bricks are read
 nearest first to where the camera's central ray enters the volume, and a read stops as soon as
 a newer region is asked for: what it read stays cached, and it is what the newer view of the
 same place needs first. Memory is the base, the region shown, the one being read (each at most
@@ -19,16 +21,27 @@ same place needs first. Memory is the base, the region shown, the one being read
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 
 import numpy as np
 
 from ...io.bricks import ReadCancelled
+from ...io.common import LoadedVolume
 
-__all__ = ["RegionStream", "is_multiscale", "LADDER_BYTES"]
+__all__ = ["RegionStream", "is_multiscale", "LADDER_BYTES", "PARTIAL_AFTER", "PARTIAL_REMAINING", "PARTIAL_EVERY"]
 
 #: Regions larger than this are read one level coarser first (``RegionStream._steps``).
 LADDER_BYTES = 32 << 20
+
+#: A read is shown before it ends once it has taken PARTIAL_AFTER seconds and its pace says
+#: PARTIAL_REMAINING more are to come, then at most every PARTIAL_EVERY seconds
+#: (``_PartialRegion``). A partial frame shares the CPU with the read: on a 2-core machine one
+#: delayed a 3.5 s read over localhost HTTP by about a second, so reads that will end soon are
+#: not shown half done.
+PARTIAL_AFTER = 1.0
+PARTIAL_REMAINING = 2.0
+PARTIAL_EVERY = 2.0
 
 
 def is_multiscale(volume) -> bool:
@@ -50,12 +63,14 @@ class RegionStream:
         self.base = volume.read_region(self.base_plan)  #: a LoadedVolume: the base level, whole
         self._on_ready = on_ready
         self._ready = None  # (plan, LoadedVolume) of the last region read
+        self._ready_whole = False  # and whether all of it was read (else a partial read is shown)
         self._pending = None  # the plan to read next
         self._pending_near = None  # and the world point to read its bricks from (view_priority_point)
         self._reading = None  # the plan being read
         self._wake = threading.Condition()
         self._closed = False
         self._reads = 0
+        self._partials = 0
         self._thread = threading.Thread(target=self._read_loop, name="pyvr-regions", daemon=True)
         self._thread.start()
 
@@ -70,7 +85,8 @@ class RegionStream:
         with self._wake:
             ready = self._ready
             covering = ready is not None and _covers(ready[0], plan, self.volume)
-            if not (covering and ready[0].level <= plan.level) and plan not in (self._reading, self._pending):
+            enough = covering and ready[0].level <= plan.level and self._ready_whole
+            if not enough and plan not in (self._reading, self._pending):
                 self._pending, self._pending_near = plan, self.volume.view_priority_point(camera)
                 self._wake.notify()
             return ready if covering else None
@@ -82,9 +98,9 @@ class RegionStream:
         if coarser >= self.base_plan.level or plan.n_voxels * self.volume.dtype.itemsize < LADDER_BYTES:
             return [plan]
         with self._wake:
-            ready = self._ready
+            ready, whole = self._ready, self._ready_whole
         first = self.volume.same_box(plan, coarser)
-        if ready is not None and ready[0].level <= coarser and _covers(ready[0], first, self.volume):
+        if ready is not None and whole and ready[0].level <= coarser and _covers(ready[0], first, self.volume):
             return [plan]  # what is on screen is already that good
         return [first, plan]
 
@@ -98,7 +114,7 @@ class RegionStream:
                 plan, near, self._pending, self._reading = self._pending, self._pending_near, None, self._pending
             for step in self._steps(plan):
                 try:
-                    loaded = self.volume.read_region(step, near, self._superseded)
+                    loaded = self.volume.read_region(step, near, self._superseded, _PartialRegion(self, step))
                 except ReadCancelled:  # the camera moved on: read the newer region
                     break
                 except Exception as err:  # what is on screen stays
@@ -107,7 +123,7 @@ class RegionStream:
                                   RuntimeWarning, stacklevel=2)
                     break
                 with self._wake:
-                    self._ready = (step, loaded)  # the previous region is dropped here
+                    self._ready, self._ready_whole = (step, loaded), True  # the previous region is dropped here
                     superseded = self._pending is not None or self._closed  # the camera moved on
                 if self._closed:
                     break
@@ -118,6 +134,20 @@ class RegionStream:
             with self._wake:
                 self._reading = None
 
+    def _show_partial(self, plan, loaded) -> None:
+        """Draw ``plan``'s region as read so far (``_PartialRegion.show``, on the reading thread)."""
+        with self._wake:
+            if self._superseded():
+                return
+            self._ready, self._ready_whole = (plan, loaded), False
+        self._partials += 1
+        self._on_ready()
+
+    def _fill_source(self):
+        """What fills a partial region's missing bricks: what is on screen (the last region read, else the base)."""
+        with self._wake:
+            return self._ready[1] if self._ready is not None else self.base
+
     def _superseded(self) -> bool:
         """Has a newer region been asked for (or the view closed) since this read began?"""
         return self._pending is not None or self._closed
@@ -127,14 +157,16 @@ class RegionStream:
         with self._wake:
             self._closed = True
             self._ready = self._pending = None
+            self._ready_whole = False
             self._wake.notify()
 
     def stats(self) -> dict:
         """Levels and regions shown and read, with the volume's brick-cache figures."""
         with self._wake:
-            ready = self._ready
+            ready, whole = self._ready, self._ready_whole
         return {**self.volume.stats(), "base_level": self.base_plan.level, "regions_read": self._reads,
-                "region": None if ready is None else ready[0]}
+                "partial_frames": self._partials, "region": None if ready is None else ready[0],
+                "region_partial": ready is not None and not whole}
 
 
 def _covers(held, wanted, volume) -> bool:
@@ -142,3 +174,64 @@ def _covers(held, wanted, volume) -> bool:
     (held_low, held_high), (low, high) = volume.world_box_of(held), volume.world_box_of(wanted)
     slack = np.array(volume.levels[wanted.level].spacing)
     return bool((held_low <= low + slack).all() and (held_high >= high - slack).all())
+
+
+class _PartialRegion:
+    """A region read slowly, shown as it arrives (``bricks.ReadProgress``): once the read has
+    taken PARTIAL_AFTER seconds, while its pace so far says PARTIAL_REMAINING or more are to
+    come, and at most every PARTIAL_EVERY, the region being assembled is drawn as it stands.
+    Its missing bricks are filled first, once, from what is on screen (interpolated linearly);
+    the bricks still to come overwrite that fill as they arrive.
+
+    The frame draws a view of the array being filled, not a copy: copying a 190 MB region took
+    1 s here (first-touch page faults). A view is its own array object, so the view's state
+    made for it (held by identity, ``held_volumes``) is never taken for the finished region's.
+    """
+
+    def __init__(self, stream: RegionStream, plan):
+        self._stream, self._plan = stream, plan
+        self._start = time.monotonic()
+        self._next = self._start + PARTIAL_AFTER
+        self._filled = False
+
+    def due(self, done: int, total: int) -> bool:
+        now = time.monotonic()
+        remaining = (now - self._start) / done * (total - done)
+        return now >= self._next and remaining >= PARTIAL_REMAINING and not self._stream._superseded()
+
+    def show(self, assembled: np.ndarray, missing: list) -> None:
+        level = self._stream.volume.levels[self._plan.level]
+        spacing = np.asarray(level.spacing, dtype=float)
+        origin = np.asarray(level.origin, dtype=float) + spacing * [box[0] for box in reversed(self._plan.box)]
+        if not self._filled:
+            _fill_linear(assembled, missing, origin, spacing, self._stream._fill_source())
+            self._filled = True
+        self._stream._show_partial(self._plan, LoadedVolume(assembled.view(), tuple(level.spacing), tuple(origin)))
+        self._next = time.monotonic() + PARTIAL_EVERY
+
+
+def _fill_linear(target: np.ndarray, boxes: list, origin, spacing, source) -> None:
+    """Fill ``boxes`` (z, y, x slices) of ``target`` (voxel [0, 0, 0] at world ``origin``, voxels of
+    ``spacing``, both x, y, z) from ``source`` (a ``LoadedVolume``), interpolated linearly one axis
+    at a time over the sub-block of the source each box covers (nearest voxels made blocky cubes
+    whose shaded faces drew a grid over the picture)."""
+    along = []  # per axis of target, z, y, x: the source voxel below each target voxel, and the weight of the next
+    for a in (2, 1, 0):
+        where = (origin[a] + spacing[a] * np.arange(target.shape[2 - a]) - source.origin[a]) / source.spacing[a]
+        where = np.clip(where, 0.0, source.data.shape[2 - a] - 1.0)
+        below = np.minimum(where.astype(np.intp), max(source.data.shape[2 - a] - 2, 0))
+        along.append((below, (where - below).astype(np.float32)))
+    for box in boxes:
+        parts = [(below[part], weight[part]) for (below, weight), part in zip(along, box)]
+        block = source.data[tuple(slice(b[0], min(b[-1] + 2, n)) for (b, _), n in zip(parts, source.data.shape))]
+        block = block.astype(np.float32)
+        for axis, (below, weight) in enumerate(parts):
+            low = below - below[0]
+            high = np.minimum(low + 1, block.shape[axis] - 1)
+            shape = [1, 1, 1]
+            shape[axis] = -1
+            weight = weight.reshape(shape)
+            block = block.take(low, axis) * (1 - weight) + block.take(high, axis) * weight
+        if np.issubdtype(target.dtype, np.integer):
+            block = np.rint(block)
+        target[box] = block

@@ -7,6 +7,7 @@ import copy
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ pytest.importorskip("ome_zarr_models")
 
 from pyvr_jupyter import SliceView, VolumeRenderer, viewer  # noqa: E402
 from pyvr_jupyter.datasets import create_test_volume  # noqa: E402
-from pyvr_jupyter.io import read_ome_zarr, save_ome_zarr  # noqa: E402
+from pyvr_jupyter.io import LoadedVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 from pyvr_jupyter.io import multiscale  # noqa: E402
 from pyvr_jupyter.io.bricks import ReadCancelled  # noqa: E402
@@ -116,12 +117,12 @@ def test_a_read_stops_when_a_newer_region_is_asked_for_and_reads_from_the_view_f
     assert plans[0] != plans[1] and max(plan.level for plan in plans) < volume.base_level()
     real_read, calls = volume.read_region, []
 
-    def read_region(plan, first_near=None, cancelled=None):
+    def read_region(plan, first_near=None, cancelled=None, progress=None):
         calls.append((plan, first_near))
         if len(calls) == 1:  # the first read waits until the camera moves on
             assert wait_for(cancelled, timeout=10)
             raise ReadCancelled("moved on")
-        return real_read(plan, first_near, cancelled)
+        return real_read(plan, first_near, cancelled, progress)
 
     stream = out_of_core.RegionStream(volume, on_ready=lambda: None)  # it reads the base whole, as it is
     volume.read_region = read_region
@@ -134,6 +135,111 @@ def test_a_read_stops_when_a_newer_region_is_asked_for_and_reads_from_the_view_f
         np.testing.assert_allclose(calls[0][1], volume.view_priority_point(whole))
         np.testing.assert_allclose(calls[1][1], [12, 12, -32])  # where the corner view's central ray enters
         assert stream.region(corner, (96, 96))[0] == plans[1]
+    finally:
+        stream.close()
+
+
+@pytest.fixture
+def slow_store(tmp_path, monkeypatch):
+    """A 64³ uint16 torus whose bricks (16³) each take 20 ms to read; the base is level 2 (16³),
+    and a read is shown as it goes from its start, at every brick."""
+    values = (create_test_volume((64, 64, 64), "torus").numpy() * 4000).astype(np.uint16)
+    volume = read_ome_zarr(save_ome_zarr(values, tmp_path / "slow.ome.zarr", chunks=16, n_levels=3, progress=False))
+    monkeypatch.setattr(multiscale, "BASE_VOXELS", 16 ** 3)
+    monkeypatch.setattr(out_of_core, "PARTIAL_AFTER", 0.0)
+    monkeypatch.setattr(out_of_core, "PARTIAL_REMAINING", 0.0)
+    monkeypatch.setattr(out_of_core, "PARTIAL_EVERY", 0.0)
+    read_brick = volume.cache._load
+    monkeypatch.setattr(volume.cache, "_load", lambda *args: (time.sleep(0.02), read_brick(*args))[1])
+    return volume
+
+
+def test_a_slow_read_is_shown_as_its_bricks_arrive_the_rest_from_what_was_on_screen(slow_store):
+    volume = slow_store
+    camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin)
+    shown = []
+
+    def on_ready():  # on the reading thread, between bricks: what a frame drawn now would see
+        stats = stream.stats()
+        plan, loaded = stream.region(camera, (128, 128))
+        shown.append((stats["region_partial"], (plan, type(loaded)(loaded.data.copy(), loaded.spacing, loaded.origin))))
+
+    stream = out_of_core.RegionStream(volume, on_ready=on_ready)
+    try:
+        assert stream.region(camera, (128, 128)) is None  # the base, while the region is read
+        assert wait_for(lambda: stream.stats()["regions_read"] == 1)
+        plan = volume.region_for_view(camera, (128, 128))
+        final = volume.read_region(plan).data
+        partial = [region for is_partial, region in shown if is_partial]
+        assert len(partial) >= 3 and shown[-1][0] is False and len(shown) == len(partial) + 1
+        assert stream.stats()["partial_frames"] == len(partial) and stream.stats()["regions_read"] == 1
+        np.testing.assert_array_equal(shown[-1][1][1].data, final)
+        read_so_far = []
+        for region_plan, loaded in partial:  # drawn as the region, where it lies
+            assert region_plan == plan and loaded.data.shape == final.shape
+            assert loaded.spacing == shown[-1][1][1].spacing and loaded.origin == shown[-1][1][1].origin
+            arrived = loaded.data == final
+            # elsewhere the base (what was on screen) interpolated: near the finished region, never zeros or garbage
+            filled = loaded.data[~arrived].astype(float)  # (empty where every brick still to come is empty)
+            assert filled.size == 0 or (filled.max() <= stream.base.data.max()
+                                        and np.abs(filled - final[~arrived]).mean() < 0.05 * final.max())
+            read_so_far.append(int(arrived.sum()))
+        assert read_so_far[0] < final.size and read_so_far == sorted(read_so_far)
+    finally:
+        stream.close()
+
+
+def test_a_read_is_shown_half_done_only_when_its_pace_says_it_has_long_to_go(monkeypatch):
+    monkeypatch.setattr(out_of_core, "PARTIAL_AFTER", 0.5)
+    monkeypatch.setattr(out_of_core, "PARTIAL_REMAINING", 2.0)
+
+    class Stream:
+        moved_on = False
+
+        def _superseded(self):
+            return self.moved_on
+
+    stream = Stream()
+    progress = out_of_core._PartialRegion(stream, plan=None)
+    assert not progress.due(done=1, total=100)  # too early to tell
+    progress._start -= 1.0  # a second into the read
+    progress._next -= 1.0
+    assert not progress.due(done=10, total=20)  # 1 s to go at this pace: wait for the whole
+    assert progress.due(done=10, total=40)  # 3 s to go
+    stream.moved_on = True
+    assert not progress.due(done=10, total=40)  # a newer region is wanted: never shown
+
+
+def test_missing_bricks_are_filled_by_interpolating_the_coarser_volume():
+    # a linear ramp is its own linear interpolant: the fill is exact wherever it lies inside the source
+    z, y, x = np.meshgrid(np.arange(8.0), np.arange(10.0), np.arange(12.0), indexing="ij")
+    source = LoadedVolume((100 + 10 * x + 3 * y + 7 * z).astype(np.uint16), (2.0, 2.0, 2.0), (0.5, 0.5, 0.5))
+    target = np.zeros((12, 16, 20), np.uint16)  # voxels of 1 from (2, 3, 1): inside the source's span
+    boxes = [(slice(0, 12), slice(0, 8), slice(0, 20)), (slice(4, 8), slice(8, 16), slice(5, 15))]
+    out_of_core._fill_linear(target, boxes, np.array([2.0, 3.0, 1.0]), np.array([1.0, 1.0, 1.0]), source)
+    zz, yy, xx = np.meshgrid(np.arange(12.0), np.arange(16.0), np.arange(20.0), indexing="ij")
+    expected = np.rint(100 + 10 * (2 + xx - 0.5) / 2 + 3 * (3 + yy - 0.5) / 2 + 7 * (1 + zz - 0.5) / 2)
+    for box in boxes:
+        np.testing.assert_array_equal(target[box], expected[box])
+    assert not target[0:4, 8:16].any()  # outside the boxes nothing is written
+
+
+def test_a_partial_region_left_by_a_cancelled_read_is_read_again(slow_store):
+    volume = slow_store
+    whole = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin)
+    low, high = volume.world_box()
+    corner = Camera(position=low + [4, 4, -40], target=low + [4, 4, 0], up=(0, 1, 0))
+    plans = [volume.region_for_view(camera, (128, 128)) for camera in (whole, corner)]
+    assert plans[0] != plans[1]
+    stream = out_of_core.RegionStream(volume, on_ready=lambda: None)
+    try:
+        stream.region(whole, (128, 128))
+        assert wait_for(lambda: stream.stats()["region_partial"])  # part of the whole view is on screen
+        stream.region(corner, (128, 128))  # the camera moves on: that read stops
+        assert wait_for(lambda: stream._reading == plans[1])
+        stream.region(whole, (128, 128))  # and comes back before the corner is read: read it again
+        assert wait_for(lambda: stream.stats()["region"] == plans[0] and not stream.stats()["region_partial"])
+        np.testing.assert_array_equal(stream.region(whole, (128, 128))[1].data, volume.read_region(plans[0]).data)
     finally:
         stream.close()
 
