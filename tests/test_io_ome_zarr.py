@@ -22,7 +22,7 @@ da = pytest.importorskip("dask.array")
 
 from pyvr_jupyter import load_volume  # noqa: E402
 from pyvr_jupyter.io import MultiscaleVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
-from pyvr_jupyter.io import multiscale  # noqa: E402
+from pyvr_jupyter.io import multiscale, ome_zarr_writer  # noqa: E402
 from pyvr_jupyter.io.bricks import READ_THREADS, BrickCache, ReadCancelled  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 
@@ -182,6 +182,15 @@ def test_a_cancelled_read_stops_and_keeps_what_it_read():
     assert 20 <= read < 20 + 2 * READ_THREADS and cache.stats()["bricks"] == read  # the rest were never read
     part = cache.read("a", array, (8, 8, 8), (slice(0, 64),) * 3)  # the next read needs only the others
     assert len(array.begun) == 512 and float(part.min()) == 1.0 and cache.stats()["hits"] == read
+
+
+def test_the_progress_bar_counts_every_chunk_written_a_level_of_one_chunk_included(tmp_path, monkeypatch):
+    bars = []
+    make_bar = ome_zarr_writer._progress_bar
+    monkeypatch.setattr(ome_zarr_writer, "_progress_bar", lambda progress, total: bars.append(
+        make_bar(progress, total)) or bars[-1])
+    save_ome_zarr(np.zeros((64, 128, 128), np.uint16), tmp_path / "p.ome.zarr", chunks=32, n_levels=3)
+    assert bars[0].total == 2 * 4 * 4 + 1 * 2 * 2 + 1 and bars[0].n == bars[0].total  # its last level is one chunk
 
 
 def test_a_read_shows_its_progress_the_bricks_read_and_the_boxes_still_missing():

@@ -124,9 +124,12 @@ def _store(source, target, bar) -> None:
     from dask.callbacks import Callback
 
     class _Ticks(Callback):
+        count = 0
+
         def _posttask(self, key, result, dsk, state, worker_id):
             if bar is not None and isinstance(key, tuple) and str(key[0]).startswith("store-map"):  # one per chunk
                 bar.update(1)
+                self.count += 1
 
     # da.store writes each dask chunk where it lies; the chunks match the zarr array's, so no
     # two tasks share a zarr chunk (to_zarr would merge an odd last chunk into a whole axis).
@@ -137,13 +140,14 @@ def _store(source, target, bar) -> None:
         client = default_client()
     except (ImportError, ValueError):
         client = None
+    ticks = _Ticks()
     if client is not None:
         dask.compute(stored)
-        if bar is not None:
-            bar.update(_chunk_count(source.shape, source.chunksize[0], 0))
     else:
-        with _Ticks():
+        with ticks:
             dask.compute(stored, scheduler="threads")
+    if bar is not None:  # the chunks not ticked one by one: on a Client, or fused by dask (a level of one chunk)
+        bar.update(_chunk_count(source.shape, target.chunks[0], 0) - ticks.count)
 
 
 def _chunk_count(shape, chunks: int, level: int) -> int:
