@@ -106,6 +106,23 @@ export function letterSpots(width, height, pad) {
 
 const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
 
+/**
+ * How many decimals world coordinates of ``geometry`` need: enough to write its voxels' centres
+ * and its pixels' steps exactly (spacing 0.25 → 2, 0.5 → 1, whole millimetres → 0), at most 3;
+ * one count for a slice, so its coordinates read alike (128.50, 44.50, never 128.5 beside 44.50).
+ */
+export function coordinateDecimals(geometry) {
+  const steps = [geometry.pitch, ...(geometry.spacing || []), ...(geometry.origin || [])];
+  let decimals = 0;
+  for (const step of steps) {
+    if (!Number.isFinite(step)) continue;
+    let d = 0;
+    while (d < 3 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * Math.max(1, Math.abs(step * 10 ** d))) d++;
+    decimals = Math.max(decimals, d);
+  }
+  return decimals;
+}
+
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "pyvr-slice";
@@ -167,7 +184,7 @@ function render({ model, el }) {
     const axis = model.get("axis");
     root.dataset.axis = axis;
     const units = model.get("units") ? ` ${model.get("units")}` : "";
-    title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${format(g.position)}${units} · ` +
+    title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${g.position.toFixed(coordinateDecimals(g))}${units} · ` +
       `slice ${g.index} / ${g.n_slices - 1}` + (g.convention ? ` · ${g.convention}` : "");
     title.title = g.convention === "world axes"
       ? "orientation unknown: world axes as labelled (axial: +x right, +y up, so row 0 of volume[k] is at the bottom)"
@@ -312,7 +329,8 @@ function render({ model, el }) {
     const voxel = voxelOf(g, point);
     const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), 4 * index);
     setReadout(Number.isNaN(value) ? "outside the volume"
-      : `[${voxel.join(", ")}] (${point.map(format).join(", ")}) = ${format(value)}` + (label ? ` · ${label}` : ""),
+      : `[${voxel.join(", ")}] (${point.map((x) => x.toFixed(coordinateDecimals(g))).join(", ")}) = ${format(value)}` +
+        (label ? ` · ${label}` : ""),
     String(value), label);
   }
 

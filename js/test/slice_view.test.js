@@ -245,3 +245,13 @@ test("the slice view: a readout request nobody answers says the kernel is needed
   assert.match(readout.textContent, /needs the running kernel/);
   view.cleanup();
 });
+
+test("coordinates get the decimals their voxels and pixels need, one count per slice", async () => {
+  const { coordinateDecimals } = await import("../src/slice_view.js");
+  assert.equal(coordinateDecimals({ pitch: 1, spacing: [1, 1, 1], origin: [-98, -134, -72] }), 0);
+  assert.equal(coordinateDecimals({ pitch: 0.8, spacing: [0.8, 0.8, 1], origin: [0, 0, 0] }), 1);
+  // a level of a pyramid: voxels of 2 µm whose first centre sits half a finer voxel in
+  assert.equal(coordinateDecimals({ pitch: 2, spacing: [2, 2, 4], origin: [0.25, 0.25, 0.5] }), 2);
+  assert.equal(coordinateDecimals({ pitch: 1 / 3, spacing: [1, 1, 1], origin: [0, 0, 0] }), 3); // at most 3
+  assert.equal(coordinateDecimals({ pitch: 0.5 }), 1); // older geometry without spacing and origin
+});
