@@ -117,6 +117,81 @@ def test_a_store_written_by_hand_with_time_channel_and_global_transforms(tmp_pat
     assert volume.units["x"] == "millimeter"
 
 
+def test_the_progress_bar_counts_every_chunk_written_a_level_of_one_chunk_included(tmp_path, monkeypatch):
+    bars = []
+    make_bar = ome_zarr_writer._progress_bar
+    monkeypatch.setattr(ome_zarr_writer, "_progress_bar", lambda progress, total: bars.append(
+        make_bar(progress, total)) or bars[-1])
+    save_ome_zarr(np.zeros((64, 128, 128), np.uint16), tmp_path / "p.ome.zarr", chunks=32, n_levels=3)
+    assert bars[0].total == 2 * 4 * 4 + 1 * 2 * 2 + 1 and bars[0].n == bars[0].total  # its last level is one chunk
+
+
+def _scan_files(tmp_path):
+    """One scan (x, y, z values that differ everywhere) stored three ways, none of them RAS: an
+    uncompressed NIfTI with permuted, reversed axes and a scale slope; a raw NRRD in LPS; the same
+    NRRD with its data detached."""
+    nibabel, nrrd = pytest.importorskip("nibabel"), pytest.importorskip("nrrd")
+    xyz = np.arange(20 * 24 * 28, dtype=np.int16).reshape(20, 24, 28) - 3000
+    affine = np.diag([0.8, 0.8, 1.5, 1.0])
+    affine[:3, 3] = (-8.0, 4.0, 30.0)
+    image = nibabel.Nifti1Image(xyz, affine).as_reoriented(np.array([[2, -1], [0, 1], [1, -1]]))
+    image.header.set_slope_inter(0.5, -10.0)
+    nibabel.save(image, tmp_path / "scan.nii")
+    header = {"space": "left-posterior-superior", "space directions": np.diag([-0.8, -0.8, 1.5]),
+              "space origin": np.array([8.0, -4.0, 30.0]), "encoding": "raw"}
+    nrrd.write(str(tmp_path / "scan.nrrd"), xyz[::-1, ::-1].copy(), header, index_order="F")
+    nrrd.write(str(tmp_path / "scan.nhdr"), xyz[::-1, ::-1].copy(), header, index_order="F", detached_header=True)
+    return [tmp_path / name for name in ("scan.nii", "scan.nrrd", "scan.nhdr")]
+
+
+def test_a_scan_too_big_for_memory_converts_to_ome_zarr_chunk_by_chunk(tmp_path, monkeypatch):
+    from pyvr_jupyter.io import common, load_volume
+
+    for path in _scan_files(tmp_path):
+        eager = load_volume(path)
+        lazy = load_volume(path, lazy=True)
+        assert isinstance(lazy.data, da.Array) and lazy.data.shape == eager.data.shape
+        np.testing.assert_array_equal(lazy.data.compute(), eager.data)  # the same values, orientation, dtype
+        assert (lazy.spacing, lazy.origin, lazy.orientation) == (eager.spacing, eager.origin, eager.orientation)
+        monkeypatch.setattr(common, "MAX_LOAD_BYTES", 10_000)  # as if the scan were larger than memory
+        with pytest.raises(ValueError, match=r"MAX_LOAD_BYTES.*load_volume\(path, lazy=True\)"):
+            load_volume(path)
+        store = save_ome_zarr(load_volume(path, lazy=True), tmp_path / f"{path.name}.ome.zarr", chunks=16,
+                              n_levels=2, progress=False)
+        monkeypatch.undo()
+        volume = read_ome_zarr(store)
+        np.testing.assert_array_equal(volume.level(0).read(), eager.data)
+        # the NIfTI is scaled (float32, as eagerly); the NRRDs keep their int16, half the bytes
+        assert volume.dtype == (np.float32 if path.suffix == ".nii" else np.int16)
+        assert volume.spacing == pytest.approx(eager.spacing) and volume.origin == pytest.approx(eager.origin)
+
+
+def test_lazy_loading_refuses_what_cannot_be_read_in_parts(tmp_path):
+    nibabel, nrrd = pytest.importorskip("nibabel"), pytest.importorskip("nrrd")
+    from pyvr_jupyter.io import load_volume
+
+    values = np.ones((8, 9, 10), np.float32)
+    nibabel.save(nibabel.Nifti1Image(values, np.eye(4)), tmp_path / "packed.nii.gz")
+    with pytest.raises(ValueError, match="compressed.*gunzip"):
+        load_volume(tmp_path / "packed.nii.gz", lazy=True)
+    nrrd.write(str(tmp_path / "packed.nrrd"), values, {"encoding": "gzip"})
+    with pytest.raises(ValueError, match="raw"):
+        load_volume(tmp_path / "packed.nrrd", lazy=True)
+    np.save(tmp_path / "v.npy", values)
+    with pytest.raises(ValueError, match="lazy=True reads"):
+        load_volume(tmp_path / "v.npy", lazy=True)
+    values[3, 4, 5] = np.nan  # found when the chunk is read, naming the file
+    nibabel.save(nibabel.Nifti1Image(values, np.eye(4)), tmp_path / "nan.nii")
+    lazy = load_volume(tmp_path / "nan.nii", lazy=True)
+    with pytest.raises(ValueError, match="nan.nii contains NaN"):
+        lazy.data.compute()
+    raw = (tmp_path / "short.nrrd")  # a header promising more data than the file holds
+    nrrd.write(str(raw), values, {"encoding": "raw"})
+    raw.write_bytes(raw.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="short.nrrd: the data hold"):
+        load_volume(raw, lazy=True)
+
+
 # ---- reading regions ------------------------------------------------------------------------
 def test_a_crop_is_a_loaded_volume_with_its_own_origin(stack, stored):
     volume = read_ome_zarr(stored)
@@ -182,15 +257,6 @@ def test_a_cancelled_read_stops_and_keeps_what_it_read():
     assert 20 <= read < 20 + 2 * READ_THREADS and cache.stats()["bricks"] == read  # the rest were never read
     part = cache.read("a", array, (8, 8, 8), (slice(0, 64),) * 3)  # the next read needs only the others
     assert len(array.begun) == 512 and float(part.min()) == 1.0 and cache.stats()["hits"] == read
-
-
-def test_the_progress_bar_counts_every_chunk_written_a_level_of_one_chunk_included(tmp_path, monkeypatch):
-    bars = []
-    make_bar = ome_zarr_writer._progress_bar
-    monkeypatch.setattr(ome_zarr_writer, "_progress_bar", lambda progress, total: bars.append(
-        make_bar(progress, total)) or bars[-1])
-    save_ome_zarr(np.zeros((64, 128, 128), np.uint16), tmp_path / "p.ome.zarr", chunks=32, n_levels=3)
-    assert bars[0].total == 2 * 4 * 4 + 1 * 2 * 2 + 1 and bars[0].n == bars[0].total  # its last level is one chunk
 
 
 def test_a_read_shows_its_progress_the_bricks_read_and_the_boxes_still_missing():

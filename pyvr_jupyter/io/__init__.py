@@ -107,7 +107,8 @@ def from_xyz(array, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), orientation
 
 
 def load_volume(path, volume_index: int | str | None = None, reorient: bool = True, *, channel: int = 0,
-                cache_bytes: int | None = None, region_bytes: int | None = None) -> LoadedVolume | LoadedSeries | MultiscaleVolume:
+                cache_bytes: int | None = None, region_bytes: int | None = None,
+                lazy: bool = False) -> LoadedVolume | LoadedSeries | MultiscaleVolume:
     """Read a volume file, by extension: ``.nii``/``.nii.gz`` (nibabel), ``.nrrd``/``.nhdr``
     (pynrrd), ``.npy``/``.npz`` (numpy; an ``.npz`` may hold ``volume``, ``spacing``, ``origin``);
     or open an OME-Zarr image (a ``.zarr`` folder or a URL such as ``http://…/image.ome.zarr``)
@@ -123,6 +124,12 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
             (nibabel's ``as_closest_canonical``; NRRD ``space directions`` the same way), so
             x, y, z point right, anterior, superior and no scan comes out mirrored; False keeps
             the stored order. ``orientation`` on the result says which it is (e.g. "RAS", "LAS").
+        lazy: read nothing yet: an uncompressed NIfTI (``.nii``) or a raw NRRD is memory-mapped
+            and its ``data`` is a dask array (D, H, W), read, scaled and checked a chunk at a
+            time when computed, with no ``MAX_LOAD_BYTES`` bound; unscaled data keep their stored
+            dtype (an int16 CT stays int16), scaled ones are float32 as eagerly. For files larger than memory:
+            ``save_ome_zarr(load_volume(path, lazy=True), "scan.ome.zarr")`` writes a pyramid
+            that ``load_volume`` then opens out of core. One volume (``volume_index`` an integer).
 
     Returns:
         ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. Files store
@@ -154,6 +161,11 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         if isinstance(volume_index, str) and volume_index == "all":
             loaded = _reader(suffix)(path, "all", reorient)
             return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix))
+        if lazy:
+            if suffix not in (".nii", ".nii.gz", ".nrrd", ".nhdr") or isinstance(volume_index, str):
+                raise ValueError(f"lazy=True reads one volume of an uncompressed NIfTI (.nii) or a raw NRRD, "
+                                 f"not {path.name!r} with volume_index={volume_index!r}")
+            return _reader(suffix)(path, volume_index, reorient, lazy=True)
         return _reader(suffix)(path, volume_index, reorient)
     except MemoryError:  # within MAX_LOAD_BYTES, but more than this machine had free
         raise ValueError(f"{path.name}: not enough memory to load it (MAX_LOAD_BYTES, {common.MAX_LOAD_BYTES} "

@@ -93,6 +93,60 @@ def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> n
     return array
 
 
+def _checked(xyz: np.ndarray, spacing, origin, path: Path, scale):
+    """(spacing, origin, scale) of a file's array ``xyz``, checked: numbers, non-empty, steps > 0;
+    a scale of (1, 0) is None."""
+    if xyz.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
+        raise ValueError(f"{path.name} holds non-numeric data of dtype {xyz.dtype}")
+    if xyz.size == 0:
+        raise ValueError(f"{path.name} holds an empty volume of shape {xyz.shape}")
+    origin = _three_numbers(origin, path, "origin")
+    spacing = tuple(abs(s) for s in _three_numbers(spacing, path, "voxel spacing"))
+    if min(spacing) <= 0:
+        raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}: every step must be > 0")
+    if scale is not None and tuple(float(v) for v in scale) == (1.0, 0.0):
+        scale = None
+    return spacing, origin, scale
+
+
+class _Chunks:
+    """A memory-mapped array as dask reads it a chunk at a time: ``da.from_array`` copies whole
+    any array that has a ``copy`` method (2 GiB of memory for a 2 GiB scan), and this has none;
+    given no ``name``, it would also hash the object by pickling it, bytes and all (another 2 GiB),
+    hence ``name=False`` (a random name) where it is made."""
+
+    def __init__(self, array: np.ndarray):
+        self._array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.array(self._array[index])  # this chunk's bytes, read from the file
+
+
+def _finish_lazy(xyz: np.ndarray, spacing, origin, path: Path, scale=None, chunks: int = 64) -> LoadedVolume:
+    """``_finish`` without reading: ``xyz`` (x, y, z) a memory-mapped array (or a view of one),
+    returned as a dask array (D, H, W), chunks of ``chunks``³, each read, scaled and checked to be
+    finite only when computed, so a file larger than memory goes to ``save_ome_zarr`` a chunk at
+    a time. Computed, it holds ``_finish``'s values; unscaled data keep their stored dtype (an
+    int16 CT stays int16 in the pyramid: half the bytes of the float32 an eager load returns)."""
+    import dask.array as da
+
+    if xyz.ndim != 3:
+        raise ValueError(f"{path.name}: lazy loading reads one 3-D volume, got shape {xyz.shape}")
+    spacing, origin, scale = _checked(xyz, spacing, origin, path, scale)
+    zyx = da.from_array(_Chunks(np.transpose(xyz, (2, 1, 0))), chunks=(chunks,) * 3, asarray=True, name=False)
+    if scale is None:
+        data = zyx
+    else:  # as _finish: the product in float64, rounded to float32, then the intercept in float32
+        data = (zyx * np.float64(scale[0])).astype(np.float32) + np.float32(scale[1])
+
+    def finite(block):
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            raise ValueError(f"{path.name} contains NaN or Inf values")
+        return block
+
+    return LoadedVolume(data.map_blocks(finite, dtype=data.dtype), spacing, origin)
+
+
 def output_dtype(dtype) -> np.dtype:
     """The dtype a loader returns for stored ``dtype``: float64 kept, every other real dtype float32."""
     return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
@@ -104,16 +158,7 @@ def _finish(xyz: np.ndarray, spacing, origin, path: Path, owned: bool = False, s
     scaled by ``scale = (slope, inter)`` when given, checked): the only memory used beyond it is
     ``_SLAB_BYTES``. With ``owned`` (an array the loader read itself, no one else holds), an array
     already in the returned dtype and layout is returned as it is, without a copy."""
-    if xyz.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
-        raise ValueError(f"{path.name} holds non-numeric data of dtype {xyz.dtype}")
-    if xyz.size == 0:
-        raise ValueError(f"{path.name} holds an empty volume of shape {xyz.shape}")
-    origin = _three_numbers(origin, path, "origin")
-    spacing = tuple(abs(s) for s in _three_numbers(spacing, path, "voxel spacing"))
-    if min(spacing) <= 0:
-        raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}: every step must be > 0")
-    if scale is not None and tuple(float(v) for v in scale) == (1.0, 0.0):
-        scale = None
+    spacing, origin, scale = _checked(xyz, spacing, origin, path, scale)
     zyx = np.transpose(xyz, tuple(range(xyz.ndim))[::-1])  # (x, y, z[, t]) → ([t,] z, y, x): a view
     dtype = output_dtype(zyx.dtype) if scale is None else np.dtype(np.float32)
     reuse = owned and scale is None and zyx.dtype == dtype and zyx.dtype.isnative and zyx.flags.c_contiguous \
@@ -184,7 +229,8 @@ def _check_size(shape, dtype, path: Path, field: str, available: int | None = No
     if size + returned > MAX_LOAD_BYTES:  # looked up at call time: tests and users may lower it
         raise ValueError(f"{path.name}: {field} {shape} of {dtype} needs {size + returned} bytes of memory to load "
                          f"({size} as stored, {returned} as {output_dtype(dtype)}), more than MAX_LOAD_BYTES "
-                         f"({MAX_LOAD_BYTES})")
+                         f"({MAX_LOAD_BYTES}); to view it out of core, convert it chunk by chunk: "
+                         "save_ome_zarr(load_volume(path, lazy=True), 'volume.ome.zarr')")
     if available is not None and size > available:
         raise ValueError(f"{path.name}: {field} {shape} needs {size} bytes but the file holds {available}")
     return size

@@ -4,6 +4,8 @@ Memory: the stored array is read once (unscaled; memory-mapped for ``.nii``), fl
 permuted as views, then converted (and scaled by ``scl_slope``/``scl_inter``) into the returned
 float32 array a slab at a time, so loading needs the stored bytes plus the returned array and
 never a float copy of the whole file (``MAX_LOAD_BYTES`` bounds that sum before anything is read).
+Lazily (``lazy=True``) an uncompressed ``.nii`` is memory-mapped and returned as a dask array, the
+same flips and permutation applied as views, read a chunk at a time when computed.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import LoadedVolume, _check_size, _finish, _require, _select_volume
+from .common import LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume
 
 __all__ = ["load_nifti"]
 
 
-def load_nifti(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
+def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = False) -> LoadedVolume:
     """One volume (or the series, ``volume_index="all"``) of a NIfTI file; see ``load_volume``."""
     nibabel = _require("nibabel", "nifti")
     try:
@@ -27,7 +29,11 @@ def load_nifti(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
     shape = image.header.get_data_shape()
     volumes = int(np.prod(shape[3:], dtype=object)) if len(shape) > 3 else 1
     keep = 1 if isinstance(volume_index, str) or volumes <= 1 else volumes  # one volume of a series is returned
-    _check_size(shape, image.header.get_data_dtype(), path, "dim", keep=keep)
+    if lazy and path.name.lower().endswith(".gz"):
+        raise ValueError(f"{path.name} is compressed: its data cannot be read in parts; decompress it "
+                         "(gunzip) and load the .nii with lazy=True")
+    if not lazy:
+        _check_size(shape, image.header.get_data_dtype(), path, "dim", keep=keep)
     try:
         array, scale = _stored(image)
     except MemoryError:
@@ -39,7 +45,11 @@ def load_nifti(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
     else:
         affine = image.affine
     zooms = np.linalg.norm(affine[:3, :3], axis=0)
-    loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, owned=True, scale=scale)
+    if lazy:
+        loaded = _finish_lazy(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, scale=scale)
+    else:
+        loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, owned=True,
+                         scale=scale)
     return LoadedVolume(*loaded, orientation="".join(nibabel.aff2axcodes(affine)))
 
 

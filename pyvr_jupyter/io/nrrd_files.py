@@ -7,7 +7,8 @@ Memory: raw, gzip and bzip2 data are read (decompressed) straight into one buffe
 header's size, which becomes the stored array; bytes skipped (``byte skip``, or everything before
 the last ``size`` bytes for ``byte skip: -1``) are decompressed and dropped a chunk at a time, so
 an 8-byte volume behind gigabytes of compressed padding takes 8 bytes plus a chunk. ASCII data
-are parsed by pynrrd from text bounded by the header's sizes."""
+are parsed by pynrrd from text bounded by the header's sizes. Lazily (``lazy=True``) raw data are
+memory-mapped where they lie and returned as a dask array, read a chunk at a time when computed."""
 
 from __future__ import annotations
 
@@ -22,14 +23,16 @@ import numpy as np
 
 from . import common
 
-from .common import LoadedVolume, _check_size, _finish, _require, _select_volume, _three_numbers
+from .common import LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers
 
 __all__ = ["load_nrrd"]
 
 
-def load_nrrd(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
+def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = False) -> LoadedVolume:
     """One volume (or the series, ``volume_index="all"``) of a NRRD file; see ``load_volume``."""
-    array, header = _read_nrrd(_require("nrrd", "nrrd"), path, volume_index)  # index order 'F': array[x, y, z]
+    nrrd = _require("nrrd", "nrrd")
+    # index order 'F': array[x, y, z]
+    array, header = _mapped_nrrd(nrrd, path) if lazy else _read_nrrd(nrrd, path, volume_index)
     spatial = 3
     if "space directions" in header and header["space directions"] is not None:
         directions = [d for d in np.asarray(header["space directions"], dtype=object)
@@ -47,7 +50,8 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True) -> LoadedVolume:
             array, directions, origin = _to_ras_axes(array, directions, _ras_origin(header, origin, path))
         orientation = _axis_codes(directions)
         spacing = list(np.linalg.norm(directions, axis=0))
-    loaded = _finish(_select_volume(array, volume_index, path), spacing, origin, path, owned=True)
+    finish = _finish_lazy if lazy else lambda *args: _finish(*args, owned=True)
+    loaded = finish(_select_volume(array, volume_index, path), spacing, origin, path)
     return LoadedVolume(*loaded, orientation=orientation)
 
 
@@ -123,6 +127,37 @@ def _read_nrrd(nrrd, path: Path, volume_index=None):
         return payload.view(dtype).reshape(sizes, order="F"), header
     plain = {key: value for key, value in header.items() if key not in _NRRD_PLACEMENT}
     return _nrrd_call(nrrd.read_data, path, plain, io.BytesIO(payload), index_order="F"), header
+
+
+def _mapped_nrrd(nrrd, path: Path):
+    """``_read_nrrd`` without reading: raw data memory-mapped where they lie (after the header and
+    its line and byte skips, in the file or a detached data file inside the header's folder)."""
+    with open(path, "rb") as fh:
+        header = _nrrd_call(nrrd.read_header, path, fh)
+        dtype = _nrrd_call(nrrd.reader._determine_datatype, path, header)
+        sizes = tuple(int(n) for n in _nrrd_call(header.__getitem__, path, "sizes"))
+        if not sizes or min(sizes) <= 0:
+            raise ValueError(f"{path.name}: sizes {sizes} has an empty or negative axis")
+        if header.get("encoding") != "raw":
+            raise ValueError(f"{path.name}: {header.get('encoding')!r} data cannot be read in parts; lazy=True reads "
+                             "raw NRRD data (save it raw, e.g. with pynrrd's encoding='raw')")
+        data_file = header.get("data file", header.get("datafile"))
+        data_path = path if data_file is None else _detached_data_path(path, data_file)
+        start = fh.tell() if data_file is None else 0
+    size = int(np.prod(sizes, dtype=object)) * dtype.itemsize
+    line_skip = int(header.get("line skip", header.get("lineskip", 0)))
+    byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
+    with open(data_path, "rb") as fh:
+        fh.seek(start)
+        for _ in range(max(0, line_skip)):
+            fh.readline(_CHUNK)
+        data_start = fh.tell()
+        length = fh.seek(0, os.SEEK_END)
+    offset = length - size if byte_skip == -1 else data_start + byte_skip
+    if byte_skip < -1 or offset < 0 or offset + size > length:
+        raise ValueError(f"{path.name}: the data hold {max(0, length - max(offset, 0))} bytes from byte {offset} "
+                         f"where the header's sizes need {size}")
+    return np.memmap(data_path, dtype=dtype, mode="r", offset=offset, shape=sizes, order="F"), header
 
 
 def _nrrd_call(function, path: Path, *args, **kwargs):
