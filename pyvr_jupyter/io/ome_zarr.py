@@ -60,7 +60,7 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
     Args:
         source: a local folder or a URL zarr and fsspec can open (``http://``, ``s3://``, ...).
         channel, time_index: which channel and time point to show, where the image has those axes.
-        cache_bytes: the brick cache's size (default a sixteenth of the memory, 256–768 MiB).
+        cache_bytes: the brick cache's size (default a sixteenth of the memory, 256–512 MiB).
         region_bytes: the most one region (a frame's, a crop) may decode (default a quarter of the
             cache, at least 64 MiB).
 

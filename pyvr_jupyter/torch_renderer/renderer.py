@@ -35,7 +35,7 @@ from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFu
                                         check_transfer_function, rgba_table)
 from .tools.ray_batches import render_ray_table, render_views
 from .levels import level_for_pixels
-from .volume_cache import VolumeState, attach_grid, shared_state
+from .volume_cache import VolumeState, attach_grid, shared_state, value_grid_only
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 
@@ -304,6 +304,7 @@ class VolumeRenderer:
             if camera is None:  # framing the whole volume, not the region read
                 camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin, device=self.device)
             region, volume = volume.for_render(camera, check_image_size(image_size))
+            value_grid_only(volume.data)  # read for this call: no packed grid
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,

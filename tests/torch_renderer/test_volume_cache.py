@@ -264,3 +264,18 @@ def test_only_the_volume_itself_is_shaded_from_a_packed_grid(monkeypatch):
     assert_close(VolumeRenderer(volume.shape, backend="fused").render(volume, camera, image_size=24, level=1), preview,
                  atol=2e-5)
     assert state.level(1).nbytes()["packed_grid"] > 0  # (the comparison did take the packed grid)
+
+
+def test_an_array_marked_value_grid_only_is_never_packed_and_renders_the_same():
+    """A region of a lazy volume is drawn for a while and replaced: its state makes the shading
+    gradient from the values instead of packing a 16-byte grid (``value_grid_only``)."""
+    volume = create_test_volume((40, 48, 56), "complex", backend="numpy")
+    region = volume_cache.value_grid_only(volume.copy())
+    assert shared_state(volume).level(0).uses_packed_grid() and not shared_state(region).level(0).uses_packed_grid()
+    camera = Camera.for_volume(volume.shape, azimuth=30.0, elevation=20.0)
+    renderers = [VolumeRenderer(volume.shape, backend="fused") for _ in range(2)]  # each keeps its state
+    packed = renderers[0].render(volume, camera, image_size=24)
+    from_values = renderers[1].render(region, camera, image_size=24)
+    assert shared_state(region).level(0).nbytes()["packed_grid"] == 0
+    assert shared_state(volume).level(0).nbytes()["packed_grid"] > 0
+    assert_close(from_values, packed, atol=2e-5)

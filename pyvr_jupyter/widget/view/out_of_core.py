@@ -15,7 +15,8 @@ is shown as it goes: the bricks read so far, the rest filled from what was on sc
 nearest first to where the camera's central ray enters the volume, and a read stops as soon as
 a newer region is asked for: what it read stays cached, and it is what the newer view of the
 same place needs first. Memory is the base, the region shown, the one being read (each at most
-``region_bytes``) and the brick cache (``cache_bytes``).
+``region_bytes``) and the brick cache (``cache_bytes``); regions are shaded from their values,
+never a packed grid (``volume_cache.value_grid_only``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from ...io.bricks import ReadCancelled
 from ...io.common import LoadedVolume
+from ...torch_renderer.volume_cache import value_grid_only
 
 __all__ = ["RegionStream", "is_multiscale", "LADDER_BYTES", "PARTIAL_AFTER", "PARTIAL_REMAINING", "PARTIAL_EVERY"]
 
@@ -115,6 +117,7 @@ class RegionStream:
             for step in self._steps(plan):
                 try:
                     loaded = self.volume.read_region(step, near, self._superseded, _PartialRegion(self, step))
+                    value_grid_only(loaded.data)
                 except ReadCancelled:  # the camera moved on: read the newer region
                     break
                 except Exception as err:  # what is on screen stays
@@ -206,7 +209,8 @@ class _PartialRegion:
         if not self._filled:
             _fill_linear(assembled, missing, origin, spacing, self._stream._fill_source())
             self._filled = True
-        self._stream._show_partial(self._plan, LoadedVolume(assembled.view(), tuple(level.spacing), tuple(origin)))
+        partial = value_grid_only(assembled.view())
+        self._stream._show_partial(self._plan, LoadedVolume(partial, tuple(level.spacing), tuple(origin)))
         self._next = time.monotonic() + PARTIAL_EVERY
 
 

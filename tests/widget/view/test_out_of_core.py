@@ -22,6 +22,7 @@ from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 from pyvr_jupyter.io import multiscale  # noqa: E402
 from pyvr_jupyter.io.bricks import ReadCancelled  # noqa: E402
 from pyvr_jupyter.widget.view import out_of_core  # noqa: E402
+from pyvr_jupyter.torch_renderer.volume_cache import shared_state  # noqa: E402
 from recording_view import RecordingView, decode, wait_for  # noqa: E402
 
 
@@ -173,6 +174,8 @@ def test_a_slow_read_is_shown_as_its_bricks_arrive_the_rest_from_what_was_on_scr
         partial = [region for is_partial, region in shown if is_partial]
         assert len(partial) >= 3 and shown[-1][0] is False and len(shown) == len(partial) + 1
         assert stream.stats()["partial_frames"] == len(partial) and stream.stats()["regions_read"] == 1
+        region = stream.region(camera, (128, 128))[1].data  # drawn for a while, then replaced: never packed
+        assert not shared_state(region).level(0).uses_packed_grid()
         np.testing.assert_array_equal(shown[-1][1][1].data, final)
         read_so_far = []
         for region_plan, loaded in partial:  # drawn as the region, where it lies
