@@ -38,6 +38,15 @@ def test_out_of_core_benchmark_smoke(tmp_path):
         assert section in table
 
 
+def test_out_of_core_soak_smoke():
+    """benchmarks/out_of_core_soak.py drives a viewer of a tiny store for a few seconds and says
+    whether the kernel stayed within its memory budget."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "out_of_core_soak.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "rest frames" in result.stdout and "peak kernel RSS" in result.stdout and "target:" in result.stdout
+
+
 def test_labels_benchmark_smoke(tmp_path):
     output = tmp_path / "labels.md"
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "labels_and_channels.py"), "--smoke",

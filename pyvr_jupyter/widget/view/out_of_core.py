@@ -11,7 +11,8 @@ read on a background thread (newest request wins; bricks come through the volume
 orbiting re-reads little; a large region is read one level coarser first, shown, then refined),
 after each of which ``on_ready`` asks for the full frame again. A slow read (a remote store)
 is shown as it goes: the bricks read so far, the rest filled from what was on screen
-(interpolated); a partial region is drawn but never taken as read (``_PartialRegion`` says when). A region's bricks are read
+(interpolated); a partial region is drawn but never taken as read (``_PartialRegion`` says
+when). A region's bricks are read
 nearest first to where the camera's central ray enters the volume, and a read stops as soon as
 a newer region is asked for: what it read stays cached, and it is what the newer view of the
 same place needs first. Memory is the base, the region shown, the one being read (each at most
