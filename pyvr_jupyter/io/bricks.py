@@ -59,7 +59,7 @@ def default_cache_bytes() -> int:
     0.5 GiB of its own (the imports, the base level, the renderer), the cache, a region of a
     quarter of it shown and one being read, and their working copies: through 5 minutes of
     orbits, close-ups and slices of an 8 GiB store the kernel peaked at 2.09 GiB with 1 GiB of
-    cache and 1.83–2.13 GiB with 768 MiB, and at 1.60 GiB with 512 MiB (regions no longer packed,
+    cache and 1.83–2.13 GiB with 768 MiB, and at 1.60–1.71 GiB with 512 MiB (regions no longer packed,
     ``volume_cache.value_grid_only``), against a 2 GiB budget."""
     try:
         import os
