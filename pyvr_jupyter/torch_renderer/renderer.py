@@ -34,8 +34,9 @@ from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
                                         check_transfer_function, rgba_table)
 from .tools.ray_batches import render_ray_table, render_views
+from .lazy_volumes import view_region
 from .levels import level_for_pixels
-from .volume_cache import VolumeState, attach_grid, shared_state, value_grid_only
+from .volume_cache import VolumeState, attach_grid, shared_state
 
 __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterrupted"]
 
@@ -297,14 +298,9 @@ class VolumeRenderer:
                                    clip_planes, level, labels)
         if labels is not None and not isinstance(labels, LabelMap):
             labels = LabelMap(labels)
-        if hasattr(volume, "for_render"):  # a lazy multiscale volume: what the camera sees (``io.multiscale``)
-            if labels is not None:
-                raise ValueError("labels are not drawn over a lazy multiscale volume yet: render a loaded level or crop")
-            value_range = volume.value_range if value_range is None else value_range  # one for every region
-            if camera is None:  # framing the whole volume, not the region read
-                camera = Camera.for_volume(volume.shape, spacing=volume.spacing, origin=volume.origin, device=self.device)
-            region, volume = volume.for_render(camera, check_image_size(image_size))
-            value_grid_only(volume.data)  # read for this call: no packed grid
+        if hasattr(volume, "for_render"):  # a lazy multiscale volume: the region the camera sees
+            region, volume, camera, value_range = view_region(volume, camera, check_image_size(image_size),
+                                                              value_range, labels, self.device)
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,
