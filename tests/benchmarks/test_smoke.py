@@ -53,7 +53,8 @@ def test_labels_benchmark_smoke(tmp_path):
                              "--output", str(output)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     table = output.read_text()
-    for row in ("| plain |", "| 27 labels |", "| 3 channels |", "| slice outlines |"):
+    for row in ("| plain |", "| 27 labels |", "| 3 channels |", "| cells: 3 channels |", "| cells: nuclei alone |",
+                "| slice outlines |"):
         assert row in table
 
 
