@@ -38,6 +38,17 @@ def test_nrrd_round_trip(tmp_path, volume):
     assert loaded.spacing == (1.5, 2.5, 3.5) and loaded.origin == (1.0, 2.0, 3.0)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int16, np.uint32, np.float32, np.float64])
+@pytest.mark.parametrize("endian", ["little", "big"])
+@pytest.mark.parametrize("lazy", [False, True])
+def test_nrrd_types_and_byte_orders_load_as_written(tmp_path, dtype, endian, lazy):
+    path = tmp_path / "v.nrrd"
+    volume = np.arange(4 * 5 * 6).reshape(4, 5, 6) - (20 if np.dtype(dtype).kind != "u" else 0)
+    nrrd.write(str(path), np.transpose(volume.astype(dtype), (2, 1, 0)), {"encoding": "raw", "endian": endian})
+    loaded = load_volume(path, lazy=lazy)
+    assert np.array_equal(np.asarray(loaded.data), volume)  # 32-bit integers arrive as float32, still exact
+
+
 @pytest.mark.parametrize("list_axis", [0, 3])
 @pytest.mark.parametrize("described_by", ["kinds", "space directions"])
 def test_four_d_nrrd_finds_its_list_axis_from_the_header(tmp_path, volume, list_axis, described_by):

@@ -26,9 +26,9 @@ def nhdr(folder, lines, name="v.nhdr"):
     return path
 
 
-def attached_nrrd(folder, lines, payload=b"", sizes="4 4 4"):
-    """An NRRD file of float data with ``sizes``, extra header ``lines`` and ``payload`` after the header."""
-    header = ["NRRD0004", "type: float", "dimension: 3", f"sizes: {sizes}", "endian: little", *lines, "", ""]
+def attached_nrrd(folder, lines, payload=b"", sizes="4 4 4", kind="float", endian="little"):
+    """An NRRD file of ``kind`` data with ``sizes``, extra header ``lines`` and ``payload`` after the header."""
+    header = ["NRRD0004", f"type: {kind}", "dimension: 3", f"sizes: {sizes}", f"endian: {endian}", *lines, "", ""]
     path = folder / "v.nrrd"
     path.write_bytes("\n".join(header).encode() + payload)
     return path
@@ -116,6 +116,9 @@ HOSTILE = [
     ("huge sizes", lambda t: attached_nrrd(t, ["encoding: raw"], sizes="100000 100000 100000"), "MAX_LOAD_BYTES"),
     ("negative byte skip", lambda t: attached_nrrd(t, ["encoding: raw", "byte skip: -7"], b"\0" * 256), "byte skip"),
     ("unknown encoding", lambda t: attached_nrrd(t, ["encoding: zstd"], b"\0" * 256), "encoding"),
+    ("block type", lambda t: attached_nrrd(t, ["encoding: raw", "block size: 4"], b"\0" * 256, kind="block"),
+     "not a numeric NRRD type"),
+    ("unknown endian", lambda t: attached_nrrd(t, ["encoding: raw"], b"\0" * 256, endian="middle"), "endian"),
     ("NaN space origin", lambda t: attached_nrrd(t, ["encoding: raw", "space dimension: 3",
                                                      "space origin: (nan,0,0)"], VOLUME.tobytes()), "origin"),
     # numpy files.

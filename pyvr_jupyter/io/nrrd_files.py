@@ -113,7 +113,7 @@ def _read_nrrd(nrrd, path: Path, volume_index=None):
     array (x fastest: ``array[x, y, z]``) and the header."""
     with open(path, "rb") as fh:
         header = _nrrd_call(nrrd.read_header, path, fh)
-        dtype = _nrrd_call(nrrd.reader._determine_datatype, path, header)
+        dtype = _nrrd_dtype(header, path)
         sizes = tuple(int(n) for n in _nrrd_call(header.__getitem__, path, "sizes"))
         one_of = sizes[_nrrd_list_axis(header, sizes)] if len(sizes) == 4 and not isinstance(volume_index, str) else 1
         size = _check_size(sizes, dtype, path, "sizes", keep=one_of)  # one volume of a series is returned
@@ -134,7 +134,7 @@ def _mapped_nrrd(nrrd, path: Path):
     its line and byte skips, in the file or a detached data file inside the header's folder)."""
     with open(path, "rb") as fh:
         header = _nrrd_call(nrrd.read_header, path, fh)
-        dtype = _nrrd_call(nrrd.reader._determine_datatype, path, header)
+        dtype = _nrrd_dtype(header, path)
         sizes = tuple(int(n) for n in _nrrd_call(header.__getitem__, path, "sizes"))
         if not sizes or min(sizes) <= 0:
             raise ValueError(f"{path.name}: sizes {sizes} has an empty or negative axis")
@@ -158,6 +158,36 @@ def _mapped_nrrd(nrrd, path: Path):
         raise ValueError(f"{path.name}: the data hold {max(0, length - max(offset, 0))} bytes from byte {offset} "
                          f"where the header's sizes need {size}")
     return np.memmap(data_path, dtype=dtype, mode="r", offset=offset, shape=sizes, order="F"), header
+
+
+#: The NRRD format's names of each type (its specification's list) and the numpy type it stores.
+_NRRD_TYPES = {name: code for code, names in (
+    ("i1", ("signed char", "int8", "int8_t")),
+    ("u1", ("uchar", "unsigned char", "uint8", "uint8_t")),
+    ("i2", ("short", "short int", "signed short", "signed short int", "int16", "int16_t")),
+    ("u2", ("ushort", "unsigned short", "unsigned short int", "uint16", "uint16_t")),
+    ("i4", ("int", "signed int", "int32", "int32_t")),
+    ("u4", ("uint", "unsigned int", "uint32", "uint32_t")),
+    ("i8", ("longlong", "long long", "long long int", "signed long long", "signed long long int", "int64", "int64_t")),
+    ("u8", ("ulonglong", "unsigned long long", "unsigned long long int", "uint64", "uint64_t")),
+    ("f4", ("float",)), ("f8", ("double",))) for name in names}
+
+
+def _nrrd_dtype(header: dict, path: Path) -> np.dtype:
+    """The numpy dtype of the header's ``type`` and ``endian`` (required for types of more than
+    one byte, except in text encodings), as the NRRD specification defines them."""
+    kind = str(header.get("type", "")).strip().lower()
+    if kind not in _NRRD_TYPES:
+        raise ValueError(f"{path.name} is not a readable NRRD file: type {header.get('type')!r} is not a numeric "
+                         f"NRRD type (one of {', '.join(sorted(_NRRD_TYPES))})")
+    dtype = np.dtype(_NRRD_TYPES[kind])
+    if dtype.itemsize == 1 or header.get("encoding") in ("ascii", "text", "txt", "ASCII"):
+        return dtype
+    endian = header.get("endian")
+    if endian not in ("little", "big"):
+        raise ValueError(f"{path.name} is not a readable NRRD file: endian must be 'little' or 'big' for "
+                         f"{kind} data, got {endian!r}")
+    return dtype.newbyteorder("<" if endian == "little" else ">")
 
 
 def _nrrd_call(function, path: Path, *args, **kwargs):
