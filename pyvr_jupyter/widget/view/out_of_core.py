@@ -147,10 +147,12 @@ class RegionStream:
         self._partials += 1
         self._on_ready()
 
-    def _fill_source(self):
-        """What fills a partial region's missing bricks: what is on screen (the last region read, else the base)."""
+    def _fill_source(self, plan):
+        """What fills the missing bricks of ``plan``'s partial region: what is on screen there (the
+        last region read where it covers ``plan``, as ``region`` draws it; else the base)."""
         with self._wake:
-            return self._ready[1] if self._ready is not None else self.base
+            ready = self._ready
+        return ready[1] if ready is not None and _covers(ready[0], plan, self.volume) else self.base
 
     def _superseded(self) -> bool:
         """Has a newer region been asked for (or the view closed) since this read began?"""
@@ -208,7 +210,7 @@ class _PartialRegion:
         spacing = np.asarray(level.spacing, dtype=float)
         origin = np.asarray(level.origin, dtype=float) + spacing * [box[0] for box in reversed(self._plan.box)]
         if not self._filled:
-            _fill_linear(assembled, missing, origin, spacing, self._stream._fill_source())
+            _fill_linear(assembled, missing, origin, spacing, self._stream._fill_source(self._plan))
             self._filled = True
         partial = value_grid_only(assembled.view())
         self._stream._show_partial(self._plan, LoadedVolume(partial, tuple(level.spacing), tuple(origin)))

@@ -20,6 +20,7 @@ from pyvr_jupyter.datasets import create_test_volume  # noqa: E402
 from pyvr_jupyter.io import LoadedVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
 from pyvr_jupyter.io import multiscale  # noqa: E402
+from pyvr_jupyter.io.multiscale import RegionPlan  # noqa: E402
 from pyvr_jupyter.io.bricks import ReadCancelled  # noqa: E402
 from pyvr_jupyter.widget.view import out_of_core  # noqa: E402
 from pyvr_jupyter.torch_renderer.volume_cache import shared_state  # noqa: E402
@@ -225,6 +226,29 @@ def test_missing_bricks_are_filled_by_interpolating_the_coarser_volume():
     for box in boxes:
         np.testing.assert_array_equal(target[box], expected[box])
     assert not target[0:4, 8:16].any()  # outside the boxes nothing is written
+
+
+def test_missing_bricks_are_filled_from_the_region_on_screen_only_where_it_covers_the_read(tmp_path, monkeypatch):
+    # a ramp along x: half A (x < 32) has been read and is on screen; the camera moves to half B
+    values = np.broadcast_to((100 + 20 * np.arange(64)).astype(np.uint16), (64, 64, 64)).copy()
+    volume = read_ome_zarr(save_ome_zarr(values, tmp_path / "ramp.ome.zarr", chunks=16, n_levels=3, progress=False))
+    monkeypatch.setattr(multiscale, "BASE_VOXELS", 16 ** 3)
+    for name in ("PARTIAL_AFTER", "PARTIAL_REMAINING", "PARTIAL_EVERY"):
+        monkeypatch.setattr(out_of_core, name, 0.0)
+    stream = out_of_core.RegionStream(volume, on_ready=lambda: None)
+    stream.close()  # its thread stops; the read below is driven here
+    stream._closed = False
+    half_a, half_b = RegionPlan(0, ((0, 64), (0, 64), (0, 32))), RegionPlan(0, ((0, 64), (0, 64), (32, 64)))
+    stream._ready, stream._ready_whole = (half_a, volume.read_region(half_a)), True
+    shown = []
+    stream._show_partial = lambda plan, loaded: shown.append(loaded.data.copy())
+    volume.cache.clear()
+    volume.read_region(half_b, None, None, out_of_core._PartialRegion(stream, half_b))
+    final = values[:, :, 32:]
+    missing = shown[0] != final
+    assert missing.any()
+    # the base interpolated (within a coarse voxel's step of the ramp), not A's last column stretched over B
+    assert np.abs(shown[0][missing].astype(int) - final[missing]).max() <= 80
 
 
 def test_a_partial_region_left_by_a_cancelled_read_is_read_again(slow_store):
