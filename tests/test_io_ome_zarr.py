@@ -166,6 +166,18 @@ def test_a_scan_too_big_for_memory_converts_to_ome_zarr_chunk_by_chunk(tmp_path,
         assert volume.spacing == pytest.approx(eager.spacing) and volume.origin == pytest.approx(eager.origin)
 
 
+def test_a_lazy_scan_pickles_as_its_files_name_not_its_bytes(tmp_path):
+    # a dask.distributed client ships the graph to its workers: each maps the file again
+    cloudpickle = pytest.importorskip("cloudpickle")
+    from pyvr_jupyter.io import load_volume
+
+    for path in _scan_files(tmp_path):  # views of the map with reversed and permuted axes
+        eager, lazy = load_volume(path), load_volume(path, lazy=True)
+        shipped = cloudpickle.dumps(lazy.data)
+        assert len(shipped) < 0.1 * eager.data.nbytes
+        np.testing.assert_array_equal(cloudpickle.loads(shipped).compute(), eager.data)
+
+
 def test_lazy_loading_refuses_what_cannot_be_read_in_parts(tmp_path):
     nibabel, nrrd = pytest.importorskip("nibabel"), pytest.importorskip("nrrd")
     from pyvr_jupyter.io import load_volume

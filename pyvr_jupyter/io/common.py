@@ -113,13 +113,33 @@ class _Chunks:
     """A memory-mapped array as dask reads it a chunk at a time: ``da.from_array`` copies whole
     any array that has a ``copy`` method (2 GiB of memory for a 2 GiB scan), and this has none;
     given no ``name``, it would also hash the object by pickling it, bytes and all (another 2 GiB),
-    hence ``name=False`` (a random name) where it is made."""
+    hence ``name=False`` (a random name) where it is made. Pickled (a dask.distributed client
+    ships the graph to its workers), it is the file's name and where the array lies in it, not
+    its bytes: a worker maps the file again."""
 
     def __init__(self, array: np.ndarray):
         self._array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
 
     def __getitem__(self, index) -> np.ndarray:
         return np.array(self._array[index])  # this chunk's bytes, read from the file
+
+    def __reduce__(self):
+        mapped = self._array
+        while isinstance(mapped.base, np.ndarray):  # the memmap that maps the file (views keep it as base)
+            mapped = mapped.base
+        if not isinstance(mapped, np.memmap) or mapped.filename is None:
+            return _Chunks, (np.array(self._array),)  # not a file's map: its bytes
+        order = "F" if mapped.flags.f_contiguous and not mapped.flags.c_contiguous else "C"
+        start = self._array.__array_interface__["data"][0] - mapped.__array_interface__["data"][0]
+        return _remapped_chunks, (mapped.filename, mapped.dtype, mapped.offset, mapped.shape, order, start,
+                                  self._array.shape, self._array.strides)
+
+
+def _remapped_chunks(filename, dtype, offset, shape, order, start, view_shape, view_strides) -> _Chunks:
+    """A pickled ``_Chunks``: the file mapped again (read-only), the same view of it."""
+    mapped = np.memmap(filename, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+    memory = mapped.reshape(-1, order="A").view(np.uint8)  # the map's bytes in file order (no copy)
+    return _Chunks(np.ndarray(view_shape, dtype, buffer=memory, offset=start, strides=view_strides))
 
 
 def _finish_lazy(xyz: np.ndarray, spacing, origin, path: Path, scale=None, chunks: int = 64) -> LoadedVolume:
