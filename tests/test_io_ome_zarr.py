@@ -166,6 +166,58 @@ def test_a_scan_too_big_for_memory_converts_to_ome_zarr_chunk_by_chunk(tmp_path,
         assert volume.spacing == pytest.approx(eager.spacing) and volume.origin == pytest.approx(eager.origin)
 
 
+def test_a_file_too_large_to_load_says_how_to_view_it_out_of_core_only_where_that_works(tmp_path, monkeypatch):
+    nibabel, nrrd = pytest.importorskip("nibabel"), pytest.importorskip("nrrd")
+    from pyvr_jupyter.io import common, load_labels, load_volume
+
+    values = np.ones((8, 9, 10), np.int16)
+    nibabel.save(nibabel.Nifti1Image(values, np.eye(4)), tmp_path / "scan.nii")
+    nibabel.save(nibabel.Nifti1Image(values, np.eye(4)), tmp_path / "scan.nii.gz")
+    nrrd.write(str(tmp_path / "scan.nrrd"), values, {"encoding": "gzip"})
+    nibabel.save(nibabel.Nifti1Image(np.ones((8, 9, 10, 3), np.int16), np.eye(4)), tmp_path / "series.nii")
+    np.save(tmp_path / "scan.npy", values)
+    monkeypatch.setattr(common, "MAX_LOAD_BYTES", 500)
+    advice = r"MAX_LOAD_BYTES \(500\); to view it out of core"
+    with pytest.raises(ValueError, match=advice + r".*load_volume\(path, lazy=True\)"):
+        load_volume(tmp_path / "scan.nii")
+    with pytest.raises(ValueError, match=advice + r", decompress it \(gunzip scan.nii.gz\)"):
+        load_volume(tmp_path / "scan.nii.gz")
+    with pytest.raises(ValueError, match=advice + r".*raw NRRD data"):
+        load_volume(tmp_path / "scan.nrrd")
+    for where, call in (("a numpy file", lambda: load_volume(tmp_path / "scan.npy")),
+                        ("a whole series", lambda: load_volume(tmp_path / "series.nii", "all")),
+                        ("a label map", lambda: load_labels(tmp_path / "scan.nii"))):
+        with pytest.raises(ValueError, match=r"MAX_LOAD_BYTES \(500\)$"):  # lazy=True cannot read these
+            call()
+
+
+@pytest.mark.parametrize("skips, data, match", [
+    ("", 4, "larger than the header's sizes allow"),  # 4 bytes more than the sizes
+    ("line skip: -3\n", 0, "line skip -3 or byte skip 0 out of range"),
+    ("byte skip: -5\n", 0, "line skip 0 or byte skip -5 out of range"),
+    ("", -4, "the data hold"),
+])
+def test_lazy_and_eager_loads_refuse_the_same_bad_nrrd_headers(tmp_path, skips, data, match):
+    from pyvr_jupyter.io import load_volume
+
+    (tmp_path / "v.raw").write_bytes(bytes(5 * 6 * 7 * 2 + data))
+    (tmp_path / "v.nhdr").write_text("NRRD0004\ntype: int16\ndimension: 3\nsizes: 5 6 7\nencoding: raw\n"
+                                     f"endian: little\n{skips}data file: v.raw\n")
+    for lazy in (False, True):
+        with pytest.raises(ValueError, match=match):
+            load_volume(tmp_path / "v.nhdr", lazy=lazy)
+
+
+def test_lazy_loading_is_refused_for_a_whole_series_not_ignored(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    from pyvr_jupyter.io import load_volume
+
+    nibabel.save(nibabel.Nifti1Image(np.ones((8, 9, 10, 3), np.float32), np.eye(4)), tmp_path / "series.nii")
+    with pytest.raises(ValueError, match="lazy=True reads one volume.*volume_index='all'"):
+        load_volume(tmp_path / "series.nii", "all", lazy=True)
+    assert load_volume(tmp_path / "series.nii", 2, lazy=True).data.shape == (10, 9, 8)  # one volume of it
+
+
 def test_a_lazy_scan_pickles_as_its_files_name_not_its_bytes(tmp_path):
     # a dask.distributed client ships the graph to its workers: each maps the file again
     cloudpickle = pytest.importorskip("cloudpickle")

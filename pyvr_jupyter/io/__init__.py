@@ -157,19 +157,32 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         raise ValueError(f"unsupported file type {path.name!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
+    if lazy and (suffix not in (".nii", ".nii.gz", ".nrrd", ".nhdr") or isinstance(volume_index, str)):
+        raise ValueError(f"lazy=True reads one volume of an uncompressed NIfTI (.nii) or a raw NRRD, "
+                         f"not {path.name!r} with volume_index={volume_index!r}")
     try:
         if isinstance(volume_index, str) and volume_index == "all":
             loaded = _reader(suffix)(path, "all", reorient)
             return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix))
-        if lazy:
-            if suffix not in (".nii", ".nii.gz", ".nrrd", ".nhdr") or isinstance(volume_index, str):
-                raise ValueError(f"lazy=True reads one volume of an uncompressed NIfTI (.nii) or a raw NRRD, "
-                                 f"not {path.name!r} with volume_index={volume_index!r}")
-            return _reader(suffix)(path, volume_index, reorient, lazy=True)
-        return _reader(suffix)(path, volume_index, reorient)
+        return _reader(suffix)(path, volume_index, reorient, lazy=True) if lazy else _reader(suffix)(
+            path, volume_index, reorient)
+    except common.TooLargeToLoad as err:
+        raise common.TooLargeToLoad(err.message, _out_of_core_hint(path, suffix, volume_index)) from None
     except MemoryError:  # within MAX_LOAD_BYTES, but more than this machine had free
         raise ValueError(f"{path.name}: not enough memory to load it (MAX_LOAD_BYTES, {common.MAX_LOAD_BYTES} "
                          "bytes, bounds what a loader may use; this machine had less free)") from None
+
+
+def _out_of_core_hint(path: Path, suffix: str, volume_index) -> str:
+    """How to view a file too large to load, where ``load_volume(lazy=True)`` can read it."""
+    if isinstance(volume_index, str) or suffix not in (".nii", ".nii.gz", ".nrrd", ".nhdr"):
+        return ""
+    convert = "convert it chunk by chunk: save_ome_zarr(load_volume(path, lazy=True), 'volume.ome.zarr')"
+    if suffix == ".nii.gz":
+        return f"; to view it out of core, decompress it (gunzip {path.name}), then {convert} with the .nii"
+    if suffix in (".nrrd", ".nhdr"):
+        return f"; to view it out of core, {convert} (raw NRRD data; save compressed data raw first)"
+    return f"; to view it out of core, {convert}"
 
 
 def load_labels(path, like: LoadedVolume | None = None, reorient: bool = True, *, volume_index=None,
@@ -193,7 +206,10 @@ def load_labels(path, like: LoadedVolume | None = None, reorient: bool = True, *
         >>> labels.ids.tolist(), labels.names[1]
         ([0, 1, 2], 'cells')
     """
-    loaded = load_volume(path, volume_index=volume_index, reorient=reorient)
+    try:
+        loaded = load_volume(path, volume_index=volume_index, reorient=reorient)
+    except common.TooLargeToLoad as err:  # a label map is drawn from memory: converting it would not help
+        raise common.TooLargeToLoad(err.message) from None
     return label_map_of(loaded, path, like, **label_map_options)
 
 

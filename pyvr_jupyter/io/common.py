@@ -234,6 +234,15 @@ def _three_numbers(value, path: Path, field: str) -> tuple[float, float, float]:
     return tuple(float(v) for v in values)
 
 
+class TooLargeToLoad(ValueError):
+    """A file whose array would need more than ``MAX_LOAD_BYTES`` to load (``_check_size``);
+    ``load_volume`` adds a ``hint``, how to view it out of core, where its format allows."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message + hint)
+        self.message = message
+
+
 def _check_size(shape, dtype, path: Path, field: str, available: int | None = None, keep: int = 1) -> int:
     """Bytes an array of ``shape`` and ``dtype`` takes as stored; ValueError when it is empty,
     more than the ``available`` bytes the file holds for it, or when loading it would need more
@@ -247,10 +256,9 @@ def _check_size(shape, dtype, path: Path, field: str, available: int | None = No
     size = count * dtype.itemsize
     returned = count // max(1, keep) * output_dtype(dtype).itemsize if dtype.kind in "iuf" else 0
     if size + returned > MAX_LOAD_BYTES:  # looked up at call time: tests and users may lower it
-        raise ValueError(f"{path.name}: {field} {shape} of {dtype} needs {size + returned} bytes of memory to load "
-                         f"({size} as stored, {returned} as {output_dtype(dtype)}), more than MAX_LOAD_BYTES "
-                         f"({MAX_LOAD_BYTES}); to view it out of core, convert it chunk by chunk: "
-                         "save_ome_zarr(load_volume(path, lazy=True), 'volume.ome.zarr')")
+        raise TooLargeToLoad(f"{path.name}: {field} {shape} of {dtype} needs {size + returned} bytes of memory to "
+                             f"load ({size} as stored, {returned} as {output_dtype(dtype)}), more than "
+                             f"MAX_LOAD_BYTES ({MAX_LOAD_BYTES})")
     if available is not None and size > available:
         raise ValueError(f"{path.name}: {field} {shape} needs {size} bytes but the file holds {available}")
     return size

@@ -145,18 +145,19 @@ def _mapped_nrrd(nrrd, path: Path):
         data_path = path if data_file is None else _detached_data_path(path, data_file)
         start = fh.tell() if data_file is None else 0
     size = int(np.prod(sizes, dtype=object)) * dtype.itemsize
-    line_skip = int(header.get("line skip", header.get("lineskip", 0)))
-    byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
+    line_skip, byte_skip = _skips(header, path)
     with open(data_path, "rb") as fh:
         fh.seek(start)
-        for _ in range(max(0, line_skip)):
+        for _ in range(line_skip):
             fh.readline(_CHUNK)
         data_start = fh.tell()
         length = fh.seek(0, os.SEEK_END)
     offset = length - size if byte_skip == -1 else data_start + byte_skip
-    if byte_skip < -1 or offset < 0 or offset + size > length:
+    if offset < 0 or offset + size > length:
         raise ValueError(f"{path.name}: the data hold {max(0, length - max(offset, 0))} bytes from byte {offset} "
                          f"where the header's sizes need {size}")
+    if offset + size < length:  # as the eager read finds
+        raise ValueError(f"{path.name}: the data are larger than the header's sizes allow ({size} bytes)")
     return np.memmap(data_path, dtype=dtype, mode="r", offset=offset, shape=sizes, order="F"), header
 
 
@@ -212,14 +213,24 @@ def _detached_data_path(header_path: Path, data_file: str) -> Path:
     return resolved
 
 
+def _skips(header: dict, path: Path) -> tuple[int, int]:
+    """The header's (line skip, byte skip), checked: lines ≥ 0; bytes −1 (the data end the file) to
+    ``MAX_LOAD_BYTES``."""
+    try:
+        line_skip = int(header.get("line skip", header.get("lineskip", 0)))
+        byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{path.name}: line skip or byte skip is not a whole number") from None
+    if line_skip < 0 or not -1 <= byte_skip <= common.MAX_LOAD_BYTES:
+        raise ValueError(f"{path.name}: line skip {line_skip} or byte skip {byte_skip} out of range")
+    return line_skip, byte_skip
+
+
 def _nrrd_payload(fh, header: dict, dtype: np.dtype, size: int, path: Path):
     """The data: a uint8 array of exactly ``size`` bytes, the header's (raw, gzip, bzip2;
     decompressed), or the text of ASCII data; never more than the header's sizes allow."""
     encoding = _nrrd_call(header.__getitem__, path, "encoding")
-    line_skip = int(header.get("line skip", header.get("lineskip", 0)))
-    byte_skip = int(header.get("byte skip", header.get("byteskip", 0)))
-    if line_skip < 0 or not -1 <= byte_skip <= common.MAX_LOAD_BYTES:
-        raise ValueError(f"{path.name}: line skip {line_skip} or byte skip {byte_skip} out of range")
+    line_skip, byte_skip = _skips(header, path)
     if encoding not in _NRRD_ASCII and encoding not in _NRRD_COMPRESSED and encoding != "raw":
         raise ValueError(f"{path.name}: unsupported encoding {encoding!r}")
     for _ in range(line_skip):
