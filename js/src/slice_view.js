@@ -108,16 +108,20 @@ const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0)
 
 /**
  * How many decimals world coordinates of ``geometry`` need: enough to write its voxels' centres
- * and its pixels' steps exactly (spacing 0.25 → 2, 0.5 → 1, whole millimetres → 0), at most 3;
+ * and its pixels' steps exactly (spacing 0.25 → 2, 0.5 → 1, whole millimetres → 0), at most 3 (or what
+ * steps under 0.001 need to tell neighbours apart);
  * one count for a slice, so its coordinates read alike (128.50, 44.50, never 128.5 beside 44.50).
  */
 export function coordinateDecimals(geometry) {
-  const steps = [geometry.pitch, ...(geometry.spacing || []), ...(geometry.origin || [])];
+  const strides = [geometry.pitch, ...(geometry.spacing || [])].filter((x) => Number.isFinite(x) && x !== 0);
+  // Enough for neighbouring voxels and pixels to differ (microscopy in mm: 0.0004 → 4); strides only,
+  // since an origin may be anything (its float noise, 1e-9, is within the tolerance below anyway).
+  const cap = Math.min(12, Math.max(3, ...strides.map((x) => Math.ceil(-Math.log10(Math.abs(x))) + 1)));
   let decimals = 0;
-  for (const step of steps) {
+  for (const step of [...strides, ...(geometry.origin || [])]) {
     if (!Number.isFinite(step)) continue;
     let d = 0;
-    while (d < 3 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * Math.max(1, Math.abs(step * 10 ** d))) d++;
+    while (d < cap && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * Math.max(1, Math.abs(step * 10 ** d))) d++;
     decimals = Math.max(decimals, d);
   }
   return decimals;

@@ -254,4 +254,9 @@ test("coordinates get the decimals their voxels and pixels need, one count per s
   assert.equal(coordinateDecimals({ pitch: 2, spacing: [2, 2, 4], origin: [0.25, 0.25, 0.5] }), 2);
   assert.equal(coordinateDecimals({ pitch: 1 / 3, spacing: [1, 1, 1], origin: [0, 0, 0] }), 3); // at most 3
   assert.equal(coordinateDecimals({ pitch: 0.5 }), 1); // older geometry without spacing and origin
+  // microscopy in millimetres: neighbouring slices 0.0004 apart print apart
+  const fine = { pitch: 0.0004, spacing: [0.0004, 0.0004, 0.0004], origin: [0, 0, 0] };
+  const positions = [4, 5, 6, 7].map((i) => (i * 0.0004).toFixed(coordinateDecimals(fine)));
+  assert.equal(new Set(positions).size, 4);
+  assert.equal(coordinateDecimals({ pitch: 1, spacing: [1, 1, 1], origin: [1e-9, 0, 0] }), 0); // float noise: none
 });
