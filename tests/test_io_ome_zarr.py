@@ -249,6 +249,14 @@ def test_lazy_loading_refuses_what_cannot_be_read_in_parts(tmp_path):
     lazy = load_volume(tmp_path / "nan.nii", lazy=True)
     with pytest.raises(ValueError, match="nan.nii contains NaN"):
         lazy.data.compute()
+    bars = []
+    make_bar = ome_zarr_writer._progress_bar
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ome_zarr_writer, "_progress_bar", lambda progress, total: bars.append(make_bar(True, total))
+                      or bars[-1])
+        with pytest.raises(ValueError, match="nan.nii contains NaN"):  # found while converting: nothing is left
+            save_ome_zarr(lazy, tmp_path / "nan.ome.zarr", chunks=8, n_levels=1)
+    assert not (tmp_path / "nan.ome.zarr").exists() and bars[0].disable  # and the bar is closed
     raw = (tmp_path / "short.nrrd")  # a header promising more data than the file holds
     nrrd.write(str(raw), values, {"encoding": "raw"})
     raw.write_bytes(raw.read_bytes()[:-100])

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -90,22 +91,27 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     source = source.rechunk(chunks)
     datasets, scale, translation = [], np.array(spacing[::-1]), np.array(origin[::-1])  # (z, y, x)
     bar = _progress_bar(progress, sum(_chunk_count(volume.shape, chunks, k) for k in range(n_levels)))
-    for k in range(n_levels):
-        extra = {"dimension_names": ["z", "y", "x"]} if version == "0.5" else {}
-        target = group.create_array(str(k), shape=source.shape, dtype=dtype, chunks=(chunks,) * 3, **extra)
-        _store(source, target, bar)
-        datasets.append({"path": str(k), "coordinateTransformations": [
-            {"type": "scale", "scale": scale.tolist()}, {"type": "translation", "translation": translation.tolist()}]})
-        if k + 1 < n_levels:
-            written = da.from_zarr(target)
-            # float32 holds the sum of 8 values of up to 16 bits exactly (and halves the work of float64)
-            exact = dtype.itemsize <= 2 or dtype == np.float32
-            source = da.coarsen(np.sum, written.astype(np.float32 if exact else np.float64), {0: 2, 1: 2, 2: 2},
-                                trim_excess=True) * 0.125
-            source = (source.round() if dtype.kind in "ui" else source).astype(dtype).rechunk(chunks)
-            translation, scale = translation + scale / 2, scale * 2
-    if bar is not None:
-        bar.close()
+    try:
+        for k in range(n_levels):
+            extra = {"dimension_names": ["z", "y", "x"]} if version == "0.5" else {}
+            target = group.create_array(str(k), shape=source.shape, dtype=dtype, chunks=(chunks,) * 3, **extra)
+            _store(source, target, bar)
+            datasets.append({"path": str(k), "coordinateTransformations": [
+                {"type": "scale", "scale": scale.tolist()}, {"type": "translation", "translation": translation.tolist()}]})
+            if k + 1 < n_levels:
+                written = da.from_zarr(target)
+                # float32 holds the sum of 8 values of up to 16 bits exactly (and halves the work of float64)
+                exact = dtype.itemsize <= 2 or dtype == np.float32
+                source = da.coarsen(np.sum, written.astype(np.float32 if exact else np.float64), {0: 2, 1: 2, 2: 2},
+                                    trim_excess=True) * 0.125
+                source = (source.round() if dtype.kind in "ui" else source).astype(dtype).rechunk(chunks)
+                translation, scale = translation + scale / 2, scale * 2
+    except BaseException:  # a NaN found in a lazy scan's chunk, an interrupt: no half-written store is left
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
     axes = [{"name": axis, "type": "space", "unit": unit} for axis in "zyx"]
     multiscale = {"axes": axes, "datasets": datasets, "name": name or path.name, "type": "mean (2x2x2, dask.array.coarsen)"}
     if version == "0.5":
