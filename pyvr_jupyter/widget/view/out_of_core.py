@@ -45,6 +45,8 @@ LADDER_BYTES = 32 << 20
 PARTIAL_AFTER = 1.0
 PARTIAL_REMAINING = 2.0
 PARTIAL_EVERY = 2.0
+#: A missing brick is filled a slab of at most this many voxels at a time (``_slabs``).
+FILL_SLAB_VOXELS = 1 << 22
 
 
 def is_multiscale(volume) -> bool:
@@ -217,6 +219,18 @@ class _PartialRegion:
         self._next = time.monotonic() + PARTIAL_EVERY
 
 
+def _slabs(boxes: list, shape) -> list:
+    """``boxes`` (z, y, x slices of an array of ``shape``) cut along z into slabs of at most
+    ``FILL_SLAB_VOXELS``: the fill's float32 temporaries stay near 4× that (a store's 256³ chunk
+    would take 256 MB at once)."""
+    slabs = []
+    for z, y, x in boxes:
+        (z0, z1, _), (y0, y1, _), (x0, x1, _) = z.indices(shape[0]), y.indices(shape[1]), x.indices(shape[2])
+        step = max(1, FILL_SLAB_VOXELS // max(1, (y1 - y0) * (x1 - x0)))
+        slabs += [(slice(start, min(start + step, z1)), y, x) for start in range(z0, z1, step)]
+    return slabs
+
+
 def _fill_linear(target: np.ndarray, boxes: list, origin, spacing, source) -> None:
     """Fill ``boxes`` (z, y, x slices) of ``target`` (voxel [0, 0, 0] at world ``origin``, voxels of
     ``spacing``, both x, y, z) from ``source`` (a ``LoadedVolume``), interpolated linearly one axis
@@ -228,7 +242,7 @@ def _fill_linear(target: np.ndarray, boxes: list, origin, spacing, source) -> No
         where = np.clip(where, 0.0, source.data.shape[2 - a] - 1.0)
         below = np.minimum(where.astype(np.intp), max(source.data.shape[2 - a] - 2, 0))
         along.append((below, (where - below).astype(np.float32)))
-    for box in boxes:
+    for box in _slabs(boxes, target.shape):
         parts = [(below[part], weight[part]) for (below, weight), part in zip(along, box)]
         block = source.data[tuple(slice(b[0], min(b[-1] + 2, n)) for (b, _), n in zip(parts, source.data.shape))]
         block = block.astype(np.float32)

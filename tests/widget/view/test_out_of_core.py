@@ -214,12 +214,15 @@ def test_a_read_is_shown_half_done_only_when_its_pace_says_it_has_long_to_go(mon
     assert not progress.due(done=10, total=40)  # a newer region is wanted: never shown
 
 
-def test_missing_bricks_are_filled_by_interpolating_the_coarser_volume():
+@pytest.mark.parametrize("slab_voxels", [1 << 22, 50])  # whole boxes, or a few planes at a time
+def test_missing_bricks_are_filled_by_interpolating_the_coarser_volume(monkeypatch, slab_voxels):
     # a linear ramp is its own linear interpolant: the fill is exact wherever it lies inside the source
+    monkeypatch.setattr(out_of_core, "FILL_SLAB_VOXELS", slab_voxels)
     z, y, x = np.meshgrid(np.arange(8.0), np.arange(10.0), np.arange(12.0), indexing="ij")
     source = LoadedVolume((100 + 10 * x + 3 * y + 7 * z).astype(np.uint16), (2.0, 2.0, 2.0), (0.5, 0.5, 0.5))
     target = np.zeros((12, 16, 20), np.uint16)  # voxels of 1 from (2, 3, 1): inside the source's span
     boxes = [(slice(0, 12), slice(0, 8), slice(0, 20)), (slice(4, 8), slice(8, 16), slice(5, 15))]
+    assert len(out_of_core._slabs(boxes, target.shape)) == (2 if slab_voxels > 1000 else 12 + 4)
     out_of_core._fill_linear(target, boxes, np.array([2.0, 3.0, 1.0]), np.array([1.0, 1.0, 1.0]), source)
     zz, yy, xx = np.meshgrid(np.arange(12.0), np.arange(16.0), np.arange(20.0), indexing="ij")
     expected = np.rint(100 + 10 * (2 + xx - 0.5) / 2 + 3 * (3 + yy - 0.5) / 2 + 7 * (1 + zz - 0.5) / 2)
