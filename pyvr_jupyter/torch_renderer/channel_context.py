@@ -154,18 +154,20 @@ def skip_empty_blocks(context, states, level: int, spacing) -> bool:
     set: channel c can be opaque in the block; ``_channel_bit``): a block with no bit set is
     skipped, and the fused kernel reads only the channels whose bit is set. False when no
     channel can be opaque anywhere."""
-    occupied, boxes = None, []
+    occupied, reach, boxes = None, None, []
     for index, (state, channel) in enumerate(zip(states, context.channels)):
         chosen = state.level(level)
-        box, blocks = chosen.empty_space(channel.vmin, channel.vmax, channel.opacity, context.box, spacing)
+        box, blocks, blocks_reach = chosen.empty_space(channel.vmin, channel.vmax, channel.opacity, context.box,
+                                                       spacing)
         if box is not None:
             boxes.append(box)
             bits = blocks * _channel_bit(index)  # blocks: 0 or 1
             occupied = bits if occupied is None else occupied | bits
+            reach = blocks_reach if reach is None else torch.minimum(reach, blocks_reach)  # to any channel's blocks
             context.block_size = chosen.block_size
     if not boxes:
         return False
-    context.occupied, context.spacing = occupied, spacing.to(context.box.minimum)
+    context.occupied, context.occupied_reach, context.spacing = occupied, reach, spacing.to(context.box.minimum)
     context.clip_box = VolumeBox(torch.stack([b.minimum for b in boxes]).amin(0),
                                  torch.stack([b.maximum for b in boxes]).amax(0))
     return True

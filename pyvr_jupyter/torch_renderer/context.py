@@ -80,6 +80,7 @@ class RenderContext:
     samples_taken: int = 0
     clip_box: VolumeBox | None = None  # rays are clipped to this (default: ``box``)
     occupied: torch.Tensor | None = None  # (nz + 2, ny + 2, nx + 2) uint8 blocks that can have opacity, padded
+    occupied_reach: torch.Tensor | None = None  # like ``occupied``: how far the empty blocks around reach (block_reach)
     block_size: int = 0  # voxels per side of those blocks
     spacing: torch.Tensor | None = None
     user_box: VolumeBox | None = None  # the user's clip box, inside ``box``
@@ -130,7 +131,8 @@ class RenderContext:
                 STRATEGIES[self.compositing].family != EMISSION_ABSORPTION:
             return True
         self.block_size = level.block_size
-        self.clip_box, self.occupied = level.empty_space(self.vmin, self.vmax, self.opacity, self.box, spacing)
+        self.clip_box, self.occupied, self.occupied_reach = level.empty_space(self.vmin, self.vmax, self.opacity,
+                                                                              self.box, spacing)
         self.spacing = spacing.to(self.box.minimum)
         return self.clip_box is not None
 

@@ -29,7 +29,8 @@ import xxhash
 
 from ._checks import as_volume_tensor, check_value_range, check_volume_array, check_volume_size
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
-from .stages.empty_space import block_min_max, occupied_blocks, occupied_box, pad_blocks, skip_block_size
+from .stages.empty_space import (block_min_max, block_reach, occupied_blocks, occupied_box, pad_blocks,
+                                 skip_block_size)
 from .stages.piecewise_linear import KnotTable
 from .stages.raysampling import VolumeBox
 from .stages.volume_sampling import pack_grid
@@ -154,10 +155,11 @@ class VolumeLevel:
         return skip_block_size(self.shape)
 
     def empty_space(self, vmin: float, vmax: float, opacity: KnotTable | None, box: VolumeBox,
-                    spacing: torch.Tensor) -> tuple[VolumeBox | None, torch.Tensor]:
-        """``(clip_box, padded)`` for empty-space skipping at this value range and opacity table:
-        the world box around the blocks that can have opacity (None: nothing can) and the padded
-        uint8 block grid (``pad_blocks``); ``spacing`` is this level's voxel size. The last answer
+                    spacing: torch.Tensor) -> tuple[VolumeBox | None, torch.Tensor, torch.Tensor]:
+        """``(clip_box, padded, reach)`` for empty-space skipping at this value range and opacity
+        table: the world box around the blocks that can have opacity (None: nothing can), the
+        padded uint8 block grid (``pad_blocks``) and how far the fused kernels may jump from each
+        empty block (``block_reach``); ``spacing`` is this level's voxel size. The last answer
         is kept: orbiting renders with the same ones, so a frame pays nothing for them."""
         key = (vmin, vmax, None if opacity is None else opacity.key(), tuple(box.minimum.tolist()),
                tuple(spacing.tolist()))
@@ -170,7 +172,8 @@ class VolumeLevel:
                 span = vmax - vmin
                 occupied = occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity)
                 clip_box = occupied_box(occupied, self.block_size, box, spacing.to(box.minimum))
-                self._occupancy = (key, (clip_box, pad_blocks(occupied)))
+                padded = pad_blocks(occupied)
+                self._occupancy = (key, (clip_box, padded, block_reach(padded)))
             return self._occupancy[1]
 
     def nbytes(self) -> dict:

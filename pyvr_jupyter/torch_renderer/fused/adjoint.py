@@ -86,7 +86,7 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, _opacity_clear_below, light_model, light, light_direction, _mode, inv_unit_distance, _termination,
-     _termination_every, occupied, block_scale, _label_rows, _label_scale, _label_table, _label_iso) = args  # labels: not covered (autograd.covers)
+     _termination_every, occupied, reach, block_scale, _label_rows, _label_scale, _label_table, _label_iso) = args  # labels: not covered (autograd.covers)
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
@@ -120,7 +120,7 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
             # 2. Empty space (only while neither the volume nor the opacity TF is learnt), as march_tile skips it.
             if skipping:
                 next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale,
-                                          occupied)
+                                          occupied, reach)
                 if next_k != k:
                     k = next_k
                     continue

@@ -64,6 +64,7 @@ class KernelArgs(NamedTuple):
     termination_every: int  # ... checked every this many samples
     # Empty space: (p − box_min)·block_scale are block coordinates.
     occupied: np.ndarray  # (nz + 2, ny + 2, nx + 2) uint8 padded blocks (empty_space.pad_blocks), or (0, 0, 0)
+    reach: np.ndarray  # like ``occupied``, uint8: an empty block's cube of empty blocks (empty_space.block_reach), or (0, 0, 0)
     block_scale: np.ndarray  # (3,)
     # Labels (stages/labels.py): (p − box_min)·label_scale are the label grid's voxel coordinates.
     label_rows: np.ndarray  # (D, H, W) uint16 table rows, or (0, 0, 0) for none
@@ -143,9 +144,11 @@ def kernel_args(context, grid=None) -> KernelArgs:
     light = np.array([0.0, 0.0, 0.0, 1.0]) if lighting is None else np.array(
         [float(lighting.ambient), float(lighting.diffuse), float(lighting.specular), float(lighting.shininess)])
     direction = np.ones(3) if lighting is None else _float64(lighting.light_direction)[0]
-    occupied, block_scale = np.zeros((0, 0, 0), dtype=np.uint8), np.ones(3)
+    occupied, reach, block_scale = np.zeros((0, 0, 0), dtype=np.uint8), np.zeros((0, 0, 0), dtype=np.uint8), np.ones(3)
     if context.occupied is not None:
         occupied = as_numpy(context.occupied, np.uint8)
+        if context.occupied_reach is not None:
+            reach = as_numpy(context.occupied_reach, np.uint8)
         block_scale = 1.0 / (_float64(context.spacing)[0] * context.block_size)
     fov = context.camera.fov
     tan_half = math.tan(math.radians(float(fov.detach()) if isinstance(fov, torch.Tensor) else float(fov)) / 2)
@@ -175,7 +178,7 @@ def kernel_args(context, grid=None) -> KernelArgs:
         opacity_clear_below=clear_below(context.opacity, dtype), light_model=light_model, light=light, light_direction=direction / np.linalg.norm(direction),
         mode=int(strategy.kernel_code), inv_unit_distance=1.0 / context.unit_distance,
         termination=float(strategy.termination[0]), termination_every=int(strategy.termination[1]),
-        occupied=occupied, block_scale=block_scale,
+        occupied=occupied, reach=reach, block_scale=block_scale,
         label_rows=label_rows, label_scale=label_scale, label_table=label_table,
         label_iso=context.labels is not None and context.label_mode == "iso")
 
@@ -193,5 +196,5 @@ def tiny_args(dtype: np.dtype) -> KernelArgs:
         color_positions=knots, color_values=np.zeros((2, 3), dtype=dtype), color_uniform=True, use_opacity=True,
         use_color=True, opacity_clear_below=0.0, light_model=HEADLIGHT, light=np.ones(4), light_direction=np.ones(3), mode=0,
         inv_unit_distance=1.0, termination=1e-6, termination_every=1, occupied=np.zeros((0, 0, 0), dtype=np.uint8),
-        block_scale=np.ones(3), label_rows=np.zeros((0, 0, 0), dtype=np.uint16), label_scale=np.ones(3),
+        reach=np.zeros((0, 0, 0), dtype=np.uint8), block_scale=np.ones(3), label_rows=np.zeros((0, 0, 0), dtype=np.uint16), label_scale=np.ones(3),
         label_table=np.zeros((1, 6)), label_iso=False)

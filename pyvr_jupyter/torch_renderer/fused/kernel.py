@@ -76,7 +76,7 @@ def march_rays(args, first_pixel, first, last, out, samples):
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, opacity_clear_below, light_model, light, light_direction, mode, inv_unit_distance, termination,
-     termination_every, occupied, block_scale, label_rows, label_scale, label_table, label_iso) = args
+     termination_every, occupied, reach, block_scale, label_rows, label_scale, label_table, label_iso) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
     skipping = occupied.shape[0] > 0
     labelled = label_rows.shape[0] > 0
@@ -106,7 +106,7 @@ def march_rays(args, first_pixel, first, last, out, samples):
                 # 3. Empty space: jump to the first sample past this block's exit.
                 if skipping:
                     next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min,
-                                              block_scale, occupied)
+                                              block_scale, occupied, reach)
                     if next_k != k:
                         k = next_k
                         continue

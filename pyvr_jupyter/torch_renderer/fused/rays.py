@@ -96,16 +96,19 @@ def block_index(px, py, pz, box_min, block_scale, occupied):
 
 
 @njit(inline="always", fastmath=True)
-def skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied):
+def skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied, reach):
     """The index of the next sample to take: ``k`` itself when the sample at (px, py, pz) lies in
-    an occupied block, else the first sample past the empty block's exit. ``occupied`` is the
-    padded block grid (``empty_space.pad_blocks``)."""
+    an occupied block, else the first sample past the exit of the cube of empty blocks around
+    it: ``reach`` r (``empty_space.block_reach``; 1, the block alone, when ``reach`` is (0, 0, 0))
+    says the blocks within r − 1 of this one are empty. The samples skipped are those a jump per
+    block would skip, in fewer jumps. ``occupied`` is the padded block grid (``empty_space.pad_blocks``)."""
     bz, by, bx = block_index(px, py, pz, box_min, block_scale, occupied)
     if occupied[bz, by, bx] != 0:
         return k
+    r = float(reach[bz, by, bx]) if reach.shape[0] > 0 else 1.0
     t_exit = 1e300
     for axis, p, d, b in ((0, px, dx, bx), (1, py, dy, by), (2, pz, dz, bz)):
         if d != 0.0:
-            face = box_min[axis] + (b - 1 + (1.0 if d > 0 else 0.0)) / block_scale[axis]
+            face = box_min[axis] + (b - 1 + (r if d > 0 else 1.0 - r)) / block_scale[axis]
             t_exit = min(t_exit, t_mid + (face - p) / d)
     return max(k + 1, int(math.ceil((t_exit - t0) / step - 0.5 - 1e-3)))
