@@ -225,6 +225,48 @@ def test_xray_is_the_beer_lambert_absorption_of_the_path(backend):
     assert_close(rgba[1, 1], torch.tensor([absorbed, absorbed, absorbed, 1.0]), atol=1e-5)
 
 
+def test_empty_space_is_left_in_one_jump_per_cube_of_empty_blocks():
+    from pyvr_jupyter.torch_renderer.fused.rays import skip_empty_block
+    from pyvr_jupyter.torch_renderer.stages.empty_space import block_reach
+
+    # blocks of 4 world units from 0, padded; one occupied block (x block 9) on the ray's row
+    occupied = torch.zeros(12, 12, 12, dtype=torch.uint8)
+    occupied[3, 3, 10] = 1  # padded index: real block (2, 2, 9)
+    reach = block_reach(occupied).numpy()
+    box_min, block_scale, step = np.zeros(3), np.full(3, 0.25), 0.5
+    y = z = 10.0  # in real block 2 along y and z
+    for x0 in (1.0, 20.0, 30.0):  # 9, 5 and 3 blocks from the occupied one: its face (x = 36) in one jump
+        k = skip_empty_block(x0, y, z, 1.0, 0.0, 0.0, x0, x0 - 0.25, 0, step, box_min, block_scale,
+                             occupied.numpy(), reach)
+        assert x0 - 0.25 + (k + 0.5) * step == pytest.approx(36.0)  # the first sample past the cube of empty blocks
+        one_block = skip_empty_block(x0, y, z, 1.0, 0.0, 0.0, x0, x0 - 0.25, 0, step, box_min, block_scale,
+                                     occupied.numpy(), np.zeros((0, 0, 0), np.uint8))
+        assert x0 - 0.25 + (one_block + 0.5) * step == pytest.approx(4 * (x0 // 4 + 1))  # its own block's exit
+    # backwards along x from x = 30, 2 blocks from the occupied one: its cube spans a block either
+    # side (x 24 to 36), left at x = 24
+    k = skip_empty_block(30.0, y, z, -1.0, 0.0, 0.0, 30.0, 29.75, 0, step, box_min, block_scale, occupied.numpy(), reach)
+    assert 30.25 - (k + 0.5) * step == pytest.approx(24.0)
+    assert skip_empty_block(37.0, y, z, 1.0, 0.0, 0.0, 37.0, 36.75, 0, step, box_min, block_scale,
+                            occupied.numpy(), reach) == 0  # in the occupied block: no jump
+
+
+def test_jumping_cubes_of_empty_blocks_takes_the_same_samples(monkeypatch):
+    from pyvr_jupyter.torch_renderer.stages import empty_space
+
+    volume = create_test_volume((96, 96, 96), "torus", backend="numpy")
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.5, 0.0), (1.0, 0.6)]))
+    camera = Camera.for_volume(volume.shape, azimuth=30, elevation=25)
+    jumps = renderer.render(volume, camera, image_size=64)
+    samples = renderer.last_stats["samples"]
+    # a block at a time: every reach 1
+    monkeypatch.setattr(volume_cache, "block_reach", lambda padded: torch.ones_like(padded))
+    one_by_one = VolumeRenderer(volume.shape, backend="fused")
+    one_by_one.set_opacity_transfer_function(renderer.opacity_tf)
+    assert torch.equal(one_by_one.render(volume.copy(), camera, image_size=64), jumps)
+    assert one_by_one.last_stats["samples"] == samples
+
+
 def test_the_kernels_unpack_every_setting_in_its_order():
     """The kernels unpack ``KernelArgs`` into locals (a record's array read inside the parallel
     loop costs reference counting per use; the kernels unpack once per chunk of rays, in

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction
-from pyvr_jupyter.torch_renderer.stages.empty_space import (block_min_max, occupied_blocks,
+from pyvr_jupyter.torch_renderer.stages.empty_space import (REACH_CAP, block_min_max, block_reach, occupied_blocks,
                                                      occupied_box, pad_blocks, sample_is_occupied,
                                                      skip_block_size)
 from pyvr_jupyter.torch_renderer.stages.piecewise_linear import KnotTable
@@ -90,3 +90,29 @@ def test_a_bfloat16_tensor_gets_its_blocks_through_the_tensor_path():
     for got, expected in zip(block_min_max(values.to(torch.bfloat16), 2),
                              block_min_max(values.to(torch.bfloat16).float(), 2)):
         assert torch.equal(got, expected)
+
+
+def _chessboard_reach(occupied: np.ndarray) -> np.ndarray:
+    """Brute force: each block's largest-axis distance to the nearest occupied block, capped."""
+    where = np.argwhere(occupied)
+    grid = np.stack(np.meshgrid(*(np.arange(n) for n in occupied.shape), indexing="ij"), -1)
+    if where.size == 0:
+        return np.full(occupied.shape, REACH_CAP)
+    distance = np.abs(grid[..., None, :] - where).max(-1).min(-1)
+    return np.minimum(distance, REACH_CAP)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.002, 0.05, 0.5, 1.0])
+def test_block_reach_is_the_chessboard_distance_to_the_nearest_occupied_block(fraction):
+    occupied = (np.random.default_rng(3).random((9, 12, 23)) < fraction).astype(np.uint8)
+    reach = block_reach(torch.from_numpy(occupied))
+    assert reach.dtype == torch.uint8 and reach.shape == occupied.shape
+    np.testing.assert_array_equal(reach.numpy(), _chessboard_reach(occupied))
+
+
+def test_an_empty_blocks_reach_spans_a_cube_of_empty_blocks():
+    occupied = torch.zeros(40, 40, 40, dtype=torch.uint8)
+    occupied[5, 6, 7] = 1
+    reach = block_reach(occupied)
+    assert reach[5, 6, 7] == 0 and reach[5, 6, 9] == 2 and reach[8, 6, 7] == 3 and reach[12, 13, 14] == 7
+    assert reach[39, 39, 39] == REACH_CAP  # 32 blocks away: jumps stop at the cap
