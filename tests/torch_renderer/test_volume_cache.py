@@ -240,8 +240,9 @@ def test_empty_space_is_made_once_per_value_window_and_opacity_table():
     assert first is not None
     renderer.render(volume, Camera.for_volume(volume.shape).orbit(30.0, 10.0), image_size=(16, 16))
     assert level._occupancy is first
-    clip_box, padded = first[1]
+    clip_box, padded, reach = first[1]
     assert padded.dtype == torch.uint8 and clip_box is not None
+    assert reach.shape == padded.shape and bool((reach[padded > 0] == 0).all()) and bool((reach[padded == 0] > 0).all())
     renderer.opacity_tf.set_control_points([(0.0, 0.0), (1.0, 0.5)])
     renderer.render(volume, Camera.for_volume(volume.shape), image_size=(16, 16))
     assert level._occupancy is not first and int(level._occupancy[1][1].sum()) > int(padded.sum())
