@@ -307,7 +307,8 @@ class _PiecewiseLinear(TransferFunction):
             if not bool(torch.isfinite(t).all()):
                 raise ValueError(f"{name}: {label} must be finite")
             if bool((t < 0).any()) or bool((t > 1).any()):
-                raise ValueError(f"{name}: {label} must lie in [0, 1], got {_short(t.cpu().tolist())}")
+                shown = t[:, 0] if t.ndim == 2 and t.shape[1] == 1 else t  # one channel: [0.0, 7.0], not [[0.0], [7.0]]
+                raise ValueError(f"{name}: {label} must lie in [0, 1], got {_short(shown.cpu().tolist())}")
         if bool((positions_t[1:] <= positions_t[:-1]).any()):
             raise ValueError(f"{name}: positions must be strictly increasing, got {_short(positions_t.cpu().tolist())}")
         return positions_t, values_t

@@ -94,10 +94,13 @@ class OpacityTransferFunction(_PiecewiseLinear):
     @classmethod
     def bell_curve(cls, center: float = 0.5, width: float = 0.15, max_opacity: float = 1.0,
                    n_points: int = 33, device="cpu"):
-        """A Gaussian bump ``max·exp(−(s − center)²/(2·width²))`` on ``n_points`` knots."""
+        """A Gaussian bump ``max·exp(−(s − center)²/(2·width²))`` on ``n_points`` evenly spaced
+        knots, and one at ``center`` when none falls there, so the curve reaches its peak."""
         center = check_finite_number("center", center, minimum=0.0, maximum=1.0)
         width = check_finite_number("width", width, positive=True)
         s = np.linspace(0.0, 1.0, _check_n_points(n_points))
+        if np.abs(s - center).min() > 1e-9:
+            s = np.sort(np.append(s, center))
         a = max_opacity * np.exp(-((s - center) ** 2) / (2 * width ** 2))
         return cls(list(zip(s, a)), device=device)
 

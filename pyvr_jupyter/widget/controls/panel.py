@@ -48,7 +48,7 @@ class ControlPanel(widgets.VBox):
         self.view = view
         slider = dict(continuous_update=False, style={"description_width": LABEL_WIDTH}, layout=_full())
         self.quality = widgets.FloatLogSlider(value=view.step_size, base=2, min=-3, max=2, step=0.25,
-                                              description="step", readout_format=".3g",
+                                              description="step", readout_format=".2f",
                                               tooltip="step between samples, in voxels (smaller: finer, slower)",
                                               **slider)
         self.compositing = widgets.Dropdown(options=list(COMPOSITING_STRATEGIES), value=view.compositing,

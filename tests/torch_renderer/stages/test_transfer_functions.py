@@ -57,6 +57,8 @@ def test_custom_colours_interpolate_and_return_self():
     (lambda: OpacityTransferFunction.ramp(0.2, 0.6, 0.8), lambda f: (f(0.1) == 0) & ((f(0.4) - 0.4).abs() < 1e-6) & (f(0.9) == 0.8)),
     (lambda: OpacityTransferFunction.step(0.5, 0.0, 1.0), lambda f: (f(0.4) == 0) & (f(0.6) == 1)),
     (lambda: OpacityTransferFunction.bell_curve(0.5, 0.1, 0.9), lambda f: ((f(0.5) - 0.9).abs() < 1e-6) & (f(0.0) < 1e-4)),
+    (lambda: OpacityTransferFunction.bell_curve(0.55, 0.1, 0.6, n_points=9),  # the peak between knots: a knot there
+     lambda f: ((f(0.55) - 0.6).abs() < 1e-6) & (f(0.5) < 0.6)),
     (lambda: OpacityTransferFunction.exponential(0.0, 1.0), lambda f: (f(0.5) < 0.5) & ((f(1.0) - 1).abs() < 1e-6)),
     (lambda: OpacityTransferFunction.from_lut([0.0, 1.0, 0.0]), lambda f: (f(0.25) - 0.5).abs() < 1e-6),
 ])
@@ -160,6 +162,7 @@ def test_exponential_preset_with_a_huge_steepness():
     (lambda: OpacityTransferFunction.from_dict({"type": "color"}), "opacity"),
     (lambda: OpacityTransferFunction.from_dict(None), "opacity"),
     (lambda: OpacityTransferFunction([(0.0, 0.0), (1.0, float("inf"))]), "finite"),
+    (lambda: OpacityTransferFunction([(0.0, 0.0), (1.0, 7.0)]), r"values must lie in \[0, 1\], got \[0.0, 7.0\]$"),
     (lambda: OpacityTransferFunction([(0.0, 0.0, 1.0), (1.0, 1.0)]), "pairs"),
     (lambda: OpacityTransferFunction.ramp(0.8, 0.2), "start < end"),
     (lambda: OpacityTransferFunction.ramp(float("nan"), 0.5), "start"),

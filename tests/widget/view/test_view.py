@@ -11,6 +11,7 @@ from PIL import Image
 
 from pyvr_jupyter import VolumeView, create_test_volume
 from pyvr_jupyter.widget.view import frames
+from pyvr_jupyter.widget.view.messages import MAX_ZOOM_OUT
 from recording_view import RecordingView, decode, wait_for
 
 
@@ -121,9 +122,17 @@ def test_huge_zoom_is_clamped(view):
     view.browser(type="zoom", factor=1e12)
     distance = view.camera.distance
     assert np.isfinite(distance) and distance > 0
+    diagonal = float(view.renderer.box(view.volume.shape).diagonal)
     for _ in range(50):
         view.browser(type="zoom", factor=1e-12)
-    assert view.camera.distance <= 20 * float(view.renderer.box(view.volume.shape).diagonal) * (1 + 1e-5)
+    assert view.camera.distance == pytest.approx(MAX_ZOOM_OUT * diagonal, rel=1e-5)  # the volume still in sight
+    for _ in range(30):
+        view.browser(type="key", key="-")
+    assert view.camera.distance == pytest.approx(MAX_ZOOM_OUT * diagonal, rel=1e-5)  # the keys stop there too
+    view.camera_position = [float(x) * 10 for x in view.camera_position]  # set farther from code: kept
+    far = view.camera.distance
+    view.browser(type="zoom", factor=0.5)
+    assert view.camera.distance == pytest.approx(far)  # zooming out never moves it in
 
 
 def test_keys_and_reset(view):
