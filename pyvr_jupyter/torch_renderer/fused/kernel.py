@@ -2,7 +2,7 @@
 
 For each ray of a tile, ``march_tile`` runs the pipeline sample by sample: place the sample
 (midpoint of its step, the last step shortened to the segment's end), skip it when its block of
-space is empty (jumping to the block's exit), read the grid trilinearly, classify it with the
+space is empty (jumping out of the cube of empty blocks around it), read the grid trilinearly, classify it with the
 transfer-function tables (and its nearest voxel's label, when a label map is drawn), shade it (Blinn–Phong), composite it front to back, and stop when the
 ray's transmittance is spent. Nothing per sample is stored, so it runs at about VTK's speed where
 the PyTorch stages are bounded by materialising every intermediate tensor.
@@ -103,7 +103,7 @@ def march_rays(args, first_pixel, first, last, out, samples):
                     if transmittance <= termination:
                         break
                     boundary = (k // termination_every + 1) * termination_every
-                # 3. Empty space: jump to the first sample past this block's exit.
+                # 3. Empty space: jump to the first sample past the cube of empty blocks around this one.
                 if skipping:
                     next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min,
                                               block_scale, occupied, reach)
