@@ -179,7 +179,8 @@ class BrowserMessages:
         actions = {
             "ArrowLeft": lambda cam: cam.orbit(_KEY_ORBIT_DEG, 0), "ArrowRight": lambda cam: cam.orbit(-_KEY_ORBIT_DEG, 0),
             "ArrowUp": lambda cam: cam.orbit(0, _KEY_ORBIT_DEG), "ArrowDown": lambda cam: cam.orbit(0, -_KEY_ORBIT_DEG),
-            "+": self._zoom(_KEY_ZOOM), "=": self._zoom(_KEY_ZOOM), "-": self._zoom(1 / _KEY_ZOOM),
+            "+": lambda cam: self._zoom(_KEY_ZOOM)(cam), "=": lambda cam: self._zoom(_KEY_ZOOM)(cam),
+            "-": lambda cam: self._zoom(1 / _KEY_ZOOM)(cam),
         }
         key = message["key"]
         if key in ("r", "R"):
