@@ -6,6 +6,9 @@ The CT is the benchmarks' synthetic phantom (int16 Hounsfield units) at 200 × 2
 enough for CI but larger than the side above which a view in viewer() sends a preview first.
 Times are measured from the cell's Shift+Enter and printed in the terminal summary; their bounds
 are loose, since these machines are noisy. Screenshots go to $PYVR_SCREENSHOTS when set.
+
+The full-sized figures of docs/large_volumes.md come from the same test by hand:
+``PYVR_CT_SHAPE=400,512,512 pytest tests/browser/test_large_volumes.py -s``.
 """
 
 import json
@@ -17,7 +20,8 @@ from pathlib import Path
 from jupyter_harness import FIGURES, cell_output, open_notebook, run_cell, shut_down_kernel, write_notebook, shoot
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-SHAPE = (200, 256, 256)  # (D, H, W); the longest side is above the preview level (160)
+# (D, H, W); the longest side is above the preview level (160)
+SHAPE = tuple(int(n) for n in os.environ.get("PYVR_CT_SHAPE", "200,256,256").split(","))
 FIRST_PICTURE_S = 60  # generous: the first picture took 19-82 s before issue 23 at 400 × 512 × 512
 FULL_FRAME_S = 180
 
@@ -170,7 +174,8 @@ def test_a_ct_in_the_viewer_previews_first_shows_ivory_bone_grey_slices_and_orbi
         wait_full_after(page, full_id, FULL_FRAME_S * 1000)
         shoot(page, "large-ct-viewer-orbited.png")
         FIGURES[f"CT {SHAPE}: frames drawn during a {drag_s:.1f}-s drag"] = (
-            f"{len(during)} ({', '.join(sorted({f['kind'] for f in during}))}; load {os.getloadavg()[0]:.1f})")
+            f"{len(during)}, {len(during) / drag_s:.1f} fps ({', '.join(sorted({f['kind'] for f in during}))};"
+            f" load {os.getloadavg()[0]:.1f})")
         after = page.evaluate(VIEW_COLOURS)
         assert after["digest"] != view["digest"], (view, after)
         assert after["lit"] > 0.03 and after["green"] < 0.02, after

@@ -18,7 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -37,17 +41,24 @@ __all__ = ["Compilation", "FORWARD", "ADJOINT", "CHANNELS", "KERNEL_LOCK", "CACH
 KERNEL_LOCK = threading.Lock()
 #: How long a render waits for a kernel that numba's on-disk cache holds (loading takes 0.2–1.5 s).
 CACHE_WAIT_SECONDS = 3.0
+#: The longest a child process may take to compile a kernel (230 s were seen on a loaded machine);
+#: past it, or when it fails, the signature is compiled in this process instead.
+CHILD_COMPILE_TIMEOUT_S = 900
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])  # where this pyvr_jupyter is imported from
 
 
 class Compilation:
     """One kernel's signatures (one per grid dtype), compiled or loaded from numba's cache on a
     background thread, once per process. ``extra_args(dtype)`` gives the kernel's arguments after
-    its ``KernelArgs`` for a 1-pixel render (only their types matter)."""
+    its ``KernelArgs`` for a 1-pixel render (only their types matter). ``name``: the module's name
+    for it, given for the package's kernels (a cold compile then runs in a child process, which
+    finds the kernel by that name)."""
 
-    def __init__(self, kernel, extra_args, thread_name: str):
+    def __init__(self, kernel, extra_args, thread_name: str, name: str | None = None):
         self.kernel = kernel
         self._extra_args = extra_args
         self._thread_name = thread_name
+        self._name = name
         self._compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
         self._errors: dict = {}  # grid dtype -> the exception its compilation raised
         self._guard = threading.Lock()
@@ -59,11 +70,27 @@ class Compilation:
 
     def _compile(self, dtype: np.dtype, done: threading.Event) -> None:
         try:
-            self.kernel.compile(self.signature(dtype))
+            if self._name is not None and not self.is_cached(dtype):
+                self._compile_in_child(dtype)
+            self.kernel.compile(self.signature(dtype))  # loads what the child saved
         except Exception as error:  # kept for wait_until_compiled to re-raise
             self._errors[dtype] = error
         finally:
             done.set()
+
+    def _compile_in_child(self, dtype: np.dtype) -> bool:
+        """Compile ``dtype``'s signature in a child process (the same interpreter and package), which
+        saves it to numba's disk cache. False when that failed: the caller then compiles here."""
+        if not sys.executable:  # an embedded interpreter: no child to start
+            return False
+        code = f"from {__name__} import {self._name} as c; c.kernel.compile(c.signature({np.dtype(dtype).str!r}))"
+        path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+        try:
+            result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
+                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=CHILD_COMPILE_TIMEOUT_S)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return result.returncode == 0
 
     def is_compiled(self, dtype=np.float32) -> bool:
         """Is the signature for grids of ``dtype`` ready to run without waiting?"""
@@ -107,14 +134,14 @@ class Compilation:
 
 
 FORWARD = Compilation(march_tile, lambda dtype: (0, np.zeros((1, 4), table_dtype(dtype)), np.zeros(1, np.int64)),
-                      "pyvr-forward-compile")
+                      "pyvr-forward-compile", "FORWARD")
 ADJOINT = Compilation(adjoint_tile, lambda dtype: (
     0, np.zeros((1, 4), dtype), np.ones(1, np.int64), np.ones((1, 4), dtype), np.zeros((1, 2, 2, 2, 4), dtype),
-    np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-adjoint-compile")
+    np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-adjoint-compile", "ADJOINT")
 
 #: Several channels in one render (``channels.march_channels``): compiled when a render first has channels.
 CHANNELS = Compilation(march_channels, lambda dtype: (tiny_channel_args(dtype), 0, np.zeros((1, 4), table_dtype(dtype)),
-                                                      np.zeros(1, np.int64)), "pyvr-channels-compile")
+                                                      np.zeros(1, np.int64)), "pyvr-channels-compile", "CHANNELS")
 
 
 def _kernels(adjoint: bool) -> tuple:

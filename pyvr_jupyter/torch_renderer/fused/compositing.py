@@ -39,7 +39,7 @@ def passing_fraction(a, ratio):
     return math.exp(ratio * math.log(keep))
 
 
-@njit(inline="always", fastmath=True)
+@njit(fastmath=True)
 def project_sample(code, hit, s, delta, accumulated, length):
     """(accumulated, length) after one more sample of scalar ``s`` and step ``delta`` along a ray;
     ``hit`` is False for the ray's first sample."""
@@ -52,7 +52,7 @@ def project_sample(code, hit, s, delta, accumulated, length):
     return accumulated + s * delta, length + delta  # AVERAGE
 
 
-@njit(inline="always", fastmath=True)
+@njit(fastmath=True)
 def project_result(code, accumulated, length, inv_unit_distance):
     """The ray's scalar, in the transfer-function domain, from what ``project_sample`` gathered."""
     if code == AVERAGE:

@@ -10,6 +10,10 @@ the PyTorch stages are bounded by materialising every intermediate tensor.
 Every step is a device function shared with the adjoint (``rays``, ``lookup``, ``shading``,
 ``compositing``), so the two cannot drift apart; the settings come as one ``args.KernelArgs``.
 ``driver.py`` runs it tile by tile; ``compilation.py`` compiles it off the render path.
+
+numba inlines the device functions a sample runs (``inline="always"``); those a ray runs once (its
+direction and segment) or only in rarer modes (label lookups, the projection family) are calls:
+inlined, they made the cold compile 68 s instead of 24 for the same frame times.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from numba import njit
 __all__ = ["ray_direction", "slab", "segment", "place_sample", "block_index", "skip_empty_block"]
 
 
-@njit(inline="always", fastmath=True)
+@njit(fastmath=True)
 def ray_direction(pixel, width, height, camera):
     """Unit direction through a pixel's centre, as ``Camera.generate_rays``; ``camera`` (13,):
     position, right, up, forward, tan(fov / 2)."""
@@ -31,7 +31,7 @@ def ray_direction(pixel, width, height, camera):
     return dx / norm, dy / norm, dz / norm
 
 
-@njit(inline="always", fastmath=True)
+@njit(fastmath=True)
 def slab(ox, oy, oz, dx, dy, dz, low, high, tiny):
     """(t_near, t_far) of a ray in the box [low, high] (3,) each, as ``raysampling.intersect_box``."""
     t_near, t_far = 0.0, 1e300
@@ -44,7 +44,7 @@ def slab(ox, oy, oz, dx, dy, dz, low, high, tiny):
     return t_near, max(t_far, t_near)
 
 
-@njit(inline="always", fastmath=True)
+@njit(fastmath=True)
 def segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny):
     """(t_near, t_far, n_steps): where a ray's samples start and end and how many it takes, as
     ``RenderContext.rays`` places them: the clip box (``segment_box`` (2, 3)), the clip planes
