@@ -1,9 +1,9 @@
 """VolumeView: an anywidget that streams frames from the torch renderer to a canvas.
 
 Python owns all state and all camera maths; the browser draws frames and reports input (the
-widget protocol page of the documentation, docs/widget-protocol.md). The class declares every
-synced trait (traitlets needs them on the widget class) and holds its parts, each owning its
-state: ``FrameSource`` (``frames``: rendering, sending, the still frame, statistics; paced by
+widget protocol page of the documentation, docs/widget-protocol.md). Its synced traits are
+declared in ``view_traits`` (``ViewTraits``), ``widget/channels.py`` and ``widget/labels.py``; the
+class holds its parts, each owning its state: ``FrameSource`` (``frames``: rendering, sending, the still frame, statistics; paced by
 ``scheduling``), ``BrowserMessages`` (``messages``: untrusted input), ``OverlayState``,
 ``ClipState`` and ``TimeState`` (``overlay_state``, ``clip_state``, ``time_state``); assigning a
 new volume is ``volume_swap``. The render settings are checked in ``settings`` (``SettingChecks``);
@@ -31,7 +31,7 @@ from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
-from .._traits import BrowserInput, Integer, Number, esm, fallback_text, python_owned
+from .._traits import BrowserInput, esm, fallback_text
 from ...torch_renderer.stages.channels import channel_color, split_channels
 from ..channels import ChannelTraits
 from ..closing import close_parts
@@ -49,6 +49,7 @@ from .recording import record
 from .scheduling import FULL
 from .settings import SettingChecks, camera_traits
 from .time_state import TimeState, split_series
+from .view_traits import ViewTraits
 from .volume_swap import replace_volume
 
 __all__ = ["VolumeView"]
@@ -58,7 +59,7 @@ _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "fr
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
 
 
-class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget):
+class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -86,77 +87,6 @@ class VolumeView(ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget)
     """
 
     _esm = esm("widget.js")
-
-    # ---- render settings (synced both ways; checked in ``settings``) ----------------------
-    width = Integer(512).tag(sync=True)
-    """Image width in pixels (full-quality frames)."""
-    height = Integer(512).tag(sync=True)
-    """Image height in pixels."""
-    camera_position = traitlets.List(Number(), minlen=3, maxlen=3).tag(sync=True)
-    """Camera position (x, y, z), world units."""
-    camera_target = traitlets.List(Number(), minlen=3, maxlen=3).tag(sync=True)
-    """Point the camera looks at."""
-    camera_up = traitlets.List(Number(), [0.0, 1.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
-    """Camera up vector."""
-    fov = Number(45.0).tag(sync=True)
-    """Vertical field of view, degrees."""
-    step_size = Number(0.5).tag(sync=True)
-    """Step between samples for full-quality frames, in voxels (smaller is finer and slower)."""
-    compositing = traitlets.Unicode("vectorized").tag(sync=True)
-    """One of the renderer's compositing strategies."""
-    use_lighting = traitlets.Bool(True).tag(sync=True)
-    """Shade with the volume's gradient."""
-    background = traitlets.List(Number(), [0.0, 0.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
-    """Background RGB in [0, 1]."""
-    colormap = traitlets.Unicode("viridis").tag(sync=True)
-    """Matplotlib colormap name."""
-    opacity_points = traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2)).tag(sync=True)
-    """Opacity transfer function control points [[s, opacity], ...], s in [0, 1]."""
-    value_range = traitlets.List(Number(), minlen=2, maxlen=2).tag(sync=True)
-    """Scalar values mapped to the transfer functions' [0, 1]."""
-    lighting = traitlets.Dict().tag(sync=True)
-    """Light model: ambient, diffuse, specular, shininess, headlight, light_direction."""
-    frame_budget_ms = Number(20.0).tag(sync=True)
-    """Time a preview frame may take while interacting; its size and step follow from it."""
-    show_stats = traitlets.Bool(False).tag(sync=True)
-    """Show an fps and latency overlay."""
-    # ---- set by Python only (``_traits.python_owned``) -----------------------------------
-    snapshot = python_owned(traitlets.Bytes(b""))
-    """The last full-quality frame as PNG, so saved notebooks show it without a kernel."""
-    error = python_owned(traitlets.Unicode(""))
-    """The last rendering error, shown over the view ('' when fine)."""
-    # ---- clipping (``clip_state``) -------------------------------------------------------
-    clip_box = traitlets.List(traitlets.List(Number(), minlen=3, maxlen=3), default_value=None,
-                              allow_none=True, minlen=2, maxlen=2).tag(sync=True)
-    """Crop box [[x0, y0, z0], [x1, y1, z1]] in world units, clamped to the volume's box; None: no crop."""
-    clip_planes = traitlets.List(traitlets.List(traitlets.List(Number(), minlen=3, maxlen=3),
-                                                minlen=2, maxlen=2)).tag(sync=True)
-    """Clip planes [[point, normal], ...] in world units; each keeps the half-space its normal points into."""
-    # ---- overlays (``overlay_state``), drawn by the browser -------------------------------
-    show_axes = traitlets.Bool(False).tag(sync=True)
-    """Orientation marker: world x/y/z in red/green/blue, following the camera (bottom-left)."""
-    show_box = traitlets.Bool(False).tag(sync=True)
-    """Outline of the volume's box, in perspective."""
-    show_scale = traitlets.Bool(False).tag(sync=True)
-    """Scale bar of a round length in world units at the target's depth (bottom-right)."""
-    show_colorbar = traitlets.Bool(False).tag(sync=True)
-    """Colour bar with the value window's numbers (right)."""
-    units = traitlets.Unicode("").tag(sync=True)
-    """World units, for the scale bar's label (e.g. "mm")."""
-    overlay_box = python_owned(traitlets.List(traitlets.List(traitlets.Float(), minlen=3, maxlen=3), maxlen=2))
-    """The volume's world box [[x0, y0, z0], [x1, y1, z1]] (set by Python)."""
-    overlay_colors = python_owned(traitlets.List(traitlets.Unicode()))
-    """The colour map from 0 to 1 as a few hex colours (set by Python)."""
-    # ---- time (``time_state``) -----------------------------------------------------------
-    label_mode = traitlets.Unicode("blend").tag(sync=True)
-    """How ``labels`` are drawn: "blend" (colours mixed into the TF's) or "iso" (surfaces)."""
-    hover_label = python_owned(traitlets.Unicode(""))
-    """"ID · name" of the label under the browser's resting pointer ('' elsewhere; ``label_picking``)."""
-    time_index = Integer(0).tag(sync=True)
-    """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""
-    time_points = traitlets.Int(1, read_only=True)
-    """How many time points there are (1 for a single volume); set by Python, observed by a
-    ``TimePlayer``, not synced."""
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
                  width: int = 512, height: int = 512, spacing=None, colormap=None, opacity=None,
