@@ -241,9 +241,9 @@ def test_axis_slices_blend_along_each_axis_and_equal_the_trilinear_samples(spaci
             geometry = slice_plane(tuple(volume.shape), axis, spacing=spacing, origin=origin, **where)
             if layout is not None:
                 geometry = orient_plane(geometry, slice_layout(axis, *layout))
-            cases.append((geometry, slicing._axis_plane(volume.shape, geometry, np.array(spacing), np.array(origin))))
+            cases.append((geometry, slicing.axis_plane(volume.shape, geometry, np.array(spacing), np.array(origin))))
     fast = [slicing.sample_slice(volume, geometry, spacing, origin) for geometry, _ in cases]
-    monkeypatch.setattr(slicing, "_axis_plane", lambda *args: None)
+    monkeypatch.setattr(slicing, "axis_plane", lambda *args: None)
     for (geometry, plan), quick in zip(cases, fast):
         assert plan is not None  # every one of them is an axis slice
         slow = slicing.sample_slice(volume, geometry, spacing, origin)
@@ -258,7 +258,7 @@ def test_an_oblique_plane_takes_the_trilinear_lookups():
     from pyvr_jupyter.torch_renderer.tools import slicing
 
     geometry = slice_plane((6, 8, 10), plane=((4.0, 3.0, 2.0), (1.0, 1.0, 0.0)))
-    assert slicing._axis_plane((6, 8, 10), geometry, np.ones(3), np.zeros(3)) is None
+    assert slicing.axis_plane((6, 8, 10), geometry, np.ones(3), np.zeros(3)) is None
 
 
 @pytest.mark.parametrize("origin, words", [((0.0, 0.0), "origin must have 3"), ((float("nan"), 0.0, 0.0), "finite")])
