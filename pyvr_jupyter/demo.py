@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     volume = create_test_volume(shape, args.volume)
     compile_s = None
     if args.backend != "torch" and torch.device(args.device).type == "cpu":
-        # One picture: wait for the kernel (0.1–0.4 s from numba's cache, a few s cold) rather
+        # One picture: wait for the kernel (0.1–0.4 s from numba's cache, about 25 s cold) rather
         # than render it slower with PyTorch meanwhile.
         start = time.perf_counter()
         fused.wait_until_compiled()
