@@ -1,8 +1,9 @@
 """The frames of a VolumeView: render its state off the kernel's thread, encode, send, keep stats.
 
 A part of ``VolumeView`` (``volume_view``), which holds one ``FrameSource``. It owns the state
-version, the still frame's bookkeeping, the measured costs that size previews, the statistics
-and the ``FrameScheduler`` (``scheduling``) whose worker calls ``draw``. It reads the view's
+version, the still frame's bookkeeping, the measured costs that size previews (their model is
+``preview_sizing``), the statistics and the ``FrameScheduler`` (``scheduling``) whose worker
+calls ``draw``. It reads the view's
 synced traits, ``renderer``, ``camera``, ``volume`` and ``time_series``, under the view's lock
 (given to it). Every change of state bumps ``version``; a rendered frame carries the version it
 was rendered from, so the still frame (``snapshot``) is current exactly when its version is the
@@ -31,26 +32,19 @@ from PIL import Image
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted, fused
 from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
-from ...torch_renderer.volume_cache import COARSEST_SIDE, PACKED_GRID_VOXELS, shared_state
+from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, shared_state
 from .held_volumes import HeldVolumes
+from .preview_sizing import PREVIEW_LEVEL_SIDE, cost_key, diagonal_samples, estimate_s, preview_plan
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
-__all__ = ["FrameSource", "PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "DISPLAY_BUDGET_S", "INTERMEDIATE",
-           "INTERMEDIATE_AFTER_S", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "CAMERA_BURST_S"]
+__all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S"]
 
-PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
-PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
 INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
 # A full frame estimated slower than this (seconds) gets one. Quicker full frames go out directly:
 # measured in JupyterLab, the intermediate frame of a 128³ view (full frame about 120 ms) added
 # 40-70 ms to release → full frame.
 INTERMEDIATE_AFTER_S = 0.5
-# Previews render the renderer's half-resolution level (level 1, same box) for volumes longer than
-# this many voxels along some axis, or when their step is this many voxels or more: rays of a
-# small preview are far apart, so the coarse level is both faster (8× less to read) and smoother.
-PREVIEW_LEVEL_SIDE = 160
-PREVIEW_LEVEL_STEP = 2.0
 # Camera traits written within this many seconds of the previous write (a view linked with jslink
 # to another being dragged: one write per frame the leader draws) are interaction: previews, then
 # a full frame once they stop. Measured in JupyterLab before this: every write asked for a full
@@ -189,8 +183,8 @@ class FrameSource:
         elapsed = time.perf_counter() - start
         if renderer is not view.renderer:
             view.renderer.last_stats = {**renderer.last_stats, "region": self._stats["region_shown"]}
-        units = image_size[0] * image_size[1] * self._diagonal_samples(step_voxels)
-        self.costs[self._cost_key(PREVIEW if kind == PREVIEW else FULL, options["level"])] = elapsed / units
+        units = image_size[0] * image_size[1] * diagonal_samples(view.renderer, step_voxels)
+        self.costs[cost_key(PREVIEW if kind == PREVIEW else FULL, options["level"])] = elapsed / units
         self._stats["render_ms"] = 1e3 * elapsed
         return image, version
 
@@ -235,68 +229,18 @@ class FrameSource:
         """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""
         self._held.clear()
 
-    def _diagonal_samples(self, step_voxels: float) -> float:
-        renderer = self._view.renderer
-        voxel = float(renderer.spacing.min())
-        return float(renderer.box(renderer.volume_shape).diagonal) / voxel / step_voxels
-
-    @staticmethod
-    def _cost_key(kind: str, level: int) -> str:
-        return kind if level == 0 else f"{kind}@{level}"
-
-    def _cost(self, kind: str, level: int = 0) -> float | None:
-        """The last measured cost of this kind of frame at this level, else of the other kind at
-        this level, else the same at the other level, else None."""
-        other = FULL if kind == PREVIEW else PREVIEW
-        for lev in (level, 1 - level):
-            for k in (kind, other):
-                cost = self.costs.get(self._cost_key(k, lev))
-                if cost is not None:
-                    return cost
-        return None
-
     def _estimate_s(self, size, step_voxels: float) -> float | None:
-        """Seconds a full-size frame of this size and step should take, or None before any frame."""
-        cost = self._cost(FULL)
-        return None if cost is None else cost * size[0] * size[1] * self._diagonal_samples(step_voxels)
+        """Seconds a full frame of this size and step should take, or None before any frame."""
+        return estimate_s(self._view.renderer, self.costs, size, step_voxels)
 
     def preview_plan(self) -> tuple[tuple[int, int], float, int]:
-        """Size, step (voxels) and level of a preview that should render within ``frame_budget_ms``.
-
-        The cost model is time = cost × pixels × samples along the diagonal, fitted on the last
-        frame of the same kind and level. Resolution gives way first (down to PREVIEW_MIN_SIDE
-        pixels), then the step grows (up to PREVIEW_MAX_STEP voxels): a blurry preview reads
-        better than a tiny one. Large volumes, and previews whose step (at full resolution) would
-        be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
-        """
-        size, step = self._preview_fit(self._cost(PREVIEW, 0))
-        longest = max(self._view.volume.shape)
-        # Level 1 exists only for volumes longer than COARSEST_SIDE along some axis (volume_cache).
-        level = int(longest > COARSEST_SIDE and (longest > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP))
-        if level == 1:
-            size, step = self._preview_fit(self._cost(PREVIEW, 1))
-        self._stats["preview_level"] = level
-        return size, step, level
-
-    def _preview_fit(self, cost: float | None) -> tuple[tuple[int, int], float]:
+        """Size, step (voxels) and level of a preview that renders within ``frame_budget_ms``
+        (``preview_sizing.preview_plan``)."""
         view = self._view
-        step = max(view.step_size, 1.0)
-        side = min(view.width, view.height)
-        if cost is None:
-            scale = min(1.0, PREVIEW_MIN_SIDE / side)
-        else:
-            budget_s = view.frame_budget_ms / 1e3
-            allowed_pixels = budget_s / (cost * self._diagonal_samples(step))
-            scale = min(1.0, math.sqrt(allowed_pixels / (view.width * view.height)))
-            floor = min(1.0, PREVIEW_MIN_SIDE / side)
-            if scale < floor:  # keep the size, take longer steps instead
-                scale = floor
-                pixels = view.width * view.height * scale * scale
-                step = min(PREVIEW_MAX_STEP, max(step, cost * pixels * self._diagonal_samples(1.0)
-                                                 / budget_s))
-        self._stats["preview_scale"] = scale
-        self._stats["preview_step"] = step
-        return (max(16, round(view.height * scale)), max(16, round(view.width * scale))), step
+        size, step, level, scale = preview_plan(view.renderer, self.costs, view.volume.shape, (view.height, view.width),
+                                                view.step_size, view.frame_budget_ms / 1e3)
+        self._stats.update(preview_level=level, preview_scale=scale, preview_step=step)
+        return size, step, level
 
     def _draw(self, kind: str, frame_id: int | None) -> bool:
         """Called by the scheduler's worker: render and send frame ``frame_id`` (None: only keep

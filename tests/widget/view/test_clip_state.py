@@ -9,7 +9,7 @@ import traitlets
 
 from pyvr_jupyter import ControlPanel, VolumeView, create_test_volume
 from pyvr_jupyter.torch_renderer.volume_cache import COARSEST_SIDE
-from pyvr_jupyter.widget.view.frames import PREVIEW_LEVEL_SIDE
+from pyvr_jupyter.widget.view.preview_sizing import PREVIEW_LEVEL_SIDE
 from recording_view import RecordingView, decode
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from pyvr_jupyter import VolumeView, viewer
-from pyvr_jupyter.widget.view.frames import PREVIEW_LEVEL_SIDE
+from pyvr_jupyter.widget.view.preview_sizing import PREVIEW_LEVEL_SIDE
 from recording_view import RecordingView, wait_for
 
 

@@ -1,0 +1,73 @@
+"""Specification of widget/view/preview_sizing.py: previews fit the frame budget, giving up
+resolution first and then step length, on the cost measured for their kind and level."""
+
+import math
+
+import pytest
+
+from pyvr_jupyter.torch_renderer import VolumeRenderer
+from pyvr_jupyter.widget.view.preview_sizing import (PREVIEW_LEVEL_SIDE, PREVIEW_MAX_STEP, PREVIEW_MIN_SIDE,
+                                                     cost_key, diagonal_samples, estimate_s, frame_cost,
+                                                     preview_plan)
+
+SHAPE = (64, 64, 64)
+
+
+@pytest.fixture
+def renderer():
+    return VolumeRenderer(SHAPE)
+
+
+def test_the_diagonal_is_counted_in_steps_of_the_smallest_voxel_side(renderer):
+    assert diagonal_samples(renderer, 1.0) == pytest.approx(63 * math.sqrt(3))
+    assert diagonal_samples(renderer, 0.5) == pytest.approx(2 * 63 * math.sqrt(3))
+    renderer.spacing = (0.5, 1.0, 1.0)  # the smallest side sets the step; the box is narrower
+    assert diagonal_samples(renderer, 1.0) == pytest.approx(math.sqrt(31.5**2 + 63**2 + 63**2) / 0.5)
+
+
+def test_a_missing_cost_borrows_the_other_kind_then_the_other_level():
+    costs = {cost_key("full", 0): 2.0, cost_key("preview", 1): 3.0}
+    assert cost_key("preview", 1) == "preview@1" and cost_key("full", 0) == "full"
+    assert frame_cost(costs, "full", 0) == 2.0
+    assert frame_cost(costs, "preview", 0) == 2.0  # the other kind at this level
+    assert frame_cost(costs, "full", 1) == 3.0
+    assert frame_cost({cost_key("full", 1): 4.0}, "preview", 0) == 4.0  # the other level
+    assert frame_cost({}, "preview", 0) is None
+
+
+def test_a_full_frame_is_estimated_from_its_pixels_and_samples(renderer):
+    assert estimate_s(renderer, {}, (512, 512), 0.5) is None  # nothing measured yet
+    costs = {"full": 1e-9}
+    one = estimate_s(renderer, costs, (256, 256), 1.0)
+    assert one == pytest.approx(1e-9 * 256 * 256 * diagonal_samples(renderer, 1.0))
+    assert estimate_s(renderer, costs, (512, 512), 0.5) == pytest.approx(8 * one)
+
+
+def test_before_any_frame_a_preview_is_the_smallest_allowed(renderer):
+    size, step, level, scale = preview_plan(renderer, {}, SHAPE, (512, 512), 0.5, budget_s=0.02)
+    assert size == (PREVIEW_MIN_SIDE, PREVIEW_MIN_SIDE) and scale == PREVIEW_MIN_SIDE / 512
+    assert step == 1.0 and level == 0  # at least a voxel; a small volume stays at level 0
+
+
+def test_a_cheap_volume_previews_at_full_size_and_a_dear_one_gives_up_pixels_then_step(renderer):
+    size, step, _, scale = preview_plan(renderer, {"preview": 1e-12}, SHAPE, (512, 384), 0.5, budget_s=0.02)
+    assert size == (512, 384) and scale == 1.0 and step == 1.0
+    # Fits the budget with fewer pixels: the same step, time = cost × pixels × samples = budget.
+    cost = 0.02 / (256 * 256 * diagonal_samples(renderer, 1.0))
+    size, step, _, scale = preview_plan(renderer, {"preview": cost}, SHAPE, (512, 512), 0.5, budget_s=0.02)
+    assert size == (256, 256) and step == 1.0 and scale == pytest.approx(0.5)
+    # Dearer than the smallest preview allows at a voxel's step: that size, longer steps, capped.
+    size, step, _, _ = preview_plan(renderer, {"preview": 4 * cost * (256 / 128) ** 2}, SHAPE, (512, 512), 0.5,
+                                    budget_s=0.02)
+    assert size == (PREVIEW_MIN_SIDE, PREVIEW_MIN_SIDE) and step == pytest.approx(4.0)
+    size, step, _, _ = preview_plan(renderer, {"preview": 1.0}, SHAPE, (512, 512), 0.5, budget_s=0.02)
+    assert step == PREVIEW_MAX_STEP
+
+
+def test_a_long_volume_previews_its_half_resolution_level_on_that_level_s_cost():
+    shape = (32, 32, PREVIEW_LEVEL_SIDE + 8)
+    renderer = VolumeRenderer(shape)
+    cost = 1e-8
+    size_0 = preview_plan(renderer, {"preview": cost}, shape, (512, 512), 0.5, 0.02)[0]
+    size, _, level, _ = preview_plan(renderer, {"preview": cost, "preview@1": cost / 8}, shape, (512, 512), 0.5, 0.02)
+    assert level == 1 and size[0] > size_0[0]  # level 1 is cheaper: a larger preview fits
