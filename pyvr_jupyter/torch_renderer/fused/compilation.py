@@ -1,10 +1,13 @@
 """Compiling the fused kernels without making anyone wait: once per process, off the render path.
 
 numba compiles a kernel for each signature (here: one per grid dtype), or loads it from its
-on-disk cache (about 10–17 s cold on 2 cores, 0.2–1.5 s from the cache). ``Compilation``
+on-disk cache (a cold compile takes 18–24 s on 2 cores, loading 0.2–1.5 s). ``Compilation``
 compiles a signature on a background thread with ``Dispatcher.compile``, which compiles without
 running anything: it never takes ``KERNEL_LOCK``, so a cold compile on one thread does not hold up
-fused renders on others (the widget's worker threads; see docs/threads.md).
+fused renders on others (the widget's worker threads; see docs/threads.md). A cold compile
+itself runs in a child process, one at a time, which saves it to numba's disk cache for the
+thread to load: numba's compiler is Python code that holds the GIL most of the time, and on a
+thread of the kernel it starved every other one (a CT drag drew 2 frames in 3.5 s).
 
 ``ensure_ready`` is what the renderer asks before a fused render: a signature already compiled
 is ready; one in numba's on-disk cache is worth a short wait (``CACHE_WAIT_SECONDS``); a cold
@@ -18,14 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import os
+import logging
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import numba
 import numpy as np
+from numba.core.caching import FunctionCache
 
 from .adjoint import adjoint_tile
 from .args import table_dtype, tiny_args
@@ -44,7 +47,26 @@ CACHE_WAIT_SECONDS = 3.0
 #: The longest a child process may take to compile a kernel (230 s were seen on a loaded machine);
 #: past it, or when it fails, the signature is compiled in this process instead.
 CHILD_COMPILE_TIMEOUT_S = 900
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])  # where this pyvr_jupyter is imported from
+#: One child compiles at a time: two children saving signatures of one kernel at once could lose an
+#: entry of numba's cache index (each reads it, adds its entry and writes it back), and on 2 cores
+#: two compilers only slow each other down.
+_ONE_CHILD = threading.Lock()
+_LOG = logging.getLogger(__name__)
+# The child: the kernel's Interrupt (SIGINT to its whole process group) must not end it, and it
+# stops once the kernel has gone (it would compile for nobody); it imports what this process does.
+_CHILD_CODE = """\
+import os, signal, sys, threading, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+parent = os.getppid()
+def orphaned():
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+threading.Thread(target=orphaned, daemon=True).start()
+sys.path[:] = {path!r}
+from {module} import {name} as compilation
+compilation.kernel.compile(compilation.signature({dtype!r}))
+"""
 
 
 class Compilation:
@@ -70,26 +92,36 @@ class Compilation:
 
     def _compile(self, dtype: np.dtype, done: threading.Event) -> None:
         try:
-            if self._name is not None and not self.is_cached(dtype):
-                self._compile_in_child(dtype)
-            self.kernel.compile(self.signature(dtype))  # loads what the child saved
+            if self._in_child_first(dtype):
+                with _ONE_CHILD:
+                    self._compile_in_child(dtype)
+            self.kernel.compile(self.signature(dtype))  # loads what the child saved, or compiles here
         except Exception as error:  # kept for wait_until_compiled to re-raise
             self._errors[dtype] = error
         finally:
             done.set()
 
+    def _in_child_first(self, dtype: np.dtype) -> bool:
+        """Should a child process compile ``dtype``'s signature? Only for the package's kernels with
+        numba's disk cache (what the child saves must be what this process loads), a signature not
+        in it yet, and a Python interpreter to start (not a frozen application)."""
+        return (self._name is not None and isinstance(getattr(self.kernel, "_cache", None), FunctionCache)
+                and bool(sys.executable) and not getattr(sys, "frozen", False) and not self.is_cached(dtype))
+
     def _compile_in_child(self, dtype: np.dtype) -> bool:
-        """Compile ``dtype``'s signature in a child process (the same interpreter and package), which
-        saves it to numba's disk cache. False when that failed: the caller then compiles here."""
-        if not sys.executable:  # an embedded interpreter: no child to start
-            return False
-        code = f"from {__name__} import {self._name} as c; c.kernel.compile(c.signature({np.dtype(dtype).str!r}))"
-        path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+        """Compile ``dtype``'s signature in a child process (this interpreter, this ``sys.path``),
+        which saves it to numba's disk cache. False when that failed: the caller then compiles here."""
+        code = _CHILD_CODE.format(path=sys.path, module=__name__, name=self._name, dtype=np.dtype(dtype).str)
         try:
-            result = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
-                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=CHILD_COMPILE_TIMEOUT_S)
-        except (OSError, subprocess.SubprocessError):
+            result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True,
+                                    text=True, timeout=CHILD_COMPILE_TIMEOUT_S)
+        except (OSError, subprocess.SubprocessError) as error:
+            _LOG.warning("compiling %s for %s in a child process failed (%s); compiling in this one",
+                         self.kernel.__name__, dtype, error)
             return False
+        if result.returncode != 0:
+            _LOG.warning("compiling %s for %s in a child process failed (exit %s): %s; compiling in this one",
+                         self.kernel.__name__, dtype, result.returncode, result.stderr[-2000:])
         return result.returncode == 0
 
     def is_compiled(self, dtype=np.float32) -> bool:

@@ -154,9 +154,11 @@ GIL_DURING_COMPILE = textwrap.dedent("""
     during = wake_ups(4.0)
     compiling = not event.is_set()
     assert event.wait(600)
+    stats = compilation.CHANNELS.kernel.stats  # this process loaded the signature, not compiled it
     print(json.dumps({"quiet": quiet, "during": during, "was_compiling": compiling,
                       "cached": compilation.CHANNELS.is_cached(np.float32),
-                      "compiled": compilation.CHANNELS.is_compiled(np.float32)}))
+                      "compiled": compilation.CHANNELS.is_compiled(np.float32),
+                      "loaded": sum(stats.cache_hits.values()), "compiled_here": sum(stats.cache_misses.values())}))
 """)
 
 
@@ -174,7 +176,25 @@ def test_a_cold_compile_runs_in_a_child_process_and_leaves_this_ones_threads_the
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["was_compiling"] and out["cached"] and out["compiled"], out
+    assert out["loaded"] == 1 and out["compiled_here"] == 0, out
     assert out["during"] > 0.5 * out["quiet"], out
+
+
+def test_only_a_kernel_with_numba_s_disk_cache_compiles_in_a_child(monkeypatch):
+    """What the child saves must be what this process then loads; a signature in the cache is
+    loaded here directly."""
+    from numba.core.caching import NullCache
+
+    adjoint, float32 = compilation.ADJOINT, np.dtype(np.float32)
+    monkeypatch.setattr(adjoint, "is_cached", lambda dtype=np.float32: False)
+    assert adjoint._in_child_first(float32)
+    monkeypatch.setattr(adjoint.kernel, "_cache", NullCache())
+    assert not adjoint._in_child_first(float32)
+    monkeypatch.undo()
+    monkeypatch.setattr(adjoint, "is_cached", lambda dtype=np.float32: True)
+    assert not adjoint._in_child_first(float32)
+    fake = compilation.Compilation(SlowKernel(), lambda dtype: (), "test-compile")  # not the package's
+    assert not fake._in_child_first(float32)
 
 
 def test_a_child_that_cannot_compile_leaves_the_compile_to_this_process():
