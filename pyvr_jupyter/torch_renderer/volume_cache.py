@@ -283,7 +283,10 @@ def _shares(tensor: torch.Tensor, values) -> bool:
 
 # ---- sharing ----------------------------------------------------------------------------------
 _shared: dict = {}  # (id of the array, device) -> weak reference to its state
-_shared_lock = threading.Lock()
+# Re-entrant: a state's weak-reference callback (``_forget``) takes it, and the garbage collector
+# may run that callback on a thread that already holds it (inside ``shared_state``, whose
+# allocations can start a collection); with a plain lock that thread waited for itself forever.
+_shared_lock = threading.RLock()
 
 
 def packed_for_call(level: VolumeLevel, spacing: torch.Tensor, packed_grids: dict | None) -> torch.Tensor:

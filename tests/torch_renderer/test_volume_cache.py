@@ -280,3 +280,34 @@ def test_an_array_marked_value_grid_only_is_never_packed_and_renders_the_same():
     assert shared_state(region).level(0).nbytes()["packed_grid"] == 0
     assert shared_state(volume).level(0).nbytes()["packed_grid"] > 0
     assert_close(from_values, packed, atol=2e-5)
+
+
+COLLECTION_INSIDE_SHARED_STATE = """
+import gc
+import numpy as np
+from pyvr_jupyter.torch_renderer import volume_cache
+
+old = volume_cache.shared_state(np.zeros((4, 4, 4), np.float32))
+old.cycle = old  # only the garbage collector frees it: its weak reference's callback runs then
+del old
+
+class Collecting(volume_cache.VolumeState):
+    def __init__(self, *args):
+        gc.collect()  # a collection started by an allocation while shared_state holds its lock
+        super().__init__(*args)
+
+volume_cache.VolumeState = Collecting
+volume_cache.shared_state(np.ones((4, 4, 4), np.float32))
+print("done")
+"""
+
+
+def test_a_collection_inside_shared_state_does_not_deadlock_on_its_lock():
+    """CI hung here once: the collector ran a dead state's callback, which takes the sharing lock,
+    on the thread that held it inside ``shared_state`` (a screenshot in test_view_labels.py)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", COLLECTION_INSIDE_SHARED_STATE], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "done", result.stderr[-2000:]
