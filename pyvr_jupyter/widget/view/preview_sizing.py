@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from ...torch_renderer.volume_cache import COARSEST_SIDE
+from .scheduling import FULL, PREVIEW
 
 __all__ = ["PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "cost_key",
            "frame_cost", "diagonal_samples", "estimate_s", "preview_plan"]
@@ -29,9 +30,6 @@ PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 PREVIEW_LEVEL_SIDE = 160
 PREVIEW_LEVEL_STEP = 2.0
 
-_PREVIEW, _FULL = "preview", "full"  # scheduling.PREVIEW and FULL
-
-
 def cost_key(kind: str, level: int) -> str:
     """The key of a kind of frame ("preview" or "full") at a level in the costs dict."""
     return kind if level == 0 else f"{kind}@{level}"
@@ -40,7 +38,7 @@ def cost_key(kind: str, level: int) -> str:
 def frame_cost(costs: dict, kind: str, level: int = 0) -> float | None:
     """The last measured cost of this kind of frame at this level, else of the other kind at
     this level, else the same at the other level, else None."""
-    other = _FULL if kind == _PREVIEW else _PREVIEW
+    other = FULL if kind == PREVIEW else PREVIEW
     for lev in (level, 1 - level):
         for k in (kind, other):
             cost = costs.get(cost_key(k, lev))
@@ -58,7 +56,7 @@ def diagonal_samples(renderer, step_voxels: float) -> float:
 
 def estimate_s(renderer, costs: dict, size, step_voxels: float) -> float | None:
     """Seconds a full frame of ``size`` (H, W) and this step should take, or None before any frame."""
-    cost = frame_cost(costs, _FULL)
+    cost = frame_cost(costs, FULL)
     return None if cost is None else cost * size[0] * size[1] * diagonal_samples(renderer, step_voxels)
 
 
@@ -74,12 +72,12 @@ def preview_plan(renderer, costs: dict, volume_shape, full_size, step_voxels: fl
     be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
     """
     fit = lambda cost: _preview_fit(renderer, cost, full_size, step_voxels, budget_s)  # noqa: E731
-    size, step, scale = fit(frame_cost(costs, _PREVIEW, 0))
+    size, step, scale = fit(frame_cost(costs, PREVIEW, 0))
     longest = max(volume_shape)
     # Level 1 exists only for volumes longer than COARSEST_SIDE along some axis (volume_cache).
     level = int(longest > COARSEST_SIDE and (longest > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP))
     if level == 1:
-        size, step, scale = fit(frame_cost(costs, _PREVIEW, 1))
+        size, step, scale = fit(frame_cost(costs, PREVIEW, 1))
     return size, step, level, scale
 
 
