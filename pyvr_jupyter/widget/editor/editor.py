@@ -138,6 +138,8 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.window, self.window_readout = controls.window, controls.window_readout
         self.opacity_scale = controls.opacity_scale
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
+        if _shows_its_ct_preset(view):  # the picker names the preset the view still shows
+            self.preset_picker.value = CT_PRESET_PREFIX + view.ct_preset
         self.preset_picker.observe(self._on_preset_picked, names="value")
         self.window.observe(self._on_window, names="value")
         self._links = [widgets.link((self, "colormap"), (self.colormap_picker, "value")),
@@ -147,6 +149,8 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
                          opacity_points=[list(p) for p in self._points], colormap=colormap,
                          value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
         self.observe(self._on_points_trait, names="opacity_points")
+        self._applying_preset = False
+        self.observe(self._on_look_edited, names=["opacity_points", "value_range", "colormap"])
         self.observe(self._on_value_range_trait, names="value_range")
         self.observe(lambda _: self.draw(), names="max_opacity")
         self.observe(lambda _: (self.draw_histogram(), self.draw()), names="theme")
@@ -256,19 +260,29 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
             self.view.colormap = change["new"]
 
     def _on_preset_picked(self, change) -> None:
-        if change["new"] == "auto":  # chosen from the data in the current window (auto_tf)
-            volume = self.view.volume if self.view is not None else self._volume
-            self.opacity_points = [list(p) for p in auto_opacity_points(volume, self.value_range)]
-            self.preset_picker.value = "(custom)"
-        elif change["new"] in OPACITY_PRESETS:
-            self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.max_opacity))
-            self.preset_picker.value = "(custom)"
-        elif change["new"].startswith(CT_PRESET_PREFIX):  # a CT preset: window, colours and curve
-            preset = CT_PRESETS[change["new"][len(CT_PRESET_PREFIX):]]
-            self.value_range = preset.window
-            self.colormap = preset.colormap
-            self.set_opacity_tf(OpacityTransferFunction(preset.opacity_points()))
-            self.max_opacity = _axis_top(self._points)
+        """Apply the preset picked; the picker then shows it until the look is edited."""
+        if change["new"] == "(custom)":
+            return
+        self._applying_preset = True
+        try:
+            if change["new"] == "auto":  # chosen from the data in the current window (auto_tf)
+                volume = self.view.volume if self.view is not None else self._volume
+                self.opacity_points = [list(p) for p in auto_opacity_points(volume, self.value_range)]
+            elif change["new"] in OPACITY_PRESETS:
+                self.set_opacity_tf(OPACITY_PRESETS[change["new"]](self.max_opacity))
+            elif change["new"].startswith(CT_PRESET_PREFIX):  # a CT preset: window, colours and curve
+                preset = CT_PRESETS[change["new"][len(CT_PRESET_PREFIX):]]
+                self.value_range = preset.window
+                self.colormap = preset.colormap
+                self.set_opacity_tf(OpacityTransferFunction(preset.opacity_points()))
+                self.max_opacity = _axis_top(self._points)
+        finally:
+            self._applying_preset = False
+
+    def _on_look_edited(self, change) -> None:
+        """The curve, window or colours changed other than by a preset: the picker says "(custom)",
+        so that picking the same preset again applies it again."""
+        if not self._applying_preset:
             self.preset_picker.value = "(custom)"
 
     def _on_window(self, change) -> None:
@@ -371,3 +385,10 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         """Redraw the control points, with the hovered one ringed."""
         draw_points(self.canvas[2], np.array([self.to_canvas(s, a) for s, a in self.points]), THEMES[self.theme],
                     self._hover)
+
+
+def _shows_its_ct_preset(view) -> bool:
+    """Does ``view`` (or None) still show the CT preset it started from (``view.ct_preset``)?"""
+    preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
+    return (preset is not None and tuple(view.value_range) == tuple(preset.window) and view.colormap == preset.colormap
+            and np.allclose(view.opacity_points, preset.opacity_points(), atol=1e-6))

@@ -310,8 +310,21 @@ def test_editor_dragging_updates_the_trait(editor):
 def test_auto_preset_chooses_from_the_data(volume):
     editor = TransferFunctionEditor(volume)
     editor.preset_picker.value = "auto"
-    assert editor.preset_picker.value == "(custom)"
+    assert editor.preset_picker.value == "auto"  # named until the curve is edited
     assert editor.opacity_points[0] == [0.0, 0.0] and max(a for _, a in editor.opacity_points) > 0
+
+
+def test_the_picker_names_the_preset_shown_until_the_look_is_edited(volume):
+    editor = TransferFunctionEditor(volume)
+    assert editor.preset_picker.value == "(custom)"
+    for edit in (lambda: click(editor, 0.4, 0.5), lambda: setattr(editor, "value_range", (0.1, 0.9)),
+                 lambda: setattr(editor.colormap_picker, "value", "magma")):
+        editor.preset_picker.value = "bell"
+        assert editor.preset_picker.value == "bell"
+        edit()
+        assert editor.preset_picker.value == "(custom)"
+    editor.preset_picker.value = "bell"  # picked again after an edit: applied again
+    assert len(editor.points) == 9
 
 
 @pytest.mark.parametrize("theme", ["auto", "light", "dark"])
@@ -407,8 +420,16 @@ def test_a_ct_editor_offers_the_ct_presets_which_set_window_colours_and_curve():
     preset = CT_PRESETS["soft tissue"]
     assert tuple(view.value_range) == preset.window and view.colormap == preset.colormap == editor.colormap
     np.testing.assert_allclose(view.opacity_points, preset.opacity_points(), atol=1e-6)
-    assert editor.preset_picker.value == "(custom)" and editor.max_opacity >= 0.8
+    assert editor.preset_picker.value == "CT soft tissue" and editor.max_opacity >= 0.8
+    view.value_range = [-200.0, 300.0]  # edited from Python: no longer the preset
+    assert editor.preset_picker.value == "(custom)"
     editor.close(), view.close()
+    bone = VolumeView(ct, width=32, height=32)  # a view that starts from a CT preset: its editor names it
+    assert bone.ct_preset is not None
+    assert TransferFunctionEditor(view=bone).preset_picker.value == "CT " + bone.ct_preset
+    bone.colormap = "viridis"
+    assert TransferFunctionEditor(view=bone).preset_picker.value == "(custom)"
+    bone.close()
     plain = TransferFunctionEditor(create_test_volume((8, 8, 8), "torus"))
     assert not any(name.startswith("CT ") for name in plain.preset_picker.options)
     plain.close()
