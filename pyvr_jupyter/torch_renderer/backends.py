@@ -4,25 +4,30 @@
 what renders one call: "torch" (the stages, any device, any gradient), "fused" (the kernel, CPU,
 no graph), "fused+adjoint" (the kernel forward and its per-ray adjoint backward, CPU, when only
 the volume and the transfer-function tables need a gradient), "fused-cuda" and
-"fused-cuda+adjoint" (the same kernels compiled for the GPU, ``fused/gpu.py``).
-docs/backends.md compares them.
+"fused-cuda+adjoint" (the same kernels compiled for the GPU, ``fused/gpu.py``); ``render_with``
+renders a context with the one chosen. docs/backends.md compares them.
 
 Example:
     >>> choose_backend("auto", torch.device("cpu"), needs_graph=False, grid_dtype=np.float32, context=context)
     'fused'
+    >>> rgba = render_with("fused", context, stopper(None), needs_graph=False, threads=None, max_memory_bytes=None)
     >>> gpu_unavailable()       # why CUDA volumes render with the stages here, or None
     'numba found no CUDA driver or no card it supports'
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 from . import fused
-from .context import RenderContext
+from .context import RenderContext, render_chunks
+from .fused import autograd as fused_autograd, driver as fused_driver
 from .stages.compositing import STRATEGIES
+from .stages.transfer_functions import rgba_table
 
-__all__ = ["BACKENDS", "choose_backend", "gpu_unavailable"]
+__all__ = ["BACKENDS", "choose_backend", "render_with", "gpu_unavailable"]
 
 #: What ``VolumeRenderer(backend=...)`` accepts.
 BACKENDS = ("auto", "torch", "fused")
@@ -52,6 +57,25 @@ def choose_backend(backend: str, device: torch.device, needs_graph: bool, grid_d
         fused.wait_until_compiled(grid_dtype)
         return "fused"
     return "fused" if reason is None and fused.ensure_ready(grid_dtype) else "torch"
+
+
+def render_with(backend: str, context: RenderContext, check_stop: Callable[[], None], needs_graph: bool,
+                threads: int | None, max_memory_bytes: int | None) -> torch.Tensor:
+    """(n_rays, 4) premultiplied RGBA of ``context`` rendered by ``backend`` (``choose_backend``'s
+    answer); ``check_stop`` raises ``RenderInterrupted`` when the caller wants the render stopped,
+    ``threads`` are the fused kernel's, ``max_memory_bytes`` bounds the PyTorch stages' chunks."""
+    if backend == "fused":
+        return fused_driver.render_context(context, check_stop, threads)
+    if backend == "fused-cuda":  # one launch: the stop is checked before it
+        from .fused import gpu  # numba.cuda is imported for CUDA renders only
+        check_stop()
+        return gpu.render_context(context)
+    if backend in ("fused+adjoint", "fused-cuda+adjoint"):  # the kernel forward, its per-ray adjoint in backward
+        return fused_autograd.render_context(context, check_stop, threads)
+    # The PyTorch stages look both tables up at once where they share a uniform grid.
+    both = context.opacity is not None and context.color is not None
+    context.rgba = rgba_table(context.opacity, context.color, as_parts=True) if both else None
+    return render_chunks(context, needs_graph, check_stop, max_memory_bytes)
 
 
 def gpu_unavailable() -> str | None:

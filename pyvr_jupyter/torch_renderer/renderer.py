@@ -18,13 +18,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .backends import BACKENDS, choose_backend
-from .fused import autograd as fused_autograd, driver as fused_driver
+from .backends import BACKENDS, choose_backend, render_with
 from ._checks import (check_choice, check_device, check_finite_number, check_flags, check_image_size,
                       check_labels_fit, check_level, check_spacing, check_volume_array, check_world_length,
                       step_length, check_render_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
-from .context import RenderContext, RenderInterrupted, render_chunks, stopper
+from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .channel_context import channel_memory, render_channels
 from .stages.channels import channel_color
@@ -32,7 +31,7 @@ from .stages.labels import LABEL_MODES, LabelMap
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
-                                        check_transfer_function, rgba_table)
+                                        check_transfer_function)
 from .tools.ray_batches import render_ray_table, render_views
 from .lazy_volumes import view_region
 from .levels import level_for_pixels
@@ -410,17 +409,8 @@ class VolumeRenderer:
         attach_grid(context, chosen, backend, shaded, spacing, packed_grids)
 
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
-        if backend == "fused":
-            rgba = fused_driver.render_context(context, stopper(should_stop), self.fused_threads)
-        elif backend == "fused-cuda":  # one launch: the stop is checked before it
-            from .fused import gpu  # numba.cuda is imported for CUDA renders only
-            stopper(should_stop)()
-            rgba = gpu.render_context(context)
-        elif backend in ("fused+adjoint", "fused-cuda+adjoint"):  # the kernel forward, its per-ray adjoint in backward
-            rgba = fused_autograd.render_context(context, stopper(should_stop), self.fused_threads)
-        else:  # the PyTorch stages look both tables up at once where they share a uniform grid
-            context.rgba = rgba_table(opacity, color, as_parts=True) if use_opacity and use_color else None
-            rgba = render_chunks(context, needs_graph, stopper(should_stop), self.max_memory_bytes)
+        rgba = render_with(backend, context, stopper(should_stop), needs_graph, self.fused_threads,
+                           self.max_memory_bytes)
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
         return rgba.reshape(height, width, 4)
 
