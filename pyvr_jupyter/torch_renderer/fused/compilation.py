@@ -22,9 +22,12 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
+import weakref
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -52,14 +55,16 @@ CHILD_COMPILE_TIMEOUT_S = 900
 #: two compilers only slow each other down.
 _ONE_CHILD = threading.Lock()
 _LOG = logging.getLogger(__name__)
-# The child: the kernel's Interrupt (SIGINT to its whole process group) must not end it, and it
-# stops once the kernel has gone (it would compile for nobody); it imports what this process does.
+#: The directory that holds the ``pyvr_jupyter`` package: first on the child's path, so that it
+#: imports this copy even where this process found it through a working directory since left.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+# The child runs in a session of its own (the kernel's Interrupt, SIGINT to the kernel's process
+# group, does not reach it) and stops once the kernel has gone (it would compile for nobody).
 _CHILD_CODE = """\
 import os, signal, sys, threading, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-parent = os.getppid()
 def orphaned():
-    while os.getppid() == parent:
+    while os.getppid() == {parent}:
         time.sleep(1.0)
     os._exit(1)
 threading.Thread(target=orphaned, daemon=True).start()
@@ -67,6 +72,42 @@ sys.path[:] = {path!r}
 from {module} import {name} as compilation
 compilation.kernel.compile(compilation.signature({dtype!r}))
 """
+
+
+def _child_path() -> list:
+    """This process's ``sys.path`` for the child: the package's root first, entries as strings
+    (a ``Path`` is allowed there), ``''`` (the working directory) made absolute."""
+    entries = [os.path.abspath(os.fspath(entry)) if os.fspath(entry) == "" else os.fspath(entry)
+               for entry in sys.path if isinstance(entry, (str, os.PathLike))]
+    return [_PACKAGE_ROOT, *(entry for entry in entries if entry != _PACKAGE_ROOT)]
+
+
+def _child_environment() -> dict:
+    """This process's environment, with numba's cache directory as this process's numba reads it
+    (``NUMBA_CACHE_DIR`` set or unset after numba was imported must not send the child's compile
+    where this process does not look)."""
+    environment = dict(os.environ)
+    environment.pop("NUMBA_CACHE_DIR", None)
+    if numba.config.CACHE_DIR:
+        environment["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR
+    return environment
+
+
+#: Every ``Compilation``, for ``_after_fork``.
+_COMPILATIONS: weakref.WeakSet = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    """A process forked while a compile ran (a torch DataLoader worker, say) would wait forever
+    on the compiling thread's lock and Event: they are made anew in the child."""
+    global _ONE_CHILD
+    _ONE_CHILD = threading.Lock()
+    for compilation in list(_COMPILATIONS):
+        compilation._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Compilation:
@@ -84,6 +125,13 @@ class Compilation:
         self._compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
         self._errors: dict = {}  # grid dtype -> the exception its compilation raised
         self._guard = threading.Lock()
+        _COMPILATIONS.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the compiling threads did not come along, so forget their compiles
+        (a signature asked for again starts anew) and any lock one of them held."""
+        self._guard = threading.Lock()
+        self._compiling = {dtype: done for dtype, done in self._compiling.items() if done.is_set()}
 
     def signature(self, dtype) -> tuple:
         """The numba argument types of ``dtype``'s signature."""
@@ -111,10 +159,12 @@ class Compilation:
     def _compile_in_child(self, dtype: np.dtype) -> bool:
         """Compile ``dtype``'s signature in a child process (this interpreter, this ``sys.path``),
         which saves it to numba's disk cache. False when that failed: the caller then compiles here."""
-        code = _CHILD_CODE.format(path=sys.path, module=__name__, name=self._name, dtype=np.dtype(dtype).str)
+        code = _CHILD_CODE.format(parent=os.getpid(), path=_child_path(), module=__name__, name=self._name,
+                                  dtype=np.dtype(dtype).str)
         try:
             result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True,
-                                    text=True, timeout=CHILD_COMPILE_TIMEOUT_S)
+                                    text=True, timeout=CHILD_COMPILE_TIMEOUT_S, env=_child_environment(),
+                                    start_new_session=True)
         except (OSError, subprocess.SubprocessError) as error:
             _LOG.warning("compiling %s for %s in a child process failed (%s); compiling in this one",
                          self.kernel.__name__, dtype, error)
@@ -122,7 +172,12 @@ class Compilation:
         if result.returncode != 0:
             _LOG.warning("compiling %s for %s in a child process failed (exit %s): %s; compiling in this one",
                          self.kernel.__name__, dtype, result.returncode, result.stderr[-2000:])
-        return result.returncode == 0
+            return False
+        if not self.is_cached(dtype):
+            _LOG.warning("a child process compiled %s for %s, but numba's cache here does not hold it; "
+                         "compiling in this one", self.kernel.__name__, dtype)
+            return False
+        return True
 
     def is_compiled(self, dtype=np.float32) -> bool:
         """Is the signature for grids of ``dtype`` ready to run without waiting?"""

@@ -390,5 +390,8 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
 def _shows_its_ct_preset(view) -> bool:
     """Does ``view`` (or None) still show the CT preset it started from (``view.ct_preset``)?"""
     preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
-    return (preset is not None and tuple(view.value_range) == tuple(preset.window) and view.colormap == preset.colormap
-            and np.allclose(view.opacity_points, preset.opacity_points(), atol=1e-6))
+    if preset is None or tuple(view.value_range) != tuple(preset.window) or view.colormap != preset.colormap:
+        return False
+    points = np.asarray(preset.opacity_points(), dtype=float)
+    shown = np.asarray(view.opacity_points, dtype=float)
+    return shown.shape == points.shape and np.allclose(shown, points, atol=1e-6)

@@ -2,6 +2,7 @@
 lock that kernel calls take, a cold compile runs in a child process (leaving this one's threads the
 GIL), and a render waits only for a kernel that numba's disk cache holds."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -197,12 +198,66 @@ def test_only_a_kernel_with_numba_s_disk_cache_compiles_in_a_child(monkeypatch):
     assert not fake._in_child_first(float32)
 
 
-def test_a_child_that_cannot_compile_leaves_the_compile_to_this_process():
+def test_a_child_that_cannot_compile_leaves_the_compile_to_this_process(monkeypatch, caplog):
     kernel = SlowKernel()
     kernel.release.set()
     unknown = compilation.Compilation(kernel, lambda dtype: (), "test-compile", name="NO_SUCH_KERNEL")
-    assert not unknown._compile_in_child(np.dtype(np.float32))  # the child fails to import it
-    assert unknown.wait_until_compiled(np.float32, timeout=60) and kernel.compiling.is_set()
+    monkeypatch.setattr(unknown, "_in_child_first", lambda dtype: True)  # as a cold kernel of the package's
+    with caplog.at_level("WARNING", logger=compilation.__name__):
+        assert unknown.wait_until_compiled(np.float32, timeout=120)  # the child failed to import it ...
+    assert kernel.compiling.is_set()  # ... so this process compiled it
+    assert "NO_SUCH_KERNEL" in caplog.text and "compiling in this one" in caplog.text
+
+
+def test_the_child_runs_in_its_own_session_with_this_process_s_path_and_numba_cache(monkeypatch, tmp_path):
+    """The kernel's Interrupt (SIGINT to its process group) must not end the child; it must import
+    this copy of the package even when it was found through a working directory since left, and
+    save into the cache this process reads, whatever NUMBA_CACHE_DIR says now."""
+    import numba
+    from pathlib import Path
+
+    calls = []
+    monkeypatch.setattr(compilation.subprocess, "run", lambda command, **options: calls.append((command, options))
+                        or subprocess.CompletedProcess(command, 0, "", ""))
+    monkeypatch.setattr(sys, "path", ["", Path(tmp_path), *sys.path])
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "elsewhere"))  # set after numba read its config
+    monkeypatch.setattr(compilation.ADJOINT, "is_cached", lambda dtype=np.float32: True)
+    assert compilation.ADJOINT._compile_in_child(np.dtype(np.float32))
+    (command, options), = calls
+    assert options["start_new_session"]
+    assert options["env"].get("NUMBA_CACHE_DIR") == (numba.config.CACHE_DIR or None)
+    path = compilation._child_path()
+    package_root = str(Path(compilation.__file__).resolve().parents[3])
+    assert path[0] == package_root and str(tmp_path) in path and "" not in path
+    assert all(isinstance(entry, str) for entry in path) and repr(path) in command[-1]
+
+
+def test_the_child_s_compile_that_this_process_cannot_load_is_said(monkeypatch, caplog):
+    monkeypatch.setattr(compilation.subprocess, "run",
+                        lambda command, **options: subprocess.CompletedProcess(command, 0, "", ""))
+    monkeypatch.setattr(compilation.ADJOINT, "is_cached", lambda dtype=np.float32: False)
+    with caplog.at_level("WARNING", logger=compilation.__name__):
+        assert not compilation.ADJOINT._compile_in_child(np.dtype(np.float32))
+    assert "does not hold it" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_during_a_compile_can_compile_again():
+    """A torch DataLoader worker forked while a compile held the one-child lock and had a
+    compile under way: the worker would wait forever on both."""
+    kernel = SlowKernel()
+    pending = compilation.Compilation(kernel, lambda dtype: (), "test-compile")
+    pending.compile_async(np.float32)
+    assert kernel.compiling.wait(10)
+    with compilation._ONE_CHILD:
+        pid = os.fork()
+        if pid == 0:  # the forked process: the lock is free and the compile starts anew
+            free = compilation._ONE_CHILD.acquire(timeout=5)
+            kernel.release.set()
+            os._exit(0 if free and pending.wait_until_compiled(np.float32, timeout=10) else 1)
+    kernel.release.set()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_the_disk_cache_follows_every_source_a_kernel_is_built_from(tmp_path, monkeypatch):

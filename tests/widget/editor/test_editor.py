@@ -427,7 +427,7 @@ def test_a_ct_editor_offers_the_ct_presets_which_set_window_colours_and_curve():
     bone = VolumeView(ct, width=32, height=32)  # a view that starts from a CT preset: its editor names it
     assert bone.ct_preset is not None
     assert TransferFunctionEditor(view=bone).preset_picker.value == "CT " + bone.ct_preset
-    bone.colormap = "viridis"
+    bone.opacity_points = [[0.0, 0.0], [1.0, 0.5]]  # another curve, of fewer points
     assert TransferFunctionEditor(view=bone).preset_picker.value == "(custom)"
     bone.close()
     plain = TransferFunctionEditor(create_test_volume((8, 8, 8), "torus"))
