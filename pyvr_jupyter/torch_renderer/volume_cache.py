@@ -18,6 +18,7 @@ state of its own for each render, with its graph, and nothing is cached.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import weakref
@@ -282,7 +283,8 @@ def _shares(tensor: torch.Tensor, values) -> bool:
 
 
 # ---- sharing ----------------------------------------------------------------------------------
-_shared: dict = {}  # (id of the array, device) -> weak reference to its state
+_shared: dict = {}  # (id of the array, device) -> (weak reference to its state, the look it was keyed at)
+_looks = itertools.count(1)  # numbers each look at an array's values (``volume_key``), in order
 # Re-entrant: a state's weak-reference callback (``_forget``) takes it, and the garbage collector
 # may run that callback on a thread that already holds it (inside ``shared_state``, whose
 # allocations can start a collection); with a plain lock that thread waited for itself forever.
@@ -344,20 +346,27 @@ def shared_state(volume, device="cpu") -> VolumeState:
     check_volume_array(volume)
     if isinstance(volume, torch.Tensor) and volume.requires_grad:
         return VolumeState(volume, device, None)
-    key = volume_key(volume, device)
+    entry = (id(volume), device)
     with _shared_lock:
-        found = _shared.get((id(volume), device))
-        state = None if found is None else found()
-        if state is None or state.key != key:
-            state = VolumeState(volume, device, key)
-            _shared[(id(volume), device)] = weakref.ref(state, _forget((id(volume), device)))
+        look = next(_looks)
+    key = volume_key(volume, device)  # outside the lock: hashing a large array takes milliseconds
+    with _shared_lock:
+        reference, its_look = _shared.get(entry, (None, 0))
+        state = None if reference is None else reference()
+        # The same values; or a state keyed by a later look than this one (another thread's, after
+        # an edit): this key is older news, and registering it would label the state's caches,
+        # made from the values as they are now, with values the array no longer holds.
+        if state is not None and (state.key == key or its_look > look):
+            return state
+        state = VolumeState(volume, device, key)
+        _shared[entry] = (weakref.ref(state, _forget(entry)), look)
     return state
 
 
 def _forget(entry):
     def callback(reference):
         with _shared_lock:
-            if _shared.get(entry) is reference:
+            if _shared.get(entry, (None,))[0] is reference:
                 del _shared[entry]
     return callback
 

@@ -311,3 +311,35 @@ def test_a_collection_inside_shared_state_does_not_deadlock_on_its_lock():
     result = subprocess.run([sys.executable, "-c", COLLECTION_INSIDE_SHARED_STATE], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0 and result.stdout.strip() == "done", result.stderr[-2000:]
+
+
+def test_a_key_taken_before_an_edit_does_not_replace_the_state_made_after_it(monkeypatch):
+    """A render thread hashes the array, the user edits it and renders (a new state); the render
+    thread must then get that state, not register its older key over it (the state's caches,
+    made from the edited values, would carry the old bytes' key, and an undo would find them)."""
+    import threading
+
+    volume = create_test_volume((24, 24, 24), "torus", backend="numpy")
+    original = shared_state(volume)
+    real_key, hashed, go_on = volume_cache.volume_key, threading.Event(), threading.Event()
+
+    def key_then_wait(array, device):
+        key = real_key(array, device)
+        if threading.current_thread().name == "render":
+            hashed.set()
+            go_on.wait(10)
+        return key
+
+    monkeypatch.setattr(volume_cache, "volume_key", key_then_wait)
+    seen = {}
+    render = threading.Thread(target=lambda: seen.setdefault("state", shared_state(volume)), name="render")
+    render.start()
+    assert hashed.wait(10)
+    volume[12, 12, 12] += 1.0  # edited in place while the render thread holds its key
+    edited = shared_state(volume)
+    go_on.set()
+    render.join(10)
+    assert edited is not original and seen["state"] is edited and shared_state(volume) is edited
+    volume[12, 12, 12] -= 1.0  # undone: the old bytes get a state of their own, not the edited values'
+    undone = shared_state(volume)
+    assert undone is not edited and undone.key == original.key
