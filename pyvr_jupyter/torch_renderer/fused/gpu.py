@@ -37,7 +37,8 @@ from .compilation import Compilation
 from .kernel import march_rays
 from .gradient import faces_central_gradient
 from .lookup import blend
-from .targets import blend_four, interior_central_gradient, reads_channel_vectors, scatter_add
+from .targets import (blend_four, channels_central_gradients, interior_central_gradient, reads_channel_vectors,
+                      scatter_add)
 
 __all__ = ["march_kernel", "march_channels_kernel", "adjoint_kernel", "GPU_FORWARD", "GPU_CHANNELS", "GPU_ADJOINT",
            "gpu_dtype", "available", "unavailable_reason", "device_args", "march_image", "adjoint_image", "march", "adjoint",
@@ -97,6 +98,18 @@ def _interior_central_gradient_on_the_gpu(grid, i, j, k, fx, fy, fz):
     def gradient(grid, i, j, k, fx, fy, fz):
         return faces_central_gradient(grid, i, j, k, fx, fy, fz, 0)
     return gradient
+
+
+@overload(channels_central_gradients, target="cuda")
+def _channels_central_gradients_on_the_gpu(grid, i, j, k, fx, fy, fz):
+    def gradients(grid, i, j, k, fx, fy, fz):  # typed for the channel kernel, never run (reads_channel_vectors)
+        last = grid.shape[3] - 1
+        x0, y0, z0 = faces_central_gradient(grid, i, j, k, fx, fy, fz, 0)
+        x1, y1, z1 = faces_central_gradient(grid, i, j, k, fx, fy, fz, min(1, last))
+        x2, y2, z2 = faces_central_gradient(grid, i, j, k, fx, fy, fz, min(2, last))
+        x3, y3, z3 = faces_central_gradient(grid, i, j, k, fx, fy, fz, min(3, last))
+        return x0, x1, x2, x3, y0, y1, y2, y3, z0, z1, z2, z3
+    return gradients
 
 
 @overload(reads_channel_vectors, target="cuda")

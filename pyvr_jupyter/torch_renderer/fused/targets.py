@@ -13,9 +13,9 @@ gradient: on the CPU with vector loads (``simd.py``), which numba's CUDA target 
 the GPU's are scalar code (``gpu.py``), as are the plain-Python ones (``blend_four``'s repeats
 ``lookup.blend`` in Python: importing ``lookup`` here would close an import cycle). The channel
 kernel asks ``reads_channel_vectors`` whether to blend all of a sample's channels at once with
-``blend_four``: on the CPU, yes, for 2–4 channels (3 channels: 5 % less CPU per frame; their
-gradients read so measured no faster, so they stay scalar); on the GPU, no: a thread reads only
-the channels a sample shows, as before.
+``blend_four`` and take all their gradients at once with ``channels_central_gradients``: on the
+CPU, yes, for 2–4 channels (3 channels: 5 % less CPU per frame for the values, 28 % for shaded
+frames with the gradients); on the GPU, no: a thread reads only the channels a sample shows.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ import threading
 from numba.extending import overload
 
 from .gradient import faces_central_gradient
-from .simd import blend_four_channels, interior_gradient
+from .simd import blend_four_channels, channel_gradients, interior_gradient
 
-__all__ = ["scatter_add", "blend_four", "interior_central_gradient", "reads_channel_vectors"]
+__all__ = ["scatter_add", "blend_four", "interior_central_gradient", "channels_central_gradients",
+           "reads_channel_vectors"]
 
 _LOCK = threading.Lock()
 
@@ -83,6 +84,25 @@ def _interior_central_gradient_on_the_cpu(grid, i, j, k, fx, fy, fz):
         step_z = grid.shape[1] * step_y
         return interior_gradient(grid, k * step_z + j * step_y + i - 1, step_y, step_z, fx, fy, fz)
     return gradient
+
+
+def channels_central_gradients(grid, i, j, k, fx, fy, fz):
+    """(d/dx of channels 0..3, d/dy of channels 0..3, d/dz of channels 0..3): ``lookup.central_gradient``
+    of every channel of an interleaved grid (D, H, W, C ≤ 4) at a cell (i, j, k) at least one voxel
+    from every face (lanes from C on repeat the last channel here; on the CPU they are meaningless)."""
+    last = grid.shape[3] - 1
+    slopes = [faces_central_gradient(grid, i, j, k, fx, fy, fz, min(channel, last)) for channel in range(4)]
+    return tuple(slope[axis] for axis in range(3) for slope in slopes)
+
+
+@overload(channels_central_gradients, target="cpu")
+def _channels_central_gradients_on_the_cpu(grid, i, j, k, fx, fy, fz):
+    def gradients(grid, i, j, k, fx, fy, fz):
+        step_x = grid.shape[3]
+        step_y = grid.shape[2] * step_x
+        step_z = grid.shape[1] * step_y
+        return channel_gradients(grid, k * step_z + j * step_y + i * step_x, step_x, step_y, step_z, fx, fy, fz)
+    return gradients
 
 
 def reads_channel_vectors(grid):

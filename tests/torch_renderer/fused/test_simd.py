@@ -10,7 +10,7 @@ from pyvr_jupyter.torch_renderer.fused.args import GRID_DTYPES
 from pyvr_jupyter.torch_renderer.fused.gradient import faces_central_gradient
 from pyvr_jupyter.torch_renderer.fused.lookup import blend, central_gradient, corner_weights
 from pyvr_jupyter.torch_renderer.fused.simd import interior_gradient
-from pyvr_jupyter.torch_renderer.fused.targets import blend_four, reads_channel_vectors
+from pyvr_jupyter.torch_renderer.fused.targets import blend_four, channels_central_gradients, reads_channel_vectors
 
 
 @njit
@@ -68,6 +68,31 @@ def test_interior_gradient_is_the_central_difference_gradient(dtype):
         vector, scalar, chosen = _interior_and_scalar(grid, i, j, k, fx, fy, fz)
         np.testing.assert_allclose(vector, scalar, rtol=0, atol=tolerance)
         np.testing.assert_allclose(chosen, vector, rtol=0, atol=tolerance)
+
+
+@njit
+def _all_channels_and_each(grid, i, j, k, fx, fy, fz):
+    each = [faces_central_gradient(grid, i, j, k, fx, fy, fz, channel) for channel in range(grid.shape[3])]
+    return channels_central_gradients(grid, i, j, k, fx, fy, fz), each
+
+
+@pytest.mark.parametrize("dtype", GRID_DTYPES, ids=str)
+@pytest.mark.parametrize("channels", [2, 3, 4])
+def test_every_channels_gradient_at_once_is_each_channels_central_difference_gradient(dtype, channels):
+    grid = _grid(dtype, (6, 7, 8, channels))
+    rng = np.random.default_rng(9)
+    tolerance = (1e-6 if dtype == np.float32 else 1e-12) * float(np.abs(grid.astype(float)).max())
+    for _ in range(60):  # cells one voxel or more from every face, the last one included
+        i, j, k = int(rng.integers(1, 6)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        fx, fy, fz = rng.random(3)
+        together, each = _all_channels_and_each(grid, i, j, k, fx, fy, fz)
+        for channel, (gx, gy, gz) in enumerate(each):
+            np.testing.assert_allclose([together[channel], together[4 + channel], together[8 + channel]],
+                                       [gx, gy, gz], rtol=0, atol=tolerance)
+        python = channels_central_gradients(grid, i, j, k, fx, fy, fz)  # the plain-Python one (the simulator's)
+        np.testing.assert_allclose(python[:channels] + python[4:4 + channels] + python[8:8 + channels],
+                                   [g for axis in range(3) for g in (slope[axis] for slope in each)],
+                                   rtol=0, atol=tolerance)
 
 
 @njit

@@ -164,15 +164,20 @@ def channels_kernel():
 
 
 @pytest.mark.parametrize("case", ["plain", "lighting", "uint16", "channels last", "clipped", "two of five colours",
-                                  "clear below a knot"])
+                                  "clear below a knot", "lighting uint16", "lighting two channels",
+                                  "lighting four channels"])
 def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_start_mid_row, case):
     from pyvr_jupyter.datasets import create_cells
 
     volume, _ = create_cells((24, 28, 32), n_cells=60, seed=4)
-    options = dict(image_size=(20, 24), channel_axis=0, use_lighting=case == "lighting", step_size=0.6)
+    options = dict(image_size=(20, 24), channel_axis=0, use_lighting=case.startswith("lighting"), step_size=0.6)
     colours = ["lime", "magenta", "viridis"]
-    if case == "uint16":
+    if case.endswith("uint16"):
         volume = (volume * 4000).astype(np.uint16)
+    if case == "lighting two channels":  # the CPU reads every channel's gradient at once for 2-4 channels
+        volume, colours = np.ascontiguousarray(volume[1:]), colours[1:]
+    if case == "lighting four channels":
+        volume, colours = np.concatenate([volume, volume[:1, ::-1]]), colours + ["cyan"]
     if case == "channels last":
         volume, options["channel_axis"] = np.ascontiguousarray(np.moveaxis(volume, 0, -1)), -1
     if case == "clipped":
