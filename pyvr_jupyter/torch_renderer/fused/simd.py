@@ -24,7 +24,7 @@ from llvmlite import ir
 from numba import types
 from numba.core.extending import intrinsic
 
-__all__ = ["blend_four_channels", "interior_gradient", "channel_gradients"]
+__all__ = ["blend_four_channels", "channel_gradients", "interior_gradient"]
 
 _LANES = 4
 _FAST = ("fast",)
@@ -44,6 +44,50 @@ def _splat(builder, scalar, vector_type):
     return builder.shuffle_vector(lane, ir.Constant(vector_type, ir.Undefined), zeros)
 
 
+_WIDE = ir.VectorType(ir.DoubleType(), _LANES)
+
+
+def _four_wide_reader(context, builder, grid_type, grid):
+    """``read(key, offset)``: the 4 elements of ``grid`` (a C-contiguous array of ``grid_type``)
+    from element ``offset()`` on, as <4 x double>; loaded once per ``key`` (the caller's name for
+    where it reads, e.g. a voxel's offsets from the cell)."""
+    data = context.make_array(grid_type)(context, builder, grid).data
+    element = context.get_data_type(grid_type.dtype)
+    loaded, align, reads = ir.VectorType(element, _LANES).as_pointer(), context.get_abi_sizeof(element), {}
+
+    def read(key, offset):
+        if key not in reads:
+            pointer = builder.bitcast(builder.gep(data, [offset()], inbounds=True), loaded)
+            reads[key] = _widened(builder, builder.load(pointer, align=align), grid_type.dtype, _WIDE)
+        return reads[key]
+    return read
+
+
+def _gradient_weights(context, builder, fractions, fraction_types):
+    """(linear, central) for the cell fractions (fx, fy, fz), by axis "x", "y", "z": the
+    trilinear weights of the cell's two corners, (1 − f, f), and the central difference's weights
+    on voxels −1, 0, 1, 2, blended between them: −(1 − f)/2, −f/2, (1 − f)/2, f/2."""
+    one, half = ir.Constant(ir.DoubleType(), 1.0), ir.Constant(ir.DoubleType(), 0.5)
+    linear = {}
+    for axis, value, value_type in zip("xyz", fractions, fraction_types):
+        f = context.cast(builder, value, value_type, types.float64)
+        linear[axis] = (builder.fsub(one, f, flags=_FAST), f)
+    central = {axis: (builder.fneg(_mul(builder, low, half)), builder.fneg(_mul(builder, high, half)),
+                      _mul(builder, low, half), _mul(builder, high, half)) for axis, (low, high) in linear.items()}
+    return linear, central
+
+
+def _mul(builder, a, b):
+    return builder.fmul(a, b, flags=_FAST)
+
+
+def _tree_sum(builder, terms):
+    """The sum of ``terms``, added pairwise."""
+    while len(terms) > 1:
+        terms = [builder.fadd(a, b, flags=_FAST) for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
+    return terms[0]
+
+
 @intrinsic
 def blend_four_channels(typingctx, grid, base, step_x, step_y, step_z, weights):
     """(c0, c1, c2, c3): channels 0..3 of ``grid`` (D, H, W, C ≥ 4, C-contiguous, any kernel
@@ -56,12 +100,9 @@ def blend_four_channels(typingctx, grid, base, step_x, step_y, step_z, weights):
     if not (isinstance(grid, types.Array) and grid.ndim == 4 and grid.layout == "C"):
         return None
     signature = types.UniTuple(types.float64, _LANES)(grid, base, step_x, step_y, step_z, weights)
-    dtype = grid.dtype
 
     def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        element = context.get_data_type(dtype)
-        loaded, widened = ir.VectorType(element, _LANES), ir.VectorType(ir.DoubleType(), _LANES)
+        read = _four_wide_reader(context, builder, sig.args[0], args[0])
         base, step_x, step_y, step_z, corner_weights = args[1:]
         total = None
         for corner in range(8):  # lookup.corner_weights' order: bit 0 is x, bit 1 y, bit 2 z
@@ -69,11 +110,8 @@ def blend_four_channels(typingctx, grid, base, step_x, step_y, step_z, weights):
             for bit, step in ((1, step_x), (2, step_y), (4, step_z)):
                 if corner & bit:
                     offset = builder.add(offset, step)
-            pointer = builder.bitcast(builder.gep(data, [offset], inbounds=True), loaded.as_pointer())
-            corner_values = _widened(builder, builder.load(pointer, align=context.get_abi_sizeof(element)), dtype,
-                                     widened)
-            weight = _splat(builder, builder.extract_value(corner_weights, corner), widened)
-            term = builder.fmul(corner_values, weight, flags=_FAST)
+            weight = _splat(builder, builder.extract_value(corner_weights, corner), _WIDE)
+            term = builder.fmul(read(corner, lambda offset=offset: offset), weight, flags=_FAST)
             total = term if total is None else builder.fadd(total, term, flags=_FAST)
         lanes = [builder.extract_element(total, ir.Constant(ir.IntType(32), lane)) for lane in range(_LANES)]
         return context.make_tuple(builder, sig.return_type, lanes)
@@ -97,49 +135,31 @@ def _dot(builder, a, b):
                         flags=_FAST)
 
 
-def _gradient_codegen(dtype):
+def _gradient_codegen():
     def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        element = context.get_data_type(dtype)
-        loaded, widened = ir.VectorType(element, _LANES), ir.VectorType(ir.DoubleType(), _LANES)
-        align = context.get_abi_sizeof(element)
+        read = _four_wide_reader(context, builder, sig.args[0], args[0])
         base, step_y, step_z = args[1:4]
-        fx, fy, fz = (context.cast(builder, value, from_type, types.float64)
-                      for value, from_type in zip(args[4:], sig.args[4:]))
+        linear, central = _gradient_weights(context, builder, args[4:], sig.args[4:])
         index = base.type
 
-        rows = {}
-
-        def row(dy, dz):  # voxels i − 1 .. i + 2 of the row (j + dy, k + dz), loaded once
-            if (dy, dz) not in rows:
-                offset = builder.add(base, builder.add(builder.mul(step_y, ir.Constant(index, dy)),
-                                                       builder.mul(step_z, ir.Constant(index, dz))))
-                pointer = builder.bitcast(builder.gep(data, [offset], inbounds=True), loaded.as_pointer())
-                rows[dy, dz] = _widened(builder, builder.load(pointer, align=align), dtype, widened)
-            return rows[dy, dz]
+        def row(dy, dz):  # voxels i − 1 .. i + 2 of the row (j + dy, k + dz)
+            return read((dy, dz), lambda: builder.add(base, builder.add(builder.mul(step_y, ir.Constant(index, dy)),
+                                                                        builder.mul(step_z, ir.Constant(index, dz)))))
 
         def weighted_sum(terms):  # Σ weight · row, terms: ((dy, dz), weight)
             total = None
             for (dy, dz), weight in terms:
-                term = builder.fmul(row(dy, dz), _splat(builder, weight, widened), flags=_FAST)
+                term = builder.fmul(row(dy, dz), _splat(builder, weight, _WIDE), flags=_FAST)
                 total = term if total is None else builder.fadd(total, term, flags=_FAST)
             return total
 
-        def mul(a, b):
-            return builder.fmul(a, b, flags=_FAST)
-
-        one, half = ir.Constant(ir.DoubleType(), 1.0), ir.Constant(ir.DoubleType(), 0.5)
         zero = ir.Constant(ir.DoubleType(), 0.0)
-        gx_, gy_, gz_ = (builder.fsub(one, f, flags=_FAST) for f in (fx, fy, fz))
-        linear = {"y": (gy_, fy), "z": (gz_, fz)}  # the trilinear weights of rows j, j + 1 (k, k + 1)
-        # The central difference's weights on voxels −1, 0, 1, 2 of a row, blended between
-        # the cell's two corners: −(1 − f)/2, −f/2, (1 − f)/2, f/2.
-        central = {axis: (builder.fneg(mul(low, half)), builder.fneg(mul(high, half)), mul(low, half), mul(high, half))
-                   for axis, (low, high) in (("x", (gx_, fx)), ("y", (gy_, fy)), ("z", (gz_, fz)))}
-        across_x = _vector(builder, (zero, gx_, fx, zero))
-        blended = weighted_sum(((a, b), mul(linear["y"][a], linear["z"][b])) for a in (0, 1) for b in (0, 1))
-        along_y = weighted_sum(((dy, b), mul(central["y"][dy + 1], linear["z"][b])) for dy in (-1, 0, 1, 2) for b in (0, 1))
-        along_z = weighted_sum(((a, dz), mul(central["z"][dz + 1], linear["y"][a])) for a in (0, 1) for dz in (-1, 0, 1, 2))
+        across_x = _vector(builder, (zero, *linear["x"], zero))
+        blended = weighted_sum(((a, b), _mul(builder, linear["y"][a], linear["z"][b])) for a in (0, 1) for b in (0, 1))
+        along_y = weighted_sum(((dy, b), _mul(builder, central["y"][dy + 1], linear["z"][b]))
+                               for dy in (-1, 0, 1, 2) for b in (0, 1))
+        along_z = weighted_sum(((a, dz), _mul(builder, central["z"][dz + 1], linear["y"][a]))
+                               for a in (0, 1) for dz in (-1, 0, 1, 2))
         gradient = (_dot(builder, blended, _vector(builder, central["x"])), _dot(builder, along_y, across_x),
                     _dot(builder, along_z, across_x))
         return context.make_tuple(builder, sig.return_type, gradient)
@@ -161,59 +181,35 @@ def interior_gradient(typingctx, grid, base, step_y, step_z, fx, fy, fz):
         return None
     signature = types.UniTuple(types.float64, 3)(grid, base, step_y, step_z, types.float64, types.float64,
                                                  types.float64)
-    return signature, _gradient_codegen(grid.dtype)
+    return signature, _gradient_codegen()
 
 
-def _tree_sum(builder, terms):
-    """The sum of ``terms``, added pairwise."""
-    while len(terms) > 1:
-        terms = [builder.fadd(a, b, flags=_FAST) for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) & ~1:]
-    return terms[0]
-
-
-def _channel_gradients_codegen(dtype):
+def _channel_gradients_codegen():
     def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        element = context.get_data_type(dtype)
-        loaded, widened = ir.VectorType(element, _LANES), ir.VectorType(ir.DoubleType(), _LANES)
-        align = context.get_abi_sizeof(element)
+        read = _four_wide_reader(context, builder, sig.args[0], args[0])
         base, step_x, step_y, step_z = args[1:5]
-        fx, fy, fz = (context.cast(builder, value, from_type, types.float64)
-                      for value, from_type in zip(args[5:], sig.args[5:]))
+        linear, central = _gradient_weights(context, builder, args[5:], sig.args[5:])
         index = base.type
-        voxels = {}
 
-        def voxel(dx, dy, dz):  # the channels of voxel (i + dx, j + dy, k + dz), loaded once
-            if (dx, dy, dz) not in voxels:
-                offset = base
-                for delta, step in ((dx, step_x), (dy, step_y), (dz, step_z)):
-                    if delta:
-                        offset = builder.add(offset, builder.mul(step, ir.Constant(index, delta)))
-                pointer = builder.bitcast(builder.gep(data, [offset], inbounds=True), loaded.as_pointer())
-                voxels[dx, dy, dz] = _widened(builder, builder.load(pointer, align=align), dtype, widened)
-            return voxels[dx, dy, dz]
+        def voxel(offsets):  # the channels of voxel (i + dx, j + dy, k + dz), offsets by axis
+            def offset():
+                element = base
+                for axis, step in (("x", step_x), ("y", step_y), ("z", step_z)):
+                    if offsets[axis]:
+                        element = builder.add(element, builder.mul(step, ir.Constant(index, offsets[axis])))
+                return element
+            return read((offsets["x"], offsets["y"], offsets["z"]), offset)
 
-        def mul(a, b):
-            return builder.fmul(a, b, flags=_FAST)
-
-        one, half = ir.Constant(ir.DoubleType(), 1.0), ir.Constant(ir.DoubleType(), 0.5)
-        low = {axis: builder.fsub(one, f, flags=_FAST) for axis, f in (("x", fx), ("y", fy), ("z", fz))}
-        linear = {axis: (low[axis], f) for axis, f in (("x", fx), ("y", fy), ("z", fz))}
-        # The central difference's weights on voxels −1, 0, 1, 2 along an axis, blended between
-        # the cell's two corners: −(1 − f)/2, −f/2, (1 − f)/2, f/2.
-        central = {axis: (builder.fneg(mul(lo, half)), builder.fneg(mul(hi, half)), mul(lo, half), mul(hi, half))
-                   for axis, (lo, hi) in linear.items()}
         sums = []
         for axis in ("x", "y", "z"):
             across = [other for other in ("x", "y", "z") if other != axis]
             terms = []
             for a in (0, 1):
                 for b in (0, 1):
-                    bilinear = mul(linear[across[0]][a], linear[across[1]][b])
+                    bilinear = _mul(builder, linear[across[0]][a], linear[across[1]][b])
                     for d in (-1, 0, 1, 2):
-                        offsets = {axis: d, across[0]: a, across[1]: b}
-                        weight = _splat(builder, mul(bilinear, central[axis][d + 1]), widened)
-                        terms.append(mul(voxel(offsets["x"], offsets["y"], offsets["z"]), weight))
+                        weight = _splat(builder, _mul(builder, bilinear, central[axis][d + 1]), _WIDE)
+                        terms.append(_mul(builder, voxel({axis: d, across[0]: a, across[1]: b}), weight))
             sums.append(_tree_sum(builder, terms))
         lanes = [builder.extract_element(total, ir.Constant(ir.IntType(32), lane)) for total in sums
                  for lane in range(_LANES)]
@@ -236,4 +232,4 @@ def channel_gradients(typingctx, grid, base, step_x, step_y, step_z, fx, fy, fz)
         return None
     signature = types.UniTuple(types.float64, 3 * _LANES)(grid, base, step_x, step_y, step_z, types.float64,
                                                           types.float64, types.float64)
-    return signature, _channel_gradients_codegen(grid.dtype)
+    return signature, _channel_gradients_codegen()
