@@ -174,7 +174,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                 if light_model != NO_LIGHT:
                     if vectors and interior:  # every channel's at once, at the first shaded one
                         if not have_gradients:
-                            gradients, have_gradients = all_channel_gradients(grid, i, j, c, fx, fy, fz), True
+                            gradients, have_gradients = channels_central_gradients(grid, i, j, c, fx, fy, fz), True
                         gx, gy, gz = gradients[channel], gradients[4 + channel], gradients[8 + channel]
                     else:
                         gx, gy, gz = channel_gradient(grid, i, j, c, fx, fy, fz, channel)
@@ -212,18 +212,12 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
 
 
 # The scalar gradient is called, not inlined: inlined into the channel loop it made every frame
-# 25 % slower, shaded or not (the loop's registers spilled). The vector one is inlined: called, a
-# shaded frame took 6 % longer.
+# 25 % slower, shaded or not (the loop's registers spilled). The vector one
+# (``targets.channels_central_gradients``) measured the same forced inline or not.
 @njit(fastmath=True)
 def channel_gradient(grid, i, j, k, fx, fy, fz, channel):
     """``lookup.central_gradient`` of one channel of ``grid`` (D, H, W, C) at the cell (i, j, k)."""
     return central_gradient(grid, i, j, k, fx, fy, fz, channel)
-
-
-@njit(inline="always", fastmath=True)
-def all_channel_gradients(grid, i, j, k, fx, fy, fz):
-    """``targets.channels_central_gradients``: every channel's gradient at an interior cell."""
-    return channels_central_gradients(grid, i, j, k, fx, fy, fz)
 
 
 @njit(inline="always", fastmath=True)

@@ -11,7 +11,7 @@
   loads and vector arithmetic do it (a dense 384³ frame: 10 % less CPU).
 - ``channel_gradients``: the same gradient for every channel of an interleaved grid (D, H, W, C ≤ 4)
   at once: each of the 32 voxels it reads is one 4-wide load of its channels, and each term one
-  vector multiply-add for all of them (three shaded channels: 28 % less CPU per frame than a
+  vector multiply-add for all of them (three shaded channels: 22 % less CPU per frame than a
   channel at a time).
 
 numba's CUDA target cannot call them; ``targets.py`` picks them on the CPU and scalar code on the

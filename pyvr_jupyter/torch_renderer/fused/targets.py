@@ -14,7 +14,7 @@ the GPU's are scalar code (``gpu.py``), as are the plain-Python ones (``blend_fo
 ``lookup.blend`` in Python: importing ``lookup`` here would close an import cycle). The channel
 kernel asks ``reads_channel_vectors`` whether to blend all of a sample's channels at once with
 ``blend_four`` and take all their gradients at once with ``channels_central_gradients``: on the
-CPU, yes, for 2–4 channels (3 channels: 5 % less CPU per frame for the values, 28 % for shaded
+CPU, yes, for 2–4 channels (3 channels: 5 % less CPU per frame for the values, 22 % for shaded
 frames with the gradients); on the GPU, no: a thread reads only the channels a sample shows.
 """
 
