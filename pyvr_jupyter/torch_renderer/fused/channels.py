@@ -23,7 +23,7 @@ from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, clear_below, table_dtype
-from .compositing import EMISSION_ABSORPTION, passing_fraction
+from .compositing import EMISSION_ABSORPTION, passing_fraction, passing_power
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, place_sample, ray_direction, segment, skip_empty_block
@@ -148,10 +148,12 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
             if at_once:
                 values = blend_four(grid, i, j, c, weights)
             # One opaque channel composites as a single medium (no logarithms); from the second on,
-            # the channels' optical depths add and weight their colours.
+            # the channels' optical depths add and weight their colours, and the light they let
+            # through multiplies: Π (1 − a_c)^ratio = exp(−Σ τ_c), without the exp for the usual ratios.
             ratio = delta * inv_unit_distance
             active = 0
             first_a = first_r = first_g = first_b = tau = emit_r = emit_g = emit_b = 0.0
+            keep = 1.0
             for channel in range(n_channels):
                 if (bits >> min(channel, 7)) & 1 == 0:  # clear in this block
                     continue
@@ -187,6 +189,8 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                 if active == 2:
                     tau = optical_depth(first_a, ratio)
                     emit_r, emit_g, emit_b = tau * first_r, tau * first_g, tau * first_b
+                    keep = clamped_keep(first_a)
+                keep *= clamped_keep(a)
                 depth = optical_depth(a, ratio)
                 tau += depth
                 emit_r += depth * r
@@ -200,7 +204,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                 blue += weight * first_b
                 transmittance *= passing
             elif active > 1:
-                passing = math.exp(-tau)
+                passing = passing_power(keep, ratio)
                 weight = transmittance * (1.0 - passing) / tau
                 red += weight * emit_r
                 green += weight * emit_g
@@ -221,10 +225,16 @@ def channel_gradient(grid, i, j, k, fx, fy, fz, channel):
 
 
 @njit(inline="always", fastmath=True)
+def clamped_keep(a):
+    """1 − a for an opacity ``a`` > 0 per unit distance, clamped as ``stages/compositing.optical_depth``
+    clamps it: the light the channel's medium lets through per unit distance."""
+    return 1.0 - min(a, 1.0 - OPACITY_CLAMP)
+
+
+@njit(inline="always", fastmath=True)
 def optical_depth(a, ratio):
-    """τ = −(Δs / unit)·ln(1 − a) of opacity ``a`` per unit distance over a step of ``ratio`` =
-    Δs / unit, ``a`` clamped as ``stages/compositing.optical_depth`` clamps it."""
-    return -ratio * math.log(1.0 - min(a, 1.0 - OPACITY_CLAMP))
+    """τ = −(Δs / unit)·ln(1 − a) of opacity ``a`` > 0 per unit distance over a step of ``ratio`` = Δs / unit."""
+    return -ratio * math.log(clamped_keep(a))
 
 
 def covers(context) -> bool:

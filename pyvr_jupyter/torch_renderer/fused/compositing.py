@@ -15,7 +15,7 @@ from numba import njit
 
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 
-__all__ = ["EMISSION_ABSORPTION", "MAXIMUM", "MINIMUM", "AVERAGE", "XRAY", "passing_fraction",
+__all__ = ["EMISSION_ABSORPTION", "MAXIMUM", "MINIMUM", "AVERAGE", "XRAY", "passing_fraction", "passing_power",
            "project_sample", "project_result"]
 
 # The kernel codes, named (numba reads module globals as compile-time constants).
@@ -30,8 +30,14 @@ XRAY = STRATEGIES["xray"].kernel_code
 def passing_fraction(a, ratio):
     """1 − α = (1 − a)^(Δs / unit): the light a sample of opacity ``a`` per unit distance lets
     through over a step of ``ratio`` = Δs / unit, with ``a`` clamped to [0, 1 − 1e-6] (as
-    ``stages.compositing.optical_depth``); the common exponents 1 and ½ exact and cheap."""
-    keep = 1.0 - min(max(a, 0.0), 1.0 - OPACITY_CLAMP)
+    ``stages.compositing.optical_depth``)."""
+    return passing_power(1.0 - min(max(a, 0.0), 1.0 - OPACITY_CLAMP), ratio)
+
+
+@njit(inline="always", fastmath=True)
+def passing_power(keep, ratio):
+    """keep^ratio: the light passing a step of ``ratio`` = Δs / unit through a medium that lets
+    ``keep`` through per unit distance; the common exponents 1 and ½ exact and cheap (no exp/log)."""
     if ratio == 1.0:
         return keep
     if ratio == 0.5:
