@@ -133,6 +133,11 @@ def check_flags(**flags: Any) -> None:
             raise TypeError(f"{name} must be True or False, got {_short(flag)}")
 
 
+def check_termination(termination: Any) -> float | None:
+    """None, or a transmittance threshold in [0, 0.5]: ``check_termination(1 / 512) == 1 / 512``."""
+    return None if termination is None else check_finite_number("termination", termination, minimum=0.0, maximum=0.5)
+
+
 def check_level(level: Any) -> int:
     """A pyramid level index as an int (not a bool; ``VolumeState.level`` checks its range): ``check_level(2) == 2``."""
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)):

@@ -92,6 +92,7 @@ class RenderContext:
     labels: Any = None  # a ``labels.LabelMap`` drawn over the volume (emission–absorption only)
     label_mode: str = "blend"  # or "iso" (``stages/labels.LABEL_MODES``)
     channels: Any = None  # one RenderContext per channel (``channel_context.py``), mixed by ``stages/channels``
+    termination: float | None = None  # where the fused kernels stop a ray (None: the strategy's threshold)
 
     @property
     def learnable_tensors(self) -> list:

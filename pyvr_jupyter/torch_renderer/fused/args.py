@@ -177,7 +177,8 @@ def kernel_args(context, grid=None) -> KernelArgs:
         use_opacity=context.opacity is not None, use_color=context.color is not None,
         opacity_clear_below=clear_below(context.opacity, dtype), light_model=light_model, light=light, light_direction=direction / np.linalg.norm(direction),
         mode=int(strategy.kernel_code), inv_unit_distance=1.0 / context.unit_distance,
-        termination=float(strategy.termination[0]), termination_every=int(strategy.termination[1]),
+        termination=float(strategy.termination[0] if context.termination is None else context.termination),
+        termination_every=int(strategy.termination[1]),
         occupied=occupied, reach=reach, block_scale=block_scale,
         label_rows=label_rows, label_scale=label_scale, label_table=label_table,
         label_iso=context.labels is not None and context.label_mode == "iso")

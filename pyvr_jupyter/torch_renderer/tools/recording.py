@@ -26,6 +26,7 @@ import torch
 from .. import fused
 from .._checks import check_finite_number, check_image_size
 from ..stages.camera import Camera
+from ..stages.compositing import DISPLAY_TERMINATION
 from ..renderer import VolumeRenderer
 from .movie_files import MOVIE_SUFFIXES, write_movie
 from .time_series import TimeSeries
@@ -220,7 +221,8 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
             ``i · T // frames``), with the series' single value range; combine with
             ``orbit=(0, 0)`` for a still camera.
         **render_options: passed to ``VolumeRenderer.render`` (step_size, compositing,
-            background, clip_box, value_range, ...).
+            background, clip_box, value_range, ...); ``termination`` defaults to
+            ``DISPLAY_TERMINATION``, as the view's frames (8-bit frames either way).
 
     Returns:
         ``RenderedFrames``: iterate for (H, W, 3) uint8 frames, rendered one at a time; ``len()``
@@ -256,4 +258,5 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
         elif not isinstance(camera, Camera):
             raise TypeError(f"camera must be a Camera, got {type(camera).__name__}")
         path = orbit_path(camera, frames, orbit)
-    return RenderedFrames(renderer, volume, path, bool(time), dict(render_options, image_size=image_size))
+    options = {"termination": DISPLAY_TERMINATION, **render_options, "image_size": image_size}
+    return RenderedFrames(renderer, volume, path, bool(time), options)

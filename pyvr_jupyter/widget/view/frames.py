@@ -31,7 +31,7 @@ from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted, fused
-from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
+from ...torch_renderer.stages.compositing import DISPLAY_TERMINATION, EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, shared_state
 from .held_volumes import HeldVolumes
 from .preview_sizing import PREVIEW_LEVEL_SIDE, cost_key, diagonal_samples, estimate_s, preview_plan
@@ -154,7 +154,7 @@ class FrameSource:
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level,
                            labels=view.labels if STRATEGIES[view.compositing].family == EMISSION_ABSORPTION else None,
-                           label_mode=view.label_mode)
+                           label_mode=view.label_mode, termination=DISPLAY_TERMINATION)  # 8-bit frames
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
             if view.channels is not None:  # all channels mixed, each with its own window

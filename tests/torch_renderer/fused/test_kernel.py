@@ -19,6 +19,7 @@ from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTr
 from pyvr_jupyter.torch_renderer import volume_cache
 from pyvr_jupyter.torch_renderer.backends import choose_backend, gpu_unavailable
 from pyvr_jupyter.torch_renderer.fused import driver
+from pyvr_jupyter.torch_renderer.stages.compositing import DISPLAY_TERMINATION
 
 
 pytestmark = pytest.mark.usefixtures("tiles_start_mid_row")
@@ -106,6 +107,42 @@ def test_a_constant_medium_composites_to_its_analytic_value():
     rgba = renderer.render_rgba(volume, camera, image_size=(3, 3), step_size=0.37, use_lighting=False)
     expected = 1 - (1 - 0.05) ** 31
     assert_close(rgba[1, 1], torch.tensor([0.2 * expected, 0.6 * expected, expected, expected]), atol=1e-5)
+
+
+def test_termination_stops_each_ray_once_its_transmittance_is_that_low():
+    # Head-on through 31 unit steps of opacity ½: the transmittance halves at every sample, so a ray
+    # stopped at 1/512 takes 9 samples and keeps exactly 2⁻⁹ of the light (the rest of the medium
+    # would have added less than that), and at the default 1e-6, 20 samples.
+    volume = np.ones((32, 16, 16), dtype=np.float32)
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    otf, ctf = constant_tfs(0.5, (1.0, 1.0, 1.0))
+    renderer.set_opacity_transfer_function(otf).set_color_transfer_function(ctf)
+    camera = Camera(position=(7.5, 7.5, 100.0), target=(7.5, 7.5, 0.0), fov=2.0)
+    options = dict(image_size=(3, 3), step_size=1.0, use_lighting=False)
+    full = renderer.render_rgba(volume, camera, **options)
+    assert renderer.last_stats["samples"] == 9 * 20
+    stopped = renderer.render_rgba(volume, camera, termination=1 / 512, **options)
+    assert renderer.last_stats["samples"] == 9 * 9
+    assert_close(stopped, torch.full((3, 3, 4), 1 - 2.0 ** -9), atol=1e-7)
+    assert float((full - stopped).max()) <= 1 / 512
+
+
+def test_display_termination_keeps_a_dense_picture_within_half_an_8_bit_level():
+    volume = create_test_volume((48, 48, 48), "marschner_lobb")
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.3))
+    options = dict(camera=camera_for(volume.shape), image_size=(32, 32), use_lighting=False)
+    full = renderer.render(volume, **options)
+    full_samples = renderer.last_stats["samples"]
+    display = renderer.render(volume, termination=DISPLAY_TERMINATION, **options)
+    assert renderer.last_stats["samples"] < 0.9 * full_samples
+    assert float((full - display).abs().max()) <= DISPLAY_TERMINATION
+
+
+@pytest.mark.parametrize("termination", [-0.1, 0.6, float("nan"), "fast"])
+def test_a_bad_termination_is_refused_naming_it(volume, termination):
+    with pytest.raises((ValueError, TypeError), match="termination"):
+        VolumeRenderer(volume.shape, backend="fused").render(volume, image_size=8, termination=termination)
 
 
 def test_should_stop_interrupts_between_tiles(monkeypatch):

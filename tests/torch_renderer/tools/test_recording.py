@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from pyvr_jupyter.datasets import create_test_volume
-from pyvr_jupyter.torch_renderer import (Camera, TimeSeries, keyframe_path, orbit_path, render_turntable,
-                                         write_movie)
+from pyvr_jupyter.torch_renderer import (Camera, OpacityTransferFunction, TimeSeries, keyframe_path, orbit_path,
+                                         render_turntable, write_movie)
 from pyvr_jupyter.torch_renderer.tools.recording import MAX_FRAMES, CameraPath, RenderedFrames
 
 
@@ -65,6 +65,15 @@ def test_frames_are_uint8_at_full_quality_with_the_fused_kernel(helix, renderer_
     with torch.no_grad():
         expected = renderer.render(helix, camera, image_size=(30, 40), step_size=1.0)
     assert np.abs(frames[0].astype(int) - (expected.numpy() * 255 + 0.5).astype(int)).max() <= 1
+
+
+def test_frames_stop_rays_at_display_accuracy_unless_told_otherwise(helix, renderer_for):
+    renderer = renderer_for(helix)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.1, 0.9), (1.0, 0.9)]))
+    list(_frames(renderer, helix, frames=1, orbit=(0.0, 0.0)))
+    display = renderer.last_stats["samples"]
+    list(_frames(renderer, helix, frames=1, orbit=(0.0, 0.0), termination=1e-6))
+    assert renderer.last_stats["samples"] > display  # the exact march goes on further
 
 
 def test_an_mp4_when_imageio_ffmpeg_is_installed(tmp_path, helix, renderer_for):

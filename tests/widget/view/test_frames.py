@@ -134,3 +134,28 @@ def test_a_small_numpy_volume_edited_in_place_shows_at_the_next_frame():
     after = view.screenshot()
     assert after.max() > 0 and not np.array_equal(before, after)
     view.close()
+
+
+def test_frames_stop_each_ray_at_display_accuracy():
+    """Frames are 8-bit pictures: the kernel stops a ray once what it could still add is half an
+    8-bit level (``DISPLAY_TERMINATION``), not at the 1e-6 the backends agree to."""
+    import torch
+
+    from pyvr_jupyter import create_test_volume
+    from pyvr_jupyter.torch_renderer import VolumeRenderer, fused
+    from pyvr_jupyter.torch_renderer.stages.compositing import DISPLAY_TERMINATION
+
+    assert fused.wait_until_compiled(np.float32)
+    volume = create_test_volume((40, 40, 40), "marschner_lobb", backend="numpy")
+    view = VolumeView(volume, renderer=VolumeRenderer(volume.shape, backend="fused"), width=48, height=48,
+                      opacity=[(0, 0), (1, 0.3)])
+    shown = view.screenshot()
+    samples = view.renderer.last_stats["samples"]
+    options = dict(image_size=(48, 48), step_size=view.step_size, value_range=tuple(view.value_range))
+    with torch.no_grad():
+        display = view.renderer.render(volume, view.camera, termination=DISPLAY_TERMINATION, **options)
+        assert view.renderer.last_stats["samples"] == samples
+        view.renderer.render(volume, view.camera, **options)
+    assert view.renderer.last_stats["samples"] > samples  # the exact render marches further
+    assert np.abs(shown.astype(int) - np.round(display.numpy() * 255).astype(int)).max() <= 1
+    view.close()
