@@ -367,9 +367,12 @@ function render({ model, el }) {
     askReadout(0);
   };
   function onKeyDown(event) {
-    if (event.target === slider || !(event.key in STEP_KEYS)) return;
+    if (!(event.key in STEP_KEYS)) return;
+    // Keep notebook shortcuts out of it: JupyterLab would move the cell selection (and cancel
+    // the slider's own step) for the arrow keys.
+    event.stopPropagation();
+    if (event.target === slider) return; // the slider steps itself; its input event follows
     event.preventDefault();
-    event.stopPropagation(); // keep notebook shortcuts out of it
     setIndex(model.get("index") + STEP_KEYS[event.key]);
   }
   const onSlider = () => setIndex(Number(slider.value));

@@ -112,6 +112,13 @@ def test_the_slider_changes_the_slice(page):
     canvas.click(position={"x": 2, "y": 2})
     page.keyboard.press("ArrowUp")
     wait_index(page, "z", target + 1)
+    # The slider focused, they step the slider, which keeps the focus (JupyterLab's notebook
+    # used to take the key, cancel the step and move to another cell).
+    slider = page.locator(".pyvr-slice[data-axis='z'] input[type=range]")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    wait_index(page, "z", target + 2)
+    assert slider.evaluate("(el) => document.activeElement === el")
 
 
 def test_hovering_shows_the_value_under_the_pointer(page):

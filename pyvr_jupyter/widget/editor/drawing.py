@@ -2,8 +2,9 @@
 layer of an ipycanvas ``MultiCanvas`` from plain values, so the editor's state and its mouse
 logic stay apart from the pixels.
 
-Layers: 0 the histogram of the volume's values (log counts), 1 the colour bar and the opacity
-curve, 2 the control points with the hovered one ringed. Each redraw is batched in
+Layers: 0 the histogram of the volume's values (log counts) within the value window, 1 the
+colour bar and the opacity curve, 2 the control points with the hovered one ringed. The plot's x
+axis is the value window, the transfer functions' domain: the curve's s = 0 and 1 are its ends. Each redraw is batched in
 ``hold_canvas`` (``_batched`` always flushes, even when drawing raises).
 """
 
@@ -18,21 +19,25 @@ from ipycanvas import hold_canvas
 
 from ...torch_renderer.levels import slabs, value_bounds
 
-__all__ = ["THEMES", "data_range_of", "log_histogram", "draw_histogram", "draw_curve", "draw_points"]
+__all__ = ["THEMES", "data_range_of", "log_histogram", "window_columns", "draw_histogram", "draw_curve", "draw_points"]
 
 BAR_HEIGHT = 14  # the colour bar under the plot, pixels
 #: The histogram counts at most about this many voxels (a regular subsample of larger volumes).
 HISTOGRAM_VOXELS = 1 << 24
+#: Bins over the volume's data range: a window of a few per cent of it (CT's bone or lung
+#: window) still shows its shape across the plot.
+HISTOGRAM_BINS = 1024
+#: Bars the histogram is drawn with across the window (each the peak of the bins it covers).
+HISTOGRAM_BARS = 128
 
 #: Drawing colours per theme. "auto" reads on JupyterLab's light and dark themes (and in Voila):
 #: a transparent plot, mid-grey histogram and labels, a mid-blue curve.
 THEMES = {
-    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", inside="rgba(128,128,128,0.55)",
-                 outside="rgba(128,128,128,0.22)", fill="rgba(66,135,245,0.25)", curve="#3b82f6",
-                 text="#8c8c8c", hover="#f97316"),
-    "light": dict(plot="#f4f4f4", frame="#cccccc", inside="#b8b8b8", outside="#e0e0e0",
+    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", bars="rgba(128,128,128,0.55)",
+                 fill="rgba(66,135,245,0.25)", curve="#3b82f6", text="#8c8c8c", hover="#f97316"),
+    "light": dict(plot="#f4f4f4", frame="#cccccc", bars="#b8b8b8",
                   fill="rgba(70,130,180,0.25)", curve="#1f4e79", text="#333333", hover="#e8590c"),
-    "dark": dict(plot="#1e1e1e", frame="#555555", inside="#6b6b6b", outside="#3a3a3a",
+    "dark": dict(plot="#1e1e1e", frame="#555555", bars="#6b6b6b",
                  fill="rgba(96,165,250,0.25)", curve="#60a5fa", text="#d0d0d0", hover="#fb923c"),
 }
 
@@ -57,7 +62,7 @@ def data_range_of(volume) -> tuple[float, float]:
     return (low, high) if high > low else (low, low + 1.0)
 
 
-def log_histogram(volume, data_range: tuple[float, float], bins: int = 128) -> np.ndarray:
+def log_histogram(volume, data_range: tuple[float, float], bins: int = HISTOGRAM_BINS) -> np.ndarray:
     """(bins,) log(1 + count) of the values of a (D, H, W) array or tensor over ``data_range``,
     counted slab by slab (a slab at a time in float32, never the whole volume); a volume of more
     than ``HISTOGRAM_VOXELS`` is counted on a regular subsample, its counts scaled up (a 1 GiB
@@ -71,8 +76,24 @@ def log_histogram(volume, data_range: tuple[float, float], bins: int = 128) -> n
     return np.log1p(counts.numpy() * (math.prod(volume.shape) / math.prod(sample.shape)))
 
 
+def window_columns(histogram: np.ndarray, data_range, value_range, columns: int) -> np.ndarray:
+    """(columns,) the histogram across the value window: column c covers the values
+    ``low + [c, c + 1)·(high − low)/columns`` and gets the largest log count of the bins (of
+    ``histogram`` (bins,) over ``data_range``) that overlap it; 0 outside the data range."""
+    bins = histogram.shape[0]
+    low, high = value_range
+    edges = low + np.arange(columns + 1) * (high - low) / columns  # the columns' edges, in values
+    position = (edges - data_range[0]) / (data_range[1] - data_range[0]) * bins  # in bins
+    first = np.clip(np.floor(position[:-1]), 0, bins).astype(np.int64)
+    end = int(np.clip(np.ceil(position[-1]), 0, bins))
+    # Column c: the bins first[c] .. first[c + 1] − 1 (bin first[c] alone when that is empty).
+    peaks = np.maximum.reduceat(np.append(histogram, 0.0), np.append(first, end))[:-1]
+    return np.where((position[1:] > 0) & (position[:-1] < bins), peaks, 0.0)
+
+
 def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, colours: dict, size) -> None:
-    """Paint the plot's background, frame and the histogram (bins outside ``value_range`` lighter).
+    """Paint the plot's background, frame and the histogram of the values in ``value_range``
+    (the plot's x axis, as the curve is drawn) as ``HISTOGRAM_BARS`` bars (``window_columns``).
 
     Args:
         layer: the canvas to paint (cleared first).
@@ -83,8 +104,9 @@ def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, c
         size: (width, height) of the canvas.
     """
     left, top, w, h = box
-    counts = histogram / max(float(histogram.max()), 1e-12)
-    bins = counts.shape[0]
+    columns = HISTOGRAM_BARS
+    counts = window_columns(histogram, data_range, value_range, columns)
+    counts = counts / max(float(counts.max()), 1e-12)
     with _batched(layer):
         layer.clear()
         layer.clear_rect(0, 0, *size)
@@ -93,15 +115,11 @@ def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, c
         layer.stroke_style = colours["frame"]
         layer.line_width = 1
         layer.stroke_rect(left, top, w, h)
-        low, high = value_range
-        span = data_range[1] - data_range[0]
-        centres = data_range[0] + (np.arange(bins) + 0.5) * span / bins
-        inside = (centres >= low) & (centres <= high)
-        xs = left + np.arange(bins) * w / bins
-        for mask, colour in ((inside, colours["inside"]), (~inside, colours["outside"])):
-            if mask.any():
-                layer.fill_style = colour
-                layer.fill_rects(xs[mask], top + h * (1 - counts[mask]), w / bins, h * counts[mask])
+        shown = counts > 0
+        if shown.any():
+            layer.fill_style = colours["bars"]
+            layer.fill_rects((left + np.arange(columns) * w / columns)[shown], top + h * (1 - counts[shown]),
+                             w / columns, h * counts[shown])
 
 
 def draw_curve(layer, box, rgb: np.ndarray, xy, colours: dict, max_opacity: float) -> None:

@@ -370,7 +370,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.draw()
 
     def draw_histogram(self) -> None:
-        """Redraw the histogram layer (log counts; bins outside the value window lighter)."""
+        """Redraw the histogram layer: log counts of the values in the window, the plot's x axis."""
         draw_histogram(self.canvas[0], self._plot_box(), self._histogram, self.data_range, self.value_range,
                        THEMES[self.theme], (self.width, self.height))
 

@@ -9,7 +9,7 @@ import pytest
 import traitlets
 
 from pyvr_jupyter import OpacityTransferFunction, TransferFunctionEditor, VolumeView, create_test_volume
-from pyvr_jupyter.widget.editor import curve_editing, document
+from pyvr_jupyter.widget.editor import curve_editing, document, drawing
 
 
 @pytest.fixture
@@ -402,9 +402,30 @@ def test_the_histogram_of_a_big_endian_int16_volume_is_read_in_slabs(monkeypatch
     volume = np.arange(16 * 16 * 16, dtype=">i2").reshape(16, 16, 16) % 100 - 20
     editor = TransferFunctionEditor(volume)
     assert editor.data_range == (-20.0, 79.0)
-    expected = np.log1p(np.histogram(volume.astype(np.float64), bins=128, range=(-20, 79))[0])
+    expected = np.log1p(np.histogram(volume.astype(np.float64), bins=drawing.HISTOGRAM_BINS, range=(-20, 79))[0])
     np.testing.assert_allclose(editor._histogram, expected)
     editor.close()
+
+
+def test_the_histogram_is_drawn_across_the_window_under_the_curve():
+    """The plot's x axis is the value window (the curve's s from 0 to 1): a spike of values at
+    the window's middle stands under s = ½, whatever part of the data range the window is."""
+    volume = np.linspace(0, 100, 32 * 32 * 32, dtype=np.float32).reshape(32, 32, 32)
+    volume[:4] = 75.0  # a spike at 75
+    editor = TransferFunctionEditor(volume, value_range=(50.0, 100.0))
+    left, _, w, _ = editor._plot_box()
+    bars = drawing.window_columns(editor._histogram, editor.data_range, editor.value_range, drawing.HISTOGRAM_BARS)
+    bar = w / drawing.HISTOGRAM_BARS
+    assert abs(left + (np.argmax(bars) + 0.5) * bar - editor.to_canvas(0.5, 0.0)[0]) <= bar
+    editor.close()
+
+
+def test_window_columns_take_the_peak_of_the_bins_each_pixel_covers():
+    counts = np.arange(10, dtype=float)  # bin i holds values [i, i + 1) of the data range (0, 10)
+    np.testing.assert_array_equal(drawing.window_columns(counts, (0, 10), (0, 10), 5), [1, 3, 5, 7, 9])
+    np.testing.assert_array_equal(drawing.window_columns(counts, (0, 10), (5, 7.5), 5), [5, 5, 6, 6, 7])
+    np.testing.assert_array_equal(drawing.window_columns(counts, (0, 10), (-10, 20), 6), [0, 0, 4, 9, 0, 0])
+    np.testing.assert_array_equal(drawing.window_columns(counts, (0, 10), (2, 4), 4), [2, 2, 3, 3])
 
 
 def test_a_ct_editor_offers_the_ct_presets_which_set_window_colours_and_curve():
@@ -436,8 +457,6 @@ def test_a_ct_editor_offers_the_ct_presets_which_set_window_colours_and_curve():
 
 
 def test_a_large_volumes_histogram_is_counted_on_a_subsample_scaled_to_the_whole(monkeypatch):
-    from pyvr_jupyter.widget.editor import drawing
-
     volume = np.repeat(np.arange(4, dtype=np.uint16), 16 * 16 * 16).reshape(16, 16, 16, 4).transpose(3, 0, 1, 2)
     volume = np.ascontiguousarray(volume.reshape(64, 16, 16))  # four equal slabs of 0, 1, 2, 3
     whole = drawing.log_histogram(volume, (0.0, 3.0), bins=4)
