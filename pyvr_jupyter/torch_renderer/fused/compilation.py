@@ -166,16 +166,19 @@ class Compilation:
                                     text=True, timeout=CHILD_COMPILE_TIMEOUT_S, env=_child_environment(),
                                     start_new_session=True)
         except (OSError, subprocess.SubprocessError) as error:
-            _LOG.warning("compiling %s for %s in a child process failed (%s); compiling in this one",
+            _LOG.warning("compiling the fused renderer (%s for %s) in a background process failed (%s); "
+                         "compiling it in this process: it may pause for about half a minute, once",
                          self.kernel.__name__, dtype, error)
             return False
         if result.returncode != 0:
-            _LOG.warning("compiling %s for %s in a child process failed (exit %s): %s; compiling in this one",
+            _LOG.warning("compiling the fused renderer (%s for %s) in a background process failed (exit %s): %s; "
+                         "compiling it in this process: it may pause for about half a minute, once",
                          self.kernel.__name__, dtype, result.returncode, result.stderr[-2000:])
             return False
         if not self.is_cached(dtype):
-            _LOG.warning("a child process compiled %s for %s, but numba's cache here does not hold it; "
-                         "compiling in this one", self.kernel.__name__, dtype)
+            _LOG.warning("the fused renderer (%s for %s) compiled in a background process is not in numba's "
+                         "cache (did the package change meanwhile?); compiling it in this process: it may pause "
+                         "for about half a minute, once", self.kernel.__name__, dtype)
             return False
         return True
 

@@ -90,6 +90,9 @@ class ControlPanel(widgets.VBox):
         for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight,
                         self.light_azimuth, self.light_elevation):
             control.observe(self._on_light_control, names="value")
+        for toggle in (self.use_lighting, self.headlight):
+            toggle.observe(self._grey_unused_light_controls, names="value")
+        self._grey_unused_light_controls()
         view.observe(self._on_view_lighting, names="lighting")
         self.background.observe(self._on_background, names="value")
         view.observe(self._on_view_background, names="background")
@@ -128,6 +131,15 @@ class ControlPanel(widgets.VBox):
             "shininess": self.shininess.value, "headlight": self.headlight.value,
             "light_direction": [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
         }
+
+    def _grey_unused_light_controls(self, _change=None) -> None:
+        """Without lighting its settings do nothing, and a headlight has no direction to set:
+        those controls are greyed out (still showing their values)."""
+        unlit = not self.use_lighting.value
+        for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight):
+            control.disabled = unlit
+        for control in (self.light_azimuth, self.light_elevation):
+            control.disabled = unlit or self.headlight.value
 
     def _on_view_lighting(self, change) -> None:
         new = change["new"]

@@ -36,6 +36,18 @@ def test_view_changes_show_in_the_panel(view):
     assert panel.quality.value == 2.0 and panel.specular.value == 0.9 and panel.background.value == "#0000ff"
 
 
+def test_light_controls_that_would_do_nothing_are_greyed_out(view):
+    panel = ControlPanel(view)
+    light = (panel.ambient, panel.diffuse, panel.specular, panel.shininess, panel.headlight)
+    direction = (panel.light_azimuth, panel.light_elevation)
+    panel.use_lighting.value, panel.headlight.value = True, True
+    assert not any(c.disabled for c in light) and all(c.disabled for c in direction)  # a headlight follows the eye
+    panel.headlight.value = False
+    assert not any(c.disabled for c in light + direction)
+    view.use_lighting = False  # from Python, through the link
+    assert all(c.disabled for c in light + direction)
+
+
 def test_reset_button_restores_the_camera(view):
     panel = ControlPanel(view)
     start = list(view.camera_position)
