@@ -25,8 +25,6 @@ outlines ≤ 20 ms.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,6 +39,7 @@ from pyvr_jupyter.torch_renderer.fused.compilation import CHANNELS
 from pyvr_jupyter.torch_renderer.stages.channels import channel_color
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import machine  # noqa: E402
 from timing import interleave  # noqa: E402
 
 
@@ -119,7 +118,7 @@ def main() -> None:
     lines = [
         "## Labels and channels",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"Machine: {machine()}; "
         f"{args.side}³ float32 volume, {args.image}² image, fused kernel with lighting, "
         f"{args.rounds} interleaved rounds; label map of {labels.ids.size} IDs built in {build * 1e3:.0f} ms "
         f"({labels.nbytes / segmentation.size:.0f} bytes per voxel).",
