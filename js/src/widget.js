@@ -20,6 +20,7 @@ import {
  * @property {number} time_index
  * @property {Object<string, string>} label_names  a view with labels: {ID: name} (hover asks Python)
  * @property {string} hover_label  "ID · name" of the label under the resting pointer, "" elsewhere
+ * @property {string} notice  what the kernel is waiting for (the fast renderer compiling), "" when nothing
  */
 
 /** The bytes of base64 text (frames sent as text where binary buffers are dropped). */
@@ -76,7 +77,12 @@ function render({ model, el }) {
   hoverLabel.className = "pyvr-hover-label";
   hoverLabel.style.cssText = OVERLAY_CSS + "left:4px;bottom:4px;background:rgba(0,0,0,.6);padding:2px 4px;" +
     "border-radius:3px;display:none;";
-  root.append(canvas, overlayCanvas, overlay, hoverLabel, errors.element, disconnected);
+  // What the kernel is waiting for (the fast renderer compiling on first use), set by Python.
+  const notice = document.createElement("div");
+  notice.className = "pyvr-notice";
+  notice.style.cssText = OVERLAY_CSS + "right:18px;bottom:4px;max-width:75%;white-space:normal;" + // clear of the resize handle
+    "background:rgba(0,0,0,.6);padding:2px 4px;border-radius:3px;display:none;";
+  root.append(canvas, overlayCanvas, overlay, hoverLabel, notice, errors.element, disconnected);
   el.appendChild(root);
   const context = canvas.getContext("2d");
   const fullscreen = attachFullscreen(root, model, (message) => send(message));
@@ -182,6 +188,12 @@ function render({ model, el }) {
     if (!model.get("show_stats")) return;
     const latency = inputLatency === null ? "–" : `${inputLatency.toFixed(0)} ms`;
     overlay.textContent = `${recentFps(drawTimes).toFixed(1)} fps · input→frame ${latency}`;
+  }
+
+  function showNotice() {
+    const text = model.get("notice") || "";
+    notice.textContent = text;
+    notice.style.display = text ? "block" : "none";
   }
 
   function showDisconnected(gone) {
@@ -331,6 +343,7 @@ function render({ model, el }) {
       ["change:height", resize],
       ["change:show_stats", updateOverlay],
       ["change:hover_label", showHoverLabel],
+      ["change:notice", showNotice],
       ["comm_live_update", onCommLive],
       ...OVERLAY_TRAITS.map((name) => [`change:${name}`, redrawOverlays]),
     ]),
@@ -338,6 +351,7 @@ function render({ model, el }) {
 
   resize();
   updateOverlay();
+  showNotice();
   showDisconnected(false);
   drawSnapshot();
   send({ type: "ready", view: viewId });

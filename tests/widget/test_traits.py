@@ -40,7 +40,7 @@ def browser_writes(widget, sync_data):
 def test_the_python_owned_traits_are_declared_once_on_each_widget():
     label_table = {"label_colors", "label_opacity", "label_visible", "label_names"}  # widget/labels.LabelTraits
     assert _traits.python_owned_names(VolumeView) == {"snapshot", "error", "overlay_box", "overlay_colors",
-                                                      "hover_label", *label_table}
+                                                      "hover_label", "notice", *label_table}
     assert _traits.python_owned_names(SliceView) == {"image", "error", "_values", "_values_dtype", "_values_of", "_geometry",
                                                      "_label_rows",
                                                      "_label_texts", *label_table}

@@ -37,7 +37,8 @@ from .held_volumes import HeldVolumes
 from .preview_sizing import PREVIEW_LEVEL_SIDE, cost_key, diagonal_samples, estimate_s, preview_plan
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
-__all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S"]
+__all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S",
+           "COMPILING_NOTICE"]
 
 DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
 INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
@@ -50,6 +51,8 @@ INTERMEDIATE_AFTER_S = 0.5
 # a full frame once they stop. Measured in JupyterLab before this: every write asked for a full
 # frame, the follower drew one per 3-s drag and the leader fell to 2.6-3.0 fps.
 CAMERA_BURST_S = 0.3
+#: The view's ``notice`` while the fused kernel for its volume compiles (a first run; cached after).
+COMPILING_NOTICE = "compiling the fast renderer (first use, about 30 s)"
 
 
 class FrameSource:
@@ -192,19 +195,22 @@ class FrameSource:
         """``level``, or a coarser one while the fused kernel for its dtype compiles (a first
         run: up to a minute): the PyTorch stages would render a level over ``PACKED_GRID_VOXELS``
         from a float copy and a 16-byte packed grid of all of it (2.2 GB for a CT, then kept)
-        at a frame a minute. Once the kernel is ready, a full frame of the current state follows."""
+        at a frame a minute. Meanwhile the view says so (``notice``); once the kernel is ready,
+        a full frame of the current state follows."""
         renderer = self._view.renderer
         if renderer.backend != "auto" or renderer.device.type != "cpu" or getattr(volume, "requires_grad", False):
             return level
         state = shared_state(volume, renderer.device)
         wanted = state.level(level).kernel_dtype
+        waiting = wanted not in self._failed_kernels and not fused.ensure_ready(wanted)
         chosen = level
         while (chosen < state.max_level and state.level(chosen).n_voxels > PACKED_GRID_VOXELS
                and state.level(chosen).kernel_dtype not in self._failed_kernels
                and not fused.ensure_ready(state.level(chosen).kernel_dtype)):
             chosen += 1
-        if chosen != level and not self._awaiting_kernel:
+        if waiting and not self._awaiting_kernel:
             self._awaiting_kernel = True
+            self._view.set_trait("notice", COMPILING_NOTICE)
             threading.Thread(target=self._refresh_when_compiled, args=(wanted,), name="pyvr-await-kernel",
                              daemon=True).start()
         return chosen
@@ -216,6 +222,7 @@ class FrameSource:
             self._failed_kernels.add(dtype)
         finally:
             self._awaiting_kernel = False
+            self._view.set_trait("notice", "")
         with self._lock:
             self._snapshot_version = -1  # the still frame showed a coarser level
         self.show_full()

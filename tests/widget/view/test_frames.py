@@ -3,6 +3,7 @@
 import numpy as np
 
 from pyvr_jupyter import VolumeView, viewer
+from pyvr_jupyter.widget.view.frames import COMPILING_NOTICE
 from pyvr_jupyter.widget.view.preview_sizing import PREVIEW_LEVEL_SIDE
 from recording_view import RecordingView, wait_for
 
@@ -110,12 +111,14 @@ def test_while_the_kernel_compiles_a_large_level_shows_coarser_then_the_full_fra
     view = RecordingView(volume, width=48, height=48, opacity=[(0, 0), (1, 0.5)], value_range=(0, 1000))
     view.show()
     assert view.stats()["level_shown"] == 1 and kinds(view)[-1] == "full"
+    assert view.notice == COMPILING_NOTICE  # the browser shows it over the picture
     # level 1 is float32, whose kernel is ready here (on a first run the PyTorch stages render
     # its 4 M voxels: a packed grid of 70 MB, not the 270 MB level 0 would need)
     compiled.set()
     view.settle()
     assert wait_for(lambda: view.stats()["level_shown"] == 0)
     assert kinds(view)[-1] == "full" and view.renderer.last_stats["backend"] == "fused"
+    assert view.notice == ""
     view.close()
 
 
