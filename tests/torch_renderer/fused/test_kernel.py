@@ -14,7 +14,7 @@ import torch
 from helpers import assert_close, constant_tfs
 from render_cases import CASES, SHAPE, camera_for
 from pyvr_jupyter.datasets import create_test_volume
-from pyvr_jupyter.torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFunction, Lighting,
+from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, Lighting,
                                          OpacityTransferFunction, RenderInterrupted, VolumeRenderer, fused)
 from pyvr_jupyter.torch_renderer import volume_cache
 from pyvr_jupyter.torch_renderer.backends import choose_backend, gpu_unavailable
@@ -288,8 +288,6 @@ def test_empty_space_is_left_in_one_jump_per_cube_of_empty_blocks():
 
 
 def test_jumping_cubes_of_empty_blocks_takes_the_same_samples(monkeypatch):
-    from pyvr_jupyter.torch_renderer.stages import empty_space
-
     volume = create_test_volume((96, 96, 96), "torus", backend="numpy")
     renderer = VolumeRenderer(volume.shape, backend="fused")
     renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.5, 0.0), (1.0, 0.6)]))
