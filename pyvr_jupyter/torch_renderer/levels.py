@@ -29,7 +29,8 @@ import torch
 
 from .fused.pyramid import downsample_slab
 
-__all__ = ["level_shape", "half_resolution", "half_resolution_tensor", "value_bounds", "level_for_pixels", "SLAB_BYTES"]
+__all__ = ["level_shape", "half_resolution", "half_resolution_tensor", "value_bounds", "level_for_pixels", "SLAB_BYTES",
+           "sample_two_levels"]
 
 #: Working memory of one slab of ``half_resolution`` and ``value_bounds`` (float32 input slices).
 SLAB_BYTES = 64 << 20
@@ -79,6 +80,28 @@ def half_resolution_tensor(volume: torch.Tensor) -> torch.Tensor:
     (depth, height, width), (d, h, w) = volume.shape, level_shape(volume.shape)
     along_z = torch.tensordot(_matrix(depth, d).to(volume), volume, dims=1)  # (d, H, W)
     return _filter_yx(along_z, _matrix(height, h), _matrix(width, w)).contiguous()
+
+
+def sample_two_levels(volume, count: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(level 0, level 1): ``count`` float64 values of each level of a (D, H, W) array or CPU
+    tensor, at voxels picked at random (the same every call: a regular grid would alias with
+    regular structures), level 1's made here with its filter (``_taps``) at those voxels only,
+    without making the level: what a coarse level does to the values, cheaply."""
+    shape = tuple(int(s) for s in volume.shape)
+    out_shape = level_shape(shape)
+    data = volume.detach().cpu().numpy() if isinstance(volume, torch.Tensor) else np.asarray(volume)
+    random = np.random.default_rng(0)
+    picks = random.integers(0, shape, size=(count, 3))
+    fine = data[picks[:, 0], picks[:, 1], picks[:, 2]].astype(np.float64)
+    taps = [(index.clamp(0, n_in - 1).numpy(), weight.numpy())  # indices past the ends have weight 0
+            for (index, weight), n_in in ((_taps(n_in, n_out), n_in) for n_in, n_out in zip(shape, out_shape))]
+    outputs = random.integers(0, out_shape, size=(count, 3))
+    (iz, wz), (iy, wy), (ix, wx) = ((index[outputs[:, axis]], weight[outputs[:, axis]])
+                                    for axis, (index, weight) in enumerate(taps))
+    values = data[iz[:, :, None, None], iy[:, None, :, None], ix[:, None, None, :]]  # (count, 4, 4, 4)
+    weights = wz[:, :, None, None] * wy[:, None, :, None] * wx[:, None, None, :]
+    coarse = (values.astype(np.float64) * weights).sum(axis=(1, 2, 3))
+    return fine, coarse
 
 
 def half_resolution(source, progress: Callable[[float], None] | None = None) -> np.ndarray | torch.Tensor:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import levels
-from pyvr_jupyter.torch_renderer.levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
+from pyvr_jupyter.torch_renderer.levels import (half_resolution, half_resolution_tensor, level_shape, sample_two_levels,
+                                                value_bounds)
 
 DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.float16, np.float32, np.float64]
 
@@ -68,3 +69,15 @@ def test_value_bounds_report_nan_and_inf():
     assert np.isnan(low) and np.isnan(high)
     values[3, 3, 3] = np.inf
     assert value_bounds(values)[1] == np.inf
+
+
+def test_two_levels_are_sampled_with_level_1_s_own_filter_without_making_it():
+    volume = np.random.default_rng(3).random((10, 12, 14)).astype(np.float32)
+    fine, coarse = sample_two_levels(volume, count=5000)
+    level_1 = half_resolution(volume).ravel()
+    assert np.abs(coarse[:, None] - level_1[None, :]).min(axis=1).max() < 1e-6  # each one a voxel of level 1
+    assert np.abs(fine[:, None] - volume.ravel()[None, :]).min(axis=1).max() == 0.0  # each one a voxel of level 0
+    assert abs(coarse.mean() - level_1.mean()) < 0.02 and abs(fine.mean() - volume.mean()) < 0.02
+    again = sample_two_levels(torch.from_numpy(volume), count=5000)  # a tensor alike, and the same picks
+    np.testing.assert_array_equal(again[0], fine)
+    np.testing.assert_allclose(again[1], coarse)

@@ -26,15 +26,18 @@ import time
 import warnings
 from collections import deque
 
+import numpy as np
 import torch
 from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted, fused
+from ...torch_renderer.levels import sample_two_levels
 from ...torch_renderer.stages.compositing import DISPLAY_TERMINATION, EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, shared_state
 from .held_volumes import HeldVolumes
-from .preview_sizing import PREVIEW_LEVEL_SIDE, cost_key, diagonal_samples, estimate_s, preview_plan
+from .preview_sizing import (PREVIEW_LEVEL_SIDE, coarse_level_keeps_opacity, cost_key, diagonal_samples, estimate_s,
+                             preview_plan)
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
 __all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S",
@@ -89,6 +92,8 @@ class FrameSource:
         self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
         self._failed_kernels: set = set()  # kernel dtypes whose compile failed: no coarser stand-in
         self._level_rendered = 0  # the level the last render drew
+        self._coarse_checked: tuple = (None, True)  # (what was checked, may previews render level 1?)
+        self._level_samples: dict = {}  # id(volume) -> (volume, its values at levels 0 and 1: sample_two_levels)
         #: Paces the frames; nothing is drawn until the view is displayed.
         self.scheduler = FrameScheduler(self._draw, visible=False, shown=False)
 
@@ -235,6 +240,7 @@ class FrameSource:
     def volume_changed(self) -> None:
         """The volume may have been edited in place: the next frame reads it anew (``refresh``)."""
         self._held.clear()
+        self._level_samples, self._coarse_checked = {}, (None, True)
 
     def _estimate_s(self, size, step_voxels: float) -> float | None:
         """Seconds a full frame of this size and step should take, or None before any frame."""
@@ -245,9 +251,41 @@ class FrameSource:
         (``preview_sizing.preview_plan``)."""
         view = self._view
         size, step, level, scale = preview_plan(view.renderer, self.costs, view.volume.shape, (view.height, view.width),
-                                                view.step_size, view.frame_budget_ms / 1e3)
+                                                view.step_size, view.frame_budget_ms / 1e3, self._coarse_keeps_picture())
         self._stats.update(preview_level=level, preview_scale=scale, preview_step=step)
         return size, step, level
+
+    def _coarse_keeps_picture(self) -> bool:
+        """May previews render level 1 (``preview_sizing.coarse_level_keeps_opacity``)? Checked
+        again when the volume, a transfer function or a window changes, from a few thousand values
+        of each level sampled once per volume (about 10 ms for 256³); yes for what it cannot check
+        cheaply (a lazy store's levels, a time series, a GPU tensor)."""
+        view = self._view
+        if view.channels is not None:
+            channels = [(volume, points, window) for volume, points, window, shown in zip(
+                view._channel_volumes, view.channel_opacity_points, view.channel_value_ranges, view.channel_visible)
+                if shown]
+        else:
+            channels = [(view.volume, view.opacity_points, view.value_range)]
+        if view._regions is not None or view.time_series is not None or any(
+                not isinstance(volume, (np.ndarray, torch.Tensor)) or getattr(volume, "is_cuda", False)
+                for volume, _, _ in channels):
+            return True
+        key = tuple((id(volume), str(points), tuple(window)) for volume, points, window in channels)
+        if self._coarse_checked[0] != key:
+            self._coarse_checked = (key, coarse_level_keeps_opacity(
+                [(self._samples_of(volume), points, window) for volume, points, window in channels]))
+        return self._coarse_checked[1]
+
+    def _samples_of(self, volume) -> tuple:
+        """``levels.sample_two_levels`` of ``volume``, kept while it is the view's (or a channel)."""
+        held = self._level_samples.get(id(volume))
+        if held is None or held[0] is not volume:
+            shown = [self._view.volume, *self._view._channel_volumes]
+            self._level_samples = {key: value for key, value in self._level_samples.items()
+                                   if any(value[0] is other for other in shown)}
+            held = self._level_samples[id(volume)] = (volume, sample_two_levels(volume))
+        return held[1]
 
     def _draw(self, kind: str, frame_id: int | None) -> bool:
         """Called by the scheduler's worker: render and send frame ``frame_id`` (None: only keep

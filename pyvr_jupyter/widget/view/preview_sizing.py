@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ...torch_renderer.volume_cache import COARSEST_SIDE
 from .scheduling import FULL, PREVIEW
 
-__all__ = ["PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "cost_key",
-           "frame_cost", "diagonal_samples", "estimate_s", "preview_plan"]
+__all__ = ["PREVIEW_MIN_SIDE", "PREVIEW_MAX_STEP", "PREVIEW_LEVEL_SIDE", "PREVIEW_LEVEL_STEP", "COARSE_OPACITY_KEPT",
+           "cost_key", "frame_cost", "diagonal_samples", "estimate_s", "preview_plan", "coarse_level_keeps_opacity"]
 
 PREVIEW_MIN_SIDE = 128  # previews keep at least this many pixels along their shorter side
 PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
@@ -29,6 +31,11 @@ PREVIEW_MAX_STEP = 4.0  # and take steps of at most this many voxels
 # small preview are far apart, so the coarse level is both faster (8× less to read) and smoother.
 PREVIEW_LEVEL_SIDE = 160
 PREVIEW_LEVEL_STEP = 2.0
+# ... unless level 1 loses the picture (each channel's opacity under its transfer function, over
+# the whole volume, not within this factor of level 0's) and level 0 fits the budget too: small
+# bright structures under a steep ramp (cell nuclei under 0.5 → 0.7) lose most of their opacity in
+# level 1's means, and such previews were a third as bright as the full frame after them.
+COARSE_OPACITY_KEPT = 0.7
 
 def cost_key(kind: str, level: int) -> str:
     """The key of a kind of frame ("preview" or "full") at a level in the costs dict."""
@@ -61,7 +68,7 @@ def estimate_s(renderer, costs: dict, size, step_voxels: float) -> float | None:
 
 
 def preview_plan(renderer, costs: dict, volume_shape, full_size, step_voxels: float,
-                 budget_s: float) -> tuple[tuple[int, int], float, int, float]:
+                 budget_s: float, coarse_allowed: bool = True) -> tuple[tuple[int, int], float, int, float]:
     """Size (H, W), step (voxels), level and scale of a preview that should render within
     ``budget_s``, for a view of ``full_size`` (H, W) pixels at ``step_voxels``.
 
@@ -70,15 +77,40 @@ def preview_plan(renderer, costs: dict, volume_shape, full_size, step_voxels: fl
     pixels), then the step grows (up to PREVIEW_MAX_STEP voxels): a blurry preview reads
     better than a tiny one. Large volumes, and previews whose step (at full resolution) would
     be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
+    With ``coarse_allowed`` False (level 1 would lose the picture: ``coarse_level_keeps_opacity``)
+    they stay on level 0 where its measured cost fits the budget at the smallest size and longest
+    step allowed (speed first: a 1 GiB stack's previews stay on level 1).
     """
     fit = lambda cost: _preview_fit(renderer, cost, full_size, step_voxels, budget_s)  # noqa: E731
     size, step, scale = fit(frame_cost(costs, PREVIEW, 0))
     longest = max(volume_shape)
     # Level 1 exists only for volumes longer than COARSEST_SIDE along some axis (volume_cache).
     level = int(longest > COARSEST_SIDE and (longest > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP))
+    if level == 1 and not coarse_allowed and _fits(renderer, frame_cost(costs, PREVIEW, 0), size, step, budget_s):
+        level = 0
     if level == 1:
         size, step, scale = fit(frame_cost(costs, PREVIEW, 1))
     return size, step, level, scale
+
+
+def coarse_level_keeps_opacity(channels) -> bool:
+    """Does level 1 keep the picture of each of ``channels``, ((level 0 values, level 1 values) as
+    ``levels.sample_two_levels`` gives them, opacity points [[s, a], ...], (vmin, vmax)) per channel
+    drawn? Each one's mean opacity under its transfer function within ``COARSE_OPACITY_KEPT``
+    (a channel transparent at both levels keeps its picture)."""
+    for (fine_values, coarse_values), points, (low, high) in channels:
+        s, a = np.asarray(points, dtype=np.float64).T
+        full = float(np.interp((fine_values - low) / (high - low), s, a).mean())
+        coarse = float(np.interp((coarse_values - low) / (high - low), s, a).mean())
+        if max(full, coarse) > 1e-9 and not COARSE_OPACITY_KEPT * full <= coarse <= full / COARSE_OPACITY_KEPT:
+            return False
+    return True
+
+
+def _fits(renderer, cost: float | None, size, step: float, budget_s: float) -> bool:
+    """Does a frame of ``size`` and ``step`` at ``cost`` (None: not measured) render within ``budget_s``
+    (``_preview_fit`` sizes a frame to the budget exactly, when it can: 1 % spare for rounding)?"""
+    return cost is not None and cost * size[0] * size[1] * diagonal_samples(renderer, step) <= 1.01 * budget_s
 
 
 def _preview_fit(renderer, cost: float | None, full_size, step_voxels: float,

@@ -3,12 +3,16 @@ resolution first and then step length, on the cost measured for their kind and l
 
 import math
 
+import numpy as np
+
 import pytest
+
+from pyvr_jupyter.torch_renderer.levels import sample_two_levels
 
 from pyvr_jupyter.torch_renderer import VolumeRenderer
 from pyvr_jupyter.widget.view.preview_sizing import (PREVIEW_LEVEL_SIDE, PREVIEW_MAX_STEP, PREVIEW_MIN_SIDE,
                                                      cost_key, diagonal_samples, estimate_s, frame_cost,
-                                                     preview_plan)
+                                                     coarse_level_keeps_opacity, preview_plan)
 
 SHAPE = (64, 64, 64)
 
@@ -71,3 +75,47 @@ def test_a_long_volume_previews_its_half_resolution_level_on_that_level_s_cost()
     size_0 = preview_plan(renderer, {"preview": cost}, shape, (512, 512), 0.5, 0.02)[0]
     size, _, level, _ = preview_plan(renderer, {"preview": cost, "preview@1": cost / 8}, shape, (512, 512), 0.5, 0.02)
     assert level == 1 and size[0] > size_0[0]  # level 1 is cheaper: a larger preview fits
+
+
+def test_a_coarse_level_that_loses_the_picture_is_not_previewed_where_level_0_fits_the_budget():
+    shape = (32, 32, PREVIEW_LEVEL_SIDE + 8)
+    renderer = VolumeRenderer(shape)
+    costs = {"preview": 1e-8, "preview@1": 1e-9}
+    assert preview_plan(renderer, costs, shape, (512, 512), 0.5, 0.02, coarse_allowed=False)[2] == 0
+    assert preview_plan(renderer, costs, shape, (512, 512), 0.5, 0.02)[2] == 1
+    # level 0 too dear even at the smallest size and longest step, or not measured: speed first
+    assert preview_plan(renderer, {"preview": 1e-5, "preview@1": 1e-9}, shape, (512, 512), 0.5, 0.02,
+                        coarse_allowed=False)[2] == 1
+    assert preview_plan(renderer, {}, shape, (512, 512), 0.5, 0.02, coarse_allowed=False)[2] == 1
+
+
+def spots_and_ramp(side=48):
+    """Single bright voxels every 4 (cell nuclei at small scale), and a smooth ramp."""
+    spots = np.zeros((side,) * 3, dtype=np.float32)
+    spots[::4, ::4, ::4] = 1.0
+    ramp = np.broadcast_to(np.linspace(0, 1, side, dtype=np.float32), (side,) * 3).copy()
+    return spots, ramp
+
+
+def test_level_1_keeps_a_smooth_volume_s_opacity_but_not_isolated_bright_voxels_under_a_steep_ramp():
+    spots, ramp = (sample_two_levels(volume) for volume in spots_and_ramp())
+    steep = [[0.0, 0.0], [0.5, 0.0], [0.7, 0.8], [1.0, 0.8]]  # notebook 8's nuclei
+    assert coarse_level_keeps_opacity([(ramp, steep, (0.0, 1.0))])
+    assert not coarse_level_keeps_opacity([(spots, steep, (0.0, 1.0))])  # their means fall below the ramp
+    assert coarse_level_keeps_opacity([(spots, [[0.0, 0.0], [1.0, 0.0]], (0.0, 1.0))])  # nothing visible either way
+    # each channel must keep its own: the ramp's does not make up for the spots' loss
+    assert not coarse_level_keeps_opacity([(ramp, steep, (0.0, 1.0)), (spots, steep, (0.0, 1.0))])
+
+
+def test_a_view_previews_level_0_while_level_1_would_lose_its_picture():
+    from pyvr_jupyter import VolumeView
+
+    spots = np.zeros((24, 24, PREVIEW_LEVEL_SIDE + 8), dtype=np.float32)
+    spots[::4, ::4, ::4] = 1.0
+    view = VolumeView(spots, width=64, height=64, value_range=(0.0, 1.0),
+                      opacity=[[0.0, 0.0], [0.5, 0.0], [0.7, 0.8], [1.0, 0.8]])
+    view._frames.costs = {"preview": 1e-10, "preview@1": 1e-11}  # as measured: level 0 fits the budget too
+    assert view._frames.preview_plan()[2] == 0
+    view.opacity_points = [[0.0, 0.0], [1.0, 0.5]]  # a ramp from 0: level 1's means keep about as much
+    assert view._frames.preview_plan()[2] == 1
+    view.close()
