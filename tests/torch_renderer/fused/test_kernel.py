@@ -97,13 +97,19 @@ def test_render_composites_over_the_background_like_the_pytorch_stages(volume):
     assert_close(images[1], images[0], atol=1e-5)
 
 
-def test_a_constant_medium_composites_to_its_analytic_value():
-    # Head-on through 31 voxels of constant opacity a and colour c: c·(1 − (1 − a)^31) at the centre.
+def head_on_constant_medium(opacity, colour):
+    """(volume, renderer, camera): 31 voxels deep of a constant medium, the fused kernel, a
+    narrow camera looking straight through it along z."""
     volume = np.ones((32, 16, 16), dtype=np.float32)
     renderer = VolumeRenderer(volume.shape, backend="fused")
-    otf, ctf = constant_tfs(0.05, (0.2, 0.6, 1.0))
+    otf, ctf = constant_tfs(opacity, colour)
     renderer.set_opacity_transfer_function(otf).set_color_transfer_function(ctf)
-    camera = Camera(position=(7.5, 7.5, 100.0), target=(7.5, 7.5, 0.0), fov=2.0)
+    return volume, renderer, Camera(position=(7.5, 7.5, 100.0), target=(7.5, 7.5, 0.0), fov=2.0)
+
+
+def test_a_constant_medium_composites_to_its_analytic_value():
+    # Head-on through 31 voxels of constant opacity a and colour c: c·(1 − (1 − a)^31) at the centre.
+    volume, renderer, camera = head_on_constant_medium(0.05, (0.2, 0.6, 1.0))
     rgba = renderer.render_rgba(volume, camera, image_size=(3, 3), step_size=0.37, use_lighting=False)
     expected = 1 - (1 - 0.05) ** 31
     assert_close(rgba[1, 1], torch.tensor([0.2 * expected, 0.6 * expected, expected, expected]), atol=1e-5)
@@ -113,11 +119,7 @@ def test_termination_stops_each_ray_once_its_transmittance_is_that_low():
     # Head-on through 31 unit steps of opacity ½: the transmittance halves at every sample, so a ray
     # stopped at 1/512 takes 9 samples and keeps exactly 2⁻⁹ of the light (the rest of the medium
     # would have added less than that), and at the default 1e-6, 20 samples.
-    volume = np.ones((32, 16, 16), dtype=np.float32)
-    renderer = VolumeRenderer(volume.shape, backend="fused")
-    otf, ctf = constant_tfs(0.5, (1.0, 1.0, 1.0))
-    renderer.set_opacity_transfer_function(otf).set_color_transfer_function(ctf)
-    camera = Camera(position=(7.5, 7.5, 100.0), target=(7.5, 7.5, 0.0), fov=2.0)
+    volume, renderer, camera = head_on_constant_medium(0.5, (1.0, 1.0, 1.0))
     options = dict(image_size=(3, 3), step_size=1.0, use_lighting=False)
     full = renderer.render_rgba(volume, camera, **options)
     assert renderer.last_stats["samples"] == 9 * 20
