@@ -93,11 +93,13 @@ def sample_two_levels(volume, count: int = 4096) -> tuple[np.ndarray, np.ndarray
     random = np.random.default_rng(0)
     picks = random.integers(0, shape, size=(count, 3))
     fine = data[picks[:, 0], picks[:, 1], picks[:, 2]].astype(np.float64)
-    taps = [(index.clamp(0, n_in - 1).numpy(), weight.numpy())  # indices past the ends have weight 0
-            for (index, weight), n_in in ((_taps(n_in, n_out), n_in) for n_in, n_out in zip(shape, out_shape))]
     outputs = random.integers(0, out_shape, size=(count, 3))
-    (iz, wz), (iy, wy), (ix, wx) = ((index[outputs[:, axis]], weight[outputs[:, axis]])
-                                    for axis, (index, weight) in enumerate(taps))
+    taps = []  # per axis: each picked output's 4 input indices and weights
+    for axis, (n_in, n_out) in enumerate(zip(shape, out_shape)):
+        index, weight = _taps(n_in, n_out)
+        picked = outputs[:, axis]
+        taps.append((index.clamp(0, n_in - 1).numpy()[picked], weight.numpy()[picked]))  # past the ends: weight 0
+    (iz, wz), (iy, wy), (ix, wx) = taps
     values = data[iz[:, :, None, None], iy[:, None, :, None], ix[:, None, None, :]]  # (count, 4, 4, 4)
     weights = wz[:, :, None, None] * wy[:, None, :, None] * wx[:, None, None, :]
     coarse = (values.astype(np.float64) * weights).sum(axis=(1, 2, 3))

@@ -4,8 +4,8 @@ logic stay apart from the pixels.
 
 Layers: 0 the histogram of the volume's values (log counts) within the value window, 1 the
 colour bar and the opacity curve, 2 the control points with the hovered one ringed. The plot's x
-axis is the value window, the transfer functions' domain: the curve's s = 0 and 1 are its ends. Each redraw is batched in
-``hold_canvas`` (``_batched`` always flushes, even when drawing raises).
+axis is the value window, the transfer functions' domain: the curve's s = 0 and 1 are its ends.
+Each redraw is batched in ``hold_canvas`` (``_batched`` always flushes, even when drawing raises).
 """
 
 from __future__ import annotations
@@ -104,8 +104,7 @@ def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, c
         size: (width, height) of the canvas.
     """
     left, top, w, h = box
-    columns = HISTOGRAM_BARS
-    counts = window_columns(histogram, data_range, value_range, columns)
+    counts = window_columns(histogram, data_range, value_range, HISTOGRAM_BARS)
     counts = counts / max(float(counts.max()), 1e-12)
     with _batched(layer):
         layer.clear()
@@ -118,8 +117,9 @@ def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, c
         shown = counts > 0
         if shown.any():
             layer.fill_style = colours["bars"]
-            layer.fill_rects((left + np.arange(columns) * w / columns)[shown], top + h * (1 - counts[shown]),
-                             w / columns, h * counts[shown])
+            bar = w / HISTOGRAM_BARS
+            layer.fill_rects((left + np.arange(HISTOGRAM_BARS) * bar)[shown], top + h * (1 - counts[shown]), bar,
+                             h * counts[shown])
 
 
 def draw_curve(layer, box, rgb: np.ndarray, xy, colours: dict, max_opacity: float) -> None:

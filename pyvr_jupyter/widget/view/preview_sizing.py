@@ -64,7 +64,12 @@ def diagonal_samples(renderer, step_voxels: float) -> float:
 def estimate_s(renderer, costs: dict, size, step_voxels: float) -> float | None:
     """Seconds a full frame of ``size`` (H, W) and this step should take, or None before any frame."""
     cost = frame_cost(costs, FULL)
-    return None if cost is None else cost * size[0] * size[1] * diagonal_samples(renderer, step_voxels)
+    return None if cost is None else _seconds(renderer, cost, size, step_voxels)
+
+
+def _seconds(renderer, cost: float, size, step_voxels: float) -> float:
+    """The cost model: seconds a frame of ``size`` (H, W) at ``step_voxels`` takes at ``cost``."""
+    return cost * size[0] * size[1] * diagonal_samples(renderer, step_voxels)
 
 
 def preview_plan(renderer, costs: dict, volume_shape, full_size, step_voxels: float,
@@ -79,7 +84,7 @@ def preview_plan(renderer, costs: dict, volume_shape, full_size, step_voxels: fl
     be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
     With ``coarse_allowed`` False (level 1 would lose the picture: ``coarse_level_keeps_opacity``)
     they stay on level 0 where its measured cost fits the budget at the smallest size and longest
-    step allowed (speed first: a 1 GiB stack's previews stay on level 1).
+    step allowed (speed first: otherwise level 1 still).
     """
     fit = lambda cost: _preview_fit(renderer, cost, full_size, step_voxels, budget_s)  # noqa: E731
     size, step, scale = fit(frame_cost(costs, PREVIEW, 0))
@@ -110,7 +115,7 @@ def coarse_level_keeps_opacity(channels) -> bool:
 def _fits(renderer, cost: float | None, size, step: float, budget_s: float) -> bool:
     """Does a frame of ``size`` and ``step`` at ``cost`` (None: not measured) render within ``budget_s``
     (``_preview_fit`` sizes a frame to the budget exactly, when it can: 1 % spare for rounding)?"""
-    return cost is not None and cost * size[0] * size[1] * diagonal_samples(renderer, step) <= 1.01 * budget_s
+    return cost is not None and _seconds(renderer, cost, size, step) <= 1.01 * budget_s
 
 
 def _preview_fit(renderer, cost: float | None, full_size, step_voxels: float,
