@@ -10,7 +10,7 @@ import pytest
 from jupyter_harness import canvas_pixels, frames_drawn, open_notebook, run_cell, shut_down_kernel, write_notebook
 
 SOURCE = ("from pyvr_jupyter import viewer, create_test_volume\n"
-          "box = viewer(create_test_volume((48, 48, 48), 'torus'), width=256, height=256)\n"
+          "box = viewer(create_test_volume((96, 96, 96), 'torus'), width=256, height=256)\n"
           "box")
 
 
@@ -55,6 +55,10 @@ def test_crop_slider_and_clip_plane_change_the_3d_picture(browser, notebook):
         whole = canvas_pixels(page)
         assert whole["lit"] > 0.05  # the torus is there
         page.get_by_text("crop and clip plane").click()  # the folded section opens
+        offset = slider(page, "offset")
+        offset.scroll_into_view_if_needed()
+        readout = offset.locator(".widget-readout").inner_text().strip()
+        assert float(readout) == 0.0 and "e" not in readout, readout  # the centre, not -1.42e-14
         crop_x = slider(page, "crop x")
         crop_x.scroll_into_view_if_needed()
         handle = crop_x.locator(".noUi-handle-upper")
@@ -66,7 +70,7 @@ def test_crop_slider_and_clip_plane_change_the_3d_picture(browser, notebook):
         page.mouse.move(track["x"] + 0.45 * track["width"], y, steps=8)  # keep x up to about the middle
         page.mouse.up()
         readout = crop_x.locator(".widget-readout").inner_text()
-        assert readout.strip() not in ("0 – 47", "0-47")
+        assert readout.strip() not in ("0 – 95", "0-95")
         frame = wait_full_frame_after(page, frame)
         cropped = canvas_pixels(page)
         assert cropped["lit"] < 0.8 * whole["lit"], (whole, cropped)  # half the torus is gone

@@ -70,8 +70,12 @@ class ClipControls(widgets.VBox):
                                            tooltip="the normal's azimuth about +y, from +z (degrees)", **slider)
         self.elevation = widgets.FloatSlider(value=0.0, min=-90, max=90, step=1, description="plane el.",
                                              tooltip="the normal's elevation towards +y (degrees)", **slider)
-        self.offset = widgets.FloatSlider(value=0.0, min=-half_diagonal, max=half_diagonal,
-                                          step=half_diagonal / 200, description="offset", readout_format=".3g",
+        # A power-of-two step and whole steps to each end: the browser's snapping then puts 0
+        # (the centre) exactly on a step, where ``half_diagonal / 200`` made it -1.42e-14.
+        step = 2.0 ** math.floor(math.log2(half_diagonal / 200))
+        reach = math.ceil(half_diagonal / step) * step
+        self.offset = widgets.FloatSlider(value=0.0, min=-reach, max=reach, step=step, description="offset",
+                                          readout_format=".3g",
                                           tooltip="the plane's distance from the volume's centre along its normal",
                                           **slider)
         self.flip = widgets.Button(description="flip", icon="exchange", tooltip="keep the other side of the plane",
