@@ -199,9 +199,9 @@ def bench_scene(name: str, volume, images, rounds: int, with_vtk: bool, levels: 
     for image in images:
         stats = {}
 
-        def render(level=0, step_size=step, label="fused", termination=None):
+        def render(level=0, step_size=step, label="fused", termination=None, jitter=False):
             renderer.render(volume, camera, image_size=(image, image), step_size=step_size, level=level,
-                            termination=termination)
+                            termination=termination, jitter=jitter)
             stats[label] = renderer.last_stats["samples"]
 
         candidates = {"fused": render,
@@ -209,7 +209,7 @@ def bench_scene(name: str, volume, images, rounds: int, with_vtk: bool, levels: 
                       "fused, VTK's ray termination": lambda: render(label="fused, VTK's ray termination",
                                                                      termination=VTK_TERMINATION),
                       "fused as the view draws": lambda: render(label="fused as the view draws",
-                                                                termination=DISPLAY_TERMINATION)}
+                                                                termination=DISPLAY_TERMINATION, jitter=True)}
         auto = renderer.auto_level(volume, camera, image)
         if levels and auto > 0:
             candidates[f"fused level {auto}"] = lambda a=auto: render(a, step, f"fused level {auto}")

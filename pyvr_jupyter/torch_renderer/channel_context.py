@@ -251,7 +251,8 @@ def _grid_cache(renderer, states) -> dict:
 
 def render_channels(renderer, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
                     use_opacity: bool, use_color: bool, use_lighting: bool, compositing: str, should_stop, clip_box,
-                    clip_planes, level, labels=None, termination: float | None = None) -> torch.Tensor:
+                    clip_planes, level, labels=None, termination: float | None = None,
+                    jitter: bool = False) -> torch.Tensor:
     """(H, W, 4) premultiplied RGBA of ``volume``'s channels along ``channel_axis`` mixed as one
     medium (``VolumeRenderer.render_rgba`` with ``channel_axis``): the fused kernel where it can
     (``choose_channel_backend``), else the PyTorch stages."""
@@ -293,7 +294,7 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
         color=None, lighting=renderer.lighting if shaded else None, unit_distance=renderer.opacity_unit_distance,
         compositing=compositing, clip_planes=None if planes is None else planes.to(dtype),
         user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
-        termination=termination)
+        termination=termination, jitter=jitter)
     renderer.last_stats = {"backend": "torch", "step": step / float(renderer.spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0,
                            "channels": len(states)}

@@ -218,7 +218,7 @@ class VolumeRenderer:
                use_lighting: bool = True, compositing: str = "vectorized", background=(0.0, 0.0, 0.0),
                should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
                level: int | str = 0, labels=None, channel_axis: int | None = None,
-               label_mode: str = "blend", termination: float | None = None) -> torch.Tensor:
+               label_mode: str = "blend", termination: float | None = None, jitter: bool = False) -> torch.Tensor:
         """Render an (H, W, 3) RGB image composited over ``background``, values in [0, 1].
 
         Args:
@@ -267,6 +267,10 @@ class VolumeRenderer:
                 the strategy's own, 1e-6 for ``vectorized`` (the backends then agree). The view
                 passes ``stages.compositing.DISPLAY_TERMINATION`` (1/512, half an 8-bit level:
                 20–30 % fewer samples on a dense volume). The PyTorch stages ignore it.
+            jitter: the fused kernels place each ray's samples at a fraction of their step fixed
+                per pixel (``fused.rays.sample_offset``) instead of the midpoint: thin shells
+                then show a fine grain instead of rings (wood grain). The view's frames use it;
+                the PyTorch stages ignore it (the backends agree only without it).
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
@@ -276,7 +280,7 @@ class VolumeRenderer:
             raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
         rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
                                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level,
-                                labels, channel_axis, label_mode, termination)
+                                labels, channel_axis, label_mode, termination, jitter)
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
@@ -285,7 +289,7 @@ class VolumeRenderer:
                     use_lighting: bool = True, compositing: str = "vectorized",
                     should_stop: Callable[[], bool] | None = None, clip_box=None, clip_planes=(),
                     level: int | str = 0, labels=None, channel_axis: int | None = None,
-                    label_mode: str = "blend", termination: float | None = None) -> torch.Tensor:
+                    label_mode: str = "blend", termination: float | None = None, jitter: bool = False) -> torch.Tensor:
         """Render (H, W, 4): premultiplied RGB (may exceed 1 under specular light) and opacity.
 
         Arguments as ``render``; ``camera`` may also be a sequence of B cameras, giving
@@ -297,10 +301,11 @@ class VolumeRenderer:
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
         region = None
+        check_flags(jitter=jitter)
         if channel_axis is not None:  # channel_context.py
             return render_channels(self, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
                                    use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
-                                   clip_planes, level, labels, check_termination(termination))
+                                   clip_planes, level, labels, check_termination(termination), jitter)
         if labels is not None and not isinstance(labels, LabelMap):
             labels = LabelMap(labels)
         if hasattr(volume, "for_render"):  # a lazy multiscale volume: the region the camera sees
@@ -310,7 +315,7 @@ class VolumeRenderer:
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,
                        labels=labels, label_mode=check_choice("label_mode", label_mode, LABEL_MODES),
-                       termination=check_termination(termination))
+                       termination=check_termination(termination), jitter=jitter)
         if not isinstance(camera, (list, tuple)):
             image = self._render(volume, camera, check_image_size(image_size), **options)
             if region is not None:
@@ -357,7 +362,7 @@ class VolumeRenderer:
     def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
                 use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
                 labels: LabelMap | None = None, label_mode: str = "blend", termination: float | None = None,
-                ray_table: tuple | None = None, backend: str | None = None,
+                jitter: bool = False, ray_table: tuple | None = None, backend: str | None = None,
                 packed_grids: dict | None = None) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
         the call already chose one; ``packed_grids`` (level index → packed grid) holds the packed
@@ -400,7 +405,8 @@ class VolumeRenderer:
             unit_distance=self.opacity_unit_distance, compositing=compositing,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
-            ray_table=ray_table, labels=labels, label_mode=label_mode, termination=termination)  # converted and normalised chunk by chunk (context.rays)
+            ray_table=ray_table, labels=labels, label_mode=label_mode, termination=termination,
+            jitter=jitter)  # converted and normalised chunk by chunk (context.rays)
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
             packed = needs_graph or (shaded and chosen.uses_packed_grid())  # the kernels read float values

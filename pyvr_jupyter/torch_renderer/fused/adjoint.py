@@ -35,7 +35,7 @@ from ..stages.compositing import OPACITY_CLAMP
 from .compositing import passing_fraction
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
-from .rays import place_sample, ray_direction, segment, skip_empty_block
+from .rays import place_sample, ray_direction, sample_offset, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
 from .targets import scatter_add
 
@@ -82,7 +82,7 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
     ``thread`` of the gradient buffers through ``scatter_add``; ``corners`` (8, 4) is zeroed
     scratch space. The body shared by the CPU kernel (a patch's row at a time, a buffer per
     thread) and the GPU kernel (one ray per thread, one buffer, atomic adds)."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale, gradient_scale,
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, _opacity_clear_below, light_model, light, light_direction, _mode, inv_unit_distance, _termination,
@@ -101,6 +101,7 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
         t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step,
                                 tiny)
+        offset = sample_offset(first_pixel + ray, width, jitter)  # as march_tile's
         half_length = 1.0
         if light_model == DIRECTIONAL:
             half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
@@ -115,11 +116,11 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
         k = 0
         while k < count and remaining > 0:
             # 1. The sample, as march_tile places it.
-            t_mid, delta = place_sample(t0, t1, k, count, step)
+            t_mid, delta = place_sample(t0, t1, k, count, step, offset)
             px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
             # 2. Empty space (only while neither the volume nor the opacity TF is learnt), as march_tile skips it.
             if skipping:
-                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale,
+                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale,
                                           occupied, reach)
                 if next_k != k:
                     k = next_k

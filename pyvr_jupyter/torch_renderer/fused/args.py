@@ -36,6 +36,7 @@ class KernelArgs(NamedTuple):
     inner_box: np.ndarray  # (2, 3) the box of occupied blocks, or (0, 3) for none
     step: float  # step length, world units
     tiny: float  # smallest ray direction component (avoids 0/0 in the slab test)
+    jitter: bool  # samples at a fraction of their step fixed per pixel instead of the midpoint (rays.sample_offset)
     # The grid: world → voxel coordinates (p − box_min)·voxel_scale.
     grid: np.ndarray  # (D, H, W, C) grid dtype: values (C = 1) or values and world-space gradient (C = 4)
     box_min: np.ndarray  # (3,)
@@ -169,7 +170,7 @@ def kernel_args(context, grid=None) -> KernelArgs:
         segment_box=np.stack(_float64(*(context.user_box or context.box))),
         planes=np.zeros((0, 2, 3)) if context.clip_planes is None else _float64(context.clip_planes)[0],
         inner_box=np.zeros((0, 3)) if context.clip_box is None else np.stack(_float64(*context.clip_box)),
-        step=float(context.step), tiny=float(np.finfo(dtype).tiny ** 0.5),
+        step=float(context.step), tiny=float(np.finfo(dtype).tiny ** 0.5), jitter=bool(context.jitter),
         grid=grid, box_min=box_min, voxel_scale=voxel_scale, gradient_scale=voxel_scale,
         vmin=float(context.vmin) + offset, inv_span=1.0 / (float(context.vmax) - float(context.vmin)),
         opacity_positions=opacity_positions, opacity_values=opacity_values, opacity_uniform=opacity_uniform,
@@ -191,7 +192,7 @@ def tiny_args(dtype: np.dtype) -> KernelArgs:
     return KernelArgs(
         width=1, height=1, camera=np.array([3.0, 0.5, 0.5, 0, 0, 1, 0, 1, 0, -1, 0, 0, 0.5]),
         segment_box=np.array([[0.0] * 3, [1.0] * 3]), planes=np.zeros((0, 2, 3)), inner_box=np.zeros((0, 3)),
-        step=0.5, tiny=1e-19, grid=np.zeros((2, 2, 2, 4), dtype=grid_dtype_), box_min=np.zeros(3), voxel_scale=np.ones(3),
+        step=0.5, tiny=1e-19, jitter=False, grid=np.zeros((2, 2, 2, 4), dtype=grid_dtype_), box_min=np.zeros(3), voxel_scale=np.ones(3),
         gradient_scale=np.ones(3),
         vmin=0.0, inv_span=1.0, opacity_positions=knots, opacity_values=knots, opacity_uniform=True,
         color_positions=knots, color_values=np.zeros((2, 3), dtype=dtype), color_uniform=True, use_opacity=True,

@@ -26,7 +26,7 @@ from .args import _table, clear_below, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction, passing_power
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
-from .rays import block_index, place_sample, ray_direction, segment, skip_empty_block
+from .rays import block_index, place_sample, ray_direction, sample_offset, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 from .targets import blend_four, channels_central_gradients, reads_channel_vectors
 
@@ -98,7 +98,7 @@ def march_channels(args, tables, first_pixel, out, samples):
 def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
     """Rows ``first .. last`` of ``march_channels``' ``out`` and ``samples``, one ray after the
     other (``kernel.march_rays``'s counterpart, shared with the GPU kernel)."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale, gradient_scale,
      _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, _clear, light_model, light,
      light_direction, _mode, inv_unit_distance, termination, termination_every, occupied, reach, block_scale, _lr, _ls,
      _lt, _li) = args
@@ -112,6 +112,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
     for ray in range(first, last):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
         t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny)
+        offset = sample_offset(first_pixel + ray, width, jitter)
         half_length = 1.0
         if light_model == DIRECTIONAL:
             half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
@@ -119,7 +120,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
         transmittance = 1.0
         classified = boundary = k = 0
         while k < count:
-            t_mid, delta = place_sample(t0, t1, k, count, step)
+            t_mid, delta = place_sample(t0, t1, k, count, step, offset)
             px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
             if k >= boundary:  # early termination, where march_tile checks it
                 if transmittance <= termination:
@@ -130,7 +131,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                 bz, by, bx = block_index(px, py, pz, box_min, block_scale, occupied)
                 bits = occupied[bz, by, bx]
                 if bits == 0:
-                    k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min, block_scale, occupied,
+                    k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale, occupied,
                                          reach)
                     continue
             classified += 1

@@ -25,7 +25,7 @@ from numba import njit, prange
 from ..stages.labels import NORMAL_REACH
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
 from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_scalar, nearest_row, surface_normal, trilinear
-from .rays import place_sample, ray_direction, segment, skip_empty_block
+from .rays import place_sample, ray_direction, sample_offset, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
 __all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row"]
@@ -76,7 +76,7 @@ def march_rays(args, first_pixel, first, last, out, samples):
     """Rows ``first .. last`` of ``out`` (n_rays, 4) and ``samples`` (n_rays,): the pixels
     ``first_pixel + first ..`` of ``march_tile``, one ray after the other. The body shared by the
     CPU kernel (a patch's row at a time) and the GPU kernel (one ray per thread)."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, grid, box_min, voxel_scale, gradient_scale,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale, gradient_scale,
      vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, opacity_clear_below, light_model, light, light_direction, mode, inv_unit_distance, termination,
@@ -89,6 +89,7 @@ def march_rays(args, first_pixel, first, last, out, samples):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
         t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step,
                                 tiny)
+        offset = sample_offset(first_pixel + ray, width, jitter)
         half_length = 1.0
         if light_model == DIRECTIONAL:
             half_length = math.sqrt(max(2.0 - 2.0 * (dx * lx + dy * ly + dz * lz), 1e-24))
@@ -98,8 +99,8 @@ def march_rays(args, first_pixel, first, last, out, samples):
         hit = False
         classified = boundary = k = 0
         while k < count:
-            # 1. The sample: midpoint of its step; the last step ends at t_far.
-            t_mid, delta = place_sample(t0, t1, k, count, step)
+            # 1. The sample: the midpoint of its step (or the pixel's jittered fraction); the last step ends at t_far.
+            t_mid, delta = place_sample(t0, t1, k, count, step, offset)
             px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
             if mode == EMISSION_ABSORPTION:
                 # 2. Early termination, checked where the PyTorch march checks it.
@@ -109,7 +110,7 @@ def march_rays(args, first_pixel, first, last, out, samples):
                     boundary = (k // termination_every + 1) * termination_every
                 # 3. Empty space: jump to the first sample past the cube of empty blocks around this one.
                 if skipping:
-                    next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, box_min,
+                    next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min,
                                               block_scale, occupied, reach)
                     if next_k != k:
                         k = next_k

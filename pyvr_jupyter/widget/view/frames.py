@@ -162,7 +162,8 @@ class FrameSource:
                            compositing=view.compositing, background=tuple(view.background),
                            clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level,
                            labels=view.labels if STRATEGIES[view.compositing].family == EMISSION_ABSORPTION else None,
-                           label_mode=view.label_mode, termination=DISPLAY_TERMINATION)  # 8-bit frames
+                           label_mode=view.label_mode, termination=DISPLAY_TERMINATION,  # 8-bit frames
+                           jitter=True)  # grain, not wood-grain rings, on thin shells
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
             if view.channels is not None:  # all channels mixed, each with its own window

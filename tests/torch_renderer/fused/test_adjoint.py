@@ -153,6 +153,18 @@ def test_gradcheck_grid_and_tables(lighting):
     assert torch.autograd.gradcheck(render, leaves, eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
+def test_gradcheck_with_jittered_samples():
+    """The adjoint re-marches the forward's jittered samples (``render(jitter=True)``)."""
+    context, leaves = tiny_context(Lighting(specular=0.5, shininess=4.0))
+    plain = FusedRender.apply(context, None, lambda: None, *leaves)
+    context.jitter = True
+
+    def render(grid, opacity, colour):
+        return FusedRender.apply(context, None, lambda: None, grid, opacity, colour)
+    assert not torch.allclose(render(*leaves), plain)
+    assert torch.autograd.gradcheck(render, leaves, eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
 def test_voxels_no_ray_reaches_get_zero_gradient():
     # A narrow view of the centre: the box's corners lie outside every ray's trilinear reach.
     options = dict(camera=Camera(position=torch.tensor([7.5, 5.5, 60.0], dtype=torch.float64),

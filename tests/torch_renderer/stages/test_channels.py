@@ -200,6 +200,26 @@ def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_
     assert_close(images[1], images[0], atol=1e-4, msg=case)
 
 
+def test_jitter_moves_the_channel_kernels_samples_as_the_single_channel_kernels(channels_kernel):
+    """``render(jitter=True)``: a one-channel stack through the channel kernel renders as the
+    volume alone through the single-channel kernel, jittered or not."""
+    from pyvr_jupyter.torch_renderer import fused
+
+    assert fused.wait_until_compiled(np.float32)
+    volume = np.random.default_rng(0).random(SHAPE, dtype=np.float32)
+    camera = Camera.for_volume(SHAPE, azimuth=30, elevation=20)
+    single, channels = VolumeRenderer(SHAPE, backend="fused"), VolumeRenderer(SHAPE, backend="fused")
+    single.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.4))
+    single.set_color_transfer_function(ColorTransferFunction("plasma"))
+    channels.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 0.4)], colors=["plasma"])
+    with torch.no_grad():
+        for jitter in (False, True):
+            expected = single.render_rgba(volume, camera, image_size=16, jitter=jitter)
+            assert_close(channels.render_rgba(volume[None], camera, image_size=16, channel_axis=0, jitter=jitter),
+                         expected, atol=2e-5)
+        assert float((expected - single.render_rgba(volume, camera, image_size=16)).abs().max()) > 1e-3
+
+
 def test_the_kernel_reads_channels_last_arrays_in_place_and_interleaves_others_once(channels_kernel):
     from pyvr_jupyter.torch_renderer.channel_context import kernel_grids
 

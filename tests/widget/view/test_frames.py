@@ -139,9 +139,10 @@ def test_a_small_numpy_volume_edited_in_place_shows_at_the_next_frame():
     view.close()
 
 
-def test_frames_stop_each_ray_at_display_accuracy():
+def test_frames_stop_each_ray_at_display_accuracy_with_jittered_samples():
     """Frames are 8-bit pictures: the kernel stops a ray once what it could still add is half an
-    8-bit level (``DISPLAY_TERMINATION``), not at the 1e-6 the backends agree to."""
+    8-bit level (``DISPLAY_TERMINATION``), not at the 1e-6 the backends agree to, and places each
+    ray's samples at its pixel's jittered fraction of a step (no wood-grain rings)."""
     import torch
 
     from pyvr_jupyter import create_test_volume
@@ -156,9 +157,11 @@ def test_frames_stop_each_ray_at_display_accuracy():
     samples = view.renderer.last_stats["samples"]
     options = dict(image_size=(48, 48), step_size=view.step_size, value_range=tuple(view.value_range))
     with torch.no_grad():
-        display = view.renderer.render(volume, view.camera, termination=DISPLAY_TERMINATION, **options)
+        display = view.renderer.render(volume, view.camera, termination=DISPLAY_TERMINATION, jitter=True, **options)
         assert view.renderer.last_stats["samples"] == samples
+        midpoints = view.renderer.render(volume, view.camera, termination=DISPLAY_TERMINATION, **options)
         view.renderer.render(volume, view.camera, **options)
     assert view.renderer.last_stats["samples"] > samples  # the exact render marches further
     assert np.abs(shown.astype(int) - np.round(display.numpy() * 255).astype(int)).max() <= 1
+    assert np.abs(shown.astype(int) - np.round(midpoints.numpy() * 255).astype(int)).max() > 1
     view.close()

@@ -21,7 +21,7 @@ def _renderer_frame(view, stack, visible=(True, True)):
         colors=view.channel_colormaps)
     image = renderer.render(stack, view.camera, image_size=(view.height, view.width), channel_axis=0,
                             value_range=[tuple(r) for r in view.channel_value_ranges], step_size=view.step_size,
-                            use_lighting=view.use_lighting)
+                            use_lighting=view.use_lighting, jitter=True)  # as the view's frames
     return image.numpy() * 255
 
 
