@@ -93,7 +93,7 @@ class RenderContext:
     label_mode: str = "blend"  # or "iso" (``stages/labels.LABEL_MODES``)
     channels: Any = None  # one RenderContext per channel (``channel_context.py``), mixed by ``stages/channels``
     termination: float | None = None  # where the fused kernels stop a ray (None: the strategy's threshold)
-    jitter: bool = False  # the fused kernels' samples at a fraction of their step fixed per pixel (fused.rays.sample_offset)
+    jitter: bool = False  # the fused kernels' samples at a per-pixel fraction of their step (fused.rays.sample_offset)
 
     @property
     def learnable_tensors(self) -> list:

@@ -82,8 +82,8 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
     ``thread`` of the gradient buffers through ``scatter_add``; ``corners`` (8, 4) is zeroed
     scratch space. The body shared by the CPU kernel (a patch's row at a time, a buffer per
     thread) and the GPU kernel (one ray per thread, one buffer, atomic adds)."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale, gradient_scale,
-     vmin, inv_span,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale,
+     gradient_scale, vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, _opacity_clear_below, light_model, light, light_direction, _mode, inv_unit_distance, _termination,
      _termination_every, occupied, reach, block_scale, _label_rows, _label_scale, _label_table, _label_iso) = args  # labels: not covered (autograd.covers)

@@ -98,8 +98,8 @@ def march_channels(args, tables, first_pixel, out, samples):
 def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
     """Rows ``first .. last`` of ``march_channels``' ``out`` and ``samples``, one ray after the
     other (``kernel.march_rays``'s counterpart, shared with the GPU kernel)."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale, gradient_scale,
-     _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, _clear, light_model, light,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale,
+     gradient_scale, _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, _clear, light_model, light,
      light_direction, _mode, inv_unit_distance, termination, termination_every, occupied, reach, block_scale, _lr, _ls,
      _lt, _li) = args
     (vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
@@ -131,8 +131,8 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                 bz, by, bx = block_index(px, py, pz, box_min, block_scale, occupied)
                 bits = occupied[bz, by, bx]
                 if bits == 0:
-                    k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale, occupied,
-                                         reach)
+                    k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale,
+                                         occupied, reach)
                     continue
             classified += 1
             i, j, c, fx, fy, fz = cell(grid, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],

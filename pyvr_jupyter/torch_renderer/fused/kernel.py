@@ -76,8 +76,8 @@ def march_rays(args, first_pixel, first, last, out, samples):
     """Rows ``first .. last`` of ``out`` (n_rays, 4) and ``samples`` (n_rays,): the pixels
     ``first_pixel + first ..`` of ``march_tile``, one ray after the other. The body shared by the
     CPU kernel (a patch's row at a time) and the GPU kernel (one ray per thread)."""
-    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale, gradient_scale,
-     vmin, inv_span,
+    (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale,
+     gradient_scale, vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, opacity_clear_below, light_model, light, light_direction, mode, inv_unit_distance, termination,
      termination_every, occupied, reach, block_scale, label_rows, label_scale, label_table, label_iso) = args
