@@ -84,14 +84,17 @@ def preview_plan(renderer, costs: dict, volume_shape, full_size, step_voxels: fl
     be PREVIEW_LEVEL_STEP voxels or more, render level 1; its own cost then sizes the preview.
     With ``coarse_allowed`` False (level 1 would lose the picture: ``coarse_level_keeps_opacity``)
     they stay on level 0 where its measured cost fits the budget at the smallest size and longest
-    step allowed (speed first: otherwise level 1 still).
+    step allowed (speed first: otherwise level 1 still), and always for volumes no longer than
+    PREVIEW_LEVEL_SIDE, which take level 1 only for the long step (at most PREVIEW_MAX_STEP
+    voxels there: little to march whatever the cost measured).
     """
     fit = lambda cost: _preview_fit(renderer, cost, full_size, step_voxels, budget_s)  # noqa: E731
     size, step, scale = fit(frame_cost(costs, PREVIEW, 0))
     longest = max(volume_shape)
     # Level 1 exists only for volumes longer than COARSEST_SIDE along some axis (volume_cache).
     level = int(longest > COARSEST_SIDE and (longest > PREVIEW_LEVEL_SIDE or step >= PREVIEW_LEVEL_STEP))
-    if level == 1 and not coarse_allowed and _fits(renderer, frame_cost(costs, PREVIEW, 0), size, step, budget_s):
+    if level == 1 and not coarse_allowed and (longest <= PREVIEW_LEVEL_SIDE or _fits(
+            renderer, frame_cost(costs, PREVIEW, 0), size, step, budget_s)):
         level = 0
     if level == 1:
         size, step, scale = fit(frame_cost(costs, PREVIEW, 1))

@@ -10,8 +10,8 @@ import pytest
 from pyvr_jupyter.torch_renderer.levels import sample_two_levels
 
 from pyvr_jupyter.torch_renderer import VolumeRenderer
-from pyvr_jupyter.widget.view.preview_sizing import (PREVIEW_LEVEL_SIDE, PREVIEW_MAX_STEP, PREVIEW_MIN_SIDE,
-                                                     cost_key, diagonal_samples, estimate_s, frame_cost,
+from pyvr_jupyter.widget.view.preview_sizing import (PREVIEW_LEVEL_SIDE, PREVIEW_MAX_STEP,
+                                                     PREVIEW_MIN_SIDE, cost_key, diagonal_samples, estimate_s, frame_cost,
                                                      coarse_level_keeps_opacity, preview_plan)
 
 SHAPE = (64, 64, 64)
@@ -87,6 +87,17 @@ def test_a_coarse_level_that_loses_the_picture_is_not_previewed_where_level_0_fi
     assert preview_plan(renderer, {"preview": 1e-5, "preview@1": 1e-9}, shape, (512, 512), 0.5, 0.02,
                         coarse_allowed=False)[2] == 1
     assert preview_plan(renderer, {}, shape, (512, 512), 0.5, 0.02, coarse_allowed=False)[2] == 1
+
+
+def test_a_small_volume_keeps_its_picture_at_a_long_step_rather_than_a_coarse_level():
+    """A small volume takes level 1 only for a long preview step; where level 1 loses the picture
+    (notebook 02's shell under a bell curve, zoomed in on a busy machine) it stays on level 0."""
+    shape = (PREVIEW_LEVEL_SIDE,) * 3
+    renderer = VolumeRenderer(shape)
+    dear = {"preview": 1e-5, "preview@1": 1e-9}  # level 0 over the budget even at the longest step
+    assert preview_plan(renderer, dear, shape, (512, 512), 0.5, 0.02)[2] == 1  # for the step level 0 would need
+    size, step, level, _ = preview_plan(renderer, dear, shape, (512, 512), 0.5, 0.02, coarse_allowed=False)
+    assert level == 0 and step == PREVIEW_MAX_STEP and min(size) == PREVIEW_MIN_SIDE
 
 
 def spots_and_ramp(side=48):
