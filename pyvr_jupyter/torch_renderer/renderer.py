@@ -263,14 +263,11 @@ class VolumeRenderer:
                 value range (``value_range`` may give one pair per channel); ``channel_context.py``
                 and the Channels page. ``last_stats["channels"]`` counts them.
             termination: the fused kernels stop a ray once its transmittance is at most this
-                (at most 0.5); what it would still gather is at most this much (unlit). None:
-                the strategy's own, 1e-6 for ``vectorized`` (the backends then agree). The view
-                passes ``stages.compositing.DISPLAY_TERMINATION`` (1/512, half an 8-bit level:
-                20–30 % fewer samples on a dense volume). The PyTorch stages ignore it.
-            jitter: the fused kernels place each ray's samples at a fraction of their step fixed
-                per pixel (``fused.rays.sample_offset``) instead of the midpoint: thin shells
-                then show a fine grain instead of rings (wood grain). The view's frames use it;
-                the PyTorch stages ignore it (the backends agree only without it).
+                (≤ 0.5; None: the strategy's own, 1e-6 for ``vectorized``). The view passes
+                ``stages.compositing.DISPLAY_TERMINATION`` (1/512). The PyTorch stages ignore it.
+            jitter: the fused kernels sample at a fraction of each step fixed per pixel
+                (``fused.rays.sample_offset``), not its midpoint: grain instead of wood-grain
+                rings on thin shells. The view's frames use it; the PyTorch stages ignore it.
 
         Returns:
             (H, W, 3) tensor on the renderer's device.
