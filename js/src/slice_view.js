@@ -94,13 +94,26 @@ export function stepIndex(index, step, n) {
   return Math.min(n - 1, Math.max(0, index + step));
 }
 
-/** Where each edge's letter goes on a canvas of (width, height): [x, y, textAlign, textBaseline]. */
-export function letterSpots(width, height, pad) {
+/**
+ * Where each edge's letter goes on a canvas of (width, height): [x, y, textAlign, textBaseline].
+ * A letter sits at its edge's middle, unless a cross-hair line (``crosshair``: its [x, y] in canvas
+ * pixels, or null) passes within ``clearance`` of there: it then stands beside the line, on the
+ * side with more room, so the dashed line does not cross it out.
+ */
+export function letterSpots(width, height, pad, crosshair = null, clearance = 0) {
+  let [x, alignX] = [width / 2, "center"];
+  let [y, baselineY] = [height / 2, "middle"];
+  if (crosshair && Math.abs(crosshair[0] - x) < clearance) {
+    [x, alignX] = crosshair[0] < x ? [crosshair[0] + pad, "left"] : [crosshair[0] - pad, "right"];
+  }
+  if (crosshair && Math.abs(crosshair[1] - y) < clearance) {
+    [y, baselineY] = crosshair[1] < y ? [crosshair[1] + pad, "top"] : [crosshair[1] - pad, "bottom"];
+  }
   return {
-    left: [pad, height / 2, "left", "middle"],
-    right: [width - pad, height / 2, "right", "middle"],
-    top: [width / 2, pad, "center", "top"],
-    bottom: [width / 2, height - pad, "center", "bottom"],
+    left: [pad, y, "left", baselineY],
+    right: [width - pad, y, "right", baselineY],
+    top: [x, pad, alignX, "top"],
+    bottom: [x, height - pad, alignX, "bottom"],
   };
 }
 
@@ -223,10 +236,12 @@ function render({ model, el }) {
     context.imageSmoothingEnabled = false; // voxels stay crisp
     context.drawImage(images.current.image, 0, 0, canvas.width, canvas.height);
     drawnCrosshair = crosshairPixel(g);
+    let crosshairAt = null; // [x, y] on the canvas, where the letters must not sit
     if (model.get("show_crosshair")) {
       const [row, col] = worldToPixel(g, model.get("crosshair"));
       const x = (col + 0.5) * s * ratio;
       const y = (row + 0.5) * s * ratio;
+      crosshairAt = [x, y];
       context.strokeStyle = "rgba(255, 220, 0, 0.85)";
       context.lineWidth = ratio;
       context.setLineDash([4 * ratio, 3 * ratio]);
@@ -238,21 +253,22 @@ function render({ model, el }) {
       context.stroke();
       context.setLineDash([]);
     }
-    drawLetters(g, ratio);
+    drawLetters(g, ratio, crosshairAt);
     drawn += 1;
     canvas.dataset.drawn = String(drawn);
     canvas.dataset.index = String(g.index);
   }
 
   /** The orientation letters (or world axes) at the image's edges, outlined to read on any image. */
-  function drawLetters(g, ratio) {
+  function drawLetters(g, ratio, crosshairAt) {
     const letters = g.letters || {};
     context.font = `bold ${11 * ratio}px sans-serif`;
     context.lineWidth = 3 * ratio;
     context.strokeStyle = "rgba(0, 0, 0, 0.75)";
     context.fillStyle = "rgba(255, 235, 120, 0.95)";
     const shown = [];
-    for (const [edge, [x, y, align, baseline]] of Object.entries(letterSpots(canvas.width, canvas.height, 3 * ratio))) {
+    const spots = letterSpots(canvas.width, canvas.height, 3 * ratio, crosshairAt, 10 * ratio);
+    for (const [edge, [x, y, align, baseline]] of Object.entries(spots)) {
       if (!letters[edge]) continue;
       context.textAlign = align;
       context.textBaseline = baseline;

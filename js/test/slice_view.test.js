@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { labelAt, pixelToWorld, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
+import { labelAt, letterSpots, pixelToWorld, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
 
 // An axial slice of a (D=5, H=4, W=3) volume with spacing (1, 2, 3) at z index 2, as
 // SliceView._geometry describes it: 3 × 7 pixels of 1 world unit, +x right, +y up.
@@ -259,4 +259,18 @@ test("coordinates get the decimals their voxels and pixels need, one count per s
   const positions = [4, 5, 6, 7].map((i) => (i * 0.0004).toFixed(coordinateDecimals(fine)));
   assert.equal(new Set(positions).size, 4);
   assert.equal(coordinateDecimals({ pitch: 1, spacing: [1, 1, 1], origin: [1e-9, 0, 0] }), 0); // float noise: none
+});
+
+test("letterSpots puts the letters at the edges' middles, and beside a cross-hair line that passes there", () => {
+  assert.deepEqual(letterSpots(200, 100, 3), {
+    left: [3, 50, "left", "middle"], right: [197, 50, "right", "middle"],
+    top: [100, 3, "center", "top"], bottom: [100, 97, "center", "bottom"],
+  });
+  const centred = letterSpots(200, 100, 3, [100, 50], 10);
+  assert.deepEqual(centred.top, [97, 3, "right", "top"], "left of the vertical line");
+  assert.deepEqual(centred.left, [3, 47, "left", "bottom"], "above the horizontal line");
+  const offCentre = letterSpots(200, 100, 3, [95, 56], 10);
+  assert.deepEqual(offCentre.bottom, [98, 97, "left", "bottom"], "right of a line left of the middle");
+  assert.deepEqual(offCentre.right, [197, 53, "right", "bottom"], "above a line under the middle");
+  assert.deepEqual(letterSpots(200, 100, 3, [20, 90], 10), letterSpots(200, 100, 3), "lines far from the middles");
 });
