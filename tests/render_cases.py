@@ -54,4 +54,9 @@ CASES = {
     "clip box": dict(clip_box=((3.0, 2.0, 4.0), (18.0, 12.5, 15.0))),
     "clip planes": dict(clip_planes=[((12.0, 8.0, 10.0), (1.0, 0.3, -0.2)), ((0.0, 5.0, 0.0), (0.0, 1.0, 0.0))]),
     "camera inside the volume": dict(camera=Camera(position=(12.0, 9.0, 10.0), target=(0.0, 0.0, 0.0), fov=70)),
+    # Samples at each pixel's fraction of a step (raysampling.sample_fractions), short last steps included.
+    "jitter": dict(jitter=True),
+    "jitter, long steps, mip": dict(jitter=True, step_size=2.5, compositing="mip"),
+    "jitter, clip planes, early termination": dict(jitter=True, compositing="early_termination",
+                                                   clip_planes=[((12.0, 8.0, 10.0), (1.0, 0.3, -0.2))]),
 }

@@ -24,7 +24,7 @@ from .stages.channels import mix_channels, mix_projections
 from .stages.labels import blend_labels, iso_labels, label_rows, label_surfaces, smooth_surface_normals
 from .stages.piecewise_linear import KnotTable, interpolate_piecewise_linear
 from .stages.raysampling import (PackedSamples, RaySegments, VolumeBox, clip_to_planes, count_samples,
-                                 intersect_box, restrict_to_steps, sample_along_rays)
+                                 intersect_box, restrict_to_steps, sample_along_rays, sample_fractions)
 from .stages.shading import Lighting, shade
 from .stages.volume_sampling import sample_grid
 
@@ -93,7 +93,7 @@ class RenderContext:
     label_mode: str = "blend"  # or "iso" (``stages/labels.LABEL_MODES``)
     channels: Any = None  # one RenderContext per channel (``channel_context.py``), mixed by ``stages/channels``
     termination: float | None = None  # where the fused kernels stop a ray (None: the strategy's threshold)
-    jitter: bool = False  # the fused kernels' samples at a per-pixel fraction of their step (fused.rays.sample_offset)
+    jitter: bool = False  # samples at a per-pixel fraction of their step (raysampling.sample_fractions)
 
     @property
     def learnable_tensors(self) -> list:
@@ -141,7 +141,8 @@ class RenderContext:
     def rays(self, pixels: torch.Tensor):
         """Rays of the pixels with flat indices ``pixels`` (n,): the origin (3,) they all start
         from (a camera) or their origins (n, 3) (a ray table), unit directions (n, 3), their
-        segments in the box, and sample counts (n,)."""
+        segments in the box, sample counts (n,) and where in its step each ray samples
+        (``sample_fractions`` (n,) with jitter, else None: the midpoints)."""
         if self.ray_table is not None:  # converted and normalised here, a chunk at a time (render_rays)
             origins, directions = self.ray_table
             origin = origins.index_select(0, pixels).to(self.grid.dtype)
@@ -155,7 +156,8 @@ class RenderContext:
             segments = clip_to_planes(origin, directions, segments, self.clip_planes)
         if self.clip_box is not None:
             segments = restrict_to_steps(segments, intersect_box(origin, directions, self.clip_box), self.step)
-        return origin, directions, segments, count_samples(segments, self.step)
+        fractions = sample_fractions(pixels, self.image_size[1]) if self.jitter and self.ray_table is None else None
+        return origin, directions, segments, count_samples(segments, self.step), fractions
 
     def chunks(self, samples_per_chunk: int | None = None, rays_per_chunk: int | None = None,
                keep_rays: bool = True, rays_per_block: int = RAYS_PER_BLOCK):
@@ -170,7 +172,7 @@ class RenderContext:
         for start in range(0, n_pixels, rays_per_block):
             pixels = torch.arange(start, min(start + rays_per_block, n_pixels), device=device)
             with torch.no_grad():
-                origin, directions, segments, n_steps = self.rays(pixels)
+                origin, directions, segments, n_steps, fractions = self.rays(pixels)
             running = torch.cumsum(n_steps, 0)
             total = int(running[-1])
             self.samples_taken += total
@@ -184,24 +186,27 @@ class RenderContext:
             bounds = sorted({0, pixels.shape[0]} | {c for c in cuts if 0 < c < pixels.shape[0]})
             for a, b in zip(bounds[:-1], bounds[1:]):
                 rays = (origin if origin.ndim == 1 else origin[a:b], directions[a:b],
-                        RaySegments(segments.t_near[a:b], segments.t_far[a:b]), n_steps[a:b]) if keep_rays else None
+                        RaySegments(segments.t_near[a:b], segments.t_far[a:b]), n_steps[a:b],
+                        None if fractions is None else fractions[a:b]) if keep_rays else None
                 yield pixels[a:b], rays
 
     def render_pixels(self, pixels: torch.Tensor, rays: tuple | None = None) -> torch.Tensor:
         """Render the pixels with flat indices ``pixels`` (n,), whose ``rays`` may be given
         (from ``chunks``); returns (n, 4) premultiplied RGBA."""
-        origin, directions, segments, n_steps = rays if rays is not None else self.rays(pixels)
+        origin, directions, segments, n_steps, fractions = rays if rays is not None else self.rays(pixels)
         strategy = STRATEGIES[self.compositing]
         if strategy.family == EMISSION_ABSORPTION:
-            result = strategy.composite(_ChunkSamples(self, origin, directions, segments, n_steps))
+            result = strategy.composite(_ChunkSamples(self, origin, directions, segments, n_steps, fractions))
             return torch.cat([result.rgb, result.opacity[:, None]], dim=-1).to(self.grid.dtype)
-        samples, points, _ = self._samples(origin, directions, segments, n_steps)
+        samples, points, _ = self._samples(origin, directions, segments, n_steps, fractions)
         return self._project(points, samples, pixels.shape[0])
 
-    def _samples(self, origin, directions, segments, n_steps, first: int = 0, block_size: int | None = None):
-        """Packed samples of the rays, their world positions (m, 3) and ray directions (m, 3),
-        without the samples in empty blocks when empty-space skipping is on."""
-        samples = sample_along_rays(segments, self.step, n_steps, first, block_size)
+    def _samples(self, origin, directions, segments, n_steps, fractions, first: int = 0,
+                 block_size: int | None = None):
+        """Packed samples of the rays (at their step's ``fractions``, None: midpoints), their world
+        positions (m, 3) and ray directions (m, 3), without the samples in empty blocks when
+        empty-space skipping is on."""
+        samples = sample_along_rays(segments, self.step, n_steps, first, block_size, fractions)
         start = origin if origin.ndim == 1 else origin.index_select(0, samples.ray_ids)  # (3,) or (m, 3)
         points = torch.addcmul(start, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
         if self.occupied is not None:
@@ -274,21 +279,23 @@ class _ChunkSamples:
     """A chunk's rays as an emission–absorption strategy reads them (``compositing.ClassifiedSamples``):
     every sample classified at once, or blocks of samples of some rays."""
 
-    def __init__(self, context: RenderContext, origin, directions, segments: RaySegments, n_steps: torch.Tensor):
+    def __init__(self, context: RenderContext, origin, directions, segments: RaySegments, n_steps: torch.Tensor,
+                 fractions: torch.Tensor | None):
         self._context, self._origin, self._directions, self._segments = context, origin, directions, segments
-        self.n_steps, self.n_rays = n_steps, n_steps.shape[0]
+        self.n_steps, self.n_rays, self._fractions = n_steps, n_steps.shape[0], fractions
 
     def all(self):
         samples, points, sample_dirs = self._context._samples(self._origin, self._directions, self._segments,
-                                                              self.n_steps)
+                                                              self.n_steps, self._fractions)
         rgb, tau = self._context._classify(points, sample_dirs, samples)
         return rgb, tau, samples.ray_ids
 
     def block(self, ray_ids: torch.Tensor, first: int, n: int):
         sub = RaySegments(self._segments.t_near[ray_ids], self._segments.t_far[ray_ids])
         origin = self._origin if self._origin.ndim == 1 else self._origin[ray_ids]
+        fractions = None if self._fractions is None else self._fractions[ray_ids]
         samples, points, sample_dirs = self._context._samples(origin, self._directions[ray_ids], sub,
-                                                              self.n_steps[ray_ids], first, n)
+                                                              self.n_steps[ray_ids], fractions, first, n)
         rgb, tau = self._context._classify(points, sample_dirs, samples)
         return rgb, tau, samples.ray_ids
 

@@ -265,9 +265,8 @@ class VolumeRenderer:
             termination: the fused kernels stop a ray once its transmittance is at most this
                 (≤ 0.5; None: the strategy's own, 1e-6 for ``vectorized``). The view passes
                 ``stages.compositing.DISPLAY_TERMINATION`` (1/512). The PyTorch stages ignore it.
-            jitter: the fused kernels sample at a fraction of each step fixed per pixel
-                (``fused.rays.sample_offset``), not its midpoint: grain instead of wood-grain
-                rings on thin shells. The view's frames use it; the PyTorch stages ignore it.
+            jitter: sample at a fraction of each step fixed per pixel (``raysampling.sample_fractions``),
+                not its midpoint: grain instead of wood-grain rings on thin shells (the view's frames).
 
         Returns:
             (H, W, 3) tensor on the renderer's device.

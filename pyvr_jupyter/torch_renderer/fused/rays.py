@@ -13,6 +13,8 @@ import math
 
 from numba import njit
 
+from ..stages.raysampling import JITTER_NOISE
+
 __all__ = ["ray_direction", "slab", "segment", "sample_offset", "place_sample", "block_index", "skip_empty_block"]
 
 
@@ -75,15 +77,14 @@ def segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny):
 
 @njit(inline="always", fastmath=True)
 def sample_offset(pixel, width, jitter):
-    """Where in its step a ray's samples lie, as a fraction of the step: ½ (the midpoint, as
-    ``raysampling.sample_along_rays``) without ``jitter``; with it, a fraction fixed per pixel
-    and spread evenly over neighbouring pixels (interleaved gradient noise, Jimenez 2014), so
-    that thin shells show fine grain instead of the rings of samples placed alike on every ray."""
+    """Where in its step a ray's samples lie, as a fraction of the step: ½ (the midpoint) without
+    ``jitter``; with it, the pixel's ``raysampling.sample_fractions`` (interleaved gradient noise),
+    so that thin shells show fine grain instead of the rings of samples placed alike on every ray."""
     if not jitter:
         return 0.5
     x, y = float(pixel % width), float(pixel // width)
-    spread = 0.06711056 * x + 0.00583715 * y
-    spread = 52.9829189 * (spread - math.floor(spread))
+    spread = JITTER_NOISE[0] * x + JITTER_NOISE[1] * y
+    spread = JITTER_NOISE[2] * (spread - math.floor(spread))
     return spread - math.floor(spread)
 
 

@@ -4,8 +4,10 @@ World coordinates follow the conventions (docs/conventions.md): voxel ``[k, j, i
 so the box of a (D, H, W) volume spans ``origin`` to ``origin + spacing·(W−1, H−1, D−1)``.
 
 Samples sit at the midpoints of equal steps of length ``step`` from where the ray enters the
-box; the last step of each ray is shortened to end exactly where the ray leaves it, so the
-steps add up to the true path length and a constant medium composites to its analytic value.
+box (or, with ``render(jitter=True)``, at a fraction of each step fixed per pixel:
+``sample_fractions``); the last step of each ray is shortened to end exactly where the ray
+leaves it, so the steps add up to the true path length and a constant medium composites to its
+analytic value.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from .._checks import unit_vectors
 
 __all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "clip_to_planes", "check_clip",
-           "restrict_to_steps", "count_samples", "sample_along_rays"]
+           "restrict_to_steps", "count_samples", "sample_fractions", "sample_along_rays", "JITTER_NOISE"]
 
 
 class VolumeBox(NamedTuple):
@@ -173,17 +175,36 @@ def count_samples(segments: RaySegments, step: float) -> torch.Tensor:
     return torch.ceil(length / step - 1e-6).clamp_min_(0).long()
 
 
+#: Interleaved gradient noise (Jimenez 2014): fraction(pixel (x, y)) = frac(c · frac(a·x + b·y)) for
+#: (a, b, c) these. Neighbouring pixels get evenly spread fractions, so a thin shell shows fine
+#: grain rather than the rings of samples placed alike on every ray. ``fused.rays.sample_offset``
+#: computes the same in the kernels.
+JITTER_NOISE = (0.06711056, 0.00583715, 52.9829189)
+
+
+def sample_fractions(pixels: torch.Tensor, width: int) -> torch.Tensor:
+    """(n,) float64 in [0, 1): where in its step each ray's samples lie with ``render(jitter=True)``,
+    for the pixels of flat indices ``pixels`` (n,) of an image ``width`` pixels wide (fixed per
+    pixel, so a still view does not flicker). Without jitter the fraction is ½, the midpoint."""
+    a, b, c = JITTER_NOISE
+    x = (pixels % width).double()
+    y = torch.div(pixels, width, rounding_mode="floor").double()
+    spread = a * x + b * y
+    spread = c * (spread - spread.floor())
+    return spread - spread.floor()
+
+
 class PackedSamples(NamedTuple):
     """Samples of many rays in one flat list, ray by ray, front to back within each ray
     (no padding: rays contribute only the samples they have)."""
 
     ray_ids: torch.Tensor  # (n_samples,) int64, which ray each sample belongs to (non-decreasing)
-    t_mid: torch.Tensor  # (n_samples,) distance along the ray of the sample (midpoint of its step)
+    t_mid: torch.Tensor  # (n_samples,) distance along the ray of the sample (midpoint of its step, or its fraction)
     deltas: torch.Tensor  # (n_samples,) length of the sample's step
 
 
 def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor, first: int = 0,
-                      block_size: int | None = None) -> PackedSamples:
+                      block_size: int | None = None, fractions: torch.Tensor | None = None) -> PackedSamples:
     """Packed samples ``first .. first + block_size`` (or to the end) of each ray.
 
     Args:
@@ -192,6 +213,8 @@ def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor,
         n_steps: (n_rays,) samples each ray has (``count_samples``).
         first: index of the first sample to take (blocks march front to back).
         block_size: at most this many samples per ray; None for all the rest.
+        fractions: (n_rays,) float64, where in its step each ray's samples lie (``sample_fractions``);
+            None: ½, the midpoints.
 
     Returns:
         ``PackedSamples``; sample ``k`` of a ray covers ``[t_near + k·step, min(t_near + (k+1)·step, t_far)]``.
@@ -202,17 +225,20 @@ def sample_along_rays(segments: RaySegments, step: float, n_steps: torch.Tensor,
     ray_ids = torch.repeat_interleave(torch.arange(counts.shape[0], device=counts.device), counts)
     ends = torch.cumsum(counts, 0)
     starts = ends - counts  # (n_rays,) where each ray's samples begin
-    # Sample j (flat) of ray r sits at t_near[r] + (first + j − starts[r] + ½)·step: one gather of a
-    # per-ray offset plus an arange, in float64 because j·step runs to millions.
-    offset = segments.t_near.double() + (first + 0.5 - starts.double()) * step
+    if fractions is None:
+        fractions = torch.full(counts.shape, 0.5, dtype=torch.float64, device=counts.device)
+    # Sample j (flat) of ray r sits at t_near[r] + (first + j − starts[r] + fraction[r])·step: one
+    # gather of a per-ray offset plus an arange, in float64 because j·step runs to millions.
+    offset = segments.t_near.double() + (first + fractions - starts.double()) * step
     position = torch.arange(ray_ids.shape[0], dtype=torch.float64, device=counts.device)
     t_mid = (offset.index_select(0, ray_ids) + position * step).to(segments.t_near.dtype)
     deltas = torch.full_like(t_mid, step)
     # Every step is whole except a ray's last, which ends at t_far: fix those few samples.
     taken = counts > 0
     last = (ends - 1)[taken]
-    t_start = t_mid[last] - 0.5 * step
+    last_fractions = fractions[taken].to(t_mid.dtype)
+    t_start = t_mid[last] - last_fractions * step
     last_delta = (torch.minimum(t_start + step, segments.t_far[taken]) - t_start).clamp_min(0.0)
     deltas.index_put_((last,), last_delta)
-    t_mid.index_put_((last,), t_start + 0.5 * last_delta)
+    t_mid.index_put_((last,), t_start + last_fractions * last_delta)
     return PackedSamples(ray_ids, t_mid, deltas)

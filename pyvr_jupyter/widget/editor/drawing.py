@@ -31,9 +31,10 @@ HISTOGRAM_BINS = 1024
 HISTOGRAM_BARS = 128
 
 #: Drawing colours per theme. "auto" reads on JupyterLab's light and dark themes (and in Voila):
-#: a transparent plot, mid-grey histogram and labels, a mid-blue curve.
+#: a transparent plot, mid-grey histogram and labels, a mid-blue curve (the bars nearly opaque: at
+#: 0.55 they nearly vanished on the dark theme, 60 levels from its background).
 THEMES = {
-    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", bars="rgba(128,128,128,0.55)",
+    "auto": dict(plot="rgba(0,0,0,0)", frame="rgba(128,128,128,0.55)", bars="rgba(128,128,128,0.8)",
                  fill="rgba(66,135,245,0.25)", curve="#3b82f6", text="#8c8c8c", hover="#f97316"),
     "light": dict(plot="#f4f4f4", frame="#cccccc", bars="#b8b8b8",
                   fill="rgba(70,130,180,0.25)", curve="#1f4e79", text="#333333", hover="#e8590c"),

@@ -108,6 +108,7 @@ CASES = {
     "all three, LUTs sharing one table": dict(learn=("volume", "opacity", "colour"), setup=lambda r: (
         r.set_opacity_transfer_function(OpacityTransferFunction.from_lut(np.linspace(0, 0.6, 9))),
         r.set_color_transfer_function(ColorTransferFunction("viridis", n_entries=17)))),
+    "all three, jittered samples": dict(learn=("volume", "opacity", "colour"), jitter=True),
     "all three, early termination, directional": dict(
         learn=("volume", "opacity", "colour"), compositing="early_termination",
         setup=lambda r: r.set_lighting(light_direction=(-0.3, 1.0, 0.2))),

@@ -165,7 +165,7 @@ def channels_kernel():
 
 @pytest.mark.parametrize("case", ["plain", "lighting", "uint16", "channels last", "clipped", "two of five colours",
                                   "clear below a knot", "lighting uint16", "lighting two channels",
-                                  "lighting four channels"])
+                                  "lighting four channels", "lighting jittered"])
 def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_start_mid_row, case):
     from pyvr_jupyter.datasets import create_cells
 
@@ -176,6 +176,8 @@ def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_
         volume = (volume * 4000).astype(np.uint16)
     if case == "lighting two channels":  # the CPU reads every channel's gradient at once for 2-4 channels
         volume, colours = np.ascontiguousarray(volume[1:]), colours[1:]
+    if case == "lighting jittered":  # both backends sample at each pixel's fraction of a step
+        options["jitter"] = True
     if case == "lighting four channels":
         volume, colours = np.concatenate([volume, volume[:1, ::-1]]), colours + ["cyan"]
     if case == "channels last":

@@ -3,7 +3,7 @@
 import torch
 
 from pyvr_jupyter.torch_renderer.stages.raysampling import (RaySegments, VolumeBox, count_samples, intersect_box, restrict_to_steps,
-                                                    sample_along_rays)
+                                                    sample_along_rays, sample_fractions)
 
 from helpers import assert_close
 
@@ -37,6 +37,31 @@ def test_samples_cover_the_segment_exactly_with_a_short_last_step():
     assert_close(s.deltas[-1], torch.tensor(0.4), atol=1e-5)
     assert_close(s.t_mid[:2], torch.tensor([4.4, 5.2]), atol=1e-5)
     assert bool((s.t_mid <= seg.t_far).all()) and bool((s.t_mid >= seg.t_near).all())
+
+
+def test_jittered_samples_sit_at_their_rays_fraction_of_each_step_the_last_one_shortened():
+    seg = intersect_box(torch.tensor([[2.0, 1.0, 10.0], [-3.0, 1.0, 3.0]]),
+                        torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), BOX)  # paths 6.0 and 4.0
+    n = count_samples(seg, 0.8)  # 7 × 0.8 + 0.4, and 5 × 0.8
+    s = sample_along_rays(seg, 0.8, n, fractions=torch.tensor([0.25, 0.9], dtype=torch.float64))
+    first = s.t_mid[s.ray_ids == 0]
+    assert_close(first[:3], torch.tensor([4.2, 5.0, 5.8]), atol=1e-5)  # 4.0 + (k + 0.25)·0.8
+    assert_close(first[-1], torch.tensor(9.6 + 0.25 * 0.4), atol=1e-5)  # a quarter into the short last step
+    assert_close(s.t_mid[s.ray_ids == 1], 3.0 + (torch.arange(5) + 0.9) * 0.8, atol=1e-5)
+    assert_close(s.deltas.sum(), torch.tensor(10.0), atol=1e-5)  # the steps still add up to the paths
+    midpoints = sample_along_rays(seg, 0.8, n, fractions=torch.full((2,), 0.5, dtype=torch.float64))
+    assert torch.equal(midpoints.t_mid, sample_along_rays(seg, 0.8, n).t_mid)
+
+
+def test_jitter_fractions_are_fixed_per_pixel_spread_evenly_and_the_kernels_own():
+    from pyvr_jupyter.torch_renderer.fused.rays import sample_offset
+
+    fractions = sample_fractions(torch.arange(64 * 48), 64)
+    assert fractions.dtype == torch.float64 and float(fractions.min()) >= 0.0 and float(fractions.max()) < 1.0
+    assert torch.equal(sample_fractions(torch.tensor([1234, 7]), 64), fractions[[1234, 7]])  # no flicker
+    assert int(torch.histc(fractions, bins=10, min=0.0, max=1.0).min()) > 0.08 * fractions.numel()
+    kernel = torch.tensor([sample_offset(pixel, 64, True) for pixel in range(64 * 48)], dtype=torch.float64)
+    assert_close(fractions, kernel, atol=1e-12, rtol=0)
 
 
 def test_blocks_partition_the_samples():
