@@ -185,7 +185,9 @@ JITTER_NOISE = (0.06711056, 0.00583715, 52.9829189)
 def sample_fractions(pixels: torch.Tensor, width: int) -> torch.Tensor:
     """(n,) float64 in [0, 1): where in its step each ray's samples lie with ``render(jitter=True)``,
     for the pixels of flat indices ``pixels`` (n,) of an image ``width`` pixels wide (fixed per
-    pixel, so a still view does not flicker). Without jitter the fraction is ½, the midpoint."""
+    pixel, so a still view does not flicker). Without jitter the fraction is ½, the midpoint.
+
+    Example: ``sample_fractions(torch.arange(64 * 64), 64)`` gives a 64² image's 4096 fractions."""
     a, b, c = JITTER_NOISE
     x = (pixels % width).double()
     y = torch.div(pixels, width, rounding_mode="floor").double()
