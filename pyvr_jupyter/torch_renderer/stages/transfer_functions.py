@@ -142,7 +142,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
             >>> OpacityTransferFunction.linear(0.0, 0.5).get_control_points()
             [(0.0, 0.0), (1.0, 0.5)]
         """
-        return [(float(s), float(a)) for s, a in zip(self.positions.cpu(), self.values.detach()[:, 0].cpu())]
+        return list(zip(_decimals(self.positions), _decimals(self.values[:, 0])))
 
     def set_control_points(self, control_points) -> "OpacityTransferFunction":
         """Replace every control point with ``[(s, opacity), ...]`` (at least two, ``s`` in [0, 1],
@@ -230,6 +230,13 @@ class OpacityTransferFunction(_PiecewiseLinear):
         return f"OpacityTransferFunction({self.get_control_points()})"
 
 
+def _decimals(values: torch.Tensor) -> list[float]:
+    """``values`` (n,) as Python floats; float32 ones as their shortest decimals (0.7, not
+    0.699999988079071), which read back as the same float32: what users see printed and saved."""
+    array = values.detach().cpu().numpy()
+    return [float(str(v)) for v in array] if array.dtype == np.float32 else array.tolist()
+
+
 def _edge(start: float, end: float, low: float, high: float) -> list[tuple[float, float]]:
     """Control points: ``low`` until ``start``, linear up to ``high`` at ``end``, flat after."""
     return ([(0.0, low)] if start > 0 else []) + [(start, low), (end, high)] + ([(1.0, high)] if end < 1 else [])
@@ -313,8 +320,8 @@ class ColorTransferFunction(_PiecewiseLinear):
 
     def get_control_points(self) -> list[tuple[float, tuple[float, float, float]]]:
         """The knots as ``[(s, (r, g, b)), ...]`` floats (a colormap gives ``n_entries`` of them)."""
-        return [(float(s), tuple(float(c) for c in rgb))
-                for s, rgb in zip(self.positions.cpu(), self.values.detach().cpu())]
+        rgbs = zip(*(_decimals(self.values[:, channel]) for channel in range(3)))
+        return list(zip(_decimals(self.positions), rgbs))
 
     def to_dict(self) -> dict:
         """JSON-safe description: ``{"type": "color", "colormap": name, "n_entries": n}`` for a named

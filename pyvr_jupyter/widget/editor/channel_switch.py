@@ -23,7 +23,8 @@ def _options(view) -> list[tuple[str, int]]:
 
 class ChannelSwitch:
     """A dropdown of ``view``'s channels linked to ``view.active_channel``; a new active channel
-    (or new channel values) calls ``editor.show_values(view.volume)``. ``close()`` disconnects it."""
+    (or new channel values) calls ``editor.show_values(view.volume)``, a new channel with its
+    opacity axis fitted to that channel's curve. ``close()`` disconnects it."""
 
     def __init__(self, editor, view):
         self.editor, self.view = editor, view
@@ -36,7 +37,7 @@ class ChannelSwitch:
         view.observe(self._on_names, names="channel_names")
 
     def _on_channel(self, change) -> None:
-        self.editor.show_values(self.view.volume)
+        self.editor.show_values(self.view.volume, fit_axis=change["name"] == "active_channel")
 
     def _on_names(self, change) -> None:
         self._link.unlink()  # new options reset the dropdown's value: the view must not follow that

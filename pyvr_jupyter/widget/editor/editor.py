@@ -314,10 +314,13 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
             self._syncing = False
         self.draw()
 
-    def show_values(self, volume) -> None:
+    def show_values(self, volume, fit_axis: bool = False) -> None:
         """Draw the histogram of ``volume`` (another channel's values) and span the window slider
-        over its data range, keeping the view's window."""
+        over its data range, keeping the view's window; ``fit_axis``: the opacity axis fits the
+        curve now shown (another channel's, which the last channel's axis could squash)."""
         check_volume_array(volume)
+        if fit_axis:
+            self.max_opacity = _axis_top(self._points)
         self._volume = volume
         self.data_range = data_range_of(volume)
         self._histogram = log_histogram(volume, self.data_range)

@@ -77,6 +77,16 @@ def test_editing_control_points():
         otf.remove_control_point(0)
 
 
+def test_control_points_read_as_the_decimals_they_were_given_and_the_same_float32s():
+    otf = OpacityTransferFunction([(0.0, 0.0), (0.3, 0.1), (0.7, 0.8), (1.0, 0.8)])
+    assert otf.get_control_points() == [(0.0, 0.0), (0.3, 0.1), (0.7, 0.8), (1.0, 0.8)]  # not 0.699999988...
+    assert torch.equal(OpacityTransferFunction(otf.get_control_points()).values, otf.values)
+    ctf = ColorTransferFunction().set_custom_colors([(0.0, (0.1, 0.2, 0.3)), (1.0, (0.9, 0.7, 0.6))])
+    assert ctf.get_control_points() == [(0.0, (0.1, 0.2, 0.3)), (1.0, (0.9, 0.7, 0.6))]
+    learnt = OpacityTransferFunction.from_lut(torch.tensor([0.0, 1 / 3], dtype=torch.float64, requires_grad=True))
+    assert learnt.get_control_points()[1] == (1.0, 1 / 3)  # float64 tables give their floats as they are
+
+
 def test_dict_round_trips_through_json():
     otf = OpacityTransferFunction([(0.0, 0.0), (0.3, 0.2), (1.0, 0.9)])
     assert OpacityTransferFunction.from_dict(json.loads(json.dumps(otf.to_dict()))) == otf

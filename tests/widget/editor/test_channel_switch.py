@@ -22,6 +22,19 @@ def test_switching_to_a_channel_whose_window_lies_elsewhere(make_view):
     assert view.colormap == "lime"
 
 
+def test_each_channel_opens_with_the_opacity_axis_fitted_to_its_curve(stack, make_view):
+    """A channel's curve is never squashed by the axis of the channel shown before it (notebook 8:
+    membranes up to 0.3, nuclei up to 0.8)."""
+    view = make_view(stack, channel_axis=0, opacity=[[[0, 0], [0.3, 0], [1, 0.3]], [[0, 0], [0.7, 0.8], [1, 0.8]]])
+    editor = view.controls().editor
+    low_axis = editor.max_opacity
+    assert 0.3 < low_axis < 0.6
+    view.active_channel = 1
+    assert editor.max_opacity >= 0.8
+    view.active_channel = 0
+    assert editor.max_opacity == pytest.approx(low_axis)
+
+
 def test_the_editor_switches_channel(stack, make_view):
     view = make_view(stack, channel_axis=0, colormaps=["lime", "magenta"])
     box = view.controls()
