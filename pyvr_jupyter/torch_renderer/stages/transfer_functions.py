@@ -32,7 +32,7 @@ from .piecewise_linear import (KnotTable, TransferFunction, _PiecewiseLinear, _s
                                interpolate_piecewise_linear, rgba_table)
 
 __all__ = ["OpacityTransferFunction", "ColorTransferFunction", "TransferFunction", "KnotTable", "check_transfer_function",
-           "interpolate_piecewise_linear", "rgba_table"]
+           "interpolate_piecewise_linear", "rgba_table", "short_float"]
 
 
 class OpacityTransferFunction(_PiecewiseLinear):
@@ -43,7 +43,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
         >>> otf(torch.tensor([0.0, 0.3, 0.65, 1.0]))
         tensor([0.0000, 0.0000, 0.4000, 0.8000])
         >>> otf.add_control_point(0.6, 0.2).get_control_points()[2]   # edits return the function
-        (0.6000000238418579, 0.20000000298023224)
+        (0.6, 0.2)
     """
 
     _kind = "opacity"
@@ -230,11 +230,24 @@ class OpacityTransferFunction(_PiecewiseLinear):
         return f"OpacityTransferFunction({self.get_control_points()})"
 
 
+def short_float(value: float) -> float:
+    """``value``, or when it is a float32 value (the transfer functions keep their points in
+    float32) the shortest decimal that reads back as that float32: 0.3 rather than
+    0.30000001192092896. Reading it back gives the same float32.
+
+    Example:
+        >>> short_float(float(np.float32(0.3))), short_float(0.1 + 0.2)
+        (0.3, 0.30000000000000004)
+    """
+    if not math.isfinite(value) or float(np.float32(value)) != value:
+        return value  # a float64 value: Python's repr is already the shortest
+    return float(str(np.float32(value)))  # numpy prints the shortest that reads back
+
+
 def _decimals(values: torch.Tensor) -> list[float]:
-    """``values`` (n,) as Python floats; float32 ones as their shortest decimals (0.7, not
-    0.699999988079071), which read back as the same float32: what users see printed and saved."""
-    array = values.detach().cpu().numpy()
-    return [float(str(v)) for v in array] if array.dtype == np.float32 else array.tolist()
+    """``values`` (n,) as Python floats, float32 ones as ``short_float`` writes them (0.7, not
+    0.699999988079071): what users see printed and saved."""
+    return [short_float(value) for value in values.detach().cpu().tolist()]
 
 
 def _edge(start: float, end: float, low: float, high: float) -> list[tuple[float, float]]:

@@ -14,9 +14,10 @@ import os
 import numpy as np
 
 from ...torch_renderer import OpacityTransferFunction
+from ...torch_renderer.stages.transfer_functions import short_float
 
 __all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
-           "read_tf_document", "short_float"]
+           "read_tf_document"]
 
 
 def tf_to_json(opacity_tf: OpacityTransferFunction, color, value_range) -> str:
@@ -25,20 +26,6 @@ def tf_to_json(opacity_tf: OpacityTransferFunction, color, value_range) -> str:
     colormap or colour (``{"colormap": name}``)."""
     color = {"colormap": color} if isinstance(color, str) else color.to_dict()
     return json.dumps(_short({"opacity": opacity_tf.to_dict(), "color": color, "value_range": list(value_range)}))
-
-
-def short_float(value: float) -> float:
-    """``value``, or when it is a float32 value (the transfer functions keep their points in
-    float32) the shortest decimal that reads back as that float32: 0.3 rather than
-    0.30000001192092896. Reading it back gives the same float32.
-
-    Example:
-        >>> short_float(float(np.float32(0.3))), short_float(0.1 + 0.2)
-        (0.3, 0.30000000000000004)
-    """
-    if not math.isfinite(value) or float(np.float32(value)) != value:
-        return value  # a float64 value: Python's repr is already the shortest
-    return float(str(np.float32(value)))  # numpy prints the shortest that reads back
 
 
 def _short(data):

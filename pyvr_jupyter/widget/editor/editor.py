@@ -17,7 +17,7 @@ Example:
     >>> editor.add_point(0.5, 0.05)            # what a click does, in (s, opacity); the index
     1
     >>> editor.opacity_tf.get_control_points()[1]
-    (0.5, 0.05000000074505806)
+    (0.5, 0.05)
     >>> editor.from_json(editor.to_json())     # or editor.save(path) and editor.load(path)
 """
 

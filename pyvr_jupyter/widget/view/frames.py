@@ -31,17 +31,17 @@ import torch
 from PIL import Image
 
 from ...imaging.encoding import encode_frame, to_uint8
-from ...torch_renderer import RenderInterrupted, fused
+from ...torch_renderer import RenderInterrupted
 from ...torch_renderer.levels import sample_two_levels
 from ...torch_renderer.stages.compositing import DISPLAY_TERMINATION, EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, shared_state
 from .held_volumes import HeldVolumes
+from .kernel_wait import KernelWait, kernel_dtype_of
 from .preview_sizing import (PREVIEW_LEVEL_SIDE, coarse_level_keeps_opacity, cost_key, diagonal_samples, estimate_s,
                              preview_plan)
 from .scheduling import FULL, PREVIEW, FrameScheduler
 
-__all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S",
-           "COMPILING_NOTICE"]
+__all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S"]
 
 DISPLAY_BUDGET_S = 0.3  # displaying a view renders the full frame first only when it is this quick
 INTERMEDIATE = "intermediate"  # half-size frame between a preview and a slow full frame
@@ -54,8 +54,6 @@ INTERMEDIATE_AFTER_S = 0.5
 # a full frame once they stop. Measured in JupyterLab before this: every write asked for a full
 # frame, the follower drew one per 3-s drag and the leader fell to 2.6-3.0 fps.
 CAMERA_BURST_S = 0.3
-#: The view's ``notice`` while the fused kernel for its volume compiles (a first run; cached after).
-COMPILING_NOTICE = "compiling the fast renderer (first use, about 30 s)"
 
 
 class FrameSource:
@@ -89,8 +87,7 @@ class FrameSource:
         self.transport = "binary"
         self._stopped = False
         self._held = HeldVolumes(view)  # large numpy arrays' states, until refresh()
-        self._awaiting_kernel = False  # a thread waits for a compiling kernel (``_level_while_compiling``)
-        self._failed_kernels: set = set()  # kernel dtypes whose compile failed: no coarser stand-in
+        self._kernels = KernelWait(view, on_ready=self._after_compile)  # first runs: the kernels compiling
         self._level_rendered = 0  # the level the last render drew
         self._coarse_checked: tuple = (None, True)  # (what was checked, may previews render level 1?)
         self._level_samples: dict = {}  # id(volume) -> (volume, its values at levels 0 and 1: sample_two_levels)
@@ -180,6 +177,8 @@ class FrameSource:
             volume = region.data
         if "channel_axis" in options:
             volume = self._held.channels(volume, options["channel_axis"])
+            if self._kernel_may_compile(volume):  # the notice while it compiles, a full frame after
+                self._kernels.ready(kernel_dtype_of(view.volume), channels=True)
         else:
             volume = self._held.volume(volume)  # outside the lock: it may hash the array once
             if series is None and (kind == PREVIEW or should_stop is not None):  # the worker's frames
@@ -203,32 +202,24 @@ class FrameSource:
         from a float copy and a 16-byte packed grid of all of it (2.2 GB for a CT, then kept)
         at a frame a minute. Meanwhile the view says so (``notice``); once the kernel is ready,
         a full frame of the current state follows."""
-        renderer = self._view.renderer
-        if renderer.backend != "auto" or renderer.device.type != "cpu" or getattr(volume, "requires_grad", False):
+        if not self._kernel_may_compile(volume):
             return level
-        state = shared_state(volume, renderer.device)
-        wanted = state.level(level).kernel_dtype
-        waiting = wanted not in self._failed_kernels and not fused.ensure_ready(wanted)
+        state = shared_state(volume, self._view.renderer.device)
         chosen = level
-        while (chosen < state.max_level and state.level(chosen).n_voxels > PACKED_GRID_VOXELS
-               and state.level(chosen).kernel_dtype not in self._failed_kernels
-               and not fused.ensure_ready(state.level(chosen).kernel_dtype)):
+        while (not self._kernels.ready(state.level(chosen).kernel_dtype) and chosen < state.max_level
+               and state.level(chosen).n_voxels > PACKED_GRID_VOXELS):
             chosen += 1
-        if waiting and not self._awaiting_kernel:
-            self._awaiting_kernel = True
-            self._view.set_trait("notice", COMPILING_NOTICE)
-            threading.Thread(target=self._refresh_when_compiled, args=(wanted,), name="pyvr-await-kernel",
-                             daemon=True).start()
         return chosen
 
-    def _refresh_when_compiled(self, dtype) -> None:
-        try:
-            fused.wait_until_compiled(dtype)
-        except Exception:  # a failed compile: level 0 through the PyTorch stages, as the renderer falls back
-            self._failed_kernels.add(dtype)
-        finally:
-            self._awaiting_kernel = False
-            self._view.set_trait("notice", "")
+    def _kernel_may_compile(self, volume) -> bool:
+        """Would a fused kernel render ``volume`` for this view, were it compiled (``backend="auto"``
+        on the CPU, no gradient)? Then a first run waits for its compile (``kernel_wait``)."""
+        renderer = self._view.renderer
+        return renderer.backend == "auto" and renderer.device.type == "cpu" and not getattr(
+            volume, "requires_grad", False)
+
+    def _after_compile(self) -> None:
+        """A kernel the view waited for is ready: a full frame of the current state follows."""
         with self._lock:
             self._snapshot_version = -1  # the still frame showed a coarser level
         self.show_full()
@@ -340,7 +331,13 @@ class FrameSource:
             return False
         view = self._view
         estimate = self._estimate_s((view.height, view.width), view.step_size)
-        return estimate > DISPLAY_BUDGET_S if estimate is not None else max(view.volume.shape) > PREVIEW_LEVEL_SIDE
+        if estimate is not None:
+            return estimate > DISPLAY_BUDGET_S
+        # Unknown cost: a preview for a large volume, or while the kernel compiles (the PyTorch
+        # stages draw: a 128³ mix of 3 channels took 6 s to its first picture in the browser).
+        return max(view.volume.shape) > PREVIEW_LEVEL_SIDE or (
+            self._kernel_may_compile(view.volume) and not self._kernels.ready(kernel_dtype_of(view.volume),
+                                                                              channels=view.channels is not None))
 
     def _wants_intermediate(self) -> bool:
         """After a preview, a slow full frame is preceded by a half-size one (once per state), so

@@ -90,7 +90,7 @@ class ViewTraits(traitlets.HasTraits):
     """"ID · name" of the label under the browser's resting pointer ('' elsewhere; ``label_picking``)."""
     notice = python_owned(traitlets.Unicode(""))
     """What the view is waiting for, shown bottom-right over its picture ('' when nothing): the
-    fast renderer compiling on first use (``frames.COMPILING_NOTICE``)."""
+    fast renderer compiling on first use (``kernel_wait.COMPILING_NOTICE``)."""
     # ---- time (``time_state``) -----------------------------------------------------------
     time_index = Integer(0).tag(sync=True)
     """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""

@@ -3,7 +3,7 @@
 import numpy as np
 
 from pyvr_jupyter import VolumeView, viewer
-from pyvr_jupyter.widget.view.frames import COMPILING_NOTICE
+from pyvr_jupyter.widget.view.kernel_wait import COMPILING_NOTICE
 from pyvr_jupyter.widget.view.preview_sizing import PREVIEW_LEVEL_SIDE
 from recording_view import RecordingView, wait_for
 
@@ -119,6 +119,32 @@ def test_while_the_kernel_compiles_a_large_level_shows_coarser_then_the_full_fra
     assert wait_for(lambda: view.stats()["level_shown"] == 0)
     assert kinds(view)[-1] == "full" and view.renderer.last_stats["backend"] == "fused"
     assert view.notice == ""
+    view.close()
+
+
+def test_while_the_channel_kernel_compiles_a_channel_view_says_so_and_starts_with_a_preview(monkeypatch):
+    """A first run compiles the channel kernel while the PyTorch stages draw: a 128³ mix of 3
+    channels then took 6 s to its first picture in the browser, a full frame, with no notice. The
+    first frame is now a preview, the notice shows, and the kernel's full frame follows."""
+    import threading
+
+    from pyvr_jupyter.torch_renderer.fused.compilation import CHANNELS
+
+    assert CHANNELS.wait_until_compiled(np.float32)
+    compiled = threading.Event()
+    real_ready = CHANNELS.ready
+    monkeypatch.setattr(CHANNELS, "ready", lambda dtype=np.float32: compiled.is_set() and real_ready(dtype))
+    monkeypatch.setattr(CHANNELS, "wait_until_compiled", lambda dtype=np.float32, timeout=None: compiled.wait(timeout))
+    stack = np.zeros((2, 24, 24, 24), dtype=np.float32)
+    stack[0, 4:12, 4:20, 4:20], stack[1, 12:20, 4:20, 4:20] = 1.0, 0.8
+    view = RecordingView(stack, channel_axis=0, width=48, height=48, value_range=(0.0, 1.0))
+    view.show()
+    assert kinds(view)[0] == "preview" and view.notice == COMPILING_NOTICE
+    assert view.renderer.last_stats["backend"] == "torch"
+    compiled.set()
+    assert wait_for(lambda: view.notice == "" and view.renderer.last_stats["backend"] == "fused")
+    view.settle()
+    assert kinds(view)[-1] == "full"
     view.close()
 
 
