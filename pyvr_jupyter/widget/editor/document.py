@@ -11,7 +11,6 @@ import json
 import math
 import os
 
-
 from ...torch_renderer import OpacityTransferFunction
 from ...torch_renderer.stages.transfer_functions import short_float
 
