@@ -29,6 +29,9 @@ HISTOGRAM_VOXELS = 1 << 24
 HISTOGRAM_BINS = 1024
 #: Bars the histogram is drawn with across the window (each the peak of the bins it covers).
 HISTOGRAM_BARS = 128
+#: Pixels at the plot's top that the bars leave free for the axis label ("opacity ≤ 0.45"): a
+#: full bar there hid the label's first letters.
+LABEL_BAND = 16
 
 #: Drawing colours per theme. "auto" reads on JupyterLab's light and dark themes (and in Voila):
 #: a transparent plot, mid-grey histogram and labels, a mid-blue curve (the bars nearly opaque: at
@@ -118,9 +121,9 @@ def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, c
         shown = counts > 0
         if shown.any():
             layer.fill_style = colours["bars"]
-            bar = w / HISTOGRAM_BARS
-            layer.fill_rects((left + np.arange(HISTOGRAM_BARS) * bar)[shown], top + h * (1 - counts[shown]), bar,
-                             h * counts[shown])
+            bar, tallest = w / HISTOGRAM_BARS, h - LABEL_BAND
+            layer.fill_rects((left + np.arange(HISTOGRAM_BARS) * bar)[shown], top + h - tallest * counts[shown], bar,
+                             tallest * counts[shown])
 
 
 def draw_curve(layer, box, rgb: np.ndarray, xy, colours: dict, max_opacity: float) -> None:

@@ -1,5 +1,6 @@
 """TransferFunctionEditor: mouse handlers driven with coordinates, two-way sync, JSON."""
 
+import contextlib
 import json
 import os
 import time
@@ -418,6 +419,22 @@ def test_the_histogram_is_drawn_across_the_window_under_the_curve():
     bar = w / drawing.HISTOGRAM_BARS
     assert abs(left + (np.argmax(bars) + 0.5) * bar - editor.to_canvas(0.5, 0.0)[0]) <= bar
     editor.close()
+
+
+def test_the_tallest_bar_leaves_the_axis_label_free(monkeypatch):
+    """The plot's top band holds "opacity ≤ …": a full bar there hid it (notebook 5's CT window)."""
+    drawn = []
+
+    class Layer:
+        def __getattr__(self, name):
+            return lambda *args: drawn.append((name, args)) if name == "fill_rects" else None
+
+    monkeypatch.setattr(drawing, "hold_canvas", lambda: contextlib.nullcontext())
+    box = (10, 20, 300, 120)  # left, top, width, height
+    drawing.draw_histogram(Layer(), box, np.array([1.0, 5.0, 2.0]), (0, 3), (0, 3), drawing.THEMES["auto"], (320, 160))
+    (_, (xs, tops, _, heights)), = drawn
+    assert tops.min() == pytest.approx(20 + drawing.LABEL_BAND)  # the tallest bar stops under the band
+    np.testing.assert_allclose(tops + heights, 20 + 120)  # every bar stands on the plot's floor
 
 
 def test_window_columns_take_the_peak_of_the_bins_each_pixel_covers():
