@@ -120,6 +120,15 @@ export function letterSpots(width, height, pad, crosshair = null, clearance = 0)
 const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
 
 /**
+ * The pointer's readout: the voxel's indices, its world point (with the view's ``units``, e.g.
+ * "mm"), the value there and the label's text, e.g. ``[76, 179, 105] (76.25, 179.25, 210.50) µm = 200``.
+ */
+export function readoutText(voxel, point, decimals, units, value, label) {
+  const where = `[${voxel.join(", ")}] (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
+  return `${where} = ${format(value)}${label ? ` · ${label}` : ""}`;
+}
+
+/**
  * How many decimals world coordinates of ``geometry`` need: enough to write its voxels' centres
  * and its pixels' steps exactly (spacing 0.25 → 2, 0.5 → 1, whole millimetres → 0), at most 3 (or what
  * steps under 0.001 need to tell neighbours apart);
@@ -349,9 +358,7 @@ function render({ model, el }) {
     const voxel = voxelOf(g, point);
     const label = labelAt(model.get("_label_rows"), model.get("_label_texts"), 4 * index);
     setReadout(Number.isNaN(value) ? "outside the volume"
-      : `[${voxel.join(", ")}] (${point.map((x) => x.toFixed(coordinateDecimals(g))).join(", ")}) = ${format(value)}` +
-        (label ? ` · ${label}` : ""),
-    String(value), label);
+      : readoutText(voxel, point, coordinateDecimals(g), model.get("units"), value, label), String(value), label);
   }
 
   function moveCrosshair(event) {

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { labelAt, letterSpots, pixelToWorld, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
+import { labelAt, letterSpots, pixelToWorld, readoutText, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
 
 // An axial slice of a (D=5, H=4, W=3) volume with spacing (1, 2, 3) at z index 2, as
 // SliceView._geometry describes it: 3 × 7 pixels of 1 world unit, +x right, +y up.
@@ -273,4 +273,10 @@ test("letterSpots puts the letters at the edges' middles, and beside a cross-hai
   assert.deepEqual(offCentre.bottom, [98, 97, "left", "bottom"], "right of a line left of the middle");
   assert.deepEqual(offCentre.right, [197, 53, "right", "bottom"], "above a line under the middle");
   assert.deepEqual(letterSpots(200, 100, 3, [20, 90], 10), letterSpots(200, 100, 3), "lines far from the middles");
+});
+
+test("readoutText gives the voxel, its world point in the view's units, the value and the label", () => {
+  assert.equal(readoutText([76, 179, 105], [76.25, 179.25, 210.5], 2, "µm", 200, ""),
+    "[76, 179, 105] (76.25, 179.25, 210.50) µm = 200");
+  assert.equal(readoutText([1, 2, 3], [1, 2, 3], 0, "", 0.5, "3 · tumour"), "[1, 2, 3] (1, 2, 3) = 0.5000 · 3 · tumour");
 });
