@@ -29,8 +29,12 @@ COMPILING_NOTICE = "compiling the fast renderer (first use, about 30 s)"
 
 
 def kernel_dtype_of(volume) -> np.dtype:
-    """The grid dtype the fused kernels read for ``volume`` (a numpy array or a CPU tensor)."""
-    dtype = np.dtype(str(volume.dtype).removeprefix("torch."))
+    """The grid dtype the fused kernels read for ``volume`` (a numpy array or a CPU tensor): its
+    own for ``KERNEL_DTYPES``, else float32 (a copy; numpy has no bfloat16, for one)."""
+    try:
+        dtype = np.dtype(str(volume.dtype).removeprefix("torch."))
+    except TypeError:
+        return np.dtype(np.float32)
     return KERNEL_DTYPES.get(dtype, (np.dtype(np.float32), 0))[0]
 
 
