@@ -96,24 +96,27 @@ export function stepIndex(index, step, n) {
 
 /**
  * Where each edge's letter goes on a canvas of (width, height): [x, y, textAlign, textBaseline].
- * A letter sits at its edge's middle, unless a cross-hair line (``crosshair``: its [x, y] in canvas
- * pixels, or null) passes within ``clearance`` of there: it then stands beside the line, on the
- * side with more room, so the dashed line does not cross it out.
+ * A letter sits at its edge's middle, ``pad`` in from the edge. A cross-hair line (``crosshair``:
+ * its [x, y] in canvas pixels, or null) that would cross it, within ``clearance`` (about a
+ * letter's size) of its place, moves it beside the line: along its edge for a line across the
+ * edge's middle, inwards past a line running along its edge. So the dashed lines never strike
+ * a letter through.
  */
 export function letterSpots(width, height, pad, crosshair = null, clearance = 0) {
-  let [x, alignX] = [width / 2, "center"];
-  let [y, baselineY] = [height / 2, "middle"];
-  if (crosshair && Math.abs(crosshair[0] - x) < clearance) {
-    [x, alignX] = crosshair[0] < x ? [crosshair[0] + pad, "left"] : [crosshair[0] - pad, "right"];
-  }
-  if (crosshair && Math.abs(crosshair[1] - y) < clearance) {
-    [y, baselineY] = crosshair[1] < y ? [crosshair[1] + pad, "top"] : [crosshair[1] - pad, "bottom"];
-  }
+  const near = (a, b) => crosshair !== null && Math.abs(a - b) < clearance;
+  const [lineX, lineY] = crosshair || [NaN, NaN];
+  // Along the edge: beside a line through the edge's middle, on the side with more room.
+  const [x, alignX] = near(lineX, width / 2)
+    ? (lineX < width / 2 ? [lineX + pad, "left"] : [lineX - pad, "right"]) : [width / 2, "center"];
+  const [y, baselineY] = near(lineY, height / 2)
+    ? (lineY < height / 2 ? [lineY + pad, "top"] : [lineY - pad, "bottom"]) : [height / 2, "middle"];
+  // Inwards: past a line that runs along the letter's own edge.
+  const half = clearance / 2;
   return {
-    left: [pad, y, "left", baselineY],
-    right: [width - pad, y, "right", baselineY],
-    top: [x, pad, alignX, "top"],
-    bottom: [x, height - pad, alignX, "bottom"],
+    left: near(lineX, pad + half) ? [lineX + pad, y, "left", baselineY] : [pad, y, "left", baselineY],
+    right: near(lineX, width - pad - half) ? [lineX - pad, y, "right", baselineY] : [width - pad, y, "right", baselineY],
+    top: near(lineY, pad + half) ? [x, lineY + pad, alignX, "top"] : [x, pad, alignX, "top"],
+    bottom: near(lineY, height - pad - half) ? [x, lineY - pad, alignX, "bottom"] : [x, height - pad, alignX, "bottom"],
   };
 }
 

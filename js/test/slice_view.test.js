@@ -272,7 +272,17 @@ test("letterSpots puts the letters at the edges' middles, and beside a cross-hai
   const offCentre = letterSpots(200, 100, 3, [95, 56], 10);
   assert.deepEqual(offCentre.bottom, [98, 97, "left", "bottom"], "right of a line left of the middle");
   assert.deepEqual(offCentre.right, [197, 53, "right", "bottom"], "above a line under the middle");
-  assert.deepEqual(letterSpots(200, 100, 3, [20, 90], 10), letterSpots(200, 100, 3), "lines far from the middles");
+  assert.deepEqual(letterSpots(200, 100, 3, [30, 70], 10), letterSpots(200, 100, 3), "lines far from every letter");
+});
+
+test("letterSpots moves a letter inwards past a cross-hair line that runs along its edge", () => {
+  const nearLeft = letterSpots(200, 100, 3, [6, 70], 10);
+  assert.deepEqual(nearLeft.left, [9, 50, "left", "middle"], "right of a vertical line at x = 6");
+  assert.deepEqual(nearLeft.top, [100, 3, "center", "top"], "the top letter is not on that line");
+  const nearTop = letterSpots(200, 100, 3, [150, 5], 10);
+  assert.deepEqual(nearTop.top, [100, 8, "center", "top"], "below a horizontal line at y = 5");
+  assert.deepEqual(letterSpots(200, 100, 3, [195, 96], 10).right, [192, 50, "right", "middle"]);
+  assert.deepEqual(letterSpots(200, 100, 3, [195, 96], 10).bottom, [100, 93, "center", "bottom"]);
 });
 
 test("readoutText gives the voxel, its world point in the view's units, the value and the label", () => {
