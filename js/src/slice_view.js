@@ -124,11 +124,12 @@ const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0)
 
 /**
  * The pointer's readout: the voxel's indices, its world point (with the view's ``units``, e.g.
- * "mm"), the value there and the label's text, e.g. ``[76, 179, 105] (76.25, 179.25, 210.50) µm = 200``.
+ * "mm"), the value there and the label's text, e.g. ``[76, 179, 105] (76.25, 179.25, 210.50) µm = 200``
+ * or ``… mm = 216 · label 2 · white matter`` (the word keeps a value 0 apart from label 0).
  */
 export function readoutText(voxel, point, decimals, units, value, label) {
   const where = `[${voxel.join(", ")}] (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
-  return `${where} = ${format(value)}${label ? ` · ${label}` : ""}`;
+  return `${where} = ${format(value)}${label ? ` · label ${label}` : ""}`;  // "label 2 · white matter"
 }
 
 /**
