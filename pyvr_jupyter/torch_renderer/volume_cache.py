@@ -37,7 +37,7 @@ from .stages.raysampling import VolumeBox
 from .stages.volume_sampling import pack_grid
 
 __all__ = ["VolumeState", "VolumeLevel", "shared_state", "packed_for_call", "attach_grid", "volume_key", "as_kernel_dtype",
-           "KERNEL_DTYPES", "PACKED_GRID_VOXELS", "value_grid_only"]
+           "kernel_dtype_of", "KERNEL_DTYPES", "PACKED_GRID_VOXELS", "value_grid_only"]
 
 #: What the fused kernel reads for each dtype: (its grid dtype, the offset added to the values).
 #: Other real dtypes (float16, 32- and 64-bit integers) become a float32 copy.
@@ -52,6 +52,16 @@ PACKED_GRID_VOXELS = 1 << 24
 _VALUE_GRID_ONLY: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 #: Coarser levels are made until the largest side is at most this.
 COARSEST_SIDE = 32
+
+
+def kernel_dtype_of(volume) -> np.dtype:
+    """The grid dtype the fused kernels read for ``volume`` (an array or a tensor): its own for
+    ``KERNEL_DTYPES``, else float32 (a copy; numpy has no bfloat16, for one)."""
+    try:
+        dtype = np.dtype(str(volume.dtype).removeprefix("torch."))
+    except TypeError:
+        return np.dtype(np.float32)
+    return KERNEL_DTYPES.get(dtype, (np.dtype(np.float32), 0))[0]
 
 
 def as_kernel_dtype(values: np.ndarray) -> tuple[np.ndarray, float]:
@@ -137,10 +147,7 @@ class VolumeLevel:
     @property
     def kernel_dtype(self) -> np.dtype:
         """The dtype of ``kernel_values`` (without making them)."""
-        dtype = self.values.dtype
-        if isinstance(dtype, torch.dtype):
-            dtype = torch.empty(0, dtype=dtype).numpy().dtype
-        return KERNEL_DTYPES.get(np.dtype(dtype), (np.dtype(np.float32), 0))[0]
+        return kernel_dtype_of(self.values)
 
     def uses_packed_grid(self) -> bool:
         """Does the fused kernel shade this level from a packed grid (the volume itself, up to

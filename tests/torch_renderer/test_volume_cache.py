@@ -8,7 +8,7 @@ from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused
 from pyvr_jupyter.torch_renderer.levels import half_resolution_tensor
-from pyvr_jupyter.torch_renderer.volume_cache import volume_key
+from pyvr_jupyter.torch_renderer.volume_cache import kernel_dtype_of, volume_key
 
 
 @pytest.mark.parametrize("edit", ["flip", "one ulp", "read-only copy", "rows flipped in each slice", "two voxels swapped"])
@@ -343,3 +343,10 @@ def test_a_key_taken_before_an_edit_does_not_replace_the_state_made_after_it(mon
     volume[12, 12, 12] -= 1.0  # undone: the old bytes get a state of their own, not the edited values'
     undone = shared_state(volume)
     assert undone is not edited and undone.key == original.key
+
+
+def test_the_kernels_grid_dtype_of_a_volume():
+    assert kernel_dtype_of(np.zeros(2, np.int8)) == np.uint8  # read with an offset of 128
+    assert kernel_dtype_of(np.zeros(2, np.int16)) == np.int16
+    assert kernel_dtype_of(np.zeros(2, np.float16)) == np.float32  # a float32 copy
+    assert kernel_dtype_of(torch.zeros(2, dtype=torch.bfloat16)) == np.float32

@@ -34,9 +34,9 @@ from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted
 from ...torch_renderer.levels import sample_two_levels
 from ...torch_renderer.stages.compositing import DISPLAY_TERMINATION, EMISSION_ABSORPTION, STRATEGIES
-from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, shared_state
+from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, kernel_dtype_of, shared_state
 from .held_volumes import HeldVolumes
-from .kernel_wait import KernelWait, kernel_dtype_of
+from .kernel_wait import KernelWait
 from .preview_sizing import (PREVIEW_LEVEL_SIDE, coarse_level_keeps_opacity, cost_key, diagonal_samples, estimate_s,
                              preview_plan)
 from .scheduling import FULL, PREVIEW, FrameScheduler

@@ -20,22 +20,11 @@ import numpy as np
 
 from ...torch_renderer import fused
 from ...torch_renderer.fused.compilation import CHANNELS
-from ...torch_renderer.volume_cache import KERNEL_DTYPES
 
-__all__ = ["KernelWait", "COMPILING_NOTICE", "kernel_dtype_of"]
+__all__ = ["KernelWait", "COMPILING_NOTICE"]
 
 #: The view's ``notice`` while the fused kernel for its volume compiles (a first run; cached after).
 COMPILING_NOTICE = "compiling the fast renderer (first use, about 30 s)"
-
-
-def kernel_dtype_of(volume) -> np.dtype:
-    """The grid dtype the fused kernels read for ``volume`` (a numpy array or a CPU tensor): its
-    own for ``KERNEL_DTYPES``, else float32 (a copy; numpy has no bfloat16, for one)."""
-    try:
-        dtype = np.dtype(str(volume.dtype).removeprefix("torch."))
-    except TypeError:
-        return np.dtype(np.float32)
-    return KERNEL_DTYPES.get(dtype, (np.dtype(np.float32), 0))[0]
 
 
 class KernelWait:

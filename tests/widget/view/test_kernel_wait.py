@@ -3,10 +3,9 @@
 import threading
 
 import numpy as np
-import torch
 
 from pyvr_jupyter.torch_renderer import fused
-from pyvr_jupyter.widget.view.kernel_wait import COMPILING_NOTICE, KernelWait, kernel_dtype_of
+from pyvr_jupyter.widget.view.kernel_wait import COMPILING_NOTICE, KernelWait
 from recording_view import wait_for
 
 
@@ -18,13 +17,6 @@ class NoticeBoard:
 
     def set_trait(self, name, value):
         setattr(self, name, value)
-
-
-def test_the_kernels_grid_dtype_of_a_volume():
-    assert kernel_dtype_of(np.zeros(2, np.int8)) == np.uint8  # read with an offset of 128
-    assert kernel_dtype_of(np.zeros(2, np.int16)) == np.int16
-    assert kernel_dtype_of(np.zeros(2, np.float16)) == np.float32  # a float32 copy
-    assert kernel_dtype_of(torch.zeros(2, dtype=torch.bfloat16)) == np.float32
 
 
 def test_a_compiling_kernel_shows_the_notice_until_it_is_ready_then_the_view_redraws(monkeypatch):
