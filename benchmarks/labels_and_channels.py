@@ -115,15 +115,12 @@ def main() -> None:
     channel_renderer.set_channel_transfer_functions(opacity=[renderer.opacity_tf] * 3,
                                                     colors=["lime", "magenta", "cyan"])
     held_channels = hold_channels(channel_renderer, channels, 0)
-    array_renderer = VolumeRenderer(volume.shape, backend="fused")  # its own channel cache: the array's states
-    array_renderer.set_channel_transfer_functions(opacity=[renderer.opacity_tf] * 3,
-                                                  colors=["lime", "magenta", "cyan"])
     three_d = interleave({
         "plain": render(False), f"{labels.ids.size} labels": render(True),
         "3 channels": lambda: channel_renderer.render(held_channels, camera, image_size=args.image, channel_axis=0),
         "plain, render(array)": lambda: renderer.render(volume, camera, image_size=args.image),
-        "3 channels, render(array)": lambda: array_renderer.render(channels, camera, image_size=args.image,
-                                                                   channel_axis=0)}, args.rounds)
+        "3 channels, render(array)": lambda: channel_renderer.render(channels, camera, image_size=args.image,
+                                                                     channel_axis=0)}, args.rounds)
     cells = cell_scenes(args.side, args.image, camera, args.rounds)
     views = {name: SliceView(volume, "z", index=args.side // 2, **options) for name, options in (
         ("slice plain", {}), ("slice blended labels", dict(labels=labels)),

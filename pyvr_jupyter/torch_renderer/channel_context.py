@@ -61,7 +61,9 @@ def channel_states(renderer, volume, channel_axis) -> list[VolumeState]:
     if isinstance(volume, HeldChannels):
         if volume.channel_axis != channel_axis:
             raise ValueError(f"channel_axis {channel_axis} differs from the held channels' {volume.channel_axis}")
-        renderer._channel_cache = (volume.volume, None, volume.states)  # what memory() reports
+        cached = renderer._channel_cache
+        if cached is None or cached[2] is not volume.states:  # kept: then its array alone still hits
+            renderer._channel_cache = (volume.volume, None, volume.states)  # what memory() reports
         return volume.states
     learnt = isinstance(volume, torch.Tensor) and volume.requires_grad
     key = None if learnt else (volume_key(volume, renderer.device), channel_axis)

@@ -237,6 +237,21 @@ def test_the_kernel_reads_channels_last_arrays_in_place_and_interleaves_others_o
     assert grid is kernel_grids(renderer, first, 0, renderer._channel_cache[2], 0)[0]  # made once
 
 
+def test_held_channels_and_their_unchanged_array_share_one_set_of_states():
+    """Before: rendering held channels forgot the array's key, so the array itself, rendered next
+    by the same renderer, split, checked and interleaved its channels again."""
+    from pyvr_jupyter.torch_renderer.channel_context import hold_channels
+
+    renderer, stack = two_constant_channels()
+    held = hold_channels(renderer, stack, 0)
+    renderer.render(held, image_size=8, channel_axis=0)
+    renderer.render(stack, image_size=8, channel_axis=0)
+    assert renderer._channel_cache[2] is held.states
+    stack[0, 0, 0, 0] = 0.5  # an in-place edit still shows
+    renderer.render(stack, image_size=8, channel_axis=0)
+    assert renderer._channel_cache[2] is not held.states
+
+
 def test_interleaved_signed_channels_keep_their_values(channels_kernel):
     from pyvr_jupyter.torch_renderer.channel_context import kernel_grids
 
