@@ -206,6 +206,8 @@ def load_labels(path, like: LoadedVolume | None = None, reorient: bool = True, *
         >>> labels.ids.tolist(), labels.names[1]
         ([0, 1, 2], 'cells')
     """
+    if like is not None and not isinstance(like, LoadedVolume):  # a bare array has no grid to compare
+        raise TypeError(f"like must be the scan as load_volume returns it (a LoadedVolume), got {type(like).__name__}")
     try:
         loaded = load_volume(path, volume_index=volume_index, reorient=reorient)
     except common.TooLargeToLoad as err:  # a label map is drawn from memory: converting it would not help

@@ -101,6 +101,11 @@ def channel_ranges(value_range, states) -> list[tuple[float, float]]:
             except ValueError as error:
                 raise ValueError(f"channel {index}: {error}") from None
         return ranges
+    for index, state in enumerate(states):
+        try:
+            state.check_finite()
+        except ValueError as error:
+            raise ValueError(f"channel {index}: {error}") from None
     pairs = list(value_range) if isinstance(value_range, (list, tuple)) else None
     if pairs is not None and len(pairs) == len(states) and all(isinstance(p, (list, tuple)) for p in pairs):
         return [check_value_range(pair) for pair in pairs]

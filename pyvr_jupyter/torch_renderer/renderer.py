@@ -298,6 +298,7 @@ class VolumeRenderer:
         """
         region = None
         check_flags(jitter=jitter)
+        label_mode = check_choice("label_mode", label_mode, LABEL_MODES)
         if channel_axis is not None:  # channel_context.py
             return render_channels(self, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
                                    use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
@@ -310,7 +311,7 @@ class VolumeRenderer:
         options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
                        use_color=use_color, use_lighting=use_lighting, compositing=compositing,
                        should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,
-                       labels=labels, label_mode=check_choice("label_mode", label_mode, LABEL_MODES),
+                       labels=labels, label_mode=label_mode,
                        termination=check_termination(termination), jitter=jitter)
         if not isinstance(camera, (list, tuple)):
             image = self._render(volume, camera, check_image_size(image_size), **options)
@@ -326,9 +327,13 @@ class VolumeRenderer:
         Returns self.
 
         Example: ``renderer.set_channel_transfer_functions(colors=["lime", "magenta", "cyan"])``."""
-        self.channel_opacity_tfs = None if opacity is None else [
+        for name, value in (("opacity", opacity), ("colors", colors)):
+            if value is not None and not isinstance(value, (list, tuple)):  # "cmy" is no list of 3 colours
+                raise TypeError(f"{name} must be a list with one entry per channel, got {type(value).__name__}")
+        opacity_tfs = None if opacity is None else [
             check_transfer_function(f"opacity[{i}]", tf, 1) for i, tf in enumerate(opacity)]
-        self.channel_color_tfs = None if colors is None else [channel_color(c, self.device) for c in colors]
+        color_tfs = None if colors is None else [channel_color(c, self.device) for c in colors]
+        self.channel_opacity_tfs, self.channel_color_tfs = opacity_tfs, color_tfs  # both checked first
         return self
 
     def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
@@ -440,6 +445,7 @@ class VolumeRenderer:
                               "max, taken without gradient): pass value_range=(vmin, vmax) when optimising a volume",
                               stacklevel=3)
             return state.value_range
+        state.check_finite()  # a NaN would index the tables out of range, an Inf would make NaN pixels
         return check_render_value_range(value_range, self.device)
 
     def __repr__(self) -> str:

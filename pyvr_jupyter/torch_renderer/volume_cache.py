@@ -210,15 +210,15 @@ class VolumeState:
         level0 = as_volume_tensor(source, device) if self.learnable else source
         self._levels = [VolumeLevel(0, level0, (1.0, 1.0, 1.0), device, self.learnable)]
         self._value_range: tuple[float, float] | None = None
+        self._bounds: tuple[float, float] | None = None  # (min, max), NaN when a NaN is held
         self._lock = threading.Lock()
 
     @property
     def value_range(self) -> tuple[float, float]:
         """The values' (min, max), computed once (a constant volume gets (v, v + 1))."""
         if self._value_range is None:
-            low, high = value_bounds(self.source)
-            if not (math.isfinite(low) and math.isfinite(high)):
-                raise ValueError("volume contains NaN or Inf values")
+            self.check_finite()
+            low, high = self._value_bounds()
             if high <= low:  # a constant volume: any range maps it to 0
                 high = low + 1.0
             try:
@@ -228,6 +228,19 @@ class VolumeState:
                                  f"({err}); pass value_range=(vmin, vmax)") from None
             self._value_range = (low, high)
         return self._value_range
+
+    def check_finite(self) -> None:
+        """Refuse values that hold NaN or Inf (``ValueError``): one pass over a float volume, made
+        once and shared with ``value_range``; an integer volume holds neither."""
+        floating = (self.source.is_floating_point() if isinstance(self.source, torch.Tensor)
+                    else np.issubdtype(self.source.dtype, np.floating))
+        if floating and not all(math.isfinite(bound) for bound in self._value_bounds()):
+            raise ValueError("volume contains NaN or Inf values")
+
+    def _value_bounds(self) -> tuple[float, float]:
+        if self._bounds is None:
+            self._bounds = value_bounds(self.source)
+        return self._bounds
 
     @property
     def max_level(self) -> int:

@@ -131,10 +131,12 @@ class LabelTraits(traitlets.HasTraits):
         setter = {"label_colors": label_map.set_color, "label_opacity": lambda i, v: label_map.set_opacity(v, i),
                   "label_visible": label_map.set_visible, "label_names": label_map.set_name}[change["name"]]
         old = change["old"] or {}
+        before = label_map.table_state()
         try:
             for key, value in change["new"].items():
                 if old.get(key) != value:
                     setter(int(key), value)
         except (TypeError, ValueError) as error:
+            label_map.restore_table(before)  # all of the change or none of it
             self._write_table()  # the traits show the map as it is
             raise ValueError(f"{change['name']}: {error}") from None

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import numbers
 
 import ipywidgets as widgets
 
@@ -54,6 +55,7 @@ class SliceViewer(widgets.VBox):
 
     def __init__(self, view, slice_size: int = 240, units: str = "", *, close_view: bool = False,
                  **editor_options):
+        _check_slice_size(slice_size)
         self.view = view
         if units and not view.units:
             view.units = units  # the 3-D view's scale bar says it too
@@ -129,6 +131,8 @@ class SliceViewer(widgets.VBox):
     def close(self) -> None:
         """Unlink and close the slices, the editor and the panel, with every widget they made;
         the view too when ``close_view``."""
+        if "controls" not in self.__dict__:  # refused in __init__ (garbage collection closes it): nothing made
+            return
         for link in self._links:
             with contextlib.suppress(ValueError):  # closed twice
                 link.unlink()
@@ -165,9 +169,19 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
         >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
         >>> viewer(scan.data, slices=True, spacing=scan.spacing, colormap="gray", units="mm")
     """
+    if slices:
+        _check_slice_size(slice_size)  # before the view is made
     if slices and "width" not in view_options and "height" not in view_options:
         view_options.update(width=GRID_VIEW_SIDE, height=GRID_VIEW_SIDE)
     view = VolumeView(volume, units=units, **view_options)
     if not slices:
         return ViewControls(view, close_view=True)
     return SliceViewer(view, slice_size=slice_size, close_view=True)
+
+
+def _check_slice_size(slice_size) -> None:
+    """``slice_size`` is a whole number of CSS pixels the slices can show (``SliceView.display_size``'s range)."""
+    if isinstance(slice_size, bool) or not isinstance(slice_size, numbers.Integral):
+        raise TypeError(f"slice_size must be a whole number of pixels, got {slice_size!r}")
+    if not 32 <= slice_size <= 2048:
+        raise ValueError(f"slice_size must be within [32, 2048] pixels, got {slice_size}")

@@ -72,6 +72,17 @@ def test_bad_volumes_are_refused_before_allocating(backend, bad, error, words):
         VolumeRenderer((4, 4, 4), backend=backend).render(bad, image_size=8)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf])
+def test_nan_or_inf_is_refused_when_a_value_range_is_given_too(backend, bad_value):
+    """Before: with ``value_range`` given nothing looked: a NaN indexed the tables out of range
+    (IndexError), an Inf gave NaN pixels."""
+    volume = np.zeros((4, 4, 4), np.float32)
+    volume[1, 2, 3] = bad_value
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        VolumeRenderer((4, 4, 4), backend=backend).render(volume, image_size=8, value_range=(0.0, 1.0))
+
+
 @pytest.mark.parametrize("dtype", [">f4", ">i2", np.longdouble])
 def test_odd_but_valid_dtypes_render_like_float32(dtype):
     volume = create_test_volume((10, 11, 12), "sphere", backend="numpy")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import pyvr_jupyter
+from ipywidgets.widgets.widget import _instances
 from pyvr_jupyter import SliceView, VolumeView, create_test_volume, viewer
 from pyvr_jupyter.torch_renderer.tools.presets import CT_PRESETS
 from pyvr_jupyter.widget import layout
@@ -191,3 +192,12 @@ def test_closing_the_viewer_frees_the_volumes_shared_state():
     box.close()
     gc.collect()
     assert state() is None
+
+
+@pytest.mark.parametrize("slice_size, error", [("big", TypeError), (5, ValueError), (True, TypeError)])
+def test_a_bad_slice_size_is_refused_by_its_name_before_anything_is_made(slice_size, error):
+    """Before: "big" was reported as the slices' ``display_size``, and the view already made was left open."""
+    before = len(_instances)
+    with pytest.raises(error, match="slice_size"):
+        viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, slice_size=slice_size)
+    assert len(_instances) == before

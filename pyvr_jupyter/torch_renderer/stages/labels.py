@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import colorsys
+import math
 import functools
 import weakref
 from typing import Any, Mapping
@@ -74,7 +75,30 @@ def _tableau() -> list:
 def _to_rgb(color) -> tuple:
     from matplotlib import colors
 
-    return colors.to_rgb(color)
+    rgb = colors.to_rgb(color)
+    if not all(math.isfinite(c) for c in rgb):  # matplotlib lets NaN through: a NaN image
+        raise ValueError(f"a colour must be finite, got {color!r}")
+    return rgb
+
+
+def _mapping(name: str, value) -> Mapping:
+    """``value`` ({ID: ...} or None, as {}) or a TypeError naming ``name``."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping {{label ID: value}}, got {type(value).__name__}")
+    return value
+
+
+def _weight(opacity) -> float:
+    """A label colour's weight: a number in [0, 1], or an error naming ``opacity``."""
+    try:
+        value = float(opacity)
+    except (TypeError, ValueError):
+        raise TypeError(f"opacity must be a number in [0, 1], got {opacity!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"opacity must be within [0, 1], got {opacity!r}")
+    return value
 
 
 def label_color(label_id: int) -> tuple[float, float, float]:
@@ -114,6 +138,8 @@ def _rows(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     low, high = int(labels.min()), int(labels.max())
     if low < 0:
         raise ValueError(f"labels must be non-negative label IDs, got a minimum of {low}")
+    if high > np.iinfo(np.int64).max:  # the IDs are held as int64: larger uint64 ones would wrap
+        raise ValueError(f"labels: IDs up to 2**63 - 1 are supported, got {high}")
     if high - low < _DENSE_SPAN:  # one pass to count, one to gather: no sort of every voxel
         present = np.flatnonzero(np.bincount((labels - low).ravel() if low else labels.ravel(),
                                              minlength=high - low + 1))
@@ -159,6 +185,9 @@ class LabelMap:
     def __init__(self, labels, colors: Mapping | None = None, opacity: float | Mapping = 0.5,
                  visible: Mapping | None = None, names: Mapping | None = None, background: int = 0):
         labels = _check_segmentation(labels)
+        if isinstance(background, bool) or not isinstance(background, (int, np.integer)):
+            raise TypeError(f"background must be an integer label ID, got {background!r}")
+        colors, visible, names = _mapping("colors", colors), _mapping("visible", visible), _mapping("names", names)
         self.shape = tuple(int(s) for s in labels.shape)
         self.ids, self.rows = _rows(labels)
         self.background = int(background)
@@ -171,16 +200,19 @@ class LabelMap:
         self._device_rows: dict = {}
         self._listeners: list = []  # weak references to callbacks (a closed widget goes)
         self.set_opacity(opacity)
-        for label_id, color in (colors or {}).items():
+        for label_id, color in colors.items():
             self.set_color(label_id, color)
-        for label_id, shown in (visible or {}).items():
+        for label_id, shown in visible.items():
             self.set_visible(label_id, shown)
-        for label_id, name in (names or {}).items():
+        for label_id, name in names.items():
             self.set_name(label_id, name)
 
     def _row(self, label_id, name: str = "label_id") -> int:
         try:
-            return self._position[int(label_id)]
+            key = int(label_id)
+            if not isinstance(label_id, str) and key != label_id:  # 1.7 is no ID (int() would make it 1)
+                raise ValueError
+            return self._position[key]
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{name}: {label_id!r} is not a label ID of this map "
                              f"(it holds {self.ids.size} IDs, {self.ids[:8].tolist()}…)") from None
@@ -197,19 +229,16 @@ class LabelMap:
     def set_opacity(self, opacity: float | Mapping, label_id: int | None = None) -> None:
         """The weight of the label colour (0–1): for ``label_id``, for every {ID: weight} of a
         mapping, or for every label but the background when one number is given alone."""
-        if isinstance(opacity, Mapping):
-            for key, value in opacity.items():
-                self.set_opacity(value, key)
-            return
-        value = float(opacity)
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"opacity must be within [0, 1], got {opacity!r}")
-        if label_id is None:
-            self.opacity[:] = value
+        if isinstance(opacity, Mapping):  # every entry checked before any changes
+            changes = {self._row(key, "opacity"): _weight(value) for key, value in opacity.items()}
+            for row, value in changes.items():
+                self.opacity[row] = value
+        elif label_id is None:
+            self.opacity[:] = _weight(opacity)
             if self.background in self._position:
                 self.opacity[self._position[self.background]] = 0.0
         else:
-            self.opacity[self._row(label_id, "opacity")] = value
+            self.opacity[self._row(label_id, "opacity")] = _weight(opacity)
         self._changed()
 
     def set_visible(self, label_ids, visible: bool) -> None:
@@ -218,6 +247,8 @@ class LabelMap:
         Example: ``labels.set_visible(labels.ids[labels.ids % 40 != 0], False)`` keeps one in forty."""
         ids = np.atleast_1d(np.asarray(label_ids)).ravel().tolist() if not np.isscalar(label_ids) else [label_ids]
         rows = [self._row(label_id, "visible") for label_id in ids]  # all checked before any changes
+        if not isinstance(visible, (bool, np.bool_)):  # bool("False") is True
+            raise TypeError(f"visible must be True or False, got {visible!r}")
         self.visible[rows] = bool(visible)
         self._changed()
 
@@ -225,6 +256,16 @@ class LabelMap:
         """Call ``label_id`` ``name`` (shown by the widgets' label lists and pointer readouts)."""
         self._row(label_id, "names")
         self.names[int(label_id)] = str(name)
+        self._changed()
+
+    def table_state(self) -> tuple:
+        """A copy of the colours, weights, visibility and names, for ``restore_table``."""
+        return self.colors.copy(), self.opacity.copy(), self.visible.copy(), dict(self.names)
+
+    def restore_table(self, state: tuple) -> None:
+        """Put back a ``table_state`` (a change of several entries that failed half-way)."""
+        self.colors[:], self.opacity[:], self.visible[:] = state[:3]
+        self.names = dict(state[3])
         self._changed()
 
     def on_change(self, callback, remove: bool = False) -> None:

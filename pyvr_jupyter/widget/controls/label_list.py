@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import ipywidgets as widgets
 
 from ..closing import close_tree
@@ -69,13 +71,17 @@ class LabelList(widgets.VBox):
         weight = widgets.FloatSlider(value=view.label_opacity[key], min=0.0, max=1.0, step=0.05, readout_format=".2f",
                                      continuous_update=False, layout=widgets.Layout(width="170px"))
         for control, trait in ((color, "label_colors"), (visible, "label_visible"), (weight, "label_opacity")):
-            control.observe(lambda change, key=key, trait=trait: self._write(trait, key, change["new"]), names="value")
+            control.observe(lambda change, key=key, trait=trait, control=control: self._write(
+                trait, key, change["new"], control), names="value")
         return widgets.HBox([color, visible, weight], layout=widgets.Layout(align_items="center"))
 
-    def _write(self, trait: str, key: str, value) -> None:
+    def _write(self, trait: str, key: str, value, control) -> None:
         self._updating = True  # the view's change comes back: keep the rows (and the pointer's focus)
         try:
             setattr(self.view, trait, {**getattr(self.view, trait), key: value})
+        except ValueError as error:  # from the browser (e.g. a colour picker's "hsl(...)"): ignored
+            warnings.warn(f"label list: {error}; ignored", UserWarning, stacklevel=2)
+            control.value = getattr(self.view, trait)[key]  # the control shows the label as it is
         finally:
             self._updating = False
 

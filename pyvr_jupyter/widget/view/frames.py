@@ -39,7 +39,7 @@ from .held_volumes import HeldVolumes
 from .kernel_wait import KernelWait
 from .preview_sizing import (PREVIEW_LEVEL_SIDE, coarse_level_keeps_opacity, cost_key, diagonal_samples, estimate_s,
                              preview_plan)
-from .scheduling import FULL, PREVIEW, FrameScheduler
+from .scheduling import FULL, PREVIEW, STOP_WAIT_S, FrameScheduler
 
 __all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S"]
 
@@ -131,7 +131,7 @@ class FrameSource:
         """For good: later requests are ignored and the worker exits."""
         self._stopped = True
         self.volume_changed()  # lets go of the held states
-        self.scheduler.stop()
+        self.scheduler.stop(wait_s=STOP_WAIT_S)
 
     def acknowledge(self, frame_id: int) -> None:
         """The browser drew frame ``frame_id``: its round trip becomes ``latency_ms``."""

@@ -24,14 +24,28 @@ Flow control (``_next_kind``, the one place that decides when a frame may go out
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from typing import Callable
 
 __all__ = ["FrameScheduler", "PREVIEW", "FULL"]
 
 PREVIEW, FULL = "preview", "full"
+
+#: How long stopping waits at most for a frame being drawn to give way (``FrameScheduler.stop``).
+STOP_WAIT_S = 5.0
+_LIVE: "weakref.WeakSet[FrameScheduler]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit, end every worker first: one left inside torch when the interpreter goes aborts
+    the process ("terminate called without an active exception", exit code 134)."""
+    for scheduler in list(_LIVE):
+        scheduler.stop(wait_s=STOP_WAIT_S)
 
 
 class FrameScheduler:
@@ -93,8 +107,8 @@ class FrameScheduler:
             self._condition.notify()
 
     def input_pending(self) -> bool:
-        """True when a preview waits: a full frame being drawn should give way to it."""
-        return self._pending == PREVIEW
+        """True when a preview waits, or the view stopped: a full frame being drawn should give way."""
+        return self._pending == PREVIEW or self._stopped
 
     def acknowledge(self, frame_id) -> float | None:
         """The browser drew ``frame_id``: seconds since it was sent, or None for a frame sent while
@@ -150,13 +164,17 @@ class FrameScheduler:
             self._in_flight.clear()
             self._condition.notify()
 
-    def stop(self) -> None:
-        """For good: later requests are ignored and the worker exits."""
+    def stop(self, wait_s: float = 0.0) -> None:
+        """For good: later requests are ignored and the worker exits, within ``wait_s`` seconds
+        if it is drawing (a full frame gives way between chunks; ``input_pending``)."""
         with self._condition:
             self._stopped = True
             self._pending = None
             self._refine_after = None
             self._condition.notify()
+        thread = self._thread
+        if wait_s > 0 and thread is not None and thread is not threading.current_thread():
+            thread.join(wait_s)
 
     @property
     def frames_in_flight(self) -> int:
@@ -177,6 +195,7 @@ class FrameScheduler:
         if not self._stopped and (self._thread is None or not self._thread.is_alive()):
             self._thread = threading.Thread(target=self._run, name="pyvr-frames", daemon=True)
             self._thread.start()
+            _LIVE.add(self)
 
     def _next_kind(self, now: float) -> tuple[str | None, bool, float | None]:
         """With the lock held: (kind to draw now or None, send it?, seconds to wait at most)."""

@@ -137,10 +137,29 @@ def test_channel_colours_are_colormaps_or_single_colours():
     (np.zeros((2, *SHAPE)), dict(channel_axis=0, value_range=[(0, 1)] * 3), ValueError, "3 pairs|2 pairs"),
     (np.zeros((2, *SHAPE)), dict(channel_axis=0, labels=np.zeros(SHAPE, np.uint8)), ValueError, "labels"),
     (np.full((2, *SHAPE), np.nan), dict(channel_axis=0), ValueError, "channel 0"),
+    (np.stack([np.zeros(SHAPE), np.full(SHAPE, np.inf)]), dict(channel_axis=0, value_range=(0, 1)), ValueError,
+     "channel 1: volume contains NaN or Inf"),  # before: NaN pixels
+    (np.zeros((2, *SHAPE)), dict(channel_axis=0, label_mode="bogus"), ValueError, "label_mode"),  # before: ignored
 ])
 def test_bad_channel_input_is_refused(volume, options, error, match):
     with pytest.raises(error, match=match):
         VolumeRenderer(SHAPE).render(volume, image_size=8, **options)
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(colors="cmy"), "colors must be a list"),  # before: cyan, magenta and yellow
+    (dict(opacity=OpacityTransferFunction.linear(0.0, 0.1)), "opacity must be a list"),
+])
+def test_channel_tables_are_lists(options, match):
+    with pytest.raises(TypeError, match=match):
+        VolumeRenderer(SHAPE).set_channel_transfer_functions(**options)
+
+
+def test_a_refused_channel_table_changes_nothing():
+    renderer = VolumeRenderer(SHAPE)
+    with pytest.raises(ValueError, match="nope"):
+        renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 0.5)], colors=["nope"])
+    assert renderer.channel_opacity_tfs is None and renderer.channel_color_tfs is None
 
 
 def test_more_transfer_functions_than_channels_is_an_error():

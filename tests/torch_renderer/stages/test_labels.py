@@ -155,6 +155,7 @@ def test_the_table_follows_its_setters():
     (np.zeros((4, 4), np.int8), ValueError, "D, H, W"),
     (np.full((2, 2, 2), -1), ValueError, "non-negative"),
     (np.arange(MAX_LABELS + 1).reshape(1, 1, -1), ValueError, "at most"),
+    (np.full((2, 2, 2), 2**64 - 1, np.uint64), ValueError, "2\\*\\*63"),  # held as int64: it read as -1
 ])
 def test_bad_label_arrays_are_refused(labels, error, match):
     with pytest.raises(error, match=match):
@@ -166,10 +167,31 @@ def test_bad_label_arrays_are_refused(labels, error, match):
     (dict(colors={1: "not a colour"}), r"colors\[1\]"),
     (dict(opacity=1.5), "opacity must be within"),
     (dict(visible={4: False}), "visible: 4"),
+    (dict(colors={1: (float("nan"), 0.0, 0.0)}), "finite"),  # matplotlib lets it through: a NaN image
+    (dict(colors={1.7: "red"}), "1.7 is not a label ID"),  # not label 1
 ])
 def test_bad_tables_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
         LabelMap(np.array([[[0, 1]]]), **options)
+
+
+@pytest.mark.parametrize("options, match", [
+    (dict(visible={1: "False"}), "visible must be True or False"),  # bool("False") is True
+    (dict(opacity="x"), "opacity must be a number"),
+    (dict(colors=["red"]), "colors must be a mapping"),
+    (dict(names=["a", "b"]), "names must be a mapping"),
+    (dict(background=float("nan")), "background must be an integer"),
+])
+def test_tables_of_the_wrong_type_are_refused(options, match):
+    with pytest.raises(TypeError, match=match):
+        LabelMap(np.array([[[0, 1]]]), **options)
+
+
+def test_a_change_of_several_weights_is_all_or_nothing():
+    label_map = LabelMap(np.array([[[0, 1, 2]]]))
+    with pytest.raises(ValueError, match="within"):
+        label_map.set_opacity({1: 0.9, 2: 7.0})
+    assert label_map.opacity.tolist() == [0.0, 0.5, 0.5]
 
 
 def test_render_refuses_labels_that_do_not_fit():

@@ -60,3 +60,16 @@ def test_hidden_without_labels():
     assert panel.layout.display == "" and len(panel.rows.children) == 1
     panel.close()
     view.close()
+
+
+def test_a_colour_the_map_cannot_read_is_ignored_with_a_warning(view):
+    """The browser's colour picker may send "hsl(...)" or "rgb(...)" (ipywidgets' Color trait takes
+    them; matplotlib does not). Before: an error from the widget's message handler, and the
+    swatch kept a colour the label does not have."""
+    panel = LabelList(view)
+    swatch = panel.rows.children[1].children[0]
+    before = view.label_colors["1"]
+    with pytest.warns(UserWarning, match="ignored"):
+        swatch.set_state({"value": "rgb(10,20,30)"})
+    assert swatch.value == before and view.label_colors["1"] == before
+    panel.close()

@@ -1,6 +1,9 @@
 """FrameScheduler: newest request wins, bounded frames in flight, previews refine by themselves,
 and while a cell runs: a rate bound instead of acknowledgements, reconciled when the cell ends."""
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -125,6 +128,33 @@ def test_a_stopped_scheduler_ignores_requests_and_its_worker_exits():
     scheduler.set_busy(False)
     time.sleep(0.1)
     assert len(drawn) == 1 and not scheduler._thread.is_alive()
+
+
+def test_stopping_asks_a_frame_being_drawn_to_give_way_and_can_wait_for_it():
+    scheduler, drawn, release = make()
+    release.clear()  # a frame is being drawn
+    scheduler.request(FULL)
+    assert wait_for(lambda: scheduler._drawing) and not scheduler.input_pending()
+    threading.Timer(0.2, release.set).start()  # the draw sees input_pending() and returns
+    scheduler.stop(wait_s=5.0)
+    assert scheduler.input_pending() and not scheduler._thread.is_alive()
+
+
+def test_a_script_that_ends_while_a_view_draws_exits_cleanly():
+    """Before: the frame worker was still inside torch when the interpreter went, and the process
+    aborted ("terminate called without an active exception", exit code 134), closed view or not."""
+    script = textwrap.dedent("""
+        from pyvr_jupyter import VolumeRenderer, VolumeView, create_test_volume
+        volume = create_test_volume((16, 16, 16), "sphere")
+        for close in (True, False):
+            view = VolumeView(volume, renderer=VolumeRenderer(volume.shape, backend="torch"), width=32, height=32)
+            view._messages.handle(view, {"type": "ready", "view": "a"}, [])
+            view._messages.handle(view, {"type": "orbit", "dx": 5, "dy": 0}, [])
+            if close:
+                view.close()
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 # ---- a cell is running: no acknowledgement can arrive ------------------------------------

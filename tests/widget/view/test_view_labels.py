@@ -69,6 +69,23 @@ def test_bad_labels_change_nothing(scan, make_view):
         make_view(volume, labels=labels[:, :, :5])
 
 
+@pytest.mark.parametrize("trait, entries, match", [
+    ("label_opacity", {"1": 0.9, "3": 7.0}, "within"),  # before: label 1 changed, label 3 refused
+    ("label_colors", {"1": "#00ff00", "3": (float("nan"), 0.0, 0.0)}, "finite"),  # before: a NaN frame, traits jammed
+    ("label_visible", {"1": False, "3": "no"}, "True or False"),  # before: bool("no") showed it
+])
+def test_a_refused_table_edit_changes_nothing(scan, make_view, trait, entries, match):
+    volume, labels = scan
+    view = make_view(volume, labels=labels)
+    before, version = dict(getattr(view, trait)), view.labels.version
+    with pytest.raises(ValueError, match=match):
+        setattr(view, trait, {**before, **entries})
+    assert getattr(view, trait) == before
+    assert view.labels.table_state()[0].tolist() == LabelMap(labels).colors.tolist()
+    view.label_colors = {**view.label_colors, "0": "#ff0000"}  # the traits still work
+    assert view.labels.version > version
+
+
 def test_a_new_volume_of_another_shape_drops_the_labels(scan, make_view):
     volume, labels = scan
     view = make_view(volume, labels=labels)
