@@ -125,7 +125,8 @@ def channel_tfs(renderer, n_channels: int) -> tuple[list, list]:
                          f"the volume {n_channels}")
     opacity += [renderer.opacity_tf] * (n_channels - len(opacity))
     if n_channels > len(CHANNEL_COLORS) and len(colors) < n_channels:
-        raise ValueError(f"{n_channels} channels need colours: set_channel_transfer_functions(colors=[...])")
+        raise ValueError(f"{n_channels} channels need colours: set_channel_transfer_functions(colors=[...]) "
+                         "(or is channel_axis not the channels' axis?)")
     colors += [channel_color(c, renderer.device) for c in CHANNEL_COLORS[len(colors):n_channels]]
     return opacity, colors
 

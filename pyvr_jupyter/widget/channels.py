@@ -126,7 +126,8 @@ class ChannelTraits(traitlets.HasTraits):
         colormaps = channel_specs("colormaps", colormaps, count, lambda s: isinstance(s, str))
         if count > len(CHANNEL_COLORS) and None in colormaps:
             raise ValueError(f"{count} channels need colormaps=[...] (one per channel): there are "
-                             f"{len(CHANNEL_COLORS)} default colours")
+                             f"{len(CHANNEL_COLORS)} default colours (is channel_axis={channel_axis} the "
+                             f"channels' axis of the shape {tuple(stack.shape)}?)")
         colormaps = [CHANNEL_COLORS[i] if c is None else c for i, c in enumerate(colormaps)]
         for index, name in enumerate(colormaps):
             if not isinstance(name, str):
