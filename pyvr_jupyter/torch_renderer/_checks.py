@@ -7,6 +7,7 @@ value, and runs before any large allocation.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -104,6 +105,15 @@ def check_spacing(value: Any, name: str = "spacing") -> torch.Tensor:
         raise ValueError(f"{name} must lie in [{MIN_WORLD_LENGTH:g}, {MAX_WORLD_LENGTH:g}] world units per voxel "
                          f"(beyond, float32 over- or underflows), got {values}")
     return spacing
+
+
+def check_volume_shape(shape: Any, name: str = "shape") -> tuple[int, int, int]:
+    """A (D, H, W) of whole numbers ≥ 1, or an error naming ``name``."""
+    values = list(shape) if isinstance(shape, (Sequence, np.ndarray, torch.Size)) else []
+    if len(values) != 3 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+                                   for s in values):
+        raise ValueError(f"{name} must be (D, H, W), three whole numbers ≥ 1, got {shape!r}")
+    return tuple(int(s) for s in values)
 
 
 def check_image_size(image_size: Any) -> tuple[int, int]:

@@ -21,6 +21,7 @@ import torch
 from .backends import BACKENDS, choose_backend, render_with
 from ._checks import (check_choice, check_device, check_finite_number, check_flags, check_image_size,
                       check_labels_fit, check_level, check_spacing, check_termination, check_volume_array,
+                      check_volume_shape,
                       check_world_length,
                       step_length, check_render_value_range, check_vector3, unwrap_volume)
 from .stages.camera import Camera
@@ -85,7 +86,7 @@ class VolumeRenderer:
             fused_threads = int(check_finite_number("fused_threads", fused_threads, minimum=1))
         self.fused_threads = fused_threads
         self._warned_default_range = False
-        self.volume_shape = None if volume_shape is None else tuple(int(s) for s in volume_shape)
+        self.volume_shape = None if volume_shape is None else check_volume_shape(volume_shape, "volume_shape")
         self.spacing = spacing
         self.origin = origin
         self.opacity_unit_distance = check_world_length("opacity_unit_distance", opacity_unit_distance)

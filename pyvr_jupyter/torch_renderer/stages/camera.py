@@ -19,7 +19,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_device, check_finite_number, check_image_size, check_vector3
+from .._checks import (check_device, check_finite_number, check_image_size, check_spacing, check_vector3,
+                       check_volume_shape)
 
 __all__ = ["Camera", "Rays"]
 
@@ -120,9 +121,8 @@ class Camera:
             >>> [round(v, 1) for v in cam.target.tolist()]   # the box's centre, in world units
             [127.0, 95.0, 25.3]
         """
-        if len(shape) != 3:
-            raise ValueError(f"shape must be (D, H, W), got {tuple(shape)}")
-        spacing_t = check_vector3("spacing", spacing, dtype=torch.float64)
+        shape = check_volume_shape(shape)
+        spacing_t = check_spacing(spacing)
         origin_t = check_vector3("origin", origin, dtype=torch.float64)
         extent = torch.tensor([shape[2] - 1, shape[1] - 1, shape[0] - 1], dtype=torch.float64) * spacing_t
         corners = origin_t + extent * torch.tensor([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)],

@@ -54,7 +54,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
 
     def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
         """Opacity per unit distance for ``scalars`` of any shape ``(...)``; returns ``(...)``."""
-        return self.table()(scalars)[..., 0]
+        return self.table()(_numbers(scalars))[..., 0]
 
     # ---- presets ------------------------------------------------------------------------
     @classmethod
@@ -261,6 +261,16 @@ def _check_n_points(n_points) -> int:
     return int(n_points)
 
 
+def _numbers(scalars: torch.Tensor) -> torch.Tensor:
+    """``scalars``, refused when a NaN is among them (the lookup would index out of range, or on a
+    GPU assert); ±inf clamp to the table's ends."""
+    if not isinstance(scalars, torch.Tensor):
+        raise TypeError(f"scalars must be a tensor, got {type(scalars).__name__}")
+    if bool(torch.isnan(scalars.detach()).any()):
+        raise ValueError("scalars contain NaN: a transfer function maps numbers")
+    return scalars
+
+
 def _resolve_colormap(colormap):
     import matplotlib
     from matplotlib.colors import Colormap
@@ -273,6 +283,16 @@ def _resolve_colormap(colormap):
         return matplotlib.colormaps[colormap]
     except KeyError:
         raise ValueError(f"unknown colormap {colormap!r}; see matplotlib.colormaps for names") from None
+
+
+def _registered_name(cmap, n_entries: int) -> str | None:
+    """``cmap``'s name when matplotlib's registry gives the same colours under it (``to_dict`` then
+    writes the name), else None (it writes the control points: a map of the user's own)."""
+    import matplotlib
+
+    registered = matplotlib.colormaps.get(cmap.name)
+    samples = np.linspace(0.0, 1.0, n_entries)
+    return cmap.name if registered is not None and np.allclose(registered(samples), cmap(samples)) else None
 
 
 class ColorTransferFunction(_PiecewiseLinear):
@@ -293,12 +313,12 @@ class ColorTransferFunction(_PiecewiseLinear):
         cmap = _resolve_colormap(colormap)
         n_entries = _check_n_points(n_entries)
         table = cmap(np.linspace(0.0, 1.0, n_entries))[:, :3]
-        self.colormap_name: str | None = colormap if isinstance(colormap, str) else cmap.name
+        self.colormap_name: str | None = colormap if isinstance(colormap, str) else _registered_name(cmap, n_entries)
         super().__init__(np.linspace(0.0, 1.0, n_entries), table, device, uniform=True)
 
     def __call__(self, scalars: torch.Tensor) -> torch.Tensor:
         """RGB for ``scalars`` of any shape ``(...)``; returns ``(..., 3)``."""
-        return self.table()(scalars)
+        return self.table()(_numbers(scalars))
 
     def set_colormap(self, colormap, n_entries: int = 256) -> "ColorTransferFunction":
         """Replace the map with a matplotlib colormap (a name or a ``Colormap``), sampled at
@@ -311,7 +331,7 @@ class ColorTransferFunction(_PiecewiseLinear):
         cmap = _resolve_colormap(colormap)
         n_entries = _check_n_points(n_entries)
         self._set(np.linspace(0.0, 1.0, n_entries), cmap(np.linspace(0.0, 1.0, n_entries))[:, :3], uniform=True)
-        self.colormap_name = colormap if isinstance(colormap, str) else cmap.name
+        self.colormap_name = colormap if isinstance(colormap, str) else _registered_name(cmap, n_entries)
         return self
 
     def set_custom_colors(self, control_points: Iterable) -> "ColorTransferFunction":

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
+import numbers
 import time
 
 from .drawing import BAR_HEIGHT
@@ -92,29 +93,56 @@ class CurveEditing:
     def add_point(self, s: float, opacity: float) -> int:
         """Insert a point between the end points; returns its index (an existing point's, when
         one is closer than MIN_GAP in s)."""
-        s = min(1.0 - MIN_GAP, max(MIN_GAP, float(s)))
+        s = min(1.0 - MIN_GAP, max(MIN_GAP, _number("s", s)))
+        opacity = min(1.0, max(0.0, _number("opacity", opacity)))
         nearest = min(range(len(self.points)), key=lambda i: abs(self.points[i][0] - s))
         if abs(self.points[nearest][0] - s) < MIN_GAP:
             return nearest
         index = next(i for i, (ps, _) in enumerate(self.points) if ps > s)
-        self.points.insert(index, [s, min(1.0, max(0.0, float(opacity)))])
-        self._changed(interactive=True)
+        self._edit(lambda points: points.insert(index, [s, opacity]), interactive=True)
         return index
 
     def move_point(self, index: int, s: float, opacity: float, interactive: bool = False) -> None:
         """Move a point: between its neighbours in s; the end points keep s = 0 and s = 1."""
+        index = self._index(index)
+        s, opacity = _number("s", s), min(1.0, max(0.0, _number("opacity", opacity)))
         if index == 0:
             s = 0.0
         elif index == len(self.points) - 1:
             s = 1.0
         else:
             s = min(self.points[index + 1][0] - MIN_GAP, max(self.points[index - 1][0] + MIN_GAP, s))
-        self.points[index] = [s, min(1.0, max(0.0, opacity))]
-        self._changed(interactive=interactive)
+        self._edit(lambda points: points.__setitem__(index, [s, opacity]), interactive=interactive)
 
     def delete_point(self, index: int) -> None:
         """Delete an inner point (the end points stay)."""
+        index = self._index(index)
         if 0 < index < len(self.points) - 1:
-            del self.points[index]
             self._hover = None
-            self._changed(interactive=False)
+            self._edit(lambda points: points.__delitem__(index), interactive=False)
+
+    def _index(self, index) -> int:
+        """A point's index (negative ones from the end), or IndexError naming ``index``."""
+        count = len(self.points)
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not -count <= index < count:
+            raise IndexError(f"index must be one of the {count} points' (0 to {count - 1}), got {index!r}")
+        return int(index) % count
+
+    def _edit(self, change, interactive: bool) -> None:
+        """Apply ``change(points)`` and push it; all of it or, when refused, none of it."""
+        before = [list(p) for p in self.points]
+        change(self.points)
+        try:
+            self._changed(interactive=interactive)
+        except Exception:
+            self.points[:] = before
+            raise
+
+
+def _number(name: str, value) -> float:
+    """``value`` as a finite float, or an error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)

@@ -8,10 +8,10 @@ A document is ``{"opacity": {"control_points": [[s, a], ...]}, "color": {"colorm
 from __future__ import annotations
 
 import json
-import math
 import os
 
 from ...torch_renderer import OpacityTransferFunction
+from ...torch_renderer._checks import check_value_range
 from ...torch_renderer.stages.transfer_functions import short_float
 
 __all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
@@ -99,9 +99,6 @@ def _json_value_range(value) -> tuple[float, float] | None:
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
         raise ValueError(f"value_range must be [low, high] numbers, got {str(value)[:80]}")
     try:
-        low, high = float(value[0]), float(value[1])
+        return check_value_range((float(value[0]), float(value[1])))  # the view's own check
     except OverflowError:  # an integer too large for a float
-        low = high = math.nan
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ValueError(f"value_range must be finite with low < high, got {value}")
-    return low, high
+        raise ValueError(f"value_range must be finite with low < high, got {str(value)[:80]}") from None

@@ -35,23 +35,19 @@ import traitlets
 from ipycanvas import MultiCanvas
 
 from ...torch_renderer import OpacityTransferFunction
-from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer._checks import check_value_range, check_volume_array, unwrap_volume
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 from ..closing import close_parts, close_tree
 from .channel_switch import ChannelSwitch
 from .curve_editing import CurveEditing
+from .checks import MIN_AXIS_TOP, axis_top, checked_arguments
 from .drawing import THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
 from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names
 from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
-
-
-def _axis_top(points) -> float:
-    """Top of the opacity axis for a curve: a little above its highest point, in [0.001, 1]."""
-    return min(1.0, max(1e-3, 1.5 * max(float(a) for _, a in points)))
 
 
 class TransferFunctionEditor(CurveEditing, widgets.VBox):
@@ -93,9 +89,10 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
     def __init__(self, volume=None, *, view=None, opacity_tf: OpacityTransferFunction | None = None,
                  colormap: str = "viridis", value_range=None, width: int = 420, height: int = 180,
                  max_opacity: float | None = None, theme: str = "auto"):
-        self.view = view
         if volume is None and view is None:
             raise ValueError("TransferFunctionEditor needs a volume or a view")
+        value_range = checked_arguments(view, opacity_tf, value_range, width, height)
+        self.view = view
         volume = view.volume if volume is None else unwrap_volume(volume)[0]  # a LoadedVolume's array
         self._volume = volume
         check_volume_array(volume)
@@ -127,7 +124,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         for layer in self.canvas._canvases:
             layer.on_client_ready(self._redraw)
         if max_opacity is None:
-            max_opacity = _axis_top(self._points)
+            max_opacity = axis_top(self._points)
         is_ct = getattr(view, "ct_preset", None) is not None or ct_preset_for(volume) is not None
         channels = getattr(view, "channels", None) is not None  # a view mixing channels: a switcher
         colors = [*view.channel_colormaps, *CHANNEL_COLORS] if channels else ()
@@ -166,6 +163,8 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
 
     def close(self) -> None:
         """Stop following the view (closing an editor must not leave observers on it)."""
+        if "canvas" not in self.__dict__:  # refused in __init__ (garbage collection closes it): nothing made
+            return
         for link in getattr(self, "_links", ()):
             with contextlib.suppress(ValueError):  # unlinked already
                 link.unlink()
@@ -216,14 +215,31 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self._hover = None
         top = max(a for _, a in self._points)
         if top > self.max_opacity or top < 0.2 * self.max_opacity:
-            self.max_opacity = _axis_top(self._points)
+            self.max_opacity = axis_top(self._points)
         self._changed(interactive=False)
 
     @traitlets.validate("value_range")
     def _valid_value_range(self, proposal) -> tuple:
-        low, high = proposal["value"]
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise traitlets.TraitError(f"value_range must be finite with low < high, got {proposal['value']}")
+        try:
+            return check_value_range(proposal["value"])  # the view's and the renderer's check
+        except (TypeError, ValueError) as err:
+            raise traitlets.TraitError(str(err)) from None
+
+    @traitlets.validate("colormap")
+    def _valid_colormap(self, proposal) -> str:
+        """A colormap or colour the renderer reads; one the picker does not list joins its options."""
+        try:
+            channel_color(proposal["value"])
+        except (TypeError, ValueError) as err:
+            raise traitlets.TraitError(f"colormap: {err}") from None
+        if proposal["value"] not in self.colormap_picker.options:
+            self.colormap_picker.options = (proposal["value"], *self.colormap_picker.options)
+        return proposal["value"]
+
+    @traitlets.validate("max_opacity")
+    def _valid_max_opacity(self, proposal) -> float:
+        if not MIN_AXIS_TOP <= proposal["value"] <= 1.0:  # NaN too: the curve is drawn divided by it
+            raise traitlets.TraitError(f"max_opacity must be within [{MIN_AXIS_TOP}, 1], got {proposal['value']}")
         return proposal["value"]
 
     def _on_value_range_trait(self, change) -> None:
@@ -275,7 +291,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
                 self.value_range = preset.window
                 self.colormap = preset.colormap
                 self.set_opacity_tf(OpacityTransferFunction(preset.opacity_points()))
-                self.max_opacity = _axis_top(self._points)
+                self.max_opacity = axis_top(self._points)
         finally:
             self._applying_preset = False
 
@@ -320,7 +336,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         curve now shown (another channel's, which the last channel's axis could squash)."""
         check_volume_array(volume)
         if fit_axis:
-            self.max_opacity = _axis_top(self._points)
+            self.max_opacity = axis_top(self._points)
         self._volume = volume
         self.data_range = data_range_of(volume)
         self._histogram = log_histogram(volume, self.data_range)
@@ -348,7 +364,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
         """
         points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options, self.colormap_picker.value)
-        if value_range is not None:
+        if value_range is not None:  # checked as the view checks it: nothing below can be refused
             self.value_range = value_range
         self.colormap_picker.value = colormap
         self.set_opacity_tf(OpacityTransferFunction(points))

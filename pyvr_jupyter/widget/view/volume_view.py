@@ -95,6 +95,9 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         unknown = set(render_options) - _OPTIONS
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        for name, value, kind in (("renderer", renderer, VolumeRenderer), ("camera", camera, Camera)):
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
         time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
         orientation = check_orientation(orientation if orientation is not None else
                                         getattr(volume, "orientation", None))  # a LoadedVolume's, from its file
@@ -154,8 +157,9 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
                          list(self.renderer.value_range_of(volume)),
-                         lighting=self.renderer.lighting.to_dict(), **camera_traits(self.camera),
-                         **self._overlays.initial_traits(), **channel_traits, **render_options)
+                         lighting=self.renderer.lighting.to_dict(),
+                         **{**camera_traits(self.camera), **render_options},  # fov given: the camera's
+                         **self._overlays.initial_traits(), **channel_traits)
         if stack is not None:
             self._apply_channel_tfs()
         self._overlays.follow()
@@ -239,13 +243,20 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
     def edit(self, interactive: bool = False, **traits) -> None:
         """Set several traits at once and render once; ``interactive=True`` sends a quick preview
         (as during a drag) and refines when edits stop, as camera interaction does."""
+        unknown = [name for name in traits if not self.has_trait(name)]
+        if unknown:
+            raise AttributeError(f"VolumeView has no trait {unknown[0]!r}")
+        before = {name: getattr(self, name) for name in traits}
         self._frames.interactive = interactive
         try:
             with self.hold_sync():
                 for name, value in traits.items():
-                    if not self.has_trait(name):
-                        raise AttributeError(f"VolumeView has no trait {name!r}")
                     setattr(self, name, value)
+        except Exception:  # all of the edit or none of it: the traits set so far go back
+            with self.hold_sync():
+                for name, value in reversed(before.items()):
+                    setattr(self, name, value)
+            raise
         finally:
             self._frames.interactive = False
         if not interactive:  # the edit is over: a full-quality frame, even if nothing changed last
@@ -351,6 +362,10 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
                 self.renderer.set_opacity_transfer_function(OpacityTransferFunction(change["new"]))
             else:
                 self.renderer.set_lighting(**change["new"])
+                full = self.renderer.lighting.to_dict()
+        if change["name"] == "lighting" and set(change["new"]) != set(full):
+            self.lighting = full  # a partial dict changed those settings: the trait says all of them
+            return
         self._frames.request(FULL)
 
     @traitlets.observe("time_index")

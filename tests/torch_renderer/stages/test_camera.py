@@ -240,3 +240,13 @@ def test_orbit_and_zoom_of_a_learnable_camera_move_it_as_for_a_fixed_one():
     for cam in (learnable, fixed):
         cam.orbit(33, 12).zoom(1.3).orbit(-10, 70)  # the second orbit stops short of the pole
     assert_close(learnable.position.detach(), fixed.position, atol=1e-9)
+
+
+@pytest.mark.parametrize("shape, spacing, match", [
+    ((-16, 16, 16), (1, 1, 1), "shape"), ((16.5, 16, 16), (1, 1, 1), "shape"),
+    ((16, 16, 16), (0, 0, 0), "spacing"), ((16, 16, 16), (-1, 1, 1), "spacing"),
+])
+def test_a_camera_for_a_volume_refuses_nonsense_geometry(shape, spacing, match):
+    """Before: accepted, a camera aimed at a box that does not exist (or at the origin)."""
+    with pytest.raises(ValueError, match=match):
+        Camera.for_volume(shape, spacing=spacing)

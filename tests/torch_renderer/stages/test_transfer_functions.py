@@ -269,3 +269,22 @@ def test_cuda_transfer_functions_without_cuda_say_so():
         OpacityTransferFunction.linear(device="cuda")
     with pytest.raises(ValueError, match="CUDA is not available"):
         ColorTransferFunction("gray").to("cuda")
+
+
+@pytest.mark.parametrize("tf", [OpacityTransferFunction.linear(0.0, 1.0), OpacityTransferFunction([(0, 0), (0.3, 1), (1, 1)]),
+                                ColorTransferFunction("gray")], ids=["uniform", "uneven", "color"])
+def test_nan_scalars_are_refused(tf):
+    """Before: an IndexError from an even table (a device assert on a GPU), NaN from an uneven one."""
+    with pytest.raises(ValueError, match="NaN"):
+        tf(torch.tensor([0.5, float("nan")]))
+    assert tf(torch.tensor([float("inf")])).isfinite().all()  # ±inf clamp to the ends
+
+
+def test_a_colormap_of_ones_own_is_saved_as_its_colours():
+    """Before: ``to_dict`` wrote its name, which ``from_dict`` could not find."""
+    mine = matplotlib.colors.LinearSegmentedColormap.from_list("mine", ["red", "blue"])
+    data = ColorTransferFunction(mine, n_entries=8).to_dict()
+    assert "colormap" not in data
+    assert_close(ColorTransferFunction.from_dict(data)(torch.tensor([0.0, 0.5, 1.0])),
+                 ColorTransferFunction(mine, n_entries=8)(torch.tensor([0.0, 0.5, 1.0])), atol=1e-6)
+    assert ColorTransferFunction(matplotlib.colormaps["hot"]).to_dict()["colormap"] == "hot"  # a registered one by name

@@ -165,3 +165,34 @@ def test_setting_state_on_a_closed_view_does_nothing(view):
     time.sleep(0.2)
     assert len(view.frames()) == sent
     assert not any(t.name == "pyvr-frames" and t.is_alive() for t in [view._frames.scheduler._thread])
+
+
+# 9. An adversarial review's findings (2026-12-06): each failed before its fix.
+def test_fov_is_an_option_that_works(make_view):
+    view = make_view(create_test_volume((16, 16, 16), "sphere"), fov=30)  # before: a TypeError, always
+    assert view.fov == 30.0 and float(view.camera.fov) == 30.0
+
+
+def test_a_refused_edit_of_several_traits_changes_none(make_view):
+    view = make_view(create_test_volume((16, 16, 16), "sphere"))
+    before = (view.width, view.colormap)
+    with pytest.raises(traitlets.TraitError, match="step_size"):
+        view.edit(width=40, colormap="hot", step_size=-1)
+    with pytest.raises(AttributeError, match="nope"):
+        view.edit(width=48, nope=1)
+    assert (view.width, view.colormap) == before
+
+
+def test_a_partial_lighting_dict_changes_those_settings_and_the_trait_says_all(make_view):
+    view = make_view(create_test_volume((16, 16, 16), "sphere"))
+    view.lighting = {"ambient": 0.9, "diffuse": 0.1}
+    view.lighting = {"ambient": 0.8}
+    assert view.lighting == view.renderer.lighting.to_dict()  # before: {'ambient': 0.8}, diffuse 0.1 unsaid
+    assert view.lighting["diffuse"] == pytest.approx(0.1) and view.lighting["ambient"] == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("options, match", [(dict(renderer="torch"), "renderer"),
+                                            (dict(camera={"position": [0, 0, 1]}), "camera")])
+def test_a_renderer_or_camera_of_the_wrong_type_is_refused_by_name(options, match):
+    with pytest.raises(TypeError, match=match):
+        VolumeView(create_test_volume((8, 8, 8), "sphere"), **options)
