@@ -517,6 +517,49 @@ def test_save_refuses_bad_arguments(tmp_path, stack):
         save_ome_zarr(stack, path, n_levels=1, overwrite=True, progress=False)
 
 
+def test_overwrite_replaces_only_a_store_and_never_a_folder_of_other_files(tmp_path, stack, monkeypatch):
+    """Before: ``overwrite=True`` cleared whatever folder it was given (``""`` meant the current one)."""
+    project = tmp_path / "project"
+    (project / "sub").mkdir(parents=True)
+    (project / "thesis.docx").write_text("years of work")
+    for path, error, match in ((project, FileExistsError, "not a zarr store"), ("", ValueError, "own folder"),
+                               (".", ValueError, "own folder"), ("memory://x.zarr", ValueError, "local folder"),
+                               (tmp_path / "missing" / "x.zarr", FileNotFoundError, "does not exist")):
+        with pytest.raises(error, match=match):
+            save_ome_zarr(stack, path, overwrite=True, progress=False)
+    monkeypatch.chdir(project)
+    with pytest.raises(ValueError):
+        save_ome_zarr(stack, "", overwrite=True, progress=False)
+    assert (project / "thesis.docx").read_text() == "years of work" and (project / "sub").is_dir()
+
+
+def test_a_store_resaved_onto_itself_keeps_its_values(tmp_path, stack):
+    """Before: the store was cleared before its own chunks were read, and all zeros were written."""
+    path = save_ome_zarr(stack, tmp_path / "s.ome.zarr", chunks=16, progress=False)
+    source = load_volume(path).level(0).to_dask()
+    save_ome_zarr(source, path, chunks=8, overwrite=True, progress=False)
+    assert np.array_equal(load_volume(path).level(0).read(), stack)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.ome.zarr"]  # nothing left beside it
+
+
+def test_a_write_that_fails_midway_leaves_the_store_it_would_replace(tmp_path, stack):
+    """Before: an error or Ctrl-C left chunks without metadata where the earlier store had been."""
+    import dask.array as da
+
+    path = save_ome_zarr(stack, tmp_path / "s.ome.zarr", n_levels=1, progress=False)
+
+    def fails(block, block_info=None):
+        if block_info[None]["chunk-location"] == (1, 1, 1):
+            raise RuntimeError("a chunk could not be computed")
+        return block
+
+    broken = da.from_array(np.ones_like(stack), chunks=8).map_blocks(fails, dtype=stack.dtype)
+    with pytest.raises(RuntimeError, match="could not be computed"):
+        save_ome_zarr(broken, path, chunks=8, overwrite=True, progress=False)
+    assert np.array_equal(load_volume(path).level(0).read(), stack)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.ome.zarr"]
+
+
 def test_a_store_that_disappears_draws_the_fill_value_with_one_warning(stack, tmp_path):
     import shutil
 

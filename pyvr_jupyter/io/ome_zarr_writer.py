@@ -19,7 +19,10 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,18 +43,23 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     Args:
         volume: a numpy array (memory-mapped ones are read a chunk at a time), a dask array,
             a CPU tensor, or a ``LoadedVolume`` (its spacing and origin are written).
-        path: the folder to create (``.ome.zarr`` by convention).
+        path: the folder to create (``.ome.zarr`` by convention), in an existing folder.
         spacing, origin: voxel size and first voxel's position (x, y, z), world units.
         chunks: the side of the cubic chunks (bricks), in voxels.
         n_levels: levels to write; default until the largest side is at most 64.
         version: "0.5" (zarr v3, the current spec) or "0.4" (zarr v2, for older readers).
         unit: the space axes' unit (an NGFF unit name, e.g. "micrometer", "millimeter").
         name: the image's name in the metadata (default the folder's name).
-        overwrite: replace an existing folder; otherwise an existing one is an error.
+        overwrite: replace an existing zarr store there (a folder that is not one is never
+            replaced); otherwise an existing path is an error.
         progress: show a progress bar.
 
     Returns:
         the path written (validated by reading its metadata back with ome-zarr-models).
+
+    The store is written beside ``path`` under a hidden name and moved there once complete, so an
+    error or an interrupt leaves no half-written store and the store it replaces intact (which may
+    be the volume's own source: re-chunking a store in place reads it while the new one is written).
     """
     import dask.array as da
     import zarr
@@ -83,10 +91,9 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     largest = 1 + int(math.log2(max(1, min(volume.shape) // 2))) if min(volume.shape) >= 2 else 1
     if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or not 1 <= n_levels <= largest:
         raise ValueError(f"n_levels must be an integer in [1, {largest}] for shape {tuple(volume.shape)}, got {n_levels!r}")
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    group = zarr.open_group(str(path), mode="w", zarr_format=3 if version == "0.5" else 2)
+    path = _target(path, overwrite)
+    staging = path.parent / f".{path.name}.writing-{uuid.uuid4().hex[:12]}"
+    group = zarr.open_group(str(staging), mode="w-", zarr_format=3 if version == "0.5" else 2)
     source = volume if isinstance(volume, da.Array) else da.from_array(volume, chunks=chunks)
     source = source.rechunk(chunks)
     datasets, scale, translation = [], np.array(spacing[::-1]), np.array(origin[::-1])  # (z, y, x)
@@ -106,20 +113,57 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
                                     trim_excess=True) * 0.125
                 source = (source.round() if dtype.kind in "ui" else source).astype(dtype).rechunk(chunks)
                 translation, scale = translation + scale / 2, scale * 2
-    except BaseException:  # a NaN found in a lazy scan's chunk, an interrupt: no half-written store is left
-        shutil.rmtree(path, ignore_errors=True)
+        axes = [{"name": axis, "type": "space", "unit": unit} for axis in "zyx"]
+        multiscale = {"axes": axes, "datasets": datasets, "name": name or path.name,
+                      "type": "mean (2x2x2, dask.array.coarsen)"}
+        if version == "0.5":
+            group.attrs["ome"] = {"version": "0.5", "multiscales": [multiscale]}
+        else:
+            group.attrs["multiscales"] = [{"version": "0.4", **multiscale}]
+        open_ome_zarr(zarr.open_group(str(staging), mode="r"), version=version)  # the spec's validator
+    except BaseException:  # a NaN found in a lazy scan's chunk, an interrupt: the target is untouched
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
         if bar is not None:
             bar.close()
-    axes = [{"name": axis, "type": "space", "unit": unit} for axis in "zyx"]
-    multiscale = {"axes": axes, "datasets": datasets, "name": name or path.name, "type": "mean (2x2x2, dask.array.coarsen)"}
-    if version == "0.5":
-        group.attrs["ome"] = {"version": "0.5", "multiscales": [multiscale]}
-    else:
-        group.attrs["multiscales"] = [{"version": "0.4", **multiscale}]
-    open_ome_zarr(zarr.open_group(str(path), mode="r"), version=version)  # the spec's validator, on what was written
+    _move_into_place(staging, path)
     return str(path)
+
+
+def _target(path, overwrite: bool) -> Path:
+    """The store's folder, checked before anything is written: a local path naming a folder to
+    make in an existing one; an existing path only with ``overwrite`` and only a zarr store."""
+    text = os.fspath(path)
+    if "://" in text:
+        raise ValueError(f"path must be a local folder; URLs are not written, got {text!r}")
+    path = Path(text)
+    if path.name in ("", ".", ".."):
+        raise ValueError(f"path must name the store's own folder, got {text!r}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"path: the folder {os.fspath(path.parent)!r} does not exist")
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        if path.is_symlink() or not _holds_metadata(path):
+            raise FileExistsError(f"{path} exists and is not a zarr store: overwrite=True replaces only a store")
+    return path
+
+
+def _holds_metadata(folder: Path) -> bool:
+    """Is ``folder`` a zarr store (its group's metadata at the top)?"""
+    return folder.is_dir() and any((folder / name).is_file() for name in ("zarr.json", ".zgroup", ".zattrs"))
+
+
+def _move_into_place(staging: Path, path: Path) -> None:
+    """``staging`` (complete) becomes ``path``; a store there is moved aside first, then deleted."""
+    if not path.exists():
+        staging.rename(path)
+        return
+    replaced = path.parent / f".{path.name}.replaced-{uuid.uuid4().hex[:12]}"
+    path.rename(replaced)
+    staging.rename(path)
+    shutil.rmtree(replaced, ignore_errors=True)
 
 
 def _store(source, target, bar) -> None:
@@ -150,8 +194,14 @@ def _store(source, target, bar) -> None:
     if client is not None:
         dask.compute(stored)
     else:
-        with ticks:
-            dask.compute(stored, scheduler="threads")
+        # A pool of our own, shut down waiting: after an interrupt no thread still writes a chunk
+        # into the staging folder once it has been removed.
+        pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="pyvr-zarr-write")
+        try:
+            with ticks:
+                dask.compute(stored, scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     if bar is not None:  # the chunks not ticked one by one: on a Client, or fused by dask (a level of one chunk)
         bar.update(_chunk_count(source.shape, target.chunks[0], 0) - ticks.count)
 
