@@ -87,6 +87,9 @@ def test_four_d_data_needs_a_volume_index(tmp_path, volume):
     assert np.array_equal(load_volume(tmp_path / "t.npy", volume_index=1).data, volume + 100)
     with pytest.raises(ValueError, match="volume_index"):
         load_volume(tmp_path / "t.npy", volume_index=5)
+    for flag in (True, False):  # before: True gave 5-D data (a new axis), False volume 0
+        with pytest.raises(ValueError, match="volume_index"):
+            load_volume(tmp_path / "t.npy", volume_index=flag)
 
 
 def test_the_real_epi_scan_shipped_with_nibabel():

@@ -433,6 +433,32 @@ def test_bad_stores_raise_errors_naming_the_store(tmp_path):
         load_volume(_store_with(tmp_path, _multiscale(1)), volume_index="all")
 
 
+def test_a_store_claiming_an_absurd_size_is_refused_when_opened(tmp_path):
+    """Before: a few bytes of metadata claiming 10¹⁸ voxels opened, and its value range hung the
+    kernel while dask built a graph of 10¹⁵ chunks."""
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "huge.zarr"), mode="w", zarr_format=3)
+    group.create_array("0", shape=(10**6,) * 3, dtype="uint8", chunks=(64,) * 3, dimension_names=["z", "y", "x"])
+    axes = [{"name": axis, "type": "space"} for axis in "zyx"]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": [
+        {"type": "scale", "scale": [1.0, 1.0, 1.0]}]}]}]}
+    with pytest.raises(ValueError, match="coarsest level"):
+        read_ome_zarr(tmp_path / "huge.zarr")
+
+
+def test_space_axes_in_another_order_are_refused_not_transposed(tmp_path):
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "xyz.zarr"), mode="w", zarr_format=3)
+    group.create_array("0", shape=(16, 12, 8), dtype="uint8", chunks=(8, 8, 8), dimension_names=["x", "y", "z"])
+    axes = [{"name": axis, "type": "space"} for axis in "xyz"]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": [
+        {"type": "scale", "scale": [1.0, 2.0, 3.0]}]}]}]}
+    with pytest.raises(ValueError, match="z, y, x"):
+        read_ome_zarr(tmp_path / "xyz.zarr")
+
+
 def test_two_space_axes_are_refused(tmp_path):
     path = tmp_path / "plane.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=2)

@@ -83,12 +83,13 @@ def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> n
         if volume_index is None:
             raise ValueError(f"{path.name} holds {count} volumes (4-D data, shape {array.shape}); "
                              f"choose one with volume_index=0..{count - 1}, or 'all' for the series")
-        if not isinstance(volume_index, (int, np.integer)) or not -count <= volume_index < count:
+        if (isinstance(volume_index, bool) or not isinstance(volume_index, (int, np.integer))
+                or not -count <= volume_index < count):  # True would index a new axis
             raise ValueError(f"volume_index must be an integer in [0, {count}) or 'all', got {volume_index!r}")
         return array[..., volume_index]
     if array.ndim != 3:
         raise ValueError(f"{path.name} holds {array.ndim}-D data of shape {array.shape}; expected 3-D (or 4-D)")
-    if volume_index not in (None, 0):
+    if volume_index is not None and (isinstance(volume_index, bool) or volume_index != 0):
         raise ValueError(f"volume_index={volume_index!r} given but {path.name} holds a single volume")
     return array
 

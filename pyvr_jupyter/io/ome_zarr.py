@@ -31,6 +31,10 @@ from .multiscale import MultiscaleVolume
 __all__ = ["read_ome_zarr", "is_zarr_source"]
 
 _DATASET_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+#: The most a store's coarsest level may hold: its value range and histogram are computed over
+#: all of it (minutes at this size); a store claiming more (a header of a few bytes can claim
+#: 10¹⁸ voxels) is refused when opened, not left to hang the kernel.
+MAX_COARSEST_BYTES = 16 << 30
 
 
 def is_zarr_source(path) -> bool:
@@ -90,6 +94,9 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
     kinds = [getattr(axis, "type", None) for axis in axes]
     if len(axes) < 3 or any(kind != "space" for kind in kinds[-3:]):
         raise ValueError(f"{name}: needs three space axes last (e.g. z, y, x), got axes {names} of types {kinds}")
+    space = [str(n).lower() for n in names[-3:]]
+    if sorted(space) == ["x", "y", "z"] and space != ["z", "y", "x"]:  # read as (z, y, x) it would be transposed
+        raise ValueError(f"{name}: space axes {names[-3:]}; only the order z, y, x is read")
     leading_kinds = kinds[:-3]
     if any(kind not in ("time", "channel") for kind in leading_kinds) or len(set(leading_kinds)) != len(leading_kinds):
         raise ValueError(f"{name}: unsupported axes {names} (types {kinds}); expected [t,] [c,] z, y, x")
@@ -130,6 +137,15 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         levels.append((array, spacing, origin))
     if not levels:
         raise ValueError(f"{name}: the multiscale lists no datasets")
+    coarsest = levels[-1][0]
+    coarsest_bytes = math.prod(int(n) for n in coarsest.shape[-3:]) * np.dtype(coarsest.dtype).itemsize
+    if coarsest_bytes > MAX_COARSEST_BYTES:
+        raise ValueError(f"{name}: its coarsest level, {tuple(coarsest.shape[-3:])}, holds {coarsest_bytes} bytes, "
+                         f"over {MAX_COARSEST_BYTES}: a pyramid down to a few hundred voxels a side is needed "
+                         "(save_ome_zarr writes one)")
+    if region_bytes is not None and (isinstance(region_bytes, bool) or not isinstance(region_bytes, (int, np.integer))
+                                     or region_bytes < 1):
+        raise ValueError(f"region_bytes must be a positive whole number of bytes, got {region_bytes!r}")
     counts = dict(zip(leading_kinds, leading_shape))
     n_channels, n_times = counts.get("channel", 1), counts.get("time", 1)
     for label, value, count in (("channel", channel, n_channels), ("time_index", time_index, n_times)):
