@@ -93,6 +93,16 @@ def nifti_claiming_huge_dims(tmp_path):
     return path
 
 
+def nifti_claiming_more_than_it_holds(tmp_path):
+    """An uncompressed .nii whose header claims 512³ floats: before, 512 MiB were taken before
+    nibabel said the file was short."""
+    path = nifti_with_origin(tmp_path, (0, 0, 0))
+    raw = bytearray(path.read_bytes())
+    raw[40:56] = np.array([3, 512, 512, 512, 1, 1, 1, 1], dtype="<i2").tobytes()  # dim[0..7]
+    path.write_bytes(bytes(raw))
+    return path
+
+
 HOSTILE = [
     # NRRD detached data files: only regular files inside the header's folder are read.
     ("absolute data file", lambda t: nhdr(t, ["encoding: raw", "data file: /etc/passwd"]), "absolute path"),
@@ -134,6 +144,7 @@ HOSTILE = [
     # NIfTI.
     ("NIfTI NaN origin", lambda t: nifti_with_origin(t, (np.nan, 0, 0)), "origin"),
     ("NIfTI huge dims", nifti_claiming_huge_dims, "MAX_LOAD_BYTES"),
+    ("NIfTI truncated", nifti_claiming_more_than_it_holds, "truncated"),
 ]
 
 

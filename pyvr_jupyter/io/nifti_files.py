@@ -34,6 +34,7 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
                          "(gunzip) and load the .nii with lazy=True")
     if not lazy:
         _check_size(shape, image.header.get_data_dtype(), path, "dim", keep=keep)
+    _check_holds(image, shape, path)
     try:
         array, scale = _stored(image)
     except MemoryError:
@@ -51,6 +52,18 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
         loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, owned=True,
                          scale=scale)
     return LoadedVolume(*loaded, orientation="".join(nibabel.aff2axcodes(affine)))
+
+
+def _check_holds(image, shape, path: Path) -> None:
+    """An uncompressed file must hold the data its header claims, checked before anything is read
+    (a 416-byte file claiming 512³ floats took 512 MiB before nibabel said it was short). A
+    compressed file's size says nothing until it is read; ``MAX_LOAD_BYTES`` bounds that."""
+    if path.name.lower().endswith(".gz"):
+        return
+    needed = int(image.header["vox_offset"]) + int(np.prod(shape, dtype=object)) * image.header.get_data_dtype().itemsize
+    if path.stat().st_size < needed:
+        raise ValueError(f"{path.name}: its header claims {tuple(int(n) for n in shape)} voxels, {needed} bytes with "
+                         f"the header, but the file holds {path.stat().st_size}: it is truncated")
 
 
 def _stored(image) -> tuple[np.ndarray, tuple[float, float] | None]:
