@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import shutil
 import threading
 import warnings
 from pathlib import Path
@@ -477,6 +478,35 @@ def test_a_dataset_path_leading_out_of_the_store_is_refused(tmp_path):
         read_ome_zarr(path)
 
 
+@pytest.mark.parametrize("link", ["0/c/0/0/0", "1"])
+def test_a_link_leading_out_of_the_store_is_refused(tmp_path, link):
+    """Before: a chunk (or a whole level) linked to a file outside the store was read as voxels."""
+    path = Path(save_ome_zarr(np.ones((16, 16, 16), np.uint8), tmp_path / "s.ome.zarr", chunks=8, n_levels=2,
+                              progress=False))
+    secret = tmp_path / "secret"
+    (secret / "c").mkdir(parents=True)
+    target = path / link
+    if target.is_dir():
+        shutil.rmtree(target)
+        target.symlink_to(secret, target_is_directory=True)
+    else:
+        (secret / "c" / "key.txt").write_text("TOP SECRET")
+        target.unlink()
+        target.symlink_to(secret / "c" / "key.txt")
+    with pytest.raises(ValueError, match="link leading out of the store"):
+        read_ome_zarr(path)
+
+
+def test_a_link_inside_the_store_is_read(tmp_path):
+    path = Path(save_ome_zarr(np.arange(16**3, dtype=np.uint16).reshape(16, 16, 16), tmp_path / "s.ome.zarr",
+                              chunks=8, n_levels=1, progress=False))
+    chunk = path / "0" / "c" / "0" / "0" / "0"
+    copy = path / "0" / "chunk-copy"
+    chunk.rename(copy)
+    chunk.symlink_to(copy)
+    assert read_ome_zarr(path).levels[0].read().max() == 16**3 - 1
+
+
 def test_a_corrupt_chunk_draws_as_the_fill_value_with_one_warning(stack, tmp_path):
     path = save_ome_zarr(stack, tmp_path / "c.ome.zarr", chunks=32, n_levels=1, progress=False)
     chunk = Path(path) / "0" / "c" / "0" / "0" / "1"  # zarr v3 default chunk keys
@@ -587,7 +617,6 @@ def test_a_write_that_fails_midway_leaves_the_store_it_would_replace(tmp_path, s
 
 
 def test_a_store_that_disappears_draws_the_fill_value_with_one_warning(stack, tmp_path):
-    import shutil
 
     path = save_ome_zarr(stack, tmp_path / "gone.ome.zarr", chunks=32, n_levels=1, progress=False)
     volume = read_ome_zarr(path)
