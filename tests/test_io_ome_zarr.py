@@ -617,7 +617,6 @@ def test_a_write_that_fails_midway_leaves_the_store_it_would_replace(tmp_path, s
 
 
 def test_a_store_that_disappears_draws_the_fill_value_with_one_warning(stack, tmp_path):
-
     path = save_ome_zarr(stack, tmp_path / "gone.ome.zarr", chunks=32, n_levels=1, progress=False)
     volume = read_ome_zarr(path)
     np.testing.assert_array_equal(volume.level(0)[0:8, 0:8, 0:8].data, stack[0:8, 0:8, 0:8])  # cached
