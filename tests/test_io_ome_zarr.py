@@ -460,6 +460,22 @@ def test_space_axes_in_another_order_are_refused_not_transposed(tmp_path):
         read_ome_zarr(tmp_path / "xyz.zarr")
 
 
+@pytest.mark.parametrize("shape1, scale1", [((8, 8, 8), 1.0), ((16, 8, 2), 1.0)], ids=["half the box", "squashed"])
+def test_levels_covering_another_box_are_refused(tmp_path, shape1, scale1):
+    """Before: accepted, and a render showed a different volume depending on which level the zoom picked."""
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "odd.zarr"), mode="w", zarr_format=3)
+    datasets = []
+    for k, shape, scale in ((0, (16, 16, 16), 1.0), (1, shape1, scale1)):
+        group.create_array(str(k), shape=shape, dtype="uint8", chunks=(8, 8, 8), dimension_names=["z", "y", "x"])
+        datasets.append({"path": str(k), "coordinateTransformations": [{"type": "scale", "scale": [scale] * 3}]})
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": [{"name": a, "type": "space"} for a in "zyx"],
+                                                             "datasets": datasets}]}
+    with pytest.raises(ValueError, match="same box"):
+        read_ome_zarr(tmp_path / "odd.zarr")
+
+
 def test_two_space_axes_are_refused(tmp_path):
     path = tmp_path / "plane.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=2)

@@ -136,10 +136,15 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         if not all(math.isfinite(s) and s > 0 for s in spacing) or not all(math.isfinite(o) for o in origin):
             raise ValueError(f"{name}: dataset {path!r} has scale {list(spacing)} / translation {list(origin)}; "
                              "scales must be positive and both finite")
+        extent = [n * d for n, d in zip(shape[-3:][::-1], spacing)]  # (x, y, z), world units
+        if levels and any(abs(e - e0) > d * 1.001 for e, e0, d in zip(extent, levels[0][3], spacing)):
+            raise ValueError(f"{name}: dataset {path!r} spans {[round(e, 6) for e in extent]} (x, y, z), level 0 "
+                             f"{[round(e, 6) for e in levels[0][3]]}: every level must cover the same box")
         leading_shape, previous = shape[:-3], shape[-3:]
-        levels.append((array, spacing, origin))
+        levels.append((array, spacing, origin, extent))
     if not levels:
         raise ValueError(f"{name}: the multiscale lists no datasets")
+    levels = [level[:3] for level in levels]
     coarsest = levels[-1][0]
     coarsest_bytes = math.prod(int(n) for n in coarsest.shape[-3:]) * np.dtype(coarsest.dtype).itemsize
     if coarsest_bytes > MAX_COARSEST_BYTES:
