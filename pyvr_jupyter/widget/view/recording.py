@@ -95,7 +95,9 @@ def record(view, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, s
         renderer = view_renderer(view)
         camera = view.camera.clone()
         options = _render_options(view)
-        volume = _series_of(view) if time else view.volume
+        # A lazy multiscale volume renders at the level each frame needs, as the view's full frames
+        # do: its base level alone (``view.volume``) was all a movie showed.
+        volume = _series_of(view) if time else getattr(view, "multiscale", None) or view.volume
     movie = render_turntable(renderer, volume, frames=frames, orbit=orbit, camera=camera, image_size=image_size,
                              time=time, **options)
     return write_movie(movie, path, fps=fps, progress=progress, **movie_options)

@@ -341,3 +341,20 @@ def test_orbiting_a_store_keeps_memory_within_the_budgets(tmp_path):
     grown_mib, cache_mib, region_mib = (int(v) for v in result.stdout.split()[-3:])
     assert cache_mib <= 16 and region_mib <= 8, result.stdout
     assert grown_mib < 16 + 2 * 8 + 16, result.stdout
+
+
+def test_a_movie_of_an_out_of_core_view_reads_the_level_its_frames_need(torus_store, small_base, tmp_path,
+                                                                          monkeypatch):
+    """Before: ``record`` rendered ``view.volume``, the 64³ base, whatever the movie's size."""
+    _, path = torus_store
+    view = RecordingView(read_ome_zarr(path), width=64, height=64)
+    levels = []
+    plan = multiscale.MultiscaleVolume.for_render
+    monkeypatch.setattr(multiscale.MultiscaleVolume, "for_render",
+                        lambda self, *a, **k: levels.append(plan(self, *a, **k)[0].level) or plan(self, *a, **k))
+    try:
+        assert view.volume.shape == (64, 64, 64)
+        view.record(tmp_path / "spin.gif", frames=2, size=256, progress=False)
+        assert levels and set(levels) == {0}
+    finally:
+        view.close()
