@@ -1,4 +1,5 @@
-"""Movie files: (H, W, 3) uint8 frames written as GIF (Pillow), MP4 or WebM (ffmpeg), all or nothing.
+"""Movie and image files: (H, W, 3) uint8 frames written as GIF (Pillow), MP4 or WebM (ffmpeg), and
+single images as PNG, JPEG, TIFF or WebP (Pillow), all or nothing.
 
 A movie is written to a hidden temporary file beside ``path`` (created, so known to be writable,
 before the first frame is asked for) and renamed onto ``path`` only once it is complete. Any
@@ -26,9 +27,11 @@ import numpy as np
 
 from .._checks import check_finite_number
 
-__all__ = ["write_movie", "check_movie_path", "MOVIE_SUFFIXES", "VIDEO_EXTRA"]
+__all__ = ["write_movie", "write_image", "check_movie_path", "MOVIE_SUFFIXES", "IMAGE_FORMATS", "VIDEO_EXTRA"]
 
 MOVIE_SUFFIXES = (".gif", ".mp4", ".webm")
+#: An image file's suffix → Pillow's format (``write_image``).
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
 #: What MP4 and WebM need, as the error for a missing encoder says it.
 VIDEO_EXTRA = 'pip install "pyvr_jupyter[video]"'
 # suffix → (ffmpeg muxer, codec, pixel format, most constant-quality factor (worst))
@@ -41,14 +44,18 @@ def check_movie_path(path) -> pathlib.Path:
     """``path`` as a ``pathlib.Path`` after the checks that need no writing: a movie suffix, not
     a folder, in a folder that exists. (Whether the folder is writable is found by creating the
     temporary file, which ``write_movie`` does before the first frame.)"""
+    return _check_output_path(path, MOVIE_SUFFIXES, "movie")
+
+
+def _check_output_path(path, suffixes, kind: str) -> pathlib.Path:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a path, got {type(path).__name__}")
     path = pathlib.Path(path)
-    if path.suffix.lower() not in MOVIE_SUFFIXES:
-        raise ValueError(f"path must end in one of {', '.join(MOVIE_SUFFIXES)}, got {str(path)!r}")
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(f"path must end in one of {', '.join(suffixes)}, got {str(path)!r}")
     if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, f"path {str(path)!r} is a folder, not a movie file; "
-                                "give a file name (e.g. {})".format(path / ("movie" + path.suffix)))
+        raise IsADirectoryError(errno.EISDIR, f"path {str(path)!r} is a folder, not a {kind} file; "
+                                "give a file name (e.g. {})".format(path / (kind + path.suffix)))
     if not path.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"path: the folder {str(path.parent)!r} does not exist")
     if path.exists() and not os.access(path, os.W_OK):
@@ -68,7 +75,7 @@ def _create_temporary(path: pathlib.Path) -> pathlib.Path:
         except FileExistsError:
             continue
         except OSError as err:
-            raise type(err)(err.errno, f"path: cannot write a movie in the folder {str(target.parent)!r} "
+            raise type(err)(err.errno, f"path: cannot write a file in the folder {str(target.parent)!r} "
                                        f"({err.strerror})") from None
     raise FileExistsError(errno.EEXIST, f"path: no free temporary name beside {str(target)!r}")
 
@@ -248,4 +255,24 @@ def write_movie(frames: Iterable[np.ndarray], path, fps: float = 30, progress: b
     finally:
         if bar is not frames:
             bar.close()
+    return path
+
+
+def write_image(image: np.ndarray, path) -> pathlib.Path:
+    """Write an (H, W, 3) or (H, W, 4) uint8 ``image`` to ``path``, its format from the suffix
+    (``IMAGE_FORMATS``), as a movie is written: beside it first, then moved into place, so a
+    failure leaves whatever was at ``path`` as it was. Returns the path.
+
+    Example: ``write_image(view.screenshot(), "view.png")``."""
+    from PIL import Image
+
+    path = _check_output_path(path, tuple(IMAGE_FORMATS), "image")
+    temporary = _create_temporary(path)
+    try:
+        Image.fromarray(image).save(temporary, format=IMAGE_FORMATS[path.suffix.lower()])
+        _sync(temporary)
+        os.replace(temporary, path.resolve() if path.is_symlink() else path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     return path

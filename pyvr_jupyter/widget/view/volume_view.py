@@ -25,11 +25,11 @@ import anywidget
 import numpy as np
 import torch
 import traitlets
-from PIL import Image
 
 from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer.tools.movie_files import write_image
 from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, esm, fallback_text
 from ...torch_renderer.stages.channels import channel_color, split_channels
@@ -225,9 +225,11 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         some of these and others the view does not follow)."""
         return self._following.tensors()
 
-    def save_image(self, path, overlays=False) -> None:
-        """Write the current full-quality view to a PNG file (``overlays`` as in ``screenshot``)."""
-        Image.fromarray(self.screenshot(overlays=overlays)).save(path, format="PNG")
+    def save_image(self, path, overlays=False) -> pathlib.Path:
+        """Write the current full-quality view to an image file, its format from the suffix (.png,
+        .jpg, .tif, .webp; ``movie_files.write_image``: all or nothing); ``overlays`` as in
+        ``screenshot``. Returns the path."""
+        return write_image(self.screenshot(overlays=overlays), path)
 
     def record(self, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, size=None, time: bool = False,
                **options) -> pathlib.Path:

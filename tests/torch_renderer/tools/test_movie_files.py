@@ -117,7 +117,7 @@ def test_a_folder_named_like_a_movie_is_refused_before_any_frame(tmp_path, suffi
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
 def test_an_unwritable_folder_is_refused_before_any_frame():
     frames = Watched()
-    with pytest.raises(OSError, match=r"path: cannot write a movie in the folder '/proc'"):
+    with pytest.raises(OSError, match=r"path: cannot write a file in the folder '/proc'"):
         write_movie(frames, "/proc/spin.gif", progress=False)
     assert not frames.asked
 

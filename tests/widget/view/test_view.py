@@ -150,6 +150,17 @@ def test_screenshot_and_save_image(view, tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "view.png")), image)
 
 
+def test_save_image_writes_the_format_its_suffix_names_or_refuses_by_name(view, tmp_path):
+    """Before: PNG bytes in any file (``shot.jpg``, ``shot``), and AttributeError for None."""
+    assert Image.open(view.save_image(tmp_path / "shot.jpg")).format == "JPEG"
+    for path, error, match in ((tmp_path / "shot", ValueError, "must end in"), (None, TypeError, "path"),
+                               (tmp_path / "missing" / "v.png", FileNotFoundError, "does not exist"),
+                               (tmp_path, ValueError, "must end in")):
+        with pytest.raises(error, match=match):
+            view.save_image(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.jpg"]  # no partial file left
+
+
 def test_swapping_the_volume_rerenders(view):
     view.show()
     view.volume = create_test_volume((24, 24, 24), "sphere").numpy()
