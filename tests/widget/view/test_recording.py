@@ -74,7 +74,7 @@ def test_record_to_an_unwritable_folder_fails_before_rendering(view, monkeypatch
     rendered = []
     render = VolumeRenderer.render
     monkeypatch.setattr(VolumeRenderer, "render", lambda self, *a, **k: rendered.append(1) or render(self, *a, **k))
-    with pytest.raises(OSError, match="path: cannot write a movie in the folder '/proc'"):
+    with pytest.raises(OSError, match="path: cannot write a file in the folder '/proc'"):
         record(view, "/proc/spin.gif", frames=30, progress=False)
     assert rendered == []
 
