@@ -20,6 +20,9 @@ import torch
 __all__ = ["create_test_volume", "VOLUME_TYPES", "mni152_tissues", "create_cells"]
 
 _MAX_VOXELS = 1024 ** 3
+# Voxels evaluated at once: the generators' float64 temporaries (up to ~60 bytes per voxel) stay
+# within a few hundred MB, so a volume costs its 4 bytes per voxel and no more.
+_SLAB_VOXELS = 1 << 22
 
 
 def _grid(shape):
@@ -51,6 +54,7 @@ def _helix(x, y, z, radius=0.5, turns=1.5, tube=0.15):
 
 
 def _turbulence(x, y, z, octaves=5):
+    """Raw sums of sines: ``create_test_volume`` scales them to [0, 1] over the whole volume."""
     rng = np.random.default_rng(1234)
     total = 0.0
     for octave in range(octaves):
@@ -60,8 +64,7 @@ def _turbulence(x, y, z, octaves=5):
         phase = rng.uniform(0, 2 * math.pi, size=3)
         total = total + (np.sin(frequency * math.pi * x + phase[0]) * np.sin(frequency * math.pi * y + phase[1])
                          * np.sin(frequency * math.pi * (z + direction[2] * x) + phase[2])) / 2.0 ** octave
-    total = total - total.min()
-    return total / total.max()
+    return total
 
 
 def _complex(x, y, z):
@@ -160,25 +163,46 @@ def create_test_volume(shape=(64, 64, 64), volume_type: str = "sphere", backend:
         >>> create_test_volume((64, 96, 128), "shepp_logan", backend="numpy").shape
         (64, 96, 128)
     """
+    shape = _check_shape(shape, least=2, most=_MAX_VOXELS)
+    if volume_type not in _GENERATORS:
+        raise ValueError(f"unknown volume_type {volume_type!r}; expected one of {', '.join(VOLUME_TYPES)}")
+    if backend not in ("torch", "numpy"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'torch' or 'numpy'")
+    values = _evaluate(_GENERATORS[volume_type], shape)
+    if volume_type == "turbulence":  # scaled over the whole volume, not per slab
+        values -= values.min()
+        values /= values.max()
+    np.clip(values, 0.0, 1.0, out=values)
+    if backend == "numpy":
+        return values
+    return torch.from_numpy(values).to(device)
+
+
+def _check_shape(shape, least: int, most: int) -> tuple[int, int, int]:
+    """``shape`` (D, H, W), or one int for a cube: whole numbers ≥ ``least``, at most ``most``
+    voxels in all; else an error naming ``shape``."""
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (int(shape),) * 3
     if (not isinstance(shape, (tuple, list, torch.Size)) or len(shape) != 3
             or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)):
         raise TypeError(f"shape must be (D, H, W) integers, got {shape!r}")
     shape = tuple(int(s) for s in shape)
-    if min(shape) < 2:
-        raise ValueError(f"shape needs at least 2 voxels per axis, got {shape}")
-    if math.prod(shape) > _MAX_VOXELS:
-        raise ValueError(f"shape {shape} has more than {_MAX_VOXELS} voxels")
-    if volume_type not in _GENERATORS:
-        raise ValueError(f"unknown volume_type {volume_type!r}; expected one of {', '.join(VOLUME_TYPES)}")
-    if backend not in ("torch", "numpy"):
-        raise ValueError(f"unknown backend {backend!r}; expected 'torch' or 'numpy'")
-    values = np.broadcast_to(_GENERATORS[volume_type](*_grid(shape)), shape).astype(np.float32)
-    values = np.clip(values, 0.0, 1.0)
-    if backend == "numpy":
-        return values
-    return torch.from_numpy(values).to(device)
+    if min(shape) < least:
+        raise ValueError(f"shape needs at least {least} voxels per axis, got {shape}")
+    if math.prod(shape) > most:
+        raise ValueError(f"shape {shape} has more than {most} voxels")
+    return shape
+
+
+def _evaluate(generator, shape) -> np.ndarray:
+    """(D, H, W) float32 of ``generator`` on ``_grid(shape)``, a slab of z at a time."""
+    x, y, z = _grid(shape)
+    values = np.empty(shape, np.float32)
+    step = max(1, _SLAB_VOXELS // (shape[1] * shape[2]))
+    for start in range(0, shape[0], step):
+        planes = z[start:start + step]
+        values[start:start + step] = np.broadcast_to(generator(x, y, planes), (planes.shape[0], *shape[1:]))
+    return values
 
 
 _MNI152_FILES = {"t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
@@ -235,11 +259,9 @@ def create_cells(shape=(96, 96, 96), n_cells: int = 1500, seed: int = 0):
         >>> channels.shape, int(labels.max()) <= 200
         ((3, 48, 48, 48), True)
     """
-    shape = tuple(int(s) for s in shape)
-    if len(shape) != 3 or min(shape) < 8:
-        raise ValueError(f"shape must be (D, H, W) with at least 8 voxels per axis, got {shape}")
-    if not 1 <= int(n_cells) < 2 ** 31:
-        raise ValueError(f"n_cells must be a positive count, got {n_cells}")
+    shape = _check_shape(shape, least=8, most=_MAX_VOXELS // 4)  # 16 bytes per voxel: 3 channels and the labels
+    if isinstance(n_cells, bool) or not isinstance(n_cells, (int, np.integer)) or not 1 <= n_cells < 2 ** 31:
+        raise ValueError(f"n_cells must be a positive whole count, got {n_cells!r}")
     rng = np.random.default_rng(seed)
     channels = np.zeros((3, *shape), np.float32)
     labels = np.zeros(shape, np.int32)

@@ -66,3 +66,29 @@ def test_cells_have_labels_membranes_and_nuclei():
     assert np.array_equal(again, channels)
     with pytest.raises(ValueError, match="shape"):
         create_cells((4, 40, 40))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(shape=(10**5,) * 3), ValueError, "voxels"),  # before: a bare MemoryError for 10.7 PiB
+    (dict(shape=8.9), TypeError, "shape"),  # before: silently 8
+    (dict(n_cells=2.7), ValueError, "n_cells"),  # before: silently 2
+    (dict(n_cells=True), ValueError, "n_cells"),
+])
+def test_cells_refuse_bad_arguments_by_name(kwargs, error, match):
+    from pyvr_jupyter.datasets import create_cells
+
+    with pytest.raises(error, match=match):
+        create_cells(**kwargs)
+
+
+def test_a_large_test_volume_costs_its_own_bytes_and_little_more():
+    """The generators run a slab of z at a time: before, a 1024³ phantom peaked at 65 bytes per
+    voxel (the OOM killer, not an error). Measured here through the slabs' size."""
+    from pyvr_jupyter import datasets
+
+    calls = []
+    generator = datasets._GENERATORS["medical_phantom"]
+    shape = (64, 512, 512)
+    values = datasets._evaluate(lambda x, y, z: calls.append(z.size) or generator(x, y, z), shape)
+    assert max(calls) * shape[1] * shape[2] <= datasets._SLAB_VOXELS and len(calls) > 1
+    assert np.array_equal(values[::9], create_test_volume(shape, "medical_phantom", backend="numpy")[::9])
