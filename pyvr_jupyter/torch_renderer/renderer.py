@@ -299,6 +299,8 @@ class VolumeRenderer:
         """
         region = None
         check_flags(jitter=jitter)
+        if should_stop is not None and not callable(should_stop):
+            raise TypeError(f"should_stop must be a function returning a bool, got {type(should_stop).__name__}")
         label_mode = check_choice("label_mode", label_mode, LABEL_MODES)
         if channel_axis is not None:  # channel_context.py
             return render_channels(self, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,

@@ -83,6 +83,11 @@ def test_nan_or_inf_is_refused_when_a_value_range_is_given_too(backend, bad_valu
         VolumeRenderer((4, 4, 4), backend=backend).render(volume, image_size=8, value_range=(0.0, 1.0))
 
 
+def test_should_stop_must_be_callable():
+    with pytest.raises(TypeError, match="should_stop"):  # before: 'int' object is not callable, from a chunk
+        VolumeRenderer((4, 4, 4)).render(np.zeros((4, 4, 4), np.float32), image_size=8, should_stop=5)
+
+
 @pytest.mark.parametrize("dtype", [">f4", ">i2", np.longdouble])
 def test_odd_but_valid_dtypes_render_like_float32(dtype):
     volume = create_test_volume((10, 11, 12), "sphere", backend="numpy")

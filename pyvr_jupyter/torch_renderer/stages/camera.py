@@ -206,6 +206,9 @@ class Camera:
             >>> Camera.from_dict({"position": [0, 0, 10], "target": [0, 0, 0]})
             Camera(position=[0.0, 0.0, 10.0], target=[0.0, 0.0, 0.0], up=[0.0, 1.0, 0.0], fov=45)
         """
+        missing = [key for key in ("position", "target") if not isinstance(data, dict) or key not in data]
+        if missing:
+            raise ValueError(f"a camera's dict needs {' and '.join(repr(k) for k in missing)}, got {data!r:.120}")
         return cls(data["position"], data["target"], data.get("up", (0, 1, 0)), data.get("fov", 45.0),
                    device=device)
 

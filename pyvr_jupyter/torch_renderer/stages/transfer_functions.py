@@ -78,7 +78,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
         """``low`` below ``threshold``, ``high`` above, joined by a linear edge ``width`` wide
         (a true jump would have no gradient with respect to the scalar)."""
         threshold = check_finite_number("threshold", threshold, minimum=0.0, maximum=1.0)
-        width = check_finite_number("width", width, positive=True)
+        width = check_finite_number("width", width, minimum=1e-6, maximum=1.0)  # an edge, not a ramp; knots apart
         return cls(_edge(max(0.0, threshold - width / 2), min(1.0, threshold + width / 2), low, high), device=device)
 
     @classmethod
@@ -97,7 +97,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
         """A Gaussian bump ``max·exp(−(s − center)²/(2·width²))`` on ``n_points`` evenly spaced
         knots, and one at ``center`` when none falls there, so the curve reaches its peak."""
         center = check_finite_number("center", center, minimum=0.0, maximum=1.0)
-        width = check_finite_number("width", width, positive=True)
+        width = check_finite_number("width", width, minimum=1e-6, maximum=1e6)  # exp(−(s−c)²/2w²) stays finite
         s = np.linspace(0.0, 1.0, _check_n_points(n_points))
         if np.abs(s - center).min() > 1e-9:
             s = np.sort(np.append(s, center))
@@ -129,7 +129,7 @@ class OpacityTransferFunction(_PiecewiseLinear):
         """A dense table of opacities on evenly spaced knots over [0, 1] (K,), K >= 2.
         A tensor with ``requires_grad`` keeps its graph (values are then used as given)."""
         otf = cls.__new__(cls)
-        n = len(values)
+        n = _lut_length(values)
         positions = np.linspace(0.0, 1.0, n) if n >= 2 else np.zeros(n)
         _PiecewiseLinear.__init__(otf, positions, values, device, uniform=True)
         return otf
@@ -261,6 +261,14 @@ def _check_n_points(n_points) -> int:
     return int(n_points)
 
 
+def _lut_length(values) -> int:
+    """The entry count of a ``from_lut`` table: a sequence, array or tensor of two or more."""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
+        raise TypeError(f"values must be a table (a list, array or tensor) of two or more entries, got "
+                        f"{type(values).__name__}")
+    return len(values)
+
+
 def _numbers(scalars: torch.Tensor) -> torch.Tensor:
     """``scalars``, refused when a NaN is among them (the lookup would index out of range, or on a
     GPU assert); ±inf clamp to the table's ends."""
@@ -345,7 +353,7 @@ class ColorTransferFunction(_PiecewiseLinear):
     def from_lut(cls, values, device="cpu") -> "ColorTransferFunction":
         """A dense (K, 3) table of colours on evenly spaced knots over [0, 1]."""
         ctf = cls.__new__(cls)
-        n = len(values)
+        n = _lut_length(values)
         positions = np.linspace(0.0, 1.0, n) if n >= 2 else np.zeros(n)
         _PiecewiseLinear.__init__(ctf, positions, values, device, uniform=True)
         ctf.colormap_name = None

@@ -231,6 +231,8 @@ def write_movie(frames: Iterable[np.ndarray], path, fps: float = 30, progress: b
     fps = check_finite_number("fps", fps)
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
+    if suffix == ".gif" and fps < 100 / 65535:  # a GIF's frame delay: at most 65535 hundredths of a second
+        raise ValueError(f"fps must be at least {100 / 65535:.4f} for a GIF (a frame lasts at most 655 s), got {fps}")
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)) or not 0 <= quality <= 10:
         raise ValueError(f"quality must be an integer in [0, 10], got {quality!r}")
     if suffix != ".gif":

@@ -243,6 +243,9 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
         volume = TimeSeries(volume)
     if not time and isinstance(volume, TimeSeries):
         raise ValueError("volume is a TimeSeries: pass time=True to sweep it, or one of its volumes (series[t])")
+    if not hasattr(volume, "shape"):
+        raise TypeError(f"volume must be a (D, H, W) array or tensor, got {type(volume).__name__}"
+                        + ("; a list of volumes is a time series: pass time=True" if isinstance(volume, list) else ""))
     shape = volume.shape if isinstance(volume, TimeSeries) else tuple(volume.shape)
     if cameras is not None:
         path = cameras if isinstance(cameras, CameraPath) else list(cameras)

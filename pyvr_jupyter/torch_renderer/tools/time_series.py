@@ -78,12 +78,13 @@ class TimeSeries:
     """T volumes of one (D, H, W) shape, with one value range across time.
 
     Args:
-        volumes: a (T, D, H, W) numpy array or tensor, or a list of (D, H, W) volumes of one
-            shape (kept by reference, not copied), finite everywhere (checked here, once).
+        volumes: a (T, D, H, W) numpy array or tensor, a list of (D, H, W) volumes of one
+            shape (kept by reference, not copied), finite everywhere (checked here, once), or a
+            ``LoadedSeries`` (``load_volume(path, volume_index="all")``).
         value_range: (vmin, vmax) for every time point; default the min and max of the whole
             series, computed once here (never per frame, so brightness does not flicker).
         time_spacing: time between volumes (e.g. seconds, as ``load_volume(...,
-            volume_index="all")`` reports it); informative.
+            volume_index="all")`` reports it); informative. Default a ``LoadedSeries``' own, else 1.
         cache_size: time points whose renderer state is kept (least recently rendered ones are
             dropped first). Memory: each cached time point holds the renderer's state for one
             volume, about 4.25× the volume's float32 bytes (the packed value + gradient grid 4×,
@@ -99,7 +100,10 @@ class TimeSeries:
         ((16, 16, 3), [2])
     """
 
-    def __init__(self, volumes, value_range=None, time_spacing: float = 1.0, cache_size: int = 4):
+    def __init__(self, volumes, value_range=None, time_spacing: float | None = None, cache_size: int = 4):
+        if hasattr(volumes, "time_spacing") and hasattr(volumes, "data"):  # a LoadedSeries (a NamedTuple)
+            volumes, time_spacing = volumes.data, volumes.time_spacing if time_spacing is None else time_spacing
+        time_spacing = 1.0 if time_spacing is None else time_spacing
         self._volumes = _as_volume_list(volumes)
         data_range = _series_range(self._volumes)  # also refuses NaN or Inf in any time point
         self.value_range = data_range if value_range is None else check_value_range(value_range)

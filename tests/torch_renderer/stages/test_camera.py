@@ -250,3 +250,8 @@ def test_a_camera_for_a_volume_refuses_nonsense_geometry(shape, spacing, match):
     """Before: accepted, a camera aimed at a box that does not exist (or at the origin)."""
     with pytest.raises(ValueError, match=match):
         Camera.for_volume(shape, spacing=spacing)
+
+
+def test_a_camera_dict_without_its_target_is_refused_by_name():
+    with pytest.raises(ValueError, match="'target'"):  # before: KeyError
+        Camera.from_dict({"position": [0, 0, 1]})

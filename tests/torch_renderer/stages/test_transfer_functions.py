@@ -288,3 +288,15 @@ def test_a_colormap_of_ones_own_is_saved_as_its_colours():
     assert_close(ColorTransferFunction.from_dict(data)(torch.tensor([0.0, 0.5, 1.0])),
                  ColorTransferFunction(mine, n_entries=8)(torch.tensor([0.0, 0.5, 1.0])), atol=1e-6)
     assert ColorTransferFunction(matplotlib.colormaps["hot"]).to_dict()["colormap"] == "hot"  # a registered one by name
+
+
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: OpacityTransferFunction.from_lut(None), TypeError, "values must be a table"),
+    (lambda: ColorTransferFunction.from_lut("ab"), TypeError, "values must be a table"),
+    (lambda: OpacityTransferFunction.bell_curve(width=1e300), ValueError, "width"),  # was OverflowError
+    (lambda: OpacityTransferFunction.step(width=1e-300), ValueError, "width"),  # was 'strictly increasing'
+    (lambda: OpacityTransferFunction.step(width=10), ValueError, "width"),  # was silently a linear ramp
+])
+def test_presets_and_tables_refuse_bad_arguments_by_name(make, error, match):
+    with pytest.raises(error, match=match):
+        make()

@@ -138,6 +138,7 @@ def test_too_many_frames_are_refused_naming_the_limit(helix, renderer_for, frame
     (lambda r, v, p: write_movie([np.zeros((4, 4, 3), np.uint8)], p / "movie"), "path"),
     (lambda r, v, p: write_movie([np.zeros((4, 4, 3), np.uint8)], p / "m.gif", fps=0), "fps"),
     (lambda r, v, p: write_movie([np.zeros((4, 4, 3), np.uint8)], p / "m.gif", fps=-1), "fps"),
+    (lambda r, v, p: write_movie([np.zeros((4, 4, 3), np.uint8)], p / "m.gif", fps=0.001), "fps"),  # was OverflowError
     (lambda r, v, p: write_movie([], p / "m.gif", progress=False), "frames"),
     (lambda r, v, p: write_movie([np.zeros((4, 4), np.uint8)], p / "m.gif", progress=False), "frames"),
     (lambda r, v, p: write_movie([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)], p / "m.gif",
@@ -150,6 +151,11 @@ def test_too_many_frames_are_refused_naming_the_limit(helix, renderer_for, frame
 def test_bad_input_raises_value_error_naming_the_parameter(tmp_path, helix, renderer_for, call, name):
     with pytest.raises(ValueError, match=name):
         call(renderer_for(helix), helix, tmp_path)
+
+
+def test_a_list_of_volumes_without_time_is_refused_with_the_hint(helix, renderer_for):
+    with pytest.raises(TypeError, match="pass time=True"):  # before: 'list' object has no attribute 'shape'
+        render_turntable(renderer_for(helix), [helix, helix], frames=2)
 
 
 def test_orbit_path_turns_around_the_target_and_loops():

@@ -25,3 +25,14 @@ def test_integer_series_and_time_indices():
         series[True]
     with pytest.raises(TypeError, match=r"volumes\[0\] must hold real numbers, got dtype timedelta64"):
         TimeSeries(np.zeros((2, 2, 2, 2), dtype="m8[s]"))
+
+
+def test_a_loaded_series_is_a_series_with_its_time_spacing(tmp_path):
+    """Before: a ``LoadedSeries`` (a NamedTuple) was read as a list of its fields: 'volumes[0] must be 3-D'."""
+    from pyvr_jupyter.io import LoadedSeries
+
+    loaded = LoadedSeries(np.random.default_rng(0).random((3, 6, 7, 8), dtype=np.float32), (1.0, 1.0, 1.0),
+                          (0.0, 0.0, 0.0), 2.5, "s")
+    series = TimeSeries(loaded)
+    assert len(series) == 3 and series.shape == (6, 7, 8) and series.time_spacing == 2.5
+    assert TimeSeries(loaded, time_spacing=1.0).time_spacing == 1.0
