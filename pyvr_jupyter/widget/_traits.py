@@ -118,6 +118,9 @@ class BrowserInput:
                   apply: Callable[[dict], None]) -> None:
         """Apply state from the browser with ``apply`` (the widget's inherited ``set_state``),
         less the Python-owned traits; refused or invalid names are sent back as Python has them."""
+        if not isinstance(sync_data, dict) or not all(isinstance(name, str) for name in sync_data):
+            self.ignore(f"state update: not a dict of trait names but {type(sync_data).__name__}")
+            return
         owned = python_owned_names(type(widget)) | FRAMEWORK_TRAITS
         refused = [name for name in sync_data if name in owned]
         accepted = {name: value for name, value in sync_data.items() if name not in owned}

@@ -118,6 +118,18 @@ def test_slice_view_survives_any_state_from_the_browser(seed):
         view.close()
 
 
+@pytest.mark.parametrize("state", [[], "garbage", None, {1: 2}])
+def test_a_state_that_is_not_a_dict_of_names_is_ignored_with_a_warning(state):
+    """Before: AttributeError or TypeError from the comm handler."""
+    view = SliceView(create_test_volume((8, 8, 8), "torus"))
+    try:
+        with pytest.warns(UserWarning):
+            view.set_state(state)
+        assert view._inputs.ignored == 1 and view.index == 4
+    finally:
+        view.close()
+
+
 def test_one_browser_message_no_longer_breaks_a_slice_view():
     """Audit item 27.7: {"index": 3, "axis": ""} raised KeyError in the index validator (traitlets
     rolls back only for TraitError), leaving axis = "" and every later index write raising."""

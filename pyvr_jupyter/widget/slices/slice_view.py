@@ -213,7 +213,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
         ``crosshair`` outside the volume is clamped. A message that changes ``axis`` and sets
         ``index`` means that index on the new axis, so the axis goes first (its observer moves
         the index to the cross-hair's, which would otherwise win or lose by dict order)."""
-        if "axis" in sync_data and "index" in sync_data:
+        if isinstance(sync_data, dict) and "axis" in sync_data and "index" in sync_data:
             self._inputs.set_state(self, {"axis": sync_data["axis"]}, super().set_state)
             sync_data = {name: value for name, value in sync_data.items() if name != "axis"}
         self._inputs.set_state(self, sync_data, super().set_state)
