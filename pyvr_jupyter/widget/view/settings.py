@@ -62,8 +62,10 @@ def _colormap(name: str, value: str) -> str:
 
 
 def _opacity_points(name: str, value: list) -> list:
+    """The points as the renderer reads them (sorted by s), so the trait, a link and a saved
+    notebook show the curve drawn."""
     OpacityTransferFunction(value)
-    return value
+    return sorted((list(point) for point in value), key=lambda point: point[0])
 
 
 def _value_range(name: str, value: list) -> list:

@@ -196,3 +196,9 @@ def test_a_partial_lighting_dict_changes_those_settings_and_the_trait_says_all(m
 def test_a_renderer_or_camera_of_the_wrong_type_is_refused_by_name(options, match):
     with pytest.raises(TypeError, match=match):
         VolumeView(create_test_volume((8, 8, 8), "sphere"), **options)
+
+
+def test_opacity_points_given_unsorted_read_back_sorted(make_view):
+    view = make_view(create_test_volume((8, 8, 8), "sphere"))
+    view.opacity_points = [[1.0, 0.5], [0.0, 0.0], [0.5, 0.1]]
+    assert view.opacity_points == [[0.0, 0.0], [0.5, 0.1], [1.0, 0.5]]  # before: kept unsorted, drawn sorted
