@@ -605,6 +605,17 @@ def test_overwrite_replaces_only_a_store_and_never_a_folder_of_other_files(tmp_p
     assert (project / "thesis.docx").read_text() == "years of work" and (project / "sub").is_dir()
 
 
+def test_save_refuses_nan_and_names_of_the_wrong_type(tmp_path):
+    volume = np.zeros((16, 16, 16), np.float32)
+    volume[9, 9, 9] = np.nan
+    with pytest.raises(ValueError, match="NaN"):  # before: written, then refused when loaded
+        save_ome_zarr(volume, tmp_path / "nan.ome.zarr", chunks=8, progress=False)
+    assert not any(tmp_path.iterdir())
+    for options in (dict(unit=None), dict(name=123)):
+        with pytest.raises(TypeError, match="unit|name"):
+            save_ome_zarr(np.zeros((16, 16, 16), np.float32), tmp_path / "x.ome.zarr", progress=False, **options)
+
+
 def test_a_store_resaved_onto_itself_keeps_its_values(tmp_path, stack):
     """Before: the store was cleared before its own chunks were read, and all zeros were written."""
     path = save_ome_zarr(stack, tmp_path / "s.ome.zarr", chunks=16, progress=False)

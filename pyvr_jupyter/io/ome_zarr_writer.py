@@ -84,6 +84,9 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
         raise ValueError(f"chunks must be an integer side in [8, 1024], got {chunks!r}")
     if version not in ("0.4", "0.5"):
         raise ValueError(f"version must be '0.4' or '0.5', got {version!r}")
+    for label, text in (("unit", unit), ("name", name)):
+        if not (isinstance(text, str) or (label == "name" and text is None)):
+            raise TypeError(f"{label} must be a string, got {type(text).__name__}")
     if n_levels is None:
         n_levels, side = 1, max(volume.shape)
         while side > COARSEST_SIDE and min(volume.shape) >> n_levels >= 2:
@@ -96,6 +99,8 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     group = zarr.open_group(str(staging), mode="w-", zarr_format=3 if version == "0.5" else 2)
     source = volume if isinstance(volume, da.Array) else da.from_array(volume, chunks=chunks)
     source = source.rechunk(chunks)
+    if dtype.kind == "f":  # refused as it is written (a store holding NaN would fail only when loaded)
+        source = source.map_blocks(_finite, dtype=dtype)
     datasets, scale, translation = [], np.array(spacing[::-1]), np.array(origin[::-1])  # (z, y, x)
     bar = _progress_bar(progress, sum(_chunk_count(volume.shape, chunks, k) for k in range(n_levels)))
     try:
@@ -204,6 +209,12 @@ def _store(source, target, bar) -> None:
             pool.shutdown(wait=True, cancel_futures=True)
     if bar is not None:  # the chunks not ticked one by one: on a Client, or fused by dask (a level of one chunk)
         bar.update(_chunk_count(source.shape, target.chunks[0], 0) - ticks.count)
+
+
+def _finite(block: np.ndarray) -> np.ndarray:
+    if not np.isfinite(block).all():
+        raise ValueError("volume holds NaN or Inf values; an OME-Zarr volume must be finite")
+    return block
 
 
 def _chunk_count(shape, chunks: int, level: int) -> int:
