@@ -75,6 +75,9 @@ def _require(module: str, extra: str):
 
 def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> np.ndarray:
     """(X, Y, Z) or (X, Y, Z, T) in file order → one (X, Y, Z) volume (all: (X, Y, Z, T))."""
+    if array.ndim > 4 and any(n != 1 for n in array.shape[4:]):
+        raise ValueError(f"{path.name} holds {array.ndim}-D data of shape {array.shape}; a volume or a time "
+                         "series of volumes (3-D or 4-D, later axes of size 1) is read")
     array = np.squeeze(array, axis=tuple(range(4, array.ndim))) if array.ndim > 4 else array
     if isinstance(volume_index, str) and volume_index == "all" and array.ndim in (3, 4):
         return array if array.ndim == 4 else array[..., None]
