@@ -228,7 +228,7 @@ def mni152_tissues(threshold: float = 0.5):
     from pathlib import Path
 
     from .io import check_same_grid, load_volume
-    from .torch_renderer.stages.labels import LabelMap
+    from .torch_renderer.stages.label_map import LabelMap
 
     spec = importlib.util.find_spec("nilearn")
     if spec is None or not spec.submodule_search_locations:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..torch_renderer.stages.labels import LabelMap
+from ..torch_renderer.stages.label_map import LabelMap
 from .common import LoadedVolume
 
 __all__ = ["label_map_of", "check_same_grid"]

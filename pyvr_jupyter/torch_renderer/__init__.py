@@ -24,7 +24,7 @@ from .stages.compositing import EARLY_TERMINATION_THRESHOLD
 from .tools.fitting import fit, orbit_cameras, psnr
 from .tools.recording import keyframe_path, orbit_path, render_turntable, write_movie
 from .renderer import BACKENDS, COMPOSITING_STRATEGIES, RenderInterrupted, VolumeRenderer
-from .stages.labels import LabelMap
+from .stages.label_map import LabelMap
 from .stages.shading import Lighting
 from .tools.slicing import render_slice
 from .tools.time_series import TimeSeries

@@ -89,7 +89,7 @@ class RenderContext:
     ray_table: tuple | None = None  # (N, 3) origins and unit directions: rays given instead of a camera
     kernel_grid: Any = None  # (D, H, W, 1) numpy values of the volume's dtype, for the fused kernel
     value_offset: float = 0.0  # what ``kernel_grid`` adds to the values (int8 as uint8: 128)
-    labels: Any = None  # a ``labels.LabelMap`` drawn over the volume (emission–absorption only)
+    labels: Any = None  # a ``label_map.LabelMap`` drawn over the volume (emission–absorption only)
     label_mode: str = "blend"  # or "iso" (``stages/labels.LABEL_MODES``)
     channels: Any = None  # one RenderContext per channel (``channel_context.py``), mixed by ``stages/channels``
     termination: float | None = None  # where the fused kernels stop a ray (None: the strategy's threshold)

@@ -29,7 +29,8 @@ from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .channel_context import channel_memory, render_channels
 from .stages.channels import channel_color
-from .stages.labels import LABEL_MODES, LabelMap
+from .stages.label_map import LabelMap
+from .stages.labels import LABEL_MODES
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,

@@ -22,7 +22,8 @@ import torch
 
 from ..stages.camera import Camera
 from ..stages.compositing import OPACITY_CLAMP
-from ..stages.labels import LabelMap, label_rows, label_surfaces
+from ..stages.label_map import LabelMap
+from ..stages.labels import label_rows, label_surfaces
 from ..stages.raysampling import check_clip, clip_to_planes, intersect_box
 
 __all__ = ["label_at_pixel", "SHOWN_WEIGHT"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..stages.labels import LabelMap
+from ..stages.label_map import LabelMap
 
 if TYPE_CHECKING:  # slicing.render_slice draws labels with this module
     from .slicing import SlicePlane

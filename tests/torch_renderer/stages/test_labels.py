@@ -13,7 +13,7 @@ import torch
 from helpers import assert_close
 from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, OpacityTransferFunction, VolumeRenderer,
                                          fused)
-from pyvr_jupyter.torch_renderer.stages.labels import MAX_LABELS, LabelMap, label_color
+from pyvr_jupyter.torch_renderer.stages.label_map import MAX_LABELS, LabelMap, label_color
 
 
 @pytest.fixture(scope="module", autouse=True)
