@@ -29,7 +29,7 @@ import numpy as np
 from .bricks import BrickCache
 from .multiscale import MultiscaleVolume
 
-__all__ = ["read_ome_zarr", "is_zarr_source"]
+__all__ = ["read_ome_zarr", "is_zarr_source", "holds_zarr_metadata"]
 
 _DATASET_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 #: The most a store's coarsest level may hold: its value range and histogram are computed over
@@ -45,8 +45,12 @@ def is_zarr_source(path) -> bool:
     if "://" in text:
         return True
     folder = Path(text)
-    return folder.suffix == ".zarr" or (folder.is_dir() and any(
-        (folder / name).is_file() for name in ("zarr.json", ".zgroup", ".zattrs")))
+    return folder.suffix == ".zarr" or holds_zarr_metadata(folder)
+
+
+def holds_zarr_metadata(folder: Path) -> bool:
+    """Is ``folder`` a zarr store: its group's metadata (``zarr.json``, ``.zgroup``, ``.zattrs``) at the top?"""
+    return folder.is_dir() and any((folder / name).is_file() for name in ("zarr.json", ".zgroup", ".zattrs"))
 
 
 def _require_zarr():

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import LoadedVolume
+from .ome_zarr import holds_zarr_metadata
 
 __all__ = ["save_ome_zarr"]
 
@@ -150,14 +151,9 @@ def _target(path, overwrite: bool) -> Path:
     if path.exists() or path.is_symlink():
         if not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        if path.is_symlink() or not _holds_metadata(path):
+        if path.is_symlink() or not holds_zarr_metadata(path):
             raise FileExistsError(f"{path} exists and is not a zarr store: overwrite=True replaces only a store")
     return path
-
-
-def _holds_metadata(folder: Path) -> bool:
-    """Is ``folder`` a zarr store (its group's metadata at the top)?"""
-    return folder.is_dir() and any((folder / name).is_file() for name in ("zarr.json", ".zgroup", ".zattrs"))
 
 
 def _move_into_place(staging: Path, path: Path) -> None:
