@@ -175,7 +175,8 @@ class OpacityTransferFunction(_PiecewiseLinear):
             [(0.0, 0.0), (1.0, 0.0)]
         """
         points = self.get_control_points()
-        if not isinstance(index, (int, np.integer)) or not -len(points) <= index < len(points):
+        if (isinstance(index, bool) or not isinstance(index, (int, np.integer))
+                or not -len(points) <= index < len(points)):  # True is no index (it read as 1)
             raise IndexError(f"index {index!r} out of range for {len(points)} control points")
         if len(points) <= 2:
             raise ValueError("an opacity transfer function needs at least two control points")

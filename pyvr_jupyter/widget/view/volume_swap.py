@@ -12,6 +12,7 @@ import torch
 
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
+from ..clipping import box_is_empty, check_clip_box
 from .defaults import box_camera
 from .out_of_core import RegionStream, is_multiscale
 from .scheduling import FULL
@@ -65,4 +66,7 @@ def replace_volume(view, volume) -> None:
     if reframe:
         view._write_camera_traits()
         view._overlays.update_box()
+        if view.clip_box is not None:  # the crop, clamped to the new box (dropped when it leaves nothing)
+            clamped = check_clip_box(view.clip_box, after.minimum.tolist(), after.maximum.tolist())
+            view.clip_box = None if box_is_empty(clamped) else clamped
     view._frames.request(FULL)

@@ -71,6 +71,8 @@ def test_editing_control_points():
     otf = OpacityTransferFunction.linear(0.0, 1.0)
     otf.add_control_point(0.5, 0.1)
     assert otf.get_control_points() == [(0.0, 0.0), (0.5, pytest.approx(0.1)), (1.0, 1.0)]
+    with pytest.raises(IndexError):
+        otf.remove_control_point(True)  # before: removed point 1
     otf.remove_control_point(1)
     assert len(otf.get_control_points()) == 2
     with pytest.raises(ValueError, match="at least two"):

@@ -58,3 +58,18 @@ def test_a_loaded_volume_is_taken_with_its_spacing_and_origin():
         assert view.renderer.spacing.tolist() == [2.0, 1.5, 3.0]
     finally:
         view.close()
+
+
+def test_a_smaller_volume_clamps_the_crop_to_its_box_or_drops_it():
+    """Before: the crop kept the old volume's box, beyond the new one (its trait says clamped)."""
+    view = VolumeView(create_test_volume((16, 16, 16), "sphere"), width=32, height=32)
+    try:
+        view.clip_box = [[2.0, 2.0, 2.0], [12.0, 12.0, 12.0]]
+        view.volume = create_test_volume((8, 8, 8), "sphere")
+        box = view.renderer.box((8, 8, 8))
+        assert view.clip_box == [[2.0, 2.0, 2.0], box.maximum.tolist()]
+        view.clip_box = [[6.0, 6.0, 6.0], [7.0, 7.0, 7.0]]
+        view.volume = create_test_volume((4, 4, 4), "sphere")
+        assert view.clip_box is None  # nothing of it within the new box
+    finally:
+        view.close()
