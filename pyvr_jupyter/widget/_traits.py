@@ -70,6 +70,18 @@ def trait_errors(check: Callable) -> Callable:
     return validate
 
 
+#: The longest ``units`` label (a view's scale bar, a slice's title) either widget takes.
+MAX_UNITS_CHARS = 32
+
+
+def check_units(value: str) -> str:
+    """``value`` when it is a short label, else ValueError: the same rule for views and slices,
+    whose ``units`` are linked in a ``viewer()`` (a limit on one side only left them disagreeing)."""
+    if len(value) > MAX_UNITS_CHARS:
+        raise ValueError(f"units must be a short label (≤ {MAX_UNITS_CHARS} characters), got {value[:40]!r}")
+    return value
+
+
 class Integer(traitlets.Int):
     """An ``Int`` that refuses ``True`` and ``False`` (``width=True`` would otherwise be 1)."""
 
@@ -132,8 +144,9 @@ class BrowserInput:
         except Exception as err:  # untrusted input: nothing from the browser may escape
             self.ignore(f"state update: {type(err).__name__}: {str(err)[:200]}")
             refused += list(accepted)
-            if not isinstance(err, traitlets.TraitError):  # traitlets rolled nothing back
-                _restore(widget, before)
+            # traitlets rolls back a validator's TraitError, but nothing an observer raised after
+            # the value was stored (a link to a widget that refuses it): put back what was.
+            _restore(widget, before)
         resend = [name for name in refused if name in widget.keys]
         if resend:
             widget.send_state(resend)  # the browser shows Python's values again

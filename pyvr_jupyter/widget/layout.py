@@ -103,9 +103,13 @@ class SliceViewer(widgets.VBox):
 
     @volume.setter
     def volume(self, volume) -> None:
-        self.view.volume = volume
+        # The slices first: a volume one refuses (each refuses it unchanged, and all three the
+        # same) then leaves the view as it was too; the view refuses only what the slices refuse.
+        if self.view.channels is not None:
+            self.view.volume = volume  # refused: a view of channels takes view.channels
         for slice_view in self.slices:
             slice_view.volume = volume
+        self.view.volume = volume
 
     @property
     def labels(self):

@@ -4,6 +4,7 @@ SliceViews sharing one cross-hair and the view's value window and colormap."""
 import ipywidgets as widgets
 import numpy as np
 import pytest
+import traitlets
 
 import pyvr_jupyter
 from ipywidgets.widgets.widget import _instances
@@ -201,3 +202,33 @@ def test_a_bad_slice_size_is_refused_by_its_name_before_anything_is_made(slice_s
     with pytest.raises(error, match="slice_size"):
         viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, slice_size=slice_size)
     assert len(_instances) == before
+
+
+def test_a_volume_a_slice_refuses_leaves_the_view_and_every_slice_as_they_were():
+    """Before: the view took the new volume, then a slice refused it: the four showed different volumes."""
+    from pyvr_jupyter.io import LoadedVolume
+
+    volume = create_test_volume((16, 16, 16), "sphere")
+    box = viewer(LoadedVolume(volume, (1, 1, 1), (0, 0, 0), "LPS"), slices=True)
+    try:
+        box.slices[0].convention = "radiological"  # needs the volume's orientation
+        with pytest.raises(ValueError, match="orientation"):
+            box.volume = LoadedVolume(np.zeros((8, 8, 8), np.float32), (2, 2, 2), (0, 0, 0), None)
+        assert box.view.volume.shape == (16, 16, 16) and box.view.orientation == "LPS"
+        assert all(tuple(s.volume.shape) == (16, 16, 16) for s in box.slices)
+    finally:
+        box.close()
+
+
+def test_units_too_long_for_the_view_are_refused_by_the_slices_too():
+    """Before: a slice kept 40 characters the linked view refused (and browser input was counted
+    as ignored while it stayed applied)."""
+    box = viewer(create_test_volume((8, 8, 8), "sphere"), slices=True)
+    try:
+        with pytest.raises(traitlets.TraitError, match="units"):
+            box.slices[1].units = "x" * 40
+        with pytest.warns(UserWarning):
+            box.slices[2].set_state({"units": "y" * 50})
+        assert {box.view.units, *(s.units for s in box.slices)} == {""}
+    finally:
+        box.close()

@@ -42,8 +42,8 @@ class TimePlayer(widgets.VBox):
     def __init__(self, view, fps: float = 4.0, loop: bool = True):
         if view.time_series is None:
             raise ValueError("TimePlayer needs a view of a time series (VolumeView of a (T, D, H, W) volume)")
-        if not fps > 0:
-            raise ValueError(f"fps must be > 0, got {fps}")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 1000:
+            raise ValueError(f"fps must be a number of frames per second in (0, 1000], got {fps!r}")
         self.view = view
         last = len(view.time_series) - 1
         self.play = widgets.Play(value=view.time_index, min=0, max=last, step=1, interval=max(1, round(1000 / fps)),

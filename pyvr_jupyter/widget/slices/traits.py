@@ -20,7 +20,7 @@ from ...torch_renderer._checks import check_value_range
 from ...torch_renderer.tools.label_slices import LABEL_MODES
 from ...torch_renderer.tools.orientation import CONVENTIONS, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES
-from .._traits import Integer, Number, python_owned, trait_errors
+from .._traits import Integer, Number, check_units, python_owned, trait_errors
 
 __all__ = ["SliceTraits"]
 
@@ -115,6 +115,11 @@ class SliceTraits(traitlets.HasTraits):
         if proposal["value"] not in LABEL_MODES:
             raise traitlets.TraitError(f"unknown label_mode {proposal['value']!r}; expected one of {LABEL_MODES}")
         return proposal["value"]
+
+    @traitlets.validate("units")
+    @trait_errors
+    def _check_units(self, proposal):
+        return check_units(proposal["value"])
 
     @traitlets.validate("display_size")
     @trait_errors

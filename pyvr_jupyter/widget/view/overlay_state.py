@@ -81,6 +81,9 @@ class OverlayState:
             names = {name for name, trait in zip(OVERLAY_NAMES, OVERLAY_TRAITS) if getattr(view, trait)}
             names = names or set(OVERLAY_NAMES)
         else:
+            if isinstance(overlays, str) or not isinstance(overlays, (list, tuple, set, frozenset)):
+                raise TypeError(f"overlays must be True or a list of names among {list(OVERLAY_NAMES)}, got "
+                                f"{overlays!r}")
             names = set(overlays)
             unknown = names - set(OVERLAY_NAMES)
             if unknown:

@@ -29,13 +29,11 @@ from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, Lighting,
 from ...torch_renderer._checks import check_choice, check_step_size, check_value_range
 from ...torch_renderer.stages.channels import channel_color
 from ...torch_renderer.stages.labels import LABEL_MODES
-from .._traits import trait_errors
+from .._traits import check_units, trait_errors
 
-__all__ = ["SettingChecks", "SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera", "MAX_SIDE",
-           "MAX_UNITS_CHARS"]
+__all__ = ["SettingChecks", "SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera", "MAX_SIDE"]
 
 MAX_SIDE = 4096  # the largest image side a view renders, in pixels
-MAX_UNITS_CHARS = 32  # the scale bar's label
 
 
 def _side(name: str, value: int) -> int:
@@ -88,9 +86,7 @@ def _lighting(name: str, value: dict) -> dict:
 
 
 def _units(name: str, value: str) -> str:
-    if len(value) > MAX_UNITS_CHARS:
-        raise ValueError(f"units must be a short label (≤ {MAX_UNITS_CHARS} characters), got {value[:40]!r}")
-    return value
+    return check_units(value)
 
 
 #: trait name → check(name, value) returning the value to keep, or raising ValueError or TypeError.

@@ -313,6 +313,8 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
     def controls(self, **editor_options) -> ViewControls:
         """This view beside a transfer-function editor and a control panel, all in sync; closing
         the box (or the view) disconnects the editor and the panel from the view."""
+        if self._closed:
+            raise RuntimeError("this view is closed: make a new VolumeView to show it with controls")
         return ViewControls(self, **editor_options)
 
     def close(self) -> None:

@@ -59,3 +59,9 @@ def test_the_label_reads_the_time_with_its_unit(tmp_path, series_view):
         assert player.label.value == label, unit
         player.close()
         view.close()
+
+
+@pytest.mark.parametrize("fps", ["4", True, 0, float("nan"), 1e9])
+def test_fps_must_be_a_rate(series_view, fps):
+    with pytest.raises(ValueError, match="fps"):  # before: '>' between str and int; True played at 1 fps
+        TimePlayer(series_view, fps=fps)

@@ -202,3 +202,18 @@ def test_opacity_points_given_unsorted_read_back_sorted(make_view):
     view = make_view(create_test_volume((8, 8, 8), "sphere"))
     view.opacity_points = [[1.0, 0.5], [0.0, 0.0], [0.5, 0.1]]
     assert view.opacity_points == [[0.0, 0.0], [0.5, 0.1], [1.0, 0.5]]  # before: kept unsorted, drawn sorted
+
+
+def test_overlays_must_be_true_or_a_list_of_names(make_view):
+    view = make_view(create_test_volume((8, 8, 8), "sphere"))
+    for overlays in ("axes", 1):  # before: 'axes' read as four unknown letters, 1 as not iterable
+        with pytest.raises(TypeError, match="overlays must be True or a list"):
+            view.screenshot(overlays=overlays)
+    assert view.screenshot(overlays=["axes"]).shape == (64, 64, 3)
+
+
+def test_controls_of_a_closed_view_are_refused_plainly(make_view):
+    view = make_view(create_test_volume((8, 8, 8), "sphere"))
+    view.close()
+    with pytest.raises(RuntimeError, match="closed"):  # before: AttributeError from inside ipywidgets
+        view.controls()
