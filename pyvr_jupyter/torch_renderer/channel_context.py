@@ -115,6 +115,17 @@ def channel_ranges(value_range, states) -> list[tuple[float, float]]:
                      f"{len(states)} pairs, got {value_range!r}")
 
 
+def checked_channel_tfs(opacity, colors, device) -> tuple[list | None, list | None]:
+    """(opacity TFs, colour TFs) for ``VolumeRenderer.set_channel_transfer_functions``, both
+    checked before either is kept: lists (``"cmy"`` is no list of 3 colours), one entry per channel."""
+    for name, value in (("opacity", opacity), ("colors", colors)):
+        if value is not None and not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} must be a list with one entry per channel, got {type(value).__name__}")
+    opacity_tfs = None if opacity is None else [
+        check_transfer_function(f"opacity[{i}]", tf, 1) for i, tf in enumerate(opacity)]
+    return opacity_tfs, None if colors is None else [channel_color(c, device) for c in colors]
+
+
 def channel_tfs(renderer, n_channels: int) -> tuple[list, list]:
     """(opacity TFs, colour TFs) of ``n_channels``: the renderer's per-channel ones
     (``set_channel_transfer_functions``) where given, else its opacity TF and ``CHANNEL_COLORS``."""

@@ -20,15 +20,13 @@ import torch
 
 from .backends import BACKENDS, choose_backend, render_with
 from ._checks import (check_choice, check_device, check_finite_number, check_flags, check_image_size,
-                      check_labels_fit, check_level, check_spacing, check_termination, check_volume_array,
-                      check_volume_shape,
-                      check_world_length,
-                      step_length, check_render_value_range, check_vector3, unwrap_volume)
+                      check_labels_fit, check_level, check_render_value_range, check_spacing, check_termination,
+                      check_vector3, check_volume_array, check_volume_shape, check_world_length, step_length,
+                      unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
-from .channel_context import channel_memory, render_channels
-from .stages.channels import channel_color
+from .channel_context import channel_memory, checked_channel_tfs, render_channels
 from .stages.label_map import LabelMap
 from .stages.labels import LABEL_MODES
 from .stages.raysampling import VolumeBox, check_clip
@@ -331,13 +329,7 @@ class VolumeRenderer:
         Returns self.
 
         Example: ``renderer.set_channel_transfer_functions(colors=["lime", "magenta", "cyan"])``."""
-        for name, value in (("opacity", opacity), ("colors", colors)):
-            if value is not None and not isinstance(value, (list, tuple)):  # "cmy" is no list of 3 colours
-                raise TypeError(f"{name} must be a list with one entry per channel, got {type(value).__name__}")
-        opacity_tfs = None if opacity is None else [
-            check_transfer_function(f"opacity[{i}]", tf, 1) for i, tf in enumerate(opacity)]
-        color_tfs = None if colors is None else [channel_color(c, self.device) for c in colors]
-        self.channel_opacity_tfs, self.channel_color_tfs = opacity_tfs, color_tfs  # both checked first
+        self.channel_opacity_tfs, self.channel_color_tfs = checked_channel_tfs(opacity, colors, self.device)
         return self
 
     def render_rays(self, volume, origins, directions, n_samples=None, step_size=None, value_range=None,
