@@ -77,6 +77,9 @@ def test_numpy_files(tmp_path, volume):
     loaded = load_volume(tmp_path / "v.npz")
     assert loaded.data.dtype == np.float64 and np.array_equal(loaded.data, volume)
     assert loaded.spacing == (1.0, 2.0, 3.0)
+    np.savez(tmp_path / "flipped.npz", volume=volume, spacing=[1, -2, 3])  # a flip the spacing cannot carry
+    with pytest.raises(ValueError, match="voxel spacing .* every step must be > 0"):
+        load_volume(tmp_path / "flipped.npz")
 
 
 def test_four_d_data_needs_a_volume_index(tmp_path, volume):

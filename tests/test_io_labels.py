@@ -46,6 +46,16 @@ def test_nrrd_segmentations_load_too(tmp_path):
     assert np.array_equal(labels.ids[labels.rows] == 2, scan.data > 0)
 
 
+def test_a_boolean_mask_is_one_label(tmp_path):
+    mask = np.zeros((5, 6, 7), bool)  # saved by numpy, (x, y, z) as every loader reads files
+    mask[1:3, 2:4, 3:5] = True
+    np.save(tmp_path / "mask.npy", mask)
+    scan = load_volume(tmp_path / "mask.npy")
+    assert scan.data.dtype == np.float32 and scan.data.sum() == mask.sum()
+    labels = load_labels(tmp_path / "mask.npy", like=scan)
+    assert labels.ids.tolist() == [0, 1] and np.array_equal(labels.ids[labels.rows] == 1, scan.data == 1)
+
+
 def test_grids_that_differ_are_named(scan_and_segmentation):
     scan = load_volume(scan_and_segmentation / "scan.nii.gz")
     segmentation = np.asarray(nib.load(scan_and_segmentation / "seg.nii.gz").dataobj)

@@ -100,14 +100,15 @@ def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> n
 def _checked(xyz: np.ndarray, spacing, origin, path: Path, scale):
     """(spacing, origin, scale) of a file's array ``xyz``, checked: numbers, non-empty, steps > 0;
     a scale of (1, 0) is None."""
-    if xyz.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
+    if xyz.dtype.kind not in "biuf":  # not complex, timedelta64 (numpy counts it an integer), ...; a mask is 0/1
         raise ValueError(f"{path.name} holds non-numeric data of dtype {xyz.dtype}")
     if xyz.size == 0:
         raise ValueError(f"{path.name} holds an empty volume of shape {xyz.shape}")
     origin = _three_numbers(origin, path, "origin")
-    spacing = tuple(abs(s) for s in _three_numbers(spacing, path, "voxel spacing"))
-    if min(spacing) <= 0:
-        raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}: every step must be > 0")
+    spacing = _three_numbers(spacing, path, "voxel spacing")
+    if min(spacing) <= 0:  # a negative step would be a flipped axis, which the spacing cannot say
+        raise ValueError(f"{path.name} has an unusable voxel spacing {spacing}: every step must be > 0 "
+                         "(flip the array's axis for a negative one)")
     if scale is not None and tuple(float(v) for v in scale) == (1.0, 0.0):
         scale = None
     return spacing, origin, scale

@@ -39,7 +39,8 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = Fals
                       if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))]
         spacing = [float(np.linalg.norm(np.asarray(d, dtype=float))) for d in directions][:spatial]
     else:
-        spacing = list(header.get("spacings", [1.0, 1.0, 1.0]))[:spatial]
+        # NRRD's ``spacings`` may be signed; with no space directions there is no orientation to flip.
+        spacing = [abs(float(step)) for step in header.get("spacings", [1.0, 1.0, 1.0])][:spatial]
     origin = header.get("space origin", [0.0, 0.0, 0.0])
     if array.ndim == 4:  # the volumes of a series go last, where _select_volume looks for them
         array = np.moveaxis(array, _nrrd_list_axis(header, array.shape), -1)

@@ -17,11 +17,14 @@ import contextlib
 import numbers
 
 import ipywidgets as widgets
+import torch
 
+from ..torch_renderer._checks import check_vector3
 from ..torch_renderer.tools.presets import CT_PRESETS
 from .closing import close_parts
 from .controls import ViewControls
 from .slices import SliceView
+from .slices.traits import MAX_DISPLAY_SIZE, MIN_DISPLAY_SIZE
 from .view import VolumeView
 
 __all__ = ["ViewControls", "controls", "SliceViewer", "viewer"]
@@ -130,7 +133,7 @@ class SliceViewer(widgets.VBox):
 
     @crosshair.setter
     def crosshair(self, point) -> None:
-        self.slices[0].crosshair = [float(c) for c in point]
+        self.slices[0].crosshair = check_vector3("crosshair", point, dtype=torch.float64).tolist()
 
     def close(self) -> None:
         """Unlink and close the slices, the editor and the panel, with every widget they made;
@@ -187,5 +190,5 @@ def _check_slice_size(slice_size) -> None:
     """``slice_size`` is a whole number of CSS pixels the slices can show (``SliceView.display_size``'s range)."""
     if isinstance(slice_size, bool) or not isinstance(slice_size, numbers.Integral):
         raise TypeError(f"slice_size must be a whole number of pixels, got {slice_size!r}")
-    if not 32 <= slice_size <= 2048:
-        raise ValueError(f"slice_size must be within [32, 2048] pixels, got {slice_size}")
+    if not MIN_DISPLAY_SIZE <= slice_size <= MAX_DISPLAY_SIZE:
+        raise ValueError(f"slice_size must be within [{MIN_DISPLAY_SIZE}, {MAX_DISPLAY_SIZE}] pixels, got {slice_size}")

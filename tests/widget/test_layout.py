@@ -67,6 +67,10 @@ def test_the_slider_of_one_slice_moves_the_crosshair_the_others_show(box):
 def test_setting_the_crosshair_from_python(box):
     box.crosshair = [19.0, 0.0, 22.0]
     assert [s.index for s in box.slices] == [11, 0, 19]
+    for bad, error in (("abc", TypeError), ([1.0, 2.0], ValueError), ([0.0, float("nan"), 0.0], ValueError)):
+        with pytest.raises(error, match="crosshair"):
+            box.crosshair = bad
+    assert [s.index for s in box.slices] == [11, 0, 19]
 
 
 def test_value_window_and_colormap_follow_the_view(box):

@@ -100,8 +100,9 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
             np.array(check_vector3("crosshair", crosshair, dtype=torch.float64).detach().cpu().numpy())
         if index is not None:
             dim = SLICE_AXES[axis][0]
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
-                    or not 0 <= index < self._counts[dim]:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"index must be a whole number of slices, got {index!r}")
+            if not 0 <= index < self._counts[dim]:
                 raise ValueError(f"index {index!r} is outside the volume: axis {axis!r} has "
                                  f"{self._counts[dim]} slices")
             point[dim] = self._low[dim] + int(index) * self._spacing[dim]

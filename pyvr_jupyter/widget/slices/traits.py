@@ -22,7 +22,10 @@ from ...torch_renderer.tools.orientation import CONVENTIONS, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES
 from .._traits import Integer, Number, check_units, python_owned, trait_errors
 
-__all__ = ["SliceTraits"]
+__all__ = ["SliceTraits", "MIN_DISPLAY_SIZE", "MAX_DISPLAY_SIZE"]
+
+#: ``display_size``'s range, CSS pixels: smaller is unreadable, larger than any screen.
+MIN_DISPLAY_SIZE, MAX_DISPLAY_SIZE = 32, 2048
 
 
 class SliceTraits(traitlets.HasTraits):
@@ -124,4 +127,8 @@ class SliceTraits(traitlets.HasTraits):
     @traitlets.validate("display_size")
     @trait_errors
     def _check_display_size(self, proposal):
-        return min(2048, max(32, proposal["value"]))
+        clamped = min(MAX_DISPLAY_SIZE, max(MIN_DISPLAY_SIZE, proposal["value"]))
+        if clamped != proposal["value"]:
+            warnings.warn(f"SliceView display_size {proposal['value']} clamped to {clamped} "
+                          f"(it shows {MIN_DISPLAY_SIZE} to {MAX_DISPLAY_SIZE} CSS pixels)", stacklevel=2)
+        return clamped

@@ -210,10 +210,19 @@ def test_browser_input_is_clamped_or_refused(make):
     assert view.error == "" and view._geometry["width"] == 10
 
 
+def test_display_size_is_clamped_with_a_warning(make):
+    view = make()
+    for asked, shown in ((10_000, 2048), (1, 32)):
+        with pytest.warns(UserWarning, match=f"display_size {asked} clamped to {shown}"):
+            view.display_size = asked
+        assert view.display_size == shown
+
+
 @pytest.mark.parametrize("kwargs, error, words", [
     (dict(axis="w"), ValueError, "axis"),
     (dict(axis="z", index=6), ValueError, "index"),
     (dict(axis="x", index=-1), ValueError, "index"),
+    (dict(axis="z", index=3.0), TypeError, "index must be a whole number"),
     (dict(spacing=(1.0, -1.0, 1.0)), ValueError, "spacing"),
     (dict(crosshair=(0.0, float("inf"), 0.0)), ValueError, "crosshair"),
     (dict(value_range=(2.0, 1.0)), ValueError, "value_range"),
