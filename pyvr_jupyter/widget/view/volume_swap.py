@@ -17,6 +17,7 @@ from .defaults import box_camera
 from .out_of_core import RegionStream, is_multiscale
 from .scheduling import FULL
 from .settings import check_setting
+from .time_state import TimeState, split_series
 
 __all__ = ["replace_volume"]
 
@@ -24,7 +25,8 @@ __all__ = ["replace_volume"]
 def replace_volume(view, volume) -> None:
     """Show ``volume`` in ``view`` (``VolumeView.volume``'s setter): an array or tensor keeps the
     spacing and origin, a ``LoadedVolume`` brings its own, a lazy multiscale volume shows its
-    base level; a volume that cannot be shown raises and leaves the view as it was (as does a
+    base level, a series (as the constructor takes one) shows its time point 0 with one window
+    across time; a volume that cannot be shown raises and leaves the view as it was (as does a
     view of channels, whose ``channels`` are assigned instead)."""
     # Everything that can fail comes before any state changes.
     if view.channels is not None:
@@ -32,11 +34,15 @@ def replace_volume(view, volume) -> None:
                          "or make a new view")
     regions = RegionStream(volume, view._region_read) if is_multiscale(volume) else None
     volume = regions.base if regions is not None else volume
+    time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
+    series, volume = split_series(volume)
     orientation = check_orientation(getattr(volume, "orientation", None))
     volume, spacing, origin = unwrap_volume(volume)
     orientation = orientation if spacing is not None else view.orientation  # an array keeps it
     check_volume_array(volume)
     value_range = list(view.renderer.value_range_of(volume))  # raises for NaN or Inf
+    if series is not None:
+        value_range = list(series.value_range)
     check_setting("value_range", value_range)
     renderer = view.renderer
     with view.lock:
@@ -58,8 +64,8 @@ def replace_volume(view, volume) -> None:
         if reframe:
             view._default_camera = box_camera(volume.shape, renderer, orientation)
             view.camera = view._default_camera.clone()
-    view._time.series = None
-    view.set_trait("time_points", 1)  # a player goes back to 0 and hides
+    view._time = TimeState(series, time_unit)
+    view.set_trait("time_points", view._time.count)  # a player goes back to 0 (and hides for one volume)
     with view.hold_trait_notifications():
         view.time_index = 0
     view.value_range = value_range

@@ -171,9 +171,9 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
     @property
     def volume(self):
         """The (D, H, W) volume shown (a series' current time point); assigning one re-renders:
-        an array or tensor keeps the spacing and origin, a ``LoadedVolume`` brings its own, and
-        a single volume replaces a series. A volume that cannot be shown raises and leaves the
-        view as it was."""
+        an array or tensor keeps the spacing and origin, a ``LoadedVolume`` brings its own, a
+        series (what the constructor takes) replaces the volume and a single volume replaces a
+        series. A volume that cannot be shown raises and leaves the view as it was."""
         return self._volume
 
     @volume.setter

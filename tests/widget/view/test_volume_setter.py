@@ -7,6 +7,7 @@ import torch
 
 from pyvr_jupyter import VolumeView, create_test_volume
 from pyvr_jupyter.io import LoadedVolume
+from pyvr_jupyter.torch_renderer import TimeSeries
 from recording_view import RecordingView
 
 
@@ -71,5 +72,28 @@ def test_a_smaller_volume_clamps_the_crop_to_its_box_or_drops_it():
         view.clip_box = [[6.0, 6.0, 6.0], [7.0, 7.0, 7.0]]
         view.volume = create_test_volume((4, 4, 4), "sphere")
         assert view.clip_box is None  # nothing of it within the new box
+    finally:
+        view.close()
+
+
+def test_a_series_is_taken_as_the_constructor_takes_it():
+    torus = create_test_volume((16, 16, 16), "torus")
+    view = RecordingView(create_test_volume((12, 12, 12), "sphere"), width=32, height=32)
+    try:
+        for series in (TimeSeries([torus * s for s in (0.5, 1.0, 2.0)]), torch.stack([torus * s for s in (0.5, 1.0, 2.0)])):
+            view.volume = series
+            assert view.time_points == 3 and view.time_index == 0 and len(view.time_series) == 3
+            assert view.value_range == pytest.approx([0.0, 2.0 * float(torus.max())])  # one window across time
+            view.time_index = 2
+            assert torch.equal(torch.as_tensor(view.volume), torus * 2.0)
+            expected = VolumeView(series, width=32, height=32, colormap=view.colormap, opacity=view.opacity_points,
+                                  camera=view.camera)
+            try:
+                expected.time_index = 2
+                assert np.array_equal(view.screenshot(), expected.screenshot())  # as if constructed with it
+            finally:
+                expected.close()
+        view.volume = torus  # a single volume replaces the series
+        assert view.time_series is None and view.time_points == 1 and view.time_index == 0
     finally:
         view.close()
