@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .backends import gpu_unavailable
-from ._checks import check_choice, check_image_size, check_value_range, check_volume_array, step_length
+from ._checks import check_image_size, check_value_range, check_volume_array, step_length
 from .context import RenderContext, render_chunks, stopper
 from .fused import channels as fused_channels, driver as fused_driver
 from .fused.compilation import CHANNELS
@@ -268,18 +268,15 @@ def _grid_cache(renderer, states) -> dict:
     return cached[1]
 
 
-def render_channels(renderer, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
-                    use_opacity: bool, use_color: bool, use_lighting: bool, compositing: str, should_stop, clip_box,
-                    clip_planes, level, labels=None, termination: float | None = None,
-                    jitter: bool = False) -> torch.Tensor:
+def render_channels(renderer, volume, channel_axis, camera, image_size, settings) -> torch.Tensor:
     """(H, W, 4) premultiplied RGBA of ``volume``'s channels along ``channel_axis`` mixed as one
-    medium (``VolumeRenderer.render_rgba`` with ``channel_axis``): the fused kernel where it can
-    (``choose_channel_backend``), else the PyTorch stages."""
-    if labels is not None:
+    medium (``VolumeRenderer.render_rgba`` with ``channel_axis`` and its ``RenderSettings``): the
+    fused kernel where it can (``choose_channel_backend``), else the PyTorch stages."""
+    if settings.labels is not None:
         raise ValueError("labels are not drawn over several channels yet: render one channel with them")
     if hasattr(volume, "for_render") or isinstance(camera, (list, tuple)):
         raise ValueError("channel_axis renders one in-memory volume from one camera")
-    compositing = check_choice("compositing", compositing, tuple(STRATEGIES))
+    compositing, level, should_stop = settings.compositing, settings.level, settings.should_stop
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)):
         raise TypeError(f"level must be an integer with channels, got {level!r}")
     if camera is not None and not isinstance(camera, Camera):
@@ -293,17 +290,17 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
     shapes = {tuple(state.shape) for state in states}
     if len(shapes) != 1:
         raise ValueError(f"the channels must share one (D, H, W) shape, got {sorted(shapes)}")
-    ranges = channel_ranges(value_range, states)
+    ranges = channel_ranges(settings.value_range, states)
     opacity_tfs, color_tfs = channel_tfs(renderer, len(states))
     shape = states[0].shape
     box = renderer.box(shape)
-    step = step_length(box, n_samples, step_size, float(renderer.spacing.min()))
-    user_box, planes = check_clip(clip_box, clip_planes, box)
+    step = step_length(box, settings.n_samples, settings.step_size, float(renderer.spacing.min()))
+    user_box, planes = check_clip(settings.clip_box, settings.clip_planes, box)
     if camera is None:
         camera = Camera.for_volume(shape, spacing=renderer.spacing.tolist(), origin=renderer.origin.tolist(),
                                    device=renderer.device)
     strategy = STRATEGIES[compositing]
-    shaded = use_lighting and strategy.family == EMISSION_ABSORPTION
+    shaded = settings.use_lighting and strategy.family == EMISSION_ABSORPTION
     chosen = states[0].level(level)
     spacing = renderer.spacing * torch.tensor(chosen.spacing_scale, dtype=torch.float64)
     dtype = torch.float64 if all(s.dtype in (np.float64, torch.float64) for s in states) else torch.float32
@@ -313,14 +310,15 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, n_sample
         color=None, lighting=renderer.lighting if shaded else None, unit_distance=renderer.opacity_unit_distance,
         compositing=compositing, clip_planes=None if planes is None else planes.to(dtype),
         user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
-        termination=termination, jitter=jitter)
+        termination=settings.termination, jitter=settings.jitter)
     renderer.last_stats = {"backend": "torch", "step": step / float(renderer.spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0,
                            "channels": len(states)}
     empty = torch.zeros(height, width, 4, dtype=dtype, device=renderer.device)
     if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
         return empty
-    context.channels = channel_contexts(context, states, ranges, opacity_tfs, color_tfs, use_opacity, use_color)
+    context.channels = channel_contexts(context, states, ranges, opacity_tfs, color_tfs, settings.use_opacity,
+                                        settings.use_color)
     # The kernel's use_opacity and use_color flags from channel 0.
     context.opacity, context.color = context.channels[0].opacity, context.channels[0].color
     needs_graph = torch.is_grad_enabled() and (any(state.learnable for state in states)

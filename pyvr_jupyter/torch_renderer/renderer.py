@@ -19,16 +19,14 @@ import numpy as np
 import torch
 
 from .backends import BACKENDS, choose_backend, render_with
-from ._checks import (check_choice, check_device, check_finite_number, check_flags, check_image_size,
-                      check_labels_fit, check_level, check_render_value_range, check_spacing, check_termination,
-                      check_vector3, check_volume_array, check_volume_shape, check_world_length, step_length,
-                      unwrap_volume)
+from ._checks import (check_choice, check_device, check_finite_number, check_image_size, check_labels_fit,
+                      check_level, check_render_value_range, check_spacing, check_vector3, check_volume_array,
+                      check_volume_shape, check_world_length, step_length, unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .channel_context import channel_memory, checked_channel_tfs, render_channels
-from .stages.label_map import LabelMap
-from .stages.labels import LABEL_MODES
+from .render_settings import RenderSettings
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.shading import Lighting
 from .stages.transfer_functions import (ColorTransferFunction, OpacityTransferFunction, TransferFunction,
@@ -274,9 +272,9 @@ class VolumeRenderer:
         bg = check_vector3("background", background, device=self.device)
         if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
             raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
-        rgba = self.render_rgba(volume, camera, image_size, n_samples, step_size, value_range, use_opacity,
-                                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level,
-                                labels, channel_axis, label_mode, termination, jitter)
+        rgba = self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings(
+            n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
+            clip_planes, level, labels, label_mode, termination, jitter))
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
@@ -296,31 +294,25 @@ class VolumeRenderer:
         views of one call all render with the backend the first one chose (the kernels compiling
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
-        region = None
-        check_flags(jitter=jitter)
-        if should_stop is not None and not callable(should_stop):
-            raise TypeError(f"should_stop must be a function returning a bool, got {type(should_stop).__name__}")
-        label_mode = check_choice("label_mode", label_mode, LABEL_MODES)
+        return self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings(
+            n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
+            clip_planes, level, labels, label_mode, termination, jitter))
+
+    def _render_rgba(self, volume, camera, image_size, channel_axis, settings: RenderSettings) -> torch.Tensor:
+        """``render_rgba`` with its options checked into ``settings``."""
         if channel_axis is not None:  # channel_context.py
-            return render_channels(self, volume, channel_axis, camera, image_size, n_samples, step_size, value_range,
-                                   use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
-                                   clip_planes, level, labels, check_termination(termination), jitter)
-        if labels is not None and not isinstance(labels, LabelMap):
-            labels = LabelMap(labels)
+            return render_channels(self, volume, channel_axis, camera, image_size, settings)
+        image_size, region = check_image_size(image_size), None
         if hasattr(volume, "for_render"):  # a lazy multiscale volume: the region the camera sees
-            region, volume, camera, value_range = view_region(volume, camera, check_image_size(image_size),
-                                                              value_range, labels, self.device)
-        options = dict(n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
-                       use_color=use_color, use_lighting=use_lighting, compositing=compositing,
-                       should_stop=should_stop, clip_box=clip_box, clip_planes=clip_planes, level=level,
-                       labels=labels, label_mode=label_mode,
-                       termination=check_termination(termination), jitter=jitter)
-        if not isinstance(camera, (list, tuple)):
-            image = self._render(volume, camera, check_image_size(image_size), **options)
-            if region is not None:
-                self.last_stats["region"] = region
-            return image
-        return render_views(self, volume, camera, check_image_size(image_size), options)
+            region, volume, camera, value_range = view_region(volume, camera, image_size, settings.value_range,
+                                                              settings.labels, self.device)
+            settings = settings.replace(value_range=value_range)
+        if isinstance(camera, (list, tuple)):
+            return render_views(self, volume, camera, image_size, settings)
+        image = self._render(volume, camera, image_size, settings)
+        if region is not None:
+            self.last_stats["region"] = region
+        return image
 
     def set_channel_transfer_functions(self, opacity=None, colors=None) -> "VolumeRenderer":
         """Transfer functions per channel for ``render(..., channel_axis=...)``: ``opacity`` a list
@@ -351,24 +343,20 @@ class VolumeRenderer:
             >>> batch = random_rays(cameras, images, n_rays=4096)
             >>> rgba = renderer.render_rays(volume, batch.origins, batch.directions)   # (4096, 4)
         """
-        return render_ray_table(self, volume, origins, directions, dict(
-            n_samples=n_samples, step_size=step_size, value_range=value_range, use_opacity=use_opacity,
-            use_color=use_color, use_lighting=use_lighting, compositing=compositing, should_stop=should_stop,
-            clip_box=clip_box, clip_planes=clip_planes))
+        return render_ray_table(self, volume, origins, directions, RenderSettings(
+            n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
+            clip_planes))
 
-    def _render(self, volume, camera, image_size: tuple[int, int], n_samples, step_size, value_range, use_opacity,
-                use_color, use_lighting, compositing, should_stop, clip_box, clip_planes, level: int | str = 0,
-                labels: LabelMap | None = None, label_mode: str = "blend", termination: float | None = None,
-                jitter: bool = False, ray_table: tuple | None = None, backend: str | None = None,
-                packed_grids: dict | None = None) -> torch.Tensor:
+    def _render(self, volume, camera, image_size: tuple[int, int], settings: RenderSettings,
+                ray_table: tuple | None = None, backend: str | None = None, packed_grids: dict | None = None
+                ) -> torch.Tensor:
         """One view (or one table of rays) of ``render_rgba``: (H, W, 4), with ``backend`` when
         the call already chose one; ``packed_grids`` (level index → packed grid) holds the packed
         grids of the call's earlier views, and gets this one's."""
         height, width = image_size
+        compositing, labels, level = settings.compositing, settings.labels, settings.level
         volume = self._adopt(volume)
-        # 1. Validate everything before allocating anything large.
-        compositing = check_choice("compositing", compositing, COMPOSITING_STRATEGIES)
-        check_flags(use_opacity=use_opacity, use_color=use_color, use_lighting=use_lighting)
+        # 1. Validate everything before allocating anything large (the settings are checked).
         volume = self.volume if volume is None else volume
         if volume is None:
             raise ValueError("volume is required (pass one, or call set_volume first)")
@@ -378,32 +366,32 @@ class VolumeRenderer:
         state = self._volume_state(volume)
         if labels is not None:
             check_labels_fit(labels, state.shape, compositing, STRATEGIES[compositing].family == EMISSION_ABSORPTION)
-        vmin, vmax = self._value_range(value_range, state)
+        vmin, vmax = self._value_range(settings.value_range, state)
         box = self.box(state.shape)
-        step = step_length(box, n_samples, step_size, float(self._spacing.min()))
-        user_box, planes = check_clip(clip_box, clip_planes, box)
+        step = step_length(box, settings.n_samples, settings.step_size, float(self._spacing.min()))
+        user_box, planes = check_clip(settings.clip_box, settings.clip_planes, box)
         if camera is None:
             camera = Camera.for_volume(state.shape, spacing=self._spacing.tolist(),
                                        origin=self._origin.tolist(), device=self.device)
         level = self.auto_level(state, camera, height) if level == "auto" else check_level(level)
         chosen = state.level(level)  # the same box, fewer voxels: the spacing grows
         spacing = self._spacing * torch.tensor(chosen.spacing_scale, dtype=torch.float64)
-        shaded = use_lighting and STRATEGIES[compositing].family == EMISSION_ABSORPTION
+        shaded = settings.use_lighting and STRATEGIES[compositing].family == EMISSION_ABSORPTION
         grid = chosen.values[None, None] if state.learnable else None  # the grid the PyTorch stages read: below
         dtype = torch.float64 if state.dtype in (np.float64, torch.float64) else torch.float32
         box = VolumeBox(box.minimum.to(dtype), box.maximum.to(dtype))
 
         # 2. Per-render settings shared by every chunk; each TF read once, as a table.
-        opacity = self.opacity_tf.table() if use_opacity else None
-        color = self.color_tf.table() if use_color else None
+        opacity = self.opacity_tf.table() if settings.use_opacity else None
+        color = self.color_tf.table() if settings.use_color else None
         context = RenderContext(
             camera=camera, image_size=(height, width), box=box, grid=grid, step=step,
             vmin=vmin, vmax=vmax, opacity=opacity, color=color, lighting=self.lighting if shaded else None,
             unit_distance=self.opacity_unit_distance, compositing=compositing,
             user_box=None if user_box is None else VolumeBox(user_box.minimum.to(dtype), user_box.maximum.to(dtype)),
             clip_planes=None if planes is None else planes.to(dtype),
-            ray_table=ray_table, labels=labels, label_mode=label_mode, termination=termination,
-            jitter=jitter)  # converted and normalised chunk by chunk (context.rays)
+            ray_table=ray_table, labels=labels, label_mode=settings.label_mode, termination=settings.termination,
+            jitter=settings.jitter)  # converted and normalised chunk by chunk (context.rays)
         needs_graph = torch.is_grad_enabled() and context.has_learnable_inputs()
         if backend is None:
             packed = needs_graph or (shaded and chosen.uses_packed_grid())  # the kernels read float values
@@ -420,7 +408,7 @@ class VolumeRenderer:
         attach_grid(context, chosen, backend, shaded, spacing, packed_grids)
 
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
-        rgba = render_with(backend, context, stopper(should_stop), needs_graph, self.fused_threads,
+        rgba = render_with(backend, context, stopper(settings.should_stop), needs_graph, self.fused_threads,
                            self.max_memory_bytes)
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
         return rgba.reshape(height, width, 4)

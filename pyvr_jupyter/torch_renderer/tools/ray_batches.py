@@ -146,9 +146,10 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
     return RayBatch(origins, directions, targets, views, pixels)
 
 
-def render_views(renderer, volume, cameras, image_size: tuple[int, int], options: dict) -> torch.Tensor:
+def render_views(renderer, volume, cameras, image_size: tuple[int, int], settings) -> torch.Tensor:
     """(B, H, W, 4): ``renderer.render_rgba`` of B ``cameras``, each view in turn (memory stays
-    one view's), all with the backend the first one chose; ``last_stats`` sums them."""
+    one view's) with ``settings`` (``RenderSettings``), all with the backend the first one chose;
+    ``last_stats`` sums them."""
     images, stats = [], None
     # The views share the volume's state and one packed grid per level: a learnt volume's are
     # made anew by every render, with their graph, and each view's graph kept its own (16
@@ -157,7 +158,7 @@ def render_views(renderer, volume, cameras, image_size: tuple[int, int], options
     volume = renderer._volume_state(volume) if volume is not None else None
     packed_grids: dict = {}
     for view in check_cameras(cameras):
-        images.append(renderer._render(volume, view, image_size, **options,
+        images.append(renderer._render(volume, view, image_size, settings,
                                        backend=stats["backend"] if stats else None, packed_grids=packed_grids))
         stats = dict(renderer.last_stats) if stats is None else {
             **stats, "samples": stats["samples"] + renderer.last_stats["samples"],
@@ -166,8 +167,8 @@ def render_views(renderer, volume, cameras, image_size: tuple[int, int], options
     return torch.stack(images)
 
 
-def render_ray_table(renderer, volume, origins, directions, options: dict) -> torch.Tensor:
+def render_ray_table(renderer, volume, origins, directions, settings) -> torch.Tensor:
     """(N, 4): ``renderer.render_rays`` of the rays ``origins`` (N, 3) or (3,) and ``directions``
-    (N, 3), through the PyTorch stages in chunks."""
+    (N, 3) with ``settings`` (``RenderSettings``), through the PyTorch stages in chunks."""
     origins, directions = validated_rays(origins, directions, renderer.device)
-    return renderer._render(volume, None, (1, directions.shape[0]), **options, ray_table=(origins, directions))[0]
+    return renderer._render(volume, None, (1, directions.shape[0]), settings, ray_table=(origins, directions))[0]

@@ -1,0 +1,40 @@
+"""``RenderSettings``: a render's options, checked once when the record is made (and again by
+``replace``), before any volume is read."""
+
+import numpy as np
+import pytest
+
+from pyvr_jupyter.torch_renderer import LabelMap
+from pyvr_jupyter.torch_renderer.render_settings import RenderSettings
+
+
+def test_defaults_are_the_renderers():
+    settings = RenderSettings()
+    assert (settings.compositing, settings.use_lighting, settings.level, settings.termination) == \
+        ("vectorized", True, 0, None)
+
+
+@pytest.mark.parametrize("options, error, words", [
+    (dict(use_color=1), TypeError, "use_color must be True or False"),
+    (dict(jitter="yes"), TypeError, "jitter must be True or False"),
+    (dict(compositing="fancy"), ValueError, "unknown compositing 'fancy'"),
+    (dict(label_mode="glow"), ValueError, "unknown label_mode 'glow'"),
+    (dict(should_stop=True), TypeError, "should_stop must be a function"),
+    (dict(termination=0.9), ValueError, "termination"),
+    (dict(labels=np.full((2, 2, 2), 1.5)), (TypeError, ValueError), "label"),
+])
+def test_bad_options_are_named_when_made(options, error, words):
+    with pytest.raises(error, match=words):
+        RenderSettings(**options)
+
+
+def test_labels_become_a_label_map_and_replace_checks_again():
+    ids = np.zeros((4, 4, 4), np.int32)
+    ids[1:3, 1:3, 1:3] = 7
+    settings = RenderSettings(labels=ids, termination=np.float32(0.25))
+    assert isinstance(settings.labels, LabelMap) and settings.labels.ids.tolist() == [0, 7]
+    assert type(settings.termination) is float and settings.termination == 0.25
+    changed = settings.replace(value_range=(0.0, 2.0))
+    assert changed.value_range == (0.0, 2.0) and changed.labels is settings.labels and settings.value_range is None
+    with pytest.raises(ValueError, match="unknown compositing"):
+        settings.replace(compositing="nope")
