@@ -186,9 +186,13 @@ def check_value_range(value_range: Any) -> tuple[float, float]:
 
 def check_render_value_range(value_range: Any, device) -> tuple:
     """A render's (vmin, vmax): checked floats, or float64 tensors on ``device`` when the given
-    ones require grad (and a graph is recorded), so the range itself can be learnt."""
-    if torch.is_grad_enabled() and isinstance(value_range, (tuple, list)) and len(value_range) == 2 and any(
-            isinstance(v, torch.Tensor) and v.requires_grad for v in value_range):
+    ones require grad (a pair of them, or one (2,) tensor) and a graph is recorded, so the range
+    itself can be learnt."""
+    learnable = (isinstance(value_range, torch.Tensor) and value_range.requires_grad
+                 and tuple(value_range.shape) == (2,)) or (
+        isinstance(value_range, (tuple, list)) and len(value_range) == 2
+        and any(isinstance(v, torch.Tensor) and v.requires_grad for v in value_range))
+    if torch.is_grad_enabled() and learnable:
         low, high = (torch.as_tensor(v, dtype=torch.float64) for v in value_range)
         check_value_range((float(low.detach()), float(high.detach())))
         return low.to(device), high.to(device)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .backends import gpu_unavailable
-from ._checks import check_image_size, check_value_range, check_volume_array, step_length
+from ._checks import check_image_size, check_render_value_range, check_volume_array, step_length
 from .context import RenderContext, render_chunks, stopper
 from .fused import channels as fused_channels, driver as fused_driver
 from .fused.compilation import CHANNELS
@@ -91,8 +91,9 @@ def channel_memory(cache: tuple, grids: tuple | None) -> dict:
             "levels_made": max(state.levels_made for state in states)}
 
 
-def channel_ranges(value_range, states) -> list[tuple[float, float]]:
-    """Each channel's (vmin, vmax): its own min and max (None), one pair for all, or one per channel."""
+def channel_ranges(value_range, states, device) -> list[tuple]:
+    """Each channel's (vmin, vmax): its own min and max (None), one pair for all, or one per channel
+    (tensors that require grad keep their graph, as ``check_render_value_range`` keeps it)."""
     if value_range is None:
         ranges = []
         for index, state in enumerate(states):
@@ -106,11 +107,14 @@ def channel_ranges(value_range, states) -> list[tuple[float, float]]:
             state.check_finite()
         except ValueError as error:
             raise ValueError(f"channel {index}: {error}") from None
-    pairs = list(value_range) if isinstance(value_range, (list, tuple)) else None
-    if pairs is not None and len(pairs) == len(states) and all(isinstance(p, (list, tuple)) for p in pairs):
-        return [check_value_range(pair) for pair in pairs]
-    if pairs is not None and len(pairs) == 2 and not any(isinstance(p, (list, tuple)) for p in pairs):
-        return [check_value_range(pairs)] * len(states)
+    def is_pair(part) -> bool:
+        return isinstance(part, (list, tuple)) or (isinstance(part, (np.ndarray, torch.Tensor)) and part.shape == (2,))
+
+    pairs = list(value_range) if isinstance(value_range, (list, tuple, np.ndarray, torch.Tensor)) else None
+    if pairs is not None and len(pairs) == len(states) and all(is_pair(p) for p in pairs):
+        return [check_render_value_range(pair, device) for pair in pairs]
+    if pairs is not None and len(pairs) == 2 and not any(is_pair(p) for p in pairs):
+        return [check_render_value_range(value_range, device)] * len(states)
     raise ValueError(f"value_range for {len(states)} channels must be None, one (vmin, vmax) or "
                      f"{len(states)} pairs, got {value_range!r}")
 
@@ -290,7 +294,7 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, settings
     shapes = {tuple(state.shape) for state in states}
     if len(shapes) != 1:
         raise ValueError(f"the channels must share one (D, H, W) shape, got {sorted(shapes)}")
-    ranges = channel_ranges(settings.value_range, states)
+    ranges = channel_ranges(settings.value_range, states, renderer.device)
     opacity_tfs, color_tfs = channel_tfs(renderer, len(states))
     shape = states[0].shape
     box = renderer.box(shape)

@@ -129,6 +129,18 @@ def test_a_value_range_of_tensors_that_require_grad_keeps_its_graph():
     assert abs(float(low64.grad) - numeric) <= 1e-4 * max(1.0, abs(numeric))
 
 
+def test_a_value_range_of_one_tensor_that_requires_grad_keeps_its_graph():
+    """Review 5: a (2,) tensor's graph was dropped silently (only a pair of tensors kept it)."""
+    volume = create_test_volume((12, 12, 12), "sphere")
+    renderer = VolumeRenderer(volume.shape)
+    pair = torch.tensor([0.1, 0.9], dtype=torch.float64, requires_grad=True)
+    renderer.render(volume, image_size=8, value_range=pair).mean().backward()
+    low, high = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (0.1, 0.9))
+    renderer.render(volume, image_size=8, value_range=(low, high)).mean().backward()
+    assert pair.grad is not None and torch.allclose(pair.grad, torch.stack([low.grad, high.grad]))
+    assert float(pair.grad.abs().sum()) > 0
+
+
 def test_the_renderer_refuses_nothing_valid_with_a_tiny_camera_edit():
     camera = Camera.for_volume((8, 8, 8))
     with pytest.raises(ValueError):

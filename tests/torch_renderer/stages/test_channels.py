@@ -98,6 +98,22 @@ def test_gradients_reach_every_channel_and_table():
     assert torch.autograd.gradcheck(image, (volume, opacity0, opacity1, colour1), atol=1e-5, eps=1e-6)
 
 
+def test_each_channels_value_range_can_be_learnt():
+    """Review 5: channel value ranges were made floats, their graph dropped silently."""
+    rng = np.random.default_rng(3)
+    volume = torch.tensor(rng.random((2, 5, 5, 5)), dtype=torch.float64)
+    renderer = VolumeRenderer((5, 5, 5))
+    camera = Camera.for_volume((5, 5, 5), azimuth=25, elevation=15)
+
+    def image(low0, high1):
+        return renderer.render_rgba(volume, camera, image_size=4, channel_axis=0, step_size=0.9,
+                                    value_range=[(low0, 1.0), torch.stack([torch.zeros((), dtype=torch.float64), high1])])
+
+    inputs = (torch.tensor(-0.1, dtype=torch.float64, requires_grad=True),
+              torch.tensor(1.2, dtype=torch.float64, requires_grad=True))
+    assert torch.autograd.gradcheck(image, inputs, atol=1e-5, eps=1e-6)
+
+
 def test_mip_adds_each_channels_projection():
     volume = np.zeros((2, *SHAPE), np.float32)
     volume[0, 6, 5, 2], volume[1, 6, 5, 7] = 1.0, 1.0
