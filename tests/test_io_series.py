@@ -35,6 +35,7 @@ def test_a_4d_nifti_loads_as_t_d_h_w_with_spacing_and_time_spacing(tmp_path):
     for t in range(3):
         single = load_volume(tmp_path / "series.nii.gz", volume_index=t)
         np.testing.assert_array_equal(series.data[t], single.data)
+    assert series.orientation == single.orientation == "RAS"  # review 5: a series had lost it
 
 
 def test_milliseconds_in_the_header_become_seconds(tmp_path):

@@ -135,7 +135,7 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. Files store
         x fastest (NIfTI, NRRD) and arrive transposed to ``[z, y, x]``; numpy files are taken to
         hold ``[z, y, x]`` already, or ``[t, z, y, x]``. With ``volume_index="all"``:
-        ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing, time_unit)``: ``time_unit``
+        ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing, time_unit, orientation)``: ``time_unit``
         is "s" where the file names a unit of time (the spacing is then in seconds), else "".
 
     Example:
@@ -163,7 +163,8 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
     try:
         if isinstance(volume_index, str) and volume_index == "all":
             loaded = _reader(suffix)(path, "all", reorient)
-            return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix))
+            return LoadedSeries(*loaded, time_spacing=_time_spacing(path, suffix), time_unit=_time_unit(path, suffix),
+                                orientation=loaded.orientation)
         return _reader(suffix)(path, volume_index, reorient, lazy=True) if lazy else _reader(suffix)(
             path, volume_index, reorient)
     except common.TooLargeToLoad as err:

@@ -56,6 +56,7 @@ class LoadedSeries(NamedTuple):
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
     time_spacing: float  # time between volumes: seconds where the file names its unit, else as stored (1 if none)
     time_unit: str = ""  # what time_spacing counts: "s" where the file names a unit of time, else ""
+    orientation: str | None = None  # as LoadedVolume's: anatomical directions of +x, +y, +z, None if unknown
 
 
 def _suffix(path: Path) -> str:

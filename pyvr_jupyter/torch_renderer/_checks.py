@@ -79,6 +79,14 @@ def check_vector3(name: str, value: Any, *, device=None, dtype=torch.float32) ->
     return vec
 
 
+def check_background(background: Any, device=None) -> torch.Tensor:
+    """RGB in [0, 1] as a (3,) tensor (a tensor keeps its graph): ``check_background((0, 0, 0.2))``."""
+    color = check_vector3("background", background, device=device)
+    if bool(((color.detach() < 0) | (color.detach() > 1)).any()):
+        raise ValueError(f"background must be RGB in [0, 1], got {color.tolist()}")
+    return color
+
+
 def unit_vectors(vectors: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """``vectors`` (..., 3) scaled to unit length, as ``dtype`` (default theirs); keeps the graph.
 

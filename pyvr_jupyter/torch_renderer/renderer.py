@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .backends import BACKENDS, choose_backend, render_with
-from ._checks import (check_choice, check_device, check_finite_number, check_image_size, check_labels_fit,
+from ._checks import (check_background, check_choice, check_device, check_finite_number, check_image_size, check_labels_fit,
                       check_level, check_render_value_range, check_spacing, check_vector3, check_volume_array,
                       check_volume_shape, check_world_length, step_length, unwrap_volume)
 from .stages.camera import Camera
@@ -269,9 +269,7 @@ class VolumeRenderer:
         Returns:
             (H, W, 3) tensor on the renderer's device.
         """
-        bg = check_vector3("background", background, device=self.device)
-        if bool(((bg.detach() < 0) | (bg.detach() > 1)).any()):
-            raise ValueError(f"background must be RGB in [0, 1], got {bg.tolist()}")
+        bg = check_background(background, self.device)
         rgba = self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings(
             n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
             clip_planes, level, labels, label_mode, termination, jitter))

@@ -26,6 +26,7 @@ from .controls import ViewControls
 from .slices import SliceView
 from .slices.traits import MAX_DISPLAY_SIZE, MIN_DISPLAY_SIZE
 from .view import VolumeView
+from .view.time_state import split_series
 
 __all__ = ["ViewControls", "controls", "SliceViewer", "viewer"]
 
@@ -101,7 +102,8 @@ class SliceViewer(widgets.VBox):
     @property
     def volume(self):
         """The volume shown; assigning one updates the 3-D view and the three slices (a
-        ``LoadedVolume`` brings its spacing and origin to all four)."""
+        ``LoadedVolume`` brings its spacing and origin to all four; a series shows its time
+        point 0, and the slices follow the view's ``time_index``)."""
         return self.view.volume
 
     @volume.setter
@@ -110,9 +112,12 @@ class SliceViewer(widgets.VBox):
         # same) then leaves the view as it was too; the view refuses only what the slices refuse.
         if self.view.channels is not None:
             self.view.volume = volume  # refused: a view of channels takes view.channels
+        series, first = split_series(volume)  # a series: the slices show its time point 0, as the view does
         for slice_view in self.slices:
-            slice_view.volume = volume
-        self.view.volume = volume
+            slice_view.volume = first
+        # The series made once (its value range is a pass over every time point); a LoadedSeries
+        # goes whole, for its spacing, origin and time unit.
+        self.view.volume = series if series is not None and first is series[0] else volume
 
     @property
     def labels(self):

@@ -87,6 +87,24 @@ def test_a_new_volume_reaches_the_view_and_the_slices(box):
     assert box.view.volume.shape == (12, 16, 20)
 
 
+def test_a_series_reaches_the_view_and_its_time_point_the_slices(box):
+    """Review 5: a series assigned to the viewer went whole to the slices, which refused it."""
+    import numpy as np
+
+    from pyvr_jupyter.io import LoadedSeries
+
+    first = np.asarray(create_test_volume((10, 12, 14), "sphere"))
+    for series in (np.stack([first, first * 0.5, first * 0.25]),
+                   LoadedSeries(np.stack([first, first * 0.5, first * 0.25]), (0.5, 2.0, 3.0), (1.0, 2.0, 3.0), 1.0)):
+        box.volume = series
+        assert box.view.time_points == 3 and box.view.time_index == 0
+        assert all(np.array_equal(s.volume, first) for s in box.slices)
+        box.view.time_index = 2
+        assert all(np.array_equal(s.volume, first * 0.25) for s in box.slices)
+    assert box.view.renderer.spacing.tolist() == [0.5, 2.0, 3.0]
+    assert all(s._geometry["spacing"] == [0.5, 2.0, 3.0] for s in box.slices)
+
+
 def test_a_loaded_volume_reaches_the_view_and_the_slices_with_its_spacing(box):
     import numpy as np
 

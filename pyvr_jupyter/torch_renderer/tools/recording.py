@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Callable, Iterator, Sequence
 
@@ -24,9 +25,10 @@ import numpy as np
 import torch
 
 from .. import fused
-from .._checks import check_finite_number, check_image_size
+from .._checks import check_background, check_finite_number, check_image_size
 from ..stages.camera import Camera
 from ..stages.compositing import DISPLAY_TERMINATION
+from ..render_settings import RenderSettings
 from ..renderer import VolumeRenderer
 from .movie_files import MOVIE_SUFFIXES, write_movie
 from .time_series import TimeSeries
@@ -198,6 +200,19 @@ def _volume_dtype(volume) -> torch.dtype:
     return torch.float64 if sample.dtype.kind == "f" and sample.dtype.itemsize >= 8 else torch.float32
 
 
+def _check_render_options(options: dict, device) -> None:
+    """``render_turntable``'s ``**render_options`` as ``VolumeRenderer.render`` would check them at
+    the first frame: known names, each option's own check (``RenderSettings``), the background."""
+    known = {field.name for field in dataclasses.fields(RenderSettings)}
+    unknown = sorted(set(options) - known - {"background", "channel_axis"})
+    if unknown:
+        raise TypeError(f"unknown render option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                        f"VolumeRenderer.render takes {', '.join(sorted(known | {'background', 'channel_axis'}))}")
+    RenderSettings(**{name: value for name, value in options.items() if name in known})
+    if "background" in options:
+        check_background(options["background"], device)
+
+
 def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=(360.0, 0.0),
                      camera: Camera | None = None, cameras: Sequence[Camera] | None = None,
                      keyframes: Sequence[Camera] | None = None, image_size=(512, 512), time: bool = False,
@@ -207,8 +222,9 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
     Args:
         renderer: renders every frame (its transfer functions, lighting, spacing); with
             ``backend="auto"`` on a CPU the frames wait for the fused kernel, then use it.
-        volume: (D, H, W) array or tensor; with ``time=True`` a ``TimeSeries``, a (T, D, H, W)
-            array or tensor, or a list of volumes of one shape.
+        volume: (D, H, W) array or tensor, or a ``LoadedVolume`` (its spacing and origin become
+            the renderer's, as ``render`` takes them); with ``time=True`` a ``TimeSeries``, a
+            ``LoadedSeries``, a (T, D, H, W) array or tensor, or a list of volumes of one shape.
         frames: frame count of a turntable or keyframe path, in [1, ``MAX_FRAMES``] (a
             ``cameras`` path has one frame per camera and ignores it). Cameras are made one
             per frame as the frames render, so a long movie costs no memory up front.
@@ -237,16 +253,23 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
     if not isinstance(renderer, VolumeRenderer):
         raise TypeError(f"renderer must be a VolumeRenderer, got {type(renderer).__name__}")
     image_size = check_image_size(image_size)
+    _check_render_options(render_options, renderer.device)
     if cameras is not None and keyframes is not None:
         raise ValueError("give either cameras or keyframes, not both")
     if time and not isinstance(volume, TimeSeries):
         volume = TimeSeries(volume)
     if not time and isinstance(volume, TimeSeries):
         raise ValueError("volume is a TimeSeries: pass time=True to sweep it, or one of its volumes (series[t])")
+    if isinstance(volume, TimeSeries):
+        volume.adopt_grid(renderer)  # a LoadedSeries' spacing and origin, before the camera frames the box
+    else:
+        volume = renderer._adopt(volume)  # a LoadedVolume's, likewise
     if not hasattr(volume, "shape"):
         raise TypeError(f"volume must be a (D, H, W) array or tensor, got {type(volume).__name__}"
                         + ("; a list of volumes is a time series: pass time=True" if isinstance(volume, list) else ""))
     shape = volume.shape if isinstance(volume, TimeSeries) else tuple(volume.shape)
+    if render_options.get("channel_axis") is not None and len(shape) == 4:  # the channels' (D, H, W)
+        shape = tuple(n for axis, n in enumerate(shape) if axis != render_options["channel_axis"] % 4)
     if cameras is not None:
         path = cameras if isinstance(cameras, CameraPath) else list(cameras)
         if not path or not all(isinstance(c, Camera) for c in (path if isinstance(path, list) else path[:1])):

@@ -101,7 +101,11 @@ class TimeSeries:
     """
 
     def __init__(self, volumes, value_range=None, time_spacing: float | None = None, cache_size: int = 4):
+        #: A ``LoadedSeries``' voxel size and origin, which ``render`` gives the renderer (as
+        #: ``render(LoadedVolume)`` does); None for arrays, which keep the renderer's.
+        self.spacing = self.origin = None
         if hasattr(volumes, "time_spacing") and hasattr(volumes, "data"):  # a LoadedSeries (a NamedTuple)
+            self.spacing, self.origin = tuple(volumes.spacing), tuple(volumes.origin)
             volumes, time_spacing = volumes.data, volumes.time_spacing if time_spacing is None else time_spacing
         time_spacing = 1.0 if time_spacing is None else time_spacing
         self._volumes = _as_volume_list(volumes)
@@ -146,11 +150,17 @@ class TimeSeries:
         """
         t = self._index(t)
         volume = self._volumes[t]
+        self.adopt_grid(renderer)
         self._use_cached_state(renderer, t)
         render_options.setdefault("value_range", self.value_range)
         image = renderer.render(volume, camera, **render_options)
         self._keep_state(renderer, t, volume)
         return image
+
+    def adopt_grid(self, renderer: VolumeRenderer) -> None:
+        """Give ``renderer`` this series' spacing and origin, when it came with them (a ``LoadedSeries``)."""
+        if self.spacing is not None:
+            renderer.spacing, renderer.origin = self.spacing, self.origin
 
     # ---- the LRU of renderer states -------------------------------------------------------
     # The renderer keeps the state of one volume (``VolumeRenderer._state``). Until it offers a

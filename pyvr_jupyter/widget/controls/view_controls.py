@@ -41,7 +41,8 @@ class ViewControls(widgets.HBox):
         self.labels = LabelList(view)  # hidden while the view has no labels
         # A view mixing channels lists them (visibility, which one the editor edits) above the editor.
         self.channels = ChannelList(view) if getattr(view, "channels", None) is not None else None
-        # A time series gets a player (Play + slider on time_index) above the editor.
+        # A time series gets a player (Play + slider on time_index) above the editor, also when
+        # one is assigned later (view.volume = series); the player hides while there is one time point.
         self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
         # The controls wrap under the view when the notebook is too narrow for both side by side.
         column = [self.editor, self.panel, self.labels]
@@ -49,13 +50,29 @@ class ViewControls(widgets.HBox):
             column.insert(0, self.channels)
         if self.player is not None:
             column.insert(0, self.player)
-        side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
-        super().__init__([view if display is None else display, side],
+        self._side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
+        super().__init__([view if display is None else display, self._side],
                          layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px", align_items="flex-start"))
+        self._awaiting_series = self.player is None
+        if self._awaiting_series:
+            view.observe(self._add_player, names="time_points")
+
+    def _add_player(self, change) -> None:
+        """The first series assigned to the view brings its player."""
+        if change["new"] > 1 and self._awaiting_series:
+            self._stop_awaiting_series()
+            self.player = TimePlayer(self.view)
+            self._side.children = (self.player, *self._side.children)
+
+    def _stop_awaiting_series(self) -> None:
+        if self._awaiting_series:
+            self._awaiting_series = False
+            self.view.unobserve(self._add_player, names="time_points")
 
     def close(self) -> None:
         """Close the editor and the panel (they stop observing the view) with every widget in
         them, then the box; the view stays open unless ``close_view``."""
+        self._stop_awaiting_series()
         for child in self.children:
             close_tree(child, keep=() if self.close_view else (self.view,))
         super().close()

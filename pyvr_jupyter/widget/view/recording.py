@@ -1,9 +1,9 @@
 """Record a view as a movie: a turntable (or a time sweep) of what a ``VolumeView`` shows now.
 
 ``record(view, path)`` copies the view's state (renderer settings, transfer functions,
-lighting, camera, compositing, step, background, value window, clip settings where the view
-has them) into a renderer of its own, so the view keeps streaming frames meanwhile, then renders
-the frames at full quality with the fused kernel and writes them (``write_movie``).
+lighting, camera, compositing, step, background, value window, and where the view has them its
+clip settings, labels and channels) into a renderer of its own, so the view keeps streaming
+frames meanwhile, then renders the frames at full quality with the fused kernel and writes them (``write_movie``).
 ``VolumeView.record`` calls it; it reads only the view's public state.
 
 Example:
@@ -20,6 +20,7 @@ from contextlib import nullcontext
 
 from ...torch_renderer import TimeSeries, VolumeRenderer, render_turntable, write_movie
 from ...torch_renderer._checks import check_image_size
+from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.tools.movie_files import check_movie_path
 
 __all__ = ["record", "view_renderer"]
@@ -39,11 +40,14 @@ def view_renderer(view) -> VolumeRenderer:
     renderer.set_opacity_transfer_function(copy.deepcopy(source.opacity_tf))
     renderer.set_color_transfer_function(copy.deepcopy(source.color_tf))
     renderer.lighting = copy.deepcopy(source.lighting)
+    renderer.channel_opacity_tfs = copy.deepcopy(source.channel_opacity_tfs)
+    renderer.channel_color_tfs = copy.deepcopy(source.channel_color_tfs)
     return renderer
 
 
 def _render_options(view) -> dict:
-    """The view's full-quality render settings (as its own full frames use them)."""
+    """The view's full-quality render settings (as its own full frames use them): its labels
+    where it draws them, its channels' axis and windows where it mixes channels."""
     options = dict(step_size=float(view.step_size) * float(view.renderer.spacing.min()),
                    value_range=tuple(view.value_range), use_lighting=bool(view.use_lighting),
                    compositing=view.compositing, background=tuple(view.background))
@@ -51,6 +55,10 @@ def _render_options(view) -> dict:
         value = getattr(view, name, None)
         if value is not None and value != [] and value != ():
             options[name] = value
+    if getattr(view, "labels", None) is not None and STRATEGIES[view.compositing].family == EMISSION_ABSORPTION:
+        options.update(labels=view.labels, label_mode=view.label_mode)
+    if getattr(view, "channels", None) is not None:
+        options.update(view._channel_render_options())
     return options
 
 
@@ -97,7 +105,9 @@ def record(view, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, s
         options = _render_options(view)
         # A lazy multiscale volume renders at the level each frame needs, as the view's full frames
         # do: its base level alone (``view.volume``) was all a movie showed.
-        volume = _series_of(view) if time else getattr(view, "multiscale", None) or view.volume
+        channels = getattr(view, "channels", None)
+        volume = _series_of(view) if time else channels if channels is not None else getattr(
+            view, "multiscale", None) or view.volume
     movie = render_turntable(renderer, volume, frames=frames, orbit=orbit, camera=camera, image_size=image_size,
                              time=time, **options)
     return write_movie(movie, path, fps=fps, progress=progress, **movie_options)

@@ -64,10 +64,10 @@ def replace_volume(view, volume) -> None:
         if reframe:
             view._default_camera = box_camera(volume.shape, renderer, orientation)
             view.camera = view._default_camera.clone()
-    view._time = TimeState(series, time_unit)
+        # Under the lock too: the frame worker copies the series and time_index together.
+        view._time = TimeState(series, time_unit)
+        view.time_index = 0  # time point 0 of the new series (the volume just set), or of none
     view.set_trait("time_points", view._time.count)  # a player goes back to 0 (and hides for one volume)
-    with view.hold_trait_notifications():
-        view.time_index = 0
     view.value_range = value_range
     if reframe:
         view._write_camera_traits()

@@ -153,6 +153,33 @@ def test_bad_input_raises_value_error_naming_the_parameter(tmp_path, helix, rend
         call(renderer_for(helix), helix, tmp_path)
 
 
+@pytest.mark.parametrize("options, error, words", [
+    (dict(stepsize=1.0), TypeError, "unknown render option 'stepsize'"),
+    (dict(compositing="bogus"), ValueError, "unknown compositing 'bogus'"),
+    (dict(use_lighting="yes"), TypeError, "use_lighting must be True or False"),
+    (dict(background=(0.0, 2.0, 0.0)), ValueError, "background must be RGB in"),
+    (dict(termination=0.9), ValueError, "termination"),
+])
+def test_render_options_are_checked_before_any_frame(helix, renderer_for, options, error, words):
+    """Review 5: bad options were found at the first frame, as write_movie rendered it."""
+    with pytest.raises(error, match=words):
+        render_turntable(renderer_for(helix), helix, frames=2, **options)
+
+
+def test_a_loaded_volume_or_series_brings_its_spacing_and_origin(helix, renderer_for):
+    from pyvr_jupyter.io import LoadedSeries, LoadedVolume
+
+    spacing, origin = (2.0, 1.0, 3.0), (5.0, -4.0, 1.0)
+    for volume, time in ((LoadedVolume(helix.numpy(), spacing, origin), False),
+                         (LoadedSeries(torch.stack([helix, helix * 0.5]).numpy(), spacing, origin, 1.0), True)):
+        renderer = renderer_for(helix)
+        first = next(iter(render_turntable(renderer, volume, frames=2, image_size=(30, 40), time=time)))
+        assert renderer.spacing.tolist() == list(spacing) and renderer.origin.tolist() == list(origin)
+        expected = renderer_for(helix)
+        expected.spacing, expected.origin = spacing, origin
+        assert np.array_equal(first, next(iter(render_turntable(expected, helix, frames=2, image_size=(30, 40)))))
+
+
 def test_a_list_of_volumes_without_time_is_refused_with_the_hint(helix, renderer_for):
     with pytest.raises(TypeError, match="pass time=True"):  # before: 'list' object has no attribute 'shape'
         render_turntable(renderer_for(helix), [helix, helix], frames=2)

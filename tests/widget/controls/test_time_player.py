@@ -65,3 +65,22 @@ def test_the_label_reads_the_time_with_its_unit(tmp_path, series_view):
 def test_fps_must_be_a_rate(series_view, fps):
     with pytest.raises(ValueError, match="fps"):  # before: '>' between str and int; True played at 1 fps
         TimePlayer(series_view, fps=fps)
+
+
+def test_controls_of_a_single_volume_get_a_player_when_a_series_is_assigned():
+    """Review 5: the controls decided once, at their making, whether the view had a player."""
+    torus = torch.as_tensor(np.asarray(create_test_volume((10, 10, 10), "torus")))
+    view = RecordingView(torus, width=24, height=24)
+    controls = view.controls()
+    try:
+        assert controls.player is None
+        view.volume = torch.stack([torus * (1 + t) for t in range(4)])
+        player = controls.player
+        assert isinstance(player, TimePlayer) and player in controls.children[1].children
+        assert player.slider.max == 3
+        view.volume = torus  # one volume again: the same player, hidden
+        assert controls.player is player and player.layout.display == "none"
+    finally:
+        controls.close()
+        view.close()
+    assert not view._trait_notifiers.get("time_points", {}).get("change")  # nothing observes the view

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from pyvr_jupyter import create_test_volume
-from pyvr_jupyter.torch_renderer import Camera, TimeSeries, VolumeRenderer
+from pyvr_jupyter.torch_renderer import Camera, LabelMap, TimeSeries, VolumeRenderer
 from pyvr_jupyter.widget import record
 from recording_view import RecordingView
 
@@ -115,3 +115,25 @@ def test_record_sweeps_a_time_series(tmp_path, volume):
     assert movie.n_frames == 4
     brightness = [f.mean() for f in frames]
     assert brightness == sorted(brightness) and brightness[0] < brightness[-1]  # one range: brighter in time
+
+
+def test_record_shows_the_views_labels_and_channels(tmp_path, volume):
+    """Review 5: a movie of a view with labels or channels was rendered without them."""
+    ids = np.zeros(volume.shape, np.int32)
+    ids[:, :, 12:] = 1  # half the volume, drawn pure green
+    stack = torch.stack([volume, volume.flip(2)])
+    labels = LabelMap(ids, colors={1: (0.0, 1.0, 0.0)}, opacity=1.0)
+    look = dict(width=48, height=40, step_size=1.0, opacity=[(0, 0), (1, 0.5)])
+    views = {"labels": RecordingView(volume, colormap="hot", labels=labels, **look),
+             "channels": RecordingView(stack, channel_axis=0, colormaps=["red", "cyan"], **look)}
+    plain = RecordingView(volume, colormap="hot", **look)
+    try:
+        for name, view in views.items():
+            view.camera = plain.camera = Camera.for_volume(volume.shape, azimuth=30.0, elevation=20.0)
+            shown = view.screenshot().astype(int)
+            change = np.abs(shown - plain.screenshot()).mean()  # they change the picture ...
+            frame = _gif(record(view, tmp_path / f"{name}.gif", frames=1, progress=False))[1][0]
+            assert np.abs(frame - shown).mean() < change / 4, name  # ... and the movie shows it
+    finally:
+        for view in (*views.values(), plain):
+            view.close()

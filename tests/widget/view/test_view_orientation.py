@@ -4,7 +4,7 @@ LoadedVolume kept +y up, so a brain from load_volume was seen from above at a ti
 import numpy as np
 import pytest
 
-from pyvr_jupyter.io import LoadedVolume
+from pyvr_jupyter.io import LoadedSeries, LoadedVolume
 from pyvr_jupyter.torch_renderer.tools.orientation import letter_vectors
 from recording_view import RecordingView
 
@@ -57,6 +57,22 @@ def test_a_new_loaded_volume_brings_its_orientation_and_an_array_keeps_it():
         assert view.orientation == "LPS"
     finally:
         view.close()
+
+
+def test_a_loaded_series_brings_its_orientation_too():
+    """Review 5: a 4-D scan's series had no orientation, so its view was not head-up."""
+    scan = head("LPS")
+    series = LoadedSeries(np.stack([scan.data, scan.data * 0.5]), scan.spacing, scan.origin, 1.0, "s", "LPS")
+    made = RecordingView(series, width=32, height=32)
+    assigned = RecordingView(head().data, width=32, height=32)
+    try:
+        assigned.volume = series
+        for view in (made, assigned):
+            assert view.orientation == "LPS" and view.time_points == 2
+            assert np.dot(view.camera_up, letter_vectors("LPS")["S"]) == pytest.approx(1.0)
+    finally:
+        made.close()
+        assigned.close()
 
 
 def test_the_head_up_view_shows_the_neck_below_the_head():
