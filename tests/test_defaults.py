@@ -122,6 +122,8 @@ def test_auto_handles_a_constant_and_a_two_valued_volume():
     (dict(low_percentile=90, high_percentile=10), "low_percentile"),
     (dict(target_opacity=1.0), "target_opacity"),
     (dict(unit_distance=0), "unit_distance"),
+    (dict(spacing=(0, 1, 1)), "spacing"),
+    (dict(spacing=(-1, 1, 1)), "spacing"),
 ])
 def test_auto_opacity_rejects_bad_options(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -140,6 +142,15 @@ def test_visible_points_are_where_the_opacity_is_and_in_world_units():
     volume[2:4, 3:5, 6:9] = 1.0
     points = visible_points(volume, [(0, 0), (0.5, 0), (1, 1)], (0.0, 1.0), spacing=(1, 2, 3), origin=(10, 0, 0))
     assert points.min(0).tolist() == [16.0, 6.0, 6.0] and points.max(0).tolist() == [18.0, 8.0, 9.0]
+    # Review 5: unsorted points found 3,584 "visible" voxels of 6 (np.interp needs increasing positions).
+    shuffled = visible_points(volume, [(1, 1), (0.5, 0), (0, 0)], (0.0, 1.0), spacing=(1, 2, 3), origin=(10, 0, 0))
+    assert np.array_equal(shuffled, points)
+    for options, words in ((dict(max_points=0), "max_points"), (dict(max_points=2.5), "max_points"),
+                           (dict(opacity_points=[]), "at least two"), (dict(spacing=(-1, 1, 1)), "spacing")):
+        with pytest.raises(ValueError, match=words):
+            visible_points(volume, **{"opacity_points": [(0, 0), (1, 1)], "value_range": (0.0, 1.0), **options})
+    with pytest.raises(ValueError, match="value_range"):  # a constant 1e9: no window float32 can tell apart
+        auto_value_range(torch.full((4, 4, 4), 1e9, dtype=torch.float64))
 
 
 def test_the_default_camera_frames_what_is_visible():

@@ -62,7 +62,7 @@ def _time_spacing(path: Path, suffix: str) -> float:
         spacings, sizes = header.get("spacings"), header.get("sizes")
         if spacings is not None and sizes is not None and len(sizes) == 4:
             value = float(np.asarray(spacings, dtype=float)[_nrrd_list_axis(header, tuple(sizes))])
-    return value if np.isfinite(value) and value > 0 else 1.0
+    return abs(value) if np.isfinite(value) and value != 0 else 1.0  # signed, as NRRD's spatial spacings may be
 
 
 def _time_unit(path: Path, suffix: str) -> str:
@@ -136,7 +136,8 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         x fastest (NIfTI, NRRD) and arrive transposed to ``[z, y, x]``; numpy files are taken to
         hold ``[z, y, x]`` already, or ``[t, z, y, x]``. With ``volume_index="all"``:
         ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing, time_unit, orientation)``: ``time_unit``
-        is "s" where the file names a unit of time (the spacing is then in seconds), else "".
+        is "s" where a NIfTI header names a unit of time (the spacing is then in seconds), a NRRD
+        time axis' ``units`` as written (its spacing unconverted), else "".
 
     Example:
         The EPI scan inside nibabel's wheel (``pip install "pyvr_jupyter[io]"``), first time point:

@@ -54,8 +54,8 @@ class LoadedSeries(NamedTuple):
     data: np.ndarray  # (T, D, H, W), float32 (float64 kept)
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
-    time_spacing: float  # time between volumes: seconds where the file names its unit, else as stored (1 if none)
-    time_unit: str = ""  # what time_spacing counts: "s" where the file names a unit of time, else ""
+    time_spacing: float  # time between volumes: seconds for NIfTI's units of time, else as stored (1 if none)
+    time_unit: str = ""  # what time_spacing counts: "s" for NIfTI, a NRRD time axis' units as written, else ""
     orientation: str | None = None  # as LoadedVolume's: anatomical directions of +x, +y, +z, None if unknown
 
 

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
@@ -167,10 +168,15 @@ def test_backward_memory_does_not_grow_with_the_sample_count():
 
 def test_orbit_cameras_and_psnr():
     cams = orbit_cameras((10, 20, 30), n_views=8)
-    assert len(cams) == 8
+    assert len(cams) == 8 and len(orbit_cameras((10, 20, 30), n_views=np.int64(3))) == 3
     directions = torch.stack([(c.position - c.target) / (c.position - c.target).norm() for c in cams])
     assert float(directions.mean(0).norm()) < 0.2  # spread around the sphere
     assert psnr(torch.zeros(4), torch.full((4,), 0.1)) == pytest.approx(20.0)
+    assert psnr(np.zeros(4), np.full(4, 0.1)) == pytest.approx(20.0)  # arrays too
+    for image, data_range, words in ((torch.zeros(4), 0.0, "data_range"), (torch.zeros(4), -1.0, "data_range"),
+                                     (torch.full((4,), float("nan")), 1.0, "NaN"), (torch.zeros(0), 1.0, "empty")):
+        with pytest.raises(ValueError, match=words):  # review 5: a math domain error, 6 dB, nan
+            psnr(image, torch.zeros_like(image), data_range)
     with pytest.raises(ValueError, match="n_views"):
         orbit_cameras((4, 4, 4), 0)
     with pytest.raises(ValueError, match="parameters"):

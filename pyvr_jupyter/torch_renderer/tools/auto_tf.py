@@ -30,7 +30,8 @@ import math
 import numpy as np
 import torch
 
-from .._checks import check_finite_number, check_value_range, check_vector3, unwrap_volume
+from .._checks import check_finite_number, check_spacing, check_value_range, check_vector3, unwrap_volume
+from ..stages.transfer_functions import OpacityTransferFunction
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]
 
@@ -77,8 +78,8 @@ def auto_value_range(volume, percentile: float = 99.9) -> tuple[float, float]:
     percentile = check_finite_number("percentile", percentile, minimum=50.0, maximum=100.0)
     values, _ = _sample(volume)
     low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return low, low + 1.0
+    if high <= low:  # a constant volume: any window maps it to 0 (the renderer's default too)
+        return check_value_range((low, low + 1.0))
     reference = float(np.percentile(values, 99.9))  # the background level is judged without outliers
     top = float(np.percentile(_foreground(values, low, max(reference, low)), percentile))
     return check_value_range((low, top if top > low else high))
@@ -136,7 +137,7 @@ def auto_opacity_points(volume, value_range=None, *, low_percentile: float = 50.
     start, end = _widen(start, end)
     ramp = np.clip((object_s - start) / (end - start), 0.0, 1.0)  # each object voxel's share of the top
     mask = s > (_BACKGROUND_FRACTION if object_s.size < s.size else -1.0)
-    path = typical_path_length(mask, [c * step for c in check_vector3("spacing", spacing).tolist()])
+    path = typical_path_length(mask, [c * step for c in check_spacing(spacing).tolist()])
     top = _solve_top(ramp, -math.log1p(-target) * unit / path)
     return [(0.0, 0.0)] + ([(start, 0.0)] if start > 0 else []) + [(end, top)] + ([(1.0, top)] if end < 1 else [])
 
@@ -176,12 +177,15 @@ def visible_points(volume, opacity_points, value_range, spacing=(1.0, 1.0, 1.0),
     """
     data, own_spacing, own_origin = unwrap_volume(volume)
     spacing, origin = own_spacing or spacing, own_origin or origin
-    values, step = _sample(volume)
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
     vmin, vmax = check_value_range(value_range)
-    positions, opacities = zip(*((float(p), float(a)) for p, a in opacity_points))
+    # Checked and sorted as the renderer's table has them (np.interp needs increasing positions).
+    positions, opacities = zip(*OpacityTransferFunction(opacity_points).get_control_points())
+    spacing_t = check_spacing(spacing).numpy()
+    values, step = _sample(volume)
     s = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
     visible = np.interp(s, positions, opacities) > 1e-4
-    spacing_t = check_vector3("spacing", spacing, dtype=torch.float64).numpy()
     origin_t = check_vector3("origin", origin, dtype=torch.float64).numpy()
     kji = np.argwhere(visible)
     kji = kji * step

@@ -27,6 +27,7 @@ import time
 import warnings
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from .._checks import check_finite_number
@@ -49,7 +50,7 @@ def orbit_cameras(volume_shape: Sequence[int], n_views: int, distance: float | N
         >>> len(cams), [round(v, 1) for v in cams[0].target.tolist()]   # all look at the centre
         (8, [15.5, 15.5, 15.5])
     """
-    if isinstance(n_views, bool) or not isinstance(n_views, int) or not 1 <= n_views <= 10_000:
+    if isinstance(n_views, bool) or not isinstance(n_views, (int, np.integer)) or not 1 <= n_views <= 10_000:
         raise ValueError(f"n_views must be an integer in [1, 10000], got {n_views!r}")
     max_elevation = check_finite_number("max_elevation", max_elevation, minimum=0.0, maximum=89.0)
     golden = math.pi * (3.0 - math.sqrt(5.0))
@@ -67,17 +68,23 @@ def psnr(image: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> 
     """Peak signal-to-noise ratio in dB, ``10·log10(range² / MSE)``; inf for identical images.
 
     Args:
-        image: any shape, e.g. (H, W, 3) in [0, data_range].
+        image: any shape, e.g. (H, W, 3) in [0, data_range] (a tensor or an array).
         target: the same shape.
-        data_range: the largest possible value (1 for images in [0, 1]).
+        data_range: the largest possible value (1 for images in [0, 1]), > 0.
 
     Example:
         >>> round(psnr(torch.zeros(4, 4, 3), torch.full((4, 4, 3), 0.1)), 6)   # MSE 0.01
         20.0
     """
+    image, target = torch.as_tensor(image), torch.as_tensor(target)
     if image.shape != target.shape:
         raise ValueError(f"image and target shapes differ: {tuple(image.shape)} vs {tuple(target.shape)}")
+    if image.numel() == 0:
+        raise ValueError("image and target are empty")
+    data_range = check_finite_number("data_range", data_range, positive=True)
     mse = float(((image.detach().double() - target.detach().double()) ** 2).mean())
+    if not math.isfinite(mse):
+        raise ValueError("image or target holds NaN or Inf")
     return math.inf if mse == 0 else 10.0 * math.log10(data_range ** 2 / mse)
 
 
@@ -159,6 +166,7 @@ def fit(parameters, loss_fn: Callable[[], torch.Tensor], steps: int = 100, lr: f
         loss.backward()
         if not warned:
             warned = _warn_if_no_gradient(named, step)
+        _check_gradients(named, step)  # before the step: a NaN gradient would make the parameters NaN
         optimizer.step()
         losses.append(float(loss.detach()))
         bar.set_postfix(loss=f"{losses[-1]:.3g}")
@@ -232,6 +240,14 @@ def _check_loss(loss) -> torch.Tensor:
         raise ValueError("loss_fn's result does not depend on the parameters: it has no graph (computed under "
                          "torch.no_grad(), detached, or from other tensors)")
     return loss.reshape(())
+
+
+def _check_gradients(named: list[tuple[str, torch.Tensor]], step: int) -> None:
+    """FloatingPointError naming the parameters whose gradient holds NaN or Inf at ``step``."""
+    bad = [name for name, tensor in named if tensor.grad is not None and not bool(torch.isfinite(tensor.grad).all())]
+    if bad:
+        raise FloatingPointError(f"the gradient of {', '.join(bad)} holds NaN or Inf at step {step} (the loss was "
+                                 "finite); the parameters are left as they were before this step")
 
 
 def _warn_if_no_gradient(named: list[tuple[str, torch.Tensor]], step: int) -> bool:

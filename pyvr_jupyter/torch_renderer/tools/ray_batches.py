@@ -38,7 +38,12 @@ class RayBatch(NamedTuple):
 
 def check_cameras(cameras) -> list[Camera]:
     """A non-empty sequence of ``Camera`` objects, as a list; TypeError/ValueError otherwise."""
-    cameras = list(cameras)
+    if isinstance(cameras, Camera):
+        raise TypeError("cameras must be a sequence of Cameras: for one camera, pass [camera]")
+    try:
+        cameras = list(cameras)
+    except TypeError:
+        raise TypeError(f"cameras must be a sequence of Cameras, got {type(cameras).__name__}") from None
     if not cameras:
         raise ValueError("cameras must hold at least one Camera, got an empty sequence")
     for i, camera in enumerate(cameras):
@@ -103,6 +108,10 @@ def _as_tensor(name: str, value, device) -> torch.Tensor:
     return value if device is None else value.to(device)
 
 
+#: The most rays ``random_rays`` draws at once: 2^26 rays and their targets take about 3 GiB.
+MAX_RAYS = 1 << 26
+
+
 def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch.Generator | None = None) -> RayBatch:
     """Draw ``n_rays`` random pixels from the views, uniformly over all their pixels.
 
@@ -126,8 +135,15 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
     images = torch.as_tensor(images)
     if images.ndim != 4 or images.shape[0] != len(cameras):
         raise ValueError(f"images must be (B, H, W, C) with B = {len(cameras)} cameras, got {tuple(images.shape)}")
-    if isinstance(n_rays, bool) or not isinstance(n_rays, int) or n_rays <= 0:
-        raise ValueError(f"n_rays must be a positive integer, got {n_rays!r}")
+    if images.shape[3] == 0:
+        raise ValueError(f"images must have at least one channel, got {tuple(images.shape)}")
+    if images.is_floating_point() and not bool(torch.isfinite(images).all()):
+        raise ValueError("images hold NaN or Inf: the targets must be finite")
+    if isinstance(n_rays, bool) or not isinstance(n_rays, (int, np.integer)) or not 0 < n_rays <= MAX_RAYS:
+        raise ValueError(f"n_rays must be an integer in [1, {MAX_RAYS}] (a batch is drawn at once), got {n_rays!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    n_rays = int(n_rays)
     height, width = check_image_size(images.shape[1:3])
     per_view = height * width
     flat = torch.randperm(len(cameras) * per_view, generator=generator)[:n_rays] if n_rays <= len(cameras) * per_view \

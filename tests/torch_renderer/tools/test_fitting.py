@@ -37,6 +37,16 @@ def test_a_bad_loss_is_refused_before_any_step(make_loss, error, match):
     assert x.grad is None and bool((x == 0).all())  # nothing stepped
 
 
+def test_a_nan_gradient_stops_the_fit_before_it_steps():
+    """Review 5: a finite loss with a NaN gradient stepped the parameters to NaN, and the error
+    named the next step's NaN loss."""
+    x = torch.ones(3, requires_grad=True)
+    loss = lambda: (x - 1).abs().sqrt().sum()  # 0 at x = 1, where its gradient is inf · 0 = NaN  # noqa: E731
+    with pytest.raises(FloatingPointError, match=r"gradient of parameters\[0\] holds NaN or Inf at step 0"):
+        fit([x], loss, steps=3, progress=False)
+    assert bool((x == 1).all())  # left as it was
+
+
 @pytest.mark.parametrize("parameters, error, match", [
     (lambda x: [x * 2], ValueError, r"parameters\[0\].*not a leaf"),
     (lambda x: [x, torch.zeros(2)], ValueError, r"parameters\[1\].*requires_grad"),

@@ -208,3 +208,18 @@ def test_a_full_disk_raises_and_leaves_the_old_file(request, tmp_path, suffix, d
     assert "OSError: " in done.stdout and "spin" in done.stdout
     assert path.read_bytes() == OLD
     assert folder_listing(folder) == [path.name]
+
+
+def test_write_image_takes_rgb_or_rgba_uint8_and_refuses_the_rest(tmp_path):
+    """Review 5: floats and tensors failed inside Pillow, (H, W) passed, RGBA to .jpg was an OSError."""
+    import torch
+
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 128
+    assert Image.open(movie_files.write_image(rgba, tmp_path / "a.png")).mode == "RGBA"
+    assert Image.open(movie_files.write_image(torch.from_numpy(rgba[..., :3]), tmp_path / "b.jpg")).size == (5, 4)
+    for image, words in ((np.zeros((4, 5, 3), np.float32), "uint8"), (np.zeros((4, 5), np.uint8), "H, W, 3"),
+                         (np.zeros((4, 5, 2), np.uint8), "H, W, 3"), (rgba, "JPEG has no opacity")):
+        with pytest.raises(ValueError, match=words):
+            movie_files.write_image(image, tmp_path / "c.jpg")
+    assert not (tmp_path / "c.jpg").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.jpg"]

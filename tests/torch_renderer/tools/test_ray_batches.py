@@ -215,3 +215,13 @@ def test_bad_batches_are_refused(volume, cameras):
         random_rays(cameras, torch.zeros(3, 4, 4, 3), n_rays=0)
     with pytest.raises(ValueError, match="B = 3"):
         random_rays(cameras, torch.zeros(2, 4, 4, 3), n_rays=4)
+    images = torch.zeros(3, 4, 4, 3)
+    for call, error, words in (  # review 5: an 80 TB allocation, NaN targets, bare torch and Python errors
+            (lambda: random_rays(cameras, images, n_rays=10 ** 13), ValueError, r"n_rays must be an integer in \[1, "),
+            (lambda: random_rays(cameras, torch.full((3, 4, 4, 3), float("nan")), n_rays=4), ValueError, "NaN"),
+            (lambda: random_rays(cameras, torch.zeros(3, 4, 4, 0), n_rays=4), ValueError, "one channel"),
+            (lambda: random_rays(cameras[0], images[:1], n_rays=4), TypeError, r"pass \[camera\]"),
+            (lambda: random_rays(cameras, images, n_rays=4, generator="seed"), TypeError, "generator")):
+        with pytest.raises(error, match=words):
+            call()
+    assert random_rays(cameras, images, n_rays=np.int64(5)).origins.shape == (5, 3)
