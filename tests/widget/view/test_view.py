@@ -62,13 +62,16 @@ def test_stats_report_frames_acknowledged_and_latency(view):
 
 def test_hidden_views_get_no_frames(view):
     view.show()
+    view.settle()  # a frame that follows the first one's acknowledgement (a busy machine's refinement)
+    view.ack_all()
     view.browser(type="visibility", visible=False)
+    shown = len(view.frames())
     view.fov = 30.0
     time.sleep(0.3)
-    assert len(view.frames()) == 1
+    assert len(view.frames()) == shown
     view.browser(type="visibility", visible=True)
     view.settle()
-    assert len(view.frames()) == 2
+    assert len(view.frames()) == shown + 1
 
 
 def test_setting_traits_from_python_rerenders(view):
