@@ -100,8 +100,11 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
             np.array(check_vector3("crosshair", crosshair, dtype=torch.float64).detach().cpu().numpy())
         if index is not None:
             dim = SLICE_AXES[axis][0]
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            # As the index trait takes it (traitlets' Int): a whole number, 3.0 included.
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer, float, np.floating)) \
+                    or not float(index).is_integer():
                 raise TypeError(f"index must be a whole number of slices, got {index!r}")
+            index = int(index)
             if not 0 <= index < self._counts[dim]:
                 raise ValueError(f"index {index!r} is outside the volume: axis {axis!r} has "
                                  f"{self._counts[dim]} slices")
