@@ -93,6 +93,9 @@ def test_four_d_data_needs_a_volume_index(tmp_path, volume):
     for flag in (True, False):  # before: True gave 5-D data (a new axis), False volume 0
         with pytest.raises(ValueError, match="volume_index"):
             load_volume(tmp_path / "t.npy", volume_index=flag)
+    np.save(tmp_path / "one.npy", volume)
+    with pytest.raises(ValueError, match="volume_index must be an integer, 'all' or None, got 'first'"):
+        load_volume(tmp_path / "one.npy", volume_index="first")  # review 5: "given but ... a single volume"
 
 
 def test_the_real_epi_scan_shipped_with_nibabel():

@@ -147,6 +147,8 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         >>> volume.shape, [round(s, 3) for s in spacing]                  # (D, H, W); millimetres
         ((24, 96, 128), [2.0, 2.0, 2.2])
     """
+    if isinstance(volume_index, str) and volume_index != "all":
+        raise ValueError(f"volume_index must be an integer, 'all' or None, got {volume_index!r}")
     if is_zarr_source(path):
         if isinstance(volume_index, str):
             raise ValueError(f"volume_index={volume_index!r} is not supported for OME-Zarr; pick a time point")
