@@ -48,15 +48,30 @@ class LoadedVolume(_VolumeFields):
                 f"origin={self.origin}, orientation={self.orientation!r})")
 
 
-class LoadedSeries(NamedTuple):
-    """A time series read from a 4-D file (``load_volume(path, volume_index="all")``)."""
-
+class _SeriesFields(NamedTuple):
     data: np.ndarray  # (T, D, H, W), float32 (float64 kept)
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
     time_spacing: float  # time between volumes: seconds for NIfTI's units of time, else as stored (1 if none)
     time_unit: str = ""  # what time_spacing counts: "s" for NIfTI, a NRRD time axis' units as written, else ""
-    orientation: str | None = None  # as LoadedVolume's: anatomical directions of +x, +y, +z, None if unknown
+
+
+class LoadedSeries(_SeriesFields):
+    """A time series read from a 4-D file (``load_volume(path, volume_index="all")``): ``data``
+    (T, D, H, W), ``spacing``, ``origin``, ``time_spacing``, ``time_unit``, and ``orientation`` as a
+    ``LoadedVolume`` has it (outside the tuple: it unpacks as those five)."""
+
+    orientation: str | None = None
+
+    def __new__(cls, data, spacing, origin, time_spacing, time_unit: str = "", orientation: str | None = None):
+        self = super().__new__(cls, data, spacing, origin, time_spacing, time_unit)
+        self.orientation = orientation
+        return self
+
+    def __repr__(self) -> str:
+        return (f"LoadedSeries(data=<{self.data.dtype} array {self.data.shape}>, spacing={self.spacing}, "
+                f"origin={self.origin}, time_spacing={self.time_spacing}, time_unit={self.time_unit!r}, "
+                f"orientation={self.orientation!r})")
 
 
 def _suffix(path: Path) -> str:

@@ -115,9 +115,7 @@ class SliceViewer(widgets.VBox):
         series, first = split_series(volume)  # a series: the slices show its time point 0, as the view does
         for slice_view in self.slices:
             slice_view.volume = first
-        # The series made once (its value range is a pass over every time point); a LoadedSeries
-        # goes whole, for its spacing, origin and time unit.
-        self.view.volume = series if series is not None and first is series[0] else volume
+        self.view.volume = series if series is not None else volume  # made once: its range reads every time point
 
     @property
     def labels(self):

@@ -101,11 +101,14 @@ class TimeSeries:
     """
 
     def __init__(self, volumes, value_range=None, time_spacing: float | None = None, cache_size: int = 4):
-        #: A ``LoadedSeries``' voxel size and origin, which ``render`` gives the renderer (as
-        #: ``render(LoadedVolume)`` does); None for arrays, which keep the renderer's.
-        self.spacing = self.origin = None
+        #: A ``LoadedSeries``' grid and what its file said (None and "" for arrays): a view or
+        #: ``render_turntable`` given the series takes them, as they take a ``LoadedVolume``'s
+        #: (``adopt_grid``); ``render`` leaves the renderer's own.
+        self.spacing = self.origin = self.orientation = None
+        self.time_unit = ""
         if hasattr(volumes, "time_spacing") and hasattr(volumes, "data"):  # a LoadedSeries (a NamedTuple)
             self.spacing, self.origin = tuple(volumes.spacing), tuple(volumes.origin)
+            self.orientation, self.time_unit = getattr(volumes, "orientation", None), volumes.time_unit
             volumes, time_spacing = volumes.data, volumes.time_spacing if time_spacing is None else time_spacing
         time_spacing = 1.0 if time_spacing is None else time_spacing
         self._volumes = _as_volume_list(volumes)
@@ -150,7 +153,6 @@ class TimeSeries:
         """
         t = self._index(t)
         volume = self._volumes[t]
-        self.adopt_grid(renderer)
         self._use_cached_state(renderer, t)
         render_options.setdefault("value_range", self.value_range)
         image = renderer.render(volume, camera, **render_options)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import traitlets
 
+from ...io.common import LoadedVolume
 from ...torch_renderer import TimeSeries
 
 __all__ = ["TimeState", "split_series"]
@@ -28,17 +29,17 @@ __all__ = ["TimeState", "split_series"]
 
 def split_series(volume):
     """``(series, first)``: a ``TimeSeries`` and its first time point for series input (a 4-D
-    array or tensor, a list or tuple of volumes, a ``TimeSeries``, a ``LoadedSeries``, whose
-    spacing and origin stay with ``first``), ``(None, volume)`` for one volume."""
-    if isinstance(volume, TimeSeries):
-        return volume, volume[0]
-    if hasattr(volume, "time_spacing") and hasattr(volume, "data") and hasattr(volume, "_replace"):
-        series = TimeSeries(volume.data, time_spacing=float(volume.time_spacing))  # a LoadedSeries
-        return series, volume._replace(data=series[0])
+    array or tensor, a list or tuple of volumes, a ``TimeSeries``, a ``LoadedSeries``), ``first`` a
+    ``LoadedVolume`` where the series has a grid of its own (a ``LoadedSeries``' spacing, origin
+    and orientation); ``(None, volume)`` for one volume."""
+    is_loaded = hasattr(volume, "time_spacing") and hasattr(volume, "data") and hasattr(volume, "_fields")
     is_list = isinstance(volume, (list, tuple)) and not hasattr(volume, "_fields")  # a LoadedVolume is a NamedTuple
-    if (isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4) or is_list:
-        series = TimeSeries(volume)
-        return series, series[0]
+    if isinstance(volume, TimeSeries) or is_loaded or is_list or (
+            isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4):
+        series = volume if isinstance(volume, TimeSeries) else TimeSeries(volume)
+        if series.spacing is None:
+            return series, series[0]
+        return series, LoadedVolume(series[0], series.spacing, series.origin, series.orientation)
     return None, volume
 
 

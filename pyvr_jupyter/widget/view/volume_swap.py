@@ -40,12 +40,14 @@ def replace_volume(view, volume) -> None:
     volume, spacing, origin = unwrap_volume(volume)
     orientation = orientation if spacing is not None else view.orientation  # an array keeps it
     check_volume_array(volume)
-    value_range = list(view.renderer.value_range_of(volume))  # raises for NaN or Inf
-    if series is not None:
-        value_range = list(series.value_range)
+    # A series' one window across time (its time points were checked when it was made).
+    value_range = list(series.value_range if series is not None else view.renderer.value_range_of(volume))
     check_setting("value_range", value_range)
     renderer = view.renderer
-    with view.lock:
+    _ = view.time_points  # its default made now if never read, so that the change below is announced (a player hides)
+    # Observers of the traits changed under the lock run once it is released: the lock guards
+    # state, never a render (docs/threads.md), and a slice following time_index renders.
+    with view.hold_trait_notifications(), view.lock:
         before, old = renderer.box(view._volume.shape), (renderer.spacing, renderer.origin)
         try:
             renderer.spacing = old[0] if spacing is None else spacing
@@ -64,7 +66,7 @@ def replace_volume(view, volume) -> None:
         if reframe:
             view._default_camera = box_camera(volume.shape, renderer, orientation)
             view.camera = view._default_camera.clone()
-        # Under the lock too: the frame worker copies the series and time_index together.
+        # With the volume: the frame worker copies the series and time_index together.
         view._time = TimeState(series, time_unit)
         view.time_index = 0  # time point 0 of the new series (the volume just set), or of none
     view.set_trait("time_points", view._time.count)  # a player goes back to 0 (and hides for one volume)

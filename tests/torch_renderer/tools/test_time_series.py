@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyvr_jupyter.torch_renderer import TimeSeries
+from pyvr_jupyter.torch_renderer import TimeSeries, VolumeRenderer
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
@@ -36,3 +36,21 @@ def test_a_loaded_series_is_a_series_with_its_time_spacing(tmp_path):
     series = TimeSeries(loaded)
     assert len(series) == 3 and series.shape == (6, 7, 8) and series.time_spacing == 2.5
     assert TimeSeries(loaded, time_spacing=1.0).time_spacing == 1.0
+
+
+def test_a_loaded_series_keeps_its_files_grid_without_imposing_it_on_a_renderer():
+    """Review 6: render() wrote the series' spacing into the renderer it was given (a view's,
+    from its frame thread); a view or render_turntable takes the grid (adopt_grid), render does not."""
+    from pyvr_jupyter.io import LoadedSeries
+
+    loaded = LoadedSeries(np.random.default_rng(0).random((2, 6, 7, 8), dtype=np.float32), (0.5, 2.0, 3.0),
+                          (10.0, 0.0, 0.0), 1.5, "s", "LPS")
+    assert tuple(loaded) == (loaded.data, (0.5, 2.0, 3.0), (10.0, 0.0, 0.0), 1.5, "s")  # five fields, as before
+    series = TimeSeries(loaded)
+    assert (series.spacing, series.origin, series.orientation, series.time_unit) == (
+        (0.5, 2.0, 3.0), (10.0, 0.0, 0.0), "LPS", "s")
+    renderer = VolumeRenderer(series.shape)
+    series.render(renderer, 1, image_size=8)
+    assert renderer.spacing.tolist() == [1.0, 1.0, 1.0] and renderer.origin.tolist() == [0.0, 0.0, 0.0]
+    series.adopt_grid(renderer)
+    assert renderer.spacing.tolist() == [0.5, 2.0, 3.0] and renderer.origin.tolist() == [10.0, 0.0, 0.0]

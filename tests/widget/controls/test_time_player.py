@@ -67,6 +67,21 @@ def test_fps_must_be_a_rate(series_view, fps):
         TimePlayer(series_view, fps=fps)
 
 
+def test_the_player_hides_though_nothing_read_the_count_before():
+    """Review 6: time_points' default was computed when first read, so going from a series nobody
+    had asked the count of to one volume announced no change, and the player stayed."""
+    frames = torch.stack([torch.as_tensor(np.asarray(create_test_volume((10, 10, 10), "torus"))) * (1 + t)
+                          for t in range(3)])
+    view = RecordingView(frames, width=24, height=24)
+    controls = view.controls()
+    try:
+        view.volume = frames[0]
+        assert controls.player.layout.display == "none" and controls.player.slider.max == 0
+    finally:
+        controls.close()
+        view.close()
+
+
 def test_controls_of_a_single_volume_get_a_player_when_a_series_is_assigned():
     """Review 5: the controls decided once, at their making, whether the view had a player."""
     torus = torch.as_tensor(np.asarray(create_test_volume((10, 10, 10), "torus")))

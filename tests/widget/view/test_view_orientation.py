@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pyvr_jupyter.io import LoadedSeries, LoadedVolume
+from pyvr_jupyter.torch_renderer import TimeSeries
 from pyvr_jupyter.torch_renderer.tools.orientation import letter_vectors
 from recording_view import RecordingView
 
@@ -62,17 +63,22 @@ def test_a_new_loaded_volume_brings_its_orientation_and_an_array_keeps_it():
 def test_a_loaded_series_brings_its_orientation_too():
     """Review 5: a 4-D scan's series had no orientation, so its view was not head-up."""
     scan = head("LPS")
-    series = LoadedSeries(np.stack([scan.data, scan.data * 0.5]), scan.spacing, scan.origin, 1.0, "s", "LPS")
+    series = LoadedSeries(np.stack([scan.data, scan.data * 0.5]), (0.5, 2.0, 3.0), scan.origin, 1.0, "s", "LPS")
     made = RecordingView(series, width=32, height=32)
+    wrapped = RecordingView(TimeSeries(series), width=32, height=32)  # review 6: a TimeSeries of it, the same
     assigned = RecordingView(head().data, width=32, height=32)
     try:
         assigned.volume = series
-        for view in (made, assigned):
-            assert view.orientation == "LPS" and view.time_points == 2
+        for view in (made, wrapped, assigned):
+            assert view.orientation == "LPS" and view.time_points == 2 and view.time_unit == "s"
             assert np.dot(view.camera_up, letter_vectors("LPS")["S"]) == pytest.approx(1.0)
+            assert view.renderer.spacing.tolist() == [0.5, 2.0, 3.0]
+        assert wrapped.camera.to_dict() == made.camera.to_dict()
+        assert np.array_equal(wrapped.screenshot(), made.screenshot())
+        assert wrapped.renderer.spacing.tolist() == [0.5, 2.0, 3.0]  # a frame changed nothing
     finally:
-        made.close()
-        assigned.close()
+        for view in (made, wrapped, assigned):
+            view.close()
 
 
 def test_the_head_up_view_shows_the_neck_below_the_head():

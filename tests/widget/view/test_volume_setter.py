@@ -97,3 +97,26 @@ def test_a_series_is_taken_as_the_constructor_takes_it():
         assert view.time_series is None and view.time_points == 1 and view.time_index == 0
     finally:
         view.close()
+
+
+def test_observers_of_the_swap_run_with_the_lock_released():
+    """Review 6: time_index's observers (a slice that re-renders) ran while the swap held the view's
+    lock, which is held to copy state, never for a render (docs/threads.md)."""
+    import threading
+
+    torus = create_test_volume((16, 16, 16), "torus")
+    view = RecordingView(torch.stack([torus, torus * 2.0]), width=32, height=32)
+    free = []
+
+    def elsewhere_can_lock(change):
+        probe = threading.Thread(target=lambda: free.append(view.lock.acquire(timeout=2.0) and not view.lock.release()))
+        probe.start()
+        probe.join()
+
+    try:
+        view.time_index = 1
+        view.observe(elsewhere_can_lock, names="time_index")
+        view.volume = torch.stack([torus, torus * 3.0])
+        assert free == [True] and view.time_index == 0 and view.time_points == 2
+    finally:
+        view.close()
