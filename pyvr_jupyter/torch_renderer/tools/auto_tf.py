@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from .._checks import check_finite_number, check_spacing, check_value_range, check_vector3, unwrap_volume
-from ..stages.transfer_functions import OpacityTransferFunction
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]
 
@@ -164,6 +163,22 @@ def _solve_top(ramp: np.ndarray, depth_per_unit: float) -> float:
     return round(high, 6)
 
 
+def _sorted_points(opacity_points) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, opacities) of ``(s, opacity)`` control points, finite and sorted by position as
+    the renderer's table has them (``np.interp`` needs increasing positions); ValueError otherwise.
+    (``OpacityTransferFunction`` checks them so too, but it imports this module: no cycle.)"""
+    try:
+        points = np.asarray(opacity_points, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"opacity_points must be (s, opacity) pairs, got {opacity_points!r:.80}") from None
+    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
+        raise ValueError(f"opacity_points need at least two (s, opacity) pairs, got shape {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError("opacity_points must be finite")
+    points = points[np.argsort(points[:, 0], kind="stable")]
+    return points[:, 0], points[:, 1]
+
+
 def visible_points(volume, opacity_points, value_range, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
                    max_points: int = 20000) -> np.ndarray:
     """World positions (N, 3) of voxels whose opacity under ``opacity_points`` is above zero
@@ -180,8 +195,7 @@ def visible_points(volume, opacity_points, value_range, spacing=(1.0, 1.0, 1.0),
     if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
         raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
     vmin, vmax = check_value_range(value_range)
-    # Checked and sorted as the renderer's table has them (np.interp needs increasing positions).
-    positions, opacities = zip(*OpacityTransferFunction(opacity_points).get_control_points())
+    positions, opacities = _sorted_points(opacity_points)
     spacing_t = check_spacing(spacing).numpy()
     values, step = _sample(volume)
     s = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
