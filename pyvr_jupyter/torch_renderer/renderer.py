@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from .backends import BACKENDS, choose_backend, render_with
-from ._checks import (check_background, check_choice, check_device, check_finite_number, check_image_size, check_labels_fit,
-                      check_level, check_render_value_range, check_spacing, check_vector3, check_volume_array,
-                      check_volume_shape, check_world_length, step_length, unwrap_volume)
+from ._checks import (check_background, check_choice, check_device, check_finite_number, check_image_size,
+                      check_labels_fit, check_level, check_render_value_range, check_spacing, check_vector3,
+                      check_volume_array, check_volume_shape, check_world_length, step_length, unwrap_volume)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES

@@ -270,8 +270,8 @@ def write_image(image: np.ndarray, path) -> pathlib.Path:
 
     image = np.asarray(image.detach().cpu() if hasattr(image, "detach") else image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or 0 in image.shape:
-        raise ValueError(f"image must be an (H, W, 3) or (H, W, 4) uint8 array (imaging.encoding.to_uint8 converts one in "
-                         f"[0, 1]), got {image.dtype} {image.shape}")
+        raise ValueError(f"image must be an (H, W, 3) or (H, W, 4) uint8 array (imaging.encoding.to_uint8 "
+                         f"converts one in [0, 1]), got {image.dtype} {image.shape}")
     path = _check_output_path(path, tuple(IMAGE_FORMATS), "image")
     if image.shape[2] == 4 and IMAGE_FORMATS[path.suffix.lower()] == "JPEG":
         raise ValueError(f"{path.name}: JPEG has no opacity; write an RGBA image as .png, .tif or .webp")

@@ -33,13 +33,14 @@ from PIL import Image
 from ...imaging.encoding import encode_frame, to_uint8
 from ...torch_renderer import RenderInterrupted
 from ...torch_renderer.levels import sample_two_levels
-from ...torch_renderer.stages.compositing import DISPLAY_TERMINATION, EMISSION_ABSORPTION, STRATEGIES
+from ...torch_renderer.stages.compositing import DISPLAY_TERMINATION
 from ...torch_renderer.volume_cache import PACKED_GRID_VOXELS, kernel_dtype_of, shared_state
 from .held_volumes import HeldVolumes
 from .kernel_wait import KernelWait
 from .preview_sizing import (PREVIEW_LEVEL_SIDE, coarse_level_keeps_opacity, cost_key, diagonal_samples, estimate_s,
                              preview_plan)
 from .scheduling import FULL, PREVIEW, STOP_WAIT_S, FrameScheduler
+from .settings import shown_options
 
 __all__ = ["FrameSource", "DISPLAY_BUDGET_S", "INTERMEDIATE", "INTERMEDIATE_AFTER_S", "CAMERA_BURST_S"]
 
@@ -154,18 +155,13 @@ class FrameSource:
         with self._lock:
             version = self.version
             camera = view.camera.clone()
-            options = dict(image_size=image_size, step_size=step_voxels * float(view.renderer.spacing.min()),
-                           value_range=tuple(view.value_range), use_lighting=view.use_lighting,
-                           compositing=view.compositing, background=tuple(view.background),
-                           clip_box=view.clip_box, clip_planes=list(view.clip_planes), level=level,
-                           labels=view.labels if STRATEGIES[view.compositing].family == EMISSION_ABSORPTION else None,
-                           label_mode=view.label_mode, termination=DISPLAY_TERMINATION,  # 8-bit frames
+            options = dict(shown_options(view, step_voxels), image_size=image_size, level=level,
+                           termination=DISPLAY_TERMINATION,  # 8-bit frames
                            jitter=True)  # grain, not wood-grain rings, on thin shells
             volume, series, t = view.volume, view.time_series, view.time_index
             regions, renderer = view._regions, view.renderer
             if view.channels is not None:  # all channels mixed, each with its own window
                 volume = view.channels
-                options.update(view._channel_render_options())
         region = regions.region(camera, image_size) if regions is not None and kind != PREVIEW else None
         if regions is not None:  # which region of a lazy volume this frame draws (None: the base)
             self._stats["region_shown"] = None if region is None else region[0]

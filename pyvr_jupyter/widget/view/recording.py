@@ -20,13 +20,10 @@ from contextlib import nullcontext
 
 from ...torch_renderer import TimeSeries, VolumeRenderer, render_turntable, write_movie
 from ...torch_renderer._checks import check_image_size
-from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.tools.movie_files import check_movie_path
+from .settings import shown_options
 
 __all__ = ["record", "view_renderer"]
-
-_CLIP_TRAITS = ("clip_box", "clip_planes")
-
 
 def view_renderer(view) -> VolumeRenderer:
     """A renderer with the view's settings (spacing, origin, transfer functions, lighting,
@@ -43,23 +40,6 @@ def view_renderer(view) -> VolumeRenderer:
     renderer.channel_opacity_tfs = copy.deepcopy(source.channel_opacity_tfs)
     renderer.channel_color_tfs = copy.deepcopy(source.channel_color_tfs)
     return renderer
-
-
-def _render_options(view) -> dict:
-    """The view's full-quality render settings (as its own full frames use them): its labels
-    where it draws them, its channels' axis and windows where it mixes channels."""
-    options = dict(step_size=float(view.step_size) * float(view.renderer.spacing.min()),
-                   value_range=tuple(view.value_range), use_lighting=bool(view.use_lighting),
-                   compositing=view.compositing, background=tuple(view.background))
-    for name in _CLIP_TRAITS:  # clip settings, where the view has them
-        value = getattr(view, name, None)
-        if value is not None and value != [] and value != ():
-            options[name] = value
-    if getattr(view, "labels", None) is not None and STRATEGIES[view.compositing].family == EMISSION_ABSORPTION:
-        options.update(labels=view.labels, label_mode=view.label_mode)
-    if getattr(view, "channels", None) is not None:
-        options.update(view._channel_render_options())
-    return options
 
 
 def _series_of(view):
@@ -102,7 +82,7 @@ def record(view, path, frames: int = 120, orbit=(360.0, 0.0), fps: float = 30, s
     with getattr(view, "lock", None) or nullcontext():  # copy the state in one go (VolumeView.lock)
         renderer = view_renderer(view)
         camera = view.camera.clone()
-        options = _render_options(view)
+        options = shown_options(view, float(view.step_size))  # what the view's full frames render
         # A lazy multiscale volume renders at the level each frame needs, as the view's full frames
         # do: its base level alone (``view.volume``) was all a movie showed.
         channels = getattr(view, "channels", None)

@@ -1,4 +1,5 @@
-"""The checks of a VolumeView's render settings: one function per trait, in one table.
+"""The checks of a VolumeView's render settings: one function per trait, in one table; and
+``shown_options``, the renderer's options those settings make (for frames and movies alike).
 
 A part of ``VolumeView`` (``volume_view``), whose one validator for these traits calls
 ``check_setting``. Each check raises ``TraitError`` naming the value, so that traitlets rolls a
@@ -28,10 +29,12 @@ from ...torch_renderer import (COMPOSITING_STRATEGIES, Camera, Lighting,
                                OpacityTransferFunction)
 from ...torch_renderer._checks import check_choice, check_step_size, check_value_range
 from ...torch_renderer.stages.channels import channel_color
+from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.stages.labels import LABEL_MODES
 from .._traits import check_units, trait_errors
 
-__all__ = ["SettingChecks", "SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera", "MAX_SIDE"]
+__all__ = ["SettingChecks", "SETTING_CHECKS", "check_setting", "check_step", "camera_traits", "check_camera",
+           "MAX_SIDE", "shown_options"]
 
 MAX_SIDE = 4096  # the largest image side a view renders, in pixels
 
@@ -169,3 +172,23 @@ class SettingChecks(traitlets.HasTraits):
     @trait_errors
     def _check_label_mode(self, proposal):
         return check_choice("label_mode", proposal["value"], LABEL_MODES)
+
+
+def shown_options(view, step_voxels: float) -> dict:
+    """The ``VolumeRenderer.render`` options of what ``view`` shows, at ``step_voxels`` (its frames'
+    and its movies' one source, ``recording.record``): step, window, lighting, compositing,
+    background, crop, the labels where it draws them and its channels' axis and windows. A
+    stand-in for a view (``record`` reads only public state) lacking the crop, labels or channels
+    gets none.
+
+    Example: ``options = shown_options(view, view.step_size)  # what a full frame renders with``."""
+    compositing = view.compositing
+    labels = getattr(view, "labels", None)
+    options = dict(step_size=step_voxels * float(view.renderer.spacing.min()), value_range=tuple(view.value_range),
+                   use_lighting=view.use_lighting, compositing=compositing, background=tuple(view.background),
+                   clip_box=getattr(view, "clip_box", None), clip_planes=list(getattr(view, "clip_planes", ())),
+                   labels=labels if STRATEGIES[compositing].family == EMISSION_ABSORPTION else None,
+                   label_mode=getattr(view, "label_mode", "blend"))
+    if getattr(view, "channels", None) is not None:  # all channels mixed, each with its own window
+        options.update(view._channel_render_options())
+    return options

@@ -48,9 +48,10 @@ class TimeState:
     """The series a view shows (``series``, None for one volume), the unit of its time spacing
     (``unit``, "" when unknown) and the checks of ``time_index``."""
 
-    def __init__(self, series: TimeSeries | None = None, unit: str = ""):
+    def __init__(self, series: TimeSeries | None = None):
         self.series = series  #: the ``TimeSeries`` shown, or None
-        self.unit = unit  #: what ``series.time_spacing`` counts ("s"), or "" when unknown
+        #: what ``series.time_spacing`` counts ("s", as its file said), or "" when unknown
+        self.unit = str(series.time_unit or "") if series is not None else ""
 
     @property
     def count(self) -> int:

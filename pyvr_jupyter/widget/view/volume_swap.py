@@ -34,7 +34,6 @@ def replace_volume(view, volume) -> None:
                          "or make a new view")
     regions = RegionStream(volume, view._region_read) if is_multiscale(volume) else None
     volume = regions.base if regions is not None else volume
-    time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
     series, volume = split_series(volume)
     orientation = check_orientation(getattr(volume, "orientation", None))
     volume, spacing, origin = unwrap_volume(volume)
@@ -44,7 +43,6 @@ def replace_volume(view, volume) -> None:
     value_range = list(series.value_range if series is not None else view.renderer.value_range_of(volume))
     check_setting("value_range", value_range)
     renderer = view.renderer
-    _ = view.time_points  # its default made now if never read, so that the change below is announced (a player hides)
     # Observers of the traits changed under the lock run once it is released: the lock guards
     # state, never a render (docs/threads.md), and a slice following time_index renders.
     with view.hold_trait_notifications(), view.lock:
@@ -67,7 +65,7 @@ def replace_volume(view, volume) -> None:
             view._default_camera = box_camera(volume.shape, renderer, orientation)
             view.camera = view._default_camera.clone()
         # With the volume: the frame worker copies the series and time_index together.
-        view._time = TimeState(series, time_unit)
+        view._time = TimeState(series)
         view.time_index = 0  # time point 0 of the new series (the volume just set), or of none
     view.set_trait("time_points", view._time.count)  # a player goes back to 0 (and hides for one volume)
     view.value_range = value_range

@@ -98,7 +98,6 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         for name, value, kind in (("renderer", renderer, VolumeRenderer), ("camera", camera, Camera)):
             if value is not None and not isinstance(value, kind):
                 raise TypeError(f"{name} must be a {kind.__name__}, got {type(value).__name__}")
-        time_unit = str(getattr(volume, "time_unit", "") or "")  # a LoadedSeries says what its file names
         orientation = check_orientation(orientation if orientation is not None else
                                         getattr(volume, "orientation", None))  # a LoadedVolume's, from its file
         # A lazy multiscale volume (OME-Zarr) shows its base level; full frames read finer regions.
@@ -128,7 +127,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         if loaded_origin is not None:
             self.renderer.origin = loaded_origin
         self._volume = volume
-        self._time = TimeState(series, time_unit)
+        self._time = TimeState(series)  # its time unit, as a LoadedSeries' file said
         channel_traits = {}
         if stack is not None:  # each channel's look; the single-channel traits start as channel 0's
             channel_traits, (opacity, value_range, colormap) = self._adopt_channels(
@@ -160,6 +159,8 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
                          lighting=self.renderer.lighting.to_dict(),
                          **{**camera_traits(self.camera), **render_options},  # fov given: the camera's
                          **self._overlays.initial_traits(), **channel_traits)
+        # Stored now, not made when first read: a swap's change of it is then always announced.
+        self.set_trait("time_points", self._time.count)
         if stack is not None:
             self._apply_channel_tfs()
         self._overlays.follow()
@@ -190,10 +191,6 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         """The unit of the series' ``time_spacing`` ("s" when the file named one, as
         ``load_volume(..., volume_index="all")`` reads it); "" when unknown."""
         return self._time.unit
-
-    @traitlets.default("time_points")
-    def _time_points(self):
-        return self._time.count
 
     def screenshot(self, overlays=False) -> np.ndarray:
         """The current view at full quality, rendered in the kernel: (H, W, 3) uint8.
