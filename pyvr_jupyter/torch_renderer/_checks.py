@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -171,6 +172,17 @@ def check_labels_fit(labels: Any, volume_shape: Sequence[int], compositing: str,
                          "a label map must share the volume's grid")
     if not emission_absorption:
         raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
+
+
+def data_value_range(low: float, high: float, name: str = "volume", warn: bool = True) -> tuple[float, float]:
+    """The default value range of data spanning [low, high]: itself, or (v, v + 1) for constant
+    data, which it leaves transparent (a warning naming ``name`` says so unless ``warn`` is False)."""
+    if high > low:
+        return low, high
+    if warn:
+        warnings.warn(f"{name}: every voxel holds {low:g}, which the default value_range ({low:g}, {low + 1.0:g}) "
+                      f"makes transparent; pass value_range=(vmin, vmax) to show it", stacklevel=3)
+    return low, low + 1.0
 
 
 def check_value_range(value_range: Any) -> tuple[float, float]:

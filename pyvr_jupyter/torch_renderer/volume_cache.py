@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import xxhash
 
-from ._checks import as_volume_tensor, check_value_range, check_volume_array, check_volume_size
+from ._checks import as_volume_tensor, check_value_range, check_volume_array, check_volume_size, data_value_range
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
 from .stages.empty_space import (block_min_max, block_reach, occupied_blocks, occupied_box, pad_blocks,
                                  skip_block_size)
@@ -215,12 +215,11 @@ class VolumeState:
 
     @property
     def value_range(self) -> tuple[float, float]:
-        """The values' (min, max), computed once (a constant volume gets (v, v + 1))."""
+        """The values' (min, max), computed once (a constant volume gets (v, v + 1), with a warning)."""
         if self._value_range is None:
             self.check_finite()
             low, high = self._value_bounds()
-            if high <= low:  # a constant volume: any range maps it to 0
-                high = low + 1.0
+            low, high = data_value_range(low, high, warn=not self.learnable)  # a learnt volume often starts constant
             try:
                 check_value_range((low, high))
             except ValueError as err:

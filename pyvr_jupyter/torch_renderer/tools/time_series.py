@@ -17,14 +17,13 @@ Example:
 
 from __future__ import annotations
 
-import weakref
 from collections import OrderedDict
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from .._checks import check_finite_number, check_value_range, check_volume_array
+from .._checks import check_finite_number, check_value_range, check_volume_array, data_value_range
 from ..renderer import VolumeRenderer
 
 __all__ = ["TimeSeries"]
@@ -56,8 +55,8 @@ def _as_volume_list(volumes: Any) -> list:
     return items
 
 
-def _series_range(volumes: list) -> tuple[float, float]:
-    """(min, max) over every time point (a constant series gets (v, v + 1)); ValueError naming
+def _series_range(volumes: list, warn: bool = True) -> tuple[float, float]:
+    """(min, max) over every time point (``_checks.data_value_range``); ValueError naming
     the time point that holds NaN or Inf (found here, not when it is played)."""
     low, high = np.inf, -np.inf
     for t, volume in enumerate(volumes):
@@ -69,9 +68,7 @@ def _series_range(volumes: list) -> tuple[float, float]:
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise ValueError(f"volumes[{t}] contains NaN or Inf values")
         low, high = min(low, vmin), max(high, vmax)
-    if high <= low:
-        high = low + 1.0
-    return check_value_range((low, high))
+    return check_value_range(data_value_range(low, high, "volumes", warn))
 
 
 class TimeSeries:
@@ -85,8 +82,9 @@ class TimeSeries:
             series, computed once here (never per frame, so brightness does not flicker).
         time_spacing: time between volumes (e.g. seconds, as ``load_volume(...,
             volume_index="all")`` reports it); informative. Default a ``LoadedSeries``' own, else 1.
-        cache_size: time points whose renderer state is kept (least recently rendered ones are
-            dropped first). Memory: each cached time point holds the renderer's state for one
+        cache_size: time points whose volume state is held, per device, for every renderer and
+            view that plays the series (least recently rendered ones are dropped first). Memory:
+            each held time point holds the state for one
             volume, about 4.25× the volume's float32 bytes (the packed value + gradient grid 4×,
             the empty-space block ranges 0.25×), 1× more if the volume had to be converted to
             float32, 0.6× more once previews used the half-resolution level. Measured for a 128³
@@ -112,14 +110,13 @@ class TimeSeries:
             volumes, time_spacing = volumes.data, volumes.time_spacing if time_spacing is None else time_spacing
         time_spacing = 1.0 if time_spacing is None else time_spacing
         self._volumes = _as_volume_list(volumes)
-        data_range = _series_range(self._volumes)  # also refuses NaN or Inf in any time point
+        data_range = _series_range(self._volumes, warn=value_range is None)  # refuses NaN or Inf too
         self.value_range = data_range if value_range is None else check_value_range(value_range)
         self.time_spacing = check_finite_number("time_spacing", time_spacing, positive=True)
         if isinstance(cache_size, bool) or not isinstance(cache_size, (int, np.integer)) or cache_size < 1:
             raise ValueError(f"cache_size must be an integer >= 1, got {cache_size!r}")
         self.cache_size = int(cache_size)
-        self._states: OrderedDict[int, Any] = OrderedDict()  # time index → VolumeState, oldest first
-        self._renderer: weakref.ref | None = None  # the renderer the cached states belong to
+        self._states: OrderedDict[tuple, Any] = OrderedDict()  # (time index, device) → VolumeState, oldest first
 
     def __len__(self) -> int:
         return len(self._volumes)
@@ -135,8 +132,8 @@ class TimeSeries:
 
     @property
     def cached_time_points(self) -> list[int]:
-        """Time indices whose renderer state is cached, least recently rendered first."""
-        return list(self._states)
+        """Time indices whose volume state is held, least recently rendered first."""
+        return list(dict.fromkeys(t for t, _ in self._states))
 
     def _index(self, t) -> int:
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not -len(self) <= t < len(self):
@@ -153,7 +150,6 @@ class TimeSeries:
         """
         t = self._index(t)
         volume = self._volumes[t]
-        self._use_cached_state(renderer, t)
         render_options.setdefault("value_range", self.value_range)
         image = renderer.render(volume, camera, **render_options)
         self._keep_state(renderer, t, volume)
@@ -164,31 +160,23 @@ class TimeSeries:
         if self.spacing is not None:
             renderer.spacing, renderer.origin = self.spacing, self.origin
 
-    # ---- the LRU of renderer states -------------------------------------------------------
-    # The renderer keeps the state of one volume (``VolumeRenderer._state``). Until it offers a
-    # hook for several, the series hands it the cached state of time point t before a render
-    # and takes the (possibly new) state back after; the renderer still checks the state's key
-    # (identity, version or checksum, device) before using it, so a stale state is never used.
-    def _use_cached_state(self, renderer: VolumeRenderer, t: int) -> None:
-        owner = None if self._renderer is None else self._renderer()
-        if owner is not renderer:  # states hold grids made with that renderer's spacing
-            self._states.clear()
-            self._renderer = weakref.ref(renderer)
-        state = self._states.get(t)
-        if state is not None:
-            renderer._state = state
-
+    # ---- the LRU of volume states ---------------------------------------------------------
+    # A volume's state (``volume_cache.VolumeState``: its range, levels, grids) is shared by every
+    # renderer on one device through a registry that holds it weakly; the series holds the states
+    # of its last ``cache_size`` time points, so that replaying them finds their grids made, and
+    # the renderers and views that play one series share them.
     def _keep_state(self, renderer: VolumeRenderer, t: int, volume) -> None:
         state = renderer._state
         if state is None or state.source is not volume:
             return
-        self._states[t] = state
-        self._states.move_to_end(t)
+        key = (t, str(state.device))
+        self._states[key] = state
+        self._states.move_to_end(key)
         while len(self._states) > self.cache_size:
             self._states.popitem(last=False)
 
     def clear_cache(self) -> None:
-        """Forget every cached time point's renderer state."""
+        """Let go of every held time point's volume state."""
         self._states.clear()
 
     def __repr__(self) -> str:

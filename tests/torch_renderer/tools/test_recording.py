@@ -1,9 +1,11 @@
 """Movies in the renderer layer: render_turntable's camera paths and frames, write_movie's files,
 TimeSeries (one value range, a bounded cache of per-time-point state)."""
 
+import gc
 import itertools
 import re
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +229,21 @@ def test_time_sweep_with_a_still_camera_and_one_value_range(helix, renderer_for)
     assert brightness[0] == pytest.approx(brightness[1])  # frames 0, 1 show time point 0
     assert brightness[0] < brightness[2] < brightness[4] < brightness[6]  # the fixed range shows the change
     assert len(series.cached_time_points) == 2 and series.cached_time_points == [2, 3]
+
+
+def test_renderers_playing_one_series_share_its_held_states(helix, renderer_for):
+    """Two views of one series take turns rendering: each time point's state is made once, not
+    once per switch of renderer."""
+    series = TimeSeries([helix, helix.flip(0).contiguous()], cache_size=2)
+    first, second = renderer_for(helix), renderer_for(helix)
+    series.render(first, 0, image_size=8)
+    state_0 = weakref.ref(first._state)  # from now on held by the series alone
+    series.render(first, 1, image_size=8)
+    series.render(second, 1, image_size=8)  # the switch of renderer used to let go of every state
+    gc.collect()
+    series.render(second, 0, image_size=8)
+    assert second._state is state_0()
+    assert series.cached_time_points == [1, 0]
 
 
 def test_time_series_reuses_each_time_points_state(helix, renderer_for):

@@ -1,5 +1,7 @@
 """TimeSeries checks its volumes once, at construction (audit item 27.26)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -25,6 +27,14 @@ def test_integer_series_and_time_indices():
         series[True]
     with pytest.raises(TypeError, match=r"volumes\[0\] must hold real numbers, got dtype timedelta64"):
         TimeSeries(np.zeros((2, 2, 2, 2), dtype="m8[s]"))
+
+
+def test_a_constant_series_warns_that_its_default_range_shows_nothing():
+    with pytest.warns(UserWarning, match=r"volumes: every voxel holds 3.*value_range"):
+        assert TimeSeries(np.full((2, 4, 4, 4), 3.0, np.float32)).value_range == (3.0, 4.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a range of the user's own: nothing to warn about
+        assert TimeSeries(np.full((2, 4, 4, 4), 3.0, np.float32), value_range=(0.0, 5.0)).value_range == (0.0, 5.0)
 
 
 def test_a_loaded_series_is_a_series_with_its_time_spacing(tmp_path):
