@@ -31,8 +31,9 @@ class LabelList(widgets.VBox):
 
     def __init__(self, view):
         self.view = view
+        # As wide as the panel's controls (``panel._full``), so their right edges line up.
         self.filter = widgets.Text(placeholder="filter labels: ID or name", continuous_update=True,
-                                   layout=widgets.Layout(width="auto", max_width="96%"))
+                                   layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
         self.summary = widgets.HTML()
         self.rows = widgets.VBox(layout=widgets.Layout(max_height="260px", overflow="auto"))
         self._updating = False
@@ -65,15 +66,19 @@ class LabelList(widgets.VBox):
 
     def _row(self, key: str) -> widgets.HBox:
         view = self.view
-        color = widgets.ColorPicker(value=view.label_colors[key], concise=True, layout=widgets.Layout(width="28px"))
+        color = widgets.ColorPicker(value=view.label_colors[key], concise=True,
+                                    layout=widgets.Layout(width="28px", flex="0 0 auto"))
         visible = widgets.Checkbox(value=view.label_visible[key], description=view.label_names[key], indent=False,
-                                   layout=widgets.Layout(width="150px"))
+                                   layout=widgets.Layout(width="150px", flex="0 0 auto"))
+        # The slider takes the rest of the row: it ends where the panel's sliders end.
         weight = widgets.FloatSlider(value=view.label_opacity[key], min=0.0, max=1.0, step=0.05, readout_format=".2f",
-                                     continuous_update=False, layout=widgets.Layout(width="170px"))
+                                     continuous_update=False, layout=widgets.Layout(width="auto", min_width="0",
+                                                                                    flex="1 1 auto"))
         for control, trait in ((color, "label_colors"), (visible, "label_visible"), (weight, "label_opacity")):
             control.observe(lambda change, key=key, trait=trait, control=control: self._write(
                 trait, key, change["new"], control), names="value")
-        return widgets.HBox([color, visible, weight], layout=widgets.Layout(align_items="center"))
+        return widgets.HBox([color, visible, weight], layout=widgets.Layout(
+            align_items="center", width="calc(100% - 4px)", min_width="0"))
 
     def _write(self, trait: str, key: str, value, control) -> None:
         self._updating = True  # the view's change comes back: keep the rows (and the pointer's focus)

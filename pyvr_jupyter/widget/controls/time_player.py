@@ -2,7 +2,8 @@
 
 Linked to the view's ``time_index`` (``view.time_state``) and following its ``time_points``: a
 view given a single volume (``view.volume = volume``) sends the player back to 0 and hides it.
-The label reads the time with its unit when the file named one ("t = 2 s"). The control box
+The label reads the time with its unit when the file named one ("t = 2 s"), and is empty where it
+would only repeat the slider's index (a spacing of 1, no unit). The control box
 (``view.controls()``) shows it above the editor for a view of a time series.
 
 Example:
@@ -65,8 +66,8 @@ class TimePlayer(widgets.VBox):
 
     def _on_value(self, change) -> None:
         series = self.view.time_series
-        self.label.value = time_label(change["new"], series.time_spacing if series is not None else 1.0,
-                                      self.view.time_unit)
+        spacing, unit = (series.time_spacing if series is not None else 1.0), self.view.time_unit
+        self.label.value = time_label(change["new"], spacing, unit) if spacing != 1.0 or unit else ""
 
     def _on_time_points(self, change) -> None:
         """The view's series changed length (a single volume: one time point): follow it."""
