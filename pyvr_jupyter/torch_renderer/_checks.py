@@ -176,12 +176,14 @@ def check_labels_fit(labels: Any, volume_shape: Sequence[int], compositing: str,
 
 def data_value_range(low: float, high: float, name: str = "volume", warn: bool = True) -> tuple[float, float]:
     """The default value range of data spanning [low, high]: itself, or (v, v + 1) for constant
-    data, which it leaves transparent (a warning naming ``name`` says so unless ``warn`` is False)."""
+    data, which it maps to the transfer functions' 0: transparent under the usual opacity ramps (a
+    warning naming ``name`` says so unless ``warn`` is False)."""
     if high > low:
         return low, high
     if warn:
         warnings.warn(f"{name}: every voxel holds {low:g}, which the default value_range ({low:g}, {low + 1.0:g}) "
-                      f"makes transparent; pass value_range=(vmin, vmax) to show it", stacklevel=3)
+                      f"maps to the transfer functions' 0 (transparent under an opacity ramp from 0); pass "
+                      f"value_range=(vmin, vmax) to place it", stacklevel=3)
     return low, low + 1.0
 
 

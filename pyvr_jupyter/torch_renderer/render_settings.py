@@ -26,7 +26,7 @@ from .stages.labels import LABEL_MODES
 __all__ = ["RenderSettings"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)  # by name: the render methods' order is theirs
 class RenderSettings:
     """What one render does besides which volume it reads, from where and at what size
     (``VolumeRenderer.render`` documents each option). Made, it is checked: flags are bools,
@@ -58,6 +58,12 @@ class RenderSettings:
         object.__setattr__(self, "termination", check_termination(self.termination))
         if self.labels is not None and not isinstance(self.labels, LabelMap):
             object.__setattr__(self, "labels", LabelMap(self.labels))
+
+    @classmethod
+    def of(cls, arguments: dict) -> "RenderSettings":
+        """The settings named in ``arguments`` (a render method's ``locals()``, or options meant
+        for one); other names are left out: ``RenderSettings.of(dict(compositing="mip", camera=c))``."""
+        return cls(**{field.name: arguments[field.name] for field in dataclasses.fields(cls) if field.name in arguments})
 
     def replace(self, **changes) -> "RenderSettings":
         """A copy with ``changes`` (checked again): ``settings.replace(value_range=(0, 1))``."""

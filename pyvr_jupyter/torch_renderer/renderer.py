@@ -269,10 +269,8 @@ class VolumeRenderer:
         Returns:
             (H, W, 3) tensor on the renderer's device.
         """
-        bg = check_background(background, self.device)
-        rgba = self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings(
-            n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
-            clip_planes, level, labels, label_mode, termination, jitter))
+        bg = check_background(background, self.device)  # (the settings are this call's arguments, by name)
+        rgba = self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings.of(locals()))
         rgb = rgba[..., :3] + (1.0 - rgba[..., 3:]) * bg.to(rgba.dtype)
         return rgb.clamp(0.0, 1.0)
 
@@ -292,9 +290,7 @@ class VolumeRenderer:
         views of one call all render with the backend the first one chose (the kernels compiling
         meanwhile never mix backends within a call), and ``last_stats`` sums them.
         """
-        return self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings(
-            n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
-            clip_planes, level, labels, label_mode, termination, jitter))
+        return self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings.of(locals()))
 
     def _render_rgba(self, volume, camera, image_size, channel_axis, settings: RenderSettings) -> torch.Tensor:
         """``render_rgba`` with its options checked into ``settings``."""
@@ -341,9 +337,7 @@ class VolumeRenderer:
             >>> batch = random_rays(cameras, images, n_rays=4096)
             >>> rgba = renderer.render_rays(volume, batch.origins, batch.directions)   # (4096, 4)
         """
-        return render_ray_table(self, volume, origins, directions, RenderSettings(
-            n_samples, step_size, value_range, use_opacity, use_color, use_lighting, compositing, should_stop, clip_box,
-            clip_planes))
+        return render_ray_table(self, volume, origins, directions, RenderSettings.of(locals()))
 
     def _render(self, volume, camera, image_size: tuple[int, int], settings: RenderSettings,
                 ray_table: tuple | None = None, backend: str | None = None, packed_grids: dict | None = None

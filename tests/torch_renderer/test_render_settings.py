@@ -1,10 +1,13 @@
 """``RenderSettings``: a render's options, checked once when the record is made (and again by
 ``replace``), before any volume is read."""
 
+import dataclasses
+import inspect
+
 import numpy as np
 import pytest
 
-from pyvr_jupyter.torch_renderer import LabelMap
+from pyvr_jupyter.torch_renderer import LabelMap, VolumeRenderer
 from pyvr_jupyter.torch_renderer.render_settings import RenderSettings
 
 
@@ -38,3 +41,15 @@ def test_labels_become_a_label_map_and_replace_checks_again():
     assert changed.value_range == (0.0, 2.0) and changed.labels is settings.labels and settings.value_range is None
     with pytest.raises(ValueError, match="unknown compositing"):
         settings.replace(compositing="nope")
+
+
+def test_settings_are_taken_by_name_from_a_render_methods_arguments():
+    """``render`` and ``render_rgba`` take every setting as a parameter of the same name, and
+    ``render_rays`` those a ray table uses: ``RenderSettings.of(locals())`` drops none."""
+    fields = {field.name for field in dataclasses.fields(RenderSettings)}
+    for method in (VolumeRenderer.render, VolumeRenderer.render_rgba):
+        assert fields <= set(inspect.signature(method).parameters), method.__name__
+    settings = RenderSettings.of(dict(compositing="mip", camera=object(), step_size=0.5))
+    assert (settings.compositing, settings.step_size, settings.level) == ("mip", 0.5, 0)
+    with pytest.raises(TypeError):
+        RenderSettings(10)  # by name only: a positional order would have to match three methods'

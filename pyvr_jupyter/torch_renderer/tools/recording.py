@@ -208,7 +208,7 @@ def _check_render_options(options: dict, device) -> None:
     if unknown:
         raise TypeError(f"unknown render option{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
                         f"VolumeRenderer.render takes {', '.join(sorted(known | {'background', 'channel_axis'}))}")
-    RenderSettings(**{name: value for name, value in options.items() if name in known})
+    RenderSettings.of(options)
     if "background" in options:
         check_background(options["background"], device)
 
