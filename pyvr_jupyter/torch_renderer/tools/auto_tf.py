@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .._checks import check_finite_number, check_spacing, check_value_range, check_vector3, unwrap_volume
+from ..stages.piecewise_linear import _split_points
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]
 
@@ -164,19 +165,12 @@ def _solve_top(ramp: np.ndarray, depth_per_unit: float) -> float:
 
 
 def _sorted_points(opacity_points) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, opacities) of ``(s, opacity)`` control points, finite and sorted by position as
-    the renderer's table has them (``np.interp`` needs increasing positions); ValueError otherwise.
-    (``OpacityTransferFunction`` checks them so too, but it imports this module: no cycle.)"""
-    try:
-        points = np.asarray(opacity_points, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"opacity_points must be (s, opacity) pairs, got {opacity_points!r:.80}") from None
-    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
-        raise ValueError(f"opacity_points need at least two (s, opacity) pairs, got shape {points.shape}")
-    if not np.isfinite(points).all():
-        raise ValueError("opacity_points must be finite")
-    points = points[np.argsort(points[:, 0], kind="stable")]
-    return points[:, 0], points[:, 1]
+    """(positions, opacities) of at least two ``(s, opacity)`` control points, checked and sorted
+    by position as ``OpacityTransferFunction`` has them (``np.interp`` needs increasing positions)."""
+    positions, opacities = _split_points(opacity_points, "opacity_points", 1)
+    if len(positions) < 2:
+        raise ValueError(f"opacity_points need at least two (s, opacity) pairs, got {len(positions)}")
+    return np.array(positions), np.array(opacities)
 
 
 def visible_points(volume, opacity_points, value_range, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0),
