@@ -143,6 +143,28 @@ def test_the_slices_show_the_time_point_the_view_shows():
         b.close()
 
 
+def test_a_time_point_edited_to_hold_nan_is_refused_and_view_and_slices_stay_in_step():
+    """A time point edited in place after the series was made: the view used to move to it while
+    the slices raised and stayed behind."""
+    data = np.random.default_rng(0).random((3, 8, 10, 12)).astype(np.float32)
+    b = viewer(data, slices=True, width=32, height=32, slice_size=80)
+    try:
+        b.view.time_index = 1
+        data[2, 3, 3, 3] = np.nan
+        with pytest.raises(traitlets.TraitError, match=r"time_index 2: volumes\[2\] contains NaN"):
+            b.view.time_index = 2
+        assert b.view.time_index == 1
+        assert all(np.array_equal(slice_view.volume, data[1]) for slice_view in b.slices)
+        with pytest.warns(UserWarning):
+            b.view.set_state({"time_index": 2})  # from the player in the browser: ignored with a warning
+        assert b.view.time_index == 1
+        data[2, 3, 3, 3] = 0.5  # mended: the time point plays again
+        b.view.time_index = 2
+        assert all(np.array_equal(slice_view.volume, data[2]) for slice_view in b.slices)
+    finally:
+        b.close()
+
+
 def test_units_reach_the_3d_view_and_the_slices():
     """Audit item 27.31: viewer(..., units="mm") reached the slices but not the view's scale bar."""
     b = viewer(create_test_volume((8, 8, 8), "sphere"), slices=True, units="mm", width=32, height=32, slice_size=64)

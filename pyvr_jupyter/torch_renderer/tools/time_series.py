@@ -25,6 +25,7 @@ import torch
 
 from .._checks import check_finite_number, check_value_range, check_volume_array, data_value_range
 from ..renderer import VolumeRenderer
+from ..volume_cache import shared_state
 
 __all__ = ["TimeSeries"]
 
@@ -124,6 +125,16 @@ class TimeSeries:
     def __getitem__(self, t: int):
         """The (D, H, W) volume at time index ``t`` (negative counts from the end)."""
         return self._volumes[self._index(t)]
+
+    def check_finite(self, t: int) -> None:
+        """ValueError naming time point ``t`` when it holds NaN or Inf now (edited in place after
+        the series was made); the check is its volume's shared state's, made once per content."""
+        t = self._index(t)
+        volume = self._volumes[t]
+        try:
+            shared_state(volume, getattr(volume, "device", "cpu")).check_finite()
+        except ValueError:
+            raise ValueError(f"volumes[{t}] contains NaN or Inf values") from None
 
     @property
     def shape(self) -> tuple[int, int, int]:

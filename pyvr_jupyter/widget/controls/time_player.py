@@ -13,8 +13,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import ipywidgets as widgets
+import traitlets
 
 from ..closing import close_parts, close_tree
 
@@ -54,7 +56,8 @@ class TimePlayer(widgets.VBox):
                                         layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
         self.label = widgets.Label(layout=widgets.Layout(flex="0 0 auto"))
         self._links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
-                       widgets.link((self.slider, "value"), (view, "time_index"))]
+                       widgets.dlink((view, "time_index"), (self.slider, "value"))]
+        self.slider.observe(self._to_view, names="value")  # not a link: a refused time point moves the slider back
         self.slider.observe(self._on_value, names="value")
         view.observe(self._on_time_points, names="time_points")
         self._on_value({"new": self.slider.value})
@@ -68,6 +71,14 @@ class TimePlayer(widgets.VBox):
         series = self.view.time_series
         spacing, unit = (series.time_spacing if series is not None else 1.0), self.view.time_unit
         self.label.value = time_label(change["new"], spacing, unit) if spacing != 1.0 or unit else ""
+
+    def _to_view(self, change) -> None:
+        try:
+            self.view.time_index = change["new"]
+        except traitlets.TraitError as err:  # e.g. a time point edited to hold NaN since the series was made
+            warnings.warn(f"time player: {err}; the view stays at time point {self.view.time_index}", UserWarning,
+                          stacklevel=2)
+            self.slider.value = self.view.time_index
 
     def _on_time_points(self, change) -> None:
         """The view's series changed length (a single volume: one time point): follow it."""
@@ -87,6 +98,8 @@ class TimePlayer(widgets.VBox):
         if getattr(self, "view", None) is not None:
             with contextlib.suppress(ValueError):
                 self.view.unobserve(self._on_time_points, names="time_points")
+            with contextlib.suppress(ValueError, AttributeError):
+                self.slider.unobserve(self._to_view, names="value")
         for child in self.children:  # the buttons' row and the slider, with their layouts and styles
             close_tree(child)
         super().close()

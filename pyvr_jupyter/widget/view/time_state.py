@@ -59,9 +59,15 @@ class TimeState:
         return len(self.series) if self.series is not None else 1
 
     def check_index(self, value: int) -> int:
-        """``value`` when it is a time point; TraitError otherwise (traitlets rolls back)."""
+        """``value`` when it is a time point whose volume is finite (it may have been edited since
+        the series was made); TraitError otherwise (traitlets rolls back)."""
         count = self.count
         if not 0 <= value < count:
             raise traitlets.TraitError(f"time_index must be in [0, {count - 1}] (the series has {count} time "
                                        f"point{'s' if count != 1 else ''}), got {value}")
+        if self.series is not None:  # refused here, the view and its slices stay at the time they show
+            try:
+                self.series.check_finite(value)
+            except ValueError as err:
+                raise traitlets.TraitError(f"time_index {value}: {err}") from None
         return value

@@ -99,3 +99,17 @@ def test_controls_of_a_single_volume_get_a_player_when_a_series_is_assigned():
         controls.close()
         view.close()
     assert not view._trait_notifiers.get("time_points", {}).get("change")  # nothing observes the view
+
+
+def test_a_time_point_the_view_refuses_sends_the_slider_back_with_a_warning(series_view):
+    player = TimePlayer(series_view)
+    player.slider.value = 1
+    series_view.time_series[3][2, 2, 2] = float("nan")  # edited in place after the series was made
+    with pytest.warns(UserWarning, match=r"time player: time_index 3: volumes\[3\] contains NaN.*stays at time point 1"):
+        player.slider.value = 3  # a drag in the browser
+    assert player.slider.value == 1 and series_view.time_index == 1
+    series_view.time_index = 4  # the view moves the player as before
+    assert player.slider.value == 4
+    player.close()
+    series_view.time_index = 0
+    assert player.slider.value == 4  # closed: unlinked
