@@ -111,7 +111,11 @@ def test_auto_value_range_ignores_a_few_outliers():
 
 
 def test_auto_handles_a_constant_and_a_two_valued_volume():
-    assert auto_value_range(torch.full((8, 8, 8), 3.0)) == (3.0, 4.0)
+    with pytest.warns(UserWarning, match="every voxel holds 3"):
+        assert auto_value_range(torch.full((8, 8, 8), 3.0)) == (3.0, 4.0)
+    sparse = np.zeros((160, 160, 160), np.uint8)  # read every 2nd voxel: the one bright voxel is missed
+    sparse[81, 81, 81] = 200
+    assert auto_value_range(sparse) == (0.0, 200.0)  # the whole volume's range, not a constant's
     binary = torch.zeros(16, 16, 16)
     binary[4:12, 4:12, 4:12] = 1.0
     points = auto_opacity_points(binary, (0.0, 1.0))

@@ -174,16 +174,18 @@ def check_labels_fit(labels: Any, volume_shape: Sequence[int], compositing: str,
         raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
 
 
-def data_value_range(low: float, high: float, name: str = "volume", warn: bool = True) -> tuple[float, float]:
+def data_value_range(low: float, high: float, name: str = "volume", warn: bool = True,
+                     stacklevel: int = 2) -> tuple[float, float]:
     """The default value range of data spanning [low, high]: itself, or (v, v + 1) for constant
     data, which it maps to the transfer functions' 0: transparent under the usual opacity ramps (a
-    warning naming ``name`` says so unless ``warn`` is False)."""
+    warning naming ``name`` says so unless ``warn`` is False; ``stacklevel`` as ``warnings.warn``'s,
+    counted from the caller)."""
     if high > low:
         return low, high
     if warn:
         warnings.warn(f"{name}: every voxel holds {low:g}, which the default value_range ({low:g}, {low + 1.0:g}) "
                       f"maps to the transfer functions' 0 (transparent under an opacity ramp from 0); pass "
-                      f"value_range=(vmin, vmax) to place it", stacklevel=3)
+                      f"value_range=(vmin, vmax) to place it", stacklevel=stacklevel + 1)
     return low, low + 1.0
 
 

@@ -26,6 +26,7 @@ from ..torch_renderer import OpacityTransferFunction
 from ..torch_renderer._checks import check_value_range, check_volume_array
 from ..torch_renderer.stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from ..torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range
+from ..torch_renderer.volume_cache import shared_state
 from ._traits import Integer, Number
 
 __all__ = ["ChannelTraits", "channel_specs"]
@@ -240,7 +241,7 @@ class ChannelTraits(traitlets.HasTraits):
         for index, volume in enumerate(volumes):
             check_volume_array(volume, name=f"channel {index}")
             try:
-                self.renderer.value_range_of(volume)  # raises for NaN or Inf
+                shared_state(volume, self.renderer.device).check_finite()
             except ValueError as error:
                 raise ValueError(f"channel {index}: {error}") from None
         with self.lock:

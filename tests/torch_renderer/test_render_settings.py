@@ -49,6 +49,8 @@ def test_settings_are_taken_by_name_from_a_render_methods_arguments():
     fields = {field.name for field in dataclasses.fields(RenderSettings)}
     for method in (VolumeRenderer.render, VolumeRenderer.render_rgba):
         assert fields <= set(inspect.signature(method).parameters), method.__name__
+    image_only = {"level", "labels", "label_mode", "termination", "jitter"}  # rays have no image, no pyramid
+    assert fields - image_only <= set(inspect.signature(VolumeRenderer.render_rays).parameters)
     settings = RenderSettings.of(dict(compositing="mip", camera=object(), step_size=0.5))
     assert (settings.compositing, settings.step_size, settings.level) == ("mip", 0.5, 0)
     with pytest.raises(TypeError):

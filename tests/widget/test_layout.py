@@ -1,6 +1,8 @@
 """viewer(): the 3-D view with its editor and panel, and with slices=True three orthogonal
 SliceViews sharing one cross-hair and the view's value window and colormap."""
 
+import warnings
+
 import ipywidgets as widgets
 import numpy as np
 import pytest
@@ -141,6 +143,18 @@ def test_the_slices_show_the_time_point_the_view_shows():
         assert np.array_equal(axial.screenshot(), before)
     finally:
         b.close()
+
+
+def test_a_constant_mask_or_series_with_a_given_window_warns_of_nothing():
+    """A blank mask shown in a window of the user's own: the slices and the series used to warn
+    that the default window (which nobody uses) leaves it transparent."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (np.zeros((8, 10, 12), np.float32), np.zeros((3, 8, 10, 12), np.float32)):
+            b = viewer(data, slices=True, value_range=(0.0, 1.0), width=32, height=32, slice_size=80)
+            b.close()
+    with pytest.warns(UserWarning, match="every voxel holds 0"):  # the default window is adopted: said
+        viewer(np.zeros((8, 10, 12), np.float32), slices=True, width=32, height=32, slice_size=80).close()
 
 
 def test_a_time_point_edited_to_hold_nan_is_refused_and_view_and_slices_stay_in_step():

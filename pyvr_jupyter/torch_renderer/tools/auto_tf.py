@@ -30,7 +30,8 @@ import math
 import numpy as np
 import torch
 
-from .._checks import check_finite_number, check_spacing, check_value_range, check_vector3, unwrap_volume
+from .._checks import (check_finite_number, check_spacing, check_value_range, check_vector3, data_value_range,
+                       unwrap_volume)
 from ..stages.piecewise_linear import _split_points
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]
@@ -78,8 +79,10 @@ def auto_value_range(volume, percentile: float = 99.9) -> tuple[float, float]:
     percentile = check_finite_number("percentile", percentile, minimum=50.0, maximum=100.0)
     values, _ = _sample(volume)
     low, high = float(values.min()), float(values.max())
-    if high <= low:  # a constant volume: any window maps it to 0 (the renderer's default too)
-        return check_value_range((low, low + 1.0))
+    if high <= low:  # the sampled voxels agree: the volume may be constant (warned), or sparse
+        data = unwrap_volume(volume)[0]
+        low, high = float(data.min()), float(data.max())
+        return check_value_range(data_value_range(low, high))
     reference = float(np.percentile(values, 99.9))  # the background level is judged without outliers
     top = float(np.percentile(_foreground(values, low, max(reference, low)), percentile))
     return check_value_range((low, top if top > low else high))

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -69,7 +70,7 @@ def _series_range(volumes: list, warn: bool = True) -> tuple[float, float]:
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise ValueError(f"volumes[{t}] contains NaN or Inf values")
         low, high = min(low, vmin), max(high, vmax)
-    return check_value_range(data_value_range(low, high, "volumes", warn))
+    return check_value_range(data_value_range(low, high, "volumes", warn, stacklevel=3))  # at TimeSeries(...)
 
 
 class TimeSeries:
@@ -83,8 +84,8 @@ class TimeSeries:
             series, computed once here (never per frame, so brightness does not flicker).
         time_spacing: time between volumes (e.g. seconds, as ``load_volume(...,
             volume_index="all")`` reports it); informative. Default a ``LoadedSeries``' own, else 1.
-        cache_size: time points whose volume state is held, per device, for every renderer and
-            view that plays the series (least recently rendered ones are dropped first). Memory:
+        cache_size: volume states held for the renderers and views that play the series, one per
+            time point and device (least recently rendered ones are dropped first). Memory:
             each held time point holds the state for one
             volume, about 4.25× the volume's float32 bytes (the packed value + gradient grid 4×,
             the empty-space block ranges 0.25×), 1× more if the volume had to be converted to
@@ -118,6 +119,7 @@ class TimeSeries:
             raise ValueError(f"cache_size must be an integer >= 1, got {cache_size!r}")
         self.cache_size = int(cache_size)
         self._states: OrderedDict[tuple, Any] = OrderedDict()  # (time index, device) → VolumeState, oldest first
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._volumes)
@@ -126,15 +128,20 @@ class TimeSeries:
         """The (D, H, W) volume at time index ``t`` (negative counts from the end)."""
         return self._volumes[self._index(t)]
 
-    def check_finite(self, t: int) -> None:
+    def check_finite(self, t: int, device="cpu") -> None:
         """ValueError naming time point ``t`` when it holds NaN or Inf now (edited in place after
-        the series was made); the check is its volume's shared state's, made once per content."""
+        the series was made). The check is its volume's shared state on ``device`` (the renderer's),
+        which the series then holds, so the render that follows finds it made; integers hold no NaN."""
         t = self._index(t)
         volume = self._volumes[t]
+        if not (volume.is_floating_point() if isinstance(volume, torch.Tensor) else volume.dtype.kind in "fc"):
+            return
+        state = shared_state(volume, device)
         try:
-            shared_state(volume, getattr(volume, "device", "cpu")).check_finite()
+            state.check_finite()
         except ValueError:
             raise ValueError(f"volumes[{t}] contains NaN or Inf values") from None
+        self._hold(t, state)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -144,7 +151,9 @@ class TimeSeries:
     @property
     def cached_time_points(self) -> list[int]:
         """Time indices whose volume state is held, least recently rendered first."""
-        return list(dict.fromkeys(t for t, _ in self._states))
+        with self._lock:
+            keys = list(self._states)
+        return list(dict.fromkeys(t for t, _ in keys))
 
     def _index(self, t) -> int:
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not -len(self) <= t < len(self):
@@ -178,17 +187,21 @@ class TimeSeries:
     # the renderers and views that play one series share them.
     def _keep_state(self, renderer: VolumeRenderer, t: int, volume) -> None:
         state = renderer._state
-        if state is None or state.source is not volume:
-            return
+        if state is not None and state.source is volume:
+            self._hold(t, state)
+
+    def _hold(self, t: int, state) -> None:
         key = (t, str(state.device))
-        self._states[key] = state
-        self._states.move_to_end(key)
-        while len(self._states) > self.cache_size:
-            self._states.popitem(last=False)
+        with self._lock:  # views' frame workers and the kernel's thread (``check_finite``) hold at once
+            self._states[key] = state
+            self._states.move_to_end(key)
+            while len(self._states) > self.cache_size:
+                self._states.popitem(last=False)
 
     def clear_cache(self) -> None:
         """Let go of every held time point's volume state."""
-        self._states.clear()
+        with self._lock:
+            self._states.clear()
 
     def __repr__(self) -> str:
         return (f"TimeSeries({len(self)} × {self.shape}, value_range={self.value_range}, "

@@ -70,9 +70,12 @@ class TimePlayer(widgets.VBox):
     def _on_value(self, change) -> None:
         series = self.view.time_series
         spacing, unit = (series.time_spacing if series is not None else 1.0), self.view.time_unit
-        self.label.value = time_label(change["new"], spacing, unit) if spacing != 1.0 or unit else ""
+        index = self.slider.value  # not change["new"]: a refused time point has sent it back since
+        self.label.value = time_label(index, spacing, unit) if spacing != 1.0 or unit else ""
 
     def _to_view(self, change) -> None:
+        if change["new"] == self.view.time_index:  # the view moved the slider (``dlink``)
+            return
         try:
             self.view.time_index = change["new"]
         except traitlets.TraitError as err:  # e.g. a time point edited to hold NaN since the series was made

@@ -56,6 +56,9 @@ _IGNORED = "SliceView ignored input from the browser (invalid, or state only Pyt
 class _LazyState(NamedTuple):
     value_range: tuple[float, float]
 
+    def check_finite(self) -> None:
+        """Nothing to read here: a lazy volume's value range was taken when it was opened."""
+
 
 def _lazy_source(volume, display_size: int):
     """(array, state, spacing, origin) of a lazy multiscale volume's slices: the finest level
@@ -173,7 +176,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
                                         loaded_orientation if loaded_spacing is not None else self._orientation)
         if orientation is None and getattr(self, "convention", "neurological") != "neurological":
             slice_layout("z", None, self.convention)  # radiological needs an orientation: raises
-        state.value_range  # noqa: B018 (raises for NaN or Inf before anything changes)
+        state.check_finite()  # raises for NaN or Inf before anything changes
         spacing = next(v for v in (spacing, loaded_spacing, self._spacing) if v is not None)
         spacing = check_vector3("spacing", spacing, dtype=torch.float64).detach().cpu().numpy()
         if (spacing <= 0).any():

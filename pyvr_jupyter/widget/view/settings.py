@@ -166,7 +166,7 @@ class SettingChecks(traitlets.HasTraits):
     @traitlets.validate("time_index")
     @trait_errors
     def _check_time_index(self, proposal):
-        return self._time.check_index(proposal["value"])
+        return self._time.check_index(proposal["value"], self.renderer.device)
 
     @traitlets.validate("label_mode")
     @trait_errors

@@ -27,16 +27,17 @@ from ...torch_renderer import TimeSeries
 __all__ = ["TimeState", "split_series"]
 
 
-def split_series(volume):
+def split_series(volume, value_range=None):
     """``(series, first)``: a ``TimeSeries`` and its first time point for series input (a 4-D
     array or tensor, a list or tuple of volumes, a ``TimeSeries``, a ``LoadedSeries``), ``first`` a
     ``LoadedVolume`` where the series has a grid of its own (a ``LoadedSeries``' spacing, origin
-    and orientation); ``(None, volume)`` for one volume."""
+    and orientation); ``(None, volume)`` for one volume. A series made here gets ``value_range``
+    (None: its data's)."""
     is_loaded = hasattr(volume, "time_spacing") and hasattr(volume, "data") and hasattr(volume, "_fields")
     is_list = isinstance(volume, (list, tuple)) and not hasattr(volume, "_fields")  # a LoadedVolume is a NamedTuple
     if isinstance(volume, TimeSeries) or is_loaded or is_list or (
             isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4):
-        series = volume if isinstance(volume, TimeSeries) else TimeSeries(volume)
+        series = volume if isinstance(volume, TimeSeries) else TimeSeries(volume, value_range=value_range)
         if series.spacing is None:
             return series, series[0]
         return series, LoadedVolume(series[0], series.spacing, series.origin, series.orientation)
@@ -58,7 +59,7 @@ class TimeState:
         """Time points (1 for a single volume)."""
         return len(self.series) if self.series is not None else 1
 
-    def check_index(self, value: int) -> int:
+    def check_index(self, value: int, device="cpu") -> int:
         """``value`` when it is a time point whose volume is finite (it may have been edited since
         the series was made); TraitError otherwise (traitlets rolls back)."""
         count = self.count
@@ -67,7 +68,7 @@ class TimeState:
                                        f"point{'s' if count != 1 else ''}), got {value}")
         if self.series is not None:  # refused here, the view and its slices stay at the time they show
             try:
-                self.series.check_finite(value)
+                self.series.check_finite(value, device)  # the state the render on ``device`` then finds
             except ValueError as err:
                 raise traitlets.TraitError(f"time_index {value}: {err}") from None
         return value

@@ -108,7 +108,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         self._check_channel_options(channel_axis, colormap, colormaps, self._regions is not None, labels)
         stack, series = None, None
         if channel_axis is None:
-            series, volume = split_series(volume)  # a series shows its time point 0 first
+            series, volume = split_series(volume, value_range)  # a series shows its time point 0 first
         volume, loaded_spacing, loaded_origin = unwrap_volume(volume)  # a LoadedVolume brings its spacing
         if channel_axis is not None:  # the view shows (and its editor edits) one channel at a time
             stack, volume = volume, split_channels(volume, channel_axis)[0]

@@ -37,6 +37,22 @@ def test_a_constant_series_warns_that_its_default_range_shows_nothing():
         assert TimeSeries(np.full((2, 4, 4, 4), 3.0, np.float32), value_range=(0.0, 5.0)).value_range == (0.0, 5.0)
 
 
+def test_checking_a_time_point_holds_its_state_for_the_render_and_reads_no_integers():
+    data = np.random.default_rng(0).random((3, 6, 6, 6)).astype(np.float32)
+    series = TimeSeries(data)
+    series.check_finite(1)
+    assert series.cached_time_points == [1]  # the render that follows finds its state made
+    renderer = VolumeRenderer((6, 6, 6))
+    series.render(renderer, 1, image_size=8)
+    assert series._states[(1, "cpu")] is renderer._state
+    data[2, 1, 1, 1] = np.inf
+    with pytest.raises(ValueError, match=r"volumes\[2\] contains NaN or Inf"):
+        series.check_finite(2)
+    integers = TimeSeries(np.arange(2 * 8, dtype=np.int16).reshape(2, 2, 2, 2))
+    integers.check_finite(1)
+    assert integers.cached_time_points == []  # no NaN to look for: not even a hash
+
+
 def test_a_loaded_series_is_a_series_with_its_time_spacing(tmp_path):
     """Before: a ``LoadedSeries`` (a NamedTuple) was read as a list of its fields: 'volumes[0] must be 3-D'."""
     from pyvr_jupyter.io import LoadedSeries

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from pyvr_jupyter import create_test_volume
+from pyvr_jupyter.torch_renderer import TimeSeries
 from pyvr_jupyter.widget.controls import TimePlayer
 from recording_view import RecordingView
 
@@ -102,12 +103,14 @@ def test_controls_of_a_single_volume_get_a_player_when_a_series_is_assigned():
 
 
 def test_a_time_point_the_view_refuses_sends_the_slider_back_with_a_warning(series_view):
+    series_view.volume = TimeSeries([series_view.time_series[t] for t in range(5)], time_spacing=2.0)
     player = TimePlayer(series_view)
     player.slider.value = 1
     series_view.time_series[3][2, 2, 2] = float("nan")  # edited in place after the series was made
     with pytest.warns(UserWarning, match=r"time player: time_index 3: volumes\[3\] contains NaN.*stays at time point 1"):
         player.slider.value = 3  # a drag in the browser
     assert player.slider.value == 1 and series_view.time_index == 1
+    assert player.label.value == "t = 2"  # the time shown, not the one refused
     series_view.time_index = 4  # the view moves the player as before
     assert player.slider.value == 4
     player.close()
