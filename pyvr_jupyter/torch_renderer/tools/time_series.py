@@ -85,9 +85,8 @@ class TimeSeries:
         time_spacing: time between volumes (e.g. seconds, as ``load_volume(...,
             volume_index="all")`` reports it); informative. Default a ``LoadedSeries``' own, else 1.
         cache_size: volume states held for the renderers and views that play the series, one per
-            time point and device (least recently rendered ones are dropped first). Memory:
-            each held time point holds the state for one
-            volume, about 4.25× the volume's float32 bytes (the packed value + gradient grid 4×,
+            time point and device (least recently rendered ones are dropped first). Memory: each
+            held state is about 4.25× the volume's float32 bytes (the packed value + gradient grid 4×,
             the empty-space block ranges 0.25×), 1× more if the volume had to be converted to
             float32, 0.6× more once previews used the half-resolution level. Measured for a 128³
             float32 volume: 34 MiB per time point (39 MiB with previews), so the default of 4
