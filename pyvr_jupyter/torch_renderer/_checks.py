@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 import warnings
 from typing import Any, Sequence
 
@@ -174,19 +176,28 @@ def check_labels_fit(labels: Any, volume_shape: Sequence[int], compositing: str,
         raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
 
 
-def data_value_range(low: float, high: float, name: str = "volume", warn: bool = True,
-                     stacklevel: int = 2) -> tuple[float, float]:
+def data_value_range(low: float, high: float, name: str = "volume", warn: bool = True) -> tuple[float, float]:
     """The default value range of data spanning [low, high]: itself, or (v, v + 1) for constant
     data, which it maps to the transfer functions' 0: transparent under the usual opacity ramps (a
-    warning naming ``name`` says so unless ``warn`` is False; ``stacklevel`` as ``warnings.warn``'s,
-    counted from the caller)."""
+    warning naming ``name`` says so, at the user's line, unless ``warn`` is False)."""
     if high > low:
         return low, high
     if warn:
-        warnings.warn(f"{name}: every voxel holds {low:g}, which the default value_range ({low:g}, {low + 1.0:g}) "
-                      f"maps to the transfer functions' 0 (transparent under an opacity ramp from 0); pass "
-                      f"value_range=(vmin, vmax) to place it", stacklevel=stacklevel + 1)
+        warnings.warn(f"{name}: every voxel holds {low:g}, so the default value_range ({low:g}, {low + 1.0:g}) puts "
+                      f"them at the transfer functions' 0: transparent under an opacity ramp. Pass value_range="
+                      f"(vmin, vmax) to show them.", stacklevel=user_stacklevel())
     return low, low + 1.0
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes ``warnings.warn``, called by the function calling this one,
+    name the first line outside this package: the user's, whose every cell then gets its warning
+    (Python shows a warning once per line that it names)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1  # the caller of this function: warn's stacklevel 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_value_range(value_range: Any) -> tuple[float, float]:

@@ -86,10 +86,10 @@ class SliceViewer(widgets.VBox):
         for slice_view in self.slices:
             self._links += [widgets.link((view, name), (slice_view, name)) for name in from_view]
         view.observe(self._on_shown_volume, names=self._SHOWN_VOLUME)
-        # Each widget centred in its cell: the 3-D view is larger than the slices, and aligned to
-        # the cells' corners the four left uneven gutters.
+        # Aligned to the cells' top-left corners: centred, the slices' titles left their row's line and
+        # the right column's canvases moved apart (a slice is as wide as its title).
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
-            grid_template_columns="auto auto", grid_gap="6px", align_items="center", justify_items="center"))
+            grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))
         self.controls = ViewControls(view, display=self.grid, close_view=close_view, **editor_options)
         super().__init__([self.controls])
 

@@ -20,11 +20,17 @@ SOURCE = ("import numpy as np\n"
           "box")
 
 
+MANY_LABELS = ("from pyvr_jupyter import VolumeView\n"
+               "many = (np.arange(16 ** 3) % 200 + 1).reshape(16, 16, 16)\n"
+               "crowded = VolumeView(volume[:16, :16, :16].copy(), labels=many, width=128, height=128)\n"
+               "crowded.controls()")
+
+
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):
     root = tmp_path_factory.mktemp("labels")
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
+    notebook.cells = [nbformat.v4.new_code_cell(SOURCE), nbformat.v4.new_code_cell(MANY_LABELS)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "labels.ipynb")
     server = JupyterServer("lab", root)
@@ -119,4 +125,28 @@ def test_unticking_a_label_hides_it_in_the_view_and_the_slices(page):
         for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 120 && d[i + 2] > 2 * d[i] + 20) return false;
         return true;
     }""", polling=200, timeout=15_000)
+    assert not page.errors, page.errors
+
+
+def test_a_long_label_list_scrolls_and_lines_up_with_the_panel(page):
+    """200 labels: the list's 40 rows keep their height and scroll (they had shrunk to 7 px each,
+    unreadable), and a row's slider ends where the panel's sliders end (a browser walk-through)."""
+    run_cell(page, 1)
+    page.wait_for_function("() => document.querySelectorAll('.pyvr-label-list').length >= 2", timeout=60_000)
+    wait_kernel_idle(page)
+    figures = page.evaluate("""() => {
+        const list = document.querySelectorAll('.pyvr-label-list')[1];
+        const rows = list.querySelector('.pyvr-label-rows');
+        const heights = [...rows.children].map(row => row.getBoundingClientRect().height);
+        const panel = [...list.closest('.jp-OutputArea-output').querySelectorAll('.widget-slider')]
+            .filter(slider => slider.querySelector('.widget-label')?.innerText === 'step');  // the panel's
+        return {count: heights.length, lowest: Math.min(...heights), scroll: rows.scrollHeight,
+                client: rows.clientHeight, row_right: rows.querySelector('.widget-slider').getBoundingClientRect().right,
+                panel_right: panel[0].getBoundingClientRect().right,
+                filter_right: list.querySelector('.widget-text').getBoundingClientRect().right};
+    }""")
+    assert figures["count"] == 40 and figures["lowest"] >= 20, figures
+    assert figures["scroll"] > figures["client"] + 100, figures
+    assert abs(figures["row_right"] - figures["panel_right"]) <= 1, figures
+    assert abs(figures["filter_right"] - figures["panel_right"]) <= 1, figures
     assert not page.errors, page.errors

@@ -220,8 +220,9 @@ def test_a_learnt_volume_gets_its_gradient_through_level_one(backend, shape):
 
 
 def test_a_constant_volume_gets_a_usable_range_and_nan_is_refused():
-    with pytest.warns(UserWarning, match="every voxel holds 7.*transparent.*value_range"):
+    with pytest.warns(UserWarning, match="every voxel holds 7.*transparent.*value_range") as caught:
         assert shared_state(np.full((4, 4, 4), 7, np.int16)).value_range == (7.0, 8.0)
+    assert caught[0].filename == __file__  # the user's line: each cell of a notebook gets its own warning
     bad = np.zeros((4, 4, 4), np.float32)
     bad[1, 1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN or Inf"):

@@ -70,7 +70,7 @@ def _series_range(volumes: list, warn: bool = True) -> tuple[float, float]:
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise ValueError(f"volumes[{t}] contains NaN or Inf values")
         low, high = min(low, vmin), max(high, vmax)
-    return check_value_range(data_value_range(low, high, "volumes", warn, stacklevel=3))  # at TimeSeries(...)
+    return check_value_range(data_value_range(low, high, "volumes", warn))
 
 
 class TimeSeries:

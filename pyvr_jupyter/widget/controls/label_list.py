@@ -40,6 +40,8 @@ class LabelList(widgets.VBox):
         self.filter.observe(self._refresh, names="value")
         view.observe(self._refresh, names=list(_TABLE))
         super().__init__([self.filter, self.rows, self.summary], layout=widgets.Layout(width="100%"))
+        self.add_class("pyvr-label-list")
+        self.rows.add_class("pyvr-label-rows")
         self._refresh()
 
     def matching(self) -> list[str]:
@@ -77,8 +79,10 @@ class LabelList(widgets.VBox):
         for control, trait in ((color, "label_colors"), (visible, "label_visible"), (weight, "label_opacity")):
             control.observe(lambda change, key=key, trait=trait, control=control: self._write(
                 trait, key, change["new"], control), names="value")
+        # The row's full width puts its slider's edge at the panel's (its controls' 2-px margins);
+        # flex 0 0 auto: rows keep their height and the list scrolls (they shrank to 7 px each).
         return widgets.HBox([color, visible, weight], layout=widgets.Layout(
-            align_items="center", width="calc(100% - 4px)", min_width="0"))
+            align_items="center", width="100%", min_width="0", flex="0 0 auto"))
 
     def _write(self, trait: str, key: str, value, control) -> None:
         self._updating = True  # the view's change comes back: keep the rows (and the pointer's focus)
