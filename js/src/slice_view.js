@@ -94,6 +94,13 @@ export function stepIndex(index, step, n) {
   return Math.min(n - 1, Math.max(0, index + step));
 }
 
+/** The world point `point` (x, y, z) moved onto slice `index` of the geometry `g` along its axis. */
+export function onSlice(point, g, index) {
+  const moved = point.slice();
+  moved[g.dim] = g.origin[g.dim] + index * g.spacing[g.dim];
+  return moved;
+}
+
 /**
  * Where each edge's letter goes on a canvas of (width, height): [x, y, textAlign, textBaseline].
  * A letter sits at its edge's middle, ``pad`` in from the edge. A cross-hair line (``crosshair``:
@@ -380,10 +387,16 @@ function render({ model, el }) {
   }
 
   function setIndex(index) {
-    const n = geometry().n_slices || 1;
-    const next = stepIndex(index, 0, n);
+    const g = geometry();
+    const next = stepIndex(index, 0, g.n_slices || 1);
     if (next === model.get("index")) return;
     slider.value = String(next);
+    if (pending && g.width) {
+      // A click's cross-hair still waits for the next frame: sent after this step, it would take
+      // the slice back. It goes now, on the new slice, with the step.
+      model.set("crosshair", onSlice(pending, g, next));
+      pending = null;
+    }
     model.set("index", next);
     model.save_changes();
   }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { labelAt, letterSpots, pixelToWorld, readoutText, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
+import { labelAt, letterSpots, onSlice, pixelToWorld, readoutText, stepIndex, valueAt, voxelOf, worldToPixel } from "../src/slice_view.js";
 
 // An axial slice of a (D=5, H=4, W=3) volume with spacing (1, 2, 3) at z index 2, as
 // SliceView._geometry describes it: 3 × 7 pixels of 1 world unit, +x right, +y up.
@@ -49,6 +49,14 @@ test("valueAt reads the values in the type Python sent them, little-endian", () 
   assert.equal(valueAt(floats, undefined, 0), 0.5, "float32 when the geometry names no type");
   assert.ok(Number.isNaN(valueAt(floats, "f4", 1)), "outside the volume");
   assert.ok(Number.isNaN(valueAt(null, "f4", 0)));
+});
+
+test("onSlice moves a point along the slice's axis only, in world units", () => {
+  const g = { dim: 2, origin: [10, 20, 30], spacing: [1, 2, 2.5] };
+  const point = [12.5, 21, 31];
+  assert.deepEqual(onSlice(point, g, 4), [12.5, 21, 40]);
+  assert.deepEqual(point, [12.5, 21, 31]);  // the pending point itself is left as it was
+  assert.deepEqual(onSlice(point, { ...g, dim: 0 }, 3), [13, 21, 31]);
 });
 
 test("stepIndex keeps the index inside the volume", () => {
