@@ -3,8 +3,9 @@
 A part of ``VolumeView`` (``volume_view``). ``initial_look`` fills in what the caller left out:
 a CT (values in Hounsfield units, ``tools.presets``) gets the default CT preset; a series one
 value window across time; any other volume a window and an opacity ramp from its values
-(``tools.auto_tf``) in viridis. ``default_camera`` frames what that opacity shows, filling 80 %
-of the view, head-up in front of a scan whose orientation is known (``tools.orientation``).
+(``tools.auto_tf``) in viridis. ``default_camera`` frames what that opacity shows (in a few time points of a
+series), filling 80 % of the view, head-up in front of a scan whose orientation is known
+(``tools.orientation``).
 
 Example:
     >>> look = initial_look(volume, None, renderer, opacity=None, value_range=None, colormap=None)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
@@ -22,7 +24,7 @@ from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_rang
 from ...torch_renderer.tools.orientation import head_up_camera
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
 
-__all__ = ["InitialLook", "initial_look", "default_camera", "box_camera", "default_renderer"]
+__all__ = ["InitialLook", "initial_look", "default_camera", "box_camera", "default_renderer", "FRAMED_TIME_POINTS"]
 
 
 class InitialLook(NamedTuple):
@@ -49,13 +51,22 @@ def initial_look(volume, series, renderer: VolumeRenderer, opacity, value_range,
     return InitialLook(value_range, opacity, "viridis" if colormap is None else colormap, ct_preset)
 
 
+#: A series' default camera frames what this many of its time points show (first, last and
+#: evenly between): a shape that grows or moves stays in view as it plays.
+FRAMED_TIME_POINTS = 4
+
+
 def default_camera(volume, renderer: VolumeRenderer, opacity_tf: OpacityTransferFunction, value_range,
-                   orientation: str | None) -> Camera:
+                   orientation: str | None, series=None) -> Camera:
     """A camera framing the voxels ``opacity_tf`` shows in ``value_range`` (None: the volume's
-    min and max), head-up when ``orientation`` is known."""
-    shown = visible_points(volume, opacity_tf.get_control_points(),
-                           value_range if value_range is not None else renderer.value_range_of(volume),
-                           renderer.spacing.tolist(), renderer.origin.tolist())
+    min and max), in ``volume`` or, for a ``series``, in ``FRAMED_TIME_POINTS`` of its time points;
+    head-up when ``orientation`` is known."""
+    volumes = [volume] if series is None else [series[int(t)] for t in np.unique(
+        np.linspace(0, len(series) - 1, min(len(series), FRAMED_TIME_POINTS)).round())]
+    points = opacity_tf.get_control_points()
+    shown = np.concatenate([visible_points(
+        shown_volume, points, value_range if value_range is not None else renderer.value_range_of(shown_volume),
+        renderer.spacing.tolist(), renderer.origin.tolist()) for shown_volume in volumes])
     return Camera.for_points(shown) if orientation is None else head_up_camera(orientation, points=shown)
 
 

@@ -143,7 +143,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         opacity_tf, color_tf, colormap_name = own_copies(opacity, colormap)
         self._default_camera = (camera.clone() if camera is not None else
                                 box_camera(volume.shape, self.renderer, orientation) if stack is not None else
-                                default_camera(volume, self.renderer, opacity_tf, value_range, orientation))
+                                default_camera(volume, self.renderer, opacity_tf, value_range, orientation, series))
         self.camera = self._default_camera.clone()
         self.renderer.set_opacity_transfer_function(opacity_tf)
         self.renderer.set_color_transfer_function(color_tf)

@@ -42,3 +42,19 @@ def test_the_default_camera_frames_what_the_opacity_shows(orientation):
     np.testing.assert_allclose(target, [31.5, 7.5, 7.5], atol=1.5)  # (x, y, z) of the cube's centre
     if orientation == "RAS":
         assert float(camera.up[2]) > 0.9  # superior (+z) up
+
+
+def test_a_series_camera_frames_what_its_time_points_show_not_only_the_first():
+    """A shape that grows as the series plays stays in view (a walk-through saw a series framed
+    on its small first time point overflow the view as it played)."""
+    from pyvr_jupyter.torch_renderer import TimeSeries
+
+    frames = np.zeros((5, 40, 40, 40), np.float32)
+    for t in range(5):
+        frames[t, 18 - 4 * t:22 + 4 * t, 18 - 4 * t:22 + 4 * t, 18 - 4 * t:22 + 4 * t] = 1.0  # 4 → 36 voxels
+    renderer, opacity = VolumeRenderer((40, 40, 40)), OpacityTransferFunction([(0, 0), (0.5, 0), (1, 0.5)])
+    first_only = default_camera(frames[0], renderer, opacity, (0, 1), None)
+    whole = default_camera(frames[0], renderer, opacity, (0, 1), None, TimeSeries(frames))
+    distance = lambda camera: float((camera.position - camera.target).norm())
+    assert distance(whole) > 5 * distance(first_only)  # backed off to the last, largest cube
+    np.testing.assert_allclose(whole.target.detach().numpy(), [19.5, 19.5, 19.5], atol=1.0)
