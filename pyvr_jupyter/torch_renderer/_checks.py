@@ -327,7 +327,7 @@ def check_volume_array(volume: Any, name: str = "volume", float_copy: bool = Fal
     tensor (cheap; no copy)."""
     if isinstance(volume, np.ndarray):
         if volume.dtype.kind not in "iuf":  # not bool, complex, timedelta64 (numpy counts it an integer), ...
-            raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
+            raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}{_MASK_HINT[volume.dtype.kind == 'b']}")
     elif isinstance(volume, torch.Tensor):
         _check_tensor_kind(volume, name)
     else:
@@ -351,6 +351,9 @@ def unwrap_volume(volume: Any) -> tuple[Any, tuple | None, tuple | None]:
     return volume.data, tuple(volume.spacing), tuple(volume.origin)
 
 
+_MASK_HINT = ("", "; a mask? pass it as 0/1 bytes, mask.view(numpy.uint8) (no copy) or mask.to(torch.uint8)")
+
+
 def _check_tensor_kind(volume: torch.Tensor, name: str) -> None:
     """A dense tensor of real numbers with data: no meta, quantized or sparse tensors."""
     if volume.is_meta:
@@ -360,7 +363,8 @@ def _check_tensor_kind(volume: torch.Tensor, name: str) -> None:
     if volume.layout != torch.strided:
         raise TypeError(f"{name} must be a dense tensor, got layout {volume.layout}; pass {name}.to_dense()")
     if volume.dtype == torch.bool or volume.is_complex():
-        raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}")
+        raise TypeError(f"{name} must hold real numbers, got dtype {volume.dtype}"
+                        f"{_MASK_HINT[volume.dtype == torch.bool]}")
 
 
 def as_volume_tensor(volume: Any, device=None, name: str = "volume") -> torch.Tensor:

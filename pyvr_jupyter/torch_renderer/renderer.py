@@ -21,7 +21,8 @@ import torch
 from .backends import BACKENDS, choose_backend, render_with
 from ._checks import (check_background, check_choice, check_device, check_finite_number, check_image_size,
                       check_labels_fit, check_level, check_render_value_range, check_spacing, check_vector3,
-                      check_volume_array, check_volume_shape, check_world_length, step_length, unwrap_volume)
+                      check_volume_array, check_volume_shape, check_world_length, step_length, unwrap_volume,
+                      user_stacklevel)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
@@ -419,7 +420,7 @@ class VolumeRenderer:
                 self._warned_default_range = True
                 warnings.warn("rendering a volume that requires grad with the default value_range (its min and "
                               "max, taken without gradient): pass value_range=(vmin, vmax) when optimising a volume",
-                              stacklevel=3)
+                              stacklevel=user_stacklevel())
             return state.value_range
         state.check_finite()  # a NaN would index the tables out of range, an Inf would make NaN pixels
         return check_render_value_range(value_range, self.device)

@@ -31,12 +31,12 @@ def test_every_real_numpy_dtype_and_byte_order_converts(dtype, expected):
     (lambda: torch.empty(2, 3, 4, device="meta"), "'meta' tensor"),
     (lambda: torch.quantize_per_tensor(torch.rand(2, 3, 4), 0.1, 0, torch.quint8), "quantized"),
     (lambda: torch.rand(2, 3, 4).to_sparse(), "dense"),
-    (lambda: torch.zeros(2, 3, 4, dtype=torch.bool), "real numbers"),
+    (lambda: torch.zeros(2, 3, 4, dtype=torch.bool), "real numbers.*a mask\\? pass it as 0/1 bytes"),
     (lambda: torch.zeros(2, 3, 4, dtype=torch.complex64), "real numbers"),
     (lambda: np.zeros((2, 3, 4), dtype=object), "real numbers"),
     (lambda: np.zeros((2, 3, 4), dtype="m8[s]"), "real numbers, got dtype timedelta64"),  # audit item 27.26
     (lambda: np.zeros((2, 3, 4), dtype="M8[s]"), "real numbers, got dtype datetime64"),
-    (lambda: np.zeros((2, 3, 4), dtype=np.bool_), "real numbers"),
+    (lambda: np.zeros((2, 3, 4), dtype=np.bool_), "real numbers.*mask.view\\(numpy.uint8\\)"),
     (lambda: np.zeros((2, 3, 4), dtype=np.complex64), "real numbers"),
     (lambda: [[[0.0]]], "numpy array or torch tensor"),
 ])

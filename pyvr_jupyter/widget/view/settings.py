@@ -58,7 +58,10 @@ def _compositing(name: str, value: str) -> str:
 
 
 def _colormap(name: str, value: str) -> str:
-    channel_color(value)  # a colormap, or one colour (a channel's dye)
+    try:
+        channel_color(value)  # a colormap, or one colour (a channel's dye)
+    except ValueError:
+        raise ValueError(f"{name} {value!r} is neither a matplotlib colormap nor a colour") from None
     return value
 
 

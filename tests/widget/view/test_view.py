@@ -99,6 +99,12 @@ def test_invalid_traits_are_rejected(view, name, value):
         setattr(view, name, value)
 
 
+def test_a_bad_colormap_is_named_as_a_colormap(view):
+    """It was refused as a "channel colour", though no channel was involved."""
+    with pytest.raises(traitlets.TraitError, match="colormap 'nope' is neither a matplotlib colormap nor a colour"):
+        view.colormap = "nope"
+
+
 @pytest.mark.parametrize("message", [
     {"type": "teleport"}, {"nope": 1}, {"type": "orbit"}, {"type": "orbit", "dx": "left", "dy": 0},
     {"type": "orbit", "dx": float("nan"), "dy": 0}, {"type": "zoom", "factor": float("inf")},
