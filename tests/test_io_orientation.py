@@ -1,6 +1,8 @@
 """Real scans the right way round (issue 16): NIfTI and NRRD voxel axes reoriented to RAS by
 default, the orientation recorded, the stored order on request; x, y, z-indexed arrays."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -26,7 +28,9 @@ def test_nifti_with_flipped_and_permuted_axes_loads_as_the_canonical_volume(tmp_
     path = tmp_path / "permuted.nii.gz"
     nibabel.save(stored, path)
 
-    loaded = load_volume(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # flipped and permuted, not tilted: no oblique warning
+        loaded = load_volume(path)
     assert loaded.orientation == "RAS"
     np.testing.assert_array_equal(loaded.data, ras_volume().transpose(2, 1, 0))  # [z, y, x]
     assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0))
@@ -57,13 +61,38 @@ def test_nrrd_space_directions_are_honoured(tmp_path):
               "space origin": origin_ras * lps}
     nrrd.write(str(tmp_path / "v.nrrd"), np.ascontiguousarray(stored), header, index_order="F")
 
-    loaded = load_volume(tmp_path / "v.nrrd")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # flipped and permuted, not tilted: no oblique warning
+        loaded = load_volume(tmp_path / "v.nrrd")
     assert loaded.orientation == "RAS"
     np.testing.assert_array_equal(loaded.data, ras.transpose(2, 1, 0))
     assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0))
     assert loaded.origin == pytest.approx((0.0, 0.0, 0.0))
     kept = load_volume(tmp_path / "v.nrrd", reorient=False)
     assert kept.orientation == "PRI" and kept.data.shape == stored.shape[::-1]
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nrrd"])
+def test_an_oblique_scan_is_loaded_axis_aligned_with_a_warning_naming_its_tilt(tmp_path, suffix):
+    """A tilted acquisition keeps only its axes' lengths and its origin: drawn axis-aligned, its
+    world positions are off by the tilt, which used to go unsaid (a review's finding)."""
+    angle = np.radians(30.0)
+    rotation = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0], [0.0, 0.0, 1.0]])
+    steps = rotation * 2.0  # columns: the world step of voxel axes x, y, z
+    path = tmp_path / f"oblique{suffix}"
+    if suffix == ".nii":
+        nibabel = pytest.importorskip("nibabel")
+        affine = np.eye(4)
+        affine[:3, :3] = steps
+        nibabel.save(nibabel.Nifti1Image(ras_volume(), affine), path)
+    else:
+        nrrd = pytest.importorskip("nrrd")
+        nrrd.write(str(path), ras_volume(), {"space": "right-anterior-superior", "space directions": steps.T,
+                                             "space origin": np.zeros(3)}, index_order="F")
+    with pytest.warns(UserWarning, match=r"oblique\..*tilted up to 30\.0° from the world axes") as caught:
+        loaded = load_volume(path)
+    assert caught[0].filename == __file__
+    assert loaded.spacing == pytest.approx((2.0, 2.0, 2.0))
 
 
 def test_loaded_volume_still_unpacks_as_three():

@@ -7,6 +7,7 @@ The format modules (``nifti_files``, ``nrrd_files``, ``numpy_files``) and ``load
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -186,6 +187,21 @@ def _finish_lazy(xyz: np.ndarray, spacing, origin, path: Path, scale=None, chunk
         return block
 
     return LoadedVolume(data.map_blocks(finite, dtype=data.dtype), spacing, origin)
+
+
+#: A tilt of the voxel axes from the world axes beyond this many degrees is warned about.
+OBLIQUE_DEGREES = 0.5
+
+
+def warn_if_oblique(directions: np.ndarray, path: Path) -> None:
+    """Warn when the voxel axes (the columns of ``directions``, 3×3 world steps) are tilted from
+    the world axes (an oblique acquisition): the volume is drawn axis-aligned, with the axes'
+    lengths as spacing, so its world positions are off by that tilt."""
+    units = np.abs(directions) / np.linalg.norm(directions, axis=0)
+    tilt = float(np.degrees(np.arccos(np.clip(units.max(axis=0), -1.0, 1.0))).max())
+    if tilt > OBLIQUE_DEGREES:
+        warnings.warn(f"{path.name}: its voxel axes are tilted up to {tilt:.1f}° from the world axes (an oblique "
+                      f"scan); it is drawn axis-aligned, so world positions are off by that tilt", stacklevel=4)
 
 
 def output_dtype(dtype) -> np.dtype:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume
+from .common import LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, warn_if_oblique
 
 __all__ = ["load_nifti"]
 
@@ -51,6 +51,7 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
     else:
         loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, owned=True,
                          scale=scale)
+    warn_if_oblique(affine[:3, :3], path)  # once loaded: a refused load says only why
     return LoadedVolume(*loaded, orientation="".join(nibabel.aff2axcodes(affine)))
 
 

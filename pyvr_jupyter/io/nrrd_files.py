@@ -23,7 +23,8 @@ import numpy as np
 
 from . import common
 
-from .common import LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers
+from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers,
+                     warn_if_oblique)
 
 __all__ = ["load_nrrd"]
 
@@ -53,6 +54,8 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = Fals
         spacing = list(np.linalg.norm(directions, axis=0))
     finish = _finish_lazy if lazy else lambda *args: _finish(*args, owned=True)
     loaded = finish(_select_volume(array, volume_index, path), spacing, origin, path)
+    if directions is not None:
+        warn_if_oblique(directions, path)  # once loaded: a refused load says only why
     return LoadedVolume(*loaded, orientation=orientation)
 
 
