@@ -80,6 +80,23 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
     as one medium, each with its own colour (``colormaps=``, one per channel), curve, window and
     visibility (``ChannelTraits``, ``widget/channels.py``); without it a 4-D array is a time series.
 
+    Args:
+        volume: (D, H, W) numpy array or tensor (any real dtype; read as it is), a ``LoadedVolume``,
+            a time series, a 4-D channel stack with ``channel_axis``, or a lazy multiscale volume
+            (an OME-Zarr store, ``load_volume(..., lazy=True)``).
+        renderer: the ``VolumeRenderer`` to draw with (default one made for the volume).
+        camera: the starting ``Camera`` (default: framing what the opacity shows).
+        width, height: the image's size in pixels.
+        spacing, origin: the voxel size (x, y, z) and the first voxel's position, world units
+            (default a ``LoadedVolume``'s, else the renderer's).
+        colormap, opacity, value_range: the transfer functions (names, points or objects; see above).
+        orientation: anatomical directions of world +x, +y, +z (e.g. "RAS").
+        labels, channel_axis, colormaps: a label map; the axis of channels and their colours.
+        **render_options: the view's traits ``step_size``, ``compositing``, ``use_lighting``,
+            ``background``, ``fov``, ``frame_budget_ms``, ``show_stats``, ``clip_box``,
+            ``clip_planes``, ``show_axes``, ``show_box``, ``show_scale``, ``show_colorbar``,
+            ``units``, ``label_mode``.
+
     Example:
         >>> view = VolumeView(volume, width=384, height=384, colormap="viridis", opacity=[(0, 0), (1, 0.2)])
         >>> view.camera_position = [200.0, 100.0, 200.0]   # re-renders
@@ -89,7 +106,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
     _esm = esm("widget.js")
 
     def __init__(self, volume, *, renderer: VolumeRenderer | None = None, camera: Camera | None = None,
-                 width: int = 512, height: int = 512, spacing=None, colormap=None, opacity=None,
+                 width: int = 512, height: int = 512, spacing=None, origin=None, colormap=None, opacity=None,
                  value_range=None, orientation: str | None = None, labels=None, channel_axis: int | None = None,
                  colormaps=None, **render_options):
         unknown = set(render_options) - _OPTIONS
@@ -124,8 +141,8 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         self.renderer = renderer if renderer is not None else default_renderer(volume)
         if spacing is not None or loaded_spacing is not None:
             self.renderer.spacing = spacing if spacing is not None else loaded_spacing
-        if loaded_origin is not None:
-            self.renderer.origin = loaded_origin
+        if origin is not None or loaded_origin is not None:
+            self.renderer.origin = origin if origin is not None else loaded_origin
         self._volume = volume
         self._time = TimeState(series)  # its time unit, as a LoadedSeries' file said
         channel_traits = {}

@@ -287,3 +287,15 @@ def test_a_second_ready_resends_the_still_frame_without_rendering_again(view):
     (first, first_buffers), (second, second_buffers) = view.frames()
     assert view.stats()["render_ms"] == -1.0 and renders > 0  # nothing rendered
     assert second["kind"] == "full" and bytes(second_buffers[0]) == bytes(first_buffers[0])
+
+
+def test_spacing_and_origin_place_the_volume_as_they_place_a_renderers():
+    """``origin=`` was refused (``SliceView``, ``render_slice`` and the renderer take it)."""
+    volume = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)
+    view = VolumeView(volume, spacing=(2.0, 1.0, 1.0), origin=(10.0, -5.0, 0.0), width=16, height=16,
+                      opacity=[(0, 0.2), (1, 0.2)])  # opaque everywhere: the camera frames the whole box
+    try:
+        assert view.renderer.origin.tolist() == [10.0, -5.0, 0.0]
+        assert view.camera_target == pytest.approx([17.0, -1.5, 3.5])  # the box's centre, world units
+    finally:
+        view.close()
