@@ -83,11 +83,25 @@ def check_vector3(name: str, value: Any, *, device=None, dtype=torch.float32) ->
 
 
 def check_background(background: Any, device=None) -> torch.Tensor:
-    """RGB in [0, 1] as a (3,) tensor (a tensor keeps its graph): ``check_background((0, 0, 0.2))``."""
+    """RGB in [0, 1] as a (3,) tensor (a tensor keeps its graph), or a matplotlib colour's name or
+    hex code: ``check_background((0, 0, 0.2))``, ``check_background("white")``."""
+    if isinstance(background, str):
+        background = color_rgb("background", background)
     color = check_vector3("background", background, device=device)
     if bool(((color.detach() < 0) | (color.detach() > 1)).any()):
         raise ValueError(f"background must be RGB in [0, 1], got {color.tolist()}")
     return color
+
+
+def color_rgb(name: str, color: str) -> tuple[float, float, float]:
+    """(r, g, b) in [0, 1] of a matplotlib colour name or hex code; ValueError naming ``name``."""
+    import matplotlib.colors  # only for a colour given by name
+
+    try:
+        return matplotlib.colors.to_rgb(color)
+    except ValueError:
+        raise ValueError(f"{name} {color!r} is not a colour (a name such as 'white', a hex code such as "
+                         f"'#1a1a2e', or three numbers in [0, 1])") from None
 
 
 def unit_vectors(vectors: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:

@@ -186,3 +186,12 @@ def test_the_pytorch_stages_copy_of_a_large_level_is_checked_before_it_is_made(m
     renderer = VolumeRenderer(volume.shape, backend="torch")
     with pytest.raises(ValueError, match=r"dtype uint8 would need .* with a float copy .*MAX_VOLUME_BYTES"):
         renderer.render(volume, Camera.for_volume(volume.shape), image_size=8, value_range=(0, 1))
+
+
+def test_a_background_is_three_numbers_or_a_colour():
+    from pyvr_jupyter.torch_renderer._checks import check_background
+
+    assert check_background("white").tolist() == [1.0, 1.0, 1.0]
+    assert check_background("#000080").tolist() == pytest.approx([0.0, 0.0, 128 / 255])
+    with pytest.raises(ValueError, match="background 'nope' is not a colour"):
+        check_background("nope")

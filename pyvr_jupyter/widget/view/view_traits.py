@@ -15,9 +15,26 @@ from __future__ import annotations
 
 import traitlets
 
+from ...torch_renderer._checks import color_rgb
 from .._traits import Integer, Number, python_owned
 
 __all__ = ["ViewTraits"]
+
+
+class RGB(traitlets.List):
+    """Three numbers in [0, 1] (``SettingChecks`` checks the range); a colour's name or hex code
+    ("white", "#1a1a2e") is taken as its RGB, as ``render(background=...)`` takes it."""
+
+    def __init__(self, default_value):
+        super().__init__(Number(), default_value, minlen=3, maxlen=3)
+
+    def set(self, obj, value):
+        if isinstance(value, str):  # before List.set, which would take it for a list of one string
+            try:
+                value = list(color_rgb(self.name, value))
+            except ValueError as err:
+                raise traitlets.TraitError(str(err)) from None
+        super().set(obj, value)
 
 
 class ViewTraits(traitlets.HasTraits):
@@ -42,8 +59,8 @@ class ViewTraits(traitlets.HasTraits):
     """One of the renderer's compositing strategies."""
     use_lighting = traitlets.Bool(True).tag(sync=True)
     """Shade with the volume's gradient."""
-    background = traitlets.List(Number(), [0.0, 0.0, 0.0], minlen=3, maxlen=3).tag(sync=True)
-    """Background RGB in [0, 1]."""
+    background = RGB([0.0, 0.0, 0.0]).tag(sync=True)
+    """Background RGB in [0, 1] (a colour's name or hex code is taken as its RGB)."""
     colormap = traitlets.Unicode("viridis").tag(sync=True)
     """Matplotlib colormap name."""
     opacity_points = traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2)).tag(sync=True)

@@ -299,3 +299,19 @@ def test_spacing_and_origin_place_the_volume_as_they_place_a_renderers():
         assert view.camera_target == pytest.approx([17.0, -1.5, 3.5])  # the box's centre, world units
     finally:
         view.close()
+
+
+def test_a_background_may_be_a_colour_name_or_hex_code():
+    """``background="white"`` got traitlets' "length 3 <= L <= 3" error, where ``render`` took
+    three numbers and the panel offers a colour picker."""
+    volume = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)
+    view = VolumeView(volume, background="white", width=16, height=16)
+    try:
+        assert view.background == [1.0, 1.0, 1.0]
+        view.background = "#ff0000"
+        assert view.background == [1.0, 0.0, 0.0]
+        with pytest.raises(traitlets.TraitError, match="background 'nope' is not a colour"):
+            view.background = "nope"
+        assert view.background == [1.0, 0.0, 0.0]
+    finally:
+        view.close()
