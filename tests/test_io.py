@@ -77,6 +77,8 @@ def test_numpy_files(tmp_path, volume):
     loaded = load_volume(tmp_path / "v.npz")
     assert loaded.data.dtype == np.float64 and np.array_equal(loaded.data, volume)
     assert loaded.spacing == (1.0, 2.0, 3.0)
+    np.savez(tmp_path / "one.npz", volume.astype(np.float32), spacing=[1, 2, 3])  # one array, not named: it is the volume
+    assert load_volume(tmp_path / "one.npz").spacing == (1.0, 2.0, 3.0)
     np.savez(tmp_path / "flipped.npz", volume=volume, spacing=[1, -2, 3])  # a flip the spacing cannot carry
     with pytest.raises(ValueError, match="voxel spacing .* every step must be > 0"):
         load_volume(tmp_path / "flipped.npz")

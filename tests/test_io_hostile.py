@@ -147,6 +147,10 @@ HOSTILE = [
     (".npz 2-D spacing", lambda t: npz_with(t, volume=VOLUME, spacing=np.ones((2, 3))), "spacing"),
     (".npz string origin", lambda t: npz_with(t, volume=VOLUME, origin=np.array(["a", "b", "c"])), "origin"),
     (".npz of objects", lambda t: npz_with(t, volume=np.array([None, 1], dtype=object)), "objects"),
+    # Which to show? It used to load the first silently.
+    (".npz of two arrays, none 'volume'", lambda t: npz_with(t, scan=VOLUME, mask=VOLUME),
+     "the arrays 'scan', 'mask' and none named 'volume'"),
+    (".npz of only a spacing", lambda t: npz_with(t, spacing=[1, 1, 1]), "no array"),
     # NIfTI.
     ("NIfTI NaN origin", lambda t: nifti_with_origin(t, (np.nan, 0, 0)), "origin"),
     ("NIfTI huge dims", nifti_claiming_huge_dims, "MAX_LOAD_BYTES"),

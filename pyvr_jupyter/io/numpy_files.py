@@ -38,16 +38,18 @@ _SMALL_MEMBER_BYTES = 1024  # ``spacing`` and ``origin`` are three numbers: larg
 
 
 def _read_npz(path: Path, volume_index, spacing, origin):
-    """(volume, spacing, origin) of an ``.npz``: the member ``volume`` (else the first array that
-    is not ``spacing`` or ``origin``) and those two when present, each checked against its
-    declared size first; no other member is read."""
+    """(volume, spacing, origin) of an ``.npz``: the member ``volume`` (else its only array that is
+    not ``spacing`` or ``origin``; several are refused by name, none is guessed) and those two
+    when present, each checked against its declared size first; no other member is read."""
     try:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
-            key = "volume" if "volume" in members else next((n for n in members if n not in ("spacing", "origin")),
-                                                            None)
-            if key is None:
-                raise ValueError(f"{path.name} holds no array (expected one named 'volume')")
+            others = [name for name in members if name not in ("spacing", "origin")]
+            if "volume" not in members and len(others) != 1:
+                raise ValueError(f"{path.name} holds " + (f"the arrays {', '.join(map(repr, others))} and none named "
+                                                          "'volume'" if others else "no array")
+                                 + ": save the one to show as volume=... (np.savez(path, volume=..., spacing=...))")
+            key = "volume" if "volume" in members else others[0]
             volume = _read_member(archive, members[key], path, volume_index)
             small = {name: _read_member(archive, members[name], path, limit=_SMALL_MEMBER_BYTES)
                      for name in ("spacing", "origin") if name in members}
