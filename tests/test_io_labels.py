@@ -51,7 +51,7 @@ def test_a_boolean_mask_is_one_label(tmp_path):
     mask[1:3, 2:4, 3:5] = True
     np.save(tmp_path / "mask.npy", mask)
     scan = load_volume(tmp_path / "mask.npy")
-    assert scan.data.dtype == np.float32 and scan.data.sum() == mask.sum()
+    assert scan.data.dtype == np.uint8 and scan.data.sum() == mask.sum()  # 0/1 bytes
     labels = load_labels(tmp_path / "mask.npy", like=scan)
     assert labels.ids.tolist() == [0, 1] and np.array_equal(labels.ids[labels.rows] == 1, scan.data == 1)
 

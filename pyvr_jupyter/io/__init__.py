@@ -127,12 +127,15 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
         lazy: read nothing yet: an uncompressed NIfTI (``.nii``) or a raw NRRD is memory-mapped
             and its ``data`` is a dask array (D, H, W), read, scaled and checked a chunk at a
             time when computed, with no ``MAX_LOAD_BYTES`` bound; unscaled data keep their stored
-            dtype (an int16 CT stays int16), scaled ones are float32 as eagerly. For files larger than memory:
+            dtype (an int16 CT stays int16), scaled ones are float32. For files larger than memory:
             ``save_ome_zarr(load_volume(path, lazy=True), "scan.ome.zarr")`` writes a pyramid
             that ``load_volume`` then opens out of core. One volume (``volume_index`` an integer).
 
     Returns:
-        ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. Files store
+        ``LoadedVolume(data (D, H, W), spacing (sx, sy, sz), origin (x, y, z))``. ``data`` keeps
+        unscaled integers of 1 or 2 bytes (an int16 CT stays int16, 2 bytes a voxel, read by the
+        renderer as it is) and float64; booleans come as uint8 0/1, scaled data and every other
+        dtype as float32 (``io.common.output_dtype``). Files store
         x fastest (NIfTI, NRRD) and arrive transposed to ``[z, y, x]``; numpy files are taken to
         hold ``[z, y, x]`` already, or ``[t, z, y, x]``. With ``volume_index="all"``:
         ``LoadedSeries(data (T, D, H, W), spacing, origin, time_spacing, time_unit, orientation)``: ``time_unit``

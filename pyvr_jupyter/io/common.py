@@ -18,7 +18,7 @@ __all__ = ["LoadedVolume", "LoadedSeries", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES
 SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
 
 #: Most memory a loader may use for one file: the array as stored (decompressed) plus the array it
-#: returns (float32, float64 kept), in bytes. A file whose header claims more raises ValueError before
+#: returns (``output_dtype``), in bytes. A file whose header claims more raises ValueError before
 #: anything is allocated or decompressed, whatever its size on disk. Change it here
 #: (``pyvr_jupyter.io.common.MAX_LOAD_BYTES``): loaders read it at call time.
 MAX_LOAD_BYTES = 4 << 30
@@ -26,7 +26,7 @@ _SLAB_BYTES = 1 << 24  # conversions and checks work through the data this much 
 
 
 class _VolumeFields(NamedTuple):
-    data: np.ndarray  # (D, H, W), float32 (float64 kept)
+    data: np.ndarray  # (D, H, W), as ``output_dtype`` says (an int16 CT stays int16; most else float32)
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
 
@@ -50,7 +50,7 @@ class LoadedVolume(_VolumeFields):
 
 
 class _SeriesFields(NamedTuple):
-    data: np.ndarray  # (T, D, H, W), float32 (float64 kept)
+    data: np.ndarray  # (T, D, H, W), as ``output_dtype`` says
     spacing: tuple[float, float, float]  # voxel size (sx, sy, sz)
     origin: tuple[float, float, float]  # world position of voxel [0, 0, 0]
     time_spacing: float  # time between volumes: seconds for NIfTI's units of time, else as stored (1 if none)
@@ -169,7 +169,7 @@ def _finish_lazy(xyz: np.ndarray, spacing, origin, path: Path, scale=None, chunk
     returned as a dask array (D, H, W), chunks of ``chunks``³, each read, scaled and checked to be
     finite only when computed, so a file larger than memory goes to ``save_ome_zarr`` a chunk at
     a time. Computed, it holds ``_finish``'s values; unscaled data keep their stored dtype (an
-    int16 CT stays int16 in the pyramid: half the bytes of the float32 an eager load returns)."""
+    int16 CT stays int16 in the pyramid, as an eager load keeps it)."""
     import dask.array as da
 
     if xyz.ndim != 3:
@@ -205,8 +205,15 @@ def warn_if_oblique(directions: np.ndarray, path: Path) -> None:
 
 
 def output_dtype(dtype) -> np.dtype:
-    """The dtype a loader returns for stored ``dtype``: float64 kept, every other real dtype float32."""
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+    """The dtype a loader returns for stored, unscaled ``dtype``: integers of 1 or 2 bytes kept (in
+    native byte order: the fused kernels read them as they are, so an int16 CT costs 2 bytes per
+    voxel, not a float32's 4), booleans as uint8 (0/1), float64 kept, every other real dtype float32."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" and dtype.itemsize <= 2:
+        return dtype.newbyteorder("=")
+    if dtype.kind == "b":
+        return np.dtype(np.uint8)
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
 
 
 def _finish(xyz: np.ndarray, spacing, origin, path: Path, owned: bool = False, scale=None) -> LoadedVolume:
@@ -234,7 +241,7 @@ def _finish(xyz: np.ndarray, spacing, origin, path: Path, owned: bool = False, s
                 else:
                     np.multiply(piece, np.float64(scale[0]), out=rows[start:stop], casting="unsafe")
                     rows[start:stop] += np.float32(scale[1])
-            if not np.isfinite(rows[start:stop]).all():
+            if dtype.kind == "f" and not np.isfinite(rows[start:stop]).all():
                 raise ValueError(f"{path.name} contains NaN or Inf values")
     except MemoryError:
         raise ValueError(f"{path.name}: its {zyx.shape} volume does not fit in memory "

@@ -6,8 +6,9 @@ way, line up voxel for voxel. With ``like=`` the scan, the two grids are compare
 spacing, origin, orientation) and a mismatch is a clear error instead of labels drawn in the
 wrong place.
 
-Loaders return float32 (``io.common.output_dtype``), which holds every integer up to 2^24
-exactly: larger IDs, fractional values and NaN are refused rather than rounded.
+Loaders keep integers of 1 or 2 bytes and return others as float32 (``io.common.output_dtype``),
+which holds every integer up to 2^24 exactly: larger IDs, fractional values and NaN are refused
+rather than rounded.
 
 Example:
     ``labels = load_labels("brain_seg.nii.gz", like=load_volume("brain.nii.gz"))``, then

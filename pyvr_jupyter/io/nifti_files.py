@@ -2,7 +2,7 @@
 
 Memory: the stored array is read once (unscaled; memory-mapped for ``.nii``), flipped and
 permuted as views, then converted (and scaled by ``scl_slope``/``scl_inter``) into the returned
-float32 array a slab at a time, so loading needs the stored bytes plus the returned array and
+array (``common.output_dtype``: an unscaled int16 stays int16, scaled data are float32) a slab at a time, so loading needs the stored bytes plus the returned array and
 never a float copy of the whole file (``MAX_LOAD_BYTES`` bounds that sum before anything is read).
 Lazily (``lazy=True``) an uncompressed ``.nii`` is memory-mapped and returned as a dask array, the
 same flips and permutation applied as views, read a chunk at a time when computed.

@@ -2,7 +2,7 @@
 holding ``[z, y, x]`` or ``[t, z, y, x]``. Headers are read and sizes checked before anything is
 allocated; pickled objects are never loaded; of an ``.npz`` only the members used are read
 (other arrays beside them are never decompressed). Memory: the stored array, read once, plus
-the returned float32 one (none when the file holds float32 or float64 in C order)."""
+the returned one (``common.output_dtype``; none when the file already holds it in C order)."""
 
 from __future__ import annotations
 
