@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..torch_renderer._checks import user_stacklevel
+
 __all__ = ["LoadedVolume", "LoadedSeries", "SUPPORTED_SUFFIXES", "MAX_LOAD_BYTES"]
 
 SUPPORTED_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".npy", ".npz")
@@ -201,7 +203,7 @@ def warn_if_oblique(directions: np.ndarray, path: Path) -> None:
     tilt = float(np.degrees(np.arccos(np.clip(units.max(axis=0), -1.0, 1.0))).max())
     if tilt > OBLIQUE_DEGREES:
         warnings.warn(f"{path.name}: its voxel axes are tilted up to {tilt:.1f}° from the world axes (an oblique "
-                      f"scan); it is drawn axis-aligned, so world positions are off by that tilt", stacklevel=4)
+                      f"scan); it is drawn axis-aligned, so world positions are off by that tilt", stacklevel=user_stacklevel())
 
 
 def output_dtype(dtype) -> np.dtype:

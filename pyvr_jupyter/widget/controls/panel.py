@@ -165,7 +165,7 @@ class ControlPanel(widgets.VBox):
         close_parts(self)
 
     def _on_background(self, change) -> None:
-        self.view.background = list(matplotlib.colors.to_rgb(change["new"]))
+        self.view.background = change["new"]  # a hex code: the view's RGB trait reads it
 
     def _on_image_size(self, change) -> None:
         aspect = self.view.height / self.view.width
