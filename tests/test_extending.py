@@ -83,6 +83,39 @@ def test_the_new_kind_learns_through_the_fused_adjoint(gaussian_opacity):
     torch.testing.assert_close(grads["auto"], grads["torch"], rtol=2e-3, atol=1e-7)
 
 
+def test_knot_positions_that_require_grad_get_their_gradient():
+    # A kind whose table's knots move with its parameters: autograd reaches them through the
+    # PyTorch stages (the fused adjoint covers table values only, so "auto" must not pick it),
+    # and empty-space skipping must not drop the samples a moving knot would make visible.
+    from pyvr_jupyter.torch_renderer import KnotTable, TransferFunction
+
+    class LearntRamp(TransferFunction):
+        n_channels = 1
+
+        def __init__(self, start):
+            self.start = torch.tensor(start, dtype=torch.float64)
+
+        def table(self):
+            positions = torch.stack([torch.zeros((), dtype=torch.float64), self.start, torch.ones((), dtype=torch.float64)])
+            return KnotTable(positions, torch.tensor([[0.0], [0.0], [0.6]], dtype=torch.float64), uniform=False)
+
+    assert fused.wait_until_compiled(np.float32, adjoint=True)
+    volume = create_test_volume((20, 20, 20), "medical_phantom")
+    camera = Camera.for_volume(volume.shape).orbit(20, 10)
+    grads = {}
+    for backend in ("torch", "auto"):
+        ramp = LearntRamp(0.5)
+        ramp.start.requires_grad_()
+        renderer = VolumeRenderer(volume.shape, backend=backend).set_opacity_transfer_function(ramp)
+        renderer.render(volume, camera, image_size=16).mean().backward()
+        assert renderer.last_stats["backend"] == "torch"
+        grads[backend] = ramp.start.grad
+    losses = [float(VolumeRenderer(volume.shape, backend="torch").set_opacity_transfer_function(LearntRamp(0.5 + h))
+                    .render(volume, camera, image_size=16).mean()) for h in (1e-4, -1e-4)]
+    assert float(grads["auto"]) == pytest.approx((losses[0] - losses[1]) / 2e-4, rel=1e-3)
+    assert float(grads["auto"]) == float(grads["torch"])
+
+
 def test_the_pages_widget_control_drives_its_view():
     from pyvr_jupyter import VolumeView
 

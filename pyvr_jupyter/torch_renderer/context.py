@@ -108,7 +108,7 @@ class RenderContext:
         tensors += [v for v in (self.vmin, self.vmax) if isinstance(v, torch.Tensor)]
         for table in (self.opacity, self.color):
             if table is not None:
-                tensors.append(table.values)
+                tensors += [table.positions, table.values]
         for channel in self.channels or ():
             tensors += channel.learnable_tensors
         if self.lighting is not None:
@@ -127,7 +127,7 @@ class RenderContext:
         Emission–absorption only, and not while the volume, the opacity TF or the value range is
         learnt (their gradient reaches samples whose opacity is zero now but would not stay
         zero), nor for label surfaces (drawn where the TF is clear)."""
-        learnt = level.learnable or (self.opacity is not None and self.opacity.values.requires_grad) or \
+        learnt = level.learnable or (self.opacity is not None and self.opacity.requires_grad) or \
             isinstance(self.vmin, torch.Tensor)
         if (needs_graph and learnt) or (self.labels is not None and self.label_mode == "iso") or \
                 STRATEGIES[self.compositing].family != EMISSION_ABSORPTION:
@@ -219,12 +219,16 @@ class RenderContext:
         return samples, points, sample_dirs.t()  # (m, 3) view of (3, m)
 
     def _scalars(self, points):
-        """Normalised scalars (m,) and, when shading, gradients (m, 3) at world ``points`` (m, 3)."""
+        """Normalised scalars (m,) and, when shading, their gradients (m, 3) per world unit at world
+        ``points`` (m, 3)."""
         sampled = sample_grid(self.grid, points, self.box)  # (m, C)
         # split, not slicing: a slice's backward writes into a zero-filled copy of the whole.
         values, gradients = sampled.split([1, 3], dim=1) if sampled.shape[-1] == 4 else (sampled, None)
-        values = (values.squeeze(1) - self.vmin) / (self.vmax - self.vmin)
-        return values, gradients
+        span = self.vmax - self.vmin
+        values = (values.squeeze(1) - self.vmin) / span
+        # Shading reads the normalised value's gradient, so what counts as flat (shade's |g|²
+        # threshold) does not depend on the volume's units: values of 1e-9 shade as values of 1.
+        return values, None if gradients is None else gradients / span
 
     def _classify(self, points, sample_dirs, samples: PackedSamples):
         """Colours (m, 3) and optical depths (m,) of the packed samples."""

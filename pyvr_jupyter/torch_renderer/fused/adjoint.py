@@ -150,8 +150,10 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
             brightness, highlight = 1.0, 0.0
             lgx = lgy = lgz = hgx = hgy = hgz = 0.0
             if light_model != NO_LIGHT:
+                # Of the normalised value's gradient g·inv_span, as march_tile's; ∂/∂g below has its inv_span.
                 n_dot_l, highlight, lgx, lgy, lgz, hgx, hgy, hgz = light_factors(
-                    gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, shininess)
+                    gx * inv_span, gy * inv_span, gz * inv_span, dx, dy, dz, light_model, lx, ly, lz, half_length,
+                    shininess)
                 brightness = ambient + diffuse * n_dot_l
                 highlight *= specular
             cr, cg, cb = r * brightness + highlight, g * brightness + highlight, b * brightness + highlight
@@ -189,8 +191,8 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
             # 7. Into the grid: ∂L/∂value through s, ∂L/∂(gx, gy, gz) through the light factors.
             if need_grid:
                 d_value = (d_a * da_ds + d_r * dr_ds + d_g * dg_ds + d_b * db_ds) * inv_span
-                d_light = diffuse * (d_cr * r + d_cg * g + d_cb * b)  # ∂L/∂(n·l)
-                d_high = specular * (d_cr + d_cg + d_cb)  # ∂L/∂((n·h)^shininess)
+                d_light = diffuse * (d_cr * r + d_cg * g + d_cb * b) * inv_span  # ∂L/∂(n·l), times ∂(g·inv_span)/∂g
+                d_high = specular * (d_cr + d_cg + d_cb) * inv_span  # ∂L/∂((n·h)^shininess), likewise
                 if ci != cell_i or cj != cell_j or ck != cell_k:
                     if cell_i >= 0:
                         _flush(grid_grad, thread, cell_i, cell_j, cell_k, corners, cell_channels)

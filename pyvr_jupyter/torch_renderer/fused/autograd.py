@@ -28,13 +28,16 @@ __all__ = ["FusedRender", "covers", "render_context"]
 def covers(context) -> bool:
     """Can the adjoint give every gradient a ``context.RenderContext`` needs? Yes for a strategy
     the adjoint covers, on a CPU or a CUDA device, with a camera and no label map, when nothing but the grid and the transfer
-    functions' tables requires grad (not the camera, the lighting or the value range)."""
+    functions' tables' values require grad (not their knots' positions, the camera, the lighting or
+    the value range)."""
     strategy = STRATEGIES[context.compositing]
     if (not strategy.adjoint or context.box.minimum.device.type not in ("cpu", "cuda") or context.ray_table is not None
             or context.labels is not None):
         return False
     grid = None if context.grid is None else context.grid.detach()
-    rest = dataclasses.replace(context, grid=grid, opacity=None, color=None)
+    opacity, color = (None if table is None else table._replace(values=table.values.detach())
+                      for table in (context.opacity, context.color))
+    rest = dataclasses.replace(context, grid=grid, opacity=opacity, color=color)
     return not rest.has_learnable_inputs()
 
 

@@ -181,7 +181,9 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
                         gx, gy, gz = gradients[channel], gradients[4 + channel], gradients[8 + channel]
                     else:
                         gx, gy, gz = channel_gradient(grid, i, j, c, fx, fy, fz, channel)
-                    gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
+                    scale = inv_spans[channel]  # the normalised value's gradient, as march_tile's
+                    gx, gy, gz = (gx * gradient_scale[0] * scale, gy * gradient_scale[1] * scale,
+                                  gz * gradient_scale[2] * scale)
                     r, g, b = lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light)
                 active += 1
                 if active == 1:

@@ -85,6 +85,11 @@ def march_rays(args, first_pixel, first, last, out, samples):
     skipping = occupied.shape[0] > 0
     labelled = label_rows.shape[0] > 0
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
+    # Shading reads the gradient of the normalised value s (context._scalars): flat is then
+    # relative to the value range. A value grid's gradient per voxel step → per world unit too.
+    sx = sy = sz = inv_span
+    if grid.shape[3] == 1:
+        sx, sy, sz = gradient_scale[0] * inv_span, gradient_scale[1] * inv_span, gradient_scale[2] * inv_span
     for ray in range(first, last):
         dx, dy, dz = ray_direction(first_pixel + ray, width, height, camera)
         t0, t1, count = segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step,
@@ -166,9 +171,10 @@ def march_rays(args, first_pixel, first, last, out, samples):
                 if surface:  # central differences of the indicator (stages/labels.smooth_surface_normals)
                     gx, gy, gz = surface_normal(label_rows, label_table, px - box_min[0], py - box_min[1],
                                                 pz - box_min[2], label_scale, NORMAL_REACH)
-                elif grid.shape[3] == 1:
-                    gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz, 0)
-                    gx, gy, gz = gx * gradient_scale[0], gy * gradient_scale[1], gz * gradient_scale[2]
+                else:
+                    if grid.shape[3] == 1:
+                        gx, gy, gz = central_gradient(grid, i, j, c, fx, fy, fz, 0)
+                    gx, gy, gz = gx * sx, gy * sy, gz * sz
                 r, g, b = lit_color(r, g, b, gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, light)
             # 7. Compositing: α = 1 − (1 − a)^(Δs / unit).
             passing = passing_fraction(a, delta * inv_unit_distance)

@@ -39,7 +39,8 @@ def light_factors(gx, gy, gz, dx, dy, dz, light_model, lx, ly, lz, half_length, 
     """(n·l, (n·h)^shininess, ∂(n·l)/∂g (3 numbers), ∂(n·h)^shininess/∂g (3 numbers)) for the
     volume gradient g = (gx, gy, gz), the unit ray direction d, and (DIRECTIONAL) the unit
     direction l towards the light with ``half_length`` = |l − d|. Two-sided: the normal is
-    flipped to face the eye. A flat sample (|g|² ≤ 1e-20) gets full diffuse and no highlight."""
+    flipped to face the eye. A flat sample (|g|² ≤ 1e-20) gets full diffuse and no highlight; the
+    kernels pass the gradient of the normalised value, so flat is relative to the value range."""
     magnitude_sq = gx * gx + gy * gy + gz * gz
     if magnitude_sq <= 1e-20:
         return 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0

@@ -91,7 +91,9 @@ def composite_vectorized(rgb: torch.Tensor, tau: torch.Tensor, ray_ids: torch.Te
     padded = torch.cat([running.new_zeros(1), running])  # padded[i] = depth before sample i
     ends = torch.cumsum(counts, 0)
     before_ray = padded[ends - counts]  # (n_rays,) depth before each ray's first sample
-    depth_before = (running - tau64 - before_ray.index_select(0, ray_ids)).clamp_min(0.0).to(tau.dtype)
+    # Not clamped at 0: behind transparent samples the difference rounds to ±1e-14, and a clamp
+    # there passed no gradient to those samples' depths (an opacity knot at 0 being learnt).
+    depth_before = (running - tau64 - before_ray.index_select(0, ray_ids)).to(tau.dtype)
     weights = torch.exp(-depth_before) * -torch.expm1(-tau)  # T_i · α_i, (n_samples,)
     # Samples are grouped by ray: segment sums instead of scattering into the rays.
     colour = torch.segment_reduce(weights[:, None] * rgb, "sum", lengths=counts)

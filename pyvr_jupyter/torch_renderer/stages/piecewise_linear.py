@@ -152,6 +152,12 @@ class KnotTable(NamedTuple):
             positions, values = positions.double(), values.double()
         return interpolate_piecewise_linear(scalars, positions, values, self.uniform)
 
+    @property
+    def requires_grad(self) -> bool:
+        """Does a gradient flow to the table: to its values, or to its knots' positions (a custom
+        transfer function may learn where its knots sit, ``docs/extending.md``)?"""
+        return self.values.requires_grad or self.positions.requires_grad
+
     def key(self) -> tuple:
         """What tells two tables apart, for caches (the bytes of the knots and values)."""
         return (self.positions.detach().cpu().numpy().tobytes(), self.values.detach().cpu().numpy().tobytes())

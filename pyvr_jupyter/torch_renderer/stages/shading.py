@@ -88,7 +88,9 @@ def shade(rgb: torch.Tensor, gradients: torch.Tensor, view_dirs: torch.Tensor, l
     Returns:
         (..., 3) shaded colours, ``rgb·(ambient + diffuse·max(n·l, 0)) + specular·max(n·h, 0)^shininess``.
         Normals are flipped to face the viewer (two-sided), so surfaces seen from inside are lit too.
-        Where the gradient vanishes (flat regions) the sample keeps ``rgb·(ambient + diffuse)``.
+        Where the gradient vanishes (|g|² ≤ 1e-20: flat regions) the sample keeps
+        ``rgb·(ambient + diffuse)``; the renderer passes the gradient of the value normalised to
+        the transfer functions' domain, so that threshold does not depend on the volume's units.
     """
     # Dot products with the raw gradient, scaled by 1/|g| afterwards: (n,) work instead of
     # normalised (n, 3) normals (this stage runs once per sample).

@@ -164,8 +164,13 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
 
 def render_views(renderer, volume, cameras, image_size: tuple[int, int], settings) -> torch.Tensor:
     """(B, H, W, 4): ``renderer.render_rgba`` of B ``cameras``, each view in turn (memory stays
-    one view's) with ``settings`` (``RenderSettings``), all with the backend the first one chose;
+    one view's) with ``settings`` (``RenderSettings``), all with the backend the first one chose
+    (unless a camera is learnt: each view then chooses, so that view's graph is recorded);
     ``last_stats`` sums them."""
+    cameras = check_cameras(cameras)
+    learnt_camera = torch.is_grad_enabled() and any(
+        isinstance(t, torch.Tensor) and t.requires_grad
+        for camera in cameras for t in (camera.position, camera.target, camera.up, camera.fov))
     images, stats = [], None
     # The views share the volume's state and one packed grid per level: a learnt volume's are
     # made anew by every render, with their graph, and each view's graph kept its own (16
@@ -173,9 +178,9 @@ def render_views(renderer, volume, cameras, image_size: tuple[int, int], setting
     volume = renderer._adopt(volume)
     volume = renderer._volume_state(volume) if volume is not None else None
     packed_grids: dict = {}
-    for view in check_cameras(cameras):
-        images.append(renderer._render(volume, view, image_size, settings,
-                                       backend=stats["backend"] if stats else None, packed_grids=packed_grids))
+    for view in cameras:
+        pinned = None if stats is None or learnt_camera else stats["backend"]
+        images.append(renderer._render(volume, view, image_size, settings, backend=pinned, packed_grids=packed_grids))
         stats = dict(renderer.last_stats) if stats is None else {
             **stats, "samples": stats["samples"] + renderer.last_stats["samples"],
             "chunks": stats["chunks"] + renderer.last_stats["chunks"]}

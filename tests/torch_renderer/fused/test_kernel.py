@@ -82,6 +82,17 @@ def test_backends_agree_for_any_volume_dtype(dtype, grid_kind):
     assert_close(fused_rgba, torch_rgba, atol=1e-5 if dtype != np.float64 else 1e-6)
 
 
+@pytest.mark.parametrize("scale", [1e-12, 1e9])
+def test_shading_does_not_depend_on_the_volumes_units(volume, scale, grid_kind):
+    # Lighting reads the gradient of the value normalised to the TFs' domain: a volume in units
+    # 1e-12 as large (a concentration in mol/L) was shaded as flat where |g|² fell below 1e-20.
+    reference = both_backends(volume, value_range=(0.0, 1.0))[0]
+    for rgba in both_backends(volume * scale, value_range=(0.0, scale)):
+        assert_close(rgba, reference, atol=1e-5)
+    unlit = both_backends(volume, value_range=(0.0, 1.0), use_lighting=False)[0]
+    assert float((reference - unlit).abs().max()) > 0.05, "the lighting must show"
+
+
 def test_backends_agree_on_a_large_view_with_early_termination():
     volume = create_test_volume((64, 64, 64), "torus")
     torch_rgba, fused_rgba = both_backends(volume, image_size=(96, 96), step_size=0.5,

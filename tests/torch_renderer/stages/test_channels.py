@@ -237,6 +237,28 @@ def test_the_fused_kernel_agrees_with_the_pytorch_stages(channels_kernel, tiles_
     assert_close(images[1], images[0], atol=1e-4, msg=case)
 
 
+def test_each_channel_is_shaded_whatever_its_units(channels_kernel):
+    # A channel in units 1e-12 as large (its own value range) shades as it does at 1: the
+    # lighting reads the gradient of each channel's normalised value, in both backends.
+    from pyvr_jupyter.datasets import create_cells
+
+    volume, _ = create_cells((24, 28, 32), n_cells=60, seed=4)
+    images = []
+    for backend in ("torch", "fused"):
+        for scale in (1.0, 1e-12):
+            renderer = VolumeRenderer(volume.shape[1:], backend=backend)
+            renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction([(0, 0), (0.3, 0.05), (1, 0.6)])],
+                                                    colors=["lime", "magenta", "cyan"])
+            scaled = volume * np.array([1.0, scale, 1.0], np.float32)[:, None, None, None]
+            ranges = [(float(c.min()), float(c.max())) for c in scaled]
+            with torch.no_grad():
+                images.append(renderer.render_rgba(scaled, Camera.for_volume(renderer.volume_shape, azimuth=35),
+                                                   image_size=(20, 24), channel_axis=0, step_size=0.6,
+                                                   value_range=ranges))
+    for image in images[1:]:
+        assert_close(image, images[0], atol=1e-4)
+
+
 def test_jitter_moves_the_channel_kernels_samples_as_the_single_channel_kernels(channels_kernel):
     """``render(jitter=True)``: a one-channel stack through the channel kernel renders as the
     volume alone through the single-channel kernel, jittered or not."""

@@ -50,6 +50,22 @@ def test_gradients_of_a_batch_equal_those_of_the_views_one_by_one(volume, camera
     assert_close(grads[0], grads[1], atol=1e-6)
 
 
+def test_a_learnt_camera_after_a_fixed_one_gets_its_gradient(volume, cameras):
+    # The batch rendered every view with the backend its first view chose: the fused kernel, for
+    # a fixed first camera, which records no graph to a later camera's position.
+    assert fused.wait_until_compiled()
+    grads = []
+    for batched in (True, False):
+        learnt = Camera(position=cameras[1].position.clone().requires_grad_(), target=cameras[1].target,
+                        up=cameras[1].up, fov=cameras[1].fov)
+        renderer = VolumeRenderer(volume.shape)
+        image = renderer.render(volume, [cameras[0], learnt] if batched else learnt, image_size=8)
+        (image[1] if batched else image).square().sum().backward()
+        grads.append(learnt.position.grad)
+    assert grads[0] is not None and float(grads[0].abs().max()) > 0
+    assert_close(grads[0], grads[1], atol=1e-6)
+
+
 @pytest.mark.parametrize("backend", ["torch", "auto"])
 def test_a_batch_of_views_of_a_learnt_volume_packs_its_grid_once(backend, monkeypatch):
     """Audit item 27.5: with lighting, each view packed the learnt volume's grid (values and
