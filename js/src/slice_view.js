@@ -177,6 +177,9 @@ function render({ model, el }) {
   slider.className = "pyvr-slice-slider";
   slider.min = "0";
   slider.step = "1";
+  // On the slider too: Notebook 7 matches its cell-navigation shortcuts against the focused
+  // element itself before its ancestors, so the root's marker alone left it the arrow keys.
+  slider.dataset.lmSuppressShortcuts = "true";
   const readout = document.createElement("div");
   readout.className = "pyvr-slice-readout";
   readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;";

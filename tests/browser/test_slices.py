@@ -7,7 +7,7 @@ import shutil
 import nbformat
 import pytest
 
-from jupyter_harness import TOKEN, JupyterServer, run_cell, wait_frame_after, wait_kernel_idle
+from jupyter_harness import TOKEN, JupyterServer, Page, run_cell, wait_frame_after, wait_kernel_idle, write_notebook
 
 SHAPE = (32, 40, 48)  # (D, H, W): every axis different, so a mix-up of axes shows
 SOURCE = ("from pyvr_jupyter import create_test_volume, viewer\n"
@@ -257,3 +257,30 @@ def test_a_fast_scroll_ends_on_the_last_slice_even_when_older_images_decode_last
     title = page.locator(f".pyvr-slice[data-axis='{axis}'] .pyvr-slice-title").inner_text()
     assert f"slice {target} / {SHAPE[0] - 1}" in title
     assert not page.errors, page.errors
+
+
+def test_in_notebook_7_the_arrow_keys_step_a_focused_slider(browser, jupyter):
+    """Notebook 7 took the arrow keys of a focused slice slider for cell navigation (ArrowDown
+    selected the next cell and scrolled the viewer away): its shortcuts match the focused element
+    before the view's root, which carries the marker that leaves the keys alone."""
+    server = jupyter("notebook")
+    tab = Page(browser, server, write_notebook(server.root, "slider7.ipynb", [
+        "from pyvr_jupyter import SliceView, create_test_volume\n"
+        f"SliceView(create_test_volume({SHAPE}, 'medical_phantom'), 'z', index=10)", "1 + 1"]))
+    page = tab.page
+    try:
+        run_cell(page, 0)
+        page.wait_for_function("() => +(document.querySelector('.pyvr-slice canvas')?.dataset.drawn || 0) > 0",
+                               polling="raf", timeout=120_000)
+        slider = page.locator(".pyvr-slice input[type=range]")
+        slider.focus()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => document.querySelector('.pyvr-slice canvas').dataset.index === '11'",
+                               polling="raf", timeout=30_000)
+        page.keyboard.press("ArrowDown")
+        page.wait_for_function("() => document.querySelector('.pyvr-slice canvas').dataset.index === '10'",
+                               polling="raf", timeout=30_000)
+        assert slider.evaluate("(el) => document.activeElement === el")  # no cell was selected instead
+        assert not tab.real_errors(), tab.errors
+    finally:
+        tab.close()
