@@ -115,7 +115,16 @@ function render({ model, el }) {
     overlayCanvas.style.height = `${height}px`;
     overlayCanvas.width = canvas.width;
     overlayCanvas.height = canvas.height;
+    paintBackground();
     drawOverlayLayer();
+  }
+
+  // Until a frame arrives (the first, or the next after a resize, which clears the canvas) the
+  // view shows its scene's background, not the page's: an empty scene, not a hole in the notebook.
+  function paintBackground() {
+    const rgb = model.get("background") || [0, 0, 0];
+    context.fillStyle = `rgb(${rgb.map((c) => Math.round(255 * Math.min(1, Math.max(0, +c || 0)))).join(",")})`;
+    context.fillRect(0, 0, canvas.width, canvas.height);
   }
 
   // Redrawn once per animation frame whatever changed; never asks the kernel for a frame.
@@ -341,6 +350,7 @@ function render({ model, el }) {
       ["msg:custom", onCustom],
       ["change:width", resize],
       ["change:height", resize],
+      ["change:background", () => drawn === 0 && paintBackground()],
       ["change:show_stats", updateOverlay],
       ["change:hover_label", showHoverLabel],
       ["change:notice", showNotice],

@@ -42,7 +42,8 @@ export class FakeElement extends EventTarget {
         drawn: [], // images passed to drawImage, in order
         drawImage(image) { this.drawn.push(image); },
         setTransform() {}, beginPath() {}, moveTo() {}, lineTo() {}, stroke() {}, setLineDash() {},
-        clearRect() {}, fillRect() {}, fillText() {}, measureText: () => ({ width: 10 }),
+        fills: [], // the fillStyle of each fillRect, in order
+        clearRect() {}, fillRect() { this.fills.push(this.fillStyle); }, fillText() {}, measureText: () => ({ width: 10 }),
         save() {}, restore() {}, strokeRect() {}, arc() {}, fill() {}, closePath() {},
         createLinearGradient: () => ({ addColorStop() {} }),
       };

@@ -45,6 +45,24 @@ test("every frame is acknowledged: drawn, skipped because a newer one was drawn 
   view.cleanup();
 });
 
+test("until a frame arrives the canvas shows the scene's background, not the page's", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showView(decoder, { background: [1, 0.5, 0] });
+  t.after(view.browser.restore);
+  const fills = view.canvas.getContext().fills;
+  assert.equal(fills.at(-1), "rgb(255,128,0)");
+  view.model.update({ background: [0, 0, 1] });
+  assert.equal(fills.at(-1), "rgb(0,0,255)");
+  view.frame(1, "full");
+  await decoder.resolve(0);
+  const count = fills.length;
+  view.model.update({ background: [1, 1, 1] }); // a frame is on screen: the kernel's next one brings it
+  assert.equal(fills.length, count);
+  view.model.update({ width: 80 }); // a resize clears the canvas: the background until the next frame
+  assert.equal(fills.at(-1), "rgb(255,255,255)");
+  view.cleanup();
+});
+
 test("the saved snapshot is drawn first but never over a frame, and is not acknowledged", async (t) => {
   const decoder = new ControlledDecoder();
   const view = showView(decoder, { snapshot: new DataView(new Uint8Array([9]).buffer) });
