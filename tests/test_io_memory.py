@@ -1,9 +1,8 @@
 """Small hostile files cannot make a loader allocate gigabytes (audit item 27.15): MAX_LOAD_BYTES
-bounds the memory a load needs (the array as stored plus the float32 array returned), checked
+bounds the memory a load needs (the array as stored plus the array returned, ``output_dtype``), checked
 before reading; skipped bytes and unused .npz members cost no memory; MemoryError never reaches
 the user. Peaks are measured with tracemalloc, which sees numpy's and Python's allocations."""
 
-import gzip
 import io
 import tracemalloc
 import zipfile

@@ -110,7 +110,7 @@ def test_changing_the_spacing_recomputes_the_gradient_grid():
 
 # ---- the shared state: one copy per volume, its levels, its grids ------------------------------
 from pyvr_jupyter.torch_renderer import volume_cache  # noqa: E402
-from pyvr_jupyter.torch_renderer.volume_cache import VolumeState, shared_state  # noqa: E402
+from pyvr_jupyter.torch_renderer.volume_cache import shared_state  # noqa: E402
 
 
 def test_every_renderer_of_one_array_shares_its_state():

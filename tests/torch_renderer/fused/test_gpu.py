@@ -25,8 +25,7 @@ from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import ColorTransferFunction, LabelMap, OpacityTransferFunction, VolumeRenderer, fused
 from pyvr_jupyter.torch_renderer.fused import autograd, driver
 from pyvr_jupyter.torch_renderer.fused.compilation import CHANNELS
-from pyvr_jupyter.torch_renderer.fused.args import table_dtype, tiny_args
-from pyvr_jupyter.torch_renderer.fused.channels import march_channels
+from pyvr_jupyter.torch_renderer.fused.args import table_dtype
 
 SIMULATOR = Path(__file__).resolve().parents[2] / "gpu_simulation.py"
 #: Image sizes whose pixel count is not a multiple of a block's 128 threads: the last block's
