@@ -72,6 +72,96 @@ def test_nrrd_space_directions_are_honoured(tmp_path):
     assert kept.orientation == "PRI" and kept.data.shape == stored.shape[::-1]
 
 
+def marker_world(loaded) -> np.ndarray:
+    """World (x, y, z) of the one voxel that holds 100 in ``loaded``'s data (D, H, W)."""
+    k, j, i = np.argwhere(np.asarray(loaded.data) == 100)[0]
+    return np.asarray(loaded.origin) + np.array([i, j, k]) * np.asarray(loaded.spacing)
+
+
+@pytest.mark.parametrize("reorient", [True, False])
+@pytest.mark.parametrize("directions", ["LPS", "permuted"])
+def test_one_grid_stored_as_nifti_and_as_nrrd_loads_alike(tmp_path, reorient, directions):
+    # NIfTI with reorient=False gave the origin's RAS coordinates where its axes (and NRRD's
+    # origin) are LPS: world clip boxes and cross-hairs were off by twice the origin, and
+    # load_labels refused a segmentation of the same grid.
+    nibabel, nrrd = pytest.importorskip("nibabel"), pytest.importorskip("nrrd")
+    stored = np.zeros((6, 7, 8), np.int16)
+    stored[1, 5, 6] = 100
+    steps_ras = np.diag([-2.0, -3.0, 4.0]) if directions == "LPS" else np.array([[0, -3.0, 0], [2.0, 0, 0], [0, 0, 4.0]])
+    affine = np.eye(4)
+    affine[:3, :3], affine[:3, 3] = steps_ras, (10.0, 20.0, 30.0)
+    nibabel.save(nibabel.Nifti1Image(stored, affine), tmp_path / "scan.nii")
+    lps = np.array([-1.0, -1.0, 1.0])
+    nrrd.write(str(tmp_path / "scan.nrrd"), stored, {"space": "left-posterior-superior",
+               "space directions": (steps_ras * lps[:, None]).T, "space origin": affine[:3, 3] * lps}, index_order="F")
+    nifti, nrrd_loaded = (load_volume(tmp_path / name, reorient=reorient) for name in ("scan.nii", "scan.nrrd"))
+    assert nifti.orientation == nrrd_loaded.orientation
+    np.testing.assert_array_equal(nifti.data, nrrd_loaded.data)
+    assert nifti.spacing == pytest.approx(nrrd_loaded.spacing)
+    assert nifti.origin == pytest.approx(nrrd_loaded.origin)
+    ras = affine[:3, :3] @ [1, 5, 6] + affine[:3, 3]  # where the marker is (RAS)
+    if reorient:
+        assert marker_world(nifti) == pytest.approx(ras)
+    elif directions == "LPS":  # the stored axes point L, P, S: the marker's LPS coordinates
+        assert nifti.orientation == "LPS" and marker_world(nifti) == pytest.approx(ras * lps)
+
+
+def test_a_nifti_without_orientation_codes_loads_as_stored_with_no_orientation(tmp_path):
+    # qform and sform codes 0 (nibabel's Nifti1Image(array, None)): NIfTI's method 1, x = pixdim·i.
+    # nibabel's fallback affine flips x (radiological storage), which mirrored the data as "RAS".
+    nibabel = pytest.importorskip("nibabel")
+    image = nibabel.Nifti1Image(ras_volume(), None)
+    image.header.set_zooms((2.0, 3.0, 4.0))
+    nibabel.save(image, tmp_path / "plain.nii")
+    loaded = load_volume(tmp_path / "plain.nii")
+    assert loaded.orientation is None
+    np.testing.assert_array_equal(loaded.data, ras_volume().transpose(2, 1, 0))
+    assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0)) and loaded.origin == pytest.approx((0.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("space", [None, "3D-left-handed", "scanner-xyz"])
+@pytest.mark.parametrize("steps", ["negative", "permuted"])
+def test_nrrd_directions_in_a_frame_that_names_no_anatomy_place_voxels_where_the_header_says(tmp_path, space, steps):
+    # Without an anatomical space the directions were reduced to their lengths (a mirrored or
+    # transposed volume) or, for scanner-xyz, read as RAS and lettered L/R/A/P.
+    nrrd = pytest.importorskip("nrrd")
+    stored = np.zeros((6, 7, 8), np.int16)
+    stored[1, 5, 6] = 100
+    rows = -np.diag([2.0, 3.0, 4.0]) if steps == "negative" else np.array([[0, 3.0, 0], [2.0, 0, 0], [0, 0, 4.0]])
+    origin = np.array([10.0, -20.0, 30.0])
+    header = {"space directions": rows, "space origin": origin}
+    header.update({"space dimension": 3} if space is None else {"space": space})
+    nrrd.write(str(tmp_path / "frame.nrrd"), stored, header, index_order="F")
+    loaded = load_volume(tmp_path / "frame.nrrd")
+    assert loaded.orientation is None
+    assert marker_world(loaded) == pytest.approx(origin + rows.T @ [1, 5, 6])
+
+
+def test_a_nrrd_tilted_45_degrees_has_no_orientation_letters(tmp_path):
+    # Two voxel axes closest to one anatomical axis gave letters such as "RLS", which every view refused.
+    nrrd = pytest.importorskip("nrrd")
+    c = np.sqrt(0.5)
+    nrrd.write(str(tmp_path / "tilted.nrrd"), ras_volume(), {"space": "right-anterior-superior",
+               "space directions": np.array([[c, c, 0], [-c, c, 0], [0, 0, 1.0]]), "space origin": np.zeros(3)},
+               index_order="F")
+    with pytest.warns(UserWarning, match="oblique"):
+        loaded = load_volume(tmp_path / "tilted.nrrd")
+    assert loaded.orientation is None
+
+
+@pytest.mark.parametrize("kind, first_spacing", [("time", 0.5), ("list", np.nan)])
+def test_a_4d_nrrd_with_its_series_axis_first_keeps_the_voxel_spacings(tmp_path, kind, first_spacing):
+    # The series axis' spacing was taken as x's, and the real z spacing dropped (NaN: refused).
+    nrrd = pytest.importorskip("nrrd")
+    series = np.zeros((3, 6, 7, 8), np.int16)
+    series[2, 1, 5, 6] = 100
+    nrrd.write(str(tmp_path / "series.nrrd"), series, {"kinds": [kind, "domain", "domain", "domain"],
+               "spacings": [first_spacing, 2.0, 3.0, 4.0]}, index_order="F")
+    loaded = load_volume(tmp_path / "series.nrrd", volume_index=2)
+    assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0))
+    assert marker_world(loaded) == pytest.approx((2.0, 15.0, 24.0))
+
+
 @pytest.mark.parametrize("suffix", [".nii", ".nrrd"])
 def test_an_oblique_scan_is_loaded_axis_aligned_with_a_warning_naming_its_tilt(tmp_path, suffix):
     """A tilted acquisition keeps only its axes' lengths and its origin: drawn axis-aligned, its

@@ -206,6 +206,19 @@ def warn_if_oblique(directions: np.ndarray, path: Path) -> None:
                       f"scan); it is drawn axis-aligned, so world positions are off by that tilt", stacklevel=user_stacklevel())
 
 
+def stored_frame_origin(directions: np.ndarray, origin) -> np.ndarray:
+    """Voxel [0, 0, 0]'s position in the frame its voxel axes point along (the directions the
+    ``orientation`` letters name), from its ``origin`` in the world frame the ``directions`` (3×3,
+    a column per voxel axis) are given in: each voxel axis takes the coordinate of the world axis
+    it mostly follows, signed. Reoriented (axes along +x, +y, +z) that is ``origin``; stored as
+    LPS, the LPS coordinates. Axes tilted 45° (no such pairing) keep ``origin``."""
+    origin = np.asarray(origin, dtype=np.float64)
+    world_axis = np.argmax(np.abs(directions), axis=0)
+    if sorted(world_axis) != [0, 1, 2]:
+        return origin
+    return np.array([np.sign(directions[w, a]) * origin[w] for a, w in enumerate(world_axis)])
+
+
 def output_dtype(dtype) -> np.dtype:
     """The dtype a loader returns for stored, unscaled ``dtype``: integers of 1 or 2 bytes kept (in
     native byte order: the fused kernels read them as they are, so an int16 CT costs 2 bytes per

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, warn_if_oblique
+from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume,
+                     stored_frame_origin, warn_if_oblique)
 
 __all__ = ["load_nifti"]
 
@@ -41,18 +42,24 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
         raise ValueError(f"{path.name}: its {shape} data do not fit in memory") from None
     except Exception as err:
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
-    if reorient:  # voxel axes along +R, +A, +S (the closest to the affine), so x, y, z are R, A, S
-        array, affine = _closest_canonical(nibabel, array, image.affine, path)
+    header = image.header
+    if int(header["qform_code"]) == 0 and int(header["sform_code"]) == 0:
+        # No orientation (NIfTI's method 1: x = pixdim·i, no anatomical frame): nibabel's fallback
+        # affine assumes radiological storage and flips x, which would mirror the data and call it RAS.
+        zooms = np.abs(np.asarray(header.get_zooms()[:3], dtype=np.float64))
+        affine, orientation = np.diag([*zooms, 1.0]), None
     else:
         affine = image.affine
-    zooms = np.linalg.norm(affine[:3, :3], axis=0)
+        if reorient:  # voxel axes along +R, +A, +S (the closest to the affine), so x, y, z are R, A, S
+            array, affine = _closest_canonical(nibabel, array, affine, path)
+        orientation = "".join(nibabel.aff2axcodes(affine))
+    zooms, origin = np.linalg.norm(affine[:3, :3], axis=0), stored_frame_origin(affine[:3, :3], affine[:3, 3])
     if lazy:
-        loaded = _finish_lazy(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, scale=scale)
+        loaded = _finish_lazy(_select_volume(array, volume_index, path), zooms, origin, path, scale=scale)
     else:
-        loaded = _finish(_select_volume(array, volume_index, path), zooms, affine[:3, 3], path, owned=True,
-                         scale=scale)
+        loaded = _finish(_select_volume(array, volume_index, path), zooms, origin, path, owned=True, scale=scale)
     warn_if_oblique(affine[:3, :3], path)  # once loaded: a refused load says only why
-    return LoadedVolume(*loaded, orientation="".join(nibabel.aff2axcodes(affine)))
+    return LoadedVolume(*loaded, orientation=orientation)
 
 
 def _check_holds(image, shape, path: Path) -> None:

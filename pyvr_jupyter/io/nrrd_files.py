@@ -24,7 +24,7 @@ import numpy as np
 from . import common
 
 from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers,
-                     warn_if_oblique)
+                     stored_frame_origin, warn_if_oblique)
 
 __all__ = ["load_nrrd"]
 
@@ -35,22 +35,27 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = Fals
     # index order 'F': array[x, y, z]
     array, header = _mapped_nrrd(nrrd, path) if lazy else _read_nrrd(nrrd, path, volume_index)
     spatial = 3
+    list_axis = _nrrd_list_axis(header, array.shape) if array.ndim == 4 else None
     if "space directions" in header and header["space directions"] is not None:
         directions = [d for d in np.asarray(header["space directions"], dtype=object)
                       if d is not None and np.all(np.isfinite(np.asarray(d, dtype=float)))]
         spacing = [float(np.linalg.norm(np.asarray(d, dtype=float))) for d in directions][:spatial]
     else:
         # NRRD's ``spacings`` may be signed; with no space directions there is no orientation to flip.
-        spacing = [abs(float(step)) for step in header.get("spacings", [1.0, 1.0, 1.0])][:spatial]
+        # A series' list or time axis has a spacing of its own (NaN for a list): not a voxel's.
+        steps = list(header.get("spacings", [1.0] * array.ndim))
+        spacing = [abs(float(step)) for axis, step in enumerate(steps) if axis != list_axis][:spatial]
     origin = header.get("space origin", [0.0, 0.0, 0.0])
-    if array.ndim == 4:  # the volumes of a series go last, where _select_volume looks for them
-        array = np.moveaxis(array, _nrrd_list_axis(header, array.shape), -1)
+    if list_axis is not None:  # the volumes of a series go last, where _select_volume looks for them
+        array = np.moveaxis(array, list_axis, -1)
     orientation = None
-    directions = _nrrd_ras_directions(header, path)
+    directions, anatomical = _nrrd_world_directions(header, path)
     if directions is not None:
+        origin = _world_origin(header, origin, path)
         if reorient:
-            array, directions, origin = _to_ras_axes(array, directions, _ras_origin(header, origin, path))
-        orientation = _axis_codes(directions)
+            array, directions, origin = _to_ras_axes(array, directions, origin)
+        origin = stored_frame_origin(directions, origin)  # as stored: the stored axes' coordinates
+        orientation = _axis_codes(directions) if anatomical else None
         spacing = list(np.linalg.norm(directions, axis=0))
     finish = _finish_lazy if lazy else lambda *args: _finish(*args, owned=True)
     loaded = finish(_select_volume(array, volume_index, path), spacing, origin, path)
@@ -59,27 +64,31 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = Fals
     return LoadedVolume(*loaded, orientation=orientation)
 
 
+# Anatomical spaces: the sign that takes each of their axes to RAS's.
 _TO_RAS = {"right-anterior-superior": (1, 1, 1), "ras": (1, 1, 1), "left-posterior-superior": (-1, -1, 1),
-           "lps": (-1, -1, 1), "left-anterior-superior": (-1, 1, 1), "las": (-1, 1, 1),
-           "scanner-xyz": (1, 1, 1), "3d-right-handed": (1, 1, 1)}
+           "lps": (-1, -1, 1), "left-anterior-superior": (-1, 1, 1), "las": (-1, 1, 1)}
 
 
-def _nrrd_ras_directions(header: dict, path: Path) -> np.ndarray | None:
-    """The 3×3 world step of each spatial voxel axis (columns), in RAS; None without them."""
+def _nrrd_world_directions(header: dict, path: Path) -> tuple[np.ndarray | None, bool]:
+    """(the 3×3 world step of each spatial voxel axis (columns), anatomical): in RAS for an
+    anatomical ``space``; for any other frame (``scanner-xyz``, ``3D-right-handed``, none named)
+    in that frame's own axes, which name no anatomy. (None, False) without space directions."""
     space = str(header.get("space", "")).lower()
     raw = header.get("space directions")
-    if raw is None or space not in _TO_RAS:
-        return None
+    if raw is None:
+        return None, False
     rows = [d for d in np.asarray(raw, dtype=object) if d is not None and np.all(np.isfinite(np.asarray(d, float)))]
     matrix = np.asarray(rows, dtype=np.float64)
     if matrix.shape != (3, 3) or abs(np.linalg.det(matrix)) < 1e-12:
         raise ValueError(f"{path.name}: unusable space directions {rows!r}: expected three independent vectors")
-    return matrix.T * np.asarray(_TO_RAS[space], dtype=np.float64)[:, None]
+    return matrix.T * np.asarray(_TO_RAS.get(space, (1, 1, 1)), dtype=np.float64)[:, None], space in _TO_RAS
 
 
-def _ras_origin(header: dict, origin, path: Path) -> np.ndarray:
+def _world_origin(header: dict, origin, path: Path) -> np.ndarray:
+    """``space origin`` in the frame ``_nrrd_world_directions`` gives the directions in."""
     space = str(header.get("space", "")).lower()
-    return np.asarray(_three_numbers(origin, path, "origin")) * np.asarray(_TO_RAS[space], dtype=np.float64)
+    return np.asarray(_three_numbers(origin, path, "origin")) * np.asarray(_TO_RAS.get(space, (1, 1, 1)),
+                                                                           dtype=np.float64)
 
 
 def _to_ras_axes(array: np.ndarray, directions: np.ndarray, origin: np.ndarray):
@@ -98,10 +107,14 @@ def _to_ras_axes(array: np.ndarray, directions: np.ndarray, origin: np.ndarray):
     return np.transpose(array, order + list(range(3, array.ndim))), directions[:, order], origin
 
 
-def _axis_codes(directions: np.ndarray) -> str:
-    """'RAS', 'LPS', ... : the anatomical direction each voxel axis points to."""
+def _axis_codes(directions: np.ndarray) -> str | None:
+    """'RAS', 'LPS', ... : the anatomical direction each voxel axis points to; None where two axes
+    lie closest to one anatomical axis (tilted 45°), which no three letters can say."""
     codes = ("LR", "PA", "IS")
-    return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(np.argmax(np.abs(directions), axis=0)))
+    world_axis = np.argmax(np.abs(directions), axis=0)
+    if sorted(world_axis) != [0, 1, 2]:
+        return None
+    return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(world_axis))
 
 
 _NRRD_PLACEMENT = ("data file", "datafile", "line skip", "lineskip", "byte skip", "byteskip")
