@@ -460,6 +460,28 @@ def test_space_axes_in_another_order_are_refused_not_transposed(tmp_path):
         read_ome_zarr(tmp_path / "xyz.zarr")
 
 
+def test_space_axes_in_different_units_keep_the_voxels_true_shape(tmp_path):
+    """Before: z in micrometer and y, x in nanometer read as (100, 100, 2): the volume drawn 1000
+    times too flat. Axes in units that cannot be related are kept, with a warning."""
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "units.zarr"), mode="w", zarr_format=3)
+    group.create_array("0", shape=(8, 16, 16), dtype="uint8", chunks=(8, 8, 8), dimension_names=["z", "y", "x"])
+    transforms = [{"type": "scale", "scale": [2.0, 100.0, 100.0]}, {"type": "translation", "translation": [1.0, 0, 0]}]
+
+    def axes(units):
+        return [{"name": axis, "type": "space", "unit": unit} for axis, unit in zip("zyx", units)]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes(["micrometer", "nanometer", "nanometer"]),
+                                                             "datasets": [{"path": "0", "coordinateTransformations": transforms}]}]}
+    volume = read_ome_zarr(tmp_path / "units.zarr")
+    assert volume.spacing == (100.0, 100.0, 2000.0) and volume.origin == (0.0, 0.0, 1000.0)
+    assert volume.units == {"z": "nanometer", "y": "nanometer", "x": "nanometer"}
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes(["micrometer", "pixel", "pixel"]),
+                                                             "datasets": [{"path": "0", "coordinateTransformations": transforms}]}]}
+    with pytest.warns(UserWarning, match="cannot be related"):
+        assert read_ome_zarr(tmp_path / "units.zarr").spacing == (100.0, 100.0, 2.0)
+
+
 @pytest.mark.parametrize("shape1, scale1", [((8, 8, 8), 1.0), ((16, 8, 2), 1.0)], ids=["half the box", "squashed"])
 def test_levels_covering_another_box_are_refused(tmp_path, shape1, scale1):
     """Before: accepted, and a render showed a different volume depending on which level the zoom picked."""

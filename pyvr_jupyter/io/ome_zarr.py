@@ -22,10 +22,12 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from ..torch_renderer._checks import user_stacklevel
 from .bricks import BrickCache
 from .multiscale import MultiscaleVolume
 
@@ -148,7 +150,9 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         levels.append((array, spacing, origin, extent))
     if not levels:
         raise ValueError(f"{name}: the multiscale lists no datasets")
-    levels = [level[:3] for level in levels]
+    units, factors = _one_unit({axis.name: getattr(axis, "unit", None) or "" for axis in axes[-3:]}, name)
+    levels = [(array, tuple(np.multiply(spacing, factors)), tuple(np.multiply(origin, factors)))
+              for array, spacing, origin, _ in levels]
     coarsest = levels[-1][0]
     coarsest_bytes = math.prod(int(n) for n in coarsest.shape[-3:]) * np.dtype(coarsest.dtype).itemsize
     if coarsest_bytes > MAX_COARSEST_BYTES:
@@ -164,7 +168,6 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not 0 <= value < count:
             raise ValueError(f"{label} must be an integer in [0, {count}) for {name}, got {value!r}")
     leading = tuple(int(channel) if kind == "channel" else int(time_index) for kind in leading_kinds)
-    units = {axis.name: getattr(axis, "unit", None) or "" for axis in axes[-3:]}
     return MultiscaleVolume([(array, leading, spacing, origin) for array, spacing, origin in levels], name, names,
                             units, cache=cache, region_bytes=region_bytes, channel=int(channel),
                             time_index=int(time_index), n_channels=n_channels, n_times=n_times)
@@ -180,6 +183,32 @@ def _check_links_stay_inside(root: Path) -> None:
             path = os.path.join(folder, entry)
             if os.path.islink(path) and os.path.commonpath([inside, os.path.realpath(path)]) != inside:
                 raise ValueError(f"{root}: {os.path.relpath(path, root)} is a link leading out of the store")
+
+
+#: NGFF's length units (UDUNITS-2 names), in metres.
+_METRES = {"angstrom": 1e-10, "attometer": 1e-18, "centimeter": 1e-2, "decimeter": 1e-1, "exameter": 1e18,
+           "femtometer": 1e-15, "foot": 0.3048, "gigameter": 1e9, "hectometer": 1e2, "inch": 0.0254,
+           "kilometer": 1e3, "megameter": 1e6, "meter": 1.0, "micrometer": 1e-6, "mile": 1609.344,
+           "millimeter": 1e-3, "nanometer": 1e-9, "parsec": 3.0856775814913673e16, "petameter": 1e15,
+           "picometer": 1e-12, "terameter": 1e12, "yard": 0.9144, "yoctometer": 1e-24, "yottameter": 1e24,
+           "zeptometer": 1e-21, "zettameter": 1e21}
+
+
+def _one_unit(units: dict, name: str) -> tuple[dict, tuple[float, float, float]]:
+    """(units, factors (x, y, z)): space axes in different length units (z in micrometer, y and x
+    in nanometer) are converted to the x axis' unit, so that a voxel keeps its true shape; the
+    factors multiply each axis' scale and translation. Units that cannot be related are kept,
+    with a warning that the axes are drawn as if they shared one."""
+    zyx = list(units.values())
+    if len(set(zyx)) == 1:
+        return units, (1.0, 1.0, 1.0)
+    target = zyx[-1]
+    if all(unit in _METRES for unit in zyx):
+        factors = tuple(float(f"{_METRES[unit] / _METRES[target]:.15g}") for unit in zyx[::-1])  # 1000, not 999.9…
+        return {axis: target for axis in units}, factors
+    warnings.warn(f"{name}: its space axes have units {units}, which cannot be related; they are drawn as if "
+                  "they were one unit", stacklevel=user_stacklevel())
+    return units, (1.0, 1.0, 1.0)
 
 
 def _transforms(transforms, n_axes: int) -> tuple[np.ndarray, np.ndarray]:
