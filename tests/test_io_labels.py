@@ -67,6 +67,15 @@ def test_grids_that_differ_are_named(scan_and_segmentation):
         nib.save(nib.Nifti1Image(array, affine), path)
         with pytest.raises(ValueError, match=f"do not share a grid: .*{what}"):
             load_labels(path, like=scan)
+    # Tilted 10° about z, all else the same (origin, spacing, letters): 3 mm apart at the far voxels.
+    tilt = np.radians(10.0)
+    rotation = np.eye(4)
+    rotation[:2, :2] = [[np.cos(tilt), -np.sin(tilt)], [np.sin(tilt), np.cos(tilt)]]
+    tilted = AFFINE.copy()
+    tilted[:3, :3] = rotation[:3, :3] @ AFFINE[:3, :3]
+    nib.save(nib.Nifti1Image(segmentation, tilted), scan_and_segmentation / "seg_tilted.nii.gz")
+    with pytest.warns(UserWarning, match="oblique"), pytest.raises(ValueError, match="voxel axes 10.00° apart"):
+        load_labels(scan_and_segmentation / "seg_tilted.nii.gz", like=scan)
     # Stored as it is (reorient=False): the same voxels, but the scan is LAS and these RAS.
     ras = AFFINE.copy()
     ras[0, 0] = 2.0

@@ -36,14 +36,19 @@ class _VolumeFields(NamedTuple):
 class LoadedVolume(_VolumeFields):
     """A volume read from a file: ``data`` (D, H, W), ``spacing`` (sx, sy, sz), ``origin`` (x, y, z),
     and ``orientation``, the anatomical direction of +x, +y, +z ("RAS": right, anterior,
-    superior; None when unknown). It unpacks as ``data, spacing, origin``; ``VolumeView``,
-    ``viewer`` and ``VolumeRenderer`` take it whole (with its spacing and origin)."""
+    superior; None when unknown); ``directions`` (3, 3), the unit vectors the voxel axes x, y, z
+    step along in the file's world frame (columns; a tilted scan's are not the world axes), None
+    when unknown. It unpacks as ``data, spacing, origin``; ``VolumeView``, ``viewer`` and
+    ``VolumeRenderer`` take it whole (with its spacing and origin)."""
 
     orientation: str | None = None
+    directions: np.ndarray | None = None
 
-    def __new__(cls, data, spacing, origin, orientation: str | None = None):
+    def __new__(cls, data, spacing, origin, orientation: str | None = None, directions=None):
         self = super().__new__(cls, data, spacing, origin)
         self.orientation = orientation
+        self.directions = None if directions is None else np.asarray(directions, np.float64) / np.linalg.norm(
+            directions, axis=0)
         return self
 
     def __repr__(self) -> str:

@@ -3,8 +3,8 @@
 The file is read by ``load_volume`` with the same orientation handling as any scan (reoriented
 to the closest to RAS unless ``reorient=False``), so a scan and its segmentation, loaded the same
 way, line up voxel for voxel. With ``like=`` the scan, the two grids are compared (shape,
-spacing, origin, orientation) and a mismatch is a clear error instead of labels drawn in the
-wrong place.
+spacing, origin, orientation, the voxel axes' directions) and a mismatch is a clear error
+instead of labels drawn in the wrong place.
 
 Loaders keep integers of 1 or 2 bytes and return others as float32 (``io.common.output_dtype``),
 which holds every integer up to 2^24 exactly: larger IDs, fractional values and NaN are refused
@@ -25,11 +25,13 @@ from .common import LoadedVolume
 __all__ = ["label_map_of", "check_same_grid"]
 
 _EXACT_FLOAT32 = 1 << 24  # float32 holds every integer up to this exactly
+_TILT_DEGREES = 0.01  # voxel axes further apart than this: another grid (0.01° moves 512 voxels by 0.09)
 
 
 def check_same_grid(labels: LoadedVolume, scan: LoadedVolume, name: str = "labels") -> None:
     """Raise ValueError naming ``name`` unless ``labels`` and ``scan`` share shape, spacing,
-    origin and orientation (spacing to 1e-4 relative, origin to a thousandth of a voxel)."""
+    origin, orientation and, where both files gave them, the directions of their voxel axes
+    (spacing to 1e-4 relative, origin to a thousandth of a voxel, directions to 0.01°)."""
     problems = []
     if tuple(labels.data.shape) != tuple(scan.data.shape):
         problems.append(f"shape {tuple(labels.data.shape)} vs {tuple(scan.data.shape)}")
@@ -39,6 +41,11 @@ def check_same_grid(labels: LoadedVolume, scan: LoadedVolume, name: str = "label
         problems.append(f"origin {tuple(labels.origin)} vs {tuple(scan.origin)}")
     if labels.orientation != scan.orientation:
         problems.append(f"orientation {labels.orientation} vs {scan.orientation}")
+    elif labels.directions is not None and scan.directions is not None:  # a tilt the letters cannot show
+        cosines = np.clip(np.sum(labels.directions * scan.directions, axis=0), -1.0, 1.0)
+        tilt = float(np.degrees(np.arccos(cosines)).max())
+        if tilt > _TILT_DEGREES:
+            problems.append(f"voxel axes {tilt:.2f}° apart")
     if problems:
         raise ValueError(f"{name} and the scan do not share a grid: {'; '.join(problems)} (resample the "
                          "segmentation onto the scan's grid, or load both with the same reorient)")

@@ -59,7 +59,7 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
     else:
         loaded = _finish(_select_volume(array, volume_index, path), zooms, origin, path, owned=True, scale=scale)
     warn_if_oblique(affine[:3, :3], path)  # once loaded: a refused load says only why
-    return LoadedVolume(*loaded, orientation=orientation)
+    return LoadedVolume(*loaded, orientation=orientation, directions=affine[:3, :3])
 
 
 def _check_holds(image, shape, path: Path) -> None:

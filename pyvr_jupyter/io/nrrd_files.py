@@ -61,7 +61,7 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = Fals
     loaded = finish(_select_volume(array, volume_index, path), spacing, origin, path)
     if directions is not None:
         warn_if_oblique(directions, path)  # once loaded: a refused load says only why
-    return LoadedVolume(*loaded, orientation=orientation)
+    return LoadedVolume(*loaded, orientation=orientation, directions=directions)
 
 
 # Anatomical spaces: the sign that takes each of their axes to RAS's.
