@@ -66,6 +66,29 @@ def test_pyramid_round_trip_keeps_values_and_geometry(stack, tmp_path, version):
     assert group.metadata.zarr_format == (3 if version == "0.5" else 2)
 
 
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_a_scans_orientation_survives_the_round_trip(tmp_path, version):
+    """Before: save_ome_zarr dropped LoadedVolume.orientation, so a brain converted to OME-Zarr
+    lost its slice letters and its head-up camera. A store saying nonsense is refused by name."""
+    from pyvr_jupyter import VolumeView
+    from pyvr_jupyter.io import LoadedVolume
+
+    scan = LoadedVolume(np.zeros((8, 10, 12), np.int16), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), orientation="RAS")
+    path = save_ome_zarr(scan, tmp_path / "brain.ome.zarr", version=version, progress=False)
+    volume = load_volume(path)
+    assert volume.orientation == "RAS"
+    view = VolumeView(volume)
+    try:
+        assert view.orientation == "RAS"
+    finally:
+        view.close()
+    plain = save_ome_zarr(np.zeros((8, 10, 12), np.uint8), tmp_path / "plain.ome.zarr", version=version, progress=False)
+    assert load_volume(plain).orientation is None
+    zarr.open_group(str(path), mode="r+").attrs["pyvr_jupyter"] = {"orientation": "RLS"}
+    with pytest.raises(ValueError, match="brain.ome.zarr.*orientation"):
+        load_volume(path)
+
+
 def test_default_levels_reach_a_coarsest_side_of_64(tmp_path):
     volume = np.zeros((40, 300, 300), np.uint8)
     levels = read_ome_zarr(save_ome_zarr(volume, tmp_path / "v.ome.zarr", chunks=32, progress=False)).levels

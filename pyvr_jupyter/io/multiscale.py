@@ -174,6 +174,8 @@ class MultiscaleVolume:
         levels: the ``Level`` s, finest first.
         name: the store's path or URL (named in errors and warnings).
         axes: the stored axes' names, e.g. ("c", "z", "y", "x"); ``units`` maps space axes to theirs.
+        orientation: what +x, +y, +z point to ("RAS"), where the store says (``save_ome_zarr``
+            writes it), else None.
         channel, time_index: the channel and time point shown (0 when there are none).
         n_channels, n_times: how many the store holds (1 when it has no such axis).
         cache: the ``BrickCache`` every level reads through.
@@ -181,8 +183,9 @@ class MultiscaleVolume:
     """
 
     def __init__(self, levels, name: str, axes, units: dict, *, cache: BrickCache, region_bytes: int | None = None,
-                 channel: int = 0, time_index: int = 0, n_channels: int = 1, n_times: int = 1):
-        self.name = name
+                 channel: int = 0, time_index: int = 0, n_channels: int = 1, n_times: int = 1,
+                 orientation: str | None = None):
+        self.name, self.orientation = name, orientation
         self.axes, self.units = tuple(axes), dict(units)
         self.channel, self.time_index, self.n_channels, self.n_times = channel, time_index, n_channels, n_times
         self.cache = cache

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..torch_renderer._checks import user_stacklevel
+from ..torch_renderer.tools.orientation import check_orientation
 from .bricks import BrickCache
 from .multiscale import MultiscaleVolume
 
@@ -38,6 +39,9 @@ _DATASET_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 #: all of it (minutes at this size); a store claiming more (a header of a few bytes can claim
 #: 10¹⁸ voxels) is refused when opened, not left to hang the kernel.
 MAX_COARSEST_BYTES = 16 << 30
+#: The store's attribute where ``save_ome_zarr`` writes what NGFF has no field for: the anatomical
+#: ``orientation`` of +x, +y, +z (e.g. {"orientation": "RAS"}).
+ATTRIBUTES = "pyvr_jupyter"
 
 
 def is_zarr_source(path) -> bool:
@@ -170,7 +174,19 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
     leading = tuple(int(channel) if kind == "channel" else int(time_index) for kind in leading_kinds)
     return MultiscaleVolume([(array, leading, spacing, origin) for array, spacing, origin in levels], name, names,
                             units, cache=cache, region_bytes=region_bytes, channel=int(channel),
-                            time_index=int(time_index), n_channels=n_channels, n_times=n_times)
+                            time_index=int(time_index), n_channels=n_channels, n_times=n_times,
+                            orientation=_orientation(group, name))
+
+
+def _orientation(group, name: str) -> str | None:
+    """The orientation ``save_ome_zarr`` wrote in the store's ``ATTRIBUTES``, or None."""
+    written = dict(group.attrs).get(ATTRIBUTES)
+    if not isinstance(written, dict) or written.get("orientation") is None:
+        return None
+    try:
+        return check_orientation(written["orientation"])
+    except ValueError as err:
+        raise ValueError(f"{name}: {ATTRIBUTES}.{err}") from None
 
 
 def _check_links_stay_inside(root: Path) -> None:

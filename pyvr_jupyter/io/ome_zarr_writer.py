@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..torch_renderer.tools.orientation import check_orientation
 from .common import LoadedVolume
-from .ome_zarr import holds_zarr_metadata
+from .ome_zarr import ATTRIBUTES, holds_zarr_metadata
 
 __all__ = ["save_ome_zarr"]
 
@@ -38,7 +39,7 @@ COARSEST_SIDE = 64
 
 def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, n_levels: int | None = None,
                   version: str = "0.5", unit: str = "micrometer", name: str | None = None, overwrite: bool = False,
-                  progress: bool = True) -> str:
+                  progress: bool = True, orientation: str | None = None) -> str:
     """Write ``volume`` (D, H, W) as an OME-Zarr image with a pyramid of levels.
 
     Args:
@@ -54,6 +55,9 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
         overwrite: replace an existing zarr store there (a folder that is not one is never
             replaced); otherwise an existing path is an error.
         progress: show a progress bar.
+        orientation: what +x, +y, +z point to ("RAS"; default a ``LoadedVolume``'s), written beside
+            the NGFF metadata (``pyvr_jupyter.orientation``: NGFF 0.5 has no anatomical frame) so
+            that ``load_volume`` gives it back and the views keep their letters and head-up camera.
 
     Returns:
         the path written (validated by reading its metadata back with ome-zarr-models).
@@ -69,7 +73,9 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     if isinstance(volume, LoadedVolume):
         spacing = volume.spacing if spacing is None else spacing
         origin = volume.origin if origin is None else origin
+        orientation = volume.orientation if orientation is None else orientation
         volume = volume.data
+    orientation = check_orientation(orientation)
     if hasattr(volume, "detach"):  # a tensor
         volume = volume.detach().cpu().numpy()
     if not hasattr(volume, "shape") or len(volume.shape) != 3:
@@ -126,6 +132,8 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
             group.attrs["ome"] = {"version": "0.5", "multiscales": [multiscale]}
         else:
             group.attrs["multiscales"] = [{"version": "0.4", **multiscale}]
+        if orientation is not None:
+            group.attrs[ATTRIBUTES] = {"orientation": orientation}
         open_ome_zarr(zarr.open_group(str(staging), mode="r"), version=version)  # the spec's validator
     except BaseException:  # a NaN found in a lazy scan's chunk, an interrupt: the target is untouched
         shutil.rmtree(staging, ignore_errors=True)
