@@ -22,6 +22,8 @@ import {
  * @property {{left: string, right: string, top: string, bottom: string}} letters  what lies at each edge:
  *   anatomical letters (L/R, A/P, S/I) when the orientation is known, else the world axes ("+x")
  * @property {string} convention  "neurological", "radiological", or "world axes"
+ * @property {{spacing: number[], origin: number[], level: number}|null} voxels  the grid voxel indices
+ *   count when it is not the slices' (a store's slices read from its level `level`: indices are level 0's)
  * @property {number} serial  counts the slices Python rendered (`_values_of` names the one the values are of)
  *
  * @typedef Model  (mirrors SliceView's synced traits)
@@ -84,9 +86,10 @@ export function worldToPixel(g, point) {
   return [(g.height - 1) / 2 - b / g.pitch, (g.width - 1) / 2 + a / g.pitch];
 }
 
-/** Voxel index (i, j, k) nearest to a world point. */
+/** Voxel index (i, j, k) nearest to a world point, in the grid of `g.voxels` when it has one. */
 export function voxelOf(g, point) {
-  return [0, 1, 2].map((i) => Math.round((point[i] - g.origin[i]) / g.spacing[i]));
+  const grid = g.voxels || g;
+  return [0, 1, 2].map((i) => Math.round((point[i] - grid.origin[i]) / grid.spacing[i]));
 }
 
 /** Index after a step, kept in [0, n - 1]. */
@@ -225,7 +228,8 @@ function render({ model, el }) {
     root.dataset.axis = axis;
     const units = model.get("units") ? ` ${model.get("units")}` : "";
     title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${g.position.toFixed(coordinateDecimals(g))}${units} · ` +
-      `slice ${g.index} / ${g.n_slices - 1}` + (g.convention ? ` · ${g.convention}` : "");
+      `slice ${g.index} / ${g.n_slices - 1}` + (g.voxels ? ` of level ${g.voxels.level}` : "") +
+      (g.convention ? ` · ${g.convention}` : "");
     title.title = g.convention === "world axes"
       ? "orientation unknown: world axes as labelled (axial: +x right, +y up, so row 0 of volume[k] is at the bottom)"
       : `${g.convention} convention: the patient's right on the ${g.convention === "radiological" ? "left" : "right"}`;

@@ -26,6 +26,12 @@ test("voxelOf rounds to the nearest voxel with the spacing", () => {
   assert.deepEqual(voxelOf(axial, [1.4, 2.9, 6]), [1, 1, 2]);
 });
 
+test("voxelOf counts the voxels of the store's level 0 when the slices read a coarser level", () => {
+  const coarse = { ...axial, spacing: [4, 4, 4], origin: [1.5, 1.5, 1.5],
+    voxels: { spacing: [2, 2, 2], origin: [0.5, 0.5, 0.5], level: 1 } };
+  assert.deepEqual(voxelOf(coarse, [8.5, 1.5, 6.5]), [4, 1, 3]); // level 1 would say [2, 0, 1]
+});
+
 test("labelAt names the pixel's label, and nothing outside the volume or without labels", () => {
   const rows = new DataView(new Int32Array([1, -1, 0, 7]).buffer);
   const texts = ["0 · background", "3 · tumour"];

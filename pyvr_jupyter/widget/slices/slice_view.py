@@ -61,11 +61,15 @@ class _LazyState(NamedTuple):
 
 
 def _lazy_source(volume, display_size: int):
-    """(array, state, spacing, origin) of a lazy multiscale volume's slices: the finest level
-    whose planes fit twice the display size (at least 256 pixels; native voxels for planes that
-    small), read a plane's bricks at a time; the value range is the volume's."""
-    level = volume.level(volume.slice_level(max(256, 2 * int(display_size))))
-    return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin
+    """(array, state, spacing, origin, voxel grid) of a lazy multiscale volume's slices: the finest
+    level whose planes fit twice the display size (at least 256 pixels; native voxels for planes
+    that small), read a plane's bricks at a time; the value range is the volume's. The voxel grid
+    ({spacing, origin, level}: level 0's) is what the readout's voxel indices count, so an index
+    read off a coarser level's slice still names the store's own voxel; None at level 0."""
+    k = volume.slice_level(max(256, 2 * int(display_size)))
+    level, finest = volume.level(k), volume.level(0)
+    voxels = None if k == 0 else {"spacing": list(finest.spacing), "origin": list(finest.origin), "level": k}
+    return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin, voxels
 
 
 class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
@@ -94,7 +98,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
                  show_crosshair: bool = True, orientation: str | None = None, convention: str = "neurological",
                  labels=None, label_mode: str = "blend"):
         self._spacing, self._origin = np.ones(3), np.zeros(3)  # unless given, or brought by a LoadedVolume
-        self._orientation = None
+        self._orientation = self._voxels = None
         self._set_volume(volume, spacing, origin, orientation, display_size)
         slice_layout("z", self._orientation, convention)  # raises for an unknown or impossible convention
         if axis not in SLICE_AXES:
@@ -163,9 +167,11 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
         """Check, then adopt ``volume`` with ``spacing``, ``origin`` and ``orientation`` (else a
         ``LoadedVolume``'s, else the current ones); nothing changes when a check fails."""
         loaded_orientation = getattr(volume, "orientation", None)
+        voxels = None
         if hasattr(volume, "region_for_view"):  # a lazy multiscale volume: planes are read brick by brick
-            volume, state, loaded_spacing, loaded_origin = _lazy_source(
+            volume, state, loaded_spacing, loaded_origin, voxels = _lazy_source(
                 volume, self.display_size if display_size is None else display_size)
+            voxels = voxels if spacing is None and origin is None else None  # the user's grid is the level's
         else:
             volume, loaded_spacing, loaded_origin = unwrap_volume(volume)
             check_volume_array(volume)
@@ -185,7 +191,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
         origin = check_vector3("origin", origin, dtype=torch.float64).detach().cpu().numpy()
         self._drop_labels_unless_they_fit(volume.shape)
         self._volume, self._state = volume, state
-        self._spacing, self._origin, self._orientation = spacing, origin, orientation
+        self._spacing, self._origin, self._orientation, self._voxels = spacing, origin, orientation, voxels
         shape = self._volume.shape
         self._counts = np.array([shape[2], shape[1], shape[0]])  # voxels along x, y, z
         self._low = self._origin
@@ -330,7 +336,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
                 "position": self.position, "spacing": self._spacing.tolist(), "origin": self._origin.tolist(),
                 "letters": self._layout().letters,
                 "convention": self.convention if self._orientation is not None else "world axes",
-                "serial": serial,
+                "voxels": self._voxels, "serial": serial,
             }
             self.image = png
             if self.error:

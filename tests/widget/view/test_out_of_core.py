@@ -294,8 +294,14 @@ def test_slices_read_the_level_their_display_size_needs(tmp_path):
     values[:, 100:500, 250:350] = 200
     volume = read_ome_zarr(save_ome_zarr(values, tmp_path / "wide.ome.zarr", chunks=32, progress=False))
     assert [level.shape[1] for level in volume.levels] == [600, 300, 150, 75]
-    assert SliceView(volume, "z", display_size=128).n_slices == 4  # planes ≤ 256: level 2 (4 × 150 × 150)
+    coarse = SliceView(volume, "z", display_size=128)
+    assert coarse.n_slices == 4  # planes ≤ 256: level 2 (4 × 150 × 150)
     assert SliceView(volume, "z", display_size=300).n_slices == 16  # planes ≤ 600: native
+    # The readout's voxel indices count level 0's voxels (slice_view.js voxelOf): read off level 2's
+    # slices they named level 2's voxels, which a crop of the store at level 0 would misplace.
+    finest = volume.level(0)
+    assert coarse._geometry["voxels"] == {"spacing": list(finest.spacing), "origin": list(finest.origin), "level": 2}
+    assert SliceView(volume, "z", display_size=300)._geometry["voxels"] is None
 
 
 def test_viewer_of_a_store_gives_its_slices_the_store_and_one_value_range(torus_store, small_base):
