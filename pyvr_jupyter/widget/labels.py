@@ -118,25 +118,27 @@ class LabelTraits(traitlets.HasTraits):
         finally:
             self._writing_table = False
 
-    @traitlets.observe(*_TABLE_TRAITS)
-    def _on_table_trait(self, change) -> None:
+    @traitlets.validate(*_TABLE_TRAITS)
+    def _check_table_trait(self, proposal):
+        """An edit of the table, from Python or the browser, applied to the label map: all of it or
+        none of it, a TraitError naming the trait otherwise (traitlets then keeps the old value)."""
+        value, name = proposal["value"], proposal["trait"].name
         if self._writing_table:
-            return
+            return value
         label_map = self._label_map
         if label_map is None:
-            if change["new"]:
-                self._write_table()
-                raise ValueError(f"{change['name']}: this view has no labels (set .labels first)")
-            return
+            if value:
+                raise traitlets.TraitError(f"{name}: this view has no labels (set .labels first)")
+            return value
         setter = {"label_colors": label_map.set_color, "label_opacity": lambda i, v: label_map.set_opacity(v, i),
-                  "label_visible": label_map.set_visible, "label_names": label_map.set_name}[change["name"]]
-        old = change["old"] or {}
+                  "label_visible": label_map.set_visible, "label_names": label_map.set_name}[name]
+        old = getattr(self, name) or {}
         before = label_map.table_state()
         try:
-            for key, value in change["new"].items():
-                if old.get(key) != value:
-                    setter(int(key), value)
+            for key, item in value.items():
+                if old.get(key) != item:
+                    setter(int(key), item)
         except (TypeError, ValueError) as error:
             label_map.restore_table(before)  # all of the change or none of it
-            self._write_table()  # the traits show the map as it is
-            raise ValueError(f"{change['name']}: {error}") from None
+            raise traitlets.TraitError(f"{name}: {error}") from None
+        return value

@@ -16,6 +16,7 @@ from __future__ import annotations
 import warnings
 
 import ipywidgets as widgets
+import traitlets
 
 from ..closing import close_tree
 
@@ -88,7 +89,7 @@ class LabelList(widgets.VBox):
         self._updating = True  # the view's change comes back: keep the rows (and the pointer's focus)
         try:
             setattr(self.view, trait, {**getattr(self.view, trait), key: value})
-        except ValueError as error:  # from the browser (e.g. a colour picker's "hsl(...)"): ignored
+        except traitlets.TraitError as error:  # from the browser (e.g. a colour picker's "hsl(...)"): ignored
             warnings.warn(f"label list: {error}; ignored", UserWarning, stacklevel=2)
             control.value = getattr(self.view, trait)[key]  # the control shows the label as it is
         finally:

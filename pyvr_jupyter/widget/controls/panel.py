@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from pathlib import Path
 
 import ipywidgets as widgets
 import matplotlib.colors
+import traitlets
 
 from ...torch_renderer import COMPOSITING_STRATEGIES
 from ..closing import close_parts, close_tree
@@ -38,6 +40,7 @@ def _hex(rgb) -> str:
 
 #: The overlay toggles: view trait → checkbox label.
 OVERLAY_TOGGLES = {"show_axes": "axes", "show_box": "box", "show_scale": "scale bar", "show_colorbar": "colour bar"}
+_LIGHT_SETTINGS = ("ambient", "diffuse", "specular", "shininess", "headlight")  # controls named as the settings
 
 
 class ControlPanel(widgets.VBox):
@@ -87,6 +90,7 @@ class ControlPanel(widgets.VBox):
                        widgets.link((self.use_lighting, "value"), (view, "use_lighting")),
                        widgets.link((self.fov, "value"), (view, "fov"))]
         self._links += [widgets.link((box, "value"), (view, name)) for name, box in self.overlays.items()]
+        self._showing = False  # True while the view's lighting is being shown in the controls
         for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight,
                         self.light_azimuth, self.light_elevation):
             control.observe(self._on_light_control, names="value")
@@ -124,13 +128,18 @@ class ControlPanel(widgets.VBox):
         norm = math.sqrt(x * x + y * y + z * z) or 1.0
         return math.degrees(math.atan2(x, z)), math.degrees(math.asin(max(-1.0, min(1.0, y / norm))))
 
-    def _on_light_control(self, _change) -> None:
-        az, el = math.radians(self.light_azimuth.value), math.radians(self.light_elevation.value)
-        self.view.lighting = {
-            "ambient": self.ambient.value, "diffuse": self.diffuse.value, "specular": self.specular.value,
-            "shininess": self.shininess.value, "headlight": self.headlight.value,
-            "light_direction": [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)],
-        }
+    def _on_light_control(self, change) -> None:
+        """The control moved by the user changes its own setting only: the others keep the view's
+        values, which may lie beyond the sliders' ranges (a shininess of 1000 set in code)."""
+        if self._showing:
+            return
+        lighting = dict(self.view.lighting)
+        if change["owner"] in (self.light_azimuth, self.light_elevation):
+            az, el = math.radians(self.light_azimuth.value), math.radians(self.light_elevation.value)
+            lighting["light_direction"] = [math.cos(el) * math.sin(az), math.sin(el), math.cos(el) * math.cos(az)]
+        else:
+            lighting[next(name for name in _LIGHT_SETTINGS if getattr(self, name) is change["owner"])] = change["new"]
+        self.view.lighting = lighting
 
     def _grey_unused_light_controls(self, _change=None) -> None:
         """Without lighting its settings do nothing, and a headlight has no direction to set:
@@ -142,11 +151,18 @@ class ControlPanel(widgets.VBox):
             control.disabled = unlit or self.headlight.value
 
     def _on_view_lighting(self, change) -> None:
+        """Show the view's lighting, however it changed (code, a link, the browser), without
+        writing it back: the sliders clamp to their ranges, and a direction has two of them."""
         new = change["new"]
-        for name in ("ambient", "diffuse", "specular", "shininess", "headlight"):
-            control = getattr(self, name)
-            if control.value != new[name]:
-                control.value = new[name]
+        shown = {name: new[name] for name in _LIGHT_SETTINGS}
+        shown["light_azimuth"], shown["light_elevation"] = self._angles(new["light_direction"])
+        self._showing = True
+        try:
+            for name, value in shown.items():
+                if getattr(self, name).value != value:
+                    getattr(self, name).value = value
+        finally:
+            self._showing = False
 
     def _on_view_background(self, change) -> None:
         self.background.value = _hex(change["new"])
@@ -168,8 +184,14 @@ class ControlPanel(widgets.VBox):
         self.view.background = change["new"]  # a hex code: the view's RGB trait reads it
 
     def _on_image_size(self, change) -> None:
+        """A width from the list, the height keeping the view's aspect; a size the view refuses (a
+        tall view made 8192 pixels high) is not applied, with a warning, and the list goes back."""
         aspect = self.view.height / self.view.width
-        self.view.edit(width=change["new"], height=max(16, round(change["new"] * aspect)))
+        try:
+            self.view.edit(width=change["new"], height=max(16, round(change["new"] * aspect)))
+        except (traitlets.TraitError, ValueError) as err:
+            warnings.warn(f"image size {change['new']}: {err}", stacklevel=2)
+            self.image_size.value = change["old"]
 
     def _on_save(self, _button) -> None:
         path = Path(self.filename.value).expanduser()

@@ -76,8 +76,9 @@ class RegionStream:
         self._closed = False
         self._reads = 0
         self._partials = 0
+        # Started by the first region asked for, not here: a view refused after making its
+        # stream (a bad colormap) then leaves no thread behind holding it and its base level.
         self._thread = threading.Thread(target=self._read_loop, name="pyvr-regions", daemon=True)
-        self._thread.start()
 
     def region(self, camera, image_size):
         """``(plan, LoadedVolume)`` of the region a full frame of ``camera`` at ``image_size``
@@ -91,8 +92,10 @@ class RegionStream:
             ready = self._ready
             covering = ready is not None and _covers(ready[0], plan, self.volume)
             enough = covering and ready[0].level <= plan.level and self._ready_whole
-            if not enough and plan not in (self._reading, self._pending):
+            if not enough and plan not in (self._reading, self._pending) and not self._closed:
                 self._pending, self._pending_near = plan, self.volume.view_priority_point(camera)
+                if not self._thread.is_alive():
+                    self._thread.start()
                 self._wake.notify()
             return ready if covering else None
 

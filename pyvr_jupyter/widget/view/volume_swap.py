@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer._checks import check_step_size, check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
 from ..clipping import box_is_empty, check_clip_box
 from .defaults import box_camera
@@ -50,14 +50,20 @@ def replace_volume(view, volume) -> None:
         try:
             renderer.spacing = old[0] if spacing is None else spacing
             renderer.origin = old[1] if origin is None else origin
+            after = renderer.box(volume.shape)
+            try:  # a step fine enough for the old box may take too many samples across this one
+                check_step_size(view.step_size * float(renderer.spacing.min()), float(after.diagonal))
+            except ValueError as err:
+                raise ValueError(f"step_size {view.step_size} voxels is too fine for this volume ({err}); "
+                                 "set a larger step_size first") from None
         except Exception:
             renderer.spacing, renderer.origin = old
             raise
-        after = renderer.box(volume.shape)
         reframe = not (torch.equal(before.minimum, after.minimum) and torch.equal(before.maximum, after.maximum)
                        and orientation == view.orientation)
         view._drop_labels_unless_they_fit(volume.shape, fit_possible=regions is None)
         view._volume, view.orientation = volume, orientation
+        view._frames.volume_changed()  # the old volume's held state goes (a replaced CT's whole copy)
         if view._regions is not None:
             view._regions.close()
         view._regions = regions

@@ -36,6 +36,27 @@ def test_view_changes_show_in_the_panel(view):
     assert panel.quality.value == 2.0 and panel.specular.value == 0.9 and panel.background.value == "#0000ff"
 
 
+def test_lighting_set_in_code_is_kept_and_a_slider_changes_only_its_own_setting(view):
+    # The open panel wrote its own direction (and its sliders' clamped values) over whatever
+    # lighting code or a link set: shininess 1000 became 256, a light along +x went back to (1, 1, 1).
+    panel = ControlPanel(view)
+    lighting = dict(view.lighting, light_direction=[1.0, 0.0, 0.0], headlight=False, shininess=1000.0, diffuse=2.0)
+    view.lighting = lighting
+    assert view.lighting == lighting
+    assert view.renderer.lighting.light_direction.tolist() == [1.0, 0.0, 0.0]
+    assert (panel.light_azimuth.value, panel.light_elevation.value) == (90.0, 0.0)  # the direction is shown
+    panel.ambient.value = 0.5
+    assert view.lighting == dict(lighting, ambient=0.5)
+
+
+def test_an_image_size_the_view_refuses_is_not_applied(view):
+    view.edit(width=128, height=1024)  # a tall view (a corner drag can make one)
+    panel = ControlPanel(view)
+    with pytest.warns(UserWarning, match="image size 1024"):
+        panel.image_size.value = 1024  # 8192 pixels high: raised into the kernel from the browser
+    assert (view.width, view.height) == (128, 1024) and panel.image_size.value == 128
+
+
 def test_light_controls_that_would_do_nothing_are_greyed_out(view):
     panel = ControlPanel(view)
     light = (panel.ambient, panel.diffuse, panel.specular, panel.shininess, panel.headlight)

@@ -71,7 +71,7 @@ def test_bad_labels_and_tables_are_refused_and_change_nothing(scan, make_slice):
         view.labels = labels.astype(np.float32)
     assert view.labels is not None and view.labels.shape == labels.shape
     colours = dict(view.label_colors)
-    with pytest.raises(ValueError, match="label_colors"):
+    with pytest.raises(traitlets.TraitError, match="label_colors"):
         view.label_colors = {**colours, "2": "no such colour"}
     assert view.label_colors == colours
     with pytest.raises(traitlets.TraitError, match="label_mode"):

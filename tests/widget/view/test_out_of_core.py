@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("zarr")
 pytest.importorskip("ome_zarr_models")
 
-from pyvr_jupyter import SliceView, VolumeRenderer, viewer  # noqa: E402
+from pyvr_jupyter import SliceView, VolumeRenderer, VolumeView, viewer  # noqa: E402
 from pyvr_jupyter.datasets import create_test_volume  # noqa: E402
 from pyvr_jupyter.io import LoadedVolume, read_ome_zarr, save_ome_zarr  # noqa: E402
 from pyvr_jupyter.torch_renderer import Camera  # noqa: E402
@@ -287,6 +287,18 @@ def test_slices_of_a_store_read_native_planes(torus_store, small_base):
     # One layer of 4 × 4 level-0 bricks (the plane and its neighbours), and the 8 bricks of the
     # base level its value range was read from: not the rest of the store.
     assert volume.stats()["misses"] == 16 + 8
+
+
+def test_a_refused_view_of_a_store_leaves_no_reader_behind(torus_store):
+    """A view refused after it made its region stream (a mistyped colormap) left its reading thread
+    running, holding the half-made view and the base level: one more per re-run of the cell."""
+    import threading
+
+    volume = read_ome_zarr(torus_store[1])
+    for _ in range(3):
+        with pytest.raises(Exception, match="colormap"):
+            VolumeView(volume, colormap="no such map")
+    assert not [t for t in threading.enumerate() if t.name == "pyvr-regions"]
 
 
 def test_slices_read_the_level_their_display_size_needs(tmp_path):

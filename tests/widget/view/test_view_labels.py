@@ -6,6 +6,7 @@ import weakref
 
 import numpy as np
 import pytest
+import traitlets
 
 from pyvr_jupyter import LabelMap, VolumeView
 
@@ -78,7 +79,7 @@ def test_a_refused_table_edit_changes_nothing(scan, make_view, trait, entries, m
     volume, labels = scan
     view = make_view(volume, labels=labels)
     before, version = dict(getattr(view, trait)), view.labels.version
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(traitlets.TraitError, match=match):  # the trait's own error, as every trait's
         setattr(view, trait, {**before, **entries})
     assert getattr(view, trait) == before
     assert view.labels.table_state()[0].tolist() == LabelMap(labels).colors.tolist()

@@ -120,3 +120,43 @@ def test_observers_of_the_swap_run_with_the_lock_released():
         assert free == [True] and view.time_index == 0 and view.time_points == 2
     finally:
         view.close()
+
+
+def test_a_replaced_large_volume_is_let_go(monkeypatch):
+    # Large numpy volumes are held (no hash per frame) until refresh(): a CT replaced by a crop
+    # stayed in memory, whole, with its levels and grid, until the view was closed.
+    import gc
+    import weakref
+
+    from pyvr_jupyter.widget.view import held_volumes
+
+    monkeypatch.setattr(held_volumes, "HASHED_BYTES", 1 << 10)
+    large = np.asarray(create_test_volume((24, 24, 24), "torus"))
+    view = RecordingView(large, width=32, height=32)
+    try:
+        view.show()
+        view.settle()
+        gone = weakref.ref(large)
+        view.volume = torch.ones(8, 8, 8)  # a tensor goes to the renderer as it is: nothing pruned the held state
+        view.settle()
+        del large
+        gc.collect()
+        assert gone() is None
+    finally:
+        view.close()
+
+
+def test_a_volume_too_large_for_the_views_step_is_refused():
+    # A step fine enough for a small volume took too many samples across a larger one: accepted,
+    # after which every frame (and screenshot) failed.
+    view = RecordingView(np.asarray(create_test_volume((8, 8, 8), "torus")), width=32, height=32)
+    try:
+        view.step_size = 2e-4
+        before = state(view)
+        with pytest.raises(ValueError, match="step_size .* too fine for this volume"):
+            view.volume = np.asarray(create_test_volume((96, 96, 96), "torus"))
+        after = state(view)
+        assert after.pop("volume") is before.pop("volume") and after == before
+        view.screenshot()
+    finally:
+        view.close()
