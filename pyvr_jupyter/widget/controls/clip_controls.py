@@ -49,38 +49,25 @@ class ClipControls(widgets.VBox):
 
     def __init__(self, view):
         self.view = view
-        shape = tuple(view.volume.shape)
-        self._shape = shape
-        self._spacing = view.renderer.spacing.tolist()
-        self._origin = view.renderer.origin.tolist()
-        box = view.renderer.box(shape)
-        self._centre = ((box.minimum + box.maximum) / 2).tolist()
-        half_diagonal = float(box.diagonal) / 2
         # Continuous: while a slider moves the view shows previews, then a full frame when it stops.
         slider = dict(continuous_update=True, style={"description_width": LABEL_WIDTH}, layout=_full())
-        ranges = world_to_voxels(view.clip_box, shape, self._spacing, self._origin)
         #: One IntRangeSlider per axis (x, y, z): the voxels kept, both ends included.
-        self.crop = tuple(
-            widgets.IntRangeSlider(value=ranges[axis], min=0, max=count - 1, step=1, description=f"crop {name}",
-                                   tooltip=f"voxels kept along {name}", **slider)
-            for axis, (name, count) in enumerate(zip("xyz", axis_counts(shape))))
+        self.crop = tuple(widgets.IntRangeSlider(value=(0, 1), min=0, max=1, step=1, description=f"crop {name}",
+                                                 tooltip=f"voxels kept along {name}", **slider) for name in "xyz")
         check = dict(indent=False, layout=widgets.Layout(width="auto", min_width="0"))
         self.plane_on = widgets.Checkbox(value=False, description="clip plane", **check)
         self.azimuth = widgets.FloatSlider(value=0.0, min=-180, max=180, step=1, description="plane az.",
                                            tooltip="the normal's azimuth about +y, from +z (degrees)", **slider)
         self.elevation = widgets.FloatSlider(value=0.0, min=-90, max=90, step=1, description="plane el.",
                                              tooltip="the normal's elevation towards +y (degrees)", **slider)
-        # A power-of-two step and whole steps to each end: the browser's snapping then puts 0
-        # (the centre) exactly on a step, where ``half_diagonal / 200`` made it -1.42e-14.
-        step = 2.0 ** math.floor(math.log2(half_diagonal / 200))
-        reach = math.ceil(half_diagonal / step) * step
-        self.offset = widgets.FloatSlider(value=0.0, min=-reach, max=reach, step=step, description="offset",
+        self.offset = widgets.FloatSlider(value=0.0, min=-1.0, max=1.0, step=0.01, description="offset",
                                           readout_format=".3g",
                                           tooltip="the plane's distance from the volume's centre along its normal",
                                           **slider)
         self.flip = widgets.Button(description="flip", icon="exchange", tooltip="keep the other side of the plane",
                                    layout=widgets.Layout(width="auto", min_width="0", flex="0 0 auto"))
         self._updating = False  # True while controls are written from the view (no write back)
+        self._span_volume()
         self._show_planes(view.clip_planes)
         self.plane_on.observe(lambda _change: self._enable_plane_controls(), names="value")
         for control in self.crop:
@@ -90,6 +77,7 @@ class ClipControls(widgets.VBox):
         self.flip.on_click(self._on_flip)
         view.observe(self._on_view_clip_box, names="clip_box")
         view.observe(self._on_view_clip_planes, names="clip_planes")
+        view.observe(self._on_view_volume, names="volume_version")
         row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", grid_gap="8px",
                              align_items="center")
         super().__init__([*self.crop, widgets.HBox([self.plane_on, self.flip], layout=row), self.azimuth,
@@ -130,6 +118,34 @@ class ClipControls(widgets.VBox):
             self._write_plane()
 
     # ---- view → controls ----------------------------------------------------------------
+    def _span_volume(self) -> None:
+        """The sliders' ranges from the view's volume (its voxels, box and centre), and the crop
+        it shows: at start and whenever ``view.volume`` is replaced (``volume_version``)."""
+        view = self.view
+        self._shape = shape = tuple(view.volume.shape)
+        self._spacing, self._origin = view.renderer.spacing.tolist(), view.renderer.origin.tolist()
+        box = view.renderer.box(shape)
+        self._centre = ((box.minimum + box.maximum) / 2).tolist()
+        half_diagonal = float(box.diagonal) / 2
+        # A power-of-two step and whole steps to each end: the browser's snapping then puts 0
+        # (the centre) exactly on a step, where ``half_diagonal / 200`` made it -1.42e-14.
+        step = 2.0 ** math.floor(math.log2(half_diagonal / 200))
+        reach = math.ceil(half_diagonal / step) * step
+        ranges = world_to_voxels(view.clip_box, shape, self._spacing, self._origin)
+        self._updating = True
+        try:
+            for control, count, value in zip(self.crop, axis_counts(shape), ranges):
+                with control.hold_trait_notifications():
+                    control.max, control.value = max(count - 1, 1), value
+            with self.offset.hold_trait_notifications():
+                self.offset.min, self.offset.max, self.offset.step = -reach, reach, step
+        finally:
+            self._updating = False
+
+    def _on_view_volume(self, _change) -> None:
+        self._span_volume()
+        self._show_planes(self.view.clip_planes)
+
     def _on_view_clip_box(self, change) -> None:
         ranges = world_to_voxels(change["new"], self._shape, self._spacing, self._origin)
         self._updating = True
@@ -167,7 +183,8 @@ class ClipControls(widgets.VBox):
 
     def close(self) -> None:
         """Stop following the view (closing the controls must not leave observers on it)."""
-        for name, handler in (("clip_box", self._on_view_clip_box), ("clip_planes", self._on_view_clip_planes)):
+        for name, handler in (("clip_box", self._on_view_clip_box), ("clip_planes", self._on_view_clip_planes),
+                              ("volume_version", self._on_view_volume)):
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(handler, names=name)
         for child in self.children:  # with their layouts and styles

@@ -153,6 +153,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.observe(lambda _: (self.draw_histogram(), self.draw()), names="theme")
         if view is not None:
             view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+            view.observe(self._on_view_volume, names="volume_version")
         self._show_window()
         self.draw_histogram()
         self.draw()
@@ -174,6 +175,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         if getattr(self, "view", None) is not None:
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
+                self.view.unobserve(self._on_view_volume, names="volume_version")
         for child in self.children:  # the canvases and the controls, with their layouts and styles
             close_tree(child)
         super().close()
@@ -329,6 +331,9 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         finally:
             self._syncing = False
         self.draw()
+
+    def _on_view_volume(self, _change) -> None:
+        self.show_values(self.view.volume)  # a new volume: its histogram, and the slider spans its values
 
     def show_values(self, volume, fit_axis: bool = False) -> None:
         """Draw the histogram of ``volume`` (another channel's values) and span the window slider

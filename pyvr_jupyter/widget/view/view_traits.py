@@ -110,6 +110,9 @@ class ViewTraits(traitlets.HasTraits):
     notice = python_owned(traitlets.Unicode(""))
     """What the view is waiting for, shown bottom-right over its picture ('' when nothing): the
     fast renderer compiling on first use (``kernel_wait.COMPILING_NOTICE``)."""
+    volume_version = traitlets.Int(0, read_only=True)
+    """Counts ``volume`` assignments (not synced): the editor's histogram and the crop controls
+    observe it, to span the new volume."""
     # ---- time (``time_state``) -----------------------------------------------------------
     time_index = Integer(0).tag(sync=True)
     """The time point shown (0 for a single volume); from the browser, an invalid one is ignored."""

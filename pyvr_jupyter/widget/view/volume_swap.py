@@ -81,4 +81,5 @@ def replace_volume(view, volume) -> None:
         if view.clip_box is not None:  # the crop, clamped to the new box (dropped when it leaves nothing)
             clamped = check_clip_box(view.clip_box, after.minimum.tolist(), after.maximum.tolist())
             view.clip_box = None if box_is_empty(clamped) else clamped
+    view.set_trait("volume_version", view.volume_version + 1)  # the editor and the crop controls span it
     view._frames.request(FULL)

@@ -481,3 +481,18 @@ def test_a_large_volumes_histogram_is_counted_on_a_subsample_scaled_to_the_whole
     sampled = drawing.log_histogram(volume, (0.0, 3.0), bins=4)
     np.testing.assert_allclose(sampled, whole, rtol=1e-6)  # the same counts, scaled up
     assert np.allclose(np.expm1(whole), volume.size / 4)
+
+
+def test_the_editor_of_a_view_shows_a_replaced_volumes_values():
+    # Its histogram and window slider kept the first volume's (0 … 0.72): a CT swapped in
+    # (500 … 1356) was squeezed into the top of a slider that still began at 0.
+    view = VolumeView(create_test_volume((16, 16, 16), "sphere"), width=16, height=16)
+    editor = TransferFunctionEditor(view=view)
+    ct = np.asarray(create_test_volume((16, 16, 16), "sphere")) * 800 + 500
+    view.volume = ct
+    assert editor.data_range == pytest.approx((float(ct.min()), float(ct.max())))
+    assert (editor.window.min, editor.window.max) == pytest.approx((float(ct.min()), float(ct.max())))
+    editor.close()
+    view.volume = create_test_volume((16, 16, 16), "sphere")  # a closed editor follows the view no more
+    assert editor.data_range == pytest.approx((float(ct.min()), float(ct.max())))
+    view.close()

@@ -125,6 +125,23 @@ def test_crop_sliders_set_the_clip_box_in_world_units_with_anisotropic_spacing()
     view.close()
 
 
+def test_the_crop_and_plane_controls_span_a_replaced_volume():
+    # They kept the first volume's voxels and centre: after a 16³ → 64³ swap, trimming 2 voxels
+    # cropped the new volume to x ≤ 15, and the plane came on at the old centre.
+    view = VolumeView(create_test_volume((16, 16, 16), "sphere"), width=16, height=16)
+    panel = ControlPanel(view)
+    crop = panel.clip.crop
+    view.volume = create_test_volume((32, 48, 64), "sphere")
+    assert [c.max for c in crop] == [63, 47, 31] and [c.value for c in crop] == [(0, 63), (0, 47), (0, 31)]
+    crop[0].value = (2, 63)
+    assert view.clip_box == [[1.5, 0.0, 0.0], [63.0, 47.0, 31.0]]
+    panel.clip.plane_on.value = True
+    assert view.clip_planes[0][0] == [31.5, 23.5, 15.5]  # the new volume's centre
+    assert panel.clip.offset.max >= 39.0  # half the new diagonal (39.4)
+    panel.close()
+    view.close()
+
+
 def test_clip_plane_controls_and_flip(view):
     panel = ControlPanel(view)
     clip = panel.clip
