@@ -137,7 +137,9 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         """Guards ``renderer``, ``camera`` and ``volume`` between the kernel's thread and the frame
         worker: hold it to read or change them together from another thread."""
         self._closed = False
-        self._syncing = False  # True while traits are written from the camera (no extra render)
+        # Set (in the writing thread only) while traits are written from the camera: no extra
+        # render. Thread-local: a shared flag made another thread's camera write go unheard.
+        self._camera_sync = threading.local()
         self.renderer = renderer if renderer is not None else default_renderer(volume)
         if spacing is not None or loaded_spacing is not None:
             self.renderer.spacing = spacing if spacing is not None else loaded_spacing
@@ -352,17 +354,22 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
 
     # ---- traits → renderer --------------------------------------------------------------
     def _write_camera_traits(self) -> None:
-        self._syncing = True
+        """The camera traits from ``camera``, written again if another thread set the camera
+        meanwhile (a trait written from code while the browser orbits): traits and frames agree."""
+        self._camera_sync.active = True
         try:
-            with self.hold_sync():
-                for name, value in camera_traits(self.camera).items():
-                    setattr(self, name, value)
+            camera = None
+            while camera is not self.camera:
+                camera = self.camera
+                with self.hold_sync():
+                    for name, value in camera_traits(camera).items():
+                        setattr(self, name, value)
         finally:
-            self._syncing = False
+            self._camera_sync.active = False
 
     @traitlets.observe("camera_position", "camera_target", "camera_up", "fov")
     def _on_camera_trait(self, change):
-        if self._syncing:
+        if getattr(self._camera_sync, "active", False):
             return
         with self.lock:
             self.camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
