@@ -80,8 +80,13 @@ def test_a_scans_orientation_survives_the_round_trip(tmp_path, version):
     view = VolumeView(volume)
     try:
         assert view.orientation == "RAS"
+        view.volume = np.zeros((8, 10, 12), np.float32)  # an array keeps the view's
+        view.orientation = None
+        view.volume = volume  # assigned, the store brings its own (it was lost: its base had none)
+        assert view.orientation == "RAS"
     finally:
         view.close()
+    assert volume.level(0)[0:4, :, :].orientation == "RAS"  # a crop keeps it (save_ome_zarr of a crop too)
     plain = save_ome_zarr(np.zeros((8, 10, 12), np.uint8), tmp_path / "plain.ome.zarr", version=version, progress=False)
     assert load_volume(plain).orientation is None
     zarr.open_group(str(path), mode="r+").attrs["pyvr_jupyter"] = {"orientation": "RLS"}

@@ -117,6 +117,9 @@ def test_a_nifti_without_orientation_codes_loads_as_stored_with_no_orientation(t
     assert loaded.orientation is None
     np.testing.assert_array_equal(loaded.data, ras_volume().transpose(2, 1, 0))
     assert loaded.spacing == pytest.approx((2.0, 3.0, 4.0)) and loaded.origin == pytest.approx((0.0, 0.0, 0.0))
+    nibabel.save(nibabel.Nifti1Image(np.zeros((8, 8), np.float32), None), tmp_path / "flat.nii")
+    with pytest.raises(ValueError, match="flat.nii holds 2-D data"):  # it was an IndexError
+        load_volume(tmp_path / "flat.nii")
 
 
 @pytest.mark.parametrize("space", [None, "3D-left-handed", "scanner-xyz"])
@@ -137,15 +140,23 @@ def test_nrrd_directions_in_a_frame_that_names_no_anatomy_place_voxels_where_the
     assert marker_world(loaded) == pytest.approx(origin + rows.T @ [1, 5, 6])
 
 
-def test_a_nrrd_tilted_45_degrees_has_no_orientation_letters(tmp_path):
-    # Two voxel axes closest to one anatomical axis gave letters such as "RLS", which every view refused.
-    nrrd = pytest.importorskip("nrrd")
+@pytest.mark.parametrize("suffix", [".nrrd", ".nii"])
+def test_a_scan_tilted_45_degrees_has_no_orientation_letters(tmp_path, suffix):
+    # Two voxel axes closest to one anatomical axis: NRRD gave letters such as "RLS", which every
+    # view refused, and NIfTI "RAS" (nibabel's pick), so the same grid differed between the formats.
     c = np.sqrt(0.5)
-    nrrd.write(str(tmp_path / "tilted.nrrd"), ras_volume(), {"space": "right-anterior-superior",
-               "space directions": np.array([[c, c, 0], [-c, c, 0], [0, 0, 1.0]]), "space origin": np.zeros(3)},
-               index_order="F")
+    steps = np.array([[c, -c, 0], [c, c, 0], [0, 0, 1.0]])  # columns: the voxel axes' steps (RAS)
+    if suffix == ".nrrd":
+        nrrd = pytest.importorskip("nrrd")
+        nrrd.write(str(tmp_path / "tilted.nrrd"), ras_volume(), {"space": "right-anterior-superior",
+                   "space directions": steps.T, "space origin": np.zeros(3)}, index_order="F")
+    else:
+        nibabel = pytest.importorskip("nibabel")
+        affine = np.eye(4)
+        affine[:3, :3] = steps
+        nibabel.save(nibabel.Nifti1Image(ras_volume(), affine), tmp_path / "tilted.nii")
     with pytest.warns(UserWarning, match="oblique"):
-        loaded = load_volume(tmp_path / "tilted.nrrd")
+        loaded = load_volume(tmp_path / f"tilted{suffix}")
     assert loaded.orientation is None
 
 

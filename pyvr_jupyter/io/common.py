@@ -211,6 +211,17 @@ def warn_if_oblique(directions: np.ndarray, path: Path) -> None:
                       f"scan); it is drawn axis-aligned, so world positions are off by that tilt", stacklevel=user_stacklevel())
 
 
+def axis_codes(directions: np.ndarray) -> str | None:
+    """'RAS', 'LPS', ... : the anatomical direction each voxel axis (a column of ``directions``, in
+    RAS) points to, the closest of the six; None where two axes lie closest to one anatomical axis
+    (tilted 45°), which no three letters can say. One rule for NIfTI and NRRD."""
+    codes = ("LR", "PA", "IS")
+    world_axis = np.argmax(np.abs(directions), axis=0)
+    if sorted(world_axis) != [0, 1, 2]:
+        return None
+    return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(world_axis))
+
+
 def stored_frame_origin(directions: np.ndarray, origin) -> np.ndarray:
     """Voxel [0, 0, 0]'s position in the frame its voxel axes point along (the directions the
     ``orientation`` letters name), from its ``origin`` in the world frame the ``directions`` (3×3,

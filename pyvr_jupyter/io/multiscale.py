@@ -54,7 +54,7 @@ class Level:
     (the brick size), ``spacing`` and ``origin`` (x, y, z) in world units.
 
     ``level[region]`` (three slices, z, y, x) reads that region and returns a ``LoadedVolume``
-    whose origin is the region's first voxel; ``read(region)`` returns the numpy array alone;
+    whose origin is the region's first voxel (and the volume's ``orientation``); ``read(region)`` returns the numpy array alone;
     ``to_dask()`` the whole level as a dask array (for computations over all of it).
     """
 
@@ -86,7 +86,8 @@ class Level:
         """``level[region]``, with ``read``'s options."""
         box = self._box(region)
         origin = tuple(o + s * b.start for o, s, b in zip(self.origin, self.spacing, reversed(box)))
-        return LoadedVolume(self.read(box, first_near, cancelled, progress), self.spacing, origin)
+        return LoadedVolume(self.read(box, first_near, cancelled, progress), self.spacing, origin,
+                            orientation=self._owner.orientation)  # a crop keeps the store's letters
 
     def read(self, region=None, first_near=None, cancelled=None, progress=None) -> np.ndarray:
         """``region`` (three slices, z, y, x; None: all of it) as a numpy array in the level's

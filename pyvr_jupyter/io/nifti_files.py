@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume,
-                     stored_frame_origin, warn_if_oblique)
+                     axis_codes, stored_frame_origin, warn_if_oblique)
 
 __all__ = ["load_nifti"]
 
@@ -46,13 +46,13 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
     if int(header["qform_code"]) == 0 and int(header["sform_code"]) == 0:
         # No orientation (NIfTI's method 1: x = pixdim·i, no anatomical frame): nibabel's fallback
         # affine assumes radiological storage and flips x, which would mirror the data and call it RAS.
-        zooms = np.abs(np.asarray(header.get_zooms()[:3], dtype=np.float64))
+        zooms = np.abs(np.asarray([*header.get_zooms()[:3], 1.0, 1.0][:3], dtype=np.float64))  # 2-D: refused next
         affine, orientation = np.diag([*zooms, 1.0]), None
     else:
         affine = image.affine
         if reorient:  # voxel axes along +R, +A, +S (the closest to the affine), so x, y, z are R, A, S
             array, affine = _closest_canonical(nibabel, array, affine, path)
-        orientation = "".join(nibabel.aff2axcodes(affine))
+        orientation = axis_codes(affine[:3, :3])
     zooms, origin = np.linalg.norm(affine[:3, :3], axis=0), stored_frame_origin(affine[:3, :3], affine[:3, 3])
     if lazy:
         loaded = _finish_lazy(_select_volume(array, volume_index, path), zooms, origin, path, scale=scale)

@@ -24,7 +24,7 @@ import numpy as np
 from . import common
 
 from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers,
-                     stored_frame_origin, warn_if_oblique)
+                     axis_codes, stored_frame_origin, warn_if_oblique)
 
 __all__ = ["load_nrrd"]
 
@@ -55,7 +55,7 @@ def load_nrrd(path: Path, volume_index, reorient: bool = True, lazy: bool = Fals
         if reorient:
             array, directions, origin = _to_ras_axes(array, directions, origin)
         origin = stored_frame_origin(directions, origin)  # as stored: the stored axes' coordinates
-        orientation = _axis_codes(directions) if anatomical else None
+        orientation = axis_codes(directions) if anatomical else None
         spacing = list(np.linalg.norm(directions, axis=0))
     finish = _finish_lazy if lazy else lambda *args: _finish(*args, owned=True)
     loaded = finish(_select_volume(array, volume_index, path), spacing, origin, path)
@@ -105,16 +105,6 @@ def _to_ras_axes(array: np.ndarray, directions: np.ndarray, origin: np.ndarray):
             directions[:, axis] = -directions[:, axis]
     order = list(np.argsort(world_axis))
     return np.transpose(array, order + list(range(3, array.ndim))), directions[:, order], origin
-
-
-def _axis_codes(directions: np.ndarray) -> str | None:
-    """'RAS', 'LPS', ... : the anatomical direction each voxel axis points to; None where two axes
-    lie closest to one anatomical axis (tilted 45°), which no three letters can say."""
-    codes = ("LR", "PA", "IS")
-    world_axis = np.argmax(np.abs(directions), axis=0)
-    if sorted(world_axis) != [0, 1, 2]:
-        return None
-    return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(world_axis))
 
 
 _NRRD_PLACEMENT = ("data file", "datafile", "line skip", "lineskip", "byte skip", "byteskip")

@@ -287,9 +287,10 @@ class VolumeRenderer:
         (B, H, W, 4), each view rendered in turn (memory stays one view's). Differentiable with
         respect to the volume, the transfer functions' parameters, a camera built from tensors,
         and the lighting; backward recomputes each chunk (checkpointing), so memory does not
-        grow with the sample count. ``last_stats["backend"]`` tells which backend rendered; the
-        views of one call all render with the backend the first one chose (the kernels compiling
-        meanwhile never mix backends within a call), and ``last_stats`` sums them.
+        grow with the sample count. ``last_stats["backend"]`` tells which backend rendered (the
+        first view's); the views of one call all render with the backend the first one chose (the
+        kernels compiling meanwhile never mix backends within a call), unless a camera is learnt:
+        each view then chooses, so that a learnt camera's graph is recorded. ``last_stats`` sums them.
         """
         return self._render_rgba(volume, camera, image_size, channel_axis, RenderSettings.of(locals()))
 

@@ -32,7 +32,7 @@ from typing import Any, Callable
 import traitlets
 
 __all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "fallback_text", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
-           "STATIC", "MAX_OPACITY_POINTS"]
+           "STATIC", "MAX_BROWSER_LIST"]
 
 _LARGEST_FLOAT = int(sys.float_info.max)
 #: The bundled JavaScript (``js/src`` built by esbuild at install time).
@@ -92,9 +92,10 @@ class Integer(traitlets.Int):
         return super().validate(obj, value)
 
 
-#: The most control points an opacity curve may have in a view or a channel: a 4096-entry table
-#: from code fits; 200 000 points sent by a browser blocked the kernel for 3 s (7 with the editor).
-MAX_OPACITY_POINTS = 4096
+#: The longest list the browser may send in a trait's value (an opacity curve's points, at any
+#: depth): 200 000 points sent by a browser blocked the kernel for 3 s (7 with the editor open).
+#: Code is not bound by it: ``OpacityTransferFunction.bell_curve(n_points=8192)`` is its own.
+MAX_BROWSER_LIST = 4096
 
 
 class Number(traitlets.Float):
@@ -143,6 +144,11 @@ class BrowserInput:
         accepted = {name: value for name, value in sync_data.items() if name not in owned}
         if refused:
             self.ignore(f"the browser may not set {', '.join(refused)}")
+        too_long = [name for name, value in accepted.items() if _longest_list(value) > MAX_BROWSER_LIST]
+        if too_long:
+            self.ignore(f"{', '.join(too_long)}: lists longer than {MAX_BROWSER_LIST} items")
+            refused += too_long
+            accepted = {name: value for name, value in accepted.items() if name not in too_long}
         before = {name: getattr(widget, name) for name in accepted if widget.has_trait(name)}
         try:
             apply(accepted)
@@ -155,6 +161,13 @@ class BrowserInput:
         resend = [name for name in refused if name in widget.keys]
         if resend:
             widget.send_state(resend)  # the browser shows Python's values again
+
+
+def _longest_list(value) -> int:
+    """The length of the longest list in ``value`` (lists within lists too; 0 for none)."""
+    if not isinstance(value, list):
+        return 0
+    return max([len(value), *(_longest_list(item) for item in value if isinstance(item, list))])
 
 
 def _restore(widget: traitlets.HasTraits, values: dict) -> None:

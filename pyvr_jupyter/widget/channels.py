@@ -27,7 +27,7 @@ from ..torch_renderer._checks import check_value_range, check_volume_array
 from ..torch_renderer.stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from ..torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range
 from ..torch_renderer.volume_cache import shared_state
-from ._traits import MAX_OPACITY_POINTS, Integer, Number
+from ._traits import Integer, Number
 
 __all__ = ["ChannelTraits", "channel_specs"]
 
@@ -69,8 +69,7 @@ class ChannelTraits(traitlets.HasTraits):
 
     channel_colormaps = traitlets.List(traitlets.Unicode()).tag(sync=True)
     """A colour ("lime", "#ff00ff": that colour everywhere) or colormap name per channel."""
-    channel_opacity_points = traitlets.List(traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2),
-                                                           maxlen=MAX_OPACITY_POINTS)).tag(
+    channel_opacity_points = traitlets.List(traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2))).tag(
         sync=True)
     """Opacity control points [[s, opacity], ...] per channel, s in [0, 1] over its window."""
     channel_value_ranges = traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2)).tag(sync=True)

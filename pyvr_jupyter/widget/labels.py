@@ -100,7 +100,9 @@ class LabelTraits(traitlets.HasTraits):
         self._write_table()
         self._labels_changed()
 
-    def _write_table(self) -> None:
+    def _table(self) -> dict:
+        """The label map's table as the four traits hold it ("#rrggbb" colours, plain floats and
+        bools: what the browser and a saved notebook read)."""
         label_map = self._label_map
         table = {name: {} for name in _TABLE_TRAITS}
         if label_map is not None:
@@ -110,6 +112,10 @@ class LabelTraits(traitlets.HasTraits):
                 table["label_opacity"][key] = float(label_map.opacity[row])
                 table["label_visible"][key] = bool(label_map.visible[row])
                 table["label_names"][key] = label_map.names[label_id]
+        return table
+
+    def _write_table(self) -> None:
+        table = self._table()
         self._writing_table = True
         try:
             with self.hold_trait_notifications():
@@ -121,7 +127,10 @@ class LabelTraits(traitlets.HasTraits):
     @traitlets.validate(*_TABLE_TRAITS)
     def _check_table_trait(self, proposal):
         """An edit of the table, from Python or the browser, applied to the label map: all of it or
-        none of it, a TraitError naming the trait otherwise (traitlets then keeps the old value)."""
+        none of it, a TraitError naming the trait otherwise (traitlets then keeps the old value).
+        The trait then holds the map's whole table, normalised ("red" becomes "#ff0000"); what
+        changed is what differs from the map, not from the trait (which an outer
+        ``hold_trait_notifications`` may have set already)."""
         value, name = proposal["value"], proposal["trait"].name
         if self._writing_table:
             return value
@@ -132,7 +141,7 @@ class LabelTraits(traitlets.HasTraits):
             return value
         setter = {"label_colors": label_map.set_color, "label_opacity": lambda i, v: label_map.set_opacity(v, i),
                   "label_visible": label_map.set_visible, "label_names": label_map.set_name}[name]
-        old = getattr(self, name) or {}
+        old = self._table()[name]
         before = label_map.table_state()
         try:
             for key, item in value.items():
@@ -141,4 +150,4 @@ class LabelTraits(traitlets.HasTraits):
         except (TypeError, ValueError) as error:
             label_map.restore_table(before)  # all of the change or none of it
             raise traitlets.TraitError(f"{name}: {error}") from None
-        return value
+        return self._table()[name]

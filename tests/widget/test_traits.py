@@ -67,6 +67,18 @@ def test_one_refusal_policy_with_one_warning_text(request, kind):
     assert len(texts) == 1 and type(widget).__name__.replace("Recording", "Volume") in texts.pop()
 
 
+def test_the_browser_may_send_no_list_longer_than_max_browser_list(view):
+    """200 000 opacity points from a browser blocked the kernel for 3 s; code is not bound (a
+    bell curve of 8192 points, or a 5000-entry table, is the library's own)."""
+    before = view.opacity_points
+    long_curve = [[i / 4999, 0.1] for i in range(5000)]
+    messages, sent = browser_writes(view, {"opacity_points": long_curve, "colormap": "gray"})
+    assert view.opacity_points == before and view.colormap == "gray" and sent == [["opacity_points"]]
+    assert messages and "longer than 4096" in view.stats()["last_ignored"]
+    view.opacity_points = long_curve
+    assert len(view.opacity_points) == 5000
+
+
 def test_the_view_counts_what_it_ignored(view):
     browser_writes(view, {"snapshot": b"", "width": -5})
     stats = view.stats()

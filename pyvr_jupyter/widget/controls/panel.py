@@ -91,6 +91,7 @@ class ControlPanel(widgets.VBox):
                        widgets.link((self.fov, "value"), (view, "fov"))]
         self._links += [widgets.link((box, "value"), (view, name)) for name, box in self.overlays.items()]
         self._showing = False  # True while the view's lighting is being shown in the controls
+        self._showing_size = False  # True while the image-size list is set back to the view's width
         for control in (self.ambient, self.diffuse, self.specular, self.shininess, self.headlight,
                         self.light_azimuth, self.light_elevation):
             control.observe(self._on_light_control, names="value")
@@ -185,13 +186,21 @@ class ControlPanel(widgets.VBox):
 
     def _on_image_size(self, change) -> None:
         """A width from the list, the height keeping the view's aspect; a size the view refuses (a
-        tall view made 8192 pixels high) is not applied, with a warning, and the list goes back."""
+        tall view made 8192 pixels high) is not applied, with a warning, and the list shows the
+        view's width again (without applying it: the view keeps its size)."""
+        if self._showing_size:
+            return
         aspect = self.view.height / self.view.width
         try:
             self.view.edit(width=change["new"], height=max(16, round(change["new"] * aspect)))
         except (traitlets.TraitError, ValueError) as err:
             warnings.warn(f"image size {change['new']}: {err}", stacklevel=2)
-            self.image_size.value = change["old"]
+            self._showing_size = True
+            try:
+                self.image_size.options = sorted(set(self.image_size.options) | {self.view.width})
+                self.image_size.value = self.view.width
+            finally:
+                self._showing_size = False
 
     def _on_save(self, _button) -> None:
         path = Path(self.filename.value).expanduser()

@@ -78,7 +78,7 @@ class RegionStream:
         self._partials = 0
         # Started by the first region asked for, not here: a view refused after making its
         # stream (a bad colormap) then leaves no thread behind holding it and its base level.
-        self._thread = threading.Thread(target=self._read_loop, name="pyvr-regions", daemon=True)
+        self._thread = None
 
     def region(self, camera, image_size):
         """``(plan, LoadedVolume)`` of the region a full frame of ``camera`` at ``image_size``
@@ -89,12 +89,15 @@ class RegionStream:
         if plan.level >= self.base_plan.level:
             return None  # the base is as fine as this view needs
         with self._wake:
+            if self._thread is not None and not self._thread.is_alive():
+                self._reading = None  # the reader ended by an error mid-read: that region is asked for again
             ready = self._ready
             covering = ready is not None and _covers(ready[0], plan, self.volume)
             enough = covering and ready[0].level <= plan.level and self._ready_whole
             if not enough and plan not in (self._reading, self._pending) and not self._closed:
                 self._pending, self._pending_near = plan, self.volume.view_priority_point(camera)
-                if not self._thread.is_alive():
+                if self._thread is None or not self._thread.is_alive():  # not yet, or ended by an error
+                    self._thread = threading.Thread(target=self._read_loop, name="pyvr-regions", daemon=True)
                     self._thread.start()
                 self._wake.notify()
             return ready if covering else None
@@ -217,8 +220,9 @@ class _PartialRegion:
         if not self._filled:
             _fill_linear(assembled, missing, origin, spacing, self._stream._fill_source(self._plan))
             self._filled = True
-        partial = value_grid_only(assembled.view())
-        self._stream._show_partial(self._plan, LoadedVolume(partial, tuple(level.spacing), tuple(origin)))
+        partial = LoadedVolume(value_grid_only(assembled.view()), tuple(level.spacing), tuple(origin),
+                               orientation=self._stream.volume.orientation)
+        self._stream._show_partial(self._plan, partial)
         self._next = time.monotonic() + PARTIAL_EVERY
 
 

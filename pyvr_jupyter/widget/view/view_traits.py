@@ -16,7 +16,7 @@ from __future__ import annotations
 import traitlets
 
 from ...torch_renderer._checks import color_rgb
-from .._traits import MAX_OPACITY_POINTS, Integer, Number, python_owned
+from .._traits import Integer, Number, python_owned
 
 __all__ = ["ViewTraits"]
 
@@ -63,10 +63,9 @@ class ViewTraits(traitlets.HasTraits):
     """Background RGB in [0, 1] (a colour's name or hex code is taken as its RGB)."""
     colormap = traitlets.Unicode("viridis").tag(sync=True)
     """Matplotlib colormap name."""
-    opacity_points = traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2),
-                                    maxlen=MAX_OPACITY_POINTS).tag(sync=True)
-    """Opacity transfer function control points [[s, opacity], ...], s in [0, 1]; at most
-    ``MAX_OPACITY_POINTS``."""
+    opacity_points = traitlets.List(traitlets.List(Number(), minlen=2, maxlen=2)).tag(sync=True)
+    """Opacity transfer function control points [[s, opacity], ...], s in [0, 1] (from the
+    browser at most ``MAX_BROWSER_LIST``)."""
     value_range = traitlets.List(Number(), minlen=2, maxlen=2).tag(sync=True)
     """Scalar values mapped to the transfer functions' [0, 1]."""
     lighting = traitlets.Dict().tag(sync=True)

@@ -33,7 +33,7 @@ def replace_volume(view, volume) -> None:
         raise ValueError("this view mixes channels: assign view.channels (a stack of the same shape), "
                          "or make a new view")
     regions = RegionStream(volume, view._region_read) if is_multiscale(volume) else None
-    volume = regions.base if regions is not None else volume
+    volume = regions.base if regions is not None else volume  # a LoadedVolume with the store's orientation
     series, volume = split_series(volume)
     orientation = check_orientation(getattr(volume, "orientation", None))
     volume, spacing, origin = unwrap_volume(volume)

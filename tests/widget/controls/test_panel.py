@@ -55,6 +55,11 @@ def test_an_image_size_the_view_refuses_is_not_applied(view):
     with pytest.warns(UserWarning, match="image size 1024"):
         panel.image_size.value = 1024  # 8192 pixels high: raised into the kernel from the browser
     assert (view.width, view.height) == (128, 1024) and panel.image_size.value == 128
+    view.edit(width=48, height=1536)  # from code: the list does not follow the view's width
+    with pytest.warns(UserWarning, match="image size 512"):
+        panel.image_size.value = 512
+    assert (view.width, view.height) == (48, 1536)  # the list's revert resized it to its old 128 (×4096)
+    assert panel.image_size.value == 48
 
 
 def test_light_controls_that_would_do_nothing_are_greyed_out(view):

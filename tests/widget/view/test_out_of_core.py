@@ -301,6 +301,50 @@ def test_a_refused_view_of_a_store_leaves_no_reader_behind(torus_store):
     assert not [t for t in threading.enumerate() if t.name == "pyvr-regions"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the error meant here
+def test_a_region_reader_ended_by_an_error_is_started_again():
+    """The reader starts with the first region asked for; one that an error ended (a callback
+    that raised) was started a second time, a RuntimeError on every full frame after."""
+    import types
+
+    class Store:  # regions of a side the "camera" names, none covering another
+        name, dtype, levels = "store", np.dtype(np.float32), [types.SimpleNamespace(spacing=(1.0,) * 3)] * 2
+
+        def base_level(self):
+            return 1
+
+        def whole(self, level):
+            return RegionPlan(level, ((0, 4),) * 3)
+
+        def read_region(self, plan, *args, **kwargs):
+            return LoadedVolume(np.zeros((4, 4, 4), np.float32), (1.0,) * 3, (0.0,) * 3)
+
+        def region_for_view(self, side, image_size):
+            return RegionPlan(0, ((side, side + 1),) * 3)
+
+        def view_priority_point(self, side):
+            return (0.0, 0.0, 0.0)
+
+        def same_box(self, plan, level):
+            return plan
+
+        def world_box_of(self, plan):
+            return np.full(3, float(plan.box[0][0])), np.full(3, float(plan.box[0][1]))
+
+    def failing():
+        raise RuntimeError("the view's callback failed")
+
+    stream = out_of_core.RegionStream(Store(), failing)
+    try:
+        stream.region(1, (8, 8))
+        assert wait_for(lambda: stream._thread is not None and not stream._thread.is_alive(), timeout=30)
+        ended = stream._thread
+        stream.region(10, (8, 8))  # another region: a new reader, not an error
+        assert stream._thread is not ended
+    finally:
+        stream.close()
+
+
 def test_slices_read_the_level_their_display_size_needs(tmp_path):
     values = np.zeros((16, 600, 600), np.uint8)
     values[:, 100:500, 250:350] = 200

@@ -87,6 +87,22 @@ def test_a_refused_table_edit_changes_nothing(scan, make_view, trait, entries, m
     assert view.labels.version > version
 
 
+def test_the_table_traits_hold_the_maps_table_however_they_are_edited(scan, make_view):
+    # The traits kept the caller's dict as given: "red" where the map and the docs say "#ff0000",
+    # numpy bools that broke the notebook's JSON, one entry where the table has three; and an
+    # edit made under hold_trait_notifications was compared with itself and never applied.
+    volume, labels = scan
+    view = make_view(volume, labels=labels)
+    view.label_colors = {**view.label_colors, "1": "red"}
+    assert view.label_colors["1"] == "#ff0000"
+    view.label_visible = {"1": np.False_}
+    assert view.label_visible.keys() == {str(i) for i in view.labels.ids.tolist()}
+    assert view.label_visible["1"] is False and not view.labels.visible[view.labels._row(1)]
+    with view.hold_trait_notifications():
+        view.label_colors = {**view.label_colors, "3": "#00ff00"}
+    assert view.labels.colors[view.labels._row(3)].tolist() == [0.0, 1.0, 0.0]
+
+
 def test_a_new_volume_of_another_shape_drops_the_labels(scan, make_view):
     volume, labels = scan
     view = make_view(volume, labels=labels)
