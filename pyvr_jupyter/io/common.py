@@ -211,13 +211,21 @@ def warn_if_oblique(directions: np.ndarray, path: Path) -> None:
                       f"scan); it is drawn axis-aligned, so world positions are off by that tilt", stacklevel=user_stacklevel())
 
 
+def closest_world_axes(directions: np.ndarray) -> np.ndarray | None:
+    """The world axis each voxel axis (a column of ``directions``) mostly follows, or None where
+    two follow the same one (tilted 45°): the one rule the loaders' letters, origins and
+    reorientation share."""
+    world_axis = np.argmax(np.abs(directions), axis=0)
+    return world_axis if sorted(world_axis) == [0, 1, 2] else None
+
+
 def axis_codes(directions: np.ndarray) -> str | None:
     """'RAS', 'LPS', ... : the anatomical direction each voxel axis (a column of ``directions``, in
-    RAS) points to, the closest of the six; None where two axes lie closest to one anatomical axis
-    (tilted 45°), which no three letters can say. One rule for NIfTI and NRRD."""
+    RAS) points to, the closest of the six; None where no three letters can say it
+    (``closest_world_axes``). One rule for NIfTI and NRRD."""
     codes = ("LR", "PA", "IS")
-    world_axis = np.argmax(np.abs(directions), axis=0)
-    if sorted(world_axis) != [0, 1, 2]:
+    world_axis = closest_world_axes(directions)
+    if world_axis is None:
         return None
     return "".join(codes[w][int(directions[w, a] > 0)] for a, w in enumerate(world_axis))
 
@@ -229,8 +237,8 @@ def stored_frame_origin(directions: np.ndarray, origin) -> np.ndarray:
     it mostly follows, signed. Reoriented (axes along +x, +y, +z) that is ``origin``; stored as
     LPS, the LPS coordinates. Axes tilted 45° (no such pairing) keep ``origin``."""
     origin = np.asarray(origin, dtype=np.float64)
-    world_axis = np.argmax(np.abs(directions), axis=0)
-    if sorted(world_axis) != [0, 1, 2]:
+    world_axis = closest_world_axes(directions)
+    if world_axis is None:
         return origin
     return np.array([np.sign(directions[w, a]) * origin[w] for a, w in enumerate(world_axis)])
 

@@ -24,7 +24,7 @@ import numpy as np
 from . import common
 
 from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers,
-                     axis_codes, stored_frame_origin, warn_if_oblique)
+                     axis_codes, closest_world_axes, stored_frame_origin, warn_if_oblique)
 
 __all__ = ["load_nrrd"]
 
@@ -94,8 +94,8 @@ def _world_origin(header: dict, origin, path: Path) -> np.ndarray:
 def _to_ras_axes(array: np.ndarray, directions: np.ndarray, origin: np.ndarray):
     """Flip and permute the first three axes of ``array`` (x, y, z[, t]) so that voxel axis a
     steps mostly along world axis a, positively (RAS). Returns (array, directions, origin)."""
-    world_axis = np.argmax(np.abs(directions), axis=0)  # the world axis each voxel axis mostly follows
-    if sorted(world_axis) != [0, 1, 2]:  # oblique at 45°: keep the stored order
+    world_axis = closest_world_axes(directions)
+    if world_axis is None:  # oblique at 45°: keep the stored order
         return array, directions, origin
     directions, origin = directions.copy(), origin.astype(np.float64).copy()
     for axis in range(3):

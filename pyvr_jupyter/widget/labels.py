@@ -100,19 +100,18 @@ class LabelTraits(traitlets.HasTraits):
         self._write_table()
         self._labels_changed()
 
-    def _table(self) -> dict:
-        """The label map's table as the four traits hold it ("#rrggbb" colours, plain floats and
-        bools: what the browser and a saved notebook read)."""
+    def _table(self, names=_TABLE_TRAITS) -> dict:
+        """The label map's table as the traits ``names`` hold it ("#rrggbb" colours, plain floats
+        and bools: what the browser and a saved notebook read)."""
         label_map = self._label_map
-        table = {name: {} for name in _TABLE_TRAITS}
-        if label_map is not None:
-            for row, label_id in enumerate(label_map.ids.tolist()):
-                key = str(label_id)
-                table["label_colors"][key] = mpl_colors.to_hex(label_map.colors[row])
-                table["label_opacity"][key] = float(label_map.opacity[row])
-                table["label_visible"][key] = bool(label_map.visible[row])
-                table["label_names"][key] = label_map.names[label_id]
-        return table
+        if label_map is None:
+            return {name: {} for name in names}
+        keys, rows = [str(i) for i in label_map.ids.tolist()], range(label_map.ids.size)
+        made = {"label_colors": lambda: [mpl_colors.to_hex(label_map.colors[row]) for row in rows],
+                "label_opacity": lambda: label_map.opacity.tolist(),
+                "label_visible": lambda: label_map.visible.tolist(),
+                "label_names": lambda: [label_map.names[i] for i in label_map.ids.tolist()]}
+        return {name: dict(zip(keys, made[name]())) for name in names}
 
     def _write_table(self) -> None:
         table = self._table()
@@ -141,7 +140,7 @@ class LabelTraits(traitlets.HasTraits):
             return value
         setter = {"label_colors": label_map.set_color, "label_opacity": lambda i, v: label_map.set_opacity(v, i),
                   "label_visible": label_map.set_visible, "label_names": label_map.set_name}[name]
-        old = self._table()[name]
+        old = self._table((name,))[name]
         before = label_map.table_state()
         try:
             for key, item in value.items():
@@ -150,4 +149,4 @@ class LabelTraits(traitlets.HasTraits):
         except (TypeError, ValueError) as error:
             label_map.restore_table(before)  # all of the change or none of it
             raise traitlets.TraitError(f"{name}: {error}") from None
-        return self._table()[name]
+        return self._table((name,))[name]  # only this trait's: an edit of one label builds one table
