@@ -55,10 +55,10 @@ def _time_spacing(path: Path, suffix: str) -> float:
         value = float(zooms[3]) if len(zooms) > 3 else 1.0
         value *= {"msec": 1e-3, "usec": 1e-6}.get(header.get_xyzt_units()[1], 1.0)
     elif suffix in (".nrrd", ".nhdr"):
-        from .nrrd_files import _nrrd_call, _nrrd_list_axis
+        from .nrrd_files import _nrrd_header, _nrrd_list_axis
 
         with open(path, "rb") as fh:
-            header = _nrrd_call(_require("nrrd", "nrrd").read_header, path, fh)
+            header = _nrrd_header(_require("nrrd", "nrrd"), path, fh)
         spacings, sizes = header.get("spacings"), header.get("sizes")
         if spacings is not None and sizes is not None and len(sizes) == 4:
             value = float(np.asarray(spacings, dtype=float)[_nrrd_list_axis(header, tuple(sizes))])
@@ -72,10 +72,10 @@ def _time_unit(path: Path, suffix: str) -> str:
         unit = _require("nibabel", "nifti").load(str(path)).header.get_xyzt_units()[1]
         return "s" if unit in ("sec", "msec", "usec") else ""
     if suffix in (".nrrd", ".nhdr"):
-        from .nrrd_files import _nrrd_call, _nrrd_list_axis
+        from .nrrd_files import _nrrd_header, _nrrd_list_axis
 
         with open(path, "rb") as fh:
-            header = _nrrd_call(_require("nrrd", "nrrd").read_header, path, fh)
+            header = _nrrd_header(_require("nrrd", "nrrd"), path, fh)
         units, sizes = header.get("units"), header.get("sizes")
         if units is not None and sizes is not None and len(sizes) == 4 and len(units) == 4:
             unit = str(units[_nrrd_list_axis(header, tuple(sizes))]).strip()

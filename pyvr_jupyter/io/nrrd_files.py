@@ -25,6 +25,7 @@ from . import common
 
 from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume, _three_numbers,
                      axis_codes, closest_world_axes, stored_frame_origin, warn_if_oblique)
+from .nrrd_time import without_time
 
 __all__ = ["load_nrrd"]
 
@@ -119,7 +120,7 @@ def _read_nrrd(nrrd, path: Path, volume_index=None):
     file itself or from a detached data file inside the header's folder. Returns the stored
     array (x fastest: ``array[x, y, z]``) and the header."""
     with open(path, "rb") as fh:
-        header = _nrrd_call(nrrd.read_header, path, fh)
+        header = _nrrd_header(nrrd, path, fh)
         dtype = _nrrd_dtype(header, path)
         sizes = tuple(int(n) for n in _nrrd_call(header.__getitem__, path, "sizes"))
         one_of = sizes[_nrrd_list_axis(header, sizes)] if len(sizes) == 4 and not isinstance(volume_index, str) else 1
@@ -140,7 +141,7 @@ def _mapped_nrrd(nrrd, path: Path):
     """``_read_nrrd`` without reading: raw data memory-mapped where they lie (after the header and
     its line and byte skips, in the file or a detached data file inside the header's folder)."""
     with open(path, "rb") as fh:
-        header = _nrrd_call(nrrd.read_header, path, fh)
+        header = _nrrd_header(nrrd, path, fh)
         dtype = _nrrd_dtype(header, path)
         sizes = tuple(int(n) for n in _nrrd_call(header.__getitem__, path, "sizes"))
         if not sizes or min(sizes) <= 0:
@@ -196,6 +197,12 @@ def _nrrd_dtype(header: dict, path: Path) -> np.dtype:
         raise ValueError(f"{path.name} is not a readable NRRD file: endian must be 'little' or 'big' for "
                          f"{kind} data, got {endian!r}")
     return dtype.newbyteorder("<" if endian == "little" else ">")
+
+
+def _nrrd_header(nrrd, path: Path, fh) -> dict:
+    """The header pynrrd parses from ``fh``, a time-augmented space read as its 3-D counterpart
+    (``nrrd_time``): what every reader of a NRRD header here is given."""
+    return without_time(_nrrd_call(nrrd.read_header, path, fh), path)
 
 
 def _nrrd_call(function, path: Path, *args, **kwargs):
