@@ -132,13 +132,18 @@ export function letterSpots(width, height, pad, crosshair = null, clearance = 0)
 
 const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
 
+/** The readout's tooltip: what its numbers are. */
+export const READOUT_HELP = "voxel [i, j, k]: the voxel's indices along x, y, z; xyz (…): the point under the pointer "
+  + "in world coordinates; = the voxel's value (and its label, when a label map is shown)";
+
 /**
  * The pointer's readout: the voxel's indices, its world point (with the view's ``units``, e.g.
- * "mm"), the value there and the label's text, e.g. ``[76, 179, 105] (76.25, 179.25, 210.50) µm = 200``
- * or ``… mm = 216 · label 2 · white matter`` (the word keeps a value 0 apart from label 0).
+ * "mm"), the value there and the label's text, e.g. ``voxel [76, 179, 105] · xyz (76.25, 179.25, 210.50) µm = 200``
+ * or ``… mm = 216 · label 2 · white matter`` (the word keeps a value 0 apart from label 0). The
+ * words say which numbers are indices and which a point, both in x, y, z order (``READOUT_HELP``).
  */
 export function readoutText(voxel, point, decimals, units, value, label) {
-  const where = `[${voxel.join(", ")}] (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
+  const where = `voxel [${voxel.join(", ")}] · xyz (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
   return `${where} = ${format(value)}${label ? ` · label ${label}` : ""}`;  // "label 2 · white matter"
 }
 
@@ -186,6 +191,7 @@ function render({ model, el }) {
   const readout = document.createElement("div");
   readout.className = "pyvr-slice-readout";
   readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;";
+  readout.title = READOUT_HELP;
   const errors = errorBox(model, {
     prefix: "Slice failed: ", className: "pyvr-slice-error",
     style: "color:#fff;background:rgba(160,0,0,.85);padding:2px 4px;white-space:pre-wrap;",

@@ -127,7 +127,7 @@ def checked_channel_tfs(opacity, colors, device) -> tuple[list | None, list | No
             raise TypeError(f"{name} must be a list with one entry per channel, got {type(value).__name__}")
     opacity_tfs = None if opacity is None else [
         check_transfer_function(f"opacity[{i}]", tf, 1) for i, tf in enumerate(opacity)]
-    return opacity_tfs, None if colors is None else [channel_color(c, device) for c in colors]
+    return opacity_tfs, None if colors is None else [channel_color(c, device, f"colors[{i}]") for i, c in enumerate(colors)]
 
 
 def channel_tfs(renderer, n_channels: int) -> tuple[list, list]:

@@ -133,7 +133,7 @@ class ChannelTraits(traitlets.HasTraits):
         for index, name in enumerate(colormaps):
             if not isinstance(name, str):
                 raise TypeError(f"colormaps[{index}] must be a colour or colormap name, got {name!r}")
-            channel_color(name)  # a clear error for an unknown colour
+            channel_color(name, name=f"colormaps[{index}]")  # a clear error for an unknown colour
         windows = channel_specs("value_range", value_range, count, _window)
         curves = channel_specs("opacity", opacity, count,
                                lambda s: isinstance(s, OpacityTransferFunction) or _is_points(s))

@@ -58,10 +58,11 @@ def split_channels(volume: Any, channel_axis: Any) -> list:
     return list(np.moveaxis(np.asarray(volume), channel_axis, 0))  # views of the user's array
 
 
-def channel_color(color: Any, device="cpu") -> ColorTransferFunction:
+def channel_color(color: Any, device="cpu", name: str = "channel colour") -> ColorTransferFunction:
     """A channel's colour TF: a ``ColorTransferFunction`` as it is, a matplotlib colormap name as
     that map, any other matplotlib colour (a name such as "lime", "#ff00ff", an RGB tuple) as
-    that one colour everywhere (a fluorescent dye emits one colour; its opacity TF says how much)."""
+    that one colour everywhere (a fluorescent dye emits one colour; its opacity TF says how much).
+    ValueError naming ``name`` (the caller's parameter, e.g. "colormaps[2]") for anything else."""
     if isinstance(color, ColorTransferFunction):
         return color
     if isinstance(color, str):
@@ -74,7 +75,7 @@ def channel_color(color: Any, device="cpu") -> ColorTransferFunction:
     try:
         rgb = to_rgb(color)
     except ValueError:
-        raise ValueError(f"channel colour {color!r} is neither a matplotlib colormap nor a colour") from None
+        raise ValueError(f"{name} {color!r} is neither a matplotlib colormap nor a colour") from None
     return ColorTransferFunction.from_lut([rgb, rgb], device=device)
 
 

@@ -29,7 +29,19 @@ import matplotlib
 import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 
-__all__ = ["Preset", "CT_PRESETS", "DEFAULT_CT_PRESET", "looks_like_ct", "ct_preset_for"]
+from ..stages.transfer_functions import OpacityTransferFunction
+
+__all__ = ["Preset", "CT_PRESETS", "DEFAULT_CT_PRESET", "OPACITY_PRESETS", "looks_like_ct", "ct_preset_for"]
+
+#: Opacity curve shapes for any volume, by name (the editor's preset picker, a view's
+#: ``opacity="bell"``): name → function of the top opacity giving an ``OpacityTransferFunction``.
+OPACITY_PRESETS = {
+    "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
+    "ramp": lambda top: OpacityTransferFunction.ramp(0.3, 0.7, top),
+    "step": lambda top: OpacityTransferFunction.step(0.5, 0.0, top, width=0.02),
+    "bell": lambda top: OpacityTransferFunction.bell_curve(0.5, 0.12, top, n_points=9),
+    "exponential": lambda top: OpacityTransferFunction.exponential(0.0, top, n_points=9),
+}
 
 #: Voxels ``ct_preset_for`` looks at, at most (a regular subsample: a CT is told in milliseconds).
 CT_SAMPLE_VOXELS = 1 << 20

@@ -1,6 +1,6 @@
 """The transfer-function editor's ipywidgets controls (``editor``): the colormap and preset
-pickers, the value window with a readout that sizes itself, and the opacity axis's top; plus the
-preset shapes the picker offers. Built here, wired to the editor's traits there.
+pickers, the value window with a readout that sizes itself, and the opacity axis's top (the preset
+shapes the picker offers are ``tools.presets.OPACITY_PRESETS``). Built here, wired to the editor's traits there.
 
 Every control shrinks with its column (``min_width="0"``) and has one label width per row, so
 the panel fits beside a view at 1280 px with JupyterLab's side bar open; longer explanations are
@@ -14,22 +14,12 @@ from typing import NamedTuple
 import ipywidgets as widgets
 import matplotlib
 
-from ...torch_renderer import OpacityTransferFunction
-from ...torch_renderer.tools.presets import CT_PRESETS
+from ...torch_renderer.tools.presets import CT_PRESETS, OPACITY_PRESETS
 
 __all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "EditorControls", "colormap_names"]
 
 #: The preset picker names a CT preset (``tools.presets``) with this prefix: "CT bone".
 CT_PRESET_PREFIX = "CT "
-
-#: Preset curve shapes: name → function of the top opacity giving an ``OpacityTransferFunction``.
-OPACITY_PRESETS = {
-    "linear": lambda top: OpacityTransferFunction.linear(0.0, top),
-    "ramp": lambda top: OpacityTransferFunction.ramp(0.3, 0.7, top),
-    "step": lambda top: OpacityTransferFunction.step(0.5, 0.0, top, width=0.02),
-    "bell": lambda top: OpacityTransferFunction.bell_curve(0.5, 0.12, top, n_points=9),
-    "exponential": lambda top: OpacityTransferFunction.exponential(0.0, top, n_points=9),
-}
 
 
 def colormap_names() -> list[str]:

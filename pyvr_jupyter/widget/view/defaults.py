@@ -22,7 +22,7 @@ import torch
 from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range, visible_points
 from ...torch_renderer.tools.orientation import head_up_camera
-from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
+from ...torch_renderer.tools.presets import CT_PRESETS, OPACITY_PRESETS, ct_preset_for
 
 __all__ = ["InitialLook", "initial_look", "default_camera", "box_camera", "default_renderer", "FRAMED_TIME_POINTS"]
 
@@ -38,16 +38,23 @@ class InitialLook(NamedTuple):
 
 def initial_look(volume, series, renderer: VolumeRenderer, opacity, value_range, colormap) -> InitialLook:
     """``opacity``, ``value_range`` and ``colormap`` as given, the missing ones chosen from
-    ``volume`` (the series' first time point when ``series`` is not None)."""
+    ``volume`` (the series' first time point when ``series`` is not None). ``opacity`` may name
+    a shape: "auto" (the automatic curve) or one of ``OPACITY_PRESETS``, as tall as it."""
     ct_preset = ct_preset_for(volume) if opacity is None and value_range is None and colormap is None else None
     if ct_preset is not None:
         value_range, opacity, colormap = CT_PRESETS[ct_preset].view_options().values()
     if series is not None and value_range is None:  # one window across time
         value_range = series.value_range
-    if opacity is None:
+    if opacity is None or isinstance(opacity, str):
+        if isinstance(opacity, str) and opacity != "auto" and opacity not in OPACITY_PRESETS:
+            raise ValueError(f"opacity {opacity!r} names no preset; names: auto, {', '.join(OPACITY_PRESETS)} "
+                             "(or give control points [(s, opacity), ...] or an OpacityTransferFunction)")
         value_range = auto_value_range(volume) if value_range is None else value_range
-        opacity = auto_opacity_points(volume, value_range, spacing=renderer.spacing.tolist(),
-                                      unit_distance=renderer.opacity_unit_distance)
+        points = auto_opacity_points(volume, value_range, spacing=renderer.spacing.tolist(),
+                                     unit_distance=renderer.opacity_unit_distance)
+        # A named shape as the editor's picker draws it: as dense as the automatic curve at its top.
+        opacity = (points if opacity in (None, "auto")
+                   else OPACITY_PRESETS[opacity](max(a for _, a in points)).get_control_points())
     return InitialLook(value_range, opacity, "viridis" if colormap is None else colormap, ct_preset)
 
 

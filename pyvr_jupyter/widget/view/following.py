@@ -45,11 +45,14 @@ def own_copies(opacity, colormap) -> tuple:
     (its own ``OpacityTransferFunction``, its own ``ColorTransferFunction``, the name its
     ``colormap`` trait holds). Transfer-function objects are copied (``Following`` copies them
     again at refresh); control points and colour or colormap names make new ones."""
-    opacity_tf = OpacityTransferFunction(opacity_points(opacity) if isinstance(opacity, OpacityTransferFunction)
-                                         else opacity)
+    try:
+        opacity_tf = OpacityTransferFunction(opacity_points(opacity) if isinstance(opacity, OpacityTransferFunction)
+                                             else opacity)
+    except (TypeError, ValueError) as err:  # the user's parameter is opacity=, not control_points
+        raise type(err)(f"opacity: {err}") from None
     if isinstance(colormap, ColorTransferFunction):  # the trait names the map it started from
         return opacity_tf, color_copy(colormap), colormap.colormap_name or "viridis"
-    return opacity_tf, channel_color(colormap), colormap
+    return opacity_tf, channel_color(colormap, name="colormap"), colormap
 
 
 def _learnable(camera: Camera) -> bool:

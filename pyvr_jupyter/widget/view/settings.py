@@ -58,10 +58,7 @@ def _compositing(name: str, value: str) -> str:
 
 
 def _colormap(name: str, value: str) -> str:
-    try:
-        channel_color(value)  # a colormap, or one colour (a channel's dye)
-    except ValueError:
-        raise ValueError(f"{name} {value!r} is neither a matplotlib colormap nor a colour") from None
+    channel_color(value, name=name)  # a colormap, or one colour (a channel's dye)
     return value
 
 

@@ -35,6 +35,9 @@ def split_series(volume, value_range=None):
     (None: its data's)."""
     is_loaded = hasattr(volume, "time_spacing") and hasattr(volume, "data") and hasattr(volume, "_fields")
     is_list = isinstance(volume, (list, tuple)) and not hasattr(volume, "_fields")  # a LoadedVolume is a NamedTuple
+    if is_list and volume and not all(hasattr(item, "shape") for item in volume):
+        raise TypeError(f"volume must be an array or tensor; a {type(volume).__name__} is read as a time series of "
+                        "volumes, but this one holds numbers or lists (nested lists: pass np.asarray(volume))")
     if isinstance(volume, TimeSeries) or is_loaded or is_list or (
             isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4):
         series = volume if isinstance(volume, TimeSeries) else TimeSeries(volume, value_range=value_range)

@@ -89,7 +89,9 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         width, height: the image's size in pixels.
         spacing, origin: the voxel size (x, y, z) and the first voxel's position, world units
             (default a ``LoadedVolume``'s, else the renderer's).
-        colormap, opacity, value_range: the transfer functions (names, points or objects; see above).
+        colormap, opacity, value_range: the transfer functions (names, points or objects; see above);
+            ``opacity`` may name a shape: "auto" or one of the editor's presets ("linear", "ramp",
+            "step", "bell", "exponential"), as tall as the automatic curve.
         orientation: anatomical directions of world +x, +y, +z (e.g. "RAS").
         labels, channel_axis, colormaps: a label map; the axis of channels and their colours.
         **render_options: the view's traits ``step_size``, ``compositing``, ``use_lighting``,

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from pyvr_jupyter import create_test_volume
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction, VolumeRenderer
@@ -30,6 +31,19 @@ def test_a_ct_gets_the_bone_preset_unless_anything_is_given():
     bone = CT_PRESETS["bone"]
     assert look.ct_preset == "bone" and look.value_range == bone.window and look.colormap == bone.colormap
     assert initial_look(ct_like(), None, renderer, None, None, "gray").ct_preset is None
+
+
+def test_an_opacity_name_gives_the_editor_s_shape_as_tall_as_the_automatic_curve():
+    """opacity="bell" was refused as no control points, though the editor's picker offers it."""
+    volume = create_test_volume((24, 24, 24), "torus")
+    renderer = VolumeRenderer(volume.shape)
+    automatic = initial_look(volume, None, renderer, None, None, None).opacity
+    assert initial_look(volume, None, renderer, "auto", None, None).opacity == automatic
+    top = max(a for _, a in automatic)
+    bell = OpacityTransferFunction(initial_look(volume, None, renderer, "bell", None, None).opacity)
+    assert float(bell(torch.tensor([0.5]))[0]) == pytest.approx(top) and float(bell(torch.tensor([0.0]))[0]) < 0.01 * top
+    with pytest.raises(ValueError, match="names no preset"):
+        initial_look(volume, None, renderer, "Bell", None, None)
 
 
 @pytest.mark.parametrize("orientation", [None, "RAS"])

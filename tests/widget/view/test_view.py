@@ -105,6 +105,26 @@ def test_a_bad_colormap_is_named_as_a_colormap(view):
         view.colormap = "nope"
 
 
+def test_a_bad_colormap_argument_is_named_as_colormap(volume):
+    with pytest.raises(ValueError, match="^colormap 'nope' is neither"):
+        VolumeView(volume, colormap="nope")
+
+
+@pytest.mark.parametrize("opacity, message", [
+    ("bel", "opacity 'bel' names no preset; names: auto, linear, ramp, step, bell, exponential"),
+    (5, "opacity: control_points must be"),  # the user's parameter is opacity=
+])
+def test_a_bad_opacity_argument_is_named_as_opacity(volume, opacity, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        VolumeView(volume, opacity=opacity)
+
+
+def test_a_list_of_numbers_is_no_time_series(make_view):
+    """A list is read as a series of volumes; nested lists of numbers were refused as 'volumes[0]'."""
+    with pytest.raises(TypeError, match="volume must be an array or tensor; a list is read as a time series"):
+        make_view([[1.0, 2.0], [3.0, 4.0]])
+
+
 @pytest.mark.parametrize("message", [
     {"type": "teleport"}, {"nope": 1}, {"type": "orbit"}, {"type": "orbit", "dx": "left", "dy": 0},
     {"type": "orbit", "dx": float("nan"), "dy": 0}, {"type": "zoom", "factor": float("inf")},

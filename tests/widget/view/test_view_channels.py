@@ -86,7 +86,7 @@ def test_channels_last_and_replacing_the_channels(stack, make_view):
 
 @pytest.mark.parametrize("options, message", [
     (dict(channel_axis=0, colormaps=["lime"]), "colormaps has 1 entries for 2 channels"),
-    (dict(channel_axis=0, colormaps=["lime", "no such colour"]), "neither a matplotlib colormap nor a colour"),
+    (dict(channel_axis=0, colormaps=["lime", "no such colour"]), r"colormaps\[1\] 'no such colour' is neither a"),
     (dict(channel_axis=4), "out of range"),
     (dict(channel_axis=0, value_range=[(0, 1)] * 3), "value_range has 3 entries for 2 channels"),
     (dict(channel_axis=0, value_range=np.array([[0, 1]] * 3)), "value_range has 3 entries for 2 channels"),
