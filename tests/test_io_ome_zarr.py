@@ -306,6 +306,19 @@ def test_a_crop_is_a_loaded_volume_with_its_own_origin(stack, stored):
         volume.level(0)[3]
 
 
+def test_a_level_as_an_array_indexes_like_numpy(stack, stored):
+    """Before: indices past the third were dropped (``a[1, 2, 3, 99]`` gave ``a[1, 2, 3]``) and
+    ``a[..., 0]`` raised a TypeError about slices."""
+    array = read_ome_zarr(stored).level(0).as_array()
+    for index in ((1, 2, 3), (..., 0), (5, ...), (slice(2, 9), ..., -1), (..., slice(3, 7), 4), ..., 7):
+        np.testing.assert_array_equal(array[index], stack[index])
+    for index, match in (((1, 2, 3, 99), "too many indices"), ((..., 1, 2, 3, 4), "too many indices"),
+                         ((..., 1, ...), "single ellipsis"), ((1, None), "only integers, slices"),
+                         ((65,), "out of bounds")):
+        with pytest.raises(IndexError, match=match):
+            array[index]
+
+
 def test_reads_touch_only_the_bricks_crossed_and_reuse_them(stored):
     volume = read_ome_zarr(stored)
     volume.level(0)[0:10, 0:10, 0:40]  # bricks (0, 0, 0) and (0, 0, 1)
@@ -661,7 +674,7 @@ def test_save_refuses_nan_and_names_of_the_wrong_type(tmp_path):
     with pytest.raises(ValueError, match="NaN"):  # before: written, then refused when loaded
         save_ome_zarr(volume, tmp_path / "nan.ome.zarr", chunks=8, progress=False)
     assert not any(tmp_path.iterdir())
-    for options in (dict(unit=None), dict(name=123)):
+    for options in (dict(unit=5), dict(name=123)):
         with pytest.raises(TypeError, match="unit|name"):
             save_ome_zarr(np.zeros((16, 16, 16), np.float32), tmp_path / "x.ome.zarr", progress=False, **options)
 

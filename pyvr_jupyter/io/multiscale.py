@@ -29,12 +29,18 @@ import torch
 
 from .bricks import BrickCache
 from .common import LoadedVolume
+from .level_array import LevelArray
 
-__all__ = ["MultiscaleVolume", "Level", "LevelArray", "RegionPlan", "BASE_VOXELS"]
+__all__ = ["MultiscaleVolume", "Level", "LevelArray", "RegionPlan", "BASE_VOXELS", "default_region_bytes"]
 
 #: The base level is the finest with at most this many voxels (8 Mi: 16 MiB of uint16, read in
 #: well under a second): a view's first picture and previews, and the value range.
 BASE_VOXELS = 1 << 23
+
+
+def default_region_bytes(cache_bytes: int) -> int:
+    """The most one region may decode when not given: a quarter of the cache, at least 64 MiB."""
+    return max(64 << 20, cache_bytes // 4)
 
 
 class RegionPlan(NamedTuple):
@@ -68,6 +74,11 @@ class Level:
         self.chunks = tuple(int(c) for c in array.chunks[-3:])
         self.spacing = tuple(float(s) for s in spacing)
         self.origin = tuple(float(o) for o in origin)
+
+    @property
+    def multiscale(self) -> "MultiscaleVolume":
+        """The volume this level belongs to (its ``units``, ``orientation``, cache)."""
+        return self._owner
 
     @property
     def nbytes(self) -> int:
@@ -132,30 +143,6 @@ class Level:
         return f"Level({self.index}, shape={self.shape}, dtype={self.dtype}, spacing={self.spacing})"
 
 
-class LevelArray:
-    """A ``Level`` indexed like a (D, H, W) numpy array (slices and integers), returning numpy arrays."""
-
-    ndim = 3
-
-    def __init__(self, level: Level):
-        self.level, self.shape, self.dtype = level, level.shape, level.dtype
-
-    def __getitem__(self, index):
-        index = index if isinstance(index, tuple) else (index,)
-        index = index + (slice(None),) * (3 - len(index))
-        box, squeeze = [], []
-        for axis, (part, n) in enumerate(zip(index, self.shape)):
-            if isinstance(part, (int, np.integer)):
-                part = int(part) + n if part < 0 else int(part)
-                if not 0 <= part < n:
-                    raise IndexError(f"index {part} is out of bounds for axis {axis} with size {n}")
-                box.append(slice(part, part + 1))
-                squeeze.append(axis)
-            else:
-                box.append(part)
-        return self.level.read(tuple(box)).squeeze(axis=tuple(squeeze))
-
-
 class _Picked:
     """A zarr array with its leading (time, channel) indices fixed: indexed by (z, y, x)."""
 
@@ -190,7 +177,7 @@ class MultiscaleVolume:
         self.axes, self.units = tuple(axes), dict(units)
         self.channel, self.time_index, self.n_channels, self.n_times = channel, time_index, n_channels, n_times
         self.cache = cache
-        self.region_bytes = int(region_bytes if region_bytes is not None else max(64 << 20, cache.cache_bytes // 4))
+        self.region_bytes = int(region_bytes if region_bytes is not None else default_region_bytes(cache.cache_bytes))
         self.levels = [Level(self, k, *level) for k, level in enumerate(levels)]
         #: Is the store still there? Asked when a brick reads as only the fill value (zarr reads a
         #: chunk never written, and a local store deleted meanwhile, alike); None for URLs, whose

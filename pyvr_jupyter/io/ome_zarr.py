@@ -7,7 +7,8 @@ is asked for. Every level's world geometry comes from its ``coordinateTransforma
 then translation, then the multiscale's own), in the axes' order, turned into (x, y, z).
 The stores are untrusted: dataset paths must stay inside the store, level shapes must shrink
 level after level with the same leading axes, and every problem raises ``ValueError`` naming
-the store and what is wrong.
+the store and what is wrong (``ome_zarr_checks`` holds the checks of links, chunks, level
+positions and refused metadata).
 
 Needs ``pip install "pyvr_jupyter[zarr]"`` (zarr, dask, ome-zarr-models; aiohttp for http).
 
@@ -20,8 +21,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import re
 import warnings
 from pathlib import Path
 
@@ -30,11 +29,12 @@ import numpy as np
 from ..torch_renderer._checks import user_stacklevel
 from ..torch_renderer.tools.orientation import check_orientation
 from .bricks import BrickCache
-from .multiscale import MultiscaleVolume
+from .multiscale import MultiscaleVolume, default_region_bytes
+from .ome_zarr_checks import (DATASET_PATH, check_chunks, check_links_stay_inside, check_position, explain_invalid,
+                              local_folder)
 
 __all__ = ["read_ome_zarr", "is_zarr_source", "holds_zarr_metadata"]
 
-_DATASET_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 #: The most a store's coarsest level may hold: its value range and histogram are computed over
 #: all of it (minutes at this size); a store claiming more (a header of a few bytes can claim
 #: 10¹⁸ voxels) is refused when opened, not left to hang the kernel.
@@ -83,20 +83,18 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         a ``MultiscaleVolume``.
     """
     zarr, ome_zarr_models = _require_zarr()
-    name = str(source)
-    if "://" not in name and not Path(name).is_dir():
-        raise FileNotFoundError(f"no such OME-Zarr folder: {name}")
-    if "://" not in name:
-        _check_links_stay_inside(Path(name))
+    name, group = _open_group(str(source), zarr)
     cache = BrickCache(cache_bytes)
-    try:
-        group = zarr.open_group(name, mode="r")
-    except Exception as err:
-        raise ValueError(f"{name}: cannot be opened as a zarr group ({type(err).__name__}: {err})") from None
+    if region_bytes is not None and (isinstance(region_bytes, bool) or not isinstance(region_bytes, (int, np.integer))
+                                     or region_bytes < 1):
+        raise ValueError(f"region_bytes must be a positive whole number of bytes, got {region_bytes!r}")
+    region_bytes = default_region_bytes(cache.cache_bytes) if region_bytes is None else int(region_bytes)
     try:
         image = ome_zarr_models.open_ome_zarr(group)
-    except Exception as err:
-        raise ValueError(f"{name}: missing or malformed OME-NGFF metadata ({_first_line(err)})") from None
+    except Exception as err:  # the validator only says that no model fits: say what does not, where cheap
+        problem = explain_invalid(group)
+        raise ValueError(f"{name}: missing or malformed OME-NGFF metadata{': ' + problem if problem else ''} "
+                         f"({_first_line(err)})") from err
     attributes = image.attributes
     attributes = getattr(attributes, "ome", attributes)  # 0.5 nests them under "ome"
     if not hasattr(attributes, "multiscales"):
@@ -117,7 +115,7 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
     levels, leading_shape, previous = [], None, None
     for k, dataset in enumerate(multiscale.datasets):
         path = str(dataset.path)
-        if not _DATASET_PATH.fullmatch(path) or ".." in path.split("/"):
+        if not DATASET_PATH.fullmatch(path) or ".." in path.split("/"):
             raise ValueError(f"{name}: dataset path {path!r} must name an array inside the store")
         try:
             array = group[path]
@@ -136,10 +134,7 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
                              f"({previous}); levels must go from finest to coarsest")
         if min(shape[-3:]) < 2:
             raise ValueError(f"{name}: dataset {path!r} of shape {shape[-3:]} needs at least 2 voxels per space axis")
-        chunk_bytes = math.prod(int(c) for c in array.chunks[-3:]) * dtype.itemsize
-        if chunk_bytes > cache.cache_bytes:
-            raise ValueError(f"{name}: dataset {path!r} has chunks of {chunk_bytes} bytes, more than cache_bytes "
-                             f"({cache.cache_bytes}); raise cache_bytes or rechunk the store")
+        check_chunks(name, path, array, cache.cache_bytes, region_bytes)
         scale, translation = _transforms(dataset.coordinateTransformations, len(axes))
         scale, translation = scale * global_scale, translation * global_scale + global_translation
         spacing, origin = tuple(scale[-3:][::-1]), tuple(translation[-3:][::-1])  # (x, y, z)
@@ -150,6 +145,8 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         if levels and any(abs(e - e0) > d * 1.001 for e, e0, d in zip(extent, levels[0][3], spacing)):
             raise ValueError(f"{name}: dataset {path!r} spans {[round(e, 6) for e in extent]} (x, y, z), level 0 "
                              f"{[round(e, 6) for e in levels[0][3]]}: every level must cover the same box")
+        if levels:
+            check_position(name, path, k, spacing, origin, levels[0][1], levels[0][2])
         leading_shape, previous = shape[:-3], shape[-3:]
         levels.append((array, spacing, origin, extent))
     if not levels:
@@ -163,9 +160,6 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         raise ValueError(f"{name}: its coarsest level, {tuple(coarsest.shape[-3:])}, holds {coarsest_bytes} bytes, "
                          f"over {MAX_COARSEST_BYTES}: a pyramid down to a few hundred voxels a side is needed "
                          "(save_ome_zarr writes one)")
-    if region_bytes is not None and (isinstance(region_bytes, bool) or not isinstance(region_bytes, (int, np.integer))
-                                     or region_bytes < 1):
-        raise ValueError(f"region_bytes must be a positive whole number of bytes, got {region_bytes!r}")
     counts = dict(zip(leading_kinds, leading_shape))
     n_channels, n_times = counts.get("channel", 1), counts.get("time", 1)
     for label, value, count in (("channel", channel, n_channels), ("time_index", time_index, n_times)):
@@ -178,6 +172,22 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
                             orientation=_orientation(group, name))
 
 
+def _open_group(source: str, zarr):
+    """(name, group): a local store (a path or a ``file://`` URL) is checked for links leading out
+    and opened as a folder, named by its path; a remote one is opened by its URL."""
+    folder = local_folder(source)
+    if folder is not None and not Path(folder).is_dir():
+        raise FileNotFoundError(f"no such OME-Zarr folder: {source}")
+    if folder is not None:
+        check_links_stay_inside(Path(folder))
+    name = source if folder is None else folder
+    try:  # a LocalStore: zarr reads exactly the folder checked, never a path it takes for a URL
+        store = name if folder is None else zarr.storage.LocalStore(folder, read_only=True)
+        return name, zarr.open_group(store, mode="r")
+    except Exception as err:
+        raise ValueError(f"{name}: cannot be opened as a zarr group ({type(err).__name__}: {err})") from None
+
+
 def _orientation(group, name: str) -> str | None:
     """The orientation ``save_ome_zarr`` wrote in the store's ``ATTRIBUTES``, or None."""
     written = dict(group.attrs).get(ATTRIBUTES)
@@ -187,18 +197,6 @@ def _orientation(group, name: str) -> str | None:
         return check_orientation(written["orientation"])
     except ValueError as err:
         raise ValueError(f"{name}: {ATTRIBUTES}.{err}") from None
-
-
-def _check_links_stay_inside(root: Path) -> None:
-    """Refuse a local store holding a symbolic link that leads out of it: zarr would read whatever
-    file it points at as chunks (a link to a private file showed its bytes as voxels). One walk
-    over the folder's entries, links not followed (a few milliseconds per thousand chunks)."""
-    inside = os.path.realpath(root)
-    for folder, folders, files in os.walk(root):
-        for entry in (*folders, *files):
-            path = os.path.join(folder, entry)
-            if os.path.islink(path) and os.path.commonpath([inside, os.path.realpath(path)]) != inside:
-                raise ValueError(f"{root}: {os.path.relpath(path, root)} is a link leading out of the store")
 
 
 #: NGFF's length units (UDUNITS-2 names), in metres.

@@ -1,4 +1,5 @@
-"""Writing an OME-Zarr multiscale image from a numpy, memory-mapped or dask array, in chunks.
+"""Writing an OME-Zarr multiscale image from a numpy, memory-mapped or dask array (or an
+OME-Zarr already open, to re-chunk it), in chunks.
 
 Every level is a dask computation written chunk by chunk (``dask.array.store``): the
 array is never held whole, and level k + 1 is computed from level k as written, so each
@@ -38,19 +39,24 @@ COARSEST_SIDE = 64
 
 
 def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, n_levels: int | None = None,
-                  version: str = "0.5", unit: str = "micrometer", name: str | None = None, overwrite: bool = False,
+                  version: str = "0.5", unit: str | None = None, name: str | None = None, overwrite: bool = False,
                   progress: bool = True, orientation: str | None = None) -> str:
     """Write ``volume`` (D, H, W) as an OME-Zarr image with a pyramid of levels.
 
     Args:
         volume: a numpy array (memory-mapped ones are read a chunk at a time), a dask array,
-            a CPU tensor, or a ``LoadedVolume`` (its spacing and origin are written).
+            a CPU tensor, a ``LoadedVolume`` (its spacing, origin and orientation are written), or
+            an OME-Zarr's ``MultiscaleVolume`` or one of its ``Level`` s (level 0 of the channel and
+            time point shown, or that level, read chunk by chunk; its spacing, origin,
+            orientation and units are written). What the other arguments give overrides them.
         path: the folder to create (``.ome.zarr`` by convention), in an existing folder.
         spacing, origin: voxel size and first voxel's position (x, y, z), world units.
-        chunks: the side of the cubic chunks (bricks), in voxels.
+        chunks: the side of the cubic chunks (bricks), in voxels; a level smaller than that
+            along an axis has chunks of its size there (a chunk is never larger than its level).
         n_levels: levels to write; default until the largest side is at most 64.
         version: "0.5" (zarr v3, the current spec) or "0.4" (zarr v2, for older readers).
-        unit: the space axes' unit (an NGFF unit name, e.g. "micrometer", "millimeter").
+        unit: the space axes' unit (an NGFF unit name, e.g. "micrometer", "millimeter"); default
+            a ``MultiscaleVolume``'s or ``Level``'s own (none where it has none), else "micrometer".
         name: the image's name in the metadata (default the folder's name).
         overwrite: replace an existing zarr store there (a folder that is not one is never
             replaced); otherwise an existing path is an error.
@@ -70,11 +76,11 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     import zarr
     from ome_zarr_models import open_ome_zarr
 
-    if isinstance(volume, LoadedVolume):
-        spacing = volume.spacing if spacing is None else spacing
-        origin = volume.origin if origin is None else origin
-        orientation = volume.orientation if orientation is None else orientation
-        volume = volume.data
+    volume, carried = _unpack(volume)
+    spacing = carried.get("spacing") if spacing is None else spacing
+    origin = carried.get("origin") if origin is None else origin
+    orientation = carried.get("orientation") if orientation is None else orientation
+    units = (unit,) * 3 if unit is not None else carried.get("units", ("micrometer",) * 3)  # z, y, x
     orientation = check_orientation(orientation)
     if hasattr(volume, "detach"):  # a tensor
         volume = volume.detach().cpu().numpy()
@@ -92,7 +98,7 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     if version not in ("0.4", "0.5"):
         raise ValueError(f"version must be '0.4' or '0.5', got {version!r}")
     for label, text in (("unit", unit), ("name", name)):
-        if not (isinstance(text, str) or (label == "name" and text is None)):
+        if not (isinstance(text, str) or text is None):
             raise TypeError(f"{label} must be a string, got {type(text).__name__}")
     if n_levels is None:
         n_levels, side = 1, max(volume.shape)
@@ -105,7 +111,6 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     staging = path.parent / f".{path.name}.writing-{uuid.uuid4().hex[:12]}"
     group = zarr.open_group(str(staging), mode="w-", zarr_format=3 if version == "0.5" else 2)
     source = volume if isinstance(volume, da.Array) else da.from_array(volume, chunks=chunks)
-    source = source.rechunk(chunks)
     if dtype.kind == "f":  # refused as it is written (a store holding NaN would fail only when loaded)
         source = source.map_blocks(_finite, dtype=dtype)
     datasets, scale, translation = [], np.array(spacing[::-1]), np.array(origin[::-1])  # (z, y, x)
@@ -113,7 +118,11 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     try:
         for k in range(n_levels):
             extra = {"dimension_names": ["z", "y", "x"]} if version == "0.5" else {}
-            target = group.create_array(str(k), shape=source.shape, dtype=dtype, chunks=(chunks,) * 3, **extra)
+            # A chunk larger than its level would be a chunk of mostly nothing, decoded whole (a 20³
+            # volume with chunks=1024 made chunks of 4 GiB, refused when loaded): clipped to the level.
+            level_chunks = tuple(min(chunks, int(n)) for n in source.shape)
+            source = source.rechunk(level_chunks)
+            target = group.create_array(str(k), shape=source.shape, dtype=dtype, chunks=level_chunks, **extra)
             _store(source, target, bar)
             datasets.append({"path": str(k), "coordinateTransformations": [
                 {"type": "scale", "scale": scale.tolist()}, {"type": "translation", "translation": translation.tolist()}]})
@@ -123,9 +132,9 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
                 exact = dtype.itemsize <= 2 or dtype == np.float32
                 source = da.coarsen(np.sum, written.astype(np.float32 if exact else np.float64), {0: 2, 1: 2, 2: 2},
                                     trim_excess=True) * 0.125
-                source = (source.round() if dtype.kind in "ui" else source).astype(dtype).rechunk(chunks)
+                source = (source.round() if dtype.kind in "ui" else source).astype(dtype)
                 translation, scale = translation + scale / 2, scale * 2
-        axes = [{"name": axis, "type": "space", "unit": unit} for axis in "zyx"]
+        axes = [{"name": axis, "type": "space", **({"unit": u} if u else {})} for axis, u in zip("zyx", units)]
         multiscale = {"axes": axes, "datasets": datasets, "name": name or path.name,
                       "type": "mean (2x2x2, dask.array.coarsen)"}
         if version == "0.5":
@@ -143,6 +152,24 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
             bar.close()
     _move_into_place(staging, path)
     return str(path)
+
+
+def _unpack(volume) -> tuple:
+    """(the array to write, the geometry it carries): a ``LoadedVolume``'s data, spacing, origin
+    and orientation; a ``MultiscaleVolume``'s level 0 or a ``Level`` as a dask array read from the
+    store chunk by chunk (never whole in memory), with its spacing, origin, orientation and units
+    (z, y, x); anything else as it is, carrying nothing."""
+    from .multiscale import Level, MultiscaleVolume
+
+    if isinstance(volume, MultiscaleVolume):
+        volume = volume.level(0)
+    if isinstance(volume, Level):
+        owner = volume.multiscale
+        return volume.to_dask(), {"spacing": volume.spacing, "origin": volume.origin,
+                                  "orientation": owner.orientation, "units": tuple(owner.units.values())}
+    if isinstance(volume, LoadedVolume):
+        return volume.data, {"spacing": volume.spacing, "origin": volume.origin, "orientation": volume.orientation}
+    return volume, {}
 
 
 def _target(path, overwrite: bool) -> Path:
@@ -212,7 +239,7 @@ def _store(source, target, bar) -> None:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     if bar is not None:  # the chunks not ticked one by one: on a Client, or fused by dask (a level of one chunk)
-        bar.update(_chunk_count(source.shape, target.chunks[0], 0) - ticks.count)
+        bar.update(math.prod(source.numblocks) - ticks.count)
 
 
 def _finite(block: np.ndarray) -> np.ndarray:
