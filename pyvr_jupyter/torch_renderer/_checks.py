@@ -347,7 +347,8 @@ def check_volume_array(volume: Any, name: str = "volume", float_copy: bool = Fal
     else:
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(volume).__name__}")
     if volume.ndim != 3:
-        raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}")
+        raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}"
+                         + _4D_HINT * (volume.ndim == 4))
     if min(volume.shape) < 2:
         raise ValueError(f"{name} needs at least 2 voxels along each axis, got shape {tuple(volume.shape)}")
     check_volume_size(volume.shape, volume.dtype, name, float_copy)
@@ -365,6 +366,8 @@ def unwrap_volume(volume: Any) -> tuple[Any, tuple | None, tuple | None]:
     return volume.data, tuple(volume.spacing), tuple(volume.origin)
 
 
+_4D_HINT = ("; a 4-D array is a time series (T, D, H, W), played with TimeSeries(volumes).render(renderer, t), "
+            "or channels, rendered with render(volume, channel_axis=0)")
 _MASK_HINT = ("", "; a mask? pass it as 0/1 bytes, mask.view(numpy.uint8) (no copy) or mask.to(torch.uint8)")
 
 

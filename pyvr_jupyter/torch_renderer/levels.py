@@ -148,12 +148,30 @@ def slabs(source):
         yield slab.detach() if isinstance(slab, torch.Tensor) else slab
 
 
+#: Tensor dtypes torch has no min/max for (PyTorch 2.x): their bounds are read widened to int64.
+_NO_AMINMAX = tuple(getattr(torch, name) for name in ("uint16", "uint32", "uint64") if hasattr(torch, name))
+
+
+def _widened_bounds(tensor: torch.Tensor) -> tuple[float, float]:
+    """(min, max) of an unsigned tensor torch cannot reduce, read as int64 a slab at a time
+    (each int64 copy about ``SLAB_BYTES``); uint64 values past 2**63 are read through float64."""
+    wide = torch.float64 if tensor.dtype == getattr(torch, "uint64", None) else torch.int64
+    per_slab = max(1, SLAB_BYTES // max(1, tensor[0].numel() * 8))
+    low, high = math.inf, -math.inf
+    for start in range(0, tensor.shape[0], per_slab):
+        slab_low, slab_high = torch.aminmax(tensor[start:start + per_slab].to(wide))
+        low, high = min(low, float(slab_low)), max(high, float(slab_high))
+    return low, high
+
+
 def value_bounds(source) -> tuple[float, float]:
-    """(min, max) of a numpy array or tensor, slab by slab (no copy of the whole); NaN or ±inf
-    when the volume holds them (the callers refuse such volumes)."""
-    if isinstance(source, torch.Tensor):
+    """(min, max) of a numpy array (any byte order) or tensor (any real dtype, uint16/32/64 too),
+    slab by slab (no copy of the whole); NaN or ±inf when the volume holds them (the callers refuse such volumes)."""
+    if isinstance(source, torch.Tensor) and source.dtype not in _NO_AMINMAX:
         low, high = torch.aminmax(source.detach())
         return float(low), float(high)
+    if isinstance(source, torch.Tensor):
+        return _widened_bounds(source.detach())
     low, high = np.inf, -np.inf
     for slab in slabs(source):
         slab_low, slab_high = float(slab.min()), float(slab.max())  # NaN when the slab holds one

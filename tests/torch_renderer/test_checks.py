@@ -49,6 +49,15 @@ def test_volumes_of_the_wrong_kind_raise_type_errors_naming_volume(make, match):
     assert "volume" in str(raised.value)
 
 
+def test_a_4d_volume_is_pointed_to_time_series_and_channels():
+    """Before: 'must be 3-D' alone, for what is most often a time series or a multichannel volume."""
+    with pytest.raises(ValueError, match=r"volume must be 3-D \(D, H, W\), got shape \(3, 4, 4, 4\); a 4-D array is a "
+                                         r"time series .*TimeSeries.*channel_axis=0"):
+        check_volume_array(np.zeros((3, 4, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r"got shape \(4, 4\)$"):  # no hint where it would not help
+        check_volume_array(np.zeros((4, 4), np.float32))
+
+
 def test_volume_size_is_checked_before_allocating_naming_shape_dtype_need_and_limit():
     huge = np.broadcast_to(np.float32(0), (4096, 4096, 4096))  # zero strides: 256 GiB as float32
     with pytest.raises(ValueError, match=r"volume of shape \(4096, 4096, 4096\) and dtype float32 would need "

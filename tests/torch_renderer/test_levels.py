@@ -62,6 +62,14 @@ def test_value_bounds_in_slabs(monkeypatch, dtype):
     assert value_bounds(values) == (float(values.min()), float(values.max()))
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64"])
+def test_value_bounds_of_unsigned_tensors_torch_cannot_reduce(monkeypatch, dtype):
+    """Before: NotImplementedError "aminmax_cpu" not implemented for 'UInt16'."""
+    monkeypatch.setattr(levels, "SLAB_BYTES", 64)  # several slabs
+    values = torch.from_numpy((np.random.default_rng(2).random((30, 4, 5)) * 60000).astype(np.int32) + 7)
+    assert value_bounds(values.to(getattr(torch, dtype))) == (float(values.min()), float(values.max()))
+
+
 def test_value_bounds_report_nan_and_inf():
     values = np.zeros((4, 4, 4), np.float32)
     values[3, 3, 3] = np.nan

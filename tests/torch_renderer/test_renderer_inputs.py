@@ -97,6 +97,15 @@ def test_odd_but_valid_dtypes_render_like_float32(dtype):
     assert torch.allclose(image.float(), expected, atol=2e-3)
 
 
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64"])
+def test_unsigned_tensors_render_like_the_same_values_as_int32(dtype):
+    """Before: NotImplementedError "aminmax_cpu" not implemented for 'UInt16' (torch has no min/max of them)."""
+    values = torch.randint(0, 60000, (8, 9, 10), generator=torch.Generator().manual_seed(0), dtype=torch.int32)
+    expected = VolumeRenderer(values.shape).render(values, image_size=8)
+    assert torch.equal(VolumeRenderer(values.shape).render(values.to(getattr(torch, dtype)), image_size=8), expected)
+    assert torch.equal(VolumeRenderer(values.shape).render(values.numpy().astype(np.uint16), image_size=8), expected)
+
+
 def test_a_learnt_volume_without_a_value_range_warns_once():
     volume = torch.as_tensor(create_test_volume((8, 8, 8), "sphere")).clone().requires_grad_(True)
     renderer = VolumeRenderer(volume.shape)

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 import time
 import warnings
 from typing import Callable, Sequence
@@ -32,6 +33,7 @@ import torch
 
 from .._checks import check_finite_number
 from ..stages.camera import Camera
+from .image_values import float_image
 
 __all__ = ["orbit_cameras", "psnr", "fit", "REFRESH_SECONDS"]
 
@@ -68,20 +70,23 @@ def psnr(image: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> 
     """Peak signal-to-noise ratio in dB, ``10·log10(range² / MSE)``; inf for identical images.
 
     Args:
-        image: any shape, e.g. (H, W, 3) in [0, data_range] (a tensor or an array).
-        target: the same shape.
+        image: any shape, e.g. (H, W, 3) in [0, data_range] (a tensor or an array). uint8 and
+            uint16 images are read as fractions of 255 and 65535 of ``data_range``, so a render
+            in [0, 1] compares with a PNG's uint8 pixels as they look; floats above
+            ``data_range`` warn (an image in [0, 255] with ``data_range`` 1?).
+        target: the same shape, read as ``image`` is.
         data_range: the largest possible value (1 for images in [0, 1]), > 0.
 
     Example:
         >>> round(psnr(torch.zeros(4, 4, 3), torch.full((4, 4, 3), 0.1)), 6)   # MSE 0.01
         20.0
     """
-    image, target = torch.as_tensor(image), torch.as_tensor(target)
+    data_range = check_finite_number("data_range", data_range, positive=True)
+    image, target = float_image(image, "image", data_range), float_image(target, "target", data_range)
     if image.shape != target.shape:
         raise ValueError(f"image and target shapes differ: {tuple(image.shape)} vs {tuple(target.shape)}")
     if image.numel() == 0:
         raise ValueError("image and target are empty")
-    data_range = check_finite_number("data_range", data_range, positive=True)
     mse = float(((image.detach().double() - target.detach().double()) ** 2).mean())
     if not math.isfinite(mse):
         raise ValueError("image or target holds NaN or Inf")
@@ -135,29 +140,50 @@ def fit(parameters, loss_fn: Callable[[], torch.Tensor], steps: int = 100, lr: f
         every: steps between refreshes of ``view`` (slow steps refresh more often, above).
 
     Returns:
-        The loss before each step.
+        The loss before each step. Interrupted (KeyboardInterrupt: the kernel's stop button, or
+        raised by ``callback``), ``fit`` warns and returns the losses of the steps made, the
+        parameters as the last of them left them.
+
+    Raises:
+        FloatingPointError: the loss or a gradient became NaN or Inf (the parameters are left as
+            they were before that step); its ``losses`` attribute holds the losses of the steps before.
     """
     from tqdm.auto import tqdm
 
     groups, named = _check_parameters(parameters)
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable (it builds the loss), got {type(loss_fn).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    steps = _count("steps", steps, minimum=0)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable as callback(step, loss), got {type(callback).__name__} "
                         f"{callback!r:.60}")
     if view is not None and not callable(getattr(view, "refresh", None)):
         raise TypeError(f"view must have a refresh() method (e.g. a VolumeView), got {type(view).__name__}")
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be a positive integer, got {every!r}")
+    every = _count("every", every, minimum=1)
     if view is not None:
         _warn_if_partly_followed(view, named)
     optimizer = torch.optim.Adam(groups, lr=check_finite_number("lr", lr, positive=True))
-    losses = []
+    losses: list[float] = []
+    bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
+    try:
+        _run_steps(bar, steps, optimizer, loss_fn, named, losses, callback, view, every)
+    except KeyboardInterrupt:  # hours of fitting are not thrown away with the traceback
+        warnings.warn(f"fit: interrupted after {len(losses)} of {steps} steps; returning their losses (the "
+                      "parameters are as the last step left them)", RuntimeWarning, stacklevel=2)
+    except FloatingPointError as err:
+        err.losses = losses
+        err.args = (f"{err}; the losses of the {len(losses)} steps before are this error's .losses",)
+        raise
+    finally:
+        bar.close()
+    return losses
+
+
+def _run_steps(bar, steps: int, optimizer, loss_fn, named, losses: list[float], callback, view, every: int) -> None:
+    """``fit``'s loop over ``bar`` (its ``steps`` steps), appending each step's loss to ``losses``
+    as it goes (so that an interrupted fit still has them)."""
     warned = False
     last_refresh = time.perf_counter()
-    bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
     for step in bar:
         optimizer.zero_grad(set_to_none=True)
         loss = _check_loss(loss_fn())
@@ -177,7 +203,17 @@ def fit(parameters, loss_fn: Callable[[], torch.Tensor], steps: int = 100, lr: f
             with torch.no_grad():
                 view.refresh()
             last_refresh = time.perf_counter()
-    return losses
+
+
+def _count(name: str, value, minimum: int) -> int:
+    """``value`` as an int (Python or numpy integers, not bools) of at least ``minimum``."""
+    try:
+        count = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        count = None
+    if count is None or count < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return count
 
 
 def _check_tensor(name: str, tensor) -> torch.Tensor:
@@ -262,7 +298,8 @@ def _warn_if_no_gradient(named: list[tuple[str, torch.Tensor]], step: int) -> bo
         "the loss stays constant. Common causes: the opacity transfer function is zero over every value the "
         "volume holds, so nothing is drawn (e.g. OpacityTransferFunction.auto or .ramp(0.3, 0.8) over a density "
         "that starts below the ramp: start the density inside the ramp or use an opacity that rises from 0); "
-        "loss_fn does not use the parameters; a clamp or threshold is saturated.", RuntimeWarning, stacklevel=3)
+        "loss_fn does not use the parameters; a clamp or threshold is saturated.", RuntimeWarning,
+        stacklevel=4)  # fit's caller, through fit's loop (_run_steps)
     return True
 
 

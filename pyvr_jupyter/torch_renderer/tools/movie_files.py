@@ -5,7 +5,11 @@ A movie is written to a hidden temporary file beside ``path`` (created, so known
 before the first frame is asked for) and renamed onto ``path`` only once it is complete. Any
 failure on the way (the frames raise, KeyboardInterrupt, a frame of another size, ffmpeg
 exiting with an error, a full disk) removes the temporary file and raises: whatever was at
-``path`` before is left as it was, and no partial movie is ever left behind.
+``path`` before is left as it was, and no partial movie is ever left behind. A file replaced
+keeps its permission bits (a private file stays private); a new one gets a new file's (umask).
+
+A GIF is written a frame at a time (each quantized, encoded and written before the next is asked
+for), so its memory is that of a frame or two, whatever the number of frames.
 
 MP4 and WebM are encoded by the ffmpeg binary that imageio-ffmpeg ships
 (``pip install "pyvr_jupyter[video]"``), driven here so that its exit status and error output
@@ -18,6 +22,8 @@ import errno
 import os
 import pathlib
 import secrets
+import shutil
+import stat
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -53,6 +59,7 @@ def _check_output_path(path, suffixes, kind: str) -> pathlib.Path:
     path = pathlib.Path(path)
     if path.suffix.lower() not in suffixes:
         raise ValueError(f"path must end in one of {', '.join(suffixes)}, got {str(path)!r}")
+    _check_name_length(path)  # before anything looks at the file: a name too long fails every look
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, f"path {str(path)!r} is a folder, not a {kind} file; "
                                 "give a file name (e.g. {})".format(path / (kind + path.suffix)))
@@ -63,14 +70,30 @@ def _check_output_path(path, suffixes, kind: str) -> pathlib.Path:
     return path
 
 
+def _check_name_length(path: pathlib.Path) -> None:
+    """OSError naming ``path`` when its file name is longer than its folder allows (found now,
+    not when the finished movie is moved there)."""
+    try:
+        limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or the file system does not say
+        return
+    if limit > 0 and len(os.fsencode(path.name)) > limit:
+        raise OSError(errno.ENAMETOOLONG, f"path: the file name {path.name!r} is {len(os.fsencode(path.name))} "
+                                          f"bytes, longer than its folder allows ({limit})")
+
+
 def _create_temporary(path: pathlib.Path) -> pathlib.Path:
-    """Create an empty hidden file beside ``path`` (mode as a new file gets: 0o666 less the
-    umask); an error naming ``path``'s folder when it cannot be written."""
+    """Create an empty hidden file beside ``path``, its name short and of a fixed length (so that
+    only the user's own name can be too long): mode as a new file gets (0o666 less the umask),
+    or, replacing a file, no more than that file's and the owner's read and write (a private
+    file's movie is never readable by others, even while written); an error naming ``path``'s
+    folder when it cannot be written."""
     target = path.resolve() if path.is_symlink() else path  # a link keeps pointing where it did
+    mode = stat.S_IMODE(target.stat().st_mode) | 0o600 if target.exists() else 0o666
     for _ in range(100):
-        temporary = target.with_name(f".{target.stem}.{secrets.token_hex(4)}.partial{target.suffix}")
+        temporary = target.with_name(f".pyvr-{secrets.token_hex(8)}.partial")
         try:
-            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode & 0o666))
             return temporary
         except FileExistsError:
             continue
@@ -89,11 +112,22 @@ def _sync(file: pathlib.Path) -> None:
         os.close(descriptor)
 
 
+def _move_into_place(temporary: pathlib.Path, path: pathlib.Path) -> None:
+    """Flush ``temporary`` and rename it onto ``path`` (a link's target), giving it the mode of
+    the file it replaces: ``os.replace`` would otherwise leave the temporary file's."""
+    target = path.resolve() if path.is_symlink() else path
+    _sync(temporary)
+    if target.exists():
+        shutil.copymode(target, temporary)
+    os.replace(temporary, target)
+
+
 # ---- frames ------------------------------------------------------------------------------
 def _check_frame(frame, index: int, size: tuple | None) -> np.ndarray:
     frame = np.asarray(frame)
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"frames[{index}] must be an (H, W, 3) uint8 array, got {frame.dtype} {frame.shape}")
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
+        raise ValueError(f"frames[{index}] must be an (H, W, 3) uint8 array, H and W at least 1, "
+                         f"got {frame.dtype} {frame.shape}")
     if size is not None and frame.shape[:2] != size:
         raise ValueError(f"frames[{index}] is {frame.shape[:2]}, the first frame {size}: every frame needs one size")
     return frame
@@ -108,23 +142,56 @@ def _progress(frames: Iterable[np.ndarray], progress: bool, path: pathlib.Path):
 
 
 # ---- GIF (Pillow) ------------------------------------------------------------------------
-def _write_gif(frames: Iterable[np.ndarray], file: pathlib.Path, fps: float) -> int:
+_GIF_LONGEST_MS = 655350  # a GIF frame's delay: at most 65535 hundredths of a second
+
+
+def _quantize(frame: np.ndarray):
+    """An adaptive palette per frame (median cut), dithered: smooth shading keeps its gradients."""
     from PIL import Image
 
-    images, size = [], None
-    for index, frame in enumerate(frames):
-        frame = _check_frame(frame, index, size)
-        size = frame.shape[:2]
-        # An adaptive palette per frame (median cut), dithered: smooth shading keeps its gradients.
-        images.append(Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
-                                                      dither=Image.Dither.FLOYDSTEINBERG))
-    if not images:
-        raise ValueError("frames is empty: a movie needs at least one frame")
+    return Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                           dither=Image.Dither.FLOYDSTEINBERG)
+
+
+def _write_gif(frames: Iterable[np.ndarray], file: pathlib.Path, fps: float) -> int:
+    """Stream the frames into a looping GIF, each with its own palette. Pillow's ``save_all``
+    would hold every frame until the end; here one frame waits (``pending``), so that frames
+    identical to it are merged into it, its delay growing."""
+    from PIL import GifImagePlugin
+
     duration = max(20, round(1000 / fps / 10) * 10)  # GIF counts centiseconds; browsers slow < 20 ms to 100 ms
+    size = previous = pending = None
+    count = pending_ms = 0
     with open(file, "wb") as fh:
-        images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0,
-                       optimize=True, disposal=1)
-    return len(images)
+        for index, frame in enumerate(frames):
+            frame = _check_frame(frame, index, size)
+            if previous is not None and pending_ms + duration <= _GIF_LONGEST_MS and np.array_equal(frame, previous):
+                pending_ms += duration
+                continue
+            image = _quantize(frame)
+            if pending is None:  # the screen's size, the first palette as the global one, looping forever
+                fh.write(b"".join(GifImagePlugin.getheader(image, info={"loop": 0, "duration": duration})[0]))
+            else:
+                _write_gif_frame(fh, pending, pending_ms)
+            # A copy: a generator may yield one buffer refilled each frame.
+            size, previous, pending, pending_ms = frame.shape[:2], frame.copy(), image, duration
+            count += 1
+        if pending is None:
+            raise ValueError("frames is empty: a movie needs at least one frame")
+        _write_gif_frame(fh, pending, pending_ms)
+        fh.write(b";")  # the GIF trailer
+    return count
+
+
+def _write_gif_frame(fh, image, duration_ms: int) -> None:
+    """One frame: its delay, its own palette, its pixels (Pillow's encoder)."""
+    from PIL import GifImagePlugin
+
+    chunks = GifImagePlugin.getdata(image, duration=duration_ms, disposal=1, include_color_table=True)
+    fh.writelines(chunks)
+    # The list is a class attribute of a class made per call, which lives on (in a reference cycle)
+    # until the garbage collector runs: emptied, it holds no frame's bytes meanwhile.
+    chunks.clear()
 
 
 # ---- MP4, WebM (ffmpeg) ------------------------------------------------------------------
@@ -202,7 +269,7 @@ def write_movie(frames: Iterable[np.ndarray], path, fps: float = 30, progress: b
 
     Args:
         frames: an iterable of (H, W, 3) uint8 arrays of one size (``render_turntable``'s
-            frames render as they are written, so memory stays small for MP4/WebM).
+            frames render as they are written, and every format holds a frame or two at a time).
         path: ``.gif`` (Pillow: an adaptive palette per frame, dithered, looping forever;
             frames identical to the one before are merged into it, timing kept), ``.mp4``
             (H.264) or ``.webm`` (VP9): these two need ``pip install "pyvr_jupyter[video]"``.
@@ -246,8 +313,7 @@ def write_movie(frames: Iterable[np.ndarray], path, fps: float = 30, progress: b
             _write_gif(bar, temporary, fps)
         else:
             _write_ffmpeg(bar, temporary, fps, suffix, int(quality), path)
-        _sync(temporary)
-        os.replace(temporary, path.resolve() if path.is_symlink() else path)
+        _move_into_place(temporary, path)
     except BaseException as err:
         temporary.unlink(missing_ok=True)
         if isinstance(err, OSError) and err.errno is not None:  # the disk (ffmpeg's errors say it already)
@@ -278,8 +344,7 @@ def write_image(image: np.ndarray, path) -> pathlib.Path:
     temporary = _create_temporary(path)
     try:
         Image.fromarray(image).save(temporary, format=IMAGE_FORMATS[path.suffix.lower()])
-        _sync(temporary)
-        os.replace(temporary, path.resolve() if path.is_symlink() else path)
+        _move_into_place(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -21,6 +21,7 @@ import torch
 
 from .._checks import check_image_size, unit_vectors
 from ..stages.camera import Camera
+from .image_values import image_tensor, on_scale
 
 __all__ = ["RayBatch", "random_rays", "check_cameras", "check_rays", "validated_rays", "render_views",
            "render_ray_table"]
@@ -117,27 +118,32 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
 
     Args:
         cameras: B cameras.
-        images: (B, H, W, C) tensor, or B tensors of one shape (H, W, C): what each camera saw.
+        images: (B, H, W, C) tensor or array, or B of one shape (H, W, C): what each camera saw,
+            as a render's colours are: floats in [0, 1] (a ``UserWarning`` when they exceed 1),
+            or uint8/uint16 pixels, divided by 255/65535 (other integer dtypes: TypeError).
         n_rays: rays to draw (with replacement across views, without within the draw's pixels
             where possible).
         generator: for reproducible draws.
 
     Returns:
         ``RayBatch`` on the images' device, whose rays are exactly the cameras' pixel rays (``Camera.generate_rays``),
-        so rendering them reproduces those pixels of ``render_rgba(volume, camera)``.
+        so rendering them reproduces those pixels of ``render_rgba(volume, camera)``; its ``targets``
+        are floats (float32 from integer images), on a render's scale.
     """
     cameras = check_cameras(cameras)
     if isinstance(images, (list, tuple)):
         shapes = {tuple(image.shape) for image in images}
         if len(shapes) != 1:
             raise ValueError(f"images must all have one shape, got {sorted(shapes)}")
-        images = torch.stack([torch.as_tensor(image) for image in images])
-    images = torch.as_tensor(images)
+        images = [image_tensor(image, f"images[{i}]", warn=False) for i, image in enumerate(images)]
+        # Stacked in their own dtype, read as pixels later; mixed dtypes are put on one scale first.
+        images = torch.stack(images if len({image.dtype for image in images}) == 1 else [on_scale(i) for i in images])
+    images = image_tensor(images, "images")  # its own dtype: only the drawn targets are converted
     if images.ndim != 4 or images.shape[0] != len(cameras):
         raise ValueError(f"images must be (B, H, W, C) with B = {len(cameras)} cameras, got {tuple(images.shape)}")
     if images.shape[3] == 0:
         raise ValueError(f"images must have at least one channel, got {tuple(images.shape)}")
-    if images.is_floating_point() and not bool(torch.isfinite(images).all()):
+    if not bool(torch.isfinite(images).all()):
         raise ValueError("images hold NaN or Inf: the targets must be finite")
     if isinstance(n_rays, bool) or not isinstance(n_rays, (int, np.integer)) or not 0 < n_rays <= MAX_RAYS:
         raise ValueError(f"n_rays must be an integer in [1, {MAX_RAYS}] (a batch is drawn at once), got {n_rays!r}")
@@ -158,7 +164,7 @@ def random_rays(cameras: Sequence[Camera], images, n_rays: int, generator: torch
         origins[chosen.to(device)] = rays.origins.to(device, origins.dtype)
         directions[chosen.to(device)] = rays.directions.to(device, directions.dtype)
     views, pixels = views.to(device), pixels.to(device)
-    targets = images.reshape(len(cameras), per_view, -1)[views, pixels]
+    targets = on_scale(images.reshape(len(cameras), per_view, -1)[views, pixels])
     return RayBatch(origins, directions, targets, views, pixels)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .._checks import check_finite_number, check_value_range, check_volume_array, data_value_range
+from ..levels import value_bounds
 from ..renderer import VolumeRenderer
 from ..volume_cache import shared_state
 
@@ -62,11 +63,9 @@ def _series_range(volumes: list, warn: bool = True) -> tuple[float, float]:
     the time point that holds NaN or Inf (found here, not when it is played)."""
     low, high = np.inf, -np.inf
     for t, volume in enumerate(volumes):
-        if isinstance(volume, np.ndarray) and volume.dtype.kind in "iu":  # torch lacks aminmax for uint16/32/64
-            vmin, vmax = float(volume.min()), float(volume.max())
-        else:
-            tensor = torch.as_tensor(volume).detach() if isinstance(volume, np.ndarray) else volume.detach()
-            vmin, vmax = (float(v) for v in torch.aminmax(tensor))
+        # As the renderer reads a volume's range: numpy in any byte order, tensors of any dtype
+        # (torch has no min/max of uint16/32/64), slab by slab.
+        vmin, vmax = value_bounds(volume)
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
             raise ValueError(f"volumes[{t}] contains NaN or Inf values")
         low, high = min(low, vmin), max(high, vmax)

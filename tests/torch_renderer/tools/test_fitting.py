@@ -4,11 +4,13 @@
 import time
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
 from pyvr_jupyter import create_test_volume
 from pyvr_jupyter.torch_renderer import (Camera, OpacityTransferFunction, VolumeRenderer, fit)
+from pyvr_jupyter.torch_renderer.tools.fitting import psnr
 
 
 def quadratic():
@@ -45,6 +47,110 @@ def test_a_nan_gradient_stops_the_fit_before_it_steps():
     with pytest.raises(FloatingPointError, match=r"gradient of parameters\[0\] holds NaN or Inf at step 0"):
         fit([x], loss, steps=3, progress=False)
     assert bool((x == 1).all())  # left as it was
+
+
+def test_step_counts_may_be_numpy_integers():
+    """Before: steps=np.int64(2) was refused as 'steps must be a non-negative integer'."""
+    x, loss = quadratic()
+    assert len(fit(x, loss, steps=np.int64(2), every=np.int32(1), progress=False)) == 2
+    for steps in (-1, 2.0, True, "2"):
+        with pytest.raises(ValueError, match=r"steps must be an integer >= 0"):
+            fit(x, loss, steps=steps, progress=False)
+
+
+# ---- stopping: what was learnt is kept ---------------------------------------------------------
+class Bar:
+    """A stand-in for tqdm that notes whether it was closed."""
+
+    made = []
+
+    def __init__(self, iterable, **kwargs):
+        self.iterable, self.closed = iterable, False
+        Bar.made.append(self)
+
+    def __iter__(self):
+        return iter(self.iterable)
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def bar(monkeypatch):
+    import tqdm.auto
+
+    Bar.made.clear()
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    return Bar.made
+
+
+def test_an_interrupted_fit_warns_and_returns_the_losses_so_far(bar):
+    """Before: KeyboardInterrupt (the kernel's stop button, or from the callback) threw the losses away."""
+    x, loss = quadratic()
+
+    def stop_at_5(step, value):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    try:
+        with pytest.warns(RuntimeWarning, match=r"fit: interrupted after 6 of 100 steps"):
+            losses = fit(x, loss, steps=100, lr=0.1, callback=stop_at_5)
+    except KeyboardInterrupt:  # not let through: it would stop pytest itself
+        pytest.fail("fit let KeyboardInterrupt through: the losses so far were lost")
+    assert len(losses) == 6 and losses[-1] < losses[0] and bool((x > 0).all())  # the 6 steps stay made
+    assert bar[0].closed
+
+
+def test_a_nan_loss_keeps_the_losses_before_it_on_the_error(bar):
+    """Before: the FloatingPointError carried nothing, and the progress bar stayed open."""
+    x, _ = quadratic()
+    calls = []
+
+    def loss():
+        calls.append(1)
+        return ((x - 1) ** 2).sum() * (float("nan") if len(calls) == 4 else 1.0)
+
+    with pytest.raises(FloatingPointError, match=r"loss became nan at step 3; the losses of the 3 steps before "
+                                                 r"are this error's \.losses") as error:
+        fit(x, loss, steps=10, lr=0.1)
+    assert len(error.value.losses) == 3 and error.value.losses[0] == 3.0
+    assert bar[0].closed
+
+
+def test_the_bar_is_closed_when_the_loss_fn_raises(bar):
+    x, _ = quadratic()
+    with pytest.raises(ZeroDivisionError):
+        fit(x, lambda: 1 / 0, steps=3)
+    assert bar[0].closed
+
+
+# ---- psnr ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("as_pixels, data_range", [
+    (lambda image: (image * 255).round().to(torch.uint8), 1.0),
+    (lambda image: (image * 255).round().numpy().astype(np.uint8), 1.0),
+    (lambda image: (image * 65535).round().numpy().astype(np.uint16), 1.0),
+    (lambda image: (image * 255).round().to(torch.uint8), 255.0),  # uint8 read on a [0, 255] scale
+])
+def test_psnr_reads_integer_images_as_fractions_of_their_dtypes_maximum(as_pixels, data_range):
+    """Before: psnr(image, uint8 pixels of it) was -42.9 dB, silently."""
+    image = torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(0))
+    value = psnr(image * data_range, as_pixels(image), data_range=data_range)
+    assert value > 45  # only rounding to the dtype's steps differs
+    assert psnr(as_pixels(image), as_pixels(image)) == float("inf")
+
+
+def test_psnr_warns_about_floats_above_the_data_range_and_refuses_other_integers():
+    image = torch.rand(4, 4, 3)
+    with pytest.warns(UserWarning, match=r"target holds values up to 255, above 1"):
+        psnr(image, torch.full((4, 4, 3), 255.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        psnr(image * 255, torch.full((4, 4, 3), 255.0), data_range=255)  # within its range
+    with pytest.raises(TypeError, match=r"target has dtype torch.int64, which has no pixel scale"):
+        psnr(image, torch.randint(0, 256, (4, 4, 3)))
 
 
 @pytest.mark.parametrize("parameters, error, match", [

@@ -1,12 +1,16 @@
 """write_movie is all or nothing (audit item 27.1): a movie appears at its path complete or not at
-all; any failure raises and leaves a file already there as it was, and no partial file."""
+all; any failure raises and leaves a file already there as it was, and no partial file. A file
+replaced keeps its mode; a GIF is written a frame at a time."""
 
+import errno
+import gc
 import os
 import shutil
 import stat
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import numpy as np
 import pytest
@@ -72,15 +76,87 @@ def test_a_failure_part_way_leaves_the_old_file_and_no_partial_file(tmp_path, su
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
-def test_a_complete_movie_replaces_the_old_file_with_a_new_files_mode(tmp_path, suffix):
+def test_a_new_movie_gets_a_new_files_mode(tmp_path, suffix):
     path = tmp_path / f"spin{suffix}"
-    path.write_bytes(OLD)
     assert write_movie(noise(5), path, fps=10, progress=False) == path
     assert read_frames(path) == (5, (48, 32))
     assert folder_listing(tmp_path) == [path.name]
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # as any new file, not a temporary file's 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o664])
+@pytest.mark.parametrize("suffix", [*SUFFIXES, ".png"])
+def test_a_replaced_file_keeps_its_mode(tmp_path, suffix, mode):
+    """Before: the temporary file's mode replaced it: a private 0o600 file became world-readable 0o644."""
+    path = tmp_path / f"spin{suffix}"
+    path.write_bytes(OLD)
+    path.chmod(mode)
+    if suffix == ".png":
+        movie_files.write_image(noise(1)[0], path)
+    else:
+        write_movie(noise(3), path, fps=10, progress=False)
+    assert path.read_bytes() != OLD and stat.S_IMODE(path.stat().st_mode) == mode
+    assert folder_listing(tmp_path) == [path.name]
+
+
+def test_a_gif_is_written_a_frame_at_a_time(tmp_path, monkeypatch):
+    """Before: every quantized frame was held until the last (60 random 1024² frames: +166 MiB)."""
+    made, quantize = [], Image.Image.quantize
+
+    def watched_quantize(self, *args, **kwargs):
+        image = quantize(self, *args, **kwargs)
+        made.append(weakref.ref(image))
+        return image
+
+    monkeypatch.setattr(Image.Image, "quantize", watched_quantize)
+    held = []
+
+    def frames():
+        for frame in noise(12):
+            gc.collect()
+            held.append(sum(ref() is not None for ref in made))  # quantized frames alive as the next is asked for
+            yield frame
+
+    write_movie(frames(), tmp_path / "spin.gif", progress=False)
+    assert max(held) <= 2 and read_frames(tmp_path / "spin.gif") == (12, (48, 32))
+
+
+def test_identical_gif_frames_merge_keeping_the_timing(tmp_path):
+    a, b = noise(2)
+    path = write_movie([a, a.copy(), b, b, b], tmp_path / "spin.gif", fps=10, progress=False)
+    image = Image.open(path)
+    durations = []
+    for index in range(image.n_frames):
+        image.seek(index)
+        durations.append(image.info["duration"])
+    assert durations == [200, 300] and image.info["loop"] == 0
+    image.seek(1)
+    assert np.abs(np.asarray(image.convert("RGB"), float) - b).mean() < 40  # dithered to its own palette
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("shape", [(0, 5, 3), (5, 0, 3)])
+def test_frames_without_pixels_are_refused_naming_frames(tmp_path, suffix, shape):
+    """Before: MP4 failed with 'memoryview: cannot cast', GIF with 'cannot write empty image'."""
+    with pytest.raises(ValueError, match=r"frames\[1\] must be an \(H, W, 3\) uint8 array, H and W at least 1"):
+        write_movie([np.zeros((5, 5, 3), np.uint8), np.zeros(shape, np.uint8)], tmp_path / f"z{suffix}", progress=False)
+    assert folder_listing(tmp_path) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "pathconf"), reason="needs os.pathconf (POSIX)")
+def test_only_the_users_own_file_name_can_be_too_long(tmp_path):
+    """Before: a 250-character name failed as 'cannot write a file in the folder' (the hidden
+    temporary name, longer, was too long); a name too long is now refused before any frame."""
+    longest = tmp_path / ("a" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 4) + ".gif")
+    assert write_movie(noise(2), longest, progress=False) == longest and folder_listing(tmp_path) == [longest.name]
+    frames = Watched()
+    too_long = r"path: the file name 'a+\.gif' is \d+ bytes, longer than its folder allows"
+    with pytest.raises(OSError, match=too_long) as err:
+        write_movie(frames, tmp_path / ("a" * 300 + ".gif"), progress=False)
+    assert err.value.errno == errno.ENAMETOOLONG and not frames.asked
 
 
 def test_a_symlinked_path_keeps_its_link(tmp_path):

@@ -115,6 +115,25 @@ def test_random_rays_are_distinct_pixels_and_reproducible(cameras):
     assert_close(first.targets, images[first.views, first.pixels // 5, first.pixels % 5], atol=0)
 
 
+@pytest.mark.parametrize("dtype, maximum", [(torch.uint8, 255), (np.uint8, 255), (np.uint16, 65535)])
+def test_integer_images_give_targets_on_a_renders_scale(cameras, dtype, maximum):
+    """Before: uint8 targets stayed uint8, 0..255, against renders in [0, 1]."""
+    pixels = np.random.default_rng(5).integers(0, maximum + 1, (3, 6, 5, 3))
+    images = torch.from_numpy(pixels).to(dtype) if isinstance(dtype, torch.dtype) else pixels.astype(dtype)
+    batch = random_rays(cameras, images, n_rays=40, generator=torch.Generator().manual_seed(3))
+    expected = torch.from_numpy(pixels[batch.views, batch.pixels // 5, batch.pixels % 5] / maximum).float()
+    assert batch.targets.dtype == torch.float32 and torch.allclose(batch.targets, expected)
+    listed = random_rays(cameras, list(images), n_rays=40, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(listed.targets, batch.targets)
+
+
+def test_float_images_above_one_warn_and_other_integers_are_refused(cameras):
+    with pytest.warns(UserWarning, match=r"images holds values up to 255, above 1.*Divide it by 255"):
+        random_rays(cameras, torch.full((3, 4, 4, 3), 255.0), n_rays=4)
+    with pytest.raises(TypeError, match=r"images has dtype torch.int64, which has no pixel scale"):
+        random_rays(cameras, torch.randint(0, 256, (3, 4, 4, 3)), n_rays=4)
+
+
 def test_rays_are_differentiable_and_agree_with_finite_differences():
     volume = torch.as_tensor(create_test_volume((10, 10, 10), "sphere")).double()
     renderer = VolumeRenderer(volume.shape)

@@ -29,6 +29,19 @@ def test_integer_series_and_time_indices():
         TimeSeries(np.zeros((2, 2, 2, 2), dtype="m8[s]"))
 
 
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, ">f4", ">u2"])
+def test_series_of_unsigned_tensors_or_big_endian_arrays_render_like_their_values(dtype):
+    """Before: NotImplementedError "aminmax_cpu" not implemented for 'UInt16', and torch's "byte
+    order different from the native" for big-endian arrays (a 3-D render of them worked)."""
+    values = np.random.default_rng(4).integers(0, 1000, (2, 6, 6, 6)).astype(np.int32)
+    odd = torch.from_numpy(values).to(dtype) if isinstance(dtype, torch.dtype) else values.astype(dtype)
+    series, expected = TimeSeries(odd), TimeSeries(values)
+    assert series.value_range == expected.value_range == (float(values.min()), float(values.max()))
+    renderer = VolumeRenderer(series.shape)
+    assert torch.equal(series.render(renderer, 1, image_size=8), expected.render(renderer, 1, image_size=8))
+    assert TimeSeries(list(odd)).value_range == expected.value_range
+
+
 def test_a_constant_series_warns_that_its_default_range_shows_nothing():
     with pytest.warns(UserWarning, match=r"volumes: every voxel holds 3.*value_range"):
         assert TimeSeries(np.full((2, 4, 4, 4), 3.0, np.float32)).value_range == (3.0, 4.0)
