@@ -190,7 +190,10 @@ function render({ model, el }) {
   slider.dataset.lmSuppressShortcuts = "true";
   const readout = document.createElement("div");
   readout.className = "pyvr-slice-readout";
-  readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;";
+  // width 0, min-width 100%: as wide as the slice, never wider (a long readout widened its
+  // column and moved the slices beside it while the pointer was over one).
+  readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;"
+    + "text-overflow:ellipsis;width:0;min-width:100%;";
   readout.title = READOUT_HELP;
   const errors = errorBox(model, {
     prefix: "Slice failed: ", className: "pyvr-slice-error",
