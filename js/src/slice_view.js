@@ -358,6 +358,7 @@ function render({ model, el }) {
 
   function setReadout(text, value = "", label = "") {
     readout.textContent = text;
+    readout.title = text ? `${text}\n${READOUT_HELP}` : READOUT_HELP; // the whole text, where a narrow slice cuts it
     readout.dataset.value = value;
     readout.dataset.label = label;
   }

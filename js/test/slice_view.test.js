@@ -187,6 +187,7 @@ test("the slice view: the readout under a still pointer follows a step to the ne
   assert.equal(readout.textContent, "…"); // values of another slice are never read
   answer();
   assert.equal(readout.dataset.value, "200");
+  assert.ok(readout.title.startsWith(`${readout.textContent}\n`), "the tooltip holds what a narrow slice cuts");
   view.canvas.dispatchEvent(new Event("pointerleave"));
   assert.equal(view.model.get("_readout_for"), 0);
   slice(3);
