@@ -9,7 +9,9 @@ the PyTorch stages are bounded by materialising every intermediate tensor.
 
 Every step is a device function shared with the adjoint (``rays``, ``lookup``, ``shading``,
 ``compositing``), so the two cannot drift apart; the settings come as one ``args.KernelArgs``.
-``driver.py`` runs it tile by tile; ``compilation.py`` compiles it off the render path.
+``driver.py`` runs it tile by tile; ``compilation.py`` compiles it off the render path. On the
+CPU a lit emission–absorption frame marches each patch row's eight rays side by side
+(``lanes.py``), the same samples with the same maths, shaded in vector arithmetic.
 
 numba inlines the device functions a sample runs (``inline="always"``); those a ray runs once (its
 direction and segment) or only in rarer modes (label lookups, the projection family) are calls:
@@ -24,6 +26,7 @@ from numba import njit, prange
 
 from ..stages.labels import NORMAL_REACH
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
+from .lanes import LANES, in_lanes, march_lanes
 from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_scalar, nearest_row, surface_normal, trilinear
 from .rays import place_sample, ray_direction, sample_offset, segment, skip_empty_block
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
@@ -36,7 +39,7 @@ __all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row"]
 #: cache what earlier ones loaded (the forward took 9–12 % less CPU than with runs of 64 consecutive
 #: pixels, on a dense 256³ volume at 256² and 512²). A row's rays share one unpacking of the ``KernelArgs``
 #: record (each array field read costs two atomic reference-count updates).
-PATCH_SIDE = 8
+PATCH_SIDE = LANES
 
 
 @njit(inline="always")
@@ -64,11 +67,15 @@ def march_tile(args, first_pixel, out, samples):
     (n_rays, 4): premultiplied RGB and opacity; ``samples`` (n_rays,) gets how many samples each
     ray classified (the adjoint re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
+    side_by_side = in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3])
     for patch in prange(patch_count(args.width, first_pixel, n_rays)):
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
             if first < last:
-                march_rays(args, first_pixel, first, last, out, samples)
+                if side_by_side:  # a row's rays in the lanes of vector arithmetic (lanes.py)
+                    march_lanes(args, first_pixel, first, last, out, samples)
+                else:
+                    march_rays(args, first_pixel, first, last, out, samples)
 
 
 @njit(inline="always", fastmath=True)

@@ -362,15 +362,16 @@ def test_jumping_cubes_of_empty_blocks_takes_the_same_samples(monkeypatch):
 def test_the_kernels_unpack_every_setting_in_its_order():
     """The kernels unpack ``KernelArgs`` into locals (a record's array read inside the parallel
     loop costs reference counting per use; the kernels unpack once per chunk of rays, in
-    ``march_rays`` and ``adjoint_rays``): the names must follow the record's fields."""
+    ``march_rays``, ``march_lanes`` and ``adjoint_rays``): the names must follow the record's fields."""
     import inspect
     import re
 
     from pyvr_jupyter.torch_renderer.fused import KernelArgs
     from pyvr_jupyter.torch_renderer.fused.adjoint import adjoint_rays
     from pyvr_jupyter.torch_renderer.fused.kernel import march_rays
+    from pyvr_jupyter.torch_renderer.fused.lanes import march_lanes
 
-    for kernel in (march_rays, adjoint_rays):
+    for kernel in (march_rays, march_lanes, adjoint_rays):
         unpacked = re.search(r"\((width,.*?)\) = args", inspect.getsource(kernel.py_func), flags=re.S).group(1)
         names = [name.strip().lstrip("_") for name in unpacked.replace("\n", " ").split(",")]
         assert names == list(KernelArgs._fields), kernel.__name__
