@@ -307,14 +307,20 @@ def _rows(array: np.ndarray, start: int, stop: int) -> np.ndarray:
 
 def _three_numbers(value, path: Path, field: str) -> tuple[float, float, float]:
     """Three finite numbers, or ValueError naming the file and the field."""
+    return tuple(float(v) for v in finite_numbers(value, 3, path, field, "expected three finite numbers"))
+
+
+def finite_numbers(value, count: int, path: Path, field: str, expected: str) -> np.ndarray:
+    """``count`` finite numbers (float64), or ValueError naming the file and the field and saying
+    what was ``expected``."""
     try:
         values = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
         values = np.array([np.nan])
-    if values.shape != (3,) or not np.isfinite(values).all():
+    if values.shape != (count,) or not np.isfinite(values).all():
         text = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise ValueError(f"{path.name} has an unusable {field} {text}: expected three finite numbers")
-    return tuple(float(v) for v in values)
+        raise ValueError(f"{path.name} has an unusable {field} {text}: {expected}")
+    return values
 
 
 class TooLargeToLoad(ValueError):

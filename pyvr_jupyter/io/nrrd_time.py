@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .common import finite_numbers
+
 __all__ = ["without_time"]
 
 # Each time-augmented space (NRRD's names and abbreviations, lower case) → its 3-D counterpart.
@@ -82,12 +84,4 @@ def _split_time_axis(header: dict, path: Path) -> None:
 
 def _four(value, path: Path, field: str) -> np.ndarray:
     """Four finite numbers (a vector of a time space), or ValueError naming the file and the field."""
-    try:
-        values = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        values = np.array([np.nan])
-    if values.shape != (4,) or not np.isfinite(values).all():
-        text = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise ValueError(f"{path.name} has an unusable {field} {text}: a time space's vectors have four "
-                         "finite numbers (x, y, z, time)")
-    return values
+    return finite_numbers(value, 4, path, field, "a time space's vectors have four finite numbers (x, y, z, time)")
