@@ -116,15 +116,17 @@ export function pointerDrag(element, { focus, start, move, end } = {}) {
 }
 
 /**
- * A wheel handler that acts only while `element` itself has focus (a click or Tab gives it):
- * until then the wheel scrolls the page as usual instead of being taken by the view.
+ * A wheel handler that acts only while the focus is in `element` (a click or Tab gives it, to it
+ * or to a control inside it, such as a slice's slider): until then the wheel scrolls the page as
+ * usual instead of being taken by the view.
  * @param {HTMLElement} element
  * @param {(event: WheelEvent) => void} onWheel  called with the page's scrolling prevented
  * @returns {() => void} cleanup
  */
 export function focusedWheel(element, onWheel) {
   const handler = (event) => {
-    if (element.ownerDocument.activeElement !== element) return;
+    const focused = element.ownerDocument.activeElement;
+    if (!focused || !element.contains(focused)) return;
     event.preventDefault();
     onWheel(event);
   };

@@ -434,8 +434,9 @@ function render({ model, el }) {
     setIndex(model.get("index") + STEP_KEYS[event.key]);
   }
   const onSlider = () => setIndex(Number(slider.value));
+  // The border says the wheel and the keys step this slice: while the focus is in it, its slider's too.
   const onFocus = () => { root.style.borderColor = "#4a90d9"; };
-  const onBlur = () => { root.style.borderColor = "transparent"; };
+  const onBlur = (event) => { if (!root.contains(event.relatedTarget)) root.style.borderColor = "transparent"; };
 
   const cleanup = combineCleanups([
     hideOutputWhenClosed(model, el), // closed from Python: no empty output area left behind
@@ -448,8 +449,8 @@ function render({ model, el }) {
       [canvas, "pointermove", showValue],
       [canvas, "pointerleave", onPointerLeave],
       [root, "keydown", onKeyDown],
-      [root, "focus", onFocus],
-      [root, "blur", onBlur],
+      [root, "focusin", onFocus],
+      [root, "focusout", onBlur],
       [slider, "input", onSlider],
     ]),
     errors.cleanup,

@@ -115,6 +115,23 @@ test("focusedWheel leaves the page's scrolling alone until the view has focus", 
   assert.equal(root.listenerCount, 0);
 });
 
+test("focusedWheel also acts while a control inside the view has the focus, not one outside it", () => {
+  const doc = fakeDocument();
+  const root = new FakeElement("div", doc);
+  const inside = root.appendChild(new FakeElement("input", doc));
+  const outside = new FakeElement("input", doc);
+  const deltas = [];
+  focusedWheel(root, (event) => deltas.push(event.deltaY));
+  const wheel = () => Object.assign(new Event("wheel", { cancelable: true }), { deltaY: 2 });
+  outside.focus();
+  root.dispatchEvent(wheel());
+  inside.focus();
+  const taken = wheel();
+  root.dispatchEvent(taken);
+  assert.ok(taken.defaultPrevented);
+  assert.deepEqual(deltas, [2]);
+});
+
 test("errorBox shows the error trait with its prefix, hides when it is empty, and adds reported problems", () => {
   const model = new FakeModel({ error: "" });
   const box = errorBox(model, { prefix: "Slice failed: ", className: "x", doc: fakeDocument() });

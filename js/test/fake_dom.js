@@ -32,6 +32,9 @@ export class FakeElement extends EventTarget {
   replaceChildren(...nodes) { this.children = [...nodes]; }
   remove() {}
   focus() { this.ownerDocument.activeElement = this; }
+  contains(node) {
+    return node === this || this.children.some((child) => child instanceof FakeElement && child.contains(node));
+  }
   setPointerCapture(id) { this.captured.add(id); }
   hasPointerCapture(id) { return this.captured.has(id); }
   releasePointerCapture(id) { this.captured.delete(id); }

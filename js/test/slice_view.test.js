@@ -158,6 +158,28 @@ test("the slice view: the wheel steps the slice only once the view has focus", a
   view.cleanup();
 });
 
+test("the slice view: after its slider is used, the wheel over the slice steps it, and the border shows", async (t) => {
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  view.send(1);
+  await decoder.resolve(0);
+  const root = view.browser.el.find("pyvr-slice")[0];
+  const slider = view.find("pyvr-slice-slider");
+  const wheel = () => Object.assign(new Event("wheel", { cancelable: true }), { deltaY: -1 });
+  slider.focus(); // a click or the keys on the slider: the focus is inside the view
+  root.dispatchEvent(Object.assign(new Event("focusin"), { relatedTarget: null }));
+  assert.equal(root.style.borderColor, "#4a90d9");
+  root.dispatchEvent(wheel());
+  assert.equal(view.model.get("index"), 2);
+  // The focus moving from the slider to the canvas stays in the view: the border stays; leaving it clears it.
+  root.dispatchEvent(Object.assign(new Event("focusout"), { relatedTarget: root }));
+  assert.equal(root.style.borderColor, "#4a90d9");
+  root.dispatchEvent(Object.assign(new Event("focusout"), { relatedTarget: null }));
+  assert.equal(root.style.borderColor, "transparent");
+  view.cleanup();
+});
+
 test("the slice view: the readout under a still pointer follows a step to the next slice", async (t) => {
   const decoder = new ControlledDecoder();
   const view = showSlices(decoder);

@@ -119,6 +119,13 @@ def test_the_slider_changes_the_slice(page):
     page.keyboard.press("ArrowRight")
     wait_index(page, "z", target + 2)
     assert slider.evaluate("(el) => document.activeElement === el")
+    # ...and the wheel over the slice steps it as well: the focus is in the view, whose border says so
+    # (the wheel had waited for a click on the picture itself).
+    canvas.hover()
+    page.mouse.wheel(0, -100)
+    wait_index(page, "z", target + 3)
+    border = page.locator(".pyvr-slice[data-axis='z']").evaluate("(el) => getComputedStyle(el).borderTopColor")
+    assert border == "rgb(74, 144, 217)"  # #4a90d9
 
 
 def test_a_key_step_right_after_a_click_is_not_undone_by_the_click(page):

@@ -24,7 +24,7 @@ from ...torch_renderer.fused.compilation import CHANNELS
 __all__ = ["KernelWait", "COMPILING_NOTICE"]
 
 #: The view's ``notice`` while the fused kernel for its volume compiles (a first run; cached after).
-COMPILING_NOTICE = "compiling the fast renderer (first use, about 30 s)"
+COMPILING_NOTICE = "compiling the fast renderer (first use only: 1–2 minutes)"
 
 
 class KernelWait:

@@ -496,3 +496,23 @@ def test_the_editor_of_a_view_shows_a_replaced_volumes_values():
     view.volume = create_test_volume((16, 16, 16), "sphere")  # a closed editor follows the view no more
     assert editor.data_range == pytest.approx((float(ct.min()), float(ct.max())))
     view.close()
+
+
+def _contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours."""
+    def luminance(colour):
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_axis_labels_read_on_the_themes_backgrounds():
+    """"opacity ≤ …" at 10 px: "auto" draws on a transparent plot, so on JupyterLab's and Notebook 7's
+    light (white) and dark (#111111) backgrounds alike."""
+    themes = drawing.THEMES
+    assert _contrast(themes["auto"]["text"], "#ffffff") >= 4.5
+    assert _contrast(themes["auto"]["text"], "#111111") >= 4.0
+    assert _contrast(themes["light"]["text"], themes["light"]["plot"]) >= 4.5
+    assert _contrast(themes["dark"]["text"], themes["dark"]["plot"]) >= 4.5
