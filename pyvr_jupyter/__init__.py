@@ -28,8 +28,9 @@ from .torch_renderer import (COMPOSITING_STRATEGIES, Camera, ColorTransferFuncti
                              render_slice, render_turntable, write_movie)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first use
-    from .widget import (ChannelList, ClipControls, ControlPanel, LabelList, SliceView, SliceViewer, TimePlayer, TransferFunctionEditor,
-                         ViewControls, VolumeView, draw_overlays, record, viewer)
+    from .widget import (ChannelList, ClipControls, ControlPanel, LabelList, SliceView, SliceViewer,  # noqa: F401
+                         TimePlayer, TransferFunctionEditor, ViewControls, VolumeView, draw_overlays,  # noqa: F401
+                         record, viewer)  # noqa: F401  (__all__ lists them from _WIDGET_NAMES)
 
 __version__ = "0.1.0"
 
