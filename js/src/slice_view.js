@@ -133,19 +133,20 @@ export function letterSpots(width, height, pad, crosshair = null, clearance = 0)
 const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
 
 /** The readout's tooltip: what its numbers are. */
-export const READOUT_HELP = "= the voxel's value (and its label, when a label map is shown); voxel [i, j, k]: its "
+export const READOUT_HELP = "value: the voxel's value (and its label, when a label map is shown); voxel [i, j, k]: its "
   + "indices along x, y, z; xyz (…): the point under the pointer in world coordinates";
 
 /**
  * The pointer's readout: the value there and the label's text first (a slice narrower than the
  * line cuts its end), then the voxel's indices and its world point (with the view's ``units``,
- * e.g. "mm"), e.g. ``= 200 · voxel [76, 179, 105] · xyz (76.25, 179.25, 210.50) µm`` or
- * ``= 216 · label 2 · white matter · voxel …`` (the word keeps a value 0 apart from label 0). The
- * words say which numbers are indices and which a point, both in x, y, z order (``READOUT_HELP``).
+ * e.g. "mm"), e.g. ``value 200 · voxel [76, 179, 105] · xyz (76.25, 179.25, 210.50) µm`` or
+ * ``value 216 · label 2 · white matter · voxel …`` (words, not ``= 216``: cut by a narrow slice, a
+ * bare number read like a fragment). The words say which numbers are indices and which a point,
+ * both in x, y, z order (``READOUT_HELP``).
  */
 export function readoutText(voxel, point, decimals, units, value, label) {
   const where = `voxel [${voxel.join(", ")}] · xyz (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
-  return `= ${format(value)}${label ? ` · label ${label}` : ""} · ${where}`;  // "label 2 · white matter"
+  return `value ${format(value)}${label ? ` · label ${label}` : ""} · ${where}`;  // "label 2 · white matter"
 }
 
 /**
