@@ -26,7 +26,7 @@ from .args import _table, clear_below, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction, passing_power
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
-from .rays import block_index, place_sample, ray_direction, sample_offset, segment, skip_empty_block
+from .rays import block_index, next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 from .targets import blend_four, channels_central_gradients, reads_channel_vectors
 
@@ -120,20 +120,16 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
         transmittance = 1.0
         classified = boundary = k = 0
         while k < count:
-            t_mid, delta = place_sample(t0, t1, k, count, step, offset)
-            px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
-            if k >= boundary:  # early termination, where march_tile checks it
-                if transmittance <= termination:
-                    break
-                boundary = (k // termination_every + 1) * termination_every
+            # The sample, past early termination and empty blocks, as march_tile's.
+            k, boundary, t_mid, delta, px, py, pz = next_sample(
+                ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset, box_min, block_scale, occupied, reach,
+                transmittance, termination, termination_every, boundary, True)
+            if k == count:
+                break
             bits = 0xFF  # which channels can be opaque here (bit 7: channels 7 and up)
             if skipping:
                 bz, by, bx = block_index(px, py, pz, box_min, block_scale, occupied)
                 bits = occupied[bz, by, bx]
-                if bits == 0:
-                    k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale,
-                                         occupied, reach)
-                    continue
             classified += 1
             i, j, c, fx, fy, fz = cell(grid, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],
                                        (pz - box_min[2]) * voxel_scale[2])

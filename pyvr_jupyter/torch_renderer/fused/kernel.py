@@ -28,7 +28,7 @@ from ..stages.labels import NORMAL_REACH
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
 from .lanes import LANES, in_lanes, march_lanes
 from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_scalar, nearest_row, surface_normal, trilinear
-from .rays import place_sample, ray_direction, sample_offset, segment, skip_empty_block
+from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
 __all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row"]
@@ -89,7 +89,6 @@ def march_rays(args, first_pixel, first, last, out, samples):
      use_color, opacity_clear_below, light_model, light, light_direction, mode, inv_unit_distance, termination,
      termination_every, occupied, reach, block_scale, label_rows, label_scale, label_table, label_iso) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
-    skipping = occupied.shape[0] > 0
     labelled = label_rows.shape[0] > 0
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     # Shading reads the gradient of the normalised value s (context._scalars): flat is then
@@ -111,22 +110,13 @@ def march_rays(args, first_pixel, first, last, out, samples):
         hit = False
         classified = boundary = k = 0
         while k < count:
-            # 1. The sample: the midpoint of its step (or the pixel's jittered fraction); the last step ends at t_far.
-            t_mid, delta = place_sample(t0, t1, k, count, step, offset)
-            px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
-            if mode == EMISSION_ABSORPTION:
-                # 2. Early termination, checked where the PyTorch march checks it.
-                if k >= boundary:
-                    if transmittance <= termination:
-                        break
-                    boundary = (k // termination_every + 1) * termination_every
-                # 3. Empty space: jump to the first sample past the cube of empty blocks around this one.
-                if skipping:
-                    next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min,
-                                              block_scale, occupied, reach)
-                    if next_k != k:
-                        k = next_k
-                        continue
+            # 1–3. The sample: the midpoint of its step (or the pixel's jittered fraction; the last
+            # step ends at t_far), past early termination and the empty blocks jumped over.
+            k, boundary, t_mid, delta, px, py, pz = next_sample(
+                ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset, box_min, block_scale, occupied, reach,
+                transmittance, termination, termination_every, boundary, mode == EMISSION_ABSORPTION)
+            if k == count:
+                break
             # 4. Trilinear lookup of the value (and gradient), normalised to the TF domain.
             classified += 1
             i, j, c, fx, fy, fz = cell(grid, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],

@@ -29,7 +29,7 @@ from numba import njit
 
 from .compositing import EMISSION_ABSORPTION, passing_fraction
 from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
-from .rays import place_sample, ray_direction, sample_offset, segment, skip_empty_block
+from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lane_light
 
 __all__ = ["LANES", "in_lanes", "march_lanes"]
@@ -70,7 +70,6 @@ def march_lanes(args, first_pixel, first, last, out, samples):
     sx = sy = sz = inv_span
     if grid.shape[3] == 1:
         sx, sy, sz = gradient_scale[0] * inv_span, gradient_scale[1] * inv_span, gradient_scale[2] * inv_span
-    skipping = occupied.shape[0] > 0
     while marching > 0:
         opaque = 0  # lanes whose sample this step adds light (the others' passing light is 1)
         for lane in range(last - first):  # 1. each ray's next sample, a ray at a time
@@ -80,26 +79,12 @@ def march_lanes(args, first_pixel, first, last, out, samples):
             k, count = int(lanes[_NEXT, lane]), int(lanes[_COUNT, lane])
             t0, t1, offset = lanes[_T0, lane], lanes[_T1, lane], lanes[_OFFSET, lane]
             dx, dy, dz = lanes[_DX, lane], lanes[_DY, lane], lanes[_DZ, lane]
-            found = False
-            t_mid = delta = px = py = pz = 0.0
-            boundary = int(lanes[_BOUNDARY, lane])
-            while k < count:  # march_rays' steps 1–3: place, terminate, jump over empty space
-                t_mid, delta = place_sample(t0, t1, k, count, step, offset)
-                px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
-                if k >= boundary:
-                    if lanes[_TRANSMITTANCE, lane] <= termination:
-                        break
-                    boundary = (k // termination_every + 1) * termination_every
-                if skipping:
-                    next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min,
-                                              block_scale, occupied, reach)
-                    if next_k != k:
-                        k = next_k
-                        continue
-                found = True
-                break
+            # Steps 1–3, as march_rays: place, terminate, jump over empty space (rays.next_sample)
+            k, boundary, t_mid, delta, px, py, pz = next_sample(
+                ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset, box_min, block_scale, occupied, reach,
+                lanes[_TRANSMITTANCE, lane], termination, termination_every, int(lanes[_BOUNDARY, lane]), True)
             lanes[_BOUNDARY, lane] = boundary
-            if not found:
+            if k == count:
                 lanes[_MARCHING, lane] = 0.0
                 marching -= 1
                 continue

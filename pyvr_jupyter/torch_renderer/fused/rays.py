@@ -15,7 +15,8 @@ from numba import njit
 
 from ..stages.raysampling import JITTER_NOISE
 
-__all__ = ["ray_direction", "slab", "segment", "sample_offset", "place_sample", "block_index", "skip_empty_block"]
+__all__ = ["ray_direction", "slab", "segment", "sample_offset", "place_sample", "block_index", "skip_empty_block",
+           "next_sample"]
 
 
 @njit(fastmath=True)
@@ -127,3 +128,32 @@ def skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min
             face = box_min[axis] + (b - 1 + (r if d > 0 else 1.0 - r)) / block_scale[axis]
             t_exit = min(t_exit, t_mid + (face - p) / d)
     return max(k + 1, int(math.ceil((t_exit - t0) / step - offset - 1e-3)))
+
+
+@njit(inline="always", fastmath=True)
+def next_sample(ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset, box_min, block_scale, occupied, reach,
+                transmittance, termination, termination_every, boundary, emission_absorption):
+    """(k, boundary, t_mid, delta, px, py, pz): the forward march's steps 1–3 from sample ``k`` of
+    a ray: the sample placed (``place_sample``) and, for emission–absorption, the ray ended once
+    its ``transmittance`` is at most ``termination`` (checked every ``termination_every`` samples,
+    where the PyTorch march checks it; ``boundary`` is the next check) and the empty blocks
+    around it jumped over (``skip_empty_block``; ``occupied`` empty: no skipping). ``k`` is then
+    the sample to classify, or ``count`` when the ray is done. ``kernel.march_rays``,
+    ``lanes.march_lanes`` and ``channels.march_channel_rays`` march with it, so all three take the
+    same samples."""
+    skipping = emission_absorption and occupied.shape[0] > 0
+    while k < count:
+        t_mid, delta = place_sample(t0, t1, k, count, step, offset)
+        px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
+        if emission_absorption and k >= boundary:
+            if transmittance <= termination:
+                break
+            boundary = (k // termination_every + 1) * termination_every
+        if skipping:
+            next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale,
+                                      occupied, reach)
+            if next_k != k:
+                k = next_k
+                continue
+        return k, boundary, t_mid, delta, px, py, pz
+    return count, boundary, 0.0, 0.0, 0.0, 0.0, 0.0

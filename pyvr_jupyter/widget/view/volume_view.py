@@ -299,7 +299,8 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         (``level_shown``: 0 once the full frame is there), what the volume costs in memory
         (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``); for a
         lazy multiscale volume, ``out_of_core`` (the brick cache, the base level, regions read)
-        and ``region_shown`` (the region the last frame drew; None: the base)."""
+        and ``region_shown`` (the region the last frame drew; None: the base). ``fps`` counts frames
+        sent; the overlay's, frames drawn: fewer, when one decoded after a newer one is skipped."""
         stats = {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
                  "last_ignored": self._inputs.last_reason, **self.renderer.memory()}
         if self._regions is not None:
