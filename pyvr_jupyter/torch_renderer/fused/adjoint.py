@@ -35,7 +35,7 @@ from ..stages.compositing import OPACITY_CLAMP
 from .compositing import passing_fraction
 from .kernel import PATCH_SIDE, patch_count, patch_row
 from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
-from .rays import place_sample, ray_direction, sample_offset, segment, skip_empty_block
+from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
 from .targets import scatter_add
 
@@ -88,7 +88,6 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
      use_color, _opacity_clear_below, light_model, light, light_direction, _mode, inv_unit_distance, _termination,
      _termination_every, occupied, reach, block_scale, _label_rows, _label_scale, _label_table, _label_iso) = args  # labels: not covered (autograd.covers)
     ox, oy, oz = camera[0], camera[1], camera[2]
-    skipping = occupied.shape[0] > 0
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]
     need_grid, need_opacity, need_color = grid_grad.shape[0] > 0, opacity_grad.shape[0] > 0, color_grad.shape[0] > 0
@@ -115,16 +114,14 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
         knot, knot_low, knot_high = -1, 0.0, 0.0  # likewise ∂L/∂opacity at the knots of the last lookup
         k = 0
         while k < count and remaining > 0:
-            # 1. The sample, as march_tile places it.
-            t_mid, delta = place_sample(t0, t1, k, count, step, offset)
-            px, py, pz = ox + t_mid * dx, oy + t_mid * dy, oz + t_mid * dz
-            # 2. Empty space (only while neither the volume nor the opacity TF is learnt), as march_tile skips it.
-            if skipping:
-                next_k = skip_empty_block(px, py, pz, dx, dy, dz, t_mid, t0, k, step, offset, box_min, block_scale,
-                                          occupied, reach)
-                if next_k != k:
-                    k = next_k
-                    continue
+            # 1–2. The sample, as march_tile places it, past the empty space it skips (only while
+            # neither the volume nor the opacity TF is learnt). No termination test: the ray ends
+            # after the samples the forward classified (``remaining``).
+            k, _, t_mid, delta, px, py, pz = next_sample(ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset,
+                                                         box_min, block_scale, occupied, reach, 1.0, 0.0, 1, count,
+                                                         True)
+            if k == count:
+                break
             remaining -= 1
             # 3. Lookup and classification, with the slopes of the TFs: ∂a/∂s, ∂rgb/∂s.
             ci, cj, ck, fx, fy, fz = cell(grid, (px - box_min[0]) * voxel_scale[0], (py - box_min[1]) * voxel_scale[1],

@@ -139,8 +139,8 @@ def next_sample(ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset, box_min,
     where the PyTorch march checks it; ``boundary`` is the next check) and the empty blocks
     around it jumped over (``skip_empty_block``; ``occupied`` empty: no skipping). ``k`` is then
     the sample to classify, or ``count`` when the ray is done. ``kernel.march_rays``,
-    ``lanes.march_lanes`` and ``channels.march_channel_rays`` march with it, so all three take the
-    same samples."""
+    ``lanes.march_lanes``, ``channels.march_channel_rays`` and the adjoint (``boundary`` =
+    ``count``: no termination test) march with it, so all take the same samples."""
     skipping = emission_absorption and occupied.shape[0] > 0
     while k < count:
         t_mid, delta = place_sample(t0, t1, k, count, step, offset)
