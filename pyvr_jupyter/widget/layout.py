@@ -38,8 +38,9 @@ GRID_VIEW_SIDE = 300
 
 
 def controls(view, **editor_options) -> ViewControls:
-    """``view`` beside a transfer-function editor and a control panel, all in sync."""
-    return ViewControls(view, **editor_options)
+    """``view`` beside a transfer-function editor and a control panel, all in sync
+    (``view.controls``: run again, the same box)."""
+    return view.controls(**editor_options)
 
 
 class SliceViewer(widgets.VBox):

@@ -22,6 +22,9 @@ def notebook_dir(tmp_path_factory):
     notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "editor.ipynb")
+    view_cell, controls_cell = SOURCE.rsplit("\n", 1)
+    notebook.cells = [nbformat.v4.new_code_cell(view_cell), nbformat.v4.new_code_cell(controls_cell)]
+    nbformat.write(notebook, root / "rerun.ipynb")
     return root
 
 
@@ -72,6 +75,44 @@ def test_editing_the_opacity_and_the_colormap_changes_the_view(browser, notebook
         recoloured = canvas_pixels(page)
         assert recoloured["mean"] != edited["mean"]
         assert abs(recoloured["mean"][2] - edited["mean"][2]) > 1  # viridis is bluer than hot
+        assert not errors, errors
+    finally:
+        page.context.close()
+        server.stop()
+
+
+def test_a_controls_cell_run_again_shows_one_box_that_still_edits_the_view(browser, notebook_dir):
+    """``view.controls()`` run a second time displays the same box again (one editor observing
+    the view, not one per run), and that box's editor still changes the view."""
+    server = JupyterServer("lab", notebook_dir)
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{server.url}/lab/tree/rerun.ipynb?token={TOKEN}")
+        wait_kernel_idle(page)
+        run_cell(page, 0)
+        for _ in range(2):
+            run_cell(page, 1)
+            page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
+            wait_frame_after(page, 0, timeout=120_000)
+            wait_kernel_idle(page)
+        page.wait_for_timeout(1000)
+        assert page.locator("canvas.pyvr-canvas").count() == 1
+        first = canvas_pixels(page)
+        editor = page.locator(".jupyter-widgets canvas:not(.pyvr-canvas)").last
+        editor.scroll_into_view_if_needed()
+        box = editor.bounding_box()
+        last = frames_drawn(page)
+        page.mouse.move(*editor_point(box, 1.0, 0.1))
+        page.mouse.down()
+        page.mouse.move(*editor_point(box, 1.0, 0.6), steps=5)
+        page.mouse.up()
+        page.wait_for_function("(last) => { const c = document.querySelector('canvas.pyvr-canvas');"
+                               " return c && c.dataset.kind === 'full' && +c.dataset.frameId > last; }",
+                               arg=last, timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert canvas_pixels(page)["lit"] > first["lit"] * 1.2
         assert not errors, errors
     finally:
         page.context.close()

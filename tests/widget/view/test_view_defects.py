@@ -12,6 +12,8 @@ import pytest
 import traitlets
 
 from pyvr_jupyter import VolumeView, create_test_volume
+from pyvr_jupyter.widget.controls import ViewControls
+from pyvr_jupyter.widget.layout import controls
 from recording_view import RecordingView, decode, wait_for
 
 
@@ -128,6 +130,20 @@ def test_closing_the_controls_stops_them_observing_the_view(view):
     assert observers(view) > alone
     view.close()  # closing the view disconnects whatever still observes it
     assert observers(view) == 0
+
+
+def test_running_controls_again_gives_the_same_box_not_another_observer(view):
+    """A cell with ``view.controls()`` run again: one editor and panel observe the view, not one
+    per run (each earlier editor kept redrawing for a display that was gone)."""
+    box = view.controls()
+    once = observers(view)
+    assert view.controls() is box and controls(view) is box and observers(view) == once
+    other = view.controls(max_opacity=0.5)  # other options: another box, beside the first
+    assert other is not box and view.controls(max_opacity=0.5) is other
+    assert view.controls() is not box  # the first box's options are no longer the last ones
+    other.close()
+    assert view.controls(max_opacity=0.5) is not other  # a closed box is never handed out again
+    assert ViewControls(view) is not ViewControls(view)  # SliceViewer's own boxes are its own
 
 
 # 4. State only Python sets ignores (and warns about) writes from the browser.
