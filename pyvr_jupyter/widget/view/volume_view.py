@@ -291,15 +291,15 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         self._frames.request(FULL)
 
     def stats(self) -> dict:
-        """Frames sent and acknowledged (frames sent while a cell ran are acknowledged when it
-        ends), last render and encode ms, bytes per frame, fps over the last frames sent, last
-        round-trip latency (send → browser drew it) in ms, frames in flight, the frame rate used
-        while a cell runs, how frames travel (``transport``: "binary", or "base64" where the
-        front end drops binary buffers), input from the browser ignored and the last reason,
-        the level previews render (``preview_level``) and the level of the last frame sent
-        (``level_shown``: 0 once the full frame is there), what the volume costs in memory
-        (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``); for a
-        lazy multiscale volume, ``out_of_core`` (the brick cache, the base level, regions read)
+        """Frames sent and acknowledged (frames sent while a cell ran are acknowledged when it ends;
+        those sent to a display that went away, never), last render and encode ms, bytes per frame,
+        fps over the last frames sent, last round-trip latency (send → browser drew it) in ms,
+        frames in flight, the frame rate used while a cell runs, how frames travel (``transport``:
+        "binary", or "base64" where the front end drops binary buffers), input from the browser
+        ignored and the last reason, the level previews render (``preview_level``) and the level of
+        the last frame sent (``level_shown``: 0 once the full frame is there), what the volume costs
+        in memory (``array_bytes``, ``held_bytes``, ``levels_made``: ``VolumeRenderer.memory``); for
+        a lazy multiscale volume, ``out_of_core`` (the brick cache, the base level, regions read)
         and ``region_shown`` (the region the last frame drew; None: the base). ``fps`` counts frames
         sent; the overlay's, frames drawn: fewer, when one decoded after a newer one is skipped."""
         stats = {**self._frames.stats(), "messages_ignored": self._inputs.ignored,
