@@ -35,6 +35,7 @@ class ViewControls(widgets.HBox):
 
     def __init__(self, view, display=None, *, close_view: bool = False, **editor_options):
         self.view = view
+        self._editor_options = dict(editor_options)
         self.close_view = close_view  #: closing the box closes the view too
         self.editor = TransferFunctionEditor(view=view, **editor_options)
         self.panel = ControlPanel(view)
@@ -56,6 +57,20 @@ class ViewControls(widgets.HBox):
         self._awaiting_series = self.player is None
         if self._awaiting_series:
             view.observe(self._add_player, names="time_points")
+
+    def made_with(self, editor_options: dict) -> bool:
+        """Is this box open and made with these editor options (numbers and names equal,
+        anything else, such as a transfer function, the very same object)?
+        ``VolumeView.controls`` hands it out again then.
+
+        Example: ``box.made_with({"max_opacity": 1.0})``"""
+        def same(a, b) -> bool:
+            if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+                return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+            return a is b or (type(a) is type(b) and isinstance(a, (str, int, float)) and a == b)
+        earlier = self._editor_options
+        return (self.comm is not None and earlier.keys() == editor_options.keys()
+                and all(same(earlier[name], editor_options[name]) for name in earlier))
 
     def _add_player(self, change) -> None:
         """The first series assigned to the view brings its player."""

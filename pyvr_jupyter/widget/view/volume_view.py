@@ -139,7 +139,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         """Guards ``renderer``, ``camera`` and ``volume`` between the kernel's thread and the frame
         worker: hold it to read or change them together from another thread."""
         self._closed = False
-        self._controls: tuple = (None, {})  # the last box controls() made, and its options
+        self._controls: ViewControls | None = None  # the last box controls() made
         # Set (in the writing thread only) while traits are written from the camera: no extra
         # render. Thread-local: a shared flag made another thread's camera write go unheard.
         self._camera_sync = threading.local()
@@ -337,17 +337,15 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         a new one each time left every earlier editor redrawing, for a display long gone."""
         if self._closed:
             raise RuntimeError("this view is closed: make a new VolumeView to show it with controls")
-        box, options = self._controls
-        if box is None or box.comm is None or not _same_options(options, editor_options):
-            box = ViewControls(self, **editor_options)
-            self._controls = box, dict(editor_options)
-        return box
+        if self._controls is None or not self._controls.made_with(editor_options):
+            self._controls = ViewControls(self, **editor_options)
+        return self._controls
 
     def close(self) -> None:
         """Stop rendering for good and free the view: setting state afterwards does nothing, and
         whatever observed it (editors, panels, links) is disconnected."""
         self._closed = True
-        self._controls = (None, {})
+        self._controls = None
         self._release_labels()
         for part in (getattr(self, "_frames", None), getattr(self, "_messages", None), getattr(self, "_regions", None)):
             if part is not None:  # None when __init__ failed early
@@ -428,13 +426,3 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
             self._frames.displayed(data)
             data["text/plain"] = fallback_text("VolumeView")  # ... and what to install
         return bundle
-
-
-def _same_options(earlier: dict, options: dict) -> bool:
-    """Are two calls' editor options the same: numbers and names equal, anything else (a transfer
-    function, an array) the very same object?"""
-    def same(a, b) -> bool:
-        if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-        return a is b or (type(a) is type(b) and isinstance(a, (str, int, float)) and a == b)
-    return earlier.keys() == options.keys() and all(same(earlier[name], options[name]) for name in earlier)
