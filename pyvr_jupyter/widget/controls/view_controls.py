@@ -33,6 +33,8 @@ class ViewControls(widgets.HBox):
     view, so its box closes it). ``display`` replaces the view on the left by a widget that
     holds it (``SliceViewer``'s grid)."""
 
+    _awaiting_series = False  # until __init__ sets it (a failed __init__ still closes the box)
+
     def __init__(self, view, display=None, *, close_view: bool = False, **editor_options):
         self.view = view
         self._editor_options = dict(editor_options)
@@ -59,8 +61,8 @@ class ViewControls(widgets.HBox):
             view.observe(self._add_player, names="time_points")
 
     def made_with(self, editor_options: dict) -> bool:
-        """Is this box open and made with these editor options (numbers and names equal,
-        anything else, such as a transfer function, the very same object)?
+        """Is this box open (its editor and panel too) and made with these editor options
+        (numbers and names equal, anything else, such as a transfer function, the very same object)?
         ``VolumeView.controls`` hands it out again then.
 
         Example: ``box.made_with({"max_opacity": 1.0})``"""
@@ -69,7 +71,8 @@ class ViewControls(widgets.HBox):
                 return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
             return a is b or (type(a) is type(b) and isinstance(a, (str, int, float)) and a == b)
         earlier = self._editor_options
-        return (self.comm is not None and earlier.keys() == editor_options.keys()
+        parts_open = all(part.comm is not None for part in (self, self.editor, self.panel))
+        return (parts_open and earlier.keys() == editor_options.keys()
                 and all(same(earlier[name], editor_options[name]) for name in earlier))
 
     def _add_player(self, change) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import weakref
 
 import anywidget
 import numpy as np
@@ -139,7 +140,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         """Guards ``renderer``, ``camera`` and ``volume`` between the kernel's thread and the frame
         worker: hold it to read or change them together from another thread."""
         self._closed = False
-        self._controls: ViewControls | None = None  # the last box controls() made
+        self._controls: list[weakref.ref] = []  # the boxes controls() made
         # Set (in the writing thread only) while traits are written from the camera: no extra
         # render. Thread-local: a shared flag made another thread's camera write go unheard.
         self._camera_sync = threading.local()
@@ -333,19 +334,27 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
     def controls(self, **editor_options) -> ViewControls:
         """This view beside a transfer-function editor and a control panel, all in sync; closing
         the box (or the view) disconnects the editor and the panel from the view. Called again
-        with the same options while that box is open (a cell run again), it returns the same box:
-        a new one each time left every earlier editor redrawing, for a display long gone."""
+        with the same options while that box is open (a cell run again), it returns the same box,
+        as it was left (edits made in it stay): a new one each time left every earlier editor
+        redrawing, for a display long gone."""
         if self._closed:
             raise RuntimeError("this view is closed: make a new VolumeView to show it with controls")
-        if self._controls is None or not self._controls.made_with(editor_options):
-            self._controls = ViewControls(self, **editor_options)
-        return self._controls
+        # Weak references: a box lives while it is open (ipywidgets holds it); closed, it must not
+        # keep its editor, which keeps the volume it showed, alive.
+        boxes = [box for box in (ref() for ref in self._controls) if box is not None and box.comm is not None]
+        self._controls = [weakref.ref(box) for box in boxes]
+        for box in boxes:
+            if box.made_with(editor_options):
+                return box
+        box = ViewControls(self, **editor_options)
+        self._controls.append(weakref.ref(box))
+        return box
 
     def close(self) -> None:
         """Stop rendering for good and free the view: setting state afterwards does nothing, and
         whatever observed it (editors, panels, links) is disconnected."""
         self._closed = True
-        self._controls = None
+        self._controls = []
         self._release_labels()
         for part in (getattr(self, "_frames", None), getattr(self, "_messages", None), getattr(self, "_regions", None)):
             if part is not None:  # None when __init__ failed early

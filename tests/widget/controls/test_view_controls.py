@@ -1,7 +1,12 @@
 """ViewControls (``controls/view_controls.py``): which editor options make a box that
 ``VolumeView.controls`` may hand out again (``made_with``)."""
 
+import gc
+import sys
+
 import numpy as np
+import pytest
+import traitlets
 
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction
 from pyvr_jupyter.widget.controls import ViewControls
@@ -25,3 +30,12 @@ def test_an_array_option_is_compared_by_identity_without_asking_numpy(view):
     assert box.made_with({"value_range": low_high})
     assert not box.made_with({"value_range": low_high.copy()})
     box.close()
+
+
+def test_refused_editor_options_leave_no_half_made_box_failing_as_it_goes(view, monkeypatch):
+    raised = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: raised.append(unraisable.exc_value))
+    with pytest.raises(traitlets.TraitError, match="max_opacity"):
+        ViewControls(view, max_opacity=float("nan"))
+    gc.collect()  # the half-made box's __del__ closes it: that raised AttributeError
+    assert raised == []

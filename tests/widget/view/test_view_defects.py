@@ -139,11 +139,27 @@ def test_running_controls_again_gives_the_same_box_not_another_observer(view):
     once = observers(view)
     assert view.controls() is box and controls(view) is box and observers(view) == once
     other = view.controls(max_opacity=0.5)  # other options: another box, beside the first
-    assert other is not box and view.controls(max_opacity=0.5) is other
-    assert view.controls() is not box  # the first box's options are no longer the last ones
+    two = observers(view)
+    for _ in range(3):  # two such cells run again in turns
+        assert view.controls() is box and view.controls(max_opacity=0.5) is other
+    assert observers(view) == two
     other.close()
     assert view.controls(max_opacity=0.5) is not other  # a closed box is never handed out again
+    box.editor.close()
+    assert view.controls() is not box  # nor one whose editor was closed
     assert ViewControls(view) is not ViewControls(view)  # SliceViewer's own boxes are its own
+
+
+def test_a_closed_box_of_controls_keeps_nothing_alive(volume):
+    """The view remembers its boxes weakly: a closed one's editor (which holds the volume it
+    showed) goes, and with it that volume once the view shows another."""
+    view = VolumeView(volume.clone(), width=32, height=32)
+    shown = weakref.ref(view.volume)
+    box = weakref.ref(view.controls())
+    box().close()
+    view.volume = volume.clone()
+    assert wait_for(lambda: gc.collect() is not None and box() is None and shown() is None, timeout=10)
+    view.close()
 
 
 # 4. State only Python sets ignores (and warns about) writes from the browser.
