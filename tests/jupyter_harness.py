@@ -1,9 +1,10 @@
 """Browser-test harness: a Jupyter server (Lab 4 or Notebook 7) on 127.0.0.1 in a throw-away home,
 and helpers that drive a notebook page as a user would."""
 
+import contextlib
 import json
-import re
 import os
+import re
 import shutil
 import signal
 import socket
@@ -184,6 +185,33 @@ def write_notebook(root, name, cells):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, Path(root) / name)
     return name
+
+
+@contextlib.contextmanager
+def lab_page(browser, root, name, width=1400, height=1000):
+    """A JupyterLab server of its own on ``root`` and a fresh page with notebook ``name`` open and
+    its kernel idle; ``page.errors`` collects the page's errors. Both are closed on exit.
+
+    ``with lab_page(browser, tmp_path, "views.ipynb") as page: run_cell(page, 0)``"""
+    server = JupyterServer("lab", root)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        page.goto(f"{server.url}/lab/tree/{name}?token={TOKEN}")
+        wait_kernel_idle(page)
+        yield page
+    finally:
+        context.close()
+        server.stop()
+
+
+def show_view(page, index=0, timeout=120_000):
+    """Run cell ``index``, which displays a view, and wait until the view has drawn its first frame."""
+    run_cell(page, index)
+    page.wait_for_selector(CANVAS, timeout=60_000)
+    wait_frame_after(page, 0, timeout=timeout)
 
 
 class Page:

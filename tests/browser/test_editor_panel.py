@@ -3,11 +3,10 @@
 import statistics
 import time
 
-import nbformat
 import pytest
 
-from jupyter_harness import (FIGURES, TOKEN, JupyterServer, canvas_pixels, frames_drawn, run_cell,
-                             wait_frame_after, wait_kernel_idle)
+from jupyter_harness import (FIGURES, canvas_pixels, frames_drawn, lab_page, run_cell, show_view,
+                             wait_frame_after, wait_kernel_idle, write_notebook)
 
 SOURCE = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
           "view = VolumeView(create_test_volume((64, 64, 64), 'torus'), width=256, height=256, colormap='hot',\n"
@@ -18,13 +17,8 @@ SOURCE = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
 @pytest.fixture(scope="module")
 def notebook_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("editor")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "editor.ipynb")
-    view_cell, controls_cell = SOURCE.rsplit("\n", 1)
-    notebook.cells = [nbformat.v4.new_code_cell(view_cell), nbformat.v4.new_code_cell(controls_cell)]
-    nbformat.write(notebook, root / "rerun.ipynb")
+    write_notebook(root, "editor.ipynb", [SOURCE])
+    write_notebook(root, "rerun.ipynb", SOURCE.rsplit("\n", 1))
     return root
 
 
@@ -35,16 +29,8 @@ def editor_point(box, s, opacity, width=420, height=180, pad=10, bar=14):
 
 
 def test_editing_the_opacity_and_the_colormap_changes_the_view(browser, notebook_dir):
-    server = JupyterServer("lab", notebook_dir)
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{server.url}/lab/tree/editor.ipynb?token={TOKEN}")
-        wait_kernel_idle(page)
-        run_cell(page, 0)
-        page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
-        wait_frame_after(page, 0, timeout=120_000)
+    with lab_page(browser, notebook_dir, "editor.ipynb") as page:
+        show_view(page, 0)
         page.wait_for_timeout(1000)
         first = canvas_pixels(page)
 
@@ -75,27 +61,16 @@ def test_editing_the_opacity_and_the_colormap_changes_the_view(browser, notebook
         recoloured = canvas_pixels(page)
         assert recoloured["mean"] != edited["mean"]
         assert abs(recoloured["mean"][2] - edited["mean"][2]) > 1  # viridis is bluer than hot
-        assert not errors, errors
-    finally:
-        page.context.close()
-        server.stop()
+        assert not page.errors, page.errors
 
 
 def test_a_controls_cell_run_again_shows_one_box_that_still_edits_the_view(browser, notebook_dir):
     """``view.controls()`` run a second time displays the same box again (one editor observing
     the view, not one per run), and that box's editor still changes the view."""
-    server = JupyterServer("lab", notebook_dir)
-    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{server.url}/lab/tree/rerun.ipynb?token={TOKEN}")
-        wait_kernel_idle(page)
+    with lab_page(browser, notebook_dir, "rerun.ipynb") as page:
         run_cell(page, 0)
         for _ in range(2):
-            run_cell(page, 1)
-            page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
-            wait_frame_after(page, 0, timeout=120_000)
+            show_view(page, 1)
             wait_kernel_idle(page)
         page.wait_for_timeout(1000)
         assert page.locator("canvas.pyvr-canvas").count() == 1
@@ -113,7 +88,4 @@ def test_a_controls_cell_run_again_shows_one_box_that_still_edits_the_view(brows
                                arg=last, timeout=30_000)
         page.wait_for_timeout(1000)
         assert canvas_pixels(page)["lit"] > first["lit"] * 1.2
-        assert not errors, errors
-    finally:
-        page.context.close()
-        server.stop()
+        assert not page.errors, page.errors

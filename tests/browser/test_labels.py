@@ -5,10 +5,9 @@ in the list redraws the 3-D view and the slices without it."""
 import os
 import shutil
 
-import nbformat
 import pytest
 
-from jupyter_harness import TOKEN, JupyterServer, run_cell, shoot, wait_frame_after, wait_kernel_idle
+from jupyter_harness import lab_page, run_cell, shoot, show_view, wait_kernel_idle, write_notebook
 
 SOURCE = ("import numpy as np\n"
           "from pyvr_jupyter import LabelMap, create_test_volume, viewer\n"
@@ -29,28 +28,12 @@ MANY_LABELS = ("from pyvr_jupyter import VolumeView\n"
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):
     root = tmp_path_factory.mktemp("labels")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE), nbformat.v4.new_code_cell(MANY_LABELS)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "labels.ipynb")
-    server = JupyterServer("lab", root)
-    context = browser.new_context(viewport={"width": 1400, "height": 1700})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{server.url}/lab/tree/labels.ipynb?token={TOKEN}")
-        wait_kernel_idle(page)
-        run_cell(page, 0)
-        page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
-        wait_frame_after(page, 0, timeout=120_000)
+    write_notebook(root, "labels.ipynb", [SOURCE, MANY_LABELS])
+    with lab_page(browser, root, "labels.ipynb", height=1700) as page:
+        show_view(page, 0)
         page.wait_for_function("() => +(document.querySelector(\".pyvr-slice[data-axis='z'] canvas\")"
                                "?.dataset.drawn || 0) > 0", polling="raf", timeout=60_000)
-        page.errors = errors
         yield page
-    finally:
-        context.close()
-        server.stop()
 
 
 def red_and_blue(page, selector):

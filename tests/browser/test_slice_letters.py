@@ -5,10 +5,9 @@ the three slices switch to radiological together, and the 3-D view has superior 
 import os
 import shutil
 
-import nbformat
 import pytest
 
-from jupyter_harness import TOKEN, JupyterServer, run_cell, wait_frame_after, wait_kernel_idle
+from jupyter_harness import lab_page, run_cell, show_view, write_notebook
 
 SOURCE = """
 import importlib.util, os
@@ -33,27 +32,10 @@ RADIOLOGICAL = {"z": "left:R right:L top:A bottom:P", "y": "left:R right:L top:S
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):
     root = tmp_path_factory.mktemp("letters")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE),
-                      nbformat.v4.new_code_cell("box.slices[0].convention = 'radiological'")]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "letters.ipynb")
-    server = JupyterServer("lab", root)
-    context = browser.new_context(viewport={"width": 1400, "height": 1700})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{server.url}/lab/tree/letters.ipynb?token={TOKEN}")
-        wait_kernel_idle(page)
-        run_cell(page, 0)
-        page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
-        wait_frame_after(page, 0, timeout=120_000)
-        page.errors = errors
+    write_notebook(root, "letters.ipynb", [SOURCE, "box.slices[0].convention = 'radiological'"])
+    with lab_page(browser, root, "letters.ipynb", height=1700) as page:
+        show_view(page, 0)
         yield page
-    finally:
-        context.close()
-        server.stop()
 
 
 def letters(page, axis):

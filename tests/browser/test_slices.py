@@ -4,10 +4,9 @@ the pointer shows, and a click in one slice moves the other two to that point.""
 import os
 import shutil
 
-import nbformat
 import pytest
 
-from jupyter_harness import TOKEN, JupyterServer, Page, run_cell, wait_frame_after, wait_kernel_idle, write_notebook
+from jupyter_harness import Page, lab_page, run_cell, show_view, write_notebook
 
 SHAPE = (32, 40, 48)  # (D, H, W): every axis different, so a mix-up of axes shows
 SOURCE = ("from pyvr_jupyter import create_test_volume, viewer\n"
@@ -20,10 +19,7 @@ AXES = ("z", "y", "x")
 @pytest.fixture(scope="module")
 def notebook_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("slices")
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(SOURCE)]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, root / "slices.ipynb")
+    write_notebook(root, "slices.ipynb", [SOURCE])
     return root
 
 
@@ -57,26 +53,13 @@ def pixel_digest(page, axis):
 
 @pytest.fixture(scope="module")
 def page(browser, notebook_dir):
-    server = JupyterServer("lab", notebook_dir)
-    context = browser.new_context(viewport={"width": 1400, "height": 1700})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        page.goto(f"{server.url}/lab/tree/slices.ipynb?token={TOKEN}")
-        wait_kernel_idle(page)
-        run_cell(page, 0)
-        page.wait_for_selector("canvas.pyvr-canvas", timeout=60_000)
-        wait_frame_after(page, 0, timeout=120_000)
+    with lab_page(browser, notebook_dir, "slices.ipynb", height=1700) as page:
+        show_view(page, 0)
         for axis in AXES:
             page.wait_for_function(
                 f"() => +(document.querySelector(\".pyvr-slice[data-axis='{axis}'] canvas\")?.dataset.drawn || 0) > 0",
                 polling="raf", timeout=60_000)
-        page.errors = errors
         yield page
-    finally:
-        context.close()
-        server.stop()
 
 
 def test_screenshot_of_the_viewer_with_slices(page, tmp_path):

@@ -117,9 +117,9 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
             # 1–2. The sample, as march_tile places it, past the empty space it skips (only while
             # neither the volume nor the opacity TF is learnt). No termination test: the ray ends
             # after the samples the forward classified (``remaining``).
-            k, _, t_mid, delta, px, py, pz = next_sample(ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset,
-                                                         box_min, block_scale, occupied, reach, 1.0, 0.0, 1, count,
-                                                         True)
+            k, _, t_mid, delta, px, py, pz = next_sample(
+                ox, oy, oz, dx, dy, dz, t0, t1, k, count, step, offset, box_min, block_scale, occupied, reach,
+                transmittance=1.0, termination=0.0, termination_every=1, boundary=count, emission_absorption=True)
             if k == count:
                 break
             remaining -= 1
