@@ -11,6 +11,7 @@ import http.server
 import json
 import shutil
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -337,6 +338,37 @@ def test_the_brick_cache_stays_within_its_bytes():
         BrickCache(cache_bytes=100)
 
 
+class DecodingArray:
+    """A numpy array whose brick reads take a while and count how many run at once."""
+
+    def __init__(self, values, chunks):
+        self.values, self.shape, self.dtype, self.fill_value, self.chunks = values, values.shape, values.dtype, 0, chunks
+        self.running = self.most = 0
+        self._lock = threading.Lock()
+
+    def __getitem__(self, region):
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.02)
+        with self._lock:
+            self.running -= 1
+        return self.values[region]
+
+
+@pytest.mark.parametrize("side, at_once", [(64, 1), (32, READ_THREADS)])
+def test_bricks_decode_together_only_while_they_fit_the_cache(side, at_once):
+    """Before: four threads decoded chunks as large as the cache at once, holding four caches'
+    worth beside the cache. Bricks of 1 MiB in a 1 MiB cache decode one at a time; bricks of
+    128 KiB, four at a time."""
+    values = np.random.default_rng(0).random((128, 64, 64)).astype(np.float32)  # 2 MiB
+    array = DecodingArray(values, (side, side, side))
+    cache = BrickCache(cache_bytes=1 << 20)
+    np.testing.assert_array_equal(cache.read("a", array, (side,) * 3, (slice(0, 128), slice(0, 64), slice(0, 64))),
+                                  values)
+    assert array.most == at_once
+
+
 class RecordingArray:
     """A numpy array whose brick reads are recorded in the order they begin."""
 
@@ -652,6 +684,17 @@ def test_save_refuses_bad_arguments(tmp_path, stack):
         save_ome_zarr(stack, path, n_levels=1, overwrite=True, progress=False)
 
 
+def test_save_refuses_chunks_the_default_cache_could_not_read(tmp_path):
+    """Before: chunks=1024 on a 1024³ uint16 volume wrote chunks of 2 GiB, which read_ome_zarr
+    then refused with its default cache (256–512 MiB). 512³ of uint16 is 256 MiB: the largest."""
+    large = da.zeros((1024, 1024, 1024), dtype=np.uint16, chunks=256)  # never computed
+    with pytest.raises(ValueError, match=r"chunks=1024 makes chunks of 2147483648 bytes of uint16.*at most 512"):
+        save_ome_zarr(large, tmp_path / "f.ome.zarr", chunks=1024)
+    with pytest.raises(ValueError, match=r"at most 406"):
+        save_ome_zarr(large.astype(np.float32), tmp_path / "f.ome.zarr", chunks=512)
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
 def test_overwrite_replaces_only_a_store_and_never_a_folder_of_other_files(tmp_path, stack, monkeypatch):
     """Before: ``overwrite=True`` cleared whatever folder it was given (``""`` meant the current one)."""
     project = tmp_path / "project"
@@ -715,3 +758,23 @@ def test_a_store_that_disappears_draws_the_fill_value_with_one_warning(stack, tm
         values = volume.level(0)[0:40, 0:8, 0:8].data
     np.testing.assert_array_equal(values[:32], stack[0:32, 0:8, 0:8])  # the brick read before
     assert (values[32:] == 0).all()  # missing: the fill value, said once
+
+
+@pytest.mark.parametrize("rewrite", ["save_ome_zarr", "zarr"])
+def test_a_store_rewritten_in_place_after_it_was_opened_is_refused_not_read_stale(stack, tmp_path, rewrite):
+    """Before: a volume opened before its store was rewritten read it through the old shape,
+    dtype and chunks: cached bricks came back as the old values and the others as zeros, silently."""
+    path = save_ome_zarr(stack, tmp_path / "again.ome.zarr", chunks=16, n_levels=1, version="0.4", progress=False)
+    volume = read_ome_zarr(path)
+    np.testing.assert_array_equal(volume.level(0)[0:8, 0:8, 0:8].data, stack[0:8, 0:8, 0:8])
+    other = np.full((32, 64, 64), 7, np.float32)
+    if rewrite == "save_ome_zarr":
+        save_ome_zarr(other, path, chunks=32, n_levels=1, overwrite=True, progress=False)
+    else:
+        zarr.open_group(path, mode="w", zarr_format=2).attrs["note"] = "a new group in the same folder"
+    for box in ((0, 8), (40, 48)):  # a brick cached and one never read
+        with pytest.raises(ValueError, match="rewritten after it was opened; open it again"):
+            volume.level(0)[box[0]:box[1], 0:8, 0:8]
+    assert volume.cache.stats()["bricks"] == 0
+    if rewrite == "save_ome_zarr":
+        np.testing.assert_array_equal(read_ome_zarr(path).level(0)[0:8, 0:8, 0:8].data, other[0:8, 0:8, 0:8])

@@ -79,6 +79,26 @@ def test_a_file_url_reads_the_folder_it_names_and_a_chained_local_url_is_refused
         load_volume(f"file://{tmp_path}/missing.ome.zarr")
 
 
+def test_a_reference_store_naming_local_files_is_refused(tmp_path):
+    """Before: ``read_ome_zarr("reference::refs.json")`` read whatever local file the references
+    named (a private file's bytes came back as voxels). Relative references (no protocol) are
+    read from the local disk too."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"TOP-SECRET-DATA!" * 64)
+    for target in (f"file://{secret}", str(secret)):
+        refs = {"version": 1, "refs": {
+            ".zgroup": json.dumps({"zarr_format": 2}),
+            "0/.zarray": json.dumps({"chunks": [8, 8, 8], "compressor": None, "dtype": "|u1", "fill_value": 0,
+                                     "filters": None, "order": "C", "shape": [8, 8, 8], "zarr_format": 2}),
+            "0/0.0.0": [target, 0, 512]}}
+        (tmp_path / "refs.json").write_text(json.dumps(refs))
+        for source in (f"reference::{tmp_path / 'refs.json'}", f"reference::file://{tmp_path / 'refs.json'}"):
+            with pytest.raises(ValueError, match="chained URL reading local files"):
+                read_ome_zarr(source)
+        with pytest.raises(ValueError, match="chained URL reading local files"):
+            load_volume(f"reference::file://{tmp_path / 'refs.json'}")
+
+
 # ---- 2. a chunk counts all its axes ----------------------------------------------------------
 def test_a_chunk_spanning_many_time_points_counts_all_of_them_against_the_cache(tmp_path):
     """Before: only the chunk's z, y, x counted; a chunk of 512 time points decoded 500 MiB to

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import warnings
 from collections import OrderedDict
@@ -30,7 +31,8 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["BrickCache", "ReadCancelled", "ReadProgress", "default_cache_bytes", "MAX_BRICKS_PER_READ"]
+__all__ = ["BrickCache", "ReadCancelled", "ReadProgress", "default_cache_bytes", "MAX_BRICKS_PER_READ",
+           "SMALLEST_DEFAULT_CACHE"]
 
 #: Threads reading bricks at once.
 READ_THREADS = 4
@@ -58,6 +60,11 @@ class ReadProgress(Protocol):
         (z, y, x) slices of it not read yet."""
 
 
+#: The smallest cache ``default_cache_bytes`` gives: ``save_ome_zarr`` writes no chunk larger, so
+#: that every store it writes opens with the default cache on any machine.
+SMALLEST_DEFAULT_CACHE = 256 << 20
+
+
 def default_cache_bytes() -> int:
     """A sixteenth of this machine's memory, between 256 MiB and 512 MiB. A view holds about
     0.5 GiB of its own (the imports, the base level, the renderer), the cache, a region of a
@@ -71,7 +78,7 @@ def default_cache_bytes() -> int:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 8 << 30
-    return int(min(512 << 20, max(256 << 20, total // 16)))
+    return int(min(512 << 20, max(SMALLEST_DEFAULT_CACHE, total // 16)))
 
 
 class BrickCache:
@@ -88,6 +95,8 @@ class BrickCache:
         self._bricks: OrderedDict = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
+        self._decoding = 0  # bytes of the bricks being decoded now (``_decode``)
+        self._room = threading.Condition(self._lock)
         self._pool = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="pyvr-bricks")
         self._warned: set = set()
         self._counts = {"hits": 0, "misses": 0, "failed": 0}
@@ -163,7 +172,7 @@ class BrickCache:
         fill = getattr(array, "fill_value", 0)
         fill = 0 if fill is None else fill
         try:
-            brick = np.ascontiguousarray(array[region])
+            brick = self._decode(array, region, chunks)
             empty = not brick.any() if fill == 0 else bool((brick == fill).all())
             if empty and alive is not None and not alive():
                 raise FileNotFoundError("the store is gone")
@@ -185,6 +194,23 @@ class BrickCache:
                 _, dropped = self._bricks.popitem(last=False)
                 self._held -= dropped.nbytes
         return brick
+
+    def _decode(self, array, region, chunks) -> np.ndarray:
+        """``array[region]``, decoded once the bricks other threads are decoding leave room for
+        this one within ``cache_bytes``: zarr decodes a whole chunk (``chunks``, every leading
+        axis counted) whatever part is asked, and four threads decoding chunks as large as the
+        cache held four caches' worth at once, on top of the cache itself."""
+        nbytes = math.prod(int(c) for c in getattr(array, "chunks", chunks)) * np.dtype(array.dtype).itemsize
+        with self._room:
+            while self._decoding and self._decoding + nbytes > self.cache_bytes:
+                self._room.wait()
+            self._decoding += nbytes
+        try:
+            return np.ascontiguousarray(array[region])
+        finally:
+            with self._room:
+                self._decoding -= nbytes
+                self._room.notify_all()
 
     def clear(self) -> None:
         """Drop every brick (their memory goes back at once)."""

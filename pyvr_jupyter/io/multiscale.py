@@ -30,6 +30,7 @@ import torch
 from .bricks import BrickCache
 from .common import LoadedVolume
 from .level_array import LevelArray
+from .ome_zarr_checks import store_signature
 
 __all__ = ["MultiscaleVolume", "Level", "LevelArray", "RegionPlan", "BASE_VOXELS", "default_region_bytes"]
 
@@ -111,6 +112,7 @@ class Level:
             raise ValueError(f"{self._owner.name}: level {self.index} region {[(b.start, b.stop) for b in box]} is "
                              f"{count * self.dtype.itemsize} bytes, over region_bytes ({self._owner.region_bytes}); "
                              "read a smaller region or a coarser level, or raise region_bytes")
+        self._owner.check_unchanged()
         view = _Picked(self.array, self._leading)
         return self._owner.cache.read((self._owner.name, self.index), view, self.chunks, box, self._owner.alive,
                                       first_near, cancelled, progress)
@@ -149,6 +151,7 @@ class _Picked:
     def __init__(self, array, leading):
         self._array, self._leading = array, leading
         self.shape, self.dtype = array.shape[-3:], array.dtype
+        self.chunks = tuple(array.chunks)  # all axes: what decoding one brick costs
         self.fill_value = getattr(array, "fill_value", 0)
 
     def __getitem__(self, region):
@@ -183,7 +186,17 @@ class MultiscaleVolume:
         #: chunk never written, and a local store deleted meanwhile, alike); None for URLs, whose
         #: failures raise.
         self.alive = (lambda: Path(name).is_dir()) if "://" not in name else None
+        #: The local store as opened (``store_signature``): one rewritten in place since is refused.
+        self._opened_as = store_signature(name) if self.alive is not None and self.alive() else None
         self._value_range: tuple[float, float] | None = None
+
+    def check_unchanged(self) -> None:
+        """Refuse to read a local store rewritten since it was opened: read through the shapes,
+        dtypes and chunks it had then, its voxels came back stale or as zeros, silently."""
+        if self._opened_as is not None and self.alive() and store_signature(self.name) != self._opened_as:
+            self.cache.clear()
+            raise ValueError(f"{self.name}: the store was rewritten after it was opened; open it again "
+                             "(load_volume or read_ome_zarr) to see what it holds now")
 
     # ---- geometry -------------------------------------------------------------------------
     def level(self, k: int) -> Level:

@@ -9,6 +9,8 @@
 - ``check_chunks``: a chunk, all its axes counted, fits the cache; a region read crosses a
   bounded number of chunks.
 - ``check_position``: every level starts where level 0's box says it should.
+- ``store_signature``: what a local store's folder and metadata were when opened, so that a
+  store rewritten in place since is noticed (``MultiscaleVolume.check_unchanged``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from .bricks import MAX_BRICKS_PER_READ
 
 __all__ = ["DATASET_PATH", "local_folder", "check_links_stay_inside", "explain_invalid", "check_chunks",
-           "check_position"]
+           "check_position", "store_signature"]
 
 #: A dataset path that can only name an array inside the store (no "..", no absolute path).
 DATASET_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
@@ -34,7 +36,8 @@ _AXIS_RANK = {"time": 0, "channel": 1, "space": 2}
 def local_folder(source: str) -> str | None:
     """The local folder ``source`` names (a path, or a URL fsspec reads from the local disk such
     as ``file://``), or None for a remote store. A chained URL over local files
-    (``simplecache::file://…``) is refused: what it reads could not be checked for links."""
+    (``simplecache::file://…``, or ``reference::refs.json`` whose references name local files) is
+    refused: which files it reads could not be checked (references can name any file)."""
     if "://" not in source and ("::" not in source or Path(source).is_dir()):  # zarr reads "a::b" as a URL
         return source
     from fsspec.core import url_to_fs
@@ -47,19 +50,22 @@ def local_folder(source: str) -> str | None:
     if isinstance(fs, LocalFileSystem):
         return path
     if _reads_local_files(fs):
-        raise ValueError(f"source {source!r}: a chained URL reading local files is not opened (its links "
-                         "could not be checked); give the store's folder as a path")
+        raise ValueError(f"source {source!r}: a chained URL reading local files is not opened (which files it "
+                         "reads could not be checked); give the store's folder as a path")
     return None
 
 
 def _reads_local_files(fs, depth: int = 0) -> bool:
     """Does the fsspec filesystem ``fs`` read local files through another it wraps (a cache, a
-    directory view, an archive or references opened from the local disk)?"""
+    directory view, an archive, or a ``reference::`` store whose references name local files or
+    paths without a protocol, which it reads from the local disk)?"""
     from fsspec.implementations.local import LocalFileSystem
 
     if isinstance(fs, LocalFileSystem):
         return True
-    inner = [getattr(fs, "fs", None), *(getattr(fs, "fss", None) or {}).values()]
+    # ``fs``: what caches and views wrap; ``fss``: a reference store's filesystem per protocol
+    # (None: paths without one); ``sync_fs``: what fsspec's async wrapper of those wraps.
+    inner = [getattr(fs, "fs", None), getattr(fs, "sync_fs", None), *(getattr(fs, "fss", None) or {}).values()]
     return depth < 8 and any(f is not None and f is not fs and _reads_local_files(f, depth + 1) for f in inner)
 
 
@@ -161,3 +167,19 @@ def check_position(name: str, path: str, index: int, spacing, origin, spacing0, 
 
 def _rounded(values) -> list:
     return [round(float(v), 6) for v in values]
+
+
+def store_signature(folder) -> tuple:
+    """The identity of a local store: its folder's inode and its group metadata files' inodes,
+    modification times and sizes. ``save_ome_zarr(..., overwrite=True)`` puts a new folder in its
+    place and zarr's ``mode="w"`` writes new metadata: either changes it. Reading chunks (or adding
+    a group beside the image) does not."""
+    entries = [os.stat(folder).st_ino]
+    for name in ("zarr.json", ".zgroup", ".zattrs"):
+        try:
+            stat = os.stat(os.path.join(folder, name))
+        except OSError:
+            entries.append(None)
+        else:
+            entries.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+    return tuple(entries)

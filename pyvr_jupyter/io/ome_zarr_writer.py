@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..torch_renderer.tools.orientation import check_orientation
+from .bricks import SMALLEST_DEFAULT_CACHE
 from .common import LoadedVolume
 from .ome_zarr import ATTRIBUTES, holds_zarr_metadata
 
@@ -53,6 +54,8 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
         spacing, origin: voxel size and first voxel's position (x, y, z), world units.
         chunks: the side of the cubic chunks (bricks), in voxels; a level smaller than that
             along an axis has chunks of its size there (a chunk is never larger than its level).
+            A chunk holds at most 256 MiB, the smallest cache ``read_ome_zarr`` gives by default
+            (a side of 512 for 16-bit values, 406 for 32-bit).
         n_levels: levels to write; default until the largest side is at most 64.
         version: "0.5" (zarr v3, the current spec) or "0.4" (zarr v2, for older readers).
         unit: the space axes' unit (an NGFF unit name, e.g. "micrometer", "millimeter"); default
@@ -95,6 +98,12 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
     origin = _vector("origin", (0.0, 0.0, 0.0) if origin is None else origin)
     if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or not 8 <= chunks <= 1024:
         raise ValueError(f"chunks must be an integer side in [8, 1024], got {chunks!r}")
+    chunk_bytes = math.prod(min(int(chunks), int(n)) for n in volume.shape) * dtype.itemsize
+    if chunk_bytes > SMALLEST_DEFAULT_CACHE:  # read_ome_zarr refuses chunks its cache cannot hold
+        largest = int((SMALLEST_DEFAULT_CACHE // dtype.itemsize) ** (1 / 3) + 1e-9)
+        raise ValueError(f"chunks={chunks} makes chunks of {chunk_bytes} bytes of {dtype}, more than the "
+                         f"{SMALLEST_DEFAULT_CACHE} bytes read_ome_zarr's brick cache holds by default; "
+                         f"use chunks of at most {largest} (64–256 read fastest)")
     if version not in ("0.4", "0.5"):
         raise ValueError(f"version must be '0.4' or '0.5', got {version!r}")
     for label, text in (("unit", unit), ("name", name)):
