@@ -12,4 +12,11 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "No /usr/bin/chromium and no root: browser tests will be skipped (install Debian's chromium)." >&2
   fi
 fi
+# The fused kernels' cold compiles (12 signatures, 20-90 s each) run at the lowest priority beside
+# the tests, in the cores' idle time while the browser tests wait on pages; the kernel tests then
+# load them from numba's disk cache instead of each waiting for its compile. Stopped at the end.
+nice -n 19 python -m pyvr_jupyter.torch_renderer.fused --quiet --dtypes uint8 float64 int16 uint16 float32 \
+  > /dev/null 2>&1 &
+compiling=$!
+trap 'kill "$compiling" 2>/dev/null || true' EXIT
 python -m pytest "$@"

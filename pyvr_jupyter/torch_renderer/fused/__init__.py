@@ -18,8 +18,8 @@ Example:
 from . import caching  # noqa: F401  (first: the kernels' disk cache follows every source they use)
 from .args import KernelArgs, kernel_args
 from .autograd import FusedRender, covers
-from .compilation import KERNEL_LOCK, compile_async, ensure_ready, is_compiled, wait_until_compiled
+from .compilation import KERNEL_LOCK, compile_all, compile_async, ensure_ready, is_compiled, wait_until_compiled
 from .driver import get_threads, set_threads
 
-__all__ = ["KernelArgs", "kernel_args", "FusedRender", "covers", "KERNEL_LOCK", "compile_async", "ensure_ready",
+__all__ = ["KernelArgs", "kernel_args", "FusedRender", "covers", "KERNEL_LOCK", "compile_all", "compile_async", "ensure_ready",
            "is_compiled", "wait_until_compiled", "get_threads", "set_threads"]

@@ -34,12 +34,12 @@ import numpy as np
 from numba.core.caching import FunctionCache
 
 from .adjoint import adjoint_tile
-from .args import table_dtype, tiny_args
+from .args import GRID_DTYPES, table_dtype, tiny_args
 from .channels import march_channels, tiny_channel_args
 from .kernel import march_tile
 
 __all__ = ["Compilation", "FORWARD", "ADJOINT", "CHANNELS", "KERNEL_LOCK", "CACHE_WAIT_SECONDS", "compile_async",
-           "wait_until_compiled", "is_compiled", "ensure_ready"]
+           "wait_until_compiled", "is_compiled", "ensure_ready", "compile_all"]
 
 #: Kernel calls take turns: two Python threads must not drive numba's thread pool at once (the
 #: workqueue layer is not thread-safe, and two renders on 2 cores only slow each other down).
@@ -264,3 +264,24 @@ def ensure_ready(dtype=np.float32, adjoint: bool = False) -> bool:
     if not all(compilation.is_cached(dtype) for compilation in pending):  # a cold compile: no use waiting
         return False
     return all(compilation.ready(dtype) for compilation in pending)
+
+
+def compile_all(dtypes=GRID_DTYPES, progress: bool = True) -> int:
+    """Compile (or load from numba's disk cache) every kernel for grids of ``dtypes``: the forward
+    and channel kernels for each, the adjoint for the float ones; returns how many signatures.
+    After installing or upgrading, this saves the first view of each kind of volume its wait
+    (a cold compile takes 20–90 s; ``python -m pyvr_jupyter.torch_renderer.fused`` runs it)."""
+    dtypes = [np.dtype(dtype) for dtype in dtypes]
+    unknown = [str(dtype) for dtype in dtypes if dtype not in GRID_DTYPES]
+    if unknown:
+        raise ValueError(f"dtypes {unknown} have no kernels; the kernels' grid dtypes are "
+                         f"{[str(dtype) for dtype in GRID_DTYPES]}")
+    signatures = [(compilation, dtype) for dtype in dtypes for compilation in (FORWARD, CHANNELS, ADJOINT)
+                  if compilation is not ADJOINT or dtype.kind == "f"]
+    if progress:
+        from tqdm.auto import tqdm
+
+        signatures = tqdm(signatures, desc="compiling the fused kernels", unit="kernel")
+    for compilation, dtype in signatures:
+        compilation.wait_until_compiled(dtype)
+    return len(signatures)

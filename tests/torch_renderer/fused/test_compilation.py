@@ -282,3 +282,21 @@ def test_the_disk_cache_follows_every_source_a_kernel_is_built_from(tmp_path, mo
     lookup = next(c for c in copies if c.name.endswith("lookup.py"))
     lookup.write_text(lookup.read_text() + "\n# an edit\n")
     assert caching.sources_stamp() != before
+
+
+def test_compile_all_readies_every_kernel_of_the_dtypes_asked_and_refuses_others():
+    assert fused.compile_all([np.float32], progress=False) == 3  # forward, channels, adjoint
+    assert all(kernel.is_compiled(np.float32) for kernel in (compilation.FORWARD, compilation.CHANNELS,
+                                                              compilation.ADJOINT))
+    with pytest.raises(ValueError, match=r"dtypes \['complex64'\] have no kernels"):
+        fused.compile_all([np.complex64])
+    with pytest.raises(TypeError):
+        fused.compile_all(["not a dtype"])
+
+
+def test_the_command_line_names_what_it_refuses(capsys):
+    from pyvr_jupyter.torch_renderer.fused.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--dtypes", "int8", "--quiet"])
+    assert "['int8'] have no kernels" in capsys.readouterr().err
