@@ -17,6 +17,5 @@ fi
 # load them from numba's disk cache instead of each waiting for its compile. Stopped at the end.
 nice -n 19 python -m pyvr_jupyter.torch_renderer.fused --quiet --dtypes uint8 float64 int16 uint16 float32 \
   > /dev/null 2>&1 &
-compiling=$!
-trap 'kill "$compiling" 2>/dev/null || true' EXIT
+trap 'kill $(jobs -pr) 2>/dev/null || true' EXIT  # the warm-up, if still running (its pid is not reused)
 python -m pytest "$@"

@@ -760,21 +760,40 @@ def test_a_store_that_disappears_draws_the_fill_value_with_one_warning(stack, tm
     assert (values[32:] == 0).all()  # missing: the fill value, said once
 
 
-@pytest.mark.parametrize("rewrite", ["save_ome_zarr", "zarr"])
-def test_a_store_rewritten_in_place_after_it_was_opened_is_refused_not_read_stale(stack, tmp_path, rewrite):
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+@pytest.mark.parametrize("rewrite", ["save_ome_zarr", "group", "level"])
+def test_a_store_rewritten_in_place_after_it_was_opened_is_refused_not_read_stale(stack, tmp_path, rewrite, version):
     """Before: a volume opened before its store was rewritten read it through the old shape,
-    dtype and chunks: cached bricks came back as the old values and the others as zeros, silently."""
-    path = save_ome_zarr(stack, tmp_path / "again.ome.zarr", chunks=16, n_levels=1, version="0.4", progress=False)
+    dtype and chunks: cached bricks came back as the old values and the others as zeros, silently
+    (and ``save_ome_zarr`` of it wrote zeros). Rewritten whole, as a new group, or one level."""
+    path = save_ome_zarr(stack, tmp_path / "again.ome.zarr", chunks=16, n_levels=2, version=version, progress=False)
     volume = read_ome_zarr(path)
     np.testing.assert_array_equal(volume.level(0)[0:8, 0:8, 0:8].data, stack[0:8, 0:8, 0:8])
     other = np.full((32, 64, 64), 7, np.float32)
+    zarr_format = 2 if version == "0.4" else 3
     if rewrite == "save_ome_zarr":
         save_ome_zarr(other, path, chunks=32, n_levels=1, overwrite=True, progress=False)
+    elif rewrite == "group":
+        zarr.open_group(path, mode="w", zarr_format=zarr_format).attrs["note"] = "a new group in the same folder"
     else:
-        zarr.open_group(path, mode="w", zarr_format=2).attrs["note"] = "a new group in the same folder"
+        zarr.open_array(f"{path}/0", mode="w", shape=other.shape, chunks=other.shape, dtype=other.dtype,
+                        zarr_format=zarr_format)[...] = other
     for box in ((0, 8), (40, 48)):  # a brick cached and one never read
         with pytest.raises(ValueError, match="rewritten after it was opened; open it again"):
             volume.level(0)[box[0]:box[1], 0:8, 0:8]
     assert volume.cache.stats()["bricks"] == 0
+    with pytest.raises(ValueError, match="rewritten after it was opened"):
+        save_ome_zarr(volume, tmp_path / "copy.ome.zarr", progress=False)
     if rewrite == "save_ome_zarr":
         np.testing.assert_array_equal(read_ome_zarr(path).level(0)[0:8, 0:8, 0:8].data, other[0:8, 0:8, 0:8])
+
+
+def test_reading_labelling_and_consolidating_a_store_do_not_count_as_rewriting_it(stack, tmp_path):
+    path = save_ome_zarr(stack, tmp_path / "kept.ome.zarr", chunks=16, n_levels=2, version="0.4", progress=False)
+    volume = read_ome_zarr(path)
+    group = zarr.open_group(path, mode="a", zarr_format=2)
+    group.create_group("labels").attrs["labels"] = ["cells"]
+    group.attrs["note"] = "an attribute added beside the image's"
+    zarr.consolidate_metadata(path)
+    read_ome_zarr(path).level(1)[0:4, 0:4, 0:4]
+    np.testing.assert_array_equal(volume.level(0)[0:20, 0:8, 0:8].data, stack[0:20, 0:8, 0:8])

@@ -126,6 +126,7 @@ class Level:
         """The whole level as a (D, H, W) dask array, chunked as stored."""
         import dask.array as da
 
+        self._owner.check_unchanged()
         return da.from_zarr(self.array)[self._leading]
 
     def _box(self, region) -> tuple[slice, slice, slice]:
@@ -187,13 +188,20 @@ class MultiscaleVolume:
         #: failures raise.
         self.alive = (lambda: Path(name).is_dir()) if "://" not in name else None
         #: The local store as opened (``store_signature``): one rewritten in place since is refused.
-        self._opened_as = store_signature(name) if self.alive is not None and self.alive() else None
+        self._arrays = [str(getattr(level.array, "path", "")) for level in self.levels]
+        self._opened_as = store_signature(name, self._arrays) if self.alive is not None and self.alive() else None
         self._value_range: tuple[float, float] | None = None
 
     def check_unchanged(self) -> None:
         """Refuse to read a local store rewritten since it was opened: read through the shapes,
         dtypes and chunks it had then, its voxels came back stale or as zeros, silently."""
-        if self._opened_as is not None and self.alive() and store_signature(self.name) != self._opened_as:
+        if self._opened_as is None:
+            return
+        try:
+            changed = store_signature(self.name, self._arrays) != self._opened_as
+        except OSError:  # gone: its bricks read as the fill value, with a warning (``BrickCache``)
+            return
+        if changed:
             self.cache.clear()
             raise ValueError(f"{self.name}: the store was rewritten after it was opened; open it again "
                              "(load_volume or read_ome_zarr) to see what it holds now")

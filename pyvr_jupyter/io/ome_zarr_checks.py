@@ -169,17 +169,19 @@ def _rounded(values) -> list:
     return [round(float(v), 6) for v in values]
 
 
-def store_signature(folder) -> tuple:
-    """The identity of a local store: its folder's inode and its group metadata files' inodes,
-    modification times and sizes. ``save_ome_zarr(..., overwrite=True)`` puts a new folder in its
-    place and zarr's ``mode="w"`` writes new metadata: either changes it. Reading chunks (or adding
-    a group beside the image) does not."""
+def store_signature(folder, arrays=()) -> tuple:
+    """The identity of a local store: its folder's inode and the metadata of its ``arrays`` (paths
+    inside it: each level), their files' bytes (``.zarray`` or ``zarr.json``, a few hundred each),
+    so that the check does not depend on how finely the file system keeps times.
+    ``save_ome_zarr(..., overwrite=True)`` puts a new folder in its place, and zarr's ``mode="w"``
+    on the group or on a level writes new arrays: either changes it. Reading, adding a group beside
+    the image (labels) or consolidating the group's metadata does not. Raises ``OSError`` when the
+    folder is gone."""
     entries = [os.stat(folder).st_ino]
-    for name in ("zarr.json", ".zgroup", ".zattrs"):
-        try:
-            stat = os.stat(os.path.join(folder, name))
-        except OSError:
-            entries.append(None)
-        else:
-            entries.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
+    for array in arrays:
+        for name in ("zarr.json", ".zarray"):
+            try:
+                entries.append(Path(folder, array, name).read_bytes())
+            except OSError:
+                entries.append(None)
     return tuple(entries)

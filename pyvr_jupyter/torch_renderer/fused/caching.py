@@ -18,8 +18,10 @@ __all__ = ["SOURCES", "sources_stamp"]
 
 _HERE = Path(__file__).resolve().parent
 #: The files a CPU kernel's machine code depends on (``gpu.py`` holds only the CUDA kernels,
-#: which numba does not cache on disk, so editing it compiles nothing anew on the CPU).
-SOURCES = (*sorted(p for p in _HERE.glob("*.py") if p.name != "gpu.py"), _HERE.parent / "stages" / "compositing.py",
+#: which numba does not cache on disk, so editing it compiles nothing anew on the CPU;
+#: ``__main__.py`` is the command line that compiles them).
+SOURCES = (*sorted(p for p in _HERE.glob("*.py") if p.name not in ("gpu.py", "__main__.py")),
+           _HERE.parent / "stages" / "compositing.py",
            _HERE.parent / "stages" / "labels.py")
 
 

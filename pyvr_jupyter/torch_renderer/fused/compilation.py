@@ -93,6 +93,29 @@ def _child_environment() -> dict:
     return environment
 
 
+def _lock_saves(kernel) -> None:
+    """Make ``kernel``'s saves to numba's disk cache take a file lock in the cache's folder. numba
+    saves a signature by reading the cache's index, adding the signature and writing it back: two
+    processes saving signatures of one kernel at once (``compile_all`` beside a kernel's own
+    compile) could lose an entry, or give two signatures one data file. Where ``fcntl`` is
+    missing (Windows) saves go unlocked."""
+    cache = getattr(kernel, "_cache", None)
+    try:
+        import fcntl
+    except ImportError:
+        return
+    if not isinstance(cache, FunctionCache):
+        return
+    save = cache.save_overload
+
+    def save_locked(signature, data):
+        with open(os.path.join(cache._cache_path, ".pyvr-save.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            save(signature, data)
+
+    cache.save_overload = save_locked
+
+
 #: Every ``Compilation``, for ``_after_fork``.
 _COMPILATIONS: weakref.WeakSet = weakref.WeakSet()
 
@@ -125,6 +148,7 @@ class Compilation:
         self._compiling: dict = {}  # grid dtype -> threading.Event set when its compilation ended
         self._errors: dict = {}  # grid dtype -> the exception its compilation raised
         self._guard = threading.Lock()
+        _lock_saves(kernel)
         _COMPILATIONS.add(self)
 
     def _after_fork(self) -> None:

@@ -300,3 +300,24 @@ def test_the_command_line_names_what_it_refuses(capsys):
     with pytest.raises(SystemExit):
         main(["--dtypes", "int8", "--quiet"])
     assert "['int8'] have no kernels" in capsys.readouterr().err
+
+
+def test_saves_to_numba_s_cache_wait_for_the_file_lock(tmp_path, monkeypatch):
+    """Two processes saving signatures of one kernel at once (``compile_all`` beside a test's own
+    compile) could lose an entry of numba's cache index, or give two signatures one data file:
+    a save waits for the lock file in the cache's folder."""
+    fcntl = pytest.importorskip("fcntl")
+    (tmp_path / "tiny_kernel.py").write_text("import numba\n\n@numba.njit(cache=True)\ndef add(a, b):\n    return a + b\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import tiny_kernel
+
+    compilation.Compilation(tiny_kernel.add, lambda dtype: (), "tiny-compile")
+    with open(os.path.join(tiny_kernel.add._cache._cache_path, ".pyvr-save.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process saving
+        compiling = threading.Thread(target=tiny_kernel.add.compile, args=("int64(int64, int64)",))
+        compiling.start()
+        time.sleep(3.0)
+        assert compiling.is_alive()  # compiled, waiting to save
+    compiling.join(30)
+    assert not compiling.is_alive() and tiny_kernel.add(2, 3) == 5
+    assert any(name.endswith(".nbi") for name in os.listdir(tiny_kernel.add._cache._cache_path))
