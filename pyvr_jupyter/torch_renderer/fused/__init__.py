@@ -21,5 +21,5 @@ from .autograd import FusedRender, covers
 from .compilation import KERNEL_LOCK, compile_all, compile_async, ensure_ready, is_compiled, wait_until_compiled
 from .driver import get_threads, set_threads
 
-__all__ = ["KernelArgs", "kernel_args", "FusedRender", "covers", "KERNEL_LOCK", "compile_all", "compile_async", "ensure_ready",
-           "is_compiled", "wait_until_compiled", "get_threads", "set_threads"]
+__all__ = ["KernelArgs", "kernel_args", "FusedRender", "covers", "KERNEL_LOCK", "compile_all", "compile_async",
+           "ensure_ready", "is_compiled", "wait_until_compiled", "get_threads", "set_threads"]
