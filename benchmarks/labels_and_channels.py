@@ -7,7 +7,8 @@ Scenes (candidates interleaved, wall and CPU time per call, median and minimum):
 
 1. 3-D: a ``side``³ volume (``create_test_volume(..., "complex")``) rendered at ``image``² by the
    fused kernel, plain and with a ``labels``-label map (cells of a regular grid, a third of them
-   hidden, colours mixed at 0.6), with lighting; and the label map's construction.
+   hidden, colours mixed at 0.6), and with one cell in forty shown (the others' space skipped),
+   with lighting; and the label map's construction.
 2. Channels: the same volume as channel 0 of three (the others: the volume mirrored along x and
    along y), each with its own opacity TF and colour, mixed as one medium by the fused kernel.
    The worst case for a mix: three times the matter, opaque in the same places.
@@ -103,6 +104,8 @@ def main() -> None:
     build = time.perf_counter() - start
     for hidden in labels.ids[::3].tolist():
         labels.set_visible(hidden, False)
+    few = LabelMap(segmentation, opacity=0.6)  # one cell in forty shown: hidden labels' space skipped
+    few.set_visible(few.ids[few.ids % 40 != 0], False)
     renderer = VolumeRenderer(volume.shape, backend="fused")
     renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.3, 0.0), (0.6, 0.15), (1.0, 0.5)]))
     camera = Camera.for_volume(volume.shape, azimuth=30.0, elevation=20.0)
@@ -119,6 +122,8 @@ def main() -> None:
     held_channels = hold_channels(channel_renderer, channels, 0)
     three_d = interleave({
         "plain": render(False), f"{labels.ids.size} labels": render(True),
+        f"{labels.ids.size} labels, one in forty shown": lambda: renderer.render(state, camera, image_size=args.image,
+                                                                                labels=few),
         "3 channels": lambda: channel_renderer.render(held_channels, camera, image_size=args.image, channel_axis=0),
         "plain, as the view draws": lambda: renderer.render(state, camera, image_size=args.image,
                                                             termination=DISPLAY_TERMINATION),

@@ -19,7 +19,7 @@ from torch.utils.checkpoint import checkpoint
 from ._checks import unit_vectors
 from .stages.camera import Camera
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES, optical_depth
-from .stages.empty_space import sample_is_occupied
+from .stages.empty_space import block_counts, sample_is_occupied
 from .stages.channels import mix_channels, mix_projections
 from .stages.labels import blend_labels, iso_labels, label_rows, label_surfaces, smooth_surface_normals
 from .stages.piecewise_linear import KnotTable, interpolate_piecewise_linear
@@ -133,8 +133,12 @@ class RenderContext:
                 STRATEGIES[self.compositing].family != EMISSION_ABSORPTION:
             return True
         self.block_size = level.block_size
+        label_blocks = None
+        if self.labels is not None:  # hidden labels are transparent (blend_labels): their blocks are empty
+            side = (level.block_size * spacing / (self.box.maximum - self.box.minimum).to(spacing)).flip(0)
+            label_blocks = self.labels.visible_blocks(block_counts(level.shape, level.block_size), side.tolist())
         self.clip_box, self.occupied, self.occupied_reach = level.empty_space(self.vmin, self.vmax, self.opacity,
-                                                                              self.box, spacing)
+                                                                              self.box, spacing, label_blocks)
         self.spacing = spacing.to(self.box.minimum)
         return self.clip_box is not None
 

@@ -163,14 +163,17 @@ class VolumeLevel:
         return skip_block_size(self.shape)
 
     def empty_space(self, vmin: float, vmax: float, opacity: KnotTable | None, box: VolumeBox,
-                    spacing: torch.Tensor) -> tuple[VolumeBox | None, torch.Tensor, torch.Tensor]:
+                    spacing: torch.Tensor, label_blocks: torch.Tensor | None = None
+                    ) -> tuple[VolumeBox | None, torch.Tensor, torch.Tensor]:
         """``(clip_box, padded, reach)`` for empty-space skipping at this value range and opacity
         table: the world box around the blocks that can have opacity (None: nothing can), the
         padded uint8 block grid (``pad_blocks``) and how far the fused kernels may jump from each
-        empty block (``block_reach``); ``spacing`` is this level's voxel size. The last answer
-        is kept: orbiting renders with the same ones, so a frame pays nothing for them."""
+        empty block (``block_reach``); ``spacing`` is this level's voxel size. ``label_blocks``
+        ((nz, ny, nx) bool, ``LabelMap.visible_blocks``) empties the blocks of hidden labels too.
+        The last answer is kept: orbiting renders with the same ones, so a frame pays nothing for them."""
+        # label_blocks by identity: the answer kept holds it, so its id is not reused meanwhile.
         key = (vmin, vmax, None if opacity is None else opacity.key(), tuple(box.minimum.tolist()),
-               tuple(spacing.tolist()))
+               tuple(spacing.tolist()), None if label_blocks is None else id(label_blocks))
         with self._lock:
             if self._occupancy is None or self._occupancy[0] != key:
                 if self._blocks is None:
@@ -179,9 +182,11 @@ class VolumeLevel:
                 low, high = self._blocks
                 span = vmax - vmin
                 occupied = occupied_blocks((low - vmin) / span, (high - vmin) / span, opacity)
+                if label_blocks is not None:
+                    occupied = occupied & label_blocks.to(occupied.device)
                 clip_box = occupied_box(occupied, self.block_size, box, spacing.to(box.minimum))
                 padded = pad_blocks(occupied)
-                self._occupancy = (key, (clip_box, padded, block_reach(padded)))
+                self._occupancy = (key, (clip_box, padded, block_reach(padded)), label_blocks)
             return self._occupancy[1]
 
     def nbytes(self) -> dict:

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from .piecewise_linear import KnotTable
 from .raysampling import VolumeBox
 
-__all__ = ["skip_block_size", "block_min_max", "occupied_blocks", "occupied_box",
+__all__ = ["skip_block_size", "block_counts", "block_min_max", "label_row_ranges", "visible_label_blocks",
+           "occupied_blocks", "occupied_box",
            "pad_blocks", "block_reach", "sample_is_occupied", "REACH_CAP"]
 
 MAX_BLOCKS_PER_AXIS = 64
@@ -41,6 +42,11 @@ def skip_block_size(shape) -> int:
     ``MAX_BLOCKS_PER_AXIS`` blocks (bounding the per-render classification of the blocks)."""
     longest = max(int(s) - 1 for s in shape)
     return max(2, -(-longest // MAX_BLOCKS_PER_AXIS))
+
+
+def block_counts(shape, block_size: int) -> list[int]:
+    """Blocks per axis of a (D, H, W) volume: block j covers voxels jB to (j + 1)B, both included."""
+    return [max(1, -(-(int(s) - 1) // block_size)) for s in shape]
 
 
 def block_min_max(volume, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,7 +62,7 @@ def block_min_max(volume, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(volume, torch.Tensor) and (volume.device.type != "cpu" or volume.dtype == torch.bfloat16):
         return _block_min_max(volume.detach().float() if volume.dtype == torch.bfloat16 else volume.detach(), block_size)
     values = volume.detach().numpy() if isinstance(volume, torch.Tensor) else volume
-    counts = [max(1, -(-(s - 1) // block_size)) for s in values.shape]
+    counts = block_counts(values.shape, block_size)
     dtype = np.float64 if values.dtype == np.float64 else np.float32
     minimum, maximum = np.empty(counts, dtype=dtype), np.empty(counts, dtype=dtype)
     for i in range(counts[0]):  # the planes of block row i and the next plane: B + 1 planes
@@ -78,11 +84,67 @@ def _block_min_max(volume: torch.Tensor, block_size: int) -> tuple[torch.Tensor,
     v = volume[None, None]
     pad = block_size  # replicate the far faces so the last window is full
     padded = F.pad(v, (0, pad, 0, pad, 0, pad), mode="replicate")
-    counts = [max(1, -(-(s - 1) // block_size)) for s in volume.shape]
+    counts = block_counts(volume.shape, block_size)
     kernel = block_size + 1
     maximum = F.max_pool3d(padded, kernel, stride=block_size)[0, 0]
     minimum = -F.max_pool3d(-padded, kernel, stride=block_size)[0, 0]
     return minimum[: counts[0], : counts[1], : counts[2]], maximum[: counts[0], : counts[1], : counts[2]]
+
+
+def label_row_ranges(rows: np.ndarray, counts, block_side) -> tuple[np.ndarray, np.ndarray]:
+    """(lowest, highest) label-table row, (nz, ny, nx) each, that a block's samples can take.
+
+    A sample takes the label of its nearest voxel (``labels.label_rows``), so a block's samples
+    read the label voxels nearest to the block, which these bound. Made once per label map and
+    block grid; ``visible_label_blocks`` then answers for any visibility at once. A slab of
+    label planes per block row is read at a time (no copy of the whole map).
+
+    Args:
+        rows: (D, H, W) uint16 table rows (``LabelMap.rows``), spanning the volume's box.
+        counts: blocks per axis (nz, ny, nx) of the level the blocks divide (``block_counts``).
+        block_side: (z, y, x) a block's side over the box's (the level's B · voxel size / extent;
+            not finite for an axis of one voxel: its whole label axis).
+    """
+    (z_first, z_last), (y_first, y_last), (x_first, x_last) = (
+        _label_span(n, count, side) for n, count, side in zip(rows.shape, counts, block_side))
+    low, high = np.empty(tuple(counts), dtype=rows.dtype), np.empty(tuple(counts), dtype=rows.dtype)
+    for j in range(counts[0]):
+        slab = rows[z_first[j]:z_last[j] + 1]
+        for reduce, out in ((np.minimum, low), (np.maximum, high)):
+            plane = reduce.reduce(slab, axis=0)
+            out[j] = _window(_window(plane, y_first, y_last, reduce, 0), x_first, x_last, reduce, 1)
+    return low, high
+
+
+def visible_label_blocks(low: np.ndarray, high: np.ndarray, visible: np.ndarray) -> torch.Tensor:
+    """(nz, ny, nx) bool: blocks some of whose rows ``label_row_ranges`` (``low``..``high``) are
+    ``visible`` ((L,) bool per row). A hidden label's samples are transparent
+    (``labels.blend_labels``), so the other blocks are empty whatever the opacity table says.
+    Exact for a block of one label; a block of several keeps any visible row between its lowest and
+    highest (kept, never wrongly dropped). O(blocks): a change of visibility costs no pass over
+    the map."""
+    shown = np.concatenate([[0], np.cumsum(visible, dtype=np.int64)])  # visible rows below each row
+    return torch.from_numpy(shown[high.astype(np.int64) + 1] > shown[low.astype(np.int64)])
+
+
+def _label_span(n: int, count: int, side: float) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) label voxels, both included, nearest to the samples of each of ``count``
+    blocks along an axis of ``n`` label voxels, a block ``side`` of the box long (widened by a
+    rounding error: a block wrongly kept costs samples, one wrongly dropped a wrong image)."""
+    if n == 1 or not np.isfinite(side):
+        return np.zeros(count, dtype=np.int64), np.full(count, n - 1, dtype=np.int64)
+    start = np.arange(count) * side * (n - 1)  # the blocks' first samples in label voxels
+    first = np.floor(start + 0.5 - 1e-6).astype(np.int64)
+    last = np.floor(start + side * (n - 1) + 0.5 + 1e-6).astype(np.int64)
+    last[-1] = n - 1  # the last block's samples reach the box's far face
+    return np.clip(first, 0, n - 1), np.clip(last, 0, n - 1)
+
+
+def _window(values: np.ndarray, first: np.ndarray, last: np.ndarray, reduce, axis: int) -> np.ndarray:
+    """Along ``axis``, ``reduce`` over ``values[first[j]:last[j] + 1]`` for each j."""
+    padded = np.concatenate([values, np.take(values, [0], axis=axis)], axis=axis)  # a last window may end at n
+    bounds = np.stack([first, last + 1], axis=1).ravel()  # reduceat's even entries are the windows
+    return reduce.reduceat(padded, bounds, axis=axis).take(np.arange(0, bounds.size, 2), axis=axis)
 
 
 def occupied_blocks(low: torch.Tensor, high: torch.Tensor, opacity: KnotTable | None) -> torch.Tensor:

@@ -1,15 +1,15 @@
 """Specification of empty_space.py: min/max blocks, their test against the opacity table (whose
-exact maximum over intervals ``KnotTable.max_over_intervals`` gives), and the per-sample lookup
-that drops samples in empty blocks."""
+exact maximum over intervals ``KnotTable.max_over_intervals`` gives), the blocks a label map's
+visible labels reach, and the per-sample lookup that drops samples in empty blocks."""
 
 import numpy as np
 import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import OpacityTransferFunction
-from pyvr_jupyter.torch_renderer.stages.empty_space import (REACH_CAP, block_min_max, block_reach, occupied_blocks,
-                                                     occupied_box, pad_blocks, sample_is_occupied,
-                                                     skip_block_size)
+from pyvr_jupyter.torch_renderer.stages.empty_space import (REACH_CAP, block_counts, block_min_max, block_reach,
+                                                     label_row_ranges, occupied_blocks, occupied_box, pad_blocks,
+                                                     sample_is_occupied, skip_block_size, visible_label_blocks)
 from pyvr_jupyter.torch_renderer.stages.piecewise_linear import KnotTable
 from pyvr_jupyter.torch_renderer.stages.raysampling import VolumeBox
 
@@ -116,3 +116,41 @@ def test_an_empty_blocks_reach_spans_a_cube_of_empty_blocks():
     reach = block_reach(occupied)
     assert reach[5, 6, 7] == 0 and reach[5, 6, 9] == 2 and reach[8, 6, 7] == 3 and reach[12, 13, 14] == 7
     assert reach[39, 39, 39] == REACH_CAP  # 32 blocks away: jumps stop at the cap
+
+
+def test_label_row_ranges_of_the_base_grid_bound_each_block_and_its_apron():
+    rows = np.random.default_rng(5).integers(0, 300, size=(13, 10, 17)).astype(np.uint16)
+    size = 3
+    counts = block_counts(rows.shape, size)
+    low, high = label_row_ranges(rows, counts, [size / (n - 1) for n in rows.shape])
+    for z, y, x in np.ndindex(*counts):  # block j holds voxels jB to (j + 1)B, as block_min_max's
+        window = rows[z * size:(z + 1) * size + 1, y * size:(y + 1) * size + 1, x * size:(x + 1) * size + 1]
+        assert (low[z, y, x], high[z, y, x]) == (window.min(), window.max())
+
+
+def test_visible_label_blocks_keep_blocks_with_a_visible_row_in_their_range():
+    low, high = np.array([[[0, 2, 1, 3]]], np.uint16), np.array([[[0, 2, 3, 3]]], np.uint16)
+    visible = np.array([False, False, True, False])
+    np.testing.assert_array_equal(visible_label_blocks(low, high, visible).numpy(), [[[False, True, True, False]]])
+
+
+@pytest.mark.parametrize("level_shape", [(7, 5, 9), (13, 10, 17), (4, 1, 6)])
+def test_no_sample_near_a_visible_label_falls_in_a_block_that_is_dropped(level_shape):
+    """A coarser level's blocks (or a level of one voxel along an axis) against the labels of the
+    base grid: every sample, wherever in its block, whose nearest label voxel is visible lies in
+    a kept block; blocks of hidden labels alone are dropped."""
+    rng = np.random.default_rng(8)
+    rows = (rng.random((13, 10, 17)) < 0.004).astype(np.uint16)  # a few voxels of the visible row 1
+    visible = np.array([False, True])
+    size = 2
+    counts = block_counts(level_shape, size)
+    extent = np.array(rows.shape) - 1.0  # the box in base voxels, (z, y, x)
+    spacing = np.array([e / max(n - 1, 1) if n > 1 else 1.0 for e, n in zip(extent, level_shape)])
+    side = [size * sp / e for sp, e in zip(spacing, extent)]
+    blocks = visible_label_blocks(*label_row_ranges(rows, counts, side), visible).numpy()
+    points = rng.random((200_000, 3)) * extent  # sample positions in base voxels
+    nearest = np.minimum(np.floor(points + 0.5).astype(int), np.array(rows.shape) - 1)
+    seen = visible[rows[nearest[:, 0], nearest[:, 1], nearest[:, 2]]]
+    block = np.minimum((points / (size * spacing)).astype(int), np.array(counts) - 1)
+    assert seen.any() and not blocks.all()
+    assert blocks[block[seen, 0], block[seen, 1], block[seen, 2]].all()

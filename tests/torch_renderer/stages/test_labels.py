@@ -93,6 +93,63 @@ def test_backends_agree_on_a_thousand_labels(lighting):
     assert_close(fused_rgba, torch_rgba, atol=1e-5)
 
 
+
+def organs(shape=(40, 44, 48)):
+    """Five boxes of IDs 1–5 in a volume of background 0, and random values above the TF's floor."""
+    labels = np.zeros(shape, np.uint8)
+    for index in range(5):
+        labels[4 + 6 * index:9 + 6 * index, 6 + 5 * index:20 + 4 * index, 5:40 - 3 * index] = index + 1
+    volume = (0.3 + 0.7 * np.random.default_rng(4).random(shape)).astype(np.float32)
+    return volume, labels
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+@pytest.mark.parametrize("level", [0, 1])
+@pytest.mark.parametrize("shown", ["one organ", "random IDs"])
+def test_hidden_labels_space_is_skipped_and_the_picture_stays_the_same(backend, level, shown):
+    """All labels but a few hidden: the picture is the one drawn without skipping, at the base and
+    at a coarser level, and the rays skip the blocks of hidden labels alone: with one organ shown
+    the fused kernel classifies far fewer samples (the PyTorch stages count the samples placed,
+    before they drop those in empty blocks)."""
+    volume, labels = organs()
+    if shown == "random IDs":  # 125 boxes of scattered IDs: blocks of several labels
+        labels = np.random.default_rng(6).permutation(1000)[np.kron(
+            np.arange(125).reshape(5, 5, 5) * 8 % 1000, np.ones((8, 9, 10), int))[:40, :44, :48]]
+    label_map = LabelMap(labels, opacity=0.6)
+    label_map.set_visible(label_map.ids[label_map.ids != label_map.ids[3]], False)
+
+    def draw(skip):
+        renderer = VolumeRenderer(volume.shape, backend=backend)
+        renderer.skip_empty_space = skip
+        renderer.set_opacity_transfer_function(OpacityTransferFunction.linear(0.0, 0.4))
+        camera = Camera.for_volume(volume.shape, azimuth=25.0, elevation=20.0)
+        with torch.no_grad():
+            rgba = renderer.render_rgba(volume, camera, image_size=(48, 48), labels=label_map, level=level,
+                                        step_size=0.5)
+        return rgba, renderer.last_stats["samples"]
+
+    skipped, skipped_samples = draw(True)
+    whole, whole_samples = draw(False)
+    assert float(whole[..., 3].max()) > 0.2
+    assert_close(skipped, whole, atol=1e-6)
+    if backend == "fused" and shown == "one organ":
+        assert skipped_samples < 0.5 * whole_samples
+
+
+def test_visible_blocks_are_kept_until_the_visibility_changes():
+    _, labels = cube_with_two_labels()
+    label_map = LabelMap(labels)
+    grid = ((12, 12, 12), (2 / 23,) * 3)
+    assert label_map.visible_blocks(*grid) is None  # every label visible: nothing to empty
+    label_map.set_visible(0, False)
+    blocks = label_map.visible_blocks(*grid)
+    assert blocks.shape == (12, 12, 12) and 0 < int(blocks.sum()) < blocks.numel()
+    label_map.set_color(1, "red")
+    assert label_map.visible_blocks(*grid) is blocks  # a colour is no reason to redo them
+    label_map.set_visible(3, False)
+    fewer = label_map.visible_blocks(*grid)
+    assert int(fewer.sum()) < int(blocks.sum()) and not bool((fewer & ~blocks).any())
+
 def test_the_volume_keeps_its_gradient_under_labels():
     volume, labels = cube_with_two_labels((10, 10, 10))
     volume = torch.tensor(volume, dtype=torch.float64) * 0.8 + 0.1
