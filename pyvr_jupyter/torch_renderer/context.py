@@ -122,8 +122,8 @@ class RenderContext:
 
     def find_visible_blocks(self, level, spacing: torch.Tensor, needs_graph: bool) -> bool:
         """Empty-space skipping: clip rays to the blocks of ``level`` (a ``volume_cache.VolumeLevel``
-        of voxel size ``spacing``) that the opacity table can make visible, and skip the others
-        along the way. Returns False when no block is visible (True when it skips nothing).
+        of voxel size ``spacing``) that the opacity table can make visible (and, with a label map,
+        that hold a visible label), and skip the others along the way. Returns False when no block is visible (True when it skips nothing).
         Emission–absorption only, and not while the volume, the opacity TF or the value range is
         learnt (their gradient reaches samples whose opacity is zero now but would not stay
         zero), nor for label surfaces (drawn where the TF is clear)."""

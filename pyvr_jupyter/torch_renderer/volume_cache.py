@@ -52,6 +52,9 @@ PACKED_GRID_VOXELS = 1 << 24
 _VALUE_GRID_ONLY: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 #: Coarser levels are made until the largest side is at most this.
 COARSEST_SIDE = 32
+#: Empty-space answers a level keeps (value windows, opacity tables, label visibilities): a few
+#: views of one volume drawn in turns. Each is about 3 bytes per block (at most 66³ blocks).
+OCCUPANCIES_KEPT = 4
 
 
 def kernel_dtype_of(volume) -> np.dtype:
@@ -90,7 +93,7 @@ class VolumeLevel:
         self._packed: dict = {}
         self._kernel: tuple | None = None
         self._blocks: tuple | None = None
-        self._occupancy: tuple | None = None
+        self._occupancy: dict = {}  # key → (answer, label blocks): the last OCCUPANCIES_KEPT answers
         self._lock = threading.Lock()
 
     @property
@@ -170,12 +173,14 @@ class VolumeLevel:
         padded uint8 block grid (``pad_blocks``) and how far the fused kernels may jump from each
         empty block (``block_reach``); ``spacing`` is this level's voxel size. ``label_blocks``
         ((nz, ny, nx) bool, ``LabelMap.visible_blocks``) empties the blocks of hidden labels too.
-        The last answer is kept: orbiting renders with the same ones, so a frame pays nothing for them."""
+        The last few answers are kept: orbiting renders with the same ones, so a frame pays nothing
+        for them, and views of one volume with different tables or labels do not undo each other's."""
         # label_blocks by identity: the answer kept holds it, so its id is not reused meanwhile.
         key = (vmin, vmax, None if opacity is None else opacity.key(), tuple(box.minimum.tolist()),
                tuple(spacing.tolist()), None if label_blocks is None else id(label_blocks))
         with self._lock:
-            if self._occupancy is None or self._occupancy[0] != key:
+            kept = self._occupancy.pop(key, None)
+            if kept is None:
                 if self._blocks is None:
                     values = self.values.detach() if isinstance(self.values, torch.Tensor) else self.values
                     self._blocks = block_min_max(values, self.block_size)
@@ -186,8 +191,11 @@ class VolumeLevel:
                     occupied = occupied & label_blocks.to(occupied.device)
                 clip_box = occupied_box(occupied, self.block_size, box, spacing.to(box.minimum))
                 padded = pad_blocks(occupied)
-                self._occupancy = (key, (clip_box, padded, block_reach(padded)), label_blocks)
-            return self._occupancy[1]
+                kept = ((clip_box, padded, block_reach(padded)), label_blocks)
+            self._occupancy[key] = kept  # the most recent last
+            while len(self._occupancy) > OCCUPANCIES_KEPT:
+                self._occupancy.pop(next(iter(self._occupancy)))
+            return kept[0]
 
     def nbytes(self) -> dict:
         """Bytes this level holds beyond the user's array, by what holds them."""

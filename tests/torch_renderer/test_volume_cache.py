@@ -8,7 +8,7 @@ from helpers import assert_close
 from pyvr_jupyter.datasets import create_test_volume
 from pyvr_jupyter.torch_renderer import Camera, VolumeRenderer, fused
 from pyvr_jupyter.torch_renderer.levels import half_resolution_tensor
-from pyvr_jupyter.torch_renderer.volume_cache import kernel_dtype_of, volume_key
+from pyvr_jupyter.torch_renderer.volume_cache import OCCUPANCIES_KEPT, kernel_dtype_of, volume_key
 
 
 @pytest.mark.parametrize("edit", ["flip", "one ulp", "read-only copy", "rows flipped in each slice", "two voxels swapped"])
@@ -231,23 +231,31 @@ def test_a_constant_volume_gets_a_usable_range_and_nan_is_refused():
 
 def test_empty_space_is_made_once_per_value_window_and_opacity_table():
     """Orbiting re-renders with the same blocks: a frame pays nothing for them (issue 23's fixed
-    cost); a new opacity table or value window makes them anew."""
+    cost); a new opacity table or value window makes them anew, and the earlier answer stays for a
+    view that still draws with it."""
     volume = create_test_volume((40, 40, 40), "torus")
     renderer = VolumeRenderer(volume.shape, backend="fused")
-    renderer.opacity_tf.set_control_points([(0.0, 0.0), (0.5, 0.0), (1.0, 0.5)])
     state = shared_state(volume, torch.device("cpu"))  # held here: the registry keeps states weakly
     level = state.level(0)
-    renderer.render(volume, Camera.for_volume(volume.shape), image_size=(16, 16))
-    first = level._occupancy
-    assert first is not None
-    renderer.render(volume, Camera.for_volume(volume.shape).orbit(30.0, 10.0), image_size=(16, 16))
-    assert level._occupancy is first
-    clip_box, padded, reach = first[1]
+
+    def answers_after(points, camera=Camera.for_volume(volume.shape)):
+        renderer.opacity_tf.set_control_points(points)
+        renderer.render(volume, camera, image_size=(16, 16))
+        return [kept[0] for kept in level._occupancy.values()]
+
+    ramp, wide = [(0.0, 0.0), (0.5, 0.0), (1.0, 0.5)], [(0.0, 0.0), (1.0, 0.5)]
+    [first] = answers_after(ramp)
+    [again] = answers_after(ramp, Camera.for_volume(volume.shape).orbit(30.0, 10.0))
+    assert again is first
+    clip_box, padded, reach = first
     assert padded.dtype == torch.uint8 and clip_box is not None
     assert reach.shape == padded.shape and bool((reach[padded > 0] == 0).all()) and bool((reach[padded == 0] > 0).all())
-    renderer.opacity_tf.set_control_points([(0.0, 0.0), (1.0, 0.5)])
-    renderer.render(volume, Camera.for_volume(volume.shape), image_size=(16, 16))
-    assert level._occupancy is not first and int(level._occupancy[1][1].sum()) > int(padded.sum())
+    kept_first, second = answers_after(wide)
+    assert kept_first is first and int(second[1].sum()) > int(padded.sum())
+    assert answers_after(ramp)[-1] is first  # two views drawing in turns do not undo each other's
+    for index in range(OCCUPANCIES_KEPT + 1):
+        answers_after([(0.0, 0.0), (0.1 + 0.1 * index, 0.0), (1.0, 0.5)])
+    assert len(level._occupancy) == OCCUPANCIES_KEPT and all(a is not first for a in answers_after(wide))
 
 
 def test_only_the_volume_itself_is_shaded_from_a_packed_grid(monkeypatch):
