@@ -86,7 +86,8 @@ def adjoint_rays(args, first_pixel, first, last, thread, corners, rgba, classifi
      gradient_scale, vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, _opacity_clear_below, light_model, light, light_direction, _mode, inv_unit_distance, _termination,
-     _termination_every, occupied, reach, block_scale, _label_rows, _label_scale, _label_table, _label_iso) = args  # labels: not covered (autograd.covers)
+     _termination_every, occupied, reach, block_scale, _sparse, _label_rows, _label_scale, _label_table,
+     _label_iso) = args  # labels: not covered (autograd.covers)
     ox, oy, oz = camera[0], camera[1], camera[2]
     ambient, diffuse, specular, shininess = light[0], light[1], light[2], light[3]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..stages.compositing import STRATEGIES
+from .lanes import SPARSE_SHARE
 from .shading import DIRECTIONAL, HEADLIGHT, NO_LIGHT
 
 __all__ = ["KernelArgs", "kernel_args", "tiny_args", "clear_below", "as_numpy", "grid_dtype", "table_dtype", "GRID_DTYPES"]
@@ -67,6 +68,7 @@ class KernelArgs(NamedTuple):
     occupied: np.ndarray  # (nz + 2, ny + 2, nx + 2) uint8 padded blocks (empty_space.pad_blocks), or (0, 0, 0)
     reach: np.ndarray  # like ``occupied``, uint8: an empty block's cube of empty blocks (empty_space.block_reach), or (0, 0, 0)
     block_scale: np.ndarray  # (3,)
+    sparse: bool  # few blocks occupied (under lanes.SPARSE_SHARE): a lit frame marches a ray at a time
     # Labels (stages/labels.py): (p − box_min)·label_scale are the label grid's voxel coordinates.
     label_rows: np.ndarray  # (D, H, W) uint16 table rows, or (0, 0, 0) for none
     label_scale: np.ndarray  # (3,)
@@ -125,6 +127,12 @@ def _float64(*tensors: torch.Tensor) -> list[np.ndarray]:
     return [as_numpy(t.detach().double()) for t in tensors]
 
 
+def _sparse(padded: np.ndarray) -> bool:
+    """Are fewer than ``SPARSE_SHARE`` of the blocks of a padded block grid occupied?"""
+    inner = padded[1:-1, 1:-1, 1:-1]
+    return bool(inner.size > 0 and np.count_nonzero(inner) < SPARSE_SHARE * inner.size)
+
+
 def kernel_args(context, grid=None) -> KernelArgs:
     """The ``KernelArgs`` of a ``context.RenderContext``: ``grid`` (D, H, W, C) when given (the
     GPU kernel's, on the card), else its ``kernel_grid`` (the values in their own dtype) when it
@@ -180,7 +188,7 @@ def kernel_args(context, grid=None) -> KernelArgs:
         mode=int(strategy.kernel_code), inv_unit_distance=1.0 / context.unit_distance,
         termination=float(strategy.termination[0] if context.termination is None else context.termination),
         termination_every=int(strategy.termination[1]),
-        occupied=occupied, reach=reach, block_scale=block_scale,
+        occupied=occupied, reach=reach, block_scale=block_scale, sparse=_sparse(occupied),
         label_rows=label_rows, label_scale=label_scale, label_table=label_table,
         label_iso=context.labels is not None and context.label_mode == "iso")
 
@@ -198,5 +206,5 @@ def tiny_args(dtype: np.dtype) -> KernelArgs:
         color_positions=knots, color_values=np.zeros((2, 3), dtype=dtype), color_uniform=True, use_opacity=True,
         use_color=True, opacity_clear_below=0.0, light_model=HEADLIGHT, light=np.ones(4), light_direction=np.ones(3), mode=0,
         inv_unit_distance=1.0, termination=1e-6, termination_every=1, occupied=np.zeros((0, 0, 0), dtype=np.uint8),
-        reach=np.zeros((0, 0, 0), dtype=np.uint8), block_scale=np.ones(3), label_rows=np.zeros((0, 0, 0), dtype=np.uint16), label_scale=np.ones(3),
+        reach=np.zeros((0, 0, 0), dtype=np.uint8), block_scale=np.ones(3), sparse=False, label_rows=np.zeros((0, 0, 0), dtype=np.uint16), label_scale=np.ones(3),
         label_table=np.zeros((1, 6)), label_iso=False)

@@ -100,7 +100,7 @@ def march_channel_rays(args, tables, first_pixel, first, last, out, samples):
     other (``kernel.march_rays``'s counterpart, shared with the GPU kernel)."""
     (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale,
      gradient_scale, _vmin, _inv_span, _op, _ov, _ou, _cp, _cv, _cu, use_opacity, use_color, _clear, light_model, light,
-     light_direction, _mode, inv_unit_distance, termination, termination_every, occupied, reach, block_scale, _lr, _ls,
+     light_direction, _mode, inv_unit_distance, termination, termination_every, occupied, reach, block_scale, _sp, _lr, _ls,
      _lt, _li) = args
     (vmins, inv_spans, opacity_positions, opacity_values, opacity_knots, opacity_uniform, color_positions,
      color_values, color_knots, color_uniform, channel_clear_below) = tables

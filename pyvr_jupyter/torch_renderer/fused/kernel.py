@@ -67,7 +67,7 @@ def march_tile(args, first_pixel, out, samples):
     (n_rays, 4): premultiplied RGB and opacity; ``samples`` (n_rays,) gets how many samples each
     ray classified (the adjoint re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
-    side_by_side = in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3])
+    side_by_side = in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3], args.sparse)
     for patch in prange(patch_count(args.width, first_pixel, n_rays)):
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
@@ -87,7 +87,8 @@ def march_rays(args, first_pixel, first, last, out, samples):
      gradient_scale, vmin, inv_span,
      opacity_positions, opacity_values, opacity_uniform, color_positions, color_values, color_uniform, use_opacity,
      use_color, opacity_clear_below, light_model, light, light_direction, mode, inv_unit_distance, termination,
-     termination_every, occupied, reach, block_scale, label_rows, label_scale, label_table, label_iso) = args
+     termination_every, occupied, reach, block_scale, _sparse, label_rows, label_scale, label_table,
+     label_iso) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
     labelled = label_rows.shape[0] > 0
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]

@@ -2,8 +2,8 @@
 
 ``kernel.march_tile`` gives a row of a patch (``kernel.PATCH_SIDE`` = 8 rays) to ``march_lanes``
 when every sample is shaded the same way (``in_lanes``: emission–absorption, lit, no label map,
-a whole shininess). Each step takes one sample of every ray still marching, in two loops over
-the rays:
+a whole shininess) and the frame is not sparse (``SPARSE_SHARE``). Each step takes one sample
+of every ray still marching, in two loops over the rays:
 
 1. a ray at a time, the march of ``kernel.march_rays``: termination, the empty-space jump, the
    trilinear read, the classification (the same device functions, so the same samples are
@@ -16,8 +16,8 @@ memory reads in flight where one ray's chain of dependent steps kept about two. 
 Marschner–Lobb 256³ frame takes 0.68× the CPU time of a ray at a time, a 384³ one (gradients
 made from the values) 0.83×, S1 and the `complex` 256³ scene 0.81–0.83×, a sparse CT phantom
 1.06× (a few samples per ray between long jumps), with the same pixels to the bit and the same
-samples (Intel Xeon, 2026-12-06; ``docs/performance.md``). The adjoint and the GPU kernel march
-a ray at a time (``kernel.march_rays``).
+samples (Intel Xeon, 2026-12-06; ``docs/performance.md``). Such sparse frames, and the adjoint
+and the GPU kernel, march a ray at a time (``kernel.march_rays``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .lookup import cell, central_gradient, lookup_rgb, lookup_scalar, trilinear
 from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lane_light
 
-__all__ = ["LANES", "in_lanes", "march_lanes"]
+__all__ = ["LANES", "SPARSE_SHARE", "in_lanes", "march_lanes"]
 
 # What ``lanes`` (LANE_FIELDS, 8) holds per ray: its segment, direction and sample offset; its
 # state (next sample, termination boundary, samples classified, marching or done); the light
@@ -43,12 +43,22 @@ __all__ = ["LANES", "in_lanes", "march_lanes"]
 LANE_FIELDS, LANES = 23, 8
 
 
+#: A frame whose occupied blocks are fewer than this share of its block grid marches a ray at a
+#: time: its rays take a few samples each between long jumps, and the lanes' bookkeeping costs
+#: more than their overlap saves. Lanes against a ray at a time, CPU time, the same pixels (AMD
+#: EPYC, 2026-12-07): CT phantom (bone, 4 % of blocks occupied) 1.08×, cell stack (4 %) 1.09×,
+#: S1 (10 %) 1.01×, the CT with a soft-tissue ramp (31 %) 0.94×, Marschner–Lobb (100 %) 0.89×;
+#: on the Intel Xeon S1 took 0.81× in lanes and the CT 1.06×.
+SPARSE_SHARE = 0.08
+
+
 @njit(inline="always")
-def in_lanes(mode, light_model, labelled, shininess):
+def in_lanes(mode, light_model, labelled, shininess, sparse):
     """Does ``march_lanes`` render this (it shades every sample the same way, so a lit
-    emission–absorption frame without labels with a whole shininess up to 256)?"""
+    emission–absorption frame without labels with a whole shininess up to 256), and is it dense
+    enough to gain from them (not ``sparse``: ``SPARSE_SHARE``)?"""
     return (mode == EMISSION_ABSORPTION and light_model != NO_LIGHT and not labelled
-            and shininess == int(shininess) and 0 <= shininess <= 256)
+            and shininess == int(shininess) and 0 <= shininess <= 256 and not sparse)
 
 
 # Inlined into ``kernel.march_tile``: called instead, the same frame took 1.23× the CPU time (its
@@ -61,7 +71,7 @@ def march_lanes(args, first_pixel, first, last, out, samples):
     (width, height, camera, segment_box, planes, inner_box, step, tiny, jitter, grid, box_min, voxel_scale,
      gradient_scale, vmin, inv_span, opacity_positions, opacity_values, opacity_uniform, color_positions,
      color_values, color_uniform, use_opacity, use_color, opacity_clear_below, light_model, light, light_direction,
-     _mode, inv_unit_distance, termination, termination_every, occupied, reach, block_scale, _label_rows,
+     _mode, inv_unit_distance, termination, termination_every, occupied, reach, block_scale, _sparse, _label_rows,
      _label_scale, _label_table, _label_iso) = args
     ox, oy, oz = camera[0], camera[1], camera[2]
     lx, ly, lz = light_direction[0], light_direction[1], light_direction[2]

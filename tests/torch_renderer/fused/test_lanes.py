@@ -13,7 +13,7 @@ from pyvr_jupyter.torch_renderer import volume_cache
 from pyvr_jupyter.torch_renderer.fused import driver
 from pyvr_jupyter.torch_renderer.fused.compositing import EMISSION_ABSORPTION, MAXIMUM
 from pyvr_jupyter.torch_renderer.fused.kernel import PATCH_SIDE, march_rays, march_tile, patch_count, patch_row
-from pyvr_jupyter.torch_renderer.fused.lanes import in_lanes
+from pyvr_jupyter.torch_renderer.fused.lanes import SPARSE_SHARE, in_lanes
 from pyvr_jupyter.torch_renderer.fused.shading import DIRECTIONAL, HEADLIGHT, NO_LIGHT, SMALLEST_SQUARE, whole_power
 
 
@@ -83,8 +83,8 @@ def test_lanes_take_the_same_samples_and_give_the_same_pixels(volume, grid_kind,
     if light == "directional":
         renderer.set_lighting(light_direction=(0.3, -1.0, 0.5), shininess=7.0)
     options = {"camera": camera_for(volume.shape), "image_size": (24, 20), **options}
-    args = kernel_args_of(renderer, volume, **options)
-    assert in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3])
+    args = kernel_args_of(renderer, volume, **options)._replace(sparse=False)  # lanes, however sparse
+    assert in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3], args.sparse)
     for first_pixel in (0, 5):
         (lanes, lane_samples), (reference, samples) = both_ways(args, first_pixel)
         np.testing.assert_array_equal(lane_samples, samples)
@@ -101,18 +101,38 @@ def test_a_dense_frame_in_lanes_matches_one_ray_at_a_time_to_the_bit():
     np.testing.assert_array_equal(lanes, reference)
 
 
-@pytest.mark.parametrize("mode, light_model, labelled, shininess, expected", [
-    (EMISSION_ABSORPTION, HEADLIGHT, False, 20.0, True),
-    (EMISSION_ABSORPTION, DIRECTIONAL, False, 256.0, True),
-    (EMISSION_ABSORPTION, HEADLIGHT, False, 0.0, True),
-    (EMISSION_ABSORPTION, NO_LIGHT, False, 20.0, False),  # nothing to shade: one ray at a time
-    (EMISSION_ABSORPTION, HEADLIGHT, True, 20.0, False),  # labels
-    (MAXIMUM, HEADLIGHT, False, 20.0, False),  # projections
-    (EMISSION_ABSORPTION, HEADLIGHT, False, 20.5, False),  # a general power
-    (EMISSION_ABSORPTION, HEADLIGHT, False, 300.0, False),
+@pytest.mark.parametrize("mode, light_model, labelled, shininess, sparse, expected", [
+    (EMISSION_ABSORPTION, HEADLIGHT, False, 20.0, False, True),
+    (EMISSION_ABSORPTION, DIRECTIONAL, False, 256.0, False, True),
+    (EMISSION_ABSORPTION, HEADLIGHT, False, 0.0, False, True),
+    (EMISSION_ABSORPTION, NO_LIGHT, False, 20.0, False, False),  # nothing to shade: one ray at a time
+    (EMISSION_ABSORPTION, HEADLIGHT, True, 20.0, False, False),  # labels
+    (MAXIMUM, HEADLIGHT, False, 20.0, False, False),  # projections
+    (EMISSION_ABSORPTION, HEADLIGHT, False, 20.5, False, False),  # a general power
+    (EMISSION_ABSORPTION, HEADLIGHT, False, 300.0, False, False),
+    (EMISSION_ABSORPTION, HEADLIGHT, False, 20.0, True, False),  # few blocks occupied
 ])
-def test_only_frames_shaded_alike_everywhere_go_in_lanes(mode, light_model, labelled, shininess, expected):
-    assert in_lanes(mode, light_model, labelled, shininess) is expected
+def test_only_dense_frames_shaded_alike_everywhere_go_in_lanes(mode, light_model, labelled, shininess, sparse, expected):
+    assert in_lanes(mode, light_model, labelled, shininess, sparse) is expected
+
+
+@pytest.mark.parametrize("kind, threshold, sparse", [("sphere", 0.85, True), ("marschner_lobb", 0.01, False),
+                                                     ("sphere", 0.01, False)])
+def test_a_frame_with_few_occupied_blocks_is_sparse_and_draws_as_in_lanes(kind, threshold, sparse):
+    """A sparse frame (under ``SPARSE_SHARE`` of its blocks occupied) marches a ray at a time: the
+    pixels and samples the lanes give, for less CPU on such frames (``lanes.SPARSE_SHARE``)."""
+    volume = create_test_volume((48, 48, 48), kind, backend="numpy")
+    renderer = VolumeRenderer(volume.shape, backend="fused")
+    renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (threshold, 0.0), (1.0, 0.6)]))
+    args = kernel_args_of(renderer, volume, image_size=32)
+    inner = args.occupied[1:-1, 1:-1, 1:-1]
+    assert args.sparse is sparse and bool(np.count_nonzero(inner) < SPARSE_SHARE * inner.size) is sparse
+    (lanes, lane_samples), (rays, samples) = both_ways(args._replace(sparse=False))
+    (chosen, chosen_samples), _ = both_ways(args)
+    np.testing.assert_array_equal(chosen_samples, samples)
+    np.testing.assert_array_equal(lane_samples, samples)
+    np.testing.assert_allclose(chosen, lanes, rtol=0, atol=1e-6)
+    assert rays[:, 3].max() > 0.1
 
 
 @pytest.mark.parametrize("case", ["fractional shininess", "labels"])
