@@ -62,22 +62,28 @@ def block_min_max(volume, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(volume, torch.Tensor) and (volume.device.type != "cpu" or volume.dtype == torch.bfloat16):
         return _block_min_max(volume.detach().float() if volume.dtype == torch.bfloat16 else volume.detach(), block_size)
     values = volume.detach().numpy() if isinstance(volume, torch.Tensor) else volume
-    counts = block_counts(values.shape, block_size)
+    spans = []
+    for n, count in zip(values.shape, block_counts(values.shape, block_size)):
+        first = np.arange(count) * block_size
+        spans.append((first, np.minimum(first + block_size, n - 1)))  # [jB, jB + B]: the next voxel too
     dtype = np.float64 if values.dtype == np.float64 else np.float32
-    minimum, maximum = np.empty(counts, dtype=dtype), np.empty(counts, dtype=dtype)
-    for i in range(counts[0]):  # the planes of block row i and the next plane: B + 1 planes
-        planes = values[i * block_size:min(i * block_size + block_size + 1, values.shape[0])]
-        for reduce, out in ((np.minimum, minimum), (np.maximum, maximum)):
-            plane = reduce.reduce(planes, axis=0)
-            out[i] = _windows(_windows(plane, block_size, reduce, counts[1], 0), block_size, reduce, counts[2], 1)
-    return torch.from_numpy(minimum), torch.from_numpy(maximum)
+    minimum, maximum = _min_max_over(values, spans)
+    return torch.from_numpy(minimum.astype(dtype)), torch.from_numpy(maximum.astype(dtype))
 
 
-def _windows(values: np.ndarray, block_size: int, reduce, n: int, axis: int) -> np.ndarray:
-    """``reduce`` over the windows [jB, jB + B] (inclusive: the next voxel too) along ``axis``."""
-    starts = np.arange(n) * block_size
-    own = reduce.reduceat(values, starts, axis=axis)  # [jB, (j + 1)B), the last to the end
-    return reduce(own, np.take(values, np.minimum(starts + block_size, values.shape[axis] - 1), axis=axis))
+def _min_max_over(values: np.ndarray, spans) -> tuple[np.ndarray, np.ndarray]:
+    """(minimum, maximum) of ``values`` (D, H, W) over the boxes of windows ``spans`` ((first,
+    last) voxels, both included, per block along z, y, x), in the values' dtype: a slab of the
+    planes of a block row at a time (no copy of the whole)."""
+    (z_first, z_last), (y_first, y_last), (x_first, x_last) = spans
+    counts = (z_first.size, y_first.size, x_first.size)
+    low, high = np.empty(counts, dtype=values.dtype), np.empty(counts, dtype=values.dtype)
+    for j in range(counts[0]):
+        slab = values[z_first[j]:z_last[j] + 1]
+        for reduce, out in ((np.minimum, low), (np.maximum, high)):
+            plane = reduce.reduce(slab, axis=0)
+            out[j] = _window(_window(plane, y_first, y_last, reduce, 0), x_first, x_last, reduce, 1)
+    return low, high
 
 
 def _block_min_max(volume: torch.Tensor, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,9 +101,9 @@ def label_row_ranges(rows: np.ndarray, counts, block_side) -> tuple[np.ndarray, 
     """(lowest, highest) label-table row, (nz, ny, nx) each, that a block's samples can take.
 
     A sample takes the label of its nearest voxel (``labels.label_rows``), so a block's samples
-    read the label voxels nearest to the block, which these bound. Made once per label map and
-    block grid; ``visible_label_blocks`` then answers for any visibility at once. A slab of
-    label planes per block row is read at a time (no copy of the whole map).
+    read the label voxels nearest to the block, which these bound (``block_min_max``'s windows,
+    placed for another level's blocks). Made once per label map and block grid;
+    ``visible_label_blocks`` then answers for any visibility at once.
 
     Args:
         rows: (D, H, W) uint16 table rows (``LabelMap.rows``), spanning the volume's box.
@@ -105,15 +111,7 @@ def label_row_ranges(rows: np.ndarray, counts, block_side) -> tuple[np.ndarray, 
         block_side: (z, y, x) a block's side over the box's (the level's B · voxel size / extent;
             not finite for an axis of one voxel: its whole label axis).
     """
-    (z_first, z_last), (y_first, y_last), (x_first, x_last) = (
-        _label_span(n, count, side) for n, count, side in zip(rows.shape, counts, block_side))
-    low, high = np.empty(tuple(counts), dtype=rows.dtype), np.empty(tuple(counts), dtype=rows.dtype)
-    for j in range(counts[0]):
-        slab = rows[z_first[j]:z_last[j] + 1]
-        for reduce, out in ((np.minimum, low), (np.maximum, high)):
-            plane = reduce.reduce(slab, axis=0)
-            out[j] = _window(_window(plane, y_first, y_last, reduce, 0), x_first, x_last, reduce, 1)
-    return low, high
+    return _min_max_over(rows, [_label_span(n, count, side) for n, count, side in zip(rows.shape, counts, block_side)])
 
 
 def visible_label_blocks(low: np.ndarray, high: np.ndarray, visible: np.ndarray) -> torch.Tensor:
