@@ -123,7 +123,7 @@ class SliceViewer(widgets.VBox):
     @property
     def labels(self):
         """The view's ``LabelMap`` (None: no labels); assigning one (or an integer array) draws it in
-        the view and the three slices, and lists it under the panel."""
+        the view and the three slices, and lists it above the editor."""
         return self.view.labels
 
     @labels.setter
@@ -172,7 +172,7 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
             titles.
         view_options: passed to ``VolumeView`` (``spacing``, ``colormap``, ``width``, overlays
             such as ``show_axes=True``, ``labels=`` a segmentation: drawn in the view and the
-            slices, listed under the panel; ``channel_axis=`` and ``colormaps=`` for a volume of
+            slices, listed above the editor; ``channel_axis=`` and ``colormaps=`` for a volume of
             several channels: mixed in the view, listed above the editor, the slices showing the
             channel being edited, ...).
 

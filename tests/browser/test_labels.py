@@ -1,4 +1,4 @@
-"""viewer(volume, slices=True, labels=...) in JupyterLab: the label list shows under the panel,
+"""viewer(volume, slices=True, labels=...) in JupyterLab: the label list shows above the editor,
 hovering over a slice or the 3-D view names the label under the pointer, and unticking a label
 in the list redraws the 3-D view and the slices without it."""
 
@@ -56,6 +56,12 @@ def test_the_list_shows_the_labels_and_the_views_show_their_colours(page, tmp_pa
     assert any("left half" in n for n in names) and any("right half" in n for n in names)
     red, blue = red_and_blue(page, "canvas.pyvr-canvas")
     assert red > 100 and blue > 100
+    # First in the column beside the grid, above the editor: where the controls wrap under the
+    # view, the list then sits right under it instead of below the whole panel.
+    tops = page.evaluate("""() => [document.querySelector('.pyvr-label-list'), document.querySelector('canvas.pyvr-canvas'),
+                                   document.querySelector('.pyvr-tf-editor')]
+                                  .map(element => element ? element.getBoundingClientRect().top : null)""")
+    assert tops[2] is not None and tops[1] <= tops[0] < tops[2], tops
     output = page.locator(".jp-OutputArea-output").first
     path = tmp_path / "viewer_labels.png"
     output.screenshot(path=str(path))

@@ -48,7 +48,9 @@ class ViewControls(widgets.HBox):
         # one is assigned later (view.volume = series); the player hides while there is one time point.
         self.player = TimePlayer(view) if getattr(view, "time_series", None) is not None else None
         # The controls wrap under the view when the notebook is too narrow for both side by side.
-        column = [self.editor, self.panel, self.labels]
+        # The label list comes first: under a panel it sat out of sight of the view it changes
+        # once they wrapped (a window 1100 px high), and a click there was a click in the dark.
+        column = [self.labels, self.editor, self.panel]
         if self.channels is not None:
             column.insert(0, self.channels)
         if self.player is not None:

@@ -145,6 +145,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         super().__init__([self.canvas, *rows], layout=widgets.Layout(width=f"{self.width + 4}px", max_width="100%"),
                          opacity_points=[list(p) for p in self._points], colormap=colormap,
                          value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
+        self.add_class("pyvr-tf-editor")  # for layouts and tests to find it
         self.observe(self._on_points_trait, names="opacity_points")
         self._applying_preset = False
         self.observe(self._on_look_edited, names=["opacity_points", "value_range", "colormap"])

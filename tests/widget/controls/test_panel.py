@@ -86,8 +86,8 @@ def test_viewer_lays_out_view_editor_and_panel():
     box = viewer(create_test_volume((16, 16, 16), "torus"), width=32, height=32)
     view, side = box.children
     assert isinstance(view, VolumeView)
-    assert [type(child).__name__ for child in side.children] == ["TransferFunctionEditor", "ControlPanel", "LabelList"]
-    assert side.children[2].layout.display == "none"  # no labels: no list
+    assert [type(child).__name__ for child in side.children] == ["LabelList", "TransferFunctionEditor", "ControlPanel"]
+    assert side.children[0].layout.display == "none"  # no labels: no list
     view.close()
 
 
