@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import functools
 import math
 import threading
@@ -141,7 +142,7 @@ class LabelMap:
 
     Holds 2 bytes per voxel. Change the table with ``set_color``, ``set_opacity``,
     ``set_visible``, ``set_name``; ``version`` counts those changes and ``on_change`` callbacks
-    hear of each (the widgets showing the map redraw).
+    hear of each (the widgets showing the map redraw), or once for a whole ``changes()`` block.
 
     Example:
         >>> mask = np.zeros((8, 8, 8), bool)
@@ -171,6 +172,7 @@ class LabelMap:
         self._row_ranges: dict = {}  # (counts, block side) → (label_row_ranges, visible bytes, blocks)
         self._ranges_lock = threading.Lock()
         self._listeners: list = []  # weak references to callbacks (a closed widget goes)
+        self._held, self._missed = 0, False  # inside changes(): callbacks wait for its end
         self.set_opacity(opacity)
         for label_id, color in colors.items():
             self.set_color(label_id, color)
@@ -248,8 +250,30 @@ class LabelMap:
         if not remove:
             self._listeners.append(ref)
 
+    @contextlib.contextmanager
+    def changes(self):
+        """Many changes of the table, heard as one: the ``on_change`` callbacks run once at the
+        end (a widget showing the map rewrites its table and redraws once, not once per label).
+
+        Example:
+            >>> with labels.changes():
+            ...     for label_id in labels.ids[:100].tolist():
+            ...         labels.set_color(label_id, "grey")
+        """
+        self._held += 1
+        try:
+            yield self
+        finally:
+            self._held -= 1
+            if not self._held and self._missed:
+                self._missed = False
+                self._changed()
+
     def _changed(self) -> None:
         self.version += 1
+        if self._held:
+            self._missed = True
+            return
         for ref in list(getattr(self, "_listeners", ())):
             callback = ref()
             if callback is not None:

@@ -195,6 +195,25 @@ def test_several_ids_change_in_one_step_and_unknown_ones_change_nothing():
     assert label_map.visible[2]  # the known ID before the unknown one is unchanged too
 
 
+def test_changes_in_a_block_are_heard_once_at_its_end():
+    label_map = LabelMap(np.arange(8).reshape(2, 2, 2))
+    heard = []
+    label_map.on_change(lambda: heard.append(label_map.colors[3].tolist()))
+    with label_map.changes():
+        with label_map.changes():  # nested: heard at the outer block's end
+            label_map.set_color(3, "red")
+        label_map.set_visible(4, False)
+        assert heard == []
+    assert heard == [[1.0, 0.0, 0.0]] and not label_map.visible[4]
+    with label_map.changes():
+        pass
+    assert len(heard) == 1  # nothing changed: nothing heard
+    with pytest.raises(ValueError, match="visible: 99"), label_map.changes():
+        label_map.set_color(5, "blue")
+        label_map.set_visible(99, False)
+    assert len(heard) == 2  # what changed before the error is still heard
+
+
 def test_the_table_follows_its_setters():
     label_map = LabelMap(np.array([[[0, 1], [2, 2]]]), colors={2: "red"}, opacity={1: 0.25}, names={1: "tumour"})
     version = label_map.version
