@@ -226,6 +226,7 @@ def test_a_file_too_large_to_load_says_how_to_view_it_out_of_core_only_where_tha
     ("line skip: -3\n", 0, "line skip -3 or byte skip 0 out of range"),
     ("byte skip: -5\n", 0, "line skip 0 or byte skip -5 out of range"),
     ("", -4, "the data hold"),
+    ("line skip: 100000000000\n", 0, "the data hold 0 bytes"),  # lazy: read 10¹¹ empty lines (a day)
 ])
 def test_lazy_and_eager_loads_refuse_the_same_bad_nrrd_headers(tmp_path, skips, data, match):
     from pyvr_jupyter.io import load_volume

@@ -156,8 +156,7 @@ def _mapped_nrrd(nrrd, path: Path):
     line_skip, byte_skip = _skips(header, path)
     with open(data_path, "rb") as fh:
         fh.seek(start)
-        for _ in range(line_skip):
-            fh.readline(_CHUNK)
+        _skip_lines(fh, line_skip)
         data_start = fh.tell()
         length = fh.seek(0, os.SEEK_END)
     offset = length - size if byte_skip == -1 else data_start + byte_skip
@@ -240,6 +239,14 @@ def _skips(header: dict, path: Path) -> tuple[int, int]:
     return line_skip, byte_skip
 
 
+def _skip_lines(fh, count: int) -> None:
+    """Read past ``count`` lines of ``fh`` (the header's line skip), stopping at the end of the
+    file: a skip of 10¹¹ lines in a 100-byte file otherwise spun for a day."""
+    for _ in range(count):
+        if not fh.readline(_CHUNK):
+            return
+
+
 def _nrrd_payload(fh, header: dict, dtype: np.dtype, size: int, path: Path):
     """The data: a uint8 array of exactly ``size`` bytes, the header's (raw, gzip, bzip2;
     decompressed), or the text of ASCII data; never more than the header's sizes allow."""
@@ -247,9 +254,7 @@ def _nrrd_payload(fh, header: dict, dtype: np.dtype, size: int, path: Path):
     line_skip, byte_skip = _skips(header, path)
     if encoding not in _NRRD_ASCII and encoding not in _NRRD_COMPRESSED and encoding != "raw":
         raise ValueError(f"{path.name}: unsupported encoding {encoding!r}")
-    for _ in range(line_skip):
-        if not fh.readline(_CHUNK):
-            break
+    _skip_lines(fh, line_skip)
     if encoding in _NRRD_ASCII:
         return _read_at_most(fh, min(size // dtype.itemsize * _ASCII_BYTES_PER_VALUE, common.MAX_LOAD_BYTES), path)
     stream = _decompressing(encoding, fh)
