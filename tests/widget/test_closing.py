@@ -95,3 +95,18 @@ def test_controls_of_a_view_the_user_made_leave_the_view_open(tensor):
     assert view.comm is not None  # ...and the view it was given stays
     view.close()
     assert isinstance(ipywidgets.Layout(), ipywidgets.Layout)
+
+
+def test_closing_a_view_closes_the_controls_it_made_and_lets_its_volume_go():
+    """An audit: view.close() left its controls() box open, and the box kept the closed view and
+    its volume alive until the box was closed too."""
+    tensor = torch.as_tensor(np.asarray(create_test_volume((12, 14, 16), "torus")))
+    before = open_widgets()
+    view = VolumeView(tensor, width=32, height=32)
+    box, volume = view.controls(), weakref.ref(tensor)
+    view.close()
+    assert box.comm is None and box.editor.comm is None and box.panel.comm is None
+    del view, box, tensor
+    assert open_widgets() == before
+    gc.collect()
+    assert volume() is None, "the volume is still referenced"

@@ -352,9 +352,13 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
 
     def close(self) -> None:
         """Stop rendering for good and free the view: setting state afterwards does nothing, and
-        whatever observed it (editors, panels, links) is disconnected."""
+        whatever observed it (editors, panels, links) is disconnected, and the boxes ``controls()``
+        made are closed (open, they held this view and its volume)."""
         self._closed = True
-        self._controls = []
+        boxes, self._controls = [ref() for ref in self._controls], []
+        for box in boxes:
+            if box is not None and box.comm is not None:
+                box.close()  # the view stays in it: the box keeps its views (close_view is False)
         self._release_labels()
         for part in (getattr(self, "_frames", None), getattr(self, "_messages", None), getattr(self, "_regions", None)):
             if part is not None:  # None when __init__ failed early
