@@ -1,5 +1,7 @@
 """Specification of volume_cache: what is computed once per volume, and when it is computed again."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -360,3 +362,18 @@ def test_the_kernels_grid_dtype_of_a_volume():
     assert kernel_dtype_of(np.zeros(2, np.int16)) == np.int16
     assert kernel_dtype_of(np.zeros(2, np.float16)) == np.float32  # a float32 copy
     assert kernel_dtype_of(torch.zeros(2, dtype=torch.bfloat16)) == np.float32
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.uint32, 4_000_000_000), (np.int32, -2_000_000_000), (np.int64, 10**9)])
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+def test_wide_integers_that_float32_rounds_are_named_in_a_warning(dtype, offset, backend):
+    """An audit: a uint32 volume offset by 4e9 kept 4 of its 124 levels in the float32 copy the
+    renderer reads, silently; integers float32 holds exactly render without a warning."""
+    levels = (np.arange(4 * 5 * 6) % 124).reshape(4, 5, 6) * 8
+    camera = Camera.for_volume((4, 5, 6))
+    renderer = VolumeRenderer((4, 5, 6), backend=backend)
+    with pytest.warns(UserWarning, match=rf"{np.dtype(dtype)} values .* float32, rounded to steps of"):
+        renderer.render((levels + offset).astype(dtype), camera, image_size=8, value_range=(offset, offset + 1000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        renderer.render((levels + 2**24 - 1000).astype(dtype), camera, image_size=8)
