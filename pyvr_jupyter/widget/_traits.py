@@ -14,6 +14,8 @@ only Python sets, one policy for what the browser writes, and the loader of thei
   ``SliceView`` with ``axis = ""`` that no later write could repair). ``Integer`` and ``Number``
   are ``Int`` and ``Float`` that refuse ``True``/``False`` and integers beyond float's range,
   from Python and from the browser alike.
+- ``quiet_off_main_thread(widget)``: the widget's messages handled off the main thread (a
+  JupyterLab subshell, while a cell runs) do not fire IPython's execution events.
 - ``esm(name)`` returns a bundle of ``pyvr_jupyter/static`` as text; with ``ANYWIDGET_HMR=1``
   (hot reload while developing) its path, which anywidget watches: each rebuild reaches the
   views already shown. Only then, because for a path anywidget connects every instance to a
@@ -26,13 +28,14 @@ import functools
 import os
 import pathlib
 import sys
+import threading
 import warnings
 from typing import Any, Callable
 
 import traitlets
 
 __all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "fallback_text", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
-           "STATIC", "MAX_BROWSER_LIST"]
+           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread"]
 
 _LARGEST_FLOAT = int(sys.float_info.max)
 #: The bundled JavaScript (``js/src`` built by esbuild at install time).
@@ -178,6 +181,30 @@ def _restore(widget: traitlets.HasTraits, values: dict) -> None:
                 widget.set_trait(name, value)
         except Exception:  # a value the widget held before is valid; never let this escape
             widget._trait_values[name] = value
+
+
+def quiet_off_main_thread(widget) -> None:
+    """Handle ``widget``'s comm messages without IPython's ``pre_execute``/``post_execute``
+    events when they arrive off the main thread; on it (between cells) comm's own handling stays.
+
+    JupyterLab 4.6 with ipykernel 7 handles widget messages on a subshell thread while a cell
+    runs, and comm fires those events around each one: matplotlib's inline backend then drew and
+    closed the running cell's figures from that thread, half made (a view's frame
+    acknowledgements made notebook 4's figure come out blank, four times in four).
+
+    Example: ``quiet_off_main_thread(view)`` after the widget's ``__init__`` opened its comm."""
+    comm = getattr(widget, "comm", None)
+    if comm is None or not hasattr(comm, "_msg_callback"):
+        return
+    handle_in_turn = comm.handle_msg
+
+    def handle_msg(msg) -> None:
+        if threading.current_thread() is threading.main_thread():
+            handle_in_turn(msg)
+        elif comm._msg_callback is not None:
+            comm._msg_callback(msg)
+
+    comm.handle_msg = handle_msg
 
 
 def fallback_text(name: str) -> str:

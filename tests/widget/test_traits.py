@@ -85,6 +85,30 @@ def test_the_view_counts_what_it_ignored(view):
     assert stats["messages_ignored"] == 2 and "width" in stats["last_ignored"] and view.width == 64
 
 
+@pytest.mark.parametrize("kind", ["view", "slice_view"])
+def test_messages_handled_off_the_main_thread_fire_no_execution_events(request, kind):
+    """Helper 54's walk-through: in JupyterLab 4.6 (ipykernel 7) widget messages are handled on a
+    subshell thread while a cell runs, and comm fired IPython's pre/post_execute around each:
+    matplotlib's inline backend then flushed the running cell's figure half drawn (blank)."""
+    import threading
+    from unittest import mock
+
+    widget = request.getfixturevalue(kind)
+    heard, handled = [], []
+    shell = mock.Mock()
+    shell.events.trigger = lambda name, *args: heard.append((name, threading.current_thread().name))
+    widget.on_msg(lambda _widget, content, buffers: handled.append(threading.current_thread().name))
+    message = {"content": {"data": {"method": "custom", "content": {"type": "no such type"}}}, "buffers": []}
+    with mock.patch("IPython.get_ipython", return_value=shell), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the widget ignores the unknown message with a warning
+        worker = threading.Thread(target=widget.comm.handle_msg, args=(message,), name="subshell")
+        worker.start()
+        worker.join()
+        assert heard == [] and handled == ["subshell"]  # handled, quietly
+        widget.comm.handle_msg(message)  # the main thread, between cells: as comm does it
+    assert [name for name, _ in heard] == ["pre_execute", "post_execute"] and len(handled) == 2
+
+
 def test_esm_is_the_bundles_text_and_its_path_under_hot_reload(monkeypatch):
     monkeypatch.delenv("ANYWIDGET_HMR", raising=False)
     text = _traits.esm("widget.js")

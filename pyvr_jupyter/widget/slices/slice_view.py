@@ -41,7 +41,7 @@ from ...torch_renderer.tools.slicing import SLICE_AXES, sample_slice, slice_plan
 from ...torch_renderer.volume_cache import shared_state
 from ...imaging.display_colors import DisplayColors
 from ...imaging.encoding import encode_frame, to_uint8
-from .._traits import BrowserInput, esm, fallback_text, python_owned
+from .._traits import BrowserInput, esm, fallback_text, python_owned, quiet_off_main_thread
 from ..closing import close_parts
 from ..labels import LabelTraits
 from .readout import ReadoutTraits, SliceReadout
@@ -124,6 +124,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
         super().__init__(axis=axis, value_range=list(check_value_range(value_range)), colormap=colormap,
                          crosshair=[float(c) for c in point], display_size=display_size, units=units,
                          show_crosshair=show_crosshair, convention=convention, label_mode=label_mode)
+        quiet_off_main_thread(self)  # its pointer readouts must not draw a running cell's figures
         self._adopt_labels(labels)
         self.index = self._index_of(self.crosshair)
         self._ready = True

@@ -1,7 +1,9 @@
 """Is a notebook cell running? IPython's ``pre_run_cell``/``post_run_cell`` events tell.
 
-While a cell runs, the kernel handles no comm messages: a view's acknowledgements and visibility
-reports wait until the cell ends, so its flow control must not wait for them. These two events
+While a cell runs, a kernel without subshells handles no comm messages: a view's
+acknowledgements and visibility reports wait until the cell ends, so its flow control must not
+wait for them. (JupyterLab 4.6 with ipykernel 7 handles them meanwhile on a subshell thread,
+which ``_traits.quiet_off_main_thread`` keeps from firing the cell's execution events.) These two events
 belong to IPython's shell and fire the same way under ipykernel 6 and 7 (the kernel's own
 ``busy``/``idle`` status is published to the front end, not to code in the kernel). Without
 IPython (a plain Python process) no cell ever runs.

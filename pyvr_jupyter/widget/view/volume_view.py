@@ -32,7 +32,7 @@ from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.movie_files import write_image
 from ...torch_renderer.tools.orientation import check_orientation
-from .._traits import BrowserInput, esm, fallback_text
+from .._traits import BrowserInput, esm, fallback_text, quiet_off_main_thread
 from ...torch_renderer.stages.channels import channel_color, split_channels
 from ..channels import ChannelTraits
 from ..closing import close_parts
@@ -182,6 +182,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
                          lighting=self.renderer.lighting.to_dict(),
                          **{**camera_traits(self.camera), **render_options},  # fov given: the camera's
                          **self._overlays.initial_traits(), **channel_traits)
+        quiet_off_main_thread(self)  # its acknowledgements must not draw a running cell's figures
         # Stored now, not made when first read: a swap's change of it is then always announced.
         self.set_trait("time_points", self._time.count)
         if stack is not None:
