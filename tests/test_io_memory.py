@@ -158,7 +158,7 @@ def test_a_spacing_member_holding_megabytes_is_refused_unread(tmp_path):
 def test_a_memory_error_becomes_a_value_error_naming_the_file(tmp_path, monkeypatch):
     path = zeros_nifti(tmp_path / "small.nii.gz", shape=(4, 4, 4))
 
-    def out_of_memory(image):
+    def out_of_memory(image, path):
         raise MemoryError
 
     monkeypatch.setattr(nifti_files, "_stored", out_of_memory)
@@ -205,3 +205,32 @@ def test_one_volume_of_a_series_keeps_no_reference_to_the_others(tmp_path):
     nibabel.save(nibabel.Nifti1Image(xyz, np.eye(4)), str(tmp_path / "v.nii"))  # memory-mapped by nibabel
     loaded = load_volume(tmp_path / "v.nii").data
     assert not isinstance(loaded, np.memmap) and not isinstance(getattr(loaded, "base", None), np.memmap)
+
+
+def test_a_tiny_compressed_nifti_claiming_a_gigabyte_is_refused_without_taking_it(tmp_path):
+    """An audit: a 69-byte .nii.gz claiming 1000 × 1000 × 500 int16 made nibabel zero-fill a
+    buffer of 10⁹ bytes (954 MB of memory) before it was found short."""
+    import gzip
+    import subprocess
+    import sys
+
+    header = nibabel.Nifti1Image(np.zeros((1000, 1000, 500), np.int16), np.eye(4)).header
+    header["vox_offset"] = 352
+    (tmp_path / "bomb.nii.gz").write_bytes(gzip.compress(header.binaryblock + bytes(4) + bytes(64)))
+    script = ("import resource, sys\nfrom pyvr_jupyter.io import load_volume\n"
+              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+              "try:\n    load_volume(sys.argv[1])\nexcept ValueError as error:\n    print(error)\n"
+              "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "bomb.nii.gz")], capture_output=True,
+                         text=True, timeout=300, check=True)
+    message, grown_mib = run.stdout.strip().splitlines()
+    assert "claims (1000, 1000, 500) voxels, 1000000000 bytes of data, but it holds 64: it is truncated" in message
+    assert int(grown_mib) < 64, f"{grown_mib} MiB"
+
+
+def test_a_compressed_nifti_loads_as_nibabel_reads_it(tmp_path):
+    xyz = np.random.default_rng(0).integers(-1000, 1000, (30, 20, 10)).astype(">i2")  # big-endian on disk
+    nibabel.save(nibabel.Nifti1Image(xyz, np.diag([2.0, 1.0, 3.0, 1.0])), str(tmp_path / "scan.nii.gz"))
+    loaded = load_volume(tmp_path / "scan.nii.gz")
+    np.testing.assert_array_equal(loaded.data, np.transpose(xyz, (2, 1, 0)))
+    assert loaded.spacing == (2.0, 1.0, 3.0)
