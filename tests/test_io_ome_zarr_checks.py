@@ -166,6 +166,21 @@ def test_metadata_the_validator_refuses_says_what_is_wrong(tmp_path, change, mat
     assert caught.value.__cause__ is not None  # the validator's own error
 
 
+def test_the_image_models_own_complaint_is_named(tmp_path):
+    """An audit: a zarr v3 store whose arrays lack dimension_names (zarr-python writes none unless
+    told) got the validator's "no model fits" alone, though its image model said why."""
+    path = write_store(tmp_path / "v3.ome.zarr", [np.zeros((8, 8, 8), np.uint8)], version="0.5")
+    (path / "0" / "zarr.json").write_text(json.dumps(
+        {k: v for k, v in json.loads((path / "0" / "zarr.json").read_text()).items() if k != "dimension_names"}))
+    with pytest.raises(ValueError, match=r"OME-NGFF metadata: The array in this group at +'0' has no "
+                                         r"dimension_names metadata \(RuntimeError"):
+        read_ome_zarr(path)
+    path = write_store(tmp_path / "v2.ome.zarr", [(16, 16, 16), (8, 8, 8)],
+                       transforms={1: [{"type": "scale", "scale": [0.5, 0.5, 0.5]}]})
+    with pytest.raises(ValueError, match=r"Dataset 0 has a lower resolution .* than dataset 1"):
+        read_ome_zarr(path)
+
+
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 def test_axes_out_of_ngff_order_are_named(tmp_path, version):
     path = write_store(tmp_path / "ct.ome.zarr", [np.zeros((2, 3, 8, 8, 8), np.float32)], axes="ctzyx",

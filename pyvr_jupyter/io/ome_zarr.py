@@ -31,7 +31,7 @@ from ..torch_renderer.tools.orientation import check_orientation
 from .bricks import BrickCache
 from .multiscale import MultiscaleVolume, default_region_bytes
 from .ome_zarr_checks import (DATASET_PATH, check_chunks, check_links_stay_inside, check_position, explain_invalid,
-                              local_folder)
+                              image_model_complaint, local_folder)
 
 __all__ = ["read_ome_zarr", "is_zarr_source", "holds_zarr_metadata"]
 
@@ -92,7 +92,7 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
     try:
         image = ome_zarr_models.open_ome_zarr(group)
     except Exception as err:  # the validator only says that no model fits: say what does not, where cheap
-        problem = explain_invalid(group)
+        problem = explain_invalid(group) or image_model_complaint(group, err)
         raise ValueError(f"{name}: missing or malformed OME-NGFF metadata{': ' + problem if problem else ''} "
                          f"({_first_line(err)})") from err
     attributes = image.attributes
@@ -137,7 +137,7 @@ def read_ome_zarr(source, *, channel: int = 0, time_index: int = 0, cache_bytes:
         check_chunks(name, path, array, cache.cache_bytes, region_bytes)
         scale, translation = _transforms(dataset.coordinateTransformations, len(axes))
         scale, translation = scale * global_scale, translation * global_scale + global_translation
-        spacing, origin = tuple(scale[-3:][::-1]), tuple(translation[-3:][::-1])  # (x, y, z)
+        spacing, origin = tuple(scale[-3:][::-1].tolist()), tuple(translation[-3:][::-1].tolist())  # (x, y, z)
         if not all(math.isfinite(s) and s > 0 for s in spacing) or not all(math.isfinite(o) for o in origin):
             raise ValueError(f"{name}: dataset {path!r} has scale {list(spacing)} / translation {list(origin)}; "
                              "scales must be positive and both finite")

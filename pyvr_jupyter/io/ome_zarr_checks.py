@@ -24,7 +24,7 @@ import numpy as np
 
 from .bricks import MAX_BRICKS_PER_READ
 
-__all__ = ["DATASET_PATH", "local_folder", "check_links_stay_inside", "explain_invalid", "check_chunks",
+__all__ = ["DATASET_PATH", "local_folder", "check_links_stay_inside", "explain_invalid", "image_model_complaint", "check_chunks",
            "check_position", "store_signature"]
 
 #: A dataset path that can only name an array inside the store (no "..", no absolute path).
@@ -97,6 +97,23 @@ def explain_invalid(group) -> str | None:
                                                                                       where)
         if problem:
             return problem
+    return None
+
+
+def image_model_complaint(group, error: Exception) -> str | None:
+    """What ome_zarr_models' image model of the store's version said about ``group``, out of the
+    error that lists every model's complaint (a zarr v3 array with no ``dimension_names`` is
+    named there alone); None when it names nothing.
+
+    Example: ``image_model_complaint(group, error)`` is "The array in this group at '0' has no
+    dimension_names metadata" for such a store."""
+    version = "v05" if isinstance(dict(group.attrs).get("ome"), dict) else "v04"
+    for block in str(error).split("\n\n"):
+        lines = [line.strip() for line in block.strip().splitlines()]
+        if lines and lines[0] == f"ome_zarr_models.{version}.image.Image":
+            reasons = [re.sub(r"\s*\[type=.*$", "", line).removeprefix("Value error, ") for line in lines[2:]
+                       if line and not line.startswith("For further information")]
+            return re.sub(r"\s+", " ", "; ".join(reasons)).rstrip(".") or None
     return None
 
 
