@@ -129,6 +129,8 @@ HOSTILE = [
     ("raw data too long", lambda t: attached_nrrd(t, ["encoding: raw"], b"\0" * 1000), "larger than"),
     ("damaged gzip", lambda t: attached_nrrd(t, ["encoding: gzip"], b"\x1f\x8bnot gzip"), "could not be read"),
     ("zero size", lambda t: attached_nrrd(t, ["encoding: raw"], b"", sizes="0 4 4"), "sizes"),
+    ("sizes not matching the dimension", lambda t: attached_nrrd(t, ["encoding: raw"], VOLUME.tobytes(), sizes="4 4 4 1"),
+     "dimension 3 but 4 sizes"),  # was read as it came
     ("huge sizes", lambda t: attached_nrrd(t, ["encoding: raw"], sizes="100000 100000 100000"), "MAX_LOAD_BYTES"),
     ("negative byte skip", lambda t: attached_nrrd(t, ["encoding: raw", "byte skip: -7"], b"\0" * 256), "byte skip"),
     ("unknown encoding", lambda t: attached_nrrd(t, ["encoding: zstd"], b"\0" * 256), "encoding"),

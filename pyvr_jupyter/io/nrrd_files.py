@@ -201,7 +201,12 @@ def _nrrd_dtype(header: dict, path: Path) -> np.dtype:
 def _nrrd_header(nrrd, path: Path, fh) -> dict:
     """The header pynrrd parses from ``fh``, a time-augmented space read as its 3-D counterpart
     (``nrrd_time``): what every reader of a NRRD header here is given."""
-    return without_time(_nrrd_call(nrrd.read_header, path, fh), path)
+    header = _nrrd_call(nrrd.read_header, path, fh)
+    sizes, dimension = header.get("sizes"), header.get("dimension")
+    if sizes is not None and dimension is not None and len(sizes) != int(dimension):
+        raise ValueError(f"{path.name} is not a readable NRRD file: dimension {dimension} but {len(sizes)} sizes "
+                         f"{[int(n) for n in sizes]}")
+    return without_time(header, path)
 
 
 def _nrrd_call(function, path: Path, *args, **kwargs):
