@@ -23,7 +23,7 @@ from .context import RenderContext, render_chunks, stopper
 from .fused import channels as fused_channels, driver as fused_driver
 from .fused.compilation import CHANNELS
 from .stages.camera import Camera
-from .stages.channels import CHANNEL_COLORS, channel_color, split_channels
+from .stages.channels import CHANNEL_COLORS, MAX_CHANNELS, channel_color, split_channels
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from .stages.raysampling import VolumeBox, check_clip
 from .stages.transfer_functions import check_transfer_function, rgba_table
@@ -98,7 +98,7 @@ def channel_ranges(value_range, states, device) -> list[tuple]:
         ranges = []
         for index, state in enumerate(states):
             try:
-                ranges.append(state.value_range)
+                ranges.append(state.default_range(f"channel {index}"))
             except ValueError as error:
                 raise ValueError(f"channel {index}: {error}") from None
         return ranges
@@ -125,6 +125,8 @@ def checked_channel_tfs(opacity, colors, device) -> tuple[list | None, list | No
     for name, value in (("opacity", opacity), ("colors", colors)):
         if value is not None and not isinstance(value, (list, tuple)):
             raise TypeError(f"{name} must be a list with one entry per channel, got {type(value).__name__}")
+        if value is not None and len(value) > MAX_CHANNELS:  # refused now, not at the next render
+            raise ValueError(f"{name} has {len(value)} entries; a render mixes at most {MAX_CHANNELS} channels")
     opacity_tfs = None if opacity is None else [
         check_transfer_function(f"opacity[{i}]", tf, 1) for i, tf in enumerate(opacity)]
     return opacity_tfs, None if colors is None else [channel_color(c, device, f"colors[{i}]") for i, c in enumerate(colors)]

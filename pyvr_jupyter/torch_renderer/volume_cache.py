@@ -233,10 +233,14 @@ class VolumeState:
     @property
     def value_range(self) -> tuple[float, float]:
         """The values' (min, max), computed once (a constant volume gets (v, v + 1), with a warning)."""
+        return self.default_range()
+
+    def default_range(self, name: str = "volume") -> tuple[float, float]:
+        """``value_range``, its warning about a constant volume naming ``name`` (e.g. "channel 2")."""
         if self._value_range is None:
             self.check_finite()
             low, high = self._value_bounds()
-            low, high = data_value_range(low, high, warn=not self.learnable)  # a learnt volume often starts constant
+            low, high = data_value_range(low, high, name, warn=not self.learnable)  # a learnt volume often starts constant
             try:
                 check_value_range((low, high))
             except ValueError as err:

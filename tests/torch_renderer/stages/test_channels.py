@@ -176,6 +176,15 @@ def test_a_refused_channel_table_changes_nothing():
     with pytest.raises(ValueError, match="nope"):
         renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 0.5)], colors=["nope"])
     assert renderer.channel_opacity_tfs is None and renderer.channel_color_tfs is None
+    with pytest.raises(ValueError, match="opacity has 17 entries; a render mixes at most 16 channels"):
+        renderer.set_channel_transfer_functions(opacity=[OpacityTransferFunction.linear(0.0, 0.5)] * 17)
+    assert renderer.channel_opacity_tfs is None  # refused when set, not at the next render
+
+
+def test_a_constant_channel_is_named_in_its_warning():
+    stack = np.stack([np.random.default_rng(0).random(SHAPE, np.float32), np.zeros(SHAPE, np.float32)])
+    with pytest.warns(UserWarning, match=r"^channel 1: every voxel holds 0"):
+        VolumeRenderer(SHAPE).render(stack, image_size=8, channel_axis=0)
 
 
 def test_more_transfer_functions_than_channels_is_an_error():
