@@ -140,7 +140,8 @@ class LabelMap:
         names: {ID: name}, shown by the widgets; default "label <ID>" ("background" for it).
         background: the ID of unlabelled voxels (weight 0: they keep the TF's colour).
 
-    Holds 2 bytes per voxel. Change the table with ``set_color``, ``set_opacity``,
+    Holds 2 bytes per voxel: a copy, so an edit of ``labels`` afterwards is not seen (make a new
+    map, or assign the array to the widget's ``labels`` again). Change the table with ``set_color``, ``set_opacity``,
     ``set_visible``, ``set_name``; ``version`` counts those changes and ``on_change`` callbacks
     hear of each (the widgets showing the map redraw), or once for a whole ``changes()`` block.
 
@@ -158,6 +159,8 @@ class LabelMap:
         labels = _check_segmentation(labels)
         if isinstance(background, bool) or not isinstance(background, (int, np.integer)):
             raise TypeError(f"background must be an integer label ID, got {background!r}")
+        if background < 0:  # no voxel could hold it
+            raise ValueError(f"background must be a label ID >= 0, got {background}")
         colors, visible, names = _mapping("colors", colors), _mapping("visible", visible), _mapping("names", names)
         self.shape = tuple(int(s) for s in labels.shape)
         self.ids, self.rows = _rows(labels)

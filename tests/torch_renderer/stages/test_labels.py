@@ -245,6 +245,7 @@ def test_bad_label_arrays_are_refused(labels, error, match):
     (dict(visible={4: False}), "visible: 4"),
     (dict(colors={1: (float("nan"), 0.0, 0.0)}), "finite"),  # matplotlib lets it through: a NaN image
     (dict(colors={1.7: "red"}), "1.7 is not a label ID"),  # not label 1
+    (dict(background=-1), "background must be a label ID >= 0"),  # was taken: no voxel can hold it
 ])
 def test_bad_tables_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
