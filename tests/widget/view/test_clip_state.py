@@ -179,6 +179,26 @@ def test_the_plane_controls_are_off_with_the_plane_and_a_centred_plane_reads_off
     assert all(c.disabled for c in plane_controls)
 
 
+def browser_snap(value, low, high, step):
+    """ipywidgets' slider (noUiSlider) snapping ``value``: in percentages of the range."""
+    percent_step = step * 100 / (high - low)
+    return round((value - low) * 100 / (high - low) / percent_step) * percent_step * (high - low) / 100 + low
+
+
+@pytest.mark.parametrize("spacing", [(2.0, 2.0000000529526707, 2.1999991881052705), (1.0, 1.0, 1.0),
+                                     (0.3, 0.7, 1.9), (0.0123, 0.0456, 0.0789)])
+def test_the_browser_snaps_a_centred_offset_to_exactly_0(spacing):
+    """Helper 54: notebook 5's panel read offset −2.84e-14 (-161 to 161 by 0.5, snapped in percentages)."""
+    view = VolumeView(np.zeros((24, 96, 128), np.float32), width=16, height=16, spacing=spacing)
+    clip = ControlPanel(view).clip
+    offset = clip.offset
+    assert browser_snap(0.0, offset.min, offset.max, offset.step) == 0.0
+    assert offset.min == -offset.max and (offset.max - offset.min) / offset.step == 512
+    diagonal = float(view.renderer.box(view.volume.shape).diagonal)
+    assert diagonal / 2 <= offset.max < diagonal / 2 * 1.001  # the range is the volume's, not more
+    view.close()
+
+
 # ---- previews at level 1 ---------------------------------------------------------------
 def test_previews_of_large_volumes_render_level_1_with_their_own_cost():
     volume = np.zeros((8, 8, PREVIEW_LEVEL_SIDE + 8), dtype=np.float32)
