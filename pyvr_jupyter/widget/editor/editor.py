@@ -300,8 +300,13 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
 
     def _on_look_edited(self, change) -> None:
         """The curve, window or colours changed other than by a preset: the picker says "(custom)",
-        so that picking the same preset again applies it again."""
-        if not self._applying_preset:
+        so that picking the same preset again applies it again; unless the preset is still what it
+        names: a curve's shape (drawn over the window) whatever the window and colours, the
+        automatic curve whatever the colours. A CT preset names all three."""
+        preset = self.preset_picker.value
+        kept = ((preset in OPACITY_PRESETS and change["name"] != "opacity_points")
+                or (preset == "auto" and change["name"] == "colormap"))
+        if not self._applying_preset and not kept:
             self.preset_picker.value = "(custom)"
 
     def _on_window(self, change) -> None:

@@ -315,17 +315,22 @@ def test_auto_preset_chooses_from_the_data(volume):
     assert editor.opacity_points[0] == [0.0, 0.0] and max(a for _, a in editor.opacity_points) > 0
 
 
-def test_the_picker_names_the_preset_shown_until_the_look_is_edited(volume):
+def test_the_picker_names_the_preset_shown_until_what_it_names_is_edited(volume):
     editor = TransferFunctionEditor(volume)
     assert editor.preset_picker.value == "(custom)"
-    for edit in (lambda: click(editor, 0.4, 0.5), lambda: setattr(editor, "value_range", (0.1, 0.9)),
-                 lambda: setattr(editor.colormap_picker, "value", "magma")):
-        editor.preset_picker.value = "bell"
-        assert editor.preset_picker.value == "bell"
-        edit()
-        assert editor.preset_picker.value == "(custom)"
+    editor.preset_picker.value = "bell"
+    editor.colormap_picker.value = "magma"  # the curve is still the bell (a walk-through saw "(custom)")
+    editor.value_range = (0.1, 0.9)  # drawn over another window, still the bell
+    assert editor.preset_picker.value == "bell"
+    click(editor, 0.4, 0.5)
+    assert editor.preset_picker.value == "(custom)"
     editor.preset_picker.value = "bell"  # picked again after an edit: applied again
     assert len(editor.points) == 9
+    editor.preset_picker.value = "auto"  # made from the data in the window
+    editor.colormap_picker.value = "viridis"
+    assert editor.preset_picker.value == "auto"
+    editor.value_range = (0.2, 0.8)
+    assert editor.preset_picker.value == "(custom)"
 
 
 @pytest.mark.parametrize("theme", ["auto", "light", "dark"])
