@@ -39,6 +39,7 @@ from ...torch_renderer._checks import check_value_range, check_volume_array, unw
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
+from .._traits import quiet_off_main_thread
 from ..closing import close_parts, close_tree
 from .channel_switch import ChannelSwitch
 from .curve_editing import CurveEditing
@@ -119,6 +120,8 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.canvas.on_mouse_move(self.mouse_move)
         self.canvas.on_mouse_up(self.mouse_up)
         self.canvas.on_mouse_out(self.mouse_up)
+        for layer in self.canvas._canvases:  # a drag's mouse messages must not draw a running cell's figures
+            quiet_off_main_thread(layer)
         # Drawing commands reach only front ends connected when they are sent: a page that opens
         # later (Voila runs the notebook first; a reloaded page) gets blank layers, so redraw then.
         for layer in self.canvas._canvases:

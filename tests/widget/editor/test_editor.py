@@ -521,3 +521,24 @@ def test_the_axis_labels_read_on_the_themes_backgrounds():
     assert _contrast(themes["auto"]["text"], "#111111") >= 4.0
     assert _contrast(themes["light"]["text"], themes["light"]["plot"]) >= 4.5
     assert _contrast(themes["dark"]["text"], themes["dark"]["plot"]) >= 4.5
+
+
+def test_mouse_messages_off_the_main_thread_fire_no_execution_events(volume):
+    """As a view's (tests/widget/test_traits.py): a drag on the editor while a cell runs under
+    JupyterLab's subshells must not flush that cell's matplotlib figures half drawn."""
+    import threading
+    from unittest import mock
+
+    editor = TransferFunctionEditor(volume)
+    heard = []
+    shell = mock.Mock()
+    shell.events.trigger = lambda name, *args: heard.append(name)
+    message = {"content": {"data": {"method": "custom", "content": {"event": "mouse_move", "x": 5, "y": 5}}},
+               "buffers": []}
+    with mock.patch("IPython.get_ipython", return_value=shell):
+        for layer in editor.canvas._canvases:
+            worker = threading.Thread(target=layer.comm.handle_msg, args=(message,))
+            worker.start()
+            worker.join()
+    assert heard == []
+    editor.close()
