@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import weakref
+
 import ipywidgets as widgets
 
 from ..closing import close_parts, close_tree
@@ -23,7 +25,7 @@ from .label_list import LabelList
 from .panel import ControlPanel
 from .time_player import TimePlayer
 
-__all__ = ["ViewControls"]
+__all__ = ["ViewControls", "ControlBoxes"]
 
 
 class ViewControls(widgets.HBox):
@@ -97,3 +99,35 @@ class ViewControls(widgets.HBox):
             close_tree(child, keep=() if self.close_view else (self.view,))
         super().close()
         close_parts(self)
+
+
+class ControlBoxes:
+    """The boxes ``VolumeView.controls()`` made for its view: an open one made with the same
+    options is handed out again (a cell run again), and closing the view closes them (open, a
+    box's editor and panel held the closed view and its volume). Held weakly: a box lives while
+    it is open (ipywidgets holds it); closed, it must not keep its editor, nor the volume, alive.
+
+    Example: ``boxes.box_for(view, {"max_opacity": 1.0})``"""
+
+    def __init__(self):
+        self._boxes: list[weakref.ref] = []
+
+    def box_for(self, view, editor_options: dict) -> ViewControls:
+        """An open box of ``view`` made with ``editor_options``, or a new one."""
+        for box in self._open():
+            if box.made_with(editor_options):
+                return box
+        box = ViewControls(view, **editor_options)
+        self._boxes.append(weakref.ref(box))
+        return box
+
+    def close(self) -> None:
+        """Close every open box (the view stays in each: its ``close_view`` is False)."""
+        for box in self._open():
+            box.close()
+        self._boxes = []
+
+    def _open(self) -> list[ViewControls]:
+        boxes = [box for box in (ref() for ref in self._boxes) if box is not None and box.comm is not None]
+        self._boxes = [weakref.ref(box) for box in boxes]
+        return boxes

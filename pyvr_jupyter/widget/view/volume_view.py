@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import pathlib
 import threading
-import weakref
 
 import anywidget
 import numpy as np
@@ -36,7 +35,7 @@ from .._traits import BrowserInput, esm, fallback_text, quiet_off_main_thread
 from ...torch_renderer.stages.channels import channel_color, split_channels
 from ..channels import ChannelTraits
 from ..closing import close_parts
-from ..controls.view_controls import ViewControls
+from ..controls.view_controls import ControlBoxes, ViewControls
 from ..labels import LabelTraits
 from .cells import watch_cells
 from .clip_state import ClipState
@@ -140,7 +139,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         """Guards ``renderer``, ``camera`` and ``volume`` between the kernel's thread and the frame
         worker: hold it to read or change them together from another thread."""
         self._closed = False
-        self._controls: list[weakref.ref] = []  # the boxes controls() made
+        self._controls = ControlBoxes()  # the boxes controls() made
         # Set (in the writing thread only) while traits are written from the camera: no extra
         # render. Thread-local: a shared flag made another thread's camera write go unheard.
         self._camera_sync = threading.local()
@@ -340,26 +339,15 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         redrawing, for a display long gone."""
         if self._closed:
             raise RuntimeError("this view is closed: make a new VolumeView to show it with controls")
-        # Weak references: a box lives while it is open (ipywidgets holds it); closed, it must not
-        # keep its editor, which keeps the volume it showed, alive.
-        boxes = [box for box in (ref() for ref in self._controls) if box is not None and box.comm is not None]
-        self._controls = [weakref.ref(box) for box in boxes]
-        for box in boxes:
-            if box.made_with(editor_options):
-                return box
-        box = ViewControls(self, **editor_options)
-        self._controls.append(weakref.ref(box))
-        return box
+        return self._controls.box_for(self, editor_options)
 
     def close(self) -> None:
         """Stop rendering for good and free the view: setting state afterwards does nothing, and
         whatever observed it (editors, panels, links) is disconnected, and the boxes ``controls()``
         made are closed (open, they held this view and its volume)."""
         self._closed = True
-        boxes, self._controls = [ref() for ref in self._controls], []
-        for box in boxes:
-            if box is not None and box.comm is not None:
-                box.close()  # the view stays in it: the box keeps its views (close_view is False)
+        if hasattr(self, "_controls"):  # not when __init__ failed early
+            self._controls.close()
         self._release_labels()
         for part in (getattr(self, "_frames", None), getattr(self, "_messages", None), getattr(self, "_regions", None)):
             if part is not None:  # None when __init__ failed early
