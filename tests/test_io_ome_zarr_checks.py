@@ -177,7 +177,8 @@ def test_the_image_models_own_complaint_is_named(tmp_path):
         read_ome_zarr(path)
     path = write_store(tmp_path / "v2.ome.zarr", [(16, 16, 16), (8, 8, 8)],
                        transforms={1: [{"type": "scale", "scale": [0.5, 0.5, 0.5]}]})
-    with pytest.raises(ValueError, match=r"Dataset 0 has a lower resolution .* than dataset 1"):
+    with pytest.raises(ValueError, match=r"metadata: multiscales.0.datasets: Dataset 0 has a lower resolution .* "
+                                         r"than dataset 1"):  # where, then what
         read_ome_zarr(path)
 
 

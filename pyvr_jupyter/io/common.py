@@ -109,7 +109,7 @@ def _select_volume(array: np.ndarray, volume_index: int | None, path: Path) -> n
         count = array.shape[3]
         if volume_index is None:
             raise ValueError(f"{path.name} holds {count} volumes (4-D data of {' × '.join(map(str, array.shape))} "
-                             f"voxels along x, y, z, time); "
+                             f"voxels, x, y, z and a fourth axis read as time); "
                              f"choose one with volume_index=0..{count - 1}, or 'all' for the series")
         if (isinstance(volume_index, bool) or not isinstance(volume_index, (int, np.integer))
                 or not -count <= volume_index < count):  # True would index a new axis

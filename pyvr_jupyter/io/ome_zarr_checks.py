@@ -109,11 +109,21 @@ def image_model_complaint(group, error: Exception) -> str | None:
     dimension_names metadata" for such a store."""
     version = "v05" if isinstance(dict(group.attrs).get("ome"), dict) else "v04"
     for block in str(error).split("\n\n"):
-        lines = [line.strip() for line in block.strip().splitlines()]
-        if lines and lines[0] == f"ome_zarr_models.{version}.image.Image":
-            reasons = [re.sub(r"\s*\[type=.*$", "", line).removeprefix("Value error, ") for line in lines[2:]
-                       if line and not line.startswith("For further information")]
-            return re.sub(r"\s+", " ", "; ".join(reasons)).rstrip(".") or None
+        lines = block.strip("\n").splitlines()
+        if lines and lines[0].strip() == f"ome_zarr_models.{version}.image.Image":
+            # pydantic's listing: a location at the margin, its message indented under it.
+            reasons, where = [], ""
+            for line in lines[2:]:
+                text = line.strip()
+                if not text or text.startswith("For further information"):
+                    continue
+                if not line.startswith(" "):
+                    where = text
+                    continue
+                message = re.sub(r"\s*\[type=.*$", "", text).removeprefix("Value error, ").rstrip(".")
+                reasons.append(f"{where}: {message}" if where else message)
+                where = ""
+            return re.sub(r"\s+", " ", "; ".join(reasons)) or None
     return None
 
 

@@ -218,15 +218,20 @@ def warn_if_float32_rounds(values, name: str = "volume") -> None:
     itemsize, count = (values.element_size(), values.numel()) if tensor else (dtype.itemsize, values.size)
     if not integer or itemsize < 4 or count == 0:
         return
-    array = values.detach().cpu().numpy() if tensor else values  # torch has no min of uint32 and uint64
-    low, high = int(array.min()), int(array.max())
+    if tensor and dtype in (torch.int32, torch.int64):  # on its device
+        low, high = int(values.min()), int(values.max())
+    else:  # torch has no min of uint32 and uint64
+        array = values.detach().cpu().numpy() if tensor else values
+        low, high = int(array.min()), int(array.max())
     magnitude = max(abs(low), abs(high))
     if magnitude <= FLOAT32_WHOLE:
         return
     step = 2.0 ** (math.floor(math.log2(magnitude)) - 23)
-    warnings.warn(f"{name}: its {dtype} values [{low}, {high}] reach beyond 2**24, and the renderer reads them as "
-                  f"float32, rounded to steps of {step:g} there. Subtract an offset (volume - volume.min()) or "
-                  f"pass float64 values to keep every level.", stacklevel=user_stacklevel())
+    # One text per dtype and step (no value range): Python then shows it once per line, not once
+    # per time point of a series played by the view's thread.
+    warnings.warn(f"{name}: {dtype} values beyond 2**24 are read by the renderer as float32, rounded to steps "
+                  f"of {step:g} there. Subtract an offset (volume - volume.min()) or pass float64 values to keep "
+                  f"every level.", stacklevel=user_stacklevel())
 
 
 def user_stacklevel() -> int:

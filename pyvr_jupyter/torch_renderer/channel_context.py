@@ -95,18 +95,9 @@ def channel_ranges(value_range, states, device) -> list[tuple]:
     """Each channel's (vmin, vmax): its own min and max (None), one pair for all, or one per channel
     (tensors that require grad keep their graph, as ``check_render_value_range`` keeps it)."""
     if value_range is None:
-        ranges = []
-        for index, state in enumerate(states):
-            try:
-                ranges.append(state.default_range(f"channel {index}"))
-            except ValueError as error:
-                raise ValueError(f"channel {index}: {error}") from None
-        return ranges
+        return [state.default_range(f"channel {index}") for index, state in enumerate(states)]
     for index, state in enumerate(states):
-        try:
-            state.check_finite()
-        except ValueError as error:
-            raise ValueError(f"channel {index}: {error}") from None
+        state.check_finite(f"channel {index}")
     def is_pair(part) -> bool:
         return isinstance(part, (list, tuple)) or (isinstance(part, (np.ndarray, torch.Tensor)) and part.shape == (2,))
 

@@ -238,25 +238,28 @@ class VolumeState:
     def default_range(self, name: str = "volume") -> tuple[float, float]:
         """``value_range``, its warning about a constant volume naming ``name`` (e.g. "channel 2")."""
         if self._value_range is None:
-            self.check_finite()
+            self.check_finite(name)
             low, high = self._value_bounds()
             low, high = data_value_range(low, high, name, warn=not self.learnable)  # a learnt volume often starts constant
             try:
                 check_value_range((low, high))
             except ValueError as err:
-                size = "too wide" if math.isinf(np.float32(high) - np.float32(low)) else "too narrow for its magnitude"
-                raise ValueError(f"volume: its values span [{low!r}, {high!r}], {size} for a default value_range "
+                with np.errstate(over="ignore", invalid="ignore"):
+                    ends = np.array([low, high], np.float32)
+                    wide = not np.isfinite([*ends, ends[1] - ends[0]]).all()
+                size = "too wide for float32" if wide else "too narrow for its magnitude"
+                raise ValueError(f"{name}: its values span [{low!r}, {high!r}], {size} as a default value_range "
                                  f"({err}); pass value_range=(vmin, vmax)") from None
             self._value_range = (low, high)
         return self._value_range
 
-    def check_finite(self) -> None:
+    def check_finite(self, name: str = "volume") -> None:
         """Refuse values that hold NaN or Inf (``ValueError``): one pass over a float volume, made
         once and shared with ``value_range``; an integer volume holds neither."""
         floating = (self.source.is_floating_point() if isinstance(self.source, torch.Tensor)
                     else np.issubdtype(self.source.dtype, np.floating))
         if floating and not all(math.isfinite(bound) for bound in self._value_bounds()):
-            raise ValueError("volume contains NaN or Inf values")
+            raise ValueError(f"{name} contains NaN or Inf values")
 
     def _value_bounds(self) -> tuple[float, float]:
         if self._bounds is None:

@@ -30,6 +30,7 @@ import pathlib
 import sys
 import threading
 import warnings
+import weakref
 from typing import Any, Callable
 
 import traitlets
@@ -196,11 +197,16 @@ def quiet_off_main_thread(widget) -> None:
     comm = getattr(widget, "comm", None)
     if comm is None or not hasattr(comm, "_msg_callback"):
         return
-    handle_in_turn = comm.handle_msg
+    # The comm held weakly, its method unbound: a closure holding the comm that holds it made a
+    # cycle, and a closed widget's volume waited for the garbage collector.
+    comm_ref, handle_in_turn = weakref.ref(comm), type(comm).handle_msg
 
     def handle_msg(msg) -> None:
+        comm = comm_ref()
+        if comm is None:
+            return
         if threading.current_thread() is threading.main_thread():
-            handle_in_turn(msg)
+            handle_in_turn(comm, msg)
         elif comm._msg_callback is not None:
             comm._msg_callback(msg)
 

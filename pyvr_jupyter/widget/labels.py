@@ -46,7 +46,7 @@ def _hex_colors(colors) -> list[str]:
 
     Example: ``_hex_colors(np.array([[1.0, 0.0, 0.5]]))`` is ``['#ff0080']``"""
     levels = np.round(np.clip(np.asarray(colors, dtype=np.float64), 0.0, 1.0) * 255).astype(np.int64)
-    return ["#%02x%02x%02x" % rgb for rgb in map(tuple, levels.tolist())]
+    return [f"#{red:02x}{green:02x}{blue:02x}" for red, green, blue in levels.tolist()]
 
 
 class LabelTraits(traitlets.HasTraits):

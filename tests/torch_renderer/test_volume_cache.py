@@ -372,8 +372,20 @@ def test_wide_integers_that_float32_rounds_are_named_in_a_warning(dtype, offset,
     levels = (np.arange(4 * 5 * 6) % 124).reshape(4, 5, 6) * 8
     camera = Camera.for_volume((4, 5, 6))
     renderer = VolumeRenderer((4, 5, 6), backend=backend)
-    with pytest.warns(UserWarning, match=rf"{np.dtype(dtype)} values .* float32, rounded to steps of"):
+    with pytest.warns(UserWarning, match=rf"{np.dtype(dtype)} values beyond 2\*\*24 .* float32, rounded to steps of"):
         renderer.render((levels + offset).astype(dtype), camera, image_size=8, value_range=(offset, offset + 1000))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         renderer.render((levels + 2**24 - 1000).astype(dtype), camera, image_size=8)
+
+
+@pytest.mark.parametrize("values, match", [
+    ([1e39, 2e39], r"span \[1e\+39, 2e\+39\], too wide for float32"),  # it said "too narrow" (inf − inf is NaN)
+    ([2.0**40, 2.0**40 + 1], "too narrow for its magnitude"),
+])
+def test_a_default_value_range_float32_cannot_map_says_why(values, match):
+    volume = np.array(values * 4, np.float64).reshape(2, 2, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no numpy overflow warning on the way
+        with pytest.raises(ValueError, match=match):
+            VolumeRenderer((2, 2, 2)).render(volume, image_size=8)

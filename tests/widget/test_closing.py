@@ -110,3 +110,19 @@ def test_closing_a_view_closes_the_controls_it_made_and_lets_its_volume_go():
     assert open_widgets() == before
     gc.collect()
     assert volume() is None, "the volume is still referenced"
+
+
+def test_a_closed_slice_view_lets_its_volume_go_without_the_garbage_collector():
+    """A review: the comm's quiet message handler (``_traits.quiet_off_main_thread``) held the comm
+    in a closure the comm held, so a closed SliceView's volume waited for a collection."""
+    array = np.asarray(create_test_volume((12, 14, 16), "torus"), np.float32)
+    volume = weakref.ref(array)
+    gc.collect()
+    gc.disable()
+    try:
+        view = SliceView(array, axis="z")
+        view.close()
+        del view, array
+        assert volume() is None, "the volume waits for the garbage collector"
+    finally:
+        gc.enable()

@@ -176,6 +176,7 @@ class LabelMap:
         self._ranges_lock = threading.Lock()
         self._listeners: list = []  # weak references to callbacks (a closed widget goes)
         self._held, self._missed = 0, False  # inside changes(): callbacks wait for its end
+        self._held_lock = threading.Lock()  # a checkbox's thread and the cell's may both change the table
         self.set_opacity(opacity)
         for label_id, color in colors.items():
             self.set_color(label_id, color)
@@ -263,20 +264,28 @@ class LabelMap:
             ...     for label_id in labels.ids[:100].tolist():
             ...         labels.set_color(label_id, "grey")
         """
-        self._held += 1
+        with self._held_lock:
+            self._held += 1
         try:
             yield self
         finally:
-            self._held -= 1
-            if not self._held and self._missed:
-                self._missed = False
-                self._changed()
+            with self._held_lock:
+                self._held -= 1
+                heard = not self._held and self._missed
+                if heard:
+                    self._missed = False
+            if heard:
+                self._notify()
 
     def _changed(self) -> None:
-        self.version += 1
-        if self._held:
-            self._missed = True
-            return
+        with self._held_lock:
+            self.version += 1
+            if self._held:
+                self._missed = True
+                return
+        self._notify()
+
+    def _notify(self) -> None:
         for ref in list(getattr(self, "_listeners", ())):
             callback = ref()
             if callback is not None:

@@ -154,7 +154,7 @@ def test_channel_colours_are_colormaps_or_single_colours():
     (np.zeros((2, *SHAPE)), dict(channel_axis=0, labels=np.zeros(SHAPE, np.uint8)), ValueError, "labels"),
     (np.full((2, *SHAPE), np.nan), dict(channel_axis=0), ValueError, "channel 0"),
     (np.stack([np.zeros(SHAPE), np.full(SHAPE, np.inf)]), dict(channel_axis=0, value_range=(0, 1)), ValueError,
-     "channel 1: volume contains NaN or Inf"),  # before: NaN pixels
+     "channel 1 contains NaN or Inf"),  # before: NaN pixels
     (np.zeros((2, *SHAPE)), dict(channel_axis=0, label_mode="bogus"), ValueError, "label_mode"),  # before: ignored
 ])
 def test_bad_channel_input_is_refused(volume, options, error, match):

@@ -199,12 +199,14 @@ def test_changes_in_a_block_are_heard_once_at_its_end():
     label_map = LabelMap(np.arange(8).reshape(2, 2, 2))
     heard = []
     label_map.on_change(lambda: heard.append(label_map.colors[3].tolist()))
+    version = label_map.version
     with label_map.changes():
         with label_map.changes():  # nested: heard at the outer block's end
             label_map.set_color(3, "red")
         label_map.set_visible(4, False)
         assert heard == []
     assert heard == [[1.0, 0.0, 0.0]] and not label_map.visible[4]
+    assert label_map.version == version + 2  # it counts the changes, not the notices
     with label_map.changes():
         pass
     assert len(heard) == 1  # nothing changed: nothing heard
