@@ -18,4 +18,4 @@ fi
 nice -n 19 python -m pyvr_jupyter.torch_renderer.fused --quiet --dtypes uint8 float64 int16 uint16 float32 \
   > /dev/null 2>&1 &
 trap 'kill $(jobs -pr) 2>/dev/null || true' EXIT  # the warm-up, if still running (its pid is not reused)
-python -m pytest "$@"
+python -m pytest --durations=20 "$@"  # the slowest tests, to keep CI short
