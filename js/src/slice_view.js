@@ -137,16 +137,17 @@ export const READOUT_HELP = "value: the voxel's value (and its label, when a lab
   + "indices along x, y, z; xyz (…): the point under the pointer in world coordinates";
 
 /**
- * The pointer's readout: the value there and the label's text first (a slice narrower than the
- * line cuts its end), then the voxel's indices and its world point (with the view's ``units``,
- * e.g. "mm"), e.g. ``value 200 · voxel [76, 179, 105] · xyz (76.25, 179.25, 210.50) µm`` or
- * ``value 216 · label 2 · white matter · voxel …`` (words, not ``= 216``: cut by a narrow slice, a
- * bare number read like a fragment). The words say which numbers are indices and which a point,
- * both in x, y, z order (``READOUT_HELP``).
+ * The pointer's readout, three lines: the value there and the label's text, the voxel's
+ * indices, its world point (with the view's ``units``, e.g. "mm"), e.g.
+ * ``value 200\nvoxel [76, 179, 105]\nxyz (76.25, 179.25, 210.50) µm`` or
+ * ``value 216 · label 2 · white matter\n…`` (words, not ``= 216``: cut by a narrow slice, a bare
+ * number read like a fragment). One line cut the world point off any slice under ~350 px (a
+ * walk-through never saw it); a line each fits a 190-px slice. The words say which numbers are
+ * indices and which a point, both in x, y, z order (``READOUT_HELP``).
  */
 export function readoutText(voxel, point, decimals, units, value, label) {
-  const where = `voxel [${voxel.join(", ")}] · xyz (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
-  return `value ${format(value)}${label ? ` · label ${label}` : ""} · ${where}`;  // "label 2 · white matter"
+  const xyz = `xyz (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
+  return [`value ${format(value)}${label ? ` · label ${label}` : ""}`, `voxel [${voxel.join(", ")}]`, xyz].join("\n");
 }
 
 /**
@@ -194,8 +195,8 @@ function render({ model, el }) {
   readout.className = "pyvr-slice-readout";
   // width 0, min-width 100%: as wide as the slice, never wider (a long readout widened its
   // column and moved the slices beside it while the pointer was over one).
-  readout.style.cssText = "font:11px monospace;min-height:1.3em;white-space:nowrap;overflow:hidden;"
-    + "text-overflow:ellipsis;width:0;min-width:100%;";
+  readout.style.cssText = "font:11px/1.3 monospace;height:3.9em;white-space:pre;overflow:hidden;"
+    + "text-overflow:ellipsis;width:0;min-width:100%;"; // three lines, always: the slices never move
   readout.title = READOUT_HELP;
   const errors = errorBox(model, {
     prefix: "Slice failed: ", className: "pyvr-slice-error",
