@@ -24,7 +24,7 @@ from ...torch_renderer.fused.compilation import CHANNELS
 __all__ = ["KernelWait", "COMPILING_NOTICE"]
 
 #: The view's ``notice`` while the fused kernel for its volume compiles (a first run; cached after).
-COMPILING_NOTICE = "compiling the fast renderer (first use only: 1–2 minutes)"
+COMPILING_NOTICE = "compiling the fast renderer (first use only: 1–5 minutes)"  # 4 min seen on 2 busy cores
 
 
 class KernelWait:
