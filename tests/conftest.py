@@ -34,6 +34,13 @@ def renderer_for():
     return make
 
 
+def pytest_collection_modifyitems(items):
+    """The benchmark smokes last: they start processes that need the fused kernels, and first in
+    a fresh clone each compiled them cold beside ``tests/run.sh``'s warm-up (122 s for one that
+    takes 21 s once they are in numba's cache)."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/benchmarks/"))  # stable: the rest keep their order
+
+
 def pytest_terminal_summary(terminalreporter):
     """Figures measured by the browser and notebook tests (latency, fps, run times)."""
     if FIGURES:
