@@ -207,29 +207,28 @@ def data_value_range(low: float, high: float, name: str = "volume", warn: bool =
 FLOAT32_WHOLE = 1 << 24
 
 
-def warn_if_float32_rounds(values, name: str = "volume") -> None:
-    """Warn, at the user's line, when ``values`` (32- or 64-bit integers, which the renderer reads
-    as float32) hold magnitudes that float32 rounds: a uint32 microscope stack offset by 4·10⁹
-    kept 4 of its 124 levels, and the two backends drew it differently. One min/max pass."""
-    dtype = values.dtype
-    integer = (not dtype.is_floating_point and not dtype.is_complex and dtype != torch.bool
-               if isinstance(values, torch.Tensor) else np.issubdtype(dtype, np.integer))
-    tensor = isinstance(values, torch.Tensor)
-    itemsize, count = (values.element_size(), values.numel()) if tensor else (dtype.itemsize, values.size)
-    if not integer or itemsize < 4 or count == 0:
-        return
-    if tensor and dtype in (torch.int32, torch.int64):  # on its device
-        low, high = int(values.min()), int(values.max())
-    else:  # torch has no min of uint32 and uint64
-        array = values.detach().cpu().numpy() if tensor else values
-        low, high = int(array.min()), int(array.max())
+def float32_rounds(dtype) -> bool:
+    """Is ``dtype`` (numpy or torch) a 32- or 64-bit integer, whose values beyond ``FLOAT32_WHOLE``
+    the renderer's float32 copy rounds?"""
+    try:
+        kind = np.dtype(str(dtype).removeprefix("torch."))
+    except TypeError:  # bfloat16 and other torch-only floats
+        return False
+    return kind.kind in "iu" and kind.itemsize >= 4
+
+
+def warn_if_float32_rounds(dtype, low: float, high: float, name: str = "volume") -> None:
+    """Warn, at the user's line, when values of ``dtype`` spanning [``low``, ``high``] reach
+    magnitudes that float32 rounds (``float32_rounds``): a uint32 microscope stack offset by 4·10⁹
+    kept 4 of its 124 levels, and the two backends drew it differently."""
     magnitude = max(abs(low), abs(high))
-    if magnitude <= FLOAT32_WHOLE:
+    if not float32_rounds(dtype) or not magnitude > FLOAT32_WHOLE:
         return
     step = 2.0 ** (math.floor(math.log2(magnitude)) - 23)
     # One text per dtype and step (no value range): Python then shows it once per line, not once
     # per time point of a series played by the view's thread.
-    warnings.warn(f"{name}: {dtype} values beyond 2**24 are read by the renderer as float32, rounded to steps "
+    kind = np.dtype(str(dtype).removeprefix("torch."))
+    warnings.warn(f"{name}: {kind} values beyond 2**24 are read by the renderer as float32, rounded to steps "
                   f"of {step:g} there. Subtract an offset (volume - volume.min()) or pass float64 values to keep "
                   f"every level.", stacklevel=user_stacklevel())
 

@@ -29,7 +29,7 @@ import torch
 import xxhash
 
 from ._checks import (as_volume_tensor, check_value_range, check_volume_array, check_volume_size, data_value_range,
-                      warn_if_float32_rounds)
+                      float32_rounds, warn_if_float32_rounds)
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
 from .stages.empty_space import (block_min_max, block_reach, occupied_blocks, occupied_box, pad_blocks,
                                  skip_block_size)
@@ -72,8 +72,6 @@ def as_kernel_dtype(values: np.ndarray) -> tuple[np.ndarray, float]:
     """(values in their kernel dtype, C-contiguous, offset added): ``KERNEL_DTYPES``; the array
     itself when it already is one, else a copy."""
     kernel_dtype, offset = KERNEL_DTYPES.get(values.dtype, (np.dtype(np.float32), 0))
-    if values.dtype not in KERNEL_DTYPES:
-        warn_if_float32_rounds(values)
     if offset:  # two's complement: v + 2^(bits − 1) is the unsigned view with its top bit flipped
         unsigned = np.ascontiguousarray(values).view(kernel_dtype)
         return np.bitwise_xor(unsigned, kernel_dtype.type(offset)), float(offset)
@@ -118,7 +116,6 @@ class VolumeLevel:
             if self._tensor is None:
                 values = self.values
                 check_volume_size(self.shape, values.dtype, float_copy=True)  # refused before allocating
-                warn_if_float32_rounds(values)
                 if isinstance(values, np.ndarray):
                     values = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float64 if values.dtype == np.float64
                                                                    else np.float32))
@@ -229,6 +226,8 @@ class VolumeState:
         self._value_range: tuple[float, float] | None = None
         self._bounds: tuple[float, float] | None = None  # (min, max), NaN when a NaN is held
         self._lock = threading.Lock()
+        if float32_rounds(self.dtype):  # once per volume, from the bounds value_range reuses
+            warn_if_float32_rounds(self.dtype, *self._value_bounds())
 
     @property
     def value_range(self) -> tuple[float, float]:
