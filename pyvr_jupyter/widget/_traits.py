@@ -15,7 +15,8 @@ only Python sets, one policy for what the browser writes, and the loader of thei
   are ``Int`` and ``Float`` that refuse ``True``/``False`` and integers beyond float's range,
   from Python and from the browser alike.
 - ``quiet_off_main_thread(widget)``: the widget's messages handled off the main thread (a
-  JupyterLab subshell, while a cell runs) do not fire IPython's execution events.
+  JupyterLab subshell, while a cell runs) do not fire IPython's execution events;
+  ``quiet_tree(box)`` the same for every widget in a box (the panels' sliders and menus).
 - ``esm(name)`` returns a bundle of ``pyvr_jupyter/static`` as text; with ``ANYWIDGET_HMR=1``
   (hot reload while developing) its path, which anywidget watches: each rebuild reaches the
   views already shown. Only then, because for a path anywidget connects every instance to a
@@ -36,7 +37,7 @@ from typing import Any, Callable
 import traitlets
 
 __all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "fallback_text", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
-           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread"]
+           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread", "quiet_tree"]
 
 _LARGEST_FLOAT = int(sys.float_info.max)
 #: The bundled JavaScript (``js/src`` built by esbuild at install time).
@@ -195,7 +196,7 @@ def quiet_off_main_thread(widget) -> None:
 
     Example: ``quiet_off_main_thread(view)`` after the widget's ``__init__`` opened its comm."""
     comm = getattr(widget, "comm", None)
-    if comm is None or not hasattr(comm, "_msg_callback"):
+    if comm is None or not hasattr(comm, "_msg_callback") or getattr(comm.handle_msg, "quiet", False):
         return
     # The comm held weakly, its method unbound: a closure holding the comm that holds it made a
     # cycle, and a closed widget's volume waited for the garbage collector.
@@ -210,7 +211,19 @@ def quiet_off_main_thread(widget) -> None:
         elif comm._msg_callback is not None:
             comm._msg_callback(msg)
 
+    handle_msg.quiet = True
     comm.handle_msg = handle_msg
+
+
+def quiet_tree(widget) -> None:
+    """``quiet_off_main_thread`` for ``widget`` and every widget below it (Box children, ipycanvas
+    layers); those already quiet are left as they are. The panels' sliders, checkboxes and menus
+    send their messages on the subshell too: a slider dragged while a cell ran fired its events.
+
+    Example: ``quiet_tree(panel)`` at the end of the panel's ``__init__``."""
+    quiet_off_main_thread(widget)
+    for child in list(getattr(widget, "children", ())) + list(getattr(widget, "_canvases", ())):
+        quiet_tree(child)
 
 
 def fallback_text(name: str) -> str:

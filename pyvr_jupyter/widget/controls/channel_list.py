@@ -16,6 +16,7 @@ import ipywidgets as widgets
 import matplotlib.colors
 
 from ...imaging.overlays import colormap_colors
+from .._traits import quiet_tree
 from ..closing import close_tree
 
 __all__ = ["ChannelList"]
@@ -75,6 +76,7 @@ class ChannelList(widgets.VBox):
                          for i in range(count)]
         for row in old_rows:
             close_tree(row)
+        quiet_tree(self)  # a checkbox's clicks must not draw a running cell's figures
 
     def _write_visible(self, index: int, value: bool) -> None:
         shown = list(self.view.channel_visible)

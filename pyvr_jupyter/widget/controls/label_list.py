@@ -18,6 +18,7 @@ import warnings
 import ipywidgets as widgets
 import traitlets
 
+from .._traits import quiet_tree
 from ..closing import close_tree
 
 __all__ = ["LabelList", "MAX_ROWS"]
@@ -59,6 +60,7 @@ class LabelList(widgets.VBox):
         shown = keys[:MAX_ROWS]
         old_rows = self.rows.children
         self.rows.children = [self._row(key) for key in shown]
+        quiet_tree(self)  # a row's clicks must not draw a running cell's figures
         for row in old_rows:
             close_tree(row)
         total = len(self.view.label_names)

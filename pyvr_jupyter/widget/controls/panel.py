@@ -19,6 +19,7 @@ import matplotlib.colors
 import traitlets
 
 from ...torch_renderer import COMPOSITING_STRATEGIES
+from .._traits import quiet_tree
 from ..closing import close_parts, close_tree
 from .clip_controls import ClipControls
 
@@ -114,6 +115,7 @@ class ControlPanel(widgets.VBox):
             widgets.HBox([self.reset, self.save, self.filename], layout=row), self.status,
             self._clip_section(view),
         ], layout=widgets.Layout(width="100%", min_width="0", max_width="424px"))
+        quiet_tree(self)  # a slider dragged while a cell runs must not draw that cell's figures
 
     def _clip_section(self, view) -> widgets.Accordion:
         """Crop box and clip plane (``ClipControls``), folded until opened so that the panel

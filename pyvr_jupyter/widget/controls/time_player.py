@@ -18,6 +18,7 @@ import warnings
 import ipywidgets as widgets
 import traitlets
 
+from .._traits import quiet_tree
 from ..closing import close_parts, close_tree
 
 __all__ = ["TimePlayer", "time_label"]
@@ -66,6 +67,7 @@ class TimePlayer(widgets.VBox):
         buttons = widgets.HBox([self.play, self.label],
                                layout=widgets.Layout(align_items="center", grid_gap="12px"))
         super().__init__([buttons, self.slider], layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
+        quiet_tree(self)  # Play's ticks and the slider must not draw a running cell's figures
 
     def _on_value(self, change) -> None:
         series = self.view.time_series

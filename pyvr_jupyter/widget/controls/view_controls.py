@@ -18,6 +18,7 @@ import weakref
 
 import ipywidgets as widgets
 
+from .._traits import quiet_tree
 from ..closing import close_parts, close_tree
 from ..editor import TransferFunctionEditor
 from .channel_list import ChannelList
@@ -60,6 +61,7 @@ class ViewControls(widgets.HBox):
         self._side = widgets.VBox(column, layout=widgets.Layout(min_width="0", width="424px", max_width="100%"))
         super().__init__([view if display is None else display, self._side],
                          layout=widgets.Layout(flex_flow="row wrap", grid_gap="8px", align_items="flex-start"))
+        quiet_tree(self)  # no message of its controls may draw a running cell's figures (_traits)
         self._awaiting_series = self.player is None
         if self._awaiting_series:
             view.observe(self._add_player, names="time_points")
@@ -85,6 +87,7 @@ class ViewControls(widgets.HBox):
             self._stop_awaiting_series()
             self.player = TimePlayer(self.view)
             self._side.children = (self.player, *self._side.children)
+            quiet_tree(self)
 
     def _stop_awaiting_series(self) -> None:
         if self._awaiting_series:

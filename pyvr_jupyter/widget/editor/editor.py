@@ -39,7 +39,7 @@ from ...torch_renderer._checks import check_value_range, check_volume_array, unw
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
-from .._traits import quiet_off_main_thread
+from .._traits import quiet_tree
 from ..closing import close_parts, close_tree
 from .channel_switch import ChannelSwitch
 from .curve_editing import CurveEditing
@@ -120,8 +120,6 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.canvas.on_mouse_move(self.mouse_move)
         self.canvas.on_mouse_up(self.mouse_up)
         self.canvas.on_mouse_out(self.mouse_up)
-        for layer in self.canvas._canvases:  # a drag's mouse messages must not draw a running cell's figures
-            quiet_off_main_thread(layer)
         # Drawing commands reach only front ends connected when they are sent: a page that opens
         # later (Voila runs the notebook first; a reloaded page) gets blank layers, so redraw then.
         for layer in self.canvas._canvases:
@@ -149,6 +147,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
                          opacity_points=[list(p) for p in self._points], colormap=colormap,
                          value_range=tuple(self.window.value), max_opacity=max_opacity, theme=theme)
         self.add_class("pyvr-tf-editor")  # for layouts and tests to find it
+        quiet_tree(self)  # a drag's mouse messages (and the menus' and sliders') must not draw a running cell's figures
         self.observe(self._on_points_trait, names="opacity_points")
         self._applying_preset = False
         self.observe(self._on_look_edited, names=["opacity_points", "value_range", "colormap"])

@@ -39,3 +39,40 @@ def test_refused_editor_options_leave_no_half_made_box_failing_as_it_goes(view, 
         ViewControls(view, max_opacity=float("nan"))
     gc.collect()  # the half-made box's __del__ closes it: that raised AttributeError
     assert raised == []
+
+
+def test_every_control_handles_subshell_messages_without_execution_events(volume):
+    """The panel's sliders, the editor's menus, the label list's rows, the channel list and the
+    player send messages on JupyterLab's subshell while a cell runs, as the view does: comm fired
+    IPython's pre/post_execute around each, and the inline backend flushed the running cell's
+    figure half drawn (tests/widget/test_traits.py has the view's case)."""
+    import threading
+    from unittest import mock
+
+    from pyvr_jupyter import LabelMap, VolumeView
+
+    volume = volume.numpy()
+    labels = (np.arange(volume.size).reshape(volume.shape) % 3).astype(np.int16)
+    series = np.stack([volume, volume[::-1]], axis=0)
+    view = VolumeView(series, width=32, height=32, labels=LabelMap(labels))
+    box = view.controls()
+
+    def below(widget):
+        yield widget
+        for child in list(getattr(widget, "children", ())) + list(getattr(widget, "_canvases", ())):
+            yield from below(child)
+
+    talking = [w for w in below(box) if w is not view and getattr(w, "comm", None) is not None]
+    assert box.panel.ambient in talking and box.player is not None and box.labels.rows.children
+    assert all(getattr(w.comm.handle_msg, "quiet", False) for w in talking), \
+        [type(w).__name__ for w in talking if not getattr(w.comm.handle_msg, "quiet", False)]
+    heard = []
+    shell = mock.Mock()
+    shell.events.trigger = lambda name, *args: heard.append(name)
+    update = {"content": {"data": {"method": "update", "state": {"value": 0.55}, "buffer_paths": []}}, "buffers": []}
+    with mock.patch("IPython.get_ipython", return_value=shell):
+        worker = threading.Thread(target=box.panel.ambient.comm.handle_msg, args=(update,), name="subshell")
+        worker.start()
+        worker.join()
+    assert heard == [] and box.panel.ambient.value == 0.55 and view.lighting["ambient"] == pytest.approx(0.55)
+    view.close()
