@@ -42,7 +42,9 @@ def _as_volume_list(volumes: Any) -> list:
         if volumes.ndim != 4:
             raise ValueError(f"volumes must be 4-D (T, D, H, W) or a list of (D, H, W) volumes, "
                              f"got shape {tuple(volumes.shape)}")
-        items = list(volumes.unbind(0)) if isinstance(volumes, torch.Tensor) else list(volumes)
+        # select, not unbind: unbind's views of a learnable series fail once an optimiser steps it in place
+        items = [volumes.select(0, t) for t in range(len(volumes))] if isinstance(volumes, torch.Tensor) \
+            else list(volumes)
     elif isinstance(volumes, Sequence) and not isinstance(volumes, (str, bytes)):
         items = list(volumes)
     else:

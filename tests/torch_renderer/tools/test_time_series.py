@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pyvr_jupyter.torch_renderer import TimeSeries, VolumeRenderer
+from pyvr_jupyter.torch_renderer import Camera, TimeSeries, VolumeRenderer
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
@@ -93,3 +93,20 @@ def test_a_loaded_series_keeps_its_files_grid_without_imposing_it_on_a_renderer(
     assert renderer.spacing.tolist() == [1.0, 1.0, 1.0] and renderer.origin.tolist() == [0.0, 0.0, 0.0]
     series.adopt_grid(renderer)
     assert renderer.spacing.tolist() == [0.5, 2.0, 3.0] and renderer.origin.tolist() == [10.0, 0.0, 0.0]
+
+
+def test_a_learnable_series_renders_after_each_optimiser_step():
+    """The audit: the time points were ``unbind``'s views, which autograd refuses once the leaf is
+    stepped in place; the second iteration of a fit raised."""
+    volumes = torch.rand(3, 8, 9, 10, requires_grad=True)
+    series = TimeSeries(volumes, value_range=(0.0, 1.0))
+    renderer = VolumeRenderer(series.shape)
+    optimiser = torch.optim.SGD([volumes], lr=0.1)
+    norms = []
+    for _ in range(2):
+        optimiser.zero_grad()
+        series.render(renderer, 1, Camera.for_volume(series.shape), image_size=8).sum().backward()
+        norms.append(volumes.grad[1].norm().item())
+        assert volumes.grad[0].abs().max() == 0 and volumes.grad[2].abs().max() == 0  # only time point 1 is seen
+        optimiser.step()
+    assert all(norm > 0 for norm in norms) and norms[0] != norms[1]
