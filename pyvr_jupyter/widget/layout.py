@@ -23,6 +23,7 @@ from ..torch_renderer._checks import check_vector3
 from ..torch_renderer.tools.presets import CT_PRESETS
 from .closing import close_parts
 from .controls import ViewControls
+from .editor.pickers import CT_PRESET_PREFIX
 from .slices import SliceView
 from .slices.traits import MAX_DISPLAY_SIZE, MIN_DISPLAY_SIZE
 from .view import VolumeView
@@ -49,7 +50,8 @@ class SliceViewer(widgets.VBox):
     one 3-D point: clicking in a slice moves it, the other two slices follow. The slices share
     the view's ``value_range``, ``colormap`` and ``units`` (linked both ways) and show the time
     point the view shows; a CT's slices (``view.ct_preset``) are grey in the preset's CT window
-    instead, the same in all three. Closing the box closes the slices, the editor and the panel; the view
+    instead, the same in all three, and a CT preset picked in the editor brings its own window to
+    them (lung: −1350 … 150 HU). Closing the box closes the slices, the editor and the panel; the view
     too when ``close_view`` (``viewer()`` made it).
 
     Example:
@@ -92,7 +94,15 @@ class SliceViewer(widgets.VBox):
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
             grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))
         self.controls = ViewControls(view, display=self.grid, close_view=close_view, **editor_options)
+        self._ct_slices = ct_preset is not None
+        if self._ct_slices:
+            self.controls.editor.preset_picker.observe(self._on_preset_picked, names="value")
         super().__init__([self.controls])
+
+    def _on_preset_picked(self, change) -> None:
+        """A CT preset picked in the editor: the slices take its grey window (linked: all three)."""
+        if change["new"].startswith(CT_PRESET_PREFIX):
+            self.slices[0].value_range = CT_PRESETS[change["new"][len(CT_PRESET_PREFIX):]].slice_window
 
     _SHOWN_VOLUME = ["time_index", "active_channel", "channels_version"]  # the view's traits that change view.volume
 
@@ -152,6 +162,9 @@ class SliceViewer(widgets.VBox):
         self._links = []
         with contextlib.suppress(ValueError):  # closed twice, or the view closed first
             self.view.unobserve(self._on_shown_volume, names=self._SHOWN_VOLUME)
+        if self._ct_slices:
+            with contextlib.suppress(ValueError):
+                self.controls.editor.preset_picker.unobserve(self._on_preset_picked, names="value")
         self.controls.close()  # the grid, the slices in it, the editor, the panel (and the view)
         for slice_view in self.slices:
             slice_view.close()

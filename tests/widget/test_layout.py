@@ -227,6 +227,21 @@ def test_a_ct_shows_bone_in_3d_and_grey_slices_in_a_ct_window():
     box.close()
 
 
+def test_a_ct_preset_picked_in_the_editor_brings_its_slice_window_to_the_slices():
+    """Helper 58's walk-through: "CT lung" changed the 3-D view only; the slices stayed in the bone
+    window, where the lungs are air."""
+    box = viewer(ct_like(), slices=True)
+    picker = box.controls.editor.preset_picker
+    for name in ("lung", "soft tissue", "bone"):
+        picker.value = "CT " + name
+        preset = CT_PRESETS[name]
+        assert tuple(box.view.value_range) == preset.window
+        assert all(tuple(s.value_range) == preset.slice_window and s.colormap == "gray" for s in box.slices)
+    picker.value = "bell"  # a shape, not a CT preset: the slices keep their window
+    assert all(tuple(s.value_range) == CT_PRESETS["bone"].slice_window for s in box.slices)
+    box.close()
+
+
 def test_a_ct_given_a_colormap_or_opacity_keeps_them_and_gets_no_preset():
     for options in ({"colormap": "gray"}, {"opacity": [(0, 0), (1, 0.1)]}, {"value_range": (-1000, 1000)}):
         view = VolumeView(ct_like(), **options)
