@@ -71,6 +71,11 @@ test("numbers print as %.4g would", () => {
   assert.equal(formatValue(1234.5), "1235");
   assert.equal(formatValue(0), "0");
   assert.equal(formatValue(-2.5), "-2.5");
+  // The same cases as tests/imaging/test_overlays.py's format_value (a saved picture's colour bar).
+  for (const [value, text] of [[17283, "17280"], [-1085.5, "-1086"], [2.5e-5, "2.5e-5"], [1.5e7, "1.5e+7"],
+    [0.00012345, "0.0001234"], [99999, "1e+5"]]) {
+    assert.equal(formatValue(value), text);
+  }
 });
 
 test("drawOverlays draws what is asked on any 2-D context", () => {

@@ -30,8 +30,8 @@ from ..torch_renderer import Camera, ColorTransferFunction
 from ..torch_renderer.stages.channels import channel_color
 
 __all__ = ["draw_overlays", "draw_axes", "draw_box", "draw_scale_bar", "draw_colorbar", "project_points",
-           "box_corners", "box_hidden_edges", "nice_length", "colormap_colors", "AXIS_COLORS", "CORNERS",
-           "BOX_EDGES"]
+           "box_corners", "box_hidden_edges", "nice_length", "colormap_colors", "format_value", "AXIS_COLORS",
+           "CORNERS", "BOX_EDGES"]
 
 AXIS_COLORS = ((230, 60, 60), (60, 200, 60), (70, 120, 255))  # x red, y green, z blue
 CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
@@ -306,8 +306,21 @@ def draw_colorbar(image, colormap, value_range: Sequence[float], side: str = "ri
     label_x = x0 - 4 if side == "right" else x0 + bar_w + 4
     anchor = "r" if side == "right" else "l"
     for value, y in ((vmax, y0), ((vmin + vmax) / 2, y0 + bar_h / 2), (vmin, y0 + bar_h - 1)):
-        _text(draw, (label_x, y), f"{value:.4g}", font, anchor=anchor + "m")
+        _text(draw, (label_x, y), format_value(value), font, anchor=anchor + "m")
     return np.asarray(canvas)
+
+
+def format_value(value: float) -> str:
+    """``value`` to 4 significant digits, in plain digits from 1e-4 up to 1e5 ("17280", not "%.4g"'s
+    "1.728e+04": a uint16 window's top), else with an exponent; the twin of the browser's
+    ``formatValue`` (js/src/overlays.js), so a saved picture's colour bar reads as the view's.
+
+    Example: ``format_value(17283.0)`` → ``"17280"``; ``format_value(2.5e-05)`` → ``"2.5e-5"``"""
+    value = float(f"{value:.4g}")
+    if value == 0 or 1e-4 <= abs(value) < 1e5:
+        return str(int(value)) if value.is_integer() else repr(value)  # repr: the shortest digits
+    mantissa, exponent = f"{value:.4g}".split("e")
+    return f"{mantissa}e{exponent[0]}{int(exponent[1:])}"  # "1.5e+7", as JavaScript writes it
 
 
 def draw_overlays(image, camera: Camera, box=None, colormap=None, value_range=None, units: str = "",

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pyvr_jupyter.torch_renderer import Camera, ColorTransferFunction
-from pyvr_jupyter.imaging.overlays import (AXIS_COLORS, box_corners, draw_axes, draw_box, draw_colorbar,
+from pyvr_jupyter.imaging.overlays import (AXIS_COLORS, box_corners, draw_axes, draw_box, draw_colorbar, format_value,
                                           draw_overlays, draw_scale_bar, nice_length, project_points)
 
 BLACK = np.zeros((120, 160, 3), np.uint8)
@@ -133,3 +133,12 @@ def test_edges_behind_the_volume_are_faint_and_dashed_as_in_the_browser():
     (x0, y0), (x1, y1) = project_points(camera, [[0, 0, 0], [0, 0, 1]], (200, 200))[0]  # a hidden edge
     along = [tuple(image[round(y0 + (y1 - y0) * t), round(x0 + (x1 - x0) * t)]) for t in np.linspace(0.3, 0.7, 40)]
     assert (110, 110, 110) in along and (0, 0, 0) in along  # dashes and gaps
+
+
+@pytest.mark.parametrize("value, text", [(0.123456, "0.1235"), (1234.6, "1235"), (0.0, "0"), (-2.5, "-2.5"),
+                                         (17283.0, "17280"), (-1085.5, "-1086"), (2.5e-5, "2.5e-5"),
+                                         (1.5e7, "1.5e+7"), (0.00012345, "0.0001234"), (99999.0, "1e+5")])
+def test_numbers_print_as_the_browser_prints_them(value, text):
+    """The browser's formatValue (js/test/overlays.test.js has the same cases): plain digits up to
+    1e5, so a uint16 window's top reads "17280" (it read "1.728e+04" in the editor)."""
+    assert format_value(value) == text

@@ -34,6 +34,7 @@ import torch
 import traitlets
 from ipycanvas import MultiCanvas
 
+from ...imaging.overlays import format_value
 from ...torch_renderer import OpacityTransferFunction
 from ...torch_renderer._checks import check_value_range, check_volume_array, unwrap_volume
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
@@ -163,7 +164,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
 
     def _show_window(self) -> None:
         low, high = self.window.value
-        self.window_readout.value = f"{low:.4g} – {high:.4g}"
+        self.window_readout.value = f"{format_value(low)} – {format_value(high)}"
 
     def close(self) -> None:
         """Stop following the view (closing an editor must not leave observers on it)."""

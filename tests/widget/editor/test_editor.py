@@ -542,3 +542,11 @@ def test_mouse_messages_off_the_main_thread_fire_no_execution_events(volume):
             worker.join()
     assert heard == []
     editor.close()
+
+
+def test_the_window_readout_prints_a_uint16_window_in_plain_digits():
+    """Helper 58's walk-through: a microscopy stack's window read "80 – 1.728e+04"."""
+    stack = np.random.default_rng(0).integers(0, 20000, (8, 8, 8), dtype=np.uint16)
+    editor = TransferFunctionEditor(stack, value_range=(80, 17283))
+    assert editor.window_readout.value == "80 – 17280"
+    editor.close()
