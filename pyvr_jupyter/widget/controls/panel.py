@@ -28,6 +28,12 @@ __all__ = ["ControlPanel"]
 IMAGE_SIZES = [128, 192, 256, 384, 512, 768, 1024]
 #: Width of every control's label: the longest ("compositing") fits at JupyterLab's font size.
 LABEL_WIDTH = "84px"
+#: The compositing menu's words for the strategies (``COMPOSITING_STRATEGIES``' names, which
+#: the menu sets): the three emission–absorption ones draw the same picture, faster or slower
+#: (notebook 3); the others are projections.
+STRATEGY_LABELS = {"vectorized": "emission–absorption", "early_termination": "emission–absorption, early stop",
+                   "sequential": "emission–absorption, sequential", "mip": "maximum intensity (MIP)",
+                   "minip": "minimum intensity (MinIP)", "average": "average intensity", "xray": "X-ray"}
 
 
 def _full() -> widgets.Layout:
@@ -55,8 +61,9 @@ class ControlPanel(widgets.VBox):
                                               description="step", readout_format=".2f",
                                               tooltip="step between samples, in voxels (smaller: finer, slower)",
                                               **slider)
-        self.compositing = widgets.Dropdown(options=list(COMPOSITING_STRATEGIES), value=view.compositing,
-                                            description="compositing", style=slider["style"], layout=_full())
+        self.compositing = widgets.Dropdown(options=[(STRATEGY_LABELS[name], name) for name in COMPOSITING_STRATEGIES],
+                                            value=view.compositing, description="compositing", style=slider["style"],
+                                            layout=_full(), tooltip="how samples along a ray make a pixel")
         check = dict(indent=False, layout=widgets.Layout(width="auto", min_width="0"))
         self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting", **check)
         lighting = dict(view.lighting)

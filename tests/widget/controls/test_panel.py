@@ -110,3 +110,18 @@ def test_overlays_can_be_asked_for_when_the_view_is_made(volume):
     assert (view.show_axes, view.show_box, view.show_scale, view.show_colorbar, view.units) == (True,) * 4 + ("mm",)
     assert ControlPanel(view).overlays["show_scale"].value
     view.close()
+
+
+def test_the_compositing_menu_names_every_strategy_in_words(view):
+    """Helper 58's walk-through: "vectorized / early_termination / sequential" beside mip and xray
+    read as a list of unrelated things; they are three ways to the same emission–absorption picture."""
+    from pyvr_jupyter.torch_renderer import COMPOSITING_STRATEGIES
+    from pyvr_jupyter.widget.controls.panel import STRATEGY_LABELS
+
+    panel = ControlPanel(view)
+    assert set(STRATEGY_LABELS) == set(COMPOSITING_STRATEGIES)
+    assert [value for _, value in panel.compositing.options] == list(COMPOSITING_STRATEGIES)
+    assert sum(label.startswith("emission–absorption") for label, _ in panel.compositing.options) == 3
+    panel.compositing.label = "X-ray"  # the browser picks by label
+    assert view.compositing == "xray"
+    panel.close()
