@@ -61,7 +61,8 @@ class ControlPanel(widgets.VBox):
                                               description="step", readout_format=".2f",
                                               tooltip="step between samples, in voxels (smaller: finer, slower)",
                                               **slider)
-        self.compositing = widgets.Dropdown(options=[(STRATEGY_LABELS[name], name) for name in COMPOSITING_STRATEGIES],
+        strategies = [(STRATEGY_LABELS.get(name, name), name) for name in COMPOSITING_STRATEGIES]
+        self.compositing = widgets.Dropdown(options=strategies,
                                             value=view.compositing, description="compositing", style=slider["style"],
                                             layout=_full(), tooltip="how samples along a ray make a pixel")
         check = dict(indent=False, layout=widgets.Layout(width="auto", min_width="0"))
