@@ -37,7 +37,7 @@ from typing import Any, Callable
 import traitlets
 
 __all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "fallback_text", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
-           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread", "quiet_tree"]
+           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread", "quiet_tree", "box_fallback"]
 
 _LARGEST_FLOAT = int(sys.float_info.max)
 #: The bundled JavaScript (``js/src`` built by esbuild at install time).
@@ -238,6 +238,19 @@ def fallback_text(name: str) -> str:
             "If this text shows instead of the widget, the front end could not load anywidget's JavaScript: "
             "install anywidget where the Jupyter server runs (pip install anywidget; in VS Code, in the "
             "kernel's environment), then reload the page.")
+
+
+def box_fallback(bundle, name: str, parts: str):
+    """A layout box's display ``bundle`` with a short ``text/plain``: what the box holds and how to
+    see it again. A notebook opened again without its widgets' state (JupyterLab saves none by
+    default) showed the box's repr, every child's traits: ``SliceViewer(children=(ViewControls(...``.
+
+    Example: ``return box_fallback(super()._repr_mimebundle_(**kwargs), "SliceViewer", "a 3-D view ...")``"""
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    if isinstance(data, dict):
+        data["text/plain"] = (f"{name}: {parts} (pyvr_jupyter widgets). Run the cell to show them: a notebook "
+                              "opened again shows this text where its widgets' state was not saved.")
+    return bundle
 
 
 def esm(name: str) -> str | pathlib.Path:

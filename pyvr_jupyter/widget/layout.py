@@ -21,6 +21,7 @@ import torch
 
 from ..torch_renderer._checks import check_vector3
 from ..torch_renderer.tools.presets import CT_PRESETS
+from ._traits import box_fallback
 from .closing import close_parts
 from .controls import ViewControls
 from .editor.pickers import CT_PRESET_PREFIX
@@ -150,6 +151,10 @@ class SliceViewer(widgets.VBox):
     @crosshair.setter
     def crosshair(self, point) -> None:
         self.slices[0].crosshair = check_vector3("crosshair", point, dtype=torch.float64).tolist()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return box_fallback(super()._repr_mimebundle_(**kwargs), "SliceViewer",
+                            "a 3-D view and three slices beside the view's editor and control panel")
 
     def close(self) -> None:
         """Unlink and close the slices, the editor and the panel, with every widget they made;

@@ -305,3 +305,16 @@ def test_units_too_long_for_the_view_are_refused_by_the_slices_too():
         assert {box.view.units, *(s.units for s in box.slices)} == {""}
     finally:
         box.close()
+
+
+def test_the_boxes_say_in_a_line_what_they_hold_where_they_cannot_be_shown():
+    """Helper 58's walk-through: a notebook opened again without widget state (JupyterLab saves none
+    by default) showed each box's repr, every child's traits: "SliceViewer(children=(ViewControls(..."."""
+    box = viewer(create_test_volume((16, 16, 16), "torus"), slices=True)
+    for widget, name in ((box, "SliceViewer"), (box.controls, "ViewControls"),
+                         (box.controls.editor, "TransferFunctionEditor")):
+        data = widget._repr_mimebundle_()
+        data = data[0] if isinstance(data, tuple) else data
+        assert data["text/plain"].startswith(name + ": ") and len(data["text/plain"]) < 300
+        assert "application/vnd.jupyter.widget-view+json" in data  # where widgets run, the widget
+    box.close()

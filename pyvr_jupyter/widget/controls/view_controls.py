@@ -18,7 +18,7 @@ import weakref
 
 import ipywidgets as widgets
 
-from .._traits import quiet_tree
+from .._traits import box_fallback, quiet_tree
 from ..closing import close_parts, close_tree
 from ..editor import TransferFunctionEditor
 from .channel_list import ChannelList
@@ -93,6 +93,10 @@ class ViewControls(widgets.HBox):
         if self._awaiting_series:
             self._awaiting_series = False
             self.view.unobserve(self._add_player, names="time_points")
+
+    def _repr_mimebundle_(self, **kwargs):
+        return box_fallback(super()._repr_mimebundle_(**kwargs), "ViewControls",
+                            "a 3-D view beside its transfer-function editor and control panel")
 
     def close(self) -> None:
         """Close the editor and the panel (they stop observing the view) with every widget in

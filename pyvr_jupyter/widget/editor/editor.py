@@ -40,7 +40,7 @@ from ...torch_renderer._checks import check_value_range, check_volume_array, unw
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for
-from .._traits import quiet_tree
+from .._traits import box_fallback, quiet_tree
 from ..closing import close_parts, close_tree
 from .channel_switch import ChannelSwitch
 from .curve_editing import CurveEditing
@@ -165,6 +165,10 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
     def _show_window(self) -> None:
         low, high = self.window.value
         self.window_readout.value = f"{format_value(low)} – {format_value(high)}"
+
+    def _repr_mimebundle_(self, **kwargs):
+        return box_fallback(super()._repr_mimebundle_(**kwargs), "TransferFunctionEditor",
+                            "an opacity curve over the data's histogram, with colormap and window")
 
     def close(self) -> None:
         """Stop following the view (closing an editor must not leave observers on it)."""
