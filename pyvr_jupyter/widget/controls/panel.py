@@ -41,6 +41,12 @@ def _full() -> widgets.Layout:
     return widgets.Layout(width="calc(100% - 4px)", min_width="0")
 
 
+def _folded(contents: widgets.Widget, title: str) -> widgets.Accordion:
+    """``contents`` in a section of its own, folded until opened: unfolded, the panel was about
+    950 px tall, and the clip controls at its foot sat below the fold with the view scrolled away."""
+    return widgets.Accordion([contents], titles=(title,), selected_index=None, layout=_full())
+
+
 def _hex(rgb) -> str:
     return matplotlib.colors.to_hex([min(1.0, max(0.0, c)) for c in rgb])
 
@@ -118,20 +124,18 @@ class ControlPanel(widgets.VBox):
             self.quality, self.compositing, self.fov, self.image_size, self.background,
             widgets.HBox([widgets.Label("overlays", layout=widgets.Layout(width=LABEL_WIDTH, flex="0 0 auto")),
                           *self.overlays.values()], layout=row),
-            widgets.HBox([self.use_lighting, self.headlight], layout=row), self.ambient, self.diffuse,
-            self.specular, self.shininess, self.light_azimuth, self.light_elevation,
+            widgets.HBox([self.use_lighting, self.headlight], layout=row),
             widgets.HBox([self.reset, self.save, self.filename], layout=row), self.status,
+            _folded(widgets.VBox([self.ambient, self.diffuse, self.specular, self.shininess, self.light_azimuth,
+                                  self.light_elevation], layout=_full()), "light: ambient, diffuse, direction …"),
             self._clip_section(view),
         ], layout=widgets.Layout(width="100%", min_width="0", max_width="424px"))
         quiet_tree(self)  # a slider dragged while a cell runs must not draw that cell's figures
 
     def _clip_section(self, view) -> widgets.Accordion:
-        """Crop box and clip plane (``ClipControls``), folded until opened so that the panel
-        keeps its height."""
+        """Crop box and clip plane (``ClipControls``), folded until opened."""
         self.clip = ClipControls(view)
-        section = widgets.Accordion([self.clip], titles=("crop and clip plane",), selected_index=None,
-                                    layout=_full())
-        return section
+        return _folded(self.clip, "crop and clip plane")
 
     @staticmethod
     def _angles(direction) -> tuple[float, float]:

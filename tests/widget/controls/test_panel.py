@@ -125,3 +125,19 @@ def test_the_compositing_menu_names_every_strategy_in_words(view):
     panel.compositing.label = "X-ray"  # the browser picks by label
     assert view.compositing == "xray"
     panel.close()
+
+
+def test_the_light_sliders_and_the_clip_controls_are_folded_until_opened(view):
+    """Helper 58's walk-through: unfolded, the column was about 950 px tall and the clip controls sat
+    below the fold, the view scrolled away while they were used."""
+    import ipywidgets as widgets
+
+    panel = ControlPanel(view)
+    sections = [child for child in panel.children if isinstance(child, widgets.Accordion)]
+    assert [section.selected_index for section in sections] == [None, None]
+    light, clip = (section.children[0] for section in sections)
+    assert {panel.ambient, panel.diffuse, panel.specular, panel.shininess, panel.light_azimuth,
+            panel.light_elevation} == set(light.children)
+    assert clip is panel.clip and panel.use_lighting not in light.children  # the switch stays in sight
+    panel.close()
+    assert panel.ambient.comm is None and light.comm is None
