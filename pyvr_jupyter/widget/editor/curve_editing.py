@@ -1,9 +1,11 @@
 """Editing the opacity curve with the pointer: the editor's coordinates, mouse and edits.
 
 A mixin of ``TransferFunctionEditor`` (``editor``), which holds the state it reads
-(``points``, ``width``, ``height``, ``max_opacity``, ``_dragging``, ``_hover``, ``_last_down``)
-and implements ``_changed(interactive)`` (push the edit) and ``draw_points()``. ipycanvas calls
-the mouse methods with canvas pixels; tests call them the same way.
+(``points``, ``width``, ``height``, ``max_opacity``, ``value_range``, ``_dragging``, ``_hover``,
+``_last_down``, the ``pointer_readout`` label under the canvas) and implements
+``_changed(interactive)`` (push the edit) and ``draw_points()``. ipycanvas calls the mouse
+methods with canvas pixels; tests call them the same way. The readout says what is under the
+pointer in the data's own values (the plot's axis runs over the window, s from 0 to 1).
 
 Example:
     >>> editor.mouse_down(*editor.to_canvas(0.5, 0.05)); editor.mouse_up(0, 0)   # adds a point
@@ -15,7 +17,9 @@ import math
 import numbers
 import time
 
+from ...imaging.overlays import format_value
 from .drawing import BAR_HEIGHT
+from .pickers import POINTER_HINT
 
 __all__ = ["CurveEditing", "PAD", "PICK_RADIUS", "DOUBLE_CLICK_S", "MIN_GAP"]
 
@@ -74,20 +78,38 @@ class CurveEditing:
 
     def mouse_move(self, x: float, y: float) -> None:
         """Drag the grabbed point to ``(x, y)`` (the view shows previews), or highlight the
-        point under the pointer."""
+        point under the pointer; the readout says where it is either way."""
         if self._dragging is None:
             hover = self.point_at(x, y)
             if hover != self._hover:
                 self._hover = hover
                 self.draw_points()
-            return
-        self.move_point(self._dragging, *self.from_canvas(x, y), interactive=True)
+        else:
+            self.move_point(self._dragging, *self.from_canvas(x, y), interactive=True)
+        self.pointer_readout.value = self.pointer_text(x, y)
 
     def mouse_up(self, x: float, y: float) -> None:
         """Release: end the drag; the view renders its full-quality frame."""
         if self._dragging is not None:
             self._dragging = None
             self._changed(interactive=False)  # the full-quality frame
+
+    def mouse_out(self, x: float, y: float) -> None:
+        """The pointer left the canvas: a drag ends there, and the readout shows the hint again."""
+        self.mouse_up(x, y)
+        self.pointer_readout.value = POINTER_HINT
+
+    def pointer_text(self, x: float, y: float) -> str:
+        """The readout for the pointer at canvas pixel ``(x, y)``: the point being dragged or under
+        it (its value in the data's units and its opacity), else the value and opacity there."""
+        low, high = self.value_range
+        index = self._dragging if self._dragging is not None else self._hover
+        s, opacity = self.points[index] if index is not None else self.from_canvas(x, y)
+        where = f"value {format_value(low + s * (high - low))} · opacity {opacity:.3f}"
+        if index is None:
+            return f"{where} · click adds a point here"
+        removable = self._dragging is None and 0 < index < len(self.points) - 1
+        return f"point {index}: {where}" + (" · double-click removes it" if removable else "")
 
     # ---- edits --------------------------------------------------------------------------
     def add_point(self, s: float, opacity: float) -> int:

@@ -120,7 +120,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.canvas.on_mouse_down(self.mouse_down)
         self.canvas.on_mouse_move(self.mouse_move)
         self.canvas.on_mouse_up(self.mouse_up)
-        self.canvas.on_mouse_out(self.mouse_up)
+        self.canvas.on_mouse_out(self.mouse_out)
         # Drawing commands reach only front ends connected when they are sent: a page that opens
         # later (Voila runs the notebook first; a reloaded page) gets blank layers, so redraw then.
         for layer in self.canvas._canvases:
@@ -135,7 +135,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         """The channel switcher (``channel_switch``) for a view mixing channels, else None."""
         self.colormap_picker, self.preset_picker = controls.colormap_picker, controls.preset_picker
         self.window, self.window_readout = controls.window, controls.window_readout
-        self.opacity_scale = controls.opacity_scale
+        self.opacity_scale, self.pointer_readout = controls.opacity_scale, controls.pointer_readout
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
         if _shows_its_ct_preset(view):  # the picker names the preset the view still shows
             self.preset_picker.value = CT_PRESET_PREFIX + view.ct_preset

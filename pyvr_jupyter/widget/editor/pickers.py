@@ -16,10 +16,13 @@ import matplotlib
 
 from ...torch_renderer.tools.presets import CT_PRESETS, OPACITY_PRESETS
 
-__all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "EditorControls", "colormap_names"]
+__all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "POINTER_HINT", "EditorControls", "colormap_names"]
 
 #: The preset picker names a CT preset (``tools.presets``) with this prefix: "CT bone".
 CT_PRESET_PREFIX = "CT "
+#: What the line under the canvas says while the pointer is elsewhere (over the plot it reads
+#: out the value and opacity there: ``curve_editing.pointer_text``).
+POINTER_HINT = "click: add a point · drag: move it · double-click: remove it"
 
 
 def colormap_names() -> list[str]:
@@ -36,6 +39,7 @@ class EditorControls(NamedTuple):
     window: widgets.FloatRangeSlider
     window_readout: widgets.Label
     opacity_scale: widgets.FloatLogSlider
+    pointer_readout: widgets.Label
 
     @classmethod
     def build(cls, colormap: str, data_range: tuple[float, float], value_range, max_opacity: float,
@@ -69,10 +73,12 @@ class EditorControls(NamedTuple):
                                                layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"),
                                                style={"description_width": "84px"},
                                                tooltip="top of the opacity axis (max opacity shown)")
-        return cls(colormap_picker, preset_picker, window, window_readout, opacity_scale)
+        pointer_readout = widgets.Label(POINTER_HINT, layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"))
+        pointer_readout.add_class("pyvr-pointer-readout")
+        return cls(colormap_picker, preset_picker, window, window_readout, opacity_scale, pointer_readout)
 
     def rows(self) -> list[widgets.Widget]:
         """The controls as the rows laid out under the editor's canvas."""
-        return [widgets.HBox([self.colormap_picker, self.preset_picker]),
+        return [self.pointer_readout, widgets.HBox([self.colormap_picker, self.preset_picker]),
                 widgets.HBox([self.window, self.window_readout], layout=widgets.Layout(width="100%", min_width="0")),
                 self.opacity_scale]

@@ -76,6 +76,28 @@ def test_double_click_deletes_inner_points_only(editor):
     assert len(editor.points) == 2  # an end point survives
 
 
+def test_the_readout_says_the_value_and_opacity_under_the_pointer_in_the_datas_units(volume):
+    """Helper 58's walk-through: the editor showed no data value anywhere, nor how to add or remove
+    a point. Over the plot the line under the canvas reads out the window's value there."""
+    editor = TransferFunctionEditor(volume, opacity_tf=OpacityTransferFunction.linear(0.0, 0.5), max_opacity=1.0,
+                                    value_range=(-1000.0, 1000.0))
+    assert editor.pointer_readout.value.startswith("click: add a point")
+    editor.mouse_move(*editor.to_canvas(0.25, 0.6))  # empty space: a quarter of the way up the window
+    assert editor.pointer_readout.value == "value -500 · opacity 0.600 · click adds a point here"
+    editor.mouse_move(*editor.to_canvas(1.0, 0.5))  # over the end point
+    assert editor.pointer_readout.value == "point 1: value 1000 · opacity 0.500"
+    click(editor, 0.75, 0.2)
+    editor.mouse_move(*editor.to_canvas(0.75, 0.2))
+    assert editor.pointer_readout.value == "point 1: value 500 · opacity 0.200 · double-click removes it"
+    x, y = editor.to_canvas(0.75, 0.2)
+    editor.mouse_down(x + 50, y)  # a press to the right adds a point there; dragged, it is read out
+    editor.mouse_move(*editor.to_canvas(0.9, 0.3))
+    assert editor.pointer_readout.value == "point 2: value 800 · opacity 0.300"
+    editor.mouse_out(0, 0)
+    assert editor.pointer_readout.value.startswith("click: add a point") and editor._dragging is None
+    editor.close()
+
+
 def test_hover_highlights_the_nearest_point(editor):
     editor.mouse_move(*editor.to_canvas(1.0, 0.5))
     assert editor._hover == 1
