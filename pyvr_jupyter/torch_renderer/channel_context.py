@@ -311,11 +311,12 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, settings
     renderer.last_stats = {"backend": "torch", "step": step / float(renderer.spacing.min()), "samples": 0,
                            "samples_per_ray": int(float(box.diagonal) / step) + 1, "chunks": 0,
                            "channels": len(states)}
-    empty = torch.zeros(height, width, 4, dtype=dtype, device=renderer.device)
-    if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
-        return empty
     context.channels = channel_contexts(context, states, ranges, opacity_tfs, color_tfs, settings.use_opacity,
                                         settings.use_color)
+    learnt = [state.level(level).values for state in states if state.learnable]
+    empty = context.in_graph(torch.zeros(height, width, 4, dtype=dtype, device=renderer.device), learnt)
+    if user_box is not None and bool((user_box.maximum < user_box.minimum).any()):
+        return empty
     # The kernel's use_opacity and use_color flags from channel 0.
     context.opacity, context.color = context.channels[0].opacity, context.channels[0].color
     needs_graph = torch.is_grad_enabled() and (any(state.learnable for state in states)
@@ -337,4 +338,4 @@ def render_channels(renderer, volume, channel_axis, camera, image_size, settings
         add_grids(context, states, level, spacing, shaded)
         rgba = render_chunks(context, needs_graph, stopper(should_stop), renderer.max_memory_bytes)
     renderer.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
-    return rgba.reshape(height, width, 4)
+    return context.in_graph(rgba.reshape(height, width, 4), learnt)

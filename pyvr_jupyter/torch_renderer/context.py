@@ -120,6 +120,19 @@ class RenderContext:
     def has_learnable_inputs(self) -> bool:
         return any(t.requires_grad for t in self.learnable_tensors)
 
+    def in_graph(self, image: torch.Tensor, volumes=()) -> torch.Tensor:
+        """``image`` (H, W, 4), joined to the graph of every learnable input (and ``volumes``, the
+        channels' own) with a zero gradient when nothing that made it took one: an empty picture
+        (a clip box off the volume, nothing visible under a fixed opacity table, no ray meeting
+        the box) came back detached, and a loss of it raised in ``backward`` ("element 0 of
+        tensors does not require grad")."""
+        if image.requires_grad or not torch.is_grad_enabled():
+            return image
+        for tensor in [*self.learnable_tensors, *volumes]:
+            if tensor.requires_grad:
+                image = image + 0.0 * tensor.sum().to(image.dtype)
+        return image
+
     def find_visible_blocks(self, level, spacing: torch.Tensor, needs_graph: bool) -> bool:
         """Empty-space skipping: clip rays to the blocks of ``level`` (a ``volume_cache.VolumeLevel``
         of voxel size ``spacing``) that the opacity table can make visible (and, with a label map,

@@ -398,14 +398,14 @@ class VolumeRenderer:
         #    opacity table (empty-space skipping, where no gradient needs the transparent samples).
         if (user_box is not None and bool((user_box.maximum < user_box.minimum).any())) or \
                 (self.skip_empty_space and not context.find_visible_blocks(chosen, spacing, needs_graph)):
-            return torch.zeros(height, width, 4, dtype=dtype, device=self.device)
+            return context.in_graph(torch.zeros(height, width, 4, dtype=dtype, device=self.device))
         attach_grid(context, chosen, backend, shaded, spacing, packed_grids)
 
         # 4. The fused kernel, or chunks of rays through the PyTorch stages.
         rgba = render_with(backend, context, stopper(settings.should_stop), needs_graph, self.fused_threads,
                            self.max_memory_bytes)
         self.last_stats.update(samples=context.samples_taken, chunks=context.chunks_rendered)
-        return rgba.reshape(height, width, 4)
+        return context.in_graph(rgba.reshape(height, width, 4))
 
     def auto_level(self, volume, camera: Camera, image_height: int) -> int:
         """The coarsest level of ``volume``'s pyramid whose voxels are no larger than one pixel of

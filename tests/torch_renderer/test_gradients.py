@@ -123,6 +123,58 @@ def test_voxels_no_ray_reaches_get_zero_gradient():
     assert float(grad[:, :4, :4].abs().max()) == 0.0 and float(grad[:, 12:, 12:].abs().max()) == 0.0
 
 
+def _learnt(case: str):
+    """(render keyword arguments, the tensors learnt) for a picture with nothing in it."""
+    volume = create_test_volume((8, 8, 8), "sphere")
+    camera = Camera.for_volume(volume.shape)
+    if case == "clip box off the volume":
+        volume.requires_grad_()
+        return dict(volume=volume, camera=camera, clip_box=((20, 20, 20), (30, 30, 30))), [volume]
+    if case == "nothing visible, colour and light learnt":
+        colors = ColorTransferFunction("viridis")
+        ambient = torch.tensor(0.3, requires_grad=True)
+        return dict(volume=volume, camera=camera, value_range=(0.0, 10.0), colors=colors, ambient=ambient), \
+            [*colors.parameters(), ambient]
+    position = torch.tensor([3.5, 3.5, 40.0], requires_grad=True)  # looking away from the volume
+    return dict(volume=volume, camera=Camera(position=position, target=(3.5, 3.5, 80.0)),
+                compositing=case.split()[-1]), [position]
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("case", ["clip box off the volume", "nothing visible, colour and light learnt",
+                                  "camera looking away vectorized", "camera looking away early_termination",
+                                  "camera looking away sequential"])
+def test_an_empty_picture_stays_in_the_graph_with_zero_gradients(case, backend):
+    """The audit (helper 57): an empty picture came back detached, and a loss of it raised in
+    backward ("element 0 of tensors does not require grad"): a camera that wandered off, random
+    clip boxes, a colour fitted under a window where the opacity is zero."""
+    import warnings
+    from pyvr_jupyter.torch_renderer import Lighting
+
+    options, learnt = _learnt(case)
+    renderer = VolumeRenderer(options["volume"].shape, backend=backend)
+    renderer.set_opacity_transfer_function(OpacityTransferFunction([(0.0, 0.0), (0.9, 0.0), (1.0, 0.5)]))
+    if "colors" in options:
+        renderer.set_color_transfer_function(options.pop("colors"))
+        renderer.lighting = Lighting(ambient=options.pop("ambient"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "the clip box holds none of the volume"
+        image = renderer.render(image_size=6, **options)
+    assert float(image.detach().abs().max()) == 0.0
+    image.sum().backward()
+    assert all(tensor.grad is not None and float(tensor.grad.abs().max()) == 0.0 for tensor in learnt)
+
+
+def test_an_empty_picture_of_learnt_channels_stays_in_the_graph():
+    channels = torch.rand(2, 6, 7, 8, requires_grad=True)
+    renderer = VolumeRenderer((6, 7, 8))
+    with pytest.warns(UserWarning, match="clip"):
+        image = renderer.render(channels, Camera.for_volume((6, 7, 8)), image_size=6, channel_axis=0,
+                                value_range=(0.0, 1.0), clip_box=((20, 20, 20), (30, 30, 30)))
+    image.sum().backward()
+    assert float(channels.grad.abs().max()) == 0.0
+
+
 def test_recover_an_opacity_transfer_function_from_four_views():
     volume = create_test_volume((20, 20, 20), "complex")
     hidden = OpacityTransferFunction([(0.0, 0.0), (0.25, 0.05), (0.5, 0.6), (0.75, 0.1), (1.0, 0.8)])
