@@ -52,7 +52,8 @@ class VolumeRenderer:
         device: where rendering runs ('cpu', 'cuda', ...).
         spacing: voxel size (sx, sy, sz) in world units.
         origin: world position of voxel [0, 0, 0].
-        opacity_unit_distance: the path length over which the opacity TF's value accumulates.
+        opacity_unit_distance: the path length over which the opacity TF's value accumulates, in
+            world units (1: one voxel only where the spacing is 1).
         max_memory_bytes: working-memory budget for one chunk of rays. None: 1 GiB on a CPU;
             on a GPU an eighth of its memory, at most 4 GiB (a GPU pays per chunk in kernel
             launches: the Quick Start took 12.6 ms in 4 chunks, 9.0 ms in one, on an H200).
