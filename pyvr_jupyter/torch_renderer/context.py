@@ -95,6 +95,13 @@ class RenderContext:
     termination: float | None = None  # where the fused kernels stop a ray (None: the strategy's threshold)
     jitter: bool = False  # samples at a per-pixel fraction of their step (raysampling.sample_fractions)
 
+    def __post_init__(self):
+        # Learnt camera and light numbers were checked when made; an optimiser may have moved them since.
+        if self.camera is not None:
+            self.camera.check_learnt()
+        if self.lighting is not None:
+            self.lighting.check_learnt()
+
     @property
     def learnable_tensors(self) -> list:
         """Every tensor input a gradient could flow to."""

@@ -213,6 +213,21 @@ class Camera:
                    device=device)
 
     # ---- the camera frame ---------------------------------------------------------------
+    def check_learnt(self) -> None:
+        """Check what is learnt (a tensor ``fov``, ``position``, ``target`` or ``up`` that requires
+        grad) as ``__init__`` checked it: an optimiser may have moved it since, and a fov outside
+        (0, 180) drew a mirrored, flat or blank picture, a position on the target NaN gradients.
+        The renderer calls it before each render; fixed numbers were checked when made.
+
+        Example: ``camera.check_learnt()`` → ValueError "the learnt fov is 200° ..."."""
+        if isinstance(self.fov, torch.Tensor) and self.fov.requires_grad:
+            value = float(self.fov.detach())
+            if not 0.0 < value < 180.0:
+                raise ValueError(f"the learnt fov is {value:g}°, outside (0, 180) degrees: keep it inside, e.g. "
+                                 "learn a raw number r and pass fov=1 + 178 * torch.sigmoid(r)")
+        if any(v.requires_grad for v in (self.position, self.target, self.up)):
+            self._check_frame()
+
     def _check_frame(self) -> None:
         offset = (self.target - self.position).detach()
         if not math.isfinite(float(offset.norm())):  # |offset|² overflows the dtype: no usable frame

@@ -59,6 +59,22 @@ class Lighting:
         if bool((self.light_direction.detach() == 0).all()):  # any other length normalises (unit_vectors)
             raise ValueError("light_direction must be a non-zero vector")
 
+    def check_learnt(self) -> None:
+        """Check the learnt coefficients (tensors that require grad) as ``__post_init__`` checks
+        fixed ones: an optimiser may have stepped a shininess below 0 (NaN gradients) or a
+        coefficient below 0 since. The renderer calls it before each lit render.
+
+        Example: ``lighting.check_learnt()`` → ValueError "the learnt shininess is -30 ..."."""
+        for name in ("ambient", "diffuse", "specular", "shininess"):
+            value = getattr(self, name)
+            if not (isinstance(value, torch.Tensor) and value.requires_grad):
+                continue
+            number = float(value.detach())
+            if not (number > 0 if name == "shininess" else number >= 0):  # NaN fails too
+                limit = "positive" if name == "shininess" else "at least 0"
+                raise ValueError(f"the learnt {name} is {number:g}: it must stay {limit}, e.g. learn a raw "
+                                 f"number r and pass {name}=torch.nn.functional.softplus(r)")
+
     def to_dict(self) -> dict:
         """JSON-safe description; ``Lighting(**lighting.to_dict())`` gives the same lighting."""
         return {"ambient": float(self.ambient), "diffuse": float(self.diffuse), "specular": float(self.specular),

@@ -255,3 +255,28 @@ def test_a_camera_for_a_volume_refuses_nonsense_geometry(shape, spacing, match):
 def test_a_camera_dict_without_its_target_is_refused_by_name():
     with pytest.raises(ValueError, match="'target'"):  # before: KeyError
         Camera.from_dict({"position": [0, 0, 1]})
+
+
+@pytest.mark.parametrize("fov", [-30.0, 0.0, 180.0, 200.0, float("nan")])
+def test_a_learnt_fov_an_optimiser_moved_out_of_range_is_refused_at_render_time(fov):
+    """The audit (helper 57): Camera(fov=200) is refused, but a learnt fov stepped there drew a
+    mirrored, flat or blank picture without a word."""
+    from pyvr_jupyter.torch_renderer import VolumeRenderer
+
+    learnt = torch.tensor(45.0, requires_grad=True)
+    camera = Camera(position=(20.0, 15.0, 20.0), target=(3.5, 3.5, 3.5), fov=learnt)
+    camera.check_learnt()
+    with torch.no_grad():
+        learnt.fill_(fov)
+    with pytest.raises(ValueError, match="learnt fov"):
+        VolumeRenderer((8, 8, 8)).render(torch.rand(8, 8, 8), camera, image_size=4)
+
+
+def test_a_learnt_position_stepped_onto_the_target_is_refused_at_render_time():
+    """It drew a black picture with NaN gradients."""
+    position = torch.tensor([20.0, 15.0, 20.0], requires_grad=True)
+    camera = Camera(position=position, target=(3.5, 3.5, 3.5))
+    with torch.no_grad():
+        position.copy_(torch.tensor([3.5, 3.5, 3.5]))
+    with pytest.raises(ValueError, match="position and target coincide"):
+        camera.check_learnt()

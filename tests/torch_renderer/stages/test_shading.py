@@ -138,3 +138,19 @@ def test_to_dict_round_trips(lighting):
 def test_bad_lighting_is_rejected_with_the_parameter_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         Lighting(**kwargs)
+
+
+@pytest.mark.parametrize("name, value", [("shininess", -30.0), ("shininess", 0.0), ("diffuse", -0.1),
+                                         ("specular", float("nan"))])
+def test_a_learnt_coefficient_an_optimiser_moved_out_of_range_is_refused_at_render_time(name, value):
+    """The audit (helper 57): Lighting(shininess=0) is refused, but a learnt shininess stepped below
+    0 rendered NaN gradients without a word."""
+    learnt = torch.tensor(0.5 if name != "shininess" else 20.0, requires_grad=True)
+    renderer = VolumeRenderer((8, 8, 8))
+    renderer.lighting = Lighting(**{name: learnt})
+    renderer.render(torch.rand(8, 8, 8), image_size=4).sum().backward()  # in range: renders
+    with torch.no_grad():
+        learnt.fill_(value)
+    with pytest.raises(ValueError, match=f"learnt {name}"):
+        renderer.render(torch.rand(8, 8, 8), image_size=4)
+    renderer.render(torch.rand(8, 8, 8), image_size=4, use_lighting=False)  # unlit: the light is not read
