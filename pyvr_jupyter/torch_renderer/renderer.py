@@ -82,6 +82,8 @@ class VolumeRenderer:
         self.device = check_device(device)
         self.backend = check_choice("backend", backend, BACKENDS)
         if fused_threads is not None:
+            if isinstance(fused_threads, bool) or not isinstance(fused_threads, (int, np.integer)):
+                raise TypeError(f"fused_threads must be a whole number of threads, got {fused_threads!r}")
             fused_threads = int(check_finite_number("fused_threads", fused_threads, minimum=1))
         self.fused_threads = fused_threads
         self._warned_default_range = False

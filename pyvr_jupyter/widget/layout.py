@@ -17,6 +17,7 @@ import contextlib
 import numbers
 
 import ipywidgets as widgets
+import numpy as np
 import torch
 
 from ..torch_renderer._checks import check_vector3
@@ -200,6 +201,8 @@ def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = 
         >>> viewer(create_test_volume((128, 128, 128), "torus"), colormap="hot")
         >>> viewer(scan.data, slices=True, spacing=scan.spacing, colormap="gray", units="mm")
     """
+    if not isinstance(slices, (bool, np.bool_)):
+        raise TypeError(f"slices must be True or False, got {slices!r}")
     if slices:
         _check_slice_size(slice_size)  # before the view is made
     if slices and "width" not in view_options and "height" not in view_options:

@@ -41,6 +41,8 @@ BAD_RENDERERS = [
     (dict(device="meta"), ValueError, "device"),
     (dict(device="gpu0"), ValueError, "device"),
     (dict(backend="numba"), ValueError, "backend"),
+    (dict(fused_threads=2.5), TypeError, "fused_threads"),  # was taken as 2
+    (dict(fused_threads=0), ValueError, "fused_threads"),
 ]
 
 

@@ -268,6 +268,15 @@ def test_closing_the_viewer_frees_the_volumes_shared_state():
     assert state() is None
 
 
+@pytest.mark.parametrize("slices, error", [("yes", TypeError), (1, TypeError)])
+def test_slices_is_true_or_false_before_anything_is_made(slices, error):
+    """The audit: "yes" was taken as true (and "no" would have been too)."""
+    before = len(_instances)
+    with pytest.raises(error, match="slices"):
+        viewer(create_test_volume((8, 8, 8), "sphere"), slices=slices)
+    assert len(_instances) == before
+
+
 @pytest.mark.parametrize("slice_size, error", [("big", TypeError), (5, ValueError), (True, TypeError)])
 def test_a_bad_slice_size_is_refused_by_its_name_before_anything_is_made(slice_size, error):
     """Before: "big" was reported as the slices' ``display_size``, and the view already made was left open."""

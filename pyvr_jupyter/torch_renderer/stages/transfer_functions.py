@@ -60,6 +60,8 @@ class OpacityTransferFunction(_PiecewiseLinear):
     @classmethod
     def linear(cls, min_opacity: float = 0.0, max_opacity: float = 1.0, device="cpu"):
         """Opacity rising linearly from ``min_opacity`` at s=0 to ``max_opacity`` at s=1."""
+        min_opacity = check_finite_number("min_opacity", min_opacity, minimum=0.0, maximum=1.0)
+        max_opacity = check_finite_number("max_opacity", max_opacity, minimum=0.0, maximum=1.0)
         return cls([(0.0, min_opacity), (1.0, max_opacity)], device=device)
 
     @classmethod
@@ -256,9 +258,14 @@ def _edge(start: float, end: float, low: float, high: float) -> list[tuple[float
     return ([(0.0, low)] if start > 0 else []) + [(start, low), (end, high)] + ([(1.0, high)] if end < 1 else [])
 
 
-def _check_n_points(n_points) -> int:
-    if not isinstance(n_points, (int, np.integer)) or isinstance(n_points, bool) or not 2 <= n_points <= 65536:
-        raise ValueError(f"n_points must be an integer in [2, 65536], got {n_points!r}")
+#: The most knots a table holds: a preset's ``n_points``, a colormap's ``n_entries``, a ``from_lut`` table.
+MAX_TABLE_ENTRIES = 65536
+
+
+def _check_n_points(n_points, name: str = "n_points") -> int:
+    if not isinstance(n_points, (int, np.integer)) or isinstance(n_points, bool) or \
+            not 2 <= n_points <= MAX_TABLE_ENTRIES:
+        raise ValueError(f"{name} must be an integer in [2, {MAX_TABLE_ENTRIES}], got {n_points!r}")
     return int(n_points)
 
 
@@ -267,6 +274,9 @@ def _lut_length(values) -> int:
     if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__"):
         raise TypeError(f"values must be a table (a list, array or tensor) of two or more entries, got "
                         f"{type(values).__name__}")
+    if len(values) > MAX_TABLE_ENTRIES:  # 10^8 entries took 86 s and 7 GB before a misleading error
+        raise ValueError(f"values has {len(values)} entries; a table holds at most {MAX_TABLE_ENTRIES} "
+                         f"(resample it, e.g. with np.interp)")
     return len(values)
 
 
@@ -320,7 +330,7 @@ class ColorTransferFunction(_PiecewiseLinear):
 
     def __init__(self, colormap="viridis", n_entries: int = 256, device="cpu"):
         cmap = _resolve_colormap(colormap)
-        n_entries = _check_n_points(n_entries)
+        n_entries = _check_n_points(n_entries, "n_entries")
         table = cmap(np.linspace(0.0, 1.0, n_entries))[:, :3]
         self.colormap_name: str | None = colormap if isinstance(colormap, str) else _registered_name(cmap, n_entries)
         super().__init__(np.linspace(0.0, 1.0, n_entries), table, device, uniform=True)
@@ -338,7 +348,7 @@ class ColorTransferFunction(_PiecewiseLinear):
             tensor([[1., 1., 1.]])
         """
         cmap = _resolve_colormap(colormap)
-        n_entries = _check_n_points(n_entries)
+        n_entries = _check_n_points(n_entries, "n_entries")
         self._set(np.linspace(0.0, 1.0, n_entries), cmap(np.linspace(0.0, 1.0, n_entries))[:, :3], uniform=True)
         self.colormap_name = colormap if isinstance(colormap, str) else _registered_name(cmap, n_entries)
         return self

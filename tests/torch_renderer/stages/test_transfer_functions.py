@@ -302,3 +302,24 @@ def test_a_colormap_of_ones_own_is_saved_as_its_colours():
 def test_presets_and_tables_refuse_bad_arguments_by_name(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_a_table_longer_than_max_table_entries_is_refused_by_its_length():
+    """The audit (helper 57): 10^8 entries took 86 s and 7 GB, then failed on "positions must be
+    strictly increasing" (float32 rounding of the knots the user never gave)."""
+    from pyvr_jupyter.torch_renderer.stages.transfer_functions import MAX_TABLE_ENTRIES
+
+    OpacityTransferFunction.from_lut(np.linspace(0.0, 1.0, MAX_TABLE_ENTRIES))
+    with pytest.raises(ValueError, match=f"65537 entries; a table holds at most {MAX_TABLE_ENTRIES}"):
+        OpacityTransferFunction.from_lut(np.zeros(MAX_TABLE_ENTRIES + 1))
+    with pytest.raises(ValueError, match="at most"):
+        ColorTransferFunction.from_lut(np.zeros((MAX_TABLE_ENTRIES + 1, 3)))
+
+
+@pytest.mark.parametrize("build, words", [(lambda: ColorTransferFunction(n_entries=0), "n_entries"),
+                                          (lambda: OpacityTransferFunction.linear(float("nan"), 1.0), "min_opacity"),
+                                          (lambda: OpacityTransferFunction.linear(0.0, 5.0), "max_opacity")])
+def test_errors_name_the_parameter_given(build, words):
+    """They named "n_points" and "control_points", parameters the caller never gave."""
+    with pytest.raises(ValueError, match=words):
+        build()
