@@ -192,8 +192,11 @@ class VolumeRenderer:
         return {"array_bytes": 0, "held_bytes": 0, "levels_made": 0}
 
     def invalidate_cache(self) -> None:
-        """Forget per-volume precomputation (needed only after editing a volume's memory
-        behind torch's back, e.g. a numpy view of a tensor)."""
+        """Forget per-volume precomputation. Needed only after editing a volume's memory behind
+        torch's back, where its version counter does not move: through ``.data``
+        (``volume.data[...] = 0``, an old-style ``p.data -= lr * g``), a numpy view of a tensor
+        (``tensor.numpy()``), or the array a ``torch.from_numpy`` tensor shares. The next render
+        otherwise shows the volume as it was."""
         self._state = None
 
     def box(self, volume_shape=None) -> VolumeBox:
@@ -228,7 +231,9 @@ class VolumeRenderer:
                 origin become the renderer's); defaults to the one given to ``set_volume``. A
                 lazy ``MultiscaleVolume`` (an OME-Zarr store) renders the region the camera sees
                 at the level the image needs; its spacing and origin become the renderer's, and
-                ``last_stats["region"]`` says which level and voxels were read.
+                ``last_stats["region"]`` says which level and voxels were read. An edit in place is
+                seen at the next render (a tensor's version counter, a numpy array's bytes), except
+                one behind torch's back (``invalidate_cache``).
             camera: the view; defaults to ``Camera.for_volume`` of the volume.
             image_size: (H, W) or one int.
             n_samples: samples along the box's diagonal (step = diagonal / n_samples).
