@@ -169,3 +169,14 @@ def test_a_learnable_value_range_renders_without_torch_warnings():
         warnings.simplefilter("error")
         VolumeRenderer(volume.shape).render(volume, image_size=8, value_range=(low, high)).mean().backward()
     assert low.grad is not None and high.grad is not None
+
+
+def test_an_origin_far_from_the_world_origin_warns_of_float32_precision():
+    """The audit (helper 57): a torus 10^6 voxels from (0, 0, 0) (UTM metres, stage micrometres)
+    drew pictures a grey level off its picture at the origin, the backends apart, without a word."""
+    with pytest.warns(UserWarning, match="1e\\+06 voxels from the world origin"):
+        VolumeRenderer((4, 4, 4), origin=(1e6, 7e5, -3e5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        VolumeRenderer((4, 4, 4), origin=(1e5, 0.0, 0.0))  # 1/170 of a voxel: within a grey level
+        VolumeRenderer((4, 4, 4), origin=(1e6, 0.0, 0.0), spacing=(10.0, 10.0, 10.0))  # 10^5 voxels
