@@ -242,7 +242,9 @@ def render_turntable(renderer: VolumeRenderer, volume, frames: int = 120, orbit=
 
     Returns:
         ``RenderedFrames``: iterate for (H, W, 3) uint8 frames, rendered one at a time; ``len()``
-        is the frame count. Everything is checked here, before any frame renders.
+        is the frame count. The movie's own arguments (frames, orbit, time, image size) are
+        checked here; what the volume and ``render_options`` hold (a value range, NaN voxels, a
+        level) is checked by the first frame's render, and ``write_movie`` then leaves no file.
 
     Example:
         >>> volume = torch.rand(16, 16, 16)                                      # (D, H, W)

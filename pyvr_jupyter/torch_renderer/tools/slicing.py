@@ -35,13 +35,14 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
 from .._checks import (MAX_IMAGE_SIDE, as_volume_tensor, check_finite_number, check_image_size, check_value_range,
-                       check_vector3)
+                       check_vector3, user_stacklevel)
 from ..stages.raysampling import VolumeBox
 from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
 from ..stages.volume_sampling import sample_grid
@@ -158,6 +159,17 @@ def _oblique_up(normal: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+def _warn_if_missed(lo: np.ndarray, hi: np.ndarray, point, normal) -> None:
+    """Warn when the plane (``point``, ``normal``) passes the box [lo, hi] by: its slice shows
+    only background (an axis slice outside the box is refused by its index or position)."""
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    distance = (corners - point) @ normal
+    eps = _TOLERANCE * max(1.0, float(np.linalg.norm(hi - lo)))
+    if (distance > eps).all() or (distance < -eps).all():
+        warnings.warn(f"plane misses the volume (its nearest corner is {float(np.abs(distance).min()):.4g} world "
+                      "units away): the slice shows only background", UserWarning, stacklevel=user_stacklevel())
+
+
 def _plane_extent(lo: np.ndarray, hi: np.ndarray, point, normal, right, up) -> tuple[np.ndarray, np.ndarray]:
     """Bounding rectangle (min, max) in (right, up) coordinates about ``point`` of the plane's cut
     through the box [lo, hi]; the box's projection when the plane misses it."""
@@ -234,6 +246,7 @@ def slice_plane(volume_shape, axis: str = "z", index=None, position=None, plane=
         raise ValueError(f"give at most one of index, position and plane, got {', '.join(chosen)}")
     if plane is not None:
         point, normal = _check_plane(plane)
+        _warn_if_missed(lo, hi, point, normal)
         up = _oblique_up(normal)
         right = np.cross(up, normal)
         pitch = float(spacing.min())

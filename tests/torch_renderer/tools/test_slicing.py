@@ -114,6 +114,20 @@ def test_oblique_plane_through_a_linear_ramp_gives_the_analytic_values(plane):
     assert_close(image[~samples.inside], 0.25)
 
 
+def test_an_oblique_plane_that_misses_the_volume_warns_that_it_shows_only_background():
+    """The audit (helper 57): it drew a blank image without a word, where an axis slice outside
+    the volume is refused and a clip box outside it warns."""
+    import warnings
+
+    volume = ramp(SHAPE)
+    with pytest.warns(UserWarning, match="plane misses the volume"):
+        image = render_slice(volume, plane=((100.0, 2.0, 2.0), (1.0, 0.2, 0.0)), size=16, background=(0.25,) * 3)
+    assert_close(image, torch.full_like(image, 0.25))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render_slice(volume, plane=((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), size=16)  # through a corner: it cuts
+
+
 @pytest.mark.parametrize("axis, normal", [("z", (0, 0, 1)), ("y", (0, -1, 0)), ("x", (1, 0, 0))])
 def test_axis_slices_are_planes_with_normals_z_minus_y_x(axis, normal):
     volume = random_volume()
