@@ -74,7 +74,8 @@ def test_sdist_has_the_sources_the_bundle_and_the_licence(dists):
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for name in ["LICENSE", "README.md", "CHANGELOG.md", "pyproject.toml", "js/package.json",
                  "js/package-lock.json", "js/build_bundle.py", "js/src/widget.js",
-                 "pyvr_jupyter/py.typed", *(f"pyvr_jupyter/static/{bundle}" for bundle in BUNDLES)]:
+                 "pyvr_jupyter/py.typed", *(f"pyvr_jupyter/static/{bundle}" for bundle in BUNDLES),
+                 "pyvr_jupyter_server/__init__.py", "jupyter-config/jupyter_server_config.d/pyvr_jupyter.json"]:
         assert name in names, name
     assert not any("node_modules" in name for name in names)
 
@@ -83,10 +84,14 @@ def test_wheel_files_and_metadata(dists):
     with zipfile.ZipFile(dists["wheel"]) as wheel:
         names = wheel.namelist()
         dist_info = f"pyvr_jupyter-{pyvr_jupyter.__version__}.dist-info"
+        data = f"pyvr_jupyter-{pyvr_jupyter.__version__}.data"
+        server_config = json.loads(wheel.read(f"{data}/data/etc/jupyter/jupyter_server_config.d/pyvr_jupyter.json"))
         metadata = email.parser.Parser().parsestr(wheel.read(f"{dist_info}/METADATA").decode())
         bundles = {name: wheel.read(f"pyvr_jupyter/static/{name}") for name in BUNDLES}
-    assert {name.split("/")[0] for name in names} == {"pyvr_jupyter", dist_info}
-    for name in ["pyvr_jupyter/__init__.py", "pyvr_jupyter/py.typed",
+    assert {name.split("/")[0] for name in names} == {"pyvr_jupyter", "pyvr_jupyter_server", dist_info, data}
+    # Installing the wheel enables the server extension (TCP_NODELAY on kernel websockets).
+    assert server_config == {"ServerApp": {"jpserver_extensions": {"pyvr_jupyter_server": True}}}
+    for name in ["pyvr_jupyter/__init__.py", "pyvr_jupyter/py.typed", "pyvr_jupyter_server/__init__.py",
                  "pyvr_jupyter/torch_renderer/renderer.py", "pyvr_jupyter/widget/view/volume_view.py",
                  f"{dist_info}/licenses/LICENSE"]:
         assert name in names, name

@@ -297,6 +297,7 @@ class RenderContext:
         scalar, hit = STRATEGIES[self.compositing].composite(values, samples.deltas, samples.ray_ids, n_rays,
                                                              self.unit_distance)
         alpha, rgb = self._lookup(scalar)
+        alpha = alpha.clamp(0.0, 1.0)  # as emission–absorption's: a learnt table may leave [0, 1]
         if self.opacity is None:  # without an opacity TF a projection is opaque where it hit
             alpha = torch.ones_like(scalar)
         alpha = alpha * hit.to(alpha.dtype)

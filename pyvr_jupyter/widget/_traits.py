@@ -248,8 +248,7 @@ def box_fallback(bundle, name: str, parts: str):
     Example: ``return box_fallback(super()._repr_mimebundle_(**kwargs), "SliceViewer", "a 3-D view ...")``"""
     data = bundle[0] if isinstance(bundle, tuple) else bundle
     if isinstance(data, dict):
-        data["text/plain"] = (f"{name}: {parts} (pyvr_jupyter widgets). Run the cell to show them: a notebook "
-                              "opened again shows this text where its widgets' state was not saved.")
+        data["text/plain"] = f"{name}: {parts} (pyvr_jupyter widgets; run the cell to show them)."
     return bundle
 
 

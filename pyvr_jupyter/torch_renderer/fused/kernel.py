@@ -191,8 +191,8 @@ def march_rays(args, first_pixel, first, last, out, samples):
         alpha = 0.0
         if hit:
             alpha = 1.0
-            if use_opacity:
-                alpha = lookup_scalar(opacity_positions, opacity_values, opacity_uniform, scalar)[0]
+            if use_opacity:  # clamped as emission–absorption's: a learnt table may leave [0, 1]
+                alpha = min(max(lookup_scalar(opacity_positions, opacity_values, opacity_uniform, scalar)[0], 0.0), 1.0)
         r = g = b = 1.0
         if use_color:
             r, g, b = lookup_rgb(color_positions, color_values, color_uniform, scalar)[:3]

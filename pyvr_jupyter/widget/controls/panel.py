@@ -75,20 +75,29 @@ class ControlPanel(widgets.VBox):
         self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting", **check)
         lighting = dict(view.lighting)
         coefficient = dict(min=0, step=0.05, **slider)
-        self.ambient = widgets.FloatSlider(value=lighting["ambient"], max=1, description="ambient", **coefficient)
-        self.diffuse = widgets.FloatSlider(value=lighting["diffuse"], max=1.5, description="diffuse", **coefficient)
-        self.specular = widgets.FloatSlider(value=lighting["specular"], max=1, description="specular", **coefficient)
+        # Every control has a tooltip: without one ipywidgets 8 shows "null" over its label.
+        self.ambient = widgets.FloatSlider(value=lighting["ambient"], max=1, description="ambient",
+                                           tooltip="light that reaches every surface, whatever its direction",
+                                           **coefficient)
+        self.diffuse = widgets.FloatSlider(value=lighting["diffuse"], max=1.5, description="diffuse",
+                                           tooltip="light on surfaces facing the light", **coefficient)
+        self.specular = widgets.FloatSlider(value=lighting["specular"], max=1, description="specular",
+                                            tooltip="white highlights", **coefficient)
         self.shininess = widgets.FloatLogSlider(value=lighting["shininess"], base=2, min=0, max=8, step=0.25,
-                                                description="shininess", **slider)
+                                                description="shininess",
+                                                tooltip="how small and sharp the highlights are", **slider)
         self.headlight = widgets.Checkbox(value=lighting["headlight"], description="headlight", **check)
         azimuth, elevation = self._angles(lighting["light_direction"])
+        fixed_light = "the light's direction, degrees (turn the headlight off to use it)"
         self.light_azimuth = widgets.FloatSlider(value=azimuth, min=-180, max=180, step=5, description="light az.",
-                                                 **slider)
+                                                 tooltip=fixed_light, **slider)
         self.light_elevation = widgets.FloatSlider(value=elevation, min=-89, max=89, step=5, description="light el.",
-                                                   **slider)
-        self.fov = widgets.FloatSlider(value=view.fov, min=5, max=120, step=1, description="fov (°)", **slider)
+                                                   tooltip=fixed_light, **slider)
+        self.fov = widgets.FloatSlider(value=view.fov, min=5, max=120, step=1, description="fov (°)",
+                                       tooltip="the camera's vertical field of view", **slider)
         self.background = widgets.ColorPicker(value=_hex(view.background), description="background",
-                                              style=slider["style"], layout=_full())
+                                              tooltip="the colour behind the volume", style=slider["style"],
+                                              layout=_full())
         self.image_size = widgets.Dropdown(options=sorted(set(IMAGE_SIZES + [view.width])), value=view.width,
                                            description="image size", style=slider["style"], layout=_full())
         button = widgets.Layout(width="auto", min_width="0", flex="0 0 auto")

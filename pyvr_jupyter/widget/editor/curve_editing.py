@@ -95,8 +95,12 @@ class CurveEditing:
             self._changed(interactive=False)  # the full-quality frame
 
     def mouse_out(self, x: float, y: float) -> None:
-        """The pointer left the canvas: a drag ends there, and the readout shows the hint again."""
+        """The pointer left the canvas: a drag ends there, no point stays highlighted, and the
+        readout shows the hint again."""
         self.mouse_up(x, y)
+        if self._hover is not None:
+            self._hover = None
+            self.draw_points()
         self.pointer_readout.value = POINTER_HINT
 
     def pointer_text(self, x: float, y: float) -> str:

@@ -66,8 +66,9 @@ class EditorControls(NamedTuple):
                                           layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"),
                                           style={"description_width": "84px"},
                                           tooltip="values mapped onto the colour bar (s from 0 to 1)")
-        # The range's own readout does not fit numbers like "150 – 1.00e+03": a label that sizes itself.
-        window_readout = widgets.Label(layout=widgets.Layout(width="auto", flex="0 0 auto"))
+        # The range's own readout is too narrow for two numbers: a label that sizes itself, at least as
+        # wide as most windows' text ("-1024 – 3071"), so that the slider does not jump at each release.
+        window_readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto"))
         opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
                                                description="axis top", readout_format=".3f",
                                                layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"),

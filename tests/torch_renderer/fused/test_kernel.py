@@ -315,6 +315,21 @@ def test_xray_is_the_beer_lambert_absorption_of_the_path(backend):
     assert_close(rgba[1, 1], torch.tensor([absorbed, absorbed, absorbed, 1.0]), atol=1e-5)
 
 
+@pytest.mark.parametrize("compositing", ["mip", "minip", "average", "xray"])
+def test_a_projections_opacity_is_clamped_as_emission_absorptions_in_both_backends(volume, compositing):
+    """The audit (helper 57): a learnt table stepped outside [0, 1] gave projections an alpha of
+    -0.3 or 1.4 (emission–absorption clamps it), an invalid premultiplied pixel."""
+    values = torch.tensor([0.0, 0.2, 0.6, 0.9], requires_grad=True)  # learnt: used as given
+    table = OpacityTransferFunction.from_lut(values)
+    with torch.no_grad():
+        values.copy_(torch.tensor([-0.3, 0.2, 1.6, 0.9]))  # where optimiser steps took it
+    torch_image, fused_image = both_backends(volume, lambda r: r.set_opacity_transfer_function(table),
+                                             compositing=compositing)
+    for image in (torch_image, fused_image):
+        assert float(image[..., 3].min()) >= 0.0 and float(image[..., 3].max()) <= 1.0
+    assert_close(fused_image, torch_image, atol=3e-5)  # a table 4× steeper than most: float32 s differs ×4
+
+
 def test_empty_space_is_left_in_one_jump_per_cube_of_empty_blocks():
     from pyvr_jupyter.torch_renderer.fused.rays import skip_empty_block
     from pyvr_jupyter.torch_renderer.stages.empty_space import block_reach

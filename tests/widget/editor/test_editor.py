@@ -93,8 +93,10 @@ def test_the_readout_says_the_value_and_opacity_under_the_pointer_in_the_datas_u
     editor.mouse_down(x + 50, y)  # a press to the right adds a point there; dragged, it is read out
     editor.mouse_move(*editor.to_canvas(0.9, 0.3))
     assert editor.pointer_readout.value == "point 2: value 800 · opacity 0.300"
+    editor.mouse_move(*editor.to_canvas(1.0, 0.5))  # over the end point, then out of the canvas
     editor.mouse_out(0, 0)
     assert editor.pointer_readout.value.startswith("click: add a point") and editor._dragging is None
+    assert editor._hover is None  # its highlight ring went with the pointer (helper 60)
     editor.close()
 
 
