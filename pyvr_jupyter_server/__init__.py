@@ -26,7 +26,9 @@ def _jupyter_server_extension_points():
 
 def nodelay_connection_class(base: type) -> type:
     """A subclass of the kernel websocket connection class ``base`` that turns Nagle's algorithm
-    off on its websocket when it connects (``base`` itself when it already does)."""
+    off on its websocket when it connects (``base`` itself when it already does).
+
+    Example: ``settings["kernel_websocket_connection_class"] = nodelay_connection_class(base)``"""
     if getattr(base, "_pyvr_nodelay", False):
         return base
 
