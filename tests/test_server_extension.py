@@ -1,7 +1,6 @@
 """pyvr_jupyter_server: the server extension that turns Nagle's algorithm off on kernel websockets
 (a sub-segment slice PNG waited up to 40 ms for the browser's delayed ACK; docs/large_volumes.md)."""
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -43,19 +42,29 @@ class Connection:
         return "connected"
 
 
+def finish(coroutine):
+    """The result of a coroutine that never waits (``asyncio.run`` refuses to run inside the
+    event loop other tests of the suite leave running)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("the coroutine waited")
+
+
 def test_the_connection_sets_nodelay_before_it_connects():
     cls = ext.nodelay_connection_class(Connection)
     assert issubclass(cls, Connection) and cls.__name__ == "Connection"
     handler = Handler()
     connection = cls(handler)
-    assert asyncio.run(connection.connect()) == "connected"
+    assert finish(connection.connect()) == "connected"
     assert handler.nodelay is True and connection.connected
     assert ext.nodelay_connection_class(cls) is cls  # wrapped once
 
 
 def test_a_socket_that_refuses_still_connects():
     connection = ext.nodelay_connection_class(Connection)(Handler(fail=True))
-    assert asyncio.run(connection.connect()) == "connected"
+    assert finish(connection.connect()) == "connected"
     assert connection.log.lines  # said why, at debug level
 
 
