@@ -22,7 +22,7 @@ from .backends import BACKENDS, choose_backend, render_with
 from ._checks import (check_background, check_choice, check_device, check_finite_number, check_image_size,
                       check_labels_fit, check_level, check_render_value_range, check_spacing, check_vector3,
                       check_volume_array, check_volume_shape, check_world_length, step_length, unwrap_volume,
-                      user_stacklevel)
+                      user_stacklevel, warn_if_far_from_origin)
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES
@@ -41,12 +41,6 @@ __all__ = ["VolumeRenderer", "COMPOSITING_STRATEGIES", "BACKENDS", "RenderInterr
 
 #: The compositing strategies' names (``stages/compositing.STRATEGIES`` describes each).
 COMPOSITING_STRATEGIES = tuple(STRATEGIES)
-
-
-#: An origin more voxels than this from (0, 0, 0) (UTM metres, stage micrometres) warns: float32
-#: positions there resolve 1/64 voxel, and pictures differed from the same volume at the origin
-#: by 7e-4 at 10^5 voxels, 4.5e-3 (over a grey level) at 10^6 (helper 57's audit).
-FAR_FROM_ORIGIN_VOXELS = 2.0 ** 18
 
 
 class VolumeRenderer:
@@ -135,13 +129,7 @@ class VolumeRenderer:
     @origin.setter
     def origin(self, value) -> None:
         self._origin = check_vector3("origin", value, dtype=torch.float64)
-        voxels = float(self._origin.abs().max()) / float(self._spacing.min())
-        if voxels > FAR_FROM_ORIGIN_VOXELS:
-            warnings.warn(f"origin {[float(f'{x:.6g}') for x in self._origin.tolist()]} lies {voxels:.3g} voxels from "
-                          f"the world origin, where float32 cameras and rays resolve about {voxels * 2.0 ** -24:.2g} "
-                          "voxel: pictures lose precision there (a grey level at 10^6 voxels) and the backends "
-                          "differ. Render at origin (0, 0, 0), keeping the offset yourself",
-                          UserWarning, stacklevel=user_stacklevel())
+        warn_if_far_from_origin(self._origin, self._spacing)
 
     def set_volume(self, volume) -> "VolumeRenderer":
         """Keep ``volume`` as the default for ``render`` calls without one (a ``LoadedVolume``

@@ -159,12 +159,17 @@ def _oblique_up(normal: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+def _corner_distances(lo: np.ndarray, hi: np.ndarray, point, normal) -> tuple[np.ndarray, np.ndarray, float]:
+    """The box [lo, hi]'s 8 corners (8, 3), their signed distances to the plane (``point``,
+    ``normal``) (8,), and the distance within which a corner counts as on the plane."""
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    return corners, (corners - point) @ normal, _TOLERANCE * max(1.0, float(np.linalg.norm(hi - lo)))
+
+
 def _warn_if_missed(lo: np.ndarray, hi: np.ndarray, point, normal) -> None:
     """Warn when the plane (``point``, ``normal``) passes the box [lo, hi] by: its slice shows
     only background (an axis slice outside the box is refused by its index or position)."""
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    distance = (corners - point) @ normal
-    eps = _TOLERANCE * max(1.0, float(np.linalg.norm(hi - lo)))
+    _, distance, eps = _corner_distances(lo, hi, point, normal)
     if (distance > eps).all() or (distance < -eps).all():
         warnings.warn(f"plane misses the volume (its nearest corner is {float(np.abs(distance).min()):.4g} world "
                       "units away): the slice shows only background", UserWarning, stacklevel=user_stacklevel())
@@ -173,9 +178,7 @@ def _warn_if_missed(lo: np.ndarray, hi: np.ndarray, point, normal) -> None:
 def _plane_extent(lo: np.ndarray, hi: np.ndarray, point, normal, right, up) -> tuple[np.ndarray, np.ndarray]:
     """Bounding rectangle (min, max) in (right, up) coordinates about ``point`` of the plane's cut
     through the box [lo, hi]; the box's projection when the plane misses it."""
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    eps = _TOLERANCE * max(1.0, float(np.linalg.norm(hi - lo)))
-    distance = (corners - point) @ normal  # (8,)
+    corners, distance, eps = _corner_distances(lo, hi, point, normal)
     cut = [corners[i] for i in range(8) if abs(distance[i]) <= eps]
     for i in range(8):
         for j in range(i + 1, 8):
