@@ -110,6 +110,38 @@ def test_auto_value_range_ignores_a_few_outliers():
     assert low == 0.0 and high < 2.0
 
 
+def _sparse_cells_on_a_dark_level(hot_voxels: int = 0) -> torch.Tensor:
+    """A fluorescence-like 64³ volume: a camera's noisy dark level (80–139 counts, no voxel at a
+    floor) with three bright 3³ cells of 5000 counts, 0.03 % of the voxels; ``hot_voxels`` single
+    voxels of 5000 instead of the cells."""
+    generator = torch.Generator().manual_seed(0)
+    volume = torch.randint(80, 140, (64, 64, 64), generator=generator).float()
+    if hot_voxels:
+        volume.view(-1)[torch.randperm(volume.numel(), generator=generator)[:hot_voxels]] = 5000.0
+        return volume
+    for z, y, x in ((10, 20, 30), (40, 12, 50), (32, 44, 20)):
+        volume[z:z + 3, y:y + 3, x:x + 3] = 5000.0
+    return volume
+
+
+def test_sparse_bright_cells_on_a_noisy_dark_level_are_what_the_defaults_show():
+    """Cells below 0.1 % of the voxels: the 99.9th percentile and the ramp's percentiles of every
+    value fall in the noise (a fog of it hid the cells); above the noise, they are the object."""
+    volume = _sparse_cells_on_a_dark_level()
+    low, high = auto_value_range(volume)
+    assert low == 80.0 and high == 5000.0
+    points = auto_opacity_points(volume, (low, high))
+    start = max(s for s, a in points if a == 0.0)
+    assert start * (high - low) + low >= 139.0  # the whole dark level transparent
+    assert max(a for _, a in points) > 0.0
+    assert auto_value_range(volume[:, :, :8])[1] < 140.0  # no cells there: the noise keeps its own window
+
+
+def test_a_few_hot_pixels_on_a_noisy_dark_level_are_still_outliers():
+    low, high = auto_value_range(_sparse_cells_on_a_dark_level(hot_voxels=5))
+    assert low == 80.0 and high < 140.0
+
+
 def test_auto_handles_a_constant_and_a_two_valued_volume():
     with pytest.warns(UserWarning, match="every voxel holds 3"):
         assert auto_value_range(torch.full((8, 8, 8), 3.0)) == (3.0, 4.0)

@@ -12,8 +12,11 @@ A first picture should need no fiddling. From a volume's histogram this module p
   which ``Camera.for_points`` frames.
 
 Background: the voxels within 2 % of the window's width from its low end (the air or zero
-padding of scans and of the generated volumes). A volume with no such voxels (Marschner–Lobb)
-has no background and every value counts.
+padding of scans and of the generated volumes). A volume with (almost) no such voxels may have a
+noisy background instead (a fluorescence stack's dark level, 80–140 counts under nuclei of
+thousands): then the voxels up to 6 robust standard deviations above the median are background,
+when brighter ones exist. A volume with neither (Marschner–Lobb) has no background and every
+value counts.
 
 Example:
     >>> from pyvr_jupyter.datasets import create_test_volume
@@ -38,6 +41,9 @@ __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical
 
 _MAX_SAMPLED_VOXELS = 1 << 21  # percentiles are taken on at most this many voxels (a strided subset)
 _BACKGROUND_FRACTION = 0.02  # of the window's width: values this close to its low end are background
+_FLOOR_SHARE = 0.1  # a background floor holds at least this share of the voxels (a spike, not a tail)
+_NOISE_SIGMAS = 6.0  # a noisy background reaches this many robust standard deviations above the median
+_MIN_OBJECT_VOXELS = 16  # of the sampled ones: fewer above the background, and every value counts
 _TARGET_OPACITY = 0.99  # accumulated along a typical ray through the object
 
 
@@ -57,10 +63,23 @@ def _sample(volume) -> tuple[np.ndarray, int]:
     return array, step
 
 
-def _foreground(values: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Values above the background level (all of them when nothing sits at the low end)."""
-    above = values[values > low + _BACKGROUND_FRACTION * (high - low)]
-    return above if above.size >= 16 else values.reshape(-1)
+def _background_level(values: np.ndarray, low: float, high: float) -> float:
+    """The value at and below which ``values`` are background, in a window ``low .. high``: a
+    floor (``_BACKGROUND_FRACTION`` of the window above its low end) where one holds
+    ``_FLOOR_SHARE`` of the values; else the top of a noisy background (``_NOISE_SIGMAS`` robust
+    standard deviations above the median) where values stand above it; else the floor."""
+    floor = low + _BACKGROUND_FRACTION * (high - low)
+    if np.count_nonzero(values <= floor) >= _FLOOR_SHARE * values.size:
+        return floor
+    median = float(np.median(values))
+    noise_top = median + _NOISE_SIGMAS * 1.4826 * float(np.median(np.abs(values - median)))
+    return noise_top if noise_top > median and np.count_nonzero(values > noise_top) >= _MIN_OBJECT_VOXELS else floor
+
+
+def _foreground(values: np.ndarray, level: float) -> np.ndarray:
+    """Values above the background ``level`` (all of them when too few are)."""
+    above = values[values > level]
+    return above if above.size >= _MIN_OBJECT_VOXELS else values.reshape(-1)
 
 
 def auto_value_range(volume, percentile: float = 99.9) -> tuple[float, float]:
@@ -84,7 +103,7 @@ def auto_value_range(volume, percentile: float = 99.9) -> tuple[float, float]:
         low, high = float(data.min()), float(data.max())
         return check_value_range(data_value_range(low, high))
     reference = float(np.percentile(values, 99.9))  # the background level is judged without outliers
-    top = float(np.percentile(_foreground(values, low, max(reference, low)), percentile))
+    top = float(np.percentile(_foreground(values, _background_level(values, low, max(reference, low))), percentile))
     return check_value_range((low, top if top > low else high))
 
 
@@ -135,11 +154,12 @@ def auto_opacity_points(volume, value_range=None, *, low_percentile: float = 50.
     values, step = _sample(volume)
     vmin, vmax = check_value_range(value_range) if value_range is not None else auto_value_range(volume)
     s = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
-    object_s = _foreground(s, 0.0, 1.0)
+    level = _background_level(s, 0.0, 1.0)
+    object_s = _foreground(s, level)
     start, end = (float(np.percentile(object_s, p)) for p in (low_p, high_p))
     start, end = _widen(start, end)
     ramp = np.clip((object_s - start) / (end - start), 0.0, 1.0)  # each object voxel's share of the top
-    mask = s > (_BACKGROUND_FRACTION if object_s.size < s.size else -1.0)
+    mask = s > (level if object_s.size < s.size else -1.0)
     path = typical_path_length(mask, [c * step for c in check_spacing(spacing).tolist()])
     top = _solve_top(ramp, -math.log1p(-target) * unit / path)
     return [(0.0, 0.0)] + ([(start, 0.0)] if start > 0 else []) + [(end, top)] + ([(1.0, top)] if end < 1 else [])
