@@ -7,7 +7,9 @@ running anything: it never takes ``KERNEL_LOCK``, so a cold compile on one threa
 fused renders on others (the widget's worker threads; see docs/threads.md). A cold compile
 itself runs in a child process, one at a time, which saves it to numba's disk cache for the
 thread to load: numba's compiler is Python code that holds the GIL most of the time, and on a
-thread of the kernel it starved every other one (a CT drag drew 2 frames in 3.5 s).
+thread of the kernel it starved every other one (a CT drag drew 2 frames in 3.5 s). The child
+finishes its compile even when its kernel was restarted meanwhile, for the next kernel, whose child
+waits on the signature's lock (``signature_lock``) and then finds it cached.
 
 ``ensure_ready`` is what the renderer asks before a fused render: a signature already compiled
 is ready; one in numba's on-disk cache is worth a short wait (``CACHE_WAIT_SECONDS``); a cold
@@ -21,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -58,19 +61,19 @@ _LOG = logging.getLogger(__name__)
 #: The directory that holds the ``pyvr_jupyter`` package: first on the child's path, so that it
 #: imports this copy even where this process found it through a working directory since left.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
-# The child runs in a session of its own (the kernel's Interrupt, SIGINT to the kernel's process
-# group, does not reach it) and stops once the kernel has gone (it would compile for nobody).
+# The child runs in a session of its own: the kernel's Interrupt (SIGINT to the kernel's process
+# group) does not reach it, and it outlives a kernel shut down or restarted while it compiles,
+# saving the kernel for the next one (a first user who restarts a slow kernel would otherwise wait
+# for the whole compile again). It compiles under the signature's lock: the next kernel's child
+# waits there, finds the signature in numba's cache, and compiles nothing.
 _CHILD_CODE = """\
-import os, signal, sys, threading, time
+import signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-def orphaned():
-    while os.getppid() == {parent}:
-        time.sleep(1.0)
-    os._exit(1)
-threading.Thread(target=orphaned, daemon=True).start()
 sys.path[:] = {path!r}
 from {module} import {name} as compilation
-compilation.kernel.compile(compilation.signature({dtype!r}))
+with compilation.signature_lock({dtype!r}):
+    if not compilation.is_cached({dtype!r}):
+        compilation.kernel.compile(compilation.signature({dtype!r}))
 """
 
 
@@ -183,7 +186,7 @@ class Compilation:
     def _compile_in_child(self, dtype: np.dtype) -> bool:
         """Compile ``dtype``'s signature in a child process (this interpreter, this ``sys.path``),
         which saves it to numba's disk cache. False when that failed: the caller then compiles here."""
-        code = _CHILD_CODE.format(parent=os.getpid(), path=_child_path(), module=__name__, name=self._name,
+        code = _CHILD_CODE.format(path=_child_path(), module=__name__, name=self._name,
                                   dtype=np.dtype(dtype).str)
         try:
             result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True,
@@ -205,6 +208,24 @@ class Compilation:
                          "for about half a minute, once", self.kernel.__name__, dtype)
             return False
         return True
+
+    @contextlib.contextmanager
+    def signature_lock(self, dtype):
+        """Hold ``dtype``'s compile lock, a file lock in numba's cache folder: one process at a
+        time compiles a signature (a kernel's child beside a child its restarted kernel left
+        running). Without ``fcntl`` (Windows) or a disk cache, no lock."""
+        cache = getattr(self.kernel, "_cache", None)
+        try:
+            import fcntl
+        except ImportError:
+            fcntl = None
+        if fcntl is None or not isinstance(cache, FunctionCache):
+            yield
+            return
+        name = f".pyvr-compile-{self.kernel.__name__}-{np.dtype(dtype).name}.lock"
+        with open(os.path.join(cache._cache_path, name), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
     def is_compiled(self, dtype=np.float32) -> bool:
         """Is the signature for grids of ``dtype`` ready to run without waiting?"""

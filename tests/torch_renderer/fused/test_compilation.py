@@ -232,6 +232,55 @@ def test_the_child_runs_in_its_own_session_with_this_process_s_path_and_numba_ca
     assert all(isinstance(entry, str) for entry in path) and repr(path) in command[-1]
 
 
+@pytest.mark.parametrize("cached", [True, False])
+def test_the_child_compiles_under_the_signature_s_lock_only_what_is_not_cached(tmp_path, cached):
+    """The child's code, run against a stand-in: under the lock, a signature already cached (a child
+    its restarted kernel left running saved it meanwhile) is not compiled again."""
+    (tmp_path / "stand_in.py").write_text(textwrap.dedent(f"""\
+        import contextlib
+        class Kernel:
+            def compile(self, signature):
+                open({str(tmp_path / "compiled")!r}, "w").write(repr(signature))
+        class StandIn:
+            kernel = Kernel()
+            @contextlib.contextmanager
+            def signature_lock(self, dtype):
+                open({str(tmp_path / "locked")!r}, "w").write(dtype)
+                yield
+            def is_cached(self, dtype):
+                return {cached}
+            def signature(self, dtype):
+                return ("signature of", dtype)
+        STAND_IN = StandIn()
+        """))
+    code = compilation._CHILD_CODE.format(path=[str(tmp_path), *compilation._child_path()], module="stand_in",
+                                          name="STAND_IN", dtype=np.dtype(np.float32).str)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert (tmp_path / "locked").read_text() == "<f4"
+    assert (tmp_path / "compiled").exists() is not cached
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or compilation.FORWARD.kernel._cache is None, reason="needs fcntl")
+def test_one_process_at_a_time_holds_a_signature_s_lock():
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""\
+        import sys, time
+        from pyvr_jupyter.torch_renderer.fused import compilation
+        with compilation.FORWARD.signature_lock("<f4"):
+            print("held", flush=True)
+            time.sleep(2.0)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        start = time.perf_counter()
+        with compilation.FORWARD.signature_lock(np.float32):
+            waited = time.perf_counter() - start
+        with compilation.FORWARD.signature_lock(np.float64):  # another signature: its own lock
+            pass
+    finally:
+        holder.wait(30)
+    assert waited > 1.0
+
+
 def test_the_child_s_compile_that_this_process_cannot_load_is_said(monkeypatch, caplog):
     monkeypatch.setattr(compilation.subprocess, "run",
                         lambda command, **options: subprocess.CompletedProcess(command, 0, "", ""))
