@@ -19,6 +19,7 @@ import matplotlib.colors
 import traitlets
 
 from ...torch_renderer import COMPOSITING_STRATEGIES
+from ...torch_renderer.stages.compositing import STRATEGIES
 from .._traits import quiet_tree
 from ..closing import close_parts, close_tree
 from .clip_controls import ClipControls
@@ -70,7 +71,7 @@ class ControlPanel(widgets.VBox):
         strategies = [(STRATEGY_LABELS.get(name, name), name) for name in COMPOSITING_STRATEGIES]
         self.compositing = widgets.Dropdown(options=strategies,
                                             value=view.compositing, description="compositing", style=slider["style"],
-                                            layout=_full(), tooltip="how samples along a ray make a pixel")
+                                            layout=_full(), tooltip=STRATEGIES[view.compositing].summary)
         check = dict(indent=False, layout=widgets.Layout(width="auto", min_width="0"))
         self.use_lighting = widgets.Checkbox(value=view.use_lighting, description="lighting", **check)
         lighting = dict(view.lighting)
@@ -126,6 +127,7 @@ class ControlPanel(widgets.VBox):
         self.background.observe(self._on_background, names="value")
         view.observe(self._on_view_background, names="background")
         self.image_size.observe(self._on_image_size, names="value")
+        self.compositing.observe(self._describe_compositing, names="value")
         self.reset.on_click(lambda _: view.reset_camera())
         self.save.on_click(self._on_save)
         row = widgets.Layout(width="100%", min_width="0", justify_content="flex-start", grid_gap="8px")
@@ -190,6 +192,10 @@ class ControlPanel(widgets.VBox):
 
     def _on_view_background(self, change) -> None:
         self.background.value = _hex(change["new"])
+
+    def _describe_compositing(self, change) -> None:
+        """The menu's tooltip says what the chosen strategy does (``Strategy.summary``)."""
+        self.compositing.tooltip = STRATEGIES[change["new"]].summary
 
     def close(self) -> None:
         """Stop following the view (closing a panel must not leave observers on it)."""

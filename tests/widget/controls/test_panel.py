@@ -122,8 +122,12 @@ def test_the_compositing_menu_names_every_strategy_in_words(view):
     assert set(STRATEGY_LABELS) == set(COMPOSITING_STRATEGIES)
     assert [value for _, value in panel.compositing.options] == list(COMPOSITING_STRATEGIES)
     assert sum(label.startswith("emission–absorption") for label, _ in panel.compositing.options) == 3
+    assert "(the default)" in panel.compositing.tooltip  # what the chosen one does, in a sentence
     panel.compositing.label = "X-ray"  # the browser picks by label
     assert view.compositing == "xray"
+    assert panel.compositing.tooltip.startswith("X-ray attenuation")
+    view.compositing = "mip"
+    assert panel.compositing.tooltip == "maximum intensity projection"
     panel.close()
 
 
