@@ -32,9 +32,22 @@ def drawn_index(page, axis):
 
 
 def wait_index(page, axis, index, timeout=30_000):
-    page.wait_for_function(
-        f"() => document.querySelector(\".pyvr-slice[data-axis='{axis}'] canvas\")?.dataset.index === '{index}'",
-        polling="raf", timeout=timeout)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            f"() => document.querySelector(\".pyvr-slice[data-axis='{axis}'] canvas\")?.dataset.index === '{index}'",
+            polling="raf", timeout=timeout)
+    except PlaywrightTimeout:  # say where it stopped: a rare failure under load, not yet understood
+        state = page.evaluate("""(axis) => {
+            const root = document.querySelector(`.pyvr-slice[data-axis='${axis}']`);
+            const active = document.activeElement;
+            return {drawn: root.querySelector('canvas').dataset.index,
+                    slider: root.querySelector('input[type=range]').value,
+                    title: root.querySelector('.pyvr-slice-title').textContent,
+                    focus_in_slice: root.contains(active), active: `${active?.tagName}.${active?.className}`};
+        }""", axis)
+        raise AssertionError(f"slice {axis} did not draw index {index}: {state}") from None
 
 
 def pixel_digest(page, axis):
