@@ -233,9 +233,11 @@ def warn_if_float32_rounds(dtype, low: float, high: float, name: str = "volume")
                   f"every level.", stacklevel=user_stacklevel())
 
 
-#: An origin more voxels than this from (0, 0, 0) warns: float32 positions resolve 1/64 voxel there
-#: (pictures were 7e-4 off at 10^5 voxels, 4.5e-3, over a grey level, at 10^6; helper 57's audit).
-FAR_FROM_ORIGIN_VOXELS = 2.0 ** 18
+#: An origin more voxels than this from (0, 0, 0) warns: a float32 camera's position and target
+#: round to 1/4 voxel there, a shift of the picture. (Samples are placed from the box's corner in
+#: both backends, so they keep their precision wherever the box lies: helper 57's audit had found
+#: pictures 4.5e-3 off at 10^6 voxels, the backends apart, before they were.)
+FAR_FROM_ORIGIN_VOXELS = 2.0 ** 22
 
 
 def warn_if_far_from_origin(origin: torch.Tensor, spacing: torch.Tensor) -> None:
@@ -243,10 +245,9 @@ def warn_if_far_from_origin(origin: torch.Tensor, spacing: torch.Tensor) -> None
     voxels = float(origin.abs().max()) / float(spacing.min())
     if voxels > FAR_FROM_ORIGIN_VOXELS:
         warnings.warn(f"origin {[float(f'{x:.6g}') for x in origin.tolist()]} lies {voxels:.3g} voxels from the "
-                      f"world origin, where float32 cameras and rays resolve about {voxels * 2.0 ** -24:.2g} voxel: "
-                      "pictures lose precision there (a grey level at 10^6 voxels) and the backends differ. "
-                      "Render at origin (0, 0, 0), keeping the offset yourself", UserWarning,
-                      stacklevel=user_stacklevel())
+                      f"world origin, where a float32 camera resolves about {voxels * 2.0 ** -24:.2g} voxel: the "
+                      "picture may shift by that much. Render at origin (0, 0, 0), keeping the offset yourself",
+                      UserWarning, stacklevel=user_stacklevel())
 
 
 def user_stacklevel() -> int:

@@ -103,6 +103,11 @@ class RenderContext:
             self.lighting.check_learnt()
 
     @property
+    def local_box(self) -> VolumeBox:
+        """``box`` moved to its minimum corner at (0, 0, 0): where the PyTorch stages place samples."""
+        return VolumeBox(torch.zeros_like(self.box.minimum), self.box.maximum - self.box.minimum)
+
+    @property
     def learnable_tensors(self) -> list:
         """Every tensor input a gradient could flow to."""
         tensors = [] if self.grid is None else [self.grid]
@@ -227,14 +232,16 @@ class RenderContext:
 
     def _samples(self, origin, directions, segments, n_steps, fractions, first: int = 0,
                  block_size: int | None = None):
-        """Packed samples of the rays (at their step's ``fractions``, None: midpoints), their world
-        positions (m, 3) and ray directions (m, 3), without the samples in empty blocks when
-        empty-space skipping is on."""
+        """Packed samples of the rays (at their step's ``fractions``, None: midpoints), their
+        positions (m, 3) in ``local_box`` and ray directions (m, 3), without the samples in empty
+        blocks when empty-space skipping is on."""
         samples = sample_along_rays(segments, self.step, n_steps, first, block_size, fractions)
-        start = origin if origin.ndim == 1 else origin.index_select(0, samples.ray_ids)  # (3,) or (m, 3)
+        # From the box's corner, not the world origin: origin − corner is exact in float32 (two
+        # nearby numbers), o + t·d at 10⁶ world units is not (a sample 0.06 units off, per sample).
+        start = (origin if origin.ndim == 1 else origin.index_select(0, samples.ray_ids)) - self.box.minimum
         points = torch.addcmul(start, samples.t_mid[:, None], directions.index_select(0, samples.ray_ids))  # (m, 3)
         if self.occupied is not None:
-            keep = sample_is_occupied(points.detach(), self.occupied, self.block_size, self.box, self.spacing)
+            keep = sample_is_occupied(points.detach(), self.occupied, self.block_size, self.local_box, self.spacing)
             keep = torch.nonzero(keep).squeeze(1)
             samples = PackedSamples(*(t.index_select(0, keep) for t in samples))
             points = points.index_select(0, keep)
@@ -243,9 +250,9 @@ class RenderContext:
         return samples, points, sample_dirs.t()  # (m, 3) view of (3, m)
 
     def _scalars(self, points):
-        """Normalised scalars (m,) and, when shading, their gradients (m, 3) per world unit at world
-        ``points`` (m, 3)."""
-        sampled = sample_grid(self.grid, points, self.box)  # (m, C)
+        """Normalised scalars (m,) and, when shading, their gradients (m, 3) per world unit at
+        ``points`` (m, 3) in ``local_box``."""
+        sampled = sample_grid(self.grid, points, self.local_box)  # (m, C)
         # split, not slicing: a slice's backward writes into a zero-filled copy of the whole.
         values, gradients = sampled.split([1, 3], dim=1) if sampled.shape[-1] == 4 else (sampled, None)
         span = self.vmax - self.vmin
@@ -270,11 +277,11 @@ class RenderContext:
             opacity, rgb = self._lookup(values)
         if self.labels is not None:
             label_grid, table = self.labels.rows_tensor(points.device), self.labels.table()
-            rows = label_rows(label_grid, points, self.box)
+            rows = label_rows(label_grid, points, self.local_box)
             if self.label_mode == "iso":
-                indicator, _, surface_rows = label_surfaces(label_grid, table[:, 5], points, self.box)
+                indicator, _, surface_rows = label_surfaces(label_grid, table[:, 5], points, self.local_box)
                 normals = None if gradients is None else smooth_surface_normals(label_grid, table[:, 5], points,
-                                                                                 self.box)
+                                                                                 self.local_box)
                 rgb, opacity, gradients = iso_labels(rgb, opacity, gradients, rows,
                                                      (indicator, normals, surface_rows), table)
             else:
