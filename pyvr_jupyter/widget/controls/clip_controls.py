@@ -67,6 +67,7 @@ class ClipControls(widgets.VBox):
         self.flip = widgets.Button(description="flip", icon="exchange", tooltip="keep the other side of the plane",
                                    layout=widgets.Layout(width="auto", min_width="0", flex="0 0 auto"))
         self._updating = False  # True while controls are written from the view (no write back)
+        self._shown = {}  # control -> the value last written from the view (``_browser_snap``)
         self._span_volume()
         self._show_planes(view.clip_planes)
         self.plane_on.observe(lambda _change: self._enable_plane_controls(), names="value")
@@ -97,9 +98,18 @@ class ClipControls(widgets.VBox):
         point = [c + self.offset.value * n for c, n in zip(self._centre, normal)]
         return [point, normal]
 
-    def _on_plane_control(self, _change) -> None:
-        if not self._updating:
+    def _on_plane_control(self, change) -> None:
+        if not self._updating and not self._browser_snap(change):
             self._write_plane()
+
+    def _browser_snap(self, change) -> bool:
+        """Is ``change`` the browser's slider rounding a value written from the view onto its step?
+        A continuous slider sends that rounding back as an input: a plane set in code at 33.7°
+        became one at 34° (and its offset a multiple of the step) once the controls were shown."""
+        shown = self._shown.get(change["owner"])
+        step = getattr(change["owner"], "step", None)
+        return (shown is not None and step is not None and change["old"] == shown
+                and abs(change["new"] - shown) <= step / 2 * (1 + 1e-9))
 
     def _write_plane(self) -> None:
         others = list(self.view.clip_planes)[1:]
@@ -174,6 +184,7 @@ class ClipControls(widgets.VBox):
                 offset = round(offset, 9)  # a plane through the centre reads 0, not -1.4e-14
                 self.azimuth.value, self.elevation.value = azimuth, elevation
                 self.offset.value = min(self.offset.max, max(self.offset.min, offset))
+                self._shown = {control: control.value for control in (self.azimuth, self.elevation, self.offset)}
         finally:
             self._updating = False
         self._enable_plane_controls()

@@ -1,25 +1,31 @@
 """What the editor accepts: its constructor's arguments and the top of its opacity axis.
 
 Example: ``checked_arguments(None, None, (0.0, 1.0), 420, 180)`` → (0.0, 1.0);
-``axis_top([[0, 0], [1, 0.2]])`` → 0.3.
+``axis_top([[0, 0], [1, 0.2]])`` → 0.316 (10^-0.5: 0.3, up to the slider's step).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 
 from ...torch_renderer import OpacityTransferFunction
 from ...torch_renderer._checks import check_value_range
 
-__all__ = ["MIN_AXIS_TOP", "axis_top", "checked_arguments"]
+__all__ = ["MIN_AXIS_TOP", "AXIS_TOP_STEP", "axis_top", "checked_arguments"]
 
 #: The lowest top of the opacity axis (its slider's least value).
 MIN_AXIS_TOP = 1e-3
+#: The axis-top slider's step, in powers of ten: the tops ``axis_top`` chooses lie on its steps, so
+#: that the slider shows them as they are.
+AXIS_TOP_STEP = 0.05
 
 
 def axis_top(points) -> float:
-    """Top of the opacity axis for a curve: a little above its highest point, in [MIN_AXIS_TOP, 1]."""
-    return min(1.0, max(MIN_AXIS_TOP, 1.5 * max(float(a) for _, a in points)))
+    """Top of the opacity axis for a curve: a little above its highest point (1.5 times it, up to
+    the slider's next step), in [MIN_AXIS_TOP, 1]."""
+    wanted = min(1.0, max(MIN_AXIS_TOP, 1.5 * max(float(a) for _, a in points)))
+    return min(1.0, 10.0 ** (math.ceil(round(math.log10(wanted) / AXIS_TOP_STEP, 9)) * AXIS_TOP_STEP))
 
 
 def checked_arguments(view, opacity_tf, value_range, width, height):

@@ -15,6 +15,7 @@ import ipywidgets as widgets
 import matplotlib
 
 from ...torch_renderer.tools.presets import CT_PRESETS, OPACITY_PRESETS
+from .checks import AXIS_TOP_STEP
 
 __all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "POINTER_HINT", "EditorControls", "colormap_names"]
 
@@ -69,8 +70,10 @@ class EditorControls(NamedTuple):
         # The range's own readout is too narrow for two numbers: a label that sizes itself, at least as
         # wide as most windows' text ("-1024 – 3071"), so that the slider does not jump at each release.
         window_readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto"))
-        opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=0.05,
-                                               description="axis top", readout_format=".3f",
+        # Not continuous: a continuous slider sends the browser's rounding of every value set here
+        # back as an input (0.45 came back 0.447, after the axis had been refitted to 1.0).
+        opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=AXIS_TOP_STEP,
+                                               description="axis top", readout_format=".3f", continuous_update=False,
                                                layout=widgets.Layout(width="calc(100% - 4px)", min_width="0"),
                                                style={"description_width": "84px"},
                                                tooltip="top of the opacity axis (max opacity shown)")

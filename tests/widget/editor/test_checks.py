@@ -3,12 +3,13 @@ bad constructor arguments by name; point edits, axis tops, colormaps and documen
 be applied raise and change nothing, so the editor keeps working."""
 
 import json
+import math
 
 import pytest
 import traitlets
 
 from pyvr_jupyter import OpacityTransferFunction, TransferFunctionEditor, VolumeRenderer, VolumeView, create_test_volume
-from pyvr_jupyter.widget.editor.checks import MIN_AXIS_TOP, axis_top
+from pyvr_jupyter.widget.editor.checks import AXIS_TOP_STEP, MIN_AXIS_TOP, axis_top
 
 
 @pytest.fixture
@@ -94,3 +95,18 @@ def test_a_document_the_view_would_refuse_changes_neither(volume):
 def test_the_opacity_tf_given_is_edited(volume):
     editor = TransferFunctionEditor(volume, opacity_tf=OpacityTransferFunction.linear(0.0, 0.4))
     assert editor.points == [[0.0, 0.0], [1.0, 0.4]]
+
+
+@pytest.mark.parametrize("highest", [1e-5, 0.01, 0.2, 0.3, 0.8])
+def test_the_axis_top_clears_the_curve_on_one_of_its_slider_s_steps(highest):
+    """The slider shows a top as it is (0.45 read 0.447 there), and never below the curve's highest point."""
+    top = axis_top([[0, 0], [1, highest]])
+    assert top >= min(1.0, 1.5 * highest) and top <= 1.0
+    steps = math.log10(top) / AXIS_TOP_STEP
+    assert steps == pytest.approx(round(steps), abs=1e-9)
+
+
+def test_the_axis_top_slider_sends_only_what_the_user_moves(editor):
+    """Continuous, the browser's slider sent its rounding of every top set here back as an input:
+    notebook 8's editor refitted to 1.0 for the nuclei channel, then went back to 0.447."""
+    assert editor.opacity_scale.continuous_update is False
