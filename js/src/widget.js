@@ -80,7 +80,8 @@ function render({ model, el }) {
   // What the kernel is waiting for (the fast renderer compiling on first use), set by Python.
   const notice = document.createElement("div");
   notice.className = "pyvr-notice";
-  notice.style.cssText = OVERLAY_CSS + "right:18px;bottom:4px;max-width:75%;white-space:normal;" + // clear of the resize handle
+  // Top right, left of the full-screen button: the scale bar, the axes and the label readout hold the bottom.
+  notice.style.cssText = OVERLAY_CSS + "right:36px;top:4px;max-width:70%;white-space:normal;text-align:right;" +
     "background:rgba(0,0,0,.6);padding:2px 4px;border-radius:3px;display:none;";
   root.append(canvas, overlayCanvas, overlay, hoverLabel, notice, errors.element, disconnected);
   el.appendChild(root);

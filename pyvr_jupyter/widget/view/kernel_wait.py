@@ -2,7 +2,7 @@
 
 A part of ``frames.FrameSource``. On a first run after installing, numba compiles a kernel for up
 to a minute (``fused/compilation.py``) while the renderer draws through the PyTorch stages. A view
-then shows ``COMPILING_NOTICE`` over its picture, its first frame is a preview, a large volume's
+then shows ``compiling_notice`` over its picture, its first frame is a preview, a large volume's
 frames come from a coarser level (``FrameSource._level_while_compiling``), and once the kernel is
 ready a full frame of the current state follows. ``KernelWait.ready`` is the one check, for the
 single-volume kernels and for the channel kernel alike.
@@ -21,10 +21,18 @@ import numpy as np
 from ...torch_renderer import fused
 from ...torch_renderer.fused.compilation import CHANNELS
 
-__all__ = ["KernelWait", "COMPILING_NOTICE"]
+__all__ = ["KernelWait", "COMPILING_NOTICE", "compiling_notice"]
 
-#: The view's ``notice`` while the fused kernel for its volume compiles (a first run; cached after).
-COMPILING_NOTICE = "compiling the fast renderer (first use only: 1–5 minutes)"  # 4 min seen on 2 busy cores
+#: The view's ``notice`` while the fused kernel for its volume compiles: once per kind of volume
+#: (a dtype, channels or not) on a machine, cached after. ``compiling_notice`` fills it in.
+COMPILING_NOTICE = "compiling the fast renderer for {} (once per data type: 1–5 minutes)"  # 4 min seen on 2 busy cores
+
+
+def compiling_notice(dtype, channels: bool = False) -> str:
+    """``COMPILING_NOTICE`` for volumes of ``dtype`` (with ``channels``, channel volumes).
+
+    Example: ``compiling_notice(np.uint16)`` names "uint16 volumes"."""
+    return COMPILING_NOTICE.format(f"{np.dtype(dtype).name} {'channels' if channels else 'volumes'}")
 
 
 class KernelWait:
@@ -45,7 +53,7 @@ class KernelWait:
             return True
         if not self._awaiting:
             self._awaiting = True
-            self._view.set_trait("notice", COMPILING_NOTICE)
+            self._view.set_trait("notice", compiling_notice(dtype, channels))
             wait = (lambda: CHANNELS.wait_until_compiled(dtype)) if channels else (
                 lambda: fused.wait_until_compiled(dtype))
             threading.Thread(target=self._refresh_when_compiled, args=(key, wait), name="pyvr-await-kernel",

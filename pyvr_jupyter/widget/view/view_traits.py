@@ -108,7 +108,7 @@ class ViewTraits(traitlets.HasTraits):
     """"ID · name" of the label under the browser's resting pointer ('' elsewhere; ``label_picking``)."""
     notice = python_owned(traitlets.Unicode(""))
     """What the view is waiting for, shown bottom-right over its picture ('' when nothing): the
-    fast renderer compiling on first use (``kernel_wait.COMPILING_NOTICE``)."""
+    fast renderer compiling on first use (``kernel_wait.compiling_notice``)."""
     volume_version = traitlets.Int(0, read_only=True)
     """Counts ``volume`` assignments (not synced): the editor's histogram and the crop controls
     observe it, to span the new volume."""

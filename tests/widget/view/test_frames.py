@@ -3,7 +3,7 @@
 import numpy as np
 
 from pyvr_jupyter import VolumeView, viewer
-from pyvr_jupyter.widget.view.kernel_wait import COMPILING_NOTICE
+from pyvr_jupyter.widget.view.kernel_wait import compiling_notice
 from pyvr_jupyter.widget.view.preview_sizing import PREVIEW_LEVEL_SIDE
 from recording_view import RecordingView, wait_for
 
@@ -111,7 +111,7 @@ def test_while_the_kernel_compiles_a_large_level_shows_coarser_then_the_full_fra
     view = RecordingView(volume, width=48, height=48, opacity=[(0, 0), (1, 0.5)], value_range=(0, 1000))
     view.show()
     assert view.stats()["level_shown"] == 1 and kinds(view)[-1] == "full"
-    assert view.notice == COMPILING_NOTICE  # the browser shows it over the picture
+    assert view.notice == compiling_notice(np.uint16)  # the browser shows it over the picture
     # level 1 is float32, whose kernel is ready here (on a first run the PyTorch stages render
     # its 4 M voxels: a packed grid of 70 MB, not the 270 MB level 0 would need)
     compiled.set()
@@ -139,7 +139,7 @@ def test_while_the_channel_kernel_compiles_a_channel_view_says_so_and_starts_wit
     stack[0, 4:12, 4:20, 4:20], stack[1, 12:20, 4:20, 4:20] = 1.0, 0.8
     view = RecordingView(stack, channel_axis=0, width=48, height=48, value_range=(0.0, 1.0))
     view.show()
-    assert kinds(view)[0] == "preview" and view.notice == COMPILING_NOTICE
+    assert kinds(view)[0] == "preview" and view.notice == compiling_notice(np.float32, channels=True)
     assert view.renderer.last_stats["backend"] == "torch"
     compiled.set()
     assert wait_for(lambda: view.notice == "" and view.renderer.last_stats["backend"] == "fused")

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 
 from pyvr_jupyter.torch_renderer import fused
-from pyvr_jupyter.widget.view.kernel_wait import COMPILING_NOTICE, KernelWait
+from pyvr_jupyter.widget.view.kernel_wait import KernelWait, compiling_notice
 from recording_view import wait_for
 
 
@@ -26,7 +26,7 @@ def test_a_compiling_kernel_shows_the_notice_until_it_is_ready_then_the_view_red
                         compiled.wait(timeout))
     view = NoticeBoard()
     kernels = KernelWait(view, on_ready=lambda: redrawn.append(view.notice))
-    assert not kernels.ready(np.float32) and view.notice == COMPILING_NOTICE
+    assert not kernels.ready(np.float32) and view.notice == compiling_notice(np.float32)
     assert not kernels.ready(np.float32)
     assert sum(t.name == "pyvr-await-kernel" for t in threading.enumerate()) == 1  # one waiter, not one per frame
     compiled.set()
