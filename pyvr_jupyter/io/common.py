@@ -52,8 +52,14 @@ class LoadedVolume(_VolumeFields):
         return self
 
     def __repr__(self) -> str:
-        return (f"LoadedVolume(data=<{self.data.dtype} array {self.data.shape}>, spacing={self.spacing}, "
-                f"origin={self.origin}, orientation={self.orientation!r})")
+        return (f"LoadedVolume(data=<{self.data.dtype} array {self.data.shape}>, spacing={_numbers(self.spacing)}, "
+                f"origin={_numbers(self.origin)}, orientation={self.orientation!r})")
+
+
+def _numbers(values) -> str:
+    """A tuple of floats to 6 significant digits: a header's float32 spacing printed in full read
+    (2.0, 2.0000000529526707, 2.1999991881052705)."""
+    return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
 
 
 class _SeriesFields(NamedTuple):
@@ -77,8 +83,8 @@ class LoadedSeries(_SeriesFields):
         return self
 
     def __repr__(self) -> str:
-        return (f"LoadedSeries(data=<{self.data.dtype} array {self.data.shape}>, spacing={self.spacing}, "
-                f"origin={self.origin}, time_spacing={self.time_spacing}, time_unit={self.time_unit!r}, "
+        return (f"LoadedSeries(data=<{self.data.dtype} array {self.data.shape}>, spacing={_numbers(self.spacing)}, "
+                f"origin={_numbers(self.origin)}, time_spacing={float(self.time_spacing):.6g}, time_unit={self.time_unit!r}, "
                 f"orientation={self.orientation!r})")
 
 
