@@ -71,9 +71,9 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
     Example:
         >>> from pyvr_jupyter import create_test_volume
         >>> editor = TransferFunctionEditor(create_test_volume((16, 16, 16), "torus"))
-        >>> editor.opacity_points = [[0, 0], [0.5, 0.6], [1, 0]]          # redraws; the axis follows
-        >>> round(editor.max_opacity, 2)
-        0.9
+        >>> editor.opacity_points = [[0, 0], [0.5, 0.4], [1, 0]]          # redraws; the axis follows
+        >>> round(editor.max_opacity, 2)                                   # 1.5 × 0.4, up to the slider's step
+        0.63
         >>> link = widgets.link((editor, "colormap"), (widgets.Dropdown(options=["viridis", "hot"]), "value"))
     """
 
