@@ -11,6 +11,7 @@ both backends sample alike. The compositing strategy comes from ``stages/composi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Callable
 
 import torch
@@ -102,9 +103,10 @@ class RenderContext:
         if self.lighting is not None:
             self.lighting.check_learnt()
 
-    @property
+    @cached_property
     def local_box(self) -> VolumeBox:
-        """``box`` moved to its minimum corner at (0, 0, 0): where the PyTorch stages place samples."""
+        """``box`` moved to its minimum corner at (0, 0, 0): where the PyTorch stages place samples
+        (made once per render, not per chunk and lookup)."""
         return VolumeBox(torch.zeros_like(self.box.minimum), self.box.maximum - self.box.minimum)
 
     @property

@@ -107,7 +107,7 @@ class ViewTraits(traitlets.HasTraits):
     hover_label = python_owned(traitlets.Unicode(""))
     """"ID · name" of the label under the browser's resting pointer ('' elsewhere; ``label_picking``)."""
     notice = python_owned(traitlets.Unicode(""))
-    """What the view is waiting for, shown bottom-right over its picture ('' when nothing): the
+    """What the view is waiting for, shown at the top right over its picture ('' when nothing): the
     fast renderer compiling on first use (``kernel_wait.compiling_notice``)."""
     volume_version = traitlets.Int(0, read_only=True)
     """Counts ``volume`` assignments (not synced): the editor's histogram and the crop controls
