@@ -1,5 +1,6 @@
 """The transfer-function editor's JSON document (``editor``): writing it, and reading it
-back with every malformed input refused by a ValueError that says what is wrong.
+back with every malformed input refused by a ValueError that says what is wrong; the editor's
+``to_json``/``from_json``/``save``/``load`` (``DocumentFile``, a mixin).
 
 A document is ``{"opacity": {"control_points": [[s, a], ...]}, "color": {"colormap": name},
 "value_range": [low, high]}``; ``value_range`` may be absent.
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from ...torch_renderer import OpacityTransferFunction
 from ...torch_renderer._checks import check_value_range
 from ...torch_renderer.stages.transfer_functions import short_float
 
-__all__ = ["MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
+__all__ = ["DocumentFile", "MAX_JSON_CHARS", "MAX_JSON_POINTS", "tf_to_json", "parse_tf_json", "span_unit_interval",
            "read_tf_document"]
 
 
@@ -102,3 +104,37 @@ def _json_value_range(value) -> tuple[float, float] | None:
         return check_value_range((float(value[0]), float(value[1])))  # the view's own check
     except OverflowError:  # an integer too large for a float
         raise ValueError(f"value_range must be finite with low < high, got {str(value)[:80]}") from None
+
+
+class DocumentFile:
+    """The editor's JSON methods (a mixin of ``TransferFunctionEditor``): they read and set its
+    ``opacity_tf``, ``colormap_picker`` and ``value_range``."""
+
+    def to_json(self) -> str:
+        """The transfer functions and window as JSON: {"opacity": ..., "color": ..., "value_range": ...}."""
+        return tf_to_json(self.opacity_tf, self.colormap_picker.value, self.value_range)
+
+    def from_json(self, text: str) -> None:
+        """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing.
+
+        A ``value_range`` outside the volume's data range widens the window slider to hold it;
+        curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
+        """
+        points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options, self.colormap_picker.value)
+        if value_range is not None:  # checked as the view checks it: nothing below can be refused
+            self.value_range = value_range
+        self.colormap_picker.value = colormap
+        self.set_opacity_tf(OpacityTransferFunction(points))
+
+    def save(self, path) -> None:
+        """Write ``to_json()`` to the file ``path``."""
+        Path(path).write_text(self.to_json())
+
+    def load(self, path) -> None:
+        """Read a file that ``save`` wrote (see ``from_json``). ValueError naming the file when it
+        is longer than ``MAX_JSON_CHARS`` bytes (never read past that), not UTF-8 or not a document."""
+        text = read_tf_document(path)
+        try:
+            self.from_json(text)
+        except ValueError as err:
+            raise ValueError(f"{os.fspath(path)}: {err}") from None

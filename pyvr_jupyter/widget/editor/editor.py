@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
@@ -46,13 +44,13 @@ from .channel_switch import ChannelSwitch
 from .curve_editing import CurveEditing
 from .checks import MIN_AXIS_TOP, axis_top, checked_arguments
 from .drawing import THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
-from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names
-from .document import parse_tf_json, read_tf_document, span_unit_interval, tf_to_json
+from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names, shows_its_ct_preset
+from .document import DocumentFile, span_unit_interval
 
 __all__ = ["TransferFunctionEditor", "OPACITY_PRESETS", "colormap_names"]
 
 
-class TransferFunctionEditor(CurveEditing, widgets.VBox):
+class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
     """Edit an opacity transfer function (and pick a colormap and value window) by hand.
 
     Args:
@@ -137,7 +135,7 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         self.window, self.window_readout = controls.window, controls.window_readout
         self.opacity_scale, self.pointer_readout = controls.opacity_scale, controls.pointer_readout
         self.colormap_picker.observe(self._on_colormap_picked, names="value")
-        if _shows_its_ct_preset(view):  # the picker names the preset the view still shows
+        if shows_its_ct_preset(view):  # the picker names the preset the view still shows
             self.preset_picker.value = CT_PRESET_PREFIX + view.ct_preset
         self.preset_picker.observe(self._on_preset_picked, names="value")
         self.window.observe(self._on_window, names="value")
@@ -370,36 +368,6 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
             self._syncing = False
         self._redraw()
 
-    # ---- JSON ---------------------------------------------------------------------------
-    def to_json(self) -> str:
-        """The transfer functions and window as JSON: {"opacity": ..., "color": ..., "value_range": ...}."""
-        return tf_to_json(self.opacity_tf, self.colormap_picker.value, self.value_range)
-
-    def from_json(self, text: str) -> None:
-        """Load what ``to_json`` wrote; a malformed document raises ValueError and changes nothing.
-
-        A ``value_range`` outside the volume's data range widens the window slider to hold it;
-        curves not reaching s = 0 or s = 1 get their end values extended there (the same function).
-        """
-        points, colormap, value_range = parse_tf_json(text, self.colormap_picker.options, self.colormap_picker.value)
-        if value_range is not None:  # checked as the view checks it: nothing below can be refused
-            self.value_range = value_range
-        self.colormap_picker.value = colormap
-        self.set_opacity_tf(OpacityTransferFunction(points))
-
-    def save(self, path) -> None:
-        """Write ``to_json()`` to the file ``path``."""
-        Path(path).write_text(self.to_json())
-
-    def load(self, path) -> None:
-        """Read a file that ``save`` wrote (see ``from_json``). ValueError naming the file when it
-        is longer than ``MAX_JSON_CHARS`` bytes (never read past that), not UTF-8 or not a document."""
-        text = read_tf_document(path)
-        try:
-            self.from_json(text)
-        except ValueError as err:
-            raise ValueError(f"{os.fspath(path)}: {err}") from None
-
     # ---- drawing (``drawing`` paints; these pick what) -----------------------------------
     def _redraw(self) -> None:
         """A front end connected (Voila's page, a reloaded notebook): draw every layer again."""
@@ -423,12 +391,3 @@ class TransferFunctionEditor(CurveEditing, widgets.VBox):
         draw_points(self.canvas[2], np.array([self.to_canvas(s, a) for s, a in self.points]), THEMES[self.theme],
                     self._hover)
 
-
-def _shows_its_ct_preset(view) -> bool:
-    """Does ``view`` (or None) still show the CT preset it started from (``view.ct_preset``)?"""
-    preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
-    if preset is None or tuple(view.value_range) != tuple(preset.window) or view.colormap != preset.colormap:
-        return False
-    points = np.asarray(preset.opacity_points(), dtype=float)
-    shown = np.asarray(view.opacity_points, dtype=float)
-    return shown.shape == points.shape and np.allclose(shown, points, atol=1e-6)

@@ -1,6 +1,7 @@
 """The transfer-function editor's ipywidgets controls (``editor``): the colormap and preset
 pickers, the value window with a readout that sizes itself, and the opacity axis's top (the preset
-shapes the picker offers are ``tools.presets.OPACITY_PRESETS``). Built here, wired to the editor's traits there.
+shapes the picker offers are ``tools.presets.OPACITY_PRESETS``). Built here, wired to the editor's traits there;
+``shows_its_ct_preset`` tells whether the preset picker should name a view's CT preset.
 
 Every control shrinks with its column (``min_width="0"``) and has one label width per row, so
 the panel fits beside a view at 1280 px with JupyterLab's side bar open; longer explanations are
@@ -13,11 +14,13 @@ from typing import NamedTuple
 
 import ipywidgets as widgets
 import matplotlib
+import numpy as np
 
 from ...torch_renderer.tools.presets import CT_PRESETS, OPACITY_PRESETS
 from .checks import AXIS_TOP_STEP
 
-__all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "POINTER_HINT", "EditorControls", "colormap_names"]
+__all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "POINTER_HINT", "EditorControls", "colormap_names",
+           "shows_its_ct_preset"]
 
 #: The preset picker names a CT preset (``tools.presets``) with this prefix: "CT bone".
 CT_PRESET_PREFIX = "CT "
@@ -86,3 +89,13 @@ class EditorControls(NamedTuple):
         return [self.pointer_readout, widgets.HBox([self.colormap_picker, self.preset_picker]),
                 widgets.HBox([self.window, self.window_readout], layout=widgets.Layout(width="100%", min_width="0")),
                 self.opacity_scale]
+
+
+def shows_its_ct_preset(view) -> bool:
+    """Does ``view`` (or None) still show the CT preset it started from (``view.ct_preset``)?"""
+    preset = CT_PRESETS.get(getattr(view, "ct_preset", None))
+    if preset is None or tuple(view.value_range) != tuple(preset.window) or view.colormap != preset.colormap:
+        return False
+    points = np.asarray(preset.opacity_points(), dtype=float)
+    shown = np.asarray(view.opacity_points, dtype=float)
+    return shown.shape == points.shape and np.allclose(shown, points, atol=1e-6)
