@@ -13,7 +13,7 @@ import math
 
 from numba import njit
 
-from ..stages.raysampling import JITTER_NOISE
+from ..stages.raysampling import JITTER_TILE
 
 __all__ = ["ray_direction", "slab", "segment", "sample_offset", "place_sample", "block_index", "skip_empty_block",
            "next_sample"]
@@ -79,14 +79,13 @@ def segment(ox, oy, oz, dx, dy, dz, segment_box, planes, inner_box, step, tiny):
 @njit(inline="always", fastmath=True)
 def sample_offset(pixel, width, jitter):
     """Where in its step a ray's samples lie, as a fraction of the step: ½ (the midpoint) without
-    ``jitter``; with it, the pixel's ``raysampling.sample_fractions`` (interleaved gradient noise),
-    so that thin shells show fine grain instead of the rings of samples placed alike on every ray."""
+    ``jitter``; with it, the pixel's ``raysampling.sample_fractions`` (a blue-noise tile, read
+    here as a constant array), so that thin shells show fine grain instead of the rings of
+    samples placed alike on every ray."""
     if not jitter:
         return 0.5
-    x, y = float(pixel % width), float(pixel // width)
-    spread = JITTER_NOISE[0] * x + JITTER_NOISE[1] * y
-    spread = JITTER_NOISE[2] * (spread - math.floor(spread))
-    return spread - math.floor(spread)
+    rows, columns = JITTER_TILE.shape
+    return JITTER_TILE[(pixel // width) % rows, (pixel % width) % columns]
 
 
 @njit(inline="always", fastmath=True)

@@ -12,9 +12,9 @@ analytic value.
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+import pathlib
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ import torch
 from .._checks import unit_vectors
 
 __all__ = ["VolumeBox", "RaySegments", "PackedSamples", "intersect_box", "clip_to_planes", "check_clip",
-           "restrict_to_steps", "count_samples", "sample_fractions", "sample_along_rays", "JITTER_NOISE"]
+           "restrict_to_steps", "count_samples", "sample_fractions", "sample_along_rays", "JITTER_TILE"]
 
 
 class VolumeBox(NamedTuple):
@@ -175,25 +175,25 @@ def count_samples(segments: RaySegments, step: float) -> torch.Tensor:
     return torch.ceil(length / step - 1e-6).clamp_min_(0).long()
 
 
-#: Interleaved gradient noise (Jimenez 2014): fraction(pixel (x, y)) = frac(c · frac(a·x + b·y)) for
-#: (a, b, c) these. Neighbouring pixels get evenly spread fractions, so a thin shell shows fine
-#: grain rather than the rings of samples placed alike on every ray. ``fused.rays.sample_offset``
-#: computes the same in the kernels.
-JITTER_NOISE = (0.06711056, 0.00583715, 52.9829189)
+#: (64, 64) float64 in (0, 1): the fraction of a step at which a jittered ray of pixel (x, y)
+#: samples is ``JITTER_TILE[y % 64, x % 64]``, a blue-noise tile (``tools.blue_noise``):
+#: neighbouring pixels get fractions far apart, with no lattice, so a thin shell shows an even
+#: fine grain rather than the rings of samples placed alike on every ray. ``fused.rays.sample_offset``
+#: reads the same tile in the kernels.
+JITTER_TILE = (np.load(pathlib.Path(__file__).with_name("jitter_tile.npy")).astype(np.float64) + 0.5) / 64 ** 2
 
 
 def sample_fractions(pixels: torch.Tensor, width: int) -> torch.Tensor:
-    """(n,) float64 in [0, 1): where in its step each ray's samples lie with ``render(jitter=True)``,
+    """(n,) float64 in (0, 1): where in its step each ray's samples lie with ``render(jitter=True)``,
     for the pixels of flat indices ``pixels`` (n,) of an image ``width`` pixels wide (fixed per
-    pixel, so a still view does not flicker). Without jitter the fraction is ½, the midpoint.
+    pixel, so a still view does not flicker): ``JITTER_TILE`` repeated over the image. Without
+    jitter the fraction is ½, the midpoint.
 
     Example: ``sample_fractions(torch.arange(64 * 64), 64)`` gives a 64² image's 4096 fractions."""
-    a, b, c = JITTER_NOISE
-    x = (pixels % width).double()
-    y = torch.div(pixels, width, rounding_mode="floor").double()
-    spread = a * x + b * y
-    spread = c * (spread - spread.floor())
-    return spread - spread.floor()
+    rows, columns = JITTER_TILE.shape
+    x = (pixels % width) % columns
+    y = torch.div(pixels, width, rounding_mode="floor") % rows
+    return torch.from_numpy(JITTER_TILE).to(pixels.device)[y, x]
 
 
 class PackedSamples(NamedTuple):

@@ -60,6 +60,11 @@ def test_jitter_fractions_are_fixed_per_pixel_spread_evenly_and_the_kernels_own(
     assert fractions.dtype == torch.float64 and float(fractions.min()) >= 0.0 and float(fractions.max()) < 1.0
     assert torch.equal(sample_fractions(torch.tensor([1234, 7]), 64), fractions[[1234, 7]])  # no flicker
     assert int(torch.histc(fractions, bins=10, min=0.0, max=1.0).min()) > 0.08 * fractions.numel()
+    image = fractions.reshape(48, 64)  # neighbours far apart (white noise: 1/3 on average), no lattice
+    assert float((image[:, 1:] - image[:, :-1]).abs().mean()) > 0.38
+    assert float((image[1:] - image[:-1]).abs().mean()) > 0.38
+    wide = sample_fractions(torch.arange(100 * 200), 200).reshape(100, 200)  # the 64² tile repeats
+    assert torch.equal(wide[:64, :64], wide[:64, 64:128]) and torch.equal(wide[:36, :64], wide[64:, :64])
     kernel = torch.tensor([sample_offset(pixel, 64, True) for pixel in range(64 * 48)], dtype=torch.float64)
     assert_close(fractions, kernel, atol=1e-12, rtol=0)
 
