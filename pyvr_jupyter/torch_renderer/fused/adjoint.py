@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP
 from .compositing import passing_fraction
-from .kernel import PATCH_SIDE, patch_count, patch_row
+from .kernel import DEAL, PATCH_SIDE, dealt_patch, patch_count, patch_row
 from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
 from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
@@ -66,7 +66,9 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             color_grad: (threads, Kc, 3) float64, += ∂L/∂table. A buffer with 0 threads is not wanted.
     """
     n_rays = rgba.shape[0]
-    for patch in prange(patch_count(args.width, first_pixel, n_rays)):
+    per_run = -(-patch_count(args.width, first_pixel, n_rays) // DEAL)
+    for index in prange(per_run * DEAL):
+        patch = dealt_patch(index, per_run)
         corners = np.zeros((8, 4))
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)

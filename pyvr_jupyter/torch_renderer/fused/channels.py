@@ -24,7 +24,7 @@ from numba import njit, prange
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, clear_below, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction, passing_power
-from .kernel import PATCH_SIDE, patch_count, patch_row
+from .kernel import DEAL, PATCH_SIDE, dealt_patch, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
@@ -87,7 +87,9 @@ def march_channels(args, tables, first_pixel, out, samples):
     premultiplied; ``samples`` (n_rays,) gets how many samples each ray classified.
     ``gpu.march_channels_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
-    for patch in prange(patch_count(args.width, first_pixel, n_rays)):
+    per_run = -(-patch_count(args.width, first_pixel, n_rays) // DEAL)
+    for index in prange(per_run * DEAL):
+        patch = dealt_patch(index, per_run)
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
             if first < last:
