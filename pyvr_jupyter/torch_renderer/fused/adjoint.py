@@ -33,7 +33,7 @@ from numba import njit, prange
 
 from ..stages.compositing import OPACITY_CLAMP
 from .compositing import passing_fraction
-from .kernel import DEAL, PATCH_SIDE, dealt_patch, patch_count, patch_row
+from .kernel import PATCH_SIDE, dealt_patch, patch_count, patch_row
 from .lookup import cell, lookup_rgb, lookup_scalar, trilinear
 from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, light_factors
@@ -54,11 +54,12 @@ def _flush(grid_grad, thread, i, j, k, corners, channels):
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_grad):
+def adjoint_tile(args, first_pixel, threads, rgba, classified, grad_rgba, grid_grad, opacity_grad, color_grad):
     """Backward of ``kernel.march_tile`` (emission–absorption) for the pixels ``first_pixel ..``.
 
     Args:
         args: the forward's ``KernelArgs``.
+        threads: numba's thread count, which the caller set (the loop deals its patches by it).
         rgba: (n_rays, 4) its output; classified: (n_rays,) samples it classified per ray (the
             re-march stops where the forward stopped, early termination included).
         grad_rgba: (n_rays, 4) ∂L/∂rgba.
@@ -66,9 +67,9 @@ def adjoint_tile(args, first_pixel, rgba, classified, grad_rgba, grid_grad, opac
             color_grad: (threads, Kc, 3) float64, += ∂L/∂table. A buffer with 0 threads is not wanted.
     """
     n_rays = rgba.shape[0]
-    per_run = -(-patch_count(args.width, first_pixel, n_rays) // DEAL)
-    for index in prange(per_run * DEAL):
-        patch = dealt_patch(index, per_run)
+    per_thread = -(-patch_count(args.width, first_pixel, n_rays) // threads)
+    for index in prange(per_thread * threads):
+        patch = dealt_patch(index, per_thread, threads)
         corners = np.zeros((8, 4))
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)

@@ -24,7 +24,7 @@ from numba import njit, prange
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, clear_below, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction, passing_power
-from .kernel import DEAL, PATCH_SIDE, dealt_patch, patch_count, patch_row
+from .kernel import PATCH_SIDE, dealt_patch, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
@@ -81,15 +81,15 @@ def tiny_channel_args(grid_dtype) -> ChannelTables:
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def march_channels(args, tables, first_pixel, out, samples):
+def march_channels(args, tables, first_pixel, threads, out, samples):
     """Render the pixels ``first_pixel ..`` of ``args``' image, whose grid holds the channels
     (D, H, W, C) classified by ``tables`` (``ChannelTables``), into ``out`` (n_rays, 4),
-    premultiplied; ``samples`` (n_rays,) gets how many samples each ray classified.
+    premultiplied, on ``threads`` threads (as ``kernel.march_tile``); ``samples`` (n_rays,) gets how many samples each ray classified.
     ``gpu.march_channels_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
-    per_run = -(-patch_count(args.width, first_pixel, n_rays) // DEAL)
-    for index in prange(per_run * DEAL):
-        patch = dealt_patch(index, per_run)
+    per_thread = -(-patch_count(args.width, first_pixel, n_rays) // threads)
+    for index in prange(per_thread * threads):
+        patch = dealt_patch(index, per_thread, threads)
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
             if first < last:

@@ -48,9 +48,11 @@ def get_threads() -> int:
 
 @contextmanager
 def _kernel_call(threads: int | None):
+    """Hold ``KERNEL_LOCK`` with numba's thread count set; yields that count (the kernels deal
+    their patches by it)."""
     with KERNEL_LOCK:
         set_threads(threads or POOL_SIZE)  # per calling thread in numba: set it for every call
-        yield
+        yield get_threads()
 
 
 def tiles(n_pixels: int):
@@ -69,8 +71,8 @@ def march_image(args: KernelArgs, check_stop, threads: int | None = None) -> tup
     threads = min(threads or POOL_SIZE, max(1, n_pixels // MIN_PIXELS_PER_THREAD))  # the whole image's share
     for first, last in tiles(n_pixels):
         check_stop()
-        with _kernel_call(threads):
-            march_tile(args, first, out[first:last], samples[first:last])
+        with _kernel_call(threads) as count:
+            march_tile(args, first, count, out[first:last], samples[first:last])
     return out, samples
 
 
@@ -85,8 +87,8 @@ def adjoint_image(args: KernelArgs, rgba: np.ndarray, classified: np.ndarray, gr
     opacity_grad = np.zeros((threads if need_opacity else 0, args.opacity_values.shape[0]))
     color_grad = np.zeros((threads if need_color else 0, args.color_values.shape[0], 3))
     for first, last in tiles(rgba.shape[0]):
-        with _kernel_call(threads):
-            adjoint_tile(args, first, rgba[first:last], classified[first:last], grad_rgba[first:last], grid_grad,
+        with _kernel_call(threads) as count:
+            adjoint_tile(args, first, count, rgba[first:last], classified[first:last], grad_rgba[first:last], grid_grad,
                          opacity_grad, color_grad)
     return tuple(buffer.sum(axis=0) if wanted else None
                  for buffer, wanted in zip((grid_grad, opacity_grad, color_grad), need))
@@ -113,8 +115,8 @@ def render_channels(context, grid: np.ndarray, offset: float, check_stop, thread
     threads = min(threads or POOL_SIZE, max(1, n_pixels // MIN_PIXELS_PER_THREAD))
     for first, last in tiles(n_pixels):
         check_stop()
-        with _kernel_call(threads):
-            march_channels(args, tables, first, out[first:last], samples[first:last])
+        with _kernel_call(threads) as count:
+            march_channels(args, tables, first, count, out[first:last], samples[first:last])
     context.chunks_rendered = -(-n_pixels // PIXELS_PER_TILE)
     context.samples_taken = int(samples.sum())
     return torch.from_numpy(out)

@@ -31,7 +31,7 @@ from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_sc
 from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
-__all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row", "DEAL", "dealt_patch"]
+__all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row", "dealt_patch"]
 
 
 #: The CPU kernels march square patches of PATCH_SIDE × PATCH_SIDE pixels, a patch per iteration
@@ -61,33 +61,29 @@ def patch_row(patch, row, width, first_pixel, n_rays):
     return max(start, first_pixel) - first_pixel, min(stop, first_pixel + n_rays) - first_pixel
 
 
-#: The parallel loop deals a tile's patches round-robin into this many runs (``dealt_patch``).
-#: numba's loop gives each thread one stretch of consecutive iterations; dealt, a thread's
-#: patches are spread over the whole tile, so a tile with the object in one half keeps every
-#: thread busy (in consecutive stretches, a preview of a torus had one thread march 75 % of a
-#: tile's samples while the other waited). Exact for 1, 2, 4, 8 and 16 threads, close for
-#: others. A constant, not the thread count: reading that in a kernel keeps numba from caching it.
-DEAL = 16
-
-
 @njit(inline="always")
-def dealt_patch(index, per_run):
-    """The patch that iteration ``index`` of a parallel loop of ``per_run * DEAL`` iterations
-    marches, where ``per_run = ceil(patch_count / DEAL)``: run r (iterations r·per_run ..) takes
-    patches r, r + DEAL, r + 2·DEAL, ...; past the last patch ``patch_row`` gives empty rows."""
-    return (index % per_run) * DEAL + index // per_run
+def dealt_patch(index, per_thread, threads):
+    """The patch that iteration ``index`` of a CPU kernel's parallel loop marches, a loop of
+    ``per_thread * threads`` iterations (``per_thread = ceil(patch_count / threads)``) on
+    ``threads`` threads. numba gives each thread one stretch of consecutive iterations; dealt
+    round-robin, thread t marches patches t, t + threads, t + 2·threads, ..., spread over the
+    whole tile, so a tile with the object in one half keeps every thread busy (in stretches, a
+    preview of a torus had one thread march 75 % of a tile's samples while the other waited).
+    One thread marches them in order. Past the last patch ``patch_row`` gives empty rows."""
+    return (index % per_thread) * threads + index // per_thread
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def march_tile(args, first_pixel, out, samples):
+def march_tile(args, first_pixel, threads, out, samples):
     """Render the pixels ``first_pixel ..`` of the image of ``args`` (``KernelArgs``) into ``out``
-    (n_rays, 4): premultiplied RGB and opacity; ``samples`` (n_rays,) gets how many samples each
-    ray classified (the adjoint re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin."""
+    (n_rays, 4): premultiplied RGB and opacity, on ``threads`` threads (numba's count, which the
+    caller set); ``samples`` (n_rays,) gets how many samples each ray classified (the adjoint
+    re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
     side_by_side = in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3], args.sparse)
-    per_run = -(-patch_count(args.width, first_pixel, n_rays) // DEAL)
-    for index in prange(per_run * DEAL):
-        patch = dealt_patch(index, per_run)
+    per_thread = -(-patch_count(args.width, first_pixel, n_rays) // threads)
+    for index in prange(per_thread * threads):
+        patch = dealt_patch(index, per_thread, threads)
         for row in range(PATCH_SIDE):
             first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
             if first < last:

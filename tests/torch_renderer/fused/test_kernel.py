@@ -408,37 +408,36 @@ def test_small_images_render_on_fewer_threads_and_large_ones_on_the_whole_pool(m
     assert set(asked) == {1}
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3, 16])
 @pytest.mark.parametrize("width, first_pixel, n_rays", [(1, 0, 5), (7, 0, 49), (13, 20, 100), (300, 8192, 8192),
                                                         (256, 0, 8192), (1000, 5, 3)])
-def test_the_kernels_patches_cover_each_pixel_of_a_tile_once(width, first_pixel, n_rays):
+def test_the_kernels_patches_cover_each_pixel_of_a_tile_once(width, first_pixel, n_rays, threads):
     """The CPU kernels march square patches of pixels (cache reuse between neighbouring rays),
-    dealt round-robin over the parallel loop's iterations: whatever the image's width and
-    wherever a driver tile starts in a row, every pixel of the tile is marched exactly once."""
-    from pyvr_jupyter.torch_renderer.fused.kernel import DEAL, PATCH_SIDE, dealt_patch, patch_count, patch_row
+    dealt round-robin to the parallel loop's threads: whatever the image's width, wherever a
+    driver tile starts in a row and however many threads, every pixel of the tile is marched
+    exactly once."""
+    from pyvr_jupyter.torch_renderer.fused.kernel import PATCH_SIDE, dealt_patch, patch_count, patch_row
 
-    per_run = -(-patch_count(width, first_pixel, n_rays) // DEAL)
+    per_thread = -(-patch_count(width, first_pixel, n_rays) // threads)
     marched = np.zeros(n_rays, dtype=int)
-    for index in range(per_run * DEAL):
+    for index in range(per_thread * threads):
         for row in range(PATCH_SIDE):
-            first, last = patch_row(dealt_patch(index, per_run), row, width, first_pixel, n_rays)
+            first, last = patch_row(dealt_patch(index, per_thread, threads), row, width, first_pixel, n_rays)
             assert last - first <= PATCH_SIDE
             marched[max(first, 0):max(last, 0)] += 1
     assert (marched == 1).all()
 
 
-@pytest.mark.parametrize("threads", [2, 4, 16])
+@pytest.mark.parametrize("threads", [1, 2, 3, 16])
 def test_each_thread_gets_patches_from_the_whole_tile(threads):
     """numba's parallel loop gives each of its threads one stretch of consecutive iterations;
-    dealt, a stretch marches every threads-th patch, so a tile whose object lies in one half
-    still keeps every thread busy."""
-    from pyvr_jupyter.torch_renderer.fused.kernel import DEAL, dealt_patch
+    dealt, thread t marches patches t, t + threads, ... (one thread: all of them in order), so
+    a tile whose object lies in one half still keeps every thread busy."""
+    from pyvr_jupyter.torch_renderer.fused.kernel import dealt_patch
 
     patches = 144  # a 192-pixel-wide tile of 6 patch rows
-    per_run = -(-patches // DEAL)
-    stretch = per_run * DEAL // threads
+    per_thread = -(-patches // threads)
     for thread in range(threads):
-        dealt = sorted(p for p in (dealt_patch(i, per_run) for i in range(thread * stretch, (thread + 1) * stretch))
-                       if p < patches)
-        runs = DEAL // threads
-        assert dealt == [p for p in range(patches) if thread * runs <= p % DEAL < (thread + 1) * runs]
-        assert dealt[0] < patches // 8 and dealt[-1] >= patches * 7 // 8  # from the tile's top to its bottom
+        stretch = range(thread * per_thread, (thread + 1) * per_thread)
+        dealt = [p for p in (dealt_patch(i, per_thread, threads) for i in stretch) if p < patches]
+        assert dealt == list(range(thread, patches, threads))
