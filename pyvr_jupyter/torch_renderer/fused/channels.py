@@ -84,8 +84,8 @@ def tiny_channel_args(grid_dtype) -> ChannelTables:
 def march_channels(args, tables, first_pixel, threads, out, samples):
     """Render the pixels ``first_pixel ..`` of ``args``' image, whose grid holds the channels
     (D, H, W, C) classified by ``tables`` (``ChannelTables``), into ``out`` (n_rays, 4),
-    premultiplied, on ``threads`` threads (as ``kernel.march_tile``); ``samples`` (n_rays,) gets how many samples each ray classified.
-    ``gpu.march_channels_kernel`` is its GPU twin."""
+    premultiplied, on ``threads`` threads (as ``kernel.march_tile``); ``samples`` (n_rays,) gets
+    how many samples each ray classified. ``gpu.march_channels_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
     per_thread = -(-patch_count(args.width, first_pixel, n_rays) // threads)
     for index in prange(per_thread * threads):

@@ -275,8 +275,9 @@ ADJOINT = Compilation(adjoint_tile, lambda dtype: (
     np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-adjoint-compile", "ADJOINT")
 
 #: Several channels in one render (``channels.march_channels``): compiled when a render first has channels.
-CHANNELS = Compilation(march_channels, lambda dtype: (tiny_channel_args(dtype), 0, 1, np.zeros((1, 4), table_dtype(dtype)),
-                                                      np.zeros(1, np.int64)), "pyvr-channels-compile", "CHANNELS")
+CHANNELS = Compilation(march_channels, lambda dtype: (tiny_channel_args(dtype), 0, 1,
+                                                      np.zeros((1, 4), table_dtype(dtype)), np.zeros(1, np.int64)),
+                       "pyvr-channels-compile", "CHANNELS")
 
 
 def _kernels(adjoint: bool) -> tuple:

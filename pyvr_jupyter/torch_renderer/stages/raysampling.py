@@ -180,7 +180,8 @@ def count_samples(segments: RaySegments, step: float) -> torch.Tensor:
 #: neighbouring pixels get fractions far apart, with no lattice, so a thin shell shows an even
 #: fine grain rather than the rings of samples placed alike on every ray. ``fused.rays.sample_offset``
 #: reads the same tile in the kernels.
-JITTER_TILE = (np.load(pathlib.Path(__file__).with_name("jitter_tile.npy")).astype(np.float64) + 0.5) / 64 ** 2
+_JITTER_RANKS = np.load(pathlib.Path(__file__).with_name("jitter_tile.npy"))
+JITTER_TILE = (_JITTER_RANKS.astype(np.float64) + 0.5) / _JITTER_RANKS.size
 
 
 def sample_fractions(pixels: torch.Tensor, width: int) -> torch.Tensor:
