@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pyvr_jupyter"
 JUPYTER_MODULES = ["anywidget", "ipywidgets", "ipycanvas", "IPython", "traitlets", "pyvr_jupyter.widget"]
@@ -124,3 +126,49 @@ def test_openmp_threads_sleep_between_regions_unless_the_user_says_otherwise():
     assert quiet["after"] == "PASSIVE"
     chosen = run_python(WAIT_POLICY.format(user='os.environ["OMP_WAIT_POLICY"] = "ACTIVE"'))
     assert all(policy == "ACTIVE" for _, policy in chosen["seen"]) and chosen["after"] == "ACTIVE", chosen
+
+
+IDLE_THREADS = """
+import json, os, sys, time
+for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+    os.environ.pop(name, None)
+{first}
+import numpy as np
+import pyvr_jupyter
+from numba import njit, prange
+
+
+@njit(parallel=True)
+def touch(out):
+    for i in prange(out.shape[0]):
+        out[i] += 1.0
+
+
+def busy_ticks():  # CPU clock ticks of every thread but this one
+    total = 0
+    for thread in os.listdir("/proc/self/task"):
+        if int(thread) != os.getpid():
+            fields = open(f"/proc/self/task/{{thread}}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total
+
+
+out = np.zeros(2)
+touch(out)
+before = busy_ticks()
+for _ in range(40):  # parallel regions with idle gaps between them, as a view's frames
+    touch(out)
+    time.sleep(0.01)
+print(json.dumps({{"ticks": busy_ticks() - before, "per_second": os.sysconf("SC_CLK_TCK")}}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; RTLD_DEEPBIND is Linux's")
+@pytest.mark.parametrize("first", ["", "import torch  # first, as most notebooks do"])
+def test_the_kernels_threads_sleep_between_regions_whichever_was_imported_first(first):
+    """numba's OpenMP threads sleep as soon as a parallel region ends, also when torch (whose
+    libgomp started with the default policy, spinning ~3–7 ms after each region) was imported
+    before pyvr_jupyter: numba's layer is bound to its own libgomp (``_openmp.load_numbas_openmp``).
+    Spinning, numba's worker took about 0.7 clock ticks (7 ms) per region here."""
+    out = run_python(IDLE_THREADS.format(first=first))
+    assert out["ticks"] / out["per_second"] < 0.1, out  # 40 regions: spinning costs ~0.3 s

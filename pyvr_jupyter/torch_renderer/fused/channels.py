@@ -24,7 +24,7 @@ from numba import njit, prange
 from ..stages.compositing import OPACITY_CLAMP, STRATEGIES
 from .args import _table, clear_below, table_dtype
 from .compositing import EMISSION_ABSORPTION, passing_fraction, passing_power
-from .kernel import PATCH_SIDE, dealt_patch, patch_count, patch_row
+from .kernel import PATCH_SIDE, claim_patch, patch_count, patch_row
 from .lookup import blend, cell, central_gradient, corner_weights, lookup_rgb, lookup_scalar
 from .rays import block_index, next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
@@ -81,19 +81,22 @@ def tiny_channel_args(grid_dtype) -> ChannelTables:
 
 
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def march_channels(args, tables, first_pixel, threads, out, samples):
+def march_channels(args, tables, first_pixel, threads, next_patch, out, samples):
     """Render the pixels ``first_pixel ..`` of ``args``' image, whose grid holds the channels
     (D, H, W, C) classified by ``tables`` (``ChannelTables``), into ``out`` (n_rays, 4),
-    premultiplied, on ``threads`` threads (as ``kernel.march_tile``); ``samples`` (n_rays,) gets
-    how many samples each ray classified. ``gpu.march_channels_kernel`` is its GPU twin."""
+    premultiplied, on ``threads`` threads claiming patches from ``next_patch`` (as
+    ``kernel.march_tile``); ``samples`` (n_rays,) gets how many samples each ray classified.
+    ``gpu.march_channels_kernel`` is its GPU twin."""
     n_rays = out.shape[0]
-    per_thread = -(-patch_count(args.width, first_pixel, n_rays) // threads)
-    for index in prange(per_thread * threads):
-        patch = dealt_patch(index, per_thread, threads)
-        for row in range(PATCH_SIDE):
-            first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
-            if first < last:
-                march_channel_rays(args, tables, first_pixel, first, last, out, samples)
+    patches = patch_count(args.width, first_pixel, n_rays)
+    for _ in prange(threads):
+        patch = claim_patch(next_patch)
+        while patch < patches:
+            for row in range(PATCH_SIDE):
+                first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
+                if first < last:
+                    march_channel_rays(args, tables, first_pixel, first, last, out, samples)
+            patch = claim_patch(next_patch)
 
 
 @njit(inline="always", fastmath=True)

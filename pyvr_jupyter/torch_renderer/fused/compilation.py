@@ -268,14 +268,14 @@ class Compilation:
         return done
 
 
-FORWARD = Compilation(march_tile, lambda dtype: (0, 1, np.zeros((1, 4), table_dtype(dtype)), np.zeros(1, np.int64)),
-                      "pyvr-forward-compile", "FORWARD")
+FORWARD = Compilation(march_tile, lambda dtype: (0, 1, np.zeros(1, np.int64), np.zeros((1, 4), table_dtype(dtype)),
+                                                 np.zeros(1, np.int64)), "pyvr-forward-compile", "FORWARD")
 ADJOINT = Compilation(adjoint_tile, lambda dtype: (
     0, 1, np.zeros((1, 4), dtype), np.ones(1, np.int64), np.ones((1, 4), dtype), np.zeros((1, 2, 2, 2, 4), dtype),
     np.zeros((1, 2)), np.zeros((1, 2, 3))), "pyvr-adjoint-compile", "ADJOINT")
 
 #: Several channels in one render (``channels.march_channels``): compiled when a render first has channels.
-CHANNELS = Compilation(march_channels, lambda dtype: (tiny_channel_args(dtype), 0, 1,
+CHANNELS = Compilation(march_channels, lambda dtype: (tiny_channel_args(dtype), 0, 1, np.zeros(1, np.int64),
                                                       np.zeros((1, 4), table_dtype(dtype)), np.zeros(1, np.int64)),
                        "pyvr-channels-compile", "CHANNELS")
 

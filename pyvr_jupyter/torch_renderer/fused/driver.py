@@ -72,7 +72,7 @@ def march_image(args: KernelArgs, check_stop, threads: int | None = None) -> tup
     for first, last in tiles(n_pixels):
         check_stop()
         with _kernel_call(threads) as count:
-            march_tile(args, first, count, out[first:last], samples[first:last])
+            march_tile(args, first, count, np.zeros(1, np.int64), out[first:last], samples[first:last])
     return out, samples
 
 
@@ -116,7 +116,7 @@ def render_channels(context, grid: np.ndarray, offset: float, check_stop, thread
     for first, last in tiles(n_pixels):
         check_stop()
         with _kernel_call(threads) as count:
-            march_channels(args, tables, first, count, out[first:last], samples[first:last])
+            march_channels(args, tables, first, count, np.zeros(1, np.int64), out[first:last], samples[first:last])
     context.chunks_rendered = -(-n_pixels // PIXELS_PER_TILE)
     context.samples_taken = int(samples.sum())
     return torch.from_numpy(out)

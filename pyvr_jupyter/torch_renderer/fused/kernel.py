@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import math
 
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ..stages.labels import NORMAL_REACH
 from .compositing import EMISSION_ABSORPTION, passing_fraction, project_result, project_sample
@@ -31,7 +33,7 @@ from .lookup import cell, central_gradient, label_surface, lookup_rgb, lookup_sc
 from .rays import next_sample, ray_direction, sample_offset, segment
 from .shading import DIRECTIONAL, NO_LIGHT, lit_color
 
-__all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row", "dealt_patch"]
+__all__ = ["march_tile", "march_rays", "PATCH_SIDE", "patch_count", "patch_row", "dealt_patch", "claim_patch"]
 
 
 #: The CPU kernels march square patches of PATCH_SIDE × PATCH_SIDE pixels, a patch per iteration
@@ -63,34 +65,57 @@ def patch_row(patch, row, width, first_pixel, n_rays):
 
 @njit(inline="always")
 def dealt_patch(index, per_thread, threads):
-    """The patch that iteration ``index`` of a CPU kernel's parallel loop marches, a loop of
+    """The patch that iteration ``index`` of the adjoint's parallel loop marches, a loop of
     ``per_thread * threads`` iterations (``per_thread = ceil(patch_count / threads)``) on
     ``threads`` threads. numba gives each thread one stretch of consecutive iterations; dealt
     round-robin, thread t marches patches t, t + threads, t + 2·threads, ..., spread over the
-    whole tile, so a tile with the object in one half keeps every thread busy (in stretches, a
-    preview of a torus had one thread march 75 % of a tile's samples while the other waited).
+    whole tile, so a tile with the object in one half keeps every thread busy. The same patches
+    go to the same thread every time, so the per-thread gradient sums add up in the same order
+    (``claim_patch`` would make the gradients differ in their last bits from run to run).
     One thread marches them in order. Past the last patch ``patch_row`` gives empty rows."""
     return (index % per_thread) * threads + index // per_thread
 
 
+@intrinsic
+def claim_patch(typingctx, next_patch):
+    """Atomically ``next_patch[0] += 1`` (an int64 array), returning the value before: the patch
+    the calling thread marches next (numba has no atomic operations on the CPU, hence LLVM's)."""
+    if not (isinstance(next_patch, types.Array) and next_patch.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, arguments):
+        array = context.make_array(signature.args[0])(context, builder, arguments[0])
+        pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array, [context.get_constant(types.intp, 0)])
+        return builder.atomic_rmw("add", pointer, context.get_constant(types.int64, 1), "monotonic")
+
+    return types.int64(next_patch), codegen
+
+
 @njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def march_tile(args, first_pixel, threads, out, samples):
+def march_tile(args, first_pixel, threads, next_patch, out, samples):
     """Render the pixels ``first_pixel ..`` of the image of ``args`` (``KernelArgs``) into ``out``
     (n_rays, 4): premultiplied RGB and opacity, on ``threads`` threads (numba's count, which the
     caller set); ``samples`` (n_rays,) gets how many samples each ray classified (the adjoint
-    re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin."""
+    re-marches exactly that many). ``cuda.march_kernel`` is its GPU twin.
+
+    Each thread claims the next patch when it is done with one (``claim_patch`` on
+    ``next_patch``, a (1,) int64 array at 0): patches take very different times (empty or not),
+    and another process may hold a core for a while, so handed out in advance one thread would
+    wait for the other at the tile's end."""
     n_rays = out.shape[0]
     side_by_side = in_lanes(args.mode, args.light_model, args.label_rows.shape[0] > 0, args.light[3], args.sparse)
-    per_thread = -(-patch_count(args.width, first_pixel, n_rays) // threads)
-    for index in prange(per_thread * threads):
-        patch = dealt_patch(index, per_thread, threads)
-        for row in range(PATCH_SIDE):
-            first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
-            if first < last:
-                if side_by_side:  # a row's rays in the lanes of vector arithmetic (lanes.py)
-                    march_lanes(args, first_pixel, first, last, out, samples)
-                else:
-                    march_rays(args, first_pixel, first, last, out, samples)
+    patches = patch_count(args.width, first_pixel, n_rays)
+    for _ in prange(threads):
+        patch = claim_patch(next_patch)
+        while patch < patches:
+            for row in range(PATCH_SIDE):
+                first, last = patch_row(patch, row, args.width, first_pixel, n_rays)
+                if first < last:
+                    if side_by_side:  # a row's rays in the lanes of vector arithmetic (lanes.py)
+                        march_lanes(args, first_pixel, first, last, out, samples)
+                    else:
+                        march_rays(args, first_pixel, first, last, out, samples)
+            patch = claim_patch(next_patch)
 
 
 @njit(inline="always", fastmath=True)

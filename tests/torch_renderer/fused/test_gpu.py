@@ -50,7 +50,7 @@ def kernel_inputs(volume, monkeypatch, setup=None, renderer_options=None, **rend
         captured.append((args, None))
         return march(args, check_stop, threads)
 
-    def recording_channels(args, tables, first_pixel, threads, out, samples):
+    def recording_channels(args, tables, first_pixel, threads, next_patch, out, samples):
         if first_pixel == 0:
             captured.append((args, tables))
 
@@ -73,7 +73,7 @@ def kernel_inputs(volume, monkeypatch, setup=None, renderer_options=None, **rend
         return inputs, driver.march_image(args, lambda: None, threads=1)
     n_pixels = args.width * args.height
     out, samples = np.zeros((n_pixels, 4), table_dtype(args.grid.dtype)), np.zeros(n_pixels, np.int64)
-    march_channels(args, tables, 0, 1, out, samples)
+    march_channels(args, tables, 0, 1, np.zeros(1, np.int64), out, samples)
     return inputs, (out, samples)
 
 

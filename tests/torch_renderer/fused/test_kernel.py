@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from numba import njit, prange
+from numba.core.errors import TypingError
 
 from helpers import assert_close, constant_tfs
 from render_cases import CASES, SHAPE, camera_for
@@ -19,6 +21,7 @@ from pyvr_jupyter.torch_renderer import (Camera, ColorTransferFunction, Lighting
 from pyvr_jupyter.torch_renderer import volume_cache
 from pyvr_jupyter.torch_renderer.backends import choose_backend, gpu_unavailable
 from pyvr_jupyter.torch_renderer.fused import driver
+from pyvr_jupyter.torch_renderer.fused.kernel import claim_patch
 from pyvr_jupyter.torch_renderer.stages.compositing import DISPLAY_TERMINATION
 
 
@@ -412,10 +415,10 @@ def test_small_images_render_on_fewer_threads_and_large_ones_on_the_whole_pool(m
 @pytest.mark.parametrize("width, first_pixel, n_rays", [(1, 0, 5), (7, 0, 49), (13, 20, 100), (300, 8192, 8192),
                                                         (256, 0, 8192), (1000, 5, 3)])
 def test_the_kernels_patches_cover_each_pixel_of_a_tile_once(width, first_pixel, n_rays, threads):
-    """The CPU kernels march square patches of pixels (cache reuse between neighbouring rays),
-    dealt round-robin to the parallel loop's threads: whatever the image's width, wherever a
-    driver tile starts in a row and however many threads, every pixel of the tile is marched
-    exactly once."""
+    """The CPU kernels march square patches of pixels (cache reuse between neighbouring rays); the
+    adjoint deals them round-robin to its parallel loop's threads: whatever the image's width,
+    wherever a driver tile starts in a row and however many threads, every pixel of the tile is
+    marched exactly once."""
     from pyvr_jupyter.torch_renderer.fused.kernel import PATCH_SIDE, dealt_patch, patch_count, patch_row
 
     per_thread = -(-patch_count(width, first_pixel, n_rays) // threads)
@@ -429,10 +432,11 @@ def test_the_kernels_patches_cover_each_pixel_of_a_tile_once(width, first_pixel,
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 16])
-def test_each_thread_gets_patches_from_the_whole_tile(threads):
+def test_each_adjoint_thread_gets_patches_from_the_whole_tile(threads):
     """numba's parallel loop gives each of its threads one stretch of consecutive iterations;
     dealt, thread t marches patches t, t + threads, ... (one thread: all of them in order), so
-    a tile whose object lies in one half still keeps every thread busy."""
+    a tile whose object lies in one half still keeps every thread busy, and each thread's
+    gradient buffer gets the same patches every time."""
     from pyvr_jupyter.torch_renderer.fused.kernel import dealt_patch
 
     patches = 144  # a 192-pixel-wide tile of 6 patch rows
@@ -441,3 +445,36 @@ def test_each_thread_gets_patches_from_the_whole_tile(threads):
         stretch = range(thread * per_thread, (thread + 1) * per_thread)
         dealt = [p for p in (dealt_patch(i, per_thread, threads) for i in stretch) if p < patches]
         assert dealt == list(range(thread, patches, threads))
+
+
+@njit(parallel=True)
+def _claimed_by(n_patches, threads, next_patch, claims_per_patch, order):
+    """The forward kernels' loop (``kernel.march_tile``) with the marching replaced by a tally:
+    ``claims_per_patch[p]`` counts the claims of patch p, ``order[p]`` the patch marched."""
+    for _ in prange(threads):
+        patch = claim_patch(next_patch)
+        while patch < n_patches:
+            claims_per_patch[patch] += 1
+            order[patch] = patch
+            patch = claim_patch(next_patch)
+    return next_patch[0]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 5])
+def test_the_forward_kernels_threads_claim_each_patch_once(threads):
+    """The forward kernels' threads take the next patch when done with one (``claim_patch``, an
+    atomic add), so a thread that another process keeps off its core holds back one patch, not
+    its share of the tile: every patch is claimed exactly once, whatever the number of threads,
+    and the counter ends one past the last claim of each thread."""
+    n_patches = 1000
+    claims, order = np.zeros(n_patches, np.int64), np.full(n_patches, -1, np.int64)
+    final = _claimed_by(n_patches, threads, np.zeros(1, np.int64), claims, order)
+    assert (claims == 1).all()
+    assert (order == np.arange(n_patches)).all()
+    assert final == n_patches + threads  # each thread's last claim found none left
+
+
+def test_claim_patch_takes_only_an_int64_counter():
+    """The counter is an int64 array; anything else is a typing error, not a silent cast."""
+    with pytest.raises(TypingError):
+        njit(lambda counter: claim_patch(counter))(np.zeros(1, np.float64))

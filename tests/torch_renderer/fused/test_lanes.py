@@ -18,8 +18,8 @@ from pyvr_jupyter.torch_renderer.fused.shading import DIRECTIONAL, HEADLIGHT, NO
 
 
 @njit(parallel=True, fastmath=True)
-def one_ray_at_a_time(args, first_pixel, threads, out, samples):
-    """``march_tile`` without lanes (nor dealt patches: ``threads`` unused): the reference."""
+def one_ray_at_a_time(args, first_pixel, threads, next_patch, out, samples):
+    """``march_tile`` without lanes (nor claimed patches: ``threads``, ``next_patch`` unused): the reference."""
     n_rays = out.shape[0]
     for patch in prange(patch_count(args.width, first_pixel, n_rays)):
         for row in range(PATCH_SIDE):
@@ -51,7 +51,7 @@ def both_ways(args, first_pixel=0):
     for kernel in (march_tile, one_ray_at_a_time):
         n = args.width * args.height - first_pixel
         out, samples = np.zeros((n, 4), np.float32), np.zeros(n, np.int64)
-        kernel(args, first_pixel, driver.get_threads(), out, samples)
+        kernel(args, first_pixel, driver.get_threads(), np.zeros(1, np.int64), out, samples)
         results.append((out, samples))
     return results
 
