@@ -18,7 +18,7 @@ import numbers
 import time
 
 from ...imaging.overlays import format_value
-from .drawing import BAR_HEIGHT
+from .drawing import BAR_HEIGHT, TICK_BAND
 from .pickers import POINTER_HINT
 
 __all__ = ["CurveEditing", "PAD", "PICK_RADIUS", "DOUBLE_CLICK_S", "MIN_GAP"]
@@ -34,8 +34,8 @@ class CurveEditing:
 
     # ---- coordinates --------------------------------------------------------------------
     def _plot_box(self) -> tuple[float, float, float, float]:
-        """left, top, plot width, plot height (the colour bar sits under the plot)."""
-        return PAD, PAD, self.width - 2 * PAD, self.height - 2 * PAD - BAR_HEIGHT - 4
+        """left, top, plot width, plot height (the colour bar and the value labels sit under the plot)."""
+        return PAD, PAD, self.width - 2 * PAD, self.height - 2 * PAD - BAR_HEIGHT - 4 - TICK_BAND
 
     def to_canvas(self, s: float, opacity: float) -> tuple[float, float]:
         """Canvas pixel ``(x, y)`` of the point ``(s, opacity)`` (opacity clipped to the axis' top)."""

@@ -2,9 +2,10 @@
 layer of an ipycanvas ``MultiCanvas`` from plain values, so the editor's state and its mouse
 logic stay apart from the pixels.
 
-Layers: 0 the histogram of the volume's values (log counts) within the value window, 1 the
-colour bar and the opacity curve, 2 the control points with the hovered one ringed. The plot's x
-axis is the value window, the transfer functions' domain: the curve's s = 0 and 1 are its ends.
+Layers: 0 the histogram of the volume's values (log counts) within the value window and the value
+axis' labels under the colour bar, 1 the colour bar and the opacity curve, 2 the control points
+with the hovered one ringed. The plot's x axis is the value window, the transfer functions'
+domain: the curve's s = 0 and 1 are its ends.
 Each redraw is batched in ``hold_canvas`` (``_batched`` always flushes, even when drawing raises).
 """
 
@@ -19,9 +20,15 @@ from ipycanvas import hold_canvas
 
 from ...torch_renderer.levels import slabs, value_bounds
 
-__all__ = ["THEMES", "data_range_of", "log_histogram", "window_columns", "draw_histogram", "draw_curve", "draw_points"]
+__all__ = ["THEMES", "data_range_of", "log_histogram", "window_columns", "value_ticks", "draw_histogram", "draw_curve",
+           "draw_points"]
 
 BAR_HEIGHT = 14  # the colour bar under the plot, pixels
+#: Pixels under the colour bar for the value axis' labels (helper 62: with none, a CT editor's
+#: plot did not say which peak was water and which bone until the pointer hovered it).
+TICK_BAND = 13
+#: At most one value label per this many pixels of the plot's width.
+TICK_SPACING = 70
 #: The histogram counts at most about this many voxels (a regular subsample of larger volumes).
 HISTOGRAM_VOXELS = 1 << 24
 #: Bins over the volume's data range: a window of a few per cent of it (CT's bone or lung
@@ -97,9 +104,21 @@ def window_columns(histogram: np.ndarray, data_range, value_range, columns: int)
     return np.where((position[1:] > 0) & (position[:-1] < bins), peaks, 0.0)
 
 
+def value_ticks(value_range, most: int) -> np.ndarray:
+    """Round values within ``value_range`` (low, high) to label the x axis with, at most ``most``
+    of them: steps of 1, 2, 2.5 or 5 times a power of ten (matplotlib's ``MaxNLocator``)."""
+    from matplotlib.ticker import MaxNLocator
+
+    low, high = value_range
+    ticks = MaxNLocator(nbins=max(1, most - 1), steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    slack = 1e-9 * (high - low)
+    return ticks[(ticks >= low - slack) & (ticks <= high + slack)]
+
+
 def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, colours: dict, size) -> None:
     """Paint the plot's background, frame and the histogram of the values in ``value_range``
-    (the plot's x axis, as the curve is drawn) as ``HISTOGRAM_BARS`` bars (``window_columns``).
+    (the plot's x axis, as the curve is drawn) as ``HISTOGRAM_BARS`` bars (``window_columns``),
+    and the axis' values (``value_ticks``) under the colour bar.
 
     Args:
         layer: the canvas to paint (cleared first).
@@ -126,6 +145,23 @@ def draw_histogram(layer, box, histogram: np.ndarray, data_range, value_range, c
             bar, tallest = w / HISTOGRAM_BARS, h - LABEL_BAND
             layer.fill_rects((left + np.arange(HISTOGRAM_BARS) * bar)[shown], top + h - tallest * counts[shown], bar,
                              tallest * counts[shown])
+        draw_value_axis(layer, box, value_range, colours)
+
+
+def draw_value_axis(layer, box, value_range, colours: dict) -> None:
+    """Tick marks on the plot's floor and the values they stand for under the colour bar (the
+    end labels kept inside the canvas)."""
+    left, top, w, h = box
+    low, high = value_range
+    layer.stroke_style = colours["frame"]
+    layer.fill_style = colours["text"]
+    layer.font = "10px sans-serif"
+    layer.text_baseline = "top"
+    for value in value_ticks(value_range, int(w // TICK_SPACING) + 1):
+        x = left + (value - low) / (high - low) * w
+        layer.stroke_line(x, top + h, x, top + h + 4)
+        layer.text_align = "left" if x - left < 15 else "right" if left + w - x < 15 else "center"
+        layer.fill_text(format(float(value), "g"), x, top + h + 4 + BAR_HEIGHT + 2)
 
 
 def draw_curve(layer, box, rgb: np.ndarray, xy, colours: dict, max_opacity: float) -> None:

@@ -466,6 +466,41 @@ def test_the_tallest_bar_leaves_the_axis_label_free(monkeypatch):
     np.testing.assert_allclose(tops + heights, 20 + 120)  # every bar stands on the plot's floor
 
 
+@pytest.mark.parametrize("window, expected", [((-200, 2000), [0, 500, 1000, 1500, 2000]),
+                                              ((0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]),
+                                              ((-1024, 3071), [-1000, 0, 1000, 2000, 3000]),
+                                              ((0, 65535), [0, 20000, 40000, 60000])])
+def test_the_value_axis_is_labelled_with_round_values_inside_the_window(window, expected):
+    """Helper 62: a CT editor's plot said nothing of its values, so which peak was water and which
+    bone took hovering; its axis now has round values of the window, at most one per 70 pixels."""
+    np.testing.assert_allclose(drawing.value_ticks(window, 6), expected, atol=1e-12)
+    assert len(drawing.value_ticks(window, 2)) <= 2
+
+
+def test_the_value_labels_stand_under_their_values_and_inside_the_canvas(monkeypatch):
+    texts, marks = [], []
+
+    class Layer:
+        def fill_text(self, text, x, y):
+            texts.append((text, x, y, self.text_align))
+
+        def stroke_line(self, x0, y0, x1, y1):
+            marks.append(x0)
+
+        def __getattr__(self, name):
+            return lambda *args: None
+
+    monkeypatch.setattr(drawing, "hold_canvas", lambda: contextlib.nullcontext())
+    box = (10, 20, 400, 120)  # left, top, width, height
+    drawing.draw_histogram(Layer(), box, np.ones(8), (-1100, 1500), (-200, 2000), drawing.THEMES["auto"], (420, 180))
+    assert [t for t, *_ in texts] == ["0", "500", "1000", "1500", "2000"]
+    x_of = {text: x for text, x, *_ in texts}
+    assert x_of["0"] == pytest.approx(10 + 400 * 200 / 2200) and x_of["2000"] == pytest.approx(410)
+    assert marks == [x for _, x, *_ in texts]  # a tick mark over each label
+    assert texts[-1][3] == "right" and texts[1][3] == "center"  # the last label ends at the plot's edge
+    assert all(y >= 20 + 120 + drawing.BAR_HEIGHT for *_, y, _ in texts)  # under the colour bar
+
+
 def test_window_columns_take_the_peak_of_the_bins_each_pixel_covers():
     counts = np.arange(10, dtype=float)  # bin i holds values [i, i + 1) of the data range (0, 10)
     np.testing.assert_array_equal(drawing.window_columns(counts, (0, 10), (0, 10), 5), [1, 3, 5, 7, 9])
