@@ -52,8 +52,8 @@ class SliceViewer(widgets.VBox):
     one 3-D point: clicking in a slice moves it, the other two slices follow. The slices share
     the view's ``value_range``, ``colormap`` and ``units`` (linked both ways) and show the time
     point the view shows; a CT's slices (``view.ct_preset``) are grey in the preset's CT window
-    instead, the same in all three, and a CT preset picked in the editor brings its own window to
-    them (lung: −1350 … 150 HU). Closing the box closes the slices, the editor and the panel; the view
+    instead, the same in all three, set by the *slice window* slider under them (``slice_window``)
+    and by a CT preset picked in the editor (lung: −1350 … 150 HU). Closing the box closes the slices, the editor and the panel; the view
     too when ``close_view`` (``viewer()`` made it).
 
     Example:
@@ -95,11 +95,28 @@ class SliceViewer(widgets.VBox):
         # the right column's canvases moved apart (a slice is as wide as its title).
         self.grid = widgets.GridBox([view, *self.slices], layout=widgets.Layout(
             grid_template_columns="auto auto", grid_gap="6px", align_items="flex-start"))
-        self.controls = ViewControls(view, display=self.grid, close_view=close_view, **editor_options)
         self._ct_slices = ct_preset is not None
+        display = widgets.VBox([self.grid]) if self._ct_slices else self.grid  # a CT's: the slice window under it
+        self.controls = ViewControls(view, display=display, close_view=close_view, **editor_options)
+        self.slice_window = None
         if self._ct_slices:
             self.controls.editor.preset_picker.observe(self._on_preset_picked, names="value")
+            self.slice_window = self._slice_window_slider(self.controls.editor.data_range)
+            display.children += (self.slice_window,)
         super().__init__([self.controls])
+
+    def _slice_window_slider(self, data_range) -> widgets.FloatRangeSlider:
+        """The CT slices' own grey window (the editor's window is the 3-D view's), linked to all three:
+        helper 62 found no way to tell a soft-tissue blob from water in the bone window's slices."""
+        first = self.slices[0]
+        windows = [preset.slice_window for preset in CT_PRESETS.values()]  # a preset's window fits on it
+        low, high = min(data_range[0], *(w[0] for w in windows)), max(data_range[1], *(w[1] for w in windows))
+        slider = widgets.FloatRangeSlider(value=list(first.value_range), min=low, max=high, step=1.0,
+                                          description="slice window", readout_format=".0f", continuous_update=False,
+                                          style={"description_width": "84px"}, layout=widgets.Layout(width="540px"),
+                                          tooltip="the grey window of the three slices (the editor's is the 3-D view's)")
+        self._links.append(widgets.link((slider, "value"), (first, "value_range")))
+        return slider
 
     def _on_preset_picked(self, change) -> None:
         """A CT preset picked in the editor: the slices take its grey window (linked: all three)."""

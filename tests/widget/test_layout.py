@@ -242,6 +242,26 @@ def test_a_ct_preset_picked_in_the_editor_brings_its_slice_window_to_the_slices(
     box.close()
 
 
+def test_a_cts_slices_have_their_own_window_slider_under_the_grid():
+    """Helper 62: the editor's window moves the 3-D view's transfer function only, and nothing set
+    the slices' grey window, where +40 HU tissue was lost in the bone window. The slider under the
+    grid moves all three slices (not the 3-D view) and follows a CT preset picked in the editor."""
+    box = viewer(ct_like(), slices=True)
+    slider, view = box.slice_window, box.view
+    assert slider in box.controls.children[0].children  # under the 2 × 2 grid, on the left
+    assert tuple(slider.value) == CT_PRESETS["bone"].slice_window
+    assert slider.min <= -1000 and slider.max >= 900  # spans the data
+    slider.value = (-160.0, 240.0)
+    assert all(s.value_range == [-160.0, 240.0] for s in box.slices)
+    assert tuple(view.value_range) == CT_PRESETS["bone"].window
+    box.controls.editor.preset_picker.value = "CT lung"
+    assert tuple(slider.value) == CT_PRESETS["lung"].slice_window
+    box.close()
+    plain = viewer(create_test_volume((24, 24, 24), "torus"), slices=True)
+    assert plain.slice_window is None  # other slices follow the editor's window
+    plain.close()
+
+
 def test_a_ct_given_a_colormap_or_opacity_keeps_them_and_gets_no_preset():
     for options in ({"colormap": "gray"}, {"opacity": [(0, 0), (1, 0.1)]}, {"value_range": (-1000, 1000)}):
         view = VolumeView(ct_like(), **options)

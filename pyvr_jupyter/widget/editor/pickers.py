@@ -72,7 +72,9 @@ class EditorControls(NamedTuple):
                                           tooltip="values mapped onto the colour bar (s from 0 to 1)")
         # The range's own readout is too narrow for two numbers: a label that sizes itself, at least as
         # wide as most windows' text ("-1024 – 3071"), so that the slider does not jump at each release.
-        window_readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto"))
+        # Its left margin keeps the text off the slider's end thumb (helper 62 saw them touch).
+        window_readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto",
+                                                             margin="0 0 0 10px"))
         # Not continuous: a continuous slider sends the browser's rounding of every value set here
         # back as an input (0.45 came back 0.447, after the axis had been refitted to 1.0).
         opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=AXIS_TOP_STEP,
