@@ -20,6 +20,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
+from ..imaging.overlays import format_value
 from ..torch_renderer._checks import check_vector3
 from ..torch_renderer.tools.presets import CT_PRESETS
 from ._traits import box_fallback
@@ -101,22 +102,30 @@ class SliceViewer(widgets.VBox):
         self.slice_window = None
         if self._ct_slices:
             self.controls.editor.preset_picker.observe(self._on_preset_picked, names="value")
-            self.slice_window = self._slice_window_slider(self.controls.editor.data_range)
-            display.children += (self.slice_window,)
+            self.slice_window, readout = self._slice_window_slider(self.controls.editor.data_range)
+            display.children += (widgets.HBox([self.slice_window, readout]),)
         super().__init__([self.controls])
 
-    def _slice_window_slider(self, data_range) -> widgets.FloatRangeSlider:
-        """The CT slices' own grey window (the editor's window is the 3-D view's), linked to all three:
-        helper 62 found no way to tell a soft-tissue blob from water in the bone window's slices."""
+    def _slice_window_slider(self, data_range) -> tuple[widgets.FloatRangeSlider, widgets.Label]:
+        """The CT slices' own grey window (the editor's window is the 3-D view's), linked to all three,
+        and its readout: helper 62 found no way to tell a soft-tissue blob from water in the bone
+        window's slices. The slider's own readout overflowed its box, so a label as the editor's."""
         first = self.slices[0]
         windows = [preset.slice_window for preset in CT_PRESETS.values()]  # a preset's window fits on it
         low, high = min(data_range[0], *(w[0] for w in windows)), max(data_range[1], *(w[1] for w in windows))
         slider = widgets.FloatRangeSlider(value=list(first.value_range), min=low, max=high, step=1.0,
-                                          description="slice window", readout_format=".0f", continuous_update=False,
-                                          style={"description_width": "84px"}, layout=widgets.Layout(width="540px"),
+                                          description="slice window", readout=False, continuous_update=False,
+                                          style={"description_width": "84px"}, layout=widgets.Layout(width="440px"),
                                           tooltip="the grey window of the three slices (the editor's is the 3-D view's)")
+        readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", margin="0 0 0 10px"))
+
+        def show(_=None):
+            readout.value = f"{format_value(slider.value[0])} – {format_value(slider.value[1])} HU"
+
+        slider.observe(show, names="value")
+        show()
         self._links.append(widgets.link((slider, "value"), (first, "value_range")))
-        return slider
+        return slider, readout
 
     def _on_preset_picked(self, change) -> None:
         """A CT preset picked in the editor: the slices take its grey window (linked: all three)."""

@@ -248,8 +248,10 @@ def test_a_cts_slices_have_their_own_window_slider_under_the_grid():
     grid moves all three slices (not the 3-D view) and follows a CT preset picked in the editor."""
     box = viewer(ct_like(), slices=True)
     slider, view = box.slice_window, box.view
-    assert slider in box.controls.children[0].children  # under the 2 × 2 grid, on the left
+    row = box.controls.children[0].children[-1]  # under the 2 × 2 grid, on the left
+    assert row.children[0] is slider
     assert tuple(slider.value) == CT_PRESETS["bone"].slice_window
+    assert row.children[1].value == "-450 – 1050 HU"
     assert slider.min <= -1000 and slider.max >= 900  # spans the data
     slider.value = (-160.0, 240.0)
     assert all(s.value_range == [-160.0, 240.0] for s in box.slices)
