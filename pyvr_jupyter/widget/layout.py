@@ -54,8 +54,8 @@ class SliceViewer(widgets.VBox):
     the view's ``value_range``, ``colormap`` and ``units`` (linked both ways) and show the time
     point the view shows; a CT's slices (``view.ct_preset``) are grey in the preset's CT window
     instead, the same in all three, set by the *slice window* slider under them (``slice_window``)
-    and by a CT preset picked in the editor (lung: −1350 … 150 HU). Closing the box closes the slices, the editor and the panel; the view
-    too when ``close_view`` (``viewer()`` made it).
+    and by a CT preset picked in the editor (lung: −1350 … 150 HU). Closing the box closes the
+    slices, the editor and the panel; the view too when ``close_view`` (``viewer()`` made it).
 
     Example:
         >>> box = viewer(volume, slices=True)
@@ -116,7 +116,7 @@ class SliceViewer(widgets.VBox):
         slider = widgets.FloatRangeSlider(value=list(first.value_range), min=low, max=high, step=1.0,
                                           description="slice window", readout=False, continuous_update=False,
                                           style={"description_width": "84px"}, layout=widgets.Layout(width="440px"),
-                                          tooltip="the grey window of the three slices (the editor's is the 3-D view's)")
+                                          tooltip="the three slices' grey window (the editor's is the 3-D view's)")
         readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", margin="0 0 0 10px"))
 
         def show(_=None):

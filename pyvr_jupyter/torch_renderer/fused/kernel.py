@@ -84,8 +84,9 @@ def claim_patch(typingctx, next_patch):
         return None
 
     def codegen(context, builder, signature, arguments):
-        array = context.make_array(signature.args[0])(context, builder, arguments[0])
-        pointer = cgutils.get_item_pointer(context, builder, signature.args[0], array, [context.get_constant(types.intp, 0)])
+        array_type = signature.args[0]
+        array = context.make_array(array_type)(context, builder, arguments[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, array, [context.get_constant(types.intp, 0)])
         return builder.atomic_rmw("add", pointer, context.get_constant(types.int64, 1), "monotonic")
 
     return types.int64(next_patch), codegen
