@@ -411,12 +411,13 @@ function render({ model, el }) {
     const next = stepIndex(index, 0, g.n_slices || 1);
     if (next === model.get("index")) return;
     slider.value = String(next);
-    if (pending && g.width) {
-      // A click's cross-hair still waits for the next frame: sent after this step, it would take
-      // the slice back. It goes now, on the new slice, with the step.
-      model.set("crosshair", onSlice(pending, g, next));
-      pending = null;
-    }
+    // The cross-hair goes with the step, on the new slice: a click's, still waiting for the next
+    // frame, would take the slice back when it came. And a click's already set may wait, busy
+    // kernel, in ipywidgets' message buffer, which merges it with the step into one message:
+    // Python would then see the old plane's cross-hair and the new index at once, and the
+    // cross-hair's observer would move the slice back.
+    if (g.width) model.set("crosshair", onSlice(pending || model.get("crosshair"), g, next));
+    pending = null;
     model.set("index", next);
     model.save_changes();
   }

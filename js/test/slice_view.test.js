@@ -232,6 +232,33 @@ test("the slice view: a step that leaves the cross-hair on its pixel draws the n
   view.cleanup();
 });
 
+test("the slice view: a step sends the cross-hair on the new slice with the index, so that a merged message agrees", async (t) => {
+  // Busy kernel: ipywidgets buffers a click's cross-hair and merges it with the next key's step
+  // into one message; Python's cross-hair observer then took the slice back (a CI failure).
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  view.send(1);
+  view.model.update({ crosshair: [1, 3, 3] }); // on slice 1 (z = 1 · 3)
+  await decoder.resolve(0);
+  const root = view.browser.el.find("pyvr-slice")[0];
+  const key = (name) => root.dispatchEvent(Object.assign(new Event("keydown", { cancelable: true }), { key: name }));
+  key("ArrowUp");
+  assert.equal(view.model.get("index"), 2);
+  assert.deepEqual(view.model.get("crosshair"), [1, 3, 6]);
+  // A click, then a key before the click's frame: the click's point, on the stepped slice.
+  view.canvas.dispatchEvent(Object.assign(new Event("pointerdown"), { clientX: 0.5, clientY: 0.5, button: 0, pointerId: 1 }));
+  view.canvas.dispatchEvent(Object.assign(new Event("pointerup"), { clientX: 0.5, clientY: 0.5, button: 0, pointerId: 1 }));
+  key("ArrowDown");
+  assert.equal(view.model.get("index"), 1);
+  const [x, y, z] = view.model.get("crosshair");
+  assert.deepEqual([x, y, z], [...pixelToWorld(geometryAt(1), 0, 0).slice(0, 2), 3]);
+  view.browser.frames(); // the click's frame comes: nothing left to send
+  assert.deepEqual(view.model.get("crosshair"), [x, y, z]);
+  assert.equal(view.model.get("index"), 1);
+  view.cleanup();
+});
+
 test("the slice view: a geometry for the image still decoding goes with it, and the readout asks for it", async (t) => {
   const decoder = new ControlledDecoder();
   const view = showSlices(decoder);
