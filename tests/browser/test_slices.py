@@ -38,7 +38,7 @@ def wait_index(page, axis, index, timeout=30_000):
         page.wait_for_function(
             f"() => document.querySelector(\".pyvr-slice[data-axis='{axis}'] canvas\")?.dataset.index === '{index}'",
             polling="raf", timeout=timeout)
-    except PlaywrightTimeout:  # say where it stopped: a rare failure under load, not yet understood
+    except PlaywrightTimeout:  # say where it stopped (a step after a click went back under load: slice_view.js setIndex)
         state = page.evaluate("""(axis) => {
             const root = document.querySelector(`.pyvr-slice[data-axis='${axis}']`);
             const active = document.activeElement;
