@@ -20,13 +20,12 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..imaging.overlays import format_value
 from ..torch_renderer._checks import check_vector3
 from ..torch_renderer.tools.presets import CT_PRESETS
 from ._traits import box_fallback
 from .closing import close_parts
 from .controls import ViewControls
-from .editor.pickers import CT_PRESET_PREFIX
+from .editor.pickers import CT_PRESET_PREFIX, window_slider
 from .slices import SliceView
 from .slices.traits import MAX_DISPLAY_SIZE, MIN_DISPLAY_SIZE
 from .view import VolumeView
@@ -108,22 +107,15 @@ class SliceViewer(widgets.VBox):
 
     def _slice_window_slider(self, data_range) -> tuple[widgets.FloatRangeSlider, widgets.Label]:
         """The CT slices' own grey window (the editor's window is the 3-D view's), linked to all three,
-        and its readout: helper 62 found no way to tell a soft-tissue blob from water in the bone
-        window's slices. The slider's own readout overflowed its box, so a label as the editor's."""
+        and its readout in HU: helper 62 found no way to tell a soft-tissue blob from water in the
+        bone window's slices. It spans the data and every CT preset's slice window."""
         first = self.slices[0]
         windows = [preset.slice_window for preset in CT_PRESETS.values()]  # a preset's window fits on it
         low, high = min(data_range[0], *(w[0] for w in windows)), max(data_range[1], *(w[1] for w in windows))
-        slider = widgets.FloatRangeSlider(value=list(first.value_range), min=low, max=high, step=1.0,
-                                          description="slice window", readout=False, continuous_update=False,
-                                          style={"description_width": "84px"}, layout=widgets.Layout(width="440px"),
-                                          tooltip="the three slices' grey window (the editor's is the 3-D view's)")
-        readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", margin="0 0 0 10px"))
-
-        def show(_=None):
-            readout.value = f"{format_value(slider.value[0])} – {format_value(slider.value[1])} HU"
-
-        slider.observe(show, names="value")
-        show()
+        slider, readout = window_slider(first.value_range, (low, high), "slice window",
+                                        "the three slices' grey window (the editor's is the 3-D view's)",
+                                        widgets.Layout(width="440px"), unit="HU")
+        slider.step = 1.0  # whole HU
         self._links.append(widgets.link((slider, "value"), (first, "value_range")))
         return slider, readout
 

@@ -255,6 +255,7 @@ def test_a_cts_slices_have_their_own_window_slider_under_the_grid():
     assert slider.min <= -1000 and slider.max >= 900  # spans the data
     slider.value = (-160.0, 240.0)
     assert all(s.value_range == [-160.0, 240.0] for s in box.slices)
+    assert row.children[1].value == "-160 – 240 HU"
     assert tuple(view.value_range) == CT_PRESETS["bone"].window
     box.controls.editor.preset_picker.value = "CT lung"
     assert tuple(slider.value) == CT_PRESETS["lung"].slice_window

@@ -32,7 +32,6 @@ import torch
 import traitlets
 from ipycanvas import MultiCanvas
 
-from ...imaging.overlays import format_value
 from ...torch_renderer import OpacityTransferFunction
 from ...torch_renderer._checks import check_value_range, check_volume_array, unwrap_volume
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
@@ -156,13 +155,8 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
         if view is not None:
             view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
             view.observe(self._on_view_volume, names="volume_version")
-        self._show_window()
         self.draw_histogram()
         self.draw()
-
-    def _show_window(self) -> None:
-        low, high = self.window.value
-        self.window_readout.value = f"{format_value(low)} – {format_value(high)}"
 
     def _repr_mimebundle_(self, **kwargs):
         return box_fallback(super()._repr_mimebundle_(**kwargs), "TransferFunctionEditor",
@@ -315,7 +309,6 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
             self.preset_picker.value = "(custom)"
 
     def _on_window(self, change) -> None:
-        self._show_window()
         if change["new"][1] > change["new"][0]:
             self.value_range = tuple(change["new"])
         if self.view is not None and not self._syncing and change["new"][1] > change["new"][0]:

@@ -16,11 +16,12 @@ import ipywidgets as widgets
 import matplotlib
 import numpy as np
 
+from ...imaging.overlays import format_value
 from ...torch_renderer.tools.presets import CT_PRESETS, OPACITY_PRESETS
 from .checks import AXIS_TOP_STEP
 
 __all__ = ["OPACITY_PRESETS", "CT_PRESET_PREFIX", "POINTER_HINT", "EditorControls", "colormap_names",
-           "shows_its_ct_preset"]
+           "shows_its_ct_preset", "window_slider", "window_text"]
 
 #: The preset picker names a CT preset (``tools.presets``) with this prefix: "CT bone".
 CT_PRESET_PREFIX = "CT "
@@ -33,6 +34,36 @@ def colormap_names() -> list[str]:
     """Matplotlib's colormaps, each with its reversed variant."""
     names = sorted(name for name in matplotlib.colormaps if not name.endswith("_r"))
     return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
+
+
+def window_slider(value, span, description: str, tooltip: str, layout: widgets.Layout,
+                  unit: str = "") -> tuple[widgets.FloatRangeSlider, widgets.Label]:
+    """A value window's range slider over ``span`` (low, high), in 1000 steps, and its readout,
+    a label kept showing ``window_text`` of the slider's value and ``unit`` (the editor's window, the CT
+    slices' grey window). The range's own readout is too narrow for two numbers: the label sizes
+    itself, at least as wide as most windows' text ("-1024 – 3071"), so that the slider does not
+    jump at each release, and its left margin keeps the text off the end thumb (helper 62 saw
+    them touch). Not continuous, as ``EditorControls``' other sliders.
+
+    Example: ``slider, readout = window_slider((0, 1), (0, 2), "window", "...", widgets.Layout())``."""
+    low, high = span
+    slider = widgets.FloatRangeSlider(value=list(value), min=low, max=high, step=(high - low) / 1000,
+                                      description=description, readout=False, continuous_update=False,
+                                      layout=layout, style={"description_width": "84px"}, tooltip=tooltip)
+    readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto",
+                                                  margin="0 0 0 10px"))
+
+    def show(_=None):
+        readout.value = window_text(*slider.value, unit)
+
+    slider.observe(show, names="value")
+    show()
+    return slider, readout
+
+
+def window_text(low: float, high: float, unit: str = "") -> str:
+    """A window's readout: "-1024 – 3071", or with a unit "-1024 – 3071 HU" (``format_value`` of each end)."""
+    return f"{format_value(low)} – {format_value(high)}" + (f" {unit}" if unit else "")
 
 
 class EditorControls(NamedTuple):
@@ -64,17 +95,9 @@ class EditorControls(NamedTuple):
                                          tooltip="replace the curve by a preset shape (a CT preset: window and "
                                                  "colours too)")
         low, high = min(data_range[0], value_range[0]), max(data_range[1], value_range[1])
-        window = widgets.FloatRangeSlider(value=list(value_range),
-                                          min=low, max=high, step=(high - low) / 1000, description="window",
-                                          readout=False, continuous_update=False,
-                                          layout=widgets.Layout(width="auto", min_width="0", flex="1 1 auto"),
-                                          style={"description_width": "84px"},
-                                          tooltip="values mapped onto the colour bar (s from 0 to 1)")
-        # The range's own readout is too narrow for two numbers: a label that sizes itself, at least as
-        # wide as most windows' text ("-1024 – 3071"), so that the slider does not jump at each release.
-        # Its left margin keeps the text off the slider's end thumb (helper 62 saw them touch).
-        window_readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto",
-                                                             margin="0 0 0 10px"))
+        window, window_readout = window_slider(value_range, (low, high), "window",
+                                               "values mapped onto the colour bar (s from 0 to 1)",
+                                               widgets.Layout(width="auto", min_width="0", flex="1 1 auto"))
         # Not continuous: a continuous slider sends the browser's rounding of every value set here
         # back as an input (0.45 came back 0.447, after the axis had been refitted to 1.0).
         opacity_scale = widgets.FloatLogSlider(value=max_opacity, base=10, min=-3, max=0, step=AXIS_TOP_STEP,

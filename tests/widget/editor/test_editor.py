@@ -608,4 +608,6 @@ def test_the_window_readout_prints_a_uint16_window_in_plain_digits():
     stack = np.random.default_rng(0).integers(0, 20000, (8, 8, 8), dtype=np.uint16)
     editor = TransferFunctionEditor(stack, value_range=(80, 17283))
     assert editor.window_readout.value == "80 – 17280"
+    editor.window.value = (100.0, 5000.0)
+    assert editor.window_readout.value == "100 – 5000"
     editor.close()
