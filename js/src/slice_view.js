@@ -178,8 +178,19 @@ function render({ model, el }) {
   root.dataset.lmSuppressShortcuts = "true"; // or Notebook 7's command mode takes the arrow keys first
   root.style.cssText = "display:inline-flex;flex-direction:column;gap:3px;outline:none;font:12px sans-serif;" +
     "padding:4px;border:1px solid transparent;border-radius:4px;";
+  // The title's text over an invisible copy of the widest title this axis can show, in one grid
+  // cell: the title, so the slice's column and the panel beside the grid, keeps its width as the
+  // slice steps (helper 65 saw the editor move by up to 10 px between "x = 0" and "x = -98").
   const title = document.createElement("div");
   title.className = "pyvr-slice-title";
+  title.style.cssText = "display:grid;white-space:nowrap;font-variant-numeric:tabular-nums;";
+  const titleText = document.createElement("span");
+  titleText.className = "pyvr-slice-title-text";
+  titleText.style.cssText = "grid-area:1/1;";
+  const titleSizer = document.createElement("span");
+  titleSizer.style.cssText = "grid-area:1/1;visibility:hidden;";
+  titleSizer.setAttribute("aria-hidden", "true");
+  title.append(titleText, titleSizer);
   const canvas = document.createElement("canvas");
   canvas.className = "pyvr-slice-canvas";
   canvas.style.cssText = "display:block;cursor:crosshair;touch-action:none;background:#000;";
@@ -239,9 +250,14 @@ function render({ model, el }) {
     const axis = model.get("axis");
     root.dataset.axis = axis;
     const units = model.get("units") ? ` ${model.get("units")}` : "";
-    title.textContent = `${AXIS_NAMES[axis] || axis} · ${axis} = ${g.position.toFixed(coordinateDecimals(g))}${units} · ` +
-      `slice ${g.index} / ${g.n_slices - 1}` + (g.voxels ? ` of level ${g.voxels.level}` : "") +
+    const decimals = coordinateDecimals(g);
+    const text = (position, index) => `${AXIS_NAMES[axis] || axis} · ${axis} = ${position}${units} · ` +
+      `slice ${index} / ${g.n_slices - 1}` + (g.voxels ? ` of level ${g.voxels.level}` : "") +
       (g.convention ? ` · ${g.convention}` : "");
+    titleText.textContent = text(g.position.toFixed(decimals), g.index);
+    const first = g.position - g.index * g.spacing[g.dim];
+    const ends = [first, first + (g.n_slices - 1) * g.spacing[g.dim]].map((p) => p.toFixed(decimals));
+    titleSizer.textContent = text(ends[0].length >= ends[1].length ? ends[0] : ends[1], g.n_slices - 1);
     title.title = g.convention === "world axes"
       ? "orientation unknown: world axes as labelled (axial: +x right, +y up, so row 0 of volume[k] is at the bottom)"
       : `${g.convention} convention: the patient's right on the ${g.convention === "radiological" ? "left" : "right"}`;

@@ -28,6 +28,7 @@ export class FakeElement extends EventTarget {
     super.removeEventListener(type, handler, options);
   }
   append(...nodes) { this.children.push(...nodes); }
+  setAttribute(name, value) { this.attributes = { ...this.attributes, [name]: String(value) }; }
   appendChild(node) { this.children.push(node); return node; }
   replaceChildren(...nodes) { this.children = [...nodes]; }
   remove() {}

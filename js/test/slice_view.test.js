@@ -91,7 +91,7 @@ function showSlices(decoder) {
   const send = (index) => model.update({
     index, _geometry: geometryAt(index), image: new DataView(new Uint8Array([index]).buffer),
   });
-  return { browser, model, cleanup, send, canvas: find("pyvr-slice-canvas"), title: find("pyvr-slice-title"), find };
+  return { browser, model, cleanup, send, canvas: find("pyvr-slice-canvas"), title: find("pyvr-slice-title-text"), find };
 }
 
 test("regression (issue 27, item 9): a fast scroll ends on the last slice when an older image decodes last", async (t) => {
@@ -111,6 +111,23 @@ test("regression (issue 27, item 9): a fast scroll ends on the last slice when a
   assert.deepEqual(decoder.closed, ["image0"]); // the skipped image is released
   view.cleanup();
   assert.deepEqual(decoder.closed, ["image0", "image1"]);
+});
+
+test("the slice view: the title keeps the width of the widest one its axis can show", async (t) => {
+  // Helper 65: the grid's column followed the title's text, so the panel beside it moved as the slice stepped.
+  const decoder = new ControlledDecoder();
+  const view = showSlices(decoder);
+  t.after(view.browser.restore);
+  view.model.update({ index: 1, _geometry: { ...geometryAt(1), position: -7, n_slices: 12 },
+    image: new DataView(new Uint8Array([1]).buffer) });
+  await decoder.resolve(0);
+  const [text, sizer] = view.find("pyvr-slice-title").children;
+  assert.match(text.textContent, /z = -7 · slice 1 \/ 11/);
+  // Slices from z = -10 (slice 0) to 23 (slice 11) in steps of 3: "-10" is the longest position.
+  assert.match(sizer.textContent, /z = -10 · slice 11 \/ 11/);
+  assert.equal(sizer.style.cssText.includes("visibility:hidden"), true);
+  assert.equal(sizer.attributes["aria-hidden"], "true");
+  view.cleanup();
 });
 
 test("the slice view: a decode error shows in the error box and clears with the next image", async (t) => {

@@ -158,6 +158,28 @@ def test_hovering_shows_the_value_under_the_pointer_without_moving_the_slices(pa
     assert [slice_canvas(page, axis).bounding_box() for axis in "xyz"] == before
 
 
+def test_stepping_a_slice_moves_nothing_beside_it(page):
+    """Helper 65: the grid's column was as wide as the slice's title, whose position grew a digit
+    ("x = 9" to "x = 10"), so the editor beside the grid moved as the slice stepped."""
+    def set_index(value):
+        page.evaluate("""(value) => {
+            const slider = document.querySelector(".pyvr-slice[data-axis='x'] input[type=range]");
+            slider.value = String(value);
+            slider.dispatchEvent(new Event('input', {bubbles: true}));
+        }""", value)
+        wait_index(page, "x", value)
+
+    def places():
+        return page.evaluate("""() => [...document.querySelectorAll('canvas')].map((c) => {
+            const r = c.getBoundingClientRect(); return [r.left, r.top]; })""")
+
+    set_index(0)
+    before = places()
+    for index in (9, 10, SHAPE[2] - 1):
+        set_index(index)
+        assert places() == before, index
+
+
 def test_clicking_in_one_slice_moves_the_other_two(page):
     canvas = slice_canvas(page, "z")
     canvas.scroll_into_view_if_needed()
