@@ -392,7 +392,8 @@ def check_volume_array(volume: Any, name: str = "volume", float_copy: bool = Fal
     elif isinstance(volume, torch.Tensor):
         _check_tensor_kind(volume, name)
     else:
-        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(volume).__name__}")
+        hint = "; to read a file, volume = load_volume(path)" if isinstance(volume, (str, os.PathLike)) else ""
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(volume).__name__}{hint}")
     if volume.ndim != 3:
         raise ValueError(f"{name} must be 3-D (D, H, W), got shape {tuple(volume.shape)}"
                          + _4D_HINT * (volume.ndim == 4))
@@ -446,5 +447,17 @@ def as_volume_tensor(volume: Any, device=None, name: str = "volume") -> torch.Te
     if device is not None:
         volume = volume.to(device)
     if not bool(torch.isfinite(volume.detach()).all()):
-        raise ValueError(f"{name} contains NaN or Inf values")
+        raise nonfinite_error(name, volume)
     return volume
+
+
+def nonfinite_error(name: str, values) -> ValueError:
+    """The error for a volume (array or tensor) holding NaN or Inf: how many voxels, and what to
+    do (masked scans often hold NaN outside the mask)."""
+    if isinstance(values, torch.Tensor):
+        total, bad = values.numel(), int((~torch.isfinite(values.detach())).sum())
+    else:
+        total = int(values.size)
+        bad = total - int(np.count_nonzero(np.isfinite(values)))
+    return ValueError(f"{name} contains NaN or Inf values ({bad} of {total} voxels); replace them first, e.g. "
+                      "np.nan_to_num(volume, nan=0.0, posinf=0.0, neginf=0.0) (torch.nan_to_num for a tensor)")

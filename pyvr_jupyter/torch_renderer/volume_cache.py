@@ -29,7 +29,7 @@ import torch
 import xxhash
 
 from ._checks import (as_volume_tensor, check_value_range, check_volume_array, check_volume_size, data_value_range,
-                      float32_rounds, warn_if_float32_rounds)
+                      float32_rounds, nonfinite_error, warn_if_float32_rounds)
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
 from .stages.empty_space import (block_min_max, block_reach, occupied_blocks, occupied_box, pad_blocks,
                                  skip_block_size)
@@ -258,7 +258,7 @@ class VolumeState:
         floating = (self.source.is_floating_point() if isinstance(self.source, torch.Tensor)
                     else np.issubdtype(self.source.dtype, np.floating))
         if floating and not all(math.isfinite(bound) for bound in self._value_bounds()):
-            raise ValueError(f"{name} contains NaN or Inf values")
+            raise nonfinite_error(name, self.source)
 
     def _value_bounds(self) -> tuple[float, float]:
         if self._bounds is None:

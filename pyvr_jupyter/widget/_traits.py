@@ -17,6 +17,8 @@ only Python sets, one policy for what the browser writes, and the loader of thei
 - ``quiet_off_main_thread(widget)``: the widget's messages handled off the main thread (a
   JupyterLab subshell, while a cell runs) do not fire IPython's execution events;
   ``quiet_tree(box)`` the same for every widget in a box (the panels' sliders and menus).
+- ``NoStrayAttributes``: once built, a view refuses an attribute it does not have
+  (``view.step = 0.25``, the panel's "step" being ``step_size``, changed nothing, silently).
 - ``esm(name)`` returns a bundle of ``pyvr_jupyter/static`` as text; with ``ANYWIDGET_HMR=1``
   (hot reload while developing) its path, which anywidget watches: each rebuild reaches the
   views already shown. Only then, because for a path anywidget connects every instance to a
@@ -25,6 +27,7 @@ only Python sets, one policy for what the browser writes, and the loader of thei
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
 import pathlib
@@ -37,7 +40,8 @@ from typing import Any, Callable
 import traitlets
 
 __all__ = ["python_owned", "python_owned_names", "FRAMEWORK_TRAITS", "fallback_text", "trait_errors", "Integer", "Number", "BrowserInput", "esm",
-           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread", "quiet_tree", "box_fallback"]
+           "STATIC", "MAX_BROWSER_LIST", "quiet_off_main_thread", "quiet_tree", "box_fallback",
+           "NoStrayAttributes"]
 
 _LARGEST_FLOAT = int(sys.float_info.max)
 #: The bundled JavaScript (``js/src`` built by esbuild at install time).
@@ -112,6 +116,35 @@ class Number(traitlets.Float):
         if isinstance(value, bool) or isinstance(value, int) and abs(value) > _LARGEST_FLOAT:
             self.error(obj, value)
         return super().validate(obj, value)
+
+
+class NoStrayAttributes:
+    """Mixin: after ``close_attributes()`` (the end of the widget's ``__init__``), assigning a
+    public attribute the widget does not have raises ``AttributeError`` naming the closest ones:
+    a misspelt trait (``view.step = 0.25``; the panel's "step" is ``step_size``) used to be kept
+    as a plain attribute, changing nothing on screen (helper 65). Subclasses are not closed:
+    their own attributes are theirs to add.
+
+    Example:
+        >>> view.step = 0.25  # doctest: +SKIP
+        AttributeError: VolumeView has no attribute 'step' (did you mean 'step_size'?)
+    """
+
+    _attributes_closed = False
+
+    def close_attributes(self, cls: type) -> None:
+        """Refuse new public attributes from now on, if this object is a ``cls`` itself (or the
+        same-named subclass anywidget makes of it), not of a subclass of the user's."""
+        own = type(self)
+        self._attributes_closed = (own.__module__, own.__qualname__) == (cls.__module__, cls.__qualname__)
+
+    def __setattr__(self, name: str, value) -> None:
+        if self._attributes_closed and not name.startswith("_") and not hasattr(self, name):
+            known = [n for n in dir(type(self)) if not n.startswith("_")]
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}{hint}")
+        super().__setattr__(name, value)
 
 
 class BrowserInput:

@@ -49,6 +49,24 @@ def test_volumes_of_the_wrong_kind_raise_type_errors_naming_volume(make, match):
     assert "volume" in str(raised.value)
 
 
+def test_a_volume_with_nan_says_how_many_voxels_and_how_to_replace_them():
+    """Helper 65: masked scans often hold NaN outside the mask; the error said neither how many
+    nor what to do."""
+    volume = np.zeros((4, 5, 6), np.float32)
+    volume[0, 0, :3] = [np.nan, np.inf, -np.inf]
+    for given in (volume, torch.from_numpy(volume)):
+        with pytest.raises(ValueError, match=r"volume contains NaN or Inf values \(3 of 120 voxels\); .*np\.nan_to_num"):
+            as_volume_tensor(given)
+
+
+def test_a_path_given_as_the_volume_is_pointed_to_load_volume(tmp_path):
+    for given in ("brain.nii.gz", tmp_path / "brain.nii.gz"):
+        with pytest.raises(TypeError, match=r"got (str|\w*Path); to read a file, volume = load_volume\(path\)"):
+            check_volume_array(given)
+    with pytest.raises(TypeError, match=r"got list$"):
+        check_volume_array([1, 2, 3])
+
+
 def test_a_4d_volume_is_pointed_to_time_series_and_channels():
     """Before: 'must be 3-D' alone, for what is most often a time series or a multichannel volume."""
     with pytest.raises(ValueError, match=r"volume must be 3-D \(D, H, W\), got shape \(3, 4, 4, 4\); a 4-D array is a "

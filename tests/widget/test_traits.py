@@ -67,6 +67,31 @@ def test_one_refusal_policy_with_one_warning_text(request, kind):
     assert len(texts) == 1 and type(widget).__name__.replace("Recording", "Volume") in texts.pop()
 
 
+@pytest.mark.parametrize("kind, typo, meant", [(VolumeView, "step", "step_size"), (VolumeView, "colourmap", "colormap"),
+                                                (SliceView, "idx", "index")])
+def test_a_misspelt_attribute_is_refused_naming_the_trait_meant(volume, kind, typo, meant):
+    """Helper 65: ``view.step = -1`` (the panel's "step" is ``step_size``) was kept as a plain
+    attribute and changed nothing on screen, silently."""
+    widget = kind(volume)
+    before = getattr(widget, meant)
+    with pytest.raises(AttributeError, match=rf"{type(widget).__name__} has no attribute '{typo}' \(did you mean '{meant}'"):
+        setattr(widget, typo, before)
+    assert not hasattr(widget, typo) and getattr(widget, meant) == before
+    setattr(widget, meant, before)  # traits, properties and private names are set as ever
+    widget._scratch = 1
+    widget.close()
+
+
+def test_a_subclass_of_a_view_may_add_its_own_attributes(volume):
+    class Annotated(VolumeView):
+        pass
+
+    view = Annotated(volume)
+    view.note = "kept"
+    assert view.note == "kept"
+    view.close()
+
+
 def test_the_browser_may_send_no_list_longer_than_max_browser_list(view):
     """200 000 opacity points from a browser blocked the kernel for 3 s; code is not bound (a
     bell curve of 8192 points, or a 5000-entry table, is the library's own)."""

@@ -29,7 +29,8 @@ import torch
 
 from .transfer_functions import ColorTransferFunction
 
-__all__ = ["CHANNEL_COLORS", "MAX_CHANNELS", "split_channels", "channel_color", "mix_channels", "mix_projections"]
+__all__ = ["CHANNEL_COLORS", "MAX_CHANNELS", "split_channels", "channel_color", "mix_channels", "mix_projections",
+           "not_a_colour"]
 
 #: Default colour per channel: the fluorescence microscopist's set.
 CHANNEL_COLORS = ("lime", "magenta", "cyan", "yellow", "red", "blue", "orange", "white")
@@ -75,8 +76,26 @@ def channel_color(color: Any, device="cpu", name: str = "channel colour") -> Col
     try:
         rgb = to_rgb(color)
     except ValueError:
-        raise ValueError(f"{name} {color!r} is neither a matplotlib colormap nor a colour") from None
+        raise not_a_colour(name, color) from None
     return ColorTransferFunction.from_lut([rgb, rgb], device=device)
+
+
+def not_a_colour(name: str, value) -> ValueError:
+    """The error for a ``value`` that is neither a matplotlib colormap nor a colour, naming the
+    nearest names when it is a string ("Viridis": did you mean 'viridis'?)."""
+    hint = ""
+    if isinstance(value, str):
+        import difflib
+
+        import matplotlib
+        from matplotlib.colors import get_named_colors_mapping
+
+        names = [*matplotlib.colormaps, *get_named_colors_mapping()]
+        lowered = {n.lower(): n for n in names}
+        close = ([lowered[value.lower()]] if value.lower() in lowered
+                 else difflib.get_close_matches(value, names, n=3, cutoff=0.7))
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    return ValueError(f"{name} {value!r} is neither a matplotlib colormap nor a colour{hint}")
 
 
 def mix_channels(rgbs: Sequence[torch.Tensor], taus: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .._checks import (check_finite_number, check_spacing, check_value_range, check_vector3, data_value_range,
-                       unwrap_volume)
+                       nonfinite_error, unwrap_volume)
 from ..stages.piecewise_linear import _split_points
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]
@@ -59,7 +59,7 @@ def _sample(volume) -> tuple[np.ndarray, int]:
     else:
         array = np.asarray(data)[::step, ::step, ::step].astype(np.float64)
     if not np.isfinite(array).all():
-        raise ValueError("volume contains NaN or Inf values")
+        raise nonfinite_error("volume", data)
     return array, step
 
 

@@ -43,6 +43,7 @@ import torch
 
 from .._checks import (MAX_IMAGE_SIDE, as_volume_tensor, check_finite_number, check_image_size, check_value_range,
                        check_vector3, user_stacklevel)
+from ..stages.channels import not_a_colour
 from ..stages.raysampling import VolumeBox
 from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction
 from ..stages.volume_sampling import sample_grid
@@ -312,7 +313,7 @@ def slice_color_tf(colormap: Any) -> ColorTransferFunction | None:
     try:
         return ColorTransferFunction.from_lut([(0.0, 0.0, 0.0), to_rgb(colormap)])
     except ValueError:
-        raise ValueError(f"colormap {colormap!r} is neither a matplotlib colormap nor a colour") from None
+        raise not_a_colour("colormap", colormap) from None
 
 
 def colorize_slice(samples: SliceSamples, value_range: tuple[float, float], colormap=None, opacity_tf=None,

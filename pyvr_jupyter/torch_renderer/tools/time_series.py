@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_finite_number, check_value_range, check_volume_array, data_value_range
+from .._checks import check_finite_number, check_value_range, check_volume_array, data_value_range, nonfinite_error
 from ..levels import value_bounds
 from ..renderer import VolumeRenderer
 from ..volume_cache import shared_state
@@ -69,7 +69,7 @@ def _series_range(volumes: list, warn: bool = True) -> tuple[float, float]:
         # (torch has no min/max of uint16/32/64), slab by slab.
         vmin, vmax = value_bounds(volume)
         if not (np.isfinite(vmin) and np.isfinite(vmax)):
-            raise ValueError(f"volumes[{t}] contains NaN or Inf values")
+            raise nonfinite_error(f"volumes[{t}]", volume)
         low, high = min(low, vmin), max(high, vmax)
     return check_value_range(data_value_range(low, high, "volumes", warn))
 
@@ -140,7 +140,7 @@ class TimeSeries:
         try:
             state.check_finite()
         except ValueError:
-            raise ValueError(f"volumes[{t}] contains NaN or Inf values") from None
+            raise nonfinite_error(f"volumes[{t}]", volume) from None
         self._hold(t, state)
 
     @property

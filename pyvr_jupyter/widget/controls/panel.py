@@ -232,9 +232,13 @@ class ControlPanel(widgets.VBox):
                 self._showing_size = False
 
     def _on_save(self, _button) -> None:
+        # The whole path, and whether a file was replaced: a bare name lands in the kernel's
+        # working folder, which the user may not have in mind (helper 65).
         path = Path(self.filename.value).expanduser()
         try:
-            self.view.save_image(path)
-            self.status.value = f"saved {path}"
+            replaced = path.exists()
+            written = Path(self.view.save_image(path)).resolve()
+            self.status.value = f"saved {written}" + (" (replacing the file there)" if replaced else "")
+            self.status.tooltip = self.status.value  # a long path is cut on screen
         except (OSError, ValueError) as err:
             self.status.value = f"could not save: {err}"

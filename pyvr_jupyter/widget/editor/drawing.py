@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from ipycanvas import hold_canvas
 
+from ...torch_renderer._checks import nonfinite_error
 from ...torch_renderer.levels import slabs, value_bounds
 
 __all__ = ["THEMES", "data_range_of", "log_histogram", "window_columns", "value_ticks", "draw_histogram", "draw_curve",
@@ -71,7 +72,7 @@ def data_range_of(volume) -> tuple[float, float]:
     widened to (v, v + 1) for a constant volume; ValueError for NaN or Inf."""
     low, high = value_bounds(volume)
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError("volume contains NaN or Inf values")
+        raise nonfinite_error("volume", volume)
     return (low, high) if high > low else (low, low + 1.0)
 
 

@@ -41,7 +41,7 @@ from ...torch_renderer.tools.slicing import SLICE_AXES, sample_slice, slice_plan
 from ...torch_renderer.volume_cache import shared_state
 from ...imaging.display_colors import DisplayColors
 from ...imaging.encoding import encode_frame, to_uint8
-from .._traits import BrowserInput, esm, fallback_text, python_owned, quiet_off_main_thread
+from .._traits import BrowserInput, NoStrayAttributes, esm, fallback_text, python_owned, quiet_off_main_thread
 from ..closing import close_parts
 from ..labels import LabelTraits
 from .readout import ReadoutTraits, SliceReadout
@@ -72,7 +72,7 @@ def _lazy_source(volume, display_size: int):
     return level.as_array(), _LazyState(volume.value_range), level.spacing, level.origin, voxels
 
 
-class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
+class SliceView(NoStrayAttributes, SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
     """One slice of a (D, H, W) volume with a slider, a cross-hair and the value under the pointer.
 
     ``volume`` is an array or tensor, or a ``LoadedVolume``, which brings its spacing and origin
@@ -129,6 +129,7 @@ class SliceView(SliceTraits, ReadoutTraits, LabelTraits, anywidget.AnyWidget):
         self.index = self._index_of(self.crosshair)
         self._ready = True
         self._render()
+        self.close_attributes(SliceView)
 
     # ---- Python-side API ----------------------------------------------------------------
     @property

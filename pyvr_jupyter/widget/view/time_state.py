@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import traitlets
@@ -25,6 +27,11 @@ from ...io.common import LoadedVolume
 from ...torch_renderer import TimeSeries
 
 __all__ = ["TimeState", "split_series"]
+
+
+#: A 4-D array whose last axis is this short is most likely channels (an RGB or RGBA stack), not
+#: volumes a few voxels thick: ``split_series`` still reads it as a time series, and warns.
+MAX_TRAILING_CHANNELS = 4
 
 
 def split_series(volume, value_range=None):
@@ -38,8 +45,12 @@ def split_series(volume, value_range=None):
     if is_list and volume and not all(hasattr(item, "shape") for item in volume):
         raise TypeError(f"volume must be an array or tensor; a {type(volume).__name__} is read as a time series of "
                         "volumes, but this one holds numbers or lists (nested lists: pass np.asarray(volume))")
-    if isinstance(volume, TimeSeries) or is_loaded or is_list or (
-            isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4):
+    is_4d = isinstance(volume, (np.ndarray, torch.Tensor)) and volume.ndim == 4
+    if is_4d and volume.shape[-1] <= MAX_TRAILING_CHANNELS < volume.shape[0]:
+        warnings.warn(f"volume of shape {tuple(volume.shape)} is read as a time series of {volume.shape[0]} volumes "
+                      f"{tuple(volume.shape[1:])}; if its last axis holds {volume.shape[-1]} channels (RGB, "
+                      "fluorescence), pass channel_axis=-1", UserWarning, stacklevel=3)
+    if isinstance(volume, TimeSeries) or is_loaded or is_list or is_4d:
         series = volume if isinstance(volume, TimeSeries) else TimeSeries(volume, value_range=value_range)
         if series.spacing is None:
             return series, series[0]

@@ -31,7 +31,7 @@ from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
 from ...torch_renderer._checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.movie_files import write_image
 from ...torch_renderer.tools.orientation import check_orientation
-from .._traits import BrowserInput, esm, fallback_text, quiet_off_main_thread
+from .._traits import BrowserInput, NoStrayAttributes, esm, fallback_text, quiet_off_main_thread
 from ...torch_renderer.stages.channels import channel_color, split_channels
 from ..channels import ChannelTraits
 from ..closing import close_parts
@@ -59,7 +59,7 @@ _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "fr
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
 
 
-class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget):
+class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -190,6 +190,7 @@ class VolumeView(ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidge
         self._adopt_labels(labels)
         self._messages = BrowserMessages(self, self._frames, self._inputs, self.lock, self._write_camera_traits)
         self._frames.scheduler.set_busy(watch_cells(self._on_cell))
+        self.close_attributes(VolumeView)
 
     # ---- Python-side API ----------------------------------------------------------------
     @property

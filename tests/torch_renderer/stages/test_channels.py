@@ -339,3 +339,12 @@ def test_memory_reports_the_channels_and_their_interleaved_grid(channels_kernel)
     last = np.ascontiguousarray(np.moveaxis(volume, 0, -1))
     renderer.render(last, image_size=8, channel_axis=-1)
     assert renderer.memory()["held_bytes"] < volume.nbytes  # read in place: blocks only
+
+
+@pytest.mark.parametrize("given, hint", [("Viridis", "(did you mean 'viridis'?)"), ("Greys_R", "(did you mean 'Greys_r'?)"),
+                                         ("magnta", "did you mean 'magenta'"), ("zzzz", "nor a colour")])
+def test_a_colour_that_is_not_one_names_the_nearest_names(given, hint):
+    """Helper 65: a capitalised colormap got no hint."""
+    with pytest.raises(ValueError, match=rf"colormaps\[1\] '{given}' is neither a matplotlib colormap nor a colour") as caught:
+        channel_color(given, name="colormaps[1]")
+    assert hint in str(caught.value)

@@ -5,7 +5,7 @@ import pytest
 from pyvr_jupyter import ControlPanel, VolumeView, create_test_volume, viewer
 
 
-def test_controls_drive_the_view(view, tmp_path):
+def test_controls_drive_the_view(view, tmp_path, monkeypatch):
     panel = ControlPanel(view)
     panel.quality.value = 1.0
     panel.compositing.value = "mip"
@@ -23,9 +23,12 @@ def test_controls_drive_the_view(view, tmp_path):
     assert view.background == [1.0, 0.0, 0.0]
     panel.image_size.value = 192
     assert (view.width, view.height) == (192, 144)  # keeps the aspect ratio (64 × 48)
-    panel.filename.value = str(tmp_path / "shot.png")
+    panel.filename.value = "shot.png"  # a bare name: the kernel's working folder, said in full
+    monkeypatch.chdir(tmp_path)
     panel.save.click()
-    assert (tmp_path / "shot.png").exists() and "saved" in panel.status.value
+    assert (tmp_path / "shot.png").exists() and panel.status.value == f"saved {(tmp_path / 'shot.png').resolve()}"
+    panel.save.click()
+    assert panel.status.value.endswith("shot.png (replacing the file there)")
 
 
 def test_view_changes_show_in_the_panel(view):
