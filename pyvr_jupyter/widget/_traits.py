@@ -140,8 +140,10 @@ class NoStrayAttributes:
 
     def __setattr__(self, name: str, value) -> None:
         if self._attributes_closed and not name.startswith("_") and not hasattr(self, name):
-            known = [n for n in dir(type(self)) if not n.startswith("_")]
-            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            # The traits first (what one sets), then the methods and properties.
+            traits = [n for n in self.trait_names() if not n.startswith("_")]
+            close = difflib.get_close_matches(name, traits, n=2, cutoff=0.6) or difflib.get_close_matches(
+                name, [n for n in dir(self) if not n.startswith("_")], n=2, cutoff=0.6)
             hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r}{hint}")
         super().__setattr__(name, value)
