@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from .backends import gpu_unavailable
-from ._checks import check_image_size, check_render_value_range, check_volume_array, step_length
+from ._checks import check_image_size, check_render_value_range, step_length
+from ._volume_checks import check_volume_array
 from .context import RenderContext, render_chunks, stopper
 from .fused import channels as fused_channels, driver as fused_driver
 from .fused.compilation import CHANNELS

@@ -21,8 +21,8 @@ import torch
 from .backends import BACKENDS, choose_backend, render_with
 from ._checks import (check_background, check_choice, check_device, check_finite_number, check_image_size,
                       check_labels_fit, check_level, check_render_value_range, check_spacing, check_vector3,
-                      check_volume_array, check_volume_shape, check_world_length, step_length, unwrap_volume,
-                      user_stacklevel, warn_if_far_from_origin)
+                      check_volume_shape, check_world_length, step_length, user_stacklevel, warn_if_far_from_origin)
+from ._volume_checks import check_volume_array, unwrap_volume
 from .stages.camera import Camera
 from .context import RenderContext, RenderInterrupted, stopper
 from .stages.compositing import EMISSION_ABSORPTION, STRATEGIES

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import xxhash
 
-from ._checks import (as_volume_tensor, check_value_range, check_volume_array, check_volume_size, data_value_range,
-                      float32_rounds, nonfinite_error, warn_if_float32_rounds)
+from ._checks import check_value_range, data_value_range, float32_rounds, warn_if_float32_rounds
+from ._volume_checks import as_volume_tensor, check_volume_array, check_volume_size, nonfinite_error
 from .levels import half_resolution, half_resolution_tensor, level_shape, value_bounds
 from .stages.empty_space import (block_min_max, block_reach, occupied_blocks, occupied_box, pad_blocks,
                                  skip_block_size)

@@ -139,7 +139,9 @@ class NoStrayAttributes:
         self._attributes_closed = (own.__module__, own.__qualname__) == (cls.__module__, cls.__qualname__)
 
     def __setattr__(self, name: str, value) -> None:
-        if self._attributes_closed and not name.startswith("_") and not hasattr(self, name):
+        # The class's traits, properties and methods, and what __init__ set: no getter runs.
+        if (self._attributes_closed and not name.startswith("_") and name not in self.__dict__
+                and not hasattr(type(self), name)):
             # The traits first (what one sets), then the methods and properties.
             traits = [n for n in self.trait_names() if not n.startswith("_")]
             close = difflib.get_close_matches(name, traits, n=2, cutoff=0.6) or difflib.get_close_matches(

@@ -23,7 +23,8 @@ import numpy as np
 import traitlets
 
 from ..torch_renderer import OpacityTransferFunction
-from ..torch_renderer._checks import check_value_range, check_volume_array
+from ..torch_renderer._checks import check_value_range
+from ..torch_renderer._volume_checks import check_volume_array
 from ..torch_renderer.stages.channels import CHANNEL_COLORS, channel_color, split_channels
 from ..torch_renderer.tools.auto_tf import auto_opacity_points, auto_value_range
 from ..torch_renderer.volume_cache import shared_state

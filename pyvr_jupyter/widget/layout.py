@@ -114,8 +114,7 @@ class SliceViewer(widgets.VBox):
         low, high = min(data_range[0], *(w[0] for w in windows)), max(data_range[1], *(w[1] for w in windows))
         slider, readout = window_slider(first.value_range, (low, high), "slice window",
                                         "the three slices' grey window (the editor's is the 3-D view's)",
-                                        widgets.Layout(width="440px"), unit="HU")
-        slider.step = 1.0  # whole HU
+                                        widgets.Layout(width="440px"), unit="HU", step=1.0)  # whole HU
         self._links.append(widgets.link((slider, "value"), (first, "value_range")))
         return slider, readout
 

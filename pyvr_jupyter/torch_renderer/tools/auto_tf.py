@@ -33,8 +33,8 @@ import math
 import numpy as np
 import torch
 
-from .._checks import (check_finite_number, check_spacing, check_value_range, check_vector3, data_value_range,
-                       nonfinite_error, unwrap_volume)
+from .._checks import check_finite_number, check_spacing, check_value_range, check_vector3, data_value_range
+from .._volume_checks import nonfinite_error, unwrap_volume
 from ..stages.piecewise_linear import _split_points
 
 __all__ = ["auto_value_range", "auto_opacity_points", "visible_points", "typical_path_length"]

@@ -41,8 +41,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .._checks import (MAX_IMAGE_SIDE, as_volume_tensor, check_finite_number, check_image_size, check_value_range,
-                       check_vector3, user_stacklevel)
+from .._checks import (MAX_IMAGE_SIDE, check_finite_number, check_image_size, check_value_range, check_vector3,
+                       user_stacklevel)
+from .._volume_checks import as_volume_tensor
 from ..stages.channels import not_a_colour
 from ..stages.raysampling import VolumeBox
 from ..stages.transfer_functions import ColorTransferFunction, OpacityTransferFunction

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .._checks import check_finite_number, check_value_range, check_volume_array, data_value_range, nonfinite_error
+from .._checks import check_finite_number, check_value_range, data_value_range
+from .._volume_checks import check_volume_array, nonfinite_error
 from ..levels import value_bounds
 from ..renderer import VolumeRenderer
 from ..volume_cache import shared_state

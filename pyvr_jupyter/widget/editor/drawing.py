@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from ipycanvas import hold_canvas
 
-from ...torch_renderer._checks import nonfinite_error
+from ...torch_renderer._volume_checks import nonfinite_error
 from ...torch_renderer.levels import slabs, value_bounds
 
 __all__ = ["THEMES", "data_range_of", "log_histogram", "window_columns", "value_ticks", "draw_histogram", "draw_curve",

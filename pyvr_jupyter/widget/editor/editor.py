@@ -33,7 +33,8 @@ import traitlets
 from ipycanvas import MultiCanvas
 
 from ...torch_renderer import OpacityTransferFunction
-from ...torch_renderer._checks import check_value_range, check_volume_array, unwrap_volume
+from ...torch_renderer._checks import check_value_range
+from ...torch_renderer._volume_checks import check_volume_array, unwrap_volume
 from ...torch_renderer.stages.channels import CHANNEL_COLORS, channel_color
 from ...torch_renderer.tools.auto_tf import auto_opacity_points
 from ...torch_renderer.tools.presets import CT_PRESETS, ct_preset_for

@@ -36,9 +36,9 @@ def colormap_names() -> list[str]:
     return [variant for name in names for variant in (name, f"{name}_r") if variant in matplotlib.colormaps]
 
 
-def window_slider(value, span, description: str, tooltip: str, layout: widgets.Layout,
-                  unit: str = "") -> tuple[widgets.FloatRangeSlider, widgets.Label]:
-    """A value window's range slider over ``span`` (low, high), in 1000 steps, and its readout,
+def window_slider(value, span, description: str, tooltip: str, layout: widgets.Layout, unit: str = "",
+                  step: float | None = None) -> tuple[widgets.FloatRangeSlider, widgets.Label]:
+    """A value window's range slider over ``span`` (low, high), in ``step``s (None: 1000 of them), and its readout,
     a label kept showing ``window_text`` of the slider's value and ``unit`` (the editor's window, the CT
     slices' grey window). The range's own readout is too narrow for two numbers: the label sizes
     itself, at least as wide as most windows' text ("-1024 – 3071"), so that the slider does not
@@ -47,7 +47,7 @@ def window_slider(value, span, description: str, tooltip: str, layout: widgets.L
 
     Example: ``slider, readout = window_slider((0, 1), (0, 2), "window", "...", widgets.Layout())``."""
     low, high = span
-    slider = widgets.FloatRangeSlider(value=list(value), min=low, max=high, step=(high - low) / 1000,
+    slider = widgets.FloatRangeSlider(value=list(value), min=low, max=high, step=step or (high - low) / 1000,
                                       description=description, readout=False, continuous_update=False,
                                       layout=layout, style={"description_width": "84px"}, tooltip=tooltip)
     readout = widgets.Label(layout=widgets.Layout(width="auto", min_width="96px", flex="0 0 auto",

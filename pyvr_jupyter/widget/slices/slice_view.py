@@ -34,7 +34,8 @@ import numpy as np
 import torch
 import traitlets
 
-from ...torch_renderer._checks import check_value_range, check_vector3, check_volume_array, unwrap_volume
+from ...torch_renderer._checks import check_value_range, check_vector3
+from ...torch_renderer._volume_checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.label_slices import overlay_labels, slice_label_rows
 from ...torch_renderer.tools.orientation import check_orientation, orient_plane, slice_layout
 from ...torch_renderer.tools.slicing import SLICE_AXES, sample_slice, slice_plane

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from ...torch_renderer._checks import check_step_size, check_volume_array, unwrap_volume
+from ...torch_renderer._checks import check_step_size
+from ...torch_renderer._volume_checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.orientation import check_orientation
 from ..clipping import box_is_empty, check_clip_box
 from .defaults import box_camera

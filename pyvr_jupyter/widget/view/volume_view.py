@@ -28,7 +28,7 @@ import traitlets
 
 from ...imaging.encoding import to_uint8
 from ...torch_renderer import Camera, OpacityTransferFunction, VolumeRenderer
-from ...torch_renderer._checks import check_volume_array, unwrap_volume
+from ...torch_renderer._volume_checks import check_volume_array, unwrap_volume
 from ...torch_renderer.tools.movie_files import write_image
 from ...torch_renderer.tools.orientation import check_orientation
 from .._traits import BrowserInput, NoStrayAttributes, esm, fallback_text, quiet_off_main_thread
