@@ -252,7 +252,7 @@ function render({ model, el }) {
     const units = model.get("units") ? ` ${model.get("units")}` : "";
     const decimals = coordinateDecimals(g);
     const text = (position, index) => `${AXIS_NAMES[axis] || axis} · ${axis} = ${position}${units} · ` +
-      `slice ${index} / ${g.n_slices - 1}` + (g.voxels ? ` of level ${g.voxels.level}` : "") +
+      `slice ${index} (0–${g.n_slices - 1})` + (g.voxels ? ` of level ${g.voxels.level}` : "") +
       (g.convention ? ` · ${g.convention}` : "");
     titleText.textContent = text(g.position.toFixed(decimals), g.index);
     const first = g.position - g.index * g.spacing[g.dim];

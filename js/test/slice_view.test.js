@@ -107,7 +107,7 @@ test("regression (issue 27, item 9): a fast scroll ends on the last slice when a
   const drawn = view.canvas.getContext().drawn.map((image) => image.name);
   assert.deepEqual(drawn, ["image1"]); // never image0 (slice 1) over slice 2
   assert.equal(view.canvas.dataset.index, "2");
-  assert.match(view.title.textContent, /slice 2 \/ 4/);
+  assert.match(view.title.textContent, /slice 2 \(0–4\)/);
   assert.deepEqual(decoder.closed, ["image0"]); // the skipped image is released
   view.cleanup();
   assert.deepEqual(decoder.closed, ["image0", "image1"]);
@@ -122,9 +122,9 @@ test("the slice view: the title keeps the width of the widest one its axis can s
     image: new DataView(new Uint8Array([1]).buffer) });
   await decoder.resolve(0);
   const [text, sizer] = view.find("pyvr-slice-title").children;
-  assert.match(text.textContent, /z = -7 · slice 1 \/ 11/);
+  assert.match(text.textContent, /z = -7 · slice 1 \(0–11\)/);
   // Slices from z = -10 (slice 0) to 23 (slice 11) in steps of 3: "-10" is the longest position.
-  assert.match(sizer.textContent, /z = -10 · slice 11 \/ 11/);
+  assert.match(sizer.textContent, /z = -10 · slice 11 \(0–11\)/);
   assert.equal(sizer.style.cssText.includes("visibility:hidden"), true);
   assert.equal(sizer.attributes["aria-hidden"], "true");
   view.cleanup();
