@@ -41,6 +41,32 @@ def test_nifti_with_flipped_and_permuted_axes_loads_as_the_canonical_volume(tmp_
     np.testing.assert_array_equal(kept.data, np.asarray(stored.dataobj).transpose(2, 1, 0))
 
 
+def test_a_nibabel_image_in_memory_loads_as_its_file_would(tmp_path):
+    """What nilearn's functions return: an image object, oriented and scaled as the file it saves to."""
+    nibabel = pytest.importorskip("nibabel")
+    affine = np.diag([2.0, 3.0, 4.0, 1.0])
+    affine[:3, 3] = (-10.0, 20.0, 5.0)
+    stored = nibabel.Nifti1Image(ras_volume(), affine).as_reoriented(np.array([[2, -1], [0, 1], [1, -1]]))
+    nibabel.save(stored, tmp_path / "permuted.nii")
+    for image in (stored, nibabel.load(tmp_path / "permuted.nii")):  # made in memory; read from a file
+        loaded, from_file = load_volume(image), load_volume(tmp_path / "permuted.nii")
+        assert loaded.orientation == from_file.orientation == "RAS"
+        np.testing.assert_array_equal(loaded.data, from_file.data)
+        assert loaded.spacing == from_file.spacing and loaded.origin == from_file.origin
+        assert load_volume(image, reorient=False).orientation == "AIL"
+    loaded = load_volume(stored)
+    loaded.data[0, 0, 0] = -1.0  # a copy: the image keeps its data
+    assert np.asarray(stored.dataobj).min() == 0.0
+    series = load_volume(nibabel.Nifti1Image(np.stack([ras_volume()] * 3, axis=-1), affine), volume_index="all")
+    assert series.data.shape == (3, 6, 5, 4)
+
+
+@pytest.mark.parametrize("source, match", [(np.zeros((4, 4, 4)), "give it to VolumeView"), (5, "got int")])
+def test_load_volume_refuses_what_is_neither_a_path_nor_an_image(source, match):
+    with pytest.raises(TypeError, match=f"path must be a file's path.*{match}"):
+        load_volume(source)
+
+
 def test_nifti_time_series_is_reoriented_too(tmp_path):
     nibabel = pytest.importorskip("nibabel")
     series = np.stack([ras_volume(), ras_volume() + 1000], axis=-1)

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,9 @@ def _time_spacing(path: Path, suffix: str) -> float:
     names ms or µs), NRRD's spacing of the non-spatial axis; 1.0 when the file gives none."""
     value = 1.0
     if suffix in (".nii", ".nii.gz"):
-        header = _require("nibabel", "nifti").load(str(path)).header
-        zooms = header.get_zooms()
-        value = float(zooms[3]) if len(zooms) > 3 else 1.0
-        value *= {"msec": 1e-3, "usec": 1e-6}.get(header.get_xyzt_units()[1], 1.0)
+        from .nifti_files import nifti_time
+
+        value = nifti_time(_require("nibabel", "nifti").load(str(path)).header)[0]
     elif suffix in (".nrrd", ".nhdr"):
         from .nrrd_files import _nrrd_header, _nrrd_list_axis
 
@@ -69,8 +69,9 @@ def _time_unit(path: Path, suffix: str) -> str:
     """What ``_time_spacing`` counts: "s" when a NIfTI header names seconds, milliseconds or
     microseconds (converted to seconds), a NRRD file its time axis' ``units``; "" when unknown."""
     if suffix in (".nii", ".nii.gz"):
-        unit = _require("nibabel", "nifti").load(str(path)).header.get_xyzt_units()[1]
-        return "s" if unit in ("sec", "msec", "usec") else ""
+        from .nifti_files import nifti_time
+
+        return nifti_time(_require("nibabel", "nifti").load(str(path)).header)[1]
     if suffix in (".nrrd", ".nhdr"):
         from .nrrd_files import _nrrd_header, _nrrd_list_axis
 
@@ -117,7 +118,8 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
     ``cache_bytes`` sizes its brick cache, ``region_bytes`` the most one read may decode).
 
     Args:
-        path: the file.
+        path: the file; or a nibabel image in memory (``nibabel.Nifti1Image`` and the like, as
+            nilearn's functions return them), read with its affine as a file's would be.
         volume_index: which volume of 4-D data (a time series); required for 4-D files.
             ``"all"`` reads the whole series (a 3-D file gives a series of one).
         reorient: flip and permute a NIfTI's or NRRD's voxel axes to the closest to RAS
@@ -152,6 +154,20 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
     """
     if isinstance(volume_index, str) and volume_index != "all":
         raise ValueError(f"volume_index must be an integer, 'all' or None, got {volume_index!r}")
+    if _is_nibabel_image(path):  # what nilearn's functions return
+        if lazy:
+            raise ValueError("lazy=True reads a file; a nibabel image is already in memory (or give its file's path)")
+        from .nifti_files import load_nibabel_image, nifti_time
+
+        loaded = load_nibabel_image(path, volume_index, reorient)
+        if isinstance(volume_index, str):
+            spacing, unit = nifti_time(path.header)
+            return LoadedSeries(*loaded, time_spacing=spacing, time_unit=unit, orientation=loaded.orientation)
+        return loaded
+    if not isinstance(path, (str, os.PathLike)):
+        hint = "; an array is a volume already: give it to VolumeView or viewer as it is" if hasattr(path, "shape") else ""
+        raise TypeError(f"path must be a file's path (str or pathlib.Path), an OME-Zarr URL or a nibabel image, "
+                        f"got {type(path).__name__}{hint}")
     if is_zarr_source(path):
         if isinstance(volume_index, str):
             raise ValueError(f"volume_index={volume_index!r} is not supported for OME-Zarr; pick a time point")
@@ -178,6 +194,16 @@ def load_volume(path, volume_index: int | str | None = None, reorient: bool = Tr
     except MemoryError:  # within MAX_LOAD_BYTES, but more than this machine had free
         raise ValueError(f"{path.name}: not enough memory to load it (MAX_LOAD_BYTES, {common.MAX_LOAD_BYTES} "
                          "bytes, bounds what a loader may use; this machine had less free)") from None
+
+
+def _is_nibabel_image(source) -> bool:
+    """Is ``source`` a nibabel image (``SpatialImage``: NIfTI, MGH, ...)? Without importing nibabel
+    for anything else."""
+    if not type(source).__module__.startswith("nibabel"):
+        return False
+    from nibabel.spatialimages import SpatialImage
+
+    return isinstance(source, SpatialImage)
 
 
 def _out_of_core_hint(path: Path, suffix: str, volume_index) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from .common import (LoadedVolume, _check_size, _finish, _finish_lazy, _require, _select_volume,
                      axis_codes, stored_frame_origin, warn_if_oblique)
 
-__all__ = ["load_nifti"]
+__all__ = ["load_nifti", "load_nibabel_image", "nifti_time"]
 
 
 def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = False) -> LoadedVolume:
@@ -45,14 +45,44 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
         raise ValueError(str(err)) from None
     except Exception as err:
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
+    return _oriented(nibabel, image, array, scale, volume_index, reorient, lazy, path, owned=True)
+
+
+def load_nibabel_image(image, volume_index, reorient: bool = True) -> LoadedVolume:
+    """One volume (or the series, ``volume_index="all"``) of a nibabel image object, such as
+    nilearn's functions return, made in memory or read from a file; see ``load_volume``."""
+    nibabel = _require("nibabel", "nifti")
+    filename = image.get_filename() if hasattr(image, "get_filename") else None
+    path = Path(filename) if filename else Path(f"the {type(image).__name__}")  # names it in messages
+    shape = tuple(int(n) for n in image.shape)
+    volumes = int(np.prod(shape[3:], dtype=object)) if len(shape) > 3 else 1
+    _check_size(shape, image.get_data_dtype(), path, "dim",
+                keep=1 if isinstance(volume_index, str) or volumes <= 1 else volumes)
+    from_file = filename is not None and hasattr(image.dataobj, "get_unscaled")  # else the image's own array
+    if from_file:
+        _check_holds(image, shape, path)
+    try:
+        array, scale = _stored(image, path)
+    except MemoryError:
+        raise ValueError(f"{path.name}: its {shape} data do not fit in memory") from None
+    except Exception as err:
+        raise ValueError(f"{path.name} could not be read: {err}") from None
+    return _oriented(nibabel, image, array, scale, volume_index, reorient, False, path, owned=from_file)
+
+
+def _oriented(nibabel, image, array, scale, volume_index, reorient: bool, lazy: bool, path: Path,
+              owned: bool) -> LoadedVolume:
+    """The ``LoadedVolume`` of ``image``'s stored ``array`` (file order, unscaled with its
+    ``scale``), its voxel axes turned to RAS with ``reorient``; ``owned``: the array was read
+    here (the result may be it), not the image's own (the result is a copy)."""
     header = image.header
-    if int(header["qform_code"]) == 0 and int(header["sform_code"]) == 0:
+    if "qform_code" in header and int(header["qform_code"]) == 0 and int(header["sform_code"]) == 0:
         # No orientation (NIfTI's method 1: x = pixdim·i, no anatomical frame): nibabel's fallback
         # affine assumes radiological storage and flips x, which would mirror the data and call it RAS.
         zooms = np.abs(np.asarray([*header.get_zooms()[:3], 1.0, 1.0][:3], dtype=np.float64))  # 2-D: refused next
         affine, orientation = np.diag([*zooms, 1.0]), None
     else:
-        affine = image.affine
+        affine = np.asarray(image.affine, dtype=np.float64)
         if reorient:  # voxel axes along +R, +A, +S (the closest to the affine), so x, y, z are R, A, S
             array, affine = _closest_canonical(nibabel, array, affine, path)
         orientation = axis_codes(affine[:3, :3])
@@ -60,9 +90,18 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
     if lazy:
         loaded = _finish_lazy(_select_volume(array, volume_index, path), zooms, origin, path, scale=scale)
     else:
-        loaded = _finish(_select_volume(array, volume_index, path), zooms, origin, path, owned=True, scale=scale)
+        loaded = _finish(_select_volume(array, volume_index, path), zooms, origin, path, owned=owned, scale=scale)
     warn_if_oblique(affine[:3, :3], path)  # once loaded: a refused load says only why
     return LoadedVolume(*loaded, orientation=orientation, directions=affine[:3, :3])
+
+
+def nifti_time(header) -> tuple[float, str]:
+    """(time between the volumes, its unit) of a NIfTI ``header``: the 4th pixdim, in seconds
+    ("s") where the header names s, ms or µs, else as stored (""); 1.0 without a 4th dimension."""
+    zooms = header.get_zooms()
+    value = float(zooms[3]) if len(zooms) > 3 else 1.0
+    unit = header.get_xyzt_units()[1] if hasattr(header, "get_xyzt_units") else "unknown"
+    return value * {"msec": 1e-3, "usec": 1e-6}.get(unit, 1.0), "s" if unit in ("sec", "msec", "usec") else ""
 
 
 def _check_holds(image, shape, path: Path) -> None:

@@ -112,10 +112,11 @@ class Number(traitlets.Float):
     (``Float`` raises ``OverflowError`` for those, which traitlets does not roll back)."""
 
     def validate(self, obj, value: Any) -> float:
-        """``value`` as a float when it is a number, not a bool, within float's range; TraitError otherwise."""
+        """``value`` as a float (a plain one: not numpy's float64, which a trait would otherwise
+        keep and show) when it is a number, not a bool, within float's range; TraitError otherwise."""
         if isinstance(value, bool) or isinstance(value, int) and abs(value) > _LARGEST_FLOAT:
             self.error(obj, value)
-        return super().validate(obj, value)
+        return float(super().validate(obj, value))
 
 
 class NoStrayAttributes:

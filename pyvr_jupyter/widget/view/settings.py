@@ -151,6 +151,8 @@ class SettingChecks(traitlets.HasTraits):
     @traitlets.validate("camera_position", "camera_target", "camera_up", "fov")
     @trait_errors
     def _check_camera(self, proposal):
+        if getattr(getattr(self, "_camera_sync", None), "active", False):  # a camera set whole: checked whole
+            return proposal["value"]
         return check_camera(self.camera, proposal["trait"].name, proposal["value"])
 
     @traitlets.validate("clip_box")

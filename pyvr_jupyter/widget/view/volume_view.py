@@ -54,6 +54,7 @@ from .volume_swap import replace_volume
 
 __all__ = ["VolumeView"]
 
+_CAMERA_TRAITS = frozenset({"camera_position", "camera_target", "camera_up", "fov"})  # together: one Camera
 _IGNORED = "VolumeView ignored input from the browser (view.stats() counts it and keeps the last reason)"
 _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "frame_budget_ms", "show_stats",
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
@@ -272,18 +273,29 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         before = {name: getattr(self, name) for name in traits}
         self._frames.interactive = interactive
         try:
-            with self.hold_sync():
-                for name, value in traits.items():
-                    setattr(self, name, value)
+            self._set_traits(traits)
         except Exception:  # all of the edit or none of it: the traits set so far go back
-            with self.hold_sync():
-                for name, value in reversed(before.items()):
-                    setattr(self, name, value)
+            self._set_traits(before)
             raise
         finally:
             self._frames.interactive = False
         if not interactive:  # the edit is over: a full-quality frame, even if nothing changed last
             self._frames.show_full()
+
+    def _set_traits(self, values: dict) -> None:
+        """Set the traits ``values`` (name → value) in one sync. The camera's among them make one
+        camera from their final values, checked once: set one by one, a new position and up
+        were each checked against the other's old value (``edit`` failed or not by their order)."""
+        camera_names = _CAMERA_TRAITS.intersection(values)
+        with self.hold_sync():
+            self._camera_sync.active = bool(camera_names)
+            try:
+                for name, value in values.items():
+                    setattr(self, name, value)
+            finally:
+                self._camera_sync.active = False
+            if camera_names:
+                self._camera_from_traits()
 
     def reset_camera(self) -> None:
         """Back to the camera the view started with."""
@@ -379,12 +391,19 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         finally:
             self._camera_sync.active = False
 
-    @traitlets.observe("camera_position", "camera_target", "camera_up", "fov")
+    @traitlets.observe(*_CAMERA_TRAITS)
     def _on_camera_trait(self, change):
-        if getattr(self._camera_sync, "active", False):
-            return
+        if not getattr(self._camera_sync, "active", False):
+            self._camera_from_traits()
+
+    def _camera_from_traits(self) -> None:
+        """``camera`` from the four camera traits (TraitError when they make no camera); a frame follows."""
+        try:
+            camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
+        except (ValueError, TypeError) as err:
+            raise traitlets.TraitError(str(err)) from None
         with self.lock:
-            self.camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
+            self.camera = camera
         self._frames.camera_written()  # a burst of writes (a linked view's drag) streams previews
 
     @traitlets.observe("colormap", "opacity_points", "lighting")

@@ -249,6 +249,23 @@ def test_a_refused_edit_of_several_traits_changes_none(make_view):
     assert (view.width, view.colormap) == before
 
 
+@pytest.mark.parametrize("up_first", [False, True])
+def test_an_edit_checks_the_camera_it_ends_with_whatever_the_order(make_view, up_first):
+    view = make_view(create_test_volume((16, 16, 16), "sphere"))
+    view.camera_up = [0.0, 0.0, 1.0]
+    target = np.array(view.camera_target)
+    # Looking down z with up +y: valid together; before, the position was checked against the old up (+z)
+    # and refused, or not, by the keywords' order.
+    edit = {"camera_position": list(target + [0, 0, 40]), "camera_up": [0, 1, 0]}
+    view.edit(**(dict(reversed(edit.items())) if up_first else edit))
+    assert view.camera_up == [0.0, 1.0, 0.0] and view.camera.up.tolist() == [0.0, 1.0, 0.0]
+    assert view.camera_position == [float(v) for v in target + [0, 0, 40]]
+    assert all(type(v) is float for v in view.camera_position)  # not numpy's float64
+    with pytest.raises(traitlets.TraitError, match="parallel"):  # the final camera is still checked
+        view.edit(camera_up=[0, 0, 1], fov=30)
+    assert view.camera_up == [0.0, 1.0, 0.0] and view.fov == 45.0 and view.camera.up.tolist() == [0.0, 1.0, 0.0]
+
+
 def test_a_partial_lighting_dict_changes_those_settings_and_the_trait_says_all(make_view):
     view = make_view(create_test_volume((16, 16, 16), "sphere"))
     view.lighting = {"ambient": 0.9, "diffuse": 0.1}
