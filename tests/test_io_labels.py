@@ -108,3 +108,16 @@ def test_the_mni152_tissue_map_is_a_brain():
     assert 1.0e6 < counts[1] < 1.8e6 and 0.4e6 < counts[2] < 0.9e6
     white = scan.data[labels.rows == 2].mean()
     assert white > scan.data[labels.rows == 1].mean()  # T1: white matter is brighter than grey
+
+
+def test_a_nibabel_label_image_in_memory_loads_like_its_scan():
+    """nilearn's masks come as images: read as load_volume reads them, checked against the scan."""
+    nibabel = pytest.importorskip("nibabel")
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    ids = np.zeros((4, 5, 6), np.uint8)
+    ids[1:3, 2:4, 3:5] = 1
+    scan = load_volume(nibabel.Nifti1Image(np.random.default_rng(0).random((4, 5, 6)).astype(np.float32), affine))
+    labels = load_labels(nibabel.Nifti1Image(ids, affine), like=scan, names={1: "grey matter"})
+    assert labels.ids.tolist() == [0, 1] and labels.names[1] == "grey matter"
+    with pytest.raises(ValueError, match="^the Nifti1Image: holds fractional values"):  # named, not its text
+        load_labels(nibabel.Nifti1Image(np.full((4, 5, 6), 0.5, np.float32), affine))

@@ -54,6 +54,7 @@ def _mean_2x2x2(values):
 def test_pyramid_round_trip_keeps_values_and_geometry(stack, tmp_path, version):
     path = save_ome_zarr(stack, tmp_path / "s.ome.zarr", spacing=(0.5, 0.25, 2.0), origin=(10, 20, 30), chunks=32,
                          version=version, progress=False)
+    assert path == tmp_path / "s.ome.zarr" and isinstance(path, Path)  # a Path, as write_movie's
     volume = load_volume(path)
     assert isinstance(volume, MultiscaleVolume)
     assert [level.shape for level in volume.levels] == [(65, 96, 130), (32, 48, 65), (16, 24, 32)]  # to a side ≤ 64

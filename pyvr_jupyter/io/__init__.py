@@ -224,7 +224,7 @@ def load_labels(path, like: LoadedVolume | None = None, reorient: bool = True, *
     oriented as ``load_volume`` orients a scan (``io/label_files.py``).
 
     Args:
-        path: the file.
+        path: the file, or a nibabel image in memory (as ``load_volume`` takes it).
         like: the scan (a ``LoadedVolume``) the labels belong to: shape, spacing, origin and
             orientation must match, else ValueError says which differ.
         reorient, volume_index: as ``load_volume``'s (use the scan's ``reorient``).
@@ -245,7 +245,8 @@ def load_labels(path, like: LoadedVolume | None = None, reorient: bool = True, *
         loaded = load_volume(path, volume_index=volume_index, reorient=reorient)
     except common.TooLargeToLoad as err:  # a label map is drawn from memory: converting it would not help
         raise common.TooLargeToLoad(err.message) from None
-    return label_map_of(loaded, path, like, **label_map_options)
+    name = path if isinstance(path, (str, os.PathLike)) else f"the {type(path).__name__}"  # not an image's text
+    return label_map_of(loaded, name, like, **label_map_options)
 
 
 def _reader(suffix: str):

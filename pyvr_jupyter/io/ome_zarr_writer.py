@@ -41,7 +41,7 @@ COARSEST_SIDE = 64
 
 def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, n_levels: int | None = None,
                   version: str = "0.5", unit: str | None = None, name: str | None = None, overwrite: bool = False,
-                  progress: bool = True, orientation: str | None = None) -> str:
+                  progress: bool = True, orientation: str | None = None) -> Path:
     """Write ``volume`` (D, H, W) as an OME-Zarr image with a pyramid of levels.
 
     Args:
@@ -69,7 +69,8 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
             that ``load_volume`` gives it back and the views keep their letters and head-up camera.
 
     Returns:
-        the path written (validated by reading its metadata back with ome-zarr-models).
+        the path written, a ``pathlib.Path`` (as ``write_movie``'s), validated by reading its
+        metadata back with ome-zarr-models.
 
     The store is written beside ``path`` under a hidden name and moved there once complete, so an
     error or an interrupt leaves no half-written store and the store it replaces intact (which may
@@ -160,7 +161,7 @@ def save_ome_zarr(volume, path, *, spacing=None, origin=None, chunks: int = 64, 
         if bar is not None:
             bar.close()
     _move_into_place(staging, path)
-    return str(path)
+    return path
 
 
 def _unpack(volume) -> tuple:

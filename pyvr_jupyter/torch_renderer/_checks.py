@@ -168,12 +168,24 @@ def check_level(level: Any) -> int:
     return int(level)
 
 
+def check_label_shape(label_shape: Sequence[int], volume_shape: Sequence[int]) -> None:
+    """A label map must share the volume's (D, H, W) grid: ValueError naming ``labels`` otherwise,
+    with a hint where it is the volume's shape reversed (an (x, y, z) array such as nibabel's)."""
+    label_shape, volume_shape = tuple(int(n) for n in label_shape), tuple(int(n) for n in volume_shape)
+    if label_shape == volume_shape:
+        return
+    hint = ""
+    if label_shape == volume_shape[::-1]:
+        hint = (" (reversed: an (x, y, z) array, as nibabel's get_fdata() gives; pass labels.transpose(2, 1, 0), "
+                "or read the file with load_labels(path, like=scan))")
+    raise ValueError(f"labels has shape {label_shape}, the volume {volume_shape}: "
+                     f"a label map must share the volume's grid{hint}")
+
+
 def check_labels_fit(labels: Any, volume_shape: Sequence[int], compositing: str, emission_absorption: bool) -> None:
-    """A label map must share the volume's (D, H, W) grid, and is drawn by emission–absorption
-    strategies only (``emission_absorption``: whether ``compositing`` is one)."""
-    if tuple(labels.shape) != tuple(volume_shape):
-        raise ValueError(f"labels has shape {tuple(labels.shape)}, the volume {tuple(volume_shape)}: "
-                         "a label map must share the volume's grid")
+    """A label map must share the volume's (D, H, W) grid (``check_label_shape``), and is drawn by
+    emission–absorption strategies only (``emission_absorption``: whether ``compositing`` is one)."""
+    check_label_shape(labels.shape, volume_shape)
     if not emission_absorption:
         raise ValueError(f"labels are drawn by emission–absorption strategies, not compositing={compositing!r}")
 

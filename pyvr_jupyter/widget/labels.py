@@ -21,6 +21,7 @@ import numpy as np
 import traitlets
 
 from ..torch_renderer import LabelMap
+from ..torch_renderer._checks import check_label_shape
 from ._traits import python_owned
 
 __all__ = ["LabelTraits", "as_label_map"]
@@ -34,9 +35,7 @@ def as_label_map(labels, volume_shape) -> LabelMap | None:
     if labels is None:
         return None
     label_map = labels if isinstance(labels, LabelMap) else LabelMap(labels)
-    if tuple(label_map.shape) != tuple(volume_shape):
-        raise ValueError(f"labels has shape {tuple(label_map.shape)}, the volume {tuple(volume_shape)}: "
-                         "a label map must share the volume's grid")
+    check_label_shape(label_map.shape, volume_shape)
     return label_map
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .._checks import check_label_shape
 from ..stages.label_map import LabelMap
 
 if TYPE_CHECKING:  # slicing.render_slice draws labels with this module
@@ -96,7 +97,5 @@ def draw_slice_labels(image: torch.Tensor, labels, volume_shape, geometry: "Slic
     """``render_slice``'s last stage: ``labels`` (a ``LabelMap`` or an integer array of
     ``volume_shape``) over the slice ``image`` (H, W, 3) of ``geometry``."""
     label_map = labels if isinstance(labels, LabelMap) else LabelMap(labels)
-    if tuple(label_map.shape) != tuple(volume_shape):
-        raise ValueError(f"labels has shape {tuple(label_map.shape)}, the volume {tuple(volume_shape)}: "
-                         "a label map must share the volume's grid")
+    check_label_shape(label_map.shape, volume_shape)
     return overlay_labels(image, slice_label_rows(label_map, geometry, spacing, origin), label_map, mode)

@@ -70,6 +70,12 @@ def test_bad_labels_change_nothing(scan, make_view):
         make_view(volume, labels=labels[:, :, :5])
 
 
+def test_labels_in_x_y_z_order_are_told_to_turn(make_view):
+    volume = np.zeros((4, 5, 6), np.float32)  # [z, y, x]
+    with pytest.raises(ValueError, match=r"\(6, 5, 4\).*reversed.*transpose\(2, 1, 0\).*load_labels"):
+        make_view(volume, labels=np.zeros((6, 5, 4), np.uint8))
+
+
 @pytest.mark.parametrize("trait, entries, match", [
     ("label_opacity", {"1": 0.9, "3": 7.0}, "within"),  # before: label 1 changed, label 3 refused
     ("label_colors", {"1": "#00ff00", "3": (float("nan"), 0.0, 0.0)}, "finite"),  # before: a NaN frame, traits jammed
