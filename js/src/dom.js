@@ -116,6 +116,41 @@ export function pointerDrag(element, { focus, start, move, end } = {}) {
 }
 
 /**
+ * The page's theme, "light" or "dark", as the front end says it: JupyterLab and Notebook 7 on
+ * `<body data-jp-theme-light>`, VS Code by a `vscode-light` / `vscode-dark` class on `<body>`;
+ * elsewhere (Colab, a plain page) "" (unknown). Canvases drawn in Python (the transfer-function
+ * editor) pick their text colour from it.
+ * @param {HTMLElement} body
+ * @returns {"light" | "dark" | ""}
+ */
+export function pageTheme(body) {
+  const lab = body.dataset ? body.dataset.jpThemeLight : undefined;
+  if (lab === "true" || lab === "false") return lab === "true" ? "light" : "dark";
+  const classes = body.classList;
+  if (classes && (classes.contains("vscode-dark") || classes.contains("vscode-high-contrast"))) return "dark";
+  if (classes && (classes.contains("vscode-light") || classes.contains("vscode-high-contrast-light"))) return "light";
+  return "";
+}
+
+/**
+ * Call `report(theme)` with `pageTheme` now and whenever it changes (the user switches themes).
+ * @param {HTMLElement} body
+ * @param {(theme: "light" | "dark" | "") => void} report
+ * @returns {() => void} cleanup
+ */
+export function watchPageTheme(body, report) {
+  let last = null;
+  const check = () => {
+    const theme = pageTheme(body);
+    if (theme !== last) report((last = theme));
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(body, { attributes: true, attributeFilter: ["data-jp-theme-light", "class"] });
+  check();
+  return () => observer.disconnect();
+}
+
+/**
  * A wheel handler that acts only while the focus is in `element` (a click or Tab gives it, to it
  * or to a control inside it, such as a slice's slider): until then the wheel scrolls the page as
  * usual instead of being taken by the view.

@@ -5,7 +5,7 @@ import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
 import { attachFullscreen } from "./fullscreen.js";
 import {
   NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, hideOutputWhenClosed, listen, listenModel,
-  pointerDrag,
+  pointerDrag, watchPageTheme,
 } from "./dom.js";
 
 /**
@@ -347,6 +347,7 @@ function render({ model, el }) {
     dragCleanup,
     wheelCleanup,
     errors.cleanup,
+    watchPageTheme(el.ownerDocument.body, (theme) => send({ type: "theme", theme })), // for the editor's text
     listenModel(model, [
       ["msg:custom", onCustom],
       ["change:width", resize],

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  NewestImage, combineCleanups, decodeImage, errorBox, focusedWheel, listen, listenModel, pointerDrag, releaseImage,
+  NewestImage, combineCleanups, decodeImage, errorBox, focusedWheel, listen, listenModel, pageTheme, pointerDrag,
+  releaseImage,
 } from "../src/dom.js";
 import { ControlledDecoder, FakeElement, FakeModel, settle } from "./fake_dom.js";
 
@@ -331,4 +332,15 @@ test("a widget closed from Python hides its output once nothing is left in it", 
   model2.trigger("destroy");
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(busy.style.display, undefined);
+});
+
+test("pageTheme reads JupyterLab's and VS Code's markers on <body>, and says nothing elsewhere", () => {
+  const body = (dataset = {}, classes = []) => ({ dataset, classList: { contains: (name) => classes.includes(name) } });
+  assert.equal(pageTheme(body({ jpThemeLight: "true" })), "light");
+  assert.equal(pageTheme(body({ jpThemeLight: "false" })), "dark");
+  assert.equal(pageTheme(body({}, ["vscode-body", "vscode-dark"])), "dark");
+  assert.equal(pageTheme(body({}, ["vscode-high-contrast"])), "dark");
+  assert.equal(pageTheme(body({}, ["vscode-light"])), "light");
+  assert.equal(pageTheme(body({}, ["colab"])), "");
+  assert.equal(pageTheme(body({ jpThemeLight: "maybe" })), "");
 });

@@ -105,6 +105,15 @@ export class ControlledDecoder {
   reject(i, error = new Error("corrupt image")) { this.calls[i].reject(error); return settle(); }
 }
 
+/** A MutationObserver whose callbacks the test calls (`FakeMutationObserver.notifyAll()`) after changing the DOM. */
+export class FakeMutationObserver {
+  static live = new Set();
+  constructor(callback) { this.callback = callback; }
+  observe() { FakeMutationObserver.live.add(this); }
+  disconnect() { FakeMutationObserver.live.delete(this); }
+  static notifyAll() { for (const observer of [...FakeMutationObserver.live]) observer.callback([]); }
+}
+
 /** Let promise callbacks (decode → draw → acknowledge) run. */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -114,12 +123,13 @@ export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
  */
 export function installFakeBrowser(decoder) {
   const names = ["document", "window", "requestAnimationFrame", "cancelAnimationFrame", "ResizeObserver",
-    "IntersectionObserver", "createImageBitmap"];
+    "IntersectionObserver", "MutationObserver", "createImageBitmap"];
   const saved = Object.fromEntries(names.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)]));
   const doc = new EventTarget();
   doc.activeElement = null;
   doc.fullscreenElement = null;
   doc.createElement = (tag) => new FakeElement(tag, doc);
+  doc.body = new FakeElement("body", doc);
   let queue = [];
   const observer = class { observe() {} disconnect() {} };
   const globals = {
@@ -129,6 +139,7 @@ export function installFakeBrowser(decoder) {
     cancelAnimationFrame: () => {},
     ResizeObserver: observer,
     IntersectionObserver: observer,
+    MutationObserver: FakeMutationObserver,
     createImageBitmap: decoder.decode,
   };
   for (const [name, value] of Object.entries(globals)) {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import volumeView from "../src/widget.js";
-import { ControlledDecoder, FakeModel, installFakeBrowser } from "./fake_dom.js";
+import { ControlledDecoder, FakeModel, FakeMutationObserver, installFakeBrowser } from "./fake_dom.js";
 
 // VolumeView's frame handling in a fake browser: which frames are drawn and which acknowledged.
 function showView(decoder, state = {}) {
@@ -150,4 +150,24 @@ test("a browser without what the view needs gets a message and the saved picture
   assert.equal(browser.el.children.length, 2); // the message and the saved picture
   assert.equal(browser.el.children[1].tagName, "IMG");
   cleanup();
+});
+
+test("the view tells Python the page's theme, and again when the user switches it; not after it is gone", (t) => {
+  const decoder = new ControlledDecoder();
+  const browser = installFakeBrowser(decoder);
+  t.after(() => browser.restore());
+  browser.document.body.dataset.jpThemeLight = "true";
+  const model = new FakeModel({ width: 64, height: 48, error: "", show_stats: false, snapshot: new DataView(new ArrayBuffer(0)),
+    value_range: [0, 1], camera_position: [0, 0, 3], camera_target: [0, 0, 0], camera_up: [0, 1, 0], fov: 45 });
+  const cleanup = volumeView.render({ model, el: browser.el });
+  const themes = () => model.sent.filter((m) => m.type === "theme").map((m) => m.theme);
+  assert.deepEqual(themes(), ["light"]);
+  FakeMutationObserver.notifyAll(); // an unrelated change: nothing new to say
+  browser.document.body.dataset.jpThemeLight = "false";
+  FakeMutationObserver.notifyAll();
+  assert.deepEqual(themes(), ["light", "dark"]);
+  cleanup();
+  browser.document.body.dataset.jpThemeLight = "true";
+  FakeMutationObserver.notifyAll();
+  assert.deepEqual(themes(), ["light", "dark"]);
 });

@@ -21,7 +21,7 @@ from ipycanvas import hold_canvas
 from ...torch_renderer._volume_checks import nonfinite_error
 from ...torch_renderer.levels import slabs, value_bounds
 
-__all__ = ["THEMES", "data_range_of", "log_histogram", "window_columns", "value_ticks", "draw_histogram", "draw_curve",
+__all__ = ["THEMES", "AUTO_TEXT", "theme_colours", "data_range_of", "log_histogram", "window_columns", "value_ticks", "draw_histogram", "draw_curve",
            "draw_points"]
 
 BAR_HEIGHT = 14  # the colour bar under the plot, pixels
@@ -54,6 +54,21 @@ THEMES = {
     "dark": dict(plot="#1e1e1e", frame="#555555", bars="#6b6b6b",
                  fill="rgba(96,165,250,0.25)", curve="#60a5fa", text="#d0d0d0", hover="#fb923c"),
 }
+
+#: The "auto" theme's text where the page says its theme (``VolumeView.page_theme``): no one grey
+#: reads well on both (#767676 is 4.5:1 on white but 4.2:1 on a dark notebook's #111).
+AUTO_TEXT = {"light": "#595959", "dark": "#a8a8a8"}
+
+
+def theme_colours(theme: str, page_theme: str = "") -> dict:
+    """The drawing colours of ``theme`` ("auto", "light", "dark"); "auto" on a page whose theme
+    is known (``page_theme``) takes its text colour from ``AUTO_TEXT``.
+
+    Example: ``theme_colours("auto", "dark")["text"] == "#a8a8a8"``"""
+    colours = THEMES[theme]
+    if theme == "auto" and page_theme in AUTO_TEXT:
+        colours = dict(colours, text=AUTO_TEXT[page_theme])
+    return colours
 
 
 @contextmanager

@@ -43,7 +43,7 @@ from ..closing import close_parts, close_tree
 from .channel_switch import ChannelSwitch
 from .curve_editing import CurveEditing
 from .checks import MIN_AXIS_TOP, axis_top, checked_arguments
-from .drawing import THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram
+from .drawing import THEMES, data_range_of, draw_curve, draw_histogram, draw_points, log_histogram, theme_colours
 from .pickers import CT_PRESET_PREFIX, OPACITY_PRESETS, EditorControls, colormap_names, shows_its_ct_preset
 from .document import DocumentFile, span_unit_interval
 
@@ -156,6 +156,7 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
         if view is not None:
             view.observe(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
             view.observe(self._on_view_volume, names="volume_version")
+            view.observe(self._on_page_theme, names="page_theme")
         self.draw_histogram()
         self.draw()
 
@@ -177,6 +178,7 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
             with contextlib.suppress(ValueError):  # gone already: closed twice, or the view closed first
                 self.view.unobserve(self._on_view_changed, names=["opacity_points", "colormap", "value_range"])
                 self.view.unobserve(self._on_view_volume, names="volume_version")
+                self.view.unobserve(self._on_page_theme, names="page_theme")
         for child in self.children:  # the canvases and the controls, with their layouts and styles
             close_tree(child)
         super().close()
@@ -363,6 +365,10 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
         self._redraw()
 
     # ---- drawing (``drawing`` paints; these pick what) -----------------------------------
+    def _on_page_theme(self, change) -> None:
+        if self.theme == "auto":  # its text colour follows the page
+            self._redraw()
+
     def _redraw(self) -> None:
         """A front end connected (Voila's page, a reloaded notebook): draw every layer again."""
         self.draw_histogram()
@@ -371,17 +377,21 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
     def draw_histogram(self) -> None:
         """Redraw the histogram layer: log counts of the values in the window, the plot's x axis."""
         draw_histogram(self.canvas[0], self._plot_box(), self._histogram, self.data_range, self.value_range,
-                       THEMES[self.theme], (self.width, self.height))
+                       self._colours(), (self.width, self.height))
 
     def draw(self) -> None:
         """Redraw the colour bar, the curve and the points (batched)."""
         rgb = self.color_tf(torch.linspace(0, 1, 64)).numpy()
         draw_curve(self.canvas[1], self._plot_box(), rgb, [self.to_canvas(s, a) for s, a in self.points],
-                   THEMES[self.theme], self.max_opacity)
+                   self._colours(), self.max_opacity)
         self.draw_points()
 
     def draw_points(self) -> None:
         """Redraw the control points, with the hovered one ringed."""
-        draw_points(self.canvas[2], np.array([self.to_canvas(s, a) for s, a in self.points]), THEMES[self.theme],
+        draw_points(self.canvas[2], np.array([self.to_canvas(s, a) for s, a in self.points]), self._colours(),
                     self._hover)
+
+    def _colours(self) -> dict:
+        """The drawing colours: ``theme``'s, "auto" with its view's page theme (``theme_colours``)."""
+        return theme_colours(self.theme, getattr(self.view, "page_theme", ""))
 

@@ -169,6 +169,12 @@ class BrowserMessages:
         """A frame arrived without its binary buffer: the widget manager drops them (Colab)."""
         self._frames.buffers_missing()
 
+    def _on_theme(self, message) -> None:
+        """The page's theme changed (or the view was shown): "light", "dark" or "" (unknown)."""
+        if message["theme"] not in ("", "light", "dark"):
+            raise ValueError("theme must be 'light', 'dark' or ''")
+        self._view.set_trait("page_theme", message["theme"])
+
     def _on_end(self, message) -> None:
         self._frames.show_full()
 

@@ -109,6 +109,10 @@ class ViewTraits(traitlets.HasTraits):
     notice = python_owned(traitlets.Unicode(""))
     """What the view is waiting for, shown at the top right over its picture ('' when nothing): the
     fast renderer compiling on first use (``kernel_wait.compiling_notice``)."""
+    page_theme = traitlets.Enum(("", "light", "dark"), "", read_only=True)
+    """The theme of the page showing the view, as its browser says it ("light", "dark"; "" where
+    the front end does not say: Colab, a plain page); not synced. Editors beside the view in the
+    "auto" theme take their text colour from it."""
     volume_version = traitlets.Int(0, read_only=True)
     """Counts ``volume`` assignments (not synced): the editor's histogram and the crop controls
     observe it, to span the new volume."""

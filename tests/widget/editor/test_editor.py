@@ -582,6 +582,32 @@ def test_the_axis_labels_read_on_the_themes_backgrounds():
     assert _contrast(themes["dark"]["text"], themes["dark"]["plot"]) >= 4.5
 
 
+def test_auto_text_reads_on_the_page_the_view_reports():
+    """Where the page says its theme, "auto" takes a grey that reads well there (helper 66: the
+    caption was dim on Notebook 7's dark theme), at least 6:1 on its background."""
+    assert _contrast(drawing.theme_colours("auto", "dark")["text"], "#111111") >= 6.0
+    assert _contrast(drawing.theme_colours("auto", "light")["text"], "#ffffff") >= 6.0
+    assert drawing.theme_colours("auto", "")["text"] == drawing.THEMES["auto"]["text"]
+    assert drawing.theme_colours("light", "dark") == drawing.THEMES["light"]  # a theme chosen stays
+
+
+def test_an_auto_editor_beside_a_view_follows_the_page_theme(volume, monkeypatch):
+    view = VolumeView(volume, width=32, height=32)
+    editor = TransferFunctionEditor(view=view)
+    captions = []
+    monkeypatch.setattr(editor.canvas[1], "fill_text", lambda text, *_: captions.append((text, editor.canvas[1].fill_style)))
+    view._messages.handle(view, {"type": "theme", "theme": "dark"}, [])
+    assert view.page_theme == "dark"
+    assert (f"opacity ≤ {editor.max_opacity:.3g}", drawing.AUTO_TEXT["dark"]) in captions
+    captions.clear()
+    editor.theme = "light"  # chosen: the page's theme no longer matters
+    view._messages.handle(view, {"type": "theme", "theme": "light"}, [])
+    assert captions and all(colour == drawing.THEMES["light"]["text"] for _, colour in captions)
+    editor.close()
+    view._messages.handle(view, {"type": "theme", "theme": "dark"}, [])  # closed: not observed any more
+    view.close()
+
+
 def test_mouse_messages_off_the_main_thread_fire_no_execution_events(volume):
     """As a view's (tests/widget/test_traits.py): a drag on the editor while a cell runs under
     JupyterLab's subshells must not flush that cell's matplotlib figures half drawn."""

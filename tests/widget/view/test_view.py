@@ -130,13 +130,14 @@ def test_a_list_of_numbers_is_no_time_series(make_view):
     {"type": "orbit", "dx": float("nan"), "dy": 0}, {"type": "zoom", "factor": float("inf")},
     {"type": "key", "key": "q"}, {"type": "ack"}, {"type": "pan", "dx": None, "dy": 1},
     {"type": "resize", "width": float("nan"), "height": 100}, {"type": "visibility"},
-    {"type": "visibility", "visible": "no"},
+    {"type": "visibility", "visible": "no"}, {"type": "theme"}, {"type": "theme", "theme": "solarized"},
+    {"type": "theme", "theme": ["dark"]},
 ])
 def test_malformed_browser_messages_are_ignored_with_a_warning(view, message):
     position = list(view.camera_position)
     with pytest.warns(UserWarning, match="VolumeView ignored"):
         view.browser(**message)
-    assert view.camera_position == position
+    assert view.camera_position == position and view.page_theme == ""
     assert view.stats()["messages_ignored"] == 1
 
 
