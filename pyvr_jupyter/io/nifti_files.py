@@ -29,22 +29,13 @@ def load_nifti(path: Path, volume_index, reorient: bool = True, lazy: bool = Fal
     except Exception as err:  # nibabel raises many types for damaged files
         raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
     shape = image.header.get_data_shape()
-    volumes = int(np.prod(shape[3:], dtype=object)) if len(shape) > 3 else 1
-    keep = 1 if isinstance(volume_index, str) or volumes <= 1 else volumes  # one volume of a series is returned
     if lazy and path.name.lower().endswith(".gz"):
         raise ValueError(f"{path.name} is compressed: its data cannot be read in parts; decompress it "
                          "(gunzip) and load the .nii with lazy=True")
     if not lazy:
-        _check_size(shape, image.header.get_data_dtype(), path, "dim", keep=keep)
+        _check_size(shape, image.header.get_data_dtype(), path, "dim", keep=_parts_kept(shape, volume_index))
     _check_holds(image, shape, path)
-    try:
-        array, scale = _stored(image, path)
-    except MemoryError:
-        raise ValueError(f"{path.name}: its {shape} data do not fit in memory") from None
-    except _Truncated as err:
-        raise ValueError(str(err)) from None
-    except Exception as err:
-        raise ValueError(f"{path.name} is not a readable NIfTI file: {err}") from None
+    array, scale = _read_stored(image, shape, path, "is not a readable NIfTI file")
     return _oriented(nibabel, image, array, scale, volume_index, reorient, lazy, path, owned=True)
 
 
@@ -55,19 +46,31 @@ def load_nibabel_image(image, volume_index, reorient: bool = True) -> LoadedVolu
     filename = image.get_filename() if hasattr(image, "get_filename") else None
     path = Path(filename) if filename else Path(f"the {type(image).__name__}")  # names it in messages
     shape = tuple(int(n) for n in image.shape)
-    volumes = int(np.prod(shape[3:], dtype=object)) if len(shape) > 3 else 1
-    _check_size(shape, image.get_data_dtype(), path, "dim",
-                keep=1 if isinstance(volume_index, str) or volumes <= 1 else volumes)
+    _check_size(shape, image.get_data_dtype(), path, "dim", keep=_parts_kept(shape, volume_index))
     from_file = filename is not None and hasattr(image.dataobj, "get_unscaled")  # else the image's own array
     if from_file:
         _check_holds(image, shape, path)
+    array, scale = _read_stored(image, shape, path, "could not be read")
+    return _oriented(nibabel, image, array, scale, volume_index, reorient, False, path, owned=from_file)
+
+
+def _parts_kept(shape, volume_index) -> int:
+    """In how many parts the returned array keeps the data of ``shape``: a series' volume count
+    when one volume of it is returned, else 1 (``_check_size``'s ``keep``)."""
+    volumes = int(np.prod(shape[3:], dtype=object)) if len(shape) > 3 else 1
+    return 1 if isinstance(volume_index, str) or volumes <= 1 else volumes
+
+
+def _read_stored(image, shape, path: Path, unreadable: str) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """``_stored``, its failures as ValueError naming ``path`` (``unreadable``: what to say of an unreadable one)."""
     try:
-        array, scale = _stored(image, path)
+        return _stored(image, path)
     except MemoryError:
         raise ValueError(f"{path.name}: its {shape} data do not fit in memory") from None
+    except _Truncated as err:
+        raise ValueError(str(err)) from None
     except Exception as err:
-        raise ValueError(f"{path.name} could not be read: {err}") from None
-    return _oriented(nibabel, image, array, scale, volume_index, reorient, False, path, owned=from_file)
+        raise ValueError(f"{path.name} {unreadable}: {err}") from None
 
 
 def _oriented(nibabel, image, array, scale, volume_index, reorient: bool, lazy: bool, path: Path,
