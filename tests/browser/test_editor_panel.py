@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from jupyter_harness import (FIGURES, canvas_pixels, frames_drawn, lab_page, run_cell, show_view,
+from jupyter_harness import (CANVAS, FIGURES, canvas_pixels, frames_drawn, lab_page, run_cell, show_view,
                              wait_frame_after, wait_kernel_idle, write_notebook)
 
 SOURCE = ("from pyvr_jupyter import VolumeView, create_test_volume\n"
@@ -61,6 +61,21 @@ def test_editing_the_opacity_and_the_colormap_changes_the_view(browser, notebook
         recoloured = canvas_pixels(page)
         assert recoloured["mean"] != edited["mean"]
         assert abs(recoloured["mean"][2] - edited["mean"][2]) > 1  # viridis is bluer than hot
+
+        # A projection picked in the panel is drawn in its own window (the torus's averages stay
+        # near the bottom of the volume's, where the curve is nearly transparent), and the
+        # window goes back with emission–absorption.
+        for strategy in ("average intensity", "emission–absorption"):
+            last = frames_drawn(page)
+            page.locator(".widget-dropdown", has_text="compositing").locator("select").select_option(label=strategy)
+            wait_frame_after(page, last, timeout=60_000)
+            page.wait_for_function(f"() => document.querySelectorAll('{CANVAS}')[0].dataset.kind === 'full'")
+            page.wait_for_timeout(1500)
+            if strategy == "average intensity":
+                average = canvas_pixels(page)
+                # In the volume's window 4 % as many pixels were lit as emission–absorption's, now 50 %.
+                assert average["lit"] > 0.3 * recoloured["lit"], (recoloured, average)
+        assert canvas_pixels(page) == recoloured
         assert not page.errors, page.errors
 
 

@@ -1,0 +1,107 @@
+"""VolumeView's window for MinIP, average and X-ray projections (``view/projection_window``): set
+on switching to one, the replaced window back on switching away, a user's window left alone."""
+
+import numpy as np
+import pytest
+
+from pyvr_jupyter import SliceViewer
+from pyvr_jupyter.torch_renderer.tools.projection_window import projection_value_range
+
+
+@pytest.fixture
+def cube():
+    """Zeros with a cube in the middle whose values rise from 0.5 to 1 along x + y + z: averages
+    stay far below the volume's window, and any axis's rays meet different values in it."""
+    volume = np.zeros((32, 32, 32), np.float32)
+    z, y, x = np.meshgrid(*[np.arange(16, dtype=np.float32)] * 3, indexing="ij")
+    volume[8:24, 8:24, 8:24] = 0.5 + (x + y + z) / 90
+    return volume
+
+
+def _main_axis(view) -> int:
+    direction = (view.camera.target - view.camera.position).abs().tolist()
+    return direction.index(max(direction))
+
+
+def test_an_average_drawn_in_the_volumes_window_is_black_and_in_its_own_it_shows_the_cube(cube, make_view):
+    view = make_view(cube)
+    volume_window = list(view.value_range)
+    lit = view.screenshot()
+    view.compositing = "average"
+    rises_at = view.opacity_points[1][0]  # the automatic curve: 0 up to there, then a ramp
+    assert rises_at > 0.5 and view.opacity_points[1][1] == 0
+    expected = projection_value_range(cube, "average", volume_window, _main_axis(view),
+                                      unit_distance=view.renderer.opacity_unit_distance, visible_from=rises_at)
+    assert view.value_range == pytest.approx(expected) and view.value_range[1] < 0.6 * volume_window[1]
+    assert view.screenshot().mean() > 20
+    view.edit(value_range=volume_window)  # what the view drew before: nothing
+    assert view.screenshot().max() == 0
+    view.compositing = "vectorized"  # a window set by the user stays
+    assert view.value_range == volume_window
+    assert np.array_equal(view.screenshot(), lit)
+
+
+def test_switching_back_restores_the_window_the_projection_replaced(cube, make_view):
+    view = make_view(cube, value_range=(0.0, 2.0))
+    view.compositing = "xray"
+    assert view.value_range != [0.0, 2.0]
+    view.compositing = "average"  # from one projection to the next: its own window
+    assert view.value_range == pytest.approx(projection_value_range(
+        cube, "average", (0.0, 2.0), _main_axis(view), visible_from=view.opacity_points[1][0]))
+    view.compositing = "mip"  # MIP draws in the volume's window
+    assert view.value_range == [0.0, 2.0]
+
+
+def test_a_window_given_with_the_projection_is_kept_in_either_order(cube, make_view):
+    view = make_view(cube)
+    view.edit(value_range=[0.1, 0.3], compositing="average")
+    assert view.value_range == [0.1, 0.3]
+    view.edit(compositing="minip", value_range=[0.2, 0.4])
+    assert view.value_range == [0.2, 0.4]
+    assert make_view(cube, compositing="average", value_range=(0.0, 5.0)).value_range == [0.0, 5.0]
+
+
+def test_a_view_started_with_a_projection_draws_it_in_its_window(cube, make_view):
+    started = make_view(cube, compositing="average")
+    switched = make_view(cube)
+    switched.compositing = "average"
+    assert started.value_range == switched.value_range != make_view(cube).value_range
+    assert np.array_equal(started.screenshot(), switched.screenshot())
+
+
+def test_a_crop_box_takes_the_window_again_inside_it_unless_the_user_set_it(cube, make_view):
+    view = make_view(cube)
+    view.compositing = "average"
+    whole = list(view.value_range)
+    view.clip_box = [[8, 8, 8], [23, 23, 23]]  # the cube alone: every ray's mean is its own values'
+    assert view.value_range[1] > whole[1] + 0.2  # the means of the cube's values alone: 0.5 and up
+    view.value_range = [0.0, 1.0]
+    view.clip_box = None
+    assert view.value_range == [0.0, 1.0]
+
+
+def test_a_minip_that_meets_the_background_everywhere_keeps_the_window(cube, make_view):
+    view = make_view(cube)
+    window = list(view.value_range)
+    view.compositing = "minip"
+    assert view.value_range == window
+    view.clip_box = [[8, 8, 8], [23, 23, 23]]  # inside the cube the minima spread: a window
+    assert view.value_range != window and view.screenshot().mean() > 20
+
+
+def test_the_slices_beside_the_view_follow_its_window_and_get_it_back(cube, make_view):
+    view = make_view(cube)
+    box = SliceViewer(view)
+    window = list(view.value_range)
+    view.compositing = "average"
+    assert box.slices[0].value_range == view.value_range != window
+    view.compositing = "vectorized"
+    assert box.slices[0].value_range == window
+    box.close()
+
+
+def test_channels_keep_their_own_windows(stack, make_view):
+    view = make_view(stack, channel_axis=0)
+    windows = [list(w) for w in view.channel_value_ranges]
+    view.compositing = "average"
+    assert [list(w) for w in view.channel_value_ranges] == windows
