@@ -18,7 +18,7 @@ function shows (from ``visible_from``, where it starts to rise, to 1):
   per unit distance, so a window k times as wide makes every ray's optical depth k times smaller;
 * ``mip`` and the emission–absorption strategies: the window as it is.
 
-``VolumeView`` draws its projections in it (``widget/view/projection_window``).
+``VolumeView`` draws its projections in it (``widget/view/projection_look``).
 
 Example:
     >>> volume = torch.zeros(32, 32, 32); volume[8:24, 8:24, 8:24] = 1.0

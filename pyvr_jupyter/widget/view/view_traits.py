@@ -56,9 +56,9 @@ class ViewTraits(traitlets.HasTraits):
     step_size = Number(0.5).tag(sync=True)
     """Step between samples for full-quality frames, in voxels (smaller is finer and slower)."""
     compositing = traitlets.Unicode("vectorized").tag(sync=True)
-    """One of the renderer's compositing strategies; switching to "minip", "average" or "xray" sets
-    ``value_range`` to the projection's own window, switching away gives the old one back
-    (``projection_window``)."""
+    """One of the renderer's compositing strategies; switching to a projection scales the opacity
+    curve to reach 1 and, for "minip", "average" and "xray", sets ``value_range`` to the
+    projection's own window; switching back to emission–absorption gives both back (``projection_look``)."""
     use_lighting = traitlets.Bool(True).tag(sync=True)
     """Shade with the volume's gradient."""
     background = RGB([0.0, 0.0, 0.0]).tag(sync=True)

@@ -45,7 +45,7 @@ from .frames import FrameSource
 from .messages import BrowserMessages
 from .out_of_core import RegionStream, is_multiscale
 from .overlay_state import OverlayState
-from .projection_window import ProjectionWindow
+from .projection_look import ProjectionLook
 from .recording import record
 from .scheduling import FULL
 from .settings import SettingChecks, camera_traits
@@ -113,7 +113,7 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
                  width: int = 512, height: int = 512, spacing=None, origin=None, colormap=None, opacity=None,
                  value_range=None, orientation: str | None = None, labels=None, channel_axis: int | None = None,
                  colormaps=None, **render_options):
-        value_range_given = value_range is not None
+        window_given, curve_given = value_range is not None, opacity is not None
         unknown = set(render_options) - _OPTIONS
         if unknown:
             raise TypeError(f"VolumeView got unexpected keyword arguments: {', '.join(sorted(unknown))}")
@@ -177,7 +177,7 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         self._overlays = OverlayState(self, self.lock)
         self._frames = FrameSource(self, self.lock)
         self._inputs = BrowserInput(_IGNORED)
-        self._projection_window = ProjectionWindow(self)
+        self._projection_look = ProjectionLook(self)
         super().__init__(width=width, height=height, colormap=colormap_name,
                          opacity_points=[list(p) for p in opacity_tf.get_control_points()],
                          value_range=list(value_range) if value_range is not None else
@@ -192,7 +192,7 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
             self._apply_channel_tfs()
         self._overlays.follow()
         self._adopt_labels(labels)
-        self._projection_window.start(value_range_given)
+        self._projection_look.start(window_given, curve_given)
         self._messages = BrowserMessages(self, self._frames, self._inputs, self.lock, self._write_camera_traits)
         self._frames.scheduler.set_busy(watch_cells(self._on_cell))
         self.close_attributes(VolumeView)
@@ -291,7 +291,7 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         camera from their final values, checked once: set one by one, a new position and up
         were each checked against the other's old value (``edit`` failed or not by their order)."""
         camera_names = _CAMERA_TRAITS.intersection(values)
-        # The strategy first: a window given with a projection is then not replaced by its own.
+        # The strategy first: a curve or window given with a projection is then not replaced by its own.
         values = dict(sorted(values.items(), key=lambda item: item[0] != "compositing"))
         with self.hold_sync():
             self._camera_sync.active = bool(camera_names)
@@ -445,11 +445,11 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
 
     @traitlets.observe("compositing")
     def _on_compositing(self, change):
-        self._projection_window.on_compositing()
+        self._projection_look.on_compositing()
 
     @traitlets.observe("clip_box")
     def _on_clip_box(self, change):
-        self._projection_window.on_crop()
+        self._projection_look.on_crop()
 
     def _on_cell(self, running: bool) -> None:
         self._frames.scheduler.set_busy(running)

@@ -1,5 +1,6 @@
-"""VolumeView's window for MinIP, average and X-ray projections (``view/projection_window``): set
-on switching to one, the replaced window back on switching away, a user's window left alone."""
+"""How VolumeView draws the projections (``view/projection_look``): the opacity curve at full
+height, MinIP, average and X-ray in a window of their own, both set on switching to a projection
+and given back on switching away, a user's curve or window left alone."""
 
 import numpy as np
 import pytest
@@ -34,10 +35,11 @@ def test_an_average_drawn_in_the_volumes_window_is_black_and_in_its_own_it_shows
                                       unit_distance=view.renderer.opacity_unit_distance, visible_from=rises_at)
     assert view.value_range == pytest.approx(expected) and view.value_range[1] < 0.6 * volume_window[1]
     assert view.screenshot().mean() > 20
-    view.edit(value_range=volume_window)  # what the view drew before: nothing
+    curve = list(view.opacity_points)
+    view.edit(value_range=volume_window)  # in the volume's window: nothing
     assert view.screenshot().max() == 0
     view.compositing = "vectorized"  # a window set by the user stays
-    assert view.value_range == volume_window
+    assert view.value_range == volume_window and view.opacity_points != curve
     assert np.array_equal(view.screenshot(), lit)
 
 
@@ -100,8 +102,43 @@ def test_the_slices_beside_the_view_follow_its_window_and_get_it_back(cube, make
     box.close()
 
 
-def test_channels_keep_their_own_windows(stack, make_view):
+def test_channels_keep_their_own_windows_and_curves(stack, make_view):
     view = make_view(stack, channel_axis=0)
     windows = [list(w) for w in view.channel_value_ranges]
+    curves = [list(c) for c in view.channel_opacity_points]
     view.compositing = "average"
     assert [list(w) for w in view.channel_value_ranges] == windows
+    assert [list(c) for c in view.channel_opacity_points] == curves
+
+
+def test_a_projection_reads_the_opacity_curve_at_full_height_and_gives_it_back(cube, make_view):
+    view = make_view(cube)
+    automatic = [list(p) for p in view.opacity_points]
+    top = max(a for _, a in automatic)
+    assert top < 1  # opacity per unit distance, for many samples to add up
+    view.compositing = "mip"
+    assert np.allclose(view.opacity_points, [[s, a / top] for s, a in automatic])
+    view.compositing = "vectorized"
+    assert view.opacity_points == automatic
+    view.opacity_points = [[0.0, 0.0], [0.5, 0.1], [1.0, 0.2]]
+    view.compositing = "mip"
+    assert view.opacity_points == [[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]]
+    full_height = view.screenshot()
+    view.compositing = "average"  # from one projection to the next: the curve stays at full height
+    assert view.opacity_points == [[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]]
+    view.compositing = "vectorized"
+    assert view.opacity_points == [[0.0, 0.0], [0.5, 0.1], [1.0, 0.2]]
+    view.edit(compositing="mip", opacity_points=[[0.0, 0.0], [0.5, 0.1], [1.0, 0.2]])  # the curve as it was: dim
+    assert full_height.mean() > 3 * view.screenshot().mean()
+
+
+def test_a_curve_edited_during_a_projection_or_given_with_it_stays(cube, make_view):
+    view = make_view(cube)
+    view.compositing = "mip"
+    view.opacity_points = [[0.0, 0.0], [1.0, 0.5]]
+    view.compositing = "vectorized"
+    assert view.opacity_points == [[0.0, 0.0], [1.0, 0.5]]
+    given = make_view(cube, compositing="mip", opacity=[(0.0, 0.0), (1.0, 0.2)])
+    assert given.opacity_points == [[0.0, 0.0], [1.0, 0.2]]
+    view.edit(opacity_points=[[0.0, 0.0], [1.0, 0.3]], compositing="xray")
+    assert view.opacity_points == [[0.0, 0.0], [1.0, 0.3]]
