@@ -35,6 +35,7 @@ DOCTEST_MODULES = [
     "pyvr_jupyter.torch_renderer.tools.label_slices",
     "pyvr_jupyter.torch_renderer.tools.fitting",
     "pyvr_jupyter.torch_renderer.tools.orientation",
+    "pyvr_jupyter.torch_renderer.tools.projection_window",
     "pyvr_jupyter.widget.editor.editor",
     "pyvr_jupyter.widget.clipping",
     "pyvr_jupyter.widget.closing",

@@ -21,7 +21,7 @@ function shows (from ``visible_from``, where it starts to rise, to 1):
 ``VolumeView`` draws its projections in it (``widget/view/projection_look``).
 
 Example:
-    >>> volume = torch.zeros(32, 32, 32); volume[8:24, 8:24, 8:24] = 1.0
+    >>> volume = np.zeros((32, 32, 32)); volume[8:24, 8:24, 8:24] = 1.0
     >>> projection_value_range(volume, "average", (0.0, 1.0), axis=2)   # means 0 (around) to 0.5
     (0.0, 0.5)
     >>> projection_value_range(volume, "average", (0.0, 1.0), axis=2, visible_from=0.5)
@@ -63,6 +63,7 @@ def projection_value_range(volume, compositing: str, value_range, axis: int = 2,
             values go there (``VolumeView`` reads it off its opacity points).
 
     Example:
+        >>> volume = np.zeros((32, 32, 32)); volume[8:24, 8:24, 8:24] = 1.0
         >>> projection_value_range(volume, "minip", (0.0, 1.0))   # every ray meets the 0 around the cube
         (0.0, 1.0)
     """
