@@ -78,7 +78,7 @@ class ProjectionLook:
 
     def on_crop(self) -> None:
         """``clip_box`` changed: a window this object set is taken again inside the new box."""
-        if self.active and self._window.set is not None and list(self._view.value_range) == self._window.set:
+        if self.active and list(self._view.value_range) == self._window.set:
             self._set_window(self._window.replaced)
 
     def _set_curve(self, base: list) -> None:
