@@ -151,6 +151,20 @@ export function watchPageTheme(body, report) {
 }
 
 /**
+ * The size `element` is laid out at, or null while it is not shown: in a notebook tab behind
+ * another, an output the user collapsed, or any `display: none` / `content-visibility: hidden`
+ * ancestor, the browser reports 0 × 0 (a view that took that for a resize came back 16 px wide).
+ * @param {HTMLElement} element
+ * @returns {{width: number, height: number} | null}
+ */
+export function shownSize(element) {
+  if (typeof element.checkVisibility === "function" && !element.checkVisibility()) return null;
+  const width = Math.round(element.clientWidth);
+  const height = Math.round(element.clientHeight);
+  return width > 0 && height > 0 ? { width, height } : null;
+}
+
+/**
  * A wheel handler that acts only while the focus is in `element` (a click or Tab gives it, to it
  * or to a control inside it, such as a slice's slider): until then the wheel scrolls the page as
  * usual instead of being taken by the view.

@@ -5,7 +5,7 @@ import { OVERLAY_TRAITS, axesLayout, drawOverlays } from "./overlays.js";
 import { attachFullscreen } from "./fullscreen.js";
 import {
   NewestImage, combineCleanups, errorBox, errorMessage, focusedWheel, guardedRender, hideOutputWhenClosed, listen, listenModel,
-  pointerDrag, watchPageTheme,
+  pointerDrag, shownSize, watchPageTheme,
 } from "./dom.js";
 
 /**
@@ -317,10 +317,9 @@ function render({ model, el }) {
     if (fullscreen.isActive()) return; // fullscreen asks for its own size
     resizeTimer = setTimeout(() => {
       if (fullscreen.isActive()) return;
-      const width = Math.round(root.clientWidth);
-      const height = Math.round(root.clientHeight);
-      if (Math.abs(width - model.get("width")) > 1 || Math.abs(height - model.get("height")) > 1) {
-        send({ type: "resize", width, height });
+      const size = shownSize(root); // none while hidden (another tab in front): not a resize
+      if (size && (Math.abs(size.width - model.get("width")) > 1 || Math.abs(size.height - model.get("height")) > 1)) {
+        send({ type: "resize", ...size });
       }
     }, 100);
   });

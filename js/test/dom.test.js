@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  NewestImage, combineCleanups, decodeImage, errorBox, focusedWheel, listen, listenModel, pageTheme, pointerDrag,
+  NewestImage, combineCleanups, decodeImage, errorBox, focusedWheel, listen, listenModel, pageTheme, pointerDrag, shownSize,
   releaseImage,
 } from "../src/dom.js";
 import { ControlledDecoder, FakeElement, FakeModel, settle } from "./fake_dom.js";
@@ -343,4 +343,15 @@ test("pageTheme reads JupyterLab's and VS Code's markers on <body>, and says not
   assert.equal(pageTheme(body({}, ["vscode-light"])), "light");
   assert.equal(pageTheme(body({}, ["colab"])), "");
   assert.equal(pageTheme(body({ jpThemeLight: "maybe" })), "");
+});
+
+test("shownSize gives the laid-out size, and null for an element hidden behind another tab", () => {
+  const element = (width, height, visible) => Object.assign(new FakeElement("div", null),
+    { clientWidth: width, clientHeight: height, checkVisibility: () => visible });
+  assert.deepEqual(shownSize(element(200.4, 150, true)), { width: 200, height: 150 });
+  assert.equal(shownSize(element(0, 0, true)), null); // display: none above it
+  assert.equal(shownSize(element(200, 150, false)), null); // content-visibility: hidden above it
+  assert.equal(shownSize(element(200, 0, true)), null);
+  const old = Object.assign(new FakeElement("div", null), { clientWidth: 90, clientHeight: 60 }); // no checkVisibility
+  assert.deepEqual(shownSize(old), { width: 90, height: 60 });
 });

@@ -114,6 +114,15 @@ export class FakeMutationObserver {
   static notifyAll() { for (const observer of [...FakeMutationObserver.live]) observer.callback([]); }
 }
 
+/** A ResizeObserver whose callbacks the test calls (`FakeResizeObserver.notifyAll()`) after resizing. */
+export class FakeResizeObserver {
+  static live = new Set();
+  constructor(callback) { this.callback = callback; }
+  observe() { FakeResizeObserver.live.add(this); }
+  disconnect() { FakeResizeObserver.live.delete(this); }
+  static notifyAll() { for (const observer of [...FakeResizeObserver.live]) observer.callback([]); }
+}
+
 /** Let promise callbacks (decode → draw → acknowledge) run. */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -137,7 +146,7 @@ export function installFakeBrowser(decoder) {
     window: { devicePixelRatio: 1, innerWidth: 1024, innerHeight: 768 },
     requestAnimationFrame: (fn) => queue.push(fn),
     cancelAnimationFrame: () => {},
-    ResizeObserver: observer,
+    ResizeObserver: FakeResizeObserver,
     IntersectionObserver: observer,
     MutationObserver: FakeMutationObserver,
     createImageBitmap: decoder.decode,

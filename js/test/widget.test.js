@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import volumeView from "../src/widget.js";
-import { ControlledDecoder, FakeModel, FakeMutationObserver, installFakeBrowser } from "./fake_dom.js";
+import { ControlledDecoder, FakeModel, FakeMutationObserver, FakeResizeObserver, installFakeBrowser } from "./fake_dom.js";
 
 // VolumeView's frame handling in a fake browser: which frames are drawn and which acknowledged.
 function showView(decoder, state = {}) {
@@ -170,4 +170,24 @@ test("the view tells Python the page's theme, and again when the user switches i
   browser.document.body.dataset.jpThemeLight = "true";
   FakeMutationObserver.notifyAll();
   assert.deepEqual(themes(), ["light", "dark"]);
+});
+
+test("a corner drag asks for frames of the new size; a view hidden behind another tab asks nothing", async (t) => {
+  const view = showView(new ControlledDecoder());
+  t.after(view.browser.restore);
+  const root = view.browser.el.children[0];
+  const resizes = () => view.model.sent.filter((m) => m.type === "resize");
+  const observed = async (width, height, visible = true) => {
+    Object.assign(root, { clientWidth: width, clientHeight: height, checkVisibility: () => visible });
+    FakeResizeObserver.notifyAll();
+    await new Promise((resolve) => setTimeout(resolve, 150)); // past the observer's 100 ms debounce
+  };
+  await observed(0, 0); // the tab went behind another: 0 × 0 (it was taken for a resize to 16 px)
+  await observed(64, 48, false); // content-visibility: hidden
+  assert.deepEqual(resizes(), []);
+  await observed(64, 48); // shown again at its size: nothing to ask
+  assert.deepEqual(resizes(), []);
+  await observed(200, 120); // the user dragged the corner
+  assert.deepEqual(resizes(), [{ type: "resize", width: 200, height: 120 }]);
+  view.cleanup();
 });

@@ -267,6 +267,28 @@ def test_two_displays_of_one_view_one_scrolled_away(browser, lab):
         tab.close()
 
 
+def test_a_view_keeps_its_size_while_its_notebook_is_behind_another_tab(browser, lab):
+    # Hidden, the view is laid out at 0 × 0: taken for a corner drag, it came back 16 px wide
+    # (helper 67), with Python's width and height 16 too.
+    cells = ["from pyvr_jupyter import VolumeView, create_test_volume\n"
+             "view = VolumeView(create_test_volume((32, 32, 32), 'torus'), width=200, height=160)\nview",
+             "print(view.width, view.height)"]
+    tab = Page(browser, lab, write_notebook(lab.root, "hidden.ipynb", cells))
+    page = tab.page
+    try:
+        show_view(page, 0)
+        notebook = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+        page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+        page.wait_for_timeout(1500)  # past the resize observer's 100 ms debounce, with the view hidden
+        page.evaluate(f"() => window.jupyterapp.shell.activateById('{notebook}')")
+        page.wait_for_timeout(1000)
+        assert cell_output(page, 1, r"\d+ \d+").group(0) == "200 160"
+        assert page.evaluate("() => document.querySelector('canvas.pyvr-canvas').getBoundingClientRect().width") > 150
+        assert not tab.real_errors(), tab.errors
+    finally:
+        tab.close()
+
+
 def test_notebook7_view_orbits(browser, jupyter):
     server = jupyter("notebook")
     tab = Page(browser, server, write_notebook(server.root, "view7.ipynb", VIEW_CELLS))
