@@ -22,6 +22,7 @@ import torch
 
 from ..torch_renderer._checks import check_vector3
 from ..torch_renderer.tools.presets import CT_PRESETS
+from ..torch_renderer.tools.projection_window import WINDOWED_PROJECTIONS
 from ._traits import box_fallback
 from .closing import close_parts
 from .controls import ViewControls
@@ -50,8 +51,8 @@ class SliceViewer(widgets.VBox):
     """A VolumeView and three orthogonal SliceViews (axial, coronal, sagittal) in a 2 × 2 grid, as
     medical viewers lay them out, beside the view's editor and panel. The slices' cross-hair is
     one 3-D point: clicking in a slice moves it, the other two slices follow. The slices share
-    the view's ``value_range``, ``colormap`` and ``units`` (linked both ways) and show the time
-    point the view shows; a CT's slices (``view.ct_preset``) are grey in the preset's CT window
+    the view's ``value_range`` (except a MinIP's, average's or X-ray's own), ``colormap`` and
+    ``units`` (linked both ways) and show the time point the view shows; a CT's slices (``view.ct_preset``) are grey in the preset's CT window
     instead, the same in all three, set by the *slice window* slider under them (``slice_window``)
     and by a CT preset picked in the editor (lung: −1350 … 150 HU). Closing the box closes the
     slices, the editor and the panel; the view too when ``close_view`` (``viewer()`` made it).
@@ -78,7 +79,7 @@ class SliceViewer(widgets.VBox):
         # one colour would fill the plane), in its window.
         channels = view.channels is not None
         look = (dict(value_range=ct_preset.slice_window, colormap="gray") if ct_preset is not None else
-                dict(value_range=view.value_range, colormap="gray" if channels else view.colormap))
+                dict(value_range=view.volume_window, colormap="gray" if channels else view.colormap))
         self.slices = tuple(
             SliceView(source, axis, spacing=spacing, origin=origin, display_size=slice_size, units=view.units,
                       orientation=view.orientation, labels=view.labels, **look)
@@ -86,10 +87,11 @@ class SliceViewer(widgets.VBox):
         first = self.slices[0]
         shared = ("crosshair", "convention") + (("value_range", "colormap") if ct_preset is not None else ())
         self._links = [widgets.link((first, name), (other, name)) for other in self.slices[1:] for name in shared]
-        from_view = (("units",) if ct_preset is not None else ("value_range", "units") if channels else
-                     ("value_range", "colormap", "units"))
+        from_view = ("units",) if ct_preset is not None else ("units",) if channels else ("colormap", "units")
         for slice_view in self.slices:
             self._links += [widgets.link((view, name), (slice_view, name)) for name in from_view]
+        if ct_preset is None:  # the view's window, but not a projection's (unreadable slices)
+            self._links.append(_VolumeWindowLink(view, self.slices))
         view.observe(self._on_shown_volume, names=self._SHOWN_VOLUME)
         # Aligned to the cells' top-left corners: centred, the slices' titles left their row's line and
         # the right column's canvases moved apart (a slice is as wide as its title).
@@ -193,6 +195,37 @@ class SliceViewer(widgets.VBox):
             slice_view.close()
         super().close()
         close_parts(self)
+
+
+class _VolumeWindowLink:
+    """``value_range`` linked both ways between a view and its slices while the view draws the
+    volume's window: a MinIP, average or X-ray draws in a window of its own
+    (``view/projection_look``), in which slices are a white or black plane (helper 67), so the
+    slices keep theirs meanwhile and take the view's again when it leaves the projection."""
+
+    def __init__(self, view, slices):
+        self._view, self._slices = view, slices
+        view.observe(self._from_view, names=["value_range", "compositing"])
+        for slice_view in slices:
+            slice_view.observe(self._from_slice, names="value_range")
+
+    def _volume_window(self) -> bool:
+        return self._view.channels is not None or self._view.compositing not in WINDOWED_PROJECTIONS  # channels: their own
+
+    def _from_view(self, change) -> None:
+        if self._volume_window():
+            for slice_view in self._slices:
+                slice_view.value_range = self._view.value_range
+
+    def _from_slice(self, change) -> None:
+        if self._volume_window():
+            self._view.value_range = change["new"]
+
+    def unlink(self) -> None:
+        """Stop (``widgets.link``'s name, so that ``SliceViewer.close`` unlinks it as the others)."""
+        self._view.unobserve(self._from_view, names=["value_range", "compositing"])
+        for slice_view in self._slices:
+            slice_view.unobserve(self._from_slice, names="value_range")
 
 
 def viewer(volume, slices: bool = False, *, slice_size: int = 240, units: str = "", **view_options):

@@ -330,11 +330,8 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
                 if change["new"] not in self.colormap_picker.options:  # a colour the picker did not offer
                     self.colormap_picker.options = (change["new"], *self.colormap_picker.options)
                 self.colormap_picker.value = change["new"]
-            elif change["name"] == "value_range":  # widened to hold it (another channel's may lie elsewhere)
-                low, high = change["new"]
-                with self.window.hold_trait_notifications():
-                    self.window.min, self.window.max = min(self.window.min, low), max(self.window.max, high)
-                    self.window.value = [low, high]
+            elif change["name"] == "value_range":  # a projection's may lie outside the data, and go back
+                self._span_window(*change["new"])
         finally:
             self._syncing = False
         self.draw()
@@ -352,17 +349,21 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
         self._volume = volume
         self.data_range = data_range_of(volume)
         self._histogram = log_histogram(volume, self.data_range)
-        low, high = self.value_range if self.view is None else self.view.value_range
-        lowest, highest = min(self.data_range[0], low), max(self.data_range[1], high)
         self._syncing = True
         try:
-            with self.window.hold_trait_notifications():
-                self.window.min, self.window.max = lowest, highest
-                self.window.step = (highest - lowest) / 1000
-                self.window.value = [low, high]
+            self._span_window(*(self.value_range if self.view is None else self.view.value_range))
         finally:
             self._syncing = False
         self._redraw()
+
+    def _span_window(self, low: float, high: float) -> None:
+        """The window slider at (low, high), spanning the data range and the window (no wider:
+        a projection's window, far outside the data, squashed the slider after it went back)."""
+        lowest, highest = min(self.data_range[0], low), max(self.data_range[1], high)
+        with self.window.hold_trait_notifications():
+            self.window.min, self.window.max = lowest, highest
+            self.window.step = (highest - lowest) / 1000
+            self.window.value = [low, high]
 
     # ---- drawing (``drawing`` paints; these pick what) -----------------------------------
     def _on_page_theme(self, change) -> None:

@@ -10,12 +10,14 @@ samples to add up), and MinIP, average and X-ray values leave the volume's windo
 * the opacity curve is scaled to reach 1 (its shape kept) for every projection;
 * for those of ``WINDOWED_PROJECTIONS``, ``value_range`` becomes ``projection_value_range`` of
   the volume shown, inside the crop box, seen along the camera's main axis, with the rays'
-  values where the curve shows them (the window is taken again when the crop box changes).
+  values where the curve shows them (the window is taken again when the crop box changes). A
+  MinIP whose every ray meets the background gets none and says so (``FLAT_MINIP_NOTICE``).
 
 Back to emission–absorption the curve and the window it replaced return. A curve or window the
 user sets meanwhile stays theirs: it is neither replaced by a new crop box nor restored over.
-The editor, its window slider, the colour bar and (outside a CT) the slices of
-``viewer(..., slices=True)`` show them as they show any other. Channel views keep their own.
+The editor, its window slider and the colour bar show them as they show any other; the slices
+of ``viewer(..., slices=True)`` keep the volume's window (``VolumeView.volume_window``), in
+which they can be read. Channel views keep their own.
 
 Example:
     >>> view = VolumeView(volume)
@@ -30,7 +32,11 @@ import math
 from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.tools.projection_window import WINDOWED_PROJECTIONS, projection_value_range
 
-__all__ = ["ProjectionLook"]
+__all__ = ["ProjectionLook", "FLAT_MINIP_NOTICE"]
+
+#: The view's ``notice`` while a MinIP meets the background on every ray (a black picture).
+FLAT_MINIP_NOTICE = ("MinIP: every ray meets the background, so every pixel shows the same minimum. "
+                     "Crop to a slab inside the object (the panel's crop and clip plane).")
 
 
 class _Replaced:
@@ -67,6 +73,10 @@ class ProjectionLook:
                 self._set_curve(list(view.opacity_points))
             if not window_given:
                 self._set_window(list(view.value_range))
+
+    def volume_window(self) -> list:
+        """The window the volume is drawn in: ``value_range``, or the one a projection's replaced."""
+        return self._window.base(list(self._view.value_range))
 
     def on_compositing(self) -> None:
         """``compositing`` changed: the new strategy's curve and window (those replaced, when leaving the projections)."""
@@ -109,6 +119,9 @@ class ProjectionLook:
             view.value_range = window
         if view.compositing in WINDOWED_PROJECTIONS:
             self._window.set, self._window.replaced = list(view.value_range), base
+        flat_minip = view.compositing == "minip" and window == base  # no window fits: the picture is black
+        if flat_minip or view.notice == FLAT_MINIP_NOTICE:
+            view.set_trait("notice", FLAT_MINIP_NOTICE if flat_minip else "")
 
 
 def _projection(compositing: str) -> bool:

@@ -211,6 +211,14 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         replace_volume(self, volume)
 
     @property
+    def volume_window(self) -> list[float]:
+        """The value window the volume itself is drawn in (what slices beside it show):
+        ``value_range``, or while a MinIP, average or X-ray draws in its own, the one it replaced.
+
+        Example: ``view.compositing = "average"; view.volume_window  # the window before``."""
+        return self._projection_look.volume_window()
+
+    @property
     def time_series(self):
         """The ``TimeSeries`` shown, or None for a single volume."""
         return self._time.series

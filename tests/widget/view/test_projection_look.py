@@ -7,6 +7,7 @@ import pytest
 
 from pyvr_jupyter import SliceViewer
 from pyvr_jupyter.torch_renderer.tools.projection_window import projection_value_range
+from pyvr_jupyter.widget.view.projection_look import FLAT_MINIP_NOTICE
 
 
 @pytest.fixture
@@ -91,15 +92,49 @@ def test_a_minip_that_meets_the_background_everywhere_keeps_the_window(cube, mak
     assert view.value_range != window and view.screenshot().mean() > 20
 
 
-def test_the_slices_beside_the_view_follow_its_window_and_get_it_back(cube, make_view):
+def test_the_slices_beside_the_view_keep_the_volumes_window(cube, make_view):
     view = make_view(cube)
     box = SliceViewer(view)
     window = list(view.value_range)
-    view.compositing = "average"
-    assert box.slices[0].value_range == view.value_range != window
-    view.compositing = "vectorized"
+    view.compositing = "average"  # a window in which a slice is one white plane
+    assert view.value_range != window and view.volume_window == window
+    assert [s.value_range for s in box.slices] == [window] * 3
+    view.value_range = [0.1, 0.4]  # the user's window for the average: still not the slices'
     assert box.slices[0].value_range == window
+    view.compositing = "vectorized"  # the user's window stays, and the slices take it again
+    assert [s.value_range for s in box.slices] == [[0.1, 0.4]] * 3
+    box.slices[1].value_range = [0.0, 0.5]  # linked both ways outside the projections
+    assert view.value_range == [0.0, 0.5] and box.slices[2].value_range == [0.0, 0.5]
     box.close()
+
+
+def test_slices_made_beside_a_projection_start_in_the_volumes_window(cube, make_view):
+    view = make_view(cube, compositing="xray")
+    box = SliceViewer(view)
+    assert box.slices[0].value_range == view.volume_window != view.value_range
+    box.close()
+
+
+def test_the_editors_window_slider_spans_the_data_again_after_a_projection(cube, make_view):
+    view = make_view(cube)
+    controls = view.controls()
+    slider = controls.editor.window
+    span = (slider.min, slider.max)
+    view.compositing = "xray"  # a window far wider than the data
+    assert slider.max > 2 * span[1] and list(slider.value) == view.value_range
+    view.compositing = "vectorized"
+    assert (slider.min, slider.max) == span and list(slider.value) == view.value_range
+
+
+def test_a_minip_that_meets_the_background_says_so_until_it_is_cropped_or_left(cube, make_view):
+    view = make_view(cube)
+    view.compositing = "minip"
+    assert view.notice == FLAT_MINIP_NOTICE
+    view.clip_box = [[8, 8, 8], [23, 23, 23]]
+    assert view.notice == ""
+    view.clip_box = None
+    view.compositing = "vectorized"
+    assert view.notice == ""
 
 
 def test_channels_keep_their_own_windows_and_curves(stack, make_view):
