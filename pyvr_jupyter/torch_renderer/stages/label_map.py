@@ -193,7 +193,7 @@ class LabelMap:
             return self._position[key]
         except (KeyError, TypeError, ValueError):
             raise ValueError(f"{name}: {label_id!r} is not a label ID of this map "
-                             f"(it holds {self.ids.size} IDs, {self.ids[:8].tolist()}…)") from None
+                             f"(it holds {self.ids.size} IDs, {_listed(self.ids)})") from None
 
     def set_color(self, label_id: int, color) -> None:
         """Draw ``label_id`` in ``color`` (any matplotlib colour)."""
@@ -351,3 +351,8 @@ class LabelMap:
 
     def __repr__(self) -> str:
         return f"LabelMap(shape={self.shape}, labels={self.ids.size}, background={self.background})"
+
+
+def _listed(ids, shown: int = 8) -> str:
+    """The first ``shown`` of ``ids`` as a list, with "…" only when some are left out."""
+    return str(ids[:shown].tolist()) + ("…" if len(ids) > shown else "")

@@ -66,7 +66,7 @@ class LabelList(widgets.VBox):
         total = len(self.view.label_names)
         more = len(keys) - len(shown)
         self.layout.display = "" if total else "none"  # a view without labels shows no list
-        self.summary.value = (f"<small>{total} labels" + (f"; {len(keys)} match" if self.filter.value else "")
+        self.summary.value = (f"<small>{total} labels" + (f"; {_matches(len(keys))}" if self.filter.value else "")
                               + (f"; {more} more: filter to find them" if more > 0 else "") + "</small>")
 
     def _row(self, key: str) -> widgets.HBox:
@@ -106,3 +106,8 @@ class LabelList(widgets.VBox):
         for child in (self.filter, self.rows, self.summary):
             close_tree(child)
         super().close()
+
+
+def _matches(count: int) -> str:
+    """How many labels the filter matches, in words ("no match", "1 match", "12 match")."""
+    return "no match" if count == 0 else f"{count} match"

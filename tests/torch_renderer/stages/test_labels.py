@@ -241,7 +241,7 @@ def test_bad_label_arrays_are_refused(labels, error, match):
 
 
 @pytest.mark.parametrize("options, match", [
-    (dict(colors={9: "red"}), "colors: 9 is not a label ID"),
+    (dict(colors={9: "red"}), r"colors: 9 is not a label ID of this map \(it holds 2 IDs, \[0, 1\]\)$"),  # all: no "…"
     (dict(colors={1: "not a colour"}), r"colors\[1\]"),
     (dict(opacity=1.5), "opacity must be within"),
     (dict(visible={4: False}), "visible: 4"),
@@ -252,6 +252,11 @@ def test_bad_label_arrays_are_refused(labels, error, match):
 def test_bad_tables_are_refused(options, match):
     with pytest.raises(ValueError, match=match):
         LabelMap(np.array([[[0, 1]]]), **options)
+
+
+def test_an_unknown_id_is_told_the_first_ids_of_a_long_map():
+    with pytest.raises(ValueError, match=r"it holds 20 IDs, \[0, 1, 2, 3, 4, 5, 6, 7\]…\)"):
+        LabelMap(np.arange(20).reshape(1, 1, 20)).set_visible(99, False)
 
 
 @pytest.mark.parametrize("options, match", [

@@ -34,6 +34,8 @@ def test_the_filter_finds_an_id_or_a_name(view):
     assert [row.children[1].description for row in panel.rows.children] == ["label 1499"]
     panel.filter.value = "mito"
     assert "1 match" in panel.summary.value
+    panel.filter.value = "no such label"
+    assert "; no match" in panel.summary.value and not panel.rows.children
     panel.close()
 
 
