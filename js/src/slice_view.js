@@ -133,21 +133,23 @@ export function letterSpots(width, height, pad, crosshair = null, clearance = 0)
 const format = (x) => (Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toFixed(0) : x.toPrecision(4));
 
 /** The readout's tooltip: what its numbers are. */
-export const READOUT_HELP = "value: the voxel's value (and its label, when a label map is shown); voxel [i, j, k]: its "
-  + "indices along x, y, z; xyz (…): the point under the pointer in world coordinates";
+export const READOUT_HELP = "value: the voxel's value (and its label, when a label map is shown); voxel xyz [i, j, k]: its "
+  + "indices along x, y, z (a (D, H, W) array reads it as volume[k, j, i]); xyz (…): the point under the pointer in "
+  + "world coordinates";
 
 /**
  * The pointer's readout, three lines: the value there and the label's text, the voxel's
  * indices, its world point (with the view's ``units``, e.g. "mm"), e.g.
- * ``value 200\nvoxel [76, 179, 105]\nxyz (76.25, 179.25, 210.50) µm`` or
+ * ``value 200\nvoxel xyz [76, 179, 105]\nxyz (76.25, 179.25, 210.50) µm`` or
  * ``value 216 · label 2 · white matter\n…`` (words, not ``= 216``: cut by a narrow slice, a bare
  * number read like a fragment). One line cut the world point off any slice under ~350 px (a
  * walk-through never saw it); a line each fits a 190-px slice. The words say which numbers are
- * indices and which a point, both in x, y, z order (``READOUT_HELP``).
+ * indices and which a point, both in x, y, z order, as the indices' line says too (helper 67 read them
+ * as an array's (z, y, x) index; ``READOUT_HELP``).
  */
 export function readoutText(voxel, point, decimals, units, value, label) {
   const xyz = `xyz (${point.map((x) => x.toFixed(decimals)).join(", ")})${units ? ` ${units}` : ""}`;
-  return [`value ${format(value)}${label ? ` · label ${label}` : ""}`, `voxel [${voxel.join(", ")}]`, xyz].join("\n");
+  return [`value ${format(value)}${label ? ` · label ${label}` : ""}`, `voxel xyz [${voxel.join(", ")}]`, xyz].join("\n");
 }
 
 /**

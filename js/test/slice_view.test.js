@@ -356,7 +356,7 @@ test("letterSpots moves a letter inwards past a cross-hair line that runs along 
 
 test("readoutText gives the voxel, its world point in the view's units, the value and the label", () => {
   assert.equal(readoutText([76, 179, 105], [76.25, 179.25, 210.5], 2, "µm", 200, ""),
-    "value 200\nvoxel [76, 179, 105]\nxyz (76.25, 179.25, 210.50) µm");
+    "value 200\nvoxel xyz [76, 179, 105]\nxyz (76.25, 179.25, 210.50) µm");
   assert.equal(readoutText([1, 2, 3], [1, 2, 3], 0, "", 0.5, "3 · tumour"),
-    "value 0.5000 · label 3 · tumour\nvoxel [1, 2, 3]\nxyz (1, 2, 3)");
+    "value 0.5000 · label 3 · tumour\nvoxel xyz [1, 2, 3]\nxyz (1, 2, 3)");
 });

@@ -152,7 +152,7 @@ def test_hovering_shows_the_value_under_the_pointer_without_moving_the_slices(pa
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     readout = page.locator(".pyvr-slice[data-axis='y'] .pyvr-slice-readout")
     page.wait_for_function("(el) => /^value /.test(el.textContent)", arg=readout.element_handle(), timeout=10_000)
-    assert readout.inner_text().startswith("value ") and "voxel [" in readout.inner_text()
+    assert readout.inner_text().startswith("value ") and "voxel xyz [" in readout.inner_text()
     # A readout longer than its slice is cut, not let widen the slice's column (it moved the
     # slices beside it, so a click meant for one landed elsewhere).
     assert [slice_canvas(page, axis).bounding_box() for axis in "xyz"] == before
