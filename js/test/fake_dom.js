@@ -105,23 +105,22 @@ export class ControlledDecoder {
   reject(i, error = new Error("corrupt image")) { this.calls[i].reject(error); return settle(); }
 }
 
-/** A MutationObserver whose callbacks the test calls (`FakeMutationObserver.notifyAll()`) after changing the DOM. */
-export class FakeMutationObserver {
-  static live = new Set();
-  constructor(callback) { this.callback = callback; }
-  observe() { FakeMutationObserver.live.add(this); }
-  disconnect() { FakeMutationObserver.live.delete(this); }
-  static notifyAll() { for (const observer of [...FakeMutationObserver.live]) observer.callback([]); }
+/** An observer class whose callbacks the test calls (`notifyAll()`) after changing what it watches. */
+function triggeredObserver() {
+  return class {
+    static live = new Set();
+    constructor(callback) { this.callback = callback; }
+    observe() { this.constructor.live.add(this); }
+    disconnect() { this.constructor.live.delete(this); }
+    static notifyAll() { for (const observer of [...this.live]) observer.callback([]); }
+  };
 }
 
-/** A ResizeObserver whose callbacks the test calls (`FakeResizeObserver.notifyAll()`) after resizing. */
-export class FakeResizeObserver {
-  static live = new Set();
-  constructor(callback) { this.callback = callback; }
-  observe() { FakeResizeObserver.live.add(this); }
-  disconnect() { FakeResizeObserver.live.delete(this); }
-  static notifyAll() { for (const observer of [...FakeResizeObserver.live]) observer.callback([]); }
-}
+/** A MutationObserver: `FakeMutationObserver.notifyAll()` after changing the DOM. */
+export const FakeMutationObserver = triggeredObserver();
+
+/** A ResizeObserver: `FakeResizeObserver.notifyAll()` after resizing. */
+export const FakeResizeObserver = triggeredObserver();
 
 /** Let promise callbacks (decode → draw → acknowledge) run. */
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
