@@ -199,9 +199,10 @@ class SliceViewer(widgets.VBox):
 
 class _VolumeWindowLink:
     """``value_range`` linked both ways between a view and its slices while the view draws the
-    volume's window: a MinIP, average or X-ray draws in a window of its own
-    (``view/projection_look``), in which slices are a white or black plane (helper 67), so the
-    slices keep theirs meanwhile and take the view's again when it leaves the projection."""
+    volume's window, and among the slices always: a MinIP, average or X-ray draws in a window of
+    its own (``view/projection_look``), in which slices are a white or black plane (helper 67), so
+    the slices keep theirs meanwhile and take the view's again when it leaves the projection.
+    Two ``widgets.link``s cannot pause, hence observers."""
 
     def __init__(self, view, slices):
         self._view, self._slices = view, slices
@@ -218,6 +219,8 @@ class _VolumeWindowLink:
                 slice_view.value_range = self._view.value_range
 
     def _from_slice(self, change) -> None:
+        for slice_view in self._slices:  # the three alike, whatever the view draws
+            slice_view.value_range = change["new"]
         if self._volume_window():
             self._view.value_range = change["new"]
 

@@ -66,7 +66,8 @@ class LabelList(widgets.VBox):
         total = len(self.view.label_names)
         more = len(keys) - len(shown)
         self.layout.display = "" if total else "none"  # a view without labels shows no list
-        self.summary.value = (f"<small>{total} labels" + (f"; {_matches(len(keys))}" if self.filter.value else "")
+        self.summary.value = (f"<small>{total} label{'s' if total != 1 else ''}"
+                              + (f"; {_matches(len(keys))}" if self.filter.value else "")
                               + (f"; {more} more: filter to find them" if more > 0 else "") + "</small>")
 
     def _row(self, key: str) -> widgets.HBox:
@@ -109,5 +110,5 @@ class LabelList(widgets.VBox):
 
 
 def _matches(count: int) -> str:
-    """How many labels the filter matches, in words ("no match", "1 match", "12 match")."""
-    return "no match" if count == 0 else f"{count} match"
+    """How many labels the filter matches, in words ("no match", "1 match", "12 matches")."""
+    return "no match" if count == 0 else f"{count} match" + ("es" if count > 1 else "")

@@ -357,9 +357,14 @@ class TransferFunctionEditor(CurveEditing, DocumentFile, widgets.VBox):
         self._redraw()
 
     def _span_window(self, low: float, high: float) -> None:
-        """The window slider at (low, high), spanning the data range and the window (no wider:
-        a projection's window, far outside the data, squashed the slider after it went back)."""
-        lowest, highest = min(self.data_range[0], low), max(self.data_range[1], high)
+        """The window slider at (low, high): spanning the data range when the window lies in it
+        (a projection's window, far outside the data, squashed the slider after it went back),
+        else widened to hold it (never narrowed: a drag inside a wide window keeps its span)."""
+        data_low, data_high = self.data_range
+        if data_low <= low and high <= data_high:
+            lowest, highest = data_low, data_high
+        else:
+            lowest, highest = min(self.window.min, data_low, low), max(self.window.max, data_high, high)
         with self.window.hold_trait_notifications():
             self.window.min, self.window.max = lowest, highest
             self.window.step = (highest - lowest) / 1000

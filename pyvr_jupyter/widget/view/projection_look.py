@@ -10,11 +10,15 @@ samples to add up), and MinIP, average and X-ray values leave the volume's windo
 * the opacity curve is scaled to reach 1 (its shape kept) for every projection;
 * for those of ``WINDOWED_PROJECTIONS``, ``value_range`` becomes ``projection_value_range`` of
   the volume shown, inside the crop box, seen along the camera's main axis, with the rays'
-  values where the curve shows them (the window is taken again when the crop box changes). A
+  values where the curve shows them (taken again when the crop box or the volume changes, or an
+  ``edit`` gives a camera with the strategy; not while the camera orbits: 7–55 ms each). A
   MinIP whose every ray meets the background gets none and says so (``FLAT_MINIP_NOTICE``).
 
-Back to emission–absorption the curve and the window it replaced return. A curve or window the
-user sets meanwhile stays theirs: it is neither replaced by a new crop box nor restored over.
+The look is the projection's: a curve edited during one is kept into the next projection (a new
+windowed projection takes its window anew, from the volume's), and back to emission–absorption
+the curve and window the volume was drawn in return, whatever was edited meanwhile (a window
+tuned for the averages means nothing to emission–absorption). A window the user sets during a
+projection is not replaced by a new crop box. The window reads the crop box, not clip planes.
 The editor, its window slider and the colour bar show them as they show any other; the slices
 of ``viewer(..., slices=True)`` keep the volume's window (``VolumeView.volume_window``), in
 which they can be read. Channel views keep their own.
@@ -36,18 +40,7 @@ __all__ = ["ProjectionLook", "FLAT_MINIP_NOTICE"]
 
 #: The view's ``notice`` while a MinIP meets the background on every ray (a black picture).
 FLAT_MINIP_NOTICE = ("MinIP: every ray meets the background, so every pixel shows the same minimum. "
-                     "Crop to a slab inside the object (the panel's crop and clip plane).")
-
-
-class _Replaced:
-    """A trait's value this object set (as the trait holds it) and the value it replaced."""
-
-    def __init__(self):
-        self.set = self.replaced = None
-
-    def base(self, current: list) -> list:
-        """The value to start from: the one replaced while ``current`` is still ours, else ``current``."""
-        return self.replaced if self.set is not None and current == self.set else current
+                     "Crop to a slab inside the object (the panel's crop sliders).")
 
 
 class ProjectionLook:
@@ -61,71 +54,87 @@ class ProjectionLook:
     def __init__(self, view):
         self._view = view
         self.active = False
-        self._curve = _Replaced()
-        self._window = _Replaced()
+        self._volume_curve = None  # during a projection: the curve emission–absorption draws with
+        self._volume_window = None  # during a projection: the window the volume is drawn in
+        self._set_window = None  # the projection's window as this object last set it
 
     def start(self, window_given: bool, curve_given: bool) -> None:
-        """The view is built: a projection it starts with gets its look, but not over what was given."""
+        """The view is built: a projection it starts with gets its look, but not over what was given
+        (which is then the volume's too)."""
         self.active = True
         view = self._view
         if view.channels is None and _projection(view.compositing):
-            if not curve_given:
-                self._set_curve(list(view.opacity_points))
-            if not window_given:
-                self._set_window(list(view.value_range))
+            self._volume_curve, self._volume_window = list(view.opacity_points), list(view.value_range)
+            with view.lock:
+                if not curve_given:
+                    view.opacity_points = _full_height(self._volume_curve)
+                if not window_given:
+                    self._take_window()
 
     def volume_window(self) -> list:
         """The window the volume is drawn in: ``value_range``, or the one a projection's replaced."""
-        return self._window.base(list(self._view.value_range))
+        return list(self._volume_window or self._view.value_range)
 
     def on_compositing(self) -> None:
-        """``compositing`` changed: the new strategy's curve and window (those replaced, when leaving the projections)."""
+        """``compositing`` changed: into a projection its look, out of the projections the volume's."""
         view = self._view
         if not self.active or view.channels is not None:
             return
-        self._set_curve(self._curve.base(list(view.opacity_points)))
-        self._set_window(self._window.base(list(view.value_range)))
+        with view.lock:  # both traits before the frame worker copies them: no frame with one changed
+            if _projection(view.compositing):
+                if self._volume_curve is None:  # from emission–absorption
+                    self._volume_curve, self._volume_window = list(view.opacity_points), list(view.value_range)
+                    view.opacity_points = _full_height(self._volume_curve)
+                self._take_window()
+            elif self._volume_curve is not None:
+                view.opacity_points, view.value_range = self._volume_curve, self._volume_window
+                self._volume_curve = self._volume_window = self._set_window = None
+                self._say_flat(False)
 
-    def on_crop(self) -> None:
-        """``clip_box`` changed: a window this object set is taken again inside the new box."""
-        if self.active and list(self._view.value_range) == self._window.set:
-            self._set_window(self._window.replaced)
+    def retake(self) -> None:
+        """What the window is taken from changed (the crop box, the camera in an ``edit``): take
+        it again, unless the user set one meanwhile."""
+        if self.active and self._volume_window is not None and list(self._view.value_range) == self._set_window:
+            with self._view.lock:
+                self._take_window()
 
-    def _set_curve(self, base: list) -> None:
+    def on_volume(self) -> None:
+        """A new volume (``replace_volume`` set ``value_range`` to its window): its projection window."""
+        if self.active and self._volume_window is not None:
+            self._volume_window = list(self._view.value_range)
+            with self._view.lock:
+                self._take_window()
+
+    def _take_window(self) -> None:
+        """``value_range`` for the current projection, from the volume's window."""
         view = self._view
-        self._curve = _Replaced()
-        top = max(opacity for _, opacity in base)
-        points = [[s, min(1.0, opacity / top)] for s, opacity in base] if _projection(view.compositing) and top > 0 \
-            else base
-        if points != list(view.opacity_points):
-            view.opacity_points = points
-        if _projection(view.compositing):
-            self._curve.set, self._curve.replaced = list(view.opacity_points), base
-
-    def _set_window(self, base: list) -> None:
-        view = self._view
-        self._window = _Replaced()
-        window = base
+        window = self._volume_window
         if view.compositing in WINDOWED_PROJECTIONS:
-            with view.lock:
-                volume, renderer, camera = view.volume, view.renderer, view.camera
-                direction = (camera.target - camera.position).detach().abs().tolist()
-            axis = direction.index(max(direction))
-            window = list(projection_value_range(_cropped(volume, view.clip_box, renderer), view.compositing, base,
-                                                 axis, spacing=renderer.spacing.tolist(),
+            camera, renderer = view.camera, view.renderer
+            direction = (camera.target - camera.position).detach().abs().tolist()
+            window = list(projection_value_range(_cropped(view.volume, view.clip_box, renderer), view.compositing,
+                                                 self._volume_window, direction.index(max(direction)),
+                                                 spacing=renderer.spacing.tolist(),
                                                  unit_distance=renderer.opacity_unit_distance,
                                                  visible_from=_transparent_below(view.opacity_points)))
-        if window != list(view.value_range):
-            view.value_range = window
-        if view.compositing in WINDOWED_PROJECTIONS:
-            self._window.set, self._window.replaced = list(view.value_range), base
-        flat_minip = view.compositing == "minip" and window == base  # no window fits: the picture is black
-        if flat_minip or view.notice == FLAT_MINIP_NOTICE:
-            view.set_trait("notice", FLAT_MINIP_NOTICE if flat_minip else "")
+        view.value_range = window
+        self._set_window = list(view.value_range)
+        self._say_flat(view.compositing == "minip" and window == self._volume_window)
+
+    def _say_flat(self, flat: bool) -> None:
+        """Show ``FLAT_MINIP_NOTICE`` (a MinIP no window fits: black), or take it away."""
+        if flat or self._view.notice == FLAT_MINIP_NOTICE:
+            self._view.set_trait("notice", FLAT_MINIP_NOTICE if flat else "")
 
 
 def _projection(compositing: str) -> bool:
     return STRATEGIES[compositing].family != EMISSION_ABSORPTION
+
+
+def _full_height(opacity_points) -> list:
+    """The curve ``[[s, opacity], ...]`` scaled to reach 1 (as it is when all 0)."""
+    top = max(opacity for _, opacity in opacity_points)
+    return [[s, opacity / top] for s, opacity in opacity_points] if top > 0 else [list(p) for p in opacity_points]
 
 
 def _transparent_below(opacity_points) -> float:

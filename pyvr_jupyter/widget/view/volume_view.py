@@ -299,7 +299,8 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         camera from their final values, checked once: set one by one, a new position and up
         were each checked against the other's old value (``edit`` failed or not by their order)."""
         camera_names = _CAMERA_TRAITS.intersection(values)
-        # The strategy first: a curve or window given with a projection is then not replaced by its own.
+        # The strategy before the rest (their order is kept): a curve or window given with a
+        # projection is then not replaced by its own.
         values = dict(sorted(values.items(), key=lambda item: item[0] != "compositing"))
         with self.hold_sync():
             self._camera_sync.active = bool(camera_names)
@@ -310,6 +311,8 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
                 self._camera_sync.active = False
             if camera_names:
                 self._camera_from_traits()
+                if "compositing" in values:  # a projection's window, seen from the new camera
+                    self._projection_look.retake()
 
     def reset_camera(self) -> None:
         """Back to the camera the view started with."""
@@ -457,7 +460,11 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
 
     @traitlets.observe("clip_box")
     def _on_clip_box(self, change):
-        self._projection_look.on_crop()
+        self._projection_look.retake()
+
+    @traitlets.observe("volume_version")
+    def _on_volume_version(self, change):
+        self._projection_look.on_volume()
 
     def _on_cell(self, running: bool) -> None:
         self._frames.scheduler.set_busy(running)

@@ -36,6 +36,8 @@ def test_the_filter_finds_an_id_or_a_name(view):
     assert "1 match" in panel.summary.value
     panel.filter.value = "no such label"
     assert "; no match" in panel.summary.value and not panel.rows.children
+    panel.filter.value = "149"  # 149, 1149 and 1490 … 1499
+    assert "; 12 matches" in panel.summary.value
     panel.close()
 
 

@@ -39,7 +39,7 @@ def test_an_average_drawn_in_the_volumes_window_is_black_and_in_its_own_it_shows
     curve = list(view.opacity_points)
     view.edit(value_range=volume_window)  # in the volume's window: nothing
     assert view.screenshot().max() == 0
-    view.compositing = "vectorized"  # a window set by the user stays
+    view.compositing = "vectorized"  # the volume's curve and window
     assert view.value_range == volume_window and view.opacity_points != curve
     assert np.array_equal(view.screenshot(), lit)
 
@@ -101,8 +101,10 @@ def test_the_slices_beside_the_view_keep_the_volumes_window(cube, make_view):
     assert [s.value_range for s in box.slices] == [window] * 3
     view.value_range = [0.1, 0.4]  # the user's window for the average: still not the slices'
     assert box.slices[0].value_range == window
-    view.compositing = "vectorized"  # the user's window stays, and the slices take it again
-    assert [s.value_range for s in box.slices] == [[0.1, 0.4]] * 3
+    box.slices[0].value_range = [0.0, 0.6]  # the slices stay linked to each other
+    assert [s.value_range for s in box.slices] == [[0.0, 0.6]] * 3 and view.value_range == [0.1, 0.4]
+    view.compositing = "vectorized"  # the volume's window, and the slices take it again
+    assert view.value_range == window and [s.value_range for s in box.slices] == [window] * 3
     box.slices[1].value_range = [0.0, 0.5]  # linked both ways outside the projections
     assert view.value_range == [0.0, 0.5] and box.slices[2].value_range == [0.0, 0.5]
     box.close()
@@ -167,13 +169,62 @@ def test_a_projection_reads_the_opacity_curve_at_full_height_and_gives_it_back(c
     assert full_height.mean() > 3 * view.screenshot().mean()
 
 
-def test_a_curve_edited_during_a_projection_or_given_with_it_stays(cube, make_view):
+def test_a_curve_edited_during_a_projection_is_kept_into_the_next_and_left_with_them(cube, make_view):
     view = make_view(cube)
+    volume_curve = list(view.opacity_points)
     view.compositing = "mip"
     view.opacity_points = [[0.0, 0.0], [1.0, 0.5]]
-    view.compositing = "vectorized"
+    view.compositing = "average"  # the projection's look goes on: not scaled again
     assert view.opacity_points == [[0.0, 0.0], [1.0, 0.5]]
+    view.compositing = "vectorized"  # a curve for one value per ray means nothing here: the volume's
+    assert view.opacity_points == volume_curve
     given = make_view(cube, compositing="mip", opacity=[(0.0, 0.0), (1.0, 0.2)])
+    assert given.opacity_points == [[0.0, 0.0], [1.0, 0.2]]
+    given.compositing = "vectorized"
     assert given.opacity_points == [[0.0, 0.0], [1.0, 0.2]]
     view.edit(opacity_points=[[0.0, 0.0], [1.0, 0.3]], compositing="xray")
     assert view.opacity_points == [[0.0, 0.0], [1.0, 0.3]]
+
+
+def test_a_window_nudged_in_one_projection_is_not_the_next_ones_start(cube, make_view):
+    direct = make_view(cube)
+    direct.compositing = "xray"
+    view = make_view(cube)
+    view.compositing = "average"
+    view.value_range = [view.value_range[0], 0.95 * view.value_range[1]]
+    view.compositing = "xray"
+    assert view.value_range == direct.value_range
+
+
+def test_a_new_volume_during_a_projection_gets_its_window(cube, make_view):
+    view = make_view(cube)
+    view.compositing = "average"
+    view.volume = cube * 2
+    assert view.volume_window == pytest.approx([0.0, 2 * float(cube.max())], rel=1e-5)
+    assert view.value_range == pytest.approx(projection_value_range(
+        cube * 2, "average", view.volume_window, _main_axis(view), visible_from=view.opacity_points[1][0]))
+    assert view.screenshot().mean() > 20
+    view.compositing = "vectorized"
+    assert view.value_range == pytest.approx([0.0, 2 * float(cube.max())], rel=1e-5)
+
+
+def test_a_camera_set_with_the_projection_is_the_one_its_window_is_seen_from(make_view):
+    volume = np.zeros((32, 32, 32), np.float32)  # (z, y, x): rays along x see half, along z all or none
+    volume[:, :8, :16] = 1.0
+    volume += np.linspace(0.0, 0.2, 32, dtype=np.float32)
+    view = make_view(volume)
+    view.edit(camera_position=[400, 16, 16], camera_target=[16, 16, 16], camera_up=[0, 1, 0])  # along x
+    view.edit(compositing="average", camera_position=[16, 16, 400], camera_target=[16, 16, 16],
+              camera_up=[0, 1, 0])  # along z
+    assert view.value_range == pytest.approx(projection_value_range(
+        volume, "average", view.volume_window, 2, visible_from=view.opacity_points[1][0]))
+
+
+def test_the_editors_window_slider_keeps_its_span_while_the_window_is_dragged_inside_it(cube, make_view):
+    view = make_view(cube)
+    slider = view.controls().editor.window
+    view.compositing = "xray"
+    span = (slider.min, slider.max)
+    slider.value = [0.0, 0.8 * span[1]]
+    slider.value = [0.0, 0.6 * span[1]]
+    assert (slider.min, slider.max) == span and view.value_range == pytest.approx([0.0, 0.6 * span[1]])
