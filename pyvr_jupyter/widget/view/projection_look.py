@@ -31,10 +31,9 @@ Example:
 
 from __future__ import annotations
 
-import math
-
 from ...torch_renderer.stages.compositing import EMISSION_ABSORPTION, STRATEGIES
 from ...torch_renderer.tools.projection_window import WINDOWED_PROJECTIONS, projection_value_range
+from ..clipping import world_to_voxels
 
 __all__ = ["ProjectionLook", "FLAT_MINIP_NOTICE"]
 
@@ -47,22 +46,23 @@ class ProjectionLook:
     """Sets ``view.opacity_points`` and ``view.value_range`` for the projections and gives them back.
 
     Args:
-        view: the ``VolumeView``; ``active`` stays False until its traits are all set (a
-            ``compositing`` given to the constructor is then handled by ``start``).
+        view: the ``VolumeView``; ``start`` (once its traits are all set) follows its
+            ``compositing``, ``clip_box`` and ``volume_version``.
     """
 
     def __init__(self, view):
         self._view = view
-        self.active = False
         self._volume_curve = None  # during a projection: the curve emission–absorption draws with
         self._volume_window = None  # during a projection: the window the volume is drawn in
         self._set_window = None  # the projection's window as this object last set it
 
     def start(self, window_given: bool, curve_given: bool) -> None:
         """The view is built: a projection it starts with gets its look, but not over what was given
-        (which is then the volume's too)."""
-        self.active = True
+        (which is then the volume's too); from now on the view's changes are followed."""
         view = self._view
+        view.observe(lambda _: self.on_compositing(), names="compositing")
+        view.observe(lambda _: self.retake(), names="clip_box")
+        view.observe(lambda _: self.on_volume(), names="volume_version")
         if view.channels is None and _projection(view.compositing):
             self._volume_curve, self._volume_window = list(view.opacity_points), list(view.value_range)
             with view.lock:
@@ -78,7 +78,7 @@ class ProjectionLook:
     def on_compositing(self) -> None:
         """``compositing`` changed: into a projection its look, out of the projections the volume's."""
         view = self._view
-        if not self.active or view.channels is not None:
+        if view.channels is not None:
             return
         with view.lock:  # both traits before the frame worker copies them: no frame with one changed
             if _projection(view.compositing):
@@ -94,13 +94,13 @@ class ProjectionLook:
     def retake(self) -> None:
         """What the window is taken from changed (the crop box, the camera in an ``edit``): take
         it again, unless the user set one meanwhile."""
-        if self.active and self._volume_window is not None and list(self._view.value_range) == self._set_window:
+        if self._volume_window is not None and list(self._view.value_range) == self._set_window:
             with self._view.lock:
                 self._take_window()
 
     def on_volume(self) -> None:
         """A new volume (``replace_volume`` set ``value_range`` to its window): its projection window."""
-        if self.active and self._volume_window is not None:
+        if self._volume_window is not None:
             self._volume_window = list(self._view.value_range)
             with self._view.lock:
                 self._take_window()
@@ -148,14 +148,8 @@ def _transparent_below(opacity_points) -> float:
 
 
 def _cropped(volume, clip_box, renderer):
-    """The voxels of ``volume`` (D, H, W) inside ``clip_box`` (world units, or None: all), at least one per axis."""
-    if clip_box is None:
-        return volume
-    spacing, origin = renderer.spacing.tolist(), renderer.origin.tolist()
-    ranges = []
-    for axis in range(3):  # world x, y, z: the array's last, middle and first axes
-        size = volume.shape[2 - axis]
-        first = min(size - 1, max(0, math.ceil((clip_box[0][axis] - origin[axis]) / spacing[axis])))
-        last = max(first, min(size - 1, math.floor((clip_box[1][axis] - origin[axis]) / spacing[axis])))
-        ranges.append(slice(first, last + 1))
-    return volume[ranges[2], ranges[1], ranges[0]]
+    """The voxels of ``volume`` (D, H, W) inside ``clip_box`` (world units, or None: all), as the
+    panel's crop sliders count them."""
+    (x0, x1), (y0, y1), (z0, z1) = world_to_voxels(clip_box, volume.shape, renderer.spacing.tolist(),
+                                                   renderer.origin.tolist())
+    return volume[z0:z1 + 1, y0:y1 + 1, x0:x1 + 1]

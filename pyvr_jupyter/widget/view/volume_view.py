@@ -37,6 +37,7 @@ from ..channels import ChannelTraits
 from ..closing import close_parts
 from ..controls.view_controls import ControlBoxes, ViewControls
 from ..labels import LabelTraits
+from .camera_sync import CAMERA_TRAITS, CameraSync
 from .cells import watch_cells
 from .clip_state import ClipState
 from .defaults import box_camera, default_camera, default_renderer, initial_look
@@ -55,13 +56,13 @@ from .volume_swap import replace_volume
 
 __all__ = ["VolumeView"]
 
-_CAMERA_TRAITS = frozenset({"camera_position", "camera_target", "camera_up", "fov"})  # together: one Camera
 _IGNORED = "VolumeView ignored input from the browser (view.stats() counts it and keeps the last reason)"
 _OPTIONS = {"step_size", "compositing", "use_lighting", "background", "fov", "frame_budget_ms", "show_stats",
             "clip_box", "clip_planes", "show_axes", "show_box", "show_scale", "show_colorbar", "units", "label_mode"}
 
 
-class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, SettingChecks, anywidget.AnyWidget):
+class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, SettingChecks, CameraSync,
+                 anywidget.AnyWidget):
     """Interactive view of a volume, rendered in the kernel by ``VolumeRenderer``.
 
     Left-drag orbits, right- or shift-drag pans, the wheel zooms (once the view has focus),
@@ -298,7 +299,7 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         """Set the traits ``values`` (name → value) in one sync. The camera's among them make one
         camera from their final values, checked once: set one by one, a new position and up
         were each checked against the other's old value (``edit`` failed or not by their order)."""
-        camera_names = _CAMERA_TRAITS.intersection(values)
+        camera_names = CAMERA_TRAITS.intersection(values)
         # The strategy before the rest (their order is kept): a curve or window given with a
         # projection is then not replaced by its own.
         values = dict(sorted(values.items(), key=lambda item: item[0] != "compositing"))
@@ -394,35 +395,6 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
         self._inputs.set_state(self, sync_data, super().set_state)
 
     # ---- traits → renderer --------------------------------------------------------------
-    def _write_camera_traits(self) -> None:
-        """The camera traits from ``camera``, written again if another thread set the camera
-        meanwhile (a trait written from code while the browser orbits): traits and frames agree."""
-        self._camera_sync.active = True
-        try:
-            camera = None
-            while camera is not self.camera:
-                camera = self.camera
-                with self.hold_sync():
-                    for name, value in camera_traits(camera).items():
-                        setattr(self, name, value)
-        finally:
-            self._camera_sync.active = False
-
-    @traitlets.observe(*_CAMERA_TRAITS)
-    def _on_camera_trait(self, change):
-        if not getattr(self._camera_sync, "active", False):
-            self._camera_from_traits()
-
-    def _camera_from_traits(self) -> None:
-        """``camera`` from the four camera traits (TraitError when they make no camera); a frame follows."""
-        try:
-            camera = Camera(self.camera_position, self.camera_target, self.camera_up, self.fov)
-        except (ValueError, TypeError) as err:
-            raise traitlets.TraitError(str(err)) from None
-        with self.lock:
-            self.camera = camera
-        self._frames.camera_written()  # a burst of writes (a linked view's drag) streams previews
-
     @traitlets.observe("colormap", "opacity_points", "lighting")
     def _on_renderer_setting(self, change):
         if change["name"] != "lighting" and self.channels is not None:
@@ -453,18 +425,6 @@ class VolumeView(NoStrayAttributes, ViewTraits, ChannelTraits, LabelTraits, Sett
                        "clip_box", "clip_planes", "label_mode")
     def _on_render_setting(self, change):
         self._frames.request(FULL)
-
-    @traitlets.observe("compositing")
-    def _on_compositing(self, change):
-        self._projection_look.on_compositing()
-
-    @traitlets.observe("clip_box")
-    def _on_clip_box(self, change):
-        self._projection_look.retake()
-
-    @traitlets.observe("volume_version")
-    def _on_volume_version(self, change):
-        self._projection_look.on_volume()
 
     def _on_cell(self, running: bool) -> None:
         self._frames.scheduler.set_busy(running)

@@ -63,10 +63,10 @@ def test_a_camera_trait_written_while_another_thread_writes_the_camera_is_heard(
     was shared, so a camera_position set by another thread meanwhile was dropped (frames and traits
     then disagreed, 55 times in 300 in a stress run). Now the flag is the writing thread's, and the
     writer writes again when the camera changed under it."""
-    from pyvr_jupyter.widget.view import volume_view
+    from pyvr_jupyter.widget.view import camera_sync
 
     entered, proceed = threading.Event(), threading.Event()
-    original = volume_view.camera_traits
+    original = camera_sync.camera_traits
 
     def paused(camera):
         if threading.current_thread().name == "orbit" and not entered.is_set():
@@ -74,7 +74,7 @@ def test_a_camera_trait_written_while_another_thread_writes_the_camera_is_heard(
             proceed.wait(10)
         return original(camera)
 
-    monkeypatch.setattr(volume_view, "camera_traits", paused)
+    monkeypatch.setattr(camera_sync, "camera_traits", paused)
     orbited = view.camera.orbit(40.0, 10.0)
 
     def orbit():  # what an orbit message does
